@@ -1,0 +1,58 @@
+import type { JobError, JobStatus, Provider } from './job.js';
+import type { JsonObject, JsonValue } from './json.js';
+import type { LineageDirection } from './lineage.js';
+
+/**
+ * Requests as the service sees them: the transport has turned protobuf
+ * defaults into absent values (an empty string is "not given"), and nothing
+ * else. Everything here is still to be validated.
+ */
+
+export interface RecordJobCommand {
+  jobId?: string;
+  requestId?: string;
+  type: string;
+  payload: JsonObject;
+  provider: Provider;
+  parentIds: string[];
+  /** undefined when the request left it unspecified; 'INVALID' for a value outside the enum. */
+  status?: JobStatus | 'INVALID';
+  startedAt?: Date;
+  completedAt?: Date;
+  outputHash?: string;
+  output?: JsonValue;
+  error?: JobError;
+  labels: Record<string, string>;
+  metadata: JsonObject;
+  allowMissingParents: boolean;
+  readers: string[];
+  attempt: number;
+  etag?: string;
+}
+
+export interface PageRequest {
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface ListJobsCommand extends PageRequest {
+  filter?: string;
+}
+
+export type LineageView = 'IDS' | 'BASIC' | 'FULL';
+
+export interface LineageCommand {
+  jobId: string;
+  /** Both directions for LINEAGE_DIRECTION_BOTH; 'INVALID' for a value outside the enum. */
+  directions: LineageDirection[] | 'INVALID';
+  /** 0: the configured maximum. */
+  maxDepth: number;
+  /** 0: the configured maximum. */
+  maxNodes: number;
+  view: LineageView | 'INVALID';
+}
+
+export interface ListDependentsCommand extends PageRequest {
+  jobId: string;
+  transitive: boolean;
+}

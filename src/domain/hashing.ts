@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { JsonObject, JsonValue } from './json.js';
+import { isJsonObject } from './json.js';
+
+/**
+ * Hashes of docs/hashing.md. Every hash is lowercase hex SHA-256 over the
+ * RFC 8785 (JCS) canonical JSON of a value, so any language with a JCS
+ * implementation computes the same bytes whatever its key order.
+ */
+
+/** Keys that record when a job was asked for, not what it asks for. */
+export const DEFAULT_VOLATILE_KEYS: readonly string[] = [
+  'timestamp',
+  'createdAt',
+  'updatedAt',
+  'requestedAt',
+  'created_at',
+  'updated_at',
+  'requested_at',
+];
+
+export interface ParentOutput {
+  jobId: string;
+  /** null when the parent has no output hash (not succeeded, or missing). */
+  outputHash: string | null;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export function canonicalJson(value: JsonValue): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no JSON form');
+  return text;
+}
+
+/** Removes every object key named in volatileKeys, at any depth (inside arrays too). */
+export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<string>): JsonValue {
+  if (Array.isArray(value)) return value.map((item) => removeVolatileKeys(item, volatileKeys));
+  if (!isJsonObject(value)) return value;
+  const kept: JsonObject = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (!volatileKeys.has(key)) kept[key] = removeVolatileKeys(item, volatileKeys);
+  }
+  return kept;
+}
+
+export function definitionHash(type: string, payload: JsonObject, volatileKeys: ReadonlySet<string>): string {
+  return sha256Hex(canonicalJson({ type, payload: removeVolatileKeys(payload, volatileKeys) }));
+}
+
+export function inputHash(definition: string, parents: readonly ParentOutput[]): string {
+  const sorted = [...parents]
+    .sort((a, b) => compareCodeUnits(a.jobId, b.jobId))
+    .map((p) => ({ jobId: p.jobId, outputHash: p.outputHash }));
+  return sha256Hex(canonicalJson({ definitionHash: definition, parents: sorted }));
+}
+
+export function outputHash(output: JsonValue): string {
+  return sha256Hex(canonicalJson(output));
+}
+
+/** Orders strings by UTF-16 code units, as RFC 8785 orders keys; locale-independent. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Returns the path of the first number JSON cannot carry (NaN, ±Infinity), or undefined. */
+export function findNonFiniteNumber(value: JsonValue, path: string): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNonFiniteNumber(value[i]!, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (isJsonObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = findNonFiniteNumber(item, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

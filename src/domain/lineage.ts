@@ -1,0 +1,203 @@
+import { compareCodeUnits } from './hashing.js';
+import type { CacheState, JobRecord, JobStatus } from './job.js';
+
+/**
+ * Lineage over parent arrays. The stores return the set of jobs within a
+ * depth of the root (MongoDB: one $graphLookup; SQLite: one recursive CTE);
+ * depths, edges and truncation are computed here, by breadth-first search,
+ * so that both stores give the same answers.
+ */
+
+export type LineageDirection = 'ANCESTORS' | 'DESCENDANTS';
+export type LineageRelation = 'ROOT' | 'ANCESTOR' | 'DESCENDANT';
+export type TruncationReason = 'MAX_DEPTH' | 'MAX_NODES';
+
+/** What a store returns for one job of a lineage, depending on the projection asked for. */
+export interface LineageRow {
+  jobId: string;
+  parentIds: string[];
+  type?: string;
+  status?: JobStatus;
+  cacheState?: CacheState;
+  record?: JobRecord;
+}
+
+export interface LineageNode {
+  row: LineageRow;
+  depth: number;
+  relation: LineageRelation;
+}
+
+export interface LineageEdge {
+  parentJobId: string;
+  childJobId: string;
+}
+
+export interface Lineage {
+  root: LineageRow;
+  /** Nearest first: by depth, then ancestors before descendants, then job id. */
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+  ancestorDepth: number;
+  descendantDepth: number;
+  truncation: TruncationReason[];
+}
+
+export interface LineageLimits {
+  maxDepth: number;
+  maxNodes: number;
+}
+
+/**
+ * Builds the answer from the rows the store found. The rows of each direction
+ * must cover every job within maxDepth + 1 edges of the root: the extra level
+ * only tells whether the depth limit cut anything.
+ */
+export function buildLineage(
+  root: LineageRow,
+  found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
+  limits: LineageLimits,
+): Lineage {
+  const truncation = new Set<TruncationReason>();
+  const ranked: LineageNode[] = [];
+  if (found.ancestors) {
+    const depths = ancestorDepths(root, found.ancestors);
+    collect(found.ancestors, depths, 'ANCESTOR', limits.maxDepth, ranked, truncation);
+  }
+  if (found.descendants) {
+    const depths = descendantDepths(root, found.descendants);
+    const seen = new Set(ranked.map((n) => n.row.jobId));
+    const fresh = found.descendants.filter((row) => !seen.has(row.jobId));
+    collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
+  }
+  ranked.sort(nearestFirst);
+  const nodes = ranked.length > limits.maxNodes ? ranked.slice(0, limits.maxNodes) : ranked;
+  if (nodes.length < ranked.length) truncation.add('MAX_NODES');
+
+  let ancestorDepth = 0;
+  let descendantDepth = 0;
+  for (const node of nodes) {
+    if (node.relation === 'ANCESTOR') ancestorDepth = Math.max(ancestorDepth, node.depth);
+    else descendantDepth = Math.max(descendantDepth, node.depth);
+  }
+  return {
+    root,
+    nodes,
+    edges: edgesAmong(root, nodes),
+    ancestorDepth,
+    descendantDepth,
+    truncation: [...truncation].sort(),
+  };
+}
+
+function collect(
+  rows: readonly LineageRow[],
+  depths: ReadonlyMap<string, number>,
+  relation: LineageRelation,
+  maxDepth: number,
+  into: LineageNode[],
+  truncation: Set<TruncationReason>,
+): void {
+  for (const row of rows) {
+    const depth = depths.get(row.jobId);
+    if (depth === undefined) continue;
+    if (depth > maxDepth) truncation.add('MAX_DEPTH');
+    else into.push({ row, depth, relation });
+  }
+}
+
+/** Shortest depth of every row reachable from the root through parent arrays. */
+export function ancestorDepths(root: LineageRow, rows: readonly LineageRow[]): Map<string, number> {
+  const byId = new Map(rows.map((row) => [row.jobId, row]));
+  return bfs(root.jobId, (id) => (id === root.jobId ? root.parentIds : (byId.get(id)?.parentIds ?? [])).filter((p) => byId.has(p)));
+}
+
+/** Shortest depth of every row that reaches the root through parent arrays. */
+export function descendantDepths(root: LineageRow, rows: readonly LineageRow[]): Map<string, number> {
+  const children = new Map<string, string[]>();
+  for (const row of rows) {
+    for (const parent of row.parentIds) {
+      let list = children.get(parent);
+      if (!list) children.set(parent, (list = []));
+      list.push(row.jobId);
+    }
+  }
+  return bfs(root.jobId, (id) => children.get(id) ?? []);
+}
+
+function bfs(start: string, next: (id: string) => readonly string[]): Map<string, number> {
+  const depths = new Map<string, number>();
+  let frontier = [start];
+  const visited = new Set(frontier);
+  for (let depth = 1; frontier.length > 0; depth++) {
+    const following: string[] = [];
+    for (const id of frontier) {
+      for (const neighbour of next(id)) {
+        if (visited.has(neighbour)) continue;
+        visited.add(neighbour);
+        depths.set(neighbour, depth);
+        following.push(neighbour);
+      }
+    }
+    frontier = following;
+  }
+  return depths;
+}
+
+function nearestFirst(a: LineageNode, b: LineageNode): number {
+  return a.depth - b.depth || (a.relation === b.relation ? 0 : a.relation === 'ANCESTOR' ? -1 : 1) || compareCodeUnits(a.row.jobId, b.row.jobId);
+}
+
+function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): LineageEdge[] {
+  const present = new Set([root.jobId, ...nodes.map((n) => n.row.jobId)]);
+  const edges: LineageEdge[] = [];
+  for (const child of [root, ...nodes.map((n) => n.row)]) {
+    for (const parent of child.parentIds) {
+      if (present.has(parent)) edges.push({ parentJobId: parent, childJobId: child.jobId });
+    }
+  }
+  return edges;
+}
+
+/**
+ * When a job named jobId takes proposedParents as its parents, returns a
+ * cycle that would close (jobId, ..., parent, jobId), or undefined.
+ * descendants must be every job that reaches jobId through parent arrays.
+ */
+export function findCycle(jobId: string, proposedParents: readonly string[], descendants: readonly LineageRow[]): string[] | undefined {
+  if (proposedParents.includes(jobId)) return [jobId, jobId];
+  const children = new Map<string, string[]>();
+  for (const row of descendants) {
+    for (const parent of row.parentIds) {
+      let list = children.get(parent);
+      if (!list) children.set(parent, (list = []));
+      list.push(row.jobId);
+    }
+  }
+  const cameFrom = new Map<string, string>();
+  const targets = new Set(proposedParents);
+  let frontier = [jobId];
+  while (frontier.length > 0) {
+    const following: string[] = [];
+    for (const id of frontier) {
+      for (const child of children.get(id) ?? []) {
+        if (cameFrom.has(child) || child === jobId) continue;
+        cameFrom.set(child, id);
+        if (targets.has(child)) return pathTo(child, jobId, cameFrom);
+        following.push(child);
+      }
+    }
+    frontier = following;
+  }
+  return undefined;
+}
+
+function pathTo(end: string, start: string, cameFrom: ReadonlyMap<string, string>): string[] {
+  const path = [end];
+  for (let id = end; id !== start; ) {
+    id = cameFrom.get(id)!;
+    path.unshift(id);
+  }
+  path.push(start);
+  return path;
+}

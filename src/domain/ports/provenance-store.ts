@@ -1,0 +1,88 @@
+import type { JobRecord, JobStatus } from '../job.js';
+import type { LineageDirection, LineageRow } from '../lineage.js';
+
+/**
+ * Where provenance documents live. Adapters: store/mongo (production) and
+ * store/sqlite (embedded default). test/conformance/provenance-store.ts holds
+ * the one suite every adapter must pass.
+ *
+ * Adapters translate driver failures that mean "the database cannot be
+ * reached right now" into ProvenanceError UNAVAILABLE; every other failure is
+ * thrown as is and treated as internal.
+ */
+export interface ProvenanceStore {
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Inserts new records, in order, each on its own: one that collides with an
+   * existing job id or (tenant, request id) is reported and not written; the
+   * others are written.
+   */
+  insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
+
+  /** Replaces a record if its stored etag is still expectedEtag. Returns whether it did. */
+  replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean>;
+
+  /** The records of those ids that exist, in no particular order. */
+  getJobs(jobIds: readonly string[]): Promise<JobRecord[]>;
+
+  /** The records a tenant created with those request ids. */
+  findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]>;
+
+  /** Those of jobIds that some record names as a parent. */
+  findReferencedIds(jobIds: readonly string[]): Promise<string[]>;
+
+  /** One page of a tenant's records, newest first (by createdAt, then jobId, both descending). */
+  listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
+
+  /** Records naming jobId as a parent, by jobId ascending, after afterJobId when given. */
+  listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]>;
+
+  /**
+   * Every job within maxDepth edges of the root in one direction (the root
+   * excluded), in no particular order, in ONE database query. For
+   * DESCENDANTS the root need not exist. maxDepth undefined: no limit.
+   */
+  lineage(query: LineageQuery): Promise<LineageRow[]>;
+}
+
+export type InsertOutcome = { inserted: true } | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' };
+
+/** How much of each lineage row to read: ids and parent arrays; plus type, status and cache state; or whole records. */
+export type LineageProjection = 'IDS' | 'SUMMARY' | 'FULL';
+
+export interface LineageQuery {
+  rootId: string;
+  direction: LineageDirection;
+  maxDepth?: number;
+  projection: LineageProjection;
+}
+
+/** All conditions must hold. createdAt bounds are combined. */
+export interface JobFilter {
+  type?: string;
+  status?: JobStatus;
+  providerId?: string;
+  providerModel?: string;
+  providerVersion?: string;
+  definitionHash?: string;
+  labels?: Record<string, string>;
+  createdAt?: TimeRange;
+}
+
+export interface TimeRange {
+  gt?: Date;
+  gte?: Date;
+  lt?: Date;
+  lte?: Date;
+}
+
+export interface ListJobsQuery {
+  tenant: string;
+  filter: JobFilter;
+  limit: number;
+  /** The last record of the previous page. */
+  after?: { createdAt: Date; jobId: string };
+}

@@ -1,0 +1,159 @@
+import type { RecordJobCommand } from './commands.js';
+import { ProvenanceError, jobResource } from './errors.js';
+import { canonicalJson, outputHash, sha256Hex } from './hashing.js';
+import { newEtag } from './ids.js';
+import type { JobRecord, JobResult, JobStatus } from './job.js';
+import { cacheStateFor, isForwardTransition } from './job.js';
+import type { Principal } from './principal.js';
+
+/**
+ * The pure rules of RecordJob: what a new record looks like, and what a
+ * second request for an existing job id does to it.
+ */
+
+/** Fingerprint of what a request asks for; the idempotency key and the etag condition are not part of it. */
+export function recordFingerprint(command: RecordJobCommand): string {
+  const { requestId: _requestId, etag: _etag, allowMissingParents: _allow, ...content } = command;
+  return sha256Hex(canonicalJson(JSON.parse(JSON.stringify(content))));
+}
+
+export interface NewRecordContext {
+  jobId: string;
+  now: Date;
+  principal: Principal;
+  definitionHash: string;
+  inputHash: string;
+  fingerprint: string;
+}
+
+export function newRecordedJob(command: RecordJobCommand, context: NewRecordContext): JobRecord {
+  const status = command.status as JobStatus;
+  const record: JobRecord = {
+    jobId: context.jobId,
+    type: command.type,
+    payload: command.payload,
+    definitionHash: context.definitionHash,
+    inputHash: context.inputHash,
+    provider: command.provider,
+    parentIds: command.parentIds,
+    status,
+    cacheState: cacheStateFor(status),
+    createdAt: context.now,
+    updatedAt: context.now,
+    attempt: command.attempt || defaultAttempt(status, command.startedAt),
+    labels: command.labels,
+    metadata: command.metadata,
+    tenant: context.principal.tenant,
+    owner: context.principal.subject,
+    readers: command.readers,
+    etag: newEtag(),
+    origin: 'RECORDED',
+    payloadRedacted: false,
+    requestHash: context.fingerprint,
+  };
+  if (command.requestId) record.requestId = command.requestId;
+  return withOutcome(record, command);
+}
+
+export type RecordUpdate = { kind: 'unchanged' } | { kind: 'updated'; record: JobRecord };
+
+/**
+ * A request for a job id that exists: the same request again changes
+ * nothing; the same job (type, payload, provider, parents) at a later
+ * lifecycle status moves the record forward; anything else is ALREADY_EXISTS.
+ */
+export function updateRecordedJob(existing: JobRecord, command: RecordJobCommand, now: Date): RecordUpdate {
+  if (command.etag !== undefined && command.etag !== existing.etag) {
+    throw new ProvenanceError('ABORTED', `job ${existing.jobId} has changed: its etag is no longer ${command.etag}`, 'ETAG_MISMATCH', {
+      resource: jobResource(existing.jobId),
+    });
+  }
+  if (!sameJob(existing, command)) {
+    throw jobExists(existing.jobId, 'with a different type, payload, provider or parents');
+  }
+  const merged = withOutcome(
+    {
+      ...existing,
+      status: command.status as JobStatus,
+      labels: Object.keys(command.labels).length > 0 ? command.labels : existing.labels,
+      metadata: Object.keys(command.metadata).length > 0 ? command.metadata : existing.metadata,
+      readers: command.readers.length > 0 ? command.readers : existing.readers,
+      attempt: command.attempt || existing.attempt || defaultAttempt(command.status as JobStatus, command.startedAt),
+    },
+    command,
+  );
+  if (sameState(existing, merged)) return { kind: 'unchanged' };
+  if (!isForwardTransition(existing.status, merged.status)) {
+    throw jobExists(existing.jobId, `in status ${existing.status}, which cannot move to ${merged.status} with different content`);
+  }
+  return {
+    kind: 'updated',
+    record: { ...merged, cacheState: cacheStateFor(merged.status), updatedAt: now, etag: newEtag() },
+  };
+}
+
+/** A job that was started counts one attempt unless the client says how many. */
+function defaultAttempt(status: JobStatus, startedAt: Date | undefined): number {
+  return startedAt || status === 'RUNNING' || status === 'SUCCEEDED' || status === 'FAILED' ? 1 : 0;
+}
+
+function jobExists(jobId: string, why: string): ProvenanceError {
+  return new ProvenanceError('ALREADY_EXISTS', `job ${jobId} already exists ${why}`, 'JOB_ALREADY_EXISTS', {
+    resource: jobResource(jobId),
+  });
+}
+
+/** Sets times, duration, result and error from the request, keeping what the request leaves out. */
+function withOutcome(record: JobRecord, command: RecordJobCommand): JobRecord {
+  const startedAt = command.startedAt ?? record.startedAt;
+  const completedAt = command.completedAt ?? record.completedAt;
+  const next: JobRecord = { ...record };
+  delete next.startedAt;
+  delete next.completedAt;
+  delete next.durationMs;
+  delete next.result;
+  delete next.error;
+  if (startedAt) next.startedAt = startedAt;
+  if (completedAt) next.completedAt = completedAt;
+  if (startedAt && completedAt) next.durationMs = completedAt.getTime() - startedAt.getTime();
+  const result = resultOf(command);
+  if (result) next.result = result;
+  if (command.error) next.error = command.error;
+  return next;
+}
+
+function resultOf(command: RecordJobCommand): JobResult | undefined {
+  if (command.status !== 'SUCCEEDED') return undefined;
+  const hash = command.outputHash ?? outputHash(command.output!);
+  return command.output === undefined ? { outputHash: hash, cached: false } : { outputHash: hash, output: command.output, cached: false };
+}
+
+function sameJob(existing: JobRecord, command: RecordJobCommand): boolean {
+  return (
+    existing.type === command.type &&
+    canonicalJson(existing.payload) === canonicalJson(command.payload) &&
+    canonicalJson({ ...existing.provider }) === canonicalJson({ ...command.provider }) &&
+    existing.parentIds.length === command.parentIds.length &&
+    existing.parentIds.every((id, i) => id === command.parentIds[i])
+  );
+}
+
+function sameState(a: JobRecord, b: JobRecord): boolean {
+  const state = (r: JobRecord) =>
+    canonicalJson(
+      JSON.parse(
+        JSON.stringify({
+          status: r.status,
+          startedAt: r.startedAt,
+          completedAt: r.completedAt,
+          result: r.result,
+          error: r.error,
+          labels: r.labels,
+          metadata: r.metadata,
+          readers: r.readers,
+          attempt: r.attempt,
+        }),
+      ),
+    );
+  return state(a) === state(b);
+}

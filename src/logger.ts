@@ -1,0 +1,7 @@
+import { pino, type Logger } from 'pino';
+import type { Config } from './config.js';
+
+/** Structured JSON logs on stdout, one object per line. */
+export function createLogger(level: Config['logLevel']): Logger {
+  return pino({ level, base: { service: 'provenance' } });
+}

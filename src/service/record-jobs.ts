@@ -1,0 +1,223 @@
+import type { RecordJobCommand } from '../domain/commands.js';
+import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource } from '../domain/errors.js';
+import { definitionHash, inputHash } from '../domain/hashing.js';
+import { newJobId } from '../domain/ids.js';
+import type { JobRecord } from '../domain/job.js';
+import { findCycle, type LineageRow } from '../domain/lineage.js';
+import type { Principal } from '../domain/principal.js';
+import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
+import { validateRecordJob } from '../domain/validation.js';
+import type { ServiceDependencies } from './provenance-service.js';
+
+export type RecordOutcome = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
+
+interface Prepared {
+  index: number;
+  command: RecordJobCommand;
+  jobId: string;
+  fingerprint: string;
+  definitionHash: string;
+}
+
+/**
+ * RecordJob and BatchRecordJobs. A batch is read in three queries (request
+ * ids, existing jobs and parents, referenced ids) whatever its size, decided
+ * in order in memory, and written in one insert; each record gets its own
+ * outcome. Writes that lose a race with another caller are decided again,
+ * once, against what the winner stored.
+ */
+export async function recordJobs(deps: ServiceDependencies, principal: Principal, commands: readonly RecordJobCommand[]): Promise<RecordOutcome[]> {
+  if (commands.length > deps.limits.batchSize) {
+    throw invalidArgument([{ field: 'requests', description: `at most ${deps.limits.batchSize} records per batch (PROVENANCE_BATCH_SIZE); got ${commands.length}` }]);
+  }
+  return new BatchRecorder(deps, principal).record(commands, true);
+}
+
+class BatchRecorder {
+  private readonly now: Date;
+  /** Existing records by id: the jobs named in the batch and the parents they name. */
+  private known = new Map<string, JobRecord>();
+  private byRequestId = new Map<string, JobRecord>();
+  private referenced = new Set<string>();
+  /** Records of this batch that are still to be inserted, by id. */
+  private readonly pending = new Map<string, JobRecord>();
+  private readonly updates = new Map<string, { record: JobRecord; expectedEtag: string }>();
+
+  constructor(
+    private readonly deps: ServiceDependencies,
+    private readonly principal: Principal,
+  ) {
+    this.now = deps.now();
+  }
+
+  async record(commands: readonly RecordJobCommand[], retryConflicts: boolean): Promise<RecordOutcome[]> {
+    const outcomes: RecordOutcome[] = new Array(commands.length);
+    const prepared: Prepared[] = [];
+    commands.forEach((command, index) => {
+      const violations = validateRecordJob(command, this.deps.limits);
+      if (violations.length > 0) outcomes[index] = { ok: false, error: invalidArgument(violations) };
+      else prepared.push(this.prepare(command, index));
+    });
+    await this.load(prepared);
+
+    const decided: Array<{ prepared: Prepared; job: JobRecord }> = [];
+    for (const item of prepared) {
+      try {
+        const job = await this.decide(item);
+        decided.push({ prepared: item, job });
+        outcomes[item.index] = { ok: true, job };
+      } catch (error) {
+        if (!(error instanceof ProvenanceError)) throw error;
+        outcomes[item.index] = { ok: false, error };
+      }
+    }
+
+    const lostRaces = await this.write();
+    if (lostRaces.size > 0) {
+      const again = decided.filter((d) => lostRaces.has(d.job.jobId));
+      const retried = retryConflicts
+        ? await new BatchRecorder(this.deps, this.principal).record(again.map((d) => d.prepared.command), false)
+        : again.map(() => ({ ok: false as const, error: concurrentWrite() }));
+      again.forEach((d, i) => (outcomes[d.prepared.index] = retried[i]!));
+    }
+    return outcomes;
+  }
+
+  private prepare(command: RecordJobCommand, index: number): Prepared {
+    return {
+      index,
+      command,
+      jobId: command.jobId ?? newJobId(this.now),
+      fingerprint: recordFingerprint(command),
+      definitionHash: definitionHash(command.type, command.payload, this.deps.limits.volatileKeys),
+    };
+  }
+
+  private async load(prepared: readonly Prepared[]): Promise<void> {
+    const { store } = this.deps;
+    const requestIds = prepared.flatMap((p) => (p.command.requestId ? [p.command.requestId] : []));
+    const clientIds = prepared.flatMap((p) => (p.command.jobId ? [p.command.jobId] : []));
+    const wanted = new Set([...clientIds, ...prepared.flatMap((p) => p.command.parentIds)]);
+    const [replays, existing] = await Promise.all([
+      requestIds.length > 0 ? store.findByRequestIds(this.principal.tenant, requestIds) : [],
+      wanted.size > 0 ? store.getJobs([...wanted]) : [],
+    ]);
+    this.byRequestId = new Map(replays.map((r) => [r.requestId!, r]));
+    this.known = new Map(existing.map((r) => [r.jobId, r]));
+    const newClientIds = clientIds.filter((id) => !this.known.has(id));
+    this.referenced = new Set(newClientIds.length > 0 ? await store.findReferencedIds(newClientIds) : []);
+  }
+
+  private async decide(item: Prepared): Promise<JobRecord> {
+    const { command, jobId } = item;
+    const replay = command.requestId ? this.byRequestId.get(command.requestId) : undefined;
+    if (replay) {
+      if (replay.requestHash !== item.fingerprint) throw requestIdReused(command.requestId!, replay.jobId);
+      return replay;
+    }
+    const existing = this.pending.get(jobId) ?? this.known.get(jobId);
+    if (existing) return this.update(existing, command);
+
+    const missing = command.parentIds.filter((id) => !this.pending.has(id) && !this.known.has(id));
+    if (missing.length > 0 && !command.allowMissingParents) throw parentsNotFound(missing);
+    await this.refuseCycle(item);
+
+    const record = newRecordedJob(command, {
+      jobId,
+      now: this.now,
+      principal: this.principal,
+      definitionHash: item.definitionHash,
+      inputHash: inputHash(
+        item.definitionHash,
+        command.parentIds.map((id) => ({ jobId: id, outputHash: (this.pending.get(id) ?? this.known.get(id))?.result?.outputHash ?? null })),
+      ),
+      fingerprint: item.fingerprint,
+    });
+    this.pending.set(jobId, record);
+    if (command.requestId) this.byRequestId.set(command.requestId, record);
+    return record;
+  }
+
+  private update(existing: JobRecord, command: RecordJobCommand): JobRecord {
+    const change = updateRecordedJob(existing, command, this.now);
+    if (change.kind === 'unchanged') return existing;
+    if (this.pending.has(existing.jobId)) {
+      this.pending.set(existing.jobId, change.record);
+    } else {
+      const expectedEtag = this.updates.get(existing.jobId)?.expectedEtag ?? existing.etag;
+      this.updates.set(existing.jobId, { record: change.record, expectedEtag });
+      this.known.set(existing.jobId, change.record);
+    }
+    return change.record;
+  }
+
+  /** Only a client-chosen id that some job already names as a parent can close a cycle. */
+  private async refuseCycle(item: Prepared): Promise<void> {
+    const { jobId, command } = item;
+    let cycle = command.parentIds.includes(jobId) ? [jobId, jobId] : undefined;
+    const pendingRecords = [...this.pending.values()];
+    const namedByPending = pendingRecords.some((r) => r.parentIds.includes(jobId));
+    if (!cycle && command.jobId && (this.referenced.has(jobId) || namedByPending)) {
+      cycle = findCycle(jobId, command.parentIds, await this.descendants(jobId, pendingRecords));
+    }
+    if (cycle) {
+      throw failedPrecondition(`recording job ${jobId} with these parents would close a cycle: ${cycle.join(' → ')}`, 'LINEAGE_CYCLE', [
+        { type: 'LINEAGE_CYCLE', subject: jobName(jobId), description: cycle.join(' → ') },
+      ]);
+    }
+  }
+
+  /** Descendants of rootId among the stored jobs and the pending records of this batch. */
+  private async descendants(rootId: string, pendingRecords: readonly JobRecord[]): Promise<LineageRow[]> {
+    const rows = new Map<string, LineageRow>();
+    const addStored = async (id: string) => {
+      for (const row of await this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' })) rows.set(row.jobId, row);
+    };
+    await addStored(rootId);
+    for (let grew = true; grew; ) {
+      grew = false;
+      const reached = new Set([rootId, ...rows.keys()]);
+      for (const record of pendingRecords) {
+        if (rows.has(record.jobId) || !record.parentIds.some((p) => reached.has(p))) continue;
+        rows.set(record.jobId, { jobId: record.jobId, parentIds: record.parentIds });
+        await addStored(record.jobId);
+        grew = true;
+      }
+    }
+    return [...rows.values()];
+  }
+
+  /** Writes the batch; returns the ids whose write lost a race with another caller. */
+  private async write(): Promise<Set<string>> {
+    const lost = new Set<string>();
+    const inserts = [...this.pending.values()];
+    if (inserts.length > 0) {
+      const outcomes = await this.deps.store.insertJobs(inserts);
+      outcomes.forEach((outcome, i) => {
+        if (!outcome.inserted) lost.add(inserts[i]!.jobId);
+      });
+    }
+    for (const { record, expectedEtag } of this.updates.values()) {
+      if (!(await this.deps.store.replaceJob(record, expectedEtag))) lost.add(record.jobId);
+    }
+    return lost;
+  }
+}
+
+function parentsNotFound(missing: readonly string[]): ProvenanceError {
+  return failedPrecondition(
+    `parent jobs not found: ${missing.join(', ')} (set allow_missing_parents to keep them as dangling references)`,
+    'PARENT_NOT_FOUND',
+    missing.map((id) => ({ type: 'PARENT_NOT_FOUND', subject: jobName(id), description: `parent job ${id} does not exist` })),
+  );
+}
+
+function requestIdReused(requestId: string, jobId: string): ProvenanceError {
+  return new ProvenanceError('ALREADY_EXISTS', `request_id ${requestId} was already used for a different request (it created job ${jobId})`, 'REQUEST_ID_REUSED', {
+    resource: jobResource(jobId),
+  });
+}
+
+function concurrentWrite(): ProvenanceError {
+  return new ProvenanceError('ABORTED', 'the job was written concurrently by another request; retry', 'CONCURRENT_WRITE');
+}

@@ -1,0 +1,286 @@
+import { MongoClient, MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
+import type { JobRecord } from '../../domain/job.js';
+import type { LineageRow } from '../../domain/lineage.js';
+import type {
+  InsertOutcome,
+  LineageQuery,
+  ListJobsQuery,
+  ProvenanceStore,
+} from '../../domain/ports/provenance-store.js';
+import { fromDocument, toDocument, type JobDocument } from './documents.js';
+import { translateDriverError } from './errors.js';
+
+export interface MongoStoreOptions {
+  uri: string;
+  database: string;
+  serverSelectionTimeoutMS?: number;
+  appName?: string;
+}
+
+const COLLECTION = 'jobs';
+const DUPLICATE_KEY = 11000;
+
+/** The ProvenanceStore on MongoDB: one document per job in the `jobs` collection (docs: DESIGN.md). */
+export class MongoProvenanceStore implements ProvenanceStore {
+  private closed = false;
+
+  private constructor(
+    private readonly client: MongoClient,
+    private readonly jobs: Collection<JobDocument>,
+  ) {}
+
+  /** Connects and creates the indexes (creating an existing index is a no-op). */
+  static async connect(options: MongoStoreOptions): Promise<MongoProvenanceStore> {
+    const client = new MongoClient(options.uri, {
+      ignoreUndefined: true,
+      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
+      appName: options.appName,
+    });
+    try {
+      await client.connect();
+      const jobs = client.db(options.database).collection<JobDocument>(COLLECTION);
+      await jobs.createIndexes([
+        { key: { parentIds: 1 } },
+        { key: { definitionHash: 1, inputHash: 1 } },
+        { key: { status: 1, createdAt: -1 } },
+        { key: { type: 1, createdAt: -1 } },
+        { key: { tenant: 1, createdAt: -1, _id: -1 } },
+        { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
+      ]);
+      return new MongoProvenanceStore(client, jobs);
+    } catch (error) {
+      await client.close();
+      throw translateDriverError(error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.guard(() => this.client.db('admin').command({ ping: 1 }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    return this.guard(async () => {
+      if (records.length === 0) return [];
+      try {
+        await this.jobs.insertMany(records.map(toDocument), { ordered: false });
+        return records.map((): InsertOutcome => ({ inserted: true }));
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        return this.insertOneByOne(records);
+      }
+    });
+  }
+
+  /**
+   * After a batch hit a duplicate key. Real MongoDB wrote every other record
+   * of the batch; the emulator wrote none and reports nothing usable. So the
+   * stored etags tell which records this call wrote (etags are unique per
+   * write), and the rest are inserted one at a time.
+   */
+  private async insertOneByOne(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    const stored = await this.jobs
+      .aggregate<{ _id: string; etag: string }>([
+        { $match: { _id: { $in: records.map((r) => r.jobId) } } },
+        { $project: { _id: 1, etag: 1 } },
+      ])
+      .toArray();
+    const storedEtags = new Map(stored.map((doc) => [doc._id, doc.etag]));
+    const claimed = new Set<string>();
+    const outcomes: InsertOutcome[] = [];
+    for (const record of records) {
+      if (claimed.has(record.jobId)) {
+        outcomes.push({ inserted: false, conflict: 'JOB_ID' });
+        continue;
+      }
+      claimed.add(record.jobId);
+      const storedEtag = storedEtags.get(record.jobId);
+      if (storedEtag !== undefined) {
+        outcomes.push(storedEtag === record.etag ? { inserted: true } : { inserted: false, conflict: 'JOB_ID' });
+        continue;
+      }
+      outcomes.push(await this.insertOne(record));
+    }
+    return outcomes;
+  }
+
+  private async insertOne(record: JobRecord): Promise<InsertOutcome> {
+    try {
+      await this.jobs.insertOne(toDocument(record));
+      return { inserted: true };
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      return { inserted: false, conflict: await this.conflictOf(record, error) };
+    }
+  }
+
+  /** Which key collided: real MongoDB names it in keyPattern; the emulator does not, so then the job id is looked up. */
+  private async conflictOf(record: JobRecord, error: MongoServerError): Promise<'JOB_ID' | 'REQUEST_ID'> {
+    const keyPattern: unknown = error.keyPattern;
+    if (keyPattern && typeof keyPattern === 'object') return '_id' in keyPattern ? 'JOB_ID' : 'REQUEST_ID';
+    const existing = await this.jobs.findOne({ _id: record.jobId }, { projection: { _id: 1 } });
+    return existing ? 'JOB_ID' : 'REQUEST_ID';
+  }
+
+  replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    return this.guard(async () => {
+      const result = await this.jobs.replaceOne({ _id: record.jobId, etag: expectedEtag }, toDocument(record));
+      return result.matchedCount === 1;
+    });
+  }
+
+  getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      if (jobIds.length === 0) return [];
+      const documents = await this.jobs.find({ _id: { $in: [...jobIds] } }).toArray();
+      return documents.map(fromDocument);
+    });
+  }
+
+  findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      if (requestIds.length === 0) return [];
+      const documents = await this.jobs.find({ tenant, requestId: { $in: [...requestIds] } }).toArray();
+      return documents.map(fromDocument);
+    });
+  }
+
+  findReferencedIds(jobIds: readonly string[]): Promise<string[]> {
+    return this.guard(async () => {
+      if (jobIds.length === 0) return [];
+      const referenced = new Set(await this.jobs.distinct('parentIds', { parentIds: { $in: [...jobIds] } }));
+      return [...new Set(jobIds)].filter((id) => referenced.has(id));
+    });
+  }
+
+  listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      // MongoDB reads limit 0 as "no limit".
+      if (query.limit <= 0) return [];
+      const documents = await this.jobs
+        .find(listFilter(query))
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(query.limit)
+        .toArray();
+      return documents.map(fromDocument);
+    });
+  }
+
+  listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      if (limit <= 0) return [];
+      const filter: Filter<JobDocument> = { parentIds: jobId };
+      if (afterJobId !== undefined) filter._id = { $gt: afterJobId };
+      const documents = await this.jobs.find(filter).sort({ _id: 1 }).limit(limit).toArray();
+      return documents.map(fromDocument);
+    });
+  }
+
+  lineage(query: LineageQuery): Promise<LineageRow[]> {
+    return this.guard(async () => {
+      if (query.maxDepth !== undefined && query.maxDepth < 1) return [];
+      const documents = await this.jobs.aggregate(lineagePipeline(query), { allowDiskUse: true }).toArray();
+      // Only a cycle would lead back to the root, which the port excludes.
+      return documents.filter((document) => document._id !== query.rootId).map((document) => lineageRow(document, query));
+    });
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw translateDriverError(error);
+    }
+  }
+}
+
+function isDuplicateKeyError(error: unknown): error is MongoServerError {
+  return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
+}
+
+function listFilter(query: ListJobsQuery): Filter<JobDocument> {
+  const { filter } = query;
+  const conditions: Document = { tenant: query.tenant };
+  if (filter.type !== undefined) conditions.type = filter.type;
+  if (filter.status !== undefined) conditions.status = filter.status;
+  if (filter.providerId !== undefined) conditions['provider.id'] = filter.providerId;
+  if (filter.providerModel !== undefined) conditions['provider.model'] = filter.providerModel;
+  if (filter.providerVersion !== undefined) conditions['provider.version'] = filter.providerVersion;
+  if (filter.definitionHash !== undefined) conditions.definitionHash = filter.definitionHash;
+  // Label keys are limited to [a-z0-9_-], so they are safe in a field path.
+  for (const [key, value] of Object.entries(filter.labels ?? {})) conditions[`labels.${key}`] = value;
+  if (filter.createdAt) {
+    const range: Document = {};
+    if (filter.createdAt.gt) range.$gt = filter.createdAt.gt;
+    if (filter.createdAt.gte) range.$gte = filter.createdAt.gte;
+    if (filter.createdAt.lt) range.$lt = filter.createdAt.lt;
+    if (filter.createdAt.lte) range.$lte = filter.createdAt.lte;
+    if (Object.keys(range).length > 0) conditions.createdAt = range;
+  }
+  if (query.after) {
+    const { createdAt, jobId } = query.after;
+    conditions.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: jobId } }];
+  }
+  return conditions as Filter<JobDocument>;
+}
+
+const SUMMARY_FIELDS = { _id: 1, parentIds: 1, type: 1, status: 1, cacheState: 1 } as const;
+const IDS_FIELDS = { _id: 1, parentIds: 1 } as const;
+
+/**
+ * One aggregate per direction. $unwind right after $graphLookup lets MongoDB
+ * stream the found jobs instead of holding them in one 16 MiB document. The
+ * port counts maxDepth in edges; $graphLookup counts the recursion steps
+ * after the first hop, hence maxDepth - 1.
+ */
+function lineagePipeline(query: LineageQuery): Document[] {
+  const depthLimit = query.maxDepth === undefined ? {} : { maxDepth: query.maxDepth - 1 };
+  const search: Document[] =
+    query.direction === 'ANCESTORS'
+      ? [
+          { $match: { _id: query.rootId } },
+          {
+            $graphLookup: {
+              from: COLLECTION,
+              startWith: '$parentIds',
+              connectFromField: 'parentIds',
+              connectToField: '_id',
+              as: 'lineage',
+              ...depthLimit,
+            },
+          },
+        ]
+      : [
+          // The root need not exist: any one document carries the search, started from a constant
+          // (a plain array, since the emulator does not take $literal there).
+          { $limit: 1 },
+          {
+            $graphLookup: {
+              from: COLLECTION,
+              startWith: [query.rootId],
+              connectFromField: '_id',
+              connectToField: 'parentIds',
+              as: 'lineage',
+              ...depthLimit,
+            },
+          },
+        ];
+  const pipeline: Document[] = [...search, { $unwind: '$lineage' }, { $replaceRoot: { newRoot: '$lineage' } }];
+  if (query.projection !== 'FULL') pipeline.push({ $project: query.projection === 'IDS' ? IDS_FIELDS : SUMMARY_FIELDS });
+  return pipeline;
+}
+
+function lineageRow(document: Document, query: LineageQuery): LineageRow {
+  const row: LineageRow = { jobId: document._id as string, parentIds: document.parentIds as string[] };
+  if (query.projection === 'IDS') return row;
+  row.type = document.type as JobDocument['type'];
+  row.status = document.status as JobDocument['status'];
+  row.cacheState = document.cacheState as JobDocument['cacheState'];
+  if (query.projection === 'FULL') row.record = fromDocument(document as JobDocument);
+  return row;
+}

@@ -1,0 +1,57 @@
+import type { JobRecord } from '../../domain/job.js';
+
+/**
+ * The text form of a JobRecord in the `doc` column: its JSON, with Dates as
+ * ISO 8601 strings (millisecond precision, as Date has), restored as Dates;
+ * absent optional fields stay absent. JSON.stringify writes -0 as 0, while
+ * JSON.parse reads "-0" back as -0: records holding a -0 (in a payload,
+ * metadata or output) go through a slower writer that keeps it, so every
+ * number comes back as written.
+ */
+export function encodeRecord(record: JobRecord): string {
+  return containsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
+}
+
+export function decodeRecord(text: string): JobRecord {
+  const doc = JSON.parse(text) as Record<string, unknown>;
+  for (const field of DATE_FIELDS) {
+    if (doc[field] !== undefined) doc[field] = new Date(doc[field] as string);
+  }
+  return doc as unknown as JobRecord;
+}
+
+const DATE_FIELDS = ['createdAt', 'updatedAt', 'startedAt', 'completedAt'] as const;
+
+function containsNegativeZero(value: unknown): boolean {
+  if (typeof value === 'number') return Object.is(value, -0);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(containsNegativeZero);
+  return Object.values(value).some(containsNegativeZero);
+}
+
+/** JSON.stringify of JSON values and Dates, except that -0 is written as -0. */
+function writeJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Object.is(value, -0) ? '-0' : JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+  }
+  if (value === null || value instanceof Date) return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + writeJson(value[i]);
+    return text + ']';
+  }
+  if (typeof value !== 'object') throw new TypeError(`${typeof value} has no JSON form`);
+  let text = '{';
+  let first = true;
+  for (const [key, item] of Object.entries(value)) {
+    if (item === undefined) continue;
+    text += (first ? '' : ',') + JSON.stringify(key) + ':' + writeJson(item);
+    first = false;
+  }
+  return text + '}';
+}

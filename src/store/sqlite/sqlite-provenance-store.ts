@@ -1,0 +1,350 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { unavailable } from '../../domain/errors.js';
+import type { CacheState, JobRecord, JobStatus } from '../../domain/job.js';
+import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import type {
+  InsertOutcome,
+  LineageProjection,
+  LineageQuery,
+  ListJobsQuery,
+  ProvenanceStore,
+} from '../../domain/ports/provenance-store.js';
+import { decodeRecord, encodeRecord } from './record-json.js';
+import { migrate } from './schema.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+/** Page cache per connection, in KiB: the default 2 MiB is far smaller than the indexes of 100,000 jobs. */
+const PAGE_CACHE_KIB = 64 * 1024;
+const MEMORY_PATH = ':memory:';
+
+/** The columns of a jobs row, as named parameters of the insert and update statements. */
+interface JobRow {
+  jobId: string;
+  tenant: string;
+  requestId: string | null;
+  type: string;
+  status: JobStatus;
+  cacheState: CacheState;
+  definitionHash: string;
+  inputHash: string;
+  providerId: string;
+  providerModel: string;
+  providerVersion: string;
+  createdAt: number;
+  etag: string;
+  parentIds: string;
+  labels: string;
+  doc: string;
+}
+
+interface LineageColumns {
+  job_id: string;
+  parent_ids: string;
+  type?: string;
+  status?: JobStatus;
+  cache_state?: CacheState;
+  doc?: string;
+}
+
+/** ProvenanceStore on one SQLite file (or in memory), through better-sqlite3. */
+export class SqliteProvenanceStore implements ProvenanceStore {
+  /** Ids the running lineage walk has reached; read by the first_visit SQL function. */
+  private visited = new Set<string>();
+  private readonly statements: ReturnType<typeof prepareStatements>;
+
+  private constructor(private readonly db: Database.Database) {
+    db.function('first_visit', { deterministic: false, directOnly: true }, (id: string) =>
+      this.visited.has(id) ? 0 : (this.visited.add(id), 1),
+    );
+    this.statements = prepareStatements(db);
+  }
+
+  /** Opens (creating if needed) the database at path; ':memory:' for a private in-memory one. */
+  static open(options: { path: string }): SqliteProvenanceStore {
+    let db: Database.Database | undefined;
+    try {
+      if (options.path !== MEMORY_PATH) mkdirSync(dirname(options.path), { recursive: true });
+      db = new Database(options.path, { timeout: BUSY_TIMEOUT_MS });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+      migrate(db);
+      return new SqliteProvenanceStore(db);
+    } catch (error) {
+      db?.close();
+      throw unavailableOrAsIs(error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.guarded(() => this.statements.ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    const { insertJob, jobExists } = this.statements;
+    return this.guarded(() =>
+      this.db
+        .transaction((): InsertOutcome[] =>
+          records.map((record) => {
+            if (insertJob.run(toJobRow(record)).changes === 1) {
+              this.insertEdges(record.jobId, record.parentIds);
+              return { inserted: true };
+            }
+            return { inserted: false, conflict: jobExists.get(record.jobId) ? 'JOB_ID' : 'REQUEST_ID' };
+          }),
+        )
+        .immediate(),
+    );
+  }
+
+  async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    const { storedParentIds, updateJob, deleteEdges } = this.statements;
+    return this.guarded(() =>
+      this.db
+        .transaction((): boolean => {
+          const previousParentIds = storedParentIds.get(record.jobId, expectedEtag);
+          if (previousParentIds === undefined) return false;
+          const row = toJobRow(record);
+          updateJob.run(row);
+          if (previousParentIds !== row.parentIds) {
+            deleteEdges.run(record.jobId);
+            this.insertEdges(record.jobId, record.parentIds);
+          }
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
+    return this.guarded(() => this.statements.getJobs.all(JSON.stringify(jobIds)).map(decodeRecord));
+  }
+
+  async findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
+    return this.guarded(() =>
+      this.statements.findByRequestIds.all(tenant, JSON.stringify(requestIds)).map(decodeRecord),
+    );
+  }
+
+  async findReferencedIds(jobIds: readonly string[]): Promise<string[]> {
+    return this.guarded(() => this.statements.findReferencedIds.all(JSON.stringify(jobIds)));
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    const conditions = ['tenant = ?'];
+    const params: unknown[] = [query.tenant];
+    const where = (condition: string, ...values: unknown[]): void => {
+      conditions.push(condition);
+      params.push(...values);
+    };
+    const { filter } = query;
+    if (filter.type !== undefined) where('type = ?', filter.type);
+    if (filter.status !== undefined) where('status = ?', filter.status);
+    if (filter.providerId !== undefined) where('provider_id = ?', filter.providerId);
+    if (filter.providerModel !== undefined) where('provider_model = ?', filter.providerModel);
+    if (filter.providerVersion !== undefined) where('provider_version = ?', filter.providerVersion);
+    if (filter.definitionHash !== undefined) where('definition_hash = ?', filter.definitionHash);
+    // json_each compares keys as they are; a JSON path would need quoting that cannot express every key.
+    for (const [key, value] of Object.entries(filter.labels ?? {})) {
+      where('EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE key = ? AND value = ?)', key, value);
+    }
+    const range = filter.createdAt ?? {};
+    if (range.gt) where('created_at > ?', range.gt.getTime());
+    if (range.gte) where('created_at >= ?', range.gte.getTime());
+    if (range.lt) where('created_at < ?', range.lt.getTime());
+    if (range.lte) where('created_at <= ?', range.lte.getTime());
+    if (query.after) where('(created_at, job_id) < (?, ?)', query.after.createdAt.getTime(), query.after.jobId);
+    const sql = `SELECT doc FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, job_id DESC LIMIT ?`;
+    return this.guarded(() =>
+      this.db
+        .prepare<unknown[], string>(sql)
+        .pluck()
+        .all(...params, query.limit)
+        .map(decodeRecord),
+    );
+  }
+
+  async listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    const { listChildren, listChildrenAfter } = this.statements;
+    return this.guarded(() =>
+      (afterJobId === undefined
+        ? listChildren.all(jobId, limit)
+        : listChildrenAfter.all(jobId, afterJobId, limit)
+      ).map(decodeRecord),
+    );
+  }
+
+  async lineage(query: LineageQuery): Promise<LineageRow[]> {
+    const statement = this.statements.lineage[query.direction][query.projection];
+    return this.guarded(() => {
+      this.visited = new Set([query.rootId]);
+      try {
+        return statement.all(query.rootId, query.maxDepth ?? Number.MAX_SAFE_INTEGER).map(toLineageRow);
+      } finally {
+        this.visited = new Set();
+      }
+    });
+  }
+
+  private insertEdges(childId: string, parentIds: readonly string[]): void {
+    for (const parentId of parentIds) this.statements.insertEdge.run(childId, parentId);
+  }
+
+  private guarded<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw unavailableOrAsIs(error);
+    }
+  }
+}
+
+const UNAVAILABLE_SQLITE_CODES = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_READONLY',
+]);
+
+/** A failure meaning "the database cannot be used right now" becomes UNAVAILABLE; any other is returned as is. */
+function unavailableOrAsIs(error: unknown): unknown {
+  if (error instanceof TypeError && error.message === 'The database connection is not open') {
+    return unavailable('the SQLite database is closed');
+  }
+  if (error instanceof Database.SqliteError) {
+    // Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...) share their primary code's first two words.
+    const primaryCode = error.code.split('_', 2).join('_');
+    if (UNAVAILABLE_SQLITE_CODES.has(primaryCode)) return unavailable(`SQLite database unavailable: ${error.message} (${error.code})`);
+  }
+  return error;
+}
+
+function toJobRow(record: JobRecord): JobRow {
+  return {
+    jobId: record.jobId,
+    tenant: record.tenant,
+    requestId: record.requestId ?? null,
+    type: record.type,
+    status: record.status,
+    cacheState: record.cacheState,
+    definitionHash: record.definitionHash,
+    inputHash: record.inputHash,
+    providerId: record.provider.id,
+    providerModel: record.provider.model,
+    providerVersion: record.provider.version,
+    createdAt: record.createdAt.getTime(),
+    etag: record.etag,
+    parentIds: JSON.stringify(record.parentIds),
+    labels: JSON.stringify(record.labels),
+    doc: encodeRecord(record),
+  };
+}
+
+function toLineageRow(columns: LineageColumns): LineageRow {
+  if (columns.doc !== undefined) {
+    const record = decodeRecord(columns.doc);
+    return {
+      jobId: record.jobId,
+      parentIds: record.parentIds,
+      type: record.type,
+      status: record.status,
+      cacheState: record.cacheState,
+      record,
+    };
+  }
+  const row: LineageRow = { jobId: columns.job_id, parentIds: JSON.parse(columns.parent_ids) as string[] };
+  if (columns.type !== undefined) row.type = columns.type;
+  if (columns.status !== undefined) row.status = columns.status;
+  if (columns.cache_state !== undefined) row.cacheState = columns.cache_state;
+  return row;
+}
+
+const LINEAGE_COLUMNS: Record<LineageProjection, string> = {
+  IDS: 'jobs.job_id, jobs.parent_ids',
+  SUMMARY: 'jobs.job_id, jobs.parent_ids, jobs.type, jobs.status, jobs.cache_state',
+  FULL: 'jobs.job_id, jobs.parent_ids, jobs.doc',
+};
+
+/**
+ * One recursive CTE that reaches every job within maxDepth edges of the root,
+ * each exactly once, at its shortest depth. A walk carrying (id, depth) with
+ * UNION dedups (id, depth) pairs, so it revisits a node once per distinct
+ * depth it can be reached at (seconds on a 100,000-job DAG). Instead the
+ * walk keeps only the first visit of each id, decided by first_visit() (a JS
+ * Set, reset per query: the statement runs synchronously), and ORDER BY depth
+ * turns the recursion queue into a priority queue, so nodes are expanded in
+ * depth order and the first visit of each node is at its shortest depth.
+ * Ids without a row in jobs (dangling parents) are dropped by the final join;
+ * they have no parents, so the walk ends there anyway.
+ */
+function lineageSql(direction: LineageDirection, projection: LineageProjection): string {
+  const [from, to] = direction === 'ANCESTORS' ? ['child_id', 'parent_id'] : ['parent_id', 'child_id'];
+  return `
+    WITH RECURSIVE walk(id, depth) AS (
+      SELECT ?, 0
+      UNION ALL
+      SELECT edge.${to}, walk.depth + 1
+      FROM walk JOIN job_parents AS edge ON edge.${from} = walk.id
+      WHERE walk.depth < ? AND first_visit(edge.${to})
+      ORDER BY 2
+    )
+    SELECT ${LINEAGE_COLUMNS[projection]} FROM walk CROSS JOIN jobs ON jobs.job_id = walk.id WHERE walk.depth > 0`;
+}
+
+function prepareStatements(db: Database.Database) {
+  const jobColumns =
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, etag, parent_ids, labels, doc';
+  const jobValues =
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @etag, @parentIds, @labels, @doc';
+  const lineageStatements = (direction: LineageDirection) => ({
+    IDS: db.prepare<[string, number], LineageColumns>(lineageSql(direction, 'IDS')),
+    SUMMARY: db.prepare<[string, number], LineageColumns>(lineageSql(direction, 'SUMMARY')),
+    FULL: db.prepare<[string, number], LineageColumns>(lineageSql(direction, 'FULL')),
+  });
+  return {
+    ping: db.prepare('SELECT 1'),
+    // DO NOTHING without a target covers both the primary key and the request id index, and no other constraint.
+    insertJob: db.prepare<JobRow>(`INSERT INTO jobs (${jobColumns}) VALUES (${jobValues}) ON CONFLICT DO NOTHING`),
+    jobExists: db.prepare<[string], number>('SELECT 1 FROM jobs WHERE job_id = ?').pluck(),
+    insertEdge: db.prepare<[string, string]>(
+      'INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
+    deleteEdges: db.prepare<[string]>('DELETE FROM job_parents WHERE child_id = ?'),
+    storedParentIds: db
+      .prepare<[string, string], string>('SELECT parent_ids FROM jobs WHERE job_id = ? AND etag = ?')
+      .pluck(),
+    updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
+    getJobs: db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck(),
+    findByRequestIds: db
+      .prepare<[string, string], string>(
+        'SELECT doc FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))',
+      )
+      .pluck(),
+    findReferencedIds: db
+      .prepare<[string], string>(
+        'SELECT DISTINCT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM job_parents WHERE parent_id = value)',
+      )
+      .pluck(),
+    listChildren: db
+      .prepare<[string, number], string>(
+        `SELECT jobs.doc FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
+         WHERE edge.parent_id = ? ORDER BY edge.child_id LIMIT ?`,
+      )
+      .pluck(),
+    listChildrenAfter: db
+      .prepare<[string, string, number], string>(
+        `SELECT jobs.doc FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
+         WHERE edge.parent_id = ? AND edge.child_id > ? ORDER BY edge.child_id LIMIT ?`,
+      )
+      .pluck(),
+    lineage: { ANCESTORS: lineageStatements('ANCESTORS'), DESCENDANTS: lineageStatements('DESCENDANTS') },
+  };
+}

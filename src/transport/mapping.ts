@@ -1,0 +1,139 @@
+import type { LineageCommand, LineageView, RecordJobCommand } from '../domain/commands.js';
+import type { JobRecord, JobStatus } from '../domain/job.js';
+import type { JsonObject } from '../domain/json.js';
+import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
+import type { Duration } from '../gen/google/protobuf/duration.js';
+import { CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
+import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '../gen/provenance/v1/lineage.js';
+import type { GetLineageResponse, RecordJobRequest } from '../gen/provenance/v1/provenance_service.js';
+
+/** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
+
+type ProtoEnum = Record<string, string | number>;
+
+/** A domain name from a proto enum value: undefined for the zero value, 'INVALID' for values outside the enum. */
+function fromProtoEnum<T extends string>(protoEnum: ProtoEnum, prefix: string, value: number): T | 'INVALID' | undefined {
+  if (value === 0) return undefined;
+  const name = protoEnum[value];
+  return typeof name === 'string' && name.startsWith(prefix) ? (name.slice(prefix.length) as T) : 'INVALID';
+}
+
+function toProtoEnum(protoEnum: ProtoEnum, prefix: string, name: string): number {
+  return protoEnum[prefix + name] as number;
+}
+
+export function jobStatusFromProto(value: number): JobStatus | 'INVALID' | undefined {
+  return fromProtoEnum<JobStatus>(ProtoJobStatus, 'JOB_STATUS_', value);
+}
+
+export function toRecordJobCommand(request: RecordJobRequest): RecordJobCommand {
+  const error = request.error;
+  return {
+    jobId: request.jobId || undefined,
+    requestId: request.requestId || undefined,
+    type: request.type,
+    payload: (request.payload ?? {}) as JsonObject,
+    provider: { id: request.provider?.id ?? '', model: request.provider?.model ?? '', version: request.provider?.version ?? '' },
+    parentIds: request.parentJobIds,
+    status: jobStatusFromProto(request.status),
+    startedAt: request.startTime,
+    completedAt: request.completeTime,
+    outputHash: request.outputHash || undefined,
+    output: request.output,
+    error:
+      error && (error.reason || error.message || error.dependencyJobId)
+        ? { reason: error.reason, message: error.message, ...(error.dependencyJobId ? { dependencyJobId: error.dependencyJobId } : {}) }
+        : undefined,
+    labels: request.labels,
+    metadata: (request.metadata ?? {}) as JsonObject,
+    allowMissingParents: request.allowMissingParents,
+    readers: request.readerSubjects,
+    attempt: request.attempt,
+    etag: request.etag || undefined,
+  };
+}
+
+export function toJobMessage(record: JobRecord): Job {
+  return {
+    jobId: record.jobId,
+    type: record.type,
+    payload: record.payload,
+    definitionHash: record.definitionHash,
+    inputHash: record.inputHash,
+    provider: record.provider,
+    parentJobIds: record.parentIds,
+    status: toProtoEnum(ProtoJobStatus, 'JOB_STATUS_', record.status),
+    cacheState: toProtoEnum(CacheState, 'CACHE_STATE_', record.cacheState),
+    result: record.result && {
+      outputHash: record.result.outputHash,
+      output: record.result.output,
+      cached: record.result.cached,
+      cachedFromJobId: record.result.cachedFromJobId ?? '',
+    },
+    error: record.error && { reason: record.error.reason, message: record.error.message, dependencyJobId: record.error.dependencyJobId ?? '' },
+    createTime: record.createdAt,
+    startTime: record.startedAt,
+    completeTime: record.completedAt,
+    duration: record.durationMs === undefined ? undefined : toDuration(record.durationMs),
+    attempt: record.attempt,
+    rerunOfJobId: record.rerunOfJobId ?? '',
+    labels: record.labels,
+    metadata: record.metadata,
+    tenant: record.tenant,
+    owner: record.owner,
+    readerSubjects: record.readers,
+    etag: record.etag,
+    origin: toProtoEnum(JobOrigin, 'JOB_ORIGIN_', record.origin),
+    payloadRedacted: record.payloadRedacted,
+    restricted: false,
+    updateTime: record.updatedAt,
+  };
+}
+
+function toDuration(ms: number): Duration {
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** LINEAGE_DIRECTION_UNSPECIFIED and BOTH walk both ways. */
+export function directionsFromProto(value: number): LineageDirection[] | 'INVALID' {
+  const name = fromProtoEnum<'ANCESTORS' | 'DESCENDANTS' | 'BOTH'>(ProtoDirection, 'LINEAGE_DIRECTION_', value);
+  if (name === 'INVALID') return name;
+  return name === undefined || name === 'BOTH' ? ['ANCESTORS', 'DESCENDANTS'] : [name];
+}
+
+export function lineageViewFromProto(value: number): LineageView | 'INVALID' {
+  return fromProtoEnum<LineageView>(ProtoView, 'LINEAGE_VIEW_', value) ?? 'BASIC';
+}
+
+export function toLineageResponse(lineage: Lineage, view: LineageCommand['view']): GetLineageResponse {
+  const rootNode: DomainLineageNode = { row: lineage.root, depth: 0, relation: 'ROOT' };
+  return {
+    root: toLineageNode(rootNode, view),
+    nodes: lineage.nodes.map((node) => toLineageNode(node, view)),
+    edges: lineage.edges,
+    ancestorDepth: lineage.ancestorDepth,
+    descendantDepth: lineage.descendantDepth,
+    truncated: lineage.truncation.length > 0,
+    truncationReasons: toTruncationReasons(lineage),
+    hiddenNodeCount: 0,
+  };
+}
+
+export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
+  return lineage.truncation.map((reason) => toProtoEnum(TruncationReason, 'TRUNCATION_REASON_', reason));
+}
+
+function toLineageNode(node: DomainLineageNode, view: LineageCommand['view']): LineageNode {
+  const { row } = node;
+  const summary = view !== 'IDS';
+  return {
+    jobId: row.jobId,
+    depth: node.depth,
+    relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation),
+    type: summary ? (row.type ?? '') : '',
+    status: summary && row.status ? toProtoEnum(ProtoJobStatus, 'JOB_STATUS_', row.status) : ProtoJobStatus.JOB_STATUS_UNSPECIFIED,
+    cacheState: summary && row.cacheState ? toProtoEnum(CacheState, 'CACHE_STATE_', row.cacheState) : CacheState.CACHE_STATE_UNSPECIFIED,
+    restricted: false,
+    job: view === 'FULL' && row.record ? toJobMessage(row.record) : undefined,
+  };
+}

@@ -1,0 +1,63 @@
+import { fileURLToPath } from 'node:url';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
+import { ServingHealth } from './health.js';
+import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
+import { createReflection } from './reflection.js';
+
+export interface GrpcServerOptions {
+  address: string;
+  maxMessageBytes: number;
+  shutdownGraceMs: number;
+  healthCheckIntervalMs: number;
+}
+
+export interface RunningServer {
+  /** host:port actually bound (the port is chosen by the system when the configured one is 0). */
+  address: string;
+  /** NOT_SERVING, then a graceful shutdown bounded by the grace period, then a forced one. */
+  shutdown(): Promise<void>;
+}
+
+const DESCRIPTOR_SET = fileURLToPath(new URL('../gen/provenance.binpb', import.meta.url));
+
+export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    // Pings find dead peers of long-lived streams; clients may ping every 10 s.
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  server.addService(ProvenanceServiceService, createProvenanceHandlers(context));
+  const health = new ServingHealth(() => context.service.isReady());
+  health.implementation.addToServer(server);
+  createReflection(DESCRIPTOR_SET).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  await health.start(options.healthCheckIntervalMs);
+  const host = options.address.slice(0, options.address.lastIndexOf(':'));
+  return {
+    address: `${host}:${port}`,
+    shutdown: () => shutdown(server, health, options.shutdownGraceMs, context.logger),
+  };
+}
+
+async function shutdown(server: Server, health: ServingHealth, graceMs: number, logger: Logger): Promise<void> {
+  health.stop();
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      logger.warn({ graceMs }, 'calls still open after the grace period: forcing shutdown');
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,872 @@
+import { expect } from 'chai';
+import { ProvenanceError } from '../../src/domain/errors.js';
+import { canonicalJson, compareCodeUnits, outputHash } from '../../src/domain/hashing.js';
+import type { JobRecord } from '../../src/domain/job.js';
+import type { JsonObject, JsonValue } from '../../src/domain/json.js';
+import type { LineageDirection } from '../../src/domain/lineage.js';
+import type { JobFilter, ListJobsQuery, ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
+import { freshEtag, makeJob, mulberry32, nextJobId, randomDag } from '../support/job-records.js';
+
+/**
+ * The one suite every ProvenanceStore adapter must pass, so that all of them
+ * give the same answers. Each adapter has a runner (*.test.ts) that builds a
+ * harness and calls runProvenanceStoreConformance.
+ */
+
+export interface StoreHarness {
+  name: string;
+  /** A new, empty store. */
+  create(): Promise<ProvenanceStore>;
+  /** A store whose database can be taken away, and the function that takes it away (afterwards every call must reject with ProvenanceError code UNAVAILABLE). */
+  createBreakable(): Promise<{ store: ProvenanceStore; breakDatabase(): Promise<void> }>;
+  /** Releases whatever the harness holds (called once, after all tests). */
+  dispose(): Promise<void>;
+}
+
+/** Registers the suite. It closes the stores it was given, then calls harness.dispose() once, after all its tests. */
+export function runProvenanceStoreConformance(harness: StoreHarness): void {
+  describe(`ProvenanceStore conformance: ${harness.name}`, function () {
+    const opened: ProvenanceStore[] = [];
+    async function openStore(): Promise<ProvenanceStore> {
+      const store = await harness.create();
+      opened.push(store);
+      return store;
+    }
+    /** One empty store for the tests of a block, which keep apart by their unique ids and tenants. */
+    function useStore(): () => ProvenanceStore {
+      let store: ProvenanceStore | undefined;
+      before(async () => {
+        store = await openStore();
+      });
+      return () => store!;
+    }
+
+    after(async () => {
+      try {
+        for (const store of opened) await store.close();
+      } finally {
+        await harness.dispose();
+      }
+    });
+
+    describe('health', function () {
+      it('ping resolves on a healthy store', async () => {
+        const store = await openStore();
+        await store.ping();
+      });
+
+      it('close can be called twice', async () => {
+        const store = await harness.create();
+        await store.close();
+        await store.close();
+      });
+    });
+
+    describe('round trip', function () {
+      const store = useStore();
+
+      it('keeps a record with every optional field set', async () => {
+        const record = everyFieldSet();
+        await insertAll(store(), [record]);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([record]);
+      });
+
+      // Deep equality also fails on a key present with the value undefined: absent fields must stay absent.
+      it('keeps a record with no optional field set and empty collections', async () => {
+        const record = noOptionalField();
+        expect(record).to.not.have.any.keys('result', 'error', 'startedAt', 'completedAt', 'durationMs', 'rerunOfJobId', 'requestId');
+        await insertAll(store(), [record]);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([record]);
+      });
+
+      it('keeps awkward JSON in payload, metadata and output', async () => {
+        const record = makeJob({ payload: awkwardJson(), metadata: awkwardJson() });
+        record.result = { outputHash: outputHash(awkwardJson()), output: awkwardJson(), cached: false };
+        await insertAll(store(), [record]);
+        const [stored] = await store().getJobs([record.jobId]);
+        expect(stored).to.deep.equal(record);
+      });
+
+      it('keeps negative zero as the number zero', async () => {
+        const payload = { offset: -0, list: [-0] };
+        const record = makeJob({ payload });
+        await insertAll(store(), [record]);
+        const [stored] = await store().getJobs([record.jobId]);
+        const storedPayload = stored!.payload as { offset: unknown; list: unknown[] };
+        expect(storedPayload.offset).to.be.a('number').that.satisfies((n: number) => n === 0);
+        expect(storedPayload.list[0]).to.be.a('number').that.satisfies((n: number) => n === 0);
+        expect(canonicalJson(stored!.payload)).to.equal(canonicalJson(payload));
+      });
+
+      it('keeps an output of every JSON type, and no output at all', async () => {
+        const outputs: JsonValue[] = [{ answer: 42 }, [1, 'two', null], 'plain text', 3.25, false, true, null, 0, ''];
+        const withOutput = outputs.map((output) => {
+          const record = makeJob();
+          record.result = { outputHash: outputHash(output), output, cached: false };
+          return record;
+        });
+        const withoutOutput = makeJob();
+        withoutOutput.result = { outputHash: withoutOutput.result!.outputHash, cached: true, cachedFromJobId: withOutput[0]!.jobId };
+        const records = [...withOutput, withoutOutput];
+        await insertAll(store(), records);
+        const stored = byId(await store().getJobs(records.map((r) => r.jobId)));
+        for (const record of withOutput) {
+          expect(stored.get(record.jobId)?.result, JSON.stringify(record.result!.output)).to.deep.equal(record.result);
+        }
+        expect(stored.get(withoutOutput.jobId)?.result).to.deep.equal(withoutOutput.result);
+      });
+
+      it('keeps dates to the millisecond', async () => {
+        const record = makeJob({
+          createdAt: new Date('2024-02-29T23:59:59.999Z'),
+          startedAt: new Date('2024-03-01T00:00:00.001Z'),
+          completedAt: new Date('2024-03-01T00:00:00.512Z'),
+          updatedAt: new Date('2024-03-01T00:00:00.513Z'),
+        });
+        await insertAll(store(), [record]);
+        const [stored] = await store().getJobs([record.jobId]);
+        for (const field of ['createdAt', 'startedAt', 'completedAt', 'updatedAt'] as const) {
+          expect(stored![field], field).to.be.instanceOf(Date);
+          expect(stored![field]!.toISOString(), field).to.equal(record[field]!.toISOString());
+        }
+      });
+    });
+
+    describe('getJobs', function () {
+      const store = useStore();
+
+      it('returns only the records that exist', async () => {
+        const records = [makeJob(), makeJob(), makeJob()];
+        await insertAll(store(), records);
+        const asked = [nextJobId('missing'), records[2]!.jobId, records[0]!.jobId, nextJobId('missing')];
+        expect(sortById(await store().getJobs(asked))).to.deep.equal(sortById([records[0]!, records[2]!]));
+      });
+
+      it('returns a record once when its id is asked for twice', async () => {
+        const record = makeJob();
+        await insertAll(store(), [record]);
+        expect(await store().getJobs([record.jobId, record.jobId])).to.deep.equal([record]);
+      });
+
+      it('returns nothing for missing ids and for an empty list', async () => {
+        expect(await store().getJobs([nextJobId('missing'), nextJobId('missing')])).to.deep.equal([]);
+        expect(await store().getJobs([])).to.deep.equal([]);
+      });
+    });
+
+    describe('insertJobs', function () {
+      const store = useStore();
+
+      it('reports one outcome per record, in order, and writes the ones that do not collide', async () => {
+        const existing = makeJob();
+        await insertAll(store(), [existing]);
+        const first = makeJob();
+        const collision = makeJob({ jobId: existing.jobId, type: 'other.type' });
+        const last = makeJob();
+        const outcomes = await store().insertJobs([first, collision, last]);
+        expect(outcomes).to.deep.equal([{ inserted: true }, { inserted: false, conflict: 'JOB_ID' }, { inserted: true }]);
+        expect(sortById(await store().getJobs([first.jobId, existing.jobId, last.jobId]))).to.deep.equal(sortById([first, existing, last]));
+      });
+
+      it('reports JOB_ID for a record that repeats an earlier one of the same call, and keeps the earlier one', async () => {
+        const earlier = makeJob();
+        const repeat = makeJob({ jobId: earlier.jobId, status: 'FAILED' });
+        const other = makeJob();
+        const outcomes = await store().insertJobs([earlier, repeat, other]);
+        expect(outcomes).to.deep.equal([{ inserted: true }, { inserted: false, conflict: 'JOB_ID' }, { inserted: true }]);
+        expect(sortById(await store().getJobs([earlier.jobId, other.jobId]))).to.deep.equal(sortById([earlier, other]));
+      });
+
+      it('reports REQUEST_ID for a (tenant, request id) already used, stored or earlier in the call', async () => {
+        const tenant = uniqueTenant();
+        const requestId = `req-${nextJobId()}`;
+        const secondRequestId = `req-${nextJobId()}`;
+        const original = makeJob({ tenant, requestId });
+        await insertAll(store(), [original]);
+        const againStored = makeJob({ tenant, requestId });
+        const fresh = makeJob({ tenant, requestId: secondRequestId });
+        const againInCall = makeJob({ tenant, requestId: secondRequestId });
+        const outcomes = await store().insertJobs([againStored, fresh, againInCall]);
+        expect(outcomes).to.deep.equal([
+          { inserted: false, conflict: 'REQUEST_ID' },
+          { inserted: true },
+          { inserted: false, conflict: 'REQUEST_ID' },
+        ]);
+        expect(sortById(await store().getJobs([original.jobId, againStored.jobId, fresh.jobId, againInCall.jobId]))).to.deep.equal(
+          sortById([original, fresh]),
+        );
+      });
+
+      it('accepts the same request id in another tenant, and any number of records without one', async () => {
+        const requestId = `req-${nextJobId()}`;
+        const tenant = uniqueTenant();
+        await insertAll(store(), [makeJob({ tenant, requestId }), makeJob({ tenant }), makeJob({ tenant })]);
+        const more = [makeJob({ tenant: uniqueTenant(), requestId }), makeJob({ tenant }), makeJob({ tenant }), makeJob({ tenant })];
+        await insertAll(store(), more);
+        expect(sortById(await store().getJobs(more.map((r) => r.jobId)))).to.deep.equal(sortById(more));
+      });
+
+      it('lets only one of two concurrent calls insert the same job id or (tenant, request id)', async () => {
+        const record = makeJob();
+        const sameId = makeJob({ jobId: record.jobId, status: 'FAILED' });
+        const idOutcomes = (await Promise.all([store().insertJobs([record]), store().insertJobs([sameId])])).flat();
+        expect(idOutcomes).to.have.deep.members([{ inserted: true }, { inserted: false, conflict: 'JOB_ID' }]);
+        const winner = idOutcomes[0]!.inserted ? record : sameId;
+        expect(await store().getJobs([record.jobId])).to.deep.equal([winner]);
+
+        const tenant = uniqueTenant();
+        const requestId = `req-${nextJobId()}`;
+        const first = makeJob({ tenant, requestId });
+        const second = makeJob({ tenant, requestId });
+        const requestOutcomes = (await Promise.all([store().insertJobs([first]), store().insertJobs([second])])).flat();
+        expect(requestOutcomes).to.have.deep.members([{ inserted: true }, { inserted: false, conflict: 'REQUEST_ID' }]);
+        expect(await store().findByRequestIds(tenant, [requestId])).to.deep.equal([requestOutcomes[0]!.inserted ? first : second]);
+      });
+
+      it('reports JOB_ID for a record that collides on both its job id and its request id', async () => {
+        const tenant = uniqueTenant();
+        const original = makeJob({ tenant, requestId: `req-${nextJobId()}` });
+        await insertAll(store(), [original]);
+        const retry = makeJob({ jobId: original.jobId, tenant, requestId: original.requestId!, status: 'FAILED' });
+        expect(await store().insertJobs([retry])).to.deep.equal([{ inserted: false, conflict: 'JOB_ID' }]);
+        expect(await store().getJobs([original.jobId])).to.deep.equal([original]);
+      });
+
+      it('answers an empty call with no outcomes', async () => {
+        expect(await store().insertJobs([])).to.deep.equal([]);
+      });
+    });
+
+    describe('replaceJob', function () {
+      const store = useStore();
+
+      it('replaces a record whose etag matches, parents and lineage included', async () => {
+        const formerParent = makeJob();
+        const newParent = makeJob();
+        const record = makeJob({ parentIds: [formerParent.jobId], status: 'RUNNING' });
+        await insertAll(store(), [formerParent, newParent, record]);
+
+        const replacement = makeJob({
+          jobId: record.jobId,
+          createdAt: record.createdAt,
+          parentIds: [newParent.jobId],
+          status: 'SUCCEEDED',
+          labels: { team: 'research', rerun: 'yes' },
+          attempt: 2,
+        });
+        expect(await store().replaceJob(replacement, record.etag)).to.equal(true);
+
+        expect(await store().getJobs([record.jobId])).to.deep.equal([replacement]);
+        expect(ids(await store().listChildren(formerParent.jobId, 10))).to.deep.equal([]);
+        expect(ids(await store().listChildren(newParent.jobId, 10))).to.deep.equal([record.jobId]);
+        expect(await store().findReferencedIds([formerParent.jobId, newParent.jobId])).to.deep.equal([newParent.jobId]);
+        const ancestors = await store().lineage({ rootId: record.jobId, direction: 'ANCESTORS', projection: 'IDS' });
+        expect(ancestors.map((row) => row.jobId)).to.deep.equal([newParent.jobId]);
+        const formerDescendants = await store().lineage({ rootId: formerParent.jobId, direction: 'DESCENDANTS', projection: 'IDS' });
+        expect(formerDescendants).to.deep.equal([]);
+      });
+
+      it('refuses a stale etag and leaves the record as it was', async () => {
+        const record = makeJob({ status: 'RUNNING' });
+        await insertAll(store(), [record]);
+        const replacement = makeJob({ jobId: record.jobId, createdAt: record.createdAt });
+        expect(await store().replaceJob(replacement, freshEtag())).to.equal(false);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([record]);
+      });
+
+      it('makes the former etag stale once it has replaced', async () => {
+        const record = makeJob({ status: 'QUEUED' });
+        await insertAll(store(), [record]);
+        const running = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'RUNNING' });
+        expect(await store().replaceJob(running, record.etag)).to.equal(true);
+        const succeeded = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'SUCCEEDED' });
+        expect(await store().replaceJob(succeeded, record.etag)).to.equal(false);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([running]);
+        expect(await store().replaceJob(succeeded, running.etag)).to.equal(true);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([succeeded]);
+      });
+
+      it('lets only one of two concurrent replacements with the same etag win', async () => {
+        const record = makeJob({ status: 'RUNNING' });
+        await insertAll(store(), [record]);
+        const succeeded = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'SUCCEEDED' });
+        const failed = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'FAILED' });
+        const [succeededWon, failedWon] = await Promise.all([store().replaceJob(succeeded, record.etag), store().replaceJob(failed, record.etag)]);
+        expect([succeededWon, failedWon].filter(Boolean)).to.have.length(1);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([succeededWon ? succeeded : failed]);
+      });
+
+      it('refuses a job that does not exist, and creates nothing', async () => {
+        const record = makeJob();
+        expect(await store().replaceJob(record, record.etag)).to.equal(false);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([]);
+      });
+
+      it('keeps awkward JSON and optional fields through a replacement', async () => {
+        const record = noOptionalField();
+        await insertAll(store(), [record]);
+        const replacement = everyFieldSet({ jobId: record.jobId, tenant: record.tenant, payload: awkwardJson(), metadata: awkwardJson() });
+        expect(await store().replaceJob(replacement, record.etag)).to.equal(true);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([replacement]);
+        const emptied = noOptionalField({ jobId: record.jobId });
+        expect(await store().replaceJob(emptied, replacement.etag)).to.equal(true);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([emptied]);
+      });
+    });
+
+    describe('findByRequestIds', function () {
+      const store = useStore();
+
+      it('finds the records a tenant created with those request ids, and only that tenant', async () => {
+        const tenant = uniqueTenant();
+        const otherTenant = uniqueTenant();
+        const [first, second, third] = [`req-${nextJobId()}`, `req-${nextJobId()}`, `req-${nextJobId()}`];
+        const mine = [makeJob({ tenant, requestId: first }), makeJob({ tenant, requestId: second }), makeJob({ tenant, requestId: third })];
+        const theirs = makeJob({ tenant: otherTenant, requestId: first });
+        await insertAll(store(), [...mine, theirs, makeJob({ tenant })]);
+
+        const found = await store().findByRequestIds(tenant, [second, first, `req-${nextJobId('missing')}`]);
+        expect(sortById(found)).to.deep.equal(sortById([mine[0]!, mine[1]!]));
+        expect(await store().findByRequestIds(otherTenant, [first, second])).to.deep.equal([theirs]);
+        expect(await store().findByRequestIds(uniqueTenant(), [first])).to.deep.equal([]);
+        expect(await store().findByRequestIds(tenant, [])).to.deep.equal([]);
+      });
+    });
+
+    describe('findReferencedIds', function () {
+      const store = useStore();
+
+      it('returns, once each, the given ids that some record names as a parent', async () => {
+        const parent = makeJob();
+        const unreferenced = makeJob();
+        const dangling = nextJobId('ghost');
+        const neverSeen = nextJobId('ghost');
+        const children = [
+          makeJob({ parentIds: [parent.jobId] }),
+          makeJob({ parentIds: [dangling, parent.jobId] }),
+          makeJob({ parentIds: [dangling] }),
+        ];
+        await insertAll(store(), [parent, unreferenced, ...children]);
+
+        const found = await store().findReferencedIds([neverSeen, parent.jobId, unreferenced.jobId, dangling, children[0]!.jobId, dangling]);
+        expect([...found].sort(compareCodeUnits)).to.deep.equal([parent.jobId, dangling].sort(compareCodeUnits));
+        expect(await store().findReferencedIds([unreferenced.jobId, neverSeen])).to.deep.equal([]);
+        expect(await store().findReferencedIds([])).to.deep.equal([]);
+      });
+    });
+
+    describe('listJobs', function () {
+      const store = useStore();
+      const t0 = Date.UTC(2024, 4, 1, 12, 0, 0, 0);
+      const at = (offsetMs: number) => new Date(t0 + offsetMs);
+      const providerA = { id: 'acme-ml', model: 'embedder', version: '1.0' };
+      const providerA2 = { id: 'acme-ml', model: 'embedder', version: '2.0' };
+      const providerB = { id: 'openlab', model: 'summarizer', version: '1.0' };
+      const providerC = { id: 'acme-ml', model: 'summarizer', version: '1.0' };
+      let tenant: string;
+      let records: JobRecord[];
+
+      before(async () => {
+        tenant = uniqueTenant();
+        const tag = nextJobId('list');
+        const sharedPayload = { corpus: 'wiki', shard: 7 };
+        // Three records share +1000 ms, where '-B' sorts before '-a' by code unit; +1001 ms tells milliseconds apart.
+        records = [
+          makeJob({ jobId: `${tag}-m`, tenant, createdAt: at(0), type: 'text.embed', payload: sharedPayload, provider: providerA, labels: { team: 'red', env: 'prod' } }),
+          makeJob({ jobId: `${tag}-a`, tenant, createdAt: at(1000), type: 'text.embed', status: 'FAILED', provider: providerA2, labels: { team: 'red', env: 'dev' } }),
+          makeJob({ jobId: `${tag}-b`, tenant, createdAt: at(1000), type: 'text.summarize', provider: providerB, labels: { team: 'blue', env: 'prod' } }),
+          makeJob({ jobId: `${tag}-B`, tenant, createdAt: at(1000), type: 'text.summarize', status: 'RUNNING', provider: providerC, labels: { team: 'red' } }),
+          makeJob({ jobId: `${tag}-k`, tenant, createdAt: at(1001), type: 'text.embed', payload: sharedPayload, status: 'QUEUED', provider: providerA, labels: {} }),
+          makeJob({ jobId: `${tag}-c`, tenant, createdAt: at(2000), type: 'text.summarize', provider: providerB, labels: { team: 'red', env: 'prod' } }),
+          makeJob({ jobId: `${tag}-z`, tenant, createdAt: at(3000), type: 'text.embed', payload: sharedPayload, provider: providerA, labels: { team: 'blue', env: 'dev' } }),
+          makeJob({ jobId: `${tag}-d`, tenant, createdAt: at(3000), type: 'report.render', status: 'CANCELLED', provider: providerC, labels: { env: 'prod' } }),
+          makeJob({ jobId: `${tag}-e`, tenant, createdAt: at(4000), type: 'text.summarize', status: 'FAILED', provider: providerB, labels: { team: 'red', env: 'prod' } }),
+          makeJob({ jobId: `${tag}-f`, tenant, createdAt: at(5000), type: 'text.embed', status: 'WAITING', provider: providerA2, labels: { team: 'red', env: 'prod' } }),
+        ];
+        // Records of other tenants that match every filter below must never show.
+        const elsewhere = records.map((r) => makeJob({ ...r, jobId: `${r.jobId}-elsewhere`, tenant: uniqueTenant() }));
+        await insertAll(store(), shuffled([...records, ...elsewhere], 11));
+      });
+
+      function query(filter: JobFilter, limit = 100, after?: ListJobsQuery['after']): ListJobsQuery {
+        return after ? { tenant, filter, limit, after } : { tenant, filter, limit };
+      }
+
+      it('lists a tenant newest first, job id descending among equal times', async () => {
+        const listed = await store().listJobs(query({}));
+        expect(ids(listed)).to.deep.equal(ids(newestFirst(records)));
+        expect(sortById(listed)).to.deep.equal(sortById(records));
+      });
+
+      it('returns at most limit records', async () => {
+        expect(ids(await store().listJobs(query({}, 3)))).to.deep.equal(ids(newestFirst(records)).slice(0, 3));
+        expect(ids(await store().listJobs(query({}, 1)))).to.deep.equal(ids(newestFirst(records)).slice(0, 1));
+      });
+
+      it('walks every record exactly once, page after page', async () => {
+        for (const limit of [1, 2, 3, 4]) {
+          expect(await walk(store(), query({}, limit)), `limit ${limit}`).to.deep.equal(ids(newestFirst(records)));
+        }
+      });
+
+      it('walks a filtered list page after page', async () => {
+        const filter: JobFilter = { labels: { team: 'red' } };
+        const expected = ids(newestFirst(records.filter((r) => matches(r, filter))));
+        expect(expected.length).to.be.greaterThan(3);
+        expect(await walk(store(), query(filter, 2))).to.deep.equal(expected);
+      });
+
+      it('starts after a position that is not a record', async () => {
+        const tieId = records[1]!.jobId; // `${tag}-a`, in the group at +1000 ms
+        const after = { createdAt: at(1000), jobId: `${tieId}a` };
+        const expected = newestFirst(records).filter(
+          (r) => r.createdAt.getTime() < at(1000).getTime() || (r.createdAt.getTime() === at(1000).getTime() && r.jobId < after.jobId),
+        );
+        expect(ids(expected)).to.include(tieId);
+        expect(ids(await store().listJobs(query({}, 100, after)))).to.deep.equal(ids(expected));
+      });
+
+      it('lists nothing for a tenant without records', async () => {
+        expect(await store().listJobs({ tenant: uniqueTenant(), filter: {}, limit: 10 })).to.deep.equal([]);
+      });
+
+      const filters: Array<[string, () => JobFilter]> = [
+        ['type', () => ({ type: 'text.summarize' })],
+        ['status', () => ({ status: 'FAILED' })],
+        ['providerId', () => ({ providerId: 'openlab' })],
+        ['providerModel', () => ({ providerModel: 'summarizer' })],
+        ['providerVersion', () => ({ providerVersion: '2.0' })],
+        ['definitionHash', () => ({ definitionHash: records[0]!.definitionHash })],
+        ['one label', () => ({ labels: { env: 'prod' } })],
+        ['two labels', () => ({ labels: { team: 'red', env: 'prod' } })],
+        ['createdAt gt', () => ({ createdAt: { gt: at(1000) } })],
+        ['createdAt gte', () => ({ createdAt: { gte: at(1000) } })],
+        ['createdAt lt', () => ({ createdAt: { lt: at(1000) } })],
+        ['createdAt lte', () => ({ createdAt: { lte: at(1000) } })],
+        ['createdAt gt and lt', () => ({ createdAt: { gt: at(1000), lt: at(3000) } })],
+        ['createdAt gte and lte', () => ({ createdAt: { gte: at(1000), lte: at(3000) } })],
+        ['createdAt gte and lte on one instant', () => ({ createdAt: { gte: at(1000), lte: at(1000) } })],
+        ['createdAt gt and lte', () => ({ createdAt: { gt: at(1000), lte: at(2000) } })],
+        ['type and status', () => ({ type: 'text.embed', status: 'SUCCEEDED' })],
+        ['provider id and model', () => ({ providerId: 'acme-ml', providerModel: 'summarizer' })],
+        ['provider model and version', () => ({ providerModel: 'embedder', providerVersion: '1.0' })],
+        ['status, label and time range', () => ({ status: 'SUCCEEDED', labels: { env: 'prod' }, createdAt: { gte: at(1000), lt: at(4000) } })],
+        ['definitionHash and time', () => ({ definitionHash: records[0]!.definitionHash, createdAt: { gt: at(0) } })],
+      ];
+      for (const [name, makeFilter] of filters) {
+        it(`filters by ${name}`, async () => {
+          const filter = makeFilter();
+          const expected = newestFirst(records.filter((r) => matches(r, filter)));
+          // A filter that keeps everything or nothing would prove nothing.
+          expect(expected.length, 'records the filter keeps').to.be.within(1, records.length - 1);
+          expect(ids(await store().listJobs(query(filter)))).to.deep.equal(ids(expected));
+        });
+      }
+
+      it('filters by a label nobody has, and by a label value nobody has', async () => {
+        expect(await store().listJobs(query({ labels: { owner: 'red' } }))).to.deep.equal([]);
+        expect(await store().listJobs(query({ labels: { team: 'green' } }))).to.deep.equal([]);
+      });
+    });
+
+    describe('listChildren', function () {
+      const store = useStore();
+      let tag: string;
+      let parent: JobRecord;
+      let children: JobRecord[];
+
+      before(async () => {
+        tag = nextJobId('kids');
+        parent = makeJob({ jobId: `${tag}-p` });
+        const stranger = makeJob({ jobId: `${tag}-s` });
+        const ghost = `${tag}-ghost`;
+        children = [
+          makeJob({ jobId: `${tag}-c3`, parentIds: [parent.jobId] }),
+          makeJob({ jobId: `${tag}-c1`, parentIds: [parent.jobId] }),
+          makeJob({ jobId: `${tag}-c2`, parentIds: [stranger.jobId, parent.jobId, ghost] }),
+          makeJob({ jobId: `${tag}-Z`, parentIds: [parent.jobId] }),
+        ];
+        const grandchild = makeJob({ jobId: `${tag}-c0`, parentIds: [children[1]!.jobId] });
+        const strangersChild = makeJob({ jobId: `${tag}-c4`, parentIds: [stranger.jobId] });
+        await insertAll(store(), [grandchild, ...children, parent, stranger, strangersChild]);
+      });
+
+      const ordered = () => [...children].sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+
+      it('lists the records naming the job as a parent, by job id ascending', async () => {
+        expect(ids(ordered())).to.deep.equal([`${tag}-Z`, `${tag}-c1`, `${tag}-c2`, `${tag}-c3`]);
+        expect(await store().listChildren(parent.jobId, 10)).to.deep.equal(ordered());
+      });
+
+      it('pages with limit and afterJobId', async () => {
+        const all = ids(ordered());
+        expect(ids(await store().listChildren(parent.jobId, 2))).to.deep.equal(all.slice(0, 2));
+        expect(ids(await store().listChildren(parent.jobId, 2, all[1]))).to.deep.equal(all.slice(2, 4));
+        expect(ids(await store().listChildren(parent.jobId, 2, all[3]))).to.deep.equal([]);
+        expect(ids(await store().listChildren(parent.jobId, 10, `${tag}-c15`))).to.deep.equal([`${tag}-c2`, `${tag}-c3`]);
+      });
+
+      it('lists the children of a job that has no record', async () => {
+        expect(ids(await store().listChildren(`${tag}-ghost`, 10))).to.deep.equal([`${tag}-c2`]);
+        expect(await store().listChildren(`${tag}-nobody`, 10)).to.deep.equal([]);
+      });
+    });
+
+    describe('lineage', function () {
+      const store = useStore();
+      /*
+       * The graph of `shape` below (job: its parents) holds a node with two parents (m), a diamond
+       * (m, then x and y, then z), a chain (z, w, v), a parent without a record (ghost, named by w
+       * and orphan) and a job without edges (lone).
+       */
+      let tag: string;
+      const graph = new Map<string, JobRecord>();
+      const id = (name: string) => `${tag}-${name}`;
+      const names = (...list: string[]) => list.map(id).sort(compareCodeUnits);
+
+      before(async () => {
+        tag = nextJobId('graph');
+        const shape: Array<[string, string[]]> = [
+          ['r1', []],
+          ['r2', []],
+          ['m', ['r1', 'r2']],
+          ['u', ['r1']],
+          ['x', ['m']],
+          ['y', ['m']],
+          ['z', ['y', 'x']],
+          ['w', ['z', 'ghost']],
+          ['v', ['w']],
+          ['orphan', ['ghost']],
+          ['lone', []],
+        ];
+        // x and v also carry the hardest records, which FULL rows must return intact.
+        for (const [name, parents] of shape) {
+          const fields = { jobId: id(name), parentIds: parents.map(id) };
+          const record =
+            name === 'x'
+              ? everyFieldSet({ ...fields, payload: awkwardJson(), metadata: awkwardJson() })
+              : name === 'v'
+                ? noOptionalField(fields)
+                : makeJob({ ...fields, status: name === 'y' ? 'FAILED' : 'SUCCEEDED' });
+          graph.set(record.jobId, record);
+        }
+        await insertAll(store(), [...graph.values()].reverse());
+      });
+
+      async function lineageIds(root: string, direction: LineageDirection, maxDepth?: number): Promise<string[]> {
+        const rows = await store().lineage({ rootId: id(root), direction, projection: 'IDS', ...(maxDepth === undefined ? {} : { maxDepth }) });
+        return rows.map((row) => row.jobId).sort(compareCodeUnits);
+      }
+
+      it('finds the ancestors of a chain within each depth', async () => {
+        expect(await lineageIds('v', 'ANCESTORS', 0)).to.deep.equal([]);
+        expect(await lineageIds('v', 'ANCESTORS', 1)).to.deep.equal(names('w'));
+        expect(await lineageIds('v', 'ANCESTORS', 2)).to.deep.equal(names('w', 'z'));
+        expect(await lineageIds('v', 'ANCESTORS')).to.deep.equal(names('w', 'z', 'x', 'y', 'm', 'r1', 'r2'));
+      });
+
+      it('crosses a diamond once and follows every parent of a node', async () => {
+        expect(await lineageIds('z', 'ANCESTORS', 1)).to.deep.equal(names('x', 'y'));
+        expect(await lineageIds('z', 'ANCESTORS', 2)).to.deep.equal(names('x', 'y', 'm'));
+        expect(await lineageIds('z', 'ANCESTORS')).to.deep.equal(names('x', 'y', 'm', 'r1', 'r2'));
+        expect(await lineageIds('m', 'ANCESTORS')).to.deep.equal(names('r1', 'r2'));
+        expect(await lineageIds('r1', 'ANCESTORS')).to.deep.equal([]);
+      });
+
+      it('finds the descendants within each depth', async () => {
+        expect(await lineageIds('r1', 'DESCENDANTS', 0)).to.deep.equal([]);
+        expect(await lineageIds('r1', 'DESCENDANTS', 1)).to.deep.equal(names('m', 'u'));
+        expect(await lineageIds('r1', 'DESCENDANTS', 2)).to.deep.equal(names('m', 'u', 'x', 'y'));
+        expect(await lineageIds('r1', 'DESCENDANTS')).to.deep.equal(names('m', 'u', 'x', 'y', 'z', 'w', 'v'));
+        expect(await lineageIds('r2', 'DESCENDANTS', 3)).to.deep.equal(names('m', 'x', 'y', 'z'));
+        expect(await lineageIds('m', 'DESCENDANTS', 2)).to.deep.equal(names('x', 'y', 'z'));
+        expect(await lineageIds('v', 'DESCENDANTS')).to.deep.equal([]);
+        expect(await lineageIds('lone', 'DESCENDANTS')).to.deep.equal([]);
+      });
+
+      it('leaves out a parent that has no record', async () => {
+        expect(await lineageIds('w', 'ANCESTORS', 1)).to.deep.equal(names('z'));
+        expect(await lineageIds('orphan', 'ANCESTORS')).to.deep.equal([]);
+      });
+
+      it('finds the descendants of a root that has no record', async () => {
+        expect(await lineageIds('ghost', 'DESCENDANTS', 1)).to.deep.equal(names('w', 'orphan'));
+        expect(await lineageIds('ghost', 'DESCENDANTS')).to.deep.equal(names('w', 'orphan', 'v'));
+        expect(await lineageIds('nobody', 'DESCENDANTS')).to.deep.equal([]);
+      });
+
+      it('walks a cycle to its end, each job once and the root left out', async () => {
+        // Dangling parents let records close a cycle that the service would refuse; the walk must still end.
+        const first = makeJob({ jobId: id('cycle-1'), parentIds: [id('cycle-3')] });
+        const second = makeJob({ jobId: id('cycle-2'), parentIds: [id('cycle-1')] });
+        const third = makeJob({ jobId: id('cycle-3'), parentIds: [id('cycle-2')] });
+        await insertAll(store(), [first, second, third]);
+        expect(await lineageIds('cycle-1', 'ANCESTORS')).to.deep.equal(names('cycle-2', 'cycle-3'));
+        expect(await lineageIds('cycle-1', 'DESCENDANTS')).to.deep.equal(names('cycle-2', 'cycle-3'));
+        expect(await lineageIds('cycle-1', 'DESCENDANTS', 1)).to.deep.equal(names('cycle-2'));
+      });
+
+      it('projects IDS: job id and parent ids only', async () => {
+        const rows = await store().lineage({ rootId: id('v'), direction: 'ANCESTORS', projection: 'IDS' });
+        expect(rows).to.have.length(7);
+        for (const row of rows) {
+          expect(row.parentIds, row.jobId).to.deep.equal(graph.get(row.jobId)!.parentIds);
+          expect(row.record, row.jobId).to.equal(undefined);
+          expect(row.type, row.jobId).to.equal(undefined);
+          expect(row.status, row.jobId).to.equal(undefined);
+          expect(row.cacheState, row.jobId).to.equal(undefined);
+        }
+      });
+
+      it('projects SUMMARY: type, status and cache state', async () => {
+        const rows = await store().lineage({ rootId: id('r2'), direction: 'DESCENDANTS', projection: 'SUMMARY' });
+        expect(rows.map((row) => row.jobId).sort(compareCodeUnits)).to.deep.equal(names('m', 'x', 'y', 'z', 'w', 'v'));
+        for (const row of rows) {
+          const record = graph.get(row.jobId)!;
+          expect(row.parentIds, row.jobId).to.deep.equal(record.parentIds);
+          expect({ type: row.type, status: row.status, cacheState: row.cacheState }, row.jobId).to.deep.equal({
+            type: record.type,
+            status: record.status,
+            cacheState: record.cacheState,
+          });
+          expect(row.record, row.jobId).to.equal(undefined);
+        }
+        expect(rows.find((row) => row.jobId === id('y'))!.status).to.equal('FAILED');
+      });
+
+      it('projects FULL: the whole stored record', async () => {
+        for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+          const rows = await store().lineage({ rootId: id('z'), direction, projection: 'FULL', maxDepth: 2 });
+          expect(rows.map((row) => row.jobId).sort(compareCodeUnits), direction).to.deep.equal(
+            direction === 'ANCESTORS' ? names('x', 'y', 'm') : names('w', 'v'),
+          );
+          for (const row of rows) {
+            expect(row.parentIds, row.jobId).to.deep.equal(graph.get(row.jobId)!.parentIds);
+            expect(row.record, row.jobId).to.deep.equal(graph.get(row.jobId));
+          }
+        }
+      });
+
+      it('agrees with a breadth-first search on a random graph', async function () {
+        this.timeout(60_000);
+        const dag = randomDag(300, 20240501, { maxParents: 3, window: 50 });
+        const dagStore = await openStore();
+        await insertAll(dagStore, dag);
+        const parentsOf = new Map(dag.map((r) => [r.jobId, r.parentIds]));
+        const childrenOf = new Map<string, string[]>();
+        for (const record of dag) {
+          for (const parent of record.parentIds) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), record.jobId]);
+        }
+        const random = mulberry32(7);
+        for (let i = 0; i < 20; i++) {
+          const root = dag[Math.floor(random() * dag.length)]!.jobId;
+          for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+            const next = direction === 'ANCESTORS' ? parentsOf : childrenOf;
+            for (const maxDepth of [undefined, 1, 3]) {
+              const rows = await dagStore.lineage({ rootId: root, direction, projection: 'IDS', ...(maxDepth === undefined ? {} : { maxDepth }) });
+              const expected = [...reachable(root, next, maxDepth)].sort(compareCodeUnits);
+              const label = `${direction} of ${root} within ${maxDepth ?? 'any'}`;
+              expect(rows.map((row) => row.jobId).sort(compareCodeUnits), label).to.deep.equal(expected);
+              for (const row of rows) expect(row.parentIds, label).to.deep.equal(parentsOf.get(row.jobId));
+            }
+          }
+        }
+      });
+    });
+
+    describe('when the database is gone', function () {
+      it('rejects every call with UNAVAILABLE', async () => {
+        const { store, breakDatabase } = await harness.createBreakable();
+        opened.push(store);
+        const record = makeJob();
+        await insertAll(store, [record]);
+        await breakDatabase();
+
+        const calls: Array<[string, () => Promise<unknown>]> = [
+          ['ping', () => store.ping()],
+          ['getJobs', () => store.getJobs([record.jobId])],
+          ['insertJobs', () => store.insertJobs([makeJob()])],
+          ['replaceJob', () => store.replaceJob({ ...record, etag: freshEtag() }, record.etag)],
+          ['findByRequestIds', () => store.findByRequestIds('default', ['req-1'])],
+          ['findReferencedIds', () => store.findReferencedIds([record.jobId])],
+          ['listJobs', () => store.listJobs({ tenant: 'default', filter: {}, limit: 10 })],
+          ['listChildren', () => store.listChildren(record.jobId, 10)],
+          ['lineage', () => store.lineage({ rootId: record.jobId, direction: 'DESCENDANTS', projection: 'IDS' })],
+        ];
+        // All at once: a driver may take its whole server selection timeout to give up.
+        const settled = await Promise.allSettled(calls.map(([, call]) => call()));
+        settled.forEach((outcome, i) => {
+          const method = calls[i]![0];
+          expect(outcome.status, `${method} should reject`).to.equal('rejected');
+          const reason = (outcome as PromiseRejectedResult).reason as unknown;
+          expect(reason, `${method} rejects with ${String(reason)}`).to.be.instanceOf(ProvenanceError);
+          expect((reason as ProvenanceError).code, method).to.equal('UNAVAILABLE');
+        });
+      });
+    });
+  });
+}
+
+async function insertAll(store: ProvenanceStore, records: readonly JobRecord[]): Promise<void> {
+  const outcomes = await store.insertJobs(records);
+  expect(outcomes).to.deep.equal(records.map(() => ({ inserted: true })));
+}
+
+function ids(records: readonly { jobId: string }[]): string[] {
+  return records.map((r) => r.jobId);
+}
+
+function sortById<T extends { jobId: string }>(records: readonly T[]): T[] {
+  return [...records].sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+}
+
+function byId(records: readonly JobRecord[]): Map<string, JobRecord> {
+  return new Map(records.map((r) => [r.jobId, r]));
+}
+
+function uniqueTenant(): string {
+  return nextJobId('tenant');
+}
+
+async function walk(store: ProvenanceStore, first: ListJobsQuery): Promise<string[]> {
+  const seen: string[] = [];
+  let page = await store.listJobs(first);
+  for (let pages = 0; page.length > 0; pages++) {
+    expect(page.length).to.be.at.most(first.limit);
+    expect(pages, 'pages walked').to.be.below(100);
+    seen.push(...ids(page));
+    const last = page[page.length - 1]!;
+    page = await store.listJobs({ ...first, after: { createdAt: last.createdAt, jobId: last.jobId } });
+  }
+  return seen;
+}
+
+function newestFirst(records: readonly JobRecord[]): JobRecord[] {
+  return [...records].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || compareCodeUnits(b.jobId, a.jobId));
+}
+
+/** The JobFilter of the port, written out plainly as the oracle of the listJobs tests. */
+function matches(record: JobRecord, filter: JobFilter): boolean {
+  const time = record.createdAt.getTime();
+  const range = filter.createdAt ?? {};
+  return (
+    (filter.type === undefined || record.type === filter.type) &&
+    (filter.status === undefined || record.status === filter.status) &&
+    (filter.providerId === undefined || record.provider.id === filter.providerId) &&
+    (filter.providerModel === undefined || record.provider.model === filter.providerModel) &&
+    (filter.providerVersion === undefined || record.provider.version === filter.providerVersion) &&
+    (filter.definitionHash === undefined || record.definitionHash === filter.definitionHash) &&
+    Object.entries(filter.labels ?? {}).every(([key, value]) => record.labels[key] === value) &&
+    (range.gt === undefined || time > range.gt.getTime()) &&
+    (range.gte === undefined || time >= range.gte.getTime()) &&
+    (range.lt === undefined || time < range.lt.getTime()) &&
+    (range.lte === undefined || time <= range.lte.getTime())
+  );
+}
+
+/** Ids within maxDepth steps of start (start excluded), by plain breadth-first search. */
+function reachable(start: string, next: ReadonlyMap<string, readonly string[]>, maxDepth: number | undefined): Set<string> {
+  const found = new Set<string>();
+  let frontier = [start];
+  for (let depth = 1; frontier.length > 0 && (maxDepth === undefined || depth <= maxDepth); depth++) {
+    const following: string[] = [];
+    for (const id of frontier) {
+      for (const neighbour of next.get(id) ?? []) {
+        if (neighbour === start || found.has(neighbour)) continue;
+        found.add(neighbour);
+        following.push(neighbour);
+      }
+    }
+    frontier = following;
+  }
+  return found;
+}
+
+/** JSON that trips up stores: dotted, dollar, empty, escape-like and non-Latin keys, deep nesting, edge numbers. */
+function awkwardJson(): JsonObject {
+  // A literal would set the prototype; JSON.parse makes "__proto__" an own key, as a decoded request does.
+  const ownProto = JSON.parse('{"__proto__": {"polluted": true}}') as JsonObject;
+  return {
+    ...ownProto,
+    '%24': 'looks like an escaped dollar',
+    '100%': 'percent key',
+    'nul\u0000key': 'nul\u0000value',
+    'a.b': 'dotted key',
+    $x: 'dollar key',
+    '': 'empty key',
+    'key with spaces': 'value',
+    nested: { $in: [1, 2], 'c.d': { '': null }, $: { '.': '$' } },
+    ключ: 'значение',
+    键: '值 🧪',
+    '🙂': ['emoji key'],
+    text: 'line\nbreak\t"quoted" \\ back\u2028separator',
+    list: [{ a: 1 }, { b: [true, false, null] }, [], {}, [[{ deep: [{ deeper: 'yes' }] }]]],
+    nothing: null,
+    yes: true,
+    no: false,
+    zero: 0,
+    negative: -17,
+    fraction: 0.1,
+    inexact: 0.1 + 0.2,
+    small: -1.5e-7,
+    huge: 1e300,
+    smallest: 5e-324,
+    maxSafe: 2 ** 53,
+    int64: 2 ** 62,
+    int32Edge: 2 ** 31,
+  };
+}
+
+function everyFieldSet(overrides: Partial<JobRecord> = {}): JobRecord {
+  const parentIds = [nextJobId('zz-parent'), nextJobId('aa-parent')];
+  const output: JsonValue = { rows: [{ id: 1, score: 0.75 }], complete: true };
+  return makeJob({
+    parentIds,
+    status: 'FAILED',
+    cacheState: 'STALE',
+    createdAt: new Date('2024-06-01T08:30:00.123Z'),
+    startedAt: new Date('2024-06-01T08:30:00.456Z'),
+    completedAt: new Date('2024-06-01T08:30:01.789Z'),
+    updatedAt: new Date('2024-06-01T08:30:02.001Z'),
+    durationMs: 0,
+    result: { outputHash: outputHash(output), output, cached: true, cachedFromJobId: nextJobId('source') },
+    error: { reason: 'DEPENDENCY_FAILED', message: 'parent failed', dependencyJobId: parentIds[0]! },
+    attempt: 3,
+    rerunOfJobId: nextJobId('former'),
+    labels: { team: 'research', env: 'prod', note: '' },
+    metadata: { notebook: 'analysis.ipynb', cells: [1, 2, 3], reviewed: { by: 'ana', ok: true } },
+    tenant: 'acme',
+    owner: 'ana@acme.test',
+    readers: ['zoe@acme.test', 'bob@acme.test'],
+    origin: 'SUBMITTED',
+    payloadRedacted: true,
+    requestId: `req-${nextJobId()}`,
+    ...overrides,
+  });
+}
+
+function noOptionalField(overrides: Partial<JobRecord> = {}): JobRecord {
+  return makeJob({
+    payload: {},
+    status: 'QUEUED',
+    labels: {},
+    metadata: {},
+    readers: [],
+    parentIds: [],
+    createdAt: new Date('2023-12-31T23:59:59.999Z'),
+    updatedAt: new Date('2023-12-31T23:59:59.999Z'),
+    ...overrides,
+  });
+}
+
+/** The same items in an order fixed by the seed. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const random = mulberry32(seed);
+  const result = [...items];
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [result[i], result[j]] = [result[j]!, result[i]!];
+  }
+  return result;
+}
+

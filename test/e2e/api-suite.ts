@@ -1,0 +1,410 @@
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash } from '../../src/domain/hashing.js';
+import { CacheState, JobOrigin, JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '../../src/gen/provenance/v1/lineage.js';
+import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '../../src/gen/provenance/v1/provenance_service.js';
+import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import type { ServerProcess } from '../support/server-process.js';
+
+/** Limits the lanes start their servers with, so that the tests can reach them. */
+export const TEST_LIMITS = {
+  PROVENANCE_MAX_PAYLOAD_BYTES: '4096',
+  PROVENANCE_BATCH_SIZE: '50',
+  PROVENANCE_MAX_LINEAGE_DEPTH: '20',
+  PROVENANCE_MAX_LINEAGE_NODES: '500',
+};
+
+export interface ApiLane {
+  name: string;
+  /** Starts a server with TEST_LIMITS on a fresh, empty store. */
+  start(): Promise<ServerProcess>;
+  dispose(): Promise<void>;
+}
+
+const VOLATILE = new Set(DEFAULT_VOLATILE_KEYS);
+const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
+
+/** The ProvenanceService API through the generated client against a live server process. */
+export function describeApi(lane: ApiLane): void {
+  describe(`ProvenanceService API (${lane.name})`, function () {
+    this.timeout(60_000);
+    let server: ServerProcess;
+    let api: Client;
+    let prefix: string;
+    /** An id unique to the running test. */
+    const id = (name: string) => `${prefix}-${name}`;
+    const record = (request: DeepPartial<RecordJobRequest>) => api.recordJob({ status: SUCCEEDED, outputHash: 'out-hash', ...request });
+    const countJobs = async () => (await api.listJobs({ pageSize: 1000 })).jobs.length;
+
+    before(async () => {
+      server = await lane.start();
+      api = connect(server.address);
+    });
+    after(async () => {
+      api?.close();
+      await server?.stop();
+      await lane.dispose();
+    });
+    beforeEach(() => {
+      prefix = randomBytes(4).toString('hex');
+    });
+
+    describe('RecordJob and GetJob', () => {
+      it('stores the provenance record with its hashes and returns it', async () => {
+        const parent = await record({ jobId: id('p'), type: 'ingest', payload: { source: 's3://a' }, outputHash: 'h-parent' });
+        const started = new Date('2026-03-01T10:00:00.000Z');
+        const completed = new Date('2026-03-01T10:00:02.500Z');
+        const job = await api.recordJob({
+          jobId: id('c'),
+          type: 'train',
+          payload: { lr: 0.1, layers: [64, 32], requestedAt: '2026-03-01T09:59:00Z' },
+          provider: { id: 'gpu-pool', model: 'resnet', version: '50' },
+          parentJobIds: [parent.jobId],
+          status: SUCCEEDED,
+          startTime: started,
+          completeTime: completed,
+          output: { accuracy: 0.93 },
+          labels: { team: 'vision' },
+          metadata: { notebook: 'n1' },
+        });
+        const definition = definitionHash('train', { lr: 0.1, layers: [64, 32] }, VOLATILE);
+        expect(job).to.include({ jobId: id('c'), type: 'train', definitionHash: definition, status: SUCCEEDED, attempt: 1, tenant: 'default' });
+        expect(job.inputHash).to.equal(inputHash(definition, [{ jobId: parent.jobId, outputHash: 'h-parent' }]));
+        expect(job.result).to.deep.equal({ outputHash: outputHash({ accuracy: 0.93 }), output: { accuracy: 0.93 }, cached: false, cachedFromJobId: '' });
+        expect(job.duration).to.deep.equal({ seconds: '2', nanos: 500_000_000 });
+        expect(job.cacheState).to.equal(CacheState.CACHE_STATE_FRESH);
+        expect(job.origin).to.equal(JobOrigin.JOB_ORIGIN_RECORDED);
+        expect(job.payload).to.deep.equal({ lr: 0.1, layers: [64, 32], requestedAt: '2026-03-01T09:59:00Z' });
+        expect(job.etag).to.be.a('string').and.not.be.empty;
+        expect(await api.getJob({ jobId: job.jobId })).to.deep.equal(job);
+      });
+
+      it('generates a time-ordered id when none is given', async () => {
+        const first = await record({ type: 'noop' });
+        const second = await record({ type: 'noop' });
+        expect(first.jobId).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(second.jobId > first.jobId || second.createTime!.getTime() === first.createTime!.getTime()).to.equal(true);
+      });
+
+      it('hashes two requests that differ only in volatile keys alike', async () => {
+        const a = await record({ type: 'embed', payload: { text: 'hi', timestamp: '2026-01-01T00:00:00Z' } });
+        const b = await record({ type: 'embed', payload: { timestamp: '2027-01-01T00:00:00Z', text: 'hi' } });
+        expect(a.definitionHash).to.equal(b.definitionHash);
+        expect(b.payload).to.deep.equal({ timestamp: '2027-01-01T00:00:00Z', text: 'hi' });
+      });
+
+      it('answers a retry with the same request_id with the job it created, and refuses the id for another request', async () => {
+        const before = await countJobs();
+        const request = { type: 'train', payload: { seed: 7 }, requestId: id('req'), status: SUCCEEDED, outputHash: 'o1' };
+        const first = await api.recordJob(request);
+        const again = await api.recordJob(request);
+        expect(again).to.deep.equal(first);
+        const error = await failure(api.recordJob({ ...request, payload: { seed: 8 } }));
+        expect(error.code).to.equal(status.ALREADY_EXISTS);
+        expect(statusDetails(error).errorInfo?.reason).to.equal('REQUEST_ID_REUSED');
+        expect(await countJobs()).to.equal(before + 1);
+      });
+
+      it('moves a recorded job forward, returns it unchanged for the same request, and refuses anything else', async () => {
+        const running = await api.recordJob({ jobId: id('r'), type: 'etl', status: JobStatus.JOB_STATUS_RUNNING, startTime: new Date('2026-05-01T00:00:00Z') });
+        expect(running.attempt).to.equal(1);
+        expect(running.cacheState).to.equal(CacheState.CACHE_STATE_NONE);
+        expect(await api.recordJob({ jobId: id('r'), type: 'etl', status: JobStatus.JOB_STATUS_RUNNING, startTime: new Date('2026-05-01T00:00:00Z') })).to.deep.equal(running);
+
+        const done = await api.recordJob({ jobId: id('r'), type: 'etl', status: SUCCEEDED, completeTime: new Date('2026-05-01T00:01:00Z'), outputHash: 'o', etag: running.etag });
+        expect(done.status).to.equal(SUCCEEDED);
+        expect(done.startTime).to.deep.equal(running.startTime);
+        expect(done.duration).to.deep.equal({ seconds: '60', nanos: 0 });
+        expect(done.etag).not.to.equal(running.etag);
+        expect(done.createTime).to.deep.equal(running.createTime);
+
+        const backwards = await failure(api.recordJob({ jobId: id('r'), type: 'etl', status: JobStatus.JOB_STATUS_RUNNING }));
+        expect(backwards.code).to.equal(status.ALREADY_EXISTS);
+        const otherContent = await failure(record({ jobId: id('r'), type: 'etl', payload: { changed: true } }));
+        expect(otherContent.code).to.equal(status.ALREADY_EXISTS);
+        expect(statusDetails(otherContent).resourceInfo).to.include({ resourceType: 'provenance.v1.Job', resourceName: `jobs/${id('r')}` });
+        const staleEtag = await failure(api.recordJob({ jobId: id('r'), type: 'etl', status: SUCCEEDED, outputHash: 'o', etag: running.etag }));
+        expect(staleEtag.code).to.equal(status.ABORTED);
+        expect(await api.getJob({ jobId: id('r') })).to.deep.equal(done);
+      });
+
+      it('is NOT_FOUND for an unknown job, with the resource in the details', async () => {
+        const error = await failure(api.getJob({ jobId: id('nope') }));
+        expect(error.code).to.equal(status.NOT_FOUND);
+        const details = statusDetails(error);
+        expect(details.errorInfo).to.include({ reason: 'JOB_NOT_FOUND', domain: 'provenance.v1' });
+        expect(details.resourceInfo?.resourceName).to.equal(`jobs/${id('nope')}`);
+      });
+    });
+
+    describe('bad input', () => {
+      const violations = async (call: Promise<unknown>) => {
+        const error = await failure(call);
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+        const details = statusDetails(error);
+        expect(details.errorInfo?.reason).to.equal('INVALID_ARGUMENT');
+        return details.badRequest!.fieldViolations.map((v) => v.field);
+      };
+
+      it('refuses each kind with INVALID_ARGUMENT and field violations, and stores nothing', async () => {
+        const before = await countJobs();
+        expect(await violations(api.recordJob({ type: '', status: SUCCEEDED, outputHash: 'x' }))).to.deep.equal(['type']);
+        expect(await violations(record({ type: 't', payload: { blob: 'x'.repeat(5000) } }))).to.deep.equal(['payload']);
+        expect(await violations(record({ jobId: 'bad id!', type: 't' }))).to.deep.equal(['job_id']);
+        expect(await violations(record({ type: 't', parentJobIds: ['ok', 'ok'] }))).to.deep.equal(['parent_job_ids[1]']);
+        expect(await violations(api.recordJob({ type: 't' }))).to.deep.equal(['status']);
+        expect(await violations(api.recordJob({ type: 't', status: SUCCEEDED }))).to.deep.equal(['output_hash']);
+        expect(await violations(record({ type: 't', output: { a: 1 }, outputHash: 'wrong' }))).to.deep.equal(['output_hash']);
+        expect(await violations(record({ type: 't', labels: { 'Bad Key': 'v' } }))).to.deep.equal(['labels[Bad Key]']);
+        expect(
+          await violations(api.recordJob({ type: 't', status: SUCCEEDED, outputHash: 'x', startTime: new Date(2000), completeTime: new Date(1000) })),
+        ).to.deep.equal(['complete_time']);
+        expect(await violations(api.recordJob({ type: 't', status: JobStatus.JOB_STATUS_QUEUED, outputHash: 'x' }))).to.deep.equal(['output_hash']);
+        expect(await violations(api.getJob({ jobId: '' }))).to.deep.equal(['job_id']);
+        expect(await violations(api.getJob({ jobId: '../etc' }))).to.deep.equal(['job_id']);
+        expect(await violations(api.listJobs({ pageSize: -1 }))).to.deep.equal(['page_size']);
+        expect(await violations(api.listJobs({ pageToken: 'not-a-token' }))).to.deep.equal(['page_token']);
+        expect(await violations(api.listJobs({ filter: 'colour = "red"' }))).to.deep.equal(['filter']);
+        expect(await violations(api.getLineage({ jobId: 'x', maxDepth: -1, maxNodes: -2 }))).to.deep.equal(['max_depth', 'max_nodes']);
+        expect(await violations(api.getLineage({ jobId: 'x', direction: 42 as LineageDirection }))).to.deep.equal(['direction']);
+        expect(await countJobs()).to.equal(before);
+      });
+
+      it('refuses a page token made for another filter', async () => {
+        for (let i = 0; i < 3; i++) await record({ type: 'paged', labels: { run: prefix } });
+        const page = await api.listJobs({ pageSize: 1, filter: `labels.run = "${prefix}"` });
+        expect(page.nextPageToken).not.to.equal('');
+        const error = await failure(api.listJobs({ pageSize: 1, pageToken: page.nextPageToken, filter: 'type = "paged"' }));
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+        expect(statusDetails(error).badRequest?.fieldViolations[0]?.description).to.match(/different query/);
+      });
+
+      it('answers the methods of later issues with UNIMPLEMENTED', async () => {
+        const error = await failure(api.submitJob({ type: 'echo' }));
+        expect(error.code).to.equal(status.UNIMPLEMENTED);
+        const exportDot = await failure(api.exportProvenanceGraph({ jobId: 'x', format: GraphFormat.GRAPH_FORMAT_DOT }));
+        expect(exportDot.code).to.equal(status.UNIMPLEMENTED);
+      });
+    });
+
+    describe('parents', () => {
+      it('refuses parents that do not exist, naming them, unless allow_missing_parents', async () => {
+        const before = await countJobs();
+        const error = await failure(record({ jobId: id('orphan'), type: 't', parentJobIds: [id('ghost1'), id('ghost2')] }));
+        expect(error.code).to.equal(status.FAILED_PRECONDITION);
+        const details = statusDetails(error);
+        expect(details.errorInfo?.reason).to.equal('PARENT_NOT_FOUND');
+        expect(details.preconditionFailure?.violations.map((v) => v.subject)).to.deep.equal([`jobs/${id('ghost1')}`, `jobs/${id('ghost2')}`]);
+        expect(await countJobs()).to.equal(before);
+
+        const kept = await record({ jobId: id('orphan'), type: 't', parentJobIds: [id('ghost1')], allowMissingParents: true });
+        expect(kept.parentJobIds).to.deep.equal([id('ghost1')]);
+        const report = await api.checkReproducibility({ jobId: kept.jobId });
+        expect(report.reproducible).to.equal(false);
+        expect(report.issues).to.deep.include({
+          reason: ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_MISSING_ANCESTOR,
+          jobId: id('ghost1'),
+          message: `job ${id('ghost1')}, a parent of ${kept.jobId}, has no record`,
+        });
+      });
+
+      it('refuses a record that would close a cycle, naming the path', async () => {
+        await record({ jobId: id('b'), type: 't', parentJobIds: [id('x')], allowMissingParents: true });
+        await record({ jobId: id('c'), type: 't', parentJobIds: [id('b')] });
+        const error = await failure(record({ jobId: id('x'), type: 't', parentJobIds: [id('c')] }));
+        expect(error.code).to.equal(status.FAILED_PRECONDITION);
+        const details = statusDetails(error);
+        expect(details.errorInfo?.reason).to.equal('LINEAGE_CYCLE');
+        expect(details.preconditionFailure?.violations[0]?.description).to.equal(`${id('x')} → ${id('b')} → ${id('c')} → ${id('x')}`);
+        await failure(api.getJob({ jobId: id('x') }));
+
+        const self = await failure(record({ jobId: id('self'), type: 't', parentJobIds: [id('self')], allowMissingParents: true }));
+        expect(statusDetails(self).errorInfo?.reason).to.equal('LINEAGE_CYCLE');
+      });
+    });
+
+    describe('BatchRecordJobs', () => {
+      it('records each request on its own, in order, with parents from the same batch', async () => {
+        const response = await api.batchRecordJobs({
+          requests: [
+            { jobId: id('a'), type: 'src', status: SUCCEEDED, outputHash: 'ha' },
+            { jobId: id('b'), type: 'mid', status: SUCCEEDED, outputHash: 'hb', parentJobIds: [id('a')] },
+            { jobId: id('bad'), type: '', status: SUCCEEDED, outputHash: 'x' },
+            { jobId: id('c'), type: 'end', status: SUCCEEDED, outputHash: 'hc', parentJobIds: [id('b'), id('missing')] },
+            { jobId: id('a'), type: 'src', status: SUCCEEDED, outputHash: 'ha' },
+          ],
+        });
+        const codes = response.results.map((r) => r.status!.code);
+        expect(codes).to.deep.equal([status.OK, status.OK, status.INVALID_ARGUMENT, status.FAILED_PRECONDITION, status.OK]);
+        expect(decodeStatus(response.results[2]!.status!).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['type']);
+        expect(response.results[1]!.job!.inputHash).to.equal(inputHash(response.results[1]!.job!.definitionHash, [{ jobId: id('a'), outputHash: 'ha' }]));
+        expect(response.results[4]!.job).to.deep.equal(response.results[0]!.job);
+        await api.getJob({ jobId: id('b') });
+        expect((await failure(api.getJob({ jobId: id('c') }))).code).to.equal(status.NOT_FOUND);
+      });
+
+      it('refuses more than PROVENANCE_BATCH_SIZE records as a whole', async () => {
+        const requests = Array.from({ length: 51 }, () => ({ type: 't', status: SUCCEEDED, outputHash: 'x' }));
+        const error = await failure(api.batchRecordJobs({ requests }));
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+        expect(statusDetails(error).badRequest?.fieldViolations[0]?.field).to.equal('requests');
+      });
+    });
+
+    describe('ListJobs', () => {
+      it('filters, orders newest first and pages through every job exactly once', async () => {
+        const made: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const job = await record({ type: i % 2 ? 'odd' : 'even', labels: { run: prefix, idx: String(i) }, provider: { id: i < 3 ? 'p1' : 'p2' } });
+          made.push(job.jobId);
+        }
+        const seen: string[] = [];
+        let pageToken = '';
+        do {
+          const page = await api.listJobs({ pageSize: 3, pageToken, filter: `labels.run = "${prefix}"` });
+          expect(page.jobs.length).to.be.at.most(3);
+          seen.push(...page.jobs.map((j) => j.jobId));
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        expect(seen).to.deep.equal([...made].reverse());
+
+        const odd = await api.listJobs({ filter: `labels.run = "${prefix}" AND type = "odd" AND provider.id = "p2"` });
+        expect(odd.jobs.map((j) => j.labels.idx)).to.deep.equal(['5', '3']);
+        const first = await api.getJob({ jobId: made[0]! });
+        const since = await api.listJobs({ filter: `labels.run = "${prefix}" AND create_time > "${first.createTime!.toISOString()}"` });
+        expect(since.jobs.map((j) => j.jobId)).not.to.include(made[0]);
+        const byHash = await api.listJobs({ filter: `definition_hash = "${first.definitionHash}" AND labels.run = "${prefix}"` });
+        expect(byHash.jobs.every((j) => j.type === 'even')).to.equal(true);
+      });
+    });
+
+    describe('lineage', () => {
+      // a → b → d, a → c → d, d → e, and a → e directly.
+      async function diamond() {
+        await record({ jobId: id('a'), type: 'src' });
+        await record({ jobId: id('b'), type: 'left', parentJobIds: [id('a')] });
+        await record({ jobId: id('c'), type: 'right', parentJobIds: [id('a')], status: JobStatus.JOB_STATUS_FAILED, outputHash: '' });
+        await record({ jobId: id('d'), type: 'join', parentJobIds: [id('b'), id('c')] });
+        await record({ jobId: id('e'), type: 'report', parentJobIds: [id('d'), id('a')] });
+      }
+      const depths = (nodes: Array<{ jobId: string; depth: number }>) => Object.fromEntries(nodes.map((n) => [n.jobId.slice(prefix.length + 1), n.depth]));
+
+      it('gives ancestors and descendants with shortest depths and the edges among them', async () => {
+        await diamond();
+        const lineage = await api.getLineage({ jobId: id('d') });
+        expect(lineage.root).to.include({ jobId: id('d'), depth: 0, relation: LineageRelation.LINEAGE_RELATION_ROOT, type: 'join' });
+        expect(depths(lineage.nodes)).to.deep.equal({ b: 1, c: 1, a: 2, e: 1 });
+        expect(lineage.nodes.find((n) => n.jobId === id('c'))).to.include({ status: JobStatus.JOB_STATUS_FAILED, relation: LineageRelation.LINEAGE_RELATION_ANCESTOR });
+        expect(lineage.edges.map((e) => `${e.parentJobId.slice(-1)}>${e.childJobId.slice(-1)}`)).to.have.members(['b>d', 'c>d', 'a>b', 'a>c', 'd>e', 'a>e']);
+        expect(lineage).to.include({ ancestorDepth: 2, descendantDepth: 1, truncated: false });
+
+        const fromTop = await api.getLineage({ jobId: id('a'), direction: LineageDirection.LINEAGE_DIRECTION_DESCENDANTS });
+        expect(depths(fromTop.nodes)).to.deep.equal({ b: 1, c: 1, e: 1, d: 2 });
+        expect(fromTop.ancestorDepth).to.equal(0);
+      });
+
+      it('says when max_depth or max_nodes cut the answer', async () => {
+        await diamond();
+        const shallow = await api.getLineage({ jobId: id('e'), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, maxDepth: 1 });
+        expect(depths(shallow.nodes)).to.deep.equal({ d: 1, a: 1 });
+        expect(shallow.truncationReasons).to.deep.equal([TruncationReason.TRUNCATION_REASON_MAX_DEPTH]);
+        const exact = await api.getLineage({ jobId: id('e'), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, maxDepth: 2 });
+        expect(exact.truncated).to.equal(false);
+        const few = await api.getLineage({ jobId: id('e'), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, maxNodes: 2 });
+        expect(few.nodes).to.have.length(2);
+        expect(few.truncationReasons).to.deep.equal([TruncationReason.TRUNCATION_REASON_MAX_NODES]);
+      });
+
+      it('returns ids only, a summary, or whole records depending on the view', async () => {
+        await diamond();
+        const ids = await api.getLineage({ jobId: id('b'), view: LineageView.LINEAGE_VIEW_IDS });
+        expect(ids.nodes[0]).to.deep.include({ type: '', status: JobStatus.JOB_STATUS_UNSPECIFIED, job: undefined });
+        const full = await api.getLineage({ jobId: id('b'), view: LineageView.LINEAGE_VIEW_FULL });
+        const a = full.nodes.find((n) => n.jobId === id('a'))!;
+        expect(a.job).to.deep.equal(await api.getJob({ jobId: id('a') }));
+      });
+
+      it('lists direct and transitive dependents, page by page', async () => {
+        await diamond();
+        const direct = await api.listDependents({ jobId: id('a') });
+        expect(direct.dependents.map((d) => [d.job!.jobId, d.depth])).to.deep.equal([
+          [id('b'), 1],
+          [id('c'), 1],
+          [id('e'), 1],
+        ]);
+        const seen: Array<[string, number]> = [];
+        let pageToken = '';
+        do {
+          const page = await api.listDependents({ jobId: id('a'), transitive: true, pageSize: 2, pageToken });
+          seen.push(...page.dependents.map((d): [string, number] => [d.job!.jobId.slice(-1), d.depth]));
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        expect(seen).to.deep.equal([
+          ['b', 1],
+          ['c', 1],
+          ['e', 1],
+          ['d', 2],
+        ]);
+        const error = await failure(api.listDependents({ jobId: id('a'), transitive: false, pageToken: (await api.listDependents({ jobId: id('a'), transitive: true, pageSize: 1 })).nextPageToken }));
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+      });
+
+      it('exports whole records and edges', async () => {
+        await diamond();
+        const graph = await api.exportProvenanceGraph({ jobId: id('d'), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS });
+        expect(graph.jobs.map((j) => j.jobId.slice(-1))).to.deep.equal(['d', 'b', 'c', 'a']);
+        expect(graph.jobs[2]).to.deep.equal(await api.getJob({ jobId: id('c') }));
+        expect(graph.edges).to.have.length(4);
+        expect(graph.format).to.equal(GraphFormat.GRAPH_FORMAT_NATIVE);
+      });
+
+      it('is NOT_FOUND for an unknown root in every lineage method', async () => {
+        for (const call of [
+          api.getLineage({ jobId: id('none') }),
+          api.listDependents({ jobId: id('none') }),
+          api.exportProvenanceGraph({ jobId: id('none') }),
+          api.checkReproducibility({ jobId: id('none') }),
+        ]) {
+          expect((await failure(call)).code).to.equal(status.NOT_FOUND);
+        }
+      });
+    });
+
+    describe('CheckReproducibility', () => {
+      const reasons = async (jobId: string) => (await api.checkReproducibility({ jobId })).issues.map((i) => [ReproducibilityIssueReason[i.reason], i.jobId.slice(prefix.length + 1)]);
+
+      it('finds a chain of succeeded jobs reproducible', async () => {
+        await record({ jobId: id('a'), type: 'src' });
+        await record({ jobId: id('b'), type: 'mid', parentJobIds: [id('a')] });
+        const report = await api.checkReproducibility({ jobId: id('b') });
+        expect(report).to.deep.equal({ jobId: id('b'), reproducible: true, issues: [], checkedAncestorCount: 1 });
+      });
+
+      it('names an ancestor that did not succeed', async () => {
+        await api.recordJob({ jobId: id('a'), type: 'src', status: JobStatus.JOB_STATUS_FAILED, error: { reason: 'OOM', message: 'out of memory' } });
+        await record({ jobId: id('b'), type: 'mid', parentJobIds: [id('a')] });
+        expect(await reasons(id('b'))).to.deep.equal([['REPRODUCIBILITY_ISSUE_REASON_ANCESTOR_NOT_SUCCEEDED', 'a']]);
+      });
+
+      it('notices inputs that changed after the job consumed them', async () => {
+        await api.recordJob({ jobId: id('a'), type: 'src', status: JobStatus.JOB_STATUS_RUNNING });
+        await record({ jobId: id('b'), type: 'mid', parentJobIds: [id('a')] });
+        await api.recordJob({ jobId: id('a'), type: 'src', status: SUCCEEDED, outputHash: 'later' });
+        expect(await reasons(id('b'))).to.deep.equal([['REPRODUCIBILITY_ISSUE_REASON_INPUT_HASH_MISMATCH', 'b']]);
+      });
+
+      it('reports ancestry beyond the lineage limits', async () => {
+        let parent: string[] = [];
+        for (let i = 0; i <= 21; i++) {
+          await record({ jobId: id(`n${i}`), type: 'step', parentJobIds: parent });
+          parent = [id(`n${i}`)];
+        }
+        const report = await api.checkReproducibility({ jobId: id('n21') });
+        expect(report.checkedAncestorCount).to.equal(20);
+        expect(report.issues.map((i) => ReproducibilityIssueReason[i.reason])).to.deep.equal(['REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED']);
+      });
+    });
+  });
+}

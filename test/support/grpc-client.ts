@@ -1,0 +1,84 @@
+import { credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../src/gen/google/rpc/error_details.js';
+import { Status } from '../../src/gen/google/rpc/status.js';
+import type { Job } from '../../src/gen/provenance/v1/job.js';
+import {
+  BatchRecordJobsRequest,
+  CheckReproducibilityRequest,
+  ExportProvenanceGraphRequest,
+  GetJobRequest,
+  GetLineageRequest,
+  ListDependentsRequest,
+  ListJobsRequest,
+  ProvenanceServiceClient,
+  RecordJobRequest,
+  SubmitJobRequest,
+  type BatchRecordJobsResponse,
+  type CheckReproducibilityResponse,
+  type DeepPartial,
+  type ExportProvenanceGraphResponse,
+  type GetLineageResponse,
+  type ListDependentsResponse,
+  type ListJobsResponse,
+} from '../../src/gen/provenance/v1/provenance_service.js';
+
+/** The generated client with promises: each method takes a partial request, as ts-proto's fromPartial does. */
+export function connect(address: string) {
+  const client = new ProvenanceServiceClient(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 256 * 1024 * 1024,
+  });
+  type Unary<Req, Res> = (request: Req, callback: (error: ServiceError | null, response: Res) => void) => unknown;
+  const unary =
+    <Req, Res>(call: Unary<Req, Res>, type: { fromPartial(object: DeepPartial<Req>): Req }) =>
+    (request: DeepPartial<Req>): Promise<Res> =>
+      new Promise((resolve, reject) => call.call(client, type.fromPartial(request), (error, response) => (error ? reject(error) : resolve(response))));
+  return {
+    raw: client,
+    recordJob: unary<RecordJobRequest, Job>(client.recordJob, RecordJobRequest),
+    batchRecordJobs: unary<BatchRecordJobsRequest, BatchRecordJobsResponse>(client.batchRecordJobs, BatchRecordJobsRequest),
+    getJob: unary<GetJobRequest, Job>(client.getJob, GetJobRequest),
+    listJobs: unary<ListJobsRequest, ListJobsResponse>(client.listJobs, ListJobsRequest),
+    getLineage: unary<GetLineageRequest, GetLineageResponse>(client.getLineage, GetLineageRequest),
+    listDependents: unary<ListDependentsRequest, ListDependentsResponse>(client.listDependents, ListDependentsRequest),
+    exportProvenanceGraph: unary<ExportProvenanceGraphRequest, ExportProvenanceGraphResponse>(client.exportProvenanceGraph, ExportProvenanceGraphRequest),
+    checkReproducibility: unary<CheckReproducibilityRequest, CheckReproducibilityResponse>(client.checkReproducibility, CheckReproducibilityRequest),
+    submitJob: unary<SubmitJobRequest, Job>(client.submitJob, SubmitJobRequest),
+    close: () => client.close(),
+  };
+}
+
+export type Client = ReturnType<typeof connect>;
+
+/** The google.rpc.Status a failed call carried in grpc-status-details-bin, with its details decoded. */
+export function statusDetails(error: unknown) {
+  const metadata = (error as { metadata?: Metadata }).metadata;
+  const [bytes] = metadata?.get('grpc-status-details-bin') ?? [];
+  if (!bytes) throw new Error(`the error carries no grpc-status-details-bin: ${String(error)}`);
+  return decodeStatus(Status.decode(bytes as Buffer));
+}
+
+export function decodeStatus(status: Status) {
+  const find = <T>(name: string, type: { decode(bytes: Uint8Array): T }): T | undefined => {
+    const any = status.details.find((d) => d.typeUrl === `type.googleapis.com/google.rpc.${name}`);
+    return any ? type.decode(any.value) : undefined;
+  };
+  return {
+    code: status.code,
+    message: status.message,
+    errorInfo: find('ErrorInfo', ErrorInfo),
+    badRequest: find('BadRequest', BadRequest),
+    preconditionFailure: find('PreconditionFailure', PreconditionFailure),
+    resourceInfo: find('ResourceInfo', ResourceInfo),
+    retryInfo: find('RetryInfo', RetryInfo),
+  };
+}
+
+/** Runs a call that must fail and returns its error. */
+export async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error('the call succeeded, but it was expected to fail');
+}

@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { buildLineage, findCycle, type LineageRow } from '../../src/domain/lineage.js';
+
+const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds });
+
+// a ← b ← c ← d, and a ← d: d's shortest path to a is one edge.
+const a = row('a');
+const b = row('b', 'a');
+const c = row('c', 'b');
+const d = row('d', 'c', 'a');
+const e = row('e', 'd');
+
+describe('buildLineage', () => {
+  it('gives ancestors their shortest depth, the edges among them and the lineage depth', () => {
+    const lineage = buildLineage(e, { ancestors: [a, b, c, d] }, { maxDepth: 10, maxNodes: 100 });
+    expect(lineage.nodes.map((n) => [n.row.jobId, n.depth, n.relation])).to.deep.equal([
+      ['d', 1, 'ANCESTOR'],
+      ['a', 2, 'ANCESTOR'],
+      ['c', 2, 'ANCESTOR'],
+      ['b', 3, 'ANCESTOR'],
+    ]);
+    expect(lineage.edges).to.have.deep.members([
+      { parentJobId: 'd', childJobId: 'e' },
+      { parentJobId: 'c', childJobId: 'd' },
+      { parentJobId: 'a', childJobId: 'd' },
+      { parentJobId: 'b', childJobId: 'c' },
+      { parentJobId: 'a', childJobId: 'b' },
+    ]);
+    expect(lineage.ancestorDepth).to.equal(3);
+    expect(lineage.descendantDepth).to.equal(0);
+    expect(lineage.truncation).to.deep.equal([]);
+  });
+
+  it('gives descendants their shortest depth', () => {
+    const lineage = buildLineage(a, { descendants: [b, c, d, e] }, { maxDepth: 10, maxNodes: 100 });
+    expect(lineage.nodes.map((n) => [n.row.jobId, n.depth])).to.deep.equal([
+      ['b', 1],
+      ['d', 1],
+      ['c', 2],
+      ['e', 2],
+    ]);
+    expect(lineage.descendantDepth).to.equal(2);
+  });
+
+  it('reports MAX_DEPTH when rows lie beyond the depth limit, and drops them', () => {
+    const lineage = buildLineage(e, { ancestors: [a, b, c, d] }, { maxDepth: 2, maxNodes: 100 });
+    expect(lineage.nodes.map((n) => n.row.jobId)).to.deep.equal(['d', 'a', 'c']);
+    expect(lineage.truncation).to.deep.equal(['MAX_DEPTH']);
+    expect(lineage.edges).not.to.deep.include({ parentJobId: 'b', childJobId: 'c' });
+  });
+
+  it('does not report truncation when the deepest row is exactly at the limit', () => {
+    expect(buildLineage(e, { ancestors: [a, b, c, d] }, { maxDepth: 3, maxNodes: 100 }).truncation).to.deep.equal([]);
+  });
+
+  it('keeps the nearest nodes of both directions under MAX_NODES', () => {
+    const lineage = buildLineage(c, { ancestors: [a, b], descendants: [d, e] }, { maxDepth: 10, maxNodes: 2 });
+    expect(lineage.nodes.map((n) => [n.row.jobId, n.relation])).to.deep.equal([
+      ['b', 'ANCESTOR'],
+      ['d', 'DESCENDANT'],
+    ]);
+    expect(lineage.truncation).to.deep.equal(['MAX_NODES']);
+    expect(lineage.edges).to.have.deep.members([
+      { parentJobId: 'b', childJobId: 'c' },
+      { parentJobId: 'c', childJobId: 'd' },
+    ]);
+  });
+
+  it('ignores parents that have no row (dangling references)', () => {
+    const lineage = buildLineage(row('x', 'missing', 'a'), { ancestors: [a] }, { maxDepth: 5, maxNodes: 10 });
+    expect(lineage.nodes.map((n) => n.row.jobId)).to.deep.equal(['a']);
+    expect(lineage.edges).to.deep.equal([{ parentJobId: 'a', childJobId: 'x' }]);
+  });
+
+  it('includes an edge between an ancestor and a descendant', () => {
+    // a → r → s and a → s
+    const lineage = buildLineage(row('r', 'a'), { ancestors: [a], descendants: [row('s', 'r', 'a')] }, { maxDepth: 5, maxNodes: 10 });
+    expect(lineage.edges).to.deep.include({ parentJobId: 'a', childJobId: 's' });
+  });
+});
+
+describe('findCycle', () => {
+  it('finds the path a new record would close', () => {
+    // b and c were recorded naming x, which did not exist yet; x now names c as its parent.
+    expect(findCycle('x', ['c'], [row('b', 'x'), row('c', 'b')])).to.deep.equal(['x', 'b', 'c', 'x']);
+  });
+
+  it('finds a job that names itself', () => {
+    expect(findCycle('x', ['x'], [])).to.deep.equal(['x', 'x']);
+  });
+
+  it('finds nothing when the parents are not descendants', () => {
+    expect(findCycle('x', ['a'], [row('b', 'x'), row('c', 'b')])).to.equal(undefined);
+  });
+});
