@@ -9,6 +9,7 @@ export interface Config {
   grpcAddress: string;
   storage: { type: 'sqlite'; path: string } | { type: 'mongodb'; uri: string; database: string };
   redisUrl: string;
+  storeTimeoutMs: number;
   maxLineageDepth: number;
   maxLineageNodes: number;
   batchSize: number;
@@ -54,6 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
     storage,
     redisUrl,
+    storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxLineageDepth: integer(read, 'PROVENANCE_MAX_LINEAGE_DEPTH', 100, 1, 10_000),
     maxLineageNodes: integer(read, 'PROVENANCE_MAX_LINEAGE_NODES', 100_000, 1, 10_000_000),
     batchSize: integer(read, 'PROVENANCE_BATCH_SIZE', 1000, 1, 100_000),

@@ -66,7 +66,14 @@ async function main(): Promise<void> {
 async function openStore(config: Config, logger: Logger): Promise<ProvenanceStore> {
   const { storage } = config;
   try {
-    if (storage.type === 'mongodb') return await MongoProvenanceStore.connect({ uri: storage.uri, database: storage.database, appName: 'provenance' });
+    if (storage.type === 'mongodb') {
+      return await MongoProvenanceStore.connect({
+        uri: storage.uri,
+        database: storage.database,
+        appName: 'provenance',
+        serverSelectionTimeoutMS: config.storeTimeoutMs,
+      });
+    }
     return SqliteProvenanceStore.open({ path: storage.path });
   } catch (error) {
     logger.fatal({ err: error, storage: storage.type }, 'cannot open the store');

@@ -42,7 +42,8 @@ export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<s
   if (!isJsonObject(value)) return value;
   const kept: JsonObject = {};
   for (const [key, item] of Object.entries(value)) {
-    if (!volatileKeys.has(key)) kept[key] = removeVolatileKeys(item, volatileKeys);
+    // defineProperty, because assigning a "__proto__" key would set the prototype instead.
+    if (!volatileKeys.has(key)) Object.defineProperty(kept, key, { value: removeVolatileKeys(item, volatileKeys), enumerable: true, writable: true, configurable: true });
   }
   return kept;
 }

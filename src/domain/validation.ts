@@ -21,6 +21,8 @@ const MAX_READERS = 100;
 const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9._:/-]{0,127}$/;
 const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
+/** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
+export const MAX_JSON_DEPTH = 64;
 
 /** Collects the violations of one request; field paths use the proto field names. */
 export class Violations {
@@ -65,9 +67,20 @@ export class Violations {
       this.add(nonFinite, 'must be a finite number');
       return;
     }
+    if (nestingDepth(value) > MAX_JSON_DEPTH) {
+      this.add(field, `nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`);
+      return;
+    }
     const bytes = Buffer.byteLength(canonicalJson(value), 'utf8');
     if (bytes > maxBytes) this.add(field, `is ${bytes} bytes as canonical JSON; the limit is ${maxBytes}`);
   }
+}
+
+function nestingDepth(value: JsonValue): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) deepest = Math.max(deepest, nestingDepth(item));
+  return deepest + 1;
 }
 
 /** Page size 0 means the default; larger than the maximum is capped (AIP-158). */

@@ -28,6 +28,7 @@ export function toServiceError(error: unknown, method: string, logger: Logger): 
 /** The google.rpc.Status of an error; also used on its own for the per-record results of a batch. */
 export function toRpcStatus(error: unknown, method: string, logger: Logger): Status {
   const known = error instanceof ProvenanceError ? error : maskInternal(error, method, logger);
+  if (known.code === 'UNAVAILABLE') logger.warn({ err: known.cause ?? known, method }, known.message);
   const { details } = known;
   const packed: Any[] = [
     pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: known.reason, domain: ERROR_DOMAIN, metadata: details.metadata ?? {} }).finish()),

@@ -10,6 +10,7 @@ import {
 } from '../gen/provenance/v1/provenance_service.js';
 import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
+import { UndecodableRequest } from './request-decoding.js';
 import { directionsFromProto, lineageViewFromProto, toJobMessage, toLineageResponse, toRecordJobCommand, toTruncationReasons } from './mapping.js';
 
 export interface HandlerContext {
@@ -27,7 +28,9 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
   const unary =
     <Req, Res>(method: string, run: (request: Req, principal: Principal) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      run(call.request, context.principalOf(call)).then(
+      const { request } = call as { request: Req | UndecodableRequest };
+      const answer = request instanceof UndecodableRequest ? Promise.reject(request.toError()) : run(request, context.principalOf(call));
+      answer.then(
         (response) => callback(null, response),
         (error: unknown) => callback(toServiceError(error, `/${SERVICE_NAME}/${method}`, logger)),
       );

@@ -5,6 +5,7 @@ import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_servic
 import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
 import { createReflection } from './reflection.js';
+import { decodingFailuresAsValues } from './request-decoding.js';
 
 export interface GrpcServerOptions {
   address: string;
@@ -31,7 +32,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(ProvenanceServiceService, createProvenanceHandlers(context));
+  server.addService(decodingFailuresAsValues(ProvenanceServiceService), createProvenanceHandlers(context));
   const health = new ServingHealth(() => context.service.isReady());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET).addToServer(server);

@@ -152,6 +152,9 @@ export function describeApi(lane: ApiLane): void {
         const before = await countJobs();
         expect(await violations(api.recordJob({ type: '', status: SUCCEEDED, outputHash: 'x' }))).to.deep.equal(['type']);
         expect(await violations(record({ type: 't', payload: { blob: 'x'.repeat(5000) } }))).to.deep.equal(['payload']);
+        let deep: Record<string, unknown> = { leaf: true };
+        for (let level = 0; level < 70; level++) deep = { level: deep };
+        expect(await violations(record({ type: 't', metadata: deep }))).to.deep.equal(['request']);
         expect(await violations(record({ jobId: 'bad id!', type: 't' }))).to.deep.equal(['job_id']);
         expect(await violations(record({ type: 't', parentJobIds: ['ok', 'ok'] }))).to.deep.equal(['parent_job_ids[1]']);
         expect(await violations(api.recordJob({ type: 't' }))).to.deep.equal(['status']);
@@ -361,14 +364,13 @@ export function describeApi(lane: ApiLane): void {
       });
 
       it('is NOT_FOUND for an unknown root in every lineage method', async () => {
-        for (const call of [
-          api.getLineage({ jobId: id('none') }),
-          api.listDependents({ jobId: id('none') }),
-          api.exportProvenanceGraph({ jobId: id('none') }),
-          api.checkReproducibility({ jobId: id('none') }),
-        ]) {
-          expect((await failure(call)).code).to.equal(status.NOT_FOUND);
-        }
+        const calls = [
+          () => api.getLineage({ jobId: id('none') }),
+          () => api.listDependents({ jobId: id('none') }),
+          () => api.exportProvenanceGraph({ jobId: id('none') }),
+          () => api.checkReproducibility({ jobId: id('none') }),
+        ];
+        for (const call of calls) expect((await failure(call())).code).to.equal(status.NOT_FOUND);
       });
     });
 

@@ -18,20 +18,20 @@ export interface ProvenanceStore {
   /**
    * Inserts new records, in order, each on its own: one that collides with an
    * existing job id or (tenant, request id) is reported and not written; the
-   * others are written.
+   * others are written. A record colliding on both is reported as JOB_ID.
    */
   insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
 
   /** Replaces a record if its stored etag is still expectedEtag. Returns whether it did. */
   replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean>;
 
-  /** The records of those ids that exist, in no particular order. */
+  /** The records of those ids that exist, each once, in no particular order. */
   getJobs(jobIds: readonly string[]): Promise<JobRecord[]>;
 
   /** The records a tenant created with those request ids. */
   findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]>;
 
-  /** Those of jobIds that some record names as a parent. */
+  /** Those of jobIds that some record names as a parent, each once. */
   findReferencedIds(jobIds: readonly string[]): Promise<string[]>;
 
   /** One page of a tenant's records, newest first (by createdAt, then jobId, both descending). */
@@ -44,6 +44,8 @@ export interface ProvenanceStore {
    * Every job within maxDepth edges of the root in one direction (the root
    * excluded), in no particular order, in ONE database query. For
    * DESCENDANTS the root need not exist. maxDepth undefined: no limit.
+   * Each job at most once; the walk ends on cycles (records may form one
+   * through parents that had no record when they were written).
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
 }

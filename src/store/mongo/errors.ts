@@ -6,7 +6,7 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
-import { unavailable } from '../../domain/errors.js';
+import { ProvenanceError, unavailable } from '../../domain/errors.js';
 
 /**
  * Server codes that mean the node cannot serve right now (shutting down,
@@ -26,13 +26,31 @@ const NODE_UNAVAILABLE_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 
+/** Socket errors the driver sometimes lets through unwrapped when a server goes away mid-call. */
+const SOCKET_ERROR_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN']);
+
+/** ExceededMemoryLimit and QueryExceededMemoryLimitNoDiskUseAllowed: a $graphLookup over too large a lineage. */
+const MEMORY_LIMIT_CODES = new Set([146, 292]);
+
 /**
  * Turns a driver failure meaning "the database cannot be reached right now"
- * into ProvenanceError UNAVAILABLE, after the driver's own retry; returns any
- * other error unchanged. MongoNetworkError covers timeouts and cleared pools too.
+ * into ProvenanceError UNAVAILABLE, after the driver's own retry, and a query
+ * over the server's memory limit into RESOURCE_EXHAUSTED; returns any other
+ * error unchanged. MongoNetworkError covers timeouts and cleared pools too.
+ * The driver's message stays out of what callers see: it names hosts.
  */
 export function translateDriverError(error: unknown): unknown {
-  if (!(error instanceof MongoError)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof MongoError)) {
+    return typeof code === 'string' && SOCKET_ERROR_CODES.has(code) ? unavailableBecause(error) : error;
+  }
+  if (typeof code === 'number' && MEMORY_LIMIT_CODES.has(code)) {
+    return new ProvenanceError(
+      'RESOURCE_EXHAUSTED',
+      'the lineage is too large for the database to walk in memory; ask for a smaller max_depth',
+      'LINEAGE_TOO_LARGE',
+    );
+  }
   const unreachable =
     error instanceof MongoNetworkError ||
     error instanceof MongoServerSelectionError ||
@@ -42,5 +60,11 @@ export function translateDriverError(error: unknown): unknown {
     error.hasErrorLabel(MongoErrorLabel.ResetPool) ||
     error.hasErrorLabel(MongoErrorLabel.SystemOverloadedError) ||
     (typeof error.code === 'number' && NODE_UNAVAILABLE_CODES.has(error.code));
-  return unreachable ? unavailable(`MongoDB is unavailable: ${error.message}`) : error;
+  return unreachable ? unavailableBecause(error) : error;
+}
+
+function unavailableBecause(cause: unknown): ProvenanceError {
+  const error = unavailable('the database is unavailable; retry later');
+  error.cause = cause;
+  return error;
 }

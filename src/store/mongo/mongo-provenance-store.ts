@@ -1,12 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
-import type {
-  InsertOutcome,
-  LineageQuery,
-  ListJobsQuery,
-  ProvenanceStore,
-} from '../../domain/ports/provenance-store.js';
+import type { InsertOutcome, LineageQuery, ListJobsQuery, ProvenanceStore } from '../../domain/ports/provenance-store.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
 import { translateDriverError } from './errors.js';
 
@@ -19,6 +14,10 @@ export interface MongoStoreOptions {
 
 const COLLECTION = 'jobs';
 const DUPLICATE_KEY = 11000;
+/** Rounds of "read what is stored, then write the rest" before a duplicate key is thrown as it is. */
+const MAX_INSERT_ATTEMPTS = 3;
+
+type InsertStep = 'WRITTEN' | 'WRITE' | 'JOB_ID' | 'REQUEST_ID';
 
 /** The ProvenanceStore on MongoDB: one document per job in the `jobs` collection (docs: DESIGN.md). */
 export class MongoProvenanceStore implements ProvenanceStore {
@@ -72,7 +71,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
         return records.map((): InsertOutcome => ({ inserted: true }));
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
-        return this.insertOneByOne(records);
+        return this.insertAfterConflict(records);
       }
     });
   }
@@ -80,51 +79,68 @@ export class MongoProvenanceStore implements ProvenanceStore {
   /**
    * After a batch hit a duplicate key. Real MongoDB wrote every other record
    * of the batch; the emulator wrote none and reports nothing usable. So the
-   * stored etags tell which records this call wrote (etags are unique per
-   * write), and the rest are inserted one at a time.
+   * outcomes are worked out from what is stored, and whatever may still be
+   * written goes in one more batch. Only a concurrent writer taking a key in
+   * between makes that batch fail, and then the state is read again.
    */
-  private async insertOneByOne(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+  private async insertAfterConflict(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      const plan = await this.planInserts(records);
+      const writable = records.filter((_, index) => plan[index] === 'WRITE');
+      try {
+        if (writable.length > 0) await this.jobs.insertMany(writable.map(toDocument), { ordered: false });
+      } catch (error) {
+        if (isDuplicateKeyError(error) && attempt < MAX_INSERT_ATTEMPTS) continue;
+        throw error;
+      }
+      return plan.map((step): InsertOutcome =>
+        step === 'WRITTEN' || step === 'WRITE' ? { inserted: true } : { inserted: false, conflict: step },
+      );
+    }
+  }
+
+  /**
+   * What happens to each record, taken in order, given what is stored: a
+   * stored document with the record's own etag is the record (etags are
+   * unique per write); otherwise a taken job id or (tenant, request id),
+   * stored or claimed by an earlier record of the call, is a conflict.
+   */
+  private async planInserts(records: readonly JobRecord[]): Promise<InsertStep[]> {
+    const requestIdsByTenant = new Map<string, string[]>();
+    for (const record of records) {
+      if (record.requestId === undefined) continue;
+      const requestIds = requestIdsByTenant.get(record.tenant) ?? [];
+      requestIds.push(record.requestId);
+      requestIdsByTenant.set(record.tenant, requestIds);
+    }
     const stored = await this.jobs
-      .aggregate<{ _id: string; etag: string }>([
-        { $match: { _id: { $in: records.map((r) => r.jobId) } } },
-        { $project: { _id: 1, etag: 1 } },
+      .aggregate<Pick<JobDocument, '_id' | 'etag' | 'tenant' | 'requestId'>>([
+        {
+          $match: {
+            $or: [
+              { _id: { $in: records.map((record) => record.jobId) } },
+              ...[...requestIdsByTenant].map(([tenant, requestIds]) => ({ tenant, requestId: { $in: requestIds } })),
+            ],
+          },
+        },
+        { $project: { _id: 1, etag: 1, tenant: 1, requestId: 1 } },
       ])
       .toArray();
-    const storedEtags = new Map(stored.map((doc) => [doc._id, doc.etag]));
-    const claimed = new Set<string>();
-    const outcomes: InsertOutcome[] = [];
-    for (const record of records) {
-      if (claimed.has(record.jobId)) {
-        outcomes.push({ inserted: false, conflict: 'JOB_ID' });
-        continue;
-      }
-      claimed.add(record.jobId);
-      const storedEtag = storedEtags.get(record.jobId);
-      if (storedEtag !== undefined) {
-        outcomes.push(storedEtag === record.etag ? { inserted: true } : { inserted: false, conflict: 'JOB_ID' });
-        continue;
-      }
-      outcomes.push(await this.insertOne(record));
+    const storedEtags = new Map(stored.map((document) => [document._id, document.etag]));
+    const takenIds = new Set(storedEtags.keys());
+    const takenRequests = new Set<string>();
+    for (const document of stored) {
+      if (document.requestId !== undefined) takenRequests.add(requestKey(document.tenant, document.requestId));
     }
-    return outcomes;
-  }
-
-  private async insertOne(record: JobRecord): Promise<InsertOutcome> {
-    try {
-      await this.jobs.insertOne(toDocument(record));
-      return { inserted: true };
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      return { inserted: false, conflict: await this.conflictOf(record, error) };
-    }
-  }
-
-  /** Which key collided: real MongoDB names it in keyPattern; the emulator does not, so then the job id is looked up. */
-  private async conflictOf(record: JobRecord, error: MongoServerError): Promise<'JOB_ID' | 'REQUEST_ID'> {
-    const keyPattern: unknown = error.keyPattern;
-    if (keyPattern && typeof keyPattern === 'object') return '_id' in keyPattern ? 'JOB_ID' : 'REQUEST_ID';
-    const existing = await this.jobs.findOne({ _id: record.jobId }, { projection: { _id: 1 } });
-    return existing ? 'JOB_ID' : 'REQUEST_ID';
+    return records.map((record): InsertStep => {
+      if (storedEtags.get(record.jobId) === record.etag) return 'WRITTEN';
+      if (takenIds.has(record.jobId)) return 'JOB_ID';
+      const request = record.requestId === undefined ? undefined : requestKey(record.tenant, record.requestId);
+      if (request !== undefined && takenRequests.has(request)) return 'REQUEST_ID';
+      takenIds.add(record.jobId);
+      if (request !== undefined) takenRequests.add(request);
+      return 'WRITE';
+    });
   }
 
   replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
@@ -199,6 +215,10 @@ export class MongoProvenanceStore implements ProvenanceStore {
   }
 }
 
+function requestKey(tenant: string, requestId: string): string {
+  return JSON.stringify([tenant, requestId]);
+}
+
 function isDuplicateKeyError(error: unknown): error is MongoServerError {
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 }
@@ -256,8 +276,9 @@ function lineagePipeline(query: LineageQuery): Document[] {
           },
         ]
       : [
-          // The root need not exist: any one document carries the search, started from a constant
-          // (a plain array, since the emulator does not take $literal there).
+          // The root need not exist: any one document carries the search, started from a constant.
+          // A plain array, since the emulator takes no $literal there; job ids never start with '$'
+          // (JOB_ID_PATTERN), so MongoDB cannot read the id as a field path.
           { $limit: 1 },
           {
             $graphLookup: {

@@ -1,0 +1,52 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).to.deep.include({
+      grpcAddress: '127.0.0.1:50051',
+      storage: { type: 'sqlite', path: './data/provenance.db' },
+      redisUrl: 'redis://127.0.0.1:6379',
+      maxLineageDepth: 100,
+      maxLineageNodes: 100_000,
+      batchSize: 1000,
+      maxPayloadBytes: 1_048_576,
+    });
+    expect(config.volatileKeys).to.include.members(['timestamp', 'createdAt', 'updatedAt', 'requestedAt']);
+  });
+
+  it('uses MongoDB when MONGODB_URI is set, with the database named in the URI', () => {
+    expect(loadConfig({ MONGODB_URI: 'mongodb://db:27017/lineage?replicaSet=rs0' }).storage).to.deep.equal({
+      type: 'mongodb',
+      uri: 'mongodb://db:27017/lineage?replicaSet=rs0',
+      database: 'lineage',
+    });
+    expect(loadConfig({ MONGODB_URI: 'mongodb://db', PROVENANCE_STORAGE_TYPE: 'sqlite' }).storage.type).to.equal('sqlite');
+  });
+
+  it('names the variable of a bad value', () => {
+    expect(refusal({ PROVENANCE_BATCH_SIZE: '0' })).to.equal('PROVENANCE_BATCH_SIZE: must be between 1 and 100000, got 0');
+    expect(refusal({ PROVENANCE_MAX_PAYLOAD_BYTES: '1.5' })).to.match(/^PROVENANCE_MAX_PAYLOAD_BYTES: must be a whole number/);
+    expect(refusal({ PROVENANCE_STORAGE_TYPE: 'postgres' })).to.match(/^PROVENANCE_STORAGE_TYPE: must be one of sqlite, mongodb/);
+    expect(refusal({ PROVENANCE_STORAGE_TYPE: 'mongodb' })).to.match(/^MONGODB_URI: required/);
+    expect(refusal({ MONGODB_URI: 'http://db' })).to.match(/^MONGODB_URI: must start with mongodb:\/\//);
+    expect(refusal({ PROVENANCE_GRPC_ADDRESS: 'localhost' })).to.match(/^PROVENANCE_GRPC_ADDRESS: must be host:port/);
+    expect(refusal({ REDIS_URL: 'localhost:6379' })).to.match(/^REDIS_URL: must be a redis:\/\//);
+    expect(refusal({ PROVENANCE_VOLATILE_KEYS: 'a,,b' })).to.match(/^PROVENANCE_VOLATILE_KEYS: must be a comma-separated list/);
+  });
+
+  it('accepts an IPv6 address', () => {
+    expect(loadConfig({ PROVENANCE_GRPC_ADDRESS: '[::1]:0' }).grpcAddress).to.equal('[::1]:0');
+  });
+});
