@@ -74,7 +74,7 @@ async function openStore(config: Config, logger: Logger): Promise<ProvenanceStor
         serverSelectionTimeoutMS: config.storeTimeoutMs,
       });
     }
-    return SqliteProvenanceStore.open({ path: storage.path });
+    return SqliteProvenanceStore.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs });
   } catch (error) {
     logger.fatal({ err: error, storage: storage.type }, 'cannot open the store');
     process.exit(1);

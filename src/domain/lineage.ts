@@ -114,6 +114,11 @@ export function ancestorDepths(root: LineageRow, rows: readonly LineageRow[]): M
 
 /** Shortest depth of every row that reaches the root through parent arrays. */
 export function descendantDepths(root: LineageRow, rows: readonly LineageRow[]): Map<string, number> {
+  const children = childrenByParent(rows);
+  return bfs(root.jobId, (id) => children.get(id) ?? []);
+}
+
+function childrenByParent(rows: readonly LineageRow[]): Map<string, string[]> {
   const children = new Map<string, string[]>();
   for (const row of rows) {
     for (const parent of row.parentIds) {
@@ -122,7 +127,7 @@ export function descendantDepths(root: LineageRow, rows: readonly LineageRow[]):
       list.push(row.jobId);
     }
   }
-  return bfs(root.jobId, (id) => children.get(id) ?? []);
+  return children;
 }
 
 function bfs(start: string, next: (id: string) => readonly string[]): Map<string, number> {
@@ -166,14 +171,7 @@ function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): LineageEdg
  */
 export function findCycle(jobId: string, proposedParents: readonly string[], descendants: readonly LineageRow[]): string[] | undefined {
   if (proposedParents.includes(jobId)) return [jobId, jobId];
-  const children = new Map<string, string[]>();
-  for (const row of descendants) {
-    for (const parent of row.parentIds) {
-      let list = children.get(parent);
-      if (!list) children.set(parent, (list = []));
-      list.push(row.jobId);
-    }
-  }
+  const children = childrenByParent(descendants);
   const cameFrom = new Map<string, string>();
   const targets = new Set(proposedParents);
   let frontier = [jobId];

@@ -18,7 +18,8 @@ export interface ProvenanceStore {
   /**
    * Inserts new records, in order, each on its own: one that collides with an
    * existing job id or (tenant, request id) is reported and not written; the
-   * others are written. A record colliding on both is reported as JOB_ID.
+   * others are written: outcomes as if the records were inserted one after
+   * another. A record colliding on both is reported as JOB_ID.
    */
   insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
 
@@ -34,10 +35,10 @@ export interface ProvenanceStore {
   /** Those of jobIds that some record names as a parent, each once. */
   findReferencedIds(jobIds: readonly string[]): Promise<string[]>;
 
-  /** One page of a tenant's records, newest first (by createdAt, then jobId, both descending). */
+  /** One page of a tenant's records, newest first (by createdAt, then jobId, both descending); limit ≥ 1. */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
 
-  /** Records naming jobId as a parent, by jobId ascending, after afterJobId when given. */
+  /** Records naming jobId as a parent, by jobId ascending, after afterJobId when given; limit ≥ 1. */
   listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]>;
 
   /**
@@ -52,7 +53,7 @@ export interface ProvenanceStore {
 
 export type InsertOutcome = { inserted: true } | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' };
 
-/** How much of each lineage row to read: ids and parent arrays; plus type, status and cache state; or whole records. */
+/** How much of each lineage row to read: ids and parent arrays; plus type, status and cache state; or those plus the whole record. */
 export type LineageProjection = 'IDS' | 'SUMMARY' | 'FULL';
 
 export interface LineageQuery {

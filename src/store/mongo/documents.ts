@@ -1,38 +1,12 @@
-import type { CacheState, JobError, JobOrigin, JobRecord, JobResult, JobStatus, Provider } from '../../domain/job.js';
+import type { JobRecord } from '../../domain/job.js';
 import type { JsonObject, JsonValue } from '../../domain/json.js';
 
-/** A provenance record as the `jobs` collection holds it. */
-export interface JobDocument {
-  _id: string;
-  type: string;
-  /** Client JSON, with its object keys escaped (see escapeKeys). */
-  payload: JsonObject;
-  definitionHash: string;
-  inputHash: string;
-  provider: Provider;
-  parentIds: string[];
-  status: JobStatus;
-  cacheState: CacheState;
-  result?: JobResult;
-  error?: JobError;
-  createdAt: Date;
-  startedAt?: Date;
-  completedAt?: Date;
-  updatedAt: Date;
-  durationMs?: number;
-  attempt: number;
-  rerunOfJobId?: string;
-  labels: Record<string, string>;
-  metadata: JsonObject;
-  tenant: string;
-  owner: string;
-  readers: string[];
-  etag: string;
-  origin: JobOrigin;
-  payloadRedacted: boolean;
-  requestId?: string;
-  requestHash: string;
-}
+/**
+ * A provenance record as the `jobs` collection holds it: the record's own
+ * fields, with jobId as _id and the keys of client JSON escaped (see
+ * escapeKeys). Absent optional fields are not stored (ignoreUndefined).
+ */
+export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string };
 
 /*
  * Client JSON (payload, metadata, result.output) may use any object key, but
@@ -83,83 +57,18 @@ function renameKeys(value: JsonValue, rename: (key: string) => string): JsonValu
 }
 
 export function toDocument(record: JobRecord): JobDocument {
-  const document: JobDocument = {
-    _id: record.jobId,
-    type: record.type,
-    payload: escapeKeys(record.payload),
-    definitionHash: record.definitionHash,
-    inputHash: record.inputHash,
-    provider: { id: record.provider.id, model: record.provider.model, version: record.provider.version },
-    parentIds: [...record.parentIds],
-    status: record.status,
-    cacheState: record.cacheState,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    attempt: record.attempt,
-    labels: { ...record.labels },
-    metadata: escapeKeys(record.metadata),
-    tenant: record.tenant,
-    owner: record.owner,
-    readers: [...record.readers],
-    etag: record.etag,
-    origin: record.origin,
-    payloadRedacted: record.payloadRedacted,
-    requestHash: record.requestHash,
-  };
-  if (record.result) document.result = mapResult(record.result, escapeKeys);
-  if (record.error) document.error = copyError(record.error);
-  if (record.startedAt) document.startedAt = record.startedAt;
-  if (record.completedAt) document.completedAt = record.completedAt;
-  if (record.durationMs !== undefined) document.durationMs = record.durationMs;
-  if (record.rerunOfJobId !== undefined) document.rerunOfJobId = record.rerunOfJobId;
-  if (record.requestId !== undefined) document.requestId = record.requestId;
-  return document;
+  const { jobId, ...fields } = record;
+  return mapClientJson({ _id: jobId, ...fields }, escapeKeys);
 }
 
 /** The record a document holds; fields the document lacks stay absent. */
 export function fromDocument(document: JobDocument): JobRecord {
-  const record: JobRecord = {
-    jobId: document._id,
-    type: document.type,
-    payload: unescapeKeys(document.payload),
-    definitionHash: document.definitionHash,
-    inputHash: document.inputHash,
-    provider: { id: document.provider.id, model: document.provider.model, version: document.provider.version },
-    parentIds: document.parentIds,
-    status: document.status,
-    cacheState: document.cacheState,
-    createdAt: document.createdAt,
-    updatedAt: document.updatedAt,
-    attempt: document.attempt,
-    labels: document.labels,
-    metadata: unescapeKeys(document.metadata),
-    tenant: document.tenant,
-    owner: document.owner,
-    readers: document.readers,
-    etag: document.etag,
-    origin: document.origin,
-    payloadRedacted: document.payloadRedacted,
-    requestHash: document.requestHash,
-  };
-  if (document.result) record.result = mapResult(document.result, unescapeKeys);
-  if (document.error) record.error = copyError(document.error);
-  if (document.startedAt) record.startedAt = document.startedAt;
-  if (document.completedAt) record.completedAt = document.completedAt;
-  if (document.durationMs !== undefined) record.durationMs = document.durationMs;
-  if (document.rerunOfJobId !== undefined) record.rerunOfJobId = document.rerunOfJobId;
-  if (document.requestId !== undefined) record.requestId = document.requestId;
-  return record;
+  const { _id, ...fields } = document;
+  return mapClientJson({ jobId: _id, ...fields }, unescapeKeys);
 }
 
-function mapResult(result: JobResult, mapOutput: (output: JsonValue) => JsonValue): JobResult {
-  const mapped: JobResult = { outputHash: result.outputHash, cached: result.cached };
-  if (result.output !== undefined) mapped.output = mapOutput(result.output);
-  if (result.cachedFromJobId !== undefined) mapped.cachedFromJobId = result.cachedFromJobId;
+function mapClientJson<T extends JobRecord | JobDocument>(value: T, map: <V extends JsonValue>(json: V) => V): T {
+  const mapped = { ...value, payload: map(value.payload), metadata: map(value.metadata) };
+  if (value.result?.output !== undefined) mapped.result = { ...value.result, output: map(value.result.output) };
   return mapped;
-}
-
-function copyError(error: JobError): JobError {
-  const copy: JobError = { reason: error.reason, message: error.message };
-  if (error.dependencyJobId !== undefined) copy.dependencyJobId = error.dependencyJobId;
-  return copy;
 }

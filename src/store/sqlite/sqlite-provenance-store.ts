@@ -14,7 +14,6 @@ import type {
 import { decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
 
-const BUSY_TIMEOUT_MS = 5000;
 const MEMORY_PATH = ':memory:';
 /** The depth bound of a lineage without maxDepth: more edges than any walk can take. */
 const UNBOUNDED_DEPTH = Number.MAX_SAFE_INTEGER;
@@ -52,12 +51,16 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     this.statements = prepareStatements(db);
   }
 
-  /** Opens (creating if needed) the database at path; ':memory:' for a private in-memory one. */
-  static open(options: { path: string }): SqliteProvenanceStore {
+  /**
+   * Opens (creating if needed) the database at path; ':memory:' for a private
+   * in-memory one. A call waits busyTimeoutMs for a lock held by another
+   * process before it fails UNAVAILABLE.
+   */
+  static open(options: { path: string; busyTimeoutMs?: number }): SqliteProvenanceStore {
     let db: Database.Database | undefined;
     try {
       if (options.path !== MEMORY_PATH) mkdirSync(dirname(options.path), { recursive: true });
-      db = new Database(options.path, { timeout: BUSY_TIMEOUT_MS });
+      db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db);
