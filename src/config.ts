@@ -17,6 +17,19 @@ export interface Config {
   maxMessageBytes: number;
   volatileKeys: string[];
   shutdownGraceMs: number;
+  execution: {
+    inProcessWorkers: boolean;
+    workerConcurrency: number;
+    queuePrefix: string;
+    jobTimeoutMs: number;
+    jobRetries: number;
+    jobBackoffMs: number;
+    stallIntervalMs: number;
+    cacheTtlMs: number;
+    maxOutputBytes: number;
+    handlerModules: string[];
+    repairIntervalMs: number;
+  };
   healthCheckIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -63,6 +76,19 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
     shutdownGraceMs: integer(read, 'PROVENANCE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    execution: {
+      inProcessWorkers: boolean(read, 'PROVENANCE_IN_PROCESS_WORKERS', true),
+      workerConcurrency: integer(read, 'PROVENANCE_WORKER_CONCURRENCY', 4, 1, 1000),
+      queuePrefix: token(read, 'PROVENANCE_QUEUE_PREFIX', 'provenance'),
+      jobTimeoutMs: integer(read, 'PROVENANCE_JOB_TIMEOUT_MS', 300_000, 1, 86_400_000),
+      jobRetries: integer(read, 'PROVENANCE_JOB_RETRIES', 2, 0, 100),
+      jobBackoffMs: integer(read, 'PROVENANCE_JOB_BACKOFF_MS', 1_000, 1, 3_600_000),
+      stallIntervalMs: integer(read, 'PROVENANCE_STALL_INTERVAL_MS', 5_000, 100, 3_600_000),
+      cacheTtlMs: integer(read, 'PROVENANCE_CACHE_TTL', 86_400, 0, 10 * 365 * 86_400) * 1000,
+      maxOutputBytes: integer(read, 'PROVENANCE_MAX_OUTPUT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
+      handlerModules: read('PROVENANCE_HANDLERS') === undefined ? [] : list(read, 'PROVENANCE_HANDLERS', []),
+      repairIntervalMs: integer(read, 'PROVENANCE_REPAIR_INTERVAL_MS', 60_000, 0, 86_400_000),
+    },
     healthCheckIntervalMs: integer(read, 'PROVENANCE_HEALTH_CHECK_INTERVAL_MS', 5_000, 100, 600_000),
     logLevel: oneOf(read, 'PROVENANCE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };
@@ -75,6 +101,19 @@ function integer(read: (name: string) => string | undefined, name: string, fallb
   const value = Number(text);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function boolean(read: (name: string) => string | undefined, name: string, fallback: boolean): boolean {
+  const text = read(name);
+  if (text === undefined) return fallback;
+  if (text !== 'true' && text !== 'false') throw new ConfigError(name, `must be true or false, got "${text}"`);
+  return text === 'true';
+}
+
+function token(read: (name: string) => string | undefined, name: string, fallback: string): string {
+  const text = read(name) ?? fallback;
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(text)) throw new ConfigError(name, `must be 1 to 64 letters, digits, '.', '_', ':' or '-', got "${text}"`);
+  return text;
 }
 
 function oneOf<T extends string>(read: (name: string) => string | undefined, name: string, allowed: readonly T[], fallback: T): T {

@@ -1,4 +1,4 @@
-import type { JobError, JobStatus, Provider } from './job.js';
+import type { CachePolicy, JobError, JobStatus, Provider } from './job.js';
 import type { JsonObject, JsonValue } from './json.js';
 import type { LineageDirection } from './lineage.js';
 
@@ -55,4 +55,42 @@ export interface LineageCommand {
 export interface ListDependentsCommand extends PageRequest {
   jobId: string;
   transitive: boolean;
+}
+
+export interface SubmitJobCommand {
+  jobId?: string;
+  type: string;
+  payload: JsonObject;
+  provider: Provider;
+  parentIds: string[];
+  labels: Record<string, string>;
+  /** undefined: USE. */
+  cachePolicy?: CachePolicy | 'INVALID';
+  requestId?: string;
+  metadata: JsonObject;
+  readers: string[];
+}
+
+export interface RerunJobCommand {
+  jobId: string;
+  /** Merged into the original payload (RFC 7386). */
+  payloadOverrides?: JsonObject;
+  /** Replaces the original payload. */
+  payloadReplacement?: JsonObject;
+  /** Used when replaceParents is true. */
+  parentIds: string[];
+  replaceParents: boolean;
+  /** undefined: BYPASS. */
+  cachePolicy?: CachePolicy | 'INVALID';
+  requestId?: string;
+}
+
+export interface CancelJobCommand {
+  jobId: string;
+  reason?: string;
+}
+
+export interface InvalidateCacheCommand {
+  jobId: string;
+  dryRun: boolean;
 }

@@ -79,8 +79,16 @@ export function failedPrecondition(message: string, reason: string, violations: 
   return new ProvenanceError('FAILED_PRECONDITION', message, reason, { preconditionViolations: violations });
 }
 
-export function unavailable(message: string, retryDelayMs = 1000): ProvenanceError {
-  return new ProvenanceError('UNAVAILABLE', message, 'STORE_UNAVAILABLE', { retryDelayMs });
+export function parentsNotFound(missing: readonly string[], advice?: string): ProvenanceError {
+  return failedPrecondition(
+    `parent jobs not found: ${missing.join(', ')}${advice ? ` (${advice})` : ''}`,
+    'PARENT_NOT_FOUND',
+    missing.map((id) => ({ type: 'PARENT_NOT_FOUND', subject: jobName(id), description: `parent job ${id} does not exist` })),
+  );
+}
+
+export function unavailable(message: string, retryDelayMs = 1000, reason = 'STORE_UNAVAILABLE'): ProvenanceError {
+  return new ProvenanceError('UNAVAILABLE', message, reason, { retryDelayMs });
 }
 
 export function unimplemented(method: string, issue: string): ProvenanceError {

@@ -4,6 +4,8 @@ export const JOB_STATUSES = ['QUEUED', 'WAITING', 'RUNNING', 'SUCCEEDED', 'FAILE
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export type CacheState = 'NONE' | 'FRESH' | 'STALE';
+/** Whether a submitted job may reuse a cached result: USE reads the cache, BYPASS never does, REFRESH runs and becomes the newest result. */
+export type CachePolicy = 'USE' | 'BYPASS' | 'REFRESH';
 export type JobOrigin = 'RECORDED' | 'SUBMITTED';
 
 export interface Provider {
@@ -54,6 +56,8 @@ export interface JobRecord {
   etag: string;
   origin: JobOrigin;
   payloadRedacted: boolean;
+  /** For submitted jobs: how the worker uses the result cache. */
+  cachePolicy?: CachePolicy;
   /** Idempotency key of the request that created the record (AIP-155). */
   requestId?: string;
   /** Fingerprint of the latest request that wrote the record: replays of it are answered from the record. */

@@ -8,6 +8,7 @@ export type ReproducibilityIssueReason =
   | 'INPUTS_INCOMPLETE'
   | 'DEFINITION_HASH_MISMATCH'
   | 'INPUT_HASH_MISMATCH'
+  | 'NO_HANDLER'
   | 'ANCESTRY_TRUNCATED';
 
 export interface ReproducibilityIssue {
@@ -25,6 +26,8 @@ export interface ReproducibilityInput {
   /** Whether ancestors exist that were not checked (lineage limits). */
   ancestryTruncated: boolean;
   volatileKeys: ReadonlySet<string>;
+  /** Whether this service could run a job of that type and provider again. */
+  hasHandler(type: string, providerId: string): boolean;
 }
 
 /** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
@@ -55,6 +58,9 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
       if (input.known.has(parentId) || reportedMissing.has(parentId)) continue;
       reportedMissing.add(parentId);
       issues.push({ reason: 'MISSING_ANCESTOR', jobId: parentId, message: `job ${parentId}, a parent of ${record.jobId}, has no record` });
+    }
+    if (!input.hasHandler(record.type, record.provider.id)) {
+      issues.push({ reason: 'NO_HANDLER', jobId: record.jobId, message: `no handler is registered for type ${record.type} (provider ${record.provider.id || 'any'}), so ${subject} cannot be run again here` });
     }
     const parents = record.parentIds.map((id) => ({ jobId: id, outputHash: input.known.get(id)?.result?.outputHash ?? null }));
     const recomputedInput = inputHash(record.definitionHash, parents);

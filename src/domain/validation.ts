@@ -1,4 +1,4 @@
-import type { RecordJobCommand } from './commands.js';
+import type { RecordJobCommand, SubmitJobCommand } from './commands.js';
 import type { FieldViolation } from './errors.js';
 import { canonicalJson, findNonFiniteNumber, outputHash } from './hashing.js';
 import { isValidJobId } from './ids.js';
@@ -38,6 +38,22 @@ export class Violations {
     } else if (!isValidJobId(value)) {
       this.add(field, "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
     }
+  }
+
+  type(field: string, value: string): void {
+    if (!value) this.add(field, 'required');
+    else if (!TYPE_PATTERN.test(value)) this.add(field, "must be 1 to 128 characters: a letter, then letters, digits, '.', '_', ':', '/' or '-'");
+  }
+
+  /** Parent job ids: valid, distinct, at most MAX_PARENTS. */
+  parents(field: string, parentIds: readonly string[]): void {
+    if (parentIds.length > MAX_PARENTS) this.add(field, `at most ${MAX_PARENTS} parents`);
+    const seen = new Set<string>();
+    parentIds.forEach((id, i) => {
+      this.jobId(`${field}[${i}]`, id, true);
+      if (seen.has(id)) this.add(`${field}[${i}]`, `duplicate of an earlier parent (${id})`);
+      seen.add(id);
+    });
   }
 
   maxLength(field: string, value: string | undefined, max: number): void {
@@ -91,35 +107,35 @@ export function effectivePageSize(pageSize: number): number {
 export function validateRecordJob(command: RecordJobCommand, limits: ServiceLimits): FieldViolation[] {
   const v = new Violations();
   v.jobId('job_id', command.jobId, false);
-  v.printableToken('request_id', command.requestId, 128);
   v.printableToken('etag', command.etag, 128);
-  if (!command.type) v.add('type', 'required');
-  else if (!TYPE_PATTERN.test(command.type)) {
-    v.add('type', "must be 1 to 128 characters: a letter, then letters, digits, '.', '_', ':', '/' or '-'");
-  }
-  v.json('payload', command.payload, limits.maxPayloadBytes);
-  v.json('metadata', command.metadata, limits.maxPayloadBytes);
-  v.maxLength('provider.id', command.provider.id, 256);
-  v.maxLength('provider.model', command.provider.model, 256);
-  v.maxLength('provider.version', command.provider.version, 256);
-  validateParents(v, command.parentIds);
-  validateLabels(v, command.labels);
-  if (command.readers.length > MAX_READERS) v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
-  command.readers.forEach((reader, i) => {
-    if (!reader || reader.length > 256) v.add(`reader_subjects[${i}]`, 'must be 1 to 256 characters');
-  });
+  validateDefinition(v, command, limits);
   v.nonNegative('attempt', command.attempt);
   validateOutcome(v, command, limits);
   return v.list;
 }
 
-function validateParents(v: Violations, parentIds: readonly string[]): void {
-  if (parentIds.length > MAX_PARENTS) v.add('parent_job_ids', `at most ${MAX_PARENTS} parents`);
-  const seen = new Set<string>();
-  parentIds.forEach((id, i) => {
-    v.jobId(`parent_job_ids[${i}]`, id, true);
-    if (seen.has(id)) v.add(`parent_job_ids[${i}]`, `duplicate of an earlier parent (${id})`);
-    seen.add(id);
+export function validateSubmitJob(command: SubmitJobCommand, limits: ServiceLimits): FieldViolation[] {
+  const v = new Violations();
+  v.jobId('job_id', command.jobId, false);
+  validateDefinition(v, command, limits);
+  if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
+  return v.list;
+}
+
+/** What RecordJob and SubmitJob share: the job's definition, parents, labels, readers and idempotency key. */
+function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJobCommand, limits: ServiceLimits): void {
+  v.printableToken('request_id', command.requestId, 128);
+  v.type('type', command.type);
+  v.json('payload', command.payload, limits.maxPayloadBytes);
+  v.json('metadata', command.metadata, limits.maxPayloadBytes);
+  v.maxLength('provider.id', command.provider.id, 256);
+  v.maxLength('provider.model', command.provider.model, 256);
+  v.maxLength('provider.version', command.provider.version, 256);
+  v.parents('parent_job_ids', command.parentIds);
+  validateLabels(v, command.labels);
+  if (command.readers.length > MAX_READERS) v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
+  command.readers.forEach((reader, i) => {
+    if (!reader || reader.length > 256) v.add(`reader_subjects[${i}]`, 'must be 1 to 256 characters');
   });
 }
 

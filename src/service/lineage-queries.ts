@@ -120,6 +120,7 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
     known: new Map(found.map((row) => [row.jobId, row.record!])),
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
+    hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
   });
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
 }

@@ -1,7 +1,18 @@
-import type { LineageCommand, ListDependentsCommand, ListJobsCommand, RecordJobCommand } from '../domain/commands.js';
+import type {
+  CancelJobCommand,
+  InvalidateCacheCommand,
+  LineageCommand,
+  ListDependentsCommand,
+  ListJobsCommand,
+  RecordJobCommand,
+  RerunJobCommand,
+  SubmitJobCommand,
+} from '../domain/commands.js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import type { Lineage } from '../domain/lineage.js';
+import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
+import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
 import type { ProvenanceStore } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import type { ServiceLimits } from '../domain/validation.js';
@@ -15,12 +26,37 @@ import {
   type ExportCommand,
   type ReproducibilityReport,
 } from './lineage-queries.js';
+import { cancelJob } from './execution/cancel-job.js';
+import { invalidateCache, type Invalidation } from './execution/invalidation.js';
+import { repairSweep } from './execution/repair.js';
+import { runDelivery } from './execution/run-job.js';
+import { rerunJob, submitJob } from './execution/submit-job.js';
 import { recordJobs, type RecordOutcome } from './record-jobs.js';
 
 export interface ServiceDependencies {
   store: ProvenanceStore;
+  queue: JobQueue;
+  handlers: HandlerCatalog;
   limits: ServiceLimits;
+  execution: ExecutionSettings;
+  log: ServiceLog;
   now: () => Date;
+}
+
+export interface ExecutionSettings {
+  /** How old a cached result may be; 0: any age. */
+  cacheTtlMs: number;
+  /** A handler still running after this is aborted and the attempt fails with TIMEOUT. */
+  jobTimeoutMs: number;
+  /** Outputs larger than this (canonical JSON) keep only their hash. */
+  maxOutputBytes: number;
+}
+
+/** What the service logs through: work that happens after the caller got the answer (workers, sweeps). */
+export interface ServiceLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
 }
 
 /** The use cases, one method each. It speaks domain types only: no gRPC, no driver. */
@@ -59,6 +95,32 @@ export class ProvenanceService {
 
   checkReproducibility(principal: Principal, jobId: string): Promise<ReproducibilityReport> {
     return checkJobReproducibility(this.deps, principal, jobId);
+  }
+
+  submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
+    return submitJob(this.deps, principal, command);
+  }
+
+  rerunJob(principal: Principal, command: RerunJobCommand): Promise<JobRecord> {
+    return rerunJob(this.deps, principal, command);
+  }
+
+  cancelJob(principal: Principal, command: CancelJobCommand): Promise<JobRecord> {
+    return cancelJob(this.deps, principal, command);
+  }
+
+  invalidateCache(principal: Principal, command: InvalidateCacheCommand): Promise<Invalidation> {
+    return invalidateCache(this.deps, principal, command);
+  }
+
+  /** A worker's handling of one queue delivery. */
+  runDelivery(delivery: QueueDelivery): Promise<void> {
+    return runDelivery(this.deps, delivery);
+  }
+
+  /** Re-links queue and records after a crash or a queue that lost its data. */
+  repairSweep(): Promise<{ enqueued: number }> {
+    return repairSweep(this.deps);
   }
 
   /** Whether the store answers: the health check's readiness. */

@@ -1,5 +1,5 @@
 import type { RecordJobCommand } from '../domain/commands.js';
-import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource } from '../domain/errors.js';
+import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../domain/errors.js';
 import { definitionHash, inputHash } from '../domain/hashing.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
@@ -7,6 +7,7 @@ import { findCycle, type LineageRow } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
 import { validateRecordJob } from '../domain/validation.js';
+import { settle } from './execution/settlement.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
 export type RecordOutcome = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
@@ -119,7 +120,7 @@ class BatchRecorder {
     if (existing) return this.update(existing, command);
 
     const missing = command.parentIds.filter((id) => !this.pending.has(id) && !this.known.has(id));
-    if (missing.length > 0 && !command.allowMissingParents) throw parentsNotFound(missing);
+    if (missing.length > 0 && !command.allowMissingParents) throw parentsNotFound(missing, 'set allow_missing_parents to keep them as dangling references');
     await this.refuseCycle(item);
 
     const record = newRecordedJob(command, {
@@ -199,17 +200,11 @@ class BatchRecorder {
     }
     for (const { record, expectedEtag } of this.updates.values()) {
       if (!(await this.deps.store.replaceJob(record, expectedEtag))) lost.add(record.jobId);
+      // A recorded job that finishes may be what submitted jobs wait for.
+      else await settle(this.deps, record);
     }
     return lost;
   }
-}
-
-function parentsNotFound(missing: readonly string[]): ProvenanceError {
-  return failedPrecondition(
-    `parent jobs not found: ${missing.join(', ')} (set allow_missing_parents to keep them as dangling references)`,
-    'PARENT_NOT_FOUND',
-    missing.map((id) => ({ type: 'PARENT_NOT_FOUND', subject: jobName(id), description: `parent job ${id} does not exist` })),
-  );
 }
 
 function requestIdReused(requestId: string, jobId: string): ProvenanceError {

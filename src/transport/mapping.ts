@@ -1,11 +1,11 @@
-import type { LineageCommand, LineageView, RecordJobCommand } from '../domain/commands.js';
-import type { JobRecord, JobStatus } from '../domain/job.js';
+import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand } from '../domain/commands.js';
+import type { CachePolicy, JobRecord, JobStatus } from '../domain/job.js';
 import type { JsonObject } from '../domain/json.js';
 import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
 import type { Duration } from '../gen/google/protobuf/duration.js';
-import { CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
+import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
 import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '../gen/provenance/v1/lineage.js';
-import type { GetLineageResponse, RecordJobRequest } from '../gen/provenance/v1/provenance_service.js';
+import type { GetLineageResponse, RecordJobRequest, RerunJobRequest, SubmitJobRequest } from '../gen/provenance/v1/provenance_service.js';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -87,6 +87,41 @@ export function toJobMessage(record: JobRecord): Job {
     payloadRedacted: record.payloadRedacted,
     restricted: false,
     updateTime: record.updatedAt,
+    cachePolicy: record.cachePolicy ? toProtoEnum(ProtoCachePolicy, 'CACHE_POLICY_', record.cachePolicy) : ProtoCachePolicy.CACHE_POLICY_UNSPECIFIED,
+  };
+}
+
+function cachePolicyFromProto(value: number): CachePolicy | 'INVALID' | undefined {
+  return fromProtoEnum<CachePolicy>(ProtoCachePolicy, 'CACHE_POLICY_', value);
+}
+
+export function toSubmitJobCommand(request: SubmitJobRequest): SubmitJobCommand {
+  const cachePolicy = cachePolicyFromProto(request.cachePolicy);
+  return {
+    ...(request.jobId ? { jobId: request.jobId } : {}),
+    type: request.type,
+    payload: (request.payload ?? {}) as JsonObject,
+    provider: { id: request.provider?.id ?? '', model: request.provider?.model ?? '', version: request.provider?.version ?? '' },
+    parentIds: request.parentJobIds,
+    labels: request.labels,
+    metadata: (request.metadata ?? {}) as JsonObject,
+    readers: request.readerSubjects,
+    ...(cachePolicy ? { cachePolicy } : {}),
+    ...(request.requestId ? { requestId: request.requestId } : {}),
+  };
+}
+
+export function toRerunJobCommand(request: RerunJobRequest): RerunJobCommand {
+  const change = request.payloadChange;
+  const cachePolicy = cachePolicyFromProto(request.cachePolicy);
+  return {
+    jobId: request.jobId,
+    ...(change?.$case === 'payloadOverrides' ? { payloadOverrides: (change.value ?? {}) as JsonObject } : {}),
+    ...(change?.$case === 'payloadReplacement' ? { payloadReplacement: (change.value ?? {}) as JsonObject } : {}),
+    parentIds: request.parentJobIds,
+    replaceParents: request.replaceParents,
+    ...(cachePolicy ? { cachePolicy } : {}),
+    ...(request.requestId ? { requestId: request.requestId } : {}),
   };
 }
 

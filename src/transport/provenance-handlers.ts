@@ -11,7 +11,16 @@ import {
 import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
 import { UndecodableRequest } from './request-decoding.js';
-import { directionsFromProto, lineageViewFromProto, toJobMessage, toLineageResponse, toRecordJobCommand, toTruncationReasons } from './mapping.js';
+import {
+  directionsFromProto,
+  lineageViewFromProto,
+  toJobMessage,
+  toLineageResponse,
+  toRecordJobCommand,
+  toRerunJobCommand,
+  toSubmitJobCommand,
+  toTruncationReasons,
+} from './mapping.js';
 
 export interface HandlerContext {
   service: ProvenanceService;
@@ -133,10 +142,18 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
       };
     }),
 
-    submitJob: notYet('SubmitJob', 'issue #3'),
-    rerunJob: notYet('RerunJob', 'issue #3'),
-    cancelJob: notYet('CancelJob', 'issue #3'),
-    invalidateCache: notYet('InvalidateCache', 'issue #3'),
+    submitJob: unary('SubmitJob', async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request)))),
+
+    rerunJob: unary('RerunJob', async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request)))),
+
+    cancelJob: unary('CancelJob', async (request, principal) =>
+      toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
+    ),
+
+    invalidateCache: unary('InvalidateCache', async (request, principal) => {
+      const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
+      return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
+    }),
     watchEvents: notYetStreaming('WatchEvents', 'issue #4'),
     listAuditEvents: notYet('ListAuditEvents', 'issue #5'),
   };

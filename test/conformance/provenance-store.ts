@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../src/domain/errors.js';
-import { canonicalJson, compareCodeUnits, outputHash } from '../../src/domain/hashing.js';
-import type { JobRecord } from '../../src/domain/job.js';
+import { canonicalJson, compareCodeUnits, outputHash, sha256Hex } from '../../src/domain/hashing.js';
+import type { JobRecord, JobStatus } from '../../src/domain/job.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 import type { LineageDirection } from '../../src/domain/lineage.js';
 import type { JobFilter, ListJobsQuery, ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
@@ -74,7 +74,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       // Deep equality also fails on a key present with the value undefined: absent fields must stay absent.
       it('keeps a record with no optional field set and empty collections', async () => {
         const record = noOptionalField();
-        expect(record).to.not.have.any.keys('result', 'error', 'startedAt', 'completedAt', 'durationMs', 'rerunOfJobId', 'requestId');
+        expect(record).to.not.have.any.keys('result', 'error', 'startedAt', 'completedAt', 'durationMs', 'rerunOfJobId', 'requestId', 'cachePolicy');
         await insertAll(store(), [record]);
         expect(await store().getJobs([record.jobId])).to.deep.equal([record]);
       });
@@ -311,6 +311,274 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         const emptied = noOptionalField({ jobId: record.jobId });
         expect(await store().replaceJob(emptied, replacement.etag)).to.equal(true);
         expect(await store().getJobs([record.jobId])).to.deep.equal([emptied]);
+      });
+    });
+
+    describe('replaceJobs', function () {
+      const store = useStore();
+
+      it('replaces those whose etag matches and reports each outcome in order, parents and lineage included', async () => {
+        const formerParent = makeJob();
+        const newParent = makeJob();
+        const moved = makeJob({ parentIds: [formerParent.jobId], status: 'RUNNING' });
+        const outdated = makeJob({ status: 'RUNNING' });
+        const unchangedParents = makeJob({ parentIds: [formerParent.jobId], status: 'QUEUED' });
+        await insertAll(store(), [formerParent, newParent, moved, outdated, unchangedParents]);
+
+        const movedNext = makeJob({ jobId: moved.jobId, createdAt: moved.createdAt, parentIds: [newParent.jobId], attempt: 2 });
+        const outdatedNext = makeJob({ jobId: outdated.jobId, createdAt: outdated.createdAt, status: 'FAILED' });
+        const missing = makeJob();
+        const unchangedParentsNext = makeJob({ jobId: unchangedParents.jobId, createdAt: unchangedParents.createdAt, parentIds: [formerParent.jobId], status: 'RUNNING' });
+        const outcomes = await store().replaceJobs([
+          { record: movedNext, expectedEtag: moved.etag },
+          { record: outdatedNext, expectedEtag: freshEtag() },
+          { record: missing, expectedEtag: missing.etag },
+          { record: unchangedParentsNext, expectedEtag: unchangedParents.etag },
+        ]);
+
+        expect(outcomes).to.deep.equal([true, false, false, true]);
+        expect(sortById(await store().getJobs([moved.jobId, outdated.jobId, missing.jobId, unchangedParents.jobId]))).to.deep.equal(
+          sortById([movedNext, outdated, unchangedParentsNext]),
+        );
+        expect(ids(await store().listChildren(formerParent.jobId, 10))).to.deep.equal([unchangedParents.jobId]);
+        expect(ids(await store().listChildren(newParent.jobId, 10))).to.deep.equal([moved.jobId]);
+        const ancestors = await store().lineage({ rootId: moved.jobId, direction: 'ANCESTORS', projection: 'IDS' });
+        expect(ids(ancestors)).to.deep.equal([newParent.jobId]);
+      });
+
+      it('applies replacements of one record in order, each against what the ones before left', async () => {
+        const record = makeJob({ status: 'QUEUED' });
+        const other = makeJob({ status: 'RUNNING' });
+        await insertAll(store(), [record, other]);
+        const running = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'RUNNING' });
+        const succeeded = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'SUCCEEDED' });
+        const otherNext = makeJob({ jobId: other.jobId, createdAt: other.createdAt });
+        expect(
+          await store().replaceJobs([
+            { record: running, expectedEtag: record.etag },
+            { record: succeeded, expectedEtag: running.etag },
+            { record: otherNext, expectedEtag: freshEtag() },
+          ]),
+        ).to.deep.equal([true, true, false]);
+        expect(sortById(await store().getJobs([record.jobId, other.jobId]))).to.deep.equal(sortById([succeeded, other]));
+
+        const failed = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'FAILED' });
+        const cancelled = makeJob({ jobId: record.jobId, createdAt: record.createdAt, status: 'CANCELLED' });
+        expect(
+          await store().replaceJobs([
+            { record: failed, expectedEtag: succeeded.etag },
+            { record: cancelled, expectedEtag: succeeded.etag },
+          ]),
+        ).to.deep.equal([true, false]);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([failed]);
+      });
+
+      it('reports every outcome when none or all apply', async () => {
+        const records = [makeJob({ status: 'RUNNING' }), makeJob({ status: 'RUNNING' })];
+        await insertAll(store(), records);
+        const next = records.map((r) => makeJob({ jobId: r.jobId, createdAt: r.createdAt }));
+        expect(await store().replaceJobs(next.map((record) => ({ record, expectedEtag: freshEtag() })))).to.deep.equal([false, false]);
+        expect(sortById(await store().getJobs(ids(records)))).to.deep.equal(sortById(records));
+        expect(await store().replaceJobs(next.map((record, i) => ({ record, expectedEtag: records[i]!.etag })))).to.deep.equal([true, true]);
+        expect(sortById(await store().getJobs(ids(records)))).to.deep.equal(sortById(next));
+      });
+
+      it('answers an empty call with no outcomes', async () => {
+        expect(await store().replaceJobs([])).to.deep.equal([]);
+      });
+    });
+
+    describe('markStale', function () {
+      const store = useStore();
+      const now = new Date('2025-01-15T10:20:30.456Z');
+
+      it('marks the existing records stale with a new etag and updatedAt, counts them, and touches nothing else', async () => {
+        const parent = makeJob();
+        const child = makeJob({ parentIds: [parent.jobId] });
+        const awkward = everyFieldSet({ cacheState: 'FRESH', payload: awkwardJson(), metadata: awkwardJson() });
+        const bystander = makeJob({ parentIds: [parent.jobId] });
+        await insertAll(store(), [parent, child, awkward, bystander]);
+        const missing = nextJobId('missing');
+
+        const count = await store().markStale([child.jobId, missing, awkward.jobId, parent.jobId, child.jobId], now);
+
+        expect(count).to.equal(3);
+        const stored = byId(await store().getJobs([parent.jobId, child.jobId, awkward.jobId, bystander.jobId, missing]));
+        expect([...stored.keys()].sort(compareCodeUnits)).to.deep.equal(ids(sortById([parent, child, awkward, bystander])));
+        for (const record of [parent, child, awkward]) {
+          const after = stored.get(record.jobId)!;
+          expect(after.etag, record.jobId).to.be.a('string').and.not.equal(record.etag);
+          expect(after, record.jobId).to.deep.equal({ ...record, cacheState: 'STALE', etag: after.etag, updatedAt: now });
+        }
+        expect(stored.get(bystander.jobId)).to.deep.equal(bystander);
+        const descendants = await store().lineage({ rootId: parent.jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
+        expect(sortById(descendants).map((row) => [row.jobId, row.cacheState])).to.deep.equal(
+          sortById([child, bystander]).map((r) => [r.jobId, r === child ? 'STALE' : 'FRESH']),
+        );
+      });
+
+      it('gives an etag that a replacement must use', async () => {
+        const record = makeJob();
+        await insertAll(store(), [record]);
+        expect(await store().markStale([record.jobId], now)).to.equal(1);
+        const [stale] = await store().getJobs([record.jobId]);
+        const replacement = makeJob({ jobId: record.jobId, createdAt: record.createdAt, attempt: 2 });
+        expect(await store().replaceJob(replacement, record.etag)).to.equal(false);
+        expect(await store().replaceJob(replacement, stale!.etag)).to.equal(true);
+        expect(await store().getJobs([record.jobId])).to.deep.equal([replacement]);
+      });
+
+      it('counts nothing for missing ids and for an empty list', async () => {
+        expect(await store().markStale([nextJobId('missing'), nextJobId('missing')], now)).to.equal(0);
+        expect(await store().markStale([], now)).to.equal(0);
+      });
+    });
+
+    describe('findReusableResult', function () {
+      const store = useStore();
+      const t0 = Date.UTC(2024, 8, 1, 6, 0, 0, 0);
+      const at = (offsetMs: number) => new Date(t0 + offsetMs);
+      let tenant: string;
+      let definitionHash: string;
+      let inputHash: string;
+      let tag: string;
+      let otherTenantResult: JobRecord;
+
+      before(async () => {
+        tenant = uniqueTenant();
+        tag = nextJobId('cache');
+        definitionHash = sha256Hex(`${tag}-definition`);
+        inputHash = sha256Hex(`${tag}-input`);
+        const key = { tenant, definitionHash, inputHash };
+        const succeeded = (suffix: string, completedAt: Date, overrides: Partial<JobRecord> = {}) =>
+          makeJob({ ...key, jobId: `${tag}-${suffix}`, createdAt: at(0), completedAt, ...overrides });
+        otherTenantResult = succeeded('elsewhere', at(9000), { tenant: uniqueTenant() });
+        await insertAll(
+          store(),
+          shuffled(
+            [
+              // Created last but completed first: completion time decides, not creation.
+              succeeded('early', at(1000), { createdAt: at(8000) }),
+              // Two results completed in the same millisecond: the greater job id is the newer.
+              succeeded('M', at(3000)),
+              succeeded('a', at(3000)),
+              succeeded('stale', at(5000), { cacheState: 'STALE' }),
+              makeJob({ ...key, jobId: `${tag}-failed`, status: 'FAILED', createdAt: at(0), completedAt: at(6000) }),
+              makeJob({ ...key, jobId: `${tag}-running`, status: 'RUNNING', createdAt: at(0) }),
+              makeJob({ ...key, jobId: `${tag}-cancelled`, status: 'CANCELLED', createdAt: at(0), completedAt: at(6500) }),
+              succeeded('other-input', at(7000), { inputHash: sha256Hex(`${tag}-other-input`) }),
+              succeeded('other-definition', at(7000), { definitionHash: sha256Hex(`${tag}-other-definition`) }),
+              otherTenantResult,
+            ],
+            5,
+          ),
+        );
+      });
+
+      async function found(overrides: { excludeJobId?: string; completedAfter?: Date; tenant?: string } = {}): Promise<string | undefined> {
+        const result = await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody`, ...overrides });
+        return result?.jobId;
+      }
+
+      it('finds the newest fresh success of the tenant, definition and input, whole', async () => {
+        expect(await found()).to.equal(`${tag}-a`);
+        const [stored] = await store().getJobs([`${tag}-a`]);
+        expect(await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
+      });
+
+      it('skips the excluded job', async () => {
+        expect(await found({ excludeJobId: `${tag}-a` })).to.equal(`${tag}-M`);
+        expect(await found({ excludeJobId: `${tag}-M` })).to.equal(`${tag}-a`);
+      });
+
+      it('keeps only results completed strictly after completedAfter', async () => {
+        expect(await found({ completedAfter: at(2999) })).to.equal(`${tag}-a`);
+        expect(await found({ completedAfter: at(999), excludeJobId: `${tag}-a` })).to.equal(`${tag}-M`);
+        expect(await found({ completedAfter: at(3000) })).to.equal(undefined);
+        expect(await found({ completedAfter: at(0) })).to.equal(`${tag}-a`);
+      });
+
+      it('finds nothing for other hashes, and only its own in another tenant', async () => {
+        expect(await store().findReusableResult({ tenant, definitionHash, inputHash: sha256Hex('unknown'), excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+        expect(await store().findReusableResult({ tenant, definitionHash: sha256Hex('unknown'), inputHash, excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+        expect(await found({ tenant: otherTenantResult.tenant })).to.equal(otherTenantResult.jobId);
+        expect(await found({ tenant: uniqueTenant() })).to.equal(undefined);
+      });
+
+      it('no longer finds results marked stale', async () => {
+        await store().markStale([`${tag}-a`, `${tag}-M`], new Date());
+        expect(await found()).to.equal(`${tag}-early`);
+        await store().markStale([`${tag}-early`], new Date());
+        expect(await found()).to.equal(undefined);
+      });
+    });
+
+    describe('listByStatus', function () {
+      const store = useStore();
+      let tag: string;
+      let records: JobRecord[];
+
+      before(async () => {
+        tag = nextJobId('sweep');
+        const job = (suffix: string, origin: JobRecord['origin'], status: JobStatus) =>
+          makeJob({ jobId: `${tag}-${suffix}`, origin, status, tenant: uniqueTenant() });
+        // '-B' sorts before '-a' by code unit.
+        records = [
+          job('q1', 'SUBMITTED', 'QUEUED'),
+          job('a', 'SUBMITTED', 'RUNNING'),
+          job('B', 'SUBMITTED', 'WAITING'),
+          job('r2', 'SUBMITTED', 'RUNNING'),
+          job('w3', 'SUBMITTED', 'WAITING'),
+          job('k', 'SUBMITTED', 'SUCCEEDED'),
+          job('f', 'SUBMITTED', 'FAILED'),
+          job('c', 'SUBMITTED', 'CANCELLED'),
+          job('rec-r', 'RECORDED', 'RUNNING'),
+          job('rec-q', 'RECORDED', 'QUEUED'),
+        ];
+        await insertAll(store(), shuffled(records, 3));
+      });
+
+      function expected(origin: JobRecord['origin'], statuses: readonly JobStatus[]): JobRecord[] {
+        return sortById(records.filter((r) => r.origin === origin && statuses.includes(r.status)));
+      }
+
+      it('lists the records of that origin and those statuses, of every tenant, by job id', async () => {
+        const live: JobStatus[] = ['QUEUED', 'WAITING', 'RUNNING'];
+        const listed = await store().listByStatus({ origin: 'SUBMITTED', statuses: live, limit: 100 });
+        expect(ids(listed)).to.deep.equal([`${tag}-B`, `${tag}-a`, `${tag}-q1`, `${tag}-r2`, `${tag}-w3`]);
+        expect(listed).to.deep.equal(expected('SUBMITTED', live));
+        expect(new Set(listed.map((r) => r.tenant)).size).to.equal(listed.length);
+      });
+
+      it('filters by each status and origin', async () => {
+        expect(ids(await store().listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING'], limit: 100 }))).to.deep.equal([`${tag}-a`, `${tag}-r2`]);
+        expect(ids(await store().listByStatus({ origin: 'RECORDED', statuses: ['RUNNING', 'QUEUED'], limit: 100 }))).to.deep.equal([
+          `${tag}-rec-q`,
+          `${tag}-rec-r`,
+        ]);
+        expect(ids(await store().listByStatus({ origin: 'RECORDED', statuses: ['WAITING', 'SUCCEEDED'], limit: 100 }))).to.deep.equal([]);
+        expect(await store().listByStatus({ origin: 'SUBMITTED', statuses: [], limit: 100 })).to.deep.equal([]);
+      });
+
+      it('pages with limit and afterJobId', async () => {
+        const statuses: JobStatus[] = ['QUEUED', 'WAITING', 'RUNNING', 'FAILED'];
+        const all = ids(expected('SUBMITTED', statuses));
+        expect(all).to.have.length(6);
+        for (const limit of [1, 2, 4]) {
+          const seen: string[] = [];
+          let page = await store().listByStatus({ origin: 'SUBMITTED', statuses, limit });
+          for (let pages = 0; page.length > 0; pages++) {
+            expect(page.length).to.be.at.most(limit);
+            expect(pages).to.be.below(10);
+            seen.push(...ids(page));
+            page = await store().listByStatus({ origin: 'SUBMITTED', statuses, limit, afterJobId: page[page.length - 1]!.jobId });
+          }
+          expect(seen, `limit ${limit}`).to.deep.equal(all);
+        }
+        expect(ids(await store().listByStatus({ origin: 'SUBMITTED', statuses, limit: 2, afterJobId: `${tag}-g` }))).to.deep.equal([
+          `${tag}-q1`,
+          `${tag}-r2`,
+        ]);
       });
     });
 
@@ -692,6 +960,13 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
           ['listJobs', () => store.listJobs({ tenant: 'default', filter: {}, limit: 10 })],
           ['listChildren', () => store.listChildren(record.jobId, 10)],
           ['lineage', () => store.lineage({ rootId: record.jobId, direction: 'DESCENDANTS', projection: 'IDS' })],
+          ['replaceJobs', () => store.replaceJobs([{ record: { ...record, etag: freshEtag() }, expectedEtag: record.etag }])],
+          ['markStale', () => store.markStale([record.jobId], new Date())],
+          [
+            'findReusableResult',
+            () => store.findReusableResult({ tenant: record.tenant, definitionHash: record.definitionHash, inputHash: record.inputHash, excludeJobId: 'other' }),
+          ],
+          ['listByStatus', () => store.listByStatus({ origin: 'RECORDED', statuses: ['SUCCEEDED'], limit: 10 })],
         ];
         // All at once: a driver may take its whole server selection timeout to give up.
         const settled = await Promise.allSettled(calls.map(([, call]) => call()));
@@ -840,6 +1115,7 @@ function everyFieldSet(overrides: Partial<JobRecord> = {}): JobRecord {
     readers: ['zoe@acme.test', 'bob@acme.test'],
     origin: 'SUBMITTED',
     payloadRedacted: true,
+    cachePolicy: 'REFRESH',
     requestId: `req-${nextJobId()}`,
     ...overrides,
   });

@@ -1,7 +1,13 @@
+import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { compareCodeUnits } from '../../src/domain/hashing.js';
+import type { JobRecord } from '../../src/domain/job.js';
+import { encodeRecord } from '../../src/store/sqlite/record-json.js';
 import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
+import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
 
 // Files rather than ':memory:', so that the suite runs on what production runs: WAL journal, real I/O.
@@ -26,3 +32,156 @@ runProvenanceStoreConformance({
     rmSync(directory, { recursive: true, force: true });
   },
 });
+
+describe('SQLite schema migration', function () {
+  let migrationDirectory: string;
+  let files = 0;
+  const newPath = () => join(migrationDirectory, `db-${++files}.sqlite`);
+
+  before(() => {
+    migrationDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-migration-'));
+  });
+
+  after(() => {
+    rmSync(migrationDirectory, { recursive: true, force: true });
+  });
+
+  it('brings a database of issue #2 (schema version 1) to the current version, records, edges and new queries working', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const t0 = Date.UTC(2024, 9, 1, 8, 0, 0, 0);
+    const at = (offsetMs: number) => new Date(t0 + offsetMs);
+    const parent = makeJob({ tenant });
+    const hashes = { tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, parentIds: [parent.jobId] };
+    // Completion order is the reverse of job id order, so that completed_at left empty would pick the wrong one.
+    const olderResult = makeJob({ ...hashes, jobId: nextJobId('z-older'), completedAt: at(1000) });
+    const newerResult = makeJob({ ...hashes, jobId: nextJobId('a-newer'), completedAt: at(2000) });
+    const running = makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', parentIds: [parent.jobId] });
+    const records = [parent, olderResult, newerResult, running];
+    writeIssue2Database(path, records);
+
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
+      const children = await store.listChildren(parent.jobId, 10);
+      expect(children.map((r) => r.jobId)).to.deep.equal(sortById([olderResult, newerResult, running]).map((r) => r.jobId));
+
+      const query = { ...hashes, excludeJobId: parent.jobId };
+      expect((await store.findReusableResult(query))?.jobId).to.equal(newerResult.jobId);
+      expect((await store.findReusableResult({ ...query, completedAfter: at(1500) }))?.jobId).to.equal(newerResult.jobId);
+      expect((await store.findReusableResult({ ...query, completedAfter: at(2000) }))?.jobId).to.equal(undefined);
+      expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING'], limit: 10 })).to.deep.equal([running]);
+      expect((await store.listByStatus({ origin: 'RECORDED', statuses: ['SUCCEEDED'], limit: 10 })).map((r) => r.jobId)).to.deep.equal(
+        sortById([parent, olderResult, newerResult]).map((r) => r.jobId),
+      );
+
+      expect(await store.markStale([newerResult.jobId], at(3000))).to.equal(1);
+      expect((await store.findReusableResult(query))?.jobId).to.equal(olderResult.jobId);
+      const added = makeJob({ tenant, origin: 'SUBMITTED', status: 'QUEUED' });
+      expect(await store.insertJobs([added])).to.deep.equal([{ inserted: true }]);
+      expect(sortById(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING', 'QUEUED'], limit: 10 }))).to.deep.equal(
+        sortById([running, added]),
+      );
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(2);
+
+    // Opening a migrated database again changes nothing.
+    const reopened = SqliteProvenanceStore.open({ path });
+    try {
+      expect(await reopened.getJobs([parent.jobId])).to.deep.equal([parent]);
+    } finally {
+      await reopened.close();
+    }
+    expect(schemaVersion(path)).to.equal(2);
+  });
+
+  it('creates the current version in a new database', async () => {
+    const path = newPath();
+    await SqliteProvenanceStore.open({ path }).close();
+    expect(schemaVersion(path)).to.equal(2);
+  });
+
+  it('refuses a database made by a newer build, and leaves it as it is', () => {
+    const path = newPath();
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(2\)/);
+    expect(schemaVersion(path)).to.equal(99);
+  });
+});
+
+/** A database as the committed code of issue #2 wrote it: its schema (version 1), rows and edges. */
+function writeIssue2Database(path: string, records: readonly JobRecord[]): void {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(ISSUE_2_SCHEMA);
+    db.pragma('user_version = 1');
+    const insertJob = db.prepare(
+      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
+         provider_model, provider_version, created_at, etag, parent_ids, labels, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
+    for (const r of records) {
+      insertJob.run(
+        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
+        r.provider.model, r.provider.version, r.createdAt.getTime(), r.etag, JSON.stringify(r.parentIds),
+        JSON.stringify(r.labels), encodeRecord(r),
+      );
+      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function schemaVersion(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.pragma('user_version', { simple: true }) as number;
+  } finally {
+    db.close();
+  }
+}
+
+function sortById(records: readonly JobRecord[]): JobRecord[] {
+  return [...records].sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+}
+
+/** The schema statements of issue #2 (commit b130056), verbatim: what every version 1 database holds. */
+const ISSUE_2_SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT PRIMARY KEY NOT NULL,
+  tenant TEXT NOT NULL,
+  request_id TEXT,
+  type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  cache_state TEXT NOT NULL,
+  definition_hash TEXT NOT NULL,
+  input_hash TEXT NOT NULL,
+  provider_id TEXT NOT NULL,
+  provider_model TEXT NOT NULL,
+  provider_version TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  parent_ids TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  doc TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_request_id ON jobs (tenant, request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_by_tenant_created ON jobs (tenant, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_by_tenant_status_created ON jobs (tenant, status, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_by_tenant_type_created ON jobs (tenant, type, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_by_cache_key ON jobs (definition_hash, input_hash);
+
+CREATE TABLE IF NOT EXISTS job_parents (
+  child_id TEXT NOT NULL,
+  parent_id TEXT NOT NULL,
+  PRIMARY KEY (child_id, parent_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_parents_by_parent ON job_parents (parent_id, child_id);
+`;

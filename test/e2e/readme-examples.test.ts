@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
+import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -44,17 +45,40 @@ describe('the grpcurl examples of the README', function () {
   let directory: string;
   let server: ServerProcess;
   let grpcurl: MiniGrpcurl;
+  const prefix = uniqueQueuePrefix();
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'provenance-readme-'));
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db') });
+    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_QUEUE_PREFIX: prefix });
     grpcurl = new MiniGrpcurl(server.address);
   });
   after(async () => {
     grpcurl.close();
     await server.stop();
+    await deleteQueueKeys(prefix);
     rmSync(directory, { recursive: true, force: true });
   });
+
+  const job = (jobId: string) => grpcurl.call('provenance.v1.ProvenanceService/GetJob', { jobId }) as Promise<{ status: string; type: string; parentJobIds?: string[]; cacheState?: string; error?: { reason: string }; result?: { cached?: boolean } }>;
+
+  /**
+   * A person reads the output before typing the next command; the test waits
+   * instead, for a submitted job to finish, or to be running or waiting on a
+   * running job (the long sleep that the README cancels).
+   */
+  async function settled(jobId: string): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const current = await job(jobId);
+      if (['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELLED'].includes(current.status)) return;
+      if (current.status === 'JOB_STATUS_RUNNING' && current.type === 'sleep') return;
+      if (current.status === 'JOB_STATUS_WAITING') {
+        const parents = await Promise.all((current.parentJobIds ?? []).map(job));
+        if (parents.some((p) => p.status === 'JOB_STATUS_RUNNING' && p.type === 'sleep')) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`job ${jobId} did not settle`);
+  }
 
   it('run as written, in order, and give the answer the README shows', async () => {
     const commands = grpcurlCommands(README);
@@ -67,12 +91,23 @@ describe('the grpcurl examples of the README', function () {
       expect(address).to.equal('127.0.0.1:50051');
       if (verb === 'list') expect(await grpcurl.list()).to.include('provenance.v1.ProvenanceService');
       else if (verb === 'describe') expect((await grpcurl.describe(symbol!)).files).to.not.be.empty;
-      else answers.set(`${verb} ${JSON.stringify(body ?? {})}`, await grpcurl.call(verb!, (body ?? {}) as never));
+      else {
+        const answer = (await grpcurl.call(verb!, (body ?? {}) as never)) as { jobId?: string };
+        answers.set(`${verb} ${JSON.stringify(body ?? {})}`, answer);
+        if (/\/(SubmitJob|RerunJob)$/.test(verb!)) await settled(answer.jobId!);
+      }
     }
     const shown = JSON.parse(/The first answers[^`]*```json\n([\s\S]*?)```/.exec(README)![1]!) as unknown;
     const lineage = [...answers].find(([key]) => key.startsWith('provenance.v1.ProvenanceService/GetLineage'))![1];
     expect(lineage).to.deep.equal(shown);
-    const reproducibility = [...answers].find(([key]) => key.includes('CheckReproducibility'))![1];
-    expect(reproducibility).to.deep.include({ reproducible: true });
+    const answer = (method: string, jobId: string) => [...answers].find(([key]) => key.startsWith(`provenance.v1.ProvenanceService/${method} {"jobId":"${jobId}"`))![1];
+    expect(answer('CheckReproducibility', 'bundle')).to.deep.include({ reproducible: true });
+    expect(await job('digest-again')).to.deep.include({ status: 'JOB_STATUS_SUCCEEDED', result: { ...(await job('digest')).result, cached: true, cachedFromJobId: 'digest' } });
+    expect(answer('RerunJob', 'doc')).to.deep.include({ rerunOfJobId: 'doc' });
+    expect(answer('InvalidateCache', 'doc')).to.deep.equal({ affectedJobIds: ['doc', 'bundle', 'digest', 'digest-again'], affectedCount: 4, dryRun: true });
+    expect((await job('bundle')).cacheState).to.equal('CACHE_STATE_STALE');
+    expect((await job('nap')).status).to.equal('JOB_STATUS_CANCELLED');
+    await settled('after-nap');
+    expect((await job('after-nap')).error?.reason).to.equal('DEPENDENCY_FAILED');
   });
 });

@@ -4,20 +4,24 @@ import { Status } from '../../src/gen/google/rpc/status.js';
 import type { Job } from '../../src/gen/provenance/v1/job.js';
 import {
   BatchRecordJobsRequest,
+  CancelJobRequest,
   CheckReproducibilityRequest,
   ExportProvenanceGraphRequest,
   GetJobRequest,
   GetLineageRequest,
+  InvalidateCacheRequest,
   ListDependentsRequest,
   ListJobsRequest,
   ProvenanceServiceClient,
   RecordJobRequest,
+  RerunJobRequest,
   SubmitJobRequest,
   type BatchRecordJobsResponse,
   type CheckReproducibilityResponse,
   type DeepPartial,
   type ExportProvenanceGraphResponse,
   type GetLineageResponse,
+  type InvalidateCacheResponse,
   type ListDependentsResponse,
   type ListJobsResponse,
 } from '../../src/gen/provenance/v1/provenance_service.js';
@@ -43,6 +47,9 @@ export function connect(address: string) {
     exportProvenanceGraph: unary<ExportProvenanceGraphRequest, ExportProvenanceGraphResponse>(client.exportProvenanceGraph, ExportProvenanceGraphRequest),
     checkReproducibility: unary<CheckReproducibilityRequest, CheckReproducibilityResponse>(client.checkReproducibility, CheckReproducibilityRequest),
     submitJob: unary<SubmitJobRequest, Job>(client.submitJob, SubmitJobRequest),
+    rerunJob: unary<RerunJobRequest, Job>(client.rerunJob, RerunJobRequest),
+    cancelJob: unary<CancelJobRequest, Job>(client.cancelJob, CancelJobRequest),
+    invalidateCache: unary<InvalidateCacheRequest, InvalidateCacheResponse>(client.invalidateCache, InvalidateCacheRequest),
     close: () => client.close(),
   };
 }

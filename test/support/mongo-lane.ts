@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { findFreePort } from './net.js';
 
 /**
  * Where the MongoDB tests run: the server named by MONGODB_URI when it is
@@ -136,18 +136,6 @@ function waitForUri(child: ChildProcess, exited: Promise<void>, stderr: () => st
       settled = true;
       clearTimeout(timer);
       resolve(match[1]!);
-    });
-  });
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no free port was assigned'))));
     });
   });
 }

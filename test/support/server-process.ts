@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { deleteQueueKeys, TEST_REDIS_URL, uniqueQueuePrefix } from './redis.js';
 
-/** A server started the way `npm start` starts it (node dist/src/main.js), on a port the system picks. */
+/** A server started the way `npm start` starts it (node dist/src/main.js), on a port the system picks; or a worker as `npm run worker` starts it. */
 export interface ServerProcess {
+  /** host:port of the gRPC server; empty for a worker. */
   address: string;
   child: ChildProcess;
   /** Everything the server printed, stdout and stderr. */
@@ -12,11 +14,29 @@ export interface ServerProcess {
 }
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
 const STARTUP_TIMEOUT_MS = 20_000;
 
 export function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0', PROVENANCE_LOG_LEVEL: 'info', MONGODB_URI: '', ...env },
+  return startEntryPoint(MAIN, /"address":"([^"]+)"[^\n]*"msg":"serving"/, env);
+}
+
+export function startWorker(env: Record<string, string | undefined>): Promise<ServerProcess> {
+  return startEntryPoint(WORKER, /"msg":"working"/, env);
+}
+
+function startEntryPoint(script: string, ready: RegExp, env: Record<string, string | undefined>): Promise<ServerProcess> {
+  // Unless the test shares a queue between processes, each process gets Redis keys of its own, deleted when it stops.
+  const ownPrefix = env.PROVENANCE_QUEUE_PREFIX === undefined ? uniqueQueuePrefix() : undefined;
+  const child = spawn(process.execPath, [script], {
+    env: {
+      ...process.env,
+      PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0',
+      PROVENANCE_LOG_LEVEL: 'info',
+      MONGODB_URI: '',
+      ...(ownPrefix ? { PROVENANCE_QUEUE_PREFIX: ownPrefix } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const killOnExit = () => child.kill('SIGKILL');
@@ -33,25 +53,27 @@ export function startServer(env: Record<string, string | undefined>): Promise<Se
     async stop(signal = 'SIGTERM') {
       process.off('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      const code = await exited;
+      if (ownPrefix) await deleteQueueKeys(ownPrefix, env.REDIS_URL ?? TEST_REDIS_URL);
+      return code;
     },
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start within ${STARTUP_TIMEOUT_MS} ms:\n${output}`));
+      reject(new Error(`${script} did not start within ${STARTUP_TIMEOUT_MS} ms:\n${output}`));
     }, STARTUP_TIMEOUT_MS);
     const onData = () => {
-      const serving = /"address":"([^"]+)"[^\n]*"msg":"serving"/.exec(output);
-      if (!serving) return;
+      const started = ready.exec(output);
+      if (!started) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
-      resolve({ ...server, address: serving[1]! });
+      resolve({ ...server, address: started[1] ?? '' });
     };
     child.stdout!.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with code ${code} before serving:\n${output}`));
+      reject(new Error(`${script} exited with code ${code} before serving:\n${output}`));
     });
   });
 }

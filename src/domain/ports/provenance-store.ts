@@ -1,4 +1,4 @@
-import type { JobRecord, JobStatus } from '../job.js';
+import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
 
 /**
@@ -26,6 +26,32 @@ export interface ProvenanceStore {
   /** Replaces a record if its stored etag is still expectedEtag. Returns whether it did. */
   replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean>;
 
+  /**
+   * replaceJob for many records (distinct job ids) in one round trip; each
+   * replacement succeeds or fails on its own. false: not applied (or, on a
+   * busy MongoDB, applied and already replaced by a concurrent write). A
+   * write error rejects the whole call.
+   */
+  replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]>;
+
+  /**
+   * Sets cacheState STALE (with a new etag, the same for every record of the
+   * call, and updatedAt = now) on every record of jobIds, in one bulk update.
+   * Returns how many records exist.
+   */
+  markStale(jobIds: readonly string[], now: Date): Promise<number>;
+
+  /**
+   * The newest (by completedAt, then jobId) SUCCEEDED record of the tenant
+   * with that definition and input hash whose cacheState is FRESH, completed
+   * after completedAfter when given, other than excludeJobId. A record
+   * without completedAt sorts last and never passes completedAfter.
+   */
+  findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined>;
+
+  /** Records of any tenant with that origin and one of those statuses (none: no records), by jobId ascending, after afterJobId when given; limit ≥ 1. */
+  listByStatus(query: StatusQuery): Promise<JobRecord[]>;
+
   /** The records of those ids that exist, each once, in no particular order. */
   getJobs(jobIds: readonly string[]): Promise<JobRecord[]>;
 
@@ -49,6 +75,26 @@ export interface ProvenanceStore {
    * through parents that had no record when they were written).
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
+}
+
+export interface Replacement {
+  record: JobRecord;
+  expectedEtag: string;
+}
+
+export interface ReusableResultQuery {
+  tenant: string;
+  definitionHash: string;
+  inputHash: string;
+  completedAfter?: Date;
+  excludeJobId: string;
+}
+
+export interface StatusQuery {
+  origin: JobOrigin;
+  statuses: readonly JobStatus[];
+  limit: number;
+  afterJobId?: string;
 }
 
 export type InsertOutcome = { inserted: true } | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' };

@@ -1,7 +1,16 @@
 import { MongoClient, MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
-import type { InsertOutcome, LineageQuery, ListJobsQuery, ProvenanceStore } from '../../domain/ports/provenance-store.js';
+import { newEtag } from '../../domain/ids.js';
+import type {
+  InsertOutcome,
+  LineageQuery,
+  ListJobsQuery,
+  ProvenanceStore,
+  Replacement,
+  ReusableResultQuery,
+  StatusQuery,
+} from '../../domain/ports/provenance-store.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
 import { translateDriverError } from './errors.js';
 
@@ -40,8 +49,11 @@ export class MongoProvenanceStore implements ProvenanceStore {
       const jobs = client.db(options.database).collection<JobDocument>(COLLECTION);
       await jobs.createIndexes([
         { key: { parentIds: 1 } },
-        { key: { definitionHash: 1, inputHash: 1 } },
+        // The cache lookup: a tenant's newest fresh result of one definition and input.
+        { key: { tenant: 1, definitionHash: 1, inputHash: 1, completedAt: -1, _id: -1 } },
         { key: { status: 1, createdAt: -1 } },
+        // The worker's startup sweep over submitted jobs by status.
+        { key: { origin: 1, status: 1, _id: 1 } },
         { key: { type: 1, createdAt: -1 } },
         { key: { tenant: 1, createdAt: -1, _id: -1 } },
         { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
@@ -143,11 +155,85 @@ export class MongoProvenanceStore implements ProvenanceStore {
     });
   }
 
-  replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+  async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    const [replaced] = await this.replaceJobs([{ record, expectedEtag }]);
+    return replaced!;
+  }
+
+  /**
+   * One unordered bulk write. Its result counts the replacements that
+   * matched but does not say which (neither MongoDB's nor the emulator's),
+   * so a partial count is resolved by reading the etags back: a replacement
+   * happened if its record's etag, unique to that write, is stored, or was
+   * replaced by a later replacement of the same call. A concurrent write
+   * landing between the bulk write and that read makes a replacement that
+   * happened look refused, as if it had lost the race to that write.
+   */
+  replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
     return this.guard(async () => {
-      const result = await this.jobs.replaceOne({ _id: record.jobId, etag: expectedEtag }, toDocument(record));
-      return result.matchedCount === 1;
+      if (replacements.length === 0) return [];
+      const { matchedCount } = await this.jobs.bulkWrite(
+        replacements.map(({ record, expectedEtag }) => ({
+          replaceOne: { filter: { _id: record.jobId, etag: expectedEtag }, replacement: toDocument(record) },
+        })),
+        { ordered: false },
+      );
+      if (matchedCount === replacements.length) return replacements.map(() => true);
+      if (matchedCount === 0) return replacements.map(() => false);
+      const etags = await this.storedEtags(replacements.map(({ record }) => record.jobId));
+      const replaced: boolean[] = [];
+      for (let index = replacements.length - 1; index >= 0; index--) {
+        const { record, expectedEtag } = replacements[index]!;
+        replaced[index] = etags.get(record.jobId) === record.etag;
+        if (replaced[index]) etags.set(record.jobId, expectedEtag);
+      }
+      return replaced;
     });
+  }
+
+  markStale(jobIds: readonly string[], now: Date): Promise<number> {
+    return this.guard(async () => {
+      if (jobIds.length === 0) return 0;
+      const result = await this.jobs.updateMany(
+        { _id: { $in: [...jobIds] } },
+        { $set: { cacheState: 'STALE', etag: newEtag(), updatedAt: now } },
+      );
+      return result.matchedCount;
+    });
+  }
+
+  findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined> {
+    return this.guard(async () => {
+      const filter: Filter<JobDocument> = {
+        tenant: query.tenant,
+        definitionHash: query.definitionHash,
+        inputHash: query.inputHash,
+        status: 'SUCCEEDED',
+        cacheState: 'FRESH',
+        _id: { $ne: query.excludeJobId },
+      };
+      if (query.completedAfter !== undefined) filter.completedAt = { $gt: query.completedAfter };
+      const [document] = await this.jobs.find(filter).sort({ completedAt: -1, _id: -1 }).limit(1).toArray();
+      return document === undefined ? undefined : fromDocument(document);
+    });
+  }
+
+  listByStatus(query: StatusQuery): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      if (query.limit <= 0 || query.statuses.length === 0) return [];
+      const filter: Filter<JobDocument> = { origin: query.origin, status: { $in: [...query.statuses] } };
+      if (query.afterJobId !== undefined) filter._id = { $gt: query.afterJobId };
+      const documents = await this.jobs.find(filter).sort({ _id: 1 }).limit(query.limit).toArray();
+      return documents.map(fromDocument);
+    });
+  }
+
+  /** The stored etag of each of those ids that exists. An aggregate, because the emulator ignores find() projections. */
+  private async storedEtags(jobIds: readonly string[]): Promise<Map<string, string>> {
+    const stored = await this.jobs
+      .aggregate<Pick<JobDocument, '_id' | 'etag'>>([{ $match: { _id: { $in: [...jobIds] } } }, { $project: { _id: 1, etag: 1 } }])
+      .toArray();
+    return new Map(stored.map((document) => [document._id, document.etag]));
   }
 
   getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {

@@ -1,13 +1,11 @@
 import type Database from 'better-sqlite3';
 
-/** Bumped by every migration; stored in PRAGMA user_version. */
-export const SCHEMA_VERSION = 1;
-
 /**
  * jobs: one row per record. `doc` holds the whole record (record-json.ts);
  * the other columns copy the fields that are filtered, ordered or walked on.
  * job_parents: the lineage edges, one row per (child, parent), including
  * parents that have no record (dangling references are allowed).
+ * Frozen: databases of version 1 exist; changes go into a new migration.
  */
 const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -42,14 +40,41 @@ CREATE TABLE IF NOT EXISTS job_parents (
 CREATE INDEX IF NOT EXISTS job_parents_by_parent ON job_parents (parent_id, child_id);
 `;
 
-/** Creates the schema, or checks that an existing database is one this code can use. */
+/**
+ * Version 2, for job execution (issue #3): origin and completed_at become
+ * columns, filled from `doc` for the rows already there. The cache lookup
+ * (newest fresh result of a tenant's definition and input) reads one index
+ * entry, and the worker's startup sweep (submitted jobs by status) reads
+ * only the jobs it repairs. The cache key index now leads with the tenant,
+ * as every query on the hashes does.
+ */
+const MIGRATION_V2 = `
+ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'RECORDED';
+ALTER TABLE jobs ADD COLUMN completed_at INTEGER;
+UPDATE jobs SET origin = json_extract(doc, '$.origin'), completed_at = iso_to_millis(json_extract(doc, '$.completedAt'));
+DROP INDEX jobs_by_cache_key;
+CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, completed_at, job_id);
+CREATE INDEX jobs_by_origin_status ON jobs (origin, status, job_id);
+`;
+
+/** Migration i takes a database from version i to version i + 1; a new database runs them all. */
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2];
+
+/** Bumped by every migration; stored in PRAGMA user_version. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema to SCHEMA_VERSION, or refuses a database made by a newer build. */
 export function migrate(db: Database.Database): void {
+  // The same conversion as the rows written since (Date.getTime() of the record's Date).
+  db.function('iso_to_millis', { deterministic: true, directOnly: true }, (iso: string | null) =>
+    iso === null ? null : Date.parse(iso),
+  );
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(`database schema version ${version} is newer than this build supports (${SCHEMA_VERSION})`);
     }
-    db.exec(SCHEMA_V1);
+    for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { unavailable } from '../../domain/errors.js';
-import type { CacheState, JobRecord, JobStatus } from '../../domain/job.js';
+import { newEtag } from '../../domain/ids.js';
+import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
 import type {
   InsertOutcome,
@@ -10,6 +11,9 @@ import type {
   LineageQuery,
   ListJobsQuery,
   ProvenanceStore,
+  Replacement,
+  ReusableResultQuery,
+  StatusQuery,
 } from '../../domain/ports/provenance-store.js';
 import { decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
@@ -32,6 +36,8 @@ interface JobRow {
   providerModel: string;
   providerVersion: string;
   createdAt: number;
+  completedAt: number | null;
+  origin: JobOrigin;
   etag: string;
   parentIds: string;
   labels: string;
@@ -97,22 +103,62 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    const [replaced] = await this.replaceJobs([{ record, expectedEtag }]);
+    return replaced!;
+  }
+
+  async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
     const { storedParentIds, updateJob, deleteEdges } = this.statements;
     return this.guarded(() =>
       this.db
-        .transaction((): boolean => {
-          // Reading before writing tells whether the parents changed, so edges are rewritten only then.
-          const previousParentIds = storedParentIds.get(record.jobId, expectedEtag);
-          if (previousParentIds === undefined) return false;
-          const row = toJobRow(record);
-          updateJob.run(row);
-          if (previousParentIds !== row.parentIds) {
-            deleteEdges.run(record.jobId);
-            this.insertEdges(record.jobId, record.parentIds);
-          }
-          return true;
-        })
+        .transaction((): boolean[] =>
+          replacements.map(({ record, expectedEtag }) => {
+            // Reading before writing tells whether the parents changed, so edges are rewritten only then.
+            const previousParentIds = storedParentIds.get(record.jobId, expectedEtag);
+            if (previousParentIds === undefined) return false;
+            const row = toJobRow(record);
+            updateJob.run(row);
+            if (previousParentIds !== row.parentIds) {
+              deleteEdges.run(record.jobId);
+              this.insertEdges(record.jobId, record.parentIds);
+            }
+            return true;
+          }),
+        )
         .immediate(),
+    );
+  }
+
+  async markStale(jobIds: readonly string[], now: Date): Promise<number> {
+    const etag = newEtag();
+    return this.guarded(
+      () => this.statements.markStale.run({ jobIds: JSON.stringify(jobIds), etag, updatedAt: now.toISOString() }).changes,
+    );
+  }
+
+  async findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined> {
+    const doc = this.guarded(() =>
+      this.statements.findReusableResult.get({
+        tenant: query.tenant,
+        definitionHash: query.definitionHash,
+        inputHash: query.inputHash,
+        completedAfter: query.completedAfter?.getTime() ?? null,
+        excludeJobId: query.excludeJobId,
+      }),
+    );
+    return doc === undefined ? undefined : decodeRecord(doc);
+  }
+
+  async listByStatus(query: StatusQuery): Promise<JobRecord[]> {
+    return this.guarded(() =>
+      this.statements.listByStatus
+        .all({
+          origin: query.origin,
+          statuses: JSON.stringify(query.statuses),
+          afterJobId: query.afterJobId ?? '',
+          limit: query.limit,
+        })
+        .map(decodeRecord),
     );
   }
 
@@ -237,6 +283,8 @@ function toJobRow(record: JobRecord): JobRow {
     providerModel: record.provider.model,
     providerVersion: record.provider.version,
     createdAt: record.createdAt.getTime(),
+    completedAt: record.completedAt?.getTime() ?? null,
+    origin: record.origin,
     etag: record.etag,
     parentIds: JSON.stringify(record.parentIds),
     labels: JSON.stringify(record.labels),
@@ -298,9 +346,9 @@ function lineageSql(direction: LineageDirection, projection: LineageProjection):
 
 function prepareStatements(db: Database.Database) {
   const jobColumns =
-    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, etag, parent_ids, labels, doc';
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, doc';
   const jobValues =
-    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @etag, @parentIds, @labels, @doc';
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @doc';
   const lineageStatement = (direction: LineageDirection, projection: LineageProjection) =>
     db.prepare<[string, number], string>(lineageSql(direction, projection)).pluck();
   const lineageStatements = (direction: LineageDirection) => ({
@@ -321,6 +369,33 @@ function prepareStatements(db: Database.Database) {
       .prepare<[string, string], string>('SELECT parent_ids FROM jobs WHERE job_id = ? AND etag = ?')
       .pluck(),
     updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
+    // json_set rewrites only the three members: every other byte of the document stays as encodeRecord wrote it.
+    markStale: db.prepare<{ jobIds: string; etag: string; updatedAt: string }>(
+      `UPDATE jobs SET cache_state = 'STALE', etag = @etag,
+         doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
+       WHERE job_id IN (SELECT value FROM json_each(@jobIds))`,
+    ),
+    // A NULL completedAfter bounds nothing; a NULL completed_at is never newer than a bound.
+    findReusableResult: db
+      .prepare<
+        { tenant: string; definitionHash: string; inputHash: string; completedAfter: number | null; excludeJobId: string },
+        string
+      >(
+        `SELECT doc FROM jobs
+         WHERE tenant = @tenant AND definition_hash = @definitionHash AND input_hash = @inputHash
+           AND status = 'SUCCEEDED' AND cache_state = 'FRESH' AND job_id <> @excludeJobId
+           AND (@completedAfter IS NULL OR completed_at > @completedAfter)
+         ORDER BY completed_at DESC, job_id DESC LIMIT 1`,
+      )
+      .pluck(),
+    listByStatus: db
+      .prepare<{ origin: JobOrigin; statuses: string; afterJobId: string; limit: number }, string>(
+        // Every job id is longer than '', which therefore starts at the beginning.
+        `SELECT doc FROM jobs
+         WHERE origin = @origin AND status IN (SELECT value FROM json_each(@statuses)) AND job_id > @afterJobId
+         ORDER BY job_id LIMIT @limit`,
+      )
+      .pluck(),
     getJobs: db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck(),
     findByRequestIds: db
       .prepare<[string, string], string>(

@@ -184,6 +184,59 @@ export function jobOriginToJSON(object: JobOrigin): string {
   }
 }
 
+/** Whether a submitted job may reuse a cached result. */
+export enum CachePolicy {
+  /** CACHE_POLICY_UNSPECIFIED - Not set; treated as CACHE_POLICY_USE. */
+  CACHE_POLICY_UNSPECIFIED = 0,
+  /**
+   * CACHE_POLICY_USE - Reuse the result of a SUCCEEDED, fresh job with the same definition and
+   * input hashes, younger than PROVENANCE_CACHE_TTL, instead of running.
+   */
+  CACHE_POLICY_USE = 1,
+  /** CACHE_POLICY_BYPASS - Always run; never read the cache. */
+  CACHE_POLICY_BYPASS = 2,
+  /** CACHE_POLICY_REFRESH - Always run, and make this result the one the cache serves. */
+  CACHE_POLICY_REFRESH = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function cachePolicyFromJSON(object: any): CachePolicy {
+  switch (object) {
+    case 0:
+    case "CACHE_POLICY_UNSPECIFIED":
+      return CachePolicy.CACHE_POLICY_UNSPECIFIED;
+    case 1:
+    case "CACHE_POLICY_USE":
+      return CachePolicy.CACHE_POLICY_USE;
+    case 2:
+    case "CACHE_POLICY_BYPASS":
+      return CachePolicy.CACHE_POLICY_BYPASS;
+    case 3:
+    case "CACHE_POLICY_REFRESH":
+      return CachePolicy.CACHE_POLICY_REFRESH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CachePolicy.UNRECOGNIZED;
+  }
+}
+
+export function cachePolicyToJSON(object: CachePolicy): string {
+  switch (object) {
+    case CachePolicy.CACHE_POLICY_UNSPECIFIED:
+      return "CACHE_POLICY_UNSPECIFIED";
+    case CachePolicy.CACHE_POLICY_USE:
+      return "CACHE_POLICY_USE";
+    case CachePolicy.CACHE_POLICY_BYPASS:
+      return "CACHE_POLICY_BYPASS";
+    case CachePolicy.CACHE_POLICY_REFRESH:
+      return "CACHE_POLICY_REFRESH";
+    case CachePolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * The provenance record of one compute job: what it was asked to do, with
  * which inputs and provider, which jobs it depended on, and what came of it.
@@ -296,7 +349,11 @@ export interface Job {
    */
   restricted: boolean;
   /** When the record was last changed. Millisecond precision. */
-  updateTime?: Date | undefined;
+  updateTime?:
+    | Date
+    | undefined;
+  /** For submitted jobs: how the worker uses the result cache. */
+  cachePolicy: CachePolicy;
 }
 
 export interface Job_LabelsEntry {
@@ -376,6 +433,7 @@ function createBaseJob(): Job {
     payloadRedacted: false,
     restricted: false,
     updateTime: undefined,
+    cachePolicy: 0,
   };
 }
 
@@ -461,6 +519,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(218).fork()).join();
+    }
+    if (message.cachePolicy !== 0) {
+      writer.uint32(224).int32(message.cachePolicy);
     }
     return writer;
   },
@@ -697,6 +758,14 @@ export const Job: MessageFns<Job> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.cachePolicy = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -799,6 +868,11 @@ export const Job: MessageFns<Job> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      cachePolicy: isSet(object.cachePolicy)
+        ? cachePolicyFromJSON(object.cachePolicy)
+        : isSet(object.cache_policy)
+        ? cachePolicyFromJSON(object.cache_policy)
+        : 0,
     };
   },
 
@@ -891,6 +965,9 @@ export const Job: MessageFns<Job> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.cachePolicy !== 0) {
+      obj.cachePolicy = cachePolicyToJSON(message.cachePolicy);
+    }
     return obj;
   },
 
@@ -942,6 +1019,7 @@ export const Job: MessageFns<Job> = {
     message.payloadRedacted = object.payloadRedacted ?? false;
     message.restricted = object.restricted ?? false;
     message.updateTime = object.updateTime ?? undefined;
+    message.cachePolicy = object.cachePolicy ?? 0;
     return message;
   },
 };

@@ -25,7 +25,17 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { Status } from "../../google/rpc/status.js";
 import { AuditEvent } from "./audit.js";
 import { ProvenanceEvent, StartPosition, startPositionFromJSON, startPositionToJSON } from "./event.js";
-import { Job, JobError, JobStatus, jobStatusFromJSON, jobStatusToJSON, Provider } from "./job.js";
+import {
+  CachePolicy,
+  cachePolicyFromJSON,
+  cachePolicyToJSON,
+  Job,
+  JobError,
+  JobStatus,
+  jobStatusFromJSON,
+  jobStatusToJSON,
+  Provider,
+} from "./job.js";
 import {
   Edge,
   LineageDirection,
@@ -196,59 +206,6 @@ export function reproducibilityIssueReasonToJSON(object: ReproducibilityIssueRea
     case ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED:
       return "REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED";
     case ReproducibilityIssueReason.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
-
-/** Whether a submitted job may reuse a cached result. */
-export enum CachePolicy {
-  /** CACHE_POLICY_UNSPECIFIED - Not set; treated as CACHE_POLICY_USE. */
-  CACHE_POLICY_UNSPECIFIED = 0,
-  /**
-   * CACHE_POLICY_USE - Reuse the result of a SUCCEEDED, fresh job with the same definition and
-   * input hashes, younger than PROVENANCE_CACHE_TTL, instead of running.
-   */
-  CACHE_POLICY_USE = 1,
-  /** CACHE_POLICY_BYPASS - Always run; never read the cache. */
-  CACHE_POLICY_BYPASS = 2,
-  /** CACHE_POLICY_REFRESH - Always run, and make this result the one the cache serves. */
-  CACHE_POLICY_REFRESH = 3,
-  UNRECOGNIZED = -1,
-}
-
-export function cachePolicyFromJSON(object: any): CachePolicy {
-  switch (object) {
-    case 0:
-    case "CACHE_POLICY_UNSPECIFIED":
-      return CachePolicy.CACHE_POLICY_UNSPECIFIED;
-    case 1:
-    case "CACHE_POLICY_USE":
-      return CachePolicy.CACHE_POLICY_USE;
-    case 2:
-    case "CACHE_POLICY_BYPASS":
-      return CachePolicy.CACHE_POLICY_BYPASS;
-    case 3:
-    case "CACHE_POLICY_REFRESH":
-      return CachePolicy.CACHE_POLICY_REFRESH;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return CachePolicy.UNRECOGNIZED;
-  }
-}
-
-export function cachePolicyToJSON(object: CachePolicy): string {
-  switch (object) {
-    case CachePolicy.CACHE_POLICY_UNSPECIFIED:
-      return "CACHE_POLICY_UNSPECIFIED";
-    case CachePolicy.CACHE_POLICY_USE:
-      return "CACHE_POLICY_USE";
-    case CachePolicy.CACHE_POLICY_BYPASS:
-      return "CACHE_POLICY_BYPASS";
-    case CachePolicy.CACHE_POLICY_REFRESH:
-      return "CACHE_POLICY_REFRESH";
-    case CachePolicy.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -589,6 +546,12 @@ export interface SubmitJobRequest {
     | undefined;
   /** Extra subjects allowed to read the record. */
   readerSubjects: string[];
+  /**
+   * Id to give the job, with the same rules as RecordJobRequest.job_id.
+   * Empty: the service generates one. Submitting an id that exists is
+   * ALREADY_EXISTS, unless it is the same request again.
+   */
+  jobId: string;
 }
 
 export interface SubmitJobRequest_LabelsEntry {
@@ -3086,6 +3049,7 @@ function createBaseSubmitJobRequest(): SubmitJobRequest {
     requestId: "",
     metadata: undefined,
     readerSubjects: [],
+    jobId: "",
   };
 }
 
@@ -3117,6 +3081,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     for (const v of message.readerSubjects) {
       writer.uint32(74).string(v!);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(82).string(message.jobId);
     }
     return writer;
   },
@@ -3209,6 +3176,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.readerSubjects.push(reader.string());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3261,6 +3236,11 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         : globalThis.Array.isArray(object?.reader_subjects)
         ? object.reader_subjects.map((e: any) => globalThis.String(e))
         : [],
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
     };
   },
 
@@ -3299,6 +3279,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.readerSubjects?.length) {
       obj.readerSubjects = message.readerSubjects;
     }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
     return obj;
   },
 
@@ -3326,6 +3309,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.requestId = object.requestId ?? "";
     message.metadata = object.metadata ?? undefined;
     message.readerSubjects = object.readerSubjects?.map((e) => e) || [];
+    message.jobId = object.jobId ?? "";
     return message;
   },
 };

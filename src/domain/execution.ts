@@ -1,0 +1,181 @@
+import type { SubmitJobCommand } from './commands.js';
+import { canonicalJson, inputHash, outputHash, sha256Hex } from './hashing.js';
+import { newEtag } from './ids.js';
+import type { CachePolicy, JobError, JobRecord, JobStatus } from './job.js';
+import type { JsonValue } from './json.js';
+import type { LineageRow } from './lineage.js';
+import type { Principal } from './principal.js';
+
+/**
+ * The lifecycle of submitted jobs as pure functions: each transition takes a
+ * record and returns the next one (with a fresh etag), so that the service
+ * can write it with a compare-and-set on the old etag.
+ */
+
+export const REASONS = {
+  dependencyFailed: 'DEPENDENCY_FAILED',
+  enqueueFailed: 'ENQUEUE_FAILED',
+  handlerError: 'HANDLER_ERROR',
+  noHandler: 'NO_HANDLER',
+  timeout: 'TIMEOUT',
+  cancelled: 'CANCELLED',
+} as const;
+
+/** How a job starts: QUEUED when every parent has succeeded, WAITING while one is live; a failed parent means it cannot run. */
+export function startingStatus(parents: readonly JobRecord[]): { status: 'QUEUED' | 'WAITING' } | { failedParents: JobRecord[] } {
+  const failedParents = parents.filter((p) => p.status === 'FAILED' || p.status === 'CANCELLED');
+  if (failedParents.length > 0) return { failedParents };
+  return { status: parents.every((p) => p.status === 'SUCCEEDED') ? 'QUEUED' : 'WAITING' };
+}
+
+/** Fingerprint of what a submission asks for; the idempotency key is not part of it. */
+export function submissionFingerprint(submission: { command: SubmitJobCommand; cachePolicy: CachePolicy; rerunOfJobId?: string }): string {
+  const { requestId: _requestId, cachePolicy: _policy, ...content } = submission.command;
+  const asked = { submit: content, cachePolicy: submission.cachePolicy, rerunOf: submission.rerunOfJobId ?? null };
+  return sha256Hex(canonicalJson(JSON.parse(JSON.stringify(asked))));
+}
+
+export interface NewSubmissionContext {
+  jobId: string;
+  now: Date;
+  principal: Principal;
+  definitionHash: string;
+  status: 'QUEUED' | 'WAITING';
+  cachePolicy: CachePolicy;
+  fingerprint: string;
+  rerunOfJobId?: string;
+}
+
+export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissionContext): JobRecord {
+  const record: JobRecord = {
+    jobId: context.jobId,
+    type: command.type,
+    payload: command.payload,
+    definitionHash: context.definitionHash,
+    // Known once the parents' outputs are: set when the job is claimed.
+    inputHash: '',
+    provider: command.provider,
+    parentIds: command.parentIds,
+    status: context.status,
+    cacheState: 'NONE',
+    createdAt: context.now,
+    updatedAt: context.now,
+    attempt: 0,
+    labels: command.labels,
+    metadata: command.metadata,
+    tenant: context.principal.tenant,
+    owner: context.principal.subject,
+    readers: command.readers,
+    etag: newEtag(),
+    origin: 'SUBMITTED',
+    payloadRedacted: false,
+    cachePolicy: context.cachePolicy,
+    requestHash: context.fingerprint,
+  };
+  if (command.requestId) record.requestId = command.requestId;
+  if (context.rerunOfJobId) record.rerunOfJobId = context.rerunOfJobId;
+  return record;
+}
+
+function next(job: JobRecord, now: Date, changes: Partial<JobRecord>): JobRecord {
+  const record: JobRecord = { ...job, ...changes, updatedAt: now, etag: newEtag() };
+  for (const key of Object.keys(changes) as Array<keyof JobRecord>) {
+    if (changes[key] === undefined) delete record[key];
+  }
+  return record;
+}
+
+/** WAITING → QUEUED, once every parent has succeeded; also a job revived after its enqueue failed. */
+export function queued(job: JobRecord, now: Date): JobRecord {
+  return next(job, now, { status: 'QUEUED', error: undefined, completedAt: undefined });
+}
+
+/** A worker takes the job: one more attempt, with the input hash of its parents' current outputs. */
+export function claimed(job: JobRecord, parents: readonly JobRecord[], now: Date): JobRecord {
+  const byId = new Map(parents.map((p) => [p.jobId, p]));
+  const parentOutputs = job.parentIds.map((id) => ({ jobId: id, outputHash: byId.get(id)?.result?.outputHash ?? null }));
+  return next(job, now, {
+    status: 'RUNNING',
+    attempt: job.attempt + 1,
+    startedAt: now,
+    inputHash: inputHash(job.definitionHash, parentOutputs),
+    completedAt: undefined,
+    durationMs: undefined,
+    result: undefined,
+    error: undefined,
+  });
+}
+
+/** A RUNNING job whose attempt failed with retries left goes back to the queue, keeping its attempt count. */
+export function requeued(job: JobRecord, now: Date): JobRecord {
+  return next(job, now, { status: 'QUEUED' });
+}
+
+export function succeeded(job: JobRecord, output: JsonValue, maxOutputBytes: number, now: Date): JobRecord {
+  const keep = Buffer.byteLength(canonicalJson(output), 'utf8') <= maxOutputBytes;
+  return finished(job, 'SUCCEEDED', now, {
+    result: keep ? { outputHash: outputHash(output), output, cached: false } : { outputHash: outputHash(output), cached: false },
+    cacheState: 'FRESH',
+  });
+}
+
+/** Completed from an earlier job's result without running the handler. */
+export function servedFromCache(job: JobRecord, source: JobRecord, now: Date): JobRecord {
+  const result = { ...source.result!, cached: true, cachedFromJobId: source.jobId };
+  return finished(job, 'SUCCEEDED', now, { result, cacheState: 'FRESH' });
+}
+
+export function failed(job: JobRecord, error: JobError, now: Date): JobRecord {
+  return finished(job, 'FAILED', now, { error, cacheState: 'NONE' });
+}
+
+export function cancelled(job: JobRecord, message: string, now: Date): JobRecord {
+  return finished(job, 'CANCELLED', now, { error: { reason: REASONS.cancelled, message }, cacheState: 'NONE' });
+}
+
+function finished(job: JobRecord, status: JobStatus, now: Date, changes: Partial<JobRecord>): JobRecord {
+  const startedAt = job.startedAt;
+  return next(job, now, {
+    status,
+    completedAt: now,
+    durationMs: startedAt && job.status === 'RUNNING' ? now.getTime() - startedAt.getTime() : undefined,
+    ...changes,
+  });
+}
+
+/**
+ * The WAITING jobs a failed or cancelled job takes down with it: its WAITING
+ * children, their WAITING children, and so on, each with the job whose
+ * failure started it. A WAITING job reached only through jobs that are not
+ * WAITING (they ran, or were recorded) keeps waiting on its other parents.
+ */
+export function waitingDescendantsToFail(failedJobId: string, descendants: readonly LineageRow[]): string[] {
+  const children = new Map<string, LineageRow[]>();
+  for (const row of descendants) {
+    for (const parent of row.parentIds) children.set(parent, [...(children.get(parent) ?? []), row]);
+  }
+  const doomed: string[] = [];
+  const seen = new Set([failedJobId]);
+  let frontier = [failedJobId];
+  while (frontier.length > 0) {
+    const following: string[] = [];
+    for (const id of frontier) {
+      for (const child of children.get(id) ?? []) {
+        if (seen.has(child.jobId) || child.status !== 'WAITING') continue;
+        seen.add(child.jobId);
+        doomed.push(child.jobId);
+        following.push(child.jobId);
+      }
+    }
+    frontier = following;
+  }
+  return doomed;
+}
+
+export function dependencyFailure(cause: JobRecord): JobError {
+  return {
+    reason: REASONS.dependencyFailed,
+    message: `job ${cause.jobId}, which this job depends on, ${cause.status === 'CANCELLED' ? 'was cancelled' : 'failed'}`,
+    dependencyJobId: cause.jobId,
+  };
+}

@@ -1,0 +1,37 @@
+import type { JobRecord, JobStatus } from '../../domain/job.js';
+import type { ServiceDependencies } from '../provenance-service.js';
+import { releaseIfReady } from './settlement.js';
+
+const PAGE = 500;
+
+/**
+ * Makes the queue agree with the records again after anything that may have
+ * broken the link between them: a crash between a write and an enqueue, a
+ * Redis that restarted empty, a completion whose follow-up did not run.
+ * QUEUED and RUNNING submitted jobs that the queue does not hold are enqueued
+ * again; WAITING jobs whose parents have all finished are released or
+ * failed. Runs when a worker starts, when the queue connection comes back,
+ * and at PROVENANCE_REPAIR_INTERVAL_MS; the normal path never waits for it.
+ */
+export async function repairSweep(deps: ServiceDependencies): Promise<{ enqueued: number }> {
+  let enqueued = 0;
+  await eachPage(deps, ['QUEUED', 'RUNNING'], async (jobs) => {
+    const held = await deps.queue.holding(jobs.map((job) => job.jobId));
+    for (const job of jobs) {
+      if (held.has(job.jobId)) continue;
+      await deps.queue.enqueue(job.jobId);
+      enqueued++;
+    }
+  });
+  await eachPage(deps, ['WAITING'], (jobs) => releaseIfReady(deps, jobs));
+  return { enqueued };
+}
+
+async function eachPage(deps: ServiceDependencies, statuses: JobStatus[], visit: (jobs: JobRecord[]) => Promise<void>): Promise<void> {
+  for (let afterJobId: string | undefined; ; ) {
+    const jobs = await deps.store.listByStatus({ origin: 'SUBMITTED', statuses, limit: PAGE, ...(afterJobId ? { afterJobId } : {}) });
+    if (jobs.length > 0) await visit(jobs);
+    if (jobs.length < PAGE) return;
+    afterJobId = jobs[jobs.length - 1]!.jobId;
+  }
+}

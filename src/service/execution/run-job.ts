@@ -1,0 +1,128 @@
+import { REASONS, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
+import type { JobRecord } from '../../domain/job.js';
+import type { JsonValue } from '../../domain/json.js';
+import type { QueueDelivery } from '../../domain/ports/job-queue.js';
+import { Violations } from '../../domain/validation.js';
+import type { ServiceDependencies } from '../provenance-service.js';
+import { invalidateDescendants } from './invalidation.js';
+import { settle } from './settlement.js';
+
+/** Thrown back to the queue so that it retries the delivery after its backoff. */
+export class RetryableAttemptError extends Error {
+  override readonly name = 'RetryableAttemptError';
+}
+
+/**
+ * What a worker does with one delivery. The record decides: a job that is
+ * gone, finished, cancelled or claimed by someone else is left alone, so a
+ * delivery may safely come twice. Every write is a compare-and-set on the
+ * etag read before, so that a cancellation or a second worker wins cleanly.
+ */
+export async function runDelivery(deps: ServiceDependencies, delivery: QueueDelivery): Promise<void> {
+  const [job] = await deps.store.getJobs([delivery.jobId]);
+  if (!job || job.origin !== 'SUBMITTED' || (job.status !== 'QUEUED' && job.status !== 'RUNNING')) return;
+  const parents = await deps.store.getJobs(job.parentIds);
+  const running = claimed(job, parents, deps.now());
+  // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
+  if (!(await deps.store.replaceJob(running, job.etag))) return;
+
+  if ((running.cachePolicy ?? 'USE') === 'USE') {
+    const hit = await deps.store.findReusableResult({
+      tenant: running.tenant,
+      definitionHash: running.definitionHash,
+      inputHash: running.inputHash,
+      ...(deps.execution.cacheTtlMs > 0 ? { completedAfter: new Date(deps.now().getTime() - deps.execution.cacheTtlMs) } : {}),
+      excludeJobId: running.jobId,
+    });
+    if (hit) {
+      await finish(deps, running, servedFromCache(running, hit, deps.now()));
+      return;
+    }
+  }
+  const handler = deps.handlers.find(running.type, running.provider.id);
+  if (!handler) {
+    const message = `no handler is registered for job type ${running.type}; registered types: ${deps.handlers.types().join(', ')}`;
+    await finish(deps, running, failed(running, { reason: REASONS.noHandler, message }, deps.now()));
+    return;
+  }
+
+  const attempt = new AbortController();
+  const abort = () => attempt.abort(delivery.signal.reason);
+  delivery.signal.addEventListener('abort', abort, { once: true });
+  const timer = setTimeout(() => attempt.abort(new Error(`timed out after ${deps.execution.jobTimeoutMs} ms`)), deps.execution.jobTimeoutMs);
+  let output: JsonValue;
+  try {
+    output = checkedOutput(
+      await handler({
+        jobId: running.jobId,
+        type: running.type,
+        payload: running.payload,
+        provider: running.provider,
+        parents: running.parentIds.map((id) => parentResult(parents.find((p) => p.jobId === id)!)),
+        attempt: running.attempt,
+        signal: attempt.signal,
+      }),
+    );
+  } catch (error) {
+    if (delivery.signal.aborted) return stopped(deps, running);
+    const timedOut = attempt.signal.aborted;
+    const message = timedOut ? String((attempt.signal.reason as Error).message) : error instanceof Error ? error.message : String(error);
+    if (!delivery.finalAttempt) {
+      await deps.store.replaceJob(requeued(running, deps.now()), running.etag);
+      throw new RetryableAttemptError(message);
+    }
+    await finish(deps, running, failed(running, { reason: timedOut ? REASONS.timeout : REASONS.handlerError, message }, deps.now()));
+    return;
+  } finally {
+    clearTimeout(timer);
+    delivery.signal.removeEventListener('abort', abort);
+  }
+  const done = succeeded(running, output, deps.execution.maxOutputBytes, deps.now());
+  const previous = await deps.store.findReusableResult({
+    tenant: done.tenant,
+    definitionHash: done.definitionHash,
+    inputHash: done.inputHash,
+    excludeJobId: done.jobId,
+  });
+  if (!(await finish(deps, running, done))) return;
+  // Differential invalidation: a rerun that produced a different output makes what was built on the previous output stale.
+  if (previous && previous.result!.outputHash !== done.result!.outputHash) await invalidateDescendants(deps, previous.jobId);
+}
+
+/**
+ * The delivery was aborted: by CancelJob, which has already written the
+ * record, or by the worker stopping, in which case the job goes back to
+ * QUEUED and the queue (or, failing that, the repair sweep) hands it out again.
+ */
+async function stopped(deps: ServiceDependencies, running: JobRecord): Promise<void> {
+  const [now] = await deps.store.getJobs([running.jobId]);
+  if (now?.status === 'CANCELLED') return;
+  await deps.store.replaceJob(requeued(running, deps.now()), running.etag);
+  throw new RetryableAttemptError('the worker stopped before the job finished');
+}
+
+/** Writes the terminal record if the job is still the one this worker claimed, then settles what waits on it. */
+async function finish(deps: ServiceDependencies, running: JobRecord, done: JobRecord): Promise<boolean> {
+  if (!(await deps.store.replaceJob(done, running.etag))) return false;
+  await settle(deps, done);
+  return true;
+}
+
+function parentResult(parent: JobRecord): { jobId: string; outputHash: string; output?: JsonValue } {
+  const { result } = parent;
+  return result!.output === undefined ? { jobId: parent.jobId, outputHash: result!.outputHash } : { jobId: parent.jobId, outputHash: result!.outputHash, output: result!.output };
+}
+
+/** A handler must return JSON that every store keeps alike; anything else fails the attempt with a clear message. */
+function checkedOutput(value: unknown): JsonValue {
+  if (value === undefined) throw new Error('the handler returned nothing; it must return a JSON value');
+  const v = new Violations();
+  try {
+    v.json('output', value as JsonValue, Number.MAX_SAFE_INTEGER);
+  } catch (error) {
+    throw new Error(`the handler returned a value that is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const [problem] = v.list;
+  if (problem) throw new Error(`the handler returned an output whose ${problem.field} ${problem.description}`);
+  return value as JsonValue;
+}

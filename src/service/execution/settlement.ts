@@ -1,0 +1,68 @@
+import { dependencyFailure, failed, queued, startingStatus, waitingDescendantsToFail } from '../../domain/execution.js';
+import type { JobRecord } from '../../domain/job.js';
+import type { ServiceDependencies } from '../provenance-service.js';
+
+const CHILD_PAGE = 500;
+
+/**
+ * What a job reaching a terminal status means for the jobs that wait on it:
+ * success releases the children whose parents have now all succeeded; failure
+ * or cancellation fails the WAITING jobs downstream with DEPENDENCY_FAILED.
+ * Driven by the completion itself, never by polling.
+ */
+export async function settle(deps: ServiceDependencies, job: JobRecord): Promise<void> {
+  if (job.status === 'SUCCEEDED') await releaseWaitingChildren(deps, job.jobId);
+  else if (job.status === 'FAILED' || job.status === 'CANCELLED') await failWaitingDescendants(deps, job);
+}
+
+async function releaseWaitingChildren(deps: ServiceDependencies, parentId: string): Promise<void> {
+  for (let after: string | undefined; ; ) {
+    const children = await deps.store.listChildren(parentId, CHILD_PAGE, after);
+    await releaseIfReady(
+      deps,
+      children.filter((child) => child.status === 'WAITING'),
+    );
+    if (children.length < CHILD_PAGE) return;
+    after = children[children.length - 1]!.jobId;
+  }
+}
+
+/**
+ * Queues each WAITING job whose parents have all succeeded, and fails those
+ * with a failed or cancelled parent. Safe to run twice for the same job: the
+ * compare-and-set lets one writer through, and enqueueing is idempotent.
+ */
+export async function releaseIfReady(deps: ServiceDependencies, waiting: readonly JobRecord[]): Promise<void> {
+  if (waiting.length === 0) return;
+  const parents = new Map((await deps.store.getJobs([...new Set(waiting.flatMap((w) => w.parentIds))])).map((p) => [p.jobId, p]));
+  const ready: JobRecord[] = [];
+  const failedParents = new Map<string, JobRecord>();
+  for (const job of waiting) {
+    const start = startingStatus(job.parentIds.flatMap((id) => parents.get(id) ?? []));
+    if ('failedParents' in start) for (const parent of start.failedParents) failedParents.set(parent.jobId, parent);
+    else if (start.status === 'QUEUED' && job.parentIds.every((id) => parents.has(id))) ready.push(job);
+  }
+  const now = deps.now();
+  const applied = await deps.store.replaceJobs(ready.map((job) => ({ record: queued(job, now), expectedEtag: job.etag })));
+  for (const [i, job] of ready.entries()) {
+    if (!applied[i]) continue;
+    try {
+      await deps.queue.enqueue(job.jobId);
+    } catch (error) {
+      // The record says QUEUED; the repair sweep enqueues it once the queue is back.
+      deps.log.warn({ err: error, jobId: job.jobId }, 'could not enqueue a released job; the repair sweep will');
+    }
+  }
+  for (const parent of failedParents.values()) await failWaitingDescendants(deps, parent);
+}
+
+/** Fails the WAITING jobs downstream of a failed or cancelled job, in one bulk compare-and-set. */
+export async function failWaitingDescendants(deps: ServiceDependencies, cause: JobRecord): Promise<JobRecord[]> {
+  const rows = await deps.store.lineage({ rootId: cause.jobId, direction: 'DESCENDANTS', projection: 'FULL' });
+  const doomed = new Set(waitingDescendantsToFail(cause.jobId, rows));
+  const records = rows.filter((row) => doomed.has(row.jobId)).map((row) => row.record!);
+  const now = deps.now();
+  const updates = records.map((record) => ({ record: failed(record, dependencyFailure(cause), now), expectedEtag: record.etag }));
+  const applied = await deps.store.replaceJobs(updates);
+  return updates.filter((_, i) => applied[i]).map((u) => u.record);
+}

@@ -1,0 +1,177 @@
+import type { RerunJobCommand, SubmitJobCommand } from '../../domain/commands.js';
+import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../../domain/errors.js';
+import { REASONS, failed, newSubmittedJob, queued, startingStatus, submissionFingerprint } from '../../domain/execution.js';
+import { definitionHash } from '../../domain/hashing.js';
+import { newJobId } from '../../domain/ids.js';
+import type { CachePolicy, JobRecord } from '../../domain/job.js';
+import { mergePatch } from '../../domain/json-merge-patch.js';
+import type { JsonObject } from '../../domain/json.js';
+import type { Principal } from '../../domain/principal.js';
+import { Violations, validateSubmitJob } from '../../domain/validation.js';
+import { getJob } from '../job-queries.js';
+import type { ServiceDependencies } from '../provenance-service.js';
+import { failWaitingDescendants, releaseIfReady } from './settlement.js';
+
+interface Submission {
+  command: SubmitJobCommand;
+  cachePolicy: CachePolicy;
+  rerunOfJobId?: string;
+}
+
+/**
+ * SubmitJob: the record is written first (QUEUED, or WAITING while a parent
+ * is live), then the job is enqueued. If the enqueue fails, the record says
+ * so (FAILED, reason ENQUEUE_FAILED) and the caller gets UNAVAILABLE; a retry
+ * with the same request_id submits that same job again.
+ */
+export async function submitJob(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
+  const violations = validateSubmitJob(command, deps.limits);
+  if (violations.length > 0) throw invalidArgument(violations);
+  return submit(deps, principal, { command, cachePolicy: (command.cachePolicy as CachePolicy | undefined) ?? 'USE' });
+}
+
+/**
+ * RerunJob: a new submitted job from an existing one, with its payload
+ * merged with overrides (RFC 7386) or replaced, and its parents kept or
+ * replaced. A rerun that changes nothing must hash to the original's
+ * definition hash; if it does not (the volatile keys changed since), that is
+ * an error rather than a silently different job.
+ */
+export async function rerunJob(deps: ServiceDependencies, principal: Principal, command: RerunJobCommand): Promise<JobRecord> {
+  const v = new Violations();
+  v.jobId('job_id', command.jobId, true);
+  if (command.replaceParents) v.parents('parent_job_ids', command.parentIds);
+  else if (command.parentIds.length > 0) v.add('parent_job_ids', 'given without replace_parents');
+  if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
+  if (v.list.length > 0) throw invalidArgument(v.list);
+  const original = await getJob(deps, principal, command.jobId);
+  const payload: JsonObject = command.payloadReplacement ?? (command.payloadOverrides ? (mergePatch(original.payload, command.payloadOverrides) as JsonObject) : original.payload);
+  const submitCommand: SubmitJobCommand = {
+    type: original.type,
+    payload,
+    provider: original.provider,
+    parentIds: command.replaceParents ? command.parentIds : original.parentIds,
+    labels: original.labels,
+    metadata: original.metadata,
+    readers: original.readers,
+    ...(command.requestId ? { requestId: command.requestId } : {}),
+  };
+  const violations = validateSubmitJob(submitCommand, deps.limits);
+  if (violations.length > 0) throw invalidArgument(violations);
+  const unchanged = !command.payloadReplacement && !command.payloadOverrides;
+  if (unchanged && definitionHash(original.type, payload, deps.limits.volatileKeys) !== original.definitionHash) {
+    throw failedPrecondition(
+      `rerunning job ${original.jobId} unchanged gives a different definition hash than it has: the hashing configuration (PROVENANCE_VOLATILE_KEYS) changed since it was recorded`,
+      'DEFINITION_HASH_MISMATCH',
+      [{ type: 'DEFINITION_HASH_MISMATCH', subject: jobName(original.jobId), description: 'recomputed definition hash differs from the stored one' }],
+    );
+  }
+  const cachePolicy = (command.cachePolicy as CachePolicy | undefined) ?? 'BYPASS';
+  return submit(deps, principal, { command: submitCommand, cachePolicy, rerunOfJobId: original.jobId });
+}
+
+async function submit(deps: ServiceDependencies, principal: Principal, submission: Submission): Promise<JobRecord> {
+  const { command } = submission;
+  if (!deps.handlers.find(command.type, command.provider.id)) throw noHandler(command.type, deps.handlers.types());
+  const fingerprint = submissionFingerprint(submission);
+  const earlier = await earlierSubmission(deps, principal, command);
+  if (earlier) return replayed(deps, earlier, fingerprint);
+
+  const parents = await deps.store.getJobs(command.parentIds);
+  const found = new Set(parents.map((p) => p.jobId));
+  const missing = command.parentIds.filter((id) => !found.has(id));
+  if (missing.length > 0) throw parentsNotFound(missing);
+  const start = startingStatus(parents);
+  if ('failedParents' in start) throw parentsFailed(start.failedParents);
+
+  const job = newSubmittedJob(command, {
+    jobId: command.jobId ?? newJobId(deps.now()),
+    now: deps.now(),
+    principal,
+    definitionHash: definitionHash(command.type, command.payload, deps.limits.volatileKeys),
+    status: start.status,
+    cachePolicy: submission.cachePolicy,
+    fingerprint,
+    ...(submission.rerunOfJobId ? { rerunOfJobId: submission.rerunOfJobId } : {}),
+  });
+  const [outcome] = await deps.store.insertJobs([job]);
+  if (!outcome!.inserted) {
+    // Lost a race for the job id or request_id: answer as the winner would.
+    return replayed(deps, (await earlierSubmission(deps, principal, command))!, fingerprint);
+  }
+  if (job.status === 'QUEUED') return enqueue(deps, job);
+  return settleIfParentsFinished(deps, job);
+}
+
+interface EarlierSubmission {
+  job: JobRecord;
+  /** What the new request shares with the one that made the job. */
+  sharing: 'request_id' | 'job_id';
+}
+
+/** The job an earlier request made with the same request_id, or with the same client-chosen job id. */
+async function earlierSubmission(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<EarlierSubmission | undefined> {
+  const [byRequest] = command.requestId ? await deps.store.findByRequestIds(principal.tenant, [command.requestId]) : [];
+  if (byRequest) return { job: byRequest, sharing: 'request_id' };
+  const [byId] = command.jobId ? await deps.store.getJobs([command.jobId]) : [];
+  return byId && { job: byId, sharing: 'job_id' };
+}
+
+/** The same request again: the job it made, submitted anew if its enqueue had failed. */
+async function replayed(deps: ServiceDependencies, { job, sharing }: EarlierSubmission, fingerprint: string): Promise<JobRecord> {
+  if (job.requestHash !== fingerprint) {
+    const reason = sharing === 'request_id' ? 'REQUEST_ID_REUSED' : 'JOB_ALREADY_EXISTS';
+    throw new ProvenanceError('ALREADY_EXISTS', `the ${sharing} was already used for a different request (job ${job.jobId})`, reason, {
+      resource: jobResource(job.jobId),
+    });
+  }
+  if (job.status !== 'FAILED' || job.error?.reason !== REASONS.enqueueFailed) return job;
+  const revived = queued(job, deps.now());
+  if (!(await deps.store.replaceJob(revived, job.etag))) return (await deps.store.getJobs([job.jobId]))[0]!;
+  return enqueue(deps, revived);
+}
+
+async function enqueue(deps: ServiceDependencies, job: JobRecord): Promise<JobRecord> {
+  try {
+    await deps.queue.enqueue(job.jobId);
+    return job;
+  } catch (error) {
+    const message = error instanceof ProvenanceError ? error.message : 'the job queue refused the job';
+    const marked = failed(job, { reason: REASONS.enqueueFailed, message }, deps.now());
+    await deps.store.replaceJob(marked, job.etag);
+    throw new ProvenanceError(
+      'UNAVAILABLE',
+      `the job queue is unavailable; job ${job.jobId} is recorded as FAILED (ENQUEUE_FAILED): retry with the same request_id to submit it again`,
+      'QUEUE_UNAVAILABLE',
+      { retryDelayMs: 1000, resource: jobResource(job.jobId) },
+    );
+  }
+}
+
+/**
+ * A parent may have finished between reading it and writing this WAITING
+ * job, in which case its completion did not see this job: look again now
+ * that the job is stored, so that one of the two always releases it.
+ */
+async function settleIfParentsFinished(deps: ServiceDependencies, job: JobRecord): Promise<JobRecord> {
+  const parents = await deps.store.getJobs(job.parentIds);
+  const start = startingStatus(parents);
+  if ('failedParents' in start) await failWaitingDescendants(deps, start.failedParents[0]!);
+  else if (start.status === 'QUEUED') await releaseIfReady(deps, [job]);
+  else return job;
+  return (await deps.store.getJobs([job.jobId]))[0]!;
+}
+
+function noHandler(type: string, registered: readonly string[]): ProvenanceError {
+  return failedPrecondition(`no handler is registered for job type ${type}; registered types: ${registered.join(', ')}`, 'NO_HANDLER', [
+    { type: 'NO_HANDLER', subject: `types/${type}`, description: `registered types: ${registered.join(', ')}` },
+  ]);
+}
+
+function parentsFailed(parents: readonly JobRecord[]): ProvenanceError {
+  return failedPrecondition(
+    `parent jobs did not succeed: ${parents.map((p) => `${p.jobId} (${p.status})`).join(', ')}`,
+    'PARENT_FAILED',
+    parents.map((p) => ({ type: 'PARENT_FAILED', subject: jobName(p.jobId), description: `parent job ${p.jobId} is ${p.status}` })),
+  );
+}

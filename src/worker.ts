@@ -1,0 +1,12 @@
+import { openRuntime } from './composition.js';
+import { runUntilSignalled, startup } from './process.js';
+
+/** Workers only (npm run worker): the same Redis, queue prefix and database as the servers, no gRPC. */
+const { config, logger } = startup();
+const runtime = await openRuntime(config, logger).catch((error: unknown) => {
+  logger.fatal({ err: error }, 'cannot start');
+  process.exit(1);
+});
+runtime.startWorkers();
+logger.info({ concurrency: config.execution.workerConcurrency, storage: config.storage.type }, 'working');
+runUntilSignalled(logger, () => runtime.close(config.shutdownGraceMs));

@@ -1,0 +1,308 @@
+import { expect } from 'chai';
+import type { JobQueue, QueueDelivery } from '../../src/domain/ports/job-queue.js';
+
+/**
+ * The one suite every JobQueue adapter must pass. Each adapter has a runner
+ * (*.test.ts) that builds a harness and calls runJobQueueConformance.
+ */
+
+/** What an adapter needs to know to behave as a test expects; every adapter has these three notions. */
+export interface QueueTuning {
+  /** How many more times a rejected delivery is tried. */
+  retries: number;
+  /** Wait before the first retry; later ones wait longer. */
+  backoffMs: number;
+  /** How long a worker may go silent before its job is handed out again. */
+  stallIntervalMs: number;
+}
+
+export interface JobQueueHarness {
+  name: string;
+  /** A namespace no other test uses. Queues opened on one namespace share their jobs, as the processes of one deployment do. */
+  newNamespace(): string;
+  open(namespace: string, tuning: QueueTuning): Promise<JobQueue>;
+  /** Deletes what the suite stored and releases what the harness holds (called once, after all tests, with every queue closed). */
+  dispose(): Promise<void>;
+}
+
+const TUNING: QueueTuning = { retries: 2, backoffMs: 50, stallIntervalMs: 500 };
+/** How long the tests watch for a delivery that must not come. */
+const QUIET_MS = 300;
+const CLOSE_TIMEOUT_MS = 2000;
+
+/** Registers the suite. It closes the queues it opened after each test, then calls harness.dispose() once, after all its tests. */
+export function runJobQueueConformance(harness: JobQueueHarness): void {
+  describe(`JobQueue conformance: ${harness.name}`, function () {
+    this.timeout(20_000);
+    let opened: JobQueue[] = [];
+    async function open(namespace: string, tuning: QueueTuning = TUNING): Promise<JobQueue> {
+      const queue = await harness.open(namespace, tuning);
+      opened.push(queue);
+      return queue;
+    }
+
+    afterEach(async () => {
+      const closing = opened;
+      opened = [];
+      await Promise.all(closing.map((queue) => queue.close(CLOSE_TIMEOUT_MS)));
+    });
+
+    after(async () => {
+      await harness.dispose();
+    });
+
+    it('answers ping, and calls an onReady listener once connected', async () => {
+      const queue = await open(harness.newNamespace());
+      await queue.ping();
+      let calls = 0;
+      queue.onReady(() => calls++);
+      await until(() => calls === 1, 'the onReady call');
+      await sleep(QUIET_MS);
+      expect(calls).to.equal(1);
+    });
+
+    it('delivers every enqueued id once, whether enqueued before or after process()', async () => {
+      const queue = await open(harness.newNamespace());
+      const ids = Array.from({ length: 20 }, (_, i) => `job-${i}`);
+      for (const id of ids.slice(0, 10)) await queue.enqueue(id);
+      const deliveries: QueueDelivery[] = [];
+      queue.process(4, async (delivery) => {
+        deliveries.push(delivery);
+      });
+      await Promise.all(ids.slice(10).map((id) => queue.enqueue(id)));
+      await until(() => deliveries.length >= ids.length, 'every delivery');
+      await sleep(QUIET_MS);
+      expect(deliveries.map((d) => d.jobId).sort()).to.deep.equal([...ids].sort());
+      expect(deliveries.filter((d) => d.finalAttempt || d.signal.aborted)).to.deep.equal([]);
+    });
+
+    it('does not add an id that is already waiting or running', async () => {
+      const queue = await open(harness.newNamespace());
+      await Promise.all([queue.enqueue('twice'), queue.enqueue('twice')]);
+      await queue.enqueue('twice');
+      const release = deferred();
+      const delivered: string[] = [];
+      queue.process(2, async ({ jobId }) => {
+        delivered.push(jobId);
+        await release.promise;
+      });
+      await until(() => delivered.length === 1, 'the delivery');
+      await queue.enqueue('twice');
+      release.resolve();
+      await sleep(QUIET_MS);
+      expect(delivered).to.deep.equal(['twice']);
+    });
+
+    it('delivers an id again when it is enqueued again after its delivery finished', async () => {
+      const queue = await open(harness.newNamespace());
+      const delivered: string[] = [];
+      queue.process(1, async ({ jobId }) => {
+        delivered.push(jobId);
+      });
+      await queue.enqueue('again');
+      await until(async () => delivered.length === 1 && (await queue.holding(['again'])).size === 0, 'the first delivery to finish');
+      await queue.enqueue('again');
+      await until(() => delivered.length === 2, 'the second delivery');
+      expect(delivered).to.deep.equal(['again', 'again']);
+    });
+
+    it('never runs more deliveries at once than its concurrency', async () => {
+      const queue = await open(harness.newNamespace());
+      let running = 0;
+      let peak = 0;
+      let finished = 0;
+      queue.process(3, async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(40);
+        running--;
+        finished++;
+      });
+      await Promise.all(Array.from({ length: 12 }, (_, i) => queue.enqueue(`busy-${i}`)));
+      await until(() => finished === 12, 'every delivery to finish');
+      expect(peak).to.equal(3);
+    });
+
+    it('retries a rejected delivery with a growing backoff, says which attempt is the last, and stops there', async () => {
+      const tuning = { ...TUNING, retries: 2, backoffMs: 100 };
+      const queue = await open(harness.newNamespace(), tuning);
+      const attempts: Array<{ finalAttempt: boolean; at: number }> = [];
+      queue.process(1, async ({ finalAttempt }) => {
+        attempts.push({ finalAttempt, at: Date.now() });
+        throw new Error('this attempt fails');
+      });
+      await queue.enqueue('flaky');
+      await until(() => attempts.length === 3, 'three attempts');
+      // A fourth attempt would come after a backoff of 400 ms.
+      await sleep(4 * tuning.backoffMs + QUIET_MS);
+      expect(attempts.map((a) => a.finalAttempt)).to.deep.equal([false, false, true]);
+      expect(attempts[1]!.at - attempts[0]!.at).to.be.at.least(tuning.backoffMs);
+      expect(attempts[2]!.at - attempts[1]!.at).to.be.at.least(2 * tuning.backoffMs);
+      expect(await queue.holding(['flaky'])).to.deep.equal(new Set());
+    });
+
+    it('holds waiting, running and retry-waiting ids, and not finished or unknown ones', async () => {
+      // The retry waits a minute: long after the test has looked.
+      const queue = await open(harness.newNamespace(), { ...TUNING, retries: 1, backoffMs: 60_000 });
+      const release = deferred();
+      const delivered: string[] = [];
+      queue.process(1, async ({ jobId }) => {
+        delivered.push(jobId);
+        if (jobId === 'retrying') throw new Error('later');
+        if (jobId === 'running') await release.promise;
+      });
+      await queue.enqueue('retrying');
+      await queue.enqueue('finished');
+      // With one delivery at a time, 'retrying' has its retry scheduled once 'finished' is done.
+      await until(async () => delivered.includes('finished') && (await queue.holding(['finished'])).size === 0, "'finished' to finish");
+      await queue.enqueue('running');
+      await until(() => delivered.includes('running'), "'running' to start");
+      await queue.enqueue('waiting');
+
+      const all = ['retrying', 'finished', 'running', 'waiting', 'unknown'];
+      expect(await queue.holding(all)).to.deep.equal(new Set(['retrying', 'running', 'waiting']));
+
+      release.resolve();
+      await until(async () => (await queue.holding(['running', 'waiting'])).size === 0, "'running' and 'waiting' to finish");
+      expect(await queue.holding(all)).to.deep.equal(new Set(['retrying']));
+      await queue.cancel('retrying');
+      expect(await queue.holding(all)).to.deep.equal(new Set());
+      expect(delivered).to.deep.equal(['retrying', 'finished', 'running', 'waiting']);
+    });
+
+    it('cancel takes a waiting id out, so that it is never delivered', async () => {
+      const queue = await open(harness.newNamespace());
+      await queue.enqueue('doomed');
+      await queue.enqueue('kept');
+      await queue.cancel('doomed');
+      await queue.cancel('never-enqueued');
+      expect(await queue.holding(['doomed', 'kept'])).to.deep.equal(new Set(['kept']));
+      const delivered: string[] = [];
+      queue.process(2, async ({ jobId }) => {
+        delivered.push(jobId);
+      });
+      await until(() => delivered.includes('kept'), "'kept' to be delivered");
+      await sleep(QUIET_MS);
+      expect(delivered).to.deep.equal(['kept']);
+    });
+
+    it("cancel aborts a running delivery's signal, and the job is not retried", async () => {
+      const queue = await open(harness.newNamespace());
+      const deliveries = startAbortableWorker(queue);
+      await queue.enqueue('long');
+      await until(() => deliveries.length === 1, 'the delivery');
+      await queue.cancel('long');
+      await until(() => deliveries[0]!.signal.aborted, 'the abort');
+      await sleep(4 * TUNING.backoffMs + QUIET_MS);
+      expect(deliveries).to.have.length(1);
+      expect(await queue.holding(['long'])).to.deep.equal(new Set());
+    });
+
+    it('cancel on another queue of the same namespace aborts the delivery where it runs', async () => {
+      const namespace = harness.newNamespace();
+      const worker = await open(namespace);
+      const other = await open(namespace);
+      const deliveries = startAbortableWorker(worker);
+      await other.enqueue('remote');
+      await until(() => deliveries.length === 1, 'the delivery');
+      await other.cancel('remote');
+      await until(() => deliveries[0]!.signal.aborted, 'the abort');
+      await sleep(4 * TUNING.backoffMs + QUIET_MS);
+      expect(deliveries).to.have.length(1);
+      expect(await other.holding(['remote'])).to.deep.equal(new Set());
+    });
+
+    it('close waits for running deliveries, then takes no more jobs', async () => {
+      const namespace = harness.newNamespace();
+      const queue = await open(namespace);
+      const deliveries: QueueDelivery[] = [];
+      let finished = false;
+      queue.process(1, async (delivery) => {
+        deliveries.push(delivery);
+        await sleep(300);
+        finished = true;
+      });
+      await queue.enqueue('slow');
+      await until(() => deliveries.length === 1, 'the delivery');
+      await queue.close(5000);
+      expect(finished).to.equal(true);
+      expect(deliveries[0]!.signal.aborted).to.equal(false);
+      await queue.close(5000);
+
+      const producer = await open(namespace);
+      await producer.enqueue('after-close');
+      await sleep(QUIET_MS);
+      expect(deliveries).to.have.length(1);
+      expect(await producer.holding(['after-close'])).to.deep.equal(new Set(['after-close']));
+    });
+
+    it("close gives up at its timeout and aborts the delivery's signal; another queue gets the job once its lock lapses", async () => {
+      const namespace = harness.newNamespace();
+      const first = await open(namespace);
+      const stuck = deferred();
+      const firstDeliveries: QueueDelivery[] = [];
+      first.process(1, async (delivery) => {
+        firstDeliveries.push(delivery);
+        await stuck.promise;
+      });
+      await first.enqueue('orphan');
+      await until(() => firstDeliveries.length === 1, 'the first delivery');
+      const closing = Date.now();
+      await first.close(100);
+      expect(Date.now() - closing).to.be.below(100 + 1000);
+      expect(firstDeliveries[0]!.signal.aborted).to.equal(true);
+
+      const second = await open(namespace);
+      const secondDeliveries: QueueDelivery[] = [];
+      second.process(1, async (delivery) => {
+        secondDeliveries.push(delivery);
+      });
+      await until(() => secondDeliveries.length === 1, 'the job to be delivered again', 4 * TUNING.stallIntervalMs + 2000);
+      // The first run ends late: its outcome must change nothing.
+      stuck.resolve();
+      await sleep(QUIET_MS);
+      expect(secondDeliveries.map((d) => [d.jobId, d.finalAttempt])).to.deep.equal([['orphan', false]]);
+      expect(await second.holding(['orphan'])).to.deep.equal(new Set());
+    });
+  });
+}
+
+/** A worker whose deliveries run until their signal aborts, then reject with its reason. */
+function startAbortableWorker(queue: JobQueue): QueueDelivery[] {
+  const deliveries: QueueDelivery[] = [];
+  queue.process(1, async (delivery) => {
+    deliveries.push(delivery);
+    await new Promise((resolve) => delivery.signal.addEventListener('abort', resolve, { once: true }));
+    throw delivery.signal.reason;
+  });
+  return deliveries;
+}
+
+/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** The error a promise rejects with; fails when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -1,0 +1,113 @@
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { FAST_EXECUTION, Trace, mongoLane, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';
+import { connect, failure, statusDetails } from '../support/grpc-client.js';
+import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
+import { startServer, startWorker, type ServerProcess } from '../support/server-process.js';
+
+const { JOB_STATUS_SUCCEEDED: SUCCEEDED, JOB_STATUS_RUNNING: RUNNING } = JobStatus;
+
+/** Workers in processes of their own, killed workers, and a Redis that restarts empty. */
+for (const makeLane of [sqliteLane, mongoLane]) {
+  describe(`job execution across processes (${makeLane().name})`, function () {
+    this.timeout(90_000);
+    let lane: StoreLane;
+    let trace: Trace;
+    const processes: ServerProcess[] = [];
+    const start = async (entry: typeof startServer, env: Record<string, string>) => {
+      const started = await entry({ ...(await lane.env()), ...FAST_EXECUTION, ...env });
+      processes.push(started);
+      return started;
+    };
+
+    beforeEach(() => {
+      lane = makeLane();
+      trace = new Trace();
+    });
+    afterEach(async () => {
+      for (const running of processes.splice(0)) await running.stop('SIGKILL');
+      trace.dispose();
+      await lane.dispose();
+    });
+
+    it('runs jobs in a separate worker process (npm run worker) on the same Redis and database', async () => {
+      const prefix = uniqueQueuePrefix();
+      try {
+        const server = await start(startServer, { PROVENANCE_QUEUE_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+        await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        const api = connect(server.address);
+        const parent = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, name: 'parent' } });
+        const child = await api.submitJob({ type: 'echo', payload: { after: parent.jobId }, parentJobIds: [parent.jobId] });
+        expect((await waitForJob(api, child.jobId)).status).to.equal(SUCCEEDED);
+        expect(server.output()).not.to.match(/"msg":"delivery/);
+        api.close();
+      } finally {
+        await deleteQueueKeys(prefix);
+      }
+    });
+
+    it('finishes in a second worker the job of a worker killed mid-job, counting the attempt', async () => {
+      const prefix = uniqueQueuePrefix();
+      try {
+        const server = await start(startServer, { PROVENANCE_QUEUE_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+        const first = await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        const api = connect(server.address);
+        const before = (await api.listJobs({ pageSize: 1000 })).jobs.length;
+        const job = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, ms: 1500 } });
+        await waitForJob(api, job.jobId, (j) => j.status === RUNNING);
+        expect(await first.stop('SIGKILL')).to.equal(null);
+
+        await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        const done = await waitForJob(api, job.jobId);
+        expect(done).to.deep.include({ status: SUCCEEDED, attempt: 2 });
+        expect(trace.starts(job.jobId)).to.equal(2);
+        expect((await api.listJobs({ pageSize: 1000 })).jobs.length).to.equal(before + 1);
+        api.close();
+      } finally {
+        await deleteQueueKeys(prefix);
+      }
+    });
+
+    it('survives a Redis restart: UNAVAILABLE meanwhile, then every job runs and nothing is lost', async () => {
+      const redis = await startRedisServer();
+      const server = await start(startServer, { REDIS_URL: redis.url, PROVENANCE_QUEUE_PREFIX: 'restart' });
+      const api = connect(server.address);
+      try {
+        const running = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, name: 'running', ms: 1500 } });
+        const waiting = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, name: 'waiting' }, parentJobIds: [running.jobId] });
+        await waitForJob(api, running.jobId, (j) => j.status === RUNNING);
+        await redis.stop();
+
+        const request = { type: 'test.traced', payload: { trace: trace.path, name: 'during' }, requestId: 'during-outage' };
+        const refused = await failure(api.submitJob(request));
+        expect(refused.code).to.equal(status.UNAVAILABLE);
+        const details = statusDetails(refused);
+        expect(details.errorInfo?.reason).to.equal('QUEUE_UNAVAILABLE');
+        const marked = await api.getJob({ jobId: details.resourceInfo!.resourceName.slice('jobs/'.length) });
+        expect(marked.error?.reason).to.equal('ENQUEUE_FAILED');
+
+        const restarted = await startRedisServer(redis.port);
+        try {
+          // As a client does on UNAVAILABLE: retry with the same request_id until the queue is back.
+          let during: Awaited<ReturnType<typeof api.submitJob>> | undefined;
+          for (let attempt = 0; !during; attempt++) {
+            during = await api.submitJob(request).catch(async (error: { code?: number }) => {
+              if (error.code !== status.UNAVAILABLE || attempt === 50) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 200));
+              return undefined;
+            });
+          }
+          expect(during.jobId).to.equal(marked.jobId);
+          for (const job of [running, waiting, during]) expect((await waitForJob(api, job.jobId, undefined, 30_000)).status, job.jobId).to.equal(SUCCEEDED);
+          expect(trace.starts(waiting.jobId)).to.equal(1);
+          expect((await api.listJobs({ pageSize: 1000 })).jobs).to.have.length(3);
+        } finally {
+          await restarted.stop();
+        }
+      } finally {
+        api.close();
+      }
+    });
+  });
+}

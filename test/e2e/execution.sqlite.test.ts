@@ -1,0 +1,4 @@
+import { sqliteLane } from '../support/execution.js';
+import { describeExecution } from './execution-suite.js';
+
+describeExecution(sqliteLane);
