@@ -69,6 +69,48 @@ for (const makeLane of [sqliteLane, mongoLane]) {
       }
     });
 
+    it('applies the job timeout, the cache age and the output size limit from the configuration', async () => {
+      const server = await start(startServer, { PROVENANCE_JOB_TIMEOUT_MS: '300', PROVENANCE_CACHE_TTL: '1', PROVENANCE_MAX_OUTPUT_BYTES: '20' });
+      const api = connect(server.address);
+      try {
+        const slow = await waitForJob(api, (await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, ms: 5000 } })).jobId);
+        expect(slow).to.deep.include({ status: JobStatus.JOB_STATUS_FAILED, attempt: 2 });
+        expect(slow.error).to.deep.include({ reason: 'TIMEOUT', message: 'timed out after 300 ms' });
+        expect(trace.lines().filter((l) => l.jobId === slow.jobId).map((l) => l.event)).to.deep.equal(['start', 'start']);
+
+        const big = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { text: 'more than twenty bytes' } })).jobId);
+        expect(big.result).to.deep.include({ cached: false, output: undefined });
+        expect(big.result?.outputHash).to.have.length(64);
+        const small = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { a: 1 } })).jobId);
+        expect(small.result?.output).to.deep.equal({ a: 1 });
+
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        const later = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { a: 1 } })).jobId);
+        expect(later.result?.cached, 'a result older than PROVENANCE_CACHE_TTL is not reused').to.equal(false);
+      } finally {
+        api.close();
+      }
+    });
+
+    it('refuses an unchanged rerun whose definition hash changed with the hashing configuration', async () => {
+      const first = await start(startServer, {});
+      let api = connect(first.address);
+      const job = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { text: 'x', stamp: 'monday' } })).jobId);
+      api.close();
+      await first.stop();
+      const second = await start(startServer, { PROVENANCE_VOLATILE_KEYS: 'stamp' });
+      api = connect(second.address);
+      try {
+        const refused = await failure(api.rerunJob({ jobId: job.jobId }));
+        expect(refused.code).to.equal(status.FAILED_PRECONDITION);
+        expect(statusDetails(refused).errorInfo?.reason).to.equal('DEFINITION_HASH_MISMATCH');
+        const changed = await api.rerunJob({ jobId: job.jobId, payloadChange: { $case: 'payloadOverrides', value: { stamp: 'tuesday' } } });
+        expect(changed.definitionHash).not.to.equal(job.definitionHash);
+      } finally {
+        api.close();
+      }
+    });
+
     it('survives a Redis restart: UNAVAILABLE meanwhile, then every job runs and nothing is lost', async () => {
       const redis = await startRedisServer();
       const server = await start(startServer, { REDIS_URL: redis.url, PROVENANCE_QUEUE_PREFIX: 'restart' });
