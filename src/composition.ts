@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
+import { RedisStreamEventLog } from './events/redis-stream-event-log.js';
 import { BeeQueueJobQueue } from './queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './queue/handlers/built-in-handlers.js';
 import { loadHandlerModules } from './queue/handlers/handler-modules.js';
+import { EventHub } from './service/events/event-hub.js';
+import { EventRelay } from './service/events/event-relay.js';
+import { PublishingStore } from './service/events/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
 import { MongoProvenanceStore } from './store/mongo/mongo-provenance-store.js';
@@ -18,19 +22,30 @@ export interface Runtime {
   service: ProvenanceService;
   /** Starts taking jobs from the queue. */
   startWorkers(): void;
-  /** Stops the workers (waiting up to graceMs for running jobs), then closes queue and store. */
+  /** This process's fan-out of the event log; start() it where WatchEvents is served. */
+  hub: EventHub;
+  /** Stops the workers (waiting up to graceMs for running jobs) and the hub, then closes queue, event log and store. */
   close(graceMs: number): Promise<void>;
 }
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const store = await openStore(config);
+  const rawStore = await openStore(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
+  const eventLog = await RedisStreamEventLog.connect({
+    redisUrl: config.redisUrl,
+    key: `${execution.redisPrefix}:events`,
+    retention: config.events.retention,
+    onError: (error) => log.warn({ err: error }, 'event log connection trouble; it recovers by itself'),
+  });
+  const relay = new EventRelay(rawStore, eventLog, log);
+  const store = new PublishingStore(rawStore, relay);
+  const hub = new EventHub(eventLog, { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000 }, log);
   const queue = await BeeQueueJobQueue.connect({
     redisUrl: config.redisUrl,
-    prefix: execution.queuePrefix,
+    prefix: execution.redisPrefix,
     retries: execution.jobRetries,
     backoffMs: execution.jobBackoffMs,
     stallIntervalMs: execution.stallIntervalMs,
@@ -39,6 +54,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const service = new ProvenanceService({
     store,
     queue,
+    hub,
     handlers,
     limits: {
       maxLineageDepth: config.maxLineageDepth,
@@ -52,12 +68,20 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     now: () => new Date(),
   });
   const pool = new WorkerPool(queue, service, log, { concurrency: execution.workerConcurrency, repairIntervalMs: execution.repairIntervalMs });
+  // Outboxes left behind (the log was down, a process died) go out now, whenever the log comes back, and on an interval.
+  const sweep = () => void relay.sweep().catch((error: unknown) => log.warn({ err: error }, 'event relay sweep failed; it runs again on the next trigger'));
+  eventLog.onReady(sweep);
+  const sweeper = config.events.relayIntervalMs > 0 ? setInterval(sweep, config.events.relayIntervalMs).unref() : undefined;
   return {
     service,
     startWorkers: () => pool.start(),
+    hub,
     async close(graceMs) {
+      clearInterval(sweeper);
       pool.stop();
+      await hub.stop();
       await queue.close(graceMs);
+      await eventLog.close();
       await store.close();
     },
   };

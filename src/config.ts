@@ -17,10 +17,15 @@ export interface Config {
   maxMessageBytes: number;
   volatileKeys: string[];
   shutdownGraceMs: number;
+  events: {
+    retention: { maxCount: number } | { maxAgeMs: number };
+    subscriberBuffer: number;
+    relayIntervalMs: number;
+  };
   execution: {
     inProcessWorkers: boolean;
     workerConcurrency: number;
-    queuePrefix: string;
+    redisPrefix: string;
     jobTimeoutMs: number;
     jobRetries: number;
     jobBackoffMs: number;
@@ -76,10 +81,15 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
     shutdownGraceMs: integer(read, 'PROVENANCE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    events: {
+      retention: retention(read, 'PROVENANCE_EVENT_RETENTION', { maxCount: 1_000_000 }),
+      subscriberBuffer: integer(read, 'PROVENANCE_SUBSCRIBER_BUFFER', 10_000, 1, 10_000_000),
+      relayIntervalMs: integer(read, 'PROVENANCE_EVENT_RELAY_INTERVAL_MS', 10_000, 0, 86_400_000),
+    },
     execution: {
       inProcessWorkers: boolean(read, 'PROVENANCE_IN_PROCESS_WORKERS', true),
       workerConcurrency: integer(read, 'PROVENANCE_WORKER_CONCURRENCY', 4, 1, 1000),
-      queuePrefix: token(read, 'PROVENANCE_QUEUE_PREFIX', 'provenance'),
+      redisPrefix: token(read, 'PROVENANCE_REDIS_PREFIX', 'provenance'),
       jobTimeoutMs: integer(read, 'PROVENANCE_JOB_TIMEOUT_MS', 300_000, 1, 86_400_000),
       jobRetries: integer(read, 'PROVENANCE_JOB_RETRIES', 2, 0, 100),
       jobBackoffMs: integer(read, 'PROVENANCE_JOB_BACKOFF_MS', 1_000, 1, 3_600_000),
@@ -108,6 +118,18 @@ function boolean(read: (name: string) => string | undefined, name: string, fallb
   if (text === undefined) return fallback;
   if (text !== 'true' && text !== 'false') throw new ConfigError(name, `must be true or false, got "${text}"`);
   return text === 'true';
+}
+
+const AGE_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A number of events ("1000000"), or an age ("30s", "15m", "24h", "7d"). */
+function retention(read: (name: string) => string | undefined, name: string, fallback: { maxCount: number }): { maxCount: number } | { maxAgeMs: number } {
+  const text = read(name);
+  if (text === undefined) return fallback;
+  const match = /^(\d{1,12})([smhd])?$/.exec(text);
+  if (!match || Number(match[1]) === 0) throw new ConfigError(name, `must be a positive number of events (e.g. 1000000) or an age (e.g. 24h, 7d), got "${text}"`);
+  const amount = Number(match[1]);
+  return match[2] ? { maxAgeMs: amount * AGE_UNITS_MS[match[2] as keyof typeof AGE_UNITS_MS] } : { maxCount: amount };
 }
 
 function token(read: (name: string) => string | undefined, name: string, fallback: string): string {

@@ -19,6 +19,7 @@ const server = await startGrpcServer(
   // Authentication comes with issue #5; until then every caller is the local anonymous admin.
   { service: runtime.service, logger, principalOf: () => ANONYMOUS_ADMIN },
 );
+runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();
 logger.info({ address: server.address, storage: config.storage.type, workers: config.execution.inProcessWorkers }, 'serving');
 runUntilSignalled(logger, async () => {

@@ -94,3 +94,13 @@ export interface InvalidateCacheCommand {
   jobId: string;
   dryRun: boolean;
 }
+
+export interface WatchEventsCommand {
+  jobIds: string[];
+  lineageOf?: string;
+  eventTypes: string[];
+  labels: Record<string, string>;
+  /** undefined: NOW. */
+  startPosition?: 'NOW' | 'OLDEST' | 'INVALID';
+  afterCursor?: string;
+}

@@ -1,4 +1,5 @@
 import type { SubmitJobCommand } from './commands.js';
+import { withEvents, withLifecycleEvents } from './events.js';
 import { canonicalJson, inputHash, outputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { CachePolicy, JobError, JobRecord, JobStatus } from './job.js';
@@ -74,15 +75,16 @@ export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissio
   };
   if (command.requestId) record.requestId = command.requestId;
   if (context.rerunOfJobId) record.rerunOfJobId = context.rerunOfJobId;
-  return record;
+  return withLifecycleEvents(undefined, record, context.now);
 }
 
+/** The job after a change: a fresh etag, and the events the change means in its outbox. */
 function next(job: JobRecord, now: Date, changes: Partial<JobRecord>): JobRecord {
   const record: JobRecord = { ...job, ...changes, updatedAt: now, etag: newEtag() };
   for (const key of Object.keys(changes) as Array<keyof JobRecord>) {
     if (changes[key] === undefined) delete record[key];
   }
-  return record;
+  return withLifecycleEvents(job, record, now);
 }
 
 /** WAITING → QUEUED, once every parent has succeeded; also a job revived after its enqueue failed. */
@@ -141,6 +143,17 @@ function finished(job: JobRecord, status: JobStatus, now: Date, changes: Partial
     durationMs: startedAt && job.status === 'RUNNING' ? now.getTime() - startedAt.getTime() : undefined,
     ...changes,
   });
+}
+
+/**
+ * The record of a job whose cached results are invalidated: STALE itself when
+ * it is one of the jobs (and has a result), with the cache.invalidated event
+ * naming every job made STALE in its outbox.
+ */
+export function invalidated(job: JobRecord, invalidatedJobIds: readonly string[], now: Date): JobRecord {
+  const staleItself = invalidatedJobIds.includes(job.jobId) && job.status === 'SUCCEEDED';
+  const record: JobRecord = { ...job, ...(staleItself ? { cacheState: 'STALE' as const } : {}), updatedAt: now, etag: newEtag() };
+  return withEvents(record, ['cache.invalidated'], now, { invalidatedJobIds: [...invalidatedJobIds] });
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ProvenanceEvent } from './events.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 export const JOB_STATUSES = ['QUEUED', 'WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
@@ -60,8 +61,12 @@ export interface JobRecord {
   cachePolicy?: CachePolicy;
   /** Idempotency key of the request that created the record (AIP-155). */
   requestId?: string;
-  /** Fingerprint of the latest request that wrote the record: replays of it are answered from the record. */
+  /** Fingerprint of the request that created the record: replays of it are answered from the record. */
   requestHash: string;
+  /** Number of the job's last event (0 or absent: none yet). */
+  eventSeq?: number;
+  /** The outbox: events of writes of this record not yet appended to the event log, oldest first. */
+  pendingEvents?: ProvenanceEvent[];
 }
 
 export function isTerminal(status: JobStatus): boolean {

@@ -1,5 +1,6 @@
 import type { RecordJobCommand } from './commands.js';
 import { ProvenanceError, jobResource } from './errors.js';
+import { withLifecycleEvents } from './events.js';
 import { canonicalJson, outputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { JobRecord, JobResult, JobStatus } from './job.js';
@@ -52,7 +53,7 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;
-  return withOutcome(record, command);
+  return withLifecycleEvents(undefined, withOutcome(record, command), context.now);
 }
 
 export type RecordUpdate = { kind: 'unchanged' } | { kind: 'updated'; record: JobRecord };
@@ -88,7 +89,7 @@ export function updateRecordedJob(existing: JobRecord, command: RecordJobCommand
   }
   return {
     kind: 'updated',
-    record: { ...merged, cacheState: cacheStateFor(merged.status), updatedAt: now, etag: newEtag() },
+    record: withLifecycleEvents(existing, { ...merged, cacheState: cacheStateFor(merged.status), updatedAt: now, etag: newEtag() }, now),
   };
 }
 

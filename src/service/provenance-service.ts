@@ -7,6 +7,7 @@ import type {
   RecordJobCommand,
   RerunJobCommand,
   SubmitJobCommand,
+  WatchEventsCommand,
 } from '../domain/commands.js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
@@ -26,6 +27,8 @@ import {
   type ExportCommand,
   type ReproducibilityReport,
 } from './lineage-queries.js';
+import type { EventHub, Subscription } from './events/event-hub.js';
+import { watchEvents } from './events/watch-events.js';
 import { cancelJob } from './execution/cancel-job.js';
 import { invalidateCache, type Invalidation } from './execution/invalidation.js';
 import { repairSweep } from './execution/repair.js';
@@ -34,8 +37,11 @@ import { rerunJob, submitJob } from './execution/submit-job.js';
 import { recordJobs, type RecordOutcome } from './record-jobs.js';
 
 export interface ServiceDependencies {
+  /** The store with its writes relayed to the event log (PublishingStore). */
   store: ProvenanceStore;
   queue: JobQueue;
+  /** This process's fan-out of the event log; started only where WatchEvents is served. */
+  hub: EventHub;
   handlers: HandlerCatalog;
   limits: ServiceLimits;
   execution: ExecutionSettings;
@@ -111,6 +117,10 @@ export class ProvenanceService {
 
   invalidateCache(principal: Principal, command: InvalidateCacheCommand): Promise<Invalidation> {
     return invalidateCache(this.deps, principal, command);
+  }
+
+  watchEvents(principal: Principal, command: WatchEventsCommand): Promise<Subscription> {
+    return watchEvents(this.deps, principal, command);
   }
 
   /** A worker's handling of one queue delivery. */

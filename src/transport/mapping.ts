@@ -1,11 +1,13 @@
-import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand } from '../domain/commands.js';
+import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
+import type { LoggedEvent } from '../domain/events.js';
 import type { CachePolicy, JobRecord, JobStatus } from '../domain/job.js';
 import type { JsonObject } from '../domain/json.js';
 import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
 import type { Duration } from '../gen/google/protobuf/duration.js';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
 import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '../gen/provenance/v1/lineage.js';
-import type { GetLineageResponse, RecordJobRequest, RerunJobRequest, SubmitJobRequest } from '../gen/provenance/v1/provenance_service.js';
+import { StartPosition, type ProvenanceEvent } from '../gen/provenance/v1/event.js';
+import type { GetLineageResponse, RecordJobRequest, RerunJobRequest, SubmitJobRequest, WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -170,5 +172,38 @@ function toLineageNode(node: DomainLineageNode, view: LineageCommand['view']): L
     cacheState: summary && row.cacheState ? toProtoEnum(CacheState, 'CACHE_STATE_', row.cacheState) : CacheState.CACHE_STATE_UNSPECIFIED,
     restricted: false,
     job: view === 'FULL' && row.record ? toJobMessage(row.record) : undefined,
+  };
+}
+
+export function toWatchEventsCommand(request: WatchEventsRequest): WatchEventsCommand {
+  const startPosition = fromProtoEnum<'NOW' | 'OLDEST'>(StartPosition, 'START_POSITION_', request.startPosition);
+  return {
+    jobIds: request.jobIds,
+    ...(request.lineageOf ? { lineageOf: request.lineageOf } : {}),
+    eventTypes: request.eventTypes,
+    labels: request.labels,
+    ...(startPosition ? { startPosition } : {}),
+    ...(request.afterCursor ? { afterCursor: request.afterCursor } : {}),
+  };
+}
+
+export function toEventMessage(event: LoggedEvent): ProvenanceEvent {
+  return {
+    cursor: event.cursor,
+    type: event.type,
+    jobId: event.jobId,
+    jobType: event.jobType,
+    status: toProtoEnum(ProtoJobStatus, 'JOB_STATUS_', event.status),
+    definitionHash: event.definitionHash,
+    inputHash: event.inputHash,
+    outputHash: event.outputHash ?? '',
+    tenant: event.tenant,
+    labels: event.labels,
+    time: event.time,
+    parentJobIds: event.parentIds,
+    affectedCount: event.invalidatedJobIds?.length ?? 0,
+    rerunOfJobId: event.rerunOfJobId ?? '',
+    cachedFromJobId: event.cachedFromJobId ?? '',
+    error: event.error && { reason: event.error.reason, message: event.error.message, dependencyJobId: event.error.dependencyJobId ?? '' },
   };
 }

@@ -1,4 +1,4 @@
-import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { unimplemented } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -11,6 +11,7 @@ import {
 import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
 import { UndecodableRequest } from './request-decoding.js';
+import { streamEvents } from './watch-events.js';
 import {
   directionsFromProto,
   lineageViewFromProto,
@@ -48,11 +49,6 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
     unary(method, async () => {
       throw unimplemented(method, issue);
     });
-  const notYetStreaming =
-    <Req, Res>(method: string, issue: string): handleServerStreamingCall<Req, Res> =>
-    (call) => {
-      call.emit('error', toServiceError(unimplemented(method, issue), `/${SERVICE_NAME}/${method}`, logger));
-    };
 
   return {
     recordJob: unary('RecordJob', async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request)))),
@@ -154,7 +150,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
       const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
       return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
     }),
-    watchEvents: notYetStreaming('WatchEvents', 'issue #4'),
+    watchEvents: (call) => streamEvents(call, context),
     listAuditEvents: notYet('ListAuditEvents', 'issue #5'),
   };
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { withEvents } from '../../src/domain/events.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import { encodeRecord } from '../../src/store/sqlite/record-json.js';
@@ -85,22 +86,59 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(2);
+    expect(schemaVersion(path)).to.equal(3);
 
     // Opening a migrated database again changes nothing.
     const reopened = SqliteProvenanceStore.open({ path });
     try {
       expect(await reopened.getJobs([parent.jobId])).to.deep.equal([parent]);
+      expect(await reopened.listWithPendingEvents(10)).to.deep.equal([]);
     } finally {
       await reopened.close();
     }
-    expect(schemaVersion(path)).to.equal(2);
+    expect(schemaVersion(path)).to.equal(3);
+  });
+
+  it('brings a database of issue #3 (schema version 2) to the current version, pending events counted from the documents', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const t0 = Date.UTC(2025, 0, 20, 9, 0, 0, 0);
+    const at = (offsetMs: number) => new Date(t0 + offsetMs);
+    const parent = makeJob({ tenant, completedAt: at(1000) });
+    const result = makeJob({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, completedAt: at(2000) });
+    const queued = makeJob({ tenant, origin: 'SUBMITTED', status: 'QUEUED', parentIds: [parent.jobId] });
+    // The documents are the source of the new column, whatever wrote them: these two hold an outbox, one of them empty.
+    const pending = withEvents(makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', parentIds: [parent.jobId] }), ['compute.job.started'], at(3000));
+    const emptyOutbox = { ...makeJob({ tenant }), eventSeq: 2, pendingEvents: [] };
+    const records = [parent, result, queued, pending, emptyOutbox];
+    writeIssue3Database(path, records);
+
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([pending]);
+      expect((await store.findReusableResult({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, excludeJobId: 'none' }))?.jobId).to.equal(
+        result.jobId,
+      );
+      expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['QUEUED'], limit: 10 })).to.deep.equal([queued]);
+
+      await store.clearPendingEvents([{ jobId: pending.jobId, etag: pending.etag, upToSeq: pending.eventSeq! }]);
+      const { pendingEvents: _cleared, ...withoutOutbox } = pending;
+      expect(await store.getJobs([pending.jobId])).to.deep.equal([withoutOutbox]);
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
+      const added = withEvents(makeJob({ tenant }), ['job.provenance.created'], at(4000));
+      expect(await store.insertJobs([added])).to.deep.equal([{ inserted: true }]);
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([added]);
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(3);
   });
 
   it('creates the current version in a new database', async () => {
     const path = newPath();
     await SqliteProvenanceStore.open({ path }).close();
-    expect(schemaVersion(path)).to.equal(2);
+    expect(schemaVersion(path)).to.equal(3);
   });
 
   it('refuses a database made by a newer build, and leaves it as it is', () => {
@@ -108,7 +146,7 @@ describe('SQLite schema migration', function () {
     const db = new Database(path);
     db.pragma('user_version = 99');
     db.close();
-    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(2\)/);
+    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(3\)/);
     expect(schemaVersion(path)).to.equal(99);
   });
 });
@@ -131,6 +169,35 @@ function writeIssue2Database(path: string, records: readonly JobRecord[]): void 
         r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
         r.provider.model, r.provider.version, r.createdAt.getTime(), r.etag, JSON.stringify(r.parentIds),
         JSON.stringify(r.labels), encodeRecord(r),
+      );
+      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** A database as the committed code of issue #3 wrote it: its schema (version 2), rows and edges. */
+function writeIssue3Database(path: string, records: readonly JobRecord[]): void {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    // Migration 2 converts the times of rows already there; none are when a database is created.
+    db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
+    db.exec(ISSUE_2_SCHEMA);
+    db.exec(ISSUE_3_MIGRATION);
+    db.pragma('user_version = 2');
+    const insertJob = db.prepare(
+      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
+         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
+    for (const r of records) {
+      insertJob.run(
+        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
+        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
+        JSON.stringify(r.parentIds), JSON.stringify(r.labels), encodeRecord(r),
       );
       for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
     }
@@ -184,4 +251,14 @@ CREATE TABLE IF NOT EXISTS job_parents (
   PRIMARY KEY (child_id, parent_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_parents_by_parent ON job_parents (parent_id, child_id);
+`;
+
+/** The migration of issue #3 (commit 1283a19), verbatim: with ISSUE_2_SCHEMA, what every version 2 database holds. */
+const ISSUE_3_MIGRATION = `
+ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'RECORDED';
+ALTER TABLE jobs ADD COLUMN completed_at INTEGER;
+UPDATE jobs SET origin = json_extract(doc, '$.origin'), completed_at = iso_to_millis(json_extract(doc, '$.completedAt'));
+DROP INDEX jobs_by_cache_key;
+CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, completed_at, job_id);
+CREATE INDEX jobs_by_origin_status ON jobs (origin, status, job_id);
 `;

@@ -34,8 +34,8 @@ for (const makeLane of [sqliteLane, mongoLane]) {
     it('runs jobs in a separate worker process (npm run worker) on the same Redis and database', async () => {
       const prefix = uniqueQueuePrefix();
       try {
-        const server = await start(startServer, { PROVENANCE_QUEUE_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
-        await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        const server = await start(startServer, { PROVENANCE_REDIS_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+        await start(startWorker, { PROVENANCE_REDIS_PREFIX: prefix });
         const api = connect(server.address);
         const parent = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, name: 'parent' } });
         const child = await api.submitJob({ type: 'echo', payload: { after: parent.jobId }, parentJobIds: [parent.jobId] });
@@ -50,15 +50,17 @@ for (const makeLane of [sqliteLane, mongoLane]) {
     it('finishes in a second worker the job of a worker killed mid-job, counting the attempt', async () => {
       const prefix = uniqueQueuePrefix();
       try {
-        const server = await start(startServer, { PROVENANCE_QUEUE_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
-        const first = await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        const server = await start(startServer, { PROVENANCE_REDIS_PREFIX: prefix, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+        const first = await start(startWorker, { PROVENANCE_REDIS_PREFIX: prefix });
         const api = connect(server.address);
         const before = (await api.listJobs({ pageSize: 1000 })).jobs.length;
         const job = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, ms: 1500 } });
-        await waitForJob(api, job.jobId, (j) => j.status === RUNNING);
+        // Mid-job: the handler has started (RUNNING alone may come just before it does).
+        for (let i = 0; i < 200 && trace.starts(job.jobId) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        expect((await api.getJob({ jobId: job.jobId })).status).to.equal(RUNNING);
         expect(await first.stop('SIGKILL')).to.equal(null);
 
-        await start(startWorker, { PROVENANCE_QUEUE_PREFIX: prefix });
+        await start(startWorker, { PROVENANCE_REDIS_PREFIX: prefix });
         const done = await waitForJob(api, job.jobId);
         expect(done).to.deep.include({ status: SUCCEEDED, attempt: 2 });
         expect(trace.starts(job.jobId)).to.equal(2);
@@ -113,7 +115,7 @@ for (const makeLane of [sqliteLane, mongoLane]) {
 
     it('survives a Redis restart: UNAVAILABLE meanwhile, then every job runs and nothing is lost', async () => {
       const redis = await startRedisServer();
-      const server = await start(startServer, { REDIS_URL: redis.url, PROVENANCE_QUEUE_PREFIX: 'restart' });
+      const server = await start(startServer, { REDIS_URL: redis.url, PROVENANCE_REDIS_PREFIX: 'restart' });
       const api = connect(server.address);
       try {
         const running = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, name: 'running', ms: 1500 } });

@@ -21,7 +21,7 @@ export function describeExecution(makeLane: () => StoreLane): void {
     let trace: Trace;
 
     before(async () => {
-      server = await startServer({ ...(await lane.env()), ...FAST_EXECUTION, PROVENANCE_QUEUE_PREFIX: prefix });
+      server = await startServer({ ...(await lane.env()), ...FAST_EXECUTION, PROVENANCE_REDIS_PREFIX: prefix });
       api = connect(server.address);
     });
     after(async () => {

@@ -49,7 +49,7 @@ describe('the grpcurl examples of the README', function () {
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'provenance-readme-'));
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_QUEUE_PREFIX: prefix });
+    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_REDIS_PREFIX: prefix });
     grpcurl = new MiniGrpcurl(server.address);
   });
   after(async () => {
@@ -84,6 +84,7 @@ describe('the grpcurl examples of the README', function () {
     const commands = grpcurlCommands(README);
     expect(commands.length).to.be.at.least(10);
     const answers = new Map<string, unknown>();
+    const streams: Array<{ messages: unknown[]; close(): void }> = [];
     for (const words of commands) {
       expect(words.slice(0, 2), words.join(' ')).to.deep.equal(['grpcurl', '-plaintext']);
       const body = words[2] === '-d' ? (JSON.parse(words[3]!) as Record<string, unknown>) : undefined;
@@ -91,7 +92,10 @@ describe('the grpcurl examples of the README', function () {
       expect(address).to.equal('127.0.0.1:50051');
       if (verb === 'list') expect(await grpcurl.list()).to.include('provenance.v1.ProvenanceService');
       else if (verb === 'describe') expect((await grpcurl.describe(symbol!)).files).to.not.be.empty;
-      else {
+      else if (verb!.endsWith('/WatchEvents')) {
+        // It runs in a second terminal: it keeps following while the next commands run.
+        streams.push(await grpcurl.stream(verb!, (body ?? {}) as never));
+      } else {
         const answer = (await grpcurl.call(verb!, (body ?? {}) as never)) as { jobId?: string };
         answers.set(`${verb} ${JSON.stringify(body ?? {})}`, answer);
         if (/\/(SubmitJob|RerunJob)$/.test(verb!)) await settled(answer.jobId!);
@@ -109,5 +113,20 @@ describe('the grpcurl examples of the README', function () {
     expect((await job('nap')).status).to.equal('JOB_STATUS_CANCELLED');
     await settled('after-nap');
     expect((await job('after-nap')).error?.reason).to.equal('DEPENDENCY_FAILED');
+    expect(streams).to.have.length(1);
+    const followed = () => (streams[0]!.messages as Array<{ event: { type: string; jobId: string } }>).map((m) => `${m.event.jobId} ${m.event.type}`);
+    for (let i = 0; i < 100 && followed().length < 9; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    streams[0]!.close();
+    expect(followed()).to.deep.equal([
+      'nap compute.job.submitted',
+      'nap job.provenance.created',
+      'nap compute.job.started',
+      'after-nap compute.job.submitted',
+      'after-nap job.provenance.created',
+      'nap compute.job.cancelled',
+      'nap job.provenance.completed',
+      'after-nap compute.job.failed',
+      'after-nap job.provenance.completed',
+    ]);
   });
 });

@@ -1,4 +1,5 @@
-import { credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { ProvenanceEvent } from '../../src/gen/provenance/v1/event.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../src/gen/google/rpc/error_details.js';
 import { Status } from '../../src/gen/google/rpc/status.js';
 import type { Job } from '../../src/gen/provenance/v1/job.js';
@@ -16,6 +17,7 @@ import {
   RecordJobRequest,
   RerunJobRequest,
   SubmitJobRequest,
+  WatchEventsRequest,
   type BatchRecordJobsResponse,
   type CheckReproducibilityResponse,
   type DeepPartial,
@@ -24,6 +26,7 @@ import {
   type InvalidateCacheResponse,
   type ListDependentsResponse,
   type ListJobsResponse,
+  type WatchEventsResponse,
 } from '../../src/gen/provenance/v1/provenance_service.js';
 
 /** The generated client with promises: each method takes a partial request, as ts-proto's fromPartial does. */
@@ -50,8 +53,33 @@ export function connect(address: string) {
     rerunJob: unary<RerunJobRequest, Job>(client.rerunJob, RerunJobRequest),
     cancelJob: unary<CancelJobRequest, Job>(client.cancelJob, CancelJobRequest),
     invalidateCache: unary<InvalidateCacheRequest, InvalidateCacheResponse>(client.invalidateCache, InvalidateCacheRequest),
+    /** Opens a WatchEvents stream; events arrive in order on the returned stream. */
+    watchEvents: (request: DeepPartial<WatchEventsRequest>): ClientReadableStream<WatchEventsResponse> =>
+      client.watchEvents(WatchEventsRequest.fromPartial(request)),
     close: () => client.close(),
   };
+}
+
+/** Reads a WatchEvents stream until it has count events (or ends, or fails), and returns them with how it ended. */
+export function collectEvents(stream: ClientReadableStream<WatchEventsResponse>, count: number, timeoutMs = 20_000): Promise<{ events: ProvenanceEvent[]; error?: ServiceError }> {
+  return new Promise((resolve, reject) => {
+    const events: ProvenanceEvent[] = [];
+    const timer = setTimeout(() => {
+      stream.cancel();
+      reject(new Error(`got ${events.length} of ${count} events within ${timeoutMs} ms: ${events.map((e) => `${e.type}:${e.jobId}`).join(', ')}`));
+    }, timeoutMs);
+    const done = (error?: ServiceError) => {
+      clearTimeout(timer);
+      stream.removeAllListeners('data');
+      resolve(error ? { events, error } : { events });
+    };
+    stream.on('data', (response: WatchEventsResponse) => {
+      events.push(response.event!);
+      if (events.length === count) done();
+    });
+    stream.on('error', (error: ServiceError) => done(error));
+    stream.on('end', () => done());
+  });
 }
 
 export type Client = ReturnType<typeof connect>;

@@ -71,6 +71,24 @@ export class MiniGrpcurl {
     return toJson(descriptor.output, fromBinary(descriptor.output, response), { registry });
   }
 
+  /** `grpcurl -d '<json>' <address> <service>/<method>` on a server-streaming method: the messages arrive in messages until close(). */
+  async stream(fullMethod: string, body: JsonValue): Promise<{ messages: JsonValue[]; close(): void }> {
+    const [service, method] = fullMethod.split('/') as [string, string];
+    const { registry } = await this.describe(service);
+    const descriptor = registry.getService(service)?.methods.find((m) => m.name === method);
+    if (!descriptor) throw new Error(`${service} has no method ${method}`);
+    const call = this.client.makeServerStreamRequest(
+      `/${service}/${method}`,
+      (bytes: Uint8Array) => Buffer.from(bytes),
+      (bytes: Buffer) => toJson(descriptor.output, fromBinary(descriptor.output, bytes), { registry }),
+      toBinary(descriptor.input, fromJson(descriptor.input, body, { registry })),
+    );
+    const messages: JsonValue[] = [];
+    call.on('data', (message: JsonValue) => messages.push(message));
+    call.on('error', () => undefined);
+    return { messages, close: () => call.cancel() };
+  }
+
   private reflect(requests: Array<Record<string, string>>): Promise<Array<Record<string, unknown>>> {
     const { request: requestDesc, response: responseDesc } = this.reflection;
     return new Promise((resolve, reject) => {

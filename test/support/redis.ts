@@ -38,7 +38,7 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/** A redis-server process of the test's own, keeping nothing on disk: killing it is how a test takes Redis away. */
+/** A redis-server process of the test's own: killing it is how a test takes Redis away. */
 export interface RedisServerProcess {
   port: number;
   url: string;
@@ -50,14 +50,24 @@ const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? '/usr/bin/redis-s
 const STARTUP_TIMEOUT_MS = 10_000;
 const OUTPUT_TAIL_CHARS = 4_000;
 
+export interface RedisServerOptions {
+  /**
+   * A folder for an append-only file, written through on every write, so that
+   * a server killed and started again on the same folder has all its data
+   * back. Without it the server keeps nothing on disk and restarts empty.
+   */
+  appendOnlyDir?: string;
+}
+
 /** Starts redis-server on port (a free one when absent; the port of a stopped server to restart it) and resolves once it accepts connections. */
-export async function startRedisServer(port?: number): Promise<RedisServerProcess> {
+export async function startRedisServer(port?: number, options: RedisServerOptions = {}): Promise<RedisServerProcess> {
   const chosenPort = port ?? (await findFreePort());
-  const child = spawn(
-    REDIS_SERVER_BINARY,
-    ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const persistence = options.appendOnlyDir
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.appendOnlyDir]
+    : ['--appendonly', 'no'];
+  const child = spawn(REDIS_SERVER_BINARY, ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', ...persistence], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // A test process that dies without stopping its server must not leave it behind.
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);

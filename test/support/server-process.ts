@@ -27,14 +27,14 @@ export function startWorker(env: Record<string, string | undefined>): Promise<Se
 
 function startEntryPoint(script: string, ready: RegExp, env: Record<string, string | undefined>): Promise<ServerProcess> {
   // Unless the test shares a queue between processes, each process gets Redis keys of its own, deleted when it stops.
-  const ownPrefix = env.PROVENANCE_QUEUE_PREFIX === undefined ? uniqueQueuePrefix() : undefined;
+  const ownPrefix = env.PROVENANCE_REDIS_PREFIX === undefined ? uniqueQueuePrefix() : undefined;
   const child = spawn(process.execPath, [script], {
     env: {
       ...process.env,
       PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0',
       PROVENANCE_LOG_LEVEL: 'info',
       MONGODB_URI: '',
-      ...(ownPrefix ? { PROVENANCE_QUEUE_PREFIX: ownPrefix } : {}),
+      ...(ownPrefix ? { PROVENANCE_REDIS_PREFIX: ownPrefix } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

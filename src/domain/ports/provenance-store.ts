@@ -36,8 +36,10 @@ export interface ProvenanceStore {
 
   /**
    * Sets cacheState STALE (with a new etag, the same for every record of the
-   * call, and updatedAt = now) on every record of jobIds, in one bulk update.
-   * Returns how many records exist.
+   * call, and updatedAt = now) on every SUCCEEDED record of jobIds, in one
+   * bulk update: only results can be stale, and records still being written
+   * by workers must not have their etag changed under them. Returns how many
+   * records it marked.
    */
   markStale(jobIds: readonly string[], now: Date): Promise<number>;
 
@@ -48,6 +50,20 @@ export interface ProvenanceStore {
    * without completedAt sorts last and never passes completedAfter.
    */
   findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined>;
+
+  /**
+   * Removes, from each record's outbox (pendingEvents), the events with seq ≤
+   * upToSeq, if the record's etag is still the one given; the etag does not
+   * change. A record whose etag changed is left as it is (the write that
+   * changed it takes its events further). An emptied outbox is removed
+   * (pendingEvents absent). One round trip on SQLite, and on MongoDB when
+   * each clearance empties its outbox (what the relay asks); otherwise at
+   * most three.
+   */
+  clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void>;
+
+  /** Records of any tenant with pending events, by jobId ascending, after afterJobId when given; limit ≥ 1. */
+  listWithPendingEvents(limit: number, afterJobId?: string): Promise<JobRecord[]>;
 
   /** Records of any tenant with that origin and one of those statuses (none: no records), by jobId ascending, after afterJobId when given; limit ≥ 1. */
   listByStatus(query: StatusQuery): Promise<JobRecord[]>;
@@ -80,6 +96,12 @@ export interface ProvenanceStore {
 export interface Replacement {
   record: JobRecord;
   expectedEtag: string;
+}
+
+export interface PendingEventsClearance {
+  jobId: string;
+  etag: string;
+  upToSeq: number;
 }
 
 export interface ReusableResultQuery {

@@ -4,9 +4,12 @@ import type { JsonObject, JsonValue } from '../../domain/json.js';
 /**
  * A provenance record as the `jobs` collection holds it: the record's own
  * fields, with jobId as _id and the keys of client JSON escaped (see
- * escapeKeys). Absent optional fields are not stored (ignoreUndefined).
+ * escapeKeys), plus hasPendingEvents, true exactly when the outbox
+ * (pendingEvents) is not empty: the key of a partial index, so that the few
+ * records with pending events are found without reading the others. Absent
+ * optional fields are not stored (ignoreUndefined).
  */
-export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string };
+export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string; hasPendingEvents?: true };
 
 /*
  * Client JSON (payload, metadata, result.output) may use any object key, but
@@ -58,13 +61,19 @@ function renameKeys(value: JsonValue, rename: (key: string) => string): JsonValu
 
 export function toDocument(record: JobRecord): JobDocument {
   const { jobId, ...fields } = record;
-  return mapClientJson({ _id: jobId, ...fields }, escapeKeys);
+  const document: JobDocument = mapClientJson({ _id: jobId, ...fields }, escapeKeys);
+  if (hasPendingEvents(record)) document.hasPendingEvents = true;
+  return document;
 }
 
 /** The record a document holds; fields the document lacks stay absent. */
 export function fromDocument(document: JobDocument): JobRecord {
-  const { _id, ...fields } = document;
+  const { _id, hasPendingEvents: _derived, ...fields } = document;
   return mapClientJson({ jobId: _id, ...fields }, unescapeKeys);
+}
+
+function hasPendingEvents(record: Pick<JobRecord, 'pendingEvents'>): boolean {
+  return record.pendingEvents !== undefined && record.pendingEvents.length > 0;
 }
 
 function mapClientJson<T extends JobRecord | JobDocument>(value: T, map: <V extends JsonValue>(json: V) => V): T {

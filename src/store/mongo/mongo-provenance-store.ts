@@ -1,4 +1,13 @@
-import { MongoClient, MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
+import {
+  MongoClient,
+  MongoServerError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  type Filter,
+  type UpdateFilter,
+} from 'mongodb';
+import type { ProvenanceEvent } from '../../domain/events.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import { newEtag } from '../../domain/ids.js';
@@ -6,6 +15,7 @@ import type {
   InsertOutcome,
   LineageQuery,
   ListJobsQuery,
+  PendingEventsClearance,
   ProvenanceStore,
   Replacement,
   ReusableResultQuery,
@@ -57,6 +67,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
         { key: { type: 1, createdAt: -1 } },
         { key: { tenant: 1, createdAt: -1, _id: -1 } },
         { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
+        // The relay's sweep: only the few records with pending events are in it.
+        { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
       ]);
       return new MongoProvenanceStore(client, jobs);
     } catch (error) {
@@ -215,6 +227,82 @@ export class MongoProvenanceStore implements ProvenanceStore {
       if (query.completedAfter !== undefined) filter.completedAt = { $gt: query.completedAfter };
       const [document] = await this.jobs.find(filter).sort({ completedAt: -1, _id: -1 }).limit(1).toArray();
       return document === undefined ? undefined : fromDocument(document);
+    });
+  }
+
+  /**
+   * The emulator has no update operator that removes array elements ($pull,
+   * $pop, pipeline updates), so only an outbox emptied whole can be written
+   * without first reading it. That is what the relay asks for (it clears up
+   * to the last event it appended), so the first write tries exactly that,
+   * for every clearance at once: one round trip when each job named ends
+   * with an empty outbox. Anything else (a partial clearance, a changed etag,
+   * a missing job) costs one read of the outboxes, then one bulk write of
+   * what is left to clear. One updateMany rather than a bulk write of
+   * updateOne: the emulator scans the collection once per operation.
+   */
+  clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
+    return this.guard(async () => {
+      if (clearances.length === 0) return;
+      const jobIds = [...new Set(clearances.map(({ jobId }) => jobId))];
+      const { matchedCount } = await this.jobs.updateMany(
+        {
+          _id: { $in: jobIds },
+          // Each clearance: its record under its etag, with some event and none after upToSeq.
+          $or: clearances.map(({ jobId, etag, upToSeq }) => ({
+            _id: jobId,
+            etag,
+            hasPendingEvents: true,
+            $nor: [{ 'pendingEvents.seq': { $gt: upToSeq } }],
+          })),
+        },
+        { $unset: { pendingEvents: '', hasPendingEvents: '' } },
+      );
+      // Every job named has an empty outbox now, which leaves nothing for any clearance to remove.
+      if (matchedCount < jobIds.length) await this.clearPendingEventsPartly(jobIds, clearances);
+    });
+  }
+
+  /**
+   * Reads the outboxes, then writes what each keeps. The write is guarded by
+   * the etag and the first event read: under one etag an outbox only loses
+   * its oldest events, so a concurrent clearance in between shows there and
+   * the write yields to it rather than put back events it removed.
+   */
+  private async clearPendingEventsPartly(jobIds: string[], clearances: readonly PendingEventsClearance[]): Promise<void> {
+    const outboxes = await this.jobs
+      .aggregate<Pick<JobDocument, '_id' | 'etag'> & { pendingEvents: ProvenanceEvent[] }>([
+        { $match: { _id: { $in: jobIds }, hasPendingEvents: true } },
+        { $project: { _id: 1, etag: 1, pendingEvents: 1 } },
+      ])
+      .toArray();
+    const stored = new Map(outboxes.map((outbox) => [outbox._id, outbox]));
+    const kept = new Map<string, ProvenanceEvent[]>();
+    for (const { jobId, etag, upToSeq } of clearances) {
+      const outbox = stored.get(jobId);
+      if (outbox?.etag !== etag) continue;
+      const events = kept.get(jobId) ?? outbox.pendingEvents;
+      kept.set(jobId, events.filter((event) => event.seq > upToSeq));
+    }
+    const writes: AnyBulkWriteOperation<JobDocument>[] = [];
+    for (const [jobId, events] of kept) {
+      const { etag, pendingEvents } = stored.get(jobId)!;
+      if (events.length === pendingEvents.length) continue;
+      const filter = { _id: jobId, etag, 'pendingEvents.0.seq': pendingEvents[0]!.seq };
+      const update: UpdateFilter<JobDocument> =
+        events.length === 0 ? { $unset: { pendingEvents: '', hasPendingEvents: '' } } : { $set: { pendingEvents: events } };
+      writes.push({ updateOne: { filter, update } });
+    }
+    if (writes.length > 0) await this.jobs.bulkWrite(writes, { ordered: false });
+  }
+
+  listWithPendingEvents(limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    return this.guard(async () => {
+      if (limit <= 0) return [];
+      const filter: Filter<JobDocument> = { hasPendingEvents: true };
+      if (afterJobId !== undefined) filter._id = { $gt: afterJobId };
+      const documents = await this.jobs.find(filter).sort({ _id: 1 }).limit(limit).toArray();
+      return documents.map(fromDocument);
     });
   }
 

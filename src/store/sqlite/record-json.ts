@@ -2,11 +2,11 @@ import type { JobRecord } from '../../domain/job.js';
 
 /**
  * The text form of a JobRecord in the `doc` column: its JSON, with Dates as
- * ISO 8601 strings (millisecond precision, as Date has), restored as Dates;
- * absent optional fields stay absent. JSON.stringify writes -0 as 0, while
- * JSON.parse reads "-0" back as -0: records holding a -0 (in a payload,
- * metadata or output) go through a slower writer that keeps it, so every
- * number comes back as written.
+ * ISO 8601 strings (millisecond precision, as Date has), restored as Dates,
+ * the times of pending events included; absent optional fields stay absent.
+ * JSON.stringify writes -0 as 0, while JSON.parse reads "-0" back as -0:
+ * records holding a -0 (in a payload, metadata or output) go through a
+ * slower writer that keeps it, so every number comes back as written.
  */
 export function encodeRecord(record: JobRecord): string {
   return containsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
@@ -17,6 +17,8 @@ export function decodeRecord(text: string): JobRecord {
   for (const field of DATE_FIELDS) {
     if (doc[field] !== undefined) doc[field] = new Date(doc[field] as string);
   }
+  const pendingEvents = doc.pendingEvents as Array<{ time: string | Date }> | undefined;
+  if (pendingEvents !== undefined) for (const event of pendingEvents) event.time = new Date(event.time);
   return doc as unknown as JobRecord;
 }
 

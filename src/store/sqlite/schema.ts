@@ -57,8 +57,21 @@ CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, com
 CREATE INDEX jobs_by_origin_status ON jobs (origin, status, job_id);
 `;
 
+/**
+ * Version 3, for provenance events (issue #4): pending_event_count is the
+ * length of the record's outbox (doc.pendingEvents), filled from `doc` for
+ * the rows already there. Only the few records whose events are not yet in
+ * the event log have a count above 0, so the relay's sweep over them reads a
+ * small partial index instead of every row.
+ */
+const MIGRATION_V3 = `
+ALTER TABLE jobs ADD COLUMN pending_event_count INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET pending_event_count = json_array_length(doc, '$.pendingEvents') WHERE json_array_length(doc, '$.pendingEvents') > 0;
+CREATE INDEX jobs_with_pending_events ON jobs (job_id) WHERE pending_event_count > 0;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

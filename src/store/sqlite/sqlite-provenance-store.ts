@@ -10,6 +10,7 @@ import type {
   LineageProjection,
   LineageQuery,
   ListJobsQuery,
+  PendingEventsClearance,
   ProvenanceStore,
   Replacement,
   ReusableResultQuery,
@@ -41,6 +42,7 @@ interface JobRow {
   etag: string;
   parentIds: string;
   labels: string;
+  pendingEventCount: number;
   doc: string;
 }
 
@@ -147,6 +149,23 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       }),
     );
     return doc === undefined ? undefined : decodeRecord(doc);
+  }
+
+  async clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
+    const { clearPendingEvents } = this.statements;
+    this.guarded(() =>
+      this.db
+        .transaction(() => {
+          for (const { jobId, etag, upToSeq } of clearances) clearPendingEvents.run({ jobId, etag, upToSeq });
+        })
+        .immediate(),
+    );
+  }
+
+  async listWithPendingEvents(limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    return this.guarded(() =>
+      this.statements.listWithPendingEvents.all({ afterJobId: afterJobId ?? '', limit }).map(decodeRecord),
+    );
   }
 
   async listByStatus(query: StatusQuery): Promise<JobRecord[]> {
@@ -288,6 +307,7 @@ function toJobRow(record: JobRecord): JobRow {
     etag: record.etag,
     parentIds: JSON.stringify(record.parentIds),
     labels: JSON.stringify(record.labels),
+    pendingEventCount: record.pendingEvents?.length ?? 0,
     doc: encodeRecord(record),
   };
 }
@@ -346,9 +366,9 @@ function lineageSql(direction: LineageDirection, projection: LineageProjection):
 
 function prepareStatements(db: Database.Database) {
   const jobColumns =
-    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, doc';
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, pending_event_count, doc';
   const jobValues =
-    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @doc';
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @pendingEventCount, @doc';
   const lineageStatement = (direction: LineageDirection, projection: LineageProjection) =>
     db.prepare<[string, number], string>(lineageSql(direction, projection)).pluck();
   const lineageStatements = (direction: LineageDirection) => ({
@@ -375,6 +395,30 @@ function prepareStatements(db: Database.Database) {
          doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
        WHERE job_id IN (SELECT value FROM json_each(@jobIds))`,
     ),
+    /*
+     * The outbox keeps its events with seq > upToSeq, in order; an emptied one
+     * is removed from the document. Only the outbox and its count change (not
+     * the etag, nor any other byte of the document), and only when some
+     * event is to go.
+     */
+    clearPendingEvents: db.prepare<{ jobId: string; etag: string; upToSeq: number }>(
+      `UPDATE jobs SET
+         pending_event_count = (SELECT count(*) FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq),
+         doc = CASE
+           WHEN EXISTS (SELECT 1 FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq)
+           THEN json_set(doc, '$.pendingEvents', (
+             SELECT json_group_array(json(value) ORDER BY key) FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq))
+           ELSE json_remove(doc, '$.pendingEvents')
+         END
+       WHERE job_id = @jobId AND etag = @etag AND pending_event_count > 0
+         AND EXISTS (SELECT 1 FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' <= @upToSeq)`,
+    ),
+    // The condition repeats the partial index's, so that the index (holding only these rows) is used.
+    listWithPendingEvents: db
+      .prepare<{ afterJobId: string; limit: number }, string>(
+        `SELECT doc FROM jobs WHERE pending_event_count > 0 AND job_id > @afterJobId ORDER BY job_id LIMIT @limit`,
+      )
+      .pluck(),
     // A NULL completedAfter bounds nothing; a NULL completed_at is never newer than a bound.
     findReusableResult: db
       .prepare<

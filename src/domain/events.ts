@@ -1,0 +1,128 @@
+import type { JobError, JobRecord, JobStatus } from './job.js';
+
+/**
+ * Provenance events. Each write of a record that changes its lifecycle adds
+ * the events it means to the record itself (JobRecord.pendingEvents), in the
+ * same write: the record is the outbox. After the write, the events are
+ * appended to the event log and removed from the record; whatever is left
+ * (the log was down, the process died) is appended by the next write of that
+ * job or by the relay sweep. Each event of a job has the next number of the
+ * job's sequence, so the log can skip one appended before and keep each job's
+ * events in order.
+ */
+
+export const EVENT_TYPES = [
+  'compute.job.submitted',
+  'compute.job.rerun',
+  'job.provenance.created',
+  'compute.job.started',
+  'compute.job.completed',
+  'compute.job.cached',
+  'compute.job.failed',
+  'compute.job.cancelled',
+  'job.provenance.completed',
+  'cache.invalidated',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface ProvenanceEvent {
+  /** The job's sequence number of this event: 1, 2, 3, … */
+  seq: number;
+  type: EventType;
+  jobId: string;
+  jobType: string;
+  status: JobStatus;
+  definitionHash: string;
+  inputHash: string;
+  outputHash?: string;
+  tenant: string;
+  labels: Record<string, string>;
+  readers: string[];
+  parentIds: string[];
+  time: Date;
+  rerunOfJobId?: string;
+  cachedFromJobId?: string;
+  error?: JobError;
+  /** cache.invalidated: the jobs made STALE (the job itself, then its descendants). */
+  invalidatedJobIds?: string[];
+}
+
+/** An event as the log holds it: with its position, the cursor subscribers resume after. */
+export interface LoggedEvent extends ProvenanceEvent {
+  cursor: string;
+}
+
+/** The events that moving a job from before (undefined: it did not exist) to after means, in order. */
+export function lifecycleEvents(before: JobRecord | undefined, after: JobRecord): EventType[] {
+  const types: EventType[] = [];
+  if (!before) {
+    if (after.origin === 'SUBMITTED') types.push('compute.job.submitted');
+    if (after.rerunOfJobId) types.push('compute.job.rerun');
+    types.push('job.provenance.created');
+  }
+  if (before?.status === after.status) return types;
+  switch (after.status) {
+    case 'RUNNING':
+      types.push('compute.job.started');
+      break;
+    case 'SUCCEEDED':
+      types.push(after.result?.cached ? 'compute.job.cached' : 'compute.job.completed', 'job.provenance.completed');
+      break;
+    case 'FAILED':
+      types.push('compute.job.failed', 'job.provenance.completed');
+      break;
+    case 'CANCELLED':
+      types.push('compute.job.cancelled', 'job.provenance.completed');
+      break;
+  }
+  return types;
+}
+
+/** after, with the events of the transition from before added to its outbox. */
+export function withLifecycleEvents(before: JobRecord | undefined, after: JobRecord, now: Date): JobRecord {
+  return withEvents(after, lifecycleEvents(before, after), now);
+}
+
+/** record, with events of these types added to its outbox, numbered after its last event. */
+export function withEvents(record: JobRecord, types: readonly EventType[], now: Date, extra: Partial<ProvenanceEvent> = {}): JobRecord {
+  if (types.length === 0) return record;
+  let seq = record.eventSeq ?? 0;
+  const added = types.map((type) => eventOf(record, type, ++seq, now, extra));
+  return { ...record, eventSeq: seq, pendingEvents: [...(record.pendingEvents ?? []), ...added] };
+}
+
+function eventOf(record: JobRecord, type: EventType, seq: number, time: Date, extra: Partial<ProvenanceEvent>): ProvenanceEvent {
+  const event: ProvenanceEvent = {
+    seq,
+    type,
+    jobId: record.jobId,
+    jobType: record.type,
+    status: record.status,
+    definitionHash: record.definitionHash,
+    inputHash: record.inputHash,
+    tenant: record.tenant,
+    labels: record.labels,
+    readers: record.readers,
+    parentIds: record.parentIds,
+    time,
+    ...extra,
+  };
+  if (record.result) event.outputHash = record.result.outputHash;
+  if (record.result?.cachedFromJobId) event.cachedFromJobId = record.result.cachedFromJobId;
+  if (record.rerunOfJobId) event.rerunOfJobId = record.rerunOfJobId;
+  if (record.error) event.error = record.error;
+  return event;
+}
+
+/** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */
+export function compareCursors(a: string, b: string): number {
+  const [aMs, aSeq] = parseCursor(a)!;
+  const [bMs, bSeq] = parseCursor(b)!;
+  return aMs < bMs ? -1 : aMs > bMs ? 1 : aSeq < bSeq ? -1 : aSeq > bSeq ? 1 : 0;
+}
+
+export function parseCursor(cursor: string): [bigint, bigint] | undefined {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(cursor);
+  return match ? [BigInt(match[1]!), BigInt(match[2]!)] : undefined;
+}

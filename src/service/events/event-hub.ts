@@ -1,0 +1,257 @@
+import { ProvenanceError, unavailable } from '../../domain/errors.js';
+import { compareCursors, type EventType, type LoggedEvent } from '../../domain/events.js';
+import type { EventLog } from '../../domain/ports/event-log.js';
+import type { ServiceLog } from '../provenance-service.js';
+
+export interface HubOptions {
+  /** Events one subscriber may have waiting before it is ended as too slow. */
+  bufferLimit: number;
+  /** Events read from the log per round trip. */
+  readBatch: number;
+  /** How long the shared reader blocks on the log per round trip. */
+  blockMs: number;
+}
+
+/** Which events a subscriber wants. All given conditions hold; absent ones match everything. */
+export interface EventFilter {
+  /** Only events of this tenant's jobs. */
+  tenant: string;
+  jobIds?: ReadonlySet<string>;
+  /** A job and its descendants; grows as jobs downstream of them are created. */
+  lineage?: Set<string>;
+  types?: ReadonlySet<EventType>;
+  labels?: Readonly<Record<string, string>>;
+}
+
+export type StartAt = { kind: 'now' } | { kind: 'oldest' } | { kind: 'after'; cursor: string };
+
+const RETRY_DELAY_MS = 500;
+
+/**
+ * The per-process fan-out of the event log: ONE reader blocks on the log and
+ * hands every event to every subscriber of this process. A subscriber first
+ * catches up from where it asked to start (paged reads, at its own pace),
+ * then takes the live events queued for it meanwhile, skipping those it
+ * already had; so it sees each event once and in order. A subscriber whose
+ * queue passes the limit (its client reads too slowly) is ended with
+ * RESOURCE_EXHAUSTED; the transport adds the last cursor the client was sent,
+ * from which it can resume.
+ */
+export class EventHub {
+  private readonly subscribers = new Set<Subscription>();
+  /** Cursor of the last event handed to subscribers; undefined until the reader has reached the log. */
+  private position: string | undefined;
+  private stopped = false;
+  private reader: Promise<void> | undefined;
+  private wakeReader: (() => void) | undefined;
+
+  private readonly options: HubOptions;
+
+  constructor(
+    private readonly log: EventLog,
+    options: HubOptions,
+    private readonly logger: ServiceLog,
+  ) {
+    // One read is handed to every subscriber at once: no read may be larger than what a subscriber may hold.
+    this.options = { ...options, readBatch: Math.min(options.readBatch, options.bufferLimit) };
+  }
+
+  /** Starts the shared reader; it keeps retrying while the log is unreachable. */
+  start(): void {
+    this.reader ??= this.read();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeReader?.();
+    for (const subscription of this.subscribers) subscription.close();
+    await this.reader;
+  }
+
+  /** How many subscriptions are open in this process. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /**
+   * Opens a subscription. For a lineage filter, call it with the filter's
+   * set still to be filled: fill it (from the store) after open() returns,
+   * before the first event is taken, so that no job created meanwhile is
+   * missed — open() already queues live events for the subscription.
+   */
+  async open(filter: EventFilter, start: StartAt): Promise<Subscription> {
+    if (this.position === undefined) throw unavailable('the event stream is not reachable yet; retry', 1000, 'EVENTS_UNAVAILABLE');
+    let after: string | undefined;
+    if (start.kind === 'now') after = this.position;
+    else if (start.kind === 'after') {
+      const bounds = await this.log.bounds();
+      if (compareCursors(start.cursor, bounds.trimmedThrough) < 0) {
+        throw new ProvenanceError(
+          'OUT_OF_RANGE',
+          `cursor ${start.cursor} is older than the events still kept; the oldest kept is ${bounds.oldest ?? 'none (the stream is empty)'}: resume from start_position OLDEST`,
+          'CURSOR_EXPIRED',
+          { metadata: { oldestCursor: bounds.oldest ?? '' } },
+        );
+      }
+      after = start.cursor;
+    }
+    const subscription = new Subscription(this, this.log, filter, start.kind === 'now' ? undefined : { after }, after, this.options);
+    this.subscribers.add(subscription);
+    return subscription;
+  }
+
+  /** @internal */
+  remove(subscription: Subscription): void {
+    this.subscribers.delete(subscription);
+  }
+
+  private async read(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.position ??= (await this.log.bounds()).newest;
+        const events = await this.log.readBlocking(this.position, this.options.readBatch, this.options.blockMs);
+        for (const event of events) {
+          for (const subscription of this.subscribers) subscription.offer(event);
+          this.position = event.cursor;
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        if (!(error instanceof ProvenanceError) || error.code !== 'UNAVAILABLE') this.logger.error({ err: error }, 'event reader failed');
+        // Subscribers end with a status they can resume from; the reader tries again.
+        for (const subscription of this.subscribers) subscription.fail(error instanceof ProvenanceError ? error : unavailable('the event stream failed', 1000, 'EVENTS_UNAVAILABLE'));
+        await new Promise<void>((resolve) => {
+          this.wakeReader = resolve;
+          setTimeout(resolve, RETRY_DELAY_MS).unref();
+        });
+      }
+    }
+  }
+}
+
+/** One subscriber's view of the log: iterate events(); close() when the client goes away. */
+export class Subscription {
+  private readonly queue: LoggedEvent[] = [];
+  /** True until the catch-up has read the log to its end; until then, live events are only a head start. */
+  private catchingUp: boolean;
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private failure: ProvenanceError | undefined;
+  /** Cursor the subscription started after (undefined: from the oldest event): where a client that got nothing can resume. */
+  readonly startCursor: string | undefined;
+  /** Cursor of the last event looked at (delivered or filtered out). */
+  private lastSeen: string | undefined;
+  private resolveEnded!: (failure: ProvenanceError | undefined) => void;
+  /** Settles when the subscription ends: with the error it failed with, or undefined when closed. */
+  readonly ended = new Promise<ProvenanceError | undefined>((resolve) => (this.resolveEnded = resolve));
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly log: EventLog,
+    private readonly filter: EventFilter,
+    /** Where to catch up from (after undefined: the oldest event); absent: no catch-up. */
+    private readonly catchUp: { after: string | undefined } | undefined,
+    startCursor: string | undefined,
+    private readonly options: HubOptions,
+  ) {
+    this.startCursor = startCursor;
+    this.lastSeen = startCursor;
+    this.catchingUp = catchUp !== undefined;
+  }
+
+  /** @internal The shared reader hands over a live event. */
+  offer(event: LoggedEvent): void {
+    if (this.queue.length >= this.options.bufferLimit && this.catchingUp) {
+      // Still reading the log up to its end: what is dropped here, that reading will find.
+      this.queue.length = 0;
+    } else if (this.queue.length >= this.options.bufferLimit) {
+      this.fail(
+        new ProvenanceError(
+          'RESOURCE_EXHAUSTED',
+          `the subscriber reads too slowly: more than ${this.options.bufferLimit} events were waiting for it; resume after the last cursor it received`,
+          'SUBSCRIBER_TOO_SLOW',
+        ),
+      );
+      return;
+    }
+    this.queue.push(event);
+    this.wake?.();
+  }
+
+  /** @internal Ends the subscription with an error the client can resume from. */
+  fail(error: ProvenanceError): void {
+    if (this.closed) return;
+    this.failure = error;
+    this.end(error);
+  }
+
+  close(): void {
+    this.end(undefined);
+  }
+
+  private end(failure: ProvenanceError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.hub.remove(this);
+    this.resolveEnded(failure);
+    this.wake?.();
+  }
+
+  /** The events, in log order: first those after the start, read from the log, then the live ones. */
+  async *events(): AsyncGenerator<LoggedEvent> {
+    try {
+      if (this.catchUp) {
+        for (let after = this.catchUp.after; ; ) {
+          const page = await this.log.read(after, this.options.readBatch);
+          // The log's end is reached: from here on, live events are the only source, and none may be dropped.
+          const last = page.length < this.options.readBatch;
+          if (last) this.catchingUp = false;
+          for (const event of page) {
+            after = event.cursor;
+            if (this.take(event)) yield event;
+            if (this.closed) break;
+          }
+          if (this.closed || last) break;
+        }
+      }
+      while (!this.closed) {
+        const event = this.queue.shift();
+        if (!event) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = undefined;
+          continue;
+        }
+        if (this.take(event)) yield event;
+      }
+      if (this.failure) throw this.failure;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Looks at the next event in log order; says whether to deliver it. */
+  private take(event: LoggedEvent): boolean {
+    if (this.lastSeen !== undefined && compareCursors(event.cursor, this.lastSeen) <= 0) return false;
+    this.lastSeen = event.cursor;
+    return matches(this.filter, event);
+  }
+}
+
+/**
+ * Whether the event passes the filter. A lineage filter takes in each job
+ * with a parent already in it: every event carries its job's parents, so the
+ * first event of a new job downstream is enough.
+ */
+export function matches(filter: EventFilter, event: LoggedEvent): boolean {
+  if (event.tenant !== filter.tenant) return false;
+  if (filter.lineage && !filter.lineage.has(event.jobId)) {
+    if (!event.parentIds.some((id) => filter.lineage!.has(id))) return false;
+    filter.lineage.add(event.jobId);
+  }
+  if (filter.jobIds && !filter.jobIds.has(event.jobId)) return false;
+  if (filter.types && !filter.types.has(event.type)) return false;
+  if (filter.labels) {
+    for (const [key, value] of Object.entries(filter.labels)) if (event.labels[key] !== value) return false;
+  }
+  return true;
+}

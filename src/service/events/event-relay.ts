@@ -1,0 +1,69 @@
+import { ProvenanceError } from '../../domain/errors.js';
+import type { JobRecord } from '../../domain/job.js';
+import type { EventLog } from '../../domain/ports/event-log.js';
+import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
+import type { ServiceLog } from '../provenance-service.js';
+
+const SWEEP_PAGE = 500;
+
+/**
+ * Takes the events out of the records' outboxes and into the event log:
+ * right after each write, and in sweeps for what an unreachable log or a
+ * crash left behind. Appending is idempotent per job and sequence number, so
+ * relaying an outbox twice, or from two processes at once, adds each event
+ * once and keeps each job's events in order.
+ */
+export class EventRelay {
+  constructor(
+    private readonly store: ProvenanceStore,
+    private readonly events: EventLog,
+    private readonly log: ServiceLog,
+  ) {}
+
+  /**
+   * Appends the outboxes of records that were just written, then clears them.
+   * A log that cannot be reached leaves the events in the outboxes for the
+   * sweep; the writes they describe stand.
+   */
+  async relay(records: readonly JobRecord[]): Promise<void> {
+    const withEvents = records.filter((record) => (record.pendingEvents?.length ?? 0) > 0);
+    if (withEvents.length === 0) return;
+    try {
+      await this.completeInvalidations(withEvents);
+      await this.events.append(withEvents.flatMap((record) => record.pendingEvents!));
+      await this.store.clearPendingEvents(
+        withEvents.map((record) => ({ jobId: record.jobId, etag: record.etag, upToSeq: record.pendingEvents!.at(-1)!.seq })),
+      );
+    } catch (error) {
+      if (!(error instanceof ProvenanceError) || error.code !== 'UNAVAILABLE') throw error;
+      this.log.warn({ err: error.cause ?? error, jobIds: withEvents.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
+    }
+  }
+
+  /** Relays every outbox that is not empty; returns how many records had events. */
+  async sweep(): Promise<number> {
+    let relayed = 0;
+    for (let after: string | undefined; ; ) {
+      const records = await this.store.listWithPendingEvents(SWEEP_PAGE, after);
+      await this.relay(records);
+      relayed += records.length;
+      if (records.length < SWEEP_PAGE) return relayed;
+      after = records[records.length - 1]!.jobId;
+    }
+  }
+
+  /**
+   * A cache.invalidated event is written into the invalidated job's record
+   * before its descendants are marked STALE; marking them again here (it is
+   * idempotent) completes an invalidation that a crash interrupted, so that
+   * the event is never published for a write that did not happen.
+   */
+  private async completeInvalidations(records: readonly JobRecord[]): Promise<void> {
+    for (const record of records) {
+      for (const event of record.pendingEvents!) {
+        const downstream = event.type === 'cache.invalidated' ? (event.invalidatedJobIds ?? []).filter((id) => id !== event.jobId) : [];
+        if (downstream.length > 0) await this.store.markStale(downstream, event.time);
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { JobRecord } from '../../domain/job.js';
+import type { LineageRow } from '../../domain/lineage.js';
+import type {
+  InsertOutcome,
+  LineageQuery,
+  ListJobsQuery,
+  PendingEventsClearance,
+  ProvenanceStore,
+  Replacement,
+  ReusableResultQuery,
+  StatusQuery,
+} from '../../domain/ports/provenance-store.js';
+import type { EventRelay } from './event-relay.js';
+
+/**
+ * The store as the use cases see it: every write that commits a record
+ * relays that record's outbox to the event log right after, so that no use
+ * case has to remember to. Reads pass straight through.
+ */
+export class PublishingStore implements ProvenanceStore {
+  constructor(
+    private readonly store: ProvenanceStore,
+    private readonly relay: EventRelay,
+  ) {}
+
+  async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    const outcomes = await this.store.insertJobs(records);
+    await this.relay.relay(records.filter((_, i) => outcomes[i]!.inserted));
+    return outcomes;
+  }
+
+  async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    const replaced = await this.store.replaceJob(record, expectedEtag);
+    if (replaced) await this.relay.relay([record]);
+    return replaced;
+  }
+
+  async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const applied = await this.store.replaceJobs(replacements);
+    await this.relay.relay(replacements.filter((_, i) => applied[i]).map((r) => r.record));
+    return applied;
+  }
+
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
+    return this.store.getJobs(jobIds);
+  }
+
+  findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
+    return this.store.findByRequestIds(tenant, requestIds);
+  }
+
+  findReferencedIds(jobIds: readonly string[]): Promise<string[]> {
+    return this.store.findReferencedIds(jobIds);
+  }
+
+  listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    return this.store.listJobs(query);
+  }
+
+  listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    return this.store.listChildren(jobId, limit, afterJobId);
+  }
+
+  lineage(query: LineageQuery): Promise<LineageRow[]> {
+    return this.store.lineage(query);
+  }
+
+  markStale(jobIds: readonly string[], now: Date): Promise<number> {
+    return this.store.markStale(jobIds, now);
+  }
+
+  findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined> {
+    return this.store.findReusableResult(query);
+  }
+
+  listByStatus(query: StatusQuery): Promise<JobRecord[]> {
+    return this.store.listByStatus(query);
+  }
+
+  clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
+    return this.store.clearPendingEvents(clearances);
+  }
+
+  listWithPendingEvents(limit: number, afterJobId?: string): Promise<JobRecord[]> {
+    return this.store.listWithPendingEvents(limit, afterJobId);
+  }
+}

@@ -1,0 +1,42 @@
+import type { WatchEventsCommand } from '../../domain/commands.js';
+import { invalidArgument } from '../../domain/errors.js';
+import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/events.js';
+import type { Principal } from '../../domain/principal.js';
+import { Violations } from '../../domain/validation.js';
+import { getJob } from '../job-queries.js';
+import type { ServiceDependencies } from '../provenance-service.js';
+import type { EventFilter, StartAt, Subscription } from './event-hub.js';
+
+/** WatchEvents: a subscription to the tenant's events that pass the request's filters, from where it asks to start. */
+export async function watchEvents(deps: ServiceDependencies, principal: Principal, command: WatchEventsCommand): Promise<Subscription> {
+  const v = new Violations();
+  command.jobIds.forEach((id, i) => v.jobId(`job_ids[${i}]`, id, true));
+  v.jobId('lineage_of', command.lineageOf, false);
+  command.eventTypes.forEach((type, i) => {
+    if (!(EVENT_TYPES as readonly string[]).includes(type)) v.add(`event_types[${i}]`, `unknown event type ${type}; known: ${EVENT_TYPES.join(', ')}`);
+  });
+  if (command.startPosition === 'INVALID') v.add('start_position', 'unknown start position');
+  if (command.afterCursor !== undefined && !parseCursor(command.afterCursor)) v.add('after_cursor', 'is not a cursor (<milliseconds>-<sequence>, as events carry them)');
+  if (v.list.length > 0) throw invalidArgument(v.list);
+
+  const root = command.lineageOf ? await getJob(deps, principal, command.lineageOf) : undefined;
+  const filter: EventFilter = {
+    tenant: principal.tenant,
+    ...(command.jobIds.length > 0 ? { jobIds: new Set(command.jobIds) } : {}),
+    ...(root ? { lineage: new Set([root.jobId]) } : {}),
+    ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
+    ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
+  };
+  const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
+  const subscription = await deps.hub.open(filter, start);
+  if (root) {
+    // After open(), so that a job created meanwhile is either found here or seen in the queued events.
+    try {
+      for (const row of await deps.store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })) filter.lineage!.add(row.jobId);
+    } catch (error) {
+      subscription.close();
+      throw error;
+    }
+  }
+  return subscription;
+}

@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { ProvenanceError } from '../domain/errors.js';
+import type { WatchEventsRequest, WatchEventsResponse } from '../gen/provenance/v1/provenance_service.js';
+import type { Subscription } from '../service/events/event-hub.js';
+import { toServiceError } from './errors.js';
+import { toEventMessage, toWatchEventsCommand } from './mapping.js';
+import type { HandlerContext } from './provenance-handlers.js';
+import { UndecodableRequest } from './request-decoding.js';
+
+const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
+
+/**
+ * WatchEvents: writes the subscription's events to the call, waiting for
+ * 'drain' whenever the call's buffer is full, so a slow client slows its own
+ * subscription only (which ends it with RESOURCE_EXHAUSTED once its queue
+ * passes the limit). The client cancelling, or its deadline passing, closes
+ * the subscription and releases what it held.
+ */
+export function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, context: HandlerContext): void {
+  let subscription: Subscription | undefined;
+  /** The cursor of the last event handed to HTTP/2. */
+  let lastSent: string | undefined;
+  const fail = (error: unknown) => {
+    if (call.cancelled) return;
+    const resumable = subscription && error instanceof ProvenanceError ? withCursors(error, lastSent ?? '', subscription.startCursor ?? '') : error;
+    call.emit('error', toServiceError(resumable, METHOD, context.logger));
+  };
+  call.once('cancelled', () => subscription?.close());
+
+  const request = call.request as WatchEventsRequest | UndecodableRequest;
+  if (request instanceof UndecodableRequest) return fail(request.toError());
+  context.service.watchEvents(context.principalOf(call), toWatchEventsCommand(request)).then(async (opened) => {
+    subscription = opened;
+    if (call.cancelled) return opened.close();
+    try {
+      for await (const event of opened.events()) {
+        if (!call.write({ event: toEventMessage(event) }, () => (lastSent = event.cursor))) {
+          const waiting = new AbortController();
+          const drained = once(call, 'drain', { signal: waiting.signal }).then(() => undefined);
+          const failure = await Promise.race([drained, opened.ended]);
+          waiting.abort();
+          drained.catch(() => undefined);
+          if (failure) throw failure;
+        }
+      }
+      if (!call.cancelled) call.end();
+    } catch (error) {
+      fail(error);
+    }
+  }, fail);
+}
+
+/**
+ * A client resumes after the last event it processed. Events the server sent
+ * but the client had not read yet may be dropped by the client's library
+ * when the status arrives, so lastCursor (the last one sent) is a hint;
+ * startCursor is where the subscription began ('' for the oldest event),
+ * the resume point of a client that processed none.
+ */
+function withCursors(error: ProvenanceError, lastCursor: string, startCursor: string): ProvenanceError {
+  const metadata = { ...error.details.metadata, lastCursor, startCursor };
+  const resumable = new ProvenanceError(error.code, error.message, error.reason, { ...error.details, metadata });
+  resumable.cause = error.cause;
+  return resumable;
+}

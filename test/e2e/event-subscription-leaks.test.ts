@@ -1,0 +1,96 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { openRuntime, type Runtime } from '../../src/composition.js';
+import { loadConfig } from '../../src/config.js';
+import { ANONYMOUS_ADMIN } from '../../src/domain/principal.js';
+import { JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { StartPosition } from '../../src/gen/provenance/v1/event.js';
+import { startGrpcServer, type RunningServer } from '../../src/transport/server.js';
+import { connect, type Client } from '../support/grpc-client.js';
+import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** Resources of this process by kind (timers, sockets, …), as Node counts them. */
+function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+/** Runs in this process, so that the server's own subscribers, timers and heap can be looked at. */
+describe('WatchEvents subscribe/cancel cycles', function () {
+  this.timeout(120_000);
+  const prefix = uniqueQueuePrefix();
+  const directory = mkdtempSync(join(tmpdir(), 'provenance-leaks-'));
+  let runtime: Runtime;
+  let server: RunningServer;
+  let api: Client;
+
+  before(async () => {
+    const config = loadConfig({
+      PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0',
+      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
+      PROVENANCE_REDIS_PREFIX: prefix,
+      PROVENANCE_IN_PROCESS_WORKERS: 'false',
+      PROVENANCE_EVENT_RELAY_INTERVAL_MS: '0',
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    });
+    const logger = pino({ level: 'silent' });
+    runtime = await openRuntime(config, logger);
+    runtime.hub.start();
+    server = await startGrpcServer(
+      { address: config.grpcAddress, maxMessageBytes: config.maxMessageBytes, shutdownGraceMs: 1000, healthCheckIntervalMs: 60_000 },
+      { service: runtime.service, logger, principalOf: () => ANONYMOUS_ADMIN },
+    );
+    api = connect(server.address);
+    await api.recordJob({ type: 'seed', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });
+  });
+  after(async () => {
+    api?.close();
+    await server?.shutdown();
+    await runtime?.close(1000);
+    await deleteQueueKeys(prefix);
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  let cycles = 0;
+  async function cycle(): Promise<void> {
+    // Node's HTTP/2 guard against rapid stream resets (CVE-2023-44487) stops a session that cancels
+    // streams this fast; a fresh connection every 100 cycles keeps the test a test of the server.
+    if (++cycles % 100 === 0) {
+      api.close();
+      api = connect(server.address);
+    }
+    const stream = api.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST });
+    // Cancelling makes the stream emit CANCELLED, which is the expected end here.
+    stream.on('error', () => undefined);
+    const ended = new Promise((resolve) => stream.once('close', resolve));
+    await new Promise((resolve) => stream.once('data', resolve));
+    stream.cancel();
+    await ended;
+  }
+
+  async function settledState() {
+    for (let i = 0; i < 100 && runtime.hub.subscriberCount > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    collectGarbage();
+    return { subscribers: runtime.hub.subscriberCount, resources: activeResources(), heap: process.memoryUsage().heapUsed };
+  }
+
+  it('leave no subscribers, timers, handles or heap behind after 1,000 cycles', async () => {
+    for (let i = 0; i < 100; i++) await cycle();
+    const before = await settledState();
+    for (let i = 0; i < 1000; i++) await cycle();
+    const after = await settledState();
+    expect(after.subscribers).to.equal(0);
+    expect(after.resources).to.deep.equal(before.resources);
+    expect(after.heap - before.heap, `heap grew from ${before.heap} to ${after.heap} bytes`).to.be.below(before.heap * 0.05 + 1_000_000);
+  });
+});
