@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { openRuntime, type Runtime } from '../../src/composition.js';
@@ -10,6 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { ANONYMOUS_ADMIN } from '../../src/domain/principal.js';
 import { JobStatus } from '../../src/gen/provenance/v1/job.js';
 import { StartPosition } from '../../src/gen/provenance/v1/event.js';
+import { WatchEventsRequest } from '../../src/gen/provenance/v1/provenance_service.js';
 import { startGrpcServer, type RunningServer } from '../../src/transport/server.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
@@ -83,6 +85,16 @@ describe('WatchEvents subscribe/cancel cycles', function () {
     collectGarbage();
     return { subscribers: runtime.hub.subscriberCount, resources: activeResources(), heap: process.memoryUsage().heapUsed };
   }
+
+  it('release a subscription when its deadline passes', async () => {
+    const stream = api.raw.watchEvents(WatchEventsRequest.fromPartial({}), { deadline: Date.now() + 300 });
+    const failed = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
+    for (let i = 0; i < 20 && runtime.hub.subscriberCount === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(runtime.hub.subscriberCount).to.equal(1);
+    expect((await failed).code).to.equal(status.DEADLINE_EXCEEDED);
+    const { subscribers } = await settledState();
+    expect(subscribers).to.equal(0);
+  });
 
   it('leave no subscribers, timers, handles or heap behind after 1,000 cycles', async () => {
     for (let i = 0; i < 100; i++) await cycle();
