@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from './domain/ports/audit-log.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { RedisStreamEventLog } from './events/redis-stream-event-log.js';
 import { BeeQueueJobQueue } from './queue/bee-queue-job-queue.js';
@@ -10,7 +12,9 @@ import { EventRelay } from './service/events/event-relay.js';
 import { PublishingStore } from './service/events/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
+import { MongoAuditLog } from './store/mongo/mongo-audit-log.js';
 import { MongoProvenanceStore } from './store/mongo/mongo-provenance-store.js';
+import { SqliteAuditLog } from './store/sqlite/sqlite-audit-log.js';
 import { SqliteProvenanceStore } from './store/sqlite/sqlite-provenance-store.js';
 
 /**
@@ -32,6 +36,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
   const rawStore = await openStore(config);
+  const audit = await openAuditLog(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
   const eventLog = await RedisStreamEventLog.connect({
@@ -62,7 +67,10 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       batchSize: config.batchSize,
       maxPayloadBytes: config.maxPayloadBytes,
       volatileKeys: new Set(config.volatileKeys),
+      redactKeys: new Set(config.redactKeys.map((key) => key.toLowerCase())),
     },
+    secret: config.security.secret ?? randomBytes(32),
+    audit,
     execution: { cacheTtlMs: execution.cacheTtlMs, jobTimeoutMs: execution.jobTimeoutMs, maxOutputBytes: execution.maxOutputBytes },
     log,
     now: () => new Date(),
@@ -79,12 +87,22 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     async close(graceMs) {
       clearInterval(sweeper);
       pool.stop();
-      await hub.stop();
+      hub.stop();
       await queue.close(graceMs);
       await eventLog.close();
+      await audit.close();
       await store.close();
     },
   };
+}
+
+/** The audit trail lives in the same database as the records, on a connection of its own. */
+async function openAuditLog(config: Config): Promise<AuditLog & { close(): Promise<void> }> {
+  const { storage } = config;
+  if (storage.type === 'mongodb') {
+    return MongoAuditLog.connect({ uri: storage.uri, database: storage.database, appName: 'provenance-audit', serverSelectionTimeoutMS: config.storeTimeoutMs });
+  }
+  return SqliteAuditLog.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs });
 }
 
 async function openStore(config: Config): Promise<ProvenanceStore> {

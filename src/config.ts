@@ -1,4 +1,8 @@
+import { loadAuthConfig, type AuthConfig } from './auth/auth-config.js';
+import { ConfigError } from './config-error.js';
+import { address, boolean, integer, list, oneOf, retention, secret, token } from './config-values.js';
 import { DEFAULT_VOLATILE_KEYS } from './domain/hashing.js';
+import { DEFAULT_REDACT_KEYS } from './domain/redaction.js';
 
 /**
  * Configuration comes from environment variables only. Each one is listed
@@ -16,6 +20,16 @@ export interface Config {
   maxPayloadBytes: number;
   maxMessageBytes: number;
   volatileKeys: string[];
+  redactKeys: string[];
+  security: {
+    auth: AuthConfig;
+    allowInsecure: boolean;
+    /** Keys page tokens and the opaque ids of restricted jobs; random per process when not configured. */
+    secret: Buffer | undefined;
+    /** Calls per second per principal; undefined: the default (500 when authentication is configured, none otherwise); 0: none. */
+    rateLimitPerSecond: number | undefined;
+    rateLimitBurst: number | undefined;
+  };
   shutdownGraceMs: number;
   events: {
     retention: { maxCount: number } | { maxAgeMs: number };
@@ -39,15 +53,6 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -80,6 +85,14 @@ export function loadConfig(env: Env = process.env): Config {
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
+    redactKeys: list(read, 'PROVENANCE_REDACT_KEYS', DEFAULT_REDACT_KEYS),
+    security: {
+      auth: loadAuthConfig(read),
+      allowInsecure: boolean(read, 'PROVENANCE_ALLOW_INSECURE', false),
+      secret: secret(read, 'PROVENANCE_SECRET'),
+      rateLimitPerSecond: read('PROVENANCE_RATE_LIMIT') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT', 0, 0, 1_000_000),
+      rateLimitBurst: read('PROVENANCE_RATE_LIMIT_BURST') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT_BURST', 0, 1, 10_000_000),
+    },
     shutdownGraceMs: integer(read, 'PROVENANCE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     events: {
       retention: retention(read, 'PROVENANCE_EVENT_RETENTION', { maxCount: 1_000_000 }),
@@ -104,63 +117,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function integer(read: (name: string) => string | undefined, name: string, fallback: number, min: number, max: number): number {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) throw new ConfigError(name, `must be a whole number, got "${text}"`);
-  const value = Number(text);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function boolean(read: (name: string) => string | undefined, name: string, fallback: boolean): boolean {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  if (text !== 'true' && text !== 'false') throw new ConfigError(name, `must be true or false, got "${text}"`);
-  return text === 'true';
-}
-
-const AGE_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** A number of events ("1000000"), or an age ("30s", "15m", "24h", "7d"). */
-function retention(read: (name: string) => string | undefined, name: string, fallback: { maxCount: number }): { maxCount: number } | { maxAgeMs: number } {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  const match = /^(\d{1,12})([smhd])?$/.exec(text);
-  if (!match || Number(match[1]) === 0) throw new ConfigError(name, `must be a positive number of events (e.g. 1000000) or an age (e.g. 24h, 7d), got "${text}"`);
-  const amount = Number(match[1]);
-  return match[2] ? { maxAgeMs: amount * AGE_UNITS_MS[match[2] as keyof typeof AGE_UNITS_MS] } : { maxCount: amount };
-}
-
-function token(read: (name: string) => string | undefined, name: string, fallback: string): string {
-  const text = read(name) ?? fallback;
-  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(text)) throw new ConfigError(name, `must be 1 to 64 letters, digits, '.', '_', ':' or '-', got "${text}"`);
-  return text;
-}
-
-function oneOf<T extends string>(read: (name: string) => string | undefined, name: string, allowed: readonly T[], fallback: T): T {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(text)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${text}"`);
-  return text as T;
-}
-
-function address(read: (name: string) => string | undefined, name: string, fallback: string): string {
-  const text = read(name) ?? fallback;
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  if (!match || Number(match[3]) > 65535) throw new ConfigError(name, `must be host:port (e.g. 127.0.0.1:50051 or [::1]:50051), got "${text}"`);
-  return text;
-}
-
-function list(read: (name: string) => string | undefined, name: string, fallback: readonly string[]): string[] {
-  const text = read(name);
-  if (text === undefined) return [...fallback];
-  const items = text.split(',').map((item) => item.trim());
-  if (items.some((item) => item === '')) throw new ConfigError(name, `must be a comma-separated list without empty items, got "${text}"`);
-  return items;
-}
-
 function databaseFromUri(uri: string): string | undefined {
   const path = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(uri)?.[1];
   return path ? decodeURIComponent(path) : undefined;
 }
+
+export { ConfigError };

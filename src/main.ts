@@ -1,10 +1,12 @@
 import { openRuntime } from './composition.js';
-import { ANONYMOUS_ADMIN } from './domain/principal.js';
-import { runUntilSignalled, startup } from './process.js';
+import { refuseConfiguration, runUntilSignalled, startup } from './process.js';
+import { principalOf } from './transport/principal-metadata.js';
+import { serverSecurity } from './transport/security.js';
 import { startGrpcServer } from './transport/server.js';
 
 /** The gRPC server, with the worker pool in the same process unless PROVENANCE_IN_PROCESS_WORKERS=false. */
 const { config, logger } = startup();
+const security = refuseConfiguration(() => serverSecurity(config, logger));
 const runtime = await openRuntime(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'cannot start');
   process.exit(1);
@@ -12,12 +14,12 @@ const runtime = await openRuntime(config, logger).catch((error: unknown) => {
 const server = await startGrpcServer(
   {
     address: config.grpcAddress,
+    ...security,
     maxMessageBytes: config.maxMessageBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
   },
-  // Authentication comes with issue #5; until then every caller is the local anonymous admin.
-  { service: runtime.service, logger, principalOf: () => ANONYMOUS_ADMIN },
+  { service: runtime.service, logger, principalOf },
 );
 runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();

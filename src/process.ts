@@ -4,9 +4,16 @@ import { createLogger } from './logger.js';
 
 /** Configuration and logger for an entry point; a bad configuration ends the process with one line naming the variable. */
 export function startup(): { config: Config; logger: Logger } {
-  try {
+  return refuseConfiguration(() => {
     const config = loadConfig();
     return { config, logger: createLogger(config.logLevel) };
+  });
+}
+
+/** Runs a step of start-up; a ConfigError it throws ends the process (exit code 2) with one line naming the variable. */
+export function refuseConfiguration<T>(step: () => T): T {
+  try {
+    return step();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`provenance: configuration error: ${error.message}\n`);

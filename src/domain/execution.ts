@@ -44,6 +44,7 @@ export interface NewSubmissionContext {
   status: 'QUEUED' | 'WAITING';
   cachePolicy: CachePolicy;
   fingerprint: string;
+  payloadRedacted: boolean;
   rerunOfJobId?: string;
 }
 
@@ -69,7 +70,7 @@ export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissio
     readers: command.readers,
     etag: newEtag(),
     origin: 'SUBMITTED',
-    payloadRedacted: false,
+    payloadRedacted: context.payloadRedacted,
     cachePolicy: context.cachePolicy,
     requestHash: context.fingerprint,
   };

@@ -16,6 +16,9 @@ export type TruncationReason = 'MAX_DEPTH' | 'MAX_NODES';
 export interface LineageRow {
   jobId: string;
   parentIds: string[];
+  /** Who may read the job: its tenant and extra reader subjects (every projection). */
+  tenant: string;
+  readers: string[];
   type?: string;
   status?: JobStatus;
   cacheState?: CacheState;
@@ -26,6 +29,8 @@ export interface LineageNode {
   row: LineageRow;
   depth: number;
   relation: LineageRelation;
+  /** The caller may not read this job: row holds only its opaque id. */
+  restricted?: boolean;
 }
 
 export interface LineageEdge {
@@ -41,6 +46,8 @@ export interface Lineage {
   ancestorDepth: number;
   descendantDepth: number;
   truncation: TruncationReason[];
+  /** How many nodes are restricted placeholders. */
+  hiddenNodeCount: number;
 }
 
 export interface LineageLimits {
@@ -87,6 +94,30 @@ export function buildLineage(
     ancestorDepth,
     descendantDepth,
     truncation: [...truncation].sort(),
+    hiddenNodeCount: 0,
+  };
+}
+
+/**
+ * The lineage as a caller sees it: each job it may not read becomes a
+ * placeholder under an opaque id, with nothing else of the job; the edges
+ * keep the graph's shape through the same opaque ids.
+ */
+export function withPlaceholders(lineage: Lineage, canSee: (row: LineageRow) => boolean, opaqueId: (jobId: string) => string): Lineage {
+  const hidden = new Map<string, string>();
+  const nodes = lineage.nodes.map((node): LineageNode => {
+    if (canSee(node.row)) return node;
+    const id = opaqueId(node.row.jobId);
+    hidden.set(node.row.jobId, id);
+    return { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: id, parentIds: [], tenant: '', readers: [] } };
+  });
+  if (hidden.size === 0) return lineage;
+  const shown = (id: string) => hidden.get(id) ?? id;
+  return {
+    ...lineage,
+    nodes,
+    edges: lineage.edges.map((edge) => ({ parentJobId: shown(edge.parentJobId), childJobId: shown(edge.childJobId) })),
+    hiddenNodeCount: hidden.size,
   };
 }
 

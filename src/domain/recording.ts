@@ -25,6 +25,7 @@ export interface NewRecordContext {
   definitionHash: string;
   inputHash: string;
   fingerprint: string;
+  payloadRedacted: boolean;
 }
 
 export function newRecordedJob(command: RecordJobCommand, context: NewRecordContext): JobRecord {
@@ -49,7 +50,7 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
     readers: command.readers,
     etag: newEtag(),
     origin: 'RECORDED',
-    payloadRedacted: false,
+    payloadRedacted: context.payloadRedacted,
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;

@@ -28,6 +28,10 @@ export interface ReproducibilityInput {
   volatileKeys: ReadonlySet<string>;
   /** Whether this service could run a job of that type and provider again. */
   hasHandler(type: string, providerId: string): boolean;
+  /** Whether the caller may read a record: of an ancestor it may not, nothing is told but that it is there. */
+  canRead(record: JobRecord): boolean;
+  /** The id a restricted ancestor is shown under. */
+  opaqueId(jobId: string): string;
 }
 
 /** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
@@ -35,6 +39,10 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
   const issues: ReproducibilityIssue[] = [];
   const reportedMissing = new Set<string>();
   for (const record of [input.job, ...input.ancestors]) {
+    if (!input.canRead(record)) {
+      issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: input.opaqueId(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' });
+      continue;
+    }
     const isJob = record === input.job;
     const subject = isJob ? 'the job' : `ancestor ${record.jobId}`;
     if (!isJob && record.status !== 'SUCCEEDED') {

@@ -11,6 +11,8 @@ export interface ServiceLimits {
   batchSize: number;
   maxPayloadBytes: number;
   volatileKeys: ReadonlySet<string>;
+  /** Payload and metadata keys whose values are secrets, lowercased. */
+  redactKeys: ReadonlySet<string>;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;

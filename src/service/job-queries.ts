@@ -1,5 +1,6 @@
 import type { ListJobsCommand } from '../domain/commands.js';
-import { invalidArgument, jobNotFound } from '../domain/errors.js';
+import { readable } from '../domain/access.js';
+import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { parseJobFilter } from '../domain/job-filter.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
@@ -7,14 +8,13 @@ import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
-/** A tenant's job by id; another tenant's job is NOT_FOUND, as if it did not exist. */
+/** A job the caller may read; any other is NOT_FOUND, as if it did not exist. */
 export async function getJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined): Promise<JobRecord> {
   const v = new Violations();
   v.jobId('job_id', jobId, true);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const [job] = await deps.store.getJobs([jobId!]);
-  if (!job || job.tenant !== principal.tenant) throw jobNotFound(jobId!);
-  return job;
+  return readable(principal, jobId!, job);
 }
 
 export interface JobPage {
@@ -27,14 +27,14 @@ export async function listJobs(deps: ServiceDependencies, principal: Principal, 
   v.nonNegative('page_size', command.pageSize);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const filter = parseJobFilter(command.filter);
-  const query = { method: 'ListJobs', tenant: principal.tenant, filter: command.filter ?? '' };
-  const position = command.pageToken ? decodePageToken(command.pageToken, query) : undefined;
+  const query = { method: 'ListJobs', tenant: principal.tenant, subject: principal.subject, filter: command.filter ?? '' };
+  const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   if (position && (typeof position.createdAt !== 'number' || typeof position.jobId !== 'string')) {
     throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
   }
   const pageSize = effectivePageSize(command.pageSize);
   const jobs = await deps.store.listJobs({
-    tenant: principal.tenant,
+    reader: { tenant: principal.tenant, subject: principal.subject },
     filter,
     limit: pageSize + 1,
     after: position ? { createdAt: new Date(position.createdAt as number), jobId: position.jobId as string } : undefined,
@@ -42,5 +42,5 @@ export async function listJobs(deps: ServiceDependencies, principal: Principal, 
   if (jobs.length <= pageSize) return { jobs, nextPageToken: '' };
   const page = jobs.slice(0, pageSize);
   const last = page[page.length - 1]!;
-  return { jobs: page, nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }) };
+  return { jobs: page, nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }, deps.secret) };
 }

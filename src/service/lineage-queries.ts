@@ -1,7 +1,8 @@
 import type { LineageCommand, ListDependentsCommand } from '../domain/commands.js';
+import { canRead, opaqueJobId } from '../domain/access.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
-import { buildLineage, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
+import { buildLineage, withPlaceholders, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -21,10 +22,16 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   v.nonNegative('max_nodes', command.maxNodes);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const root = await getJob(deps, principal, command.jobId);
-  return walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
+  const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
   });
+  return asSeenBy(deps, principal, lineage);
+}
+
+/** The lineage with the jobs the caller may not read turned into placeholders. */
+function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Lineage {
+  return withPlaceholders(lineage, (row) => canRead(principal, row), (jobId) => opaqueJobId(jobId, deps.secret));
 }
 
 /** 0 means the configured maximum; larger requests are capped at it. */
@@ -50,13 +57,26 @@ async function walk(
 }
 
 function rootRow(root: JobRecord): LineageRow {
-  return { jobId: root.jobId, parentIds: root.parentIds, type: root.type, status: root.status, cacheState: root.cacheState, record: root };
+  return {
+    jobId: root.jobId,
+    parentIds: root.parentIds,
+    tenant: root.tenant,
+    readers: root.readers,
+    type: root.type,
+    status: root.status,
+    cacheState: root.cacheState,
+    record: root,
+  };
 }
 
+/** A dependent the caller may read, with its record; or one it may not, under an opaque id only. */
+export type Dependent = { job: JobRecord; depth: number } | { restrictedJobId: string; depth: number };
+
 export interface DependentsPage {
-  dependents: Array<{ job: JobRecord; depth: number }>;
+  dependents: Dependent[];
   nextPageToken: string;
   truncated: boolean;
+  hiddenNodeCount: number;
 }
 
 export async function listDependents(deps: ServiceDependencies, principal: Principal, command: ListDependentsCommand): Promise<DependentsPage> {
@@ -64,8 +84,8 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   v.jobId('job_id', command.jobId, true);
   v.nonNegative('page_size', command.pageSize);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive };
-  const position = command.pageToken ? decodePageToken(command.pageToken, query) : undefined;
+  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject };
+  const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
   if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
@@ -85,10 +105,12 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
     const children = await deps.store.listChildren(root.jobId, pageSize + 1, afterJobId || undefined);
     candidates = children.map((job) => ({ job, depth: 1 }));
   }
-  if (candidates.length <= pageSize) return { dependents: candidates, nextPageToken: '', truncated };
   const page = candidates.slice(0, pageSize);
+  const dependents = page.map((d): Dependent => (canRead(principal, d.job) ? d : { restrictedJobId: opaqueJobId(d.job.jobId, deps.secret), depth: d.depth }));
+  const hiddenNodeCount = dependents.filter((d) => 'restrictedJobId' in d).length;
+  if (candidates.length <= pageSize) return { dependents, nextPageToken: '', truncated, hiddenNodeCount };
   const last = page[page.length - 1]!;
-  return { dependents: page, nextPageToken: encodePageToken(query, { depth: last.depth, jobId: last.job.jobId }), truncated };
+  return { dependents, nextPageToken: encodePageToken(query, { depth: last.depth, jobId: last.job.jobId }, deps.secret), truncated, hiddenNodeCount };
 }
 
 export interface ExportCommand {
@@ -121,6 +143,8 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
+    canRead: (record) => canRead(principal, record),
+    opaqueId: (jobId) => opaqueJobId(jobId, deps.secret),
   });
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
 }

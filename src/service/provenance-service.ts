@@ -4,6 +4,7 @@ import type {
   LineageCommand,
   ListDependentsCommand,
   ListJobsCommand,
+  PageRequest,
   RecordJobCommand,
   RerunJobCommand,
   SubmitJobCommand,
@@ -13,6 +14,7 @@ import { ProvenanceError } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import type { Lineage } from '../domain/lineage.js';
 import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
+import type { AuditLog } from '../domain/ports/audit-log.js';
 import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
 import type { ProvenanceStore } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -27,6 +29,7 @@ import {
   type ExportCommand,
   type ReproducibilityReport,
 } from './lineage-queries.js';
+import { audit, listAuditEvents, type AuditPage } from './audit.js';
 import type { EventHub, Subscription } from './events/event-hub.js';
 import { watchEvents } from './events/watch-events.js';
 import { cancelJob } from './execution/cancel-job.js';
@@ -45,6 +48,9 @@ export interface ServiceDependencies {
   handlers: HandlerCatalog;
   limits: ServiceLimits;
   execution: ExecutionSettings;
+  /** The deployment's secret: keys page tokens and the opaque ids of restricted jobs. */
+  secret: Buffer;
+  audit: AuditLog;
   log: ServiceLog;
   now: () => Date;
 }
@@ -121,6 +127,15 @@ export class ProvenanceService {
 
   watchEvents(principal: Principal, command: WatchEventsCommand): Promise<Subscription> {
     return watchEvents(this.deps, principal, command);
+  }
+
+  /** Appends to the audit trail; UNAVAILABLE when it cannot. */
+  audit(principal: Principal, method: string, jobIds: readonly string[], outcome: string): Promise<void> {
+    return audit(this.deps, principal, method, jobIds, outcome);
+  }
+
+  listAuditEvents(principal: Principal, command: PageRequest & { filter?: string }): Promise<AuditPage> {
+    return listAuditEvents(this.deps, principal, command);
   }
 
   /** A worker's handling of one queue delivery. */

@@ -1,3 +1,4 @@
+import { canRead, requireRole } from '../domain/access.js';
 import type { RecordJobCommand } from '../domain/commands.js';
 import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../domain/errors.js';
 import { definitionHash, inputHash } from '../domain/hashing.js';
@@ -6,6 +7,7 @@ import type { JobRecord } from '../domain/job.js';
 import { findCycle, type LineageRow } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
+import { redactRequest } from '../domain/redaction.js';
 import { validateRecordJob } from '../domain/validation.js';
 import { settle } from './execution/settlement.js';
 import type { ServiceDependencies } from './provenance-service.js';
@@ -14,7 +16,9 @@ export type RecordOutcome = { ok: true; job: JobRecord } | { ok: false; error: P
 
 interface Prepared {
   index: number;
+  /** The request with its secrets redacted: what is stored, hashed and published. */
   command: RecordJobCommand;
+  payloadRedacted: boolean;
   jobId: string;
   fingerprint: string;
   definitionHash: string;
@@ -28,6 +32,7 @@ interface Prepared {
  * once, against what the winner stored.
  */
 export async function recordJobs(deps: ServiceDependencies, principal: Principal, commands: readonly RecordJobCommand[]): Promise<RecordOutcome[]> {
+  requireRole(principal, 'submitter', 'Recording jobs');
   if (commands.length > deps.limits.batchSize) {
     throw invalidArgument([{ field: 'requests', description: `at most ${deps.limits.batchSize} records per batch (PROVENANCE_BATCH_SIZE); got ${commands.length}` }]);
   }
@@ -84,10 +89,12 @@ class BatchRecorder {
     return outcomes;
   }
 
-  private prepare(command: RecordJobCommand, index: number): Prepared {
+  private prepare(request: RecordJobCommand, index: number): Prepared {
+    const { request: command, redacted } = redactRequest(request, this.deps.limits.redactKeys);
     return {
       index,
       command,
+      payloadRedacted: redacted,
       jobId: command.jobId ?? newJobId(this.now),
       fingerprint: recordFingerprint(command),
       definitionHash: definitionHash(command.type, command.payload, this.deps.limits.volatileKeys),
@@ -117,8 +124,13 @@ class BatchRecorder {
       return replay;
     }
     const existing = this.pending.get(jobId) ?? this.known.get(jobId);
+    // Job ids are global: another tenant's job under this id is a clash, told as nothing more.
+    if (existing && existing.tenant !== this.principal.tenant) throw jobIdTaken(jobId);
     if (existing) return this.update(existing, command);
 
+    // A parent the caller may not read is refused like one that does not exist, allow_missing_parents or not.
+    const unreadable = command.parentIds.filter((id) => this.known.has(id) && !canRead(this.principal, this.known.get(id)!));
+    if (unreadable.length > 0) throw parentsNotFound(unreadable);
     const missing = command.parentIds.filter((id) => !this.pending.has(id) && !this.known.has(id));
     if (missing.length > 0 && !command.allowMissingParents) throw parentsNotFound(missing, 'set allow_missing_parents to keep them as dangling references');
     await this.refuseCycle(item);
@@ -133,6 +145,7 @@ class BatchRecorder {
         command.parentIds.map((id) => ({ jobId: id, outputHash: (this.pending.get(id) ?? this.known.get(id))?.result?.outputHash ?? null })),
       ),
       fingerprint: item.fingerprint,
+      payloadRedacted: item.payloadRedacted,
     });
     this.pending.set(jobId, record);
     if (command.requestId) this.byRequestId.set(command.requestId, record);
@@ -180,7 +193,7 @@ class BatchRecorder {
       const reached = new Set([rootId, ...rows.keys()]);
       for (const record of pendingRecords) {
         if (rows.has(record.jobId) || !record.parentIds.some((p) => reached.has(p))) continue;
-        rows.set(record.jobId, { jobId: record.jobId, parentIds: record.parentIds });
+        rows.set(record.jobId, { jobId: record.jobId, parentIds: record.parentIds, tenant: record.tenant, readers: record.readers });
         await addStored(record.jobId);
         grew = true;
       }
@@ -205,6 +218,10 @@ class BatchRecorder {
     }
     return lost;
   }
+}
+
+function jobIdTaken(jobId: string): ProvenanceError {
+  return new ProvenanceError('ALREADY_EXISTS', `job id ${jobId} is taken; choose another (job ids are global: prefixing them with your tenant avoids clashes)`, 'JOB_ALREADY_EXISTS');
 }
 
 function requestIdReused(requestId: string, jobId: string): ProvenanceError {

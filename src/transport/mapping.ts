@@ -1,5 +1,7 @@
 import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { LoggedEvent } from '../domain/events.js';
+import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
+import type { AuditEvent } from '../gen/provenance/v1/audit.js';
 import type { CachePolicy, JobRecord, JobStatus } from '../domain/job.js';
 import type { JsonObject } from '../domain/json.js';
 import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
@@ -127,6 +129,23 @@ export function toRerunJobCommand(request: RerunJobRequest): RerunJobCommand {
   };
 }
 
+/** A job the caller may not read: its opaque id, and nothing else. */
+export function restrictedJob(opaqueId: string): Job {
+  return { ...Job.fromPartial({}), jobId: opaqueId, restricted: true };
+}
+
+export function toAuditEventMessage(entry: StoredAuditEntry): AuditEvent {
+  return {
+    auditEventId: entry.id,
+    subject: entry.subject,
+    tenant: entry.tenant,
+    method: entry.method,
+    jobIds: entry.jobIds,
+    time: entry.time,
+    outcome: entry.outcome,
+  };
+}
+
 function toDuration(ms: number): Duration {
   return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
 }
@@ -152,7 +171,7 @@ export function toLineageResponse(lineage: Lineage, view: LineageCommand['view']
     descendantDepth: lineage.descendantDepth,
     truncated: lineage.truncation.length > 0,
     truncationReasons: toTruncationReasons(lineage),
-    hiddenNodeCount: 0,
+    hiddenNodeCount: lineage.hiddenNodeCount,
   };
 }
 
@@ -162,6 +181,7 @@ export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
 
 function toLineageNode(node: DomainLineageNode, view: LineageCommand['view']): LineageNode {
   const { row } = node;
+  if (node.restricted) return { ...LineageNode.fromPartial({}), jobId: row.jobId, depth: node.depth, relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation), restricted: true };
   const summary = view !== 'IDS';
   return {
     jobId: row.jobId,

@@ -1,7 +1,8 @@
-import type { handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { status, type handleUnaryCall, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { unimplemented } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
+import type { Job } from '../gen/provenance/v1/job.js';
 import {
   GraphFormat,
   ReproducibilityIssueReason,
@@ -10,11 +11,11 @@ import {
 } from '../gen/provenance/v1/provenance_service.js';
 import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
-import { UndecodableRequest } from './request-decoding.js';
-import { streamEvents } from './watch-events.js';
 import {
   directionsFromProto,
   lineageViewFromProto,
+  restrictedJob,
+  toAuditEventMessage,
   toJobMessage,
   toLineageResponse,
   toRecordJobCommand,
@@ -22,135 +23,212 @@ import {
   toSubmitJobCommand,
   toTruncationReasons,
 } from './mapping.js';
+import { UndecodableRequest } from './request-decoding.js';
+import { streamEvents } from './watch-events.js';
 
 export interface HandlerContext {
   service: ProvenanceService;
   logger: Logger;
-  /** Who is calling. */
+  /** Who is calling (set by the authentication interceptor). */
   principalOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): Principal;
 }
 
-const SERVICE_NAME = 'provenance.v1.ProvenanceService';
+export const SERVICE_PATH = '/provenance.v1.ProvenanceService';
 
-/** grpc-js handlers of ProvenanceService: each one maps the request, calls the service, maps the answer. */
+/**
+ * grpc-js handlers of ProvenanceService: each maps the request, calls the
+ * service, and maps the answer; then the call goes into the audit trail
+ * (who, which jobs, the outcome) before the answer is sent.
+ */
 export function createProvenanceHandlers(context: HandlerContext): ProvenanceServiceServer {
   const { service, logger } = context;
+  /** jobIds names the jobs an answered call read or wrote, for the audit trail. */
   const unary =
-    <Req, Res>(method: string, run: (request: Req, principal: Principal) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    <Req, Res>(method: string, run: (request: Req, principal: Principal) => Promise<Res>, jobIds: (request: Req, response?: Res) => string[]): handleUnaryCall<Req, Res> =>
     (call, callback) => {
+      const path = `${SERVICE_PATH}/${method}`;
       const { request } = call as { request: Req | UndecodableRequest };
-      const answer = request instanceof UndecodableRequest ? Promise.reject(request.toError()) : run(request, context.principalOf(call));
-      answer.then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, `/${SERVICE_NAME}/${method}`, logger)),
-      );
+      const principal = context.principalOf(call);
+      const answer = request instanceof UndecodableRequest ? Promise.reject(request.toError()) : run(request, principal);
+      void answer
+        .then(
+          (response) => ({ response, failure: undefined }),
+          (error: unknown) => ({ response: undefined, failure: toServiceError(error, path, logger) }),
+        )
+        .then(async ({ response, failure }) => {
+          const audited = request instanceof UndecodableRequest ? [] : jobIds(request, response);
+          try {
+            await service.audit(principal, path, audited, failure ? status[failure.code] : 'OK');
+          } catch (auditError) {
+            // A call that failed UNAVAILABLE already (its database is down) keeps its own, more precise, reason.
+            return callback(failure?.code === status.UNAVAILABLE ? failure : toServiceError(auditError, path, logger));
+          }
+          return failure ? callback(failure) : callback(null, response!);
+        });
     };
-  const notYet = <Req, Res>(method: string, issue: string): handleUnaryCall<Req, Res> =>
-    unary(method, async () => {
-      throw unimplemented(method, issue);
-    });
+  const ids = (...values: Array<string | undefined>) => values.filter((v): v is string => !!v);
+  const jobIdsOf = (jobs: ReadonlyArray<Job | undefined>) => jobs.flatMap((job) => (job && !job.restricted ? [job.jobId] : []));
 
   return {
-    recordJob: unary('RecordJob', async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request)))),
-
-    batchRecordJobs: unary('BatchRecordJobs', async (request, principal) => {
-      const outcomes = await service.batchRecordJobs(principal, request.requests.map(toRecordJobCommand));
-      return {
-        results: outcomes.map((outcome) =>
-          outcome.ok
-            ? { status: OK_STATUS, job: toJobMessage(outcome.job) }
-            : { status: toRpcStatus(outcome.error, `/${SERVICE_NAME}/BatchRecordJobs`, logger), job: undefined },
-        ),
-      };
-    }),
-
-    getJob: unary('GetJob', async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined))),
-
-    listJobs: unary('ListJobs', async (request, principal) => {
-      const page = await service.listJobs(principal, {
-        pageSize: request.pageSize,
-        pageToken: request.pageToken || undefined,
-        filter: request.filter || undefined,
-      });
-      return { jobs: page.jobs.map(toJobMessage), nextPageToken: page.nextPageToken };
-    }),
-
-    getLineage: unary('GetLineage', async (request, principal) => {
-      const view = lineageViewFromProto(request.view);
-      const lineage = await service.getLineage(principal, {
-        jobId: request.jobId,
-        directions: directionsFromProto(request.direction),
-        maxDepth: request.maxDepth,
-        maxNodes: request.maxNodes,
-        view,
-      });
-      return toLineageResponse(lineage, view);
-    }),
-
-    listDependents: unary('ListDependents', async (request, principal) => {
-      const page = await service.listDependents(principal, {
-        jobId: request.jobId,
-        transitive: request.transitive,
-        pageSize: request.pageSize,
-        pageToken: request.pageToken || undefined,
-      });
-      return {
-        dependents: page.dependents.map((d) => ({ job: toJobMessage(d.job), depth: d.depth })),
-        nextPageToken: page.nextPageToken,
-        truncated: page.truncated,
-        hiddenNodeCount: 0,
-      };
-    }),
-
-    exportProvenanceGraph: unary('ExportProvenanceGraph', async (request, principal) => {
-      const format = request.format === GraphFormat.GRAPH_FORMAT_UNSPECIFIED ? GraphFormat.GRAPH_FORMAT_NATIVE : request.format;
-      if (format !== GraphFormat.GRAPH_FORMAT_NATIVE) {
-        throw unimplemented(`ExportProvenanceGraph with format ${GraphFormat[format] ?? format}`, 'issue #8');
-      }
-      const lineage = await service.exportGraph(principal, {
-        jobId: request.jobId,
-        directions: directionsFromProto(request.direction),
-        maxDepth: request.maxDepth,
-      });
-      return {
-        jobs: [lineage.root, ...lineage.nodes.map((n) => n.row)].map((row) => toJobMessage(row.record!)),
-        edges: lineage.edges,
-        truncated: lineage.truncation.length > 0,
-        truncationReasons: toTruncationReasons(lineage),
-        hiddenNodeCount: 0,
-        format,
-        content: '',
-        contentType: '',
-      };
-    }),
-
-    checkReproducibility: unary('CheckReproducibility', async (request, principal): Promise<CheckReproducibilityResponse> => {
-      const report = await service.checkReproducibility(principal, request.jobId);
-      return {
-        jobId: report.jobId,
-        reproducible: report.issues.length === 0,
-        issues: report.issues.map((issue) => ({
-          reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
-          jobId: issue.jobId,
-          message: issue.message,
-        })),
-        checkedAncestorCount: report.checkedAncestorCount,
-      };
-    }),
-
-    submitJob: unary('SubmitJob', async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request)))),
-
-    rerunJob: unary('RerunJob', async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request)))),
-
-    cancelJob: unary('CancelJob', async (request, principal) =>
-      toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
+    recordJob: unary(
+      'RecordJob',
+      async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request))),
+      (request, job) => ids(job?.jobId ?? request.jobId),
     ),
 
-    invalidateCache: unary('InvalidateCache', async (request, principal) => {
-      const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
-      return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
-    }),
+    batchRecordJobs: unary(
+      'BatchRecordJobs',
+      async (request, principal) => {
+        const outcomes = await service.batchRecordJobs(principal, request.requests.map(toRecordJobCommand));
+        return {
+          results: outcomes.map((outcome) =>
+            outcome.ok
+              ? { status: OK_STATUS, job: toJobMessage(outcome.job) }
+              : { status: toRpcStatus(outcome.error, `${SERVICE_PATH}/BatchRecordJobs`, logger), job: undefined },
+          ),
+        };
+      },
+      (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(...request.requests.map((r) => r.jobId))),
+    ),
+
+    getJob: unary(
+      'GetJob',
+      async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined)),
+      (request) => ids(request.jobId),
+    ),
+
+    listJobs: unary(
+      'ListJobs',
+      async (request, principal) => {
+        const page = await service.listJobs(principal, {
+          pageSize: request.pageSize,
+          pageToken: request.pageToken || undefined,
+          filter: request.filter || undefined,
+        });
+        return { jobs: page.jobs.map(toJobMessage), nextPageToken: page.nextPageToken };
+      },
+      (_request, response) => jobIdsOf(response?.jobs ?? []),
+    ),
+
+    getLineage: unary(
+      'GetLineage',
+      async (request, principal) => {
+        const view = lineageViewFromProto(request.view);
+        const lineage = await service.getLineage(principal, {
+          jobId: request.jobId,
+          directions: directionsFromProto(request.direction),
+          maxDepth: request.maxDepth,
+          maxNodes: request.maxNodes,
+          view,
+        });
+        return toLineageResponse(lineage, view);
+      },
+      (request, response) => ids(request.jobId, ...(response?.nodes ?? []).filter((n) => !n.restricted).map((n) => n.jobId)),
+    ),
+
+    listDependents: unary(
+      'ListDependents',
+      async (request, principal) => {
+        const page = await service.listDependents(principal, {
+          jobId: request.jobId,
+          transitive: request.transitive,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken || undefined,
+        });
+        return {
+          dependents: page.dependents.map((d) => ({ job: 'job' in d ? toJobMessage(d.job) : restrictedJob(d.restrictedJobId), depth: d.depth })),
+          nextPageToken: page.nextPageToken,
+          truncated: page.truncated,
+          hiddenNodeCount: page.hiddenNodeCount,
+        };
+      },
+      (request, response) => ids(request.jobId, ...jobIdsOf((response?.dependents ?? []).map((d) => d.job))),
+    ),
+
+    exportProvenanceGraph: unary(
+      'ExportProvenanceGraph',
+      async (request, principal) => {
+        const format = request.format === GraphFormat.GRAPH_FORMAT_UNSPECIFIED ? GraphFormat.GRAPH_FORMAT_NATIVE : request.format;
+        if (format !== GraphFormat.GRAPH_FORMAT_NATIVE) {
+          throw unimplemented(`ExportProvenanceGraph with format ${GraphFormat[format] ?? format}`, 'issue #8');
+        }
+        const lineage = await service.exportGraph(principal, {
+          jobId: request.jobId,
+          directions: directionsFromProto(request.direction),
+          maxDepth: request.maxDepth,
+        });
+        return {
+          jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
+          edges: lineage.edges,
+          truncated: lineage.truncation.length > 0,
+          truncationReasons: toTruncationReasons(lineage),
+          hiddenNodeCount: lineage.hiddenNodeCount,
+          format,
+          content: '',
+          contentType: '',
+        };
+      },
+      (request, response) => ids(request.jobId, ...jobIdsOf(response?.jobs ?? [])),
+    ),
+
+    checkReproducibility: unary(
+      'CheckReproducibility',
+      async (request, principal): Promise<CheckReproducibilityResponse> => {
+        const report = await service.checkReproducibility(principal, request.jobId);
+        return {
+          jobId: report.jobId,
+          reproducible: report.issues.length === 0,
+          issues: report.issues.map((issue) => ({
+            reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
+            jobId: issue.jobId,
+            message: issue.message,
+          })),
+          checkedAncestorCount: report.checkedAncestorCount,
+        };
+      },
+      (request) => ids(request.jobId),
+    ),
+
+    submitJob: unary(
+      'SubmitJob',
+      async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request))),
+      (request, job) => ids(job?.jobId ?? request.jobId, ...request.parentJobIds),
+    ),
+
+    rerunJob: unary(
+      'RerunJob',
+      async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request))),
+      (request, job) => ids(request.jobId, job?.jobId),
+    ),
+
+    cancelJob: unary(
+      'CancelJob',
+      async (request, principal) => toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
+      (request) => ids(request.jobId),
+    ),
+
+    invalidateCache: unary(
+      'InvalidateCache',
+      async (request, principal) => {
+        const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
+        return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
+      },
+      (request, response) => ids(request.jobId, ...(response?.affectedJobIds ?? []).filter((id) => !id.startsWith('restricted-'))),
+    ),
+
     watchEvents: (call) => streamEvents(call, context),
-    listAuditEvents: notYet('ListAuditEvents', 'issue #5'),
+
+    listAuditEvents: unary(
+      'ListAuditEvents',
+      async (request, principal) => {
+        const page = await service.listAuditEvents(principal, {
+          pageSize: request.pageSize,
+          ...(request.pageToken ? { pageToken: request.pageToken } : {}),
+          ...(request.filter ? { filter: request.filter } : {}),
+        });
+        return { auditEvents: page.entries.map(toAuditEventMessage), nextPageToken: page.nextPageToken };
+      },
+      () => [],
+    ),
   };
 }

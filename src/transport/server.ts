@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
 import { ServingHealth } from './health.js';
@@ -9,6 +9,8 @@ import { decodingFailuresAsValues } from './request-decoding.js';
 
 export interface GrpcServerOptions {
   address: string;
+  credentials: ServerCredentials;
+  interceptors: ServerInterceptor[];
   maxMessageBytes: number;
   shutdownGraceMs: number;
   healthCheckIntervalMs: number;
@@ -25,6 +27,7 @@ const DESCRIPTOR_SET = fileURLToPath(new URL('../gen/provenance.binpb', import.m
 
 export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
   const server = new Server({
+    interceptors: options.interceptors,
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Pings find dead peers of long-lived streams; clients may ping every 10 s.
@@ -38,7 +41,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
   createReflection(DESCRIPTOR_SET).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(options.address, options.credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   await health.start(options.healthCheckIntervalMs);
   const host = options.address.slice(0, options.address.lastIndexOf(':'));

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { WatchEventsRequest, WatchEventsResponse } from '../gen/provenance/v1/provenance_service.js';
 import type { Subscription } from '../service/events/event-hub.js';
@@ -30,7 +30,25 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
 
   const request = call.request as WatchEventsRequest | UndecodableRequest;
   if (request instanceof UndecodableRequest) return fail(request.toError());
-  context.service.watchEvents(context.principalOf(call), toWatchEventsCommand(request)).then(async (opened) => {
+  const principal = context.principalOf(call);
+  const watched = [...request.jobIds, ...(request.lineageOf ? [request.lineageOf] : [])];
+  // The subscription goes into the audit trail before its first event; if it cannot, no event is sent.
+  const opening = context.service.watchEvents(principal, toWatchEventsCommand(request)).then(
+    async (opened) => {
+      try {
+        await context.service.audit(principal, METHOD, watched, 'OK');
+      } catch (auditError) {
+        opened.close();
+        throw auditError;
+      }
+      return opened;
+    },
+    async (error: unknown) => {
+      await context.service.audit(principal, METHOD, watched, status[toServiceError(error, METHOD, context.logger).code]);
+      throw error;
+    },
+  );
+  opening.then(async (opened) => {
     subscription = opened;
     if (call.cancelled) return opened.close();
     try {

@@ -393,28 +393,38 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       const store = useStore();
       const now = new Date('2025-01-15T10:20:30.456Z');
 
-      it('marks the existing records stale with a new etag and updatedAt, counts them, and touches nothing else', async () => {
+      it('marks the SUCCEEDED records stale with one new etag and updatedAt, counts them, and touches nothing else', async () => {
         const parent = makeJob();
         const child = makeJob({ parentIds: [parent.jobId] });
-        const awkward = everyFieldSet({ cacheState: 'FRESH', payload: awkwardJson(), metadata: awkwardJson() });
+        const awkward = everyFieldSet({ status: 'SUCCEEDED', cacheState: 'FRESH', error: undefined, payload: awkwardJson(), metadata: awkwardJson() });
+        // Marked again: the call sets every SUCCEEDED record of the list, whatever its cache state.
+        const alreadyStale = makeJob({ cacheState: 'STALE' });
+        const unfinished = (['QUEUED', 'WAITING', 'RUNNING', 'FAILED', 'CANCELLED'] as const).map((status) =>
+          makeJob({ status, parentIds: [parent.jobId] }),
+        );
+        // Not a result: its status decides, not its cache state.
+        const failedButFresh = everyFieldSet({ status: 'FAILED', cacheState: 'FRESH', payload: awkwardJson() });
         const bystander = makeJob({ parentIds: [parent.jobId] });
-        await insertAll(store(), [parent, child, awkward, bystander]);
+        const records = [parent, child, awkward, alreadyStale, ...unfinished, failedButFresh, bystander];
+        await insertAll(store(), shuffled(records, 31));
         const missing = nextJobId('missing');
 
-        const count = await store().markStale([child.jobId, missing, awkward.jobId, parent.jobId, child.jobId], now);
+        const asked = [child.jobId, missing, awkward.jobId, parent.jobId, child.jobId, alreadyStale.jobId, ...ids(unfinished), failedButFresh.jobId];
+        const count = await store().markStale(asked, now);
 
-        expect(count).to.equal(3);
-        const stored = byId(await store().getJobs([parent.jobId, child.jobId, awkward.jobId, bystander.jobId, missing]));
-        expect([...stored.keys()].sort(compareCodeUnits)).to.deep.equal(ids(sortById([parent, child, awkward, bystander])));
-        for (const record of [parent, child, awkward]) {
-          const after = stored.get(record.jobId)!;
-          expect(after.etag, record.jobId).to.be.a('string').and.not.equal(record.etag);
-          expect(after, record.jobId).to.deep.equal({ ...record, cacheState: 'STALE', etag: after.etag, updatedAt: now });
+        const marked = [parent, child, awkward, alreadyStale];
+        expect(count).to.equal(marked.length);
+        const stored = byId(await store().getJobs([...ids(records), missing]));
+        expect([...stored.keys()].sort(compareCodeUnits)).to.deep.equal(ids(sortById(records)));
+        const newEtag = stored.get(parent.jobId)!.etag;
+        for (const record of marked) {
+          expect(stored.get(record.jobId), record.jobId).to.deep.equal({ ...record, cacheState: 'STALE', etag: newEtag, updatedAt: now });
+          expect(newEtag, record.jobId).to.be.a('string').and.not.equal(record.etag);
         }
-        expect(stored.get(bystander.jobId)).to.deep.equal(bystander);
+        for (const record of [...unfinished, failedButFresh, bystander]) expect(stored.get(record.jobId), record.jobId).to.deep.equal(record);
         const descendants = await store().lineage({ rootId: parent.jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
-        expect(sortById(descendants).map((row) => [row.jobId, row.cacheState])).to.deep.equal(
-          sortById([child, bystander]).map((r) => [r.jobId, r === child ? 'STALE' : 'FRESH']),
+        expect(sortById(descendants).map((row) => [row.jobId, row.status, row.cacheState])).to.deep.equal(
+          sortById([child, ...unfinished, bystander]).map((r) => [r.jobId, r.status, r === child ? 'STALE' : r.cacheState]),
         );
       });
 
@@ -469,6 +479,8 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
               makeJob({ ...key, jobId: `${tag}-cancelled`, status: 'CANCELLED', createdAt: at(0), completedAt: at(6500) }),
               succeeded('other-input', at(7000), { inputHash: sha256Hex(`${tag}-other-input`) }),
               succeeded('other-definition', at(7000), { definitionHash: sha256Hex(`${tag}-other-definition`) }),
+              // The newest result of all, but computed from a redacted payload.
+              succeeded('redacted', at(8500), { payloadRedacted: true }),
               otherTenantResult,
             ],
             5,
@@ -485,6 +497,13 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         expect(await found()).to.equal(`${tag}-a`);
         const [stored] = await store().getJobs([`${tag}-a`]);
         expect(await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
+      });
+
+      it('skips a result whose payload was redacted, however new', async () => {
+        const [redacted] = await store().getJobs([`${tag}-redacted`]);
+        expect(redacted).to.include({ status: 'SUCCEEDED', cacheState: 'FRESH', payloadRedacted: true });
+        expect(await found({ completedAfter: at(8000) })).to.equal(undefined);
+        expect(await found({ completedAfter: at(2999) })).to.equal(`${tag}-a`);
       });
 
       it('skips the excluded job', async () => {
@@ -633,10 +652,12 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       const providerB = { id: 'openlab', model: 'summarizer', version: '1.0' };
       const providerC = { id: 'acme-ml', model: 'summarizer', version: '1.0' };
       let tenant: string;
+      let subject: string;
       let records: JobRecord[];
 
       before(async () => {
         tenant = uniqueTenant();
+        subject = uniqueSubject();
         const tag = nextJobId('list');
         const sharedPayload = { corpus: 'wiki', shard: 7 };
         // Three records share +1000 ms, where '-B' sorts before '-a' by code unit; +1001 ms tells milliseconds apart.
@@ -652,13 +673,16 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
           makeJob({ jobId: `${tag}-e`, tenant, createdAt: at(4000), type: 'text.summarize', status: 'FAILED', provider: providerB, labels: { team: 'red', env: 'prod' } }),
           makeJob({ jobId: `${tag}-f`, tenant, createdAt: at(5000), type: 'text.embed', status: 'WAITING', provider: providerA2, labels: { team: 'red', env: 'prod' } }),
         ];
-        // Records of other tenants that match every filter below must never show.
-        const elsewhere = records.map((r) => makeJob({ ...r, jobId: `${r.jobId}-elsewhere`, tenant: uniqueTenant() }));
+        // Records of other tenants that match every filter below must never show, shared with someone else or not.
+        const elsewhere = records.map((r, i) =>
+          makeJob({ ...r, jobId: `${r.jobId}-elsewhere`, tenant: uniqueTenant(), readers: i % 2 === 0 ? [uniqueSubject()] : [] }),
+        );
         await insertAll(store(), shuffled([...records, ...elsewhere], 11));
       });
 
       function query(filter: JobFilter, limit = 100, after?: ListJobsQuery['after']): ListJobsQuery {
-        return after ? { tenant, filter, limit, after } : { tenant, filter, limit };
+        const reader = { tenant, subject };
+        return after ? { reader, filter, limit, after } : { reader, filter, limit };
       }
 
       it('lists a tenant newest first, job id descending among equal times', async () => {
@@ -695,8 +719,8 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         expect(ids(await store().listJobs(query({}, 100, after)))).to.deep.equal(ids(expected));
       });
 
-      it('lists nothing for a tenant without records', async () => {
-        expect(await store().listJobs({ tenant: uniqueTenant(), filter: {}, limit: 10 })).to.deep.equal([]);
+      it('lists nothing for a tenant without records and a subject nothing is shared with', async () => {
+        expect(await store().listJobs({ reader: { tenant: uniqueTenant(), subject: uniqueSubject() }, filter: {}, limit: 10 })).to.deep.equal([]);
       });
 
       const filters: Array<[string, () => JobFilter]> = [
@@ -735,6 +759,133 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       it('filters by a label nobody has, and by a label value nobody has', async () => {
         expect(await store().listJobs(query({ labels: { owner: 'red' } }))).to.deep.equal([]);
         expect(await store().listJobs(query({ labels: { team: 'green' } }))).to.deep.equal([]);
+      });
+    });
+
+    describe('listJobs for a reader: its tenant and the records shared with its subject', function () {
+      const store = useStore();
+      const t0 = Date.UTC(2024, 6, 1, 9, 0, 0, 0);
+      const at = (offsetMs: number) => new Date(t0 + offsetMs);
+      let tag: string;
+      let tenant: string;
+      let subject: string;
+      let own: JobRecord[];
+      let shared: JobRecord[];
+      let visible: JobRecord[];
+
+      before(async () => {
+        tag = nextJobId('share');
+        tenant = uniqueTenant();
+        subject = uniqueSubject();
+        const [first, second, third] = [uniqueTenant(), uniqueTenant(), uniqueTenant()];
+        const job = (suffix: string, offsetMs: number, overrides: Partial<JobRecord>) =>
+          makeJob({ jobId: `${tag}-${suffix}`, createdAt: at(offsetMs), labels: { team: 'red' }, ...overrides });
+        // At +1000 ms both sources tie: by job id descending, 'sh-b', then 'sh-M', then 'own-m'.
+        own = [
+          job('own-a', 0, { tenant }),
+          job('own-m', 1000, { tenant, status: 'FAILED', labels: { team: 'blue' } }),
+          // Of the tenant and shared with the subject as well: listed once.
+          job('own-c', 2000, { tenant, readers: [subject] }),
+          job('own-q', 4000, { tenant, status: 'QUEUED' }),
+          job('own-x', 6000, { tenant, labels: { team: 'blue' } }),
+        ];
+        shared = [
+          job('sh-b', 1000, { tenant: first, readers: [subject], status: 'FAILED' }),
+          job('sh-M', 1000, { tenant: second, readers: [uniqueSubject(), subject] }),
+          job('sh-d', 3000, { tenant: first, readers: [subject, subject], labels: { team: 'blue' } }),
+          job('sh-f', 5000, { tenant: third, readers: [subject], status: 'FAILED' }),
+          job('sh-z', 7000, { tenant: second, readers: [subject], status: 'RUNNING' }),
+        ];
+        // Each matches every filter below, and none is shared with the subject.
+        const hidden = [
+          job('no-near', 6500, { tenant: first, readers: [`${subject}x`, subject.slice(1)] }),
+          job('no-other', 6600, { tenant: second, readers: [uniqueSubject()] }),
+          job('no-owner', 6700, { tenant: third, owner: subject }),
+          job('no-tenant-named-so', 6800, { tenant: subject }),
+          job('no-unshared', 6900, { tenant: first }),
+        ];
+        visible = [...own, ...shared];
+        await insertAll(store(), shuffled([...own, ...shared, ...hidden], 29));
+      });
+
+      function query(filter: JobFilter, limit = 100, after?: ListJobsQuery['after']): ListJobsQuery {
+        const reader = { tenant, subject };
+        return after ? { reader, filter, limit, after } : { reader, filter, limit };
+      }
+
+      it('lists both, each record once and whole, newest first, job id descending among equal times', async () => {
+        const listed = await store().listJobs(query({}));
+        expect(ids(listed)).to.deep.equal(ids(newestFirst(visible)));
+        expect(ids(listed).slice(-4)).to.deep.equal([`${tag}-sh-b`, `${tag}-sh-M`, `${tag}-own-m`, `${tag}-own-a`]);
+        expect(sortById(listed)).to.deep.equal(sortById(visible));
+      });
+
+      it('walks both page after page, each record exactly once', async () => {
+        for (const limit of [1, 2, 3, 4]) {
+          expect(await walk(store(), query({}, limit)), `limit ${limit}`).to.deep.equal(ids(newestFirst(visible)));
+        }
+      });
+
+      const filters: Array<[string, () => JobFilter]> = [
+        ['status', () => ({ status: 'FAILED' })],
+        ['label', () => ({ labels: { team: 'red' } })],
+        ['time range', () => ({ createdAt: { gte: at(1000), lt: at(6000) } })],
+        ['status and time', () => ({ status: 'SUCCEEDED', createdAt: { lte: at(3000) } })],
+      ];
+      for (const [name, makeFilter] of filters) {
+        it(`filters both by ${name}, page after page`, async () => {
+          const filter = makeFilter();
+          const expected = ids(newestFirst(visible.filter((r) => matches(r, filter))));
+          // The filter must keep records of both sources and drop some of each.
+          for (const source of [own, shared]) {
+            expect(ids(source).filter((id) => expected.includes(id)).length, 'records of a source kept').to.be.within(1, source.length - 1);
+          }
+          expect(ids(await store().listJobs(query(filter))), 'one page').to.deep.equal(expected);
+          expect(await walk(store(), query(filter, 1)), 'pages of one').to.deep.equal(expected);
+        });
+      }
+
+      it('starts after a position between records of the two sources that tie on time', async () => {
+        const after = { createdAt: at(1000), jobId: `${tag}-sh-M` };
+        expect(ids(await store().listJobs(query({}, 100, after)))).to.deep.equal([`${tag}-own-m`, `${tag}-own-a`]);
+        const beforeTheTie = { createdAt: at(1000), jobId: `${tag}-sh-c` };
+        expect(ids(await store().listJobs(query({}, 2, beforeTheTie)))).to.deep.equal([`${tag}-sh-b`, `${tag}-sh-M`]);
+      });
+
+      it('lists only the tenant for a subject nothing is shared with, and only what is shared for a reader of another tenant', async () => {
+        expect(ids(await store().listJobs({ reader: { tenant, subject: uniqueSubject() }, filter: {}, limit: 100 }))).to.deep.equal(
+          ids(newestFirst(own)),
+        );
+        const sharedWithSubject = [...shared, own.find((r) => r.jobId === `${tag}-own-c`)!];
+        expect(ids(await store().listJobs({ reader: { tenant: uniqueTenant(), subject }, filter: {}, limit: 100 }))).to.deep.equal(
+          ids(newestFirst(sharedWithSubject)),
+        );
+      });
+
+      it('follows the readers and creation times that replacements change, and ignores the readers of a record not inserted', async () => {
+        const reader = { tenant: uniqueTenant(), subject: uniqueSubject() };
+        const elsewhere = uniqueTenant();
+        const unshared = makeJob({ tenant: elsewhere, readers: [reader.subject], createdAt: at(100) });
+        const laterShared = makeJob({ tenant: elsewhere, createdAt: at(200) });
+        const moved = makeJob({ tenant: elsewhere, readers: [reader.subject], createdAt: at(300) });
+        await insertAll(store(), [unshared, laterShared, moved]);
+        const colliding = makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [reader.subject], createdAt: at(200) });
+        expect(await store().insertJobs([colliding])).to.deep.equal([{ inserted: false, conflict: 'JOB_ID' }]);
+        const list = (after?: ListJobsQuery['after']) => walk(store(), after ? { reader, filter: {}, limit: 1, after } : { reader, filter: {}, limit: 1 });
+        expect(await list()).to.deep.equal(ids([moved, unshared]));
+
+        const replacements = [
+          makeJob({ jobId: unshared.jobId, tenant: elsewhere, readers: [], createdAt: unshared.createdAt, attempt: 2 }),
+          makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [uniqueSubject(), reader.subject], createdAt: laterShared.createdAt }),
+          makeJob({ jobId: moved.jobId, tenant: elsewhere, readers: [reader.subject], createdAt: at(50) }),
+        ];
+        expect(
+          await store().replaceJobs(replacements.map((record, i) => ({ record, expectedEtag: [unshared, laterShared, moved][i]!.etag }))),
+        ).to.deep.equal([true, true, true]);
+        expect(await list()).to.deep.equal(ids([laterShared, moved]));
+        expect(await list({ createdAt: at(100), jobId: moved.jobId })).to.deep.equal(ids([moved]));
+        expect(await list({ createdAt: at(50), jobId: moved.jobId })).to.deep.equal([]);
+        expect(await store().listJobs({ reader, filter: { createdAt: { gt: at(250) } }, limit: 10 })).to.deep.equal([]);
       });
     });
 
@@ -808,9 +959,16 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
           ['orphan', ['ghost']],
           ['lone', []],
         ];
-        // x and v also carry the hardest records, which FULL rows must return intact.
+        // x and v also carry the hardest records, which FULL rows must return intact. Tenants and readers vary,
+        // readers in an order that is not sorted.
+        const access: Record<string, Pick<JobRecord, 'tenant' | 'readers'>> = {
+          m: { tenant: uniqueTenant(), readers: ['zed@lab.test', 'amy@lab.test'] },
+          z: { tenant: uniqueTenant(), readers: [] },
+          w: { tenant: 'default', readers: ['bob@lab.test'] },
+          r2: { tenant: uniqueTenant(), readers: ['amy@lab.test'] },
+        };
         for (const [name, parents] of shape) {
-          const fields = { jobId: id(name), parentIds: parents.map(id) };
+          const fields = { jobId: id(name), parentIds: parents.map(id), ...access[name] };
           const record =
             name === 'x'
               ? everyFieldSet({ ...fields, payload: awkwardJson(), metadata: awkwardJson() })
@@ -875,43 +1033,38 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         expect(await lineageIds('cycle-1', 'DESCENDANTS', 1)).to.deep.equal(names('cycle-2'));
       });
 
-      it('projects IDS: job id and parent ids only', async () => {
-        const rows = await store().lineage({ rootId: id('v'), direction: 'ANCESTORS', projection: 'IDS' });
-        expect(rows).to.have.length(7);
-        for (const row of rows) {
-          expect(row.parentIds, row.jobId).to.deep.equal(graph.get(row.jobId)!.parentIds);
-          expect(row.record, row.jobId).to.equal(undefined);
-          expect(row.type, row.jobId).to.equal(undefined);
-          expect(row.status, row.jobId).to.equal(undefined);
-          expect(row.cacheState, row.jobId).to.equal(undefined);
+      it('projects IDS: job id, parent ids, tenant and readers only', async () => {
+        for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+          const rows = await store().lineage({ rootId: id(direction === 'ANCESTORS' ? 'v' : 'r2'), direction, projection: 'IDS' });
+          expect(rows, direction).to.have.length(direction === 'ANCESTORS' ? 7 : 6);
+          for (const row of rows) {
+            const { jobId, parentIds, tenant, readers } = graph.get(row.jobId)!;
+            expect(row, row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers });
+          }
         }
       });
 
-      it('projects SUMMARY: type, status and cache state', async () => {
+      it('projects SUMMARY: plus type, status and cache state', async () => {
         const rows = await store().lineage({ rootId: id('r2'), direction: 'DESCENDANTS', projection: 'SUMMARY' });
         expect(rows.map((row) => row.jobId).sort(compareCodeUnits)).to.deep.equal(names('m', 'x', 'y', 'z', 'w', 'v'));
         for (const row of rows) {
-          const record = graph.get(row.jobId)!;
-          expect(row.parentIds, row.jobId).to.deep.equal(record.parentIds);
-          expect({ type: row.type, status: row.status, cacheState: row.cacheState }, row.jobId).to.deep.equal({
-            type: record.type,
-            status: record.status,
-            cacheState: record.cacheState,
-          });
-          expect(row.record, row.jobId).to.equal(undefined);
+          const { jobId, parentIds, tenant, readers, type, status, cacheState } = graph.get(row.jobId)!;
+          expect(row, row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers, type, status, cacheState });
         }
         expect(rows.find((row) => row.jobId === id('y'))!.status).to.equal('FAILED');
+        expect(new Set(rows.map((row) => row.tenant)).size).to.equal(4);
       });
 
-      it('projects FULL: the whole stored record', async () => {
+      it('projects FULL: plus the whole stored record', async () => {
         for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
           const rows = await store().lineage({ rootId: id('z'), direction, projection: 'FULL', maxDepth: 2 });
           expect(rows.map((row) => row.jobId).sort(compareCodeUnits), direction).to.deep.equal(
             direction === 'ANCESTORS' ? names('x', 'y', 'm') : names('w', 'v'),
           );
           for (const row of rows) {
-            expect(row.parentIds, row.jobId).to.deep.equal(graph.get(row.jobId)!.parentIds);
-            expect(row.record, row.jobId).to.deep.equal(graph.get(row.jobId));
+            const record = graph.get(row.jobId)!;
+            const { jobId, parentIds, tenant, readers, type, status, cacheState } = record;
+            expect(row, row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers, type, status, cacheState, record });
           }
         }
       });
@@ -988,7 +1141,9 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         const [stored] = await store().getJobs([detailed.jobId]);
         for (const event of stored!.pendingEvents!) expect(event.time, `time of event ${event.seq}`).to.be.instanceOf(Date);
         expect(sortById(await store().getJobs(ids(records)))).to.deep.equal(sortById(records));
-        expect(sortById(await store().listJobs({ tenant, filter: {}, limit: 10 }))).to.deep.equal(sortById(records));
+        expect(sortById(await store().listJobs({ reader: { tenant, subject: uniqueSubject() }, filter: {}, limit: 10 }))).to.deep.equal(
+          sortById(records),
+        );
         expect(await store().listChildren(parent.jobId, 10)).to.deep.equal(sortById([detailed, reusable]));
         expect(await store().findByRequestIds(tenant, [detailed.requestId!])).to.deep.equal([detailed]);
         expect(
@@ -1208,7 +1363,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
           ['replaceJob', () => store.replaceJob({ ...record, etag: freshEtag() }, record.etag)],
           ['findByRequestIds', () => store.findByRequestIds('default', ['req-1'])],
           ['findReferencedIds', () => store.findReferencedIds([record.jobId])],
-          ['listJobs', () => store.listJobs({ tenant: 'default', filter: {}, limit: 10 })],
+          ['listJobs', () => store.listJobs({ reader: { tenant: 'default', subject: 'tester' }, filter: {}, limit: 10 })],
           ['listChildren', () => store.listChildren(record.jobId, 10)],
           ['lineage', () => store.lineage({ rootId: record.jobId, direction: 'DESCENDANTS', projection: 'IDS' })],
           ['replaceJobs', () => store.replaceJobs([{ record: { ...record, etag: freshEtag() }, expectedEtag: record.etag }])],
@@ -1254,6 +1409,10 @@ function byId(records: readonly JobRecord[]): Map<string, JobRecord> {
 
 function uniqueTenant(): string {
   return nextJobId('tenant');
+}
+
+function uniqueSubject(): string {
+  return `${nextJobId('user')}@example.test`;
 }
 
 async function walk(store: ProvenanceStore, first: ListJobsQuery): Promise<string[]> {

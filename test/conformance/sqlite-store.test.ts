@@ -57,7 +57,7 @@ describe('SQLite schema migration', function () {
     // Completion order is the reverse of job id order, so that completed_at left empty would pick the wrong one.
     const olderResult = makeJob({ ...hashes, jobId: nextJobId('z-older'), completedAt: at(1000) });
     const newerResult = makeJob({ ...hashes, jobId: nextJobId('a-newer'), completedAt: at(2000) });
-    const running = makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', parentIds: [parent.jobId] });
+    const running = makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', parentIds: [parent.jobId], readers: ['auditor@example.test'] });
     const records = [parent, olderResult, newerResult, running];
     writeIssue2Database(path, records);
 
@@ -76,6 +76,9 @@ describe('SQLite schema migration', function () {
         sortById([parent, olderResult, newerResult]).map((r) => r.jobId),
       );
 
+      const auditor = { tenant: nextJobId('tenant'), subject: 'auditor@example.test' };
+      expect(await store.listJobs({ reader: auditor, filter: {}, limit: 10 })).to.deep.equal([running]);
+
       expect(await store.markStale([newerResult.jobId], at(3000))).to.equal(1);
       expect((await store.findReusableResult(query))?.jobId).to.equal(olderResult.jobId);
       const added = makeJob({ tenant, origin: 'SUBMITTED', status: 'QUEUED' });
@@ -86,7 +89,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(3);
+    expect(schemaVersion(path)).to.equal(4);
 
     // Opening a migrated database again changes nothing.
     const reopened = SqliteProvenanceStore.open({ path });
@@ -96,7 +99,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await reopened.close();
     }
-    expect(schemaVersion(path)).to.equal(3);
+    expect(schemaVersion(path)).to.equal(4);
   });
 
   it('brings a database of issue #3 (schema version 2) to the current version, pending events counted from the documents', async () => {
@@ -132,13 +135,63 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(3);
+    expect(schemaVersion(path)).to.equal(4);
+  });
+
+  it('brings a database of issue #4 (schema version 3) to the current version, readers and redaction taken from the documents', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const otherTenant = nextJobId('tenant');
+    const subject = 'ana@example.test';
+    const t0 = Date.UTC(2025, 5, 2, 10, 0, 0, 0);
+    const at = (offsetMs: number) => new Date(t0 + offsetMs);
+    const root = makeJob({ tenant, createdAt: at(0) });
+    const shared = makeJob({ tenant: otherTenant, readers: ['zoe@example.test', subject], parentIds: [root.jobId], createdAt: at(1000) });
+    // A subject named twice is one reader.
+    const sharedTwice = withEvents(makeJob({ tenant: otherTenant, readers: [subject, subject], createdAt: at(2000) }), ['job.provenance.created'], at(2000));
+    const notShared = makeJob({ tenant: otherTenant, readers: ['zoe@example.test'], createdAt: at(3000) });
+    const hashes = { tenant, definitionHash: root.definitionHash, inputHash: root.inputHash };
+    const result = makeJob({ ...hashes, createdAt: at(4000), completedAt: at(4500) });
+    // Newer, so the cache would serve it, were its redaction not read from the document.
+    const redactedResult = makeJob({ ...hashes, payloadRedacted: true, createdAt: at(5000), completedAt: at(5500) });
+    const records = [root, shared, sharedTwice, notShared, result, redactedResult];
+    writeIssue4Database(path, records);
+
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
+      const reader = { tenant, subject };
+      const visible = [redactedResult, result, sharedTwice, shared, root];
+      expect(await store.listJobs({ reader, filter: {}, limit: 10 })).to.deep.equal(visible);
+      const paged: string[] = [];
+      for (let page = await store.listJobs({ reader, filter: {}, limit: 1 }); page.length > 0; ) {
+        paged.push(page[0]!.jobId);
+        page = await store.listJobs({ reader, filter: {}, limit: 1, after: { createdAt: page[0]!.createdAt, jobId: page[0]!.jobId } });
+      }
+      expect(paged).to.deep.equal(visible.map((r) => r.jobId));
+      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
+      expect((await store.findReusableResult({ ...hashes, excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
+      expect(await store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([
+        { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject] },
+      ]);
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([sharedTwice]);
+
+      // The migrated reader rows follow replacements like new ones.
+      const unshared = { ...shared, readers: ['zoe@example.test'], etag: nextJobId('etag') };
+      expect(await store.replaceJob(unshared, shared.etag)).to.equal(true);
+      const nowShared = { ...notShared, readers: [subject], etag: nextJobId('etag') };
+      expect(await store.replaceJob(nowShared, notShared.etag)).to.equal(true);
+      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), subject }, filter: {}, limit: 10 })).to.deep.equal([nowShared, sharedTwice]);
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(4);
   });
 
   it('creates the current version in a new database', async () => {
     const path = newPath();
     await SqliteProvenanceStore.open({ path }).close();
-    expect(schemaVersion(path)).to.equal(3);
+    expect(schemaVersion(path)).to.equal(4);
   });
 
   it('refuses a database made by a newer build, and leaves it as it is', () => {
@@ -146,7 +199,7 @@ describe('SQLite schema migration', function () {
     const db = new Database(path);
     db.pragma('user_version = 99');
     db.close();
-    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(3\)/);
+    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(4\)/);
     expect(schemaVersion(path)).to.equal(99);
   });
 });
@@ -198,6 +251,35 @@ function writeIssue3Database(path: string, records: readonly JobRecord[]): void 
         r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
         r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
         JSON.stringify(r.parentIds), JSON.stringify(r.labels), encodeRecord(r),
+      );
+      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** A database as the committed code of issue #4 wrote it: its schema (version 3), rows and edges. */
+function writeIssue4Database(path: string, records: readonly JobRecord[]): void {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
+    db.exec(ISSUE_2_SCHEMA);
+    db.exec(ISSUE_3_MIGRATION);
+    db.exec(ISSUE_4_MIGRATION);
+    db.pragma('user_version = 3');
+    const insertJob = db.prepare(
+      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
+         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, pending_event_count, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
+    for (const r of records) {
+      insertJob.run(
+        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
+        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
+        JSON.stringify(r.parentIds), JSON.stringify(r.labels), r.pendingEvents?.length ?? 0, encodeRecord(r),
       );
       for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
     }
@@ -261,4 +343,11 @@ UPDATE jobs SET origin = json_extract(doc, '$.origin'), completed_at = iso_to_mi
 DROP INDEX jobs_by_cache_key;
 CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, completed_at, job_id);
 CREATE INDEX jobs_by_origin_status ON jobs (origin, status, job_id);
+`;
+
+/** The migration of issue #4 (commit 53a8525), verbatim: with the two above, what every version 3 database holds. */
+const ISSUE_4_MIGRATION = `
+ALTER TABLE jobs ADD COLUMN pending_event_count INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET pending_event_count = json_array_length(doc, '$.pendingEvents') WHERE json_array_length(doc, '$.pendingEvents') > 0;
+CREATE INDEX jobs_with_pending_events ON jobs (job_id) WHERE pending_event_count > 0;
 `;

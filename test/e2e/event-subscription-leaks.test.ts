@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { openRuntime, type Runtime } from '../../src/composition.js';
 import { loadConfig } from '../../src/config.js';
-import { ANONYMOUS_ADMIN } from '../../src/domain/principal.js';
+import { principalOf } from '../../src/transport/principal-metadata.js';
+import { serverSecurity } from '../../src/transport/security.js';
 import { JobStatus } from '../../src/gen/provenance/v1/job.js';
 import { StartPosition } from '../../src/gen/provenance/v1/event.js';
 import { WatchEventsRequest } from '../../src/gen/provenance/v1/provenance_service.js';
@@ -48,8 +49,8 @@ describe('WatchEvents subscribe/cancel cycles', function () {
     runtime = await openRuntime(config, logger);
     runtime.hub.start();
     server = await startGrpcServer(
-      { address: config.grpcAddress, maxMessageBytes: config.maxMessageBytes, shutdownGraceMs: 1000, healthCheckIntervalMs: 60_000 },
-      { service: runtime.service, logger, principalOf: () => ANONYMOUS_ADMIN },
+      { address: config.grpcAddress, ...serverSecurity(config, logger), maxMessageBytes: config.maxMessageBytes, shutdownGraceMs: 1000, healthCheckIntervalMs: 60_000 },
+      { service: runtime.service, logger, principalOf },
     );
     api = connect(server.address);
     await api.recordJob({ type: 'seed', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });

@@ -1,16 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Metadata } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { makeApiKey, makeHmacSecret, sha256Hex, signToken } from '../support/credentials.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
-/** The grpcurl commands of the README's sh blocks, split into words as a shell would. */
-function grpcurlCommands(markdown: string): string[][] {
-  const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+/** The grpcurl commands of the README's blocks of that language, split into words as a shell would. */
+function grpcurlCommands(markdown: string, language = 'sh'): string[][] {
+  const blocks = [...markdown.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
   const commands: string[][] = [];
   for (const block of blocks) {
     let words: string[] = [];
@@ -25,6 +27,10 @@ function grpcurlCommands(markdown: string): string[][] {
         i++;
       } else if (c === '#' && word === undefined) {
         i = block.indexOf('\n', i) - 1;
+      } else if (c === '"') {
+        const end = block.indexOf('"', i + 1);
+        word = (word ?? '') + block.slice(i + 1, end);
+        i = end;
       } else if (c === ' ' || c === '\n') {
         if (word !== undefined) words.push(word);
         word = undefined;
@@ -128,5 +134,51 @@ describe('the grpcurl examples of the README', function () {
       'after-nap compute.job.failed',
       'after-nap job.provenance.completed',
     ]);
+  });
+});
+
+describe('the authentication examples of the README', function () {
+  this.timeout(60_000);
+
+  it('work as written, with a token and with an API key', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'provenance-readme-auth-'));
+    const secret = makeHmacSecret();
+    const key = makeApiKey();
+    const issuer = /PROVENANCE_JWT_ISSUER=(\S+)/.exec(README)![1]!;
+    const audience = /PROVENANCE_JWT_AUDIENCE=(\S+)/.exec(README)![1]!;
+    writeFileSync(join(directory, 'api-keys.json'), JSON.stringify([{ id: 'ci', sha256: sha256Hex(key), subject: 'ci-bot', tenant: 'acme', roles: ['submitter'] }]));
+    const server = await startServer({
+      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
+      PROVENANCE_JWT_SECRET: secret,
+      PROVENANCE_JWT_ISSUER: issuer,
+      PROVENANCE_JWT_AUDIENCE: audience,
+      PROVENANCE_API_KEYS_FILE: join(directory, 'api-keys.json'),
+    });
+    const grpcurl = new MiniGrpcurl(server.address);
+    try {
+      const variables: Record<string, string> = {
+        TOKEN: await signToken({ sub: 'alice', tenant: 'acme', roles: ['reader'], iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret),
+        KEY: key,
+      };
+      // The mTLS example (-cacert/-cert/-key) needs certificates: test/e2e/security.test.ts makes that call.
+      const commands = grpcurlCommands(README, 'shell').filter((words) => words[1] === '-plaintext');
+      expect(commands).to.have.length(2);
+      for (const words of commands) {
+        const metadata = new Metadata();
+        let i = 2;
+        for (; words[i] === '-H'; i += 2) {
+          const [name, value] = words[i + 1]!.split(': ') as [string, string];
+          metadata.set(name, value.replace(/\$(\w+)/g, (_, variable: string) => variables[variable]!));
+        }
+        expect(words[i]).to.equal('-d');
+        const [body, address, method] = words.slice(i + 1);
+        expect(address).to.equal('127.0.0.1:50051');
+        expect(await grpcurl.call(method!, JSON.parse(body!), metadata)).to.deep.equal({});
+      }
+    } finally {
+      grpcurl.close();
+      await server.stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

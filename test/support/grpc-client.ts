@@ -1,4 +1,12 @@
-import { credentials, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  InterceptingCall,
+  type ChannelCredentials,
+  type ClientReadableStream,
+  type Interceptor,
+  type Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import type { ProvenanceEvent } from '../../src/gen/provenance/v1/event.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../src/gen/google/rpc/error_details.js';
 import { Status } from '../../src/gen/google/rpc/status.js';
@@ -11,6 +19,7 @@ import {
   GetJobRequest,
   GetLineageRequest,
   InvalidateCacheRequest,
+  ListAuditEventsRequest,
   ListDependentsRequest,
   ListJobsRequest,
   ProvenanceServiceClient,
@@ -24,15 +33,31 @@ import {
   type ExportProvenanceGraphResponse,
   type GetLineageResponse,
   type InvalidateCacheResponse,
+  type ListAuditEventsResponse,
   type ListDependentsResponse,
   type ListJobsResponse,
   type WatchEventsResponse,
 } from '../../src/gen/provenance/v1/provenance_service.js';
 
+export interface ConnectOptions {
+  /** Sent with every call, e.g. { authorization: 'Bearer …' } or { 'x-api-key': '…' }. */
+  headers?: Record<string, string>;
+  /** Plaintext when absent. */
+  channelCredentials?: ChannelCredentials;
+}
+
 /** The generated client with promises: each method takes a partial request, as ts-proto's fromPartial does. */
-export function connect(address: string) {
-  const client = new ProvenanceServiceClient(address, credentials.createInsecure(), {
+export function connect(address: string, options: ConnectOptions = {}) {
+  const headers: Interceptor = (callOptions, nextCall) =>
+    new InterceptingCall(nextCall(callOptions), {
+      start: (metadata, listener, next) => {
+        for (const [key, value] of Object.entries(options.headers ?? {})) metadata.set(key, value);
+        next(metadata, listener);
+      },
+    });
+  const client = new ProvenanceServiceClient(address, options.channelCredentials ?? credentials.createInsecure(), {
     'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    interceptors: [headers],
   });
   type Unary<Req, Res> = (request: Req, callback: (error: ServiceError | null, response: Res) => void) => unknown;
   const unary =
@@ -53,6 +78,7 @@ export function connect(address: string) {
     rerunJob: unary<RerunJobRequest, Job>(client.rerunJob, RerunJobRequest),
     cancelJob: unary<CancelJobRequest, Job>(client.cancelJob, CancelJobRequest),
     invalidateCache: unary<InvalidateCacheRequest, InvalidateCacheResponse>(client.invalidateCache, InvalidateCacheRequest),
+    listAuditEvents: unary<ListAuditEventsRequest, ListAuditEventsResponse>(client.listAuditEvents, ListAuditEventsRequest),
     /** Opens a WatchEvents stream; events arrive in order on the returned stream. */
     watchEvents: (request: DeepPartial<WatchEventsRequest>): ClientReadableStream<WatchEventsResponse> =>
       client.watchEvents(WatchEventsRequest.fromPartial(request)),

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { buildLineage, findCycle, type LineageRow } from '../../src/domain/lineage.js';
 
-const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds });
+const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds, tenant: 't', readers: [] });
 
 // a ← b ← c ← d, and a ← d: d's shortest path to a is one edge.
 const a = row('a');

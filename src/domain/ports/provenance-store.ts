@@ -46,8 +46,9 @@ export interface ProvenanceStore {
   /**
    * The newest (by completedAt, then jobId) SUCCEEDED record of the tenant
    * with that definition and input hash whose cacheState is FRESH, completed
-   * after completedAfter when given, other than excludeJobId. A record
-   * without completedAt sorts last and never passes completedAfter.
+   * after completedAfter when given, other than excludeJobId, whose payload
+   * was not redacted (a redacted payload hides what the result depends on).
+   * A record without completedAt sorts last and never passes completedAfter.
    */
   findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined>;
 
@@ -77,7 +78,11 @@ export interface ProvenanceStore {
   /** Those of jobIds that some record names as a parent, each once. */
   findReferencedIds(jobIds: readonly string[]): Promise<string[]>;
 
-  /** One page of a tenant's records, newest first (by createdAt, then jobId, both descending); limit ≥ 1. */
+  /**
+   * One page of the records a reader may see (its tenant's, and those that
+   * name its subject among their readers), newest first (by createdAt, then
+   * jobId, both descending); limit ≥ 1.
+   */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
 
   /** Records naming jobId as a parent, by jobId ascending, after afterJobId when given; limit ≥ 1. */
@@ -121,7 +126,7 @@ export interface StatusQuery {
 
 export type InsertOutcome = { inserted: true } | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' };
 
-/** How much of each lineage row to read: ids and parent arrays; plus type, status and cache state; or those plus the whole record. */
+/** How much of each lineage row to read: ids, parent arrays, tenant and readers; plus type, status and cache state; or those plus the whole record. */
 export type LineageProjection = 'IDS' | 'SUMMARY' | 'FULL';
 
 export interface LineageQuery {
@@ -151,7 +156,7 @@ export interface TimeRange {
 }
 
 export interface ListJobsQuery {
-  tenant: string;
+  reader: { tenant: string; subject: string };
   filter: JobFilter;
   limit: number;
   /** The last record of the previous page. */

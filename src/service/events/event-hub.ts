@@ -1,3 +1,4 @@
+import { canRead } from '../../domain/access.js';
 import { ProvenanceError, unavailable } from '../../domain/errors.js';
 import { compareCursors, type EventType, type LoggedEvent } from '../../domain/events.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
@@ -14,8 +15,8 @@ export interface HubOptions {
 
 /** Which events a subscriber wants. All given conditions hold; absent ones match everything. */
 export interface EventFilter {
-  /** Only events of this tenant's jobs. */
-  tenant: string;
+  /** Only events of jobs this reader may read: its tenant's, and those naming its subject among their readers. */
+  reader: { tenant: string; subject: string };
   jobIds?: ReadonlySet<string>;
   /** A job and its descendants; grows as jobs downstream of them are created. */
   lineage?: Set<string>;
@@ -61,11 +62,11 @@ export class EventHub {
     this.reader ??= this.read();
   }
 
-  async stop(): Promise<void> {
+  /** Ends every subscription; the reader stops once the log is closed (which interrupts its blocking read). */
+  stop(): void {
     this.stopped = true;
     this.wakeReader?.();
     for (const subscription of this.subscribers) subscription.close();
-    await this.reader;
   }
 
   /** How many subscriptions are open in this process. */
@@ -243,7 +244,7 @@ export class Subscription {
  * first event of a new job downstream is enough.
  */
 export function matches(filter: EventFilter, event: LoggedEvent): boolean {
-  if (event.tenant !== filter.tenant) return false;
+  if (!canRead(filter.reader, event)) return false;
   if (filter.lineage && !filter.lineage.has(event.jobId)) {
     if (!event.parentIds.some((id) => filter.lineage!.has(id))) return false;
     filter.lineage.add(event.jobId);

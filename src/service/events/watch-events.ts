@@ -7,7 +7,10 @@ import { getJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import type { EventFilter, StartAt, Subscription } from './event-hub.js';
 
-/** WatchEvents: a subscription to the tenant's events that pass the request's filters, from where it asks to start. */
+/**
+ * WatchEvents: a subscription to the events of the jobs the caller may read
+ * that pass the request's filters, from where it asks to start.
+ */
 export async function watchEvents(deps: ServiceDependencies, principal: Principal, command: WatchEventsCommand): Promise<Subscription> {
   const v = new Violations();
   command.jobIds.forEach((id, i) => v.jobId(`job_ids[${i}]`, id, true));
@@ -21,7 +24,7 @@ export async function watchEvents(deps: ServiceDependencies, principal: Principa
 
   const root = command.lineageOf ? await getJob(deps, principal, command.lineageOf) : undefined;
   const filter: EventFilter = {
-    tenant: principal.tenant,
+    reader: { tenant: principal.tenant, subject: principal.subject },
     ...(command.jobIds.length > 0 ? { jobIds: new Set(command.jobIds) } : {}),
     ...(root ? { lineage: new Set([root.jobId]) } : {}),
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),

@@ -1,4 +1,5 @@
 import type { CancelJobCommand } from '../../domain/commands.js';
+import { requireOwnerOrAdmin, requireRole } from '../../domain/access.js';
 import { failedPrecondition, invalidArgument, jobName } from '../../domain/errors.js';
 import { cancelled } from '../../domain/execution.js';
 import { isTerminal, type JobRecord } from '../../domain/job.js';
@@ -17,12 +18,14 @@ const WRITE_ATTEMPTS = 3;
  * then fail with DEPENDENCY_FAILED.
  */
 export async function cancelJob(deps: ServiceDependencies, principal: Principal, command: CancelJobCommand): Promise<JobRecord> {
+  requireRole(principal, 'submitter', 'CancelJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   v.maxLength('reason', command.reason, 1024);
   if (v.list.length > 0) throw invalidArgument(v.list);
   for (let attempt = 1; ; attempt++) {
     const job = await getJob(deps, principal, command.jobId);
+    requireOwnerOrAdmin(principal, job, 'CancelJob');
     if (job.origin !== 'SUBMITTED') throw cannotCancel(job, 'it was recorded, not submitted: the service does not run it');
     if (isTerminal(job.status)) throw cannotCancel(job, `it is already ${job.status}`);
     const record = cancelled(job, command.reason || `cancelled by ${principal.subject}`, deps.now());

@@ -1,3 +1,4 @@
+import { canRead, requireRole } from '../../domain/access.js';
 import type { RerunJobCommand, SubmitJobCommand } from '../../domain/commands.js';
 import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../../domain/errors.js';
 import { REASONS, failed, newSubmittedJob, queued, startingStatus, submissionFingerprint } from '../../domain/execution.js';
@@ -7,6 +8,7 @@ import type { CachePolicy, JobRecord } from '../../domain/job.js';
 import { mergePatch } from '../../domain/json-merge-patch.js';
 import type { JsonObject } from '../../domain/json.js';
 import type { Principal } from '../../domain/principal.js';
+import { redactRequest } from '../../domain/redaction.js';
 import { Violations, validateSubmitJob } from '../../domain/validation.js';
 import { getJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
@@ -25,6 +27,7 @@ interface Submission {
  * with the same request_id submits that same job again.
  */
 export async function submitJob(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
+  requireRole(principal, 'submitter', 'SubmitJob');
   const violations = validateSubmitJob(command, deps.limits);
   if (violations.length > 0) throw invalidArgument(violations);
   return submit(deps, principal, { command, cachePolicy: (command.cachePolicy as CachePolicy | undefined) ?? 'USE' });
@@ -38,6 +41,7 @@ export async function submitJob(deps: ServiceDependencies, principal: Principal,
  * an error rather than a silently different job.
  */
 export async function rerunJob(deps: ServiceDependencies, principal: Principal, command: RerunJobCommand): Promise<JobRecord> {
+  requireRole(principal, 'submitter', 'RerunJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   if (command.replaceParents) v.parents('parent_job_ids', command.parentIds);
@@ -70,14 +74,17 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
   return submit(deps, principal, { command: submitCommand, cachePolicy, rerunOfJobId: original.jobId });
 }
 
-async function submit(deps: ServiceDependencies, principal: Principal, submission: Submission): Promise<JobRecord> {
-  const { command } = submission;
+async function submit(deps: ServiceDependencies, principal: Principal, asked: Submission): Promise<JobRecord> {
+  // What is stored, hashed and published is the request with its secrets redacted.
+  const { request: command, redacted } = redactRequest(asked.command, deps.limits.redactKeys);
+  const submission = { ...asked, command };
   if (!deps.handlers.find(command.type, command.provider.id)) throw noHandler(command.type, deps.handlers.types());
   const fingerprint = submissionFingerprint(submission);
   const earlier = await earlierSubmission(deps, principal, command);
   if (earlier) return replayed(deps, earlier, fingerprint);
 
-  const parents = await deps.store.getJobs(command.parentIds);
+  // A parent the caller may not read is refused like one that does not exist.
+  const parents = (await deps.store.getJobs(command.parentIds)).filter((parent) => canRead(principal, parent));
   const found = new Set(parents.map((p) => p.jobId));
   const missing = command.parentIds.filter((id) => !found.has(id));
   if (missing.length > 0) throw parentsNotFound(missing);
@@ -92,6 +99,7 @@ async function submit(deps: ServiceDependencies, principal: Principal, submissio
     status: start.status,
     cachePolicy: submission.cachePolicy,
     fingerprint,
+    payloadRedacted: redacted,
     ...(submission.rerunOfJobId ? { rerunOfJobId: submission.rerunOfJobId } : {}),
   });
   const [outcome] = await deps.store.insertJobs([job]);
@@ -114,6 +122,10 @@ async function earlierSubmission(deps: ServiceDependencies, principal: Principal
   const [byRequest] = command.requestId ? await deps.store.findByRequestIds(principal.tenant, [command.requestId]) : [];
   if (byRequest) return { job: byRequest, sharing: 'request_id' };
   const [byId] = command.jobId ? await deps.store.getJobs([command.jobId]) : [];
+  // Job ids are global: another tenant's job under this id is a clash, told as nothing more.
+  if (byId && byId.tenant !== principal.tenant) {
+    throw new ProvenanceError('ALREADY_EXISTS', `job id ${byId.jobId} is taken; choose another`, 'JOB_ALREADY_EXISTS');
+  }
   return byId && { job: byId, sharing: 'job_id' };
 }
 

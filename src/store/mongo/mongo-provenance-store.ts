@@ -66,6 +66,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
         { key: { origin: 1, status: 1, _id: 1 } },
         { key: { type: 1, createdAt: -1 } },
         { key: { tenant: 1, createdAt: -1, _id: -1 } },
+        // Records shared with a subject, newest first (multikey): the other branch of listJobs.
+        { key: { readers: 1, createdAt: -1, _id: -1 } },
         { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
         // The relay's sweep: only the few records with pending events are in it.
         { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
@@ -207,7 +209,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
     return this.guard(async () => {
       if (jobIds.length === 0) return 0;
       const result = await this.jobs.updateMany(
-        { _id: { $in: [...jobIds] } },
+        { _id: { $in: [...jobIds] }, status: 'SUCCEEDED' },
         { $set: { cacheState: 'STALE', etag: newEtag(), updatedAt: now } },
       );
       return result.matchedCount;
@@ -222,6 +224,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
         inputHash: query.inputHash,
         status: 'SUCCEEDED',
         cacheState: 'FRESH',
+        payloadRedacted: false,
         _id: { $ne: query.excludeJobId },
       };
       if (query.completedAfter !== undefined) filter.completedAt = { $gt: query.completedAfter };
@@ -397,9 +400,17 @@ function isDuplicateKeyError(error: unknown): error is MongoServerError {
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 }
 
+/**
+ * A top-level $or of the reader's tenant and the records naming its subject,
+ * each branch carrying every other condition, so that each is an index scan
+ * in sort order ({tenant, createdAt, _id} and {readers, createdAt, _id}) and
+ * the planner merges them (SORT_MERGE) instead of sorting what matched. A
+ * record in both branches is returned once. The page position is a bound on
+ * createdAt plus a $nor for the ties, which keeps createdAt an index bound.
+ */
 function listFilter(query: ListJobsQuery): Filter<JobDocument> {
   const { filter } = query;
-  const conditions: Document = { tenant: query.tenant };
+  const conditions: Document = {};
   if (filter.type !== undefined) conditions.type = filter.type;
   if (filter.status !== undefined) conditions.status = filter.status;
   if (filter.providerId !== undefined) conditions['provider.id'] = filter.providerId;
@@ -408,23 +419,23 @@ function listFilter(query: ListJobsQuery): Filter<JobDocument> {
   if (filter.definitionHash !== undefined) conditions.definitionHash = filter.definitionHash;
   // Label keys are limited to [a-z0-9_-], so they are safe in a field path.
   for (const [key, value] of Object.entries(filter.labels ?? {})) conditions[`labels.${key}`] = value;
-  if (filter.createdAt) {
-    const range: Document = {};
-    if (filter.createdAt.gt) range.$gt = filter.createdAt.gt;
-    if (filter.createdAt.gte) range.$gte = filter.createdAt.gte;
-    if (filter.createdAt.lt) range.$lt = filter.createdAt.lt;
-    if (filter.createdAt.lte) range.$lte = filter.createdAt.lte;
-    if (Object.keys(range).length > 0) conditions.createdAt = range;
-  }
+  const range: Document = {};
+  if (filter.createdAt?.gt) range.$gt = filter.createdAt.gt;
+  if (filter.createdAt?.gte) range.$gte = filter.createdAt.gte;
+  if (filter.createdAt?.lt) range.$lt = filter.createdAt.lt;
+  if (filter.createdAt?.lte) range.$lte = filter.createdAt.lte;
   if (query.after) {
     const { createdAt, jobId } = query.after;
-    conditions.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: jobId } }];
+    if (range.$lte === undefined || createdAt < range.$lte) range.$lte = createdAt;
+    conditions.$nor = [{ createdAt, _id: { $gte: jobId } }];
   }
-  return conditions as Filter<JobDocument>;
+  if (Object.keys(range).length > 0) conditions.createdAt = range;
+  const { tenant, subject } = query.reader;
+  return { $or: [{ tenant, ...conditions }, { readers: subject, ...conditions }] } as Filter<JobDocument>;
 }
 
-const SUMMARY_FIELDS = { _id: 1, parentIds: 1, type: 1, status: 1, cacheState: 1 } as const;
-const IDS_FIELDS = { _id: 1, parentIds: 1 } as const;
+const IDS_FIELDS = { _id: 1, parentIds: 1, tenant: 1, readers: 1 } as const;
+const SUMMARY_FIELDS = { ...IDS_FIELDS, type: 1, status: 1, cacheState: 1 } as const;
 
 /**
  * One aggregate per direction. $unwind right after $graphLookup lets MongoDB
@@ -471,7 +482,12 @@ function lineagePipeline(query: LineageQuery): Document[] {
 }
 
 function lineageRow(document: Document, query: LineageQuery): LineageRow {
-  const row: LineageRow = { jobId: document._id as string, parentIds: document.parentIds as string[] };
+  const row: LineageRow = {
+    jobId: document._id as string,
+    parentIds: document.parentIds as string[],
+    tenant: document.tenant as string,
+    readers: document.readers as string[],
+  };
   if (query.projection === 'IDS') return row;
   row.type = document.type as JobDocument['type'];
   row.status = document.status as JobDocument['status'];

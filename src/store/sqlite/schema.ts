@@ -70,8 +70,36 @@ UPDATE jobs SET pending_event_count = json_array_length(doc, '$.pendingEvents') 
 CREATE INDEX jobs_with_pending_events ON jobs (job_id) WHERE pending_event_count > 0;
 `;
 
+/**
+ * Version 4, for access control (issue #5), filled from `doc` for the rows
+ * already there. readers (JSON array, like parent_ids) lets lineage rows say
+ * who may read each job without parsing documents, and tells a replacement
+ * whether job_readers must be rewritten. job_readers holds one row per
+ * (reader subject, job), with the job's created_at, so that the records
+ * shared with a subject are walked newest first from an index, as a
+ * tenant's records are through jobs_by_tenant_created: a page of ListJobs
+ * merges two ordered walks and reads about a page of each. job_id is
+ * indexed for the rewrite. payload_redacted keeps results computed from a
+ * redacted payload out of the cache lookup without reading the document.
+ */
+const MIGRATION_V4 = `
+ALTER TABLE jobs ADD COLUMN readers TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE jobs ADD COLUMN payload_redacted INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET readers = json_extract(doc, '$.readers') WHERE json_array_length(doc, '$.readers') > 0;
+UPDATE jobs SET payload_redacted = 1 WHERE json_extract(doc, '$.payloadRedacted');
+CREATE TABLE job_readers (
+  subject TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  PRIMARY KEY (subject, created_at, job_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX job_readers_by_job ON job_readers (job_id);
+INSERT OR IGNORE INTO job_readers (subject, created_at, job_id)
+  SELECT reader.value, jobs.created_at, jobs.job_id FROM jobs, json_each(jobs.readers) AS reader;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

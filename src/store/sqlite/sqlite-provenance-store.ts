@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { unavailable } from '../../domain/errors.js';
 import { newEtag } from '../../domain/ids.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
@@ -18,6 +17,7 @@ import type {
 } from '../../domain/ports/provenance-store.js';
 import { decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
+import { unavailableOrAsIs } from './sqlite-errors.js';
 
 const MEMORY_PATH = ':memory:';
 /** The depth bound of a lineage without maxDepth: more edges than any walk can take. */
@@ -42,6 +42,8 @@ interface JobRow {
   etag: string;
   parentIds: string;
   labels: string;
+  readers: string;
+  payloadRedacted: number;
   pendingEventCount: number;
   doc: string;
 }
@@ -95,6 +97,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
           records.map((record) => {
             if (insertJob.run(toJobRow(record)).changes === 1) {
               this.insertEdges(record.jobId, record.parentIds);
+              this.insertReaders(record);
               return { inserted: true };
             }
             return { inserted: false, conflict: jobExists.get(record.jobId) ? 'JOB_ID' : 'REQUEST_ID' };
@@ -110,19 +113,23 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedParentIds, updateJob, deleteEdges } = this.statements;
+    const { storedIndexedFields, updateJob, deleteEdges, deleteReaders } = this.statements;
     return this.guarded(() =>
       this.db
         .transaction((): boolean[] =>
           replacements.map(({ record, expectedEtag }) => {
-            // Reading before writing tells whether the parents changed, so edges are rewritten only then.
-            const previousParentIds = storedParentIds.get(record.jobId, expectedEtag);
-            if (previousParentIds === undefined) return false;
+            // Reading before writing tells whether parents or readers changed, so their rows are rewritten only then.
+            const previous = storedIndexedFields.get(record.jobId, expectedEtag);
+            if (previous === undefined) return false;
             const row = toJobRow(record);
             updateJob.run(row);
-            if (previousParentIds !== row.parentIds) {
+            if (previous.parentIds !== row.parentIds) {
               deleteEdges.run(record.jobId);
               this.insertEdges(record.jobId, record.parentIds);
+            }
+            if (previous.readers !== row.readers || previous.createdAt !== row.createdAt) {
+              deleteReaders.run(record.jobId);
+              this.insertReaders(record);
             }
             return true;
           }),
@@ -195,36 +202,37 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return this.guarded(() => this.statements.findReferencedIds.all(JSON.stringify(jobIds)));
   }
 
+  /**
+   * One page of the records a reader may see: two walks newest first, each
+   * of at most one page, then merged (a sort of two pages at most, however
+   * many records there are). The reader's tenant is walked through the jobs
+   * indexes; the records shared with the subject through job_readers, which
+   * holds created_at for this, leaving out the reader's own tenant so that
+   * no record comes twice. CROSS JOIN keeps job_readers as the outer loop,
+   * read in index order.
+   */
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
-    const conditions = ['tenant = ?'];
-    const params: unknown[] = [query.tenant];
-    const where = (condition: string, ...values: unknown[]): void => {
-      conditions.push(condition);
-      params.push(...values);
-    };
-    const { filter } = query;
-    if (filter.type !== undefined) where('type = ?', filter.type);
-    if (filter.status !== undefined) where('status = ?', filter.status);
-    if (filter.providerId !== undefined) where('provider_id = ?', filter.providerId);
-    if (filter.providerModel !== undefined) where('provider_model = ?', filter.providerModel);
-    if (filter.providerVersion !== undefined) where('provider_version = ?', filter.providerVersion);
-    if (filter.definitionHash !== undefined) where('definition_hash = ?', filter.definitionHash);
-    // json_each compares keys as they are; a JSON path would need quoting that cannot express every key.
-    for (const [key, value] of Object.entries(filter.labels ?? {})) {
-      where('EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE key = ? AND value = ?)', key, value);
-    }
-    const range = filter.createdAt ?? {};
-    if (range.gt) where('created_at > ?', range.gt.getTime());
-    if (range.gte) where('created_at >= ?', range.gte.getTime());
-    if (range.lt) where('created_at < ?', range.lt.getTime());
-    if (range.lte) where('created_at <= ?', range.lte.getTime());
-    if (query.after) where('(created_at, job_id) < (?, ?)', query.after.createdAt.getTime(), query.after.jobId);
-    const sql = `SELECT doc FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, job_id DESC LIMIT ?`;
+    const { tenant, subject } = query.reader;
+    const own = listConditions(query, 'jobs');
+    const shared = listConditions(query, 'shared');
+    const sql = `
+      SELECT doc FROM (
+        SELECT * FROM (
+          SELECT jobs.created_at, jobs.job_id, jobs.doc FROM jobs
+          WHERE jobs.tenant = ?${own.sql}
+          ORDER BY jobs.created_at DESC, jobs.job_id DESC LIMIT ?)
+        UNION ALL
+        SELECT * FROM (
+          SELECT shared.created_at, shared.job_id, jobs.doc FROM job_readers AS shared CROSS JOIN jobs ON jobs.job_id = shared.job_id
+          WHERE shared.subject = ? AND jobs.tenant <> ?${shared.sql}
+          ORDER BY shared.created_at DESC, shared.job_id DESC LIMIT ?))
+      ORDER BY created_at DESC, job_id DESC LIMIT ?`;
+    const { limit } = query;
     return this.guarded(() =>
       this.db
         .prepare<unknown[], string>(sql)
         .pluck()
-        .all(...params, query.limit)
+        .all(tenant, ...own.params, limit, subject, tenant, ...shared.params, limit, limit)
         .map(decodeRecord),
     );
   }
@@ -257,6 +265,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     for (const parentId of parentIds) this.statements.insertEdge.run(childId, parentId);
   }
 
+  private insertReaders(record: JobRecord): void {
+    const createdAt = record.createdAt.getTime();
+    for (const subject of record.readers) this.statements.insertReader.run(subject, createdAt, record.jobId);
+  }
+
   private guarded<T>(work: () => T): T {
     try {
       return work();
@@ -266,26 +279,38 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 }
 
-const UNAVAILABLE_SQLITE_CODES = new Set([
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-  'SQLITE_CANTOPEN',
-  'SQLITE_IOERR',
-  'SQLITE_FULL',
-  'SQLITE_READONLY',
-]);
-
-/** A failure meaning "the database cannot be used right now" becomes UNAVAILABLE; any other is returned as is. */
-function unavailableOrAsIs(error: unknown): unknown {
-  if (error instanceof TypeError && error.message === 'The database connection is not open') {
-    return unavailable('the SQLite database is closed');
+/**
+ * The filter and page position of a listJobs walk as SQL conditions (each
+ * starting with AND) and their parameters. Times and job ids are read from
+ * orderTable, the table the walk goes through in order, so that its index
+ * bounds them; everything else from jobs.
+ */
+function listConditions(query: ListJobsQuery, orderTable: 'jobs' | 'shared'): { sql: string; params: unknown[] } {
+  let sql = '';
+  const params: unknown[] = [];
+  const where = (condition: string, ...values: unknown[]): void => {
+    sql += ` AND ${condition}`;
+    params.push(...values);
+  };
+  const { filter } = query;
+  if (filter.type !== undefined) where('jobs.type = ?', filter.type);
+  if (filter.status !== undefined) where('jobs.status = ?', filter.status);
+  if (filter.providerId !== undefined) where('jobs.provider_id = ?', filter.providerId);
+  if (filter.providerModel !== undefined) where('jobs.provider_model = ?', filter.providerModel);
+  if (filter.providerVersion !== undefined) where('jobs.provider_version = ?', filter.providerVersion);
+  if (filter.definitionHash !== undefined) where('jobs.definition_hash = ?', filter.definitionHash);
+  // json_each compares keys as they are; a JSON path would need quoting that cannot express every key.
+  for (const [key, value] of Object.entries(filter.labels ?? {})) {
+    where('EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE key = ? AND value = ?)', key, value);
   }
-  if (error instanceof Database.SqliteError) {
-    // Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...) share their primary code's first two words.
-    const primaryCode = error.code.split('_', 2).join('_');
-    if (UNAVAILABLE_SQLITE_CODES.has(primaryCode)) return unavailable(`SQLite database unavailable: ${error.message} (${error.code})`);
-  }
-  return error;
+  const createdAt = `${orderTable}.created_at`;
+  const range = filter.createdAt ?? {};
+  if (range.gt) where(`${createdAt} > ?`, range.gt.getTime());
+  if (range.gte) where(`${createdAt} >= ?`, range.gte.getTime());
+  if (range.lt) where(`${createdAt} < ?`, range.lt.getTime());
+  if (range.lte) where(`${createdAt} <= ?`, range.lte.getTime());
+  if (query.after) where(`(${createdAt}, ${orderTable}.job_id) < (?, ?)`, query.after.createdAt.getTime(), query.after.jobId);
+  return { sql, params };
 }
 
 function toJobRow(record: JobRecord): JobRow {
@@ -307,6 +332,8 @@ function toJobRow(record: JobRecord): JobRow {
     etag: record.etag,
     parentIds: JSON.stringify(record.parentIds),
     labels: JSON.stringify(record.labels),
+    readers: JSON.stringify(record.readers),
+    payloadRedacted: record.payloadRedacted ? 1 : 0,
     pendingEventCount: record.pendingEvents?.length ?? 0,
     doc: encodeRecord(record),
   };
@@ -317,6 +344,8 @@ function fullLineageRow(doc: string): LineageRow {
   return {
     jobId: record.jobId,
     parentIds: record.parentIds,
+    tenant: record.tenant,
+    readers: record.readers,
     type: record.type,
     status: record.status,
     cacheState: record.cacheState,
@@ -331,9 +360,10 @@ function fullLineageRow(doc: string): LineageRow {
  * one string of every document would be both slower and capped in size.
  */
 const LINEAGE_SELECT: Record<LineageProjection, string> = {
-  IDS: `json_group_array(json_object('jobId', jobs.job_id, 'parentIds', json(jobs.parent_ids)))`,
+  IDS: `json_group_array(json_object('jobId', jobs.job_id, 'parentIds', json(jobs.parent_ids),
+    'tenant', jobs.tenant, 'readers', json(jobs.readers)))`,
   SUMMARY: `json_group_array(json_object('jobId', jobs.job_id, 'parentIds', json(jobs.parent_ids),
-    'type', jobs.type, 'status', jobs.status, 'cacheState', jobs.cache_state))`,
+    'tenant', jobs.tenant, 'readers', json(jobs.readers), 'type', jobs.type, 'status', jobs.status, 'cacheState', jobs.cache_state))`,
   FULL: 'jobs.doc',
 };
 
@@ -366,9 +396,9 @@ function lineageSql(direction: LineageDirection, projection: LineageProjection):
 
 function prepareStatements(db: Database.Database) {
   const jobColumns =
-    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, pending_event_count, doc';
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted, pending_event_count, doc';
   const jobValues =
-    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @pendingEventCount, @doc';
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @readers, @payloadRedacted, @pendingEventCount, @doc';
   const lineageStatement = (direction: LineageDirection, projection: LineageProjection) =>
     db.prepare<[string, number], string>(lineageSql(direction, projection)).pluck();
   const lineageStatements = (direction: LineageDirection) => ({
@@ -385,15 +415,20 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     deleteEdges: db.prepare<[string]>('DELETE FROM job_parents WHERE child_id = ?'),
-    storedParentIds: db
-      .prepare<[string, string], string>('SELECT parent_ids FROM jobs WHERE job_id = ? AND etag = ?')
-      .pluck(),
+    // A subject named twice by one record is one row.
+    insertReader: db.prepare<[string, number, string]>(
+      'INSERT INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    deleteReaders: db.prepare<[string]>('DELETE FROM job_readers WHERE job_id = ?'),
+    storedIndexedFields: db.prepare<[string, string], { parentIds: string; readers: string; createdAt: number }>(
+      'SELECT parent_ids AS parentIds, readers, created_at AS createdAt FROM jobs WHERE job_id = ? AND etag = ?',
+    ),
     updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
     // json_set rewrites only the three members: every other byte of the document stays as encodeRecord wrote it.
     markStale: db.prepare<{ jobIds: string; etag: string; updatedAt: string }>(
       `UPDATE jobs SET cache_state = 'STALE', etag = @etag,
          doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
-       WHERE job_id IN (SELECT value FROM json_each(@jobIds))`,
+       WHERE job_id IN (SELECT value FROM json_each(@jobIds)) AND status = 'SUCCEEDED'`,
     ),
     /*
      * The outbox keeps its events with seq > upToSeq, in order; an emptied one
@@ -427,7 +462,7 @@ function prepareStatements(db: Database.Database) {
       >(
         `SELECT doc FROM jobs
          WHERE tenant = @tenant AND definition_hash = @definitionHash AND input_hash = @inputHash
-           AND status = 'SUCCEEDED' AND cache_state = 'FRESH' AND job_id <> @excludeJobId
+           AND status = 'SUCCEEDED' AND cache_state = 'FRESH' AND payload_redacted = 0 AND job_id <> @excludeJobId
            AND (@completedAfter IS NULL OR completed_at > @completedAfter)
          ORDER BY completed_at DESC, job_id DESC LIMIT 1`,
       )

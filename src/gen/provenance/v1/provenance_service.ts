@@ -659,7 +659,10 @@ export interface ListAuditEventsRequest {
   pageSize: number;
   /** next_page_token of a previous call with the same filter. */
   pageToken: string;
-  /** AIP-160 filter over subject (=), job_id (=) and time (<, <=, >, >=). */
+  /**
+   * AIP-160 filter: comparisons joined by AND over subject (=), job_id (=)
+   * and time (=, <, <=, >, >=, with a quoted RFC 3339 time).
+   */
   filter: string;
 }
 

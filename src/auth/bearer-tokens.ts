@@ -1,0 +1,78 @@
+import type { KeyObject } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { Principal } from '../domain/principal.js';
+import { AuthenticationFailed } from './authentication-failed.js';
+import { grantedRoles } from './roles.js';
+
+export type PublicKeyAlgorithm = 'RS256' | 'ES256';
+
+/** The issuer's public key and the one algorithm its type allows. */
+export interface PublicVerificationKey {
+  algorithm: PublicKeyAlgorithm;
+  key: KeyObject;
+}
+
+/** An HS256 shared secret (a secret KeyObject, so that it never prints with the configuration), a public key, or both. */
+export type JwtKeys = { hmacSecret: KeyObject; publicKey?: PublicVerificationKey } | { hmacSecret?: KeyObject; publicKey: PublicVerificationKey };
+
+export type JwtConfig = JwtKeys & {
+  issuer: string;
+  audience: string;
+  clockSkewSeconds: number;
+  tenantClaim: string;
+  rolesClaim: string;
+};
+
+/**
+ * Verifies bearer JWTs. Only the algorithms of the configured keys are
+ * accepted, each with its own key: `none`, an unconfigured algorithm, or an
+ * HS256 token "signed" with the public key's PEM (the RS/HS confusion) fail.
+ */
+export class BearerTokenVerifier {
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(private readonly config: JwtConfig) {
+    if (config.hmacSecret) this.keys.set('HS256', config.hmacSecret);
+    if (config.publicKey) this.keys.set(config.publicKey.algorithm, config.publicKey.key);
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, (header) => this.keyFor(header.alg), {
+        algorithms: [...this.keys.keys()],
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        clockTolerance: this.config.clockSkewSeconds,
+        requiredClaims: ['exp'],
+      }));
+    } catch (error) {
+      if (error instanceof errors.JOSEError) throw new AuthenticationFailed(`bearer token refused (${error.code}): ${error.message}`, { cause: error });
+      throw error;
+    }
+    return this.principal(payload);
+  }
+
+  /** The key of the token's algorithm only: jose has already refused any algorithm not in the whitelist. */
+  private keyFor(algorithm: string | undefined): KeyObject {
+    const key = algorithm === undefined ? undefined : this.keys.get(algorithm);
+    if (!key) throw new errors.JOSEAlgNotAllowed(`no key for algorithm ${String(algorithm)}`);
+    return key;
+  }
+
+  private principal(payload: JWTPayload): Principal {
+    const subject = payload.sub;
+    if (typeof subject !== 'string' || subject === '') throw new AuthenticationFailed('bearer token has no "sub" claim');
+    const tenant = payload[this.config.tenantClaim];
+    if (typeof tenant !== 'string' || tenant === '') throw new AuthenticationFailed(`bearer token has no "${this.config.tenantClaim}" (tenant) claim`);
+    return { subject, tenant, roles: grantedRoles(this.roleNames(payload[this.config.rolesClaim])) };
+  }
+
+  /** An array of strings, or one space-separated string (the OAuth "scope" style). */
+  private roleNames(claim: unknown): string[] {
+    if (claim === undefined) return [];
+    if (typeof claim === 'string') return claim.split(' ').filter((name) => name !== '');
+    if (Array.isArray(claim) && claim.every((name) => typeof name === 'string')) return claim;
+    throw new AuthenticationFailed(`bearer token has a "${this.config.rolesClaim}" (roles) claim that is neither a string nor an array of strings`);
+  }
+}

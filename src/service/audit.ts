@@ -1,0 +1,63 @@
+import { requireRole } from '../domain/access.js';
+import { parseAuditFilter } from '../domain/audit-filter.js';
+import type { PageRequest } from '../domain/commands.js';
+import { invalidArgument, unavailable } from '../domain/errors.js';
+import { decodePageToken, encodePageToken } from '../domain/page-token.js';
+import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
+import type { Principal } from '../domain/principal.js';
+import { Violations, effectivePageSize } from '../domain/validation.js';
+import type { ServiceDependencies } from './provenance-service.js';
+
+/** How many job ids one audit entry keeps (a batch of PROVENANCE_BATCH_SIZE records fits). */
+const MAX_AUDITED_JOB_IDS = 1000;
+
+/**
+ * Appends one entry to the audit trail. Nothing can switch this off: when
+ * the entry cannot be written, the caller gets UNAVAILABLE instead of its
+ * answer (a write it made stands; a retry with the same request_id is safe).
+ */
+export async function audit(deps: ServiceDependencies, principal: Principal, method: string, jobIds: readonly string[], outcome: string): Promise<void> {
+  try {
+    await deps.audit.append({
+      subject: principal.subject,
+      tenant: principal.tenant,
+      method,
+      jobIds: [...new Set(jobIds)].slice(0, MAX_AUDITED_JOB_IDS),
+      time: deps.now(),
+      outcome,
+    });
+  } catch (error) {
+    deps.log.error({ err: error, method, subject: principal.subject }, 'audit entry not written: the request is answered UNAVAILABLE');
+    throw unavailable('the audit trail cannot be written right now, so the request is not answered; retry', 1000, 'AUDIT_UNAVAILABLE');
+  }
+}
+
+export interface AuditPage {
+  entries: StoredAuditEntry[];
+  nextPageToken: string;
+}
+
+/** ListAuditEvents: the tenant's audit trail, newest first, for admins. */
+export async function listAuditEvents(deps: ServiceDependencies, principal: Principal, command: PageRequest & { filter?: string }): Promise<AuditPage> {
+  requireRole(principal, 'admin', 'ListAuditEvents');
+  const v = new Violations();
+  v.nonNegative('page_size', command.pageSize);
+  if (v.list.length > 0) throw invalidArgument(v.list);
+  const filter = parseAuditFilter(command.filter);
+  const query = { method: 'ListAuditEvents', tenant: principal.tenant, filter: command.filter ?? '' };
+  const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
+  if (position && (typeof position.time !== 'number' || typeof position.id !== 'string')) {
+    throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
+  }
+  const pageSize = effectivePageSize(command.pageSize);
+  const entries = await deps.audit.list({
+    ...filter,
+    tenant: principal.tenant,
+    limit: pageSize + 1,
+    ...(position ? { after: { time: new Date(position.time as number), id: position.id as string } } : {}),
+  });
+  if (entries.length <= pageSize) return { entries, nextPageToken: '' };
+  const page = entries.slice(0, pageSize);
+  const last = page[page.length - 1]!;
+  return { entries: page, nextPageToken: encodePageToken(query, { time: last.time.getTime(), id: last.id }, deps.secret) };
+}

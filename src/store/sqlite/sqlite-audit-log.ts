@@ -1,0 +1,176 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { invalidArgument } from '../../domain/errors.js';
+import type { AuditEntry, AuditLog, AuditQuery, StoredAuditEntry } from '../../domain/ports/audit-log.js';
+import { unavailableOrAsIs } from './sqlite-errors.js';
+
+const MEMORY_PATH = ':memory:';
+const MAX_ROWID = 2n ** 63n - 1n;
+
+/**
+ * audit_events: one row per entry; the rowid is the entry's id (AUTOINCREMENT,
+ * so ids only grow, even after old entries are deleted). job_ids holds the
+ * entry's list as given (JSON).
+ * audit_event_jobs: one row per distinct job of an entry, with the entry's
+ * tenant and time copied, so that a job's entries are read newest first
+ * straight from its primary key instead of being gathered and sorted.
+ * Kept out of the jobs schema's versioned migrations: these tables are new
+ * and only ever created, so CREATE ... IF NOT EXISTS is all they need.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  method TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  job_ids TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_events_by_tenant_time ON audit_events (tenant, time DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_by_tenant_subject_time ON audit_events (tenant, subject, time DESC, id DESC);
+
+CREATE TABLE IF NOT EXISTS audit_event_jobs (
+  tenant TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  audit_id INTEGER NOT NULL REFERENCES audit_events (id),
+  PRIMARY KEY (tenant, job_id, time DESC, audit_id DESC)
+) STRICT, WITHOUT ROWID;
+`;
+
+interface AuditRow {
+  id: number;
+  tenant: string;
+  subject: string;
+  method: string;
+  time: number;
+  outcome: string;
+  job_ids: string;
+}
+
+const EVENT_COLUMNS = 'e.id, e.tenant, e.subject, e.method, e.time, e.outcome, e.job_ids';
+
+/** AuditLog on the SQLite file of the records, through a connection of its own. */
+export class SqliteAuditLog implements AuditLog {
+  private readonly insertEvent: Database.Statement<Omit<AuditRow, 'id'>>;
+  private readonly insertEventJobs: Database.Statement<[number | bigint]>;
+
+  private constructor(private readonly db: Database.Database) {
+    this.insertEvent = db.prepare(
+      `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids)
+       VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids)`,
+    );
+    // OR IGNORE: a job named twice in one entry is one row, so the job filter returns the entry once.
+    this.insertEventJobs = db.prepare(
+      `INSERT OR IGNORE INTO audit_event_jobs (tenant, job_id, time, audit_id)
+       SELECT e.tenant, j.value, e.time, e.id FROM audit_events e, json_each(e.job_ids) j WHERE e.id = ?`,
+    );
+  }
+
+  /**
+   * Opens (creating if needed) the database at path, normally the file of
+   * SqliteProvenanceStore, and creates the audit tables if missing. A call
+   * waits busyTimeoutMs for a lock held by another connection before it
+   * fails UNAVAILABLE.
+   */
+  static open(options: { path: string; busyTimeoutMs?: number }): SqliteAuditLog {
+    let db: Database.Database | undefined;
+    try {
+      if (options.path !== MEMORY_PATH) mkdirSync(dirname(options.path), { recursive: true });
+      const opened = (db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 }));
+      opened.pragma('journal_mode = WAL');
+      opened.pragma('synchronous = NORMAL');
+      opened.transaction(() => opened.exec(SCHEMA)).immediate();
+      return new SqliteAuditLog(opened);
+    } catch (error) {
+      db?.close();
+      throw unavailableOrAsIs(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async append(entry: AuditEntry): Promise<void> {
+    this.guarded(() =>
+      this.db
+        .transaction(() => {
+          const { lastInsertRowid } = this.insertEvent.run({
+            tenant: entry.tenant,
+            subject: entry.subject,
+            method: entry.method,
+            time: entry.time.getTime(),
+            outcome: entry.outcome,
+            job_ids: JSON.stringify(entry.jobIds),
+          });
+          if (entry.jobIds.length > 0) this.insertEventJobs.run(lastInsertRowid);
+        })
+        .immediate(),
+    );
+  }
+
+  async list(query: AuditQuery): Promise<StoredAuditEntry[]> {
+    // A job's entries are read from audit_event_jobs, in its key order; all others from audit_events.
+    const byJob = query.jobId !== undefined;
+    const time = byJob ? 'j.time' : 'e.time';
+    const id = byJob ? 'j.audit_id' : 'e.id';
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const where = (condition: string, ...values: unknown[]): void => {
+      conditions.push(condition);
+      params.push(...values);
+    };
+    if (byJob) {
+      where('j.tenant = ?', query.tenant);
+      where('j.job_id = ?', query.jobId);
+    } else {
+      where('e.tenant = ?', query.tenant);
+    }
+    if (query.subject !== undefined) where('e.subject = ?', query.subject);
+    const range = query.time ?? {};
+    if (range.gt) where(`${time} > ?`, range.gt.getTime());
+    if (range.gte) where(`${time} >= ?`, range.gte.getTime());
+    if (range.lt) where(`${time} < ?`, range.lt.getTime());
+    if (range.lte) where(`${time} <= ?`, range.lte.getTime());
+    if (query.after) where(`(${time}, ${id}) < (?, ?)`, query.after.time.getTime(), rowId(query.after.id));
+    const from = byJob ? 'audit_event_jobs j JOIN audit_events e ON e.id = j.audit_id' : 'audit_events e';
+    const sql = `SELECT ${EVENT_COLUMNS} FROM ${from} WHERE ${conditions.join(' AND ')} ORDER BY ${time} DESC, ${id} DESC LIMIT ?`;
+    return this.guarded(() =>
+      this.db
+        .prepare<unknown[], AuditRow>(sql)
+        .all(...params, query.limit)
+        .map(toStoredEntry),
+    );
+  }
+
+  private guarded<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw unavailableOrAsIs(error);
+    }
+  }
+}
+
+/** The rowid an id of this store stands for; ids are compared as numbers, not as strings ("9" < "10"). */
+function rowId(id: string): bigint {
+  if (!/^[1-9][0-9]{0,18}$/.test(id) || BigInt(id) > MAX_ROWID) {
+    throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
+  }
+  return BigInt(id);
+}
+
+function toStoredEntry(row: AuditRow): StoredAuditEntry {
+  return {
+    id: String(row.id),
+    subject: row.subject,
+    tenant: row.tenant,
+    method: row.method,
+    jobIds: JSON.parse(row.job_ids) as string[],
+    time: new Date(row.time),
+    outcome: row.outcome,
+  };
+}

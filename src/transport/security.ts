@@ -1,0 +1,60 @@
+import { isIP } from 'node:net';
+import { ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { createAuthenticator } from '../auth/authenticator.js';
+import { ConfigError } from '../config-error.js';
+import type { Config } from '../config.js';
+import { ANONYMOUS_ADMIN } from '../domain/principal.js';
+import { authenticationInterceptor } from './interceptors/authentication.js';
+import { rateLimitInterceptor } from './interceptors/rate-limit.js';
+
+/** Calls per second per principal when authentication is configured and PROVENANCE_RATE_LIMIT is not set. */
+const DEFAULT_RATE_LIMIT = 500;
+
+export interface ServerSecurity {
+  credentials: ServerCredentials;
+  /** Authentication first, then the rate limit (which needs the principal). */
+  interceptors: ServerInterceptor[];
+}
+
+/**
+ * Safe by default: with no authentication configured, the server only
+ * listens on loopback (where the caller is the anonymous admin of tenant
+ * "default"), unless PROVENANCE_ALLOW_INSECURE=true says otherwise.
+ */
+export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
+  const { auth, allowInsecure } = config.security;
+  const authenticator = createAuthenticator(auth);
+  if (!authenticator) {
+    const host = hostOf(config.grpcAddress);
+    if (!isLoopback(host) && !allowInsecure) {
+      throw new ConfigError(
+        'PROVENANCE_GRPC_ADDRESS',
+        `listens on ${host}, beyond loopback, with no authentication configured: configure JWT (PROVENANCE_JWT_*), API keys (PROVENANCE_API_KEYS_FILE) or mTLS (PROVENANCE_TLS_*), or set PROVENANCE_ALLOW_INSECURE=true`,
+      );
+    }
+    logger.warn({ address: config.grpcAddress }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
+  }
+  const perSecond = config.security.rateLimitPerSecond ?? (authenticator ? DEFAULT_RATE_LIMIT : 0);
+  const interceptors = [authenticationInterceptor(authenticator ?? { fallback: ANONYMOUS_ADMIN }, logger)];
+  if (perSecond > 0) interceptors.push(rateLimitInterceptor({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
+  const { tls } = auth;
+  const credentials = tls
+    ? ServerCredentials.createSsl(
+        tls.clientCertificateAuthority ?? null,
+        [{ private_key: tls.privateKey, cert_chain: tls.certificateChain }],
+        tls.clientCertificateAuthority !== undefined,
+      )
+    : ServerCredentials.createInsecure();
+  return { credentials, interceptors };
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
