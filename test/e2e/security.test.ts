@@ -191,6 +191,45 @@ describe('security', function () {
       auditor.close();
     });
 
+    it('covers every method of the service', async () => {
+      const admin = await as('root', 'every-method', ['admin']);
+      const parent = await admin.recordJob({ type: 'echo', status: SUCCEEDED, outputHash: 'h' });
+      await admin.batchRecordJobs({ requests: [{ type: 'echo', status: SUCCEEDED, outputHash: 'h', parentJobIds: [parent.jobId] }] });
+      await admin.getJob({ jobId: parent.jobId });
+      await admin.listJobs({});
+      await admin.getLineage({ jobId: parent.jobId });
+      await admin.listDependents({ jobId: parent.jobId });
+      await admin.exportProvenanceGraph({ jobId: parent.jobId });
+      await admin.checkReproducibility({ jobId: parent.jobId });
+      const sleeper = await admin.submitJob({ type: 'sleep', payload: { ms: 60_000 } });
+      await admin.rerunJob({ jobId: parent.jobId });
+      await admin.cancelJob({ jobId: sleeper.jobId });
+      await admin.invalidateCache({ jobId: parent.jobId, dryRun: true });
+      const stream = admin.watchEvents({ jobIds: [parent.jobId] });
+      stream.on('error', () => undefined); // CANCELLED, below
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stream.cancel();
+      await admin.listAuditEvents({ pageSize: 1 });
+      const methods = new Set((await admin.listAuditEvents({ pageSize: 100 })).auditEvents.map((e) => e.method.split('/').at(-1)));
+      expect([...methods].sort()).to.deep.equal([
+        'BatchRecordJobs',
+        'CancelJob',
+        'CheckReproducibility',
+        'ExportProvenanceGraph',
+        'GetJob',
+        'GetLineage',
+        'InvalidateCache',
+        'ListAuditEvents',
+        'ListDependents',
+        'ListJobs',
+        'RecordJob',
+        'RerunJob',
+        'SubmitJob',
+        'WatchEvents',
+      ]);
+      admin.close();
+    });
+
     it('answers UNAVAILABLE instead of answering unaudited', async () => {
       const alice = await as('alice', 'acme', ['submitter']);
       const job = await alice.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'h' });
