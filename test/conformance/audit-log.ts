@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { harnessResources } from './resources.js';
 import { ProvenanceError } from '../../src/domain/errors.js';
 import type { AuditEntry, AuditLog, AuditQuery, StoredAuditEntry } from '../../src/domain/ports/audit-log.js';
 import { mulberry32, nextJobId } from '../support/job-records.js';
@@ -41,28 +42,7 @@ function entry(fields: Partial<AuditEntry> & { tenant: string }): AuditEntry {
 /** Registers the suite. It closes the logs it was given, then calls harness.dispose() once, after all its tests. */
 export function runAuditLogConformance(harness: AuditLogHarness): void {
   describe(`AuditLog conformance: ${harness.name}`, function () {
-    const opened: ClosableAuditLog[] = [];
-    async function openLog(): Promise<ClosableAuditLog> {
-      const log = await harness.create();
-      opened.push(log);
-      return log;
-    }
-    /** One empty log for the tests of a block, which keep apart by their own tenants. */
-    function useLog(): () => ClosableAuditLog {
-      let log: ClosableAuditLog | undefined;
-      before(async () => {
-        log = await openLog();
-      });
-      return () => log!;
-    }
-
-    after(async () => {
-      try {
-        for (const log of opened) await log.close();
-      } finally {
-        await harness.dispose();
-      }
-    });
+    const { open: openLog, use: useLog, adopt } = harnessResources(harness);
 
     describe('round trip', function () {
       const log = useLog();
@@ -295,7 +275,7 @@ export function runAuditLogConformance(harness: AuditLogHarness): void {
     describe('unavailable database', function () {
       it('append and list reject UNAVAILABLE once the database is gone', async () => {
         const { log, breakDatabase } = await harness.createBreakable();
-        opened.push(log);
+        adopt(log);
         const tenant = nextJobId('tenant');
         const first = entry({ tenant });
         await log.append(first);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { harnessResources } from './resources.js';
 import { ProvenanceError } from '../../src/domain/errors.js';
 import { withEvents } from '../../src/domain/events.js';
 import { canonicalJson, compareCodeUnits, outputHash, sha256Hex } from '../../src/domain/hashing.js';
@@ -27,28 +28,7 @@ export interface StoreHarness {
 /** Registers the suite. It closes the stores it was given, then calls harness.dispose() once, after all its tests. */
 export function runProvenanceStoreConformance(harness: StoreHarness): void {
   describe(`ProvenanceStore conformance: ${harness.name}`, function () {
-    const opened: ProvenanceStore[] = [];
-    async function openStore(): Promise<ProvenanceStore> {
-      const store = await harness.create();
-      opened.push(store);
-      return store;
-    }
-    /** One empty store for the tests of a block, which keep apart by their unique ids and tenants. */
-    function useStore(): () => ProvenanceStore {
-      let store: ProvenanceStore | undefined;
-      before(async () => {
-        store = await openStore();
-      });
-      return () => store!;
-    }
-
-    after(async () => {
-      try {
-        for (const store of opened) await store.close();
-      } finally {
-        await harness.dispose();
-      }
-    });
+    const { open: openStore, use: useStore, adopt } = harnessResources(harness);
 
     describe('health', function () {
       it('ping resolves on a healthy store', async () => {
@@ -1351,7 +1331,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
     describe('when the database is gone', function () {
       it('rejects every call with UNAVAILABLE', async () => {
         const { store, breakDatabase } = await harness.createBreakable();
-        opened.push(store);
+        adopt(store);
         const record = makeJob();
         await insertAll(store, [record]);
         await breakDatabase();

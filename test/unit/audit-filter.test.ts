@@ -1,19 +1,8 @@
 import { expect } from 'chai';
+import { filterViolation } from '../support/filters.js';
 import { parseAuditFilter } from '../../src/domain/audit-filter.js';
-import { ProvenanceError } from '../../src/domain/errors.js';
 
-function violation(filter: string): string {
-  try {
-    parseAuditFilter(filter);
-  } catch (error) {
-    expect(error).to.be.instanceOf(ProvenanceError);
-    const { code, details } = error as ProvenanceError;
-    expect(code).to.equal('INVALID_ARGUMENT');
-    expect(details.fieldViolations?.[0]?.field).to.equal('filter');
-    return details.fieldViolations![0]!.description;
-  }
-  throw new Error(`expected ${filter} to be refused`);
-}
+const violation = (filter: string) => filterViolation(parseAuditFilter, filter);
 
 describe('parseAuditFilter', () => {
   it('reads every field and every time bound', () => {

@@ -1,19 +1,8 @@
 import { expect } from 'chai';
-import { ProvenanceError } from '../../src/domain/errors.js';
+import { filterViolation } from '../support/filters.js';
 import { parseJobFilter } from '../../src/domain/job-filter.js';
 
-function violation(filter: string): string {
-  try {
-    parseJobFilter(filter);
-  } catch (error) {
-    expect(error).to.be.instanceOf(ProvenanceError);
-    const { code, details } = error as ProvenanceError;
-    expect(code).to.equal('INVALID_ARGUMENT');
-    expect(details.fieldViolations?.[0]?.field).to.equal('filter');
-    return details.fieldViolations![0]!.description;
-  }
-  throw new Error(`expected ${filter} to be refused`);
-}
+const violation = (filter: string) => filterViolation(parseJobFilter, filter);
 
 describe('parseJobFilter', () => {
   it('reads every supported field', () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient, type Collection, type Document, type Filter } from 'mongodb';
 import type { AuditEntry, AuditLog, AuditQuery, StoredAuditEntry } from '../../domain/ports/audit-log.js';
+import { connectCollection } from './connection.js';
 import { translateDriverError } from './errors.js';
 
 export interface MongoAuditLogOptions {
@@ -34,25 +35,13 @@ export class MongoAuditLog implements AuditLog {
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
   static async connect(options: MongoAuditLogOptions): Promise<MongoAuditLog> {
-    const client = new MongoClient(options.uri, {
-      ignoreUndefined: true,
-      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
-      appName: options.appName,
-    });
-    try {
-      await client.connect();
-      const events = client.db(options.database).collection<AuditDocument>(COLLECTION);
-      // Each ends with the page order (time, then _id, descending), so a page is read in index order without a sort stage.
-      await events.createIndexes([
-        { key: { tenant: 1, time: -1, _id: -1 } },
-        { key: { tenant: 1, jobIds: 1, time: -1, _id: -1 } },
-        { key: { tenant: 1, subject: 1, time: -1, _id: -1 } },
-      ]);
-      return new MongoAuditLog(client, events);
-    } catch (error) {
-      await client.close();
-      throw translateDriverError(error);
-    }
+    // Each ends with the page order (time, then _id, descending), so a page is read in index order without a sort stage.
+    const { client, collection } = await connectCollection<AuditDocument>(options, COLLECTION, [
+      { key: { tenant: 1, time: -1, _id: -1 } },
+      { key: { tenant: 1, jobIds: 1, time: -1, _id: -1 } },
+      { key: { tenant: 1, subject: 1, time: -1, _id: -1 } },
+    ]);
+    return new MongoAuditLog(client, collection);
   }
 
   async close(): Promise<void> {

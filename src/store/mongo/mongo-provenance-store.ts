@@ -22,6 +22,7 @@ import type {
   StatusQuery,
 } from '../../domain/ports/provenance-store.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
+import { connectCollection } from './connection.js';
 import { translateDriverError } from './errors.js';
 
 export interface MongoStoreOptions {
@@ -49,34 +50,22 @@ export class MongoProvenanceStore implements ProvenanceStore {
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
   static async connect(options: MongoStoreOptions): Promise<MongoProvenanceStore> {
-    const client = new MongoClient(options.uri, {
-      ignoreUndefined: true,
-      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
-      appName: options.appName,
-    });
-    try {
-      await client.connect();
-      const jobs = client.db(options.database).collection<JobDocument>(COLLECTION);
-      await jobs.createIndexes([
-        { key: { parentIds: 1 } },
-        // The cache lookup: a tenant's newest fresh result of one definition and input.
-        { key: { tenant: 1, definitionHash: 1, inputHash: 1, completedAt: -1, _id: -1 } },
-        { key: { status: 1, createdAt: -1 } },
-        // The worker's startup sweep over submitted jobs by status.
-        { key: { origin: 1, status: 1, _id: 1 } },
-        { key: { type: 1, createdAt: -1 } },
-        { key: { tenant: 1, createdAt: -1, _id: -1 } },
-        // Records shared with a subject, newest first (multikey): the other branch of listJobs.
-        { key: { readers: 1, createdAt: -1, _id: -1 } },
-        { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
-        // The relay's sweep: only the few records with pending events are in it.
-        { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
-      ]);
-      return new MongoProvenanceStore(client, jobs);
-    } catch (error) {
-      await client.close();
-      throw translateDriverError(error);
-    }
+    const { client, collection } = await connectCollection<JobDocument>(options, COLLECTION, [
+      { key: { parentIds: 1 } },
+      // The cache lookup: a tenant's newest fresh result of one definition and input.
+      { key: { tenant: 1, definitionHash: 1, inputHash: 1, completedAt: -1, _id: -1 } },
+      { key: { status: 1, createdAt: -1 } },
+      // The worker's startup sweep over submitted jobs by status.
+      { key: { origin: 1, status: 1, _id: 1 } },
+      { key: { type: 1, createdAt: -1 } },
+      { key: { tenant: 1, createdAt: -1, _id: -1 } },
+      // Records shared with a subject, newest first (multikey): the other branch of listJobs.
+      { key: { readers: 1, createdAt: -1, _id: -1 } },
+      { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
+      // The relay's sweep: only the few records with pending events are in it.
+      { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
+    ]);
+    return new MongoProvenanceStore(client, collection);
   }
 
   async ping(): Promise<void> {
