@@ -25,6 +25,8 @@ runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();
 logger.info({ address: server.address, storage: config.storage.type, workers: config.execution.inProcessWorkers }, 'serving');
 runUntilSignalled(logger, async () => {
+  // Open WatchEvents streams end first, resumably, so that they do not hold the graceful shutdown.
+  runtime.hub.stop();
   await server.shutdown();
   await runtime.close(config.shutdownGraceMs);
 });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { WatchEventsRequest, WatchEventsResponse } from '../gen/provenance/v1/provenance_service.js';
 import type { Subscription } from '../service/events/event-hub.js';
@@ -51,6 +51,8 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
   opening.then(async (opened) => {
     subscription = opened;
     if (call.cancelled) return opened.close();
+    // Headers now tell the client that the subscription is registered: every event committed from here on reaches it.
+    call.sendMetadata(new Metadata());
     try {
       for await (const event of opened.events()) {
         if (!call.write({ event: toEventMessage(event) }, () => (lastSent = event.cursor))) {
@@ -73,8 +75,9 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
  * A client resumes after the last event it processed. Events the server sent
  * but the client had not read yet may be dropped by the client's library
  * when the status arrives, so lastCursor (the last one sent) is a hint;
- * startCursor is where the subscription began ('' for the oldest event),
- * the resume point of a client that processed none.
+ * startCursor is where the subscription began ('' when it started from the
+ * oldest event, '0-0' when the log was empty), the resume point of a client
+ * that processed none.
  */
 function withCursors(error: ProvenanceError, lastCursor: string, startCursor: string): ProvenanceError {
   const metadata = { ...error.details.metadata, lastCursor, startCursor };

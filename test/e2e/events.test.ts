@@ -7,7 +7,7 @@ import { compareCursors } from '../../src/domain/events.js';
 import { JobStatus } from '../../src/gen/provenance/v1/job.js';
 import { StartPosition, type ProvenanceEvent } from '../../src/gen/provenance/v1/event.js';
 import { FAST_EXECUTION, Trace, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';
-import { collectEvents, connect, statusDetails, type Client } from '../support/grpc-client.js';
+import { collectEvents, connect, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -41,8 +41,7 @@ describe('provenance events through WatchEvents', function () {
 
   it('delivers every event of a job lifecycle, in order, and the invalidation with its count', async () => {
     const { api } = await start();
-    const stream = api.watchEvents({});
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stream = await subscribed(api.watchEvents({}));
     const parent = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { n: 1 } })).jobId);
     const cached = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { n: 1 } })).jobId);
     const failed = await waitForJob(api, (await api.submitJob({ type: 'fail', payload: { message: 'no' } })).jobId);
@@ -102,8 +101,7 @@ describe('provenance events through WatchEvents', function () {
     const { api } = await start();
     const root = await api.recordJob({ type: 'root', status: SUCCEEDED, outputHash: 'r' });
     const unrelated = await api.recordJob({ type: 'other', status: SUCCEEDED, outputHash: 'o' });
-    const stream = api.watchEvents({ lineageOf: root.jobId, eventTypes: ['job.provenance.created'] });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stream = await subscribed(api.watchEvents({ lineageOf: root.jobId, eventTypes: ['job.provenance.created'] }));
     const child = await api.recordJob({ type: 'child', status: SUCCEEDED, outputHash: 'c', parentJobIds: [root.jobId] });
     await api.recordJob({ type: 'noise', status: SUCCEEDED, outputHash: 'n', parentJobIds: [unrelated.jobId] });
     const grandchild = await api.recordJob({ type: 'grandchild', status: SUCCEEDED, outputHash: 'g', parentJobIds: [child.jobId] });
@@ -117,8 +115,7 @@ describe('provenance events through WatchEvents', function () {
 
   it('resumes after a cursor with no gap and no duplicate', async () => {
     const { api } = await start();
-    const first = api.watchEvents({});
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const first = await subscribed(api.watchEvents({}));
     for (let i = 0; i < 5; i++) await api.recordJob({ type: 'step', status: SUCCEEDED, outputHash: `h${i}` });
     const { events: before } = await collectEvents(first, 7);
     first.cancel();
@@ -132,10 +129,11 @@ describe('provenance events through WatchEvents', function () {
   it('ends a subscriber that reads too slowly with RESOURCE_EXHAUSTED, from where it resumes completely', async () => {
     const { api } = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
     const slow = api.watchEvents({});
+    const ready = subscribed(slow);
     const reading = collectEvents(slow, 10_000);
     // A client that does not read: HTTP/2 flow control stops the server's writes, and its queue fills.
     slow.pause();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await ready;
     const requests = Array.from({ length: 400 }, (_, i) => ({ type: 'bulk', status: SUCCEEDED, outputHash: `b${i}` }));
     for (let i = 0; i < requests.length; i += 100) await api.batchRecordJobs({ requests: requests.slice(i, i + 100) });
     slow.resume();
@@ -172,11 +170,23 @@ describe('provenance events through WatchEvents', function () {
     expect(missing.error?.code).to.equal(status.NOT_FOUND);
   });
 
+  it('ends open subscriptions resumably when the server shuts down, without waiting out the grace period', async () => {
+    const { server, api } = await start({ PROVENANCE_SHUTDOWN_GRACE_MS: '30000' });
+    const stream = await subscribed(api.watchEvents({}));
+    const ended = collectEvents(stream, 1000);
+    expect(await server.stop('SIGTERM')).to.equal(0);
+    // Only a call still open when the grace period ends makes the server force its shutdown.
+    expect(server.output()).not.to.match(/forcing shutdown/);
+    const { error } = await ended;
+    expect(error?.code).to.equal(status.UNAVAILABLE);
+    expect(statusDetails(error).errorInfo).to.deep.include({ reason: 'SERVER_SHUTTING_DOWN' });
+    expect(statusDetails(error).errorInfo?.metadata.startCursor).to.match(/^\d+-\d+$/);
+  });
+
   it('carries an event written through one server to a subscriber of another', async () => {
     const { api: a } = await start();
     const { api: b } = await start();
-    const stream = b.watchEvents({ eventTypes: ['job.provenance.created'] });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stream = await subscribed(b.watchEvents({ eventTypes: ['job.provenance.created'] }));
     const job = await a.recordJob({ type: 'cross', status: SUCCEEDED, outputHash: 'x' });
     const { events } = await collectEvents(stream, 1);
     stream.cancel();
@@ -188,8 +198,7 @@ describe('provenance events through WatchEvents', function () {
     const redis = await startRedisServer(undefined, { appendOnlyDir: aof });
     try {
       const { api } = await start({ REDIS_URL: redis.url, PROVENANCE_EVENT_RELAY_INTERVAL_MS: '300' });
-      const stream = api.watchEvents({});
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const stream = await subscribed(api.watchEvents({}));
       const before = await api.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'b' });
       const seen = await collectEvents(stream, 3);
       await redis.stop();

@@ -12,7 +12,7 @@ import { LineageDirection, LineageView } from '../../src/gen/provenance/v1/linea
 import { ReproducibilityIssueReason } from '../../src/gen/provenance/v1/provenance_service.js';
 import { StartPosition } from '../../src/gen/provenance/v1/event.js';
 import { issueCertificate, makeApiKey, makeCertificateAuthority, makeHmacSecret, makeTemporaryDirectory, sha256Hex, signToken, unsecuredToken, type TemporaryDirectory } from '../support/credentials.js';
-import { collectEvents, connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -205,9 +205,8 @@ describe('security', function () {
       await admin.rerunJob({ jobId: parent.jobId });
       await admin.cancelJob({ jobId: sleeper.jobId });
       await admin.invalidateCache({ jobId: parent.jobId, dryRun: true });
-      const stream = admin.watchEvents({ jobIds: [parent.jobId] });
+      const stream = await subscribed(admin.watchEvents({ jobIds: [parent.jobId] }));
       stream.on('error', () => undefined); // CANCELLED, below
-      await new Promise((resolve) => setTimeout(resolve, 300));
       stream.cancel();
       await admin.listAuditEvents({ pageSize: 1 });
       const methods = new Set((await admin.listAuditEvents({ pageSize: 100 })).auditEvents.map((e) => e.method.split('/').at(-1)));

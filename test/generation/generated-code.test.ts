@@ -12,6 +12,8 @@ function filesUnder(directory: string): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const walk = (path: string) => {
     for (const name of readdirSync(path)) {
+      // Python writes its bytecode next to the modules it imports; it is not generated code.
+      if (name === '__pycache__') continue;
       const full = join(path, name);
       if (statSync(full).isDirectory()) walk(full);
       else files.set(relative(directory, full), readFileSync(full));
@@ -27,11 +29,12 @@ describe('generated code', function () {
   it('is exactly what `npm run generate` produces from proto/', () => {
     const scratch = mkdtempSync(join(tmpdir(), 'provenance-generate-'));
     try {
-      // The same two steps as `npm run generate`, written into a scratch directory.
-      execFileSync(BUF, ['generate', '-o', scratch], { cwd: ROOT, stdio: 'pipe' });
+      // The same steps as `npm run generate`, written into a scratch directory.
+      const templates = ['buf.gen.yaml', 'buf.gen.go.yaml'];
+      for (const template of templates) execFileSync(BUF, ['generate', '--template', template, '-o', scratch], { cwd: ROOT, stdio: 'pipe' });
       execFileSync(BUF, ['build', '-o', join(scratch, 'src/gen/provenance.binpb')], { cwd: ROOT, stdio: 'pipe' });
-      const outputs = [...readFileSync(join(ROOT, 'buf.gen.yaml'), 'utf8').matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
-      expect(outputs).to.include('src/gen');
+      const outputs = [...new Set(templates.flatMap((template) => [...readFileSync(join(ROOT, template), 'utf8').matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]!)))];
+      expect(outputs).to.include.members(['src/gen', 'clients/ts/src/gen', 'clients/python/gen', 'clients/go/gen']);
       for (const output of outputs) {
         const committed = filesUnder(join(ROOT, output));
         const fresh = filesUnder(join(scratch, output));

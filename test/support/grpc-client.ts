@@ -86,6 +86,14 @@ export function connect(address: string, options: ConnectOptions = {}) {
   };
 }
 
+/** Resolves once the server has registered the subscription (it sends the response headers then). */
+export function subscribed<T extends ClientReadableStream<WatchEventsResponse>>(stream: T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    stream.once('metadata', () => resolve(stream));
+    stream.once('error', reject);
+  });
+}
+
 /** Reads a WatchEvents stream until it has count events (or ends, or fails), and returns them with how it ended. */
 export function collectEvents(stream: ClientReadableStream<WatchEventsResponse>, count: number, timeoutMs = 20_000): Promise<{ events: ProvenanceEvent[]; error?: ServiceError }> {
   return new Promise((resolve, reject) => {

@@ -62,11 +62,16 @@ export class EventHub {
     this.reader ??= this.read();
   }
 
-  /** Ends every subscription; the reader stops once the log is closed (which interrupts its blocking read). */
+  /**
+   * Ends every subscription with UNAVAILABLE, which clients resume from on
+   * another server; the reader stops once the log is closed (which
+   * interrupts its blocking read).
+   */
   stop(): void {
     this.stopped = true;
     this.wakeReader?.();
-    for (const subscription of this.subscribers) subscription.close();
+    const shuttingDown = unavailable('the server is shutting down; resume after your last cursor', 0, 'SERVER_SHUTTING_DOWN');
+    for (const subscription of this.subscribers) subscription.fail(shuttingDown);
   }
 
   /** How many subscriptions are open in this process. */

@@ -4644,7 +4644,11 @@ export const ProvenanceServiceService = {
   },
   /**
    * Streams provenance events as they are committed, from now, from the
-   * oldest retained event, or right after a cursor.
+   * oldest retained event, or right after a cursor. The response headers
+   * come as soon as the subscription is registered: from then on, no event
+   * it asks for is missed. A stream that ends UNAVAILABLE or
+   * RESOURCE_EXHAUSTED carries lastCursor and startCursor in its ErrorInfo
+   * metadata: resume after the last event processed (or startCursor).
    */
   watchEvents: {
     path: "/provenance.v1.ProvenanceService/WatchEvents" as const,
@@ -4728,7 +4732,11 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
   invalidateCache: handleUnaryCall<InvalidateCacheRequest, InvalidateCacheResponse>;
   /**
    * Streams provenance events as they are committed, from now, from the
-   * oldest retained event, or right after a cursor.
+   * oldest retained event, or right after a cursor. The response headers
+   * come as soon as the subscription is registered: from then on, no event
+   * it asks for is missed. A stream that ends UNAVAILABLE or
+   * RESOURCE_EXHAUSTED carries lastCursor and startCursor in its ErrorInfo
+   * metadata: resume after the last event processed (or startCursor).
    */
   watchEvents: handleServerStreamingCall<WatchEventsRequest, WatchEventsResponse>;
   /** Lists the audit trail, newest first. Admins only. */
@@ -4947,7 +4955,11 @@ export interface ProvenanceServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Streams provenance events as they are committed, from now, from the
-   * oldest retained event, or right after a cursor.
+   * oldest retained event, or right after a cursor. The response headers
+   * come as soon as the subscription is registered: from then on, no event
+   * it asks for is missed. A stream that ends UNAVAILABLE or
+   * RESOURCE_EXHAUSTED carries lastCursor and startCursor in its ErrorInfo
+   * metadata: resume after the last event processed (or startCursor).
    */
   watchEvents(request: WatchEventsRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEventsResponse>;
   watchEvents(

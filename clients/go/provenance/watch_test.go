@@ -1,0 +1,232 @@
+package provenance
+
+import (
+	"context"
+	"errors"
+	"net"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	provenancev1 "example.com/provenance/clients/go/gen/provenance/v1"
+)
+
+// These tests end streams in ways a live server does only when Redis fails
+// or a subscriber falls behind, from a server that follows a script: each
+// WatchEvents call sends the next step's events, then ends with its status;
+// GetJob answers only when the call's deadline passes. The live resume after
+// a dropped connection is in TestSmoke.
+
+type watchStep struct {
+	cursors []string
+	end     error
+}
+
+type scriptedServer struct {
+	provenancev1.UnimplementedProvenanceServiceServer
+	mu       sync.Mutex
+	steps    []watchStep
+	requests []*provenancev1.WatchEventsRequest
+}
+
+func (s *scriptedServer) WatchEvents(request *provenancev1.WatchEventsRequest, stream provenancev1.ProvenanceService_WatchEventsServer) error {
+	s.mu.Lock()
+	s.requests = append(s.requests, proto.Clone(request).(*provenancev1.WatchEventsRequest))
+	if len(s.steps) == 0 {
+		s.mu.Unlock()
+		return status.Error(codes.FailedPrecondition, "the script has no more steps")
+	}
+	step := s.steps[0]
+	s.steps = s.steps[1:]
+	s.mu.Unlock()
+	for _, cursor := range step.cursors {
+		if err := stream.Send(&provenancev1.WatchEventsResponse{Event: &provenancev1.ProvenanceEvent{Cursor: cursor}}); err != nil {
+			return err
+		}
+	}
+	return step.end
+}
+
+func (s *scriptedServer) GetJob(ctx context.Context, _ *provenancev1.GetJobRequest) (*provenancev1.Job, error) {
+	<-ctx.Done()
+	return nil, status.FromContextError(ctx.Err()).Err()
+}
+
+func (s *scriptedServer) requestsSeen() []*provenancev1.WatchEventsRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// startScriptedServer serves the script on a free loopback port and dials it.
+func startScriptedServer(t *testing.T, steps ...watchStep) (*Client, *scriptedServer) {
+	t.Helper()
+	address, script := serveScript(t, steps...)
+	return dialScript(t, address), script
+}
+
+func serveScript(t *testing.T, steps ...watchStep) (string, *scriptedServer) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	script := &scriptedServer{steps: steps}
+	provenancev1.RegisterProvenanceServiceServer(server, script)
+	go server.Serve(listener)
+	t.Cleanup(server.Stop)
+	return listener.Addr().String(), script
+}
+
+func dialScript(t *testing.T, address string, options ...Option) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client, err := Dial(ctx, address, options...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+func resumableError(code codes.Code, lastCursor, startCursor string) error {
+	withDetails, err := status.New(code, "the subscription ended").WithDetails(&errdetails.ErrorInfo{
+		Reason:   "EVENTS_UNAVAILABLE",
+		Domain:   "provenance.v1",
+		Metadata: map[string]string{"lastCursor": lastCursor, "startCursor": startCursor},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return withDetails.Err()
+}
+
+// collectCursors watches until the stream ends and returns what it delivered.
+func collectCursors(t *testing.T, client *Client, request *provenancev1.WatchEventsRequest) ([]string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var cursors []string
+	err := client.WatchEvents(ctx, request, func(event *provenancev1.ProvenanceEvent) error {
+		cursors = append(cursors, event.Cursor)
+		return nil
+	})
+	return cursors, err
+}
+
+func afterCursors(requests []*provenancev1.WatchEventsRequest) []string {
+	cursors := make([]string, len(requests))
+	for i, request := range requests {
+		cursors[i] = request.AfterCursor
+	}
+	return cursors
+}
+
+func TestWatchResumesAfterTheLastDeliveredEvent(t *testing.T) {
+	client, script := startScriptedServer(t,
+		watchStep{cursors: []string{"1-0", "2-0"}, end: resumableError(codes.Unavailable, "2-0", "0-0")},
+		watchStep{cursors: []string{"3-0"}, end: resumableError(codes.ResourceExhausted, "3-0", "2-0")},
+		watchStep{end: status.Error(codes.Unavailable, "connection dropped")},
+		watchStep{cursors: []string{"4-0"}},
+	)
+	cursors, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{JobIds: []string{"job-1"}})
+	if err != nil {
+		t.Fatalf("WatchEvents ended with %v, want nil after the server ended the stream normally", err)
+	}
+	if want := []string{"1-0", "2-0", "3-0", "4-0"}; !reflect.DeepEqual(cursors, want) {
+		t.Errorf("delivered %v, want %v", cursors, want)
+	}
+	requests := script.requestsSeen()
+	if want := []string{"", "2-0", "3-0", "3-0"}; !reflect.DeepEqual(afterCursors(requests), want) {
+		t.Errorf("subscribed after %v, want %v", afterCursors(requests), want)
+	}
+	for _, request := range requests {
+		if !reflect.DeepEqual(request.JobIds, []string{"job-1"}) {
+			t.Errorf("a resumed request lost its filter: %v", request)
+		}
+	}
+}
+
+func TestWatchThatDeliveredNothingResumesWhereItsSubscriptionStarted(t *testing.T) {
+	client, script := startScriptedServer(t,
+		watchStep{end: resumableError(codes.Unavailable, "", "7-0")},
+		watchStep{cursors: []string{"8-0"}},
+	)
+	if _, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := afterCursors(script.requestsSeen()); !reflect.DeepEqual(got, []string{"", "7-0"}) {
+		t.Errorf("subscribed after %v, want the start cursor 7-0 the second time", got)
+	}
+
+	client, script = startScriptedServer(t,
+		watchStep{end: resumableError(codes.ResourceExhausted, "", "")},
+		watchStep{cursors: []string{"1-0"}},
+	)
+	if _, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if resumed := script.requestsSeen()[1]; resumed.StartPosition != provenancev1.StartPosition_START_POSITION_OLDEST || resumed.AfterCursor != "" {
+		t.Errorf("a subscription that started at the oldest event resumed with %v", resumed)
+	}
+}
+
+func TestWatchWaitsTheServersRetryDelay(t *testing.T) {
+	tooFast, err := status.New(codes.ResourceExhausted, "rate limited").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(700 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := startScriptedServer(t, watchStep{end: tooFast.Err()}, watchStep{cursors: []string{"1-0"}})
+	started := time.Now()
+	if _, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(started); elapsed < 700*time.Millisecond {
+		t.Errorf("resubscribed after %v, before the 700ms the server asked for", elapsed)
+	}
+}
+
+func TestWatchEndsOnAStatusItCannotResumeFrom(t *testing.T) {
+	outOfRange := status.Error(codes.OutOfRange, "the cursor is older than the events kept")
+	client, script := startScriptedServer(t, watchStep{cursors: []string{"5-0"}, end: outOfRange}, watchStep{cursors: []string{"6-0"}})
+	cursors, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{AfterCursor: "4-0"})
+	if status.Code(err) != codes.OutOfRange {
+		t.Errorf("WatchEvents ended with %v, want OUT_OF_RANGE", err)
+	}
+	if !reflect.DeepEqual(cursors, []string{"5-0"}) || len(script.requestsSeen()) != 1 {
+		t.Errorf("delivered %v in %d subscriptions, want 5-0 in one", cursors, len(script.requestsSeen()))
+	}
+}
+
+func TestWatchEndsWhenTheHandlerSaysSo(t *testing.T) {
+	client, _ := startScriptedServer(t, watchStep{cursors: []string{"1-0", "2-0", "3-0"}})
+	ctx := context.Background()
+	var delivered int
+	err := client.WatchEvents(ctx, nil, func(*provenancev1.ProvenanceEvent) error {
+		delivered++
+		if delivered == 2 {
+			return StopWatching
+		}
+		return nil
+	})
+	if err != nil || delivered != 2 {
+		t.Errorf("StopWatching: WatchEvents returned %v after %d events, want nil after 2", err, delivered)
+	}
+
+	client, _ = startScriptedServer(t, watchStep{cursors: []string{"1-0", "2-0"}})
+	failure := errors.New("cannot store the event")
+	err = client.WatchEvents(ctx, nil, func(*provenancev1.ProvenanceEvent) error { return failure })
+	if !errors.Is(err, failure) {
+		t.Errorf("WatchEvents returned %v, want the handler's error", err)
+	}
+}

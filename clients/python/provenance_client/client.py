@@ -1,0 +1,243 @@
+"""ProvenanceClient: channel, credentials and deadlines, and pythonic calls over the generated stub."""
+
+import datetime
+import threading
+import weakref
+
+import grpc
+from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.message import Message
+from provenance.v1 import event_pb2, provenance_service_pb2, provenance_service_pb2_grpc
+
+from .errors import error_details
+
+# The service's default PROVENANCE_MAX_MESSAGE_BYTES; grpc's own 4 MiB limit
+# would refuse large lineage answers.
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# How a WatchEvents stream ends when the client should resume it: the server
+# lost Redis, or the subscriber read too slowly.
+_RESUMABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+_FIRST_RESUME_DELAY_S = 0.1
+_MAX_RESUME_DELAY_S = 5.0
+
+
+class ProvenanceClient:
+    """A connection to the provenance service.
+
+    Plaintext by default; TLS when tls=True or when any certificate is given
+    (root_certificates: PEM of the CAs to trust, None for the system's;
+    private_key and certificate_chain: the client certificate for mTLS).
+    token is sent as "authorization: Bearer <token>", api_key as "x-api-key".
+    timeout (seconds) is the deadline of every unary call; event streams
+    have none. Errors are grpc.RpcError; error_details() decodes them.
+
+    Calls take the request's fields by their proto names, with JSON values
+    as the proto3 JSON mapping has them (dicts for Struct and messages, any
+    JSON value for Value), datetimes for timestamps, and enum values by
+    number, full name or short name ("SUCCEEDED"). They return the
+    generated messages.
+    """
+
+    def __init__(
+        self,
+        address,
+        *,
+        token=None,
+        api_key=None,
+        root_certificates=None,
+        private_key=None,
+        certificate_chain=None,
+        tls=None,
+        timeout=None,
+    ):
+        certificates_given = any(value is not None for value in (root_certificates, private_key, certificate_chain))
+        if tls is False and certificates_given:
+            raise ValueError("certificates need TLS: leave tls unset or set it to True")
+        options = [
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+        ]
+        if tls or certificates_given:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=root_certificates, private_key=private_key, certificate_chain=certificate_chain
+            )
+            self._channel = grpc.secure_channel(address, credentials, options)
+        else:
+            self._channel = grpc.insecure_channel(address, options)
+        self.stub = provenance_service_pb2_grpc.ProvenanceServiceStub(self._channel)
+        metadata = []
+        if token is not None:
+            metadata.append(("authorization", f"Bearer {token}"))
+        if api_key is not None:
+            metadata.append(("x-api-key", api_key))
+        # Public, with timeout, for calls this class does not wrap: client.stub.X(request, metadata=client.metadata).
+        self.metadata = tuple(metadata)
+        self.timeout = timeout
+        self._event_streams = weakref.WeakSet()
+
+    def record_job(self, **fields):
+        """RecordJob: the provenance of a job that ran elsewhere. Returns the stored Job."""
+        return self._unary(self.stub.RecordJob, _request(provenance_service_pb2.RecordJobRequest, fields))
+
+    def submit_job(self, **fields):
+        """SubmitJob: a job for the service's workers to run. Returns the Job as queued."""
+        return self._unary(self.stub.SubmitJob, _request(provenance_service_pb2.SubmitJobRequest, fields))
+
+    def get_job(self, job_id):
+        return self._unary(self.stub.GetJob, provenance_service_pb2.GetJobRequest(job_id=job_id))
+
+    def get_lineage(self, job_id, direction="BOTH", max_depth=0, max_nodes=0, view="BASIC"):
+        """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC or FULL; 0 means the server's limit."""
+        request = _request(
+            provenance_service_pb2.GetLineageRequest,
+            dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view),
+        )
+        return self._unary(self.stub.GetLineage, request)
+
+    def check_reproducibility(self, job_id):
+        return self._unary(self.stub.CheckReproducibility, provenance_service_pb2.CheckReproducibilityRequest(job_id=job_id))
+
+    def list_jobs(self, filter=None, page_size=0):
+        """ListJobs, newest first: yields one list of Jobs per page, fetching each page when it is reached."""
+        request = provenance_service_pb2.ListJobsRequest(filter=filter or "", page_size=page_size)
+        while True:
+            page = self._unary(self.stub.ListJobs, request)
+            yield list(page.jobs)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    def watch_events(self, **filters):
+        """WatchEvents: an EventStream of ProvenanceEvents that resumes after a disconnect.
+
+        Filters are WatchEventsRequest fields: job_ids, lineage_of,
+        event_types, labels, start_position ("NOW", "OLDEST"), after_cursor.
+        """
+        request = _request(provenance_service_pb2.WatchEventsRequest, filters)
+        stream = EventStream(lambda resumed: self.stub.WatchEvents(resumed, metadata=self.metadata), request)
+        self._event_streams.add(stream)
+        return stream
+
+    def close(self):
+        """Closes the channel: its event streams end their iteration, other open calls fail with CANCELLED."""
+        for stream in list(self._event_streams):
+            stream.close()
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _unary(self, method, request):
+        return method(request, timeout=self.timeout, metadata=self.metadata)
+
+
+class EventStream:
+    """Iterator over the events of a WatchEvents subscription.
+
+    When the stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED, it opens a
+    new one right after the last event it delivered (or, when it delivered
+    none, where the server says the subscription began), waiting a little
+    longer after each failure in a row, so no event is lost or repeated.
+    Other errors are raised. close() (from any thread) or leaving a with
+    block ends the iteration.
+    """
+
+    def __init__(self, open_call, request):
+        self._open_call = open_call
+        self._request = request
+        # Where the next subscription starts: a cursor to resume after, '' for
+        # the oldest event, None for the request as given.
+        self._resume_after = None
+        self._call = None
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._resume_delay = _FIRST_RESUME_DELAY_S
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while not self._closed.is_set():
+            with self._lock:
+                if self._closed.is_set():
+                    break
+                if self._call is None:
+                    self._call = self._open_call(self._next_request())
+                call = self._call
+            try:
+                response = next(call)
+            except StopIteration:
+                self.close()
+                raise
+            except grpc.RpcError as error:
+                if self._closed.is_set():
+                    break  # close() cancelled the call
+                if error.code() not in _RESUMABLE_CODES:
+                    self.close()
+                    raise
+                self._prepare_resume(error)
+                continue
+            self._resume_after = response.event.cursor
+            self._resume_delay = _FIRST_RESUME_DELAY_S
+            return response.event
+        raise StopIteration
+
+    def close(self):
+        with self._lock:
+            self._closed.set()
+            if self._call is not None:
+                self._call.cancel()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _prepare_resume(self, error):
+        if self._resume_after is None:
+            start_cursor = error_details(error).metadata.get("startCursor")
+            if start_cursor is not None:
+                self._resume_after = start_cursor
+        with self._lock:
+            self._call = None
+        self._closed.wait(self._resume_delay)
+        self._resume_delay = min(self._resume_delay * 2, _MAX_RESUME_DELAY_S)
+
+    def _next_request(self):
+        request = provenance_service_pb2.WatchEventsRequest()
+        request.CopyFrom(self._request)
+        if self._resume_after == "":
+            request.after_cursor = ""
+            request.start_position = event_pb2.START_POSITION_OLDEST
+        elif self._resume_after is not None:
+            request.after_cursor = self._resume_after
+        return request
+
+
+def _request(message_class, fields):
+    """A request message from keyword fields (see ProvenanceClient)."""
+    descriptors = message_class.DESCRIPTOR.fields_by_name
+    json_fields = {
+        name: _json_value(descriptors[name], value) if name in descriptors else value for name, value in fields.items()
+    }
+    # ParseDict names the unknown fields it refuses.
+    return json_format.ParseDict(json_fields, message_class())
+
+
+def _json_value(descriptor, value):
+    if isinstance(value, Message):
+        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+    if isinstance(value, datetime.datetime):
+        timestamp = timestamp_pb2.Timestamp()
+        timestamp.FromDatetime(value)  # naive datetimes are taken as UTC
+        return timestamp.ToJsonString()
+    enum = descriptor.enum_type
+    if enum is not None and isinstance(value, str) and value not in enum.values_by_name:
+        # Enum values are named <PREFIX>_<NAME>, the prefix being that of <PREFIX>_UNSPECIFIED.
+        return enum.values[0].name[: -len("UNSPECIFIED")] + value
+    return value

@@ -1,0 +1,212 @@
+import { credentials, InterceptingCall, Metadata, type ChannelCredentials, type ClientOptions, type ClientUnaryCall, type Interceptor, type ServiceError } from '@grpc/grpc-js';
+import type { Job } from './gen/provenance/v1/job.js';
+import {
+  BatchRecordJobsRequest,
+  CancelJobRequest,
+  CheckReproducibilityRequest,
+  ExportProvenanceGraphRequest,
+  GetJobRequest,
+  GetLineageRequest,
+  InvalidateCacheRequest,
+  ListAuditEventsRequest,
+  ListDependentsRequest,
+  ListJobsRequest,
+  ProvenanceServiceClient,
+  RecordJobRequest,
+  RerunJobRequest,
+  SubmitJobRequest,
+  WatchEventsRequest,
+  type BatchRecordJobsResponse,
+  type CheckReproducibilityResponse,
+  type DeepPartial,
+  type ExportProvenanceGraphResponse,
+  type GetLineageResponse,
+  type InvalidateCacheResponse,
+  type ListAuditEventsResponse,
+  type ListDependentsResponse,
+  type ListJobsResponse,
+} from './gen/provenance/v1/provenance_service.js';
+import { toClientError } from './errors.js';
+import { EventWatch, type WatchOptions } from './events.js';
+
+export interface TlsOptions {
+  /** PEM CA certificates to trust; the system's when absent. */
+  rootCertificates?: Buffer;
+  /** PEM private key of the client certificate (mTLS); give certificateChain with it. */
+  privateKey?: Buffer;
+  /** PEM client certificate chain (mTLS): under mTLS the server takes the caller from it. */
+  certificateChain?: Buffer;
+}
+
+export interface ProvenanceClientOptions {
+  /** host:port of the server. */
+  address: string;
+  /** A bearer token (JWT), or a function asked for one at the start of every call, so a long-lived client can renew it. */
+  token?: string | (() => string);
+  /** An API key, sent as x-api-key. */
+  apiKey?: string;
+  /** TLS, with a client certificate for mTLS; plaintext when absent. */
+  tls?: TlsOptions;
+  /** Deadline of each unary call, in milliseconds, unless the call gives its own; none when absent. */
+  timeoutMs?: number;
+  /** Headers sent with every call, e.g. for a proxy. */
+  metadata?: Record<string, string>;
+  /**
+   * grpc-js channel options (e.g. 'grpc.keepalive_time_ms'); interceptors
+   * given here run after the client's own, which add the credentials.
+   */
+  channelOptions?: Partial<ClientOptions>;
+}
+
+/** Per-call options of the unary methods. */
+export interface RequestOptions {
+  /** Deadline of this call, in milliseconds; overrides the client's timeoutMs (Infinity: none). */
+  timeoutMs?: number;
+  /** Aborting cancels the call, which then rejects with CANCELLED. */
+  signal?: AbortSignal;
+}
+
+/** The server's own default PROVENANCE_MAX_MESSAGE_BYTES: a large lineage answer fits; grpc-js would stop at 4 MiB. */
+const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/**
+ * A client of provenance.v1.ProvenanceService: one promise-returning method
+ * per unary RPC, taking a partial request (missing fields get their proto
+ * defaults, as ts-proto's fromPartial gives them), and watchEvents as an
+ * async iterator that resumes by itself. Failures are ProvenanceClientError.
+ * `raw` is the generated grpc-js client on the same channel, with the same
+ * credentials, for anything else.
+ */
+export class ProvenanceClient {
+  readonly raw: ProvenanceServiceClient;
+  private readonly timeoutMs: number | undefined;
+
+  constructor(options: ProvenanceClientOptions) {
+    this.timeoutMs = options.timeoutMs;
+    const { interceptors = [], ...channelOptions } = options.channelOptions ?? {};
+    this.raw = new ProvenanceServiceClient(options.address, channelCredentials(options.tls), {
+      'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES,
+      ...channelOptions,
+      interceptors: [credentialHeaders(options), ...interceptors],
+    });
+  }
+
+  /** Records a job that ran, or runs, elsewhere. */
+  recordJob(request: DeepPartial<RecordJobRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.recordJob, RecordJobRequest, request, options);
+  }
+
+  batchRecordJobs(request: DeepPartial<BatchRecordJobsRequest>, options?: RequestOptions): Promise<BatchRecordJobsResponse> {
+    return this.unary(this.raw.batchRecordJobs, BatchRecordJobsRequest, request, options);
+  }
+
+  getJob(request: DeepPartial<GetJobRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.getJob, GetJobRequest, request, options);
+  }
+
+  listJobs(request: DeepPartial<ListJobsRequest>, options?: RequestOptions): Promise<ListJobsResponse> {
+    return this.unary(this.raw.listJobs, ListJobsRequest, request, options);
+  }
+
+  getLineage(request: DeepPartial<GetLineageRequest>, options?: RequestOptions): Promise<GetLineageResponse> {
+    return this.unary(this.raw.getLineage, GetLineageRequest, request, options);
+  }
+
+  listDependents(request: DeepPartial<ListDependentsRequest>, options?: RequestOptions): Promise<ListDependentsResponse> {
+    return this.unary(this.raw.listDependents, ListDependentsRequest, request, options);
+  }
+
+  exportProvenanceGraph(request: DeepPartial<ExportProvenanceGraphRequest>, options?: RequestOptions): Promise<ExportProvenanceGraphResponse> {
+    return this.unary(this.raw.exportProvenanceGraph, ExportProvenanceGraphRequest, request, options);
+  }
+
+  checkReproducibility(request: DeepPartial<CheckReproducibilityRequest>, options?: RequestOptions): Promise<CheckReproducibilityResponse> {
+    return this.unary(this.raw.checkReproducibility, CheckReproducibilityRequest, request, options);
+  }
+
+  /** Runs a job on the server's worker pool, after its parents. */
+  submitJob(request: DeepPartial<SubmitJobRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.submitJob, SubmitJobRequest, request, options);
+  }
+
+  rerunJob(request: DeepPartial<RerunJobRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.rerunJob, RerunJobRequest, request, options);
+  }
+
+  cancelJob(request: DeepPartial<CancelJobRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.cancelJob, CancelJobRequest, request, options);
+  }
+
+  invalidateCache(request: DeepPartial<InvalidateCacheRequest>, options?: RequestOptions): Promise<InvalidateCacheResponse> {
+    return this.unary(this.raw.invalidateCache, InvalidateCacheRequest, request, options);
+  }
+
+  listAuditEvents(request: DeepPartial<ListAuditEventsRequest>, options?: RequestOptions): Promise<ListAuditEventsResponse> {
+    return this.unary(this.raw.listAuditEvents, ListAuditEventsRequest, request, options);
+  }
+
+  /**
+   * Follows provenance events: `for await (const event of client.watchEvents({ jobIds: [id] }))`.
+   * The call opens at once; see EventWatch for resumption, and WatchOptions
+   * for the deadline, the signal and the resume policy.
+   */
+  watchEvents(request: DeepPartial<WatchEventsRequest> = {}, options?: WatchOptions): EventWatch {
+    const open = (next: WatchEventsRequest, deadline: number) => this.raw.watchEvents(next, new Metadata(), { deadline });
+    return new EventWatch(open, WatchEventsRequest.fromPartial(request), options);
+  }
+
+  /** Closes the channel; calls still open are cancelled. */
+  close(): void {
+    this.raw.close();
+  }
+
+  private unary<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    type: { fromPartial(object: DeepPartial<Req>): Req },
+    request: DeepPartial<Req>,
+    options: RequestOptions = {},
+  ): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    const { signal } = options;
+    return new Promise<Res>((resolve, reject) => {
+      const call = method.call(this.raw, type.fromPartial(request), new Metadata(), { deadline }, (error, response) => {
+        signal?.removeEventListener('abort', cancel);
+        if (error) reject(toClientError(error));
+        else resolve(response);
+      });
+      const cancel = () => call.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      if (signal?.aborted) cancel();
+    });
+  }
+}
+
+function channelCredentials(tls: TlsOptions | undefined): ChannelCredentials {
+  if (!tls) return credentials.createInsecure();
+  return credentials.createSsl(tls.rootCertificates ?? null, tls.privateKey ?? null, tls.certificateChain ?? null);
+}
+
+/**
+ * Adds the credentials and fixed headers to every call, raw ones included.
+ * An interceptor rather than grpc-js call credentials, because those are
+ * refused on plaintext channels, and a server on loopback may well be one.
+ */
+function credentialHeaders({ token, apiKey, metadata = {} }: ProvenanceClientOptions): Interceptor {
+  return (callOptions, nextCall) =>
+    new InterceptingCall(nextCall(callOptions), {
+      start: (headers, listener, next) => {
+        for (const [key, value] of Object.entries(metadata)) headers.set(key, value);
+        if (token !== undefined) headers.set('authorization', `Bearer ${typeof token === 'function' ? token() : token}`);
+        if (apiKey !== undefined) headers.set('x-api-key', apiKey);
+        next(headers, listener);
+      },
+    });
+}

@@ -1,0 +1,206 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { StartPosition, type ProvenanceEvent } from './gen/provenance/v1/event.js';
+import type { WatchEventsRequest, WatchEventsResponse } from './gen/provenance/v1/provenance_service.js';
+import { cancelledOnClient, ProvenanceClientError, toClientError } from './errors.js';
+
+/** How a watch resumes after the server ends it with a status it can be resumed from. */
+export interface ResumePolicy {
+  /** Resumptions in a row without an event in between before the error is thrown instead (default 10). */
+  maxAttempts?: number;
+  /** Delay before the first resumption; it doubles with each failure in a row (default 100). */
+  initialDelayMs?: number;
+  /** The longest delay, also for a longer RetryInfo delay asked for by the server (default 5000). */
+  maxDelayMs?: number;
+}
+
+/** What onResume is told before each resumption. */
+export interface Resumption {
+  /** How the previous call ended (UNAVAILABLE or RESOURCE_EXHAUSTED). */
+  error: ProvenanceClientError;
+  /** 1 for the first resumption after an event, counting up while calls fail without one. */
+  attempt: number;
+  delayMs: number;
+  /** The request the next call makes. */
+  request: WatchEventsRequest;
+}
+
+export interface WatchOptions {
+  /**
+   * A deadline for the whole watch, resumptions included; none by default
+   * (the client's timeoutMs does not apply to streams). When it passes, the
+   * iterator throws DEADLINE_EXCEEDED.
+   */
+  timeoutMs?: number;
+  /** Aborting cancels the call; the iterator then throws CANCELLED. */
+  signal?: AbortSignal;
+  /** false: throw the first error instead of resuming. */
+  resume?: ResumePolicy | false;
+  /** Called before each resumption, e.g. to log it. */
+  onResume?: (resumption: Resumption) => void;
+}
+
+const DEFAULT_RESUME_POLICY: Required<ResumePolicy> = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
+
+/** The statuses with which the server ends a subscription that the subscriber can resume (README, "Errors"). */
+const RESUMABLE = new Set([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED]);
+
+type OpenCall = (request: WatchEventsRequest, deadline: number) => ClientReadableStream<WatchEventsResponse>;
+
+/**
+ * The events of a WatchEvents subscription, in order, each once, across
+ * resumptions: when a call ends with UNAVAILABLE or RESOURCE_EXHAUSTED, the
+ * next one asks for the events after the last cursor yielded (or, if none
+ * was, after the subscription's start, which the server names in the
+ * ErrorInfo's startCursor). Other errors are thrown from the iterator.
+ *
+ * The call opens when the watch is created, before the first next(), so a
+ * watch opened before a job is submitted is already listening. Leaving a
+ * for-await loop (break, return, throw), return() and close() cancel it.
+ */
+export class EventWatch implements AsyncIterableIterator<ProvenanceEvent, void, undefined> {
+  private reader: CallReader<WatchEventsResponse>;
+  private started = false;
+  private readonly closing = new AbortController();
+  private readonly events: AsyncGenerator<ProvenanceEvent, void, undefined>;
+  private readonly stopOnAbort = () => this.reader.cancel();
+
+  constructor(
+    private readonly open: OpenCall,
+    private readonly request: WatchEventsRequest,
+    private readonly options: WatchOptions = {},
+  ) {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    this.reader = new CallReader(open(request, deadline));
+    options.signal?.addEventListener('abort', this.stopOnAbort, { once: true });
+    if (options.signal?.aborted) this.reader.cancel();
+    this.events = this.follow(deadline);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ProvenanceEvent, void>> {
+    this.started = true;
+    return this.events.next();
+  }
+
+  async return(): Promise<IteratorResult<ProvenanceEvent, void>> {
+    this.close();
+    return this.events.return();
+  }
+
+  /** Ends the watch now: cancels the call, and a next() waiting for an event resolves as done. */
+  close(): void {
+    this.closing.abort();
+    this.reader.cancel();
+    // A generator that never ran has no finally block to run; nothing else would release the signal.
+    if (!this.started) this.release();
+  }
+
+  private async *follow(deadline: number): AsyncGenerator<ProvenanceEvent, void, undefined> {
+    const policy = this.options.resume === false ? undefined : { ...DEFAULT_RESUME_POLICY, ...this.options.resume };
+    let next = this.request;
+    let yieldedAny = false;
+    let failuresInARow = 0;
+    try {
+      for (;;) {
+        try {
+          for (let response = await this.reader.read(); response; response = await this.reader.read()) {
+            if (!response.event) continue;
+            next = { ...this.request, afterCursor: response.event.cursor };
+            yieldedAny = true;
+            failuresInARow = 0;
+            yield response.event;
+          }
+          return;
+        } catch (thrown) {
+          if (this.closing.signal.aborted) return;
+          const error = toClientError(thrown);
+          if (!policy || !(error instanceof ProvenanceClientError) || !RESUMABLE.has(error.code) || failuresInARow >= policy.maxAttempts) throw error;
+          failuresInARow++;
+          if (!yieldedAny) next = resumeFromStart(this.request, next, error);
+          const backoff = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (failuresInARow - 1));
+          // Half fixed, half random, so that the subscribers a Redis restart ended do not all come back at once.
+          const delayMs = Math.min(policy.maxDelayMs, Math.max(backoff / 2 + (Math.random() * backoff) / 2, error.retryDelayMs ?? 0));
+          this.options.onResume?.({ error, attempt: failuresInARow, delayMs, request: next });
+          await this.pause(delayMs);
+          if (this.closing.signal.aborted) return;
+        }
+        this.reader = new CallReader(this.open(next, deadline));
+      }
+    } finally {
+      this.reader.cancel();
+      this.release();
+    }
+  }
+
+  /** Waits between calls; closing ends the wait early, and an aborted signal throws CANCELLED like an aborted call. */
+  private async pause(delayMs: number): Promise<void> {
+    const signals = [this.closing.signal, ...(this.options.signal ? [this.options.signal] : [])];
+    try {
+      await sleep(delayMs, undefined, { signal: AbortSignal.any(signals) });
+    } catch {
+      if (!this.closing.signal.aborted) throw cancelledOnClient();
+    }
+  }
+
+  private release(): void {
+    this.options.signal?.removeEventListener('abort', this.stopOnAbort);
+  }
+}
+
+/**
+ * Where a subscription that yielded nothing resumes: after the start cursor
+ * the server named ('' means from the oldest event), or, without one (the
+ * subscription never opened), as it was asked for.
+ */
+function resumeFromStart(original: WatchEventsRequest, current: WatchEventsRequest, error: ProvenanceClientError): WatchEventsRequest {
+  const startCursor = error.statusDetails?.errorInfo?.metadata.startCursor;
+  if (startCursor === undefined) return current;
+  return startCursor === ''
+    ? { ...original, afterCursor: '', startPosition: StartPosition.START_POSITION_OLDEST }
+    : { ...original, afterCursor: startCursor };
+}
+
+/**
+ * Reads a grpc-js server stream one message at a time, pulling only as fast
+ * as it is read, so that HTTP/2 flow control slows the server down for a
+ * slow reader. Messages received before an error are all read before the
+ * error is thrown. Listens from the start: an error nobody listens for
+ * would crash the process.
+ */
+class CallReader<T> {
+  private failure: ServiceError | undefined;
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly call: ClientReadableStream<T>) {
+    call.on('readable', () => this.wake?.());
+    call.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    call.on('error', (error: ServiceError) => {
+      this.failure = error;
+      this.wake?.();
+    });
+  }
+
+  /** The next message; undefined once the call has ended with OK; throws the call's error. */
+  async read(): Promise<T | undefined> {
+    for (;;) {
+      const message = this.call.read() as T | null;
+      if (message !== null) return message;
+      if (this.failure) throw this.failure;
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Cancels the call unless it has ended. */
+  cancel(): void {
+    if (!this.failure && !this.ended) this.call.cancel();
+  }
+}

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status, type ClientReadableStream, type StatusObject } from '@grpc/grpc-js';
+import {
+  JobStatus,
+  ProvenanceClient,
+  ProvenanceClientError,
+  StartPosition,
+  type EventWatch,
+  type ProvenanceEvent,
+  type Resumption,
+  type WatchEventsResponse,
+} from '@provenance/client';
+import { expect } from 'chai';
+import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
+import { startRedisServer, type RedisServerProcess } from '../support/redis.js';
+import { startServer, type ServerProcess } from '../support/server-process.js';
+
+const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
+const typesOf = (events: ProvenanceEvent[], jobId: string) => events.filter((e) => e.jobId === jobId).map((e) => e.type);
+const RECORDED = ['job.provenance.created', 'compute.job.completed', 'job.provenance.completed'];
+
+/** Reads count events from the watch, then leaves it (which cancels its call). */
+async function take(watch: EventWatch, count: number): Promise<ProvenanceEvent[]> {
+  const events: ProvenanceEvent[] = [];
+  if (count === 0) return events;
+  for await (const event of watch) {
+    events.push(event);
+    if (events.length === count) break;
+  }
+  return events;
+}
+
+/** The error the watch's iteration throws. */
+async function thrownBy(watch: EventWatch): Promise<ProvenanceClientError> {
+  try {
+    for await (const event of watch) throw new Error(`expected no event, got ${event.type}`);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ProvenanceClientError);
+    return error as ProvenanceClientError;
+  }
+  throw new Error('the watch ended without an error');
+}
+
+/** Records the raw calls a client makes for its watches, and how each ended. */
+function recordCalls(client: ProvenanceClient): Array<Promise<StatusObject>> {
+  const ends: Array<Promise<StatusObject>> = [];
+  const open = client.raw.watchEvents.bind(client.raw) as (...args: unknown[]) => ClientReadableStream<WatchEventsResponse>;
+  client.raw.watchEvents = ((...args: unknown[]) => {
+    const call = open(...args);
+    ends.push(new Promise((resolve) => call.once('status', resolve)));
+    return call;
+  }) as typeof client.raw.watchEvents;
+  return ends;
+}
+
+describe('@provenance/client watchEvents against a live server', function () {
+  this.timeout(60_000);
+  let directory: TemporaryDirectory;
+  const servers: ServerProcess[] = [];
+  const clients: ProvenanceClient[] = [];
+  const start = async (env: Record<string, string> = {}) => {
+    const server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory.path, `p${servers.length}.db`), ...env });
+    servers.push(server);
+    const client = new ProvenanceClient({ address: server.address, timeoutMs: 10_000 });
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    directory = await makeTemporaryDirectory('ts-client-events-');
+  });
+  const stopAll = async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const server of servers.splice(0)) await server.stop();
+  };
+  afterEach(stopAll);
+  after(async () => {
+    await directory?.remove();
+  });
+
+  it('is listening from the moment it is created: follows a job submitted after it, to its completion', async () => {
+    const client = await start();
+    const watch = client.watchEvents({ jobIds: ['watched'] });
+    // The server sends nothing until an event matches, so there is no signal that the subscription is open.
+    await sleep(300);
+    await client.submitJob({ jobId: 'watched', type: 'echo', payload: { msg: 'hi' } });
+    const types: string[] = [];
+    for await (const event of watch) {
+      types.push(event.type);
+      if (event.type === 'job.provenance.completed') break;
+    }
+    expect(types).to.deep.equal(['compute.job.submitted', 'job.provenance.created', 'compute.job.started', 'compute.job.completed', 'job.provenance.completed']);
+  });
+
+  it('cancels its call when the consumer leaves the loop, and when it is closed before being read', async () => {
+    const client = await start();
+    const ends = recordCalls(client);
+    await client.recordJob({ jobId: 'one', type: 'echo', status: SUCCEEDED, outputHash: 'h' });
+    expect(await take(client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }), 1)).to.have.length(1);
+    client.watchEvents({}).close();
+    const statuses = await Promise.all(ends);
+    expect(statuses.map((s) => s.code)).to.deep.equal([status.CANCELLED, status.CANCELLED]);
+  });
+
+  it('resolves a pending next() as done when closed, and throws CANCELLED when its signal aborts', async () => {
+    const client = await start();
+    const closed = client.watchEvents({});
+    const pending = closed.next();
+    await sleep(100);
+    closed.close();
+    expect(await pending).to.deep.equal({ done: true, value: undefined });
+
+    const aborting = new AbortController();
+    const aborted = client.watchEvents({}, { signal: aborting.signal });
+    setTimeout(() => aborting.abort(), 100);
+    expect((await thrownBy(aborted)).code).to.equal(status.CANCELLED);
+  });
+
+  it('throws the errors it cannot resume from, with their status details, without resuming', async () => {
+    const client = await start();
+    const resumptions: Resumption[] = [];
+    const missing = await thrownBy(client.watchEvents({ lineageOf: 'no-such-job' }, { onResume: (r) => resumptions.push(r) }));
+    expect(missing.code).to.equal(status.NOT_FOUND);
+    expect(missing.reason).to.equal('JOB_NOT_FOUND');
+
+    const invalid = await thrownBy(client.watchEvents({ eventTypes: ['job.exploded'] }, { onResume: (r) => resumptions.push(r) }));
+    expect(invalid.code).to.equal(status.INVALID_ARGUMENT);
+    expect(invalid.statusDetails?.badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['event_types[0]']);
+
+    const started = Date.now();
+    const late = await thrownBy(client.watchEvents({}, { timeoutMs: 300, onResume: (r) => resumptions.push(r) }));
+    expect(late.code).to.equal(status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).to.be.within(250, 5_000);
+    expect(resumptions).to.deep.equal([]);
+  });
+
+  it('resumes after the server ends a subscriber that reads too slowly (RESOURCE_EXHAUSTED), yielding every event once, in order', async () => {
+    const client = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
+    await client.recordJob({ type: 'first', status: SUCCEEDED, outputHash: 'f' });
+    const resumptions: Resumption[] = [];
+    const watch = client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { onResume: (r) => resumptions.push(r), timeoutMs: 40_000 });
+    const seen = [(await watch.next()).value as ProvenanceEvent];
+    // The consumer stops reading while 600 jobs (1,800 events) are recorded: far more than HTTP/2 windows and the buffer of 50 hold.
+    for (let batch = 0; batch < 6; batch++) {
+      await client.batchRecordJobs({ requests: Array.from({ length: 100 }, (_, i) => ({ type: 'bulk', status: SUCCEEDED, outputHash: `b${batch}-${i}` })) });
+    }
+    seen.push(...(await take(watch, 3 + 1800 - 1)));
+
+    expect(resumptions.length).to.be.at.least(1);
+    expect(resumptions[0]!.error.code).to.equal(status.RESOURCE_EXHAUSTED);
+    expect(resumptions[0]!.error.reason).to.equal('SUBSCRIBER_TOO_SLOW');
+    expect(resumptions[0]!.request.afterCursor).to.be.oneOf(seen.map((e) => e.cursor));
+    const everything = await take(client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { resume: false }), 3 + 1800);
+    expect(seen.map((e) => e.cursor)).to.deep.equal(everything.map((e) => e.cursor));
+  });
+
+  describe('when Redis restarts', () => {
+    let aof: string;
+    let redis: RedisServerProcess;
+    let client: ProvenanceClient;
+    const restartRedis = async () => {
+      await redis.stop();
+      redis = await startRedisServer(redis.port, { appendOnlyDir: aof });
+    };
+
+    beforeEach(async () => {
+      // A Redis of the test's own, with an append-only file so that a restart keeps the stream.
+      aof = mkdtempSync(join(tmpdir(), 'ts-client-aof-'));
+      redis = await startRedisServer(undefined, { appendOnlyDir: aof });
+      client = await start({ REDIS_URL: redis.url, PROVENANCE_EVENT_RELAY_INTERVAL_MS: '300' });
+    });
+    afterEach(async () => {
+      // The server first: stopping it deletes its keys from this Redis.
+      await stopAll();
+      await redis.stop();
+      rmSync(aof, { recursive: true, force: true });
+    });
+
+    it('resumes after the last event it yielded (UNAVAILABLE), retrying with bounded backoff until the stream is back', async () => {
+      const resumptions: Resumption[] = [];
+      const watch = client.watchEvents(
+        { startPosition: StartPosition.START_POSITION_OLDEST },
+        { onResume: (r) => resumptions.push(r), resume: { maxAttempts: 100, maxDelayMs: 400 }, timeoutMs: 40_000 },
+      );
+      const reading = take(watch, 9);
+      const before = await client.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'b' });
+      await sleep(300);
+      await redis.stop();
+      // Committed while Redis is down: the events wait in the record's outbox, and the consumer keeps trying.
+      const during = await client.recordJob({ type: 'during', status: SUCCEEDED, outputHash: 'd' });
+      await sleep(1_000);
+      redis = await startRedisServer(redis.port, { appendOnlyDir: aof });
+      const after = await client.recordJob({ type: 'after', status: SUCCEEDED, outputHash: 'a' });
+
+      const seen = await reading;
+      expect(typesOf(seen, before.jobId)).to.deep.equal(RECORDED);
+      expect(typesOf(seen, during.jobId)).to.deep.equal(RECORDED);
+      expect(typesOf(seen, after.jobId)).to.deep.equal(RECORDED);
+      expect(resumptions.length).to.be.at.least(1);
+      expect(resumptions.every((r) => r.error.code === status.UNAVAILABLE)).to.equal(true);
+      const lastBefore = seen.filter((e) => e.jobId === before.jobId).at(-1)!.cursor;
+      expect(resumptions.every((r) => r.request.afterCursor === lastBefore)).to.equal(true);
+      expect(resumptions.every((r) => r.delayMs <= 400)).to.equal(true);
+    });
+
+    it('resumes from where the subscription started when it ended before yielding anything', async () => {
+      await client.recordJob({ jobId: 'before', type: 'before', status: SUCCEEDED, outputHash: 'b' });
+      await sleep(300);
+      const resumptions: Resumption[] = [];
+      // From now on: a resumption that started "now" again would miss every event below.
+      const watch = client.watchEvents({ jobIds: ['later-1', 'later-2'] }, { onResume: (r) => resumptions.push(r), timeoutMs: 30_000 });
+      await sleep(300);
+      await restartRedis();
+      await client.recordJob({ jobId: 'later-1', type: 'later', status: SUCCEEDED, outputHash: 'd' });
+      await client.recordJob({ jobId: 'later-2', type: 'later', status: SUCCEEDED, outputHash: 'a' });
+      // Both are in the stream before the watch is first read.
+      await take(client.watchEvents({ jobIds: ['later-1', 'later-2'], startPosition: StartPosition.START_POSITION_OLDEST }, { timeoutMs: 20_000 }), 6);
+
+      const seen = await take(watch, 6);
+      expect(typesOf(seen, 'later-1')).to.deep.equal(RECORDED);
+      expect(typesOf(seen, 'later-2')).to.deep.equal(RECORDED);
+      expect(resumptions.map((r) => r.error.code)).to.deep.equal([status.UNAVAILABLE]);
+      expect(resumptions[0]!.request.afterCursor).to.equal(resumptions[0]!.error.statusDetails?.errorInfo?.metadata.startCursor);
+      expect(resumptions[0]!.request.afterCursor).to.match(/^\d+-\d+$/);
+    });
+  });
+});
