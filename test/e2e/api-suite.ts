@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash } from '../../src/domain/hashing.js';
-import { CacheState, JobOrigin, JobStatus } from '../../src/gen/provenance/v1/job.js';
-import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '../../src/gen/provenance/v1/lineage.js';
-import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '../../src/gen/provenance/v1/provenance_service.js';
+import { CacheState, JobOrigin, JobStatus } from '@provenance/client';
+import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '@provenance/client';
+import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '@provenance/client';
 import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import type { ServerProcess } from '../support/server-process.js';
 

@@ -10,9 +10,9 @@ import { openRuntime, type Runtime } from '../../src/composition.js';
 import { loadConfig } from '../../src/config.js';
 import { principalOf } from '../../src/transport/principal-metadata.js';
 import { serverSecurity } from '../../src/transport/security.js';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
-import { StartPosition } from '../../src/gen/provenance/v1/event.js';
-import { WatchEventsRequest } from '../../src/gen/provenance/v1/provenance_service.js';
+import { JobStatus } from '@provenance/client';
+import { StartPosition } from '@provenance/client';
+import { WatchEventsRequest } from '@provenance/client';
 import { startGrpcServer, type RunningServer } from '../../src/transport/server.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
@@ -71,7 +71,7 @@ describe('WatchEvents subscribe/cancel cycles', function () {
       api.close();
       api = connect(server.address);
     }
-    const stream = api.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST });
+    const stream = api.events({ startPosition: StartPosition.START_POSITION_OLDEST });
     // Cancelling makes the stream emit CANCELLED, which is the expected end here.
     stream.on('error', () => undefined);
     const ended = new Promise((resolve) => stream.once('close', resolve));

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { compareCursors } from '../../src/domain/events.js';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
-import { StartPosition, type ProvenanceEvent } from '../../src/gen/provenance/v1/event.js';
+import { JobStatus } from '@provenance/client';
+import { StartPosition, type ProvenanceEvent } from '@provenance/client';
 import { FAST_EXECUTION, Trace, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';
 import { collectEvents, connect, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
@@ -26,7 +26,7 @@ describe('provenance events through WatchEvents', function () {
     return { server, api: connect(server.address) };
   };
   /** Every event the log holds now, read from the oldest. */
-  const everything = async (api: Client, count: number) => (await collectEvents(api.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }), count)).events;
+  const everything = async (api: Client, count: number) => (await collectEvents(api.events({ startPosition: StartPosition.START_POSITION_OLDEST }), count)).events;
 
   beforeEach(() => {
     lane = sqliteLane();
@@ -41,7 +41,7 @@ describe('provenance events through WatchEvents', function () {
 
   it('delivers every event of a job lifecycle, in order, and the invalidation with its count', async () => {
     const { api } = await start();
-    const stream = await subscribed(api.watchEvents({}));
+    const stream = await subscribed(api.events({}));
     const parent = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { n: 1 } })).jobId);
     const cached = await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { n: 1 } })).jobId);
     const failed = await waitForJob(api, (await api.submitJob({ type: 'fail', payload: { message: 'no' } })).jobId);
@@ -101,7 +101,7 @@ describe('provenance events through WatchEvents', function () {
     const { api } = await start();
     const root = await api.recordJob({ type: 'root', status: SUCCEEDED, outputHash: 'r' });
     const unrelated = await api.recordJob({ type: 'other', status: SUCCEEDED, outputHash: 'o' });
-    const stream = await subscribed(api.watchEvents({ lineageOf: root.jobId, eventTypes: ['job.provenance.created'] }));
+    const stream = await subscribed(api.events({ lineageOf: root.jobId, eventTypes: ['job.provenance.created'] }));
     const child = await api.recordJob({ type: 'child', status: SUCCEEDED, outputHash: 'c', parentJobIds: [root.jobId] });
     await api.recordJob({ type: 'noise', status: SUCCEEDED, outputHash: 'n', parentJobIds: [unrelated.jobId] });
     const grandchild = await api.recordJob({ type: 'grandchild', status: SUCCEEDED, outputHash: 'g', parentJobIds: [child.jobId] });
@@ -115,20 +115,20 @@ describe('provenance events through WatchEvents', function () {
 
   it('resumes after a cursor with no gap and no duplicate', async () => {
     const { api } = await start();
-    const first = await subscribed(api.watchEvents({}));
+    const first = await subscribed(api.events({}));
     for (let i = 0; i < 5; i++) await api.recordJob({ type: 'step', status: SUCCEEDED, outputHash: `h${i}` });
     const { events: before } = await collectEvents(first, 7);
     first.cancel();
     for (let i = 5; i < 10; i++) await api.recordJob({ type: 'step', status: SUCCEEDED, outputHash: `h${i}` });
 
-    const resumed = await collectEvents(api.watchEvents({ afterCursor: before.at(-1)!.cursor }), 30 - 7);
+    const resumed = await collectEvents(api.events({ afterCursor: before.at(-1)!.cursor }), 30 - 7);
     const all = await everything(api, 30);
     expect([...before, ...resumed.events].map((e) => e.cursor)).to.deep.equal(all.map((e) => e.cursor));
   });
 
   it('ends a subscriber that reads too slowly with RESOURCE_EXHAUSTED, from where it resumes completely', async () => {
     const { api } = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
-    const slow = api.watchEvents({});
+    const slow = api.events({});
     const ready = subscribed(slow);
     const reading = collectEvents(slow, 10_000);
     // A client that does not read: HTTP/2 flow control stops the server's writes, and its queue fills.
@@ -146,7 +146,7 @@ describe('provenance events through WatchEvents', function () {
 
     // Resume after the last event processed, or where the subscription started if none was.
     const resumeAfter = cut.events.at(-1)?.cursor ?? info.metadata.startCursor!;
-    const rest = await collectEvents(api.watchEvents({ afterCursor: resumeAfter }), 1200 - cut.events.length);
+    const rest = await collectEvents(api.events({ afterCursor: resumeAfter }), 1200 - cut.events.length);
     expect(rest.error, rest.error?.message).to.equal(undefined);
     expect([...cut.events, ...rest.events].map((e) => e.cursor)).to.deep.equal((await everything(api, 1200)).map((e) => e.cursor));
   });
@@ -155,7 +155,7 @@ describe('provenance events through WatchEvents', function () {
     const { api } = await start({ PROVENANCE_EVENT_RETENTION: '10' });
     for (let i = 0; i < 20; i++) await api.batchRecordJobs({ requests: Array.from({ length: 10 }, () => ({ type: 'fill', status: SUCCEEDED, outputHash: 'f' })) });
     const kept = await everything(api, 1).then((events) => events[0]!);
-    const { error } = await collectEvents(api.watchEvents({ afterCursor: '1-0' }), 1);
+    const { error } = await collectEvents(api.events({ afterCursor: '1-0' }), 1);
     expect(error?.code).to.equal(status.OUT_OF_RANGE);
     expect(error?.details).to.contain(kept.cursor);
     expect(statusDetails(error).errorInfo?.metadata.oldestCursor).to.equal(kept.cursor);
@@ -163,16 +163,16 @@ describe('provenance events through WatchEvents', function () {
 
   it('refuses bad requests with field violations', async () => {
     const { api } = await start();
-    const { error } = await collectEvents(api.watchEvents({ eventTypes: ['job.exploded'], afterCursor: 'yesterday', jobIds: ['bad id'] }), 1);
+    const { error } = await collectEvents(api.events({ eventTypes: ['job.exploded'], afterCursor: 'yesterday', jobIds: ['bad id'] }), 1);
     expect(error?.code).to.equal(status.INVALID_ARGUMENT);
     expect(statusDetails(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['job_ids[0]', 'event_types[0]', 'after_cursor']);
-    const missing = await collectEvents(api.watchEvents({ lineageOf: 'no-such-job' }), 1);
+    const missing = await collectEvents(api.events({ lineageOf: 'no-such-job' }), 1);
     expect(missing.error?.code).to.equal(status.NOT_FOUND);
   });
 
   it('ends open subscriptions resumably when the server shuts down, without waiting out the grace period', async () => {
     const { server, api } = await start({ PROVENANCE_SHUTDOWN_GRACE_MS: '30000' });
-    const stream = await subscribed(api.watchEvents({}));
+    const stream = await subscribed(api.events({}));
     const ended = collectEvents(stream, 1000);
     expect(await server.stop('SIGTERM')).to.equal(0);
     // Only a call still open when the grace period ends makes the server force its shutdown.
@@ -186,7 +186,7 @@ describe('provenance events through WatchEvents', function () {
   it('carries an event written through one server to a subscriber of another', async () => {
     const { api: a } = await start();
     const { api: b } = await start();
-    const stream = await subscribed(b.watchEvents({ eventTypes: ['job.provenance.created'] }));
+    const stream = await subscribed(b.events({ eventTypes: ['job.provenance.created'] }));
     const job = await a.recordJob({ type: 'cross', status: SUCCEEDED, outputHash: 'x' });
     const { events } = await collectEvents(stream, 1);
     stream.cancel();
@@ -198,7 +198,7 @@ describe('provenance events through WatchEvents', function () {
     const redis = await startRedisServer(undefined, { appendOnlyDir: aof });
     try {
       const { api } = await start({ REDIS_URL: redis.url, PROVENANCE_EVENT_RELAY_INTERVAL_MS: '300' });
-      const stream = await subscribed(api.watchEvents({}));
+      const stream = await subscribed(api.events({}));
       const before = await api.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'b' });
       const seen = await collectEvents(stream, 3);
       await redis.stop();
@@ -214,7 +214,7 @@ describe('provenance events through WatchEvents', function () {
         const after = await api.recordJob({ type: 'after', status: SUCCEEDED, outputHash: 'a' });
         let resumed: ProvenanceEvent[] = [];
         for (let attempt = 0; attempt < 50 && resumed.length < 6; attempt++) {
-          const result = await collectEvents(api.watchEvents({ afterCursor: lastCursor }), 6, 2000).catch(() => ({ events: [] as ProvenanceEvent[] }));
+          const result = await collectEvents(api.events({ afterCursor: lastCursor }), 6, 2000).catch(() => ({ events: [] as ProvenanceEvent[] }));
           resumed = result.events;
           if (resumed.length < 6) await new Promise((resolve) => setTimeout(resolve, 200));
         }

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { JobStatus } from '@provenance/client';
 import { FAST_EXECUTION, Trace, mongoLane, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';
 import { connect, failure, statusDetails } from '../support/grpc-client.js';
 import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';

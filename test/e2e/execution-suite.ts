@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { CachePolicy, CacheState, JobOrigin, JobStatus, type Job } from '../../src/gen/provenance/v1/job.js';
-import { LineageDirection } from '../../src/gen/provenance/v1/lineage.js';
-import { ReproducibilityIssueReason, type DeepPartial, type SubmitJobRequest } from '../../src/gen/provenance/v1/provenance_service.js';
+import { CachePolicy, CacheState, JobOrigin, JobStatus, type Job } from '@provenance/client';
+import { LineageDirection } from '@provenance/client';
+import { ReproducibilityIssueReason, type DeepPartial, type SubmitJobRequest } from '@provenance/client';
 import { FAST_EXECUTION, Trace, waitForJob, type StoreLane } from '../support/execution.js';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';

@@ -2,15 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials as grpcCredentials, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { definitionHash, DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
 import type { JsonObject } from '../../src/domain/json.js';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
-import { LineageDirection, LineageView } from '../../src/gen/provenance/v1/lineage.js';
-import { ReproducibilityIssueReason } from '../../src/gen/provenance/v1/provenance_service.js';
-import { StartPosition } from '../../src/gen/provenance/v1/event.js';
+import { JobStatus } from '@provenance/client';
+import { LineageDirection, LineageView } from '@provenance/client';
+import { ReproducibilityIssueReason } from '@provenance/client';
+import { StartPosition } from '@provenance/client';
 import { issueCertificate, makeApiKey, makeCertificateAuthority, makeHmacSecret, makeTemporaryDirectory, sha256Hex, signToken, unsecuredToken, type TemporaryDirectory } from '../support/credentials.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
@@ -92,7 +92,7 @@ describe('security', function () {
       const shared = await alice.recordJob({ type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
       const secretChild = await alice.recordJob({ type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: [shared.jobId] });
       const hidden = await alice.recordJob({ type: 'hidden', status: SUCCEEDED, outputHash: 'h3' });
-      const events = bob.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST });
+      const events = bob.events({ startPosition: StartPosition.START_POSITION_OLDEST });
 
       // Reading: NOT_FOUND for another tenant's job, exactly as for one that does not exist.
       const notFound = await failure(bob.getJob({ jobId: hidden.jobId }));
@@ -205,7 +205,7 @@ describe('security', function () {
       await admin.rerunJob({ jobId: parent.jobId });
       await admin.cancelJob({ jobId: sleeper.jobId });
       await admin.invalidateCache({ jobId: parent.jobId, dryRun: true });
-      const stream = await subscribed(admin.watchEvents({ jobIds: [parent.jobId] }));
+      const stream = await subscribed(admin.events({ jobIds: [parent.jobId] }));
       stream.on('error', () => undefined); // CANCELLED, below
       stream.cancel();
       await admin.listAuditEvents({ pageSize: 1 });
@@ -300,12 +300,12 @@ describe('security of the server process', function () {
       try {
         const port = server.address.split(':').at(-1);
         const withCertificate = connect(`localhost:${port}`, {
-          channelCredentials: grpcCredentials.createSsl(Buffer.from(ca.certificatePem), Buffer.from(clientCert.keyPem), Buffer.from(clientCert.certificatePem)),
+          tls: { rootCertificates: Buffer.from(ca.certificatePem), privateKey: Buffer.from(clientCert.keyPem), certificateChain: Buffer.from(clientCert.certificatePem) },
         });
         const job = await withCertificate.recordJob({ type: 'tls', status: SUCCEEDED, outputHash: 'h' });
         expect(job).to.include({ owner: 'etl-robot', tenant: 'acme' });
         withCertificate.close();
-        const without = connect(`localhost:${port}`, { channelCredentials: grpcCredentials.createSsl(Buffer.from(ca.certificatePem)) });
+        const without = connect(`localhost:${port}`, { tls: { rootCertificates: Buffer.from(ca.certificatePem) } });
         expect((await failure(without.getJob({ jobId: job.jobId }))).code).to.equal(status.UNAVAILABLE);
         without.close();
       } finally {

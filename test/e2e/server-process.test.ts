@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { connect } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { JobStatus } from '@provenance/client';
 
 describe('the server process', function () {
   this.timeout(60_000);

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { JobStatus } from '../../src/gen/provenance/v1/job.js';
+import { JobStatus } from '@provenance/client';
 import { connect, failure, statusDetails } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../support/mongo-lane.js';

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JobStatus, type Job } from '../../src/gen/provenance/v1/job.js';
+import { JobStatus, type Job } from '@provenance/client';
 import type { Client } from './grpc-client.js';
 import { startMongoLane, type MongoLane } from './mongo-lane.js';
 

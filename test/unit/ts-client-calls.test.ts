@@ -124,6 +124,16 @@ describe('@provenance/client calls against a live server', function () {
     expect(orphan.stack).to.match(/^ProvenanceClientError: /);
   });
 
+  it('gives the retry delay the server asks for', async () => {
+    const client = connect({ address: (await start({ PROVENANCE_RATE_LIMIT: '1', PROVENANCE_RATE_LIMIT_BURST: '1' })).address });
+    const errors = await Promise.all(Array.from({ length: 3 }, () => rejection(client.getJob({ jobId: 'nowhere' }))));
+    const limited = errors.find((error) => error.code === status.RESOURCE_EXHAUSTED)!;
+    expect(limited.reason).to.equal('RATE_LIMITED');
+    const { seconds, nanos } = limited.statusDetails!.retryInfo!.retryDelay!;
+    expect(limited.retryDelayMs).to.be.above(0).and.to.equal(Number(seconds) * 1000 + Math.floor(nanos / 1e6));
+    expect(errors.find((error) => error.code === status.NOT_FOUND)?.retryDelayMs).to.equal(undefined);
+  });
+
   it('decodes the status details of raw grpc-js errors too', async () => {
     const client = connect({ address: (await start()).address });
     const error = await new Promise<ServiceError>((resolve) => client.raw.cancelJob(CancelJobRequest.fromPartial({ jobId: 'nowhere' }), (e) => resolve(e!)));

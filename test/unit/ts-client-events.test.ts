@@ -81,11 +81,10 @@ describe('@provenance/client watchEvents against a live server', function () {
     await directory?.remove();
   });
 
-  it('is listening from the moment it is created: follows a job submitted after it, to its completion', async () => {
+  it('opens its call when created, before it is read, and says when it is subscribed: a job submitted then is seen from its first event', async () => {
     const client = await start();
     const watch = client.watchEvents({ jobIds: ['watched'] });
-    // The server sends nothing until an event matches, so there is no signal that the subscription is open.
-    await sleep(300);
+    await watch.subscribed();
     await client.submitJob({ jobId: 'watched', type: 'echo', payload: { msg: 'hi' } });
     const types: string[] = [];
     for await (const event of watch) {
@@ -108,21 +107,28 @@ describe('@provenance/client watchEvents against a live server', function () {
   it('resolves a pending next() as done when closed, and throws CANCELLED when its signal aborts', async () => {
     const client = await start();
     const closed = client.watchEvents({});
+    await closed.subscribed();
     const pending = closed.next();
-    await sleep(100);
     closed.close();
     expect(await pending).to.deep.equal({ done: true, value: undefined });
 
     const aborting = new AbortController();
     const aborted = client.watchEvents({}, { signal: aborting.signal });
-    setTimeout(() => aborting.abort(), 100);
+    await aborted.subscribed();
+    aborting.abort();
     expect((await thrownBy(aborted)).code).to.equal(status.CANCELLED);
   });
 
   it('throws the errors it cannot resume from, with their status details, without resuming', async () => {
     const client = await start();
     const resumptions: Resumption[] = [];
-    const missing = await thrownBy(client.watchEvents({ lineageOf: 'no-such-job' }, { onResume: (r) => resumptions.push(r) }));
+    const unknownLineage = client.watchEvents({ lineageOf: 'no-such-job' }, { onResume: (r) => resumptions.push(r) });
+    const refused = await unknownLineage.subscribed().then(
+      () => expect.fail('subscribed() resolved for a refused subscription'),
+      (error: unknown) => error as ProvenanceClientError,
+    );
+    expect(refused.code).to.equal(status.NOT_FOUND);
+    const missing = await thrownBy(unknownLineage);
     expect(missing.code).to.equal(status.NOT_FOUND);
     expect(missing.reason).to.equal('JOB_NOT_FOUND');
 
@@ -187,6 +193,7 @@ describe('@provenance/client watchEvents against a live server', function () {
       );
       const reading = take(watch, 9);
       const before = await client.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'b' });
+      // Time for the events of "before" to reach the watch before Redis goes.
       await sleep(300);
       await redis.stop();
       // Committed while Redis is down: the events wait in the record's outbox, and the consumer keeps trying.
@@ -208,11 +215,10 @@ describe('@provenance/client watchEvents against a live server', function () {
 
     it('resumes from where the subscription started when it ended before yielding anything', async () => {
       await client.recordJob({ jobId: 'before', type: 'before', status: SUCCEEDED, outputHash: 'b' });
-      await sleep(300);
       const resumptions: Resumption[] = [];
       // From now on: a resumption that started "now" again would miss every event below.
       const watch = client.watchEvents({ jobIds: ['later-1', 'later-2'] }, { onResume: (r) => resumptions.push(r), timeoutMs: 30_000 });
-      await sleep(300);
+      await watch.subscribed();
       await restartRedis();
       await client.recordJob({ jobId: 'later-1', type: 'later', status: SUCCEEDED, outputHash: 'd' });
       await client.recordJob({ jobId: 'later-2', type: 'later', status: SUCCEEDED, outputHash: 'a' });

@@ -58,8 +58,9 @@ type OpenCall = (request: WatchEventsRequest, deadline: number) => ClientReadabl
  * watch opened before a job is submitted is already listening. Leaving a
  * for-await loop (break, return, throw), return() and close() cancel it.
  */
-export class EventWatch implements AsyncIterableIterator<ProvenanceEvent, void, undefined> {
+export class EventWatch implements AsyncIterableIterator<ProvenanceEvent> {
   private reader: CallReader<WatchEventsResponse>;
+  private readonly firstCall: CallReader<WatchEventsResponse>;
   private started = false;
   private readonly closing = new AbortController();
   private readonly events: AsyncGenerator<ProvenanceEvent, void, undefined>;
@@ -71,10 +72,21 @@ export class EventWatch implements AsyncIterableIterator<ProvenanceEvent, void, 
     private readonly options: WatchOptions = {},
   ) {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    this.reader = new CallReader(open(request, deadline));
+    this.reader = this.firstCall = new CallReader(open(request, deadline));
     options.signal?.addEventListener('abort', this.stopOnAbort, { once: true });
     if (options.signal?.aborted) this.reader.cancel();
     this.events = this.follow(deadline);
+  }
+
+  /**
+   * Resolves once the server has registered the subscription (it sends the
+   * response headers then): from that moment no event the watch asks for is
+   * missed, so a job submitted afterwards is seen from its first event.
+   * Rejects with the error of a call that fails first (e.g. NOT_FOUND for an
+   * unknown lineageOf). It concerns the first call, not resumptions.
+   */
+  subscribed(): Promise<void> {
+    return this.firstCall.registered;
   }
 
   [Symbol.asyncIterator](): this {
@@ -100,7 +112,15 @@ export class EventWatch implements AsyncIterableIterator<ProvenanceEvent, void, 
   }
 
   private async *follow(deadline: number): AsyncGenerator<ProvenanceEvent, void, undefined> {
-    const policy = this.options.resume === false ? undefined : { ...DEFAULT_RESUME_POLICY, ...this.options.resume };
+    const { resume } = this.options;
+    const policy: Required<ResumePolicy> | undefined =
+      resume === false
+        ? undefined
+        : {
+            maxAttempts: resume?.maxAttempts ?? DEFAULT_RESUME_POLICY.maxAttempts,
+            initialDelayMs: resume?.initialDelayMs ?? DEFAULT_RESUME_POLICY.initialDelayMs,
+            maxDelayMs: resume?.maxDelayMs ?? DEFAULT_RESUME_POLICY.maxDelayMs,
+          };
     let next = this.request;
     let yieldedAny = false;
     let failuresInARow = 0;
@@ -172,11 +192,19 @@ function resumeFromStart(original: WatchEventsRequest, current: WatchEventsReque
  * would crash the process.
  */
 class CallReader<T> {
+  /** Settles when the response headers arrive, or the call fails before them. */
+  readonly registered: Promise<void>;
   private failure: ServiceError | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
 
   constructor(private readonly call: ClientReadableStream<T>) {
+    this.registered = new Promise((resolve, reject) => {
+      call.once('metadata', () => resolve());
+      call.once('error', (error: ServiceError) => reject(toClientError(error)));
+    });
+    // read() reports the error too: nobody has to wait on registered, and an unobserved rejection would crash the process.
+    this.registered.catch(() => undefined);
     call.on('readable', () => this.wake?.());
     call.on('end', () => {
       this.ended = true;

@@ -86,7 +86,8 @@ export class EventHub {
    * missed — open() already queues live events for the subscription.
    */
   async open(filter: EventFilter, start: StartAt): Promise<Subscription> {
-    if (this.position === undefined) throw unavailable('the event stream is not reachable yet; retry', 1000, 'EVENTS_UNAVAILABLE');
+    // Before the reader's first read (just after start-up) the hub asks the log itself; an unreachable log answers UNAVAILABLE.
+    this.position ??= (await this.log.bounds()).newest;
     let after: string | undefined;
     if (start.kind === 'now') after = this.position;
     else if (start.kind === 'after') {
