@@ -3,9 +3,10 @@ import type { CacheState, JobRecord, JobStatus } from './job.js';
 
 /**
  * Lineage over parent arrays. The stores return the set of jobs within a
- * depth of the root (MongoDB: one $graphLookup; SQLite: one recursive CTE);
- * depths, edges and truncation are computed here, by breadth-first search,
- * so that both stores give the same answers.
+ * depth of the root (MongoDB: one $graphLookup, depths found here by
+ * breadth-first search; SQLite: a breadth-first walk of its in-memory graph,
+ * with depths); edges, order and truncation are computed here, so that both
+ * stores give the same answers.
  */
 
 export type LineageDirection = 'ANCESTORS' | 'DESCENDANTS';
@@ -23,6 +24,12 @@ export interface LineageRow {
   status?: JobStatus;
   cacheState?: CacheState;
   record?: JobRecord;
+  /**
+   * The job's shortest distance from the root, when the store computed it
+   * (SQLite's in-memory walk does; a store gives it for every row or none).
+   * Without it, buildLineage finds depths by breadth-first search.
+   */
+  depth?: number;
 }
 
 export interface LineageNode {
@@ -68,13 +75,14 @@ export function buildLineage(
   const truncation = new Set<TruncationReason>();
   const ranked: LineageNode[] = [];
   if (found.ancestors) {
-    const depths = ancestorDepths(root, found.ancestors);
+    const depths = hasDepths(found.ancestors) ? undefined : ancestorDepths(root, found.ancestors);
     collect(found.ancestors, depths, 'ANCESTOR', limits.maxDepth, ranked, truncation);
   }
   if (found.descendants) {
-    const depths = descendantDepths(root, found.descendants);
-    const seen = new Set(ranked.map((n) => n.row.jobId));
-    const fresh = found.descendants.filter((row) => !seen.has(row.jobId));
+    const depths = hasDepths(found.descendants) ? undefined : descendantDepths(root, found.descendants);
+    // A job is both an ancestor and a descendant only in a cycle, which the service refuses to record.
+    const seen = found.ancestors ? new Set(ranked.map((n) => n.row.jobId)) : undefined;
+    const fresh = seen ? found.descendants.filter((row) => !seen.has(row.jobId)) : found.descendants;
     collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
   }
   ranked.sort(nearestFirst);
@@ -121,16 +129,21 @@ export function withPlaceholders(lineage: Lineage, canSee: (row: LineageRow) => 
   };
 }
 
+function hasDepths(rows: readonly LineageRow[]): boolean {
+  return rows.length > 0 && rows[0]!.depth !== undefined;
+}
+
+/** Turns rows into nodes at their depth (the store's, or depths'), leaving out those not reachable and those beyond maxDepth. */
 function collect(
   rows: readonly LineageRow[],
-  depths: ReadonlyMap<string, number>,
+  depths: ReadonlyMap<string, number> | undefined,
   relation: LineageRelation,
   maxDepth: number,
   into: LineageNode[],
   truncation: Set<TruncationReason>,
 ): void {
   for (const row of rows) {
-    const depth = depths.get(row.jobId);
+    const depth = depths ? depths.get(row.jobId) : row.depth;
     if (depth === undefined) continue;
     if (depth > maxDepth) truncation.add('MAX_DEPTH');
     else into.push({ row, depth, relation });
@@ -185,13 +198,16 @@ function nearestFirst(a: LineageNode, b: LineageNode): number {
 }
 
 function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): LineageEdge[] {
-  const present = new Set([root.jobId, ...nodes.map((n) => n.row.jobId)]);
+  const present = new Set<string>([root.jobId]);
+  for (const node of nodes) present.add(node.row.jobId);
   const edges: LineageEdge[] = [];
-  for (const child of [root, ...nodes.map((n) => n.row)]) {
+  const addEdgesOf = (child: LineageRow) => {
     for (const parent of child.parentIds) {
       if (present.has(parent)) edges.push({ parentJobId: parent, childJobId: child.jobId });
     }
-  }
+  };
+  addEdgesOf(root);
+  for (const node of nodes) addEdgesOf(node.row);
   return edges;
 }
 

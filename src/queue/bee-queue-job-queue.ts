@@ -48,6 +48,8 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  * reconnection goes on in the background.
  */
 const COMMAND_CONNECTION: ConnectionOptions = {
+  // Commands issued in the same tick (by concurrent deliveries and submissions) go out in one write.
+  enableAutoPipelining: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
@@ -60,7 +62,7 @@ const COMMAND_CONNECTION: ConnectionOptions = {
  * the BRPOPLPUSH fails while Redis is down and bee-queue waits ever longer
  * (1 s, 2 s, 4 s, ...) before it tries again.
  */
-const BACKGROUND_CONNECTION: ConnectionOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+const BACKGROUND_CONNECTION: ConnectionOptions = { enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null };
 
 /**
  * bee-queue uses a client it is given only when the client's constructor is

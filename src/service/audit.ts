@@ -22,7 +22,7 @@ export async function audit(deps: ServiceDependencies, principal: Principal, met
       subject: principal.subject,
       tenant: principal.tenant,
       method,
-      jobIds: [...new Set(jobIds)].slice(0, MAX_AUDITED_JOB_IDS),
+      jobIds: firstDistinct(jobIds, MAX_AUDITED_JOB_IDS),
       time: deps.now(),
       outcome,
     });
@@ -30,6 +30,16 @@ export async function audit(deps: ServiceDependencies, principal: Principal, met
     deps.log.error({ err: error, method, subject: principal.subject }, 'audit entry not written: the request is answered UNAVAILABLE');
     throw unavailable('the audit trail cannot be written right now, so the request is not answered; retry', 1000, 'AUDIT_UNAVAILABLE');
   }
+}
+
+/** The first `limit` distinct ids, in order; stops reading there, as a lineage answer may name tens of thousands. */
+function firstDistinct(ids: readonly string[], limit: number): string[] {
+  const distinct = new Set<string>();
+  for (const id of ids) {
+    if (distinct.size === limit) break;
+    distinct.add(id);
+  }
+  return [...distinct];
 }
 
 export interface AuditPage {

@@ -47,6 +47,8 @@ class BatchRecorder {
   private referenced = new Set<string>();
   /** Records of this batch that are still to be inserted, by id. */
   private readonly pending = new Map<string, JobRecord>();
+  /** Every id the pending records name as a parent (a superset, should an update change parents). */
+  private readonly namedByPending = new Set<string>();
   private readonly updates = new Map<string, { record: JobRecord; expectedEtag: string }>();
 
   constructor(
@@ -147,7 +149,7 @@ class BatchRecorder {
       fingerprint: item.fingerprint,
       payloadRedacted: item.payloadRedacted,
     });
-    this.pending.set(jobId, record);
+    this.addPending(record);
     if (command.requestId) this.byRequestId.set(command.requestId, record);
     return record;
   }
@@ -156,7 +158,7 @@ class BatchRecorder {
     const change = updateRecordedJob(existing, command, this.now);
     if (change.kind === 'unchanged') return existing;
     if (this.pending.has(existing.jobId)) {
-      this.pending.set(existing.jobId, change.record);
+      this.addPending(change.record);
     } else {
       const expectedEtag = this.updates.get(existing.jobId)?.expectedEtag ?? existing.etag;
       this.updates.set(existing.jobId, { record: change.record, expectedEtag });
@@ -165,14 +167,17 @@ class BatchRecorder {
     return change.record;
   }
 
+  private addPending(record: JobRecord): void {
+    this.pending.set(record.jobId, record);
+    for (const parentId of record.parentIds) this.namedByPending.add(parentId);
+  }
+
   /** Only a client-chosen id that some job already names as a parent can close a cycle. */
   private async refuseCycle(item: Prepared): Promise<void> {
     const { jobId, command } = item;
     let cycle = command.parentIds.includes(jobId) ? [jobId, jobId] : undefined;
-    const pendingRecords = [...this.pending.values()];
-    const namedByPending = pendingRecords.some((r) => r.parentIds.includes(jobId));
-    if (!cycle && command.jobId && (this.referenced.has(jobId) || namedByPending)) {
-      cycle = findCycle(jobId, command.parentIds, await this.descendants(jobId, pendingRecords));
+    if (!cycle && command.jobId && (this.referenced.has(jobId) || this.namedByPending.has(jobId))) {
+      cycle = findCycle(jobId, command.parentIds, await this.descendants(jobId, [...this.pending.values()]));
     }
     if (cycle) {
       throw failedPrecondition(`recording job ${jobId} with these parents would close a cycle: ${cycle.join(' → ')}`, 'LINEAGE_CYCLE', [

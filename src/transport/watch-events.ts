@@ -1,6 +1,7 @@
-import { once } from 'node:events';
 import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
+import type { LoggedEvent } from '../domain/events.js';
+import type { ProvenanceEvent } from '../gen/provenance/v1/event.js';
 import type { WatchEventsRequest, WatchEventsResponse } from '../gen/provenance/v1/provenance_service.js';
 import type { Subscription } from '../service/events/event-hub.js';
 import { toServiceError } from './errors.js';
@@ -53,22 +54,39 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
     if (call.cancelled) return opened.close();
     // Headers now tell the client that the subscription is registered: every event committed from here on reaches it.
     call.sendMetadata(new Metadata());
+    // One 'drain' listener and one reaction to the end for the whole call, rather than one of each per wait.
+    let resumeWriting: (() => void) | undefined;
+    const resume = () => resumeWriting?.();
+    call.on('drain', resume);
+    void opened.ended.then(resume);
     try {
-      for await (const event of opened.events()) {
-        if (!call.write({ event: toEventMessage(event) }, () => (lastSent = event.cursor))) {
-          const waiting = new AbortController();
-          const drained = once(call, 'drain', { signal: waiting.signal }).then(() => undefined);
-          const failure = await Promise.race([drained, opened.ended]);
-          waiting.abort();
-          drained.catch(() => undefined);
-          if (failure) throw failure;
+      for await (const batch of opened.batches()) {
+        for (const event of batch) {
+          if (call.write({ event: eventMessage(event) }, () => (lastSent = event.cursor))) continue;
+          if (!opened.isEnded) await new Promise<void>((resolve) => (resumeWriting = resolve));
+          resumeWriting = undefined;
+          if (opened.isEnded) break;
         }
       }
       if (!call.cancelled) call.end();
     } catch (error) {
       fail(error);
+    } finally {
+      call.off('drain', resume);
     }
   }, fail);
+}
+
+/**
+ * The hub hands the same event object to every subscription of the process,
+ * so its message is built once and shared by all the calls that send it.
+ */
+const eventMessages = new WeakMap<LoggedEvent, ProvenanceEvent>();
+
+function eventMessage(event: LoggedEvent): ProvenanceEvent {
+  let message = eventMessages.get(event);
+  if (!message) eventMessages.set(event, (message = toEventMessage(event)));
+  return message;
 }
 
 /**

@@ -7,6 +7,7 @@ import { withEvents } from '../../src/domain/events.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import { encodeRecord } from '../../src/store/sqlite/record-json.js';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
@@ -89,7 +90,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(4);
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
 
     // Opening a migrated database again changes nothing.
     const reopened = SqliteProvenanceStore.open({ path });
@@ -99,7 +100,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await reopened.close();
     }
-    expect(schemaVersion(path)).to.equal(4);
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
   });
 
   it('brings a database of issue #3 (schema version 2) to the current version, pending events counted from the documents', async () => {
@@ -135,7 +136,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(4);
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
   });
 
   it('brings a database of issue #4 (schema version 3) to the current version, readers and redaction taken from the documents', async () => {
@@ -172,7 +173,7 @@ describe('SQLite schema migration', function () {
       expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
       expect((await store.findReusableResult({ ...hashes, excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
       expect(await store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([
-        { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject] },
+        { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject], depth: 1 },
       ]);
       expect(await store.listWithPendingEvents(10)).to.deep.equal([sharedTwice]);
 
@@ -185,13 +186,13 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(4);
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
   });
 
   it('creates the current version in a new database', async () => {
     const path = newPath();
     await SqliteProvenanceStore.open({ path }).close();
-    expect(schemaVersion(path)).to.equal(4);
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
   });
 
   it('refuses a database made by a newer build, and leaves it as it is', () => {
@@ -199,8 +200,73 @@ describe('SQLite schema migration', function () {
     const db = new Database(path);
     db.pragma('user_version = 99');
     db.close();
-    expect(() => SqliteProvenanceStore.open({ path })).to.throw(/schema version 99 is newer than this build supports \(4\)/);
+    expect(() => SqliteProvenanceStore.open({ path })).to.throw(new RegExp(`schema version 99 is newer than this build supports \\(${SCHEMA_VERSION}\\)`));
     expect(schemaVersion(path)).to.equal(99);
+  });
+});
+
+describe('SQLite lineage graph', function () {
+  let graphDirectory: string;
+  let files = 0;
+  const ids = (rows: Array<{ jobId: string }>) => rows.map((row) => row.jobId).sort(compareCodeUnits);
+
+  before(() => {
+    graphDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-graph-'));
+  });
+
+  after(() => {
+    rmSync(graphDirectory, { recursive: true, force: true });
+  });
+
+  /** Two stores on one file, as a server and a worker process have: the reader's graph must follow what the writer commits. */
+  async function twoConnections(): Promise<{ reader: SqliteProvenanceStore; writer: SqliteProvenanceStore; path: string; close(): Promise<void> }> {
+    const path = join(graphDirectory, `graph-${++files}.sqlite`);
+    const reader = SqliteProvenanceStore.open({ path });
+    const writer = SqliteProvenanceStore.open({ path });
+    return { reader, writer, path, close: async () => (await reader.close(), await writer.close()) };
+  }
+
+  it('sees jobs another connection inserts, and parents and readers it changes, after its graph was loaded', async () => {
+    const { reader, writer, close } = await twoConnections();
+    try {
+      const a = makeJob();
+      const b = makeJob({ parentIds: [a.jobId] });
+      await writer.insertJobs([a, b]);
+      expect(ids(await reader.lineage({ rootId: b.jobId, direction: 'ANCESTORS', projection: 'IDS' }))).to.deep.equal([a.jobId]);
+
+      const c = makeJob({ parentIds: [b.jobId] });
+      const other = makeJob();
+      await writer.insertJobs([c, other]);
+      expect(ids(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' }))).to.deep.equal([b.jobId, c.jobId].sort(compareCodeUnits));
+
+      const moved = { ...c, parentIds: [other.jobId], readers: ['auditor@example.test'], etag: 'moved' };
+      expect(await writer.replaceJob(moved, c.etag)).to.equal(true);
+      expect(ids(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' }))).to.deep.equal([b.jobId]);
+      const [movedRow] = await reader.lineage({ rootId: other.jobId, direction: 'DESCENDANTS', projection: 'IDS' });
+      expect(movedRow).to.deep.include({ jobId: c.jobId, parentIds: [other.jobId], readers: ['auditor@example.test'] });
+    } finally {
+      await close();
+    }
+  });
+
+  it('reloads whole when the changes it has not applied were already trimmed', async () => {
+    const { reader, writer, path, close } = await twoConnections();
+    try {
+      const a = makeJob();
+      await writer.insertJobs([a]);
+      expect(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([]);
+      const b = makeJob({ parentIds: [a.jobId] });
+      await writer.insertJobs([b]);
+      // What the trim trigger does once enough changes follow: the change that added b is gone.
+      const db = new Database(path);
+      db.exec('DELETE FROM lineage_changes');
+      db.close();
+      const c = makeJob({ parentIds: [b.jobId] });
+      await writer.insertJobs([c]);
+      expect(ids(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' }))).to.deep.equal([b.jobId, c.jobId].sort(compareCodeUnits));
+    } finally {
+      await close();
+    }
   });
 });
 

@@ -117,10 +117,9 @@ export class EventHub {
       try {
         this.position ??= (await this.log.bounds()).newest;
         const events = await this.log.readBlocking(this.position, this.options.readBatch, this.options.blockMs);
-        for (const event of events) {
-          for (const subscription of this.subscribers) subscription.offer(event);
-          this.position = event.cursor;
-        }
+        if (events.length === 0) continue;
+        for (const subscription of this.subscribers) subscription.offer(events);
+        this.position = events[events.length - 1]!.cursor;
       } catch (error) {
         if (this.stopped) return;
         if (!(error instanceof ProvenanceError) || error.code !== 'UNAVAILABLE') this.logger.error({ err: error }, 'event reader failed');
@@ -135,11 +134,19 @@ export class EventHub {
   }
 }
 
-/** One subscriber's view of the log: iterate events(); close() when the client goes away. */
+/** One subscriber's view of the log: iterate batches(); close() when the client goes away. */
 export class Subscription {
-  private readonly queue: LoggedEvent[] = [];
+  /** Live events not yet taken, in log order. */
+  private queue: LoggedEvent[] = [];
   /** True until the catch-up has read the log to its end; until then, live events are only a head start. */
   private catchingUp: boolean;
+  /**
+   * Whether the next live event may be one the catch-up already read. Only
+   * a subscription that caught up can see an event twice, and only at the
+   * head of its queue: the hub hands events over in log order, so once one
+   * is newer than the last seen, all after it are.
+   */
+  private mayOverlap: boolean;
   private wake: (() => void) | undefined;
   private closed = false;
   private failure: ProvenanceError | undefined;
@@ -163,24 +170,32 @@ export class Subscription {
     this.startCursor = startCursor;
     this.lastSeen = startCursor;
     this.catchingUp = catchUp !== undefined;
+    this.mayOverlap = catchUp !== undefined;
   }
 
-  /** @internal The shared reader hands over a live event. */
-  offer(event: LoggedEvent): void {
-    if (this.queue.length >= this.options.bufferLimit && this.catchingUp) {
-      // Still reading the log up to its end: what is dropped here, that reading will find.
-      this.queue.length = 0;
-    } else if (this.queue.length >= this.options.bufferLimit) {
-      this.fail(
-        new ProvenanceError(
-          'RESOURCE_EXHAUSTED',
-          `the subscriber reads too slowly: more than ${this.options.bufferLimit} events were waiting for it; resume after the last cursor it received`,
-          'SUBSCRIBER_TOO_SLOW',
-        ),
-      );
-      return;
+  /** Whether the subscription has ended (closed, or failed). */
+  get isEnded(): boolean {
+    return this.closed;
+  }
+
+  /** @internal The shared reader hands over the live events of one read, in log order. */
+  offer(events: readonly LoggedEvent[]): void {
+    for (const event of events) {
+      if (this.queue.length >= this.options.bufferLimit && this.catchingUp) {
+        // Still reading the log up to its end: what is dropped here, that reading will find.
+        this.queue.length = 0;
+      } else if (this.queue.length >= this.options.bufferLimit) {
+        this.fail(
+          new ProvenanceError(
+            'RESOURCE_EXHAUSTED',
+            `the subscriber reads too slowly: more than ${this.options.bufferLimit} events were waiting for it; resume after the last cursor it received`,
+            'SUBSCRIBER_TOO_SLOW',
+          ),
+        );
+        return;
+      }
+      this.queue.push(event);
     }
-    this.queue.push(event);
     this.wake?.();
   }
 
@@ -198,14 +213,20 @@ export class Subscription {
   private end(failure: ProvenanceError | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.length = 0;
+    this.queue = [];
     this.hub.remove(this);
     this.resolveEnded(failure);
     this.wake?.();
   }
 
-  /** The events, in log order: first those after the start, read from the log, then the live ones. */
-  async *events(): AsyncGenerator<LoggedEvent> {
+  /**
+   * The events to deliver, in log order, a batch at a time (never empty):
+   * first those after the start, read from the log, then the live ones.
+   * Batches, rather than single events, so that delivering an event costs
+   * no promise of its own; a batch holds at most one read's worth, so what
+   * a subscriber has waiting stays within about its buffer limit.
+   */
+  async *batches(): AsyncGenerator<LoggedEvent[]> {
     try {
       if (this.catchUp) {
         for (let after = this.catchUp.after; ; ) {
@@ -213,22 +234,28 @@ export class Subscription {
           // The log's end is reached: from here on, live events are the only source, and none may be dropped.
           const last = page.length < this.options.readBatch;
           if (last) this.catchingUp = false;
-          for (const event of page) {
-            after = event.cursor;
-            if (this.take(event)) yield event;
-            if (this.closed) break;
+          if (this.closed) break;
+          if (page.length > 0) {
+            after = page[page.length - 1]!.cursor;
+            this.lastSeen = after;
+            // Each page starts after the one before: nothing in it was seen yet.
+            const deliverable = page.filter((event) => matches(this.filter, event));
+            if (deliverable.length > 0) yield deliverable;
           }
           if (this.closed || last) break;
         }
       }
       while (!this.closed) {
-        const event = this.queue.shift();
-        if (!event) {
+        if (this.queue.length === 0) {
           await new Promise<void>((resolve) => (this.wake = resolve));
           this.wake = undefined;
           continue;
         }
-        if (this.take(event)) yield event;
+        const taken = this.queue.length <= this.options.readBatch ? this.queue : this.queue.slice(0, this.options.readBatch);
+        if (taken === this.queue) this.queue = [];
+        else this.queue.splice(0, taken.length);
+        const deliverable = taken.filter((event) => this.isNew(event) && matches(this.filter, event));
+        if (deliverable.length > 0) yield deliverable;
       }
       if (this.failure) throw this.failure;
     } finally {
@@ -236,11 +263,14 @@ export class Subscription {
     }
   }
 
-  /** Looks at the next event in log order; says whether to deliver it. */
-  private take(event: LoggedEvent): boolean {
-    if (this.lastSeen !== undefined && compareCursors(event.cursor, this.lastSeen) <= 0) return false;
+  /** Whether a live event comes after the last one looked at; it is looked at either way. */
+  private isNew(event: LoggedEvent): boolean {
+    if (this.mayOverlap) {
+      if (this.lastSeen !== undefined && compareCursors(event.cursor, this.lastSeen) <= 0) return false;
+      this.mayOverlap = false;
+    }
     this.lastSeen = event.cursor;
-    return matches(this.filter, event);
+    return true;
   }
 }
 

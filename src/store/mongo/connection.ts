@@ -1,4 +1,4 @@
-import { MongoClient, type Collection, type Document, type IndexDescription } from 'mongodb';
+import { MongoClient, type Collection, type CommandStartedEvent, type Document, type IndexDescription } from 'mongodb';
 import { translateDriverError } from './errors.js';
 
 export interface MongoConnectionOptions {
@@ -6,6 +6,8 @@ export interface MongoConnectionOptions {
   database: string;
   serverSelectionTimeoutMS?: number;
   appName?: string;
+  /** Called for every command sent to the server (driver command monitoring): how bench/ counts round trips. */
+  onCommandStarted?: (event: CommandStartedEvent) => void;
 }
 
 /** A connected client and one collection of the database, with its indexes created (creating an existing index is a no-op). */
@@ -18,7 +20,9 @@ export async function connectCollection<T extends Document>(
     ignoreUndefined: true,
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
     appName: options.appName,
+    monitorCommands: options.onCommandStarted !== undefined,
   });
+  if (options.onCommandStarted) client.on('commandStarted', options.onCommandStarted);
   try {
     await client.connect();
     const collection = client.db(options.database).collection<T>(name);

@@ -22,17 +22,12 @@ import type {
   StatusQuery,
 } from '../../domain/ports/provenance-store.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
-import { connectCollection } from './connection.js';
+import { connectCollection, type MongoConnectionOptions } from './connection.js';
 import { translateDriverError } from './errors.js';
 
-export interface MongoStoreOptions {
-  uri: string;
-  database: string;
-  serverSelectionTimeoutMS?: number;
-  appName?: string;
-}
-
 const COLLECTION = 'jobs';
+/** More jobs than any lineage returns (PROVENANCE_MAX_LINEAGE_NODES is at most 10,000,000): the server's 16 MiB reply limit is what bounds a batch. */
+const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
 /** Rounds of "read what is stored, then write the rest" before a duplicate key is thrown as it is. */
 const MAX_INSERT_ATTEMPTS = 3;
@@ -49,7 +44,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
   ) {}
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
-  static async connect(options: MongoStoreOptions): Promise<MongoProvenanceStore> {
+  static async connect(options: MongoConnectionOptions): Promise<MongoProvenanceStore> {
     const { client, collection } = await connectCollection<JobDocument>(options, COLLECTION, [
       { key: { parentIds: 1 } },
       // The cache lookup: a tenant's newest fresh result of one definition and input.
@@ -366,7 +361,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.guard(async () => {
       if (query.maxDepth !== undefined && query.maxDepth < 1) return [];
-      const documents = await this.jobs.aggregate(lineagePipeline(query), { allowDiskUse: true }).toArray();
+      // The first reply carries as many jobs as fit in 16 MiB, so the ids view of tens of thousands of jobs is one round trip.
+      const documents = await this.jobs.aggregate(lineagePipeline(query), { allowDiskUse: true, batchSize: LINEAGE_BATCH_SIZE }).toArray();
       // Only a cycle would lead back to the root, which the port excludes.
       return documents.filter((document) => document._id !== query.rootId).map((document) => lineageRow(document, query));
     });

@@ -98,8 +98,43 @@ INSERT OR IGNORE INTO job_readers (subject, created_at, job_id)
   SELECT reader.value, jobs.created_at, jobs.job_id FROM jobs, json_each(jobs.readers) AS reader;
 `;
 
+/** How many of the latest lineage changes are kept: a process that has applied fewer than these reloads its graph whole. */
+export const LINEAGE_CHANGES_KEPT = 100_000;
+
+/**
+ * Version 5, for the in-memory lineage graph (lineage-graph.ts): every
+ * insert or delete of a job, and every change of its parents, tenant or
+ * readers, gets a number in lineage_changes (AUTOINCREMENT: numbers are
+ * never reused, even after the table was emptied), from whichever
+ * connection writes. Every thousandth change trims what is older than the
+ * latest LINEAGE_CHANGES_KEPT.
+ */
+const MIGRATION_V5 = `
+CREATE TABLE lineage_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL
+);
+CREATE TRIGGER lineage_change_on_insert AFTER INSERT ON jobs
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (NEW.job_id);
+END;
+CREATE TRIGGER lineage_change_on_update AFTER UPDATE OF parent_ids, tenant, readers ON jobs
+WHEN OLD.parent_ids IS NOT NEW.parent_ids OR OLD.tenant IS NOT NEW.tenant OR OLD.readers IS NOT NEW.readers
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (NEW.job_id);
+END;
+CREATE TRIGGER lineage_change_on_delete AFTER DELETE ON jobs
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (OLD.job_id);
+END;
+CREATE TRIGGER lineage_changes_trim AFTER INSERT ON lineage_changes WHEN NEW.seq % 1000 = 0
+BEGIN
+  DELETE FROM lineage_changes WHERE seq <= NEW.seq - ${LINEAGE_CHANGES_KEPT};
+END;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deleteQueueKeys } from '../../test/support/redis.js';
+import { startServer, startWorker, type ServerProcess } from '../../test/support/server-process.js';
+import { formatLine, type Figure, type Measurement } from './figures.js';
+import { generateGraph, type GraphJob } from './graph.js';
+import { recordGraph } from './record-graph.js';
+
+/** The sizes of issue #7, and the smoke sizes `npm test` runs them at to keep the bench working. */
+export interface Sizes {
+  graph: number;
+  lineageRoots: number;
+  unaryCalls: number;
+  unaryInFlight: number;
+  executionJobs: number;
+  executionConcurrency: number[];
+  subscribers: number;
+  events: number;
+  latencyEventsPerSecond: number;
+  latencyEvents: number;
+  growth: number[];
+  leakSubscribeCycles: number;
+  leakLineageCalls: number;
+}
+
+export const FULL_SIZES: Sizes = {
+  graph: 100_000,
+  lineageRoots: 20,
+  unaryCalls: 30_000,
+  unaryInFlight: 64,
+  executionJobs: 10_000,
+  executionConcurrency: [10, 50],
+  subscribers: 100,
+  events: 10_000,
+  latencyEventsPerSecond: 1000,
+  latencyEvents: 10_000,
+  growth: [1_000, 10_000, 100_000],
+  leakSubscribeCycles: 1000,
+  leakLineageCalls: 10_000,
+};
+
+export const SMOKE_SIZES: Sizes = {
+  graph: 2_000,
+  lineageRoots: 3,
+  unaryCalls: 500,
+  unaryInFlight: 8,
+  executionJobs: 100,
+  executionConcurrency: [10],
+  subscribers: 4,
+  events: 100,
+  latencyEventsPerSecond: 200,
+  latencyEvents: 100,
+  growth: [500, 2_000],
+  leakSubscribeCycles: 20,
+  leakLineageCalls: 100,
+};
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** What every scenario gets: sizes, a scratch folder, servers and Redis prefixes that are cleaned up, and the report. */
+export class BenchContext {
+  readonly directory = mkdtempSync(join(tmpdir(), 'provenance-bench-'));
+  readonly results: Array<Figure | Measurement> = [];
+  private readonly runPrefix = `provbench:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private prefixCount = 0;
+  private readonly prefixes: string[] = [];
+  private readonly processes = new Set<ServerProcess>();
+  private readonly graphs = new Map<number, GraphJob[]>();
+  private readonly graphDatabases = new Map<number, Promise<string>>();
+
+  constructor(
+    readonly sizes: Sizes,
+    readonly smoke: boolean,
+    private readonly print: (line: string) => void = console.log,
+    /** The MongoDB server of the Mongo lane; without one, lineage-mongo is skipped. */
+    readonly mongoUri: string | undefined = process.env.MONGODB_URI || undefined,
+  ) {}
+
+  /** A Redis key prefix of its own, deleted at the end of the run. */
+  redisPrefix(): string {
+    const prefix = `${this.runPrefix}:${++this.prefixCount}`;
+    this.prefixes.push(prefix);
+    return prefix;
+  }
+
+  /** A server as `npm start` runs it, with lineage depth enough for the whole graph; stopped at the end. */
+  async startServer(env: Record<string, string | undefined> = {}): Promise<ServerProcess> {
+    return this.track(
+      await startServer({
+        PROVENANCE_MAX_LINEAGE_DEPTH: '10000',
+        PROVENANCE_SQLITE_PATH: join(this.directory, `server-${randomBytes(4).toString('hex')}.db`),
+        PROVENANCE_REDIS_PREFIX: this.redisPrefix(),
+        ...env,
+      }),
+    );
+  }
+
+  /** A worker process as `npm run worker` runs it; stopped at the end. */
+  async startWorker(env: Record<string, string | undefined>): Promise<ServerProcess> {
+    return this.track(await startWorker(env));
+  }
+
+  async stop(server: ServerProcess): Promise<void> {
+    this.processes.delete(server);
+    await server.stop();
+  }
+
+  /** The seeded graph of that many jobs (sizes.graph by default). */
+  graph(size = this.sizes.graph): GraphJob[] {
+    let jobs = this.graphs.get(size);
+    if (!jobs) this.graphs.set(size, (jobs = generateGraph(size)));
+    return jobs;
+  }
+
+  /** A SQLite file holding the graph of that size, recorded through BatchRecordJobs once per run and shared by the scenarios. */
+  graphDatabase(size = this.sizes.graph): Promise<string> {
+    let path = this.graphDatabases.get(size);
+    if (!path) {
+      path = this.buildGraphDatabase(size);
+      this.graphDatabases.set(size, path);
+    }
+    return path;
+  }
+
+  /** Lets a scenario that recorded the graph anyway (batch ingest) hand its file to the others. */
+  offerGraphDatabase(size: number, path: string): void {
+    if (!this.graphDatabases.has(size)) this.graphDatabases.set(size, Promise.resolve(path));
+  }
+
+  report(entry: Figure | Measurement): void {
+    this.results.push(entry);
+    this.print(formatLine(entry));
+  }
+
+  note(line: string): void {
+    this.print(line);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.processes].map((p) => p.stop('SIGKILL')));
+    for (const prefix of this.prefixes) await deleteQueueKeys(prefix, REDIS_URL);
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  private async buildGraphDatabase(size: number): Promise<string> {
+    const path = join(this.directory, `graph-${size}.db`);
+    const server = await this.startServer({ PROVENANCE_SQLITE_PATH: path });
+    try {
+      await recordGraph(server.address, this.graph(size));
+    } finally {
+      await this.stop(server);
+    }
+    return path;
+  }
+
+  private track(server: ServerProcess): ServerProcess {
+    this.processes.add(server);
+    return server;
+  }
+}
+
+/** One scenario of issue #7. */
+export interface Scenario {
+  name: string;
+  run(context: BenchContext): Promise<void>;
+}

@@ -1,0 +1,93 @@
+import type { JobRecord } from '../../domain/job.js';
+import type { InsertOutcome, ProvenanceStore } from '../../domain/ports/provenance-store.js';
+
+/** The most records one batched store call carries: a transaction holds the SQLite write lock, and the event loop, while it runs. */
+const MAX_BATCH = 256;
+
+/**
+ * Group commit for the writes every submitted job makes (its insert, its
+ * claim, its outcome): writes asked for while the previous batch is being
+ * written (or in the same turn of the event loop) go to the store together,
+ * in one insertJobs or replaceJobs call. That is one transaction, one relay
+ * of their events to the log and one clearance of their outboxes for the
+ * whole batch instead of one of each per job, which is what concurrent
+ * submissions and deliveries would otherwise cost. Each caller still gets
+ * its own outcome; a call that fails fails every write of its batch.
+ */
+export interface ExecutionWrites {
+  /** insertJobs of one record, batched. */
+  insert(record: JobRecord): Promise<InsertOutcome>;
+  /** replaceJob, batched. */
+  replace(record: JobRecord, expectedEtag: string): Promise<boolean>;
+}
+
+const writesByStore = new WeakMap<ProvenanceStore, ExecutionWrites>();
+
+/** The batches of that store, shared by every use case of the process that writes through it. */
+export function executionWrites(store: ProvenanceStore): ExecutionWrites {
+  let writes = writesByStore.get(store);
+  if (!writes) {
+    const inserts = new Batches<JobRecord, InsertOutcome>((records) => store.insertJobs(records));
+    const replacements = new Batches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch));
+    writes = {
+      insert: (record) => inserts.add(record.jobId, record),
+      replace: (record, expectedEtag) => replacements.add(record.jobId, { record, expectedEtag }),
+    };
+    writesByStore.set(store, writes);
+  }
+  return writes;
+}
+
+interface Waiting<Item, Outcome> {
+  jobId: string;
+  item: Item;
+  resolve(outcome: Outcome): void;
+  reject(error: unknown): void;
+}
+
+/** The writes asked for in one turn of the event loop, written right after it. */
+class Batches<Item, Outcome> {
+  private waiting: Array<Waiting<Item, Outcome>> = [];
+  private scheduled = false;
+
+  constructor(private readonly write: (items: Item[]) => Promise<Outcome[]>) {}
+
+  add(jobId: string, item: Item): Promise<Outcome> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ jobId, item, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // After the I/O callbacks of this turn, so that writes of calls that arrived together are batched together.
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.waiting.length > 0) void this.run(this.take());
+  }
+
+  private async run(batch: Array<Waiting<Item, Outcome>>): Promise<void> {
+    try {
+      const outcomes = await this.write(batch.map((w) => w.item));
+      batch.forEach((w, i) => w.resolve(outcomes[i]!));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
+
+  /** Up to MAX_BATCH waiting writes of distinct jobs, in arrival order; a second write of a job waits for the next batch. */
+  private take(): Array<Waiting<Item, Outcome>> {
+    const batch: Array<Waiting<Item, Outcome>> = [];
+    const rest: Array<Waiting<Item, Outcome>> = [];
+    const jobIds = new Set<string>();
+    for (const w of this.waiting) {
+      if (batch.length < MAX_BATCH && !jobIds.has(w.jobId)) {
+        jobIds.add(w.jobId);
+        batch.push(w);
+      } else rest.push(w);
+    }
+    this.waiting = rest;
+    return batch;
+  }
+}
