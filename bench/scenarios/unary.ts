@@ -66,6 +66,7 @@ export const unary: Scenario = {
       client.close();
       echoClient?.close();
       await echo?.stop();
+      await context.stop(server);
     }
   },
 };

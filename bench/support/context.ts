@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteQueueKeys } from '../../test/support/redis.js';
-import { startServer, startWorker, type ServerProcess } from '../../test/support/server-process.js';
+import { startServer, type ServerProcess } from '../../test/support/server-process.js';
 import { formatLine, type Figure, type Measurement } from './figures.js';
 import { generateGraph, type GraphJob } from './graph.js';
 import { recordGraph } from './record-graph.js';
@@ -57,6 +57,12 @@ export const SMOKE_SIZES: Sizes = {
   leakLineageCalls: 100,
 };
 
+/** With BENCH_CPU_PROFILE_DIR set, every server the bench starts writes a V8 CPU profile there when it stops (see bench/README.md). */
+function serverNodeOptions(): string[] {
+  const directory = process.env.BENCH_CPU_PROFILE_DIR;
+  return directory ? ['--cpu-prof', `--cpu-prof-dir=${directory}`] : [];
+}
+
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** What every scenario gets: sizes, a scratch folder, servers and Redis prefixes that are cleaned up, and the report. */
@@ -87,19 +93,12 @@ export class BenchContext {
 
   /** A server as `npm start` runs it, with lineage depth enough for the whole graph; stopped at the end. */
   async startServer(env: Record<string, string | undefined> = {}): Promise<ServerProcess> {
-    return this.track(
-      await startServer({
-        PROVENANCE_MAX_LINEAGE_DEPTH: '10000',
-        PROVENANCE_SQLITE_PATH: join(this.directory, `server-${randomBytes(4).toString('hex')}.db`),
-        PROVENANCE_REDIS_PREFIX: this.redisPrefix(),
-        ...env,
-      }),
-    );
-  }
-
-  /** A worker process as `npm run worker` runs it; stopped at the end. */
-  async startWorker(env: Record<string, string | undefined>): Promise<ServerProcess> {
-    return this.track(await startWorker(env));
+    const defaults = {
+      PROVENANCE_MAX_LINEAGE_DEPTH: '10000',
+      PROVENANCE_SQLITE_PATH: join(this.directory, `server-${randomBytes(4).toString('hex')}.db`),
+      PROVENANCE_REDIS_PREFIX: this.redisPrefix(),
+    };
+    return this.track(await startServer({ ...defaults, ...env }, serverNodeOptions()));
   }
 
   async stop(server: ServerProcess): Promise<void> {

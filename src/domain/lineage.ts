@@ -1,4 +1,3 @@
-import { compareCodeUnits } from './hashing.js';
 import type { CacheState, JobRecord, JobStatus } from './job.js';
 
 /**
@@ -193,8 +192,11 @@ function bfs(start: string, next: (id: string) => readonly string[]): Map<string
   return depths;
 }
 
+/** Nearest first: by depth, then ancestors before descendants, then job id (by UTF-16 code units, as compareCodeUnits in hashing.ts). */
 function nearestFirst(a: LineageNode, b: LineageNode): number {
-  return a.depth - b.depth || (a.relation === b.relation ? 0 : a.relation === 'ANCESTOR' ? -1 : 1) || compareCodeUnits(a.row.jobId, b.row.jobId);
+  if (a.depth !== b.depth) return a.depth - b.depth;
+  if (a.relation !== b.relation) return a.relation === 'ANCESTOR' ? -1 : 1;
+  return a.row.jobId < b.row.jobId ? -1 : a.row.jobId > b.row.jobId ? 1 : 0;
 }
 
 function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): LineageEdge[] {

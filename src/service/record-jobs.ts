@@ -10,6 +10,7 @@ import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/
 import { redactRequest } from '../domain/redaction.js';
 import { validateRecordJob } from '../domain/validation.js';
 import { settle } from './execution/settlement.js';
+import { groupCommit } from './group-commit.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
 export type RecordOutcome = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
@@ -211,7 +212,7 @@ class BatchRecorder {
     const lost = new Set<string>();
     const inserts = [...this.pending.values()];
     if (inserts.length > 0) {
-      const outcomes = await this.deps.store.insertJobs(inserts);
+      const outcomes = await groupCommit(this.deps.store).insertAll(inserts);
       outcomes.forEach((outcome, i) => {
         if (!outcome.inserted) lost.add(inserts[i]!.jobId);
       });

@@ -68,6 +68,8 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
     };
   const ids = (...values: Array<string | undefined>) => values.filter((v): v is string => !!v);
   const jobIdsOf = (jobs: ReadonlyArray<Job | undefined>) => jobs.flatMap((job) => (job && !job.restricted ? [job.jobId] : []));
+  /** Graph walks name their root only: the answer follows from it, and may run to tens of thousands of jobs (docs/decisions.md, Audit). */
+  const rootOnly = <Req extends { jobId: string }>(request: Req) => ids(request.jobId);
 
   return {
     recordJob: unary(
@@ -123,7 +125,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         });
         return toLineageResponse(lineage, view);
       },
-      (request, response) => ids(request.jobId, ...(response?.nodes ?? []).filter((n) => !n.restricted).map((n) => n.jobId)),
+      rootOnly,
     ),
 
     listDependents: unary(
@@ -142,7 +144,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           hiddenNodeCount: page.hiddenNodeCount,
         };
       },
-      (request, response) => ids(request.jobId, ...jobIdsOf((response?.dependents ?? []).map((d) => d.job))),
+      rootOnly,
     ),
 
     exportProvenanceGraph: unary(
@@ -168,7 +170,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           contentType: '',
         };
       },
-      (request, response) => ids(request.jobId, ...jobIdsOf(response?.jobs ?? [])),
+      rootOnly,
     ),
 
     checkReproducibility: unary(

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
+import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
 import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
 import { createReflection } from './reflection.js';
@@ -35,7 +36,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(decodingFailuresAsValues(ProvenanceServiceService), createProvenanceHandlers(context));
+  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService)), createProvenanceHandlers(context));
   const health = new ServingHealth(() => context.service.isReady());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET).addToServer(server);

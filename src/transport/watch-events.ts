@@ -1,8 +1,8 @@
 import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { LoggedEvent } from '../domain/events.js';
-import type { ProvenanceEvent } from '../gen/provenance/v1/event.js';
-import type { WatchEventsRequest, WatchEventsResponse } from '../gen/provenance/v1/provenance_service.js';
+import { WatchEventsResponse, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
+import { EncodedMessage } from './encoded-messages.js';
 import type { Subscription } from '../service/events/event-hub.js';
 import { toServiceError } from './errors.js';
 import { toEventMessage, toWatchEventsCommand } from './mapping.js';
@@ -62,7 +62,7 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
     try {
       for await (const batch of opened.batches()) {
         for (const event of batch) {
-          if (call.write({ event: eventMessage(event) }, () => (lastSent = event.cursor))) continue;
+          if (call.write(encodedEvent(event) as unknown as WatchEventsResponse, () => (lastSent = event.cursor))) continue;
           if (!opened.isEnded) await new Promise<void>((resolve) => (resumeWriting = resolve));
           resumeWriting = undefined;
           if (opened.isEnded) break;
@@ -79,14 +79,18 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
 
 /**
  * The hub hands the same event object to every subscription of the process,
- * so its message is built once and shared by all the calls that send it.
+ * so its message is encoded once and the bytes written to every call that
+ * sends it (the service definition accepts them: encoded-messages.ts).
  */
-const eventMessages = new WeakMap<LoggedEvent, ProvenanceEvent>();
+const encodedEvents = new WeakMap<LoggedEvent, EncodedMessage>();
 
-function eventMessage(event: LoggedEvent): ProvenanceEvent {
-  let message = eventMessages.get(event);
-  if (!message) eventMessages.set(event, (message = toEventMessage(event)));
-  return message;
+function encodedEvent(event: LoggedEvent): EncodedMessage {
+  let encoded = encodedEvents.get(event);
+  if (!encoded) {
+    encoded = new EncodedMessage(Buffer.from(WatchEventsResponse.encode({ event: toEventMessage(event) }).finish()));
+    encodedEvents.set(event, encoded);
+  }
+  return encoded;
 }
 
 /**

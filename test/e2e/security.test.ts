@@ -172,10 +172,13 @@ describe('security', function () {
   describe('audit trail', () => {
     it('has an entry for each call: who, which method and jobs, and the outcome', async () => {
       const auditor = await as('ada', 'audited', ['admin']);
-      const job = await auditor.recordJob({ type: 'audited', status: SUCCEEDED, outputHash: 'h' });
+      const job = await auditor.recordJob({ type: 'audited', status: SUCCEEDED, outputHash: 'h', labels: { role: 'root' } });
+      const child = await auditor.recordJob({ type: 'audited', status: SUCCEEDED, outputHash: 'h2', parentJobIds: [job.jobId] });
       await auditor.getJob({ jobId: job.jobId });
-      await auditor.getLineage({ jobId: job.jobId });
-      await auditor.listJobs({});
+      // A graph walk names its root only: its answer follows from the root, and may run to tens of thousands of jobs.
+      const lineage = await auditor.getLineage({ jobId: job.jobId });
+      expect(lineage.nodes.map((n) => n.jobId)).to.deep.equal([child.jobId]);
+      await auditor.listJobs({ filter: 'labels.role = "root"' });
       await failure(auditor.getJob({ jobId: 'no-such-job' }));
       const entries = (await auditor.listAuditEvents({ filter: 'subject = "ada"' })).auditEvents;
       expect(entries.map((e) => [e.method.split('/').at(-1), e.outcome, e.jobIds])).to.deep.equal([
@@ -183,6 +186,7 @@ describe('security', function () {
         ['ListJobs', 'OK', [job.jobId]],
         ['GetLineage', 'OK', [job.jobId]],
         ['GetJob', 'OK', [job.jobId]],
+        ['RecordJob', 'OK', [child.jobId]],
         ['RecordJob', 'OK', [job.jobId]],
       ]);
       expect(entries.every((e) => e.tenant === 'audited' && e.subject === 'ada')).to.equal(true);

@@ -17,18 +17,19 @@ const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
 const STARTUP_TIMEOUT_MS = 20_000;
 
-export function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  return startEntryPoint(MAIN, /"address":"([^"]+)"[^\n]*"msg":"serving"/, env);
+/** nodeOptions go to node before the script (e.g. --cpu-prof). */
+export function startServer(env: Record<string, string | undefined>, nodeOptions: string[] = []): Promise<ServerProcess> {
+  return startEntryPoint(MAIN, /"address":"([^"]+)"[^\n]*"msg":"serving"/, env, nodeOptions);
 }
 
-export function startWorker(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  return startEntryPoint(WORKER, /"msg":"working"/, env);
+export function startWorker(env: Record<string, string | undefined>, nodeOptions: string[] = []): Promise<ServerProcess> {
+  return startEntryPoint(WORKER, /"msg":"working"/, env, nodeOptions);
 }
 
-function startEntryPoint(script: string, ready: RegExp, env: Record<string, string | undefined>): Promise<ServerProcess> {
+function startEntryPoint(script: string, ready: RegExp, env: Record<string, string | undefined>, nodeOptions: string[]): Promise<ServerProcess> {
   // Unless the test shares a queue between processes, each process gets Redis keys of its own, deleted when it stops.
   const ownPrefix = env.PROVENANCE_REDIS_PREFIX === undefined ? uniqueQueuePrefix() : undefined;
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeOptions, script], {
     env: {
       ...process.env,
       PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0',

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import socket
 import threading
 import time
 import unittest
@@ -174,9 +175,14 @@ class SmokeTest(unittest.TestCase):
         self.assertEqual(list(events), [])
 
     def test_the_default_deadline_applies_to_every_call(self):
-        with ProvenanceClient(ADDRESS, timeout=0.000001) as hurried:
-            with self.assertRaises(grpc.RpcError) as late:
-                hurried.get_job(self.job_id("any"))
+        # A socket that accepts connections and never answers: only the deadline ends the call.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            address = "127.0.0.1:%d" % silent.getsockname()[1]
+            with ProvenanceClient(address, timeout=0.3) as hurried:
+                with self.assertRaises(grpc.RpcError) as late:
+                    hurried.get_job(self.job_id("any"))
         self.assertEqual(late.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
 
 

@@ -6,7 +6,7 @@ import { Violations } from '../../domain/validation.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { invalidateDescendants } from './invalidation.js';
 import { settle } from './settlement.js';
-import { executionWrites } from './write-batches.js';
+import { groupCommit } from '../group-commit.js';
 
 /** Thrown back to the queue so that it retries the delivery after its backoff. */
 export class RetryableAttemptError extends Error {
@@ -25,7 +25,7 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
   const parents = await deps.store.getJobs(job.parentIds);
   const running = claimed(job, parents, deps.now());
   // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
-  if (!(await executionWrites(deps.store).replace(running, job.etag))) return;
+  if (!(await groupCommit(deps.store).replace(running, job.etag))) return;
 
   if ((running.cachePolicy ?? 'USE') === 'USE') {
     const hit = await deps.store.findReusableResult({
@@ -104,7 +104,7 @@ async function stopped(deps: ServiceDependencies, running: JobRecord): Promise<v
 
 /** Writes the terminal record if the job is still the one this worker claimed, then settles what waits on it. */
 async function finish(deps: ServiceDependencies, running: JobRecord, done: JobRecord): Promise<boolean> {
-  if (!(await executionWrites(deps.store).replace(done, running.etag))) return false;
+  if (!(await groupCommit(deps.store).replace(done, running.etag))) return false;
   await settle(deps, done);
   return true;
 }

@@ -13,7 +13,7 @@ import { Violations, validateSubmitJob } from '../../domain/validation.js';
 import { getJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { failWaitingDescendants, releaseIfReady } from './settlement.js';
-import { executionWrites } from './write-batches.js';
+import { groupCommit } from '../group-commit.js';
 
 interface Submission {
   command: SubmitJobCommand;
@@ -103,7 +103,7 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
     payloadRedacted: redacted,
     ...(submission.rerunOfJobId ? { rerunOfJobId: submission.rerunOfJobId } : {}),
   });
-  const outcome = await executionWrites(deps.store).insert(job);
+  const outcome = await groupCommit(deps.store).insert(job);
   if (!outcome.inserted) {
     // Lost a race for the job id or request_id: answer as the winner would.
     return replayed(deps, (await earlierSubmission(deps, principal, command))!, fingerprint);

@@ -27,9 +27,21 @@ type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: st
  * the graph and the rows they read next are of one snapshot.
  */
 export class LineageGraph {
-  private readonly jobs = new Map<string, GraphJob>();
-  /** Children by parent id, including parents with no row (dangling references). */
-  private readonly children = new Map<string, string[]>();
+  /**
+   * Every job id the graph knows (jobs, and parents with no row) gets an
+   * index for good; a walk marks indexes in a typed array instead of hashing
+   * ids into a Set, and ids are held once, so the parent arrays handed out
+   * share the strings (and their cached hashes) of the job ids.
+   */
+  private readonly indexOf = new Map<string, number>();
+  private readonly ids: string[] = [];
+  /** By index: the job's row, undefined for an id named only as a parent. */
+  private readonly jobs: Array<GraphJob | undefined> = [];
+  private readonly parentIndexes: Array<number[] | undefined> = [];
+  private readonly childIndexes: number[][] = [];
+  /** visited[i] === walkNumber when the current walk has reached index i. */
+  private visited = new Int32Array(0);
+  private walkNumber = 0;
   private appliedThrough: number | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
 
@@ -44,12 +56,14 @@ export class LineageGraph {
     if (latest === this.appliedThrough) return;
     const oldest = oldestChange.get() ?? 0;
     if (this.appliedThrough === undefined || oldest > this.appliedThrough + 1) {
-      this.jobs.clear();
-      this.children.clear();
+      for (let i = 0; i < this.ids.length; i++) this.remove(i);
       for (const columns of allJobs.all()) this.add(columns);
     } else {
       const changed = changedJobIds.all(this.appliedThrough);
-      for (const jobId of changed) this.remove(jobId);
+      for (const jobId of changed) {
+        const index = this.indexOf.get(jobId);
+        if (index !== undefined) this.remove(index);
+      }
       for (const columns of jobsByIds.all(JSON.stringify(changed))) this.add(columns);
     }
     this.appliedThrough = latest;
@@ -63,19 +77,24 @@ export class LineageGraph {
    */
   walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
     const found: LineageRow[] = [];
-    const seen = new Set<string>([rootId]);
-    let frontier = [rootId];
-    for (let depth = 0; depth < maxDepth && frontier.length > 0; depth++) {
-      const next: string[] = [];
-      for (const id of frontier) {
-        const neighbours = direction === 'ANCESTORS' ? this.jobs.get(id)?.parentIds : this.children.get(id);
+    const rootIndex = this.indexOf.get(rootId);
+    if (rootIndex === undefined) return found;
+    const visited = this.visited;
+    const walk = ++this.walkNumber;
+    const neighboursOf = direction === 'ANCESTORS' ? this.parentIndexes : this.childIndexes;
+    visited[rootIndex] = walk;
+    let frontier = [rootIndex];
+    for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
+      const next: number[] = [];
+      for (const index of frontier) {
+        const neighbours = neighboursOf[index];
         if (neighbours === undefined) continue;
         for (const neighbour of neighbours) {
-          if (seen.has(neighbour)) continue;
-          seen.add(neighbour);
+          if (visited[neighbour] === walk) continue;
+          visited[neighbour] = walk;
           next.push(neighbour);
-          const job = this.jobs.get(neighbour);
-          if (job !== undefined) found.push({ jobId: job.jobId, parentIds: job.parentIds, tenant: job.tenant, readers: job.readers, depth: depth + 1 });
+          const job = this.jobs[neighbour];
+          if (job !== undefined) found.push({ jobId: job.jobId, parentIds: job.parentIds, tenant: job.tenant, readers: job.readers, depth });
         }
       }
       frontier = next;
@@ -83,25 +102,39 @@ export class LineageGraph {
     return found;
   }
 
-  private add([jobId, parentIds, tenant, readers]: JobColumns): void {
-    const job: GraphJob = { jobId, parentIds: JSON.parse(parentIds) as string[], tenant, readers: JSON.parse(readers) as string[] };
-    this.jobs.set(jobId, job);
-    for (const parentId of job.parentIds) {
-      const siblings = this.children.get(parentId);
-      if (siblings === undefined) this.children.set(parentId, [jobId]);
-      else siblings.push(jobId);
+  /** The index of an id, given one if it has none yet. */
+  private index(id: string): number {
+    let index = this.indexOf.get(id);
+    if (index === undefined) {
+      index = this.ids.length;
+      this.indexOf.set(id, index);
+      this.ids.push(id);
+      this.jobs.push(undefined);
+      this.parentIndexes.push(undefined);
+      this.childIndexes.push([]);
+      if (index >= this.visited.length) {
+        const grown = new Int32Array(Math.max(1024, this.visited.length * 2));
+        grown.set(this.visited);
+        this.visited = grown;
+      }
     }
+    return index;
   }
 
-  private remove(jobId: string): void {
-    const job = this.jobs.get(jobId);
-    if (job === undefined) return;
-    this.jobs.delete(jobId);
-    for (const parentId of job.parentIds) {
-      const siblings = this.children.get(parentId)!.filter((id) => id !== jobId);
-      if (siblings.length === 0) this.children.delete(parentId);
-      else this.children.set(parentId, siblings);
-    }
+  private add([jobId, parentIdsJson, tenant, readers]: JobColumns): void {
+    const index = this.index(jobId);
+    const parents = (JSON.parse(parentIdsJson) as string[]).map((parentId) => this.index(parentId));
+    this.jobs[index] = { jobId: this.ids[index]!, parentIds: parents.map((parent) => this.ids[parent]!), tenant, readers: JSON.parse(readers) as string[] };
+    this.parentIndexes[index] = parents;
+    for (const parent of parents) this.childIndexes[parent]!.push(index);
+  }
+
+  private remove(index: number): void {
+    const parents = this.parentIndexes[index];
+    if (parents === undefined) return;
+    for (const parent of parents) this.childIndexes[parent] = this.childIndexes[parent]!.filter((child) => child !== index);
+    this.jobs[index] = undefined;
+    this.parentIndexes[index] = undefined;
   }
 }
 

@@ -1,36 +1,44 @@
-import type { JobRecord } from '../../domain/job.js';
-import type { InsertOutcome, ProvenanceStore } from '../../domain/ports/provenance-store.js';
-
-/** The most records one batched store call carries: a transaction holds the SQLite write lock, and the event loop, while it runs. */
-const MAX_BATCH = 256;
+import type { JobRecord } from '../domain/job.js';
+import type { InsertOutcome, ProvenanceStore } from '../domain/ports/provenance-store.js';
 
 /**
- * Group commit for the writes every submitted job makes (its insert, its
- * claim, its outcome): writes asked for while the previous batch is being
- * written (or in the same turn of the event loop) go to the store together,
- * in one insertJobs or replaceJobs call. That is one transaction, one relay
- * of their events to the log and one clearance of their outboxes for the
- * whole batch instead of one of each per job, which is what concurrent
- * submissions and deliveries would otherwise cost. Each caller still gets
- * its own outcome; a call that fails fails every write of its batch.
+ * The most records one batched store call carries: a transaction holds the
+ * SQLite write lock, and the event loop, while it runs. As many as a
+ * BatchRecordJobs call of the default PROVENANCE_BATCH_SIZE, so that one
+ * such call is still one transaction.
  */
-export interface ExecutionWrites {
+const MAX_BATCH = 1000;
+
+/**
+ * Group commit for the writes of concurrent calls (a recorded or submitted
+ * job's insert, a run's claim and outcome): writes asked for in the same
+ * turn of the event loop go to the store together, in one insertJobs or
+ * replaceJobs call. That is one transaction, one relay of their events to
+ * the log and one clearance of their outboxes for the whole batch, instead
+ * of one of each per call, which is what concurrent RecordJob and SubmitJob
+ * calls and deliveries would otherwise cost. Each caller still gets its own
+ * outcome; a store call that fails fails every write of its batch.
+ */
+export interface GroupCommit {
   /** insertJobs of one record, batched. */
   insert(record: JobRecord): Promise<InsertOutcome>;
+  /** insertJobs of several records, batched, in order; they share one transaction unless the batch fills up. */
+  insertAll(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
   /** replaceJob, batched. */
   replace(record: JobRecord, expectedEtag: string): Promise<boolean>;
 }
 
-const writesByStore = new WeakMap<ProvenanceStore, ExecutionWrites>();
+const writesByStore = new WeakMap<ProvenanceStore, GroupCommit>();
 
 /** The batches of that store, shared by every use case of the process that writes through it. */
-export function executionWrites(store: ProvenanceStore): ExecutionWrites {
+export function groupCommit(store: ProvenanceStore): GroupCommit {
   let writes = writesByStore.get(store);
   if (!writes) {
     const inserts = new Batches<JobRecord, InsertOutcome>((records) => store.insertJobs(records));
     const replacements = new Batches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch));
     writes = {
       insert: (record) => inserts.add(record.jobId, record),
+      insertAll: (records) => Promise.all(records.map((record) => inserts.add(record.jobId, record))),
       replace: (record, expectedEtag) => replacements.add(record.jobId, { record, expectedEtag }),
     };
     writesByStore.set(store, writes);

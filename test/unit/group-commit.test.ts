@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import type { JobRecord } from '../../src/domain/job.js';
+import type { InsertOutcome, ProvenanceStore, Replacement } from '../../src/domain/ports/provenance-store.js';
+import { groupCommit } from '../../src/service/group-commit.js';
+import { makeJob } from '../support/job-records.js';
+
+/** The two calls group commit makes, recorded; insertJobs refuses ids starting with "taken". */
+class RecordingStore {
+  readonly insertCalls: string[][] = [];
+  readonly replaceCalls: string[][] = [];
+  failNext: Error | undefined;
+
+  async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    this.insertCalls.push(records.map((r) => r.jobId));
+    this.throwIfFailing();
+    return records.map((r) => (r.jobId.startsWith('taken') ? { inserted: false, conflict: 'JOB_ID' } : { inserted: true }));
+  }
+
+  async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
+    this.replaceCalls.push(replacements.map((r) => r.record.jobId));
+    this.throwIfFailing();
+    return replacements.map((r) => r.expectedEtag === 'current');
+  }
+
+  private throwIfFailing(): void {
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+  }
+}
+
+function setUp() {
+  const store = new RecordingStore();
+  return { store, writes: groupCommit(store as unknown as ProvenanceStore) };
+}
+
+describe('group commit', () => {
+  it('writes the inserts of one turn of the event loop in one store call, in order, each caller getting its own outcome', async () => {
+    const { store, writes } = setUp();
+    const [a, taken, many] = await Promise.all([
+      writes.insert(makeJob({ jobId: 'a' })),
+      writes.insert(makeJob({ jobId: 'taken-1' })),
+      writes.insertAll([makeJob({ jobId: 'b' }), makeJob({ jobId: 'taken-2' })]),
+    ]);
+    expect(store.insertCalls).to.deep.equal([['a', 'taken-1', 'b', 'taken-2']]);
+    expect(a).to.deep.equal({ inserted: true });
+    expect(taken).to.deep.equal({ inserted: false, conflict: 'JOB_ID' });
+    expect(many).to.deep.equal([{ inserted: true }, { inserted: false, conflict: 'JOB_ID' }]);
+  });
+
+  it('writes what is asked for in a later turn in a later call', async () => {
+    const { store, writes } = setUp();
+    await writes.insert(makeJob({ jobId: 'first' }));
+    await writes.insert(makeJob({ jobId: 'second' }));
+    expect(store.insertCalls).to.deep.equal([['first'], ['second']]);
+  });
+
+  it('puts a second write of a job in the next call, after the first', async () => {
+    const { store, writes } = setUp();
+    const job = makeJob({ jobId: 'twice' });
+    const outcomes = await Promise.all([writes.replace(job, 'current'), writes.replace(makeJob({ jobId: 'other' }), 'stale'), writes.replace(job, 'current')]);
+    expect(store.replaceCalls).to.deep.equal([['twice', 'other'], ['twice']]);
+    expect(outcomes).to.deep.equal([true, false, true]);
+  });
+
+  it('keeps at most 1000 records in one call', async () => {
+    const { store, writes } = setUp();
+    await writes.insertAll(Array.from({ length: 1001 }, (_, i) => makeJob({ jobId: `j${i}` })));
+    expect(store.insertCalls.map((ids) => ids.length)).to.deep.equal([1000, 1]);
+  });
+
+  it('fails every write of a call that fails, and only those', async () => {
+    const { store, writes } = setUp();
+    store.failNext = new Error('disk full');
+    const outcomes = await Promise.allSettled([writes.insert(makeJob({ jobId: 'x' })), writes.insert(makeJob({ jobId: 'y' }))]);
+    expect(outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'rejected']);
+    expect((outcomes[0] as PromiseRejectedResult).reason).to.have.property('message', 'disk full');
+    expect(await writes.insert(makeJob({ jobId: 'z' }))).to.deep.equal({ inserted: true });
+  });
+});
