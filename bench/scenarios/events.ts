@@ -17,6 +17,7 @@ const LATENCY_SUBSCRIBERS = 4;
 const DELIVERY_PASSES = 1;
 const WATCH_EVENTS_PATH = '/provenance.v1.ProvenanceService/WatchEvents';
 const BROADCAST_ROLE = 'events-broadcast-server';
+const LATENCY_SUBSCRIBERS_ROLE = 'events-latency-subscribers';
 
 /**
  * Scenario 4 of issue #7. Deliveries/s of WatchEvents to many subscribers,
@@ -137,45 +138,34 @@ async function deliverToSubscribers(address: string, serverPid: number, subscrib
   }
 }
 
-/** Latency from the commit of a write to the delivery of its event, with writes paced at the rate of issue #7. */
+/**
+ * Latency from the commit of a write to the delivery of its event, with
+ * writes paced at the rate of issue #7. The subscribers run in a process of
+ * their own, as other services would: in the bench's process, the writer's
+ * work delayed the reading of deliveries by hundreds of milliseconds, which
+ * measured the bench rather than the server.
+ */
 async function latency(context: BenchContext, address: string): Promise<void> {
   const { latencyEventsPerSecond: rate, latencyEvents: count } = context.sizes;
   const runId = `latency-${Date.now().toString(36)}`;
+  // The first second is a warm-up, paced like the rest and not measured, so that the figure is the steady state.
+  const warmUp = rate;
+  const total = warmUp + count;
+  const warmUpId = `${runId}-warm-up-`;
   const writer = new ProvenanceClient({ address, timeoutMs: 30_000 });
-  const clients = Array.from({ length: LATENCY_SUBSCRIBERS }, () => subscriberClient(address));
-  const watches = clients.map((client) => client.watchEvents({}));
+  const subscribers = await startLatencySubscribers({ address, subscribers: LATENCY_SUBSCRIBERS, total, skipPrefix: warmUpId });
   try {
-    await Promise.all(watches.map((watch) => watch.subscribed()));
-    const latencies: number[] = [];
-    /** When the first subscriber got each job's event, and when the RecordJob call that wrote it returned. */
-    const delivered = new Map<string, number>();
+    /** When the RecordJob call that wrote each job returned. */
     const returned = new Map<string, number>();
-    const consume = async (watch: EventWatch, first: boolean): Promise<void> => {
-      let taken = 0;
-      for await (const event of watch) {
-        const now = wallClockMs();
-        // The event's time is the server's clock (Date.now()) read as the write began, before its validation,
-        // reads and commit: the closest stamp to the commit the event carries, and never after it. So this
-        // overstates commit-to-delivery by the write's own duration (and up to 1 ms of the stamp's rounding),
-        // but never understates it. The RecordJob call's return cannot stand in for the commit: it comes after
-        // the commit and after the event was appended to the log, often after its delivery (see the note).
-        latencies.push(now - event.time!.getTime());
-        if (first) delivered.set(event.jobId, now);
-        if (++taken === count) return;
-      }
-      throw new Error(`a subscriber's stream ended after ${taken} of ${count} events`);
-    };
-    const consumers = Promise.all(watches.map((watch, i) => consume(watch, i === 0)));
-
     const writes: Array<Promise<unknown>> = [];
     const started = performance.now();
     let mostInFlight = 0;
     let inFlight = 0;
     // Paced on a schedule, not one after the other: each write is sent when it is due, whether or not the ones before it have returned.
-    for (let sent = 0; sent < count; ) {
-      const due = Math.min(count, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    for (let sent = 0; sent < total; ) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
       for (; sent < due; sent++) {
-        const jobId = `${runId}-${sent}`;
+        const jobId = sent < warmUp ? `${warmUpId}${sent}` : `${runId}-${sent}`;
         inFlight++;
         mostInFlight = Math.max(mostInFlight, inFlight);
         writes.push(
@@ -188,13 +178,14 @@ async function latency(context: BenchContext, address: string): Promise<void> {
       await sleep(1);
     }
     const writeSeconds = (performance.now() - started) / 1000;
-    await Promise.all([Promise.all(writes), consumers]);
+    const [, { latencies, delivered }] = await Promise.all([Promise.all(writes), subscribers.result]);
 
-    const afterReturn = [...delivered].map(([jobId, at]) => at - returned.get(jobId)!);
+    const afterReturn = delivered.map(([jobId, at]) => at - returned.get(jobId)!);
     const notes = {
       subscribers: LATENCY_SUBSCRIBERS,
       events: count,
-      'writes/s sent': count / writeSeconds,
+      'warm-up events': warmUp,
+      'writes/s sent': total / writeSeconds,
       'most writes in flight': mostInFlight,
       'delivery − RecordJob return, p50': `${afterReturn.length > 0 ? percentile(afterReturn, 0.5).toFixed(1) : 'n/a'} ms`,
       'delivered before the call returned': `${Math.round((100 * afterReturn.filter((ms) => ms < 0).length) / afterReturn.length)}%`,
@@ -203,10 +194,69 @@ async function latency(context: BenchContext, address: string): Promise<void> {
     context.report({ scenario: SCENARIO, name: `${name}, p50`, unit: 'ms', value: percentile(latencies, 0.5), notes });
     context.report({ scenario: SCENARIO, name: `${name}, p99`, unit: 'ms', value: percentile(latencies, 0.99), limit: { max: 50 } });
   } finally {
-    for (const watch of watches) watch.close();
-    for (const client of clients) client.close();
+    subscribers.child.kill();
     writer.close();
   }
+}
+
+interface LatencySubscribersTask {
+  address: string;
+  subscribers: number;
+  /** Events each subscriber reads before it is done. */
+  total: number;
+  /** Events of jobs whose id starts with this are read but not measured (the warm-up). */
+  skipPrefix: string;
+}
+
+interface LatencyResult {
+  /** Of every subscriber's every measured event, in milliseconds. */
+  latencies: number[];
+  /** When the first subscriber received each measured job's event (wall clock, ms). */
+  delivered: Array<[jobId: string, at: number]>;
+}
+
+/** Starts the subscribers' process and resolves once every subscriber is registered; result resolves when they have read everything. */
+async function startLatencySubscribers(task: LatencySubscribersTask): Promise<{ child: ChildProcess; result: Promise<LatencyResult> }> {
+  const child = fork(fileURLToPath(import.meta.url), [LATENCY_SUBSCRIBERS_ROLE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the latency subscribers exited with code ${code} before they were done`);
+  });
+  exited.catch(() => undefined);
+  child.send(task);
+  await Promise.race([once(child, 'message'), exited]);
+  const result = Promise.race([once(child, 'message').then(([message]) => message as LatencyResult), exited]);
+  return { child, result };
+}
+
+async function runLatencySubscribers(): Promise<void> {
+  const [task] = (await once(process, 'message')) as [LatencySubscribersTask];
+  const clients = Array.from({ length: task.subscribers }, () => subscriberClient(task.address));
+  const watches = clients.map((client) => client.watchEvents({}));
+  await Promise.all(watches.map((watch) => watch.subscribed()));
+  process.send!('subscribed');
+  const latencies: number[] = [];
+  const delivered: Array<[string, number]> = [];
+  const consume = async (watch: EventWatch, first: boolean): Promise<void> => {
+    let taken = 0;
+    for await (const event of watch) {
+      const now = wallClockMs();
+      if (!event.jobId.startsWith(task.skipPrefix)) {
+        // The event's time is the server's clock (Date.now()) read as the write began, before its validation,
+        // reads and commit: the closest stamp to the commit the event carries, and never after it. So this
+        // overstates commit-to-delivery by the write's own duration (and up to 1 ms of the stamp's rounding),
+        // but never understates it. The RecordJob call's return cannot stand in for the commit: it comes after
+        // the commit and after the event was appended to the log, often after its delivery (see the note).
+        latencies.push(now - event.time!.getTime());
+        if (first) delivered.push([event.jobId, now]);
+      }
+      if (++taken === task.total) return;
+    }
+    throw new Error(`a subscriber's stream ended after ${taken} of ${task.total} events`);
+  };
+  await Promise.all(watches.map((watch, i) => consume(watch, i === 0)));
+  for (const watch of watches) watch.close();
+  for (const client of clients) client.close();
+  process.send!({ latencies, delivered } satisfies LatencyResult, () => process.exit(0));
 }
 
 /** Each subscriber is a client of its own, on a connection of its own (grpc-js otherwise shares one between clients of the same address). */
@@ -327,8 +377,10 @@ function drainedOrCancelled(call: ServerWritableStream<Buffer, Buffer>): Promise
   });
 }
 
-if (process.argv[2] === BROADCAST_ROLE && resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
-  serveBroadcast().catch((error: unknown) => {
+const roles: Record<string, () => Promise<void>> = { [BROADCAST_ROLE]: serveBroadcast, [LATENCY_SUBSCRIBERS_ROLE]: runLatencySubscribers };
+const role = roles[process.argv[2] ?? ''];
+if (role && resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
+  role().catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });

@@ -111,6 +111,8 @@ export function buildLineage(
  * keep the graph's shape through the same opaque ids.
  */
 export function withPlaceholders(lineage: Lineage, canSee: (row: LineageRow) => boolean, opaqueId: (jobId: string) => string): Lineage {
+  // Most answers hide nothing: find that out without building a second array of nodes.
+  if (lineage.nodes.every((node) => canSee(node.row))) return lineage;
   const hidden = new Map<string, string>();
   const nodes = lineage.nodes.map((node): LineageNode => {
     if (canSee(node.row)) return node;
@@ -118,7 +120,6 @@ export function withPlaceholders(lineage: Lineage, canSee: (row: LineageRow) => 
     hidden.set(node.row.jobId, id);
     return { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: id, parentIds: [], tenant: '', readers: [] } };
   });
-  if (hidden.size === 0) return lineage;
   const shown = (id: string) => hidden.get(id) ?? id;
   return {
     ...lineage,
