@@ -30,7 +30,7 @@ describe('generated code', function () {
     const scratch = mkdtempSync(join(tmpdir(), 'provenance-generate-'));
     try {
       // The same steps as `npm run generate`, written into a scratch directory.
-      const templates = ['buf.gen.yaml', 'buf.gen.go.yaml'];
+      const templates = ['buf.gen.yaml', 'buf.gen.go.yaml', 'buf.gen.openapi.yaml'];
       for (const template of templates) execFileSync(BUF, ['generate', '--template', template, '-o', scratch], { cwd: ROOT, stdio: 'pipe' });
       execFileSync(BUF, ['build', '-o', join(scratch, 'src/gen/provenance.binpb')], { cwd: ROOT, stdio: 'pipe' });
       const outputs = [...new Set(templates.flatMap((template) => [...readFileSync(join(ROOT, template), 'utf8').matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]!)))];

@@ -4477,6 +4477,8 @@ export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
  * provider, after which other jobs) and answers lineage questions about them.
  * Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
  * with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
+ * The google.api.http options give each unary method its REST twin, mapped
+ * as Google's HTTP transcoding defines (google/api/http.proto).
  */
 export type ProvenanceServiceService = typeof ProvenanceServiceService;
 export const ProvenanceServiceService = {

@@ -11,6 +11,7 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
@@ -20,7 +21,7 @@ from provenance.v1 import job_pb2 as provenance_dot_v1_dot_job__pb2
 from provenance.v1 import lineage_pb2 as provenance_dot_v1_dot_lineage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&provenance/v1/provenance_service.proto\x12\rprovenance.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19provenance/v1/audit.proto\x1a\x19provenance/v1/event.proto\x1a\x17provenance/v1/job.proto\x1a\x1bprovenance/v1/lineage.proto\"\xd8\x06\n\x10RecordJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x31\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x33\n\x08provider\x18\x05 \x01(\x0b\x32\x17.provenance.v1.ProviderR\x08provider\x12$\n\x0eparent_job_ids\x18\x06 \x03(\tR\x0cparentJobIds\x12\x30\n\x06status\x18\x07 \x01(\x0e\x32\x18.provenance.v1.JobStatusR\x06status\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12?\n\rcomplete_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x63ompleteTime\x12\x1f\n\x0boutput_hash\x18\n \x01(\tR\noutputHash\x12.\n\x06output\x18\x0b \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\x12-\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x17.provenance.v1.JobErrorR\x05\x65rror\x12\x43\n\x06labels\x18\r \x03(\x0b\x32+.provenance.v1.RecordJobRequest.LabelsEntryR\x06labels\x12\x33\n\x08metadata\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12\x32\n\x15\x61llow_missing_parents\x18\x0f \x01(\x08R\x13\x61llowMissingParents\x12\'\n\x0freader_subjects\x18\x10 \x03(\tR\x0ereaderSubjects\x12\x18\n\x07\x61ttempt\x18\x11 \x01(\x05R\x07\x61ttempt\x12\x12\n\x04\x65tag\x18\x12 \x01(\tR\x04\x65tag\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"U\n\x16\x42\x61tchRecordJobsRequest\x12;\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.provenance.v1.RecordJobRequestR\x08requests\"Y\n\x17\x42\x61tchRecordJobsResponse\x12>\n\x07results\x18\x01 \x03(\x0b\x32$.provenance.v1.BatchRecordJobsResultR\x07results\"i\n\x15\x42\x61tchRecordJobsResult\x12*\n\x06status\x18\x01 \x01(\x0b\x32\x12.google.rpc.StatusR\x06status\x12$\n\x03job\x18\x02 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\"&\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"e\n\x0fListJobsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\"b\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.provenance.v1.JobR\x04jobs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd3\x01\n\x11GetLineageRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12=\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.provenance.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12\x1b\n\tmax_nodes\x18\x04 \x01(\x05R\x08maxNodes\x12.\n\x04view\x18\x05 \x01(\x0e\x32\x1a.provenance.v1.LineageViewR\x04view\"\x8d\x03\n\x12GetLineageResponse\x12.\n\x04root\x18\x01 \x01(\x0b\x32\x1a.provenance.v1.LineageNodeR\x04root\x12\x30\n\x05nodes\x18\x02 \x03(\x0b\x32\x1a.provenance.v1.LineageNodeR\x05nodes\x12)\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\x13.provenance.v1.EdgeR\x05\x65\x64ges\x12%\n\x0e\x61ncestor_depth\x18\x04 \x01(\x05R\rancestorDepth\x12)\n\x10\x64\x65scendant_depth\x18\x05 \x01(\x05R\x0f\x64\x65scendantDepth\x12\x1c\n\ttruncated\x18\x06 \x01(\x08R\ttruncated\x12N\n\x12truncation_reasons\x18\x07 \x03(\x0e\x32\x1f.provenance.v1.TruncationReasonR\x11truncationReasons\x12*\n\x11hidden_node_count\x18\x08 \x01(\x05R\x0fhiddenNodeCount\"\x8a\x01\n\x15ListDependentsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n\ntransitive\x18\x02 \x01(\x08R\ntransitive\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"G\n\tDependent\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\x05R\x05\x64\x65pth\"\xc4\x01\n\x16ListDependentsResponse\x12\x38\n\ndependents\x18\x01 \x03(\x0b\x32\x18.provenance.v1.DependentR\ndependents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1c\n\ttruncated\x18\x03 \x01(\x08R\ttruncated\x12*\n\x11hidden_node_count\x18\x04 \x01(\x05R\x0fhiddenNodeCount\"\xc5\x01\n\x1c\x45xportProvenanceGraphRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12=\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.provenance.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12\x32\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1a.provenance.v1.GraphFormatR\x06\x66ormat\"\xfd\x02\n\x1d\x45xportProvenanceGraphResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.provenance.v1.JobR\x04jobs\x12)\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x13.provenance.v1.EdgeR\x05\x65\x64ges\x12\x1c\n\ttruncated\x18\x03 \x01(\x08R\ttruncated\x12N\n\x12truncation_reasons\x18\x04 \x03(\x0e\x32\x1f.provenance.v1.TruncationReasonR\x11truncationReasons\x12*\n\x11hidden_node_count\x18\x05 \x01(\x05R\x0fhiddenNodeCount\x12\x32\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.GraphFormatR\x06\x66ormat\x12\x18\n\x07\x63ontent\x18\x07 \x01(\tR\x07\x63ontent\x12!\n\x0c\x63ontent_type\x18\x08 \x01(\tR\x0b\x63ontentType\"4\n\x1b\x43heckReproducibilityRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xcc\x01\n\x1c\x43heckReproducibilityResponse\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\"\n\x0creproducible\x18\x02 \x01(\x08R\x0creproducible\x12;\n\x06issues\x18\x03 \x03(\x0b\x32#.provenance.v1.ReproducibilityIssueR\x06issues\x12\x34\n\x16\x63hecked_ancestor_count\x18\x04 \x01(\x05R\x14\x63heckedAncestorCount\"\x8a\x01\n\x14ReproducibilityIssue\x12\x41\n\x06reason\x18\x01 \x01(\x0e\x32).provenance.v1.ReproducibilityIssueReasonR\x06reason\x12\x15\n\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x87\x04\n\x10SubmitJobRequest\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x31\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x33\n\x08provider\x18\x03 \x01(\x0b\x32\x17.provenance.v1.ProviderR\x08provider\x12$\n\x0eparent_job_ids\x18\x04 \x03(\tR\x0cparentJobIds\x12\x43\n\x06labels\x18\x05 \x03(\x0b\x32+.provenance.v1.SubmitJobRequest.LabelsEntryR\x06labels\x12=\n\x0c\x63\x61\x63he_policy\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.CachePolicyR\x0b\x63\x61\x63hePolicy\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\x12\x33\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12\'\n\x0freader_subjects\x18\t \x03(\tR\x0ereaderSubjects\x12\x15\n\x06job_id\x18\n \x01(\tR\x05jobId\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xfb\x02\n\x0fRerunJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x46\n\x11payload_overrides\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x10payloadOverrides\x12J\n\x13payload_replacement\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x12payloadReplacement\x12$\n\x0eparent_job_ids\x18\x04 \x03(\tR\x0cparentJobIds\x12\'\n\x0freplace_parents\x18\x05 \x01(\x08R\x0ereplaceParents\x12=\n\x0c\x63\x61\x63he_policy\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.CachePolicyR\x0b\x63\x61\x63hePolicy\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestIdB\x10\n\x0epayload_change\"A\n\x10\x43\x61ncelJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"H\n\x16InvalidateCacheRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x17\n\x07\x64ry_run\x18\x02 \x01(\x08R\x06\x64ryRun\"\x83\x01\n\x17InvalidateCacheResponse\x12(\n\x10\x61\x66\x66\x65\x63ted_job_ids\x18\x01 \x03(\tR\x0e\x61\x66\x66\x65\x63tedJobIds\x12%\n\x0e\x61\x66\x66\x65\x63ted_count\x18\x02 \x01(\x05R\raffectedCount\x12\x17\n\x07\x64ry_run\x18\x03 \x01(\x08R\x06\x64ryRun\"\xd7\x02\n\x12WatchEventsRequest\x12\x17\n\x07job_ids\x18\x01 \x03(\tR\x06jobIds\x12\x1d\n\nlineage_of\x18\x02 \x01(\tR\tlineageOf\x12\x1f\n\x0b\x65vent_types\x18\x03 \x03(\tR\neventTypes\x12\x45\n\x06labels\x18\x04 \x03(\x0b\x32-.provenance.v1.WatchEventsRequest.LabelsEntryR\x06labels\x12\x43\n\x0estart_position\x18\x05 \x01(\x0e\x32\x1c.provenance.v1.StartPositionR\rstartPosition\x12!\n\x0c\x61\x66ter_cursor\x18\x06 \x01(\tR\x0b\x61\x66terCursor\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"K\n\x13WatchEventsResponse\x12\x34\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.provenance.v1.ProvenanceEventR\x05\x65vent\"l\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\"\x7f\n\x17ListAuditEventsResponse\x12<\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x19.provenance.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x90\x01\n\x0bGraphFormat\x12\x1c\n\x18GRAPH_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_FORMAT_NATIVE\x10\x01\x12\x1a\n\x16GRAPH_FORMAT_PROV_JSON\x10\x02\x12\x14\n\x10GRAPH_FORMAT_DOT\x10\x03\x12\x18\n\x14GRAPH_FORMAT_MERMAID\x10\x04*\xec\x03\n\x1aReproducibilityIssueReason\x12,\n(REPRODUCIBILITY_ISSUE_REASON_UNSPECIFIED\x10\x00\x12\x31\n-REPRODUCIBILITY_ISSUE_REASON_MISSING_ANCESTOR\x10\x01\x12\x37\n3REPRODUCIBILITY_ISSUE_REASON_ANCESTOR_NOT_SUCCEEDED\x10\x02\x12-\n)REPRODUCIBILITY_ISSUE_REASON_STALE_RESULT\x10\x03\x12\x32\n.REPRODUCIBILITY_ISSUE_REASON_INPUTS_INCOMPLETE\x10\x04\x12\x39\n5REPRODUCIBILITY_ISSUE_REASON_DEFINITION_HASH_MISMATCH\x10\x05\x12\x34\n0REPRODUCIBILITY_ISSUE_REASON_INPUT_HASH_MISMATCH\x10\x06\x12+\n\'REPRODUCIBILITY_ISSUE_REASON_NO_HANDLER\x10\x07\x12\x33\n/REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED\x10\x08\x32\xb7\t\n\x11ProvenanceService\x12@\n\tRecordJob\x12\x1f.provenance.v1.RecordJobRequest\x1a\x12.provenance.v1.Job\x12`\n\x0f\x42\x61tchRecordJobs\x12%.provenance.v1.BatchRecordJobsRequest\x1a&.provenance.v1.BatchRecordJobsResponse\x12:\n\x06GetJob\x12\x1c.provenance.v1.GetJobRequest\x1a\x12.provenance.v1.Job\x12K\n\x08ListJobs\x12\x1e.provenance.v1.ListJobsRequest\x1a\x1f.provenance.v1.ListJobsResponse\x12Q\n\nGetLineage\x12 .provenance.v1.GetLineageRequest\x1a!.provenance.v1.GetLineageResponse\x12]\n\x0eListDependents\x12$.provenance.v1.ListDependentsRequest\x1a%.provenance.v1.ListDependentsResponse\x12r\n\x15\x45xportProvenanceGraph\x12+.provenance.v1.ExportProvenanceGraphRequest\x1a,.provenance.v1.ExportProvenanceGraphResponse\x12o\n\x14\x43heckReproducibility\x12*.provenance.v1.CheckReproducibilityRequest\x1a+.provenance.v1.CheckReproducibilityResponse\x12@\n\tSubmitJob\x12\x1f.provenance.v1.SubmitJobRequest\x1a\x12.provenance.v1.Job\x12>\n\x08RerunJob\x12\x1e.provenance.v1.RerunJobRequest\x1a\x12.provenance.v1.Job\x12@\n\tCancelJob\x12\x1f.provenance.v1.CancelJobRequest\x1a\x12.provenance.v1.Job\x12`\n\x0fInvalidateCache\x12%.provenance.v1.InvalidateCacheRequest\x1a&.provenance.v1.InvalidateCacheResponse\x12V\n\x0bWatchEvents\x12!.provenance.v1.WatchEventsRequest\x1a\".provenance.v1.WatchEventsResponse0\x01\x12`\n\x0fListAuditEvents\x12%.provenance.v1.ListAuditEventsRequest\x1a&.provenance.v1.ListAuditEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&provenance/v1/provenance_service.proto\x12\rprovenance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19provenance/v1/audit.proto\x1a\x19provenance/v1/event.proto\x1a\x17provenance/v1/job.proto\x1a\x1bprovenance/v1/lineage.proto\"\xd8\x06\n\x10RecordJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x31\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x33\n\x08provider\x18\x05 \x01(\x0b\x32\x17.provenance.v1.ProviderR\x08provider\x12$\n\x0eparent_job_ids\x18\x06 \x03(\tR\x0cparentJobIds\x12\x30\n\x06status\x18\x07 \x01(\x0e\x32\x18.provenance.v1.JobStatusR\x06status\x12\x39\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12?\n\rcomplete_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x63ompleteTime\x12\x1f\n\x0boutput_hash\x18\n \x01(\tR\noutputHash\x12.\n\x06output\x18\x0b \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\x12-\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x17.provenance.v1.JobErrorR\x05\x65rror\x12\x43\n\x06labels\x18\r \x03(\x0b\x32+.provenance.v1.RecordJobRequest.LabelsEntryR\x06labels\x12\x33\n\x08metadata\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12\x32\n\x15\x61llow_missing_parents\x18\x0f \x01(\x08R\x13\x61llowMissingParents\x12\'\n\x0freader_subjects\x18\x10 \x03(\tR\x0ereaderSubjects\x12\x18\n\x07\x61ttempt\x18\x11 \x01(\x05R\x07\x61ttempt\x12\x12\n\x04\x65tag\x18\x12 \x01(\tR\x04\x65tag\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"U\n\x16\x42\x61tchRecordJobsRequest\x12;\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.provenance.v1.RecordJobRequestR\x08requests\"Y\n\x17\x42\x61tchRecordJobsResponse\x12>\n\x07results\x18\x01 \x03(\x0b\x32$.provenance.v1.BatchRecordJobsResultR\x07results\"i\n\x15\x42\x61tchRecordJobsResult\x12*\n\x06status\x18\x01 \x01(\x0b\x32\x12.google.rpc.StatusR\x06status\x12$\n\x03job\x18\x02 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\"&\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"e\n\x0fListJobsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\"b\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.provenance.v1.JobR\x04jobs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd3\x01\n\x11GetLineageRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12=\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.provenance.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12\x1b\n\tmax_nodes\x18\x04 \x01(\x05R\x08maxNodes\x12.\n\x04view\x18\x05 \x01(\x0e\x32\x1a.provenance.v1.LineageViewR\x04view\"\x8d\x03\n\x12GetLineageResponse\x12.\n\x04root\x18\x01 \x01(\x0b\x32\x1a.provenance.v1.LineageNodeR\x04root\x12\x30\n\x05nodes\x18\x02 \x03(\x0b\x32\x1a.provenance.v1.LineageNodeR\x05nodes\x12)\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\x13.provenance.v1.EdgeR\x05\x65\x64ges\x12%\n\x0e\x61ncestor_depth\x18\x04 \x01(\x05R\rancestorDepth\x12)\n\x10\x64\x65scendant_depth\x18\x05 \x01(\x05R\x0f\x64\x65scendantDepth\x12\x1c\n\ttruncated\x18\x06 \x01(\x08R\ttruncated\x12N\n\x12truncation_reasons\x18\x07 \x03(\x0e\x32\x1f.provenance.v1.TruncationReasonR\x11truncationReasons\x12*\n\x11hidden_node_count\x18\x08 \x01(\x05R\x0fhiddenNodeCount\"\x8a\x01\n\x15ListDependentsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1e\n\ntransitive\x18\x02 \x01(\x08R\ntransitive\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"G\n\tDependent\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\x05R\x05\x64\x65pth\"\xc4\x01\n\x16ListDependentsResponse\x12\x38\n\ndependents\x18\x01 \x03(\x0b\x32\x18.provenance.v1.DependentR\ndependents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1c\n\ttruncated\x18\x03 \x01(\x08R\ttruncated\x12*\n\x11hidden_node_count\x18\x04 \x01(\x05R\x0fhiddenNodeCount\"\xc5\x01\n\x1c\x45xportProvenanceGraphRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12=\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.provenance.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12\x32\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1a.provenance.v1.GraphFormatR\x06\x66ormat\"\xfd\x02\n\x1d\x45xportProvenanceGraphResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x12.provenance.v1.JobR\x04jobs\x12)\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x13.provenance.v1.EdgeR\x05\x65\x64ges\x12\x1c\n\ttruncated\x18\x03 \x01(\x08R\ttruncated\x12N\n\x12truncation_reasons\x18\x04 \x03(\x0e\x32\x1f.provenance.v1.TruncationReasonR\x11truncationReasons\x12*\n\x11hidden_node_count\x18\x05 \x01(\x05R\x0fhiddenNodeCount\x12\x32\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.GraphFormatR\x06\x66ormat\x12\x18\n\x07\x63ontent\x18\x07 \x01(\tR\x07\x63ontent\x12!\n\x0c\x63ontent_type\x18\x08 \x01(\tR\x0b\x63ontentType\"4\n\x1b\x43heckReproducibilityRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xcc\x01\n\x1c\x43heckReproducibilityResponse\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\"\n\x0creproducible\x18\x02 \x01(\x08R\x0creproducible\x12;\n\x06issues\x18\x03 \x03(\x0b\x32#.provenance.v1.ReproducibilityIssueR\x06issues\x12\x34\n\x16\x63hecked_ancestor_count\x18\x04 \x01(\x05R\x14\x63heckedAncestorCount\"\x8a\x01\n\x14ReproducibilityIssue\x12\x41\n\x06reason\x18\x01 \x01(\x0e\x32).provenance.v1.ReproducibilityIssueReasonR\x06reason\x12\x15\n\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x87\x04\n\x10SubmitJobRequest\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x31\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x33\n\x08provider\x18\x03 \x01(\x0b\x32\x17.provenance.v1.ProviderR\x08provider\x12$\n\x0eparent_job_ids\x18\x04 \x03(\tR\x0cparentJobIds\x12\x43\n\x06labels\x18\x05 \x03(\x0b\x32+.provenance.v1.SubmitJobRequest.LabelsEntryR\x06labels\x12=\n\x0c\x63\x61\x63he_policy\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.CachePolicyR\x0b\x63\x61\x63hePolicy\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\x12\x33\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12\'\n\x0freader_subjects\x18\t \x03(\tR\x0ereaderSubjects\x12\x15\n\x06job_id\x18\n \x01(\tR\x05jobId\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xfb\x02\n\x0fRerunJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x46\n\x11payload_overrides\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x10payloadOverrides\x12J\n\x13payload_replacement\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x12payloadReplacement\x12$\n\x0eparent_job_ids\x18\x04 \x03(\tR\x0cparentJobIds\x12\'\n\x0freplace_parents\x18\x05 \x01(\x08R\x0ereplaceParents\x12=\n\x0c\x63\x61\x63he_policy\x18\x06 \x01(\x0e\x32\x1a.provenance.v1.CachePolicyR\x0b\x63\x61\x63hePolicy\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestIdB\x10\n\x0epayload_change\"A\n\x10\x43\x61ncelJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"H\n\x16InvalidateCacheRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x17\n\x07\x64ry_run\x18\x02 \x01(\x08R\x06\x64ryRun\"\x83\x01\n\x17InvalidateCacheResponse\x12(\n\x10\x61\x66\x66\x65\x63ted_job_ids\x18\x01 \x03(\tR\x0e\x61\x66\x66\x65\x63tedJobIds\x12%\n\x0e\x61\x66\x66\x65\x63ted_count\x18\x02 \x01(\x05R\raffectedCount\x12\x17\n\x07\x64ry_run\x18\x03 \x01(\x08R\x06\x64ryRun\"\xd7\x02\n\x12WatchEventsRequest\x12\x17\n\x07job_ids\x18\x01 \x03(\tR\x06jobIds\x12\x1d\n\nlineage_of\x18\x02 \x01(\tR\tlineageOf\x12\x1f\n\x0b\x65vent_types\x18\x03 \x03(\tR\neventTypes\x12\x45\n\x06labels\x18\x04 \x03(\x0b\x32-.provenance.v1.WatchEventsRequest.LabelsEntryR\x06labels\x12\x43\n\x0estart_position\x18\x05 \x01(\x0e\x32\x1c.provenance.v1.StartPositionR\rstartPosition\x12!\n\x0c\x61\x66ter_cursor\x18\x06 \x01(\tR\x0b\x61\x66terCursor\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"K\n\x13WatchEventsResponse\x12\x34\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1e.provenance.v1.ProvenanceEventR\x05\x65vent\"l\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\"\x7f\n\x17ListAuditEventsResponse\x12<\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x19.provenance.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x90\x01\n\x0bGraphFormat\x12\x1c\n\x18GRAPH_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_FORMAT_NATIVE\x10\x01\x12\x1a\n\x16GRAPH_FORMAT_PROV_JSON\x10\x02\x12\x14\n\x10GRAPH_FORMAT_DOT\x10\x03\x12\x18\n\x14GRAPH_FORMAT_MERMAID\x10\x04*\xec\x03\n\x1aReproducibilityIssueReason\x12,\n(REPRODUCIBILITY_ISSUE_REASON_UNSPECIFIED\x10\x00\x12\x31\n-REPRODUCIBILITY_ISSUE_REASON_MISSING_ANCESTOR\x10\x01\x12\x37\n3REPRODUCIBILITY_ISSUE_REASON_ANCESTOR_NOT_SUCCEEDED\x10\x02\x12-\n)REPRODUCIBILITY_ISSUE_REASON_STALE_RESULT\x10\x03\x12\x32\n.REPRODUCIBILITY_ISSUE_REASON_INPUTS_INCOMPLETE\x10\x04\x12\x39\n5REPRODUCIBILITY_ISSUE_REASON_DEFINITION_HASH_MISMATCH\x10\x05\x12\x34\n0REPRODUCIBILITY_ISSUE_REASON_INPUT_HASH_MISMATCH\x10\x06\x12+\n\'REPRODUCIBILITY_ISSUE_REASON_NO_HANDLER\x10\x07\x12\x33\n/REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED\x10\x08\x32\xc3\x0c\n\x11ProvenanceService\x12Y\n\tRecordJob\x12\x1f.provenance.v1.RecordJobRequest\x1a\x12.provenance.v1.Job\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\x0c/jobs:record\x12~\n\x0f\x42\x61tchRecordJobs\x12%.provenance.v1.BatchRecordJobsRequest\x1a&.provenance.v1.BatchRecordJobsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/jobs:batchRecord\x12]\n\x06GetJob\x12\x1c.provenance.v1.GetJobRequest\x1a\x12.provenance.v1.Job\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/jobs/{job_id}/provenance\x12Z\n\x08ListJobs\x12\x1e.provenance.v1.ListJobsRequest\x1a\x1f.provenance.v1.ListJobsResponse\"\r\x82\xd3\xe4\x93\x02\x07\x12\x05/jobs\x12q\n\nGetLineage\x12 .provenance.v1.GetLineageRequest\x1a!.provenance.v1.GetLineageResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/jobs/{job_id}/lineage\x12\x80\x01\n\x0eListDependents\x12$.provenance.v1.ListDependentsRequest\x1a%.provenance.v1.ListDependentsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/jobs/{job_id}/dependents\x12\x91\x01\n\x15\x45xportProvenanceGraph\x12+.provenance.v1.ExportProvenanceGraphRequest\x1a,.provenance.v1.ExportProvenanceGraphResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/jobs/{job_id}/export\x12\x94\x01\n\x14\x43heckReproducibility\x12*.provenance.v1.CheckReproducibilityRequest\x1a+.provenance.v1.CheckReproducibilityResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/jobs/{job_id}/reproducible\x12R\n\tSubmitJob\x12\x1f.provenance.v1.SubmitJobRequest\x1a\x12.provenance.v1.Job\"\x10\x82\xd3\xe4\x93\x02\n:\x01*\"\x05/jobs\x12_\n\x08RerunJob\x12\x1e.provenance.v1.RerunJobRequest\x1a\x12.provenance.v1.Job\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/jobs/{job_id}/rerun\x12\x62\n\tCancelJob\x12\x1f.provenance.v1.CancelJobRequest\x1a\x12.provenance.v1.Job\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/jobs/{job_id}:cancel\x12\x8c\x01\n\x0fInvalidateCache\x12%.provenance.v1.InvalidateCacheRequest\x1a&.provenance.v1.InvalidateCacheResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/jobs/{job_id}/invalidate-cache\x12V\n\x0bWatchEvents\x12!.provenance.v1.WatchEventsRequest\x1a\".provenance.v1.WatchEventsResponse0\x01\x12w\n\x0fListAuditEvents\x12%.provenance.v1.ListAuditEventsRequest\x1a&.provenance.v1.ListAuditEventsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/audit-eventsb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'provenance.v1.provenance_service_pb2', globals())
@@ -33,68 +34,94 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SUBMITJOBREQUEST_LABELSENTRY._serialized_options = b'8\001'
   _WATCHEVENTSREQUEST_LABELSENTRY._options = None
   _WATCHEVENTSREQUEST_LABELSENTRY._serialized_options = b'8\001'
-  _GRAPHFORMAT._serialized_start=5495
-  _GRAPHFORMAT._serialized_end=5639
-  _REPRODUCIBILITYISSUEREASON._serialized_start=5642
-  _REPRODUCIBILITYISSUEREASON._serialized_end=6134
-  _RECORDJOBREQUEST._serialized_start=254
-  _RECORDJOBREQUEST._serialized_end=1110
-  _RECORDJOBREQUEST_LABELSENTRY._serialized_start=1053
-  _RECORDJOBREQUEST_LABELSENTRY._serialized_end=1110
-  _BATCHRECORDJOBSREQUEST._serialized_start=1112
-  _BATCHRECORDJOBSREQUEST._serialized_end=1197
-  _BATCHRECORDJOBSRESPONSE._serialized_start=1199
-  _BATCHRECORDJOBSRESPONSE._serialized_end=1288
-  _BATCHRECORDJOBSRESULT._serialized_start=1290
-  _BATCHRECORDJOBSRESULT._serialized_end=1395
-  _GETJOBREQUEST._serialized_start=1397
-  _GETJOBREQUEST._serialized_end=1435
-  _LISTJOBSREQUEST._serialized_start=1437
-  _LISTJOBSREQUEST._serialized_end=1538
-  _LISTJOBSRESPONSE._serialized_start=1540
-  _LISTJOBSRESPONSE._serialized_end=1638
-  _GETLINEAGEREQUEST._serialized_start=1641
-  _GETLINEAGEREQUEST._serialized_end=1852
-  _GETLINEAGERESPONSE._serialized_start=1855
-  _GETLINEAGERESPONSE._serialized_end=2252
-  _LISTDEPENDENTSREQUEST._serialized_start=2255
-  _LISTDEPENDENTSREQUEST._serialized_end=2393
-  _DEPENDENT._serialized_start=2395
-  _DEPENDENT._serialized_end=2466
-  _LISTDEPENDENTSRESPONSE._serialized_start=2469
-  _LISTDEPENDENTSRESPONSE._serialized_end=2665
-  _EXPORTPROVENANCEGRAPHREQUEST._serialized_start=2668
-  _EXPORTPROVENANCEGRAPHREQUEST._serialized_end=2865
-  _EXPORTPROVENANCEGRAPHRESPONSE._serialized_start=2868
-  _EXPORTPROVENANCEGRAPHRESPONSE._serialized_end=3249
-  _CHECKREPRODUCIBILITYREQUEST._serialized_start=3251
-  _CHECKREPRODUCIBILITYREQUEST._serialized_end=3303
-  _CHECKREPRODUCIBILITYRESPONSE._serialized_start=3306
-  _CHECKREPRODUCIBILITYRESPONSE._serialized_end=3510
-  _REPRODUCIBILITYISSUE._serialized_start=3513
-  _REPRODUCIBILITYISSUE._serialized_end=3651
-  _SUBMITJOBREQUEST._serialized_start=3654
-  _SUBMITJOBREQUEST._serialized_end=4173
-  _SUBMITJOBREQUEST_LABELSENTRY._serialized_start=1053
-  _SUBMITJOBREQUEST_LABELSENTRY._serialized_end=1110
-  _RERUNJOBREQUEST._serialized_start=4176
-  _RERUNJOBREQUEST._serialized_end=4555
-  _CANCELJOBREQUEST._serialized_start=4557
-  _CANCELJOBREQUEST._serialized_end=4622
-  _INVALIDATECACHEREQUEST._serialized_start=4624
-  _INVALIDATECACHEREQUEST._serialized_end=4696
-  _INVALIDATECACHERESPONSE._serialized_start=4699
-  _INVALIDATECACHERESPONSE._serialized_end=4830
-  _WATCHEVENTSREQUEST._serialized_start=4833
-  _WATCHEVENTSREQUEST._serialized_end=5176
-  _WATCHEVENTSREQUEST_LABELSENTRY._serialized_start=1053
-  _WATCHEVENTSREQUEST_LABELSENTRY._serialized_end=1110
-  _WATCHEVENTSRESPONSE._serialized_start=5178
-  _WATCHEVENTSRESPONSE._serialized_end=5253
-  _LISTAUDITEVENTSREQUEST._serialized_start=5255
-  _LISTAUDITEVENTSREQUEST._serialized_end=5363
-  _LISTAUDITEVENTSRESPONSE._serialized_start=5365
-  _LISTAUDITEVENTSRESPONSE._serialized_end=5492
-  _PROVENANCESERVICE._serialized_start=6137
-  _PROVENANCESERVICE._serialized_end=7344
+  _PROVENANCESERVICE.methods_by_name['RecordJob']._options = None
+  _PROVENANCESERVICE.methods_by_name['RecordJob']._serialized_options = b'\202\323\344\223\002\021:\001*\"\014/jobs:record'
+  _PROVENANCESERVICE.methods_by_name['BatchRecordJobs']._options = None
+  _PROVENANCESERVICE.methods_by_name['BatchRecordJobs']._serialized_options = b'\202\323\344\223\002\026:\001*\"\021/jobs:batchRecord'
+  _PROVENANCESERVICE.methods_by_name['GetJob']._options = None
+  _PROVENANCESERVICE.methods_by_name['GetJob']._serialized_options = b'\202\323\344\223\002\033\022\031/jobs/{job_id}/provenance'
+  _PROVENANCESERVICE.methods_by_name['ListJobs']._options = None
+  _PROVENANCESERVICE.methods_by_name['ListJobs']._serialized_options = b'\202\323\344\223\002\007\022\005/jobs'
+  _PROVENANCESERVICE.methods_by_name['GetLineage']._options = None
+  _PROVENANCESERVICE.methods_by_name['GetLineage']._serialized_options = b'\202\323\344\223\002\030\022\026/jobs/{job_id}/lineage'
+  _PROVENANCESERVICE.methods_by_name['ListDependents']._options = None
+  _PROVENANCESERVICE.methods_by_name['ListDependents']._serialized_options = b'\202\323\344\223\002\033\022\031/jobs/{job_id}/dependents'
+  _PROVENANCESERVICE.methods_by_name['ExportProvenanceGraph']._options = None
+  _PROVENANCESERVICE.methods_by_name['ExportProvenanceGraph']._serialized_options = b'\202\323\344\223\002\027\022\025/jobs/{job_id}/export'
+  _PROVENANCESERVICE.methods_by_name['CheckReproducibility']._options = None
+  _PROVENANCESERVICE.methods_by_name['CheckReproducibility']._serialized_options = b'\202\323\344\223\002\035\022\033/jobs/{job_id}/reproducible'
+  _PROVENANCESERVICE.methods_by_name['SubmitJob']._options = None
+  _PROVENANCESERVICE.methods_by_name['SubmitJob']._serialized_options = b'\202\323\344\223\002\n:\001*\"\005/jobs'
+  _PROVENANCESERVICE.methods_by_name['RerunJob']._options = None
+  _PROVENANCESERVICE.methods_by_name['RerunJob']._serialized_options = b'\202\323\344\223\002\031:\001*\"\024/jobs/{job_id}/rerun'
+  _PROVENANCESERVICE.methods_by_name['CancelJob']._options = None
+  _PROVENANCESERVICE.methods_by_name['CancelJob']._serialized_options = b'\202\323\344\223\002\032:\001*\"\025/jobs/{job_id}:cancel'
+  _PROVENANCESERVICE.methods_by_name['InvalidateCache']._options = None
+  _PROVENANCESERVICE.methods_by_name['InvalidateCache']._serialized_options = b'\202\323\344\223\002$:\001*\"\037/jobs/{job_id}/invalidate-cache'
+  _PROVENANCESERVICE.methods_by_name['ListAuditEvents']._options = None
+  _PROVENANCESERVICE.methods_by_name['ListAuditEvents']._serialized_options = b'\202\323\344\223\002\017\022\r/audit-events'
+  _GRAPHFORMAT._serialized_start=5525
+  _GRAPHFORMAT._serialized_end=5669
+  _REPRODUCIBILITYISSUEREASON._serialized_start=5672
+  _REPRODUCIBILITYISSUEREASON._serialized_end=6164
+  _RECORDJOBREQUEST._serialized_start=284
+  _RECORDJOBREQUEST._serialized_end=1140
+  _RECORDJOBREQUEST_LABELSENTRY._serialized_start=1083
+  _RECORDJOBREQUEST_LABELSENTRY._serialized_end=1140
+  _BATCHRECORDJOBSREQUEST._serialized_start=1142
+  _BATCHRECORDJOBSREQUEST._serialized_end=1227
+  _BATCHRECORDJOBSRESPONSE._serialized_start=1229
+  _BATCHRECORDJOBSRESPONSE._serialized_end=1318
+  _BATCHRECORDJOBSRESULT._serialized_start=1320
+  _BATCHRECORDJOBSRESULT._serialized_end=1425
+  _GETJOBREQUEST._serialized_start=1427
+  _GETJOBREQUEST._serialized_end=1465
+  _LISTJOBSREQUEST._serialized_start=1467
+  _LISTJOBSREQUEST._serialized_end=1568
+  _LISTJOBSRESPONSE._serialized_start=1570
+  _LISTJOBSRESPONSE._serialized_end=1668
+  _GETLINEAGEREQUEST._serialized_start=1671
+  _GETLINEAGEREQUEST._serialized_end=1882
+  _GETLINEAGERESPONSE._serialized_start=1885
+  _GETLINEAGERESPONSE._serialized_end=2282
+  _LISTDEPENDENTSREQUEST._serialized_start=2285
+  _LISTDEPENDENTSREQUEST._serialized_end=2423
+  _DEPENDENT._serialized_start=2425
+  _DEPENDENT._serialized_end=2496
+  _LISTDEPENDENTSRESPONSE._serialized_start=2499
+  _LISTDEPENDENTSRESPONSE._serialized_end=2695
+  _EXPORTPROVENANCEGRAPHREQUEST._serialized_start=2698
+  _EXPORTPROVENANCEGRAPHREQUEST._serialized_end=2895
+  _EXPORTPROVENANCEGRAPHRESPONSE._serialized_start=2898
+  _EXPORTPROVENANCEGRAPHRESPONSE._serialized_end=3279
+  _CHECKREPRODUCIBILITYREQUEST._serialized_start=3281
+  _CHECKREPRODUCIBILITYREQUEST._serialized_end=3333
+  _CHECKREPRODUCIBILITYRESPONSE._serialized_start=3336
+  _CHECKREPRODUCIBILITYRESPONSE._serialized_end=3540
+  _REPRODUCIBILITYISSUE._serialized_start=3543
+  _REPRODUCIBILITYISSUE._serialized_end=3681
+  _SUBMITJOBREQUEST._serialized_start=3684
+  _SUBMITJOBREQUEST._serialized_end=4203
+  _SUBMITJOBREQUEST_LABELSENTRY._serialized_start=1083
+  _SUBMITJOBREQUEST_LABELSENTRY._serialized_end=1140
+  _RERUNJOBREQUEST._serialized_start=4206
+  _RERUNJOBREQUEST._serialized_end=4585
+  _CANCELJOBREQUEST._serialized_start=4587
+  _CANCELJOBREQUEST._serialized_end=4652
+  _INVALIDATECACHEREQUEST._serialized_start=4654
+  _INVALIDATECACHEREQUEST._serialized_end=4726
+  _INVALIDATECACHERESPONSE._serialized_start=4729
+  _INVALIDATECACHERESPONSE._serialized_end=4860
+  _WATCHEVENTSREQUEST._serialized_start=4863
+  _WATCHEVENTSREQUEST._serialized_end=5206
+  _WATCHEVENTSREQUEST_LABELSENTRY._serialized_start=1083
+  _WATCHEVENTSREQUEST_LABELSENTRY._serialized_end=1140
+  _WATCHEVENTSRESPONSE._serialized_start=5208
+  _WATCHEVENTSRESPONSE._serialized_end=5283
+  _LISTAUDITEVENTSREQUEST._serialized_start=5285
+  _LISTAUDITEVENTSREQUEST._serialized_end=5393
+  _LISTAUDITEVENTSRESPONSE._serialized_start=5395
+  _LISTAUDITEVENTSRESPONSE._serialized_end=5522
+  _PROVENANCESERVICE._serialized_start=6167
+  _PROVENANCESERVICE._serialized_end=7770
 # @@protoc_insertion_point(module_scope)

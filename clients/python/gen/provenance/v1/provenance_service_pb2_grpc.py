@@ -11,6 +11,8 @@ class ProvenanceServiceStub(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
+    The google.api.http options give each unary method its REST twin, mapped
+    as Google's HTTP transcoding defines (google/api/http.proto).
     """
 
     def __init__(self, channel):
@@ -96,6 +98,8 @@ class ProvenanceServiceServicer(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
+    The google.api.http options give each unary method its REST twin, mapped
+    as Google's HTTP transcoding defines (google/api/http.proto).
     """
 
     def RecordJob(self, request, context):
@@ -302,6 +306,8 @@ class ProvenanceService(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
+    The google.api.http options give each unary method its REST twin, mapped
+    as Google's HTTP transcoding defines (google/api/http.proto).
     """
 
     @staticmethod
