@@ -91,10 +91,6 @@ export function unavailable(message: string, retryDelayMs = 1000, reason = 'STOR
   return new ProvenanceError('UNAVAILABLE', message, reason, { retryDelayMs });
 }
 
-export function unimplemented(method: string, issue: string): ProvenanceError {
-  return new ProvenanceError('UNIMPLEMENTED', `${method} is not implemented yet (${issue})`, 'NOT_IMPLEMENTED');
-}
-
 export function jobResource(jobId: string): ResourceRef {
   return { resourceType: JOB_RESOURCE, resourceName: jobName(jobId) };
 }

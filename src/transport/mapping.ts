@@ -1,5 +1,6 @@
 import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { LoggedEvent } from '../domain/events.js';
+import type { DocumentFormat } from '../domain/graph-export/index.js';
 import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { AuditEvent } from '../gen/provenance/v1/audit.js';
 import type { CachePolicy, JobRecord, JobStatus } from '../domain/job.js';
@@ -9,7 +10,7 @@ import type { Duration } from '../gen/google/protobuf/duration.js';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
 import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '../gen/provenance/v1/lineage.js';
 import { StartPosition, type ProvenanceEvent } from '../gen/provenance/v1/event.js';
-import type { GetLineageResponse, RecordJobRequest, RerunJobRequest, SubmitJobRequest, WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
+import { GraphFormat, type GetLineageResponse, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -155,6 +156,15 @@ export function directionsFromProto(value: number): LineageDirection[] | 'INVALI
   const name = fromProtoEnum<'ANCESTORS' | 'DESCENDANTS' | 'BOTH'>(ProtoDirection, 'LINEAGE_DIRECTION_', value);
   if (name === 'INVALID') return name;
   return name === undefined || name === 'BOTH' ? ['ANCESTORS', 'DESCENDANTS'] : [name];
+}
+
+/** Unspecified means NATIVE. */
+export function graphFormatFromProto(value: number): DocumentFormat | 'NATIVE' | 'INVALID' {
+  return fromProtoEnum<DocumentFormat | 'NATIVE'>(GraphFormat, 'GRAPH_FORMAT_', value) ?? 'NATIVE';
+}
+
+export function toProtoGraphFormat(format: DocumentFormat | 'NATIVE'): GraphFormat {
+  return toProtoEnum(GraphFormat, 'GRAPH_FORMAT_', format);
 }
 
 export function lineageViewFromProto(value: number): LineageView | 'INVALID' {

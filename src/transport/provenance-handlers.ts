@@ -1,10 +1,10 @@
 import { status, type handleUnaryCall, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { unimplemented } from '../domain/errors.js';
+import { invalidArgument } from '../domain/errors.js';
+import { renderGraph } from '../domain/graph-export/index.js';
 import type { Principal } from '../domain/principal.js';
 import type { Job } from '../gen/provenance/v1/job.js';
 import {
-  GraphFormat,
   ReproducibilityIssueReason,
   type CheckReproducibilityResponse,
   type ProvenanceServiceServer,
@@ -13,6 +13,7 @@ import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
 import {
   directionsFromProto,
+  graphFormatFromProto,
   lineageViewFromProto,
   restrictedJob,
   toAuditEventMessage,
@@ -21,6 +22,7 @@ import {
   toRecordJobCommand,
   toRerunJobCommand,
   toSubmitJobCommand,
+  toProtoGraphFormat,
   toTruncationReasons,
 } from './mapping.js';
 import { UndecodableRequest } from './request-decoding.js';
@@ -150,22 +152,24 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
     exportProvenanceGraph: unary(
       'ExportProvenanceGraph',
       async (request, principal) => {
-        const format = request.format === GraphFormat.GRAPH_FORMAT_UNSPECIFIED ? GraphFormat.GRAPH_FORMAT_NATIVE : request.format;
-        if (format !== GraphFormat.GRAPH_FORMAT_NATIVE) {
-          throw unimplemented(`ExportProvenanceGraph with format ${GraphFormat[format] ?? format}`, 'issue #8');
-        }
+        const format = graphFormatFromProto(request.format);
+        if (format === 'INVALID') throw invalidArgument([{ field: 'format', description: 'unknown format' }]);
         const lineage = await service.exportGraph(principal, {
           jobId: request.jobId,
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
         });
-        return {
-          jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
-          edges: lineage.edges,
+        const summary = {
           truncated: lineage.truncation.length > 0,
           truncationReasons: toTruncationReasons(lineage),
           hiddenNodeCount: lineage.hiddenNodeCount,
-          format,
+          format: toProtoGraphFormat(format),
+        };
+        if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...renderGraph(format, lineage) };
+        return {
+          ...summary,
+          jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
+          edges: lineage.edges,
           content: '',
           contentType: '',
         };

@@ -6,6 +6,7 @@ import { CacheState, JobOrigin, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '@provenance/client';
 import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '@provenance/client';
 import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { parseDot, parseMermaid, provJsonProblems } from '../support/graph-documents.js';
 import type { ServerProcess } from '../support/server-process.js';
 
 /** Limits the lanes start their servers with, so that the tests can reach them. */
@@ -184,10 +185,6 @@ export function describeApi(lane: ApiLane): void {
         expect(statusDetails(error).badRequest?.fieldViolations[0]?.description).to.match(/different query/);
       });
 
-      it('answers what later issues build with UNIMPLEMENTED', async () => {
-        const exportDot = await failure(api.exportProvenanceGraph({ jobId: 'x', format: GraphFormat.GRAPH_FORMAT_DOT }));
-        expect(exportDot.code).to.equal(status.UNIMPLEMENTED);
-      });
     });
 
     describe('parents', () => {
@@ -359,6 +356,51 @@ export function describeApi(lane: ApiLane): void {
         expect(graph.jobs[2]).to.deep.equal(await api.getJob({ jobId: id('c') }));
         expect(graph.edges).to.have.length(4);
         expect(graph.format).to.equal(GraphFormat.GRAPH_FORMAT_NATIVE);
+      });
+
+      it('exports the graph as PROV-JSON, DOT and Mermaid documents that parse', async () => {
+        await diamond();
+        const request = { jobId: id('d'), direction: LineageDirection.LINEAGE_DIRECTION_BOTH };
+        const native = await api.exportProvenanceGraph(request);
+        const jobIds = native.jobs.map((j) => j.jobId);
+        const edges = native.edges.map((e) => [e.parentJobId, e.childJobId]);
+        expect(jobIds).to.have.length(5);
+        expect(edges).to.have.length(6);
+        const exported = async (format: GraphFormat) => {
+          const response = await api.exportProvenanceGraph({ ...request, format });
+          expect(response).to.deep.include({ format, jobs: [], edges: [], truncated: false, hiddenNodeCount: 0 });
+          return response;
+        };
+
+        const prov = await exported(GraphFormat.GRAPH_FORMAT_PROV_JSON);
+        expect(prov.contentType).to.equal('application/json');
+        const document = JSON.parse(prov.content) as Record<string, Record<string, Record<string, string>>>;
+        expect(provJsonProblems(document)).to.deep.equal([]);
+        expect(Object.keys(document['activity']!)).to.deep.equal(jobIds.map((jobId) => `provenance:${jobId}`));
+        // Every job but the FAILED one (c) has an output; each edge from a job with an output is a use of it.
+        expect(Object.keys(document['entity']!)).to.have.length(4);
+        expect(Object.values(document['wasInformedBy']!).map((r) => [r['prov:informant'], r['prov:informed']])).to.deep.equal(
+          edges.map((edge) => edge.map((jobId) => `provenance:${jobId}`)),
+        );
+        expect(Object.values(document['used']!)).to.have.length(5);
+
+        const dot = await exported(GraphFormat.GRAPH_FORMAT_DOT);
+        expect(dot.contentType).to.equal('text/vnd.graphviz');
+        const dotGraph = parseDot(dot.content);
+        expect([...dotGraph.nodes.keys()]).to.deep.equal(jobIds);
+        expect(dotGraph.edges).to.deep.equal(edges);
+
+        const mermaid = await exported(GraphFormat.GRAPH_FORMAT_MERMAID);
+        expect(mermaid.contentType).to.equal('text/vnd.mermaid');
+        const flowchart = parseMermaid(mermaid.content);
+        expect([...flowchart.nodes.values()].map((node) => node['label']!.split('<br/>')[0])).to.deep.equal(jobIds);
+        expect(flowchart.edges).to.have.length(edges.length);
+      });
+
+      it('refuses an unknown export format', async () => {
+        const error = await failure(api.exportProvenanceGraph({ jobId: id('d'), format: 99 as GraphFormat }));
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+        expect(statusDetails(error).badRequest?.fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([['format', 'unknown format']]);
       });
 
       it('is NOT_FOUND for an unknown root in every lineage method', async () => {

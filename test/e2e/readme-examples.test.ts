@@ -111,6 +111,8 @@ describe('the grpcurl examples of the README', function () {
     const lineage = [...answers].find(([key]) => key.startsWith('provenance.v1.ProvenanceService/GetLineage'))![1];
     expect(lineage).to.deep.equal(shown);
     const answer = (method: string, jobId: string) => [...answers].find(([key]) => key.startsWith(`provenance.v1.ProvenanceService/${method} {"jobId":"${jobId}"`))![1];
+    const dotShown = /```dot\n([\s\S]*?)```/.exec(README)![1]!;
+    expect(answer('ExportProvenanceGraph', 'model')).to.deep.include({ format: 'GRAPH_FORMAT_DOT', contentType: 'text/vnd.graphviz', content: dotShown });
     expect(answer('CheckReproducibility', 'bundle')).to.deep.include({ reproducible: true });
     expect(await job('digest-again')).to.deep.include({ status: 'JOB_STATUS_SUCCEEDED', result: { ...(await job('digest')).result, cached: true, cachedFromJobId: 'digest' } });
     expect(answer('RerunJob', 'doc')).to.deep.include({ rerunOfJobId: 'doc' });

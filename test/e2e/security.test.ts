@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { definitionHash, DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
 import type { JsonObject } from '../../src/domain/json.js';
-import { JobStatus } from '@provenance/client';
+import { GraphFormat, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageView } from '@provenance/client';
 import { ReproducibilityIssueReason } from '@provenance/client';
 import { StartPosition } from '@provenance/client';
@@ -116,7 +116,14 @@ describe('security', function () {
       expect(dependents.dependents[0]!.job).to.deep.include({ restricted: true, type: '', definitionHash: '' });
       const exported = await bob.exportProvenanceGraph({ jobId: shared.jobId });
       expect(exported.hiddenNodeCount).to.equal(1);
-      for (const answer of [lineage, dependents, exported]) {
+      const documents = [];
+      for (const format of [GraphFormat.GRAPH_FORMAT_PROV_JSON, GraphFormat.GRAPH_FORMAT_DOT, GraphFormat.GRAPH_FORMAT_MERMAID]) {
+        const document = await bob.exportProvenanceGraph({ jobId: shared.jobId, format });
+        expect(document.hiddenNodeCount).to.equal(1);
+        expect(document.content).to.contain(lineage.nodes[0]!.jobId);
+        documents.push(document);
+      }
+      for (const answer of [lineage, dependents, exported, ...documents]) {
         expect(JSON.stringify(answer)).not.to.contain(secretChild.jobId);
         expect(JSON.stringify(answer)).not.to.contain('private');
       }

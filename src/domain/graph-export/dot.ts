@@ -1,0 +1,25 @@
+import type { Lineage } from '../lineage.js';
+import { exportedJobs, type ExportedJob } from './exported-jobs.js';
+import type { RenderedGraph } from './rendered-graph.js';
+
+/** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. */
+export function renderDot(lineage: Lineage): RenderedGraph {
+  const lines = ['digraph provenance {', '  node [shape=box, style=rounded];'];
+  for (const job of exportedJobs(lineage)) lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`);
+  for (const edge of lineage.edges) lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`);
+  lines.push('}', '');
+  return { content: lines.join('\n'), contentType: 'text/vnd.graphviz' };
+}
+
+function attributes(job: ExportedJob, isRoot: boolean): string {
+  const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
+  const list = [`label=${quoted(label.join('\n'))}`];
+  if (!job.record) list.push('style="rounded,dashed"');
+  if (isRoot) list.push('peripheries=2');
+  return list.join(', ');
+}
+
+/** A DOT double-quoted string; backslashes are doubled so that a label shows them instead of reading them as escapes. */
+function quoted(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')}"`;
+}

@@ -1,0 +1,40 @@
+import { JOB_STATUSES } from '../job.js';
+import type { Lineage } from '../lineage.js';
+import { exportedJobs } from './exported-jobs.js';
+import type { RenderedGraph } from './rendered-graph.js';
+
+const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string> = {
+  QUEUED: 'fill:#e9ecef,stroke:#6c757d',
+  WAITING: 'fill:#fff3cd,stroke:#b58900',
+  RUNNING: 'fill:#cfe2ff,stroke:#0d6efd',
+  SUCCEEDED: 'fill:#d1e7dd,stroke:#198754',
+  FAILED: 'fill:#f8d7da,stroke:#dc3545',
+  CANCELLED: 'fill:#e2e3e5,stroke:#41464b',
+  RESTRICTED: 'fill:#ffffff,stroke:#6c757d,stroke-dasharray:4 3',
+};
+
+/**
+ * Mermaid flowchart, top down. Mermaid ids cannot hold every character a job
+ * id may, so jobs are n0, n1, ... in the lineage's order, with the job id in
+ * the label; the class of each node is its status (or restricted).
+ */
+export function renderMermaid(lineage: Lineage): RenderedGraph {
+  const lines = ['flowchart TD'];
+  const nodeIds = new Map<string, string>();
+  for (const job of exportedJobs(lineage)) {
+    const nodeId = `n${nodeIds.size}`;
+    nodeIds.set(job.id, nodeId);
+    const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
+    const statusClass = (job.record?.status ?? 'RESTRICTED').toLowerCase();
+    lines.push(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
+  }
+  for (const edge of lineage.edges) lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`);
+  for (const [status, style] of Object.entries(STATUS_STYLES)) lines.push(`  classDef ${status.toLowerCase()} ${style}`);
+  lines.push('');
+  return { content: lines.join('\n'), contentType: 'text/vnd.mermaid' };
+}
+
+/** Label text as Mermaid entity codes where a character would end the label or be read as markup. */
+function escaped(text: string): string {
+  return text.replace(/[#"<>`\r\n]/g, (character) => `#${character.charCodeAt(0)};`);
+}
