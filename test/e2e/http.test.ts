@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { GetJobRequest, JobStatus, LineageDirection, type Job } from '@provenance/client';
@@ -11,6 +13,7 @@ import { parseExposition, total, type Sample } from '../support/prometheus.js';
 import { startRedisServer } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
+const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SERVICE = 'provenance.v1.ProvenanceService';
 
@@ -67,6 +70,22 @@ describe('the HTTP listener', function () {
     const id = (await get('/nothing-here', { 'X-Request-Id': 'http-log-1' })).headers.get('x-request-id');
     expect(id).to.equal('http-log-1');
     await until(() => /"requestId":"http-log-1"[^\n]*"status":404[^\n]*"msg":"request ended"/.test(server.output()), 'the request to be logged');
+  });
+
+  it("runs the README's curl examples as written", async () => {
+    const section = README.slice(README.indexOf('\n## HTTP\n'), README.indexOf('\n## Security\n'));
+    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
+    expect(commands).to.have.length(4);
+    const outputs: string[] = [];
+    for (const command of commands) {
+      const { stdout } = await promisify(execFile)('sh', ['-c', command.replaceAll('127.0.0.1:8080', server.httpAddress)]);
+      expect(stdout, command).not.to.equal('');
+      outputs.push(stdout);
+    }
+    expect(JSON.parse(outputs[0]!)).to.deep.equal({ status: 'ok' });
+    expect(JSON.parse(outputs[1]!)).to.deep.include({ ready: true });
+    expect(outputs[2]).to.match(/^provenance_queue_jobs\{state="waiting"\} \d+$/m);
+    expect(outputs[3]).to.match(/^HTTP\/1\.1 200 OK\r$/m).and.to.match(/^X-Request-Id: my-trace-1\r$/m);
   });
 
   it('answers every gRPC call with its request id, and logs the call under it', async () => {
