@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from './domain/ports/audit-log.js';
+import type { QueueDepth } from './domain/ports/job-queue.js';
+import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { RedisStreamEventLog } from './events/redis-stream-event-log.js';
 import { BeeQueueJobQueue } from './queue/bee-queue-job-queue.js';
@@ -28,11 +30,13 @@ export interface Runtime {
   startWorkers(): void;
   /** This process's fan-out of the event log; start() it where WatchEvents is served. */
   hub: EventHub;
+  /** How many jobs the queue holds, for the metrics. */
+  queueDepth(): Promise<QueueDepth>;
   /** Stops the workers (waiting up to graceMs for running jobs) and the hub, then closes queue, event log and store. */
   close(graceMs: number): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export async function openRuntime(config: Config, logger: Logger, metrics: Metrics = NO_METRICS): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
   const rawStore = await openStore(config);
@@ -46,8 +50,8 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     onError: (error) => log.warn({ err: error }, 'event log connection trouble; it recovers by itself'),
   });
   const relay = new EventRelay(rawStore, eventLog, log);
-  const store = new PublishingStore(rawStore, relay);
-  const hub = new EventHub(eventLog, { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000 }, log);
+  const store = new PublishingStore(rawStore, relay, metrics);
+  const hub = new EventHub(eventLog, { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000 }, log, metrics);
   const queue = await BeeQueueJobQueue.connect({
     redisUrl: config.redisUrl,
     prefix: execution.redisPrefix,
@@ -71,6 +75,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     },
     secret: config.security.secret ?? randomBytes(32),
     audit,
+    metrics,
     execution: { cacheTtlMs: execution.cacheTtlMs, jobTimeoutMs: execution.jobTimeoutMs, maxOutputBytes: execution.maxOutputBytes },
     log,
     now: () => new Date(),
@@ -84,6 +89,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     service,
     startWorkers: () => pool.start(),
     hub,
+    queueDepth: () => queue.depth(),
     async close(graceMs) {
       clearInterval(sweeper);
       pool.stop();

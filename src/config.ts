@@ -11,6 +11,8 @@ import { DEFAULT_REDACT_KEYS } from './domain/redaction.js';
  */
 export interface Config {
   grpcAddress: string;
+  /** Where health and metrics are served over HTTP; undefined when switched off. */
+  httpAddress: string | undefined;
   storage: { type: 'sqlite'; path: string } | { type: 'mongodb'; uri: string; database: string };
   redisUrl: string;
   storeTimeoutMs: number;
@@ -54,6 +56,9 @@ export interface Config {
 }
 
 
+/** PROVENANCE_HTTP_ADDRESS=off: no HTTP listener (a blank value means the default, as for every variable). */
+const HTTP_OFF = 'off';
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -76,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
+    httpAddress: read('PROVENANCE_HTTP_ADDRESS') === HTTP_OFF ? undefined : address(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
     storage,
     redisUrl,
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),

@@ -1,32 +1,56 @@
 import { openRuntime } from './composition.js';
+import { healthRoutes } from './http/routes/health.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { startHttpServer } from './http/server.js';
+import { PrometheusMetrics } from './metrics/prometheus-metrics.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './process.js';
+import { metricsInterceptor } from './transport/interceptors/metrics.js';
+import { requestIdInterceptor } from './transport/interceptors/request-id.js';
 import { principalOf } from './transport/principal-metadata.js';
 import { serverSecurity } from './transport/security.js';
 import { startGrpcServer } from './transport/server.js';
 
-/** The gRPC server, with the worker pool in the same process unless PROVENANCE_IN_PROCESS_WORKERS=false. */
+/**
+ * The gRPC server, with the worker pool in the same process unless PROVENANCE_IN_PROCESS_WORKERS=false,
+ * and the HTTP listener (health, metrics) unless PROVENANCE_HTTP_ADDRESS=off.
+ */
 const { config, logger } = startup();
 const security = refuseConfiguration(() => serverSecurity(config, logger));
-const runtime = await openRuntime(config, logger).catch((error: unknown) => {
+const metrics = new PrometheusMetrics();
+const runtime = await openRuntime(config, logger, metrics).catch((error: unknown) => {
   logger.fatal({ err: error }, 'cannot start');
   process.exit(1);
 });
+metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount });
 const server = await startGrpcServer(
   {
     address: config.grpcAddress,
-    ...security,
+    credentials: security.credentials,
+    // The request id first, so that every later interceptor's log lines can name it.
+    interceptors: [requestIdInterceptor(logger), metricsInterceptor(metrics), ...security.interceptors],
     maxMessageBytes: config.maxMessageBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
   },
   { service: runtime.service, logger, principalOf },
 );
+const http = config.httpAddress
+  ? await startHttpServer({
+      address: config.httpAddress,
+      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics)],
+      logger,
+      shutdownGraceMs: config.shutdownGraceMs,
+    }).catch((error: unknown) => {
+      logger.fatal({ err: error, address: config.httpAddress }, 'cannot listen on PROVENANCE_HTTP_ADDRESS');
+      process.exit(1);
+    })
+  : undefined;
 runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();
-logger.info({ address: server.address, storage: config.storage.type, workers: config.execution.inProcessWorkers }, 'serving');
+logger.info({ address: server.address, httpAddress: http?.address, storage: config.storage.type, workers: config.execution.inProcessWorkers }, 'serving');
 runUntilSignalled(logger, async () => {
   // Open WatchEvents streams end first, resumably, so that they do not hold the graceful shutdown.
   runtime.hub.stop();
-  await server.shutdown();
+  await Promise.all([server.shutdown(), http?.shutdown()]);
   await runtime.close(config.shutdownGraceMs);
 });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import { Redis, type RedisOptions } from 'ioredis';
 import { unavailable } from '../domain/errors.js';
-import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
+import type { JobQueue, QueueDelivery, QueueDepth } from '../domain/ports/job-queue.js';
 import { translateRedisError } from './redis-errors.js';
 
 export interface BeeQueueJobQueueOptions {
@@ -205,6 +205,18 @@ export class BeeQueueJobQueue implements JobQueue {
     if (this.client.status === 'ready' && !this.closing) queueMicrotask(() => this.notify(listener));
   }
 
+  /** bee-queue's checkHealth() reads node_redis-shaped MULTI replies, not ioredis's [error, reply] pairs, so the lists are counted here. */
+  depth(): Promise<QueueDepth> {
+    return this.command(async () => {
+      const [waiting, active, delayed] = await Promise.all([
+        this.client.llen(queueKey(this.options, 'waiting')),
+        this.client.llen(queueKey(this.options, 'active')),
+        this.client.zcard(queueKey(this.options, 'delayed')),
+      ]);
+      return { waiting, active, delayed };
+    });
+  }
+
   ping(): Promise<void> {
     return this.command(async () => {
       await this.client.ping();
@@ -287,8 +299,13 @@ export class BeeQueueJobQueue implements JobQueue {
 }
 
 /** The channel on which cancel() tells every process on the same prefix and queue to abort a job. */
+/** A key or channel of the queue, named as bee-queue names its own ("<prefix>:<queue name>:<name>"). */
+function queueKey(options: BeeQueueJobQueueOptions, name: string): string {
+  return `${options.prefix}:${options.queueName ?? DEFAULT_QUEUE_NAME}:${name}`;
+}
+
 function cancelChannel(options: BeeQueueJobQueueOptions): string {
-  return `${options.prefix}:${options.queueName ?? DEFAULT_QUEUE_NAME}:cancel`;
+  return queueKey(options, 'cancel');
 }
 
 function endConnections(client: RedisClient): void {

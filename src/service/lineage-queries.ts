@@ -14,6 +14,7 @@ import type { ServiceDependencies } from './provenance-service.js';
 const PROJECTIONS = { IDS: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
 export async function getLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand): Promise<Lineage> {
+  const started = performance.now();
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   if (command.directions === 'INVALID') v.add('direction', 'unknown direction');
@@ -26,7 +27,9 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
   });
-  return asSeenBy(deps, principal, lineage);
+  const seen = asSeenBy(deps, principal, lineage);
+  deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
+  return seen;
 }
 
 /** The lineage with the jobs the caller may not read turned into placeholders. */
@@ -146,5 +149,6 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
     canRead: (record) => canRead(principal, record),
     opaqueId: (jobId) => opaqueJobId(jobId, deps.secret),
   });
+  deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
 }

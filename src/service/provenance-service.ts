@@ -16,6 +16,7 @@ import type { Lineage } from '../domain/lineage.js';
 import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
 import type { AuditLog } from '../domain/ports/audit-log.js';
 import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
+import type { Metrics } from '../domain/ports/metrics.js';
 import type { ProvenanceStore } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import type { ServiceLimits } from '../domain/validation.js';
@@ -51,6 +52,7 @@ export interface ServiceDependencies {
   /** The deployment's secret: keys page tokens and the opaque ids of restricted jobs. */
   secret: Buffer;
   audit: AuditLog;
+  metrics: Metrics;
   log: ServiceLog;
   now: () => Date;
 }
@@ -149,13 +151,24 @@ export class ProvenanceService {
   }
 
   /** Whether the store answers: the health check's readiness. */
-  async isReady(): Promise<boolean> {
-    try {
-      await this.deps.store.ping();
-      return true;
-    } catch (error) {
-      if (error instanceof ProvenanceError) return false;
-      throw error;
-    }
+  isReady(): Promise<boolean> {
+    return answers(() => this.deps.store.ping());
+  }
+
+  /** Whether each dependency a call may need answers: the store, and the job queue (Redis). */
+  async readiness(): Promise<{ store: boolean; queue: boolean }> {
+    const [store, queue] = await Promise.all([answers(() => this.deps.store.ping()), answers(() => this.deps.queue.ping())]);
+    return { store, queue };
+  }
+}
+
+/** Whether a ping succeeds; an unreachable dependency answers false, a bug still throws. */
+async function answers(ping: () => Promise<void>): Promise<boolean> {
+  try {
+    await ping();
+    return true;
+  } catch (error) {
+    if (error instanceof ProvenanceError) return false;
+    throw error;
   }
 }

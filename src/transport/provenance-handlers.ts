@@ -26,6 +26,7 @@ import {
   toTruncationReasons,
 } from './mapping.js';
 import { UndecodableRequest } from './request-decoding.js';
+import { requestLogger } from './request-id-metadata.js';
 import { streamEvents } from './watch-events.js';
 
 export interface HandlerContext {
@@ -46,16 +47,21 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
   const { service, logger } = context;
   /** jobIds names the jobs an answered call read or wrote, for the audit trail. */
   const unary =
-    <Req, Res>(method: string, run: (request: Req, principal: Principal) => Promise<Res>, jobIds: (request: Req, response?: Res) => string[]): handleUnaryCall<Req, Res> =>
+    <Req, Res>(
+      method: string,
+      run: (request: Req, principal: Principal, log: Logger) => Promise<Res>,
+      jobIds: (request: Req, response?: Res) => string[],
+    ): handleUnaryCall<Req, Res> =>
     (call, callback) => {
       const path = `${SERVICE_PATH}/${method}`;
+      const log = requestLogger(logger, call.metadata);
       const { request } = call as { request: Req | UndecodableRequest };
       const principal = context.principalOf(call);
-      const answer = request instanceof UndecodableRequest ? Promise.reject(request.toError()) : run(request, principal);
+      const answer = request instanceof UndecodableRequest ? Promise.reject(request.toError()) : run(request, principal, log);
       void answer
         .then(
           (response) => ({ response, failure: undefined }),
-          (error: unknown) => ({ response: undefined, failure: toServiceError(error, path, logger) }),
+          (error: unknown) => ({ response: undefined, failure: toServiceError(error, path, log) }),
         )
         .then(async ({ response, failure }) => {
           const audited = request instanceof UndecodableRequest ? [] : jobIds(request, response);
@@ -63,7 +69,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
             await service.audit(principal, path, audited, failure ? status[failure.code] : 'OK');
           } catch (auditError) {
             // A call that failed UNAVAILABLE already (its database is down) keeps its own, more precise, reason.
-            return callback(failure?.code === status.UNAVAILABLE ? failure : toServiceError(auditError, path, logger));
+            return callback(failure?.code === status.UNAVAILABLE ? failure : toServiceError(auditError, path, log));
           }
           return failure ? callback(failure) : callback(null, response!);
         });
@@ -82,13 +88,13 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
 
     batchRecordJobs: unary(
       'BatchRecordJobs',
-      async (request, principal) => {
+      async (request, principal, log) => {
         const outcomes = await service.batchRecordJobs(principal, request.requests.map(toRecordJobCommand));
         return {
           results: outcomes.map((outcome) =>
             outcome.ok
               ? { status: OK_STATUS, job: toJobMessage(outcome.job) }
-              : { status: toRpcStatus(outcome.error, `${SERVICE_PATH}/BatchRecordJobs`, logger), job: undefined },
+              : { status: toRpcStatus(outcome.error, `${SERVICE_PATH}/BatchRecordJobs`, log), job: undefined },
           ),
         };
       },

@@ -20,16 +20,19 @@ export interface ServerSecurity {
 /**
  * Safe by default: with no authentication configured, the server only
  * listens on loopback (where the caller is the anonymous admin of tenant
- * "default"), unless PROVENANCE_ALLOW_INSECURE=true says otherwise.
+ * "default"), with gRPC and with HTTP alike, unless
+ * PROVENANCE_ALLOW_INSECURE=true says otherwise.
  */
 export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
   const { auth, allowInsecure } = config.security;
   const authenticator = createAuthenticator(auth);
   if (!authenticator) {
-    const host = hostOf(config.grpcAddress);
-    if (!isLoopback(host) && !allowInsecure) {
+    const listeners = [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress] as const, ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
+    for (const [variable, address] of listeners) {
+      const host = hostOf(address);
+      if (isLoopback(host) || allowInsecure) continue;
       throw new ConfigError(
-        'PROVENANCE_GRPC_ADDRESS',
+        variable,
         `listens on ${host}, beyond loopback, with no authentication configured: configure JWT (PROVENANCE_JWT_*), API keys (PROVENANCE_API_KEYS_FILE) or mTLS (PROVENANCE_TLS_*), or set PROVENANCE_ALLOW_INSECURE=true`,
       );
     }

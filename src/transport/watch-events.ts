@@ -8,6 +8,7 @@ import { toServiceError } from './errors.js';
 import { toEventMessage, toWatchEventsCommand } from './mapping.js';
 import type { HandlerContext } from './provenance-handlers.js';
 import { UndecodableRequest } from './request-decoding.js';
+import { requestLogger } from './request-id-metadata.js';
 
 const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
 
@@ -22,10 +23,11 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
   let subscription: Subscription | undefined;
   /** The cursor of the last event handed to HTTP/2. */
   let lastSent: string | undefined;
+  const log = requestLogger(context.logger, call.metadata);
   const fail = (error: unknown) => {
     if (call.cancelled) return;
     const resumable = subscription && error instanceof ProvenanceError ? withCursors(error, lastSent ?? '', subscription.startCursor ?? '') : error;
-    call.emit('error', toServiceError(resumable, METHOD, context.logger));
+    call.emit('error', toServiceError(resumable, METHOD, log));
   };
   call.once('cancelled', () => subscription?.close());
 
@@ -45,7 +47,7 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
       return opened;
     },
     async (error: unknown) => {
-      await context.service.audit(principal, METHOD, watched, status[toServiceError(error, METHOD, context.logger).code]);
+      await context.service.audit(principal, METHOD, watched, status[toServiceError(error, METHOD, log).code]);
       throw error;
     },
   );

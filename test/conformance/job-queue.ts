@@ -141,7 +141,7 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       expect(await queue.holding(['flaky'])).to.deep.equal(new Set());
     });
 
-    it('holds waiting, running and retry-waiting ids, and not finished or unknown ones', async () => {
+    it('holds waiting, running and retry-waiting ids, and not finished or unknown ones, and counts them', async () => {
       // The retry waits a minute: long after the test has looked.
       const queue = await open(harness.newNamespace(), { ...TUNING, retries: 1, backoffMs: 60_000 });
       const release = deferred();
@@ -161,12 +161,15 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
 
       const all = ['retrying', 'finished', 'running', 'waiting', 'unknown'];
       expect(await queue.holding(all)).to.deep.equal(new Set(['retrying', 'running', 'waiting']));
+      expect(await queue.depth()).to.deep.equal({ waiting: 1, active: 1, delayed: 1 });
 
       release.resolve();
       await until(async () => (await queue.holding(['running', 'waiting'])).size === 0, "'running' and 'waiting' to finish");
       expect(await queue.holding(all)).to.deep.equal(new Set(['retrying']));
+      expect(await queue.depth()).to.deep.equal({ waiting: 0, active: 0, delayed: 1 });
       await queue.cancel('retrying');
       expect(await queue.holding(all)).to.deep.equal(new Set());
+      expect(await queue.depth()).to.deep.equal({ waiting: 0, active: 0, delayed: 0 });
       expect(delivered).to.deep.equal(['retrying', 'finished', 'running', 'waiting']);
     });
 

@@ -270,6 +270,10 @@ describe('security of the server process', function () {
       const refused = spawnSync(process.execPath, [main], { env, encoding: 'utf8', timeout: 20_000 });
       expect(refused.status).to.equal(2);
       expect(refused.stderr).to.match(/^provenance: configuration error: PROVENANCE_GRPC_ADDRESS: listens on 0\.0\.0\.0, beyond loopback, with no authentication configured/);
+      const httpEnv = { ...env, PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0', PROVENANCE_HTTP_ADDRESS: '0.0.0.0:0' };
+      const refusedHttp = spawnSync(process.execPath, [main], { env: httpEnv, encoding: 'utf8', timeout: 20_000 });
+      expect(refusedHttp.status).to.equal(2);
+      expect(refusedHttp.stderr).to.match(/^provenance: configuration error: PROVENANCE_HTTP_ADDRESS: listens on 0\.0\.0\.0, beyond loopback, with no authentication configured/);
       const allowed = await startServer({ PROVENANCE_SQLITE_PATH: join(directory.path, 'p.db'), PROVENANCE_GRPC_ADDRESS: '0.0.0.0:0', PROVENANCE_ALLOW_INSECURE: 'true' });
       expect(allowed.output()).to.match(/no authentication configured/);
       await allowed.stop();

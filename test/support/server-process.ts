@@ -6,6 +6,8 @@ import { deleteQueueKeys, TEST_REDIS_URL, uniqueQueuePrefix } from './redis.js';
 export interface ServerProcess {
   /** host:port of the gRPC server; empty for a worker. */
   address: string;
+  /** host:port of the HTTP listener (health, metrics); empty for a worker, or when PROVENANCE_HTTP_ADDRESS=off. */
+  httpAddress: string;
   child: ChildProcess;
   /** Everything the server printed, stdout and stderr. */
   output(): string;
@@ -33,6 +35,8 @@ function startEntryPoint(script: string, ready: RegExp, env: Record<string, stri
     env: {
       ...process.env,
       PROVENANCE_GRPC_ADDRESS: '127.0.0.1:0',
+      // Servers started in parallel never clash on the default 8080.
+      PROVENANCE_HTTP_ADDRESS: '127.0.0.1:0',
       PROVENANCE_LOG_LEVEL: 'info',
       MONGODB_URI: '',
       ...(ownPrefix ? { PROVENANCE_REDIS_PREFIX: ownPrefix } : {}),
@@ -49,6 +53,7 @@ function startEntryPoint(script: string, ready: RegExp, env: Record<string, stri
 
   const server: ServerProcess = {
     address: '',
+    httpAddress: '',
     child,
     output: () => output,
     async stop(signal = 'SIGTERM') {
@@ -69,7 +74,8 @@ function startEntryPoint(script: string, ready: RegExp, env: Record<string, stri
       if (!started) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
-      resolve({ ...server, address: started[1] ?? '' });
+      const httpAddress = /"httpAddress":"([^"]+)"/.exec(started[0])?.[1] ?? '';
+      resolve({ ...server, address: started[1] ?? '', httpAddress });
     };
     child.stdout!.on('data', onData);
     void exited.then((code) => {

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       batchSize: 1000,
       maxPayloadBytes: 1_048_576,
     });
+    expect(config.httpAddress).to.equal('127.0.0.1:8080');
     expect(config.volatileKeys).to.include.members(['timestamp', 'createdAt', 'updatedAt', 'requestedAt']);
   });
 
@@ -44,6 +45,16 @@ describe('loadConfig', () => {
     expect(refusal({ PROVENANCE_GRPC_ADDRESS: 'localhost' })).to.match(/^PROVENANCE_GRPC_ADDRESS: must be host:port/);
     expect(refusal({ REDIS_URL: 'localhost:6379' })).to.match(/^REDIS_URL: must be a redis:\/\//);
     expect(refusal({ PROVENANCE_VOLATILE_KEYS: 'a,,b' })).to.match(/^PROVENANCE_VOLATILE_KEYS: must be a comma-separated list/);
+  });
+
+  it('switches the HTTP listener off with "off", and takes port 0 or IPv6 for it', () => {
+    expect(loadConfig({ PROVENANCE_HTTP_ADDRESS: 'off' }).httpAddress).to.equal(undefined);
+    expect(loadConfig({ PROVENANCE_HTTP_ADDRESS: '127.0.0.1:0' }).httpAddress).to.equal('127.0.0.1:0');
+    expect(loadConfig({ PROVENANCE_HTTP_ADDRESS: '[::1]:9090' }).httpAddress).to.equal('[::1]:9090');
+    expect(loadConfig({ PROVENANCE_HTTP_ADDRESS: '  ' }).httpAddress).to.equal('127.0.0.1:8080');
+    expect(refusal({ PROVENANCE_HTTP_ADDRESS: '8080' })).to.match(/^PROVENANCE_HTTP_ADDRESS: must be host:port/);
+    expect(refusal({ PROVENANCE_HTTP_ADDRESS: 'OFF' })).to.match(/^PROVENANCE_HTTP_ADDRESS: must be host:port/);
+    expect(refusal({ PROVENANCE_HTTP_ADDRESS: '127.0.0.1:70000' })).to.match(/^PROVENANCE_HTTP_ADDRESS: must be host:port/);
   });
 
   it('accepts an IPv6 address', () => {

@@ -32,6 +32,9 @@ export interface JobQueue {
   /** Called each time the connection to the queue is (re-)established: work may have been lost meanwhile. */
   onReady(listener: () => void): void;
 
+  /** How many jobs the queue holds now, across every process that shares it. */
+  depth(): Promise<QueueDepth>;
+
   ping(): Promise<void>;
 
   /**
@@ -48,4 +51,13 @@ export interface QueueDelivery {
   finalAttempt: boolean;
   /** Aborted when the job is cancelled (JobQueue.cancel) or the worker shuts down. */
   signal: AbortSignal;
+}
+
+export interface QueueDepth {
+  /** Waiting for a worker. */
+  waiting: number;
+  /** Taken by a worker and running. */
+  active: number;
+  /** Waiting for the backoff of a retry to pass. */
+  delayed: number;
 }

@@ -2,6 +2,7 @@ import { canRead } from '../../domain/access.js';
 import { ProvenanceError, unavailable } from '../../domain/errors.js';
 import { compareCursors, type EventType, type LoggedEvent } from '../../domain/events.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
+import type { Metrics } from '../../domain/ports/metrics.js';
 import type { ServiceLog } from '../provenance-service.js';
 
 export interface HubOptions {
@@ -52,6 +53,7 @@ export class EventHub {
     private readonly log: EventLog,
     options: HubOptions,
     private readonly logger: ServiceLog,
+    private readonly metrics: Metrics,
   ) {
     // One read is handed to every subscriber at once: no read may be larger than what a subscriber may hold.
     this.options = { ...options, readBatch: Math.min(options.readBatch, options.bufferLimit) };
@@ -102,7 +104,7 @@ export class EventHub {
       }
       after = start.cursor;
     }
-    const subscription = new Subscription(this, this.log, filter, start.kind === 'now' ? undefined : { after }, after, this.options);
+    const subscription = new Subscription(this, this.log, filter, start.kind === 'now' ? undefined : { after }, after, this.options, this.metrics);
     this.subscribers.add(subscription);
     return subscription;
   }
@@ -166,6 +168,7 @@ export class Subscription {
     private readonly catchUp: { after: string | undefined } | undefined,
     startCursor: string | undefined,
     private readonly options: HubOptions,
+    private readonly metrics: Metrics,
   ) {
     this.startCursor = startCursor;
     this.lastSeen = startCursor;
@@ -180,11 +183,12 @@ export class Subscription {
 
   /** @internal The shared reader hands over the live events of one read, in log order. */
   offer(events: readonly LoggedEvent[]): void {
-    for (const event of events) {
+    for (const [index, event] of events.entries()) {
       if (this.queue.length >= this.options.bufferLimit && this.catchingUp) {
         // Still reading the log up to its end: what is dropped here, that reading will find.
         this.queue.length = 0;
       } else if (this.queue.length >= this.options.bufferLimit) {
+        this.countDropped(events.slice(index));
         this.fail(
           new ProvenanceError(
             'RESOURCE_EXHAUSTED',
@@ -213,6 +217,8 @@ export class Subscription {
   private end(failure: ProvenanceError | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    // A client that went away wanted nothing more; one ended by the server resumes, reading these again.
+    if (failure) this.countDropped(this.queue);
     this.queue = [];
     this.hub.remove(this);
     this.resolveEnded(failure);
@@ -240,7 +246,7 @@ export class Subscription {
             this.lastSeen = after;
             // Each page starts after the one before: nothing in it was seen yet.
             const deliverable = page.filter((event) => matches(this.filter, event));
-            if (deliverable.length > 0) yield deliverable;
+            if (deliverable.length > 0) yield this.delivered(deliverable);
           }
           if (this.closed || last) break;
         }
@@ -255,12 +261,23 @@ export class Subscription {
         if (taken === this.queue) this.queue = [];
         else this.queue.splice(0, taken.length);
         const deliverable = taken.filter((event) => this.isNew(event) && matches(this.filter, event));
-        if (deliverable.length > 0) yield deliverable;
+        if (deliverable.length > 0) yield this.delivered(deliverable);
       }
       if (this.failure) throw this.failure;
     } finally {
       this.close();
     }
+  }
+
+  /** Events the subscription ends without: only those its filter would have let through count. */
+  private countDropped(events: readonly LoggedEvent[]): void {
+    const wanted = events.filter((event) => matches(this.filter, event)).length;
+    if (wanted > 0) this.metrics.eventsDropped(wanted);
+  }
+
+  private delivered(batch: LoggedEvent[]): LoggedEvent[] {
+    this.metrics.eventsDelivered(batch.length);
+    return batch;
   }
 
   /** Whether a live event comes after the last one looked at; it is looked at either way. */

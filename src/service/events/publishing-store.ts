@@ -1,5 +1,6 @@
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
+import type { Metrics } from '../../domain/ports/metrics.js';
 import type {
   InsertOutcome,
   LineageQuery,
@@ -15,30 +16,50 @@ import type { EventRelay } from './event-relay.js';
 /**
  * The store as the use cases see it: every write that commits a record
  * relays that record's outbox to the event log right after, so that no use
- * case has to remember to. Reads pass straight through.
+ * case has to remember to, and counts the records it created and completed.
+ * Reads pass straight through.
  */
 export class PublishingStore implements ProvenanceStore {
   constructor(
     private readonly store: ProvenanceStore,
     private readonly relay: EventRelay,
+    private readonly metrics: Metrics,
   ) {}
 
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const outcomes = await this.store.insertJobs(records);
-    await this.relay.relay(records.filter((_, i) => outcomes[i]!.inserted));
+    const inserted = records.filter((_, i) => outcomes[i]!.inserted);
+    for (const record of inserted) this.metrics.jobCreated(record.type, record.origin);
+    await this.committed(inserted);
     return outcomes;
   }
 
   async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
     const replaced = await this.store.replaceJob(record, expectedEtag);
-    if (replaced) await this.relay.relay([record]);
+    if (replaced) await this.committed([record]);
     return replaced;
   }
 
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
     const applied = await this.store.replaceJobs(replacements);
-    await this.relay.relay(replacements.filter((_, i) => applied[i]).map((r) => r.record));
+    await this.committed(replacements.filter((_, i) => applied[i]).map((r) => r.record));
     return applied;
+  }
+
+  /**
+   * A write completed a record when the newest event of its outbox, the one
+   * that write numbered last, is job.provenance.completed: only the move to a
+   * terminal status adds that event, and every later write of a terminal
+   * record (an invalidation) adds an event after it.
+   */
+  private async committed(records: readonly JobRecord[]): Promise<void> {
+    for (const record of records) {
+      const newest = record.pendingEvents?.at(-1);
+      if (newest?.type === 'job.provenance.completed' && newest.seq === record.eventSeq) {
+        this.metrics.jobCompleted(record.type, record.origin, record.status, record.durationMs);
+      }
+    }
+    await this.relay.relay(records);
   }
 
   ping(): Promise<void> {

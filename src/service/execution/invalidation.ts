@@ -60,6 +60,7 @@ async function recordInvalidation(deps: ServiceDependencies, jobId: string, inva
   }
   const others = invalidatedJobIds.filter((id) => id !== jobId);
   if (others.length > 0) await deps.store.markStale(others, deps.now());
+  deps.metrics.invalidated(invalidatedJobIds.length);
 }
 
 async function descendantsNearestFirst(deps: ServiceDependencies, jobId: string): Promise<string[]> {

@@ -35,6 +35,7 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
       ...(deps.execution.cacheTtlMs > 0 ? { completedAfter: new Date(deps.now().getTime() - deps.execution.cacheTtlMs) } : {}),
       excludeJobId: running.jobId,
     });
+    deps.metrics.cacheLookup(hit ? 'hit' : 'miss');
     if (hit) {
       await finish(deps, running, servedFromCache(running, hit, deps.now()));
       return;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../../auth/authenticator.js';
 import type { Principal } from '../../domain/principal.js';
 import { removePrincipal, setPrincipal } from '../principal-metadata.js';
+import { requestLogger } from '../request-id-metadata.js';
 
 /** Health and reflection answer without credentials: load balancers and grpcurl need them before anything else. */
 const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
@@ -32,7 +33,7 @@ export function authenticationInterceptor(authenticate: Authenticator | { fallba
                 nextMetadata(metadata);
               },
               (error: unknown) => {
-                logger.info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer: call.getPeer() }, 'unauthenticated call refused');
+                requestLogger(logger, metadata).info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer: call.getPeer() }, 'unauthenticated call refused');
                 call.sendStatus({ code: status.UNAUTHENTICATED, details: 'unauthenticated' });
               },
             );

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { acceptedRequestId, REQUEST_ID_HEADER } from '../request-id.js';
+
+/** What a route answers; the listener adds the request id header. */
+export interface HttpResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface RouteContext {
+  requestId: string;
+  /** Every line names the request id. */
+  log: Logger;
+  url: URL;
+}
+
+/** One method on one path; each file of routes/ exports the routes of one group. */
+export interface Route {
+  method: string;
+  path: string;
+  handle(request: IncomingMessage, context: RouteContext): Promise<HttpResponse>;
+}
+
+export interface HttpServerOptions {
+  address: string;
+  routes: readonly Route[];
+  logger: Logger;
+  shutdownGraceMs: number;
+}
+
+export interface RunningHttpServer {
+  /** host:port actually bound (the port is chosen by the system when the configured one is 0). */
+  address: string;
+  /** Stops accepting, lets open requests finish within the grace period, then closes what is left. */
+  shutdown(): Promise<void>;
+}
+
+export function json(status: number, value: unknown): HttpResponse {
+  return { status, contentType: 'application/json', body: `${JSON.stringify(value)}\n` };
+}
+
+/**
+ * The HTTP listener beside the gRPC one (node:http). It routes by method and
+ * path, gives every request a request id (the caller's X-Request-Id when it is
+ * well-formed, else a fresh one) that it echoes in the response and logs
+ * under, and masks a route's failure as a 500 naming an error id, as the gRPC
+ * side does. It carries no logic of its own: routes call the service.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const server = createServer((request, response) => void serve(options, request, response));
+  const host = options.address.slice(0, options.address.lastIndexOf(':'));
+  const port = Number(options.address.slice(options.address.lastIndexOf(':') + 1));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    address: `${host}:${(server.address() as AddressInfo).port}`,
+    shutdown: () => shutdown(server, options.shutdownGraceMs),
+  };
+}
+
+async function serve(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const requestId = acceptedRequestId(request.headers[REQUEST_ID_HEADER]);
+  const log = options.logger.child({ requestId });
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const answer = await answerOf(options.routes, request, { requestId, log, url });
+  response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
+  response.end(answer.body);
+  log.debug({ method: request.method, path: url.pathname, status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+}
+
+async function answerOf(routes: readonly Route[], request: IncomingMessage, context: RouteContext): Promise<HttpResponse & { headers?: Record<string, string> }> {
+  const onPath = routes.filter((route) => route.path === context.url.pathname);
+  const route = onPath.find((candidate) => candidate.method === request.method);
+  if (!route) {
+    if (onPath.length === 0) return json(404, { error: `no route for ${context.url.pathname}` });
+    const allowed = onPath.map((candidate) => candidate.method).join(', ');
+    return { ...json(405, { error: `${request.method} is not allowed on ${context.url.pathname}; allowed: ${allowed}` }), headers: { Allow: allowed } };
+  }
+  try {
+    return await route.handle(request, context);
+  } catch (error) {
+    const errorId = randomBytes(8).toString('hex');
+    context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');
+    return json(500, { error: `internal error (error id ${errorId}, request id ${context.requestId}); the server log has the details` });
+  }
+}
+
+async function shutdown(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(force);
+}

@@ -1,0 +1,152 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobOrigin, JobStatus } from '../domain/job.js';
+import type { QueueDepth } from '../domain/ports/job-queue.js';
+import type { Metrics } from '../domain/ports/metrics.js';
+
+/** What is read when /metrics is scraped rather than counted as it happens. */
+export interface SampledSources {
+  queueDepth(): Promise<QueueDepth>;
+  subscriberCount(): number;
+}
+
+/**
+ * Job types and method names come from callers; past this many distinct
+ * values a label reads "other", so that a client inventing types cannot make
+ * the registry (and the scraper's storage) grow without bound.
+ */
+const MAX_LABEL_VALUES = 100;
+const OVERFLOW_LABEL = 'other';
+
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const JOB_SECONDS_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+const NODE_COUNT_BUCKETS = [0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10_000, 100_000];
+
+/** The Metrics port on prom-client, in a registry of its own (with Node's process metrics), exposed by the HTTP listener. */
+export class PrometheusMetrics implements Metrics {
+  readonly registry = new Registry();
+  private readonly jobTypes = new BoundedLabel();
+  private readonly methods = new BoundedLabel();
+
+  private readonly created = this.counter('provenance_jobs_created_total', 'Provenance records created, by job type and origin (SUBMITTED or RECORDED).', ['type', 'origin']);
+  private readonly completed = this.counter('provenance_jobs_completed_total', 'Provenance records that reached a terminal status, by job type, origin and status.', [
+    'type',
+    'origin',
+    'status',
+  ]);
+  private readonly jobDuration = this.histogram(
+    'provenance_job_duration_seconds',
+    'From start to completion of the jobs that completed with both times known, by job type and status.',
+    ['type', 'status'],
+    JOB_SECONDS_BUCKETS,
+  );
+  private readonly cacheLookups = this.counter('provenance_cache_lookups_total', 'Result cache lookups by workers, by result (hit or miss).', ['result']);
+  private readonly invalidatedJobs = this.counter('provenance_cache_invalidated_jobs_total', 'Jobs made STALE by invalidations (InvalidateCache and reruns whose output changed).', []);
+  private readonly reproducibility = this.counter('provenance_reproducibility_checks_total', 'CheckReproducibility answers, by outcome (reproducible or not_reproducible).', [
+    'outcome',
+  ]);
+  private readonly lineageDuration = this.histogram('provenance_lineage_duration_seconds', 'Time the service took to answer GetLineage.', [], SECONDS_BUCKETS);
+  private readonly lineageNodes = this.histogram('provenance_lineage_nodes', 'Nodes in a GetLineage answer (the root excluded).', [], NODE_COUNT_BUCKETS);
+  private readonly delivered = this.counter('provenance_events_delivered_total', 'Events handed to WatchEvents subscribers.', []);
+  private readonly dropped = this.counter(
+    'provenance_events_dropped_total',
+    'Events a WatchEvents subscriber ended without (too slow, stream lost, shutdown); it gets them again when it resumes.',
+    [],
+  );
+  private readonly grpcDuration = this.histogram(
+    'provenance_grpc_request_duration_seconds',
+    'gRPC calls from arrival to status, by method and status code; a WatchEvents call lasts as long as its subscription.',
+    ['method', 'code'],
+    SECONDS_BUCKETS,
+  );
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Adds the gauges read at scrape time: queue depth by state, and open WatchEvents subscriptions. */
+  sample(sources: SampledSources): void {
+    new Gauge({
+      name: 'provenance_queue_jobs',
+      help: 'Jobs the queue holds, by state (waiting, active, delayed); absent while the queue cannot be reached.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const depth = await sources.queueDepth().catch(() => undefined);
+        for (const [state, count] of Object.entries(depth ?? {})) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: 'provenance_event_subscribers',
+      help: 'Open WatchEvents subscriptions in this process.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.subscriberCount());
+      },
+    });
+  }
+
+  /** The text exposition format, and its content type. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  jobCreated(type: string, origin: JobOrigin): void {
+    this.created.inc({ type: this.jobTypes.of(type), origin });
+  }
+
+  jobCompleted(type: string, origin: JobOrigin, status: JobStatus, durationMs: number | undefined): void {
+    const typeLabel = this.jobTypes.of(type);
+    this.completed.inc({ type: typeLabel, origin, status });
+    if (durationMs !== undefined) this.jobDuration.observe({ type: typeLabel, status }, durationMs / 1000);
+  }
+
+  cacheLookup(result: 'hit' | 'miss'): void {
+    this.cacheLookups.inc({ result });
+  }
+
+  invalidated(jobCount: number): void {
+    this.invalidatedJobs.inc(jobCount);
+  }
+
+  reproducibilityChecked(outcome: 'reproducible' | 'not_reproducible'): void {
+    this.reproducibility.inc({ outcome });
+  }
+
+  lineageAnswered(durationMs: number, nodeCount: number): void {
+    this.lineageDuration.observe(durationMs / 1000);
+    this.lineageNodes.observe(nodeCount);
+  }
+
+  eventsDelivered(count: number): void {
+    this.delivered.inc(count);
+  }
+
+  eventsDropped(count: number): void {
+    this.dropped.inc(count);
+  }
+
+  callEnded(method: string, code: string, durationMs: number): void {
+    this.grpcDuration.observe({ method: this.methods.of(method), code }, durationMs / 1000);
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+}
+
+/** The values one label has taken, up to MAX_LABEL_VALUES; later new values read OVERFLOW_LABEL. */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+
+  of(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= MAX_LABEL_VALUES) return OVERFLOW_LABEL;
+    this.seen.add(value);
+    return value;
+  }
+}
