@@ -1,6 +1,8 @@
 import { openRuntime } from './composition.js';
 import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { openApiRoute } from './http/routes/openapi.js';
+import { restGateway } from './http/routes/rest.js';
 import { startHttpServer } from './http/server.js';
 import { PrometheusMetrics } from './metrics/prometheus-metrics.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './process.js';
@@ -34,10 +36,12 @@ const server = await startGrpcServer(
   },
   { service: runtime.service, logger, principalOf },
 );
+const rest = restGateway(server.address, config.security.auth.tls, config.maxMessageBytes);
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,
-      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics)],
+      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics), openApiRoute()],
+      fallback: (request, context) => rest.answer(request, context),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
     }).catch((error: unknown) => {
@@ -52,5 +56,6 @@ runUntilSignalled(logger, async () => {
   // Open WatchEvents streams end first, resumably, so that they do not hold the graceful shutdown.
   runtime.hub.stop();
   await Promise.all([server.shutdown(), http?.shutdown()]);
+  rest.close();
   await runtime.close(config.shutdownGraceMs);
 });

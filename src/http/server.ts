@@ -9,6 +9,7 @@ export interface HttpResponse {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
 }
 
 export interface RouteContext {
@@ -28,6 +29,8 @@ export interface Route {
 export interface HttpServerOptions {
   address: string;
   routes: readonly Route[];
+  /** Answers a path no route has (the REST gateway, whose paths hold ids); undefined means 404. */
+  fallback?: (request: IncomingMessage, context: RouteContext) => Promise<HttpResponse | undefined>;
   logger: Logger;
   shutdownGraceMs: number;
 }
@@ -72,22 +75,22 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
   const requestId = acceptedRequestId(request.headers[REQUEST_ID_HEADER]);
   const log = options.logger.child({ requestId });
   const url = new URL(request.url ?? '/', 'http://localhost');
-  const answer = await answerOf(options.routes, request, { requestId, log, url });
+  const answer = await answerOf(options, request, { requestId, log, url });
   response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
   response.end(answer.body);
   log.debug({ method: request.method, path: url.pathname, status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request ended');
 }
 
-async function answerOf(routes: readonly Route[], request: IncomingMessage, context: RouteContext): Promise<HttpResponse & { headers?: Record<string, string> }> {
-  const onPath = routes.filter((route) => route.path === context.url.pathname);
+async function answerOf(options: HttpServerOptions, request: IncomingMessage, context: RouteContext): Promise<HttpResponse> {
+  const onPath = options.routes.filter((route) => route.path === context.url.pathname);
   const route = onPath.find((candidate) => candidate.method === request.method);
-  if (!route) {
-    if (onPath.length === 0) return json(404, { error: `no route for ${context.url.pathname}` });
+  if (!route && onPath.length > 0) {
     const allowed = onPath.map((candidate) => candidate.method).join(', ');
     return { ...json(405, { error: `${request.method} is not allowed on ${context.url.pathname}; allowed: ${allowed}` }), headers: { Allow: allowed } };
   }
   try {
-    return await route.handle(request, context);
+    if (route) return await route.handle(request, context);
+    return (await options.fallback?.(request, context)) ?? json(404, { error: `no route for ${context.url.pathname}` });
   } catch (error) {
     const errorId = randomBytes(8).toString('hex');
     context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');

@@ -73,7 +73,7 @@ describe('the HTTP listener', function () {
   });
 
   it("runs the README's curl examples as written", async () => {
-    const section = README.slice(README.indexOf('\n## HTTP\n'), README.indexOf('\n## Security\n'));
+    const section = README.slice(README.indexOf('\n## HTTP\n'), README.indexOf('\n## REST\n'));
     const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
     expect(commands).to.have.length(4);
     const outputs: string[] = [];

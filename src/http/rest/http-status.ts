@@ -1,0 +1,65 @@
+import { status } from '@grpc/grpc-js';
+import type { Any } from '../../gen/google/protobuf/any.js';
+import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../gen/google/rpc/error_details.js';
+import type { Status } from '../../gen/google/rpc/status.js';
+
+/** gRPC status codes as HTTP statuses, as Google's HTTP mapping has them (google/rpc/code.proto). */
+const HTTP_STATUS: Record<number, number> = {
+  [status.OK]: 200,
+  [status.CANCELLED]: 499,
+  [status.UNKNOWN]: 500,
+  [status.INVALID_ARGUMENT]: 400,
+  [status.DEADLINE_EXCEEDED]: 504,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.PERMISSION_DENIED]: 403,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.FAILED_PRECONDITION]: 400,
+  [status.ABORTED]: 409,
+  [status.OUT_OF_RANGE]: 400,
+  [status.UNIMPLEMENTED]: 501,
+  [status.INTERNAL]: 500,
+  [status.UNAVAILABLE]: 503,
+  [status.DATA_LOSS]: 500,
+  [status.UNAUTHENTICATED]: 401,
+};
+
+const DETAIL_CODECS: Record<string, { decode(bytes: Uint8Array): unknown; toJSON(message: never): unknown }> = {
+  'type.googleapis.com/google.rpc.ErrorInfo': ErrorInfo,
+  'type.googleapis.com/google.rpc.BadRequest': BadRequest,
+  'type.googleapis.com/google.rpc.PreconditionFailure': PreconditionFailure,
+  'type.googleapis.com/google.rpc.ResourceInfo': ResourceInfo,
+  'type.googleapis.com/google.rpc.RetryInfo': RetryInfo,
+};
+
+export function httpStatusOf(code: number): number {
+  return HTTP_STATUS[code] ?? 500;
+}
+
+/**
+ * The JSON error body of Google's HTTP APIs: the HTTP status, the message,
+ * the gRPC status name and the google.rpc details, each with its "@type".
+ */
+export function errorBody(rpcStatus: Status): { error: { code: number; message: string; status: string; details: unknown[] } } {
+  return {
+    error: {
+      code: httpStatusOf(rpcStatus.code),
+      message: rpcStatus.message,
+      status: status[rpcStatus.code] ?? 'UNKNOWN',
+      details: rpcStatus.details.map(detailJson),
+    },
+  };
+}
+
+/** When RetryInfo says how long to wait, in whole seconds for a Retry-After header. */
+export function retryAfterSeconds(rpcStatus: Status): number | undefined {
+  const retry = rpcStatus.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo');
+  const delay = retry && RetryInfo.decode(retry.value).retryDelay;
+  return delay ? Math.max(1, Math.ceil(Number(delay.seconds) + delay.nanos / 1e9)) : undefined;
+}
+
+function detailJson(detail: Any): unknown {
+  const codec = DETAIL_CODECS[detail.typeUrl];
+  if (!codec) return { '@type': detail.typeUrl, value: Buffer.from(detail.value).toString('base64') };
+  return { '@type': detail.typeUrl, ...(codec.toJSON(codec.decode(detail.value) as never) as object) };
+}

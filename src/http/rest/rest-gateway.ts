@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http';
+import { Client, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { ProvenanceError } from '../../domain/errors.js';
+import { Status } from '../../gen/google/rpc/status.js';
+import { toRpcStatus } from '../../transport/errors.js';
+import { REQUEST_ID_HEADER } from '../../request-id.js';
+import type { HttpResponse, RouteContext } from '../server.js';
+import { errorBody, httpStatusOf, retryAfterSeconds } from './http-status.js';
+import { matchRoute, type RestRoute } from './rest-routes.js';
+import { transcodeRequest } from './transcode.js';
+
+/** Request headers that travel to the gRPC call as metadata: the credentials. */
+const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
+
+export interface RestGatewayOptions {
+  routes: RestRoute[];
+  /** host:port of this process's gRPC listener. */
+  grpcTarget: string;
+  credentials: ChannelCredentials;
+  /** The largest request body and gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
+  maxMessageBytes: number;
+  /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
+  refusal?: string;
+}
+
+/**
+ * The REST twins of the unary methods. Each REST call becomes the gRPC call
+ * of its twin, made to this process's own gRPC listener with the caller's
+ * credentials, so that it passes through the same interceptors
+ * (authentication, rate limit), handlers, policy and audit, and answers
+ * exactly what the twin answers; the gateway only translates (Google's HTTP
+ * transcoding for the request, the proto3 JSON mapping for the answer, the
+ * HTTP mapping of gRPC statuses for errors).
+ */
+export class RestGateway {
+  private readonly client: Client;
+
+  constructor(private readonly options: RestGatewayOptions) {
+    this.client = new Client(options.grpcTarget, options.credentials, {
+      'grpc.max_receive_message_length': options.maxMessageBytes,
+      'grpc.max_send_message_length': options.maxMessageBytes,
+    });
+  }
+
+  /** The answer to a REST call; undefined when no route has the request's path. */
+  async answer(request: IncomingMessage, context: RouteContext): Promise<HttpResponse | undefined> {
+    const { url } = context;
+    const match = matchRoute(this.options.routes, request.method ?? 'GET', url.pathname);
+    if (!match) return undefined;
+    if ('allowed' in match) {
+      const allowed = match.allowed.join(', ');
+      return { ...errorResponse(405, { code: status.UNIMPLEMENTED, message: `${url.pathname} takes ${allowed}`, details: [] }), headers: { Allow: allowed } };
+    }
+    const { route, pathValues } = match;
+    if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
+    try {
+      const body = await readBody(request, this.options.maxMessageBytes);
+      const message = transcodeRequest(route, pathValues, url.searchParams, body);
+      const answer = await this.call(route, message, request, context.requestId);
+      if ('error' in answer) return statusResponse(answer.error);
+      return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
+    } catch (error) {
+      const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
+      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** The gRPC call of the twin, with the caller's credentials and the HTTP request's id, so that both sides log under one id. */
+  private call(route: RestRoute, message: unknown, request: IncomingMessage, requestId: string): Promise<{ bytes: Buffer } | { error: Status }> {
+    const metadata = new Metadata();
+    for (const name of FORWARDED_HEADERS) {
+      const value = request.headers[name];
+      if (typeof value === 'string') metadata.set(name, value);
+    }
+    metadata.set(REQUEST_ID_HEADER, requestId);
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(
+        route.grpcPath,
+        (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+        (bytes: Buffer) => bytes,
+        message,
+        metadata,
+        (error: ServiceError | null, bytes?: Buffer) => resolve(error ? { error: statusOf(error) } : { bytes: bytes! }),
+      );
+    });
+  }
+}
+
+function statusResponse(rpcStatus: Status): HttpResponse {
+  const headers: Record<string, string> = {};
+  const retryAfter = retryAfterSeconds(rpcStatus);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  if (rpcStatus.code === status.UNAUTHENTICATED) headers['WWW-Authenticate'] = 'Bearer';
+  return { ...errorResponse(httpStatusOf(rpcStatus.code), rpcStatus), headers };
+}
+
+function errorResponse(httpStatus: number, rpcStatus: Status): HttpResponse {
+  const body = errorBody(rpcStatus);
+  body.error.code = httpStatus;
+  return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(body)}\n` };
+}
+
+/** The google.rpc.Status of a failed call: from its grpc-status-details-bin trailer, or its code and message alone. */
+function statusOf(error: ServiceError): Status {
+  const [details] = error.metadata?.get('grpc-status-details-bin') ?? [];
+  if (Buffer.isBuffer(details)) return Status.decode(details);
+  return { code: error.code, message: error.details, details: [] };
+}
+
+function readBody(request: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // The rest is read and dropped, so that the answer can still be sent on this connection.
+      if (size > limit) reject(new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_MAX_MESSAGE_BYTES)`, 'BODY_TOO_LARGE'));
+      else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}

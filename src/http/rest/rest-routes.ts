@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { FileDescriptorSet } from '../../gen/google/protobuf/descriptor.js';
+import * as auditMessages from '../../gen/provenance/v1/audit.js';
+import * as jobMessages from '../../gen/provenance/v1/job.js';
+import * as serviceMessages from '../../gen/provenance/v1/provenance_service.js';
+
+/** The proto3 JSON mapping of one message type, as ts-proto generates it. */
+export interface JsonCodec {
+  fromJSON(object: unknown): unknown;
+  toJSON(message: unknown): unknown;
+  encode(message: unknown): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): unknown;
+}
+
+export type QueryType = 'string' | 'integer' | 'boolean';
+
+/** A REST twin of a unary method: its google.api.http binding, as the generated OpenAPI document states it. */
+export interface RestRoute {
+  /** The method's name, e.g. GetLineage. */
+  operationId: string;
+  /** The gRPC path, e.g. /provenance.v1.ProvenanceService/GetLineage. */
+  grpcPath: string;
+  httpMethod: string;
+  /** The path template, e.g. /jobs/{job_id}/lineage. */
+  template: string;
+  pattern: RegExp;
+  /** Request fields bound by the path, in the template's order. */
+  pathFields: string[];
+  /** Request fields a query parameter may set, by proto field name. */
+  queryFields: Map<string, { type: QueryType; enumPrefix?: string }>;
+  /** Whether the request comes as a JSON body (google.api.http body "*"). */
+  hasBody: boolean;
+  /** The request's top-level fields, by JSON (lowerCamelCase) and proto (snake_case) name. */
+  requestFields: Set<string>;
+  request: JsonCodec;
+  response: JsonCodec;
+}
+
+interface OpenApiParameter {
+  name: string;
+  in: 'path' | 'query' | 'body';
+  type?: string;
+  enum?: string[];
+}
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { operationId: string; parameters?: OpenApiParameter[] }>>;
+}
+
+const SERVICE = 'provenance.v1.ProvenanceService';
+const CODECS = { ...auditMessages, ...jobMessages, ...serviceMessages } as unknown as Record<string, JsonCodec | undefined>;
+
+/**
+ * The REST routes, read from the two documents generation makes from the
+ * proto: the OpenAPI document (paths, parameters: from the google.api.http
+ * options) and the descriptor set (each method's request and response
+ * types). Nothing about the routes is written by hand.
+ */
+export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): RestRoute[] {
+  const document = JSON.parse(readFileSync(openApiPath, 'utf8')) as OpenApiDocument;
+  const methods = methodTypes(readFileSync(descriptorSetPath));
+  const routes: RestRoute[] = [];
+  for (const [template, operations] of Object.entries(document.paths)) {
+    for (const [httpMethod, operation] of Object.entries(operations)) {
+      const types = methods.get(operation.operationId);
+      if (!types) throw new Error(`the OpenAPI document names ${operation.operationId}, which ${SERVICE} does not have`);
+      const parameters = operation.parameters ?? [];
+      const pathFields = [...template.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((match) => match[1]!);
+      routes.push({
+        operationId: operation.operationId,
+        grpcPath: `/${SERVICE}/${operation.operationId}`,
+        httpMethod: httpMethod.toUpperCase(),
+        template,
+        pattern: templatePattern(template),
+        pathFields,
+        queryFields: new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name, queryField(p)])),
+        hasBody: parameters.some((p) => p.in === 'body'),
+        requestFields: types.inputFields,
+        request: codec(types.input),
+        response: codec(types.output),
+      });
+    }
+  }
+  return routes;
+}
+
+export type RouteMatch = { route: RestRoute; pathValues: Record<string, string> } | { allowed: string[] } | undefined;
+
+/** The route of a request; or the methods the path allows when only the method is wrong; or undefined. */
+export function matchRoute(routes: readonly RestRoute[], httpMethod: string, pathname: string): RouteMatch {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const match = route.pattern.exec(pathname);
+    if (!match) continue;
+    if (route.httpMethod !== httpMethod) {
+      allowed.push(route.httpMethod);
+      continue;
+    }
+    const pathValues: Record<string, string> = {};
+    route.pathFields.forEach((field, i) => (pathValues[field] = decodeURIComponent(match[i + 1]!)));
+    return { route, pathValues };
+  }
+  return allowed.length > 0 ? { allowed } : undefined;
+}
+
+/** A path template as a regular expression: each {field} is one path segment (a job id may hold a colon, as in /jobs/a:b:cancel). */
+function templatePattern(template: string): RegExp {
+  const literal = (text: string) => text.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${template.split(/\{[a-z_][a-z0-9_]*\}/).map(literal).join('([^/]+)')}$`);
+}
+
+function queryField(parameter: OpenApiParameter): { type: QueryType; enumPrefix?: string } {
+  const type: QueryType = parameter.type === 'integer' || parameter.type === 'boolean' ? parameter.type : 'string';
+  // Enum values share a prefix (LINEAGE_VIEW_IDS, LINEAGE_VIEW_FULL): it is what a short value (ids) leaves out.
+  const prefix = parameter.enum?.[0]?.match(/^(.*_)UNSPECIFIED$/)?.[1];
+  return prefix ? { type, enumPrefix: prefix } : { type };
+}
+
+function codec(typeName: string): JsonCodec {
+  const found = CODECS[typeName.slice(typeName.lastIndexOf('.') + 1)];
+  if (!found) throw new Error(`no generated code for ${typeName}`);
+  return found;
+}
+
+interface MethodTypes {
+  input: string;
+  output: string;
+  inputFields: Set<string>;
+}
+
+/** Request and response type names of every method of the service, and the request's field names, from the descriptor set. */
+function methodTypes(descriptorSet: Uint8Array): Map<string, MethodTypes> {
+  const files = FileDescriptorSet.decode(descriptorSet).file;
+  const fieldsOf = new Map<string, Set<string>>();
+  for (const file of files) {
+    for (const message of file.messageType) {
+      fieldsOf.set(`.${file.package}.${message.name}`, new Set(message.field.flatMap((field) => [field.name!, field.jsonName!])));
+    }
+  }
+  const methods = new Map<string, MethodTypes>();
+  for (const file of files) {
+    for (const service of file.service) {
+      if (`${file.package}.${service.name}` !== SERVICE) continue;
+      for (const method of service.method) {
+        methods.set(method.name!, { input: method.inputType!, output: method.outputType!, inputFields: fieldsOf.get(method.inputType!) ?? new Set() });
+      }
+    }
+  }
+  return methods;
+}

@@ -1,0 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import { credentials } from '@grpc/grpc-js';
+import type { TlsConfig } from '../../auth/auth-config.js';
+import { RestGateway } from '../rest/rest-gateway.js';
+import { loadRestRoutes } from '../rest/rest-routes.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
+
+const DESCRIPTOR_SET = fileURLToPath(new URL('../../gen/provenance.binpb', import.meta.url));
+
+/**
+ * The REST gateway of this process: its routes from the generated documents,
+ * its channel to the process's own gRPC listener (bound at grpcAddress) on
+ * loopback, over TLS when the listener has TLS. The gateway dials its own
+ * listener, so the certificate is not checked. A listener that requires
+ * client certificates is out of reach (REST calls carry bearer tokens or API
+ * keys, not certificates): REST calls are then refused with UNIMPLEMENTED.
+ */
+export function restGateway(grpcAddress: string, tls: TlsConfig | undefined, maxMessageBytes: number): RestGateway {
+  const port = grpcAddress.slice(grpcAddress.lastIndexOf(':') + 1);
+  const host = grpcAddress.slice(0, grpcAddress.lastIndexOf(':'));
+  const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return new RestGateway({
+    routes: loadRestRoutes(OPENAPI_DOCUMENT, DESCRIPTOR_SET),
+    grpcTarget: `${loopback}:${port}`,
+    credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
+    maxMessageBytes,
+    ...(tls?.clientCertificateAuthority
+      ? { refusal: 'REST calls are not served when the gRPC listener requires client certificates (PROVENANCE_TLS_CLIENT_CA_FILE): call the gRPC method' }
+      : {}),
+  });
+}

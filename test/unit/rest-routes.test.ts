@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { httpStatusOf } from '../../src/http/rest/http-status.js';
+import { loadRestRoutes, matchRoute, type RestRoute } from '../../src/http/rest/rest-routes.js';
+import { transcodeRequest } from '../../src/http/rest/transcode.js';
+
+const routes = loadRestRoutes(
+  fileURLToPath(new URL('../../../src/gen/openapi/provenance.swagger.json', import.meta.url)),
+  fileURLToPath(new URL('../../../src/gen/provenance.binpb', import.meta.url)),
+);
+
+function routed(method: string, path: string): { route: RestRoute; pathValues: Record<string, string> } {
+  const match = matchRoute(routes, method, path);
+  if (!match || 'allowed' in match) throw new Error(`${method} ${path} matched no route`);
+  return match;
+}
+
+describe('REST routes and transcoding', () => {
+  it('binds path templates to one path segment each, job ids with colons included', () => {
+    expect(routed('POST', '/jobs/a:b:cancel')).to.deep.include({ pathValues: { job_id: 'a:b' } });
+    expect(routed('POST', '/jobs/a:b:cancel').route.operationId).to.equal('CancelJob');
+    expect(routed('GET', '/jobs/a.b-c/lineage').pathValues).to.deep.equal({ job_id: 'a.b-c' });
+    expect(routed('GET', '/jobs/x%2Fy/provenance').pathValues).to.deep.equal({ job_id: 'x/y' });
+    expect(routed('POST', '/jobs:record').route.operationId).to.equal('RecordJob');
+    expect(matchRoute(routes, 'GET', '/jobs/a/b/lineage')).to.equal(undefined);
+    expect(matchRoute(routes, 'PUT', '/jobs')).to.deep.equal({ allowed: ['GET', 'POST'] });
+  });
+
+  it('takes enum query values by name, with or without their prefix, in any case', () => {
+    const { route, pathValues } = routed('GET', '/jobs/j/lineage');
+    const request = (query: string) => transcodeRequest(route, pathValues, new URLSearchParams(query), '');
+    expect(request('direction=ancestors&view=ids')).to.deep.include({ jobId: 'j', direction: 1, view: 1 });
+    expect(request('direction=LINEAGE_DIRECTION_DESCENDANTS&max_depth=4')).to.deep.include({ direction: 2, maxDepth: 4 });
+    const exported = routed('GET', '/jobs/j/export');
+    expect(transcodeRequest(exported.route, exported.pathValues, new URLSearchParams('format=prov-json'), '')).to.deep.include({ format: 2 });
+  });
+
+  it('maps gRPC codes to HTTP statuses as Google does', () => {
+    expect([0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16].map(httpStatusOf)).to.deep.equal([
+      200, 499, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401,
+    ]);
+  });
+});
