@@ -136,6 +136,31 @@ describe('the REST endpoints', function () {
     expect((await api.getJob({ jobId: report.jobId })).cacheState).to.equal(CacheState.CACHE_STATE_STALE);
   });
 
+  it('POST /jobs:batchRecord and /jobs/:id:cancel act as BatchRecordJobs and CancelJob', async () => {
+    const batch = await rest('POST', '/jobs:batchRecord', {
+      requests: [
+        { jobId: 'rest:batch-1', type: 'batch', status: 'JOB_STATUS_SUCCEEDED', outputHash: 'b1' },
+        { jobId: 'rest:batch-2', type: 'batch', parentJobIds: ['rest:batch-1'], status: 'JOB_STATUS_SUCCEEDED', outputHash: 'b2' },
+        { jobId: 'rest:batch-3', type: '', status: 'JOB_STATUS_SUCCEEDED' },
+      ],
+    });
+    expect(batch.status).to.equal(200);
+    const results = (batch.body as { results: Array<{ job?: unknown; status?: { code?: number } }> }).results;
+    expect(results[0]!.job).to.deep.equal(JobJson.toJSON(await api.getJob({ jobId: 'rest:batch-1' })));
+    expect(results[1]!.job).to.deep.equal(JobJson.toJSON(await api.getJob({ jobId: 'rest:batch-2' })));
+    expect(results[2]!.status!.code).to.equal(status.INVALID_ARGUMENT);
+
+    const long = await api.submitJob({ type: 'sleep', payload: { ms: 60_000 } });
+    const cancelled = await rest('POST', `/jobs/${long.jobId}:cancel`, { reason: 'from REST' });
+    expect(cancelled.status).to.equal(200);
+    const job = await waitForJob(api, long.jobId);
+    expect(job.status).to.equal(JobStatus.JOB_STATUS_CANCELLED);
+    expect(cancelled.body).to.include({ jobId: long.jobId });
+    const again = await rest('POST', `/jobs/${long.jobId}:cancel`, {});
+    const grpcAgain = await failure(api.cancelJob({ jobId: long.jobId }));
+    expect((again.body as ErrorBody).error.status).to.equal(status[grpcAgain.code]);
+  });
+
   it('maps gRPC errors to HTTP statuses with the same status, reason and details as JSON', async () => {
     const missing = await rest('GET', '/jobs/no-such-job/provenance');
     const grpcMissing = await failure(api.getJob({ jobId: 'no-such-job' }));
