@@ -10,6 +10,8 @@ export interface HttpResponse {
   contentType: string;
   body: string;
   headers?: Record<string, string>;
+  /** Writes the body instead of `body`, for as long as it lasts (server-sent events); resolves when the response has ended. */
+  stream?: (response: ServerResponse) => Promise<void>;
 }
 
 export interface RouteContext {
@@ -79,7 +81,8 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
   const url = new URL(request.url ?? '/', 'http://localhost');
   const answer = await answerOf(options, request, { requestId, log, url });
   response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
-  response.end(answer.body);
+  if (answer.stream) await answer.stream(response);
+  else response.end(answer.body);
   log.debug({ method: request.method, path: url.pathname, status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request ended');
 }
 

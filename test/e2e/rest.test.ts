@@ -14,10 +14,11 @@ import {
   ListDependentsResponse,
   ListJobsResponse,
   ProvenanceServiceService,
+  WatchEventsResponse,
 } from '../../src/gen/provenance/v1/provenance_service.js';
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
-import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
@@ -69,15 +70,15 @@ describe('the REST endpoints', function () {
     await directory?.remove();
   });
 
-  it('has a route for every unary method, from the generated OpenAPI document it serves at /openapi.json', async () => {
+  it('has a route for every method, from the generated OpenAPI document it serves at /openapi.json', async () => {
     const { status: code, body } = await rest('GET', '/openapi.json');
     expect(code).to.equal(200);
     const document = body as { swagger: string; paths: Record<string, Record<string, { operationId: string }>> };
     expect(document.swagger).to.equal('2.0');
     expect(Object.keys(document.paths)).to.deep.equal(SERVICE_METHODS);
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods).map((m) => m.operationId));
-    const unaryMethods = Object.values(ProvenanceServiceService).filter((method) => !method.responseStream).map((method) => method.path.split('/').at(-1)!);
-    expect(operations.sort()).to.deep.equal(unaryMethods.sort());
+    const methods = Object.values(ProvenanceServiceService).map((method) => method.path.split('/').at(-1)!);
+    expect(operations.sort()).to.deep.equal(methods.sort());
   });
 
   it('GET /jobs/:id/provenance answers what GetJob answers', async () => {
@@ -175,6 +176,60 @@ describe('the REST endpoints', function () {
     expect(wrongMethod.headers.get('allow')).to.equal('GET, POST');
     expect((await rest('GET', '/jobs/x/nothing')).status).to.equal(404);
   });
+
+  it('GET /events streams what WatchEvents streams, as server-sent events whose ids are the cursors', async () => {
+    const grpcWatch = await subscribed(api.events({ jobIds: ['sse-1', 'sse-2'] }));
+    const sse = await openEvents('/events?job_ids=sse-1&job_ids=sse-2');
+    expect(sse.response.status).to.equal(200);
+    expect(sse.response.headers.get('content-type')).to.equal('text/event-stream');
+    await api.recordJob({ jobId: 'sse-1', type: 'sse', status: SUCCEEDED, outputHash: 'h1' });
+    await api.recordJob({ jobId: 'sse-2', type: 'sse', status: SUCCEEDED, outputHash: 'h2' });
+    const { events } = await collectEvents(grpcWatch, 2);
+    grpcWatch.cancel();
+    const streamed = await sse.next(2);
+    expect(streamed.map((e) => e.data)).to.deep.equal(events.map((event) => WatchEventsResponse.toJSON({ event })));
+    expect(streamed.map((e) => e.id)).to.deep.equal(events.map((event) => event.cursor));
+    sse.close();
+
+    // A reconnecting EventSource names the last event it had: the stream resumes right after it.
+    const resumed = await openEvents('/events?job_ids=sse-1&job_ids=sse-2', { 'Last-Event-ID': streamed[0]!.id! });
+    const [next] = await resumed.next(1);
+    expect(next).to.deep.equal(streamed[1]);
+    resumed.close();
+  });
+
+  it('GET /events answers an error before it starts as any REST call does', async () => {
+    const refused = await rest('GET', '/events?after_cursor=not-a-cursor');
+    expect(refused.status).to.equal(400);
+    expect((refused.body as ErrorBody).error.status).to.equal('INVALID_ARGUMENT');
+  });
+
+  /** A server-sent events stream read with fetch: next(n) resolves with the next n events. */
+  async function openEvents(path: string, headers: Record<string, string> = {}) {
+    const controller = new AbortController();
+    const response = await fetch(`http://${server.httpAddress}${path}`, { headers, signal: controller.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    const next = async (count: number) => {
+      const events: Array<{ id?: string; data: unknown }> = [];
+      while (events.length < count) {
+        const end = buffered.indexOf('\n\n');
+        if (end < 0) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the event stream ended');
+          buffered += value;
+          continue;
+        }
+        const lines = buffered.slice(0, end).split('\n');
+        buffered = buffered.slice(end + 2);
+        const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+        const data = field('data');
+        if (data !== undefined) events.push({ ...(field('id') ? { id: field('id') } : {}), data: JSON.parse(data) as unknown });
+      }
+      return events;
+    };
+    return { response, next, close: () => controller.abort() };
+  }
 
   it('echoes the request id it is given, and gives one to a request without', async () => {
     const requestId = 'rest-test-request-0001';

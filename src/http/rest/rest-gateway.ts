@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import { Client, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Client, Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
@@ -11,6 +11,8 @@ import { transcodeRequest } from './transcode.js';
 
 /** Request headers that travel to the gRPC call as metadata: the credentials. */
 const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
+/** A comment line this often keeps an idle event stream's connection open through proxies. */
+const KEEP_ALIVE_MS = 15_000;
 
 export interface RestGatewayOptions {
   routes: RestRoute[];
@@ -55,8 +57,13 @@ export class RestGateway {
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {
       const body = await readBody(request, this.options.maxMessageBytes);
-      const message = transcodeRequest(route, pathValues, url.searchParams, body);
-      const answer = await this.call(route, message, request, context.requestId);
+      const query = new URLSearchParams(url.searchParams);
+      // An EventSource that reconnects names the last event it received.
+      const lastEventId = request.headers['last-event-id'];
+      if (route.serverStreaming && typeof lastEventId === 'string' && !query.has('after_cursor')) query.set('after_cursor', lastEventId);
+      const message = transcodeRequest(route, pathValues, query, body);
+      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId));
+      const answer = await this.call(route, message, this.metadataOf(request, context.requestId));
       if ('error' in answer) return statusResponse(answer.error);
       return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
     } catch (error) {
@@ -69,14 +76,18 @@ export class RestGateway {
     this.client.close();
   }
 
-  /** The gRPC call of the twin, with the caller's credentials and the HTTP request's id, so that both sides log under one id. */
-  private call(route: RestRoute, message: unknown, request: IncomingMessage, requestId: string): Promise<{ bytes: Buffer } | { error: Status }> {
+  /** The caller's credentials and the HTTP request's id, so that both sides log under one id. */
+  private metadataOf(request: IncomingMessage, requestId: string): Metadata {
     const metadata = new Metadata();
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers[name];
       if (typeof value === 'string') metadata.set(name, value);
     }
     metadata.set(REQUEST_ID_HEADER, requestId);
+    return metadata;
+  }
+
+  private call(route: RestRoute, message: unknown, metadata: Metadata): Promise<{ bytes: Buffer } | { error: Status }> {
     return new Promise((resolve) => {
       this.client.makeUnaryRequest(
         route.grpcPath,
@@ -88,6 +99,72 @@ export class RestGateway {
       );
     });
   }
+
+  /**
+   * A server stream as server-sent events: the HTTP answer starts once the
+   * gRPC stream's headers say the subscription is registered (an error
+   * before that is an ordinary error answer); each message is an event
+   * whose id is its cursor; a stream that ends with an error sends it as an
+   * `error` event (with the cursors to resume from) and ends.
+   */
+  private async stream(route: RestRoute, message: unknown, metadata: Metadata): Promise<HttpResponse> {
+    const call: ClientReadableStream<Buffer> = this.client.makeServerStreamRequest(
+      route.grpcPath,
+      (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+      (bytes: Buffer) => bytes,
+      message,
+      metadata,
+    );
+    // Kept from the start: the stream may fail before the events are piped to the response.
+    let failure: ServiceError | undefined;
+    call.on('error', (error: ServiceError) => (failure ??= error));
+    const opened = await new Promise<Status | undefined>((resolve) => {
+      call.once('metadata', () => resolve(undefined));
+      call.once('error', (error: ServiceError) => resolve(statusOf(error)));
+    });
+    if (opened) return statusResponse(opened);
+    return {
+      status: 200,
+      contentType: 'text/event-stream',
+      body: '',
+      headers: { 'Cache-Control': 'no-cache' },
+      stream: (response) => sendEvents(call, route, response, () => failure),
+    };
+  }
+}
+
+/** Writes the stream's messages as events until either side ends; a slow reader pauses the gRPC stream (and so the server's writes). */
+function sendEvents(call: ClientReadableStream<Buffer>, route: RestRoute, response: ServerResponse, failedAlready: () => ServiceError | undefined): Promise<void> {
+  // The headers now, not with the first event: they tell the client that the subscription is registered.
+  response.flushHeaders();
+  return new Promise((resolve) => {
+    const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    const finish = () => {
+      clearInterval(keepAlive);
+      if (!response.writableEnded) response.end();
+      resolve();
+    };
+    response.once('close', () => {
+      call.cancel();
+      finish();
+    });
+    call.on('data', (bytes: Buffer) => {
+      const json = route.response.toJSON(route.response.decode(bytes)) as { event?: { cursor?: string } };
+      const id = json.event?.cursor ? `id: ${json.event.cursor}\n` : '';
+      if (!response.write(`${id}data: ${JSON.stringify(json)}\n\n`)) {
+        call.pause();
+        response.once('drain', () => call.resume());
+      }
+    });
+    const fail = (error: ServiceError) => {
+      if (error.code !== status.CANCELLED && !response.writableEnded) response.write(`event: error\ndata: ${JSON.stringify(errorBody(statusOf(error)))}\n\n`);
+      finish();
+    };
+    call.on('error', fail);
+    call.on('end', finish);
+    const failed = failedAlready();
+    if (failed) fail(failed);
+  });
 }
 
 function statusResponse(rpcStatus: Status): HttpResponse {

@@ -14,6 +14,13 @@ export interface JsonCodec {
 
 export type QueryType = 'string' | 'integer' | 'boolean';
 
+export interface QueryField {
+  type: QueryType;
+  repeated: boolean;
+  /** The prefix an enum's values share (LINEAGE_VIEW_), which a short value (ids) leaves out. */
+  enumPrefix?: string;
+}
+
 /** A REST twin of a unary method: its google.api.http binding, as the generated OpenAPI document states it. */
 export interface RestRoute {
   /** The method's name, e.g. GetLineage. */
@@ -26,10 +33,12 @@ export interface RestRoute {
   pattern: RegExp;
   /** Request fields bound by the path, in the template's order. */
   pathFields: string[];
-  /** Request fields a query parameter may set, by proto field name. */
-  queryFields: Map<string, { type: QueryType; enumPrefix?: string }>;
+  /** Request fields a query parameter may set, by proto field name; a repeated one may be given several times. */
+  queryFields: Map<string, QueryField>;
   /** Whether the request comes as a JSON body (google.api.http body "*"). */
   hasBody: boolean;
+  /** A server-streaming method (WatchEvents): its messages are sent as server-sent events. */
+  serverStreaming: boolean;
   /** The request's top-level fields, by JSON (lowerCamelCase) and proto (snake_case) name. */
   requestFields: Set<string>;
   request: JsonCodec;
@@ -41,6 +50,7 @@ interface OpenApiParameter {
   in: 'path' | 'query' | 'body';
   type?: string;
   enum?: string[];
+  items?: { type?: string; enum?: string[] };
 }
 
 interface OpenApiDocument {
@@ -76,6 +86,7 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
         queryFields: new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name, queryField(p)])),
         hasBody: parameters.some((p) => p.in === 'body'),
         requestFields: types.inputFields,
+        serverStreaming: types.serverStreaming,
         request: codec(types.input),
         response: codec(types.output),
       });
@@ -109,11 +120,12 @@ function templatePattern(template: string): RegExp {
   return new RegExp(`^${template.split(/\{[a-z_][a-z0-9_]*\}/).map(literal).join('([^/]+)')}$`);
 }
 
-function queryField(parameter: OpenApiParameter): { type: QueryType; enumPrefix?: string } {
-  const type: QueryType = parameter.type === 'integer' || parameter.type === 'boolean' ? parameter.type : 'string';
-  // Enum values share a prefix (LINEAGE_VIEW_IDS, LINEAGE_VIEW_FULL): it is what a short value (ids) leaves out.
-  const prefix = parameter.enum?.[0]?.match(/^(.*_)UNSPECIFIED$/)?.[1];
-  return prefix ? { type, enumPrefix: prefix } : { type };
+function queryField(parameter: OpenApiParameter): QueryField {
+  const repeated = parameter.type === 'array';
+  const { type, enum: values } = repeated ? (parameter.items ?? {}) : parameter;
+  const field: QueryField = { type: type === 'integer' || type === 'boolean' ? type : 'string', repeated };
+  const prefix = values?.[0]?.match(/^(.*_)UNSPECIFIED$/)?.[1];
+  return prefix ? { ...field, enumPrefix: prefix } : field;
 }
 
 function codec(typeName: string): JsonCodec {
@@ -126,6 +138,7 @@ interface MethodTypes {
   input: string;
   output: string;
   inputFields: Set<string>;
+  serverStreaming: boolean;
 }
 
 /** Request and response type names of every method of the service, and the request's field names, from the descriptor set. */
@@ -142,7 +155,12 @@ function methodTypes(descriptorSet: Uint8Array): Map<string, MethodTypes> {
     for (const service of file.service) {
       if (`${file.package}.${service.name}` !== SERVICE) continue;
       for (const method of service.method) {
-        methods.set(method.name!, { input: method.inputType!, output: method.outputType!, inputFields: fieldsOf.get(method.inputType!) ?? new Set() });
+        methods.set(method.name!, {
+          input: method.inputType!,
+          output: method.outputType!,
+          inputFields: fieldsOf.get(method.inputType!) ?? new Set(),
+          serverStreaming: method.serverStreaming ?? false,
+        });
       }
     }
   }

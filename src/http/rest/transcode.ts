@@ -21,11 +21,10 @@ export function transcodeRequest(route: RestRoute, pathValues: Record<string, st
       violations.push({ field: name, description: `no such query parameter; ${route.template} takes ${[...route.queryFields.keys()].join(', ') || 'none'}` });
       continue;
     }
-    const values = query.getAll(name);
-    if (values.length > 1) violations.push({ field: name, description: 'given more than once' });
-    const value = queryValue(values[0]!, field.type, field.enumPrefix);
-    if (value === undefined) violations.push({ field: name, description: `must be ${field.type === 'integer' ? 'an integer' : 'true or false'}` });
-    else json[name] = value;
+    const values = query.getAll(name).map((text) => queryValue(text, field.type, field.enumPrefix));
+    if (values.length > 1 && !field.repeated) violations.push({ field: name, description: 'given more than once' });
+    if (values.includes(undefined)) violations.push({ field: name, description: `must be ${field.type === 'integer' ? 'an integer' : 'true or false'}` });
+    else json[name] = field.repeated ? values : values[0];
   }
   for (const [field, value] of Object.entries(pathValues)) {
     const inBody = json[field] ?? json[camelCase(field)];

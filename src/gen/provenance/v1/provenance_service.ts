@@ -4477,8 +4477,9 @@ export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
  * provider, after which other jobs) and answers lineage questions about them.
  * Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
  * with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
- * The google.api.http options give each unary method its REST twin, mapped
- * as Google's HTTP transcoding defines (google/api/http.proto).
+ * The google.api.http options give each method its REST twin, mapped as
+ * Google's HTTP transcoding defines (google/api/http.proto); WatchEvents
+ * streams its events as server-sent events.
  */
 export type ProvenanceServiceService = typeof ProvenanceServiceService;
 export const ProvenanceServiceService = {

@@ -11,8 +11,9 @@ class ProvenanceServiceStub(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
-    The google.api.http options give each unary method its REST twin, mapped
-    as Google's HTTP transcoding defines (google/api/http.proto).
+    The google.api.http options give each method its REST twin, mapped as
+    Google's HTTP transcoding defines (google/api/http.proto); WatchEvents
+    streams its events as server-sent events.
     """
 
     def __init__(self, channel):
@@ -98,8 +99,9 @@ class ProvenanceServiceServicer(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
-    The google.api.http options give each unary method its REST twin, mapped
-    as Google's HTTP transcoding defines (google/api/http.proto).
+    The google.api.http options give each method its REST twin, mapped as
+    Google's HTTP transcoding defines (google/api/http.proto); WatchEvents
+    streams its events as server-sent events.
     """
 
     def RecordJob(self, request, context):
@@ -306,8 +308,9 @@ class ProvenanceService(object):
     provider, after which other jobs) and answers lineage questions about them.
     Errors carry a google.rpc.Status in the grpc-status-details-bin trailer,
     with google.rpc.ErrorInfo and, for bad input, google.rpc.BadRequest.
-    The google.api.http options give each unary method its REST twin, mapped
-    as Google's HTTP transcoding defines (google/api/http.proto).
+    The google.api.http options give each method its REST twin, mapped as
+    Google's HTTP transcoding defines (google/api/http.proto); WatchEvents
+    streams its events as server-sent events.
     """
 
     @staticmethod
