@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { JobStatus } from '@provenance/client';
-import { FAST_EXECUTION } from '../support/execution.js';
+import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -145,6 +145,42 @@ describe('the lineage viewer in headless Chromium', function () {
     await api.recordJob({ ...liveJob, status: SUCCEEDED, outputHash: 'sha256:trained' });
     await page.waitForSelector(`g.node[data-job-id="${live}"][data-status="SUCCEEDED"]`);
     await page.screenshot({ path: join(ARTIFACTS, 'viewer.png') });
+    await page.close();
+  });
+
+  it('marks cached, stale and failed jobs, and shows an invalidation live (the README screenshot)', async () => {
+    const record = (jobId: string, type: string, parentJobIds: string[], more: Record<string, unknown>) =>
+      api.recordJob({ jobId, type, parentJobIds, payload: { jobId }, status: SUCCEEDED, ...more });
+    await record('raw-data', 'ingest', [], { provider: { id: 'etl', model: 'csv-loader', version: '1.4' }, outputHash: 'sha256:9f2c41' });
+    await record('features', 'featurize', ['raw-data'], { output: { rows: 10000 } });
+    await record('model', 'train', ['features'], { provider: { id: 'gpu-pool', model: 'xgboost' }, outputHash: 'sha256:77ab10', labels: { team: 'risk' } });
+    await record('model-v2', 'train', ['features'], { provider: { id: 'gpu-pool', model: 'xgboost' }, status: RUNNING });
+    const run = async (jobId: string, type: string, parentJobIds: string[], payload: Record<string, unknown> = {}) => {
+      await api.submitJob({ jobId, type, parentJobIds, payload });
+      return waitForJob(api, jobId);
+    };
+    await run('report', 'sha256', ['model']);
+    expect((await run('report-again', 'sha256', ['model'])).result?.cached).to.equal(true);
+    // Submitted while its parent still runs: it waits, then fails with it.
+    await api.submitJob({ jobId: 'evaluate', type: 'fail', parentJobIds: ['model'], payload: { message: 'accuracy below 0.9' } });
+    await run('publish', 'merge', ['report', 'evaluate']);
+
+    const page = await openViewer('/ui/jobs/features?direction=both&depth=5');
+    expect(await page.locator('g.node').count()).to.equal(8);
+    expect(await node(page, 'report-again').getAttribute('data-cached')).to.equal('true');
+    expect(await node(page, 'report').getAttribute('data-cached')).to.equal('false');
+    expect(await node(page, 'evaluate').getAttribute('data-status')).to.equal('FAILED');
+    expect(await node(page, 'model-v2').getAttribute('data-status')).to.equal('RUNNING');
+
+    await page.waitForSelector('body[data-live="connected"]');
+    await api.invalidateCache({ jobId: 'model' });
+    // The event names the model only; the page reads the graph again for the descendants that went stale with it.
+    for (const jobId of ['model', 'report', 'report-again']) await page.waitForSelector(`g.node[data-job-id="${jobId}"][data-cache-state="STALE"]`);
+    expect(await node(page, 'features').getAttribute('data-cache-state')).to.equal('FRESH');
+    await node(page, 'model').click();
+    await page.locator('#details dl.provenance').waitFor();
+    expect(await page.locator('#details').innerText()).to.include('xgboost').and.include('team=risk').and.include('STALE');
+    await page.screenshot({ path: join(ARTIFACTS, 'viewer-small.png') });
     await page.close();
   });
 

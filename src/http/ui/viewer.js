@@ -47,11 +47,20 @@ function credentialHeaders() {
   return sessionStorage.getItem(STORAGE_KEYS.kind) === 'api-key' ? { 'X-Api-Key': credential } : { Authorization: `Bearer ${credential}` };
 }
 
+/** A Google JSON error body's error ({code, status, message}), from an error answer or the last message of an event stream. */
+class ApiError extends Error {
+  constructor(error) {
+    super(`${error.status ?? `HTTP ${error.code}`}: ${error.message ?? ''}`);
+    this.status = error.status;
+  }
+}
+
+const apiErrorOf = async (response) => new ApiError((await response.json().catch(() => ({}))).error ?? { code: response.status });
+
 async function getJson(path) {
   const response = await fetch(path, { headers: { Accept: 'application/json', ...credentialHeaders() } });
-  const body = await response.json().catch(() => undefined);
-  if (!response.ok) throw new Error(body?.error?.message ? `${body.error.status ?? response.status}: ${body.error.message}` : `HTTP ${response.status}`);
-  return body;
+  if (!response.ok) throw await apiErrorOf(response);
+  return response.json();
 }
 
 // ---- the model: lineage JSON (proto3 JSON mapping, defaults omitted) → nodes ----
@@ -371,14 +380,18 @@ async function readEventStream(body, onEvent) {
       buffer = buffer.slice(end + 2);
       const data = [];
       let id;
+      let name = 'message';
       for (const line of block.split('\n')) {
         if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
         else if (line.startsWith('id:')) id = line.slice(3).trim();
+        else if (line.startsWith('event:')) name = line.slice(6).trim();
       }
       if (data.length === 0) continue;
-      const event = JSON.parse(data.join('\n')).event;
-      state.lastCursor = id || event?.cursor || state.lastCursor;
-      if (event) onEvent(event);
+      const message = JSON.parse(data.join('\n'));
+      // The server ended the stream (too slow, Redis lost, shutdown, an expired cursor): the last message says why.
+      if (name === 'error') throw new ApiError(message.error ?? {});
+      state.lastCursor = id || message.event?.cursor || state.lastCursor;
+      if (message.event) onEvent(message.event);
     }
   }
 }
@@ -400,7 +413,7 @@ function followEvents(signal, firstAttempt) {
       try {
         const headers = { Accept: 'text/event-stream', ...credentialHeaders(), ...(state.lastCursor ? { 'Last-Event-ID': state.lastCursor } : {}) };
         const response = await fetch('/events', { headers, signal, cache: 'no-store' });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        if (!response.ok) throw await apiErrorOf(response);
         state.live = 'connected';
         showStatus();
         firstAttempt();
@@ -410,6 +423,11 @@ function followEvents(signal, firstAttempt) {
       } catch (error) {
         if (signal.aborted) return;
         state.live = `reconnecting (${error.message})`;
+        if (error.status === 'OUT_OF_RANGE') {
+          // The stream no longer holds the events after our cursor: start from now, and read the graph again.
+          state.lastCursor = undefined;
+          scheduleReload();
+        }
         firstAttempt();
       }
       showStatus();
