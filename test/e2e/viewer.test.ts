@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { JobStatus } from '@provenance/client';
+import { makeHmacSecret, signToken } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
@@ -196,5 +197,58 @@ describe('the lineage viewer in headless Chromium', function () {
     expect(await page.locator('#details h2').innerText()).to.equal(far);
     await page.screenshot({ path: join(ARTIFACTS, 'viewer-2000.png') });
     await page.close();
+  });
+
+  describe('with authentication configured', () => {
+    const ISSUER = 'https://issuer.test';
+    const AUDIENCE = 'provenance';
+    const secret = makeHmacSecret();
+    let secured: ServerProcess;
+    const token = (sub: string, tenant: string) =>
+      signToken({ sub, tenant, roles: ['submitter'], iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret);
+
+    before(async () => {
+      secured = await startServer({
+        PROVENANCE_SQLITE_PATH: join(directory, 'secured.db'),
+        PROVENANCE_JWT_SECRET: secret,
+        PROVENANCE_JWT_ISSUER: ISSUER,
+        PROVENANCE_JWT_AUDIENCE: AUDIENCE,
+      });
+    });
+    after(() => secured?.stop());
+
+    it('asks for a credential, then draws what the caller may see, another tenant’s job as a restricted placeholder', async () => {
+      const alice = connect(secured.address, { headers: { authorization: `Bearer ${await token('alice', 'acme')}` } });
+      const bobToken = await token('bob', 'globex');
+      const bob = connect(secured.address, { headers: { authorization: `Bearer ${bobToken}` } });
+      await alice.recordJob({ jobId: 'acme-shared', type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
+      await alice.recordJob({ jobId: 'acme-private', type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: ['acme-shared'] });
+      await bob.recordJob({ jobId: 'globex-report', type: 'report', status: SUCCEEDED, outputHash: 'h3', parentJobIds: ['acme-shared'] });
+      alice.close();
+      bob.close();
+
+      const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`http://${secured.httpAddress}/ui/jobs/acme-shared?direction=descendants`);
+      await page.waitForSelector('body[data-state="failed"]');
+      expect(await page.locator('#status-line').innerText()).to.include('UNAUTHENTICATED');
+
+      await page.fill('#credential', bobToken);
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('body[data-state="ready"][data-live="connected"]');
+      expect(await page.locator('g.node').count()).to.equal(3);
+      const placeholder = page.locator('g.node[data-restricted="true"]');
+      expect(await placeholder.count()).to.equal(1);
+      expect(await placeholder.getAttribute('data-job-id')).to.match(/^restricted-/);
+      expect(await placeholder.locator('text.label').textContent()).to.equal('restricted');
+      expect(await page.locator('g.node[data-job-id="acme-private"]').count()).to.equal(0);
+      await placeholder.click();
+      expect(await page.locator('#details h2').innerText()).to.equal('restricted');
+      // The credential stays for the tab's session: a reload draws at once.
+      await page.reload();
+      await page.waitForSelector('body[data-state="ready"]');
+      expect(await page.locator('g.node').count()).to.equal(3);
+      await page.close();
+    });
   });
 });
