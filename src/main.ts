@@ -3,6 +3,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoute } from './http/routes/openapi.js';
 import { restGateway } from './http/routes/rest.js';
+import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
 import { PrometheusMetrics } from './metrics/prometheus-metrics.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './process.js';
@@ -14,7 +15,7 @@ import { startGrpcServer } from './transport/server.js';
 
 /**
  * The gRPC server, with the worker pool in the same process unless PROVENANCE_IN_PROCESS_WORKERS=false,
- * and the HTTP listener (health, metrics) unless PROVENANCE_HTTP_ADDRESS=off.
+ * and the HTTP listener (health, metrics, REST, the lineage viewer) unless PROVENANCE_HTTP_ADDRESS=off.
  */
 const { config, logger } = startup();
 const security = refuseConfiguration(() => serverSecurity(config, logger));
@@ -40,7 +41,7 @@ const rest = restGateway(server.address, config.security.auth.tls, config.maxMes
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,
-      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics), openApiRoute()],
+      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics), openApiRoute(), ...uiRoutes()],
       fallback: (request, context) => rest.answer(request, context),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,

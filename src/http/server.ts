@@ -21,10 +21,12 @@ export interface RouteContext {
   url: URL;
 }
 
-/** One method on one path; each file of routes/ exports the routes of one group. */
+/** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
 export interface Route {
   method: string;
+  /** The exact path; with prefix, the start of the paths it answers (e.g. '/ui/jobs/' for /ui/jobs/{id}). */
   path: string;
+  prefix?: boolean;
   handle(request: IncomingMessage, context: RouteContext): Promise<HttpResponse>;
 }
 
@@ -85,7 +87,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
 }
 
 async function answerOf(options: HttpServerOptions, request: IncomingMessage, context: RouteContext): Promise<HttpResponse> {
-  const onPath = options.routes.filter((route) => route.path === context.url.pathname);
+  const onPath = options.routes.filter((route) => answersPath(route, context.url.pathname));
   const route = onPath.find((candidate) => candidate.method === request.method);
   if (!route && onPath.length > 0) {
     const allowed = onPath.map((candidate) => candidate.method).join(', ');
@@ -99,6 +101,10 @@ async function answerOf(options: HttpServerOptions, request: IncomingMessage, co
     context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');
     return json(500, { error: `internal error (error id ${errorId}, request id ${context.requestId}); the server log has the details` });
   }
+}
+
+function answersPath(route: Route, pathname: string): boolean {
+  return route.prefix ? pathname.startsWith(route.path) && pathname.length > route.path.length : route.path === pathname;
 }
 
 async function shutdown(server: Server, graceMs: number): Promise<void> {
