@@ -12,6 +12,7 @@ import {
   GetLineageResponse,
   InvalidateCacheResponse,
   ListDependentsResponse,
+  ListAuditEventsResponse,
   ListJobsResponse,
   ProvenanceServiceService,
   WatchEventsResponse,
@@ -298,6 +299,16 @@ describe('the REST endpoints with authentication', function () {
     const audit = await fetch(`${url}/audit-events?filter=${encodeURIComponent('job_id = "rest-audited"')}`, { headers: { 'x-api-key': key } });
     const entries = ((await audit.json()) as { auditEvents: Array<{ subject: string; method: string; outcome: string }> }).auditEvents;
     expect(entries.map((e) => [e.subject, e.method, e.outcome])).to.deep.equal([['operator', '/provenance.v1.ProvenanceService/RecordJob', 'OK']]);
+
+    const api = connect(server.address, { headers: { 'x-api-key': key } });
+    try {
+      // Before GetJob, which names the job in an entry of its own.
+      const listed = ListAuditEventsResponse.toJSON(await api.listAuditEvents({ filter: 'job_id = "rest-audited"' })) as { auditEvents: unknown[] };
+      expect(entries).to.deep.equal(listed.auditEvents);
+      expect(await recorded.json()).to.deep.equal(JobJson.toJSON(await api.getJob({ jobId: 'rest-audited' })));
+    } finally {
+      api.close();
+    }
   });
 });
 
@@ -326,8 +337,8 @@ describe("the README's REST section", function () {
   });
 
   it('runs the curl examples as written, in order, with the answers the gRPC examples give', async () => {
-    expect(blocks.map((commands) => commands.length)).to.deep.equal([3, 4, 3, 5]);
-    const [record, read, submit, follow] = blocks as [string[], string[], string[], string[]];
+    expect(blocks.map((commands) => commands.length)).to.deep.equal([3, 4, 3, 5, 3]);
+    const [record, read, submit, follow, cancel] = blocks as [string[], string[], string[], string[], string[]];
     for (const command of record) expect(await run(command)).to.have.property('status', 'JOB_STATUS_SUCCEEDED');
 
     const [lineage, dependents, exported, listed] = await Promise.all(read.map(run));
@@ -345,6 +356,10 @@ describe("the README's REST section", function () {
     expect(rerun).to.include({ rerunOfJobId: 'doc' });
     expect(dryRun).to.deep.include({ dryRun: true });
     expect((invalidated as { affectedJobIds: string[] }).affectedJobIds.sort()).to.deep.equal(['bundle', 'digest', 'doc']);
+
+    for (const command of cancel) await run(command);
+    expect((await waitForJob(api, 'nap')).status).to.equal(JobStatus.JOB_STATUS_CANCELLED);
+    expect((await waitForJob(api, 'after-nap')).status).to.equal(JobStatus.JOB_STATUS_FAILED);
   });
 
   it('shows the error body a REST call gets', async () => {
