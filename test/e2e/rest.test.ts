@@ -82,10 +82,13 @@ describe('the REST endpoints', function () {
     expect(operations.sort()).to.deep.equal(methods.sort());
   });
 
-  it('GET /jobs/:id/provenance answers what GetJob answers', async () => {
+  it('GET /jobs/:id/provenance answers what GetJob answers, its duration as the JSON mapping writes one', async () => {
     const { status: code, body } = await rest('GET', `/jobs/${report.jobId}/provenance`);
     expect(code).to.equal(200);
     expect(body).to.deep.equal(JobJson.toJSON(await api.getJob({ jobId: report.jobId })));
+    const timed = await api.recordJob({ jobId: 'rest-timed', type: 'timed', status: SUCCEEDED, outputHash: 't', startTime: new Date('2026-11-26T09:00:00Z'), completeTime: new Date('2026-11-26T09:02:30.5Z') });
+    const withDuration = await rest('GET', '/jobs/rest-timed/provenance');
+    expect(withDuration.body).to.deep.equal({ ...(JobJson.toJSON(timed) as object), duration: '150.500s' });
   });
 
   it('GET /jobs/:id/lineage answers what GetLineage answers, query parameters included', async () => {

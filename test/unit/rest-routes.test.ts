@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { durationString } from '../../src/http/rest/durations.js';
 import { httpStatusOf } from '../../src/http/rest/http-status.js';
 import { loadRestRoutes, matchRoute, type RestRoute } from '../../src/http/rest/rest-routes.js';
 import { transcodeRequest } from '../../src/http/rest/transcode.js';
@@ -33,6 +34,24 @@ describe('REST routes and transcoding', () => {
     expect(request('direction=LINEAGE_DIRECTION_DESCENDANTS&max_depth=4')).to.deep.include({ direction: 2, maxDepth: 4 });
     const exported = routed('GET', '/jobs/j/export');
     expect(transcodeRequest(exported.route, exported.pathValues, new URLSearchParams('format=prov-json'), '')).to.deep.include({ format: 2 });
+  });
+
+  it('writes google.protobuf.Duration as the proto3 JSON mapping does, wherever a Job holds one', () => {
+    expect([durationString({ seconds: '150' }), durationString({ seconds: '1', nanos: 500_000_000 }), durationString({ nanos: 1 }), durationString({})]).to.deep.equal([
+      '150s',
+      '1.500s',
+      '0.000000001s',
+      '0s',
+    ]);
+    const job = { jobId: 'j', duration: { seconds: '150', nanos: 250_000 } };
+    const getJob = routed('GET', '/jobs/j/provenance').route.response;
+    expect(getJob.toJSON(getJob.fromJSON(job))).to.deep.include({ jobId: 'j', duration: '150.000250s' });
+    const lineage = routed('GET', '/jobs/j/lineage').route.response;
+    const answer = lineage.toJSON(lineage.fromJSON({ root: { jobId: 'j', job }, nodes: [{ jobId: 'k', job: { ...job, jobId: 'k' } }] })) as {
+      root: { job: { duration: unknown } };
+      nodes: Array<{ job: { duration: unknown } }>;
+    };
+    expect([answer.root.job.duration, answer.nodes[0]!.job.duration]).to.deep.equal(['150.000250s', '150.000250s']);
   });
 
   it('maps gRPC codes to HTTP statuses as Google does', () => {

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type { Any } from '../../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../gen/google/rpc/error_details.js';
 import type { Status } from '../../gen/google/rpc/status.js';
+import { durationString } from './durations.js';
 
 /** gRPC status codes as HTTP statuses, as Google's HTTP mapping has them (google/rpc/code.proto). */
 const HTTP_STATUS: Record<number, number> = {
@@ -61,5 +62,8 @@ export function retryAfterSeconds(rpcStatus: Status): number | undefined {
 function detailJson(detail: Any): unknown {
   const codec = DETAIL_CODECS[detail.typeUrl];
   if (!codec) return { '@type': detail.typeUrl, value: Buffer.from(detail.value).toString('base64') };
-  return { '@type': detail.typeUrl, ...(codec.toJSON(codec.decode(detail.value) as never) as object) };
+  const json = codec.toJSON(codec.decode(detail.value) as never) as Record<string, unknown>;
+  // RetryInfo's delay is a google.protobuf.Duration: a string in the JSON mapping.
+  if (codec === RetryInfo) json.retryDelay = durationString(RetryInfo.decode(detail.value).retryDelay ?? {});
+  return { '@type': detail.typeUrl, ...json };
 }

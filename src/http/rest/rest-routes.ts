@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { FileDescriptorSet } from '../../gen/google/protobuf/descriptor.js';
+import { FileDescriptorSet, type FileDescriptorProto } from '../../gen/google/protobuf/descriptor.js';
 import * as auditMessages from '../../gen/provenance/v1/audit.js';
 import * as jobMessages from '../../gen/provenance/v1/job.js';
 import * as serviceMessages from '../../gen/provenance/v1/provenance_service.js';
+import { DurationMapping } from './durations.js';
 
 /** The proto3 JSON mapping of one message type, as ts-proto generates it. */
 export interface JsonCodec {
@@ -68,7 +69,9 @@ const CODECS = { ...auditMessages, ...jobMessages, ...serviceMessages } as unkno
  */
 export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): RestRoute[] {
   const document = JSON.parse(readFileSync(openApiPath, 'utf8')) as OpenApiDocument;
-  const methods = methodTypes(readFileSync(descriptorSetPath));
+  const files = FileDescriptorSet.decode(readFileSync(descriptorSetPath)).file;
+  const methods = methodTypes(files);
+  const durations = new DurationMapping(files);
   const routes: RestRoute[] = [];
   for (const [template, operations] of Object.entries(document.paths)) {
     for (const [httpMethod, operation] of Object.entries(operations)) {
@@ -88,7 +91,7 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
         requestFields: types.inputFields,
         serverStreaming: types.serverStreaming,
         request: codec(types.input),
-        response: codec(types.output),
+        response: withCanonicalDurations(codec(types.output), types.output, durations),
       });
     }
   }
@@ -128,6 +131,11 @@ function queryField(parameter: OpenApiParameter): QueryField {
   return prefix ? { ...field, enumPrefix: prefix } : field;
 }
 
+/** The codec, writing Durations as the proto3 JSON mapping does. */
+function withCanonicalDurations(codec: JsonCodec, typeName: string, durations: DurationMapping): JsonCodec {
+  return { ...codec, toJSON: (message) => durations.canonical(typeName, codec.toJSON(message)) };
+}
+
 function codec(typeName: string): JsonCodec {
   const found = CODECS[typeName.slice(typeName.lastIndexOf('.') + 1)];
   if (!found) throw new Error(`no generated code for ${typeName}`);
@@ -142,8 +150,7 @@ interface MethodTypes {
 }
 
 /** Request and response type names of every method of the service, and the request's field names, from the descriptor set. */
-function methodTypes(descriptorSet: Uint8Array): Map<string, MethodTypes> {
-  const files = FileDescriptorSet.decode(descriptorSet).file;
+function methodTypes(files: readonly FileDescriptorProto[]): Map<string, MethodTypes> {
   const fieldsOf = new Map<string, Set<string>>();
   for (const file of files) {
     for (const message of file.messageType) {
