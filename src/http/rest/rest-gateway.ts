@@ -26,8 +26,8 @@ export interface RestGatewayOptions {
 }
 
 /**
- * The REST twins of the unary methods. Each REST call becomes the gRPC call
- * of its twin, made to this process's own gRPC listener with the caller's
+ * The REST twins of the methods (WatchEvents as server-sent events). Each
+ * REST call becomes the gRPC call of its twin, made to this process's own gRPC listener with the caller's
  * credentials, so that it passes through the same interceptors
  * (authentication, rate limit), handlers, policy and audit, and answers
  * exactly what the twin answers; the gateway only translates (Google's HTTP
