@@ -94,7 +94,7 @@ export class ProvenanceClient {
     this.raw = new ProvenanceServiceClient(options.address, channelCredentials(options.tls), {
       'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES,
       ...channelOptions,
-      interceptors: [credentialHeaders(options), ...interceptors],
+      interceptors: [...credentialHeaders(options), ...interceptors],
     });
   }
 
@@ -195,12 +195,15 @@ function channelCredentials(tls: TlsOptions | undefined): ChannelCredentials {
 }
 
 /**
- * Adds the credentials and fixed headers to every call, raw ones included.
+ * The interceptor that adds the credentials and fixed headers to every call,
+ * raw ones included.
  * An interceptor rather than grpc-js call credentials, because those are
  * refused on plaintext channels, and a server on loopback may well be one.
  */
-function credentialHeaders({ token, apiKey, metadata = {} }: ProvenanceClientOptions): Interceptor {
-  return (callOptions, nextCall) =>
+function credentialHeaders({ token, apiKey, metadata = {} }: ProvenanceClientOptions): Interceptor[] {
+  // None at all when there is nothing to add: an interceptor costs every call of a busy client something.
+  if (token === undefined && apiKey === undefined && Object.keys(metadata).length === 0) return [];
+  const interceptor: Interceptor = (callOptions, nextCall) =>
     new InterceptingCall(nextCall(callOptions), {
       start: (headers, listener, next) => {
         for (const [key, value] of Object.entries(metadata)) headers.set(key, value);
@@ -209,4 +212,5 @@ function credentialHeaders({ token, apiKey, metadata = {} }: ProvenanceClientOpt
         next(headers, listener);
       },
     });
+  return [interceptor];
 }
