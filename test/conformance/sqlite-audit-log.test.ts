@@ -13,6 +13,8 @@ import { runAuditLogConformance } from './audit-log.js';
 const directory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-audit-'));
 let files = 0;
 const newPath = () => join(directory, `log-${++files}`, 'provenance.sqlite');
+// The suites below open files there after the conformance suite disposed of it.
+after(() => rmSync(directory, { recursive: true, force: true }));
 
 runAuditLogConformance({
   name: 'SQLite',

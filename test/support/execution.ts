@@ -15,11 +15,17 @@ export interface StoreLane {
 }
 
 export function sqliteLane(): StoreLane {
-  const directory = mkdtempSync(join(tmpdir(), 'provenance-exec-'));
+  // Made on first use: a lane asked only for its name leaves nothing behind.
+  let directory: string | undefined;
   return {
     name: 'SQLite',
-    env: async () => ({ PROVENANCE_STORAGE_TYPE: 'sqlite', PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db') }),
-    dispose: async () => rmSync(directory, { recursive: true, force: true }),
+    env: async () => {
+      directory ??= mkdtempSync(join(tmpdir(), 'provenance-exec-'));
+      return { PROVENANCE_STORAGE_TYPE: 'sqlite', PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db') };
+    },
+    dispose: async () => {
+      if (directory) rmSync(directory, { recursive: true, force: true });
+    },
   };
 }
 
