@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import BeeQueue from 'bee-queue';
 import { JobStatus, ProvenanceClient, jobStatusToJSON } from '@provenance/client';
 import { REDIS_URL, type BenchContext, type Scenario } from '../support/context.js';
-import { elapsedMs } from '../support/stats.js';
+import { elapsedMs, runInFlight } from '../support/stats.js';
 
 /**
  * Scenario 3 of issue #7: no-op jobs from submission to SUCCEEDED, at each
@@ -93,14 +93,8 @@ async function startOurs(context: BenchContext, concurrency: number): Promise<Ru
           }
           throw new Error(`the event stream ended after ${succeeded.size} of ${jobs} jobs`);
         })();
-        let next = 0;
-        const submitter = async () => {
-          while (next < jobs) {
-            const n = next++;
-            await client.submitJob({ type: 'echo', payload: { label, n }, labels: { bench: label } });
-          }
-        };
-        await Promise.all([completed, ...Array.from({ length: Math.min(SUBMITS_IN_FLIGHT, jobs) }, submitter)]);
+        const submitted = runInFlight(jobs, SUBMITS_IN_FLIGHT, (n) => client.submitJob({ type: 'echo', payload: { label, n }, labels: { bench: label } }));
+        await Promise.all([completed, submitted]);
         return elapsedMs(start);
       } finally {
         watch.close();

@@ -3,6 +3,7 @@ import { ProvenanceClient } from '@provenance/client';
 import type { BenchContext, Scenario } from '../support/context.js';
 import { lineageCases, serviceLineage } from '../support/lineage-cases.js';
 import { openHandles, rssMiB } from '../support/process-stats.js';
+import { runInFlight } from '../support/stats.js';
 
 const LINEAGE_CALLS_IN_FLIGHT = 8;
 /** How long the server is left idle before a reading, so that cancelled calls are released and the garbage collector has run. */
@@ -29,15 +30,7 @@ export const leaks: Scenario = {
         await watch.subscribed();
         watch.close();
       }
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: LINEAGE_CALLS_IN_FLIGHT }, async () => {
-          while (next < lineageCalls) {
-            const root = tenDeep!.roots[next++ % tenDeep!.roots.length]!;
-            await serviceLineage(client, tenDeep!, root);
-          }
-        }),
-      );
+      await runInFlight(lineageCalls, LINEAGE_CALLS_IN_FLIGHT, (n) => serviceLineage(client, tenDeep!, tenDeep!.roots[n % tenDeep!.roots.length]!));
       await sleep(SETTLE_MS);
     };
     try {

@@ -4,7 +4,7 @@ import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { GetJobRequest, JobStatus, ProvenanceClient } from '@provenance/client';
 import type { Scenario } from '../support/context.js';
 import { ECHO_PATH } from '../support/echo-server.js';
-import { percentile } from '../support/stats.js';
+import { percentile, runInFlight } from '../support/stats.js';
 
 /** The client's own channel options, given to the baseline's client too, so both sides use one client setup. */
 const CHANNEL_OPTIONS = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
@@ -115,16 +115,8 @@ function echoCall(client: Client): Promise<Buffer> {
 
 /** Makes `total` calls, `inFlight` at a time, and answers calls per second. */
 async function drive(call: () => Promise<unknown>, total: number, inFlight: number): Promise<number> {
-  let issued = 0;
   const start = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (issued < total) {
-        issued++;
-        await call();
-      }
-    }),
-  );
+  await runInFlight(total, inFlight, call);
   return total / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { splitAddress } from '../address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../request-id.js';
 
 /** What a route answers; the listener adds the request id header. */
@@ -59,11 +60,10 @@ export function json(status: number, value: unknown): HttpResponse {
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const server = createServer((request, response) => void serve(options, request, response));
-  const host = options.address.slice(0, options.address.lastIndexOf(':'));
-  const port = Number(options.address.slice(options.address.lastIndexOf(':') + 1));
+  const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port }, () => {
+    server.listen({ host: bareHost, port: Number(port) }, () => {
       server.off('error', reject);
       resolve();
     });

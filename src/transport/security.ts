@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { splitAddress } from '../address.js';
 import { createAuthenticator } from '../auth/authenticator.js';
 import { ConfigError } from '../config-error.js';
 import type { Config } from '../config.js';
@@ -29,7 +30,7 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
   if (!authenticator) {
     const listeners = [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress] as const, ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
     for (const [variable, address] of listeners) {
-      const host = hostOf(address);
+      const host = splitAddress(address).bareHost;
       if (isLoopback(host) || allowInsecure) continue;
       throw new ConfigError(
         variable,
@@ -50,10 +51,6 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
       )
     : ServerCredentials.createInsecure();
   return { credentials, interceptors };
-}
-
-function hostOf(address: string): string {
-  return address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
 }
 
 function isLoopback(host: string): boolean {

@@ -1,6 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { splitAddress } from '../address.js';
+import { DESCRIPTOR_SET_PATH } from '../generated-documents.js';
 import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
 import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
 import { ServingHealth } from './health.js';
@@ -24,7 +25,6 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-const DESCRIPTOR_SET = fileURLToPath(new URL('../gen/provenance.binpb', import.meta.url));
 
 export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
   const server = new Server({
@@ -39,15 +39,14 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
   server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService)), createProvenanceHandlers(context));
   const health = new ServingHealth(() => context.service.isReady());
   health.implementation.addToServer(server);
-  createReflection(DESCRIPTOR_SET).addToServer(server);
+  createReflection(DESCRIPTOR_SET_PATH).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.address, options.credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   await health.start(options.healthCheckIntervalMs);
-  const host = options.address.slice(0, options.address.lastIndexOf(':'));
   return {
-    address: `${host}:${port}`,
+    address: `${splitAddress(options.address).host}:${port}`,
     shutdown: () => shutdown(server, health, options.shutdownGraceMs, context.logger),
   };
 }

@@ -38,13 +38,15 @@ export function httpStatusOf(code: number): number {
 }
 
 /**
- * The JSON error body of Google's HTTP APIs: the HTTP status, the message,
- * the gRPC status name and the google.rpc details, each with its "@type".
+ * The JSON error body of Google's HTTP APIs: the HTTP status (the one the
+ * gRPC status maps to, unless the answer has a more precise one, e.g. 413),
+ * the message, the gRPC status name and the google.rpc details, each with
+ * its "@type".
  */
-export function errorBody(rpcStatus: Status): { error: { code: number; message: string; status: string; details: unknown[] } } {
+export function errorBody(rpcStatus: Status, httpStatus = httpStatusOf(rpcStatus.code)): { error: { code: number; message: string; status: string; details: unknown[] } } {
   return {
     error: {
-      code: httpStatusOf(rpcStatus.code),
+      code: httpStatus,
       message: rpcStatus.message,
       status: status[rpcStatus.code] ?? 'UNKNOWN',
       details: rpcStatus.details.map(detailJson),

@@ -176,9 +176,7 @@ function statusResponse(rpcStatus: Status): HttpResponse {
 }
 
 function errorResponse(httpStatus: number, rpcStatus: Status): HttpResponse {
-  const body = errorBody(rpcStatus);
-  body.error.code = httpStatus;
-  return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(body)}\n` };
+  return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(errorBody(rpcStatus, httpStatus))}\n` };
 }
 
 /** The google.rpc.Status of a failed call: from its grpc-status-details-bin trailer, or its code and message alone. */

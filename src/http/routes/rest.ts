@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
+import { splitAddress } from '../../address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
+import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
 import { RestGateway } from '../rest/rest-gateway.js';
 import { loadRestRoutes } from '../rest/rest-routes.js';
-import { OPENAPI_DOCUMENT } from './openapi.js';
-
-const DESCRIPTOR_SET = fileURLToPath(new URL('../../gen/provenance.binpb', import.meta.url));
 
 /**
  * The REST gateway of this process: its routes from the generated documents,
@@ -16,11 +14,10 @@ const DESCRIPTOR_SET = fileURLToPath(new URL('../../gen/provenance.binpb', impor
  * keys, not certificates): REST calls are then refused with UNIMPLEMENTED.
  */
 export function restGateway(grpcAddress: string, tls: TlsConfig | undefined, maxMessageBytes: number): RestGateway {
-  const port = grpcAddress.slice(grpcAddress.lastIndexOf(':') + 1);
-  const host = grpcAddress.slice(0, grpcAddress.lastIndexOf(':'));
+  const { host, port } = splitAddress(grpcAddress);
   const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
   return new RestGateway({
-    routes: loadRestRoutes(OPENAPI_DOCUMENT, DESCRIPTOR_SET),
+    routes: loadRestRoutes(OPENAPI_DOCUMENT_PATH, DESCRIPTOR_SET_PATH),
     grpcTarget: `${loopback}:${port}`,
     credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
     maxMessageBytes,
