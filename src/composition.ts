@@ -5,6 +5,7 @@ import type { AuditLog } from './domain/ports/audit-log.js';
 import type { QueueDepth } from './domain/ports/job-queue.js';
 import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
+import { secretKeyMatcher } from './domain/redaction.js';
 import { RedisStreamEventLog } from './events/redis-stream-event-log.js';
 import { BeeQueueJobQueue } from './queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './queue/handlers/built-in-handlers.js';
@@ -71,7 +72,7 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
       batchSize: config.batchSize,
       maxPayloadBytes: config.maxPayloadBytes,
       volatileKeys: new Set(config.volatileKeys),
-      redactKeys: new Set(config.redactKeys.map((key) => key.toLowerCase())),
+      isSecretKey: secretKeyMatcher(config.redactKeys),
     },
     secret: config.security.secret ?? randomBytes(32),
     audit,

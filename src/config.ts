@@ -1,8 +1,8 @@
 import { loadAuthConfig, type AuthConfig } from './auth/auth-config.js';
 import { ConfigError } from './config-error.js';
-import { address, boolean, integer, list, oneOf, retention, secret, token } from './config-values.js';
+import { address, boolean, integer, list, oneOf, retention, secret, token, type Read } from './config-values.js';
 import { DEFAULT_VOLATILE_KEYS } from './domain/hashing.js';
-import { DEFAULT_REDACT_KEYS } from './domain/redaction.js';
+import { DEFAULT_REDACT_KEYS, normalizeSecretKey } from './domain/redaction.js';
 
 /**
  * Configuration comes from environment variables only. Each one is listed
@@ -91,7 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
-    redactKeys: list(read, 'PROVENANCE_REDACT_KEYS', DEFAULT_REDACT_KEYS),
+    redactKeys: redactKeys(read),
     security: {
       auth: loadAuthConfig(read),
       allowInsecure: boolean(read, 'PROVENANCE_ALLOW_INSECURE', false),
@@ -121,6 +121,14 @@ export function loadConfig(env: Env = process.env): Config {
     healthCheckIntervalMs: integer(read, 'PROVENANCE_HEALTH_CHECK_INTERVAL_MS', 5_000, 100, 600_000),
     logLevel: oneOf(read, 'PROVENANCE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };
+}
+
+/** Every entry must name a key once normalized: "*" or "_" alone would match every key, or none. */
+function redactKeys(read: Read): string[] {
+  const entries = list(read, 'PROVENANCE_REDACT_KEYS', DEFAULT_REDACT_KEYS);
+  const empty = entries.find((entry) => normalizeSecretKey(entry.replace(/^\*/, '')) === '');
+  if (empty !== undefined) throw new ConfigError('PROVENANCE_REDACT_KEYS', `"${empty}" names no key (keys are compared without case and separators; "*" starts a suffix)`);
+  return entries;
 }
 
 function databaseFromUri(uri: string): string | undefined {

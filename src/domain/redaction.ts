@@ -1,24 +1,95 @@
 import type { JsonObject, JsonValue } from './json.js';
 import { isJsonObject } from './json.js';
 
-/** Payload keys whose values are secrets: replaced before anything is stored, published or hashed. */
-export const DEFAULT_REDACT_KEYS: readonly string[] = ['password', 'secret', 'token', 'apiKey', 'authorization'];
+/**
+ * Payload and metadata keys whose values are secrets: replaced before
+ * anything is stored, published or hashed. Keys are compared in their
+ * normalized form (see normalizeSecretKey), so `apiKey`, `api_key` and
+ * `API-KEY` are one key. An entry starting with `*` matches every key that
+ * ends with the rest (`*password` matches `db_password`); the suffixes are
+ * kept to words that name nothing but a secret, since a payload key taken
+ * for one loses its value (`*token` would take `pad_token` from a model
+ * configuration).
+ */
+export const DEFAULT_REDACT_KEYS: readonly string[] = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apiKey',
+  'x-api-key',
+  'authorization',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'bearer_token',
+  'auth_token',
+  'session_token',
+  'client_secret',
+  'private_key',
+  'secret_key',
+  'access_key',
+  'credential',
+  'credentials',
+  'cookie',
+  '*password',
+  '*passwd',
+  '*secret',
+  '*apiKey',
+  '*private_key',
+  '*secret_key',
+  '*access_token',
+  '*refresh_token',
+  '*bearer_token',
+  '*auth_token',
+  '*session_token',
+  '*credentials',
+];
 
 export const REDACTED = '[REDACTED]';
 
+/** Which keys hold secrets. */
+export type SecretKeyMatcher = (key: string) => boolean;
+
+/** A key as it is compared: lowercase, without separators (`-`, `_`, `.`, spaces). */
+export function normalizeSecretKey(key: string): string {
+  return key.toLowerCase().replace(/[-_.\s]/g, '');
+}
+
 /**
- * The value with every member whose key is one of keys (compared
- * case-insensitively; pass them lowercased) replaced by "[REDACTED]", at any
- * depth, inside arrays too; and whether anything was replaced.
+ * The matcher of a list of entries (exact keys, and `*`-prefixed suffixes).
+ * Throws RangeError for an entry that normalizes to nothing.
  */
-export function redact<T extends JsonValue>(value: T, keys: ReadonlySet<string>): { value: T; redacted: boolean } {
+export function secretKeyMatcher(entries: readonly string[]): SecretKeyMatcher {
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const entry of entries) {
+    const suffix = entry.startsWith('*');
+    const normalized = normalizeSecretKey(suffix ? entry.slice(1) : entry);
+    if (normalized === '') throw new RangeError(`"${entry}" names no key`);
+    if (suffix) suffixes.push(normalized);
+    else exact.add(normalized);
+  }
+  return (key) => {
+    const normalized = normalizeSecretKey(key);
+    return exact.has(normalized) || suffixes.some((suffix) => normalized.endsWith(suffix));
+  };
+}
+
+/**
+ * The value with every member whose key is a secret replaced by
+ * "[REDACTED]", at any depth, inside arrays too; and whether anything was
+ * replaced.
+ */
+export function redact<T extends JsonValue>(value: T, isSecret: SecretKeyMatcher): { value: T; redacted: boolean } {
   let redacted = false;
   const walk = (item: JsonValue): JsonValue => {
     if (Array.isArray(item)) return item.map(walk);
     if (!isJsonObject(item)) return item;
     const copy: JsonObject = {};
     for (const [key, member] of Object.entries(item)) {
-      const secret = keys.has(key.toLowerCase());
+      const secret = isSecret(key);
       if (secret) redacted = true;
       // defineProperty, because assigning a "__proto__" key would set the prototype instead.
       Object.defineProperty(copy, key, { value: secret ? REDACTED : walk(member), enumerable: true, writable: true, configurable: true });
@@ -29,8 +100,8 @@ export function redact<T extends JsonValue>(value: T, keys: ReadonlySet<string>)
 }
 
 /** A request with its payload and metadata redacted, and whether anything was. */
-export function redactRequest<T extends { payload: JsonObject; metadata: JsonObject }>(request: T, keys: ReadonlySet<string>): { request: T; redacted: boolean } {
-  const payload = redact(request.payload, keys);
-  const metadata = redact(request.metadata, keys);
+export function redactRequest<T extends { payload: JsonObject; metadata: JsonObject }>(request: T, isSecret: SecretKeyMatcher): { request: T; redacted: boolean } {
+  const payload = redact(request.payload, isSecret);
+  const metadata = redact(request.metadata, isSecret);
   return { request: { ...request, payload: payload.value, metadata: metadata.value }, redacted: payload.redacted || metadata.redacted };
 }

@@ -3,6 +3,7 @@ import type { FieldViolation } from './errors.js';
 import { canonicalJson, findNonFiniteNumber, outputHash } from './hashing.js';
 import { isValidJobId } from './ids.js';
 import type { JsonValue } from './json.js';
+import type { SecretKeyMatcher } from './redaction.js';
 
 /** Limits that bound what one request may ask for; they come from configuration. */
 export interface ServiceLimits {
@@ -11,8 +12,8 @@ export interface ServiceLimits {
   batchSize: number;
   maxPayloadBytes: number;
   volatileKeys: ReadonlySet<string>;
-  /** Payload and metadata keys whose values are secrets, lowercased. */
-  redactKeys: ReadonlySet<string>;
+  /** Which payload and metadata keys hold secrets (PROVENANCE_REDACT_KEYS). */
+  isSecretKey: SecretKeyMatcher;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;

@@ -93,7 +93,7 @@ class BatchRecorder {
   }
 
   private prepare(request: RecordJobCommand, index: number): Prepared {
-    const { request: command, redacted } = redactRequest(request, this.deps.limits.redactKeys);
+    const { request: command, redacted } = redactRequest(request, this.deps.limits.isSecretKey);
     return {
       index,
       command,

@@ -176,6 +176,36 @@ describe('security', function () {
     alice.close();
   });
 
+  it('redacts the common spellings of secret keys, over gRPC and REST alike', async () => {
+    const alice = await as('alice', 'acme', ['submitter']);
+    const spellings = ['api_key', 'API-KEY', 'access_token', 'clientSecret', 'private_key', 'privateKey', 'passwd', 'bearer_token', 'x-api-key', 'credentials', 'db_password'];
+    const secretOf = (via: string, key: string) => `${via}-secret-${key}-${Math.random().toString(36).slice(2)}`;
+    const payloadFor = (via: string) => Object.fromEntries([...spellings.map((key) => [key, secretOf(via, key)]), ['max_tokens', 7], ['pad_token', '<pad>']]);
+    const expected = Object.fromEntries([...spellings.map((key) => [key, '[REDACTED]']), ['max_tokens', 7], ['pad_token', '<pad>']]);
+    const grpcPayload = payloadFor('grpc');
+    const viaGrpc = await alice.recordJob({ type: 'ingest', payload: grpcPayload, status: SUCCEEDED, outputHash: 'h' });
+    const restPayload = payloadFor('rest');
+    const response = await fetch(`http://${server.httpAddress}/jobs:record`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await token('alice', 'acme', ['submitter'])}` },
+      body: JSON.stringify({ type: 'ingest', payload: restPayload, metadata: { api_key: restPayload.api_key }, status: 'JOB_STATUS_SUCCEEDED', outputHash: 'h' }),
+    });
+    expect(response.status).to.equal(200);
+    const viaRest = (await response.json()) as { jobId: string; payload: unknown; metadata: unknown; payloadRedacted: boolean };
+    expect(viaGrpc.payload).to.deep.equal(expected);
+    expect(viaRest.payload).to.deep.equal(expected);
+    expect(viaRest.metadata).to.deep.equal({ api_key: '[REDACTED]' });
+    expect([viaGrpc.payloadRedacted, viaRest.payloadRedacted]).to.deep.equal([true, true]);
+    expect((await alice.getJob({ jobId: viaRest.jobId })).payload).to.deep.equal(expected);
+    const stored = new Database(join(directory.path, 'provenance.db'), { readonly: true });
+    const everything = JSON.stringify(stored.prepare('SELECT * FROM jobs').all());
+    stored.close();
+    for (const secretValue of [...Object.values(grpcPayload), ...Object.values(restPayload)].filter((v) => typeof v === 'string' && v.includes('-secret-'))) {
+      expect(everything).not.to.contain(secretValue);
+    }
+    alice.close();
+  });
+
   describe('audit trail', () => {
     it('has an entry for each call: who, which method and jobs, and the outcome', async () => {
       const auditor = await as('ada', 'audited', ['admin']);

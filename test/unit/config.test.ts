@@ -45,6 +45,7 @@ describe('loadConfig', () => {
     expect(refusal({ PROVENANCE_GRPC_ADDRESS: 'localhost' })).to.match(/^PROVENANCE_GRPC_ADDRESS: must be host:port/);
     expect(refusal({ REDIS_URL: 'localhost:6379' })).to.match(/^REDIS_URL: must be a redis:\/\//);
     expect(refusal({ PROVENANCE_VOLATILE_KEYS: 'a,,b' })).to.match(/^PROVENANCE_VOLATILE_KEYS: must be a comma-separated list/);
+    expect(refusal({ PROVENANCE_REDACT_KEYS: 'password,*' })).to.match(/^PROVENANCE_REDACT_KEYS: "\*" names no key/);
   });
 
   it('switches the HTTP listener off with "off", and takes port 0 or IPv6 for it', () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { RecordJobCommand } from '../../src/domain/commands.js';
 import { validateRecordJob, type ServiceLimits } from '../../src/domain/validation.js';
 
-const limits: ServiceLimits = { maxLineageDepth: 10, maxLineageNodes: 10, batchSize: 10, maxPayloadBytes: 1000, volatileKeys: new Set(), redactKeys: new Set() };
+const limits: ServiceLimits = { maxLineageDepth: 10, maxLineageNodes: 10, batchSize: 10, maxPayloadBytes: 1000, volatileKeys: new Set(), isSecretKey: () => false };
 
 function command(overrides: Partial<RecordJobCommand>): RecordJobCommand {
   return {

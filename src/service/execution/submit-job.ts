@@ -77,7 +77,7 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
 
 async function submit(deps: ServiceDependencies, principal: Principal, asked: Submission): Promise<JobRecord> {
   // What is stored, hashed and published is the request with its secrets redacted.
-  const { request: command, redacted } = redactRequest(asked.command, deps.limits.redactKeys);
+  const { request: command, redacted } = redactRequest(asked.command, deps.limits.isSecretKey);
   const submission = { ...asked, command };
   if (!deps.handlers.find(command.type, command.provider.id)) throw noHandler(command.type, deps.handlers.types());
   const fingerprint = submissionFingerprint(submission);
