@@ -86,7 +86,7 @@ describe('security', function () {
     it('keeps every answer about another tenant’s jobs from naming them', async () => {
       const alice = await as('alice', 'acme', ['submitter']);
       const bob = await as('bob', 'globex', ['submitter']);
-      const shared = await alice.recordJob({ type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
+      const shared = await alice.recordJob({ type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['globex/bob'] });
       const secretChild = await alice.recordJob({ type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: [shared.jobId] });
       const hidden = await alice.recordJob({ type: 'hidden', status: SUCCEEDED, outputHash: 'h3' });
       const events = bob.events({ startPosition: StartPosition.START_POSITION_OLDEST });

@@ -216,7 +216,7 @@ describe('the lineage viewer in headless Chromium', function () {
       const alice = connect(secured.address, { headers: { authorization: `Bearer ${await token('alice', 'acme')}` } });
       const bobToken = await token('bob', 'globex');
       const bob = connect(secured.address, { headers: { authorization: `Bearer ${bobToken}` } });
-      await alice.recordJob({ jobId: 'acme-shared', type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
+      await alice.recordJob({ jobId: 'acme-shared', type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['globex/bob'] });
       await alice.recordJob({ jobId: 'acme-private', type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: ['acme-shared'] });
       await bob.recordJob({ jobId: 'globex-report', type: 'report', status: SUCCEEDED, outputHash: 'h3', parentJobIds: ['acme-shared'] });
       alice.close();
