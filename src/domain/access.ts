@@ -4,20 +4,44 @@ import type { JobRecord } from './job.js';
 import type { Principal, Role } from './principal.js';
 
 /**
- * Who may do what. A principal reads its tenant's jobs and the jobs that
- * name its subject among their readers; submitters (and admins) write; the
- * owner or an admin of the tenant cancels and invalidates; admins read the
- * audit trail. Permission is checked before existence, and a job the caller
- * may not read is NOT_FOUND, exactly as one that does not exist.
+ * Who may do what (docs/access-model.md). A principal reads its tenant's jobs
+ * and the jobs whose reader grants name its tenant and subject; submitters
+ * (and admins) write; the owner or an admin of the job's tenant moves a
+ * record forward, cancels it and makes it STALE; only the owner changes who
+ * else may read it; admins read the audit trail. Permission is checked before
+ * existence, and a job the caller may not read is NOT_FOUND, exactly as one
+ * that does not exist.
  */
 
 export interface ReadableBy {
   tenant: string;
+  /** Reader grants, "tenant/subject" (readerGrant); an entry without '/' (stored before grants named tenants) names no one outside the job's tenant. */
   readers: readonly string[];
 }
 
+/** Between the tenant and the subject of a reader grant. */
+const GRANT_SEPARATOR = '/';
+
+/**
+ * The reader grant that names this principal: "tenant/subject". None when
+ * its tenant holds the separator, since such a grant would read as another
+ * tenant's ("a/b" + "c" against "a" + "b/c"): such a principal reads its own
+ * tenant's jobs only.
+ */
+export function readerGrant(principal: Pick<Principal, 'tenant' | 'subject'>): string | undefined {
+  return principal.tenant.includes(GRANT_SEPARATOR) ? undefined : `${principal.tenant}${GRANT_SEPARATOR}${principal.subject}`;
+}
+
+/** Whether a reader_subjects entry is a grant: a tenant without the separator, the separator, and a subject (which may hold it). */
+export function isReaderGrant(value: string): boolean {
+  const at = value.indexOf(GRANT_SEPARATOR);
+  return at > 0 && at < value.length - 1;
+}
+
 export function canRead(principal: Pick<Principal, 'tenant' | 'subject'>, job: ReadableBy): boolean {
-  return job.tenant === principal.tenant || job.readers.includes(principal.subject);
+  if (job.tenant === principal.tenant) return true;
+  const grant = readerGrant(principal);
+  return grant !== undefined && job.readers.includes(grant);
 }
 
 /** The job if the caller may read it; NOT_FOUND otherwise, whether it exists or not. */
@@ -35,11 +59,42 @@ export function requireRole(principal: Principal, role: Role, action: string): v
   if (!hasRole(principal, role)) throw permissionDenied(`${action} needs the ${role} role`);
 }
 
-/** CancelJob and InvalidateCache: the job's owner, or an admin of its tenant. */
-export function requireOwnerOrAdmin(principal: Principal, job: JobRecord, action: string): void {
-  const admin = principal.roles.includes('admin') && job.tenant === principal.tenant;
-  const owner = job.owner === principal.subject && job.tenant === principal.tenant;
-  if (!admin && !owner) throw permissionDenied(`${action} is for the job's owner or an admin of its tenant`);
+/** Who owns a job, for the rules below. */
+export type OwnedJob = Pick<JobRecord, 'tenant' | 'owner'>;
+
+export function isOwner(principal: Principal, job: OwnedJob): boolean {
+  return job.owner === principal.subject && job.tenant === principal.tenant;
+}
+
+/** The job's owner, or an admin of its tenant: who moves a record forward, cancels a job and makes it STALE. */
+export function actsFor(principal: Principal, job: OwnedJob): boolean {
+  return isOwner(principal, job) || (principal.roles.includes('admin') && job.tenant === principal.tenant);
+}
+
+/** RecordJob moving a record forward, and CancelJob. */
+export function requireOwnerOrAdmin(principal: Principal, job: OwnedJob, action: string): void {
+  if (!actsFor(principal, job)) throw permissionDenied(`${action} is for the job's owner or an admin of its tenant`);
+}
+
+/**
+ * Whether the principal may make the job STALE: InvalidateCache asks it of
+ * the job named (PERMISSION_DENIED when not) and of each descendant, and a
+ * run whose output changed asks it, as its submitter (submitterOf), of each
+ * job built on the earlier result; a job it may not make STALE is left as it
+ * is, and reported.
+ */
+export function mayMakeStale(principal: Principal, job: OwnedJob): boolean {
+  return actsFor(principal, job);
+}
+
+/**
+ * Whom a submitted job acts as when it runs: its submitter, without roles.
+ * The record keeps who submitted it, not the roles they had: roles are
+ * checked when a call is made, and a worker running the job later must not
+ * act on a role its submitter may have lost since.
+ */
+export function submitterOf(job: OwnedJob): Principal {
+  return { subject: job.owner, tenant: job.tenant, roles: [] };
 }
 
 export function permissionDenied(message: string): ProvenanceError {

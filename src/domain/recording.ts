@@ -1,5 +1,6 @@
+import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
 import type { RecordJobCommand } from './commands.js';
-import { ProvenanceError, jobResource } from './errors.js';
+import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
 import { withLifecycleEvents } from './events.js';
 import { canonicalJson, outputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
@@ -60,11 +61,25 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
 export type RecordUpdate = { kind: 'unchanged' } | { kind: 'updated'; record: JobRecord };
 
 /**
- * A request for a job id that exists: the same request again changes
- * nothing; the same job (type, payload, provider, parents) at a later
- * lifecycle status moves the record forward; anything else is ALREADY_EXISTS.
+ * A request for a job id that exists, from a caller who may read it. Only
+ * the job's owner or an admin of its tenant may touch the record
+ * (PERMISSION_DENIED), only the owner may change its readers, and a
+ * submitted job is the worker pool's (FAILED_PRECONDITION, NOT_RECORDABLE).
+ * Then the same request again changes nothing; the same job (type, payload,
+ * provider, parents) at a later lifecycle status moves the record forward;
+ * anything else is ALREADY_EXISTS.
  */
-export function updateRecordedJob(existing: JobRecord, command: RecordJobCommand, now: Date): RecordUpdate {
+export function updateRecordedJob(principal: Principal, existing: JobRecord, command: RecordJobCommand, now: Date): RecordUpdate {
+  requireOwnerOrAdmin(principal, existing, `Recording job ${existing.jobId} again`);
+  if (existing.origin === 'SUBMITTED') {
+    const why = 'it was submitted: the worker pool records its outcome';
+    throw failedPrecondition(`job ${existing.jobId} cannot be recorded: ${why}`, 'NOT_RECORDABLE', [
+      { type: 'NOT_RECORDABLE', subject: jobName(existing.jobId), description: why },
+    ]);
+  }
+  if (command.readers.length > 0 && !sameGrants(existing.readers, command.readers) && !isOwner(principal, existing)) {
+    throw permissionDenied(`changing who may read job ${existing.jobId} is for its owner`);
+  }
   if (command.etag !== undefined && command.etag !== existing.etag) {
     throw new ProvenanceError('ABORTED', `job ${existing.jobId} has changed: its etag is no longer ${command.etag}`, 'ETAG_MISMATCH', {
       resource: jobResource(existing.jobId),
@@ -138,6 +153,11 @@ function sameJob(existing: JobRecord, command: RecordJobCommand): boolean {
     existing.parentIds.length === command.parentIds.length &&
     existing.parentIds.every((id, i) => id === command.parentIds[i])
   );
+}
+
+function sameGrants(a: readonly string[], b: readonly string[]): boolean {
+  const set = (grants: readonly string[]) => [...new Set(grants)].sort().join('\n');
+  return set(a) === set(b);
 }
 
 function sameState(a: JobRecord, b: JobRecord): boolean {

@@ -1,3 +1,4 @@
+import { isReaderGrant } from './access.js';
 import type { RecordJobCommand, SubmitJobCommand } from './commands.js';
 import type { FieldViolation } from './errors.js';
 import { canonicalJson, findNonFiniteNumber, outputHash } from './hashing.js';
@@ -139,6 +140,7 @@ function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJob
   if (command.readers.length > MAX_READERS) v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
   command.readers.forEach((reader, i) => {
     if (!reader || reader.length > 256) v.add(`reader_subjects[${i}]`, 'must be 1 to 256 characters');
+    else if (!isReaderGrant(reader)) v.add(`reader_subjects[${i}]`, 'must name a tenant and a subject as "tenant/subject"');
   });
 }
 

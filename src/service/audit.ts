@@ -1,9 +1,9 @@
-import { requireRole } from '../domain/access.js';
+import { canRead, readerGrant, requireRole } from '../domain/access.js';
 import { parseAuditFilter } from '../domain/audit-filter.js';
 import type { PageRequest } from '../domain/commands.js';
 import { invalidArgument, unavailable } from '../domain/errors.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
-import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
+import type { AuditEntry, StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import type { ServiceDependencies } from './provenance-service.js';
@@ -12,24 +12,64 @@ import type { ServiceDependencies } from './provenance-service.js';
 const MAX_AUDITED_JOB_IDS = 1000;
 
 /**
- * Appends one entry to the audit trail. Nothing can switch this off: when
- * the entry cannot be written, the caller gets UNAVAILABLE instead of its
- * answer (a write it made stands; a retry with the same request_id is safe).
+ * Appends the call's entry to the audit trail of the caller's tenant and, when
+ * an answered call read jobs of other tenants (shared with the caller), one
+ * to each of those tenants' trails too: naming their jobs only, and the
+ * caller by its tenant alone (docs/access-model.md, Audit trail). The tenants
+ * of the named jobs come from `shownTenants` (what the answer showed) or are
+ * looked up. Nothing can switch this off: when an entry cannot be written,
+ * the caller gets UNAVAILABLE instead of its answer (a write it made stands;
+ * a retry with the same request_id is safe).
  */
-export async function audit(deps: ServiceDependencies, principal: Principal, method: string, jobIds: readonly string[], outcome: string): Promise<void> {
+export async function audit(
+  deps: ServiceDependencies,
+  principal: Principal,
+  method: string,
+  jobIds: readonly string[],
+  outcome: string,
+  shownTenants: ReadonlyMap<string, string> = new Map(),
+): Promise<void> {
+  const named = firstDistinct(jobIds, MAX_AUDITED_JOB_IDS);
+  const time = deps.now();
   try {
-    await deps.audit.append({
-      subject: principal.subject,
-      tenant: principal.tenant,
-      method,
-      jobIds: firstDistinct(jobIds, MAX_AUDITED_JOB_IDS),
-      time: deps.now(),
-      outcome,
-    });
+    const entries: AuditEntry[] = [{ subject: principal.subject, tenant: principal.tenant, method, jobIds: named, time, outcome }];
+    // A refused call read nothing; a caller no grant names can read no other tenant's job.
+    if (outcome === 'OK' && readerGrant(principal) !== undefined) {
+      for (const [tenant, ids] of await otherTenantsJobs(deps, principal, named, shownTenants)) {
+        entries.push({ subject: '', tenant, callerTenant: principal.tenant, method, jobIds: ids, time, outcome });
+      }
+    }
+    await Promise.all(entries.map((entry) => deps.audit.append(entry)));
   } catch (error) {
     deps.log.error({ err: error, method, subject: principal.subject }, 'audit entry not written: the request is answered UNAVAILABLE');
     throw unavailable('the audit trail cannot be written right now, so the request is not answered; retry', 1000, 'AUDIT_UNAVAILABLE');
   }
+}
+
+/**
+ * The named jobs of tenants other than the caller's, by tenant: those the
+ * answer showed, and those the caller may read among the others (a
+ * WatchEvents filter may name jobs it may not read: it gets none of their
+ * events, and their tenant is not told of it).
+ */
+async function otherTenantsJobs(
+  deps: ServiceDependencies,
+  principal: Principal,
+  jobIds: readonly string[],
+  shownTenants: ReadonlyMap<string, string>,
+): Promise<Map<string, string[]>> {
+  const unknown = jobIds.filter((id) => !shownTenants.has(id));
+  const looked = unknown.length > 0 ? await deps.store.getJobs(unknown) : [];
+  const readTenants = new Map(looked.filter((job) => canRead(principal, job)).map((job) => [job.jobId, job.tenant]));
+  const byTenant = new Map<string, string[]>();
+  for (const id of jobIds) {
+    const tenant = shownTenants.get(id) ?? readTenants.get(id);
+    if (tenant === undefined || tenant === principal.tenant) continue;
+    const ids = byTenant.get(tenant);
+    if (ids) ids.push(id);
+    else byTenant.set(tenant, [id]);
+  }
+  return byTenant;
 }
 
 /** The first `limit` distinct ids, in order; stops reading there, as a lineage answer may name tens of thousands. */

@@ -1,5 +1,5 @@
 import type { ListJobsCommand } from '../domain/commands.js';
-import { readable } from '../domain/access.js';
+import { readable, readerGrant } from '../domain/access.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { parseJobFilter } from '../domain/job-filter.js';
@@ -34,7 +34,7 @@ export async function listJobs(deps: ServiceDependencies, principal: Principal, 
   }
   const pageSize = effectivePageSize(command.pageSize);
   const jobs = await deps.store.listJobs({
-    reader: { tenant: principal.tenant, subject: principal.subject },
+    reader: { tenant: principal.tenant, grant: readerGrant(principal) },
     filter,
     limit: pageSize + 1,
     after: position ? { createdAt: new Date(position.createdAt as number), jobId: position.jobId as string } : undefined,

@@ -131,9 +131,9 @@ export class ProvenanceService {
     return watchEvents(this.deps, principal, command);
   }
 
-  /** Appends to the audit trail; UNAVAILABLE when it cannot. */
-  audit(principal: Principal, method: string, jobIds: readonly string[], outcome: string): Promise<void> {
-    return audit(this.deps, principal, method, jobIds, outcome);
+  /** Appends to the audit trail (and to the trails of other tenants whose jobs the call read); UNAVAILABLE when it cannot. shownTenants: the tenants of named jobs the answer showed. */
+  audit(principal: Principal, method: string, jobIds: readonly string[], outcome: string, shownTenants?: ReadonlyMap<string, string>): Promise<void> {
+    return audit(this.deps, principal, method, jobIds, outcome, shownTenants);
   }
 
   listAuditEvents(principal: Principal, command: PageRequest & { filter?: string }): Promise<AuditPage> {

@@ -127,8 +127,8 @@ class BatchRecorder {
       return replay;
     }
     const existing = this.pending.get(jobId) ?? this.known.get(jobId);
-    // Job ids are global: another tenant's job under this id is a clash, told as nothing more.
-    if (existing && existing.tenant !== this.principal.tenant) throw jobIdTaken(jobId);
+    // Job ids are global: a job under this id that the caller may not read is a clash, told as nothing more.
+    if (existing && !canRead(this.principal, existing)) throw jobIdTaken(jobId);
     if (existing) return this.update(existing, command);
 
     // A parent the caller may not read is refused like one that does not exist, allow_missing_parents or not.
@@ -156,7 +156,7 @@ class BatchRecorder {
   }
 
   private update(existing: JobRecord, command: RecordJobCommand): JobRecord {
-    const change = updateRecordedJob(existing, command, this.now);
+    const change = updateRecordedJob(this.principal, existing, command, this.now);
     if (change.kind === 'unchanged') return existing;
     if (this.pending.has(existing.jobId)) {
       this.addPending(change.record);

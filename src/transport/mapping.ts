@@ -135,11 +135,12 @@ export function restrictedJob(opaqueId: string): Job {
   return { ...Job.fromPartial({}), jobId: opaqueId, restricted: true };
 }
 
+/** An entry of another tenant's caller shows that caller's tenant (and the empty subject it was written with). */
 export function toAuditEventMessage(entry: StoredAuditEntry): AuditEvent {
   return {
     auditEventId: entry.id,
     subject: entry.subject,
-    tenant: entry.tenant,
+    tenant: entry.callerTenant ?? entry.tenant,
     method: entry.method,
     jobIds: entry.jobIds,
     time: entry.time,

@@ -45,12 +45,17 @@ export const SERVICE_PATH = '/provenance.v1.ProvenanceService';
  */
 export function createProvenanceHandlers(context: HandlerContext): ProvenanceServiceServer {
   const { service, logger } = context;
-  /** jobIds names the jobs an answered call read or wrote, for the audit trail. */
+  /**
+   * jobIds names the jobs an answered call read or wrote, for the audit
+   * trail; shownTenants gives the tenants of those its answer shows, which
+   * the audit then need not look up.
+   */
   const unary =
     <Req, Res>(
       method: string,
       run: (request: Req, principal: Principal, log: Logger) => Promise<Res>,
       jobIds: (request: Req, response?: Res) => string[],
+      shownTenants: (response: Res, principal: Principal) => ReadonlyMap<string, string> = () => new Map(),
     ): handleUnaryCall<Req, Res> =>
     (call, callback) => {
       const path = `${SERVICE_PATH}/${method}`;
@@ -66,7 +71,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         .then(async ({ response, failure }) => {
           const audited = request instanceof UndecodableRequest ? [] : jobIds(request, response);
           try {
-            await service.audit(principal, path, audited, failure ? status[failure.code] : 'OK');
+            await service.audit(principal, path, audited, failure ? status[failure.code] : 'OK', response === undefined ? undefined : shownTenants(response, principal));
           } catch (auditError) {
             // A call that failed UNAVAILABLE already (its database is down) keeps its own, more precise, reason.
             return callback(failure?.code === status.UNAVAILABLE ? failure : toServiceError(auditError, path, log));
@@ -76,6 +81,8 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
     };
   const ids = (...values: Array<string | undefined>) => values.filter((v): v is string => !!v);
   const jobIdsOf = (jobs: ReadonlyArray<Job | undefined>) => jobs.flatMap((job) => (job && !job.restricted ? [job.jobId] : []));
+  const tenantsOf = (jobs: ReadonlyArray<Job | undefined>) => new Map(jobs.flatMap((job) => (job && !job.restricted ? [[job.jobId, job.tenant] as const] : [])));
+  const tenantOf = (job: Job) => tenantsOf([job]);
   /** Graph walks name their root only: the answer follows from it, and may run to tens of thousands of jobs (docs/decisions.md, Audit). */
   const rootOnly = <Req extends { jobId: string }>(request: Req) => ids(request.jobId);
 
@@ -84,6 +91,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
       'RecordJob',
       async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request))),
       (request, job) => ids(job?.jobId ?? request.jobId),
+      tenantOf,
     ),
 
     batchRecordJobs: unary(
@@ -99,12 +107,14 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         };
       },
       (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(...request.requests.map((r) => r.jobId))),
+      (response) => tenantsOf(response.results.map((r) => r.job)),
     ),
 
     getJob: unary(
       'GetJob',
       async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined)),
       (request) => ids(request.jobId),
+      tenantOf,
     ),
 
     listJobs: unary(
@@ -118,6 +128,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         return { jobs: page.jobs.map(toJobMessage), nextPageToken: page.nextPageToken };
       },
       (_request, response) => jobIdsOf(response?.jobs ?? []),
+      (response) => tenantsOf(response.jobs),
     ),
 
     getLineage: unary(
@@ -181,6 +192,8 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         };
       },
       rootOnly,
+      // The native format's first job is the root.
+      (response) => tenantsOf(response.jobs.slice(0, 1)),
     ),
 
     checkReproducibility: unary(
@@ -205,27 +218,37 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
       'SubmitJob',
       async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request))),
       (request, job) => ids(job?.jobId ?? request.jobId, ...request.parentJobIds),
+      tenantOf,
     ),
 
     rerunJob: unary(
       'RerunJob',
       async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request))),
       (request, job) => ids(request.jobId, job?.jobId),
+      tenantOf,
     ),
 
     cancelJob: unary(
       'CancelJob',
       async (request, principal) => toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
       (request) => ids(request.jobId),
+      tenantOf,
     ),
 
     invalidateCache: unary(
       'InvalidateCache',
       async (request, principal) => {
         const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
-        return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
+        return {
+          affectedJobIds: invalidation.affectedJobIds,
+          affectedCount: invalidation.affectedJobIds.length,
+          dryRun: invalidation.dryRun,
+          skippedJobIds: invalidation.skippedJobIds,
+        };
       },
-      (request, response) => ids(request.jobId, ...(response?.affectedJobIds ?? []).filter((id) => !id.startsWith('restricted-'))),
+      (request, response) => ids(request.jobId, ...(response?.affectedJobIds ?? [])),
+      // Only jobs of the caller's tenant are ever invalidated by it.
+      (response, principal) => new Map(response.affectedJobIds.map((id) => [id, principal.tenant])),
     ),
 
     watchEvents: (call) => streamEvents(call, context),

@@ -83,6 +83,23 @@ export function runAuditLogConformance(harness: AuditLogHarness): void {
       });
     });
 
+    describe("entries in another tenant's trail", function () {
+      const log = useLog();
+
+      it("keeps the caller's tenant of an entry written into another tenant's trail, and lists it in that trail only", async () => {
+        const [owner, caller] = [nextJobId('tenant'), nextJobId('tenant')];
+        const own = entry({ tenant: caller, subject: 'bob', jobIds: ['shared', 'mine'], time: at(10) });
+        const copy = entry({ tenant: owner, callerTenant: caller, subject: '', jobIds: ['shared'], time: at(10) });
+        const ownersOwn = entry({ tenant: owner, jobIds: ['shared'], time: at(5) });
+        await appendAll(log(), [own, copy, ownersOwn]);
+        expect(withoutIds(await listAll(log(), { tenant: owner }))).to.deep.equal([copy, ownersOwn]);
+        expect(withoutIds(await listAll(log(), { tenant: owner, jobId: 'shared' }))).to.deep.equal([copy, ownersOwn]);
+        expect(withoutIds(await listAll(log(), { tenant: caller }))).to.deep.equal([own]);
+        expect(await listAll(log(), { tenant: caller, jobId: 'shared' })).to.have.length(1);
+        expect(withoutIds(await listAll(log(), { tenant: owner, subject: '' }))).to.deep.equal([copy]);
+      });
+    });
+
     describe('order', function () {
       const log = useLog();
 

@@ -632,12 +632,12 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       const providerB = { id: 'openlab', model: 'summarizer', version: '1.0' };
       const providerC = { id: 'acme-ml', model: 'summarizer', version: '1.0' };
       let tenant: string;
-      let subject: string;
+      let grant: string;
       let records: JobRecord[];
 
       before(async () => {
         tenant = uniqueTenant();
-        subject = uniqueSubject();
+        grant = uniqueGrant();
         const tag = nextJobId('list');
         const sharedPayload = { corpus: 'wiki', shard: 7 };
         // Three records share +1000 ms, where '-B' sorts before '-a' by code unit; +1001 ms tells milliseconds apart.
@@ -655,13 +655,13 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         ];
         // Records of other tenants that match every filter below must never show, shared with someone else or not.
         const elsewhere = records.map((r, i) =>
-          makeJob({ ...r, jobId: `${r.jobId}-elsewhere`, tenant: uniqueTenant(), readers: i % 2 === 0 ? [uniqueSubject()] : [] }),
+          makeJob({ ...r, jobId: `${r.jobId}-elsewhere`, tenant: uniqueTenant(), readers: i % 2 === 0 ? [uniqueGrant()] : [] }),
         );
         await insertAll(store(), shuffled([...records, ...elsewhere], 11));
       });
 
       function query(filter: JobFilter, limit = 100, after?: ListJobsQuery['after']): ListJobsQuery {
-        const reader = { tenant, subject };
+        const reader = { tenant, grant };
         return after ? { reader, filter, limit, after } : { reader, filter, limit };
       }
 
@@ -699,8 +699,8 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         expect(ids(await store().listJobs(query({}, 100, after)))).to.deep.equal(ids(expected));
       });
 
-      it('lists nothing for a tenant without records and a subject nothing is shared with', async () => {
-        expect(await store().listJobs({ reader: { tenant: uniqueTenant(), subject: uniqueSubject() }, filter: {}, limit: 10 })).to.deep.equal([]);
+      it('lists nothing for a tenant without records and a grant nothing is shared with', async () => {
+        expect(await store().listJobs({ reader: { tenant: uniqueTenant(), grant: uniqueGrant() }, filter: {}, limit: 10 })).to.deep.equal([]);
       });
 
       const filters: Array<[string, () => JobFilter]> = [
@@ -742,13 +742,13 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       });
     });
 
-    describe('listJobs for a reader: its tenant and the records shared with its subject', function () {
+    describe('listJobs for a reader: its tenant and the records shared with its grant', function () {
       const store = useStore();
       const t0 = Date.UTC(2024, 6, 1, 9, 0, 0, 0);
       const at = (offsetMs: number) => new Date(t0 + offsetMs);
       let tag: string;
       let tenant: string;
-      let subject: string;
+      let grant: string;
       let own: JobRecord[];
       let shared: JobRecord[];
       let visible: JobRecord[];
@@ -756,7 +756,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       before(async () => {
         tag = nextJobId('share');
         tenant = uniqueTenant();
-        subject = uniqueSubject();
+        grant = uniqueGrant();
         const [first, second, third] = [uniqueTenant(), uniqueTenant(), uniqueTenant()];
         const job = (suffix: string, offsetMs: number, overrides: Partial<JobRecord>) =>
           makeJob({ jobId: `${tag}-${suffix}`, createdAt: at(offsetMs), labels: { team: 'red' }, ...overrides });
@@ -764,24 +764,24 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         own = [
           job('own-a', 0, { tenant }),
           job('own-m', 1000, { tenant, status: 'FAILED', labels: { team: 'blue' } }),
-          // Of the tenant and shared with the subject as well: listed once.
-          job('own-c', 2000, { tenant, readers: [subject] }),
+          // Of the tenant and shared with the grant as well: listed once.
+          job('own-c', 2000, { tenant, readers: [grant] }),
           job('own-q', 4000, { tenant, status: 'QUEUED' }),
           job('own-x', 6000, { tenant, labels: { team: 'blue' } }),
         ];
         shared = [
-          job('sh-b', 1000, { tenant: first, readers: [subject], status: 'FAILED' }),
-          job('sh-M', 1000, { tenant: second, readers: [uniqueSubject(), subject] }),
-          job('sh-d', 3000, { tenant: first, readers: [subject, subject], labels: { team: 'blue' } }),
-          job('sh-f', 5000, { tenant: third, readers: [subject], status: 'FAILED' }),
-          job('sh-z', 7000, { tenant: second, readers: [subject], status: 'RUNNING' }),
+          job('sh-b', 1000, { tenant: first, readers: [grant], status: 'FAILED' }),
+          job('sh-M', 1000, { tenant: second, readers: [uniqueGrant(), grant] }),
+          job('sh-d', 3000, { tenant: first, readers: [grant, grant], labels: { team: 'blue' } }),
+          job('sh-f', 5000, { tenant: third, readers: [grant], status: 'FAILED' }),
+          job('sh-z', 7000, { tenant: second, readers: [grant], status: 'RUNNING' }),
         ];
-        // Each matches every filter below, and none is shared with the subject.
+        // Each matches every filter below, and none is shared with the grant.
         const hidden = [
-          job('no-near', 6500, { tenant: first, readers: [`${subject}x`, subject.slice(1)] }),
-          job('no-other', 6600, { tenant: second, readers: [uniqueSubject()] }),
-          job('no-owner', 6700, { tenant: third, owner: subject }),
-          job('no-tenant-named-so', 6800, { tenant: subject }),
+          job('no-near', 6500, { tenant: first, readers: [`${grant}x`, grant.slice(1), grant.slice(grant.indexOf('/') + 1)] }),
+          job('no-other', 6600, { tenant: second, readers: [uniqueGrant()] }),
+          job('no-owner', 6700, { tenant: third, owner: grant.slice(grant.indexOf('/') + 1) }),
+          job('no-tenant-named-so', 6800, { tenant: grant }),
           job('no-unshared', 6900, { tenant: first }),
         ];
         visible = [...own, ...shared];
@@ -789,7 +789,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
       });
 
       function query(filter: JobFilter, limit = 100, after?: ListJobsQuery['after']): ListJobsQuery {
-        const reader = { tenant, subject };
+        const reader = { tenant, grant };
         return after ? { reader, filter, limit, after } : { reader, filter, limit };
       }
 
@@ -832,32 +832,37 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         expect(ids(await store().listJobs(query({}, 2, beforeTheTie)))).to.deep.equal([`${tag}-sh-b`, `${tag}-sh-M`]);
       });
 
-      it('lists only the tenant for a subject nothing is shared with, and only what is shared for a reader of another tenant', async () => {
-        expect(ids(await store().listJobs({ reader: { tenant, subject: uniqueSubject() }, filter: {}, limit: 100 }))).to.deep.equal(
+      it('lists only the tenant for a grant nothing is shared with, and only what is shared for a reader of another tenant', async () => {
+        expect(ids(await store().listJobs({ reader: { tenant, grant: uniqueGrant() }, filter: {}, limit: 100 }))).to.deep.equal(
           ids(newestFirst(own)),
         );
-        const sharedWithSubject = [...shared, own.find((r) => r.jobId === `${tag}-own-c`)!];
-        expect(ids(await store().listJobs({ reader: { tenant: uniqueTenant(), subject }, filter: {}, limit: 100 }))).to.deep.equal(
-          ids(newestFirst(sharedWithSubject)),
+        const sharedWithGrant = [...shared, own.find((r) => r.jobId === `${tag}-own-c`)!];
+        expect(ids(await store().listJobs({ reader: { tenant: uniqueTenant(), grant }, filter: {}, limit: 100 }))).to.deep.equal(
+          ids(newestFirst(sharedWithGrant)),
         );
       });
 
+      it('lists only the tenant for a reader no grant can name', async () => {
+        expect(ids(await store().listJobs({ reader: { tenant }, filter: {}, limit: 100 }))).to.deep.equal(ids(newestFirst(own)));
+        expect(await store().listJobs({ reader: { tenant: uniqueTenant() }, filter: {}, limit: 100 })).to.deep.equal([]);
+      });
+
       it('follows the readers and creation times that replacements change, and ignores the readers of a record not inserted', async () => {
-        const reader = { tenant: uniqueTenant(), subject: uniqueSubject() };
+        const reader = { tenant: uniqueTenant(), grant: uniqueGrant() };
         const elsewhere = uniqueTenant();
-        const unshared = makeJob({ tenant: elsewhere, readers: [reader.subject], createdAt: at(100) });
+        const unshared = makeJob({ tenant: elsewhere, readers: [reader.grant], createdAt: at(100) });
         const laterShared = makeJob({ tenant: elsewhere, createdAt: at(200) });
-        const moved = makeJob({ tenant: elsewhere, readers: [reader.subject], createdAt: at(300) });
+        const moved = makeJob({ tenant: elsewhere, readers: [reader.grant], createdAt: at(300) });
         await insertAll(store(), [unshared, laterShared, moved]);
-        const colliding = makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [reader.subject], createdAt: at(200) });
+        const colliding = makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [reader.grant], createdAt: at(200) });
         expect(await store().insertJobs([colliding])).to.deep.equal([{ inserted: false, conflict: 'JOB_ID' }]);
         const list = (after?: ListJobsQuery['after']) => walk(store(), after ? { reader, filter: {}, limit: 1, after } : { reader, filter: {}, limit: 1 });
         expect(await list()).to.deep.equal(ids([moved, unshared]));
 
         const replacements = [
           makeJob({ jobId: unshared.jobId, tenant: elsewhere, readers: [], createdAt: unshared.createdAt, attempt: 2 }),
-          makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [uniqueSubject(), reader.subject], createdAt: laterShared.createdAt }),
-          makeJob({ jobId: moved.jobId, tenant: elsewhere, readers: [reader.subject], createdAt: at(50) }),
+          makeJob({ jobId: laterShared.jobId, tenant: elsewhere, readers: [uniqueGrant(), reader.grant], createdAt: laterShared.createdAt }),
+          makeJob({ jobId: moved.jobId, tenant: elsewhere, readers: [reader.grant], createdAt: at(50) }),
         ];
         expect(
           await store().replaceJobs(replacements.map((record, i) => ({ record, expectedEtag: [unshared, laterShared, moved][i]!.etag }))),
@@ -1126,7 +1131,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         const [stored] = await store().getJobs([detailed.jobId]);
         for (const event of stored!.pendingEvents!) expect(event.time, `time of event ${event.seq}`).to.be.instanceOf(Date);
         expect(sortById(await store().getJobs(ids(records)))).to.deep.equal(sortById(records));
-        expect(sortById(await store().listJobs({ reader: { tenant, subject: uniqueSubject() }, filter: {}, limit: 10 }))).to.deep.equal(
+        expect(sortById(await store().listJobs({ reader: { tenant, grant: uniqueGrant() }, filter: {}, limit: 10 }))).to.deep.equal(
           sortById(records),
         );
         expect(await store().listChildren(parent.jobId, 10)).to.deep.equal(sortById([detailed, reusable]));
@@ -1348,7 +1353,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
           ['replaceJob', () => store.replaceJob({ ...record, etag: freshEtag() }, record.etag)],
           ['findByRequestIds', () => store.findByRequestIds('default', ['req-1'])],
           ['findReferencedIds', () => store.findReferencedIds([record.jobId])],
-          ['listJobs', () => store.listJobs({ reader: { tenant: 'default', subject: 'tester' }, filter: {}, limit: 10 })],
+          ['listJobs', () => store.listJobs({ reader: { tenant: 'default', grant: 'default/tester' }, filter: {}, limit: 10 })],
           ['listChildren', () => store.listChildren(record.jobId, 10)],
           ['lineage', () => store.lineage({ rootId: record.jobId, direction: 'DESCENDANTS', projection: 'IDS' })],
           ['replaceJobs', () => store.replaceJobs([{ record: { ...record, etag: freshEtag() }, expectedEtag: record.etag }])],
@@ -1396,8 +1401,9 @@ function uniqueTenant(): string {
   return nextJobId('tenant');
 }
 
-function uniqueSubject(): string {
-  return `${nextJobId('user')}@example.test`;
+/** A reader grant, "tenant/subject" (the subject may hold '/' too). */
+function uniqueGrant(): string {
+  return `${nextJobId('tenant')}/${nextJobId('user')}@example.test/x`;
 }
 
 async function walk(store: ProvenanceStore, first: ListJobsQuery): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ProvenanceError } from '../../src/domain/errors.js';
 import { SqliteAuditLog } from '../../src/store/sqlite/sqlite-audit-log.js';
@@ -93,6 +93,34 @@ describe('SqliteAuditLog on the records file', function () {
       writer.close();
       await log.close();
     }
+  });
+
+  it("adds the caller's tenant to a trail written before it, keeping the entries there", async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    mkdirSync(dirname(path), { recursive: true });
+    const before = new Database(path);
+    before.exec(`
+      CREATE TABLE audit_events (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, subject TEXT NOT NULL, method TEXT NOT NULL,
+        time INTEGER NOT NULL, outcome TEXT NOT NULL, job_ids TEXT NOT NULL) STRICT;
+      CREATE TABLE audit_event_jobs (tenant TEXT NOT NULL, job_id TEXT NOT NULL, time INTEGER NOT NULL, audit_id INTEGER NOT NULL REFERENCES audit_events (id),
+        PRIMARY KEY (tenant, job_id, time DESC, audit_id DESC)) STRICT, WITHOUT ROWID;`);
+    const old = entry(tenant);
+    before
+      .prepare('INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(old.tenant, old.subject, old.method, old.time.getTime(), old.outcome, JSON.stringify(old.jobIds));
+    before.close();
+
+    const log = SqliteAuditLog.open({ path });
+    try {
+      const copy = { ...entry(tenant), subject: '', callerTenant: nextJobId('tenant'), time: new Date(old.time.getTime() + 1) };
+      await log.append(copy);
+      expect((await log.list({ tenant, limit: 10 })).map(({ id: _id, ...rest }) => rest)).to.deep.equal([copy, old]);
+    } finally {
+      await log.close();
+    }
+    // Opening it again finds the column there.
+    await SqliteAuditLog.open({ path }).close();
   });
 
   it('refuses a position whose id this store cannot have made, as a bad page token', async () => {

@@ -77,7 +77,7 @@ describe('SQLite schema migration', function () {
         sortById([parent, olderResult, newerResult]).map((r) => r.jobId),
       );
 
-      const auditor = { tenant: nextJobId('tenant'), subject: 'auditor@example.test' };
+      const auditor = { tenant: nextJobId('tenant'), grant: 'auditor@example.test' };
       expect(await store.listJobs({ reader: auditor, filter: {}, limit: 10 })).to.deep.equal([running]);
 
       expect(await store.markStale([newerResult.jobId], at(3000))).to.equal(1);
@@ -161,7 +161,7 @@ describe('SQLite schema migration', function () {
     const store = SqliteProvenanceStore.open({ path });
     try {
       expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
-      const reader = { tenant, subject };
+      const reader = { tenant, grant: subject };
       const visible = [redactedResult, result, sharedTwice, shared, root];
       expect(await store.listJobs({ reader, filter: {}, limit: 10 })).to.deep.equal(visible);
       const paged: string[] = [];
@@ -170,7 +170,7 @@ describe('SQLite schema migration', function () {
         page = await store.listJobs({ reader, filter: {}, limit: 1, after: { createdAt: page[0]!.createdAt, jobId: page[0]!.jobId } });
       }
       expect(paged).to.deep.equal(visible.map((r) => r.jobId));
-      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
+      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
       expect((await store.findReusableResult({ ...hashes, excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
       expect(await store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([
         { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject], depth: 1 },
@@ -182,7 +182,7 @@ describe('SQLite schema migration', function () {
       expect(await store.replaceJob(unshared, shared.etag)).to.equal(true);
       const nowShared = { ...notShared, readers: [subject], etag: nextJobId('etag') };
       expect(await store.replaceJob(nowShared, notShared.etag)).to.equal(true);
-      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), subject }, filter: {}, limit: 10 })).to.deep.equal([nowShared, sharedTwice]);
+      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([nowShared, sharedTwice]);
     } finally {
       await store.close();
     }

@@ -20,6 +20,7 @@ import {
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
+import { restCall } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
@@ -45,14 +46,7 @@ describe('the REST endpoints', function () {
   /** A diamond: raw → (clean, stats) → report. */
   let raw: Job, clean: Job, stats: Job, report: Job;
 
-  const rest = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`http://${server.httpAddress}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
-  };
+  const rest = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => restCall(server.httpAddress, method, path, body, headers);
 
   before(async () => {
     directory = await makeTemporaryDirectory();

@@ -11,24 +11,22 @@ import { GraphFormat, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageView } from '@provenance/client';
 import { ReproducibilityIssueReason } from '@provenance/client';
 import { StartPosition } from '@provenance/client';
-import { issueCertificate, makeApiKey, makeCertificateAuthority, makeHmacSecret, makeTemporaryDirectory, sha256Hex, signToken, unsecuredToken, type TemporaryDirectory } from '../support/credentials.js';
+import { bearerTokens, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../support/bearer-tokens.js';
+import { issueCertificate, makeApiKey, makeCertificateAuthority, makeTemporaryDirectory, sha256Hex, unsecuredToken, type TemporaryDirectory } from '../support/credentials.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
-const ISSUER = 'https://issuer.test';
-const AUDIENCE = 'provenance';
 
 describe('security', function () {
   this.timeout(60_000);
   let directory: TemporaryDirectory;
   let server: ServerProcess;
-  const secret = makeHmacSecret();
+  const tokens = bearerTokens();
   const readerKey = makeApiKey();
-  const token = (sub: string, tenant: string, roles: string[], overrides: Record<string, unknown> = {}) =>
-    signToken({ sub, tenant, roles, iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600, ...overrides }, 'HS256', secret);
-  const as = async (sub: string, tenant: string, roles: string[]): Promise<Client> => connect(server.address, { headers: { authorization: `Bearer ${await token(sub, tenant, roles)}` } });
+  const { token } = tokens;
+  const as = async (sub: string, tenant: string, roles: string[]): Promise<Client> => connect(server.address, { headers: await tokens.header(sub, tenant, roles) });
 
   before(async () => {
     directory = await makeTemporaryDirectory();
@@ -36,9 +34,7 @@ describe('security', function () {
     writeFileSync(keysFile, JSON.stringify([{ id: 'dash', sha256: sha256Hex(readerKey), subject: 'dashboard', tenant: 'acme', roles: ['reader'] }]));
     server = await startServer({
       PROVENANCE_SQLITE_PATH: join(directory.path, 'provenance.db'),
-      PROVENANCE_JWT_SECRET: secret,
-      PROVENANCE_JWT_ISSUER: ISSUER,
-      PROVENANCE_JWT_AUDIENCE: AUDIENCE,
+      ...tokens.env,
       PROVENANCE_API_KEYS_FILE: keysFile,
       PROVENANCE_RATE_LIMIT: '0',
     });
@@ -53,9 +49,10 @@ describe('security', function () {
       const tokens = [
         undefined,
         await token('alice', 'acme', ['admin'], { exp: Math.floor(Date.now() / 1000) - 3600 }),
-        await signToken({ sub: 'alice', tenant: 'acme', roles: ['admin'], iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', makeHmacSecret()),
+        // Signed with another secret.
+        await bearerTokens().token('alice', 'acme', ['admin']),
         await token('alice', 'acme', ['admin'], { aud: 'someone-else' }),
-        unsecuredToken({ sub: 'alice', tenant: 'acme', roles: ['admin'], iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }),
+        unsecuredToken({ sub: 'alice', tenant: 'acme', roles: ['admin'], iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }),
       ];
       for (const bearer of tokens) {
         const api = connect(server.address, bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {});
@@ -89,7 +86,7 @@ describe('security', function () {
     it('keeps every answer about another tenant’s jobs from naming them', async () => {
       const alice = await as('alice', 'acme', ['submitter']);
       const bob = await as('bob', 'globex', ['submitter']);
-      const shared = await alice.recordJob({ type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
+      const shared = await alice.recordJob({ type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['globex/bob'] });
       const secretChild = await alice.recordJob({ type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: [shared.jobId] });
       const hidden = await alice.recordJob({ type: 'hidden', status: SUCCEEDED, outputHash: 'h3' });
       const events = bob.events({ startPosition: StartPosition.START_POSITION_OLDEST });

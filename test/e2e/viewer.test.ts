@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { JobStatus } from '@provenance/client';
-import { makeHmacSecret, signToken } from '../support/credentials.js';
+import { bearerTokens } from '../support/bearer-tokens.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
@@ -200,19 +200,14 @@ describe('the lineage viewer in headless Chromium', function () {
   });
 
   describe('with authentication configured', () => {
-    const ISSUER = 'https://issuer.test';
-    const AUDIENCE = 'provenance';
-    const secret = makeHmacSecret();
+    const tokens = bearerTokens();
     let secured: ServerProcess;
-    const token = (sub: string, tenant: string) =>
-      signToken({ sub, tenant, roles: ['submitter'], iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret);
+    const token = (sub: string, tenant: string) => tokens.token(sub, tenant, ['submitter']);
 
     before(async () => {
       secured = await startServer({
         PROVENANCE_SQLITE_PATH: join(directory, 'secured.db'),
-        PROVENANCE_JWT_SECRET: secret,
-        PROVENANCE_JWT_ISSUER: ISSUER,
-        PROVENANCE_JWT_AUDIENCE: AUDIENCE,
+        ...tokens.env,
       });
     });
     after(() => secured?.stop());
@@ -221,7 +216,7 @@ describe('the lineage viewer in headless Chromium', function () {
       const alice = connect(secured.address, { headers: { authorization: `Bearer ${await token('alice', 'acme')}` } });
       const bobToken = await token('bob', 'globex');
       const bob = connect(secured.address, { headers: { authorization: `Bearer ${bobToken}` } });
-      await alice.recordJob({ jobId: 'acme-shared', type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['bob'] });
+      await alice.recordJob({ jobId: 'acme-shared', type: 'raw', status: SUCCEEDED, outputHash: 'h1', readerSubjects: ['globex/bob'] });
       await alice.recordJob({ jobId: 'acme-private', type: 'private', status: SUCCEEDED, outputHash: 'h2', parentJobIds: ['acme-shared'] });
       await bob.recordJob({ jobId: 'globex-report', type: 'report', status: SUCCEEDED, outputHash: 'h3', parentJobIds: ['acme-shared'] });
       alice.close();

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { canonicalJson, DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash, sha256Hex } from '../../src/domain/hashing.js';
+import type { RecordJobCommand } from '../../src/domain/commands.js';
 import { cacheStateFor, type JobRecord, type JobStatus } from '../../src/domain/job.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 
@@ -177,4 +178,22 @@ function pickParents(records: readonly JobRecord[], index: number, options: Rand
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(from + Math.floor(random() * available));
   return [...chosen].map((i) => records[i]!.jobId);
+}
+
+/** A minimal valid RecordJob request (a SUCCEEDED "train" job with an output hash), with overrides. */
+export function recordJobCommand(overrides: Partial<RecordJobCommand> = {}): RecordJobCommand {
+  return {
+    type: 'train',
+    payload: {},
+    provider: { id: '', model: '', version: '' },
+    parentIds: [],
+    status: 'SUCCEEDED',
+    outputHash: 'h',
+    labels: {},
+    metadata: {},
+    allowMissingParents: false,
+    readers: [],
+    attempt: 0,
+    ...overrides,
+  };
 }

@@ -1,27 +1,11 @@
 import { expect } from 'chai';
 import type { RecordJobCommand } from '../../src/domain/commands.js';
 import { validateRecordJob, type ServiceLimits } from '../../src/domain/validation.js';
+import { recordJobCommand } from '../support/job-records.js';
 
 const limits: ServiceLimits = { maxLineageDepth: 10, maxLineageNodes: 10, batchSize: 10, maxPayloadBytes: 1000, volatileKeys: new Set(), isSecretKey: () => false };
 
-function command(overrides: Partial<RecordJobCommand>): RecordJobCommand {
-  return {
-    type: 'train',
-    payload: {},
-    provider: { id: '', model: '', version: '' },
-    parentIds: [],
-    status: 'SUCCEEDED',
-    outputHash: 'h',
-    labels: {},
-    metadata: {},
-    allowMissingParents: false,
-    readers: [],
-    attempt: 0,
-    ...overrides,
-  };
-}
-
-const fields = (overrides: Partial<RecordJobCommand>) => validateRecordJob(command(overrides), limits).map((v) => v.field);
+const fields = (overrides: Partial<RecordJobCommand>) => validateRecordJob(recordJobCommand(overrides), limits).map((v) => v.field);
 
 describe('validateRecordJob', () => {
   it('accepts a minimal succeeded record', () => {

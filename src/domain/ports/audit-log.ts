@@ -13,11 +13,19 @@ export interface AuditLog {
 }
 
 export interface AuditEntry {
+  /** The caller's subject; empty in an entry of another tenant's caller (callerTenant). */
   subject: string;
+  /** Whose trail the entry is in: list() selects by it. */
   tenant: string;
+  /**
+   * Set on an entry written into the trail of a tenant whose jobs another
+   * tenant's caller read: that caller's tenant. Absent: the caller is of
+   * the trail's tenant.
+   */
+  callerTenant?: string;
   /** Full gRPC method name, e.g. /provenance.v1.ProvenanceService/GetJob. */
   method: string;
-  /** The jobs the call read or wrote (capped by the caller). */
+  /** The jobs the call read or wrote (capped by the caller); in another tenant's trail, that tenant's only. */
   jobIds: string[];
   time: Date;
   /** gRPC status code name: OK, NOT_FOUND, … */

@@ -79,9 +79,9 @@ export interface ProvenanceStore {
   findReferencedIds(jobIds: readonly string[]): Promise<string[]>;
 
   /**
-   * One page of the records a reader may see (its tenant's, and those that
-   * name its subject among their readers), newest first (by createdAt, then
-   * jobId, both descending); limit ≥ 1.
+   * One page of the records a reader may see (its tenant's, and those whose
+   * readers hold its grant), newest first (by createdAt, then jobId, both
+   * descending); limit ≥ 1.
    */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
 
@@ -156,7 +156,8 @@ export interface TimeRange {
 }
 
 export interface ListJobsQuery {
-  reader: { tenant: string; subject: string };
+  /** The reader's tenant, and the reader grant naming it (readerGrant in domain/access.ts; none: its tenant's records only). */
+  reader: { tenant: string; grant?: string };
   filter: JobFilter;
   limit: number;
   /** The last record of the previous page. */

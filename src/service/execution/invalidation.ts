@@ -2,7 +2,7 @@ import type { InvalidateCacheCommand } from '../../domain/commands.js';
 import { ProvenanceError, invalidArgument } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
 import { compareCodeUnits } from '../../domain/hashing.js';
-import { canRead, opaqueJobId, requireOwnerOrAdmin, requireRole } from '../../domain/access.js';
+import { canRead, mayMakeStale, opaqueJobId, permissionDenied, requireRole } from '../../domain/access.js';
 import { descendantDepths, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
@@ -10,16 +10,19 @@ import { getJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 
 export interface Invalidation {
-  /** The job, then its descendants nearest first; those the caller may not read under opaque ids. */
+  /** The job, then the descendants the caller may make STALE, nearest first. */
   affectedJobIds: string[];
+  /** The descendants the caller may not make STALE, left as they are, nearest first; those it may not read under opaque ids. */
+  skippedJobIds: string[];
   dryRun: boolean;
 }
 
 /**
- * InvalidateCache, for the job's owner or an admin: the job and every
- * descendant become STALE, found with one lineage query and marked with one
- * bulk update. Descendants in other tenants (which read the job's output)
- * become STALE too, and are reported under opaque ids.
+ * InvalidateCache, for those who may make the job STALE (its owner or an
+ * admin of its tenant): the job and every descendant they may make STALE
+ * too become STALE, found with one lineage query and marked with one bulk
+ * update. The other descendants (another owner's, another tenant's) are
+ * left as they are, and reported.
  */
 export async function invalidateCache(deps: ServiceDependencies, principal: Principal, command: InvalidateCacheCommand): Promise<Invalidation> {
   requireRole(principal, 'submitter', 'InvalidateCache');
@@ -27,20 +30,51 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   v.jobId('job_id', command.jobId, true);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const job = await getJob(deps, principal, command.jobId);
-  requireOwnerOrAdmin(principal, job, 'InvalidateCache');
-  const rows = await deps.store.lineage({ rootId: job.jobId, direction: 'DESCENDANTS', projection: 'IDS' });
-  const affected = [job.jobId, ...nearestFirst(job.jobId, rows)];
+  if (!mayMakeStale(principal, job)) throw permissionDenied("InvalidateCache is for the job's owner or an admin of its tenant");
+  const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId);
+  const affected = [job.jobId, ...within];
   if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
-  const byId = new Map(rows.map((row) => [row.jobId, row]));
-  const shown = (id: string) => (id === job.jobId || canRead(principal, byId.get(id)!) ? id : opaqueJobId(id, deps.secret));
-  return { affectedJobIds: affected.map(shown), dryRun: command.dryRun };
+  return {
+    affectedJobIds: affected,
+    skippedJobIds: outside.map((row) => (canRead(principal, row) ? row.jobId : opaqueJobId(row.jobId, deps.secret))),
+    dryRun: command.dryRun,
+  };
 }
 
-/** Makes the descendants of a job STALE (not the job itself): its output changed under them. */
-export async function invalidateDescendants(deps: ServiceDependencies, jobId: string): Promise<string[]> {
-  const descendants = await descendantsNearestFirst(deps, jobId);
-  if (descendants.length > 0) await recordInvalidation(deps, jobId, descendants);
-  return descendants;
+/** How many of the ids a rerun left as they are its log line names (it says how many there were). */
+const MAX_LOGGED_IDS = 100;
+
+/**
+ * After a run whose output differs from the earlier result of the same
+ * definition and inputs: the descendants of that earlier job (not the job
+ * itself) that the run's submitter may make STALE become STALE; the others
+ * are left as they are, and logged.
+ */
+export async function invalidateDescendants(deps: ServiceDependencies, runner: Principal, jobId: string, runJobId: string): Promise<string[]> {
+  const { within, outside } = await descendantsByAuthority(deps, runner, jobId);
+  if (within.length > 0) await recordInvalidation(deps, jobId, within);
+  if (outside.length > 0) {
+    deps.log.info(
+      { jobId, runJobId, leftAsTheyAre: outside.length, jobIds: outside.slice(0, MAX_LOGGED_IDS).map((row) => row.jobId) },
+      "a rerun's output changed: the dependents its submitter may not make STALE are left as they are",
+    );
+  }
+  return within;
+}
+
+/** A job's descendants, nearest first: those the principal may make STALE (by id), and the others. */
+async function descendantsByAuthority(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<{ within: string[]; outside: LineageRow[] }> {
+  // Whole records: the rule needs each job's owner.
+  const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'FULL' });
+  const byId = new Map(rows.map((row) => [row.jobId, row]));
+  const within: string[] = [];
+  const outside: LineageRow[] = [];
+  for (const id of nearestFirst(jobId, rows)) {
+    const row = byId.get(id)!;
+    if (mayMakeStale(principal, row.record!)) within.push(id);
+    else outside.push(row);
+  }
+  return { within, outside };
 }
 
 const WRITE_ATTEMPTS = 5;
@@ -61,10 +95,6 @@ async function recordInvalidation(deps: ServiceDependencies, jobId: string, inva
   const others = invalidatedJobIds.filter((id) => id !== jobId);
   if (others.length > 0) await deps.store.markStale(others, deps.now());
   deps.metrics.invalidated(invalidatedJobIds.length);
-}
-
-async function descendantsNearestFirst(deps: ServiceDependencies, jobId: string): Promise<string[]> {
-  return nearestFirst(jobId, await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'IDS' }));
 }
 
 function nearestFirst(jobId: string, descendants: readonly LineageRow[]): string[] {

@@ -1,3 +1,4 @@
+import { submitterOf } from '../../domain/access.js';
 import { REASONS, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { JsonValue } from '../../domain/json.js';
@@ -87,8 +88,8 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
     excludeJobId: done.jobId,
   });
   if (!(await finish(deps, running, done))) return;
-  // Differential invalidation: a rerun that produced a different output makes what was built on the previous output stale.
-  if (previous && previous.result!.outputHash !== done.result!.outputHash) await invalidateDescendants(deps, previous.jobId);
+  // Differential invalidation: a rerun that produced a different output makes what was built on the previous output stale, within its submitter's authority.
+  if (previous && previous.result!.outputHash !== done.result!.outputHash) await invalidateDescendants(deps, submitterOf(done), previous.jobId, done.jobId);
 }
 
 /**

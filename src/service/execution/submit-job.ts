@@ -1,4 +1,4 @@
-import { canRead, requireRole } from '../../domain/access.js';
+import { canRead, isOwner, isReaderGrant, requireRole } from '../../domain/access.js';
 import type { RerunJobCommand, SubmitJobCommand } from '../../domain/commands.js';
 import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../../domain/errors.js';
 import { REASONS, failed, newSubmittedJob, queued, startingStatus, submissionFingerprint } from '../../domain/execution.js';
@@ -58,7 +58,9 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
     parentIds: command.replaceParents ? command.parentIds : original.parentIds,
     labels: original.labels,
     metadata: original.metadata,
-    readers: original.readers,
+    // Grants are the owner's to give: another caller's rerun (a job of its own) starts with none.
+    // Entries stored before grants named a tenant grant nothing, and are not carried over.
+    readers: isOwner(principal, original) ? original.readers.filter(isReaderGrant) : [],
     ...(command.requestId ? { requestId: command.requestId } : {}),
   };
   const violations = validateSubmitJob(submitCommand, deps.limits);

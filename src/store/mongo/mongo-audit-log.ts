@@ -14,6 +14,8 @@ export interface MongoAuditLogOptions {
 interface AuditDocument {
   _id: string;
   tenant: string;
+  /** Only on an entry of another tenant's caller. */
+  callerTenant?: string;
   subject: string;
   method: string;
   jobIds: string[];
@@ -55,6 +57,7 @@ export class MongoAuditLog implements AuditLog {
       this.events.insertOne({
         _id: this.ids.next(),
         tenant: entry.tenant,
+        ...(entry.callerTenant === undefined ? {} : { callerTenant: entry.callerTenant }),
         subject: entry.subject,
         method: entry.method,
         jobIds: [...entry.jobIds],
@@ -105,6 +108,7 @@ function toStoredEntry(document: AuditDocument): StoredAuditEntry {
     id: document._id,
     subject: document.subject,
     tenant: document.tenant,
+    ...(typeof document.callerTenant === 'string' ? { callerTenant: document.callerTenant } : {}),
     method: document.method,
     jobIds: document.jobIds,
     time: document.time,

@@ -386,7 +386,7 @@ function isDuplicateKeyError(error: unknown): error is MongoServerError {
 }
 
 /**
- * A top-level $or of the reader's tenant and the records naming its subject,
+ * A top-level $or of the reader's tenant and the records holding its grant,
  * each branch carrying every other condition, so that each is an index scan
  * in sort order ({tenant, createdAt, _id} and {readers, createdAt, _id}) and
  * the planner merges them (SORT_MERGE) instead of sorting what matched. A
@@ -415,8 +415,9 @@ function listFilter(query: ListJobsQuery): Filter<JobDocument> {
     conditions.$nor = [{ createdAt, _id: { $gte: jobId } }];
   }
   if (Object.keys(range).length > 0) conditions.createdAt = range;
-  const { tenant, subject } = query.reader;
-  return { $or: [{ tenant, ...conditions }, { readers: subject, ...conditions }] } as Filter<JobDocument>;
+  const { tenant, grant } = query.reader;
+  if (grant === undefined) return { tenant, ...conditions } as Filter<JobDocument>;
+  return { $or: [{ tenant, ...conditions }, { readers: grant, ...conditions }] } as Filter<JobDocument>;
 }
 
 const IDS_FIELDS = { _id: 1, parentIds: 1, tenant: 1, readers: 1 } as const;

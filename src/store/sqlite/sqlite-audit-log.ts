@@ -11,7 +11,8 @@ const MAX_ROWID = 2n ** 63n - 1n;
 /**
  * audit_events: one row per entry; the rowid is the entry's id (AUTOINCREMENT,
  * so ids only grow, even after old entries are deleted). job_ids holds the
- * entry's list as given (JSON).
+ * entry's list as given (JSON); caller_tenant is NULL unless the caller is
+ * of another tenant than the trail's (added to tables made before it).
  * audit_event_jobs: one row per distinct job of an entry, with the entry's
  * tenant and time copied, so that a job's entries are read newest first
  * straight from its primary key instead of being gathered and sorted.
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS audit_events (
   method TEXT NOT NULL,
   time INTEGER NOT NULL,
   outcome TEXT NOT NULL,
-  job_ids TEXT NOT NULL
+  job_ids TEXT NOT NULL,
+  caller_tenant TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS audit_events_by_tenant_time ON audit_events (tenant, time DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_events_by_tenant_subject_time ON audit_events (tenant, subject, time DESC, id DESC);
@@ -48,9 +50,10 @@ interface AuditRow {
   time: number;
   outcome: string;
   job_ids: string;
+  caller_tenant: string | null;
 }
 
-const EVENT_COLUMNS = 'e.id, e.tenant, e.subject, e.method, e.time, e.outcome, e.job_ids';
+const EVENT_COLUMNS = 'e.id, e.tenant, e.subject, e.method, e.time, e.outcome, e.job_ids, e.caller_tenant';
 
 /** The most entries one transaction writes; more appended in one turn of the event loop commit in several. */
 const MAX_ENTRIES_PER_COMMIT = 512;
@@ -79,8 +82,8 @@ export class SqliteAuditLog implements AuditLog {
 
   private constructor(private readonly db: Database.Database) {
     this.insertEvent = db.prepare(
-      `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids)
-       VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids)`,
+      `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids, caller_tenant)
+       VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids, @caller_tenant)`,
     );
     // OR IGNORE: a job named twice in one entry is one row, so the job filter returns the entry once.
     this.insertEventJobs = db.prepare(
@@ -102,7 +105,13 @@ export class SqliteAuditLog implements AuditLog {
       const opened = (db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 }));
       opened.pragma('journal_mode = WAL');
       opened.pragma('synchronous = NORMAL');
-      opened.transaction(() => opened.exec(SCHEMA)).immediate();
+      opened
+        .transaction(() => {
+          opened.exec(SCHEMA);
+          const columns = opened.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('audit_events')").all();
+          if (!columns.some((column) => column.name === 'caller_tenant')) opened.exec('ALTER TABLE audit_events ADD COLUMN caller_tenant TEXT');
+        })
+        .immediate();
       return new SqliteAuditLog(opened);
     } catch (error) {
       db?.close();
@@ -146,6 +155,7 @@ export class SqliteAuditLog implements AuditLog {
                 time: entry.time.getTime(),
                 outcome: entry.outcome,
                 job_ids: JSON.stringify(entry.jobIds),
+                caller_tenant: entry.callerTenant ?? null,
               });
               if (entry.jobIds.length > 0) this.insertEventJobs.run(lastInsertRowid);
             }
@@ -215,6 +225,7 @@ function toStoredEntry(row: AuditRow): StoredAuditEntry {
     id: String(row.id),
     subject: row.subject,
     tenant: row.tenant,
+    ...(row.caller_tenant === null ? {} : { callerTenant: row.caller_tenant }),
     method: row.method,
     jobIds: JSON.parse(row.job_ids) as string[],
     time: new Date(row.time),

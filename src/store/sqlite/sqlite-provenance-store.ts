@@ -203,13 +203,14 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * One page of the records a reader may see: two walks newest first, each
    * of at most one page, then merged (a sort of two pages at most, however
    * many records there are). The reader's tenant is walked through the jobs
-   * indexes; the records shared with the subject through job_readers, which
+   * indexes; the records shared with its grant through job_readers, which
    * holds created_at for this, leaving out the reader's own tenant so that
    * no record comes twice. CROSS JOIN keeps job_readers as the outer loop,
    * read in index order.
    */
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
-    const { tenant, subject } = query.reader;
+    // NULL for a reader no grant names: "= NULL" matches no row.
+    const { tenant, grant = null } = query.reader;
     const own = listConditions(query, 'jobs');
     const shared = listConditions(query, 'shared');
     const sql = `
@@ -229,7 +230,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       this.db
         .prepare<unknown[], string>(sql)
         .pluck()
-        .all(tenant, ...own.params, limit, subject, tenant, ...shared.params, limit, limit)
+        .all(tenant, ...own.params, limit, grant, tenant, ...shared.params, limit, limit)
         .map(decodeRecord),
     );
   }

@@ -282,7 +282,11 @@ export interface RecordJobRequest {
    * refusing the record. CheckReproducibility reports them.
    */
   allowMissingParents: boolean;
-  /** Extra subjects allowed to read the record. */
+  /**
+   * Grants to read the record beyond its tenant, each "tenant/subject": the
+   * subject of that tenant may read it (the subject may contain '/', the
+   * tenant may not). A bare subject is INVALID_ARGUMENT. At most 100.
+   */
   readerSubjects: string[];
   /** How many times the job was started; 0 means 1 for a started job. */
   attempt: number;
@@ -544,7 +548,10 @@ export interface SubmitJobRequest {
   metadata?:
     | { [key: string]: any }
     | undefined;
-  /** Extra subjects allowed to read the record. */
+  /**
+   * Grants to read the job beyond its tenant, each "tenant/subject", as in
+   * RecordJobRequest.reader_subjects.
+   */
   readerSubjects: string[];
   /**
    * Id to give the job, with the same rules as RecordJobRequest.job_id.
@@ -608,13 +615,20 @@ export interface InvalidateCacheRequest {
 export interface InvalidateCacheResponse {
   /**
    * The jobs that were (or, on a dry run, would be) marked STALE: the job
-   * and its descendants.
+   * and its descendants that the caller may invalidate, nearest first.
    */
   affectedJobIds: string[];
   /** Number of affected jobs. */
   affectedCount: number;
   /** Echo of the request's dry_run. */
   dryRun: boolean;
+  /**
+   * Descendants left as they are because the caller may not invalidate them
+   * (they have another owner and the caller is not an admin of their
+   * tenant), nearest first; one the caller may not read appears under its
+   * opaque id (restricted-...).
+   */
+  skippedJobIds: string[];
 }
 
 /**
@@ -3803,7 +3817,7 @@ export const InvalidateCacheRequest: MessageFns<InvalidateCacheRequest> = {
 };
 
 function createBaseInvalidateCacheResponse(): InvalidateCacheResponse {
-  return { affectedJobIds: [], affectedCount: 0, dryRun: false };
+  return { affectedJobIds: [], affectedCount: 0, dryRun: false, skippedJobIds: [] };
 }
 
 export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
@@ -3816,6 +3830,9 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     }
     if (message.dryRun !== false) {
       writer.uint32(24).bool(message.dryRun);
+    }
+    for (const v of message.skippedJobIds) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -3857,6 +3874,14 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
             message.dryRun = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.skippedJobIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3886,6 +3911,11 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
         : isSet(object.dry_run)
         ? globalThis.Boolean(object.dry_run)
         : false,
+      skippedJobIds: globalThis.Array.isArray(object?.skippedJobIds)
+        ? object.skippedJobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.skipped_job_ids)
+        ? object.skipped_job_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3900,6 +3930,9 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     if (message.dryRun !== false) {
       obj.dryRun = message.dryRun;
     }
+    if (message.skippedJobIds?.length) {
+      obj.skippedJobIds = message.skippedJobIds;
+    }
     return obj;
   },
 
@@ -3911,6 +3944,7 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     message.affectedJobIds = object.affectedJobIds?.map((e) => e) || [];
     message.affectedCount = object.affectedCount ?? 0;
     message.dryRun = object.dryRun ?? false;
+    message.skippedJobIds = object.skippedJobIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -4490,6 +4524,11 @@ export const ProvenanceServiceService = {
    * SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
    * A request_id makes retries safe: the same request_id with the same
    * request returns the job it created.
+   * Only the job's owner or an admin of its tenant may record an existing
+   * job_id again (PERMISSION_DENIED), only the owner may change its
+   * reader_subjects, and a submitted job is never recorded
+   * (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+   * is ALREADY_EXISTS, as one of another tenant.
    * Parents that do not exist are FAILED_PRECONDITION unless
    * allow_missing_parents is set; parents that would close a cycle are
    * always FAILED_PRECONDITION.
@@ -4632,7 +4671,10 @@ export const ProvenanceServiceService = {
   },
   /**
    * Marks a job and all its descendants STALE so that their results are
-   * never reused, and returns which jobs that touches.
+   * never reused, and returns which jobs that touches. For the job's owner or
+   * an admin of its tenant; a descendant the caller could not invalidate
+   * itself (another owner's, another tenant's) is left as it is and named
+   * in skipped_job_ids.
    */
   invalidateCache: {
     path: "/provenance.v1.ProvenanceService/InvalidateCache" as const,
@@ -4662,7 +4704,11 @@ export const ProvenanceServiceService = {
     responseSerialize: (value: WatchEventsResponse): Buffer => Buffer.from(WatchEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchEventsResponse => WatchEventsResponse.decode(value),
   },
-  /** Lists the audit trail, newest first. Admins only. */
+  /**
+   * Lists the audit trail of the caller's tenant, newest first: the calls of
+   * its callers, and the calls of other tenants' callers that read its jobs.
+   * Admins only.
+   */
   listAuditEvents: {
     path: "/provenance.v1.ProvenanceService/ListAuditEvents" as const,
     requestStream: false as const,
@@ -4684,6 +4730,11 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
    * SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
    * A request_id makes retries safe: the same request_id with the same
    * request returns the job it created.
+   * Only the job's owner or an admin of its tenant may record an existing
+   * job_id again (PERMISSION_DENIED), only the owner may change its
+   * reader_subjects, and a submitted job is never recorded
+   * (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+   * is ALREADY_EXISTS, as one of another tenant.
    * Parents that do not exist are FAILED_PRECONDITION unless
    * allow_missing_parents is set; parents that would close a cycle are
    * always FAILED_PRECONDITION.
@@ -4730,7 +4781,10 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
   cancelJob: handleUnaryCall<CancelJobRequest, Job>;
   /**
    * Marks a job and all its descendants STALE so that their results are
-   * never reused, and returns which jobs that touches.
+   * never reused, and returns which jobs that touches. For the job's owner or
+   * an admin of its tenant; a descendant the caller could not invalidate
+   * itself (another owner's, another tenant's) is left as it is and named
+   * in skipped_job_ids.
    */
   invalidateCache: handleUnaryCall<InvalidateCacheRequest, InvalidateCacheResponse>;
   /**
@@ -4742,7 +4796,11 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
    * metadata: resume after the last event processed (or startCursor).
    */
   watchEvents: handleServerStreamingCall<WatchEventsRequest, WatchEventsResponse>;
-  /** Lists the audit trail, newest first. Admins only. */
+  /**
+   * Lists the audit trail of the caller's tenant, newest first: the calls of
+   * its callers, and the calls of other tenants' callers that read its jobs.
+   * Admins only.
+   */
   listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
 }
 
@@ -4754,6 +4812,11 @@ export interface ProvenanceServiceClient extends Client {
    * SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
    * A request_id makes retries safe: the same request_id with the same
    * request returns the job it created.
+   * Only the job's owner or an admin of its tenant may record an existing
+   * job_id again (PERMISSION_DENIED), only the owner may change its
+   * reader_subjects, and a submitted job is never recorded
+   * (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+   * is ALREADY_EXISTS, as one of another tenant.
    * Parents that do not exist are FAILED_PRECONDITION unless
    * allow_missing_parents is set; parents that would close a cycle are
    * always FAILED_PRECONDITION.
@@ -4939,7 +5002,10 @@ export interface ProvenanceServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Marks a job and all its descendants STALE so that their results are
-   * never reused, and returns which jobs that touches.
+   * never reused, and returns which jobs that touches. For the job's owner or
+   * an admin of its tenant; a descendant the caller could not invalidate
+   * itself (another owner's, another tenant's) is left as it is and named
+   * in skipped_job_ids.
    */
   invalidateCache(
     request: InvalidateCacheRequest,
@@ -4970,7 +5036,11 @@ export interface ProvenanceServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchEventsResponse>;
-  /** Lists the audit trail, newest first. Admins only. */
+  /**
+   * Lists the audit trail of the caller's tenant, newest first: the calls of
+   * its callers, and the calls of other tenants' callers that read its jobs.
+   * Admins only.
+   */
   listAuditEvents(
     request: ListAuditEventsRequest,
     callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,

@@ -21,7 +21,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// One entry of the audit trail: a read or a write of provenance.
+// One entry of the audit trail: a read or a write of provenance. A tenant's
+// trail holds its own callers' calls, and the calls of other tenants'
+// callers that read its jobs (shared with them through reader_subjects).
 type AuditEvent struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache
@@ -29,13 +31,17 @@ type AuditEvent struct {
 
 	// Unique id of the entry.
 	AuditEventId string `protobuf:"bytes,1,opt,name=audit_event_id,json=auditEventId,proto3" json:"audit_event_id,omitempty"`
-	// The authenticated subject that made the call.
+	// The authenticated subject that made the call. Empty in an entry of
+	// another tenant's caller: which of its subjects read the jobs is that
+	// tenant's to tell (its own trail names it).
 	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
-	// The tenant of that subject.
+	// The tenant of the caller: this trail's tenant, or, in an entry of
+	// another tenant's caller, that tenant.
 	Tenant string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// Full gRPC method name, e.g. "/provenance.v1.ProvenanceService/GetJob".
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
-	// The jobs the call read or wrote.
+	// The jobs the call read or wrote; in an entry of another tenant's caller,
+	// only this tenant's jobs.
 	JobIds []string `protobuf:"bytes,5,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
 	// When the call was made.
 	Time *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`

@@ -324,7 +324,9 @@ type Job struct {
 	Tenant string `protobuf:"bytes,20,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The subject that created the record.
 	Owner string `protobuf:"bytes,21,opt,name=owner,proto3" json:"owner,omitempty"`
-	// Extra subjects, beyond the tenant's readers, allowed to read the record.
+	// Grants to read the record beyond its tenant, each "tenant/subject".
+	// Only the owner changes them. An entry without '/' (stored before grants
+	// named a tenant) grants nothing beyond the record's own tenant.
 	ReaderSubjects []string `protobuf:"bytes,22,rep,name=reader_subjects,json=readerSubjects,proto3" json:"reader_subjects,omitempty"`
 	// Changes on every change of the record; send it back to make an update
 	// conditional on the record not having changed (AIP-154).

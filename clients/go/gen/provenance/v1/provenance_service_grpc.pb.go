@@ -23,6 +23,11 @@ type ProvenanceServiceClient interface {
 	// SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
 	// A request_id makes retries safe: the same request_id with the same
 	// request returns the job it created.
+	// Only the job's owner or an admin of its tenant may record an existing
+	// job_id again (PERMISSION_DENIED), only the owner may change its
+	// reader_subjects, and a submitted job is never recorded
+	// (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+	// is ALREADY_EXISTS, as one of another tenant.
 	// Parents that do not exist are FAILED_PRECONDITION unless
 	// allow_missing_parents is set; parents that would close a cycle are
 	// always FAILED_PRECONDITION.
@@ -55,7 +60,10 @@ type ProvenanceServiceClient interface {
 	// descendants fail with DEPENDENCY_FAILED.
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*Job, error)
 	// Marks a job and all its descendants STALE so that their results are
-	// never reused, and returns which jobs that touches.
+	// never reused, and returns which jobs that touches. For the job's owner or
+	// an admin of its tenant; a descendant the caller could not invalidate
+	// itself (another owner's, another tenant's) is left as it is and named
+	// in skipped_job_ids.
 	InvalidateCache(ctx context.Context, in *InvalidateCacheRequest, opts ...grpc.CallOption) (*InvalidateCacheResponse, error)
 	// Streams provenance events as they are committed, from now, from the
 	// oldest retained event, or right after a cursor. The response headers
@@ -64,7 +72,9 @@ type ProvenanceServiceClient interface {
 	// RESOURCE_EXHAUSTED carries lastCursor and startCursor in its ErrorInfo
 	// metadata: resume after the last event processed (or startCursor).
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (ProvenanceService_WatchEventsClient, error)
-	// Lists the audit trail, newest first. Admins only.
+	// Lists the audit trail of the caller's tenant, newest first: the calls of
+	// its callers, and the calls of other tenants' callers that read its jobs.
+	// Admins only.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
@@ -235,6 +245,11 @@ type ProvenanceServiceServer interface {
 	// SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
 	// A request_id makes retries safe: the same request_id with the same
 	// request returns the job it created.
+	// Only the job's owner or an admin of its tenant may record an existing
+	// job_id again (PERMISSION_DENIED), only the owner may change its
+	// reader_subjects, and a submitted job is never recorded
+	// (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+	// is ALREADY_EXISTS, as one of another tenant.
 	// Parents that do not exist are FAILED_PRECONDITION unless
 	// allow_missing_parents is set; parents that would close a cycle are
 	// always FAILED_PRECONDITION.
@@ -267,7 +282,10 @@ type ProvenanceServiceServer interface {
 	// descendants fail with DEPENDENCY_FAILED.
 	CancelJob(context.Context, *CancelJobRequest) (*Job, error)
 	// Marks a job and all its descendants STALE so that their results are
-	// never reused, and returns which jobs that touches.
+	// never reused, and returns which jobs that touches. For the job's owner or
+	// an admin of its tenant; a descendant the caller could not invalidate
+	// itself (another owner's, another tenant's) is left as it is and named
+	// in skipped_job_ids.
 	InvalidateCache(context.Context, *InvalidateCacheRequest) (*InvalidateCacheResponse, error)
 	// Streams provenance events as they are committed, from now, from the
 	// oldest retained event, or right after a cursor. The response headers
@@ -276,7 +294,9 @@ type ProvenanceServiceServer interface {
 	// RESOURCE_EXHAUSTED carries lastCursor and startCursor in its ErrorInfo
 	// metadata: resume after the last event processed (or startCursor).
 	WatchEvents(*WatchEventsRequest, ProvenanceService_WatchEventsServer) error
-	// Lists the audit trail, newest first. Admins only.
+	// Lists the audit trail of the caller's tenant, newest first: the calls of
+	// its callers, and the calls of other tenants' callers that read its jobs.
+	// Admins only.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedProvenanceServiceServer()
 }

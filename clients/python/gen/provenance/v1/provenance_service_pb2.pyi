@@ -163,14 +163,16 @@ class InvalidateCacheRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., dry_run: bool = ...) -> None: ...
 
 class InvalidateCacheResponse(_message.Message):
-    __slots__ = ["affected_count", "affected_job_ids", "dry_run"]
+    __slots__ = ["affected_count", "affected_job_ids", "dry_run", "skipped_job_ids"]
     AFFECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
     AFFECTED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     affected_count: int
     affected_job_ids: _containers.RepeatedScalarFieldContainer[str]
     dry_run: bool
-    def __init__(self, affected_job_ids: _Optional[_Iterable[str]] = ..., affected_count: _Optional[int] = ..., dry_run: bool = ...) -> None: ...
+    skipped_job_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, affected_job_ids: _Optional[_Iterable[str]] = ..., affected_count: _Optional[int] = ..., dry_run: bool = ..., skipped_job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ["filter", "page_size", "page_token"]

@@ -111,6 +111,11 @@ class ProvenanceServiceServicer(object):
         SUCCEEDED) moves the record forward; anything else is ALREADY_EXISTS.
         A request_id makes retries safe: the same request_id with the same
         request returns the job it created.
+        Only the job's owner or an admin of its tenant may record an existing
+        job_id again (PERMISSION_DENIED), only the owner may change its
+        reader_subjects, and a submitted job is never recorded
+        (FAILED_PRECONDITION, NOT_RECORDABLE); a job_id the caller may not read
+        is ALREADY_EXISTS, as one of another tenant.
         Parents that do not exist are FAILED_PRECONDITION unless
         allow_missing_parents is set; parents that would close a cycle are
         always FAILED_PRECONDITION.
@@ -198,7 +203,10 @@ class ProvenanceServiceServicer(object):
 
     def InvalidateCache(self, request, context):
         """Marks a job and all its descendants STALE so that their results are
-        never reused, and returns which jobs that touches.
+        never reused, and returns which jobs that touches. For the job's owner or
+        an admin of its tenant; a descendant the caller could not invalidate
+        itself (another owner's, another tenant's) is left as it is and named
+        in skipped_job_ids.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,7 +225,9 @@ class ProvenanceServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditEvents(self, request, context):
-        """Lists the audit trail, newest first. Admins only.
+        """Lists the audit trail of the caller's tenant, newest first: the calls of
+        its callers, and the calls of other tenants' callers that read its jobs.
+        Admins only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -12,17 +12,31 @@ export const protobufPackage = "provenance.v1";
 
 export const protobufFileName = "provenance/v1/audit.proto";
 
-/** One entry of the audit trail: a read or a write of provenance. */
+/**
+ * One entry of the audit trail: a read or a write of provenance. A tenant's
+ * trail holds its own callers' calls, and the calls of other tenants'
+ * callers that read its jobs (shared with them through reader_subjects).
+ */
 export interface AuditEvent {
   /** Unique id of the entry. */
   auditEventId: string;
-  /** The authenticated subject that made the call. */
+  /**
+   * The authenticated subject that made the call. Empty in an entry of
+   * another tenant's caller: which of its subjects read the jobs is that
+   * tenant's to tell (its own trail names it).
+   */
   subject: string;
-  /** The tenant of that subject. */
+  /**
+   * The tenant of the caller: this trail's tenant, or, in an entry of
+   * another tenant's caller, that tenant.
+   */
   tenant: string;
   /** Full gRPC method name, e.g. "/provenance.v1.ProvenanceService/GetJob". */
   method: string;
-  /** The jobs the call read or wrote. */
+  /**
+   * The jobs the call read or wrote; in an entry of another tenant's caller,
+   * only this tenant's jobs.
+   */
   jobIds: string[];
   /** When the call was made. */
   time?:

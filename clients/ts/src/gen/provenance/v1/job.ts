@@ -329,7 +329,11 @@ export interface Job {
   tenant: string;
   /** The subject that created the record. */
   owner: string;
-  /** Extra subjects, beyond the tenant's readers, allowed to read the record. */
+  /**
+   * Grants to read the record beyond its tenant, each "tenant/subject".
+   * Only the owner changes them. An entry without '/' (stored before grants
+   * named a tenant) grants nothing beyond the record's own tenant.
+   */
   readerSubjects: string[];
   /**
    * Changes on every change of the record; send it back to make an update
