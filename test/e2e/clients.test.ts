@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
@@ -16,11 +15,11 @@ import {
   type JsonObject,
 } from '@provenance/client';
 import { randomBytes } from 'node:crypto';
+import { GO_OFFLINE_ENV, PYTHON, REPOSITORY_ROOT as ROOT } from '../support/client-programs.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const VECTORS = join(ROOT, 'test/fixtures/hash-vectors.json');
 
 /** What docs/clients-scenario.md asks every client to write. */
@@ -104,7 +103,7 @@ describe('the shared client scenario in TypeScript, Python and Go', function () 
     const typescript = await typescriptScenario(server.address, `ts-${randomBytes(3).toString('hex')}`);
 
     const python = scenarioEnv('py');
-    await run('/usr/bin/python3', ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
+    await run(PYTHON, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
       cwd: join(ROOT, 'clients/python'),
       env: { ...process.env, ...python, PYTHONDONTWRITEBYTECODE: '1' },
     });
@@ -112,7 +111,7 @@ describe('the shared client scenario in TypeScript, Python and Go', function () 
     const go = scenarioEnv('go');
     await run('go', ['test', '-count=1', './...'], {
       cwd: join(ROOT, 'clients/go'),
-      env: { ...process.env, ...go, GO111MODULE: 'on', GOPROXY: 'off', GOSUMDB: 'off', GOFLAGS: '-mod=mod' },
+      env: { ...process.env, ...go, ...GO_OFFLINE_ENV },
     });
 
     const results = {
@@ -134,14 +133,14 @@ describe('the shared client scenario in TypeScript, Python and Go', function () 
     const node = await run(process.execPath, ['--input-type=module', '--eval', readmeBlock('clients/ts/README.md', 'ts')], { cwd: ROOT, env });
     expect(node.stdout).to.include('job.provenance.completed');
 
-    const python = await run('/usr/bin/python3', ['-c', readmeBlock('clients/python/README.md', 'python')], {
+    const python = await run(PYTHON, ['-c', readmeBlock('clients/python/README.md', 'python')], {
       cwd: join(ROOT, 'clients/python'),
       env: { ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: join(ROOT, 'clients/python') },
     });
     expect(python.stdout).not.to.equal('');
 
     // cmd/example is the README's example (a Go test checks they are the same).
-    const go = await run('go', ['run', './cmd/example'], { cwd: join(ROOT, 'clients/go'), env: { ...env, GO111MODULE: 'on', GOPROXY: 'off', GOSUMDB: 'off', GOFLAGS: '-mod=mod' } });
+    const go = await run('go', ['run', './cmd/example'], { cwd: join(ROOT, 'clients/go'), env: { ...env, ...GO_OFFLINE_ENV } });
     expect(go.stdout).not.to.equal('');
   });
 });

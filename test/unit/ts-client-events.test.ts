@@ -2,17 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status, type ClientReadableStream, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status, type ClientReadableStream, type ServerWritableStream, type StatusObject } from '@grpc/grpc-js';
 import {
   JobStatus,
   ProvenanceClient,
   ProvenanceClientError,
   StartPosition,
   type EventWatch,
-  type ProvenanceEvent,
+  ProvenanceEvent,
   type Resumption,
   type WatchEventsResponse,
 } from '@provenance/client';
+import { ProvenanceServiceService, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { expect } from 'chai';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
 import { startRedisServer, type RedisServerProcess } from '../support/redis.js';
@@ -55,6 +56,74 @@ function recordCalls(client: ProvenanceClient): Array<Promise<StatusObject>> {
   }) as typeof client.raw.watchEvents;
   return ends;
 }
+
+/** One WatchEvents call of a script: the headers (which the service sends once it has registered a subscription), events, then how it ends. */
+interface ScriptedCall {
+  registered?: boolean;
+  cursors?: string[];
+  /** The status the call ends with; OK when absent. */
+  end?: status;
+}
+
+/** A server whose WatchEvents answers each call with the next step of the script. */
+async function serveScript(steps: ScriptedCall[]): Promise<{ address: string; requests: WatchEventsRequest[]; stop: () => void }> {
+  const requests: WatchEventsRequest[] = [];
+  const server = new Server();
+  server.addService(ProvenanceServiceService, {
+    watchEvents: (call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>) => {
+      requests.push(call.request);
+      const step = steps.shift() ?? { end: status.FAILED_PRECONDITION };
+      if (step.registered) call.sendMetadata(new Metadata());
+      for (const cursor of step.cursors ?? []) call.write({ event: ProvenanceEvent.fromPartial({ cursor }) });
+      if (step.end === undefined) call.end();
+      else call.emit('error', { code: step.end, details: 'scripted ending' });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return { address: `127.0.0.1:${port}`, requests, stop: () => server.forceShutdown() };
+}
+
+describe('@provenance/client watchEvents resuming, against a scripted server', function () {
+  const QUICK = { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 10 };
+  let scripted: Awaited<ReturnType<typeof serveScript>> | undefined;
+  let client: ProvenanceClient | undefined;
+  const watchScript = async (steps: ScriptedCall[], resumptions: Resumption[]) => {
+    scripted = await serveScript(steps);
+    client = new ProvenanceClient({ address: scripted.address });
+    return client.watchEvents({ jobIds: ['j'] }, { resume: QUICK, onResume: (r) => resumptions.push(r), timeoutMs: 20_000 });
+  };
+  afterEach(() => {
+    client?.close();
+    scripted?.stop();
+  });
+
+  it('counts failed attempts again after each call the server registered, though no event came', async () => {
+    // A server restart as the watch sees it: the server ends a subscription it had registered,
+    // then refuses one attempt while it is down. Four of them, with at most two failed attempts in a row.
+    const restart: ScriptedCall[] = [{ registered: true, end: status.UNAVAILABLE }, { end: status.UNAVAILABLE }];
+    const resumptions: Resumption[] = [];
+    const watch = await watchScript([...restart, ...restart, ...restart, ...restart, { cursors: ['8-0'] }], resumptions);
+    const cursors: string[] = [];
+    for await (const event of watch) cursors.push(event.cursor);
+    expect(cursors).to.deep.equal(['8-0']);
+    expect(resumptions.map((r) => r.attempt)).to.deep.equal([1, 2, 1, 2, 1, 2, 1, 2]);
+  });
+
+  it('throws the error once maxAttempts resumptions in a row failed before being registered', async () => {
+    const resumptions: Resumption[] = [];
+    const refused: ScriptedCall = { end: status.UNAVAILABLE };
+    const watch = await watchScript([{ cursors: ['1-0'], end: status.UNAVAILABLE }, refused, refused, refused], resumptions);
+    expect((await watch.next()).value).to.include({ cursor: '1-0' });
+    expect((await thrownBy(watch)).code).to.equal(status.UNAVAILABLE);
+    expect(scripted!.requests).to.have.length(3);
+    expect(resumptions.map((r) => [r.attempt, r.request.afterCursor])).to.deep.equal([
+      [1, '1-0'],
+      [2, '1-0'],
+    ]);
+  });
+});
 
 describe('@provenance/client watchEvents against a live server', function () {
   this.timeout(60_000);

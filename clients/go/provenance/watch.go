@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -19,37 +20,103 @@ import (
 var StopWatching = errors.New("stop watching")
 
 const (
-	firstResumeDelay = 100 * time.Millisecond
-	maxResumeDelay   = 5 * time.Second
+	defaultInitialResumeDelay = 100 * time.Millisecond
+	defaultMaxResumeDelay     = 5 * time.Second
 )
+
+// ResumePolicy says how WatchEvents resumes after the server ends the stream
+// with UNAVAILABLE or RESOURCE_EXHAUSTED.
+type ResumePolicy struct {
+	// MaxAttempts is the most resumptions in a row that may fail before the
+	// server registers the subscription (it sends the response headers then);
+	// when that many have, WatchEvents returns the last one's error. A stream
+	// the server registered starts the count again however it ends, events or
+	// not, so a quiet watch outlives any number of server restarts that each
+	// take fewer attempts. 0 (the default): no limit, ctx bounds the watch.
+	MaxAttempts int
+	// InitialDelay is the delay before the first resumption (0: 100 ms). It
+	// doubles with each failure in a row, up to MaxDelay (0: 5 s), and starts
+	// again after a registered stream. Each wait is between half the delay
+	// and all of it, at random, and at least the RetryInfo delay the server
+	// asks for, up to MaxDelay.
+	InitialDelay time.Duration
+	MaxDelay     time.Duration
+}
+
+// Resumption is what an OnResume function is told before each resumption.
+type Resumption struct {
+	// Err is how the previous stream ended (UNAVAILABLE or RESOURCE_EXHAUSTED).
+	Err error
+	// Attempt is 1 for the first resumption after the first stream or after
+	// a stream the server registered, counting up while streams fail before
+	// being registered.
+	Attempt int
+	// Delay is the wait before the next stream.
+	Delay time.Duration
+	// Request is what the next stream asks for.
+	Request *provenancev1.WatchEventsRequest
+}
+
+// WatchOption configures one WatchEvents call.
+type WatchOption func(*watchSettings)
+
+type watchSettings struct {
+	policy   ResumePolicy
+	onResume func(Resumption)
+}
+
+// WithResumePolicy replaces the default ResumePolicy (no attempt limit,
+// 100 ms doubling up to 5 s).
+func WithResumePolicy(policy ResumePolicy) WatchOption {
+	return func(s *watchSettings) { s.policy = policy }
+}
+
+// OnResume has notify called before each resumption, e.g. to log it.
+func OnResume(notify func(Resumption)) WatchOption {
+	return func(s *watchSettings) { s.onResume = notify }
+}
 
 // WatchEvents calls handle with each event that matches request, in order,
 // until handle returns an error, ctx ends, or the stream ends. When the server
-// ends the stream with UNAVAILABLE (it lost its event stream, or the
-// connection dropped) or RESOURCE_EXHAUSTED (handle was too slow to keep up),
-// WatchEvents subscribes again right after the last event it delivered, so
-// that no event is lost or delivered twice; it waits between attempts (the
-// server's RetryInfo delay, or a backoff up to 5 s) and keeps trying until
-// ctx ends.
+// ends the stream with UNAVAILABLE (it restarted, it lost its event stream, or
+// the connection dropped) or RESOURCE_EXHAUSTED (handle was too slow to keep
+// up), WatchEvents subscribes again right after the last event it delivered,
+// so that no event is lost or delivered twice, waiting between attempts as
+// its ResumePolicy says.
 //
 // It returns nil when handle returns StopWatching or the server ends the
 // stream normally, handle's error, ctx's error, or the status that ended the
-// stream (OUT_OF_RANGE for a cursor the server no longer keeps).
-func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEventsRequest, handle func(*provenancev1.ProvenanceEvent) error) error {
+// stream (OUT_OF_RANGE for a cursor the server no longer keeps; UNAVAILABLE
+// or RESOURCE_EXHAUSTED once ResumePolicy.MaxAttempts resumptions in a row
+// have failed before the server registered them).
+func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEventsRequest, handle func(*provenancev1.ProvenanceEvent) error, options ...WatchOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // closes the stream however the watch ends
+	settings := watchSettings{}
+	for _, option := range options {
+		option(&settings)
+	}
+	policy := settings.policy
+	if policy.InitialDelay <= 0 {
+		policy.InitialDelay = defaultInitialResumeDelay
+	}
+	if policy.MaxDelay <= 0 {
+		policy.MaxDelay = defaultMaxResumeDelay
+	}
 	resume := &provenancev1.WatchEventsRequest{}
 	if request != nil {
 		resume = proto.Clone(request).(*provenancev1.WatchEventsRequest)
 	}
-	delay := firstResumeDelay
+	// Seeded per watch: before Go 1.20 the package-level source starts the same in every process.
+	jitter := rand.New(rand.NewSource(time.Now().UnixNano()))
+	backoff := policy.InitialDelay
+	failuresInARow := 0
 	for {
-		streamErr := c.follow(ctx, resume, func(event *provenancev1.ProvenanceEvent) error {
+		registered, streamErr := c.follow(ctx, resume, func(event *provenancev1.ProvenanceEvent) error {
 			if err := handle(event); err != nil {
 				return handlerError{err}
 			}
 			resume.AfterCursor = event.Cursor
-			delay = firstResumeDelay
 			return nil
 		})
 		var stopped handlerError
@@ -67,14 +134,28 @@ func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEve
 		if code := status.Code(streamErr); code != codes.Unavailable && code != codes.ResourceExhausted {
 			return streamErr
 		}
+		// A stream the server registered was a successful resubscription, events or not: only streams failing before that count.
+		if registered {
+			failuresInARow = 0
+			backoff = policy.InitialDelay
+		}
+		if policy.MaxAttempts > 0 && failuresInARow >= policy.MaxAttempts {
+			return streamErr
+		}
+		failuresInARow++
 		if resume.AfterCursor == "" {
 			resumeFromSubscriptionStart(resume, streamErr)
 		}
-		wait := delay
+		// Half fixed, half random, so that the subscribers a restart ended do not all come back at once.
+		wait := backoff/2 + time.Duration(jitter.Int63n(int64(backoff/2)+1))
 		if retry := retryDelay(streamErr); retry > wait {
 			wait = retry
 		}
-		delay = min(2*delay, maxResumeDelay)
+		wait = min(wait, policy.MaxDelay)
+		backoff = min(2*backoff, policy.MaxDelay)
+		if settings.onResume != nil {
+			settings.onResume(Resumption{Err: streamErr, Attempt: failuresInARow, Delay: wait, Request: proto.Clone(resume).(*provenancev1.WatchEventsRequest)})
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -89,19 +170,29 @@ type handlerError struct{ err error }
 func (e handlerError) Error() string { return e.err.Error() }
 
 // follow opens one stream and hands its events to deliver until either
-// fails; io.EOF means the server ended the stream normally.
-func (c *Client) follow(ctx context.Context, request *provenancev1.WatchEventsRequest, deliver func(*provenancev1.ProvenanceEvent) error) error {
+// fails; io.EOF means the server ended the stream normally. registered says
+// whether the server registered the subscription, which it tells by sending
+// the response headers: grpc-go shows a response without them (trailers
+// only) as empty header metadata, so headers that carry metadata (this
+// service's carry x-request-id) or an event prove it.
+func (c *Client) follow(ctx context.Context, request *provenancev1.WatchEventsRequest, deliver func(*provenancev1.ProvenanceEvent) error) (registered bool, err error) {
 	stream, err := c.stub.WatchEvents(ctx, request)
 	if err != nil {
-		return err
+		return false, err
 	}
+	header, err := stream.Header()
+	if err != nil {
+		return false, err
+	}
+	registered = len(header) > 0
 	for {
 		response, err := stream.Recv()
 		if err != nil {
-			return err
+			return registered, err
 		}
+		registered = true
 		if err := deliver(response.Event); err != nil {
-			return err
+			return registered, err
 		}
 	}
 }

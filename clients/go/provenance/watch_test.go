@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -28,6 +29,9 @@ import (
 type watchStep struct {
 	cursors []string
 	end     error
+	// registered sends the response headers even with no event to send, as
+	// the service does once it has registered a subscription.
+	registered bool
 }
 
 type scriptedServer struct {
@@ -47,6 +51,11 @@ func (s *scriptedServer) WatchEvents(request *provenancev1.WatchEventsRequest, s
 	step := s.steps[0]
 	s.steps = s.steps[1:]
 	s.mu.Unlock()
+	if step.registered {
+		if err := stream.SendHeader(metadata.Pairs("x-request-id", "scripted")); err != nil {
+			return err
+		}
+	}
 	for _, cursor := range step.cursors {
 		if err := stream.Send(&provenancev1.WatchEventsResponse{Event: &provenancev1.ProvenanceEvent{Cursor: cursor}}); err != nil {
 			return err
@@ -178,6 +187,98 @@ func TestWatchThatDeliveredNothingResumesWhereItsSubscriptionStarted(t *testing.
 	}
 	if resumed := script.requestsSeen()[1]; resumed.StartPosition != provenancev1.StartPosition_START_POSITION_OLDEST || resumed.AfterCursor != "" {
 		t.Errorf("a subscription that started at the oldest event resumed with %v", resumed)
+	}
+}
+
+// watchWithPolicy watches until the stream ends under policy, and returns
+// the resumptions it was told of and how the watch ended.
+func watchWithPolicy(t *testing.T, client *Client, policy ResumePolicy) ([]Resumption, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var resumptions []Resumption
+	err := client.WatchEvents(ctx, &provenancev1.WatchEventsRequest{JobIds: []string{"job-1"}}, func(*provenancev1.ProvenanceEvent) error { return nil },
+		WithResumePolicy(policy), OnResume(func(resumption Resumption) { resumptions = append(resumptions, resumption) }))
+	return resumptions, err
+}
+
+func attempts(resumptions []Resumption) []int {
+	numbers := make([]int, len(resumptions))
+	for i, resumption := range resumptions {
+		numbers[i] = resumption.Attempt
+	}
+	return numbers
+}
+
+var quickPolicy = ResumePolicy{MaxAttempts: 2, InitialDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}
+
+func TestWatchCountsFailedAttemptsAgainAfterAStreamTheServerRegistered(t *testing.T) {
+	// A server restart as the watch sees it: the server ends a subscription it
+	// had registered (no event came), then refuses one attempt while it is
+	// down. Four of them, with a policy that gives up after two attempts in a
+	// row that failed before being registered.
+	var steps []watchStep
+	for restart := 0; restart < 4; restart++ {
+		steps = append(steps,
+			watchStep{registered: true, end: resumableError(codes.Unavailable, "", "7-0")},
+			watchStep{end: status.Error(codes.Unavailable, "connection refused")})
+	}
+	client, script := startScriptedServer(t, append(steps, watchStep{cursors: []string{"8-0"}})...)
+	resumptions, err := watchWithPolicy(t, client, quickPolicy)
+	if err != nil {
+		t.Fatalf("WatchEvents ended with %v after %d resumptions, want nil", err, len(resumptions))
+	}
+	if want := []int{1, 2, 1, 2, 1, 2, 1, 2}; !reflect.DeepEqual(attempts(resumptions), want) {
+		t.Errorf("resumption attempts %v, want %v", attempts(resumptions), want)
+	}
+	want := []string{"", "7-0", "7-0", "7-0", "7-0", "7-0", "7-0", "7-0", "7-0"}
+	if got := afterCursors(script.requestsSeen()); !reflect.DeepEqual(got, want) {
+		t.Errorf("subscribed after %v, want %v", got, want)
+	}
+}
+
+func TestWatchReturnsTheErrorOnceMaxAttemptsInARowFailedBeforeBeingRegistered(t *testing.T) {
+	refused := watchStep{end: status.Error(codes.Unavailable, "connection refused")}
+	client, script := startScriptedServer(t, watchStep{cursors: []string{"1-0"}, end: resumableError(codes.Unavailable, "1-0", "0-0")}, refused, refused, refused)
+	resumptions, err := watchWithPolicy(t, client, quickPolicy)
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("WatchEvents ended with %v, want UNAVAILABLE", err)
+	}
+	if len(script.requestsSeen()) != 3 || !reflect.DeepEqual(attempts(resumptions), []int{1, 2}) {
+		t.Errorf("%d subscriptions, resumption attempts %v; want 3 and [1 2]", len(script.requestsSeen()), attempts(resumptions))
+	}
+	for _, resumption := range resumptions {
+		if resumption.Request.AfterCursor != "1-0" {
+			t.Errorf("resumed with %v, want after 1-0", resumption.Request)
+		}
+	}
+}
+
+func retryAfter(code codes.Code, delay time.Duration) error {
+	withDetails, err := status.New(code, "try again later").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(delay)})
+	if err != nil {
+		panic(err)
+	}
+	return withDetails.Err()
+}
+
+func TestWatchWaitsHalfToAllOfADoublingDelayAndAtLeastTheServersRetryDelayUpToTheMaximum(t *testing.T) {
+	refused := watchStep{end: status.Error(codes.Unavailable, "connection refused")}
+	client, _ := startScriptedServer(t, refused, refused, refused,
+		watchStep{end: retryAfter(codes.ResourceExhausted, 50*time.Millisecond)},
+		watchStep{end: retryAfter(codes.Unavailable, time.Minute)},
+		watchStep{})
+	resumptions, err := watchWithPolicy(t, client, ResumePolicy{InitialDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond})
+	if err != nil || len(resumptions) != 5 {
+		t.Fatalf("WatchEvents ended with %v after %d resumptions, want nil after 5", err, len(resumptions))
+	}
+	// Backoffs 10, 20, 40, 80 and 100 ms (the maximum), each waited for half to all of it.
+	ms := time.Millisecond
+	bounds := [][2]time.Duration{{5 * ms, 10 * ms}, {10 * ms, 20 * ms}, {20 * ms, 40 * ms}, {50 * ms, 80 * ms}, {100 * ms, 100 * ms}}
+	for i, resumption := range resumptions {
+		if resumption.Delay < bounds[i][0] || resumption.Delay > bounds[i][1] {
+			t.Errorf("resumption %d waited %v, want within %v (a RetryInfo of 50 ms for the 4th, of a minute for the 5th)", i+1, resumption.Delay, bounds[i])
+		}
 	}
 }
 

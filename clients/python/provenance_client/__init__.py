@@ -12,7 +12,7 @@ _GENERATED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 if _GENERATED not in sys.path:
     sys.path.append(_GENERATED)
 
-from .client import EventStream, ProvenanceClient  # noqa: E402
+from .client import EventStream, ProvenanceClient, ResumePolicy, Resumption  # noqa: E402
 from .errors import ErrorDetails, error_details  # noqa: E402
 
-__all__ = ["ProvenanceClient", "EventStream", "ErrorDetails", "error_details"]
+__all__ = ["ProvenanceClient", "EventStream", "ResumePolicy", "Resumption", "ErrorDetails", "error_details"]

@@ -1,8 +1,10 @@
 """ProvenanceClient: channel, credentials and deadlines, and pythonic calls over the generated stub."""
 
 import datetime
+import random
 import threading
 import weakref
+from dataclasses import dataclass
 
 import grpc
 from google.protobuf import json_format, timestamp_pb2
@@ -16,10 +18,8 @@ from .errors import error_details
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 # How a WatchEvents stream ends when the client should resume it: the server
-# lost Redis, or the subscriber read too slowly.
+# restarted or lost Redis, or the subscriber read too slowly.
 _RESUMABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
-_FIRST_RESUME_DELAY_S = 0.1
-_MAX_RESUME_DELAY_S = 5.0
 
 
 class ProvenanceClient:
@@ -30,7 +30,9 @@ class ProvenanceClient:
     private_key and certificate_chain: the client certificate for mTLS).
     token is sent as "authorization: Bearer <token>", api_key as "x-api-key".
     timeout (seconds) is the deadline of every unary call; event streams
-    have none. Errors are grpc.RpcError; error_details() decodes them.
+    have none. options are more grpc channel arguments, e.g.
+    [("grpc.keepalive_time_ms", 30000)]. Errors are grpc.RpcError;
+    error_details() decodes them.
 
     Calls take the request's fields by their proto names, with JSON values
     as the proto3 JSON mapping has them (dicts for Struct and messages, any
@@ -50,6 +52,7 @@ class ProvenanceClient:
         certificate_chain=None,
         tls=None,
         timeout=None,
+        options=(),
     ):
         certificates_given = any(value is not None for value in (root_certificates, private_key, certificate_chain))
         if tls is False and certificates_given:
@@ -57,6 +60,7 @@ class ProvenanceClient:
         options = [
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            *options,
         ]
         if tls or certificates_given:
             credentials = grpc.ssl_channel_credentials(
@@ -108,14 +112,18 @@ class ProvenanceClient:
                 return
             request.page_token = page.next_page_token
 
-    def watch_events(self, **filters):
+    def watch_events(self, *, resume=None, on_resume=None, **filters):
         """WatchEvents: an EventStream of ProvenanceEvents that resumes after a disconnect.
 
         Filters are WatchEventsRequest fields: job_ids, lineage_of,
         event_types, labels, start_position ("NOW", "OLDEST"), after_cursor.
+        resume is a ResumePolicy (by default ResumePolicy()); on_resume, if
+        given, is called with a Resumption before each resumption.
         """
         request = _request(provenance_service_pb2.WatchEventsRequest, filters)
-        stream = EventStream(lambda resumed: self.stub.WatchEvents(resumed, metadata=self.metadata), request)
+        stream = EventStream(
+            lambda resumed: self.stub.WatchEvents(resumed, metadata=self.metadata), request, resume or ResumePolicy(), on_resume
+        )
         self._event_streams.add(stream)
         return stream
 
@@ -135,27 +143,71 @@ class ProvenanceClient:
         return method(request, timeout=self.timeout, metadata=self.metadata)
 
 
+@dataclass(frozen=True)
+class ResumePolicy:
+    """How an EventStream resumes after a stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED.
+
+    max_attempts: the most resumptions in a row that may fail before the
+    server registers the subscription (it sends the response headers then);
+    when that many have, the last one's error is raised. A call the server
+    registered starts the count again however it ends, events or not, so a
+    quiet stream outlives any number of server restarts that each take fewer
+    attempts. None (the default): no limit, close() the stream to give up.
+
+    initial_delay: seconds before the first resumption; the delay doubles
+    with each failure in a row, up to max_delay, and starts again after a
+    registered call. Each wait is between half the delay and all of it, at
+    random, and at least the RetryInfo delay the server asks for, up to
+    max_delay.
+    """
+
+    max_attempts: int | None = None
+    initial_delay: float = 0.1
+    max_delay: float = 5.0
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """What on_resume is told before each resumption."""
+
+    # How the previous call ended (UNAVAILABLE or RESOURCE_EXHAUSTED).
+    error: grpc.RpcError
+    # 1 for the first resumption after the first call or after a call the
+    # server registered, counting up while calls fail before being registered.
+    attempt: int
+    # Seconds until the next call.
+    delay: float
+    # The WatchEventsRequest the next call makes.
+    request: provenance_service_pb2.WatchEventsRequest
+
+
 class EventStream:
     """Iterator over the events of a WatchEvents subscription.
 
     When the stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED, it opens a
     new one right after the last event it delivered (or, when it delivered
-    none, where the server says the subscription began), waiting a little
-    longer after each failure in a row, so no event is lost or repeated.
-    Other errors are raised. close() (from any thread) or leaving a with
-    block ends the iteration.
+    none, where the server says the subscription began), waiting as its
+    ResumePolicy says, so no event is lost or repeated. Other errors are
+    raised, as is a resumable one after max_attempts resumptions in a row
+    that all failed before the server registered them. close() (from any
+    thread) or leaving a with block ends the iteration.
     """
 
-    def __init__(self, open_call, request):
+    def __init__(self, open_call, request, resume=ResumePolicy(), on_resume=None):
         self._open_call = open_call
         self._request = request
+        self._policy = resume
+        self._on_resume = on_resume
         # Where the next subscription starts: a cursor to resume after, '' for
         # the oldest event, None for the request as given.
         self._resume_after = None
         self._call = None
+        # Whether the current call has delivered an event.
+        self._call_delivered = False
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._resume_delay = _FIRST_RESUME_DELAY_S
+        self._failures_in_a_row = 0
+        self._backoff = resume.initial_delay
 
     def __iter__(self):
         return self
@@ -167,6 +219,7 @@ class EventStream:
                     break
                 if self._call is None:
                     self._call = self._open_call(self._next_request())
+                    self._call_delivered = False
                 call = self._call
             try:
                 response = next(call)
@@ -176,13 +229,17 @@ class EventStream:
             except grpc.RpcError as error:
                 if self._closed.is_set():
                     break  # close() cancelled the call
-                if error.code() not in _RESUMABLE_CODES:
+                if self._registered(error):
+                    # A successful resubscription, events or not: only calls failing before that count.
+                    self._failures_in_a_row = 0
+                    self._backoff = self._policy.initial_delay
+                if error.code() not in _RESUMABLE_CODES or self._out_of_attempts():
                     self.close()
                     raise
-                self._prepare_resume(error)
+                self._resume(error)
                 continue
             self._resume_after = response.event.cursor
-            self._resume_delay = _FIRST_RESUME_DELAY_S
+            self._call_delivered = True
             return response.event
         raise StopIteration
 
@@ -198,15 +255,35 @@ class EventStream:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _prepare_resume(self, error):
+    def _registered(self, call):
+        """Whether the server registered the current call's subscription, which it tells by sending the response headers.
+
+        grpcio shows a response without headers (only a status, or none at
+        all) as empty initial metadata, so headers that carry metadata (this
+        service's carry x-request-id) or an event prove it.
+        """
+        return self._call_delivered or bool(call.initial_metadata())
+
+    def _out_of_attempts(self):
+        max_attempts = self._policy.max_attempts
+        return max_attempts is not None and self._failures_in_a_row >= max_attempts
+
+    def _resume(self, error):
+        self._failures_in_a_row += 1
+        details = error_details(error)
         if self._resume_after is None:
-            start_cursor = error_details(error).metadata.get("startCursor")
+            start_cursor = details.metadata.get("startCursor")
             if start_cursor is not None:
                 self._resume_after = start_cursor
         with self._lock:
             self._call = None
-        self._closed.wait(self._resume_delay)
-        self._resume_delay = min(self._resume_delay * 2, _MAX_RESUME_DELAY_S)
+        # Half fixed, half random, so that the subscribers a restart ended do not all come back at once.
+        jittered = self._backoff / 2 + random.random() * self._backoff / 2
+        delay = min(self._policy.max_delay, max(jittered, details.retry_delay or 0))
+        self._backoff = min(self._backoff * 2, self._policy.max_delay)
+        if self._on_resume is not None:
+            self._on_resume(Resumption(error, self._failures_in_a_row, delay, self._next_request()))
+        self._closed.wait(delay)
 
     def _next_request(self):
         request = provenance_service_pb2.WatchEventsRequest()

@@ -10,7 +10,7 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 @dataclass(frozen=True)
 class ErrorDetails:
-    """What an RpcError says: its code and message, its ErrorInfo and its BadRequest violations."""
+    """What an RpcError says: its code and message, its ErrorInfo, its BadRequest violations and its RetryInfo."""
 
     code: grpc.StatusCode
     message: str
@@ -20,6 +20,8 @@ class ErrorDetails:
     metadata: dict = field(default_factory=dict)
     # BadRequest: (field path, description) per bad field.
     field_violations: list = field(default_factory=list)
+    # RetryInfo: seconds the server asks the caller to wait before trying again; None when it asks for nothing.
+    retry_delay: float | None = None
 
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
@@ -30,11 +32,15 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             status.ParseFromString(value)
     info = error_details_pb2.ErrorInfo()
     bad_request = error_details_pb2.BadRequest()
+    retry_info = None
     for detail in status.details:
         if detail.Is(info.DESCRIPTOR):
             detail.Unpack(info)
         elif detail.Is(bad_request.DESCRIPTOR):
             detail.Unpack(bad_request)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry_info = error_details_pb2.RetryInfo()
+            detail.Unpack(retry_info)
     return ErrorDetails(
         code=error.code(),
         message=error.details() or status.message,
@@ -42,4 +48,5 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
         domain=info.domain,
         metadata=dict(info.metadata),
         field_violations=[(violation.field, violation.description) for violation in bad_request.field_violations],
+        retry_delay=retry_info.retry_delay.ToTimedelta().total_seconds() if retry_info is not None else None,
     )

@@ -1,12 +1,15 @@
 """EventStream's resuming, against an in-process server that ends streams the way the service does
 when it loses Redis (UNAVAILABLE) or drops a slow subscriber (RESOURCE_EXHAUSTED)."""
 
+import datetime
 import unittest
 from concurrent import futures
+from typing import NamedTuple
 
 import grpc
+from google.protobuf import duration_pb2
 
-from provenance_client import ProvenanceClient
+from provenance_client import ProvenanceClient, ResumePolicy
 
 # After provenance_client, which puts the generated modules on sys.path.
 from google.rpc import error_details_pb2, status_pb2  # isort: skip
@@ -15,15 +18,28 @@ from provenance.v1 import event_pb2, provenance_service_pb2, provenance_service_
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 NO_DETAILS = object()
+# Resumption delays short enough for tests that do not look at them.
+QUICK = ResumePolicy(initial_delay=0.001, max_delay=0.01)
 
 
-class ScriptedWatchEvents(provenance_service_pb2_grpc.ProvenanceServiceServicer):
-    """Answers each WatchEvents call with the next (cursors, ending) of its script.
+class Step(NamedTuple):
+    """One WatchEvents call of a script: the events it sends, then how it ends.
 
     ending is None (the stream ends OK) or (code, start_cursor): the status,
     with the ErrorInfo metadata the service adds (startCursor), or with no
-    details at all when start_cursor is NO_DETAILS.
+    details at all when start_cursor is NO_DETAILS. The response headers go
+    out before the first event; registered sends them with no event, as the
+    service does once it has registered a subscription.
     """
+
+    cursors: list
+    ending: tuple | None
+    registered: bool = False
+    retry_delay: float | None = None
+
+
+class ScriptedWatchEvents(provenance_service_pb2_grpc.ProvenanceServiceServicer):
+    """Answers each WatchEvents call with the next Step of its script (a Step or a (cursors, ending) pair)."""
 
     def __init__(self, script):
         self.script = list(script)
@@ -33,20 +49,27 @@ class ScriptedWatchEvents(provenance_service_pb2_grpc.ProvenanceServiceServicer)
     def WatchEvents(self, request, context):
         self.requests.append(request)
         self.metadata.append(dict(context.invocation_metadata()))
-        cursors, ending = self.script.pop(0)
-        for cursor in cursors:
+        step = Step(*self.script.pop(0))
+        if step.registered:
+            context.send_initial_metadata((("x-request-id", f"scripted-{len(self.requests)}"),))
+        for cursor in step.cursors:
             yield provenance_service_pb2.WatchEventsResponse(event=event_pb2.ProvenanceEvent(cursor=cursor, job_id="j"))
-        if ending is None:
+        if step.ending is None:
             return
-        code, start_cursor = ending
+        code, start_cursor = step.ending
+        status = status_pb2.Status(code=code.value[0], message="scripted ending")
         if start_cursor is not NO_DETAILS:
             info = error_details_pb2.ErrorInfo(
                 reason="EVENTS_UNAVAILABLE",
                 domain="provenance.v1",
-                metadata={"lastCursor": cursors[-1] if cursors else "", "startCursor": start_cursor},
+                metadata={"lastCursor": step.cursors[-1] if step.cursors else "", "startCursor": start_cursor},
             )
-            status = status_pb2.Status(code=code.value[0], message="scripted ending")
             status.details.add().Pack(info)
+        if step.retry_delay is not None:
+            retry_delay = duration_pb2.Duration()
+            retry_delay.FromTimedelta(datetime.timedelta(seconds=step.retry_delay))
+            status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=retry_delay))
+        if status.details:
             context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
         context.abort(code, "scripted ending")
 
@@ -112,6 +135,49 @@ class EventStreamTest(unittest.TestCase):
         self.assertEqual(ended.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
         self.assertRaises(StopIteration, next, events)
         self.assertEqual(len(servicer.requests), 1)
+
+    def test_a_registered_call_starts_the_count_of_failed_attempts_again(self):
+        # A server restart as the stream sees it: the server ends a subscription it had registered (no event
+        # came), then refuses one attempt while it is down. Four of them, with a policy that gives up after two
+        # attempts in a row that failed before being registered.
+        restart = [Step([], (UNAVAILABLE, "7-0"), registered=True), Step([], (UNAVAILABLE, NO_DETAILS))]
+        servicer, client = self.serve(restart * 4 + [Step(["8-0"], None)])
+        resumptions = []
+        policy = ResumePolicy(max_attempts=2, initial_delay=0.001, max_delay=0.01)
+        events = client.watch_events(job_ids=["j"], resume=policy, on_resume=resumptions.append)
+        self.assertEqual([event.cursor for event in events], ["8-0"])
+        self.assertEqual([resumption.attempt for resumption in resumptions], [1, 2] * 4)
+        self.assertEqual([request.after_cursor for request in servicer.requests], [""] + ["7-0"] * 8)
+
+    def test_raises_the_error_once_max_attempts_in_a_row_failed_before_being_registered(self):
+        refused = Step([], (UNAVAILABLE, NO_DETAILS))
+        servicer, client = self.serve([Step(["1-0"], (UNAVAILABLE, "0-0"))] + [refused] * 3)
+        resumptions = []
+        policy = ResumePolicy(max_attempts=2, initial_delay=0.001, max_delay=0.01)
+        events = client.watch_events(resume=policy, on_resume=resumptions.append)
+        self.assertEqual(next(events).cursor, "1-0")
+        with self.assertRaises(grpc.RpcError) as ended:
+            next(events)
+        self.assertEqual(ended.exception.code(), UNAVAILABLE)
+        self.assertRaises(StopIteration, next, events)
+        self.assertEqual(len(servicer.requests), 3)
+        self.assertEqual([(r.attempt, r.request.after_cursor) for r in resumptions], [(1, "1-0"), (2, "1-0")])
+
+    def test_waits_half_to_all_of_a_doubling_delay_and_at_least_the_servers_retry_delay_up_to_the_maximum(self):
+        refused = Step([], (UNAVAILABLE, NO_DETAILS))
+        servicer, client = self.serve(
+            [refused] * 3
+            + [Step([], (RESOURCE_EXHAUSTED, "1-0"), retry_delay=0.05), Step([], (UNAVAILABLE, "1-0"), retry_delay=60), Step([], None)]
+        )
+        resumptions = []
+        self.assertEqual(list(client.watch_events(resume=ResumePolicy(initial_delay=0.01, max_delay=0.1), on_resume=resumptions.append)), [])
+        delays = [resumption.delay for resumption in resumptions]
+        # Backoffs 0.01, 0.02, 0.04, 0.08 and 0.1 (the maximum), each waited for half to all of it.
+        for delay, (low, high) in zip(delays[:3], [(0.005, 0.01), (0.01, 0.02), (0.02, 0.04)]):
+            self.assertTrue(low <= delay <= high, f"waited {delay} s, not within [{low}, {high}]: {delays}")
+        self.assertTrue(0.05 <= delays[3] <= 0.08, f"waited {delays[3]} s for a RetryInfo of 0.05 s")
+        self.assertEqual(delays[4], 0.1, "a RetryInfo of 60 s is waited for up to max_delay only")
+        self.assertEqual(len(delays), 5)
 
 
 if __name__ == "__main__":

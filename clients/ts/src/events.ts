@@ -6,9 +6,16 @@ import { cancelledOnClient, ProvenanceClientError, toClientError } from './error
 
 /** How a watch resumes after the server ends it with a status it can be resumed from. */
 export interface ResumePolicy {
-  /** Resumptions in a row without an event in between before the error is thrown instead (default 10). */
+  /**
+   * The most resumptions in a row that may fail before the server registers
+   * the subscription (it sends the response headers then): when that many
+   * have, the last one's error is thrown (default 10). A call the server
+   * registered starts the count again however it ends, events or not, so a
+   * quiet watch outlives any number of server restarts that each take fewer
+   * attempts.
+   */
   maxAttempts?: number;
-  /** Delay before the first resumption; it doubles with each failure in a row (default 100). */
+  /** Delay before the first resumption; it doubles with each failure in a row, and starts again after a registered call (default 100). */
   initialDelayMs?: number;
   /** The longest delay, also for a longer RetryInfo delay asked for by the server (default 5000). */
   maxDelayMs?: number;
@@ -18,7 +25,7 @@ export interface ResumePolicy {
 export interface Resumption {
   /** How the previous call ended (UNAVAILABLE or RESOURCE_EXHAUSTED). */
   error: ProvenanceClientError;
-  /** 1 for the first resumption after an event, counting up while calls fail without one. */
+  /** 1 for the first resumption after the first call or after a call the server registered, counting up while calls fail before being registered. */
   attempt: number;
   delayMs: number;
   /** The request the next call makes. */
@@ -52,7 +59,9 @@ type OpenCall = (request: WatchEventsRequest, deadline: number) => ClientReadabl
  * resumptions: when a call ends with UNAVAILABLE or RESOURCE_EXHAUSTED, the
  * next one asks for the events after the last cursor yielded (or, if none
  * was, after the subscription's start, which the server names in the
- * ErrorInfo's startCursor). Other errors are thrown from the iterator.
+ * ErrorInfo's startCursor). Other errors are thrown from the iterator, as is
+ * a resumable one after maxAttempts resumptions in a row that all failed
+ * before the server registered them.
  *
  * The call opens when the watch is created, before the first next(), so a
  * watch opened before a job is submitted is already listening. Leaving a
@@ -131,13 +140,14 @@ export class EventWatch implements AsyncIterableIterator<ProvenanceEvent> {
             if (!response.event) continue;
             next = { ...this.request, afterCursor: response.event.cursor };
             yieldedAny = true;
-            failuresInARow = 0;
             yield response.event;
           }
           return;
         } catch (thrown) {
           if (this.closing.signal.aborted) return;
           const error = toClientError(thrown);
+          // A call the server registered was a successful resubscription, events or not: only calls failing before that count.
+          if (this.reader.isRegistered) failuresInARow = 0;
           if (!policy || !(error instanceof ProvenanceClientError) || !RESUMABLE.has(error.code) || failuresInARow >= policy.maxAttempts) throw error;
           failuresInARow++;
           if (!yieldedAny) next = resumeFromStart(this.request, next, error);
@@ -194,13 +204,17 @@ function resumeFromStart(original: WatchEventsRequest, current: WatchEventsReque
 class CallReader<T> {
   /** Settles when the response headers arrive, or the call fails before them. */
   readonly registered: Promise<void>;
+  private headersArrived = false;
   private failure: ServiceError | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
 
   constructor(private readonly call: ClientReadableStream<T>) {
     this.registered = new Promise((resolve, reject) => {
-      call.once('metadata', () => resolve());
+      call.once('metadata', () => {
+        this.headersArrived = true;
+        resolve();
+      });
       call.once('error', (error: ServiceError) => reject(toClientError(error)));
     });
     // read() reports the error too: nobody has to wait on registered, and an unobserved rejection would crash the process.
@@ -214,6 +228,11 @@ class CallReader<T> {
       this.failure = error;
       this.wake?.();
     });
+  }
+
+  /** Whether the response headers have arrived: the server registered the subscription. */
+  get isRegistered(): boolean {
+    return this.headersArrived;
   }
 
   /** The next message; undefined once the call has ended with OK; throws the call's error. */
