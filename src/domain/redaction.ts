@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject } from './json.js';
+import { isJsonObject, setMember } from './json.js';
 
 /** Payload keys whose values are secrets: replaced before anything is stored, published or hashed. */
 export const DEFAULT_REDACT_KEYS: readonly string[] = ['password', 'secret', 'token', 'apiKey', 'authorization'];
@@ -20,8 +20,7 @@ export function redact<T extends JsonValue>(value: T, keys: ReadonlySet<string>)
     for (const [key, member] of Object.entries(item)) {
       const secret = keys.has(key.toLowerCase());
       if (secret) redacted = true;
-      // defineProperty, because assigning a "__proto__" key would set the prototype instead.
-      Object.defineProperty(copy, key, { value: secret ? REDACTED : walk(member), enumerable: true, writable: true, configurable: true });
+      setMember(copy, key, secret ? REDACTED : walk(member));
     }
     return copy;
   };
