@@ -69,6 +69,8 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
       maxLineageDepth: config.maxLineageDepth,
       maxLineageNodes: config.maxLineageNodes,
       batchSize: config.batchSize,
+      maxParents: config.maxParents,
+      maxBatchParents: config.maxBatchParents,
       maxPayloadBytes: config.maxPayloadBytes,
       volatileKeys: new Set(config.volatileKeys),
       redactKeys: new Set(config.redactKeys.map((key) => key.toLowerCase())),

@@ -74,16 +74,17 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           return failure ? callback(failure) : callback(null, response!);
         });
     };
-  const ids = (...values: Array<string | undefined>) => values.filter((v): v is string => !!v);
+  // An array, never spread into arguments: a request may name hundreds of thousands of ids, past the stack's limit on arguments.
+  const ids = (values: ReadonlyArray<string | undefined>) => values.filter((v): v is string => !!v);
   const jobIdsOf = (jobs: ReadonlyArray<Job | undefined>) => jobs.flatMap((job) => (job && !job.restricted ? [job.jobId] : []));
   /** Graph walks name their root only: the answer follows from it, and may run to tens of thousands of jobs (docs/decisions.md, Audit). */
-  const rootOnly = <Req extends { jobId: string }>(request: Req) => ids(request.jobId);
+  const rootOnly = <Req extends { jobId: string }>(request: Req) => ids([request.jobId]);
 
   return {
     recordJob: unary(
       'RecordJob',
       async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request))),
-      (request, job) => ids(job?.jobId ?? request.jobId),
+      (request, job) => ids([job?.jobId ?? request.jobId]),
     ),
 
     batchRecordJobs: unary(
@@ -98,13 +99,13 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           ),
         };
       },
-      (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(...request.requests.map((r) => r.jobId))),
+      (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(request.requests.map((r) => r.jobId))),
     ),
 
     getJob: unary(
       'GetJob',
       async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined)),
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
     ),
 
     listJobs: unary(
@@ -198,25 +199,25 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           checkedAncestorCount: report.checkedAncestorCount,
         };
       },
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
     ),
 
     submitJob: unary(
       'SubmitJob',
       async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request))),
-      (request, job) => ids(job?.jobId ?? request.jobId, ...request.parentJobIds),
+      (request, job) => ids([job?.jobId ?? request.jobId].concat(request.parentJobIds)),
     ),
 
     rerunJob: unary(
       'RerunJob',
       async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request))),
-      (request, job) => ids(request.jobId, job?.jobId),
+      (request, job) => ids([request.jobId, job?.jobId]),
     ),
 
     cancelJob: unary(
       'CancelJob',
       async (request, principal) => toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
     ),
 
     invalidateCache: unary(
@@ -225,7 +226,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
         const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
         return { affectedJobIds: invalidation.affectedJobIds, affectedCount: invalidation.affectedJobIds.length, dryRun: invalidation.dryRun };
       },
-      (request, response) => ids(request.jobId, ...(response?.affectedJobIds ?? []).filter((id) => !id.startsWith('restricted-'))),
+      (request, response) => ids([request.jobId].concat((response?.affectedJobIds ?? []).filter((id) => !id.startsWith('restricted-')))),
     ),
 
     watchEvents: (call) => streamEvents(call, context),

@@ -45,7 +45,7 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
   requireRole(principal, 'submitter', 'RerunJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
-  if (command.replaceParents) v.parents('parent_job_ids', command.parentIds);
+  if (command.replaceParents) v.parents('parent_job_ids', command.parentIds, deps.limits.maxParents);
   else if (command.parentIds.length > 0) v.add('parent_job_ids', 'given without replace_parents');
   if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
   if (v.list.length > 0) throw invalidArgument(v.list);
