@@ -27,6 +27,8 @@ const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9._:/-]{0,127}$/;
 const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
 const JOB_ID_RULE = "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
+/** The longest field path a violation names: a record's answer must not echo its request's keys at any length. */
+const MAX_FIELD_PATH = 256;
 /** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -34,8 +36,9 @@ export const MAX_JSON_DEPTH = 64;
 export class Violations {
   readonly list: FieldViolation[] = [];
 
+  /** A field path longer than MAX_FIELD_PATH (it names request keys: labels, JSON members) is cut, so that answers stay small. */
   add(field: string, description: string): void {
-    this.list.push({ field, description });
+    this.list.push({ field: field.length > MAX_FIELD_PATH ? `${field.slice(0, MAX_FIELD_PATH - 1)}…` : field, description });
   }
 
   jobId(field: string, value: string | undefined, required: boolean): void {
@@ -201,10 +204,11 @@ function validateLabels(v: Violations, labels: Readonly<Record<string, string>>)
     return;
   }
   for (const [key, value] of entries) {
-    if (!LABEL_KEY_PATTERN.test(key)) {
-      v.add(`labels[${key}]`, "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter");
-    }
-    if (value.length > 63) v.add(`labels[${key}]`, 'value must be at most 63 characters');
+    const problems = [
+      ...(LABEL_KEY_PATTERN.test(key) ? [] : ["key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter"]),
+      ...(value.length > 63 ? ['value must be at most 63 characters'] : []),
+    ];
+    if (problems.length > 0) v.add(`labels[${key}]`, problems.join('; '));
   }
 }
 

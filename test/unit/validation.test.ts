@@ -66,6 +66,17 @@ describe('validateRecordJob', () => {
     ]);
   });
 
+  it('names a bad label once, and cuts a field path that would echo a long key', () => {
+    const violations = validateRecordJob(command({ labels: { ['K'.repeat(1000)]: 'v'.repeat(64), ok: 'v' } }), limits);
+    expect(violations).to.deep.equal([
+      {
+        field: `labels[${'K'.repeat(248)}…`,
+        description: "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter; value must be at most 63 characters",
+      },
+    ]);
+    expect(violations[0]!.field).to.have.length(256);
+  });
+
   it('refuses too many parents, labels or readers with one violation each', () => {
     const tooMany = validateRecordJob(
       command({
