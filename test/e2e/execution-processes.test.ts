@@ -158,11 +158,10 @@ for (const makeLane of [sqliteLane, mongoLane]) {
     // Issue #12: a refused enqueue recorded FAILED with job.provenance.completed, so a job "completed" once per retry before it ran.
     it('keeps a job whose enqueue Redis refused QUEUED, runs it once Redis is back, and completes it once', async () => {
       const redis = await startRedisServer();
-      const server = await start(startServer, { REDIS_URL: redis.url, PROVENANCE_REDIS_PREFIX: 'outage' });
+      const outage = { REDIS_URL: redis.url, PROVENANCE_REDIS_PREFIX: 'outage' };
+      const server = await start(startServer, { ...outage, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
       const api = connect(server.address);
       try {
-        // A worker whose Redis goes away while it starts never takes a job (bee-queue drops its loop): let it start first.
-        expect((await waitForJob(api, (await api.submitJob({ type: 'echo', payload: { text: 'before' } })).jobId)).status).to.equal(SUCCEEDED);
         await redis.stop();
         const request = { type: 'echo', payload: { text: 'submitted during the outage' }, requestId: 'outage-submit' };
         let jobId: string | undefined;
@@ -182,7 +181,8 @@ for (const makeLane of [sqliteLane, mongoLane]) {
 
         const restarted = await startRedisServer(redis.port);
         try {
-          // Nobody retries now: the repair sweep that runs when the queue reconnects enqueues the job.
+          // Nobody retries now: the repair sweep of a worker (here one that starts now) enqueues the job.
+          await start(startWorker, outage);
           const done = await waitForJob(api, jobId!, undefined, 30_000);
           expect(done.status).to.equal(SUCCEEDED);
           expect(done.error).to.equal(undefined);
