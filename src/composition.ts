@@ -70,6 +70,8 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
       maxLineageDepth: config.maxLineageDepth,
       maxLineageNodes: config.maxLineageNodes,
       batchSize: config.batchSize,
+      maxParents: config.maxParents,
+      maxBatchParents: config.maxBatchParents,
       maxPayloadBytes: config.maxPayloadBytes,
       volatileKeys: new Set(config.volatileKeys),
       isSecretKey: secretKeyMatcher(config.redactKeys),

@@ -19,6 +19,8 @@ export interface Config {
   maxLineageDepth: number;
   maxLineageNodes: number;
   batchSize: number;
+  maxParents: number;
+  maxBatchParents: number;
   maxPayloadBytes: number;
   maxMessageBytes: number;
   volatileKeys: string[];
@@ -79,6 +81,8 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = read('REDIS_URL') ?? 'redis://127.0.0.1:6379';
   if (!/^rediss?:\/\/[^/]/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
 
+  const maxParents = integer(read, 'PROVENANCE_MAX_PARENTS', 1000, 1, 100_000);
+
   return {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
     httpAddress: read('PROVENANCE_HTTP_ADDRESS') === HTTP_OFF ? undefined : address(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
@@ -88,6 +92,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxLineageDepth: integer(read, 'PROVENANCE_MAX_LINEAGE_DEPTH', 100, 1, 10_000),
     maxLineageNodes: integer(read, 'PROVENANCE_MAX_LINEAGE_NODES', 100_000, 1, 10_000_000),
     batchSize: integer(read, 'PROVENANCE_BATCH_SIZE', 1000, 1, 100_000),
+    maxParents,
+    maxBatchParents: integer(read, 'PROVENANCE_MAX_BATCH_PARENTS', Math.max(10_000, maxParents), maxParents, 10_000_000),
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),

@@ -9,7 +9,11 @@ import type { AuditQuery } from './ports/audit-log.js';
 
 export type AuditFilter = Omit<AuditQuery, 'tenant' | 'limit' | 'after'>;
 
-const STRING_FIELDS = { subject: 'subject', job_id: 'jobId' } as const;
+/** A Map, so that a field named like an Object member (constructor, toString) is unknown like any other. */
+const STRING_FIELDS = new Map<string, 'subject' | 'jobId'>([
+  ['subject', 'subject'],
+  ['job_id', 'jobId'],
+]);
 
 export function parseAuditFilter(text: string | undefined): AuditFilter {
   const filter: AuditFilter = {};
@@ -17,8 +21,8 @@ export function parseAuditFilter(text: string | undefined): AuditFilter {
     const { field } = comparison;
     if (field === 'time') {
       addTimeBound((filter.time ??= {}), comparison);
-    } else if (field in STRING_FIELDS) {
-      const key = STRING_FIELDS[field as keyof typeof STRING_FIELDS];
+    } else if (STRING_FIELDS.has(field)) {
+      const key = STRING_FIELDS.get(field)!;
       if (filter[key] !== undefined) throw filterError(`${field} is given twice`);
       filter[key] = stringValue(comparison);
     } else {

@@ -20,6 +20,7 @@ export const EVENT_TYPES = [
   'compute.job.cached',
   'compute.job.failed',
   'compute.job.cancelled',
+  'compute.job.enqueue_failed',
   'job.provenance.completed',
   'cache.invalidated',
 ] as const;

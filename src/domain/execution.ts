@@ -88,9 +88,28 @@ function next(job: JobRecord, now: Date, changes: Partial<JobRecord>): JobRecord
   return withLifecycleEvents(job, record, now);
 }
 
-/** WAITING → QUEUED, once every parent has succeeded; also a job revived after its enqueue failed. */
+/** WAITING → QUEUED, once every parent has succeeded. */
 export function queued(job: JobRecord, now: Date): JobRecord {
   return next(job, now, { status: 'QUEUED', error: undefined, completedAt: undefined });
+}
+
+/**
+ * A QUEUED job the queue refused (Redis down): it stays QUEUED, since it has
+ * not ended and will be enqueued again, marked with why in its error, and
+ * says so once with an event of its own, never with a completion.
+ */
+export function enqueueFailed(job: JobRecord, message: string, now: Date): JobRecord {
+  return withEvents(next(job, now, { error: { reason: REASONS.enqueueFailed, message } }), ['compute.job.enqueue_failed'], now);
+}
+
+/** Whether a QUEUED job carries the mark of a refused enqueue (enqueueFailed). */
+export function hasFailedEnqueue(job: JobRecord): boolean {
+  return job.status === 'QUEUED' && job.error?.reason === REASONS.enqueueFailed;
+}
+
+/** A job marked by enqueueFailed that the queue has taken since: the mark goes. */
+export function enqueueRecovered(job: JobRecord, now: Date): JobRecord {
+  return next(job, now, { error: undefined });
 }
 
 /** A worker takes the job: one more attempt, with the input hash of its parents' current outputs. */

@@ -1,10 +1,26 @@
 import { invalidArgument } from './errors.js';
 
 /**
- * The AIP-160 subset both list filters take: comparisons joined by AND.
+ * The AIP-160 subset both list filters take: comparisons joined by AND, with
+ * no parentheses, so nothing nests.
  *   field = "quoted string" AND field = BARE_WORD AND time >= "2026-01-01T00:00:00Z"
  * Each filter (job-filter.ts, audit-filter.ts) maps the fields it knows.
  */
+
+/**
+ * The longest filter, in UTF-16 code units: every filter that can match
+ * anything fits (ListJobs: 64 label comparisons with the longest keys and
+ * values, plus every other field, take about 10,500), and it is refused
+ * before it is read.
+ */
+export const MAX_FILTER_LENGTH = 16_384;
+/**
+ * The most comparisons in one filter: more than any filter that can match
+ * anything needs (ListJobs: 64 labels, 6 other fields, 4 time bounds), and
+ * few enough that the store's query stays far below SQLite's expression
+ * depth limit of 1,000.
+ */
+export const MAX_FILTER_COMPARISONS = 100;
 
 export type Operator = '=' | '<' | '<=' | '>' | '>=';
 
@@ -28,6 +44,7 @@ const BOUNDS = { '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' } as const;
 
 export function parseComparisons(text: string | undefined): Comparison[] {
   if (!text || text.trim() === '') return [];
+  if (text.length > MAX_FILTER_LENGTH) throw filterError(`is ${text.length} characters long; the limit is ${MAX_FILTER_LENGTH}`);
   const tokens = tokenize(text);
   const comparisons: Comparison[] = [];
   let i = 0;
@@ -43,6 +60,7 @@ export function parseComparisons(text: string | undefined): Comparison[] {
     if (op.kind !== 'op') throw filterError(`expected an operator after ${field.text} at position ${op.at + 1}`);
     const value = next('a value');
     if (value.kind === 'op') throw filterError(`expected a value at position ${value.at + 1}`);
+    if (comparisons.length === MAX_FILTER_COMPARISONS) throw filterError(`has more than ${MAX_FILTER_COMPARISONS} comparisons`);
     comparisons.push({ field: field.text, op: op.text as Operator, value: { kind: value.kind, text: value.text } });
     if (i === tokens.length) return comparisons;
     const joiner = tokens[i++]!;

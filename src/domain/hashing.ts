@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject } from './json.js';
+import { isJsonObject, setMember } from './json.js';
 
 /**
  * Hashes of docs/hashing.md. Every hash is lowercase hex SHA-256 over the
@@ -42,8 +42,7 @@ export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<s
   if (!isJsonObject(value)) return value;
   const kept: JsonObject = {};
   for (const [key, item] of Object.entries(value)) {
-    // defineProperty, because assigning a "__proto__" key would set the prototype instead.
-    if (!volatileKeys.has(key)) Object.defineProperty(kept, key, { value: removeVolatileKeys(item, volatileKeys), enumerable: true, writable: true, configurable: true });
+    if (!volatileKeys.has(key)) setMember(kept, key, removeVolatileKeys(item, volatileKeys));
   }
   return kept;
 }

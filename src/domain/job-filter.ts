@@ -9,13 +9,14 @@ import type { JobFilter } from './ports/provenance-store.js';
  */
 
 const LABEL_FIELD = /^labels\.([a-z][a-z0-9_-]{0,62})$/;
-const STRING_FIELDS = {
-  type: 'type',
-  'provider.id': 'providerId',
-  'provider.model': 'providerModel',
-  'provider.version': 'providerVersion',
-  definition_hash: 'definitionHash',
-} as const;
+/** A Map, so that a field named like an Object member (constructor, toString) is unknown like any other. */
+const STRING_FIELDS = new Map<string, 'type' | 'providerId' | 'providerModel' | 'providerVersion' | 'definitionHash'>([
+  ['type', 'type'],
+  ['provider.id', 'providerId'],
+  ['provider.model', 'providerModel'],
+  ['provider.version', 'providerVersion'],
+  ['definition_hash', 'definitionHash'],
+]);
 
 export function parseJobFilter(text: string | undefined): JobFilter {
   const filter: JobFilter = {};
@@ -31,10 +32,10 @@ export function parseJobFilter(text: string | undefined): JobFilter {
     } else if (LABEL_FIELD.test(field)) {
       const key = LABEL_FIELD.exec(field)![1]!;
       const labels = (filter.labels ??= {});
-      if (key in labels) throw filterError(`${field} is given twice`);
+      if (Object.hasOwn(labels, key)) throw filterError(`${field} is given twice`);
       labels[key] = stringValue(comparison);
-    } else if (field in STRING_FIELDS) {
-      setOnce(filter, STRING_FIELDS[field as keyof typeof STRING_FIELDS], field, stringValue(comparison));
+    } else if (STRING_FIELDS.has(field)) {
+      setOnce(filter, STRING_FIELDS.get(field)!, field, stringValue(comparison));
     } else {
       throw filterError(`unknown field ${field}; filterable: type, status, provider.id, provider.model, provider.version, labels.<key>, definition_hash, create_time`);
     }

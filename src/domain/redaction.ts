@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject } from './json.js';
+import { isJsonObject, setMember } from './json.js';
 
 /**
  * Payload and metadata keys whose values are secrets: replaced before
@@ -91,8 +91,7 @@ export function redact<T extends JsonValue>(value: T, isSecret: SecretKeyMatcher
     for (const [key, member] of Object.entries(item)) {
       const secret = isSecret(key);
       if (secret) redacted = true;
-      // defineProperty, because assigning a "__proto__" key would set the prototype instead.
-      Object.defineProperty(copy, key, { value: secret ? REDACTED : walk(member), enumerable: true, writable: true, configurable: true });
+      setMember(copy, key, secret ? REDACTED : walk(member));
     }
     return copy;
   };

@@ -11,6 +11,10 @@ export interface ServiceLimits {
   maxLineageDepth: number;
   maxLineageNodes: number;
   batchSize: number;
+  /** The most parents one job may name (PROVENANCE_MAX_PARENTS). */
+  maxParents: number;
+  /** The most parents all the records of one BatchRecordJobs may name together (PROVENANCE_MAX_BATCH_PARENTS). */
+  maxBatchParents: number;
   maxPayloadBytes: number;
   volatileKeys: ReadonlySet<string>;
   /** Which payload and metadata keys hold secrets (PROVENANCE_REDACT_KEYS). */
@@ -19,12 +23,14 @@ export interface ServiceLimits {
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
-export const MAX_PARENTS = 1000;
 const MAX_LABELS = 64;
 const MAX_READERS = 100;
 const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9._:/-]{0,127}$/;
 const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
+const JOB_ID_RULE = "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
+/** The longest field path a violation names: a record's answer must not echo its request's keys at any length. */
+const MAX_FIELD_PATH = 256;
 /** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -32,15 +38,16 @@ export const MAX_JSON_DEPTH = 64;
 export class Violations {
   readonly list: FieldViolation[] = [];
 
+  /** A field path longer than MAX_FIELD_PATH (it names request keys: labels, JSON members) is cut, so that answers stay small. */
   add(field: string, description: string): void {
-    this.list.push({ field, description });
+    this.list.push({ field: field.length > MAX_FIELD_PATH ? `${field.slice(0, MAX_FIELD_PATH - 1)}…` : field, description });
   }
 
   jobId(field: string, value: string | undefined, required: boolean): void {
     if (value === undefined) {
       if (required) this.add(field, 'required');
     } else if (!isValidJobId(value)) {
-      this.add(field, "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+      this.add(field, JOB_ID_RULE);
     }
   }
 
@@ -49,15 +56,34 @@ export class Violations {
     else if (!TYPE_PATTERN.test(value)) this.add(field, "must be 1 to 128 characters: a letter, then letters, digits, '.', '_', ':', '/' or '-'");
   }
 
-  /** Parent job ids: valid, distinct, at most MAX_PARENTS. */
-  parents(field: string, parentIds: readonly string[]): void {
-    if (parentIds.length > MAX_PARENTS) this.add(field, `at most ${MAX_PARENTS} parents`);
-    const seen = new Set<string>();
-    parentIds.forEach((id, i) => {
-      this.jobId(`${field}[${i}]`, id, true);
-      if (seen.has(id)) this.add(`${field}[${i}]`, `duplicate of an earlier parent (${id})`);
-      seen.add(id);
+  /**
+   * Parent job ids: at most maxParents, each valid, none named twice
+   * (duplicates are refused, not merged: the record keeps the parents as
+   * given). Too many are refused without reading one; otherwise the first
+   * bad id and the first duplicate are reported, each with how many more
+   * there are, so that a refusal costs at most one pass and two violations.
+   */
+  parents(field: string, parentIds: readonly string[], maxParents: number): void {
+    if (parentIds.length > maxParents) {
+      this.add(field, `at most ${maxParents} parents (PROVENANCE_MAX_PARENTS); got ${parentIds.length}`);
+      return;
+    }
+    const firstIndex = new Map<string, number>();
+    let invalid: { index: number; count: number } | undefined;
+    let duplicate: { index: number; of: number; id: string; count: number } | undefined;
+    parentIds.forEach((id, index) => {
+      if (!isValidJobId(id)) {
+        invalid = invalid ? { ...invalid, count: invalid.count + 1 } : { index, count: 1 };
+        return;
+      }
+      const of = firstIndex.get(id);
+      if (of === undefined) firstIndex.set(id, index);
+      else duplicate = duplicate ? { ...duplicate, count: duplicate.count + 1 } : { index, of, id, count: 1 };
     });
+    if (invalid) this.add(`${field}[${invalid.index}]`, JOB_ID_RULE + moreLikeIt(invalid.count, 'bad parent id'));
+    if (duplicate) {
+      this.add(`${field}[${duplicate.index}]`, `duplicate of ${field}[${duplicate.of}] (${duplicate.id}); parents must be distinct${moreLikeIt(duplicate.count, 'duplicate')}`);
+    }
   }
 
   maxLength(field: string, value: string | undefined, max: number): void {
@@ -96,6 +122,11 @@ export class Violations {
   }
 }
 
+/** The end of a violation that stands for count problems of one kind: how many there are, when more than one. */
+function moreLikeIt(count: number, kind: string): string {
+  return count > 1 ? ` (${count} ${kind}s in all; the first is reported)` : '';
+}
+
 function nestingDepth(value: JsonValue): number {
   if (value === null || typeof value !== 'object') return 0;
   let deepest = 0;
@@ -106,6 +137,23 @@ function nestingDepth(value: JsonValue): number {
 /** Page size 0 means the default; larger than the maximum is capped (AIP-158). */
 export function effectivePageSize(pageSize: number): number {
   return pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+}
+
+/**
+ * What bounds a BatchRecordJobs as a whole, checked before any record is:
+ * the number of records, and the parents they name together (each parent is
+ * looked up and hashed into its child's input hash). Reads no parent id.
+ */
+export function validateBatch(commands: readonly Pick<RecordJobCommand, 'parentIds'>[], limits: ServiceLimits): FieldViolation[] {
+  if (commands.length > limits.batchSize) {
+    return [{ field: 'requests', description: `at most ${limits.batchSize} records per batch (PROVENANCE_BATCH_SIZE); got ${commands.length}` }];
+  }
+  const parents = commands.reduce((sum, command) => sum + command.parentIds.length, 0);
+  // One record (RecordJob) is left to PROVENANCE_MAX_PARENTS, which is at most this, so that the violation names its field.
+  if (commands.length > 1 && parents > limits.maxBatchParents) {
+    return [{ field: 'requests', description: `at most ${limits.maxBatchParents} parents in all the records of a batch (PROVENANCE_MAX_BATCH_PARENTS); got ${parents}` }];
+  }
+  return [];
 }
 
 export function validateRecordJob(command: RecordJobCommand, limits: ServiceLimits): FieldViolation[] {
@@ -135,10 +183,18 @@ function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJob
   v.maxLength('provider.id', command.provider.id, 256);
   v.maxLength('provider.model', command.provider.model, 256);
   v.maxLength('provider.version', command.provider.version, 256);
-  v.parents('parent_job_ids', command.parentIds);
+  v.parents('parent_job_ids', command.parentIds, limits.maxParents);
   validateLabels(v, command.labels);
-  if (command.readers.length > MAX_READERS) v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
-  command.readers.forEach((reader, i) => {
+  validateReaders(v, command.readers);
+}
+
+/** Too many labels or readers are refused as a whole, so that the violations of one record stay few. */
+function validateReaders(v: Violations, readers: readonly string[]): void {
+  if (readers.length > MAX_READERS) {
+    v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
+    return;
+  }
+  readers.forEach((reader, i) => {
     if (!reader || reader.length > 256) v.add(`reader_subjects[${i}]`, 'must be 1 to 256 characters');
     else if (!isReaderGrant(reader)) v.add(`reader_subjects[${i}]`, 'must name a tenant and a subject as "tenant/subject"');
   });
@@ -146,12 +202,16 @@ function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJob
 
 function validateLabels(v: Violations, labels: Readonly<Record<string, string>>): void {
   const entries = Object.entries(labels);
-  if (entries.length > MAX_LABELS) v.add('labels', `at most ${MAX_LABELS} labels`);
+  if (entries.length > MAX_LABELS) {
+    v.add('labels', `at most ${MAX_LABELS} labels`);
+    return;
+  }
   for (const [key, value] of entries) {
-    if (!LABEL_KEY_PATTERN.test(key)) {
-      v.add(`labels[${key}]`, "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter");
-    }
-    if (value.length > 63) v.add(`labels[${key}]`, 'value must be at most 63 characters');
+    const problems = [
+      ...(LABEL_KEY_PATTERN.test(key) ? [] : ["key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter"]),
+      ...(value.length > 63 ? ['value must be at most 63 characters'] : []),
+    ];
+    if (problems.length > 0) v.add(`labels[${key}]`, problems.join('; '));
   }
 }
 

@@ -8,7 +8,7 @@ import { findCycle, type LineageRow } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
 import { redactRequest } from '../domain/redaction.js';
-import { validateRecordJob } from '../domain/validation.js';
+import { validateBatch, validateRecordJob } from '../domain/validation.js';
 import { settle } from './execution/settlement.js';
 import { groupCommit } from './group-commit.js';
 import type { ServiceDependencies } from './provenance-service.js';
@@ -34,9 +34,8 @@ interface Prepared {
  */
 export async function recordJobs(deps: ServiceDependencies, principal: Principal, commands: readonly RecordJobCommand[]): Promise<RecordOutcome[]> {
   requireRole(principal, 'submitter', 'Recording jobs');
-  if (commands.length > deps.limits.batchSize) {
-    throw invalidArgument([{ field: 'requests', description: `at most ${deps.limits.batchSize} records per batch (PROVENANCE_BATCH_SIZE); got ${commands.length}` }]);
-  }
+  const violations = validateBatch(commands, deps.limits);
+  if (violations.length > 0) throw invalidArgument(violations);
   return new BatchRecorder(deps, principal).record(commands, true);
 }
 

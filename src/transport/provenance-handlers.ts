@@ -79,18 +79,19 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           return failure ? callback(failure) : callback(null, response!);
         });
     };
-  const ids = (...values: Array<string | undefined>) => values.filter((v): v is string => !!v);
+  // An array, never spread into arguments: a request may name hundreds of thousands of ids, past the stack's limit on arguments.
+  const ids = (values: ReadonlyArray<string | undefined>) => values.filter((v): v is string => !!v);
   const jobIdsOf = (jobs: ReadonlyArray<Job | undefined>) => jobs.flatMap((job) => (job && !job.restricted ? [job.jobId] : []));
   const tenantsOf = (jobs: ReadonlyArray<Job | undefined>) => new Map(jobs.flatMap((job) => (job && !job.restricted ? [[job.jobId, job.tenant] as const] : [])));
   const tenantOf = (job: Job) => tenantsOf([job]);
   /** Graph walks name their root only: the answer follows from it, and may run to tens of thousands of jobs (docs/decisions.md, Audit). */
-  const rootOnly = <Req extends { jobId: string }>(request: Req) => ids(request.jobId);
+  const rootOnly = <Req extends { jobId: string }>(request: Req) => ids([request.jobId]);
 
   return {
     recordJob: unary(
       'RecordJob',
       async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request))),
-      (request, job) => ids(job?.jobId ?? request.jobId),
+      (request, job) => ids([job?.jobId ?? request.jobId]),
       tenantOf,
     ),
 
@@ -106,14 +107,14 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           ),
         };
       },
-      (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(...request.requests.map((r) => r.jobId))),
+      (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(request.requests.map((r) => r.jobId))),
       (response) => tenantsOf(response.results.map((r) => r.job)),
     ),
 
     getJob: unary(
       'GetJob',
       async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined)),
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
       tenantOf,
     ),
 
@@ -211,27 +212,27 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           checkedAncestorCount: report.checkedAncestorCount,
         };
       },
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
     ),
 
     submitJob: unary(
       'SubmitJob',
       async (request, principal) => toJobMessage(await service.submitJob(principal, toSubmitJobCommand(request))),
-      (request, job) => ids(job?.jobId ?? request.jobId, ...request.parentJobIds),
+      (request, job) => ids([job?.jobId ?? request.jobId].concat(request.parentJobIds)),
       tenantOf,
     ),
 
     rerunJob: unary(
       'RerunJob',
       async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request))),
-      (request, job) => ids(request.jobId, job?.jobId),
+      (request, job) => ids([request.jobId, job?.jobId]),
       tenantOf,
     ),
 
     cancelJob: unary(
       'CancelJob',
       async (request, principal) => toJobMessage(await service.cancelJob(principal, { jobId: request.jobId, ...(request.reason ? { reason: request.reason } : {}) })),
-      (request) => ids(request.jobId),
+      (request) => ids([request.jobId]),
       tenantOf,
     ),
 
@@ -246,7 +247,7 @@ export function createProvenanceHandlers(context: HandlerContext): ProvenanceSer
           skippedJobIds: invalidation.skippedJobIds,
         };
       },
-      (request, response) => ids(request.jobId, ...(response?.affectedJobIds ?? [])),
+      (request, response) => ids([request.jobId].concat(response?.affectedJobIds ?? [])),
       // Only jobs of the caller's tenant are ever invalidated by it.
       (response, principal) => new Map(response.affectedJobIds.map((id) => [id, principal.tenant])),
     ),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { MAX_FILTER_COMPARISONS } from '../../src/domain/filter-syntax.js';
 import { DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash } from '../../src/domain/hashing.js';
 import { CacheState, JobOrigin, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '@provenance/client';
@@ -275,6 +276,43 @@ export function describeApi(lane: ApiLane): void {
         expect(since.jobs.map((j) => j.jobId)).not.to.include(made[0]);
         const byHash = await api.listJobs({ filter: `definition_hash = "${first.definitionHash}" AND labels.run = "${prefix}"` });
         expect(byHash.jobs.every((j) => j.type === 'even')).to.equal(true);
+      });
+
+      it(`answers a filter of up to ${MAX_FILTER_COMPARISONS} comparisons and refuses a larger one before the store sees it`, async () => {
+        const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, prefix]));
+        const job = await record({ type: 'wide', labels, provider: { id: 'p', model: 'm', version: 'v' } });
+        // Every field a job can match at once: 64 labels (the most a job has), the other fields, every time bound.
+        const matching = [
+          ...Object.keys(labels).map((key) => `labels.${key} = "${prefix}"`),
+          'type = "wide"',
+          'status = SUCCEEDED',
+          'provider.id = "p" AND provider.model = "m" AND provider.version = "v"',
+          `definition_hash = "${job.definitionHash}"`,
+          'create_time > "2000-01-01T00:00:00Z" AND create_time >= "2000-01-01T00:00:00Z"',
+          'create_time < "2100-01-01T00:00:00Z" AND create_time <= "2100-01-01T00:00:00Z"',
+        ].join(' AND ');
+        expect((await api.listJobs({ filter: matching })).jobs.map((j) => j.jobId)).to.deep.equal([job.jobId]);
+        const more = (count: number) => Array.from({ length: count }, (_, i) => `labels.more${i} = "${prefix}"`);
+        const widest = [`labels.k0 = "${prefix}"`, ...more(MAX_FILTER_COMPARISONS - 1)].join(' AND ');
+        expect((await api.listJobs({ filter: widest })).jobs).to.deep.equal([]);
+
+        // One comparison too many, and the 5,000 that SQLite refused as "Expression tree is too large" (INTERNAL).
+        for (const filter of [`${widest} AND type = "wide"`, more(5000).join(' AND ')]) {
+          const error = await failure(api.listJobs({ filter }));
+          expect(error.code).to.equal(status.INVALID_ARGUMENT);
+          expect(statusDetails(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['filter']);
+        }
+      });
+
+      it('refuses fields named like Object members as unknown, in ListJobs and ListAuditEvents', async () => {
+        await record({ type: 't' });
+        for (const field of ['constructor', '__proto__', 'toString']) {
+          for (const call of [() => api.listJobs({ filter: `${field} = "x"` }), () => api.listAuditEvents({ filter: `${field} = "x"` })]) {
+            const error = await failure(call());
+            expect(error.code).to.equal(status.INVALID_ARGUMENT);
+            expect(statusDetails(error).badRequest?.fieldViolations[0]?.description).to.match(new RegExp(`^unknown field ${field}`));
+          }
+        }
       });
     });
 

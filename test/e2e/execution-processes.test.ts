@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { JobStatus } from '@provenance/client';
+import { JobStatus, StartPosition } from '@provenance/client';
 import { FAST_EXECUTION, Trace, mongoLane, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';
-import { connect, failure, statusDetails } from '../support/grpc-client.js';
+import { collectEventsUntil, connect, failure, statusDetails } from '../support/grpc-client.js';
 import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, startWorker, type ServerProcess } from '../support/server-process.js';
 
@@ -129,6 +129,7 @@ for (const makeLane of [sqliteLane, mongoLane]) {
         const details = statusDetails(refused);
         expect(details.errorInfo?.reason).to.equal('QUEUE_UNAVAILABLE');
         const marked = await api.getJob({ jobId: details.resourceInfo!.resourceName.slice('jobs/'.length) });
+        expect(marked).to.deep.include({ status: JobStatus.JOB_STATUS_QUEUED });
         expect(marked.error?.reason).to.equal('ENQUEUE_FAILED');
 
         const restarted = await startRedisServer(redis.port);
@@ -146,6 +147,66 @@ for (const makeLane of [sqliteLane, mongoLane]) {
           for (const job of [running, waiting, during]) expect((await waitForJob(api, job.jobId, undefined, 30_000)).status, job.jobId).to.equal(SUCCEEDED);
           expect(trace.starts(waiting.jobId)).to.equal(1);
           expect((await api.listJobs({ pageSize: 1000 })).jobs).to.have.length(3);
+        } finally {
+          await restarted.stop();
+        }
+      } finally {
+        api.close();
+      }
+    });
+
+    // Issue #12: a refused enqueue recorded FAILED with job.provenance.completed, so a job "completed" once per retry before it ran.
+    it('keeps a job whose enqueue Redis refused QUEUED, runs it once Redis is back, and completes it once', async () => {
+      const redis = await startRedisServer();
+      const outage = { REDIS_URL: redis.url, PROVENANCE_REDIS_PREFIX: 'outage' };
+      const server = await start(startServer, { ...outage, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+      const api = connect(server.address);
+      try {
+        await redis.stop();
+        const request = { type: 'echo', payload: { text: 'submitted during the outage' }, requestId: 'outage-submit' };
+        let jobId: string | undefined;
+        for (let attempt = 0; attempt < 4; attempt++) {
+          const refused = await failure(api.submitJob(request));
+          expect(refused.code).to.equal(status.UNAVAILABLE);
+          const details = statusDetails(refused);
+          expect(details.errorInfo?.reason).to.equal('QUEUE_UNAVAILABLE');
+          expect(details.retryInfo?.retryDelay).to.not.equal(undefined);
+          const named = details.resourceInfo!.resourceName.slice('jobs/'.length);
+          expect(named).to.equal(jobId ?? named);
+          jobId = named;
+        }
+        const marked = await api.getJob({ jobId });
+        expect(marked.status).to.equal(JobStatus.JOB_STATUS_QUEUED);
+        expect(marked.error).to.deep.include({ reason: 'ENQUEUE_FAILED' });
+
+        const restarted = await startRedisServer(redis.port);
+        try {
+          // Nobody retries now: the repair sweep of a worker (here one that starts now) enqueues the job.
+          await start(startWorker, outage);
+          const done = await waitForJob(api, jobId!, undefined, 30_000);
+          expect(done.status).to.equal(SUCCEEDED);
+          expect(done.error).to.equal(undefined);
+          const again = await api.submitJob(request);
+          expect(again).to.deep.include({ jobId, status: SUCCEEDED });
+
+          // The job's events in the order they were committed (the outbox kept those of the outage), up to its success.
+          const stream = api.events({ jobIds: [jobId!], startPosition: StartPosition.START_POSITION_OLDEST });
+          const { events } = await collectEventsUntil(
+            stream,
+            (seen) => seen.some((event) => event.type === 'job.provenance.completed' && event.status === SUCCEEDED),
+            'its completion as SUCCEEDED',
+          );
+          stream.cancel();
+          expect(events.map((event) => event.type)).to.deep.equal([
+            'compute.job.submitted',
+            'job.provenance.created',
+            'compute.job.enqueue_failed',
+            'compute.job.started',
+            'compute.job.completed',
+            'job.provenance.completed',
+          ]);
+          expect(events[2]).to.deep.include({ status: JobStatus.JOB_STATUS_QUEUED });
+          expect(events[2]!.error).to.deep.include({ reason: 'ENQUEUE_FAILED' });
         } finally {
           await restarted.stop();
         }

@@ -1,10 +1,32 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { JobStatus } from '@provenance/client';
-import { connect, failure, statusDetails } from '../support/grpc-client.js';
+import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../support/mongo-lane.js';
+import { listenSilently, type SilentListener } from '../support/net.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+
+/**
+ * Calls whose store is down answer UNAVAILABLE with the store's own reason,
+ * not the audit trail's, although the audit write fails too: RecordJob first,
+ * since its insert is the write whose driver error used to be misjudged.
+ */
+async function expectStoreUnavailable(api: Client): Promise<void> {
+  const calls = [
+    () => api.recordJob({ type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }),
+    () => api.getJob({ jobId: 'before' }),
+    () => api.getLineage({ jobId: 'before' }),
+  ];
+  for (const call of calls) {
+    const error = await failure(call());
+    expect(error.code).to.equal(status.UNAVAILABLE);
+    const details = statusDetails(error);
+    expect(details.errorInfo?.reason).to.equal('STORE_UNAVAILABLE');
+    expect(details.retryInfo?.retryDelay).to.not.equal(undefined);
+    expect(error.details).not.to.contain('127.0.0.1');
+  }
+}
 
 describe('when the database goes away', function () {
   this.timeout(60_000);
@@ -33,19 +55,7 @@ describe('when the database goes away', function () {
       await api.recordJob({ jobId: 'before', type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });
       await database.stop();
 
-      const calls = [
-        () => api.getJob({ jobId: 'before' }),
-        () => api.recordJob({ type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }),
-        () => api.getLineage({ jobId: 'before' }),
-      ];
-      for (const call of calls) {
-        const error = await failure(call());
-        expect(error.code).to.equal(status.UNAVAILABLE);
-        const details = statusDetails(error);
-        expect(details.errorInfo?.reason).to.equal('STORE_UNAVAILABLE');
-        expect(details.retryInfo?.retryDelay).to.not.equal(undefined);
-        expect(error.details).not.to.contain('127.0.0.1');
-      }
+      await expectStoreUnavailable(api);
       let health: unknown;
       for (let attempt = 0; attempt < 50; attempt++) {
         health = await grpcurl.call('grpc.health.v1.Health/Check', {});
@@ -57,6 +67,53 @@ describe('when the database goes away', function () {
     } finally {
       api.close();
       grpcurl.close();
+    }
+  });
+});
+
+describe('when the database hangs (accepts connections, answers nothing)', function () {
+  this.timeout(120_000);
+  let database: EmulatorProcess;
+  let hung: SilentListener | undefined;
+  let server: ServerProcess;
+
+  before(async () => {
+    database = await startEmulatorProcess();
+    server = await startServer({
+      // The driver's monitor checks every half second, so it soon gives the hung server up.
+      MONGODB_URI: `${database.uri}&heartbeatFrequencyMS=500`,
+      PROVENANCE_MONGODB_DATABASE: 'hung_test',
+      PROVENANCE_STORE_TIMEOUT_MS: '1000',
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    await hung?.close();
+    await database?.stop();
+  });
+
+  /**
+   * Once the driver's monitor has given the server up, every operation fails
+   * at server selection, whatever the timing; an insert's failure then comes
+   * wrapped in a bulk write error, which was answered INTERNAL and so
+   * replaced by the audit trail's failure (AUDIT_UNAVAILABLE).
+   */
+  it('answers UNAVAILABLE for the store, not for the audit trail', async () => {
+    const api = connect(server.address);
+    try {
+      await api.recordJob({ jobId: 'before', type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });
+      await database.stop();
+      hung = await listenSilently(Number(new URL(database.uri).port));
+
+      // Reads until one fails at server selection (the server log names the driver's error): the monitor has given up.
+      for (const deadline = Date.now() + 60_000; !/"type":"MongoServerSelectionError"/.test(server.output()); ) {
+        expect(Date.now(), 'the driver never gave the hung database up').to.be.below(deadline);
+        const error = await failure(api.getJob({ jobId: 'before' }));
+        expect(statusDetails(error).errorInfo?.reason).to.equal('STORE_UNAVAILABLE');
+      }
+      await expectStoreUnavailable(api);
+    } finally {
+      api.close();
     }
   });
 });

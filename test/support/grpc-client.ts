@@ -68,11 +68,21 @@ export function subscribed<T extends ClientReadableStream<WatchEventsResponse>>(
 
 /** Reads a WatchEvents stream until it has count events (or ends, or fails), and returns them with how it ended. */
 export function collectEvents(stream: ClientReadableStream<WatchEventsResponse>, count: number, timeoutMs = 20_000): Promise<{ events: ProvenanceEvent[]; error?: ServiceError }> {
+  return collectEventsUntil(stream, (events) => events.length === count, `${count} events`, timeoutMs);
+}
+
+/** Reads a WatchEvents stream until the events read so far satisfy enough (or it ends, or fails); wanted says what was awaited, for the timeout's message. */
+export function collectEventsUntil(
+  stream: ClientReadableStream<WatchEventsResponse>,
+  enough: (events: readonly ProvenanceEvent[]) => boolean,
+  wanted: string,
+  timeoutMs = 20_000,
+): Promise<{ events: ProvenanceEvent[]; error?: ServiceError }> {
   return new Promise((resolve, reject) => {
     const events: ProvenanceEvent[] = [];
     const timer = setTimeout(() => {
       stream.cancel();
-      reject(new Error(`got ${events.length} of ${count} events within ${timeoutMs} ms: ${events.map((e) => `${e.type}:${e.jobId}`).join(', ')}`));
+      reject(new Error(`got ${events.length} events but not ${wanted} within ${timeoutMs} ms: ${events.map((e) => `${e.type}:${e.jobId}`).join(', ')}`));
     }, timeoutMs);
     const done = (error?: ServiceError) => {
       clearTimeout(timer);
@@ -81,7 +91,7 @@ export function collectEvents(stream: ClientReadableStream<WatchEventsResponse>,
     };
     stream.on('data', (response: WatchEventsResponse) => {
       events.push(response.event!);
-      if (events.length === count) done();
+      if (enough(events)) done();
     });
     stream.on('error', (error: ServiceError) => done(error));
     stream.on('end', () => done());

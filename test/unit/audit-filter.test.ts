@@ -66,4 +66,10 @@ describe('parseAuditFilter', () => {
       /time <= is given twice \(time = counts as both >= and <=\)/,
     );
   });
+
+  it('treats fields named like Object members as unknown', () => {
+    for (const field of ['constructor', '__proto__', 'toString']) {
+      expect(violation(`${field} = "x"`)).to.match(new RegExp(`unknown field ${field}`));
+    }
+  });
 });

@@ -21,10 +21,18 @@ describe('loadConfig', () => {
       maxLineageDepth: 100,
       maxLineageNodes: 100_000,
       batchSize: 1000,
+      maxParents: 1000,
+      maxBatchParents: 10_000,
       maxPayloadBytes: 1_048_576,
     });
     expect(config.httpAddress).to.equal('127.0.0.1:8080');
     expect(config.volatileKeys).to.include.members(['timestamp', 'createdAt', 'updatedAt', 'requestedAt']);
+  });
+
+  it('lets a batch take at least the parents of one record', () => {
+    expect(loadConfig({ PROVENANCE_MAX_PARENTS: '20000' })).to.deep.include({ maxParents: 20_000, maxBatchParents: 20_000 });
+    expect(loadConfig({ PROVENANCE_MAX_PARENTS: '10', PROVENANCE_MAX_BATCH_PARENTS: '10' })).to.deep.include({ maxParents: 10, maxBatchParents: 10 });
+    expect(refusal({ PROVENANCE_MAX_PARENTS: '2000', PROVENANCE_MAX_BATCH_PARENTS: '1000' })).to.equal('PROVENANCE_MAX_BATCH_PARENTS: must be between 2000 and 10000000, got 1000');
   });
 
   it('uses MongoDB when MONGODB_URI is set, with the database named in the URI', () => {

@@ -31,4 +31,13 @@ describe('mergePatch (RFC 7386)', () => {
     mergePatch(target, { a: { b: 2 } });
     expect(target).to.deep.equal({ a: { b: 1 } });
   });
+
+  it('merges keys named like Object members as data', () => {
+    const merged = mergePatch({ kept: 1 }, JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"a": 1}, "toString": null}')) as object;
+    expect(Object.getPrototypeOf(merged)).to.equal(Object.prototype);
+    expect(Object.keys(merged)).to.deep.equal(['kept', '__proto__', 'constructor']);
+    expect(JSON.stringify(merged)).to.equal('{"kept":1,"__proto__":{"polluted":true},"constructor":{"a":1}}');
+    const patchedAgain = mergePatch(merged as never, JSON.parse('{"__proto__": {"more": 2}}')) as object;
+    expect(JSON.stringify(patchedAgain)).to.equal('{"kept":1,"__proto__":{"polluted":true,"more":2},"constructor":{"a":1}}');
+  });
 });

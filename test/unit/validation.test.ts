@@ -1,9 +1,18 @@
 import { expect } from 'chai';
 import type { RecordJobCommand } from '../../src/domain/commands.js';
-import { validateRecordJob, type ServiceLimits } from '../../src/domain/validation.js';
+import { validateBatch, validateRecordJob, type ServiceLimits } from '../../src/domain/validation.js';
 import { recordJobCommand } from '../support/job-records.js';
 
-const limits: ServiceLimits = { maxLineageDepth: 10, maxLineageNodes: 10, batchSize: 10, maxPayloadBytes: 1000, volatileKeys: new Set(), isSecretKey: () => false };
+const limits: ServiceLimits = {
+  maxLineageDepth: 10,
+  maxLineageNodes: 10,
+  batchSize: 1000,
+  maxParents: 1000,
+  maxBatchParents: 10_000,
+  maxPayloadBytes: 1000,
+  volatileKeys: new Set(),
+  isSecretKey: () => false,
+};
 
 const fields = (overrides: Partial<RecordJobCommand>) => validateRecordJob(recordJobCommand(overrides), limits).map((v) => v.field);
 
@@ -31,5 +40,79 @@ describe('validateRecordJob', () => {
 
   it('checks every parent id and refuses duplicates', () => {
     expect(fields({ parentIds: ['a', 'b$', 'a'] })).to.deep.equal(['parent_job_ids[1]', 'parent_job_ids[2]']);
+  });
+
+  it('reports the first bad parent id and the first duplicate once each, with how many there are', () => {
+    const duplicates = validateRecordJob(command({ parentIds: ['p', ...new Array<string>(997).fill('d'), '$', '$'] }), limits);
+    expect(duplicates).to.deep.equal([
+      { field: 'parent_job_ids[998]', description: "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit (2 bad parent ids in all; the first is reported)" },
+      { field: 'parent_job_ids[2]', description: 'duplicate of parent_job_ids[1] (d); parents must be distinct (996 duplicates in all; the first is reported)' },
+    ]);
+  });
+
+  it('names a bad label once, and cuts a field path that would echo a long key', () => {
+    const violations = validateRecordJob(command({ labels: { ['K'.repeat(1000)]: 'v'.repeat(64), ok: 'v' } }), limits);
+    expect(violations).to.deep.equal([
+      {
+        field: `labels[${'K'.repeat(248)}…`,
+        description: "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter; value must be at most 63 characters",
+      },
+    ]);
+    expect(violations[0]!.field).to.have.length(256);
+  });
+
+  it('refuses too many parents, labels or readers with one violation each', () => {
+    const tooMany = validateRecordJob(
+      command({
+        parentIds: new Array<string>(1001).fill('$'),
+        labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`BAD ${i}`, 'v'])),
+        readers: new Array<string>(101).fill(''),
+      }),
+      limits,
+    );
+    expect(tooMany).to.deep.equal([
+      { field: 'parent_job_ids', description: 'at most 1000 parents (PROVENANCE_MAX_PARENTS); got 1001' },
+      { field: 'labels', description: 'at most 64 labels' },
+      { field: 'reader_subjects', description: 'at most 100 subjects' },
+    ]);
+  });
+});
+
+/** Parent id arrays that count how many of their ids were read. */
+function countingParents(ids: string[], reads: { count: number }): string[] {
+  return new Proxy(ids, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && /^\d+$/.test(property)) reads.count++;
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+/**
+ * Issue #12: 1,000 records of 1,000 duplicate parents each held the event
+ * loop for seconds, with a violation per parent. Work is counted here, not
+ * timed: refusing reads no parent id at all, or each one once.
+ */
+describe('the cost of refusing', () => {
+  it('refuses a batch over PROVENANCE_MAX_BATCH_PARENTS without reading a parent id', () => {
+    const reads = { count: 0 };
+    const batch = Array.from({ length: 1000 }, () => command({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }));
+    expect(validateBatch(batch, limits)).to.deep.equal([
+      { field: 'requests', description: 'at most 10000 parents in all the records of a batch (PROVENANCE_MAX_BATCH_PARENTS); got 1000000' },
+    ]);
+    expect(reads.count).to.equal(0);
+    expect(validateBatch(batch.slice(0, 10), limits)).to.deep.equal([]);
+    expect(validateBatch(new Array(1001).fill(command({})), limits)).to.deep.equal([
+      { field: 'requests', description: 'at most 1000 records per batch (PROVENANCE_BATCH_SIZE); got 1001' },
+    ]);
+  });
+
+  it('refuses a record over PROVENANCE_MAX_PARENTS without reading a parent id, and reads each parent of any other once', () => {
+    const reads = { count: 0 };
+    expect(validateRecordJob(command({ parentIds: countingParents(new Array<string>(5000).fill('same'), reads) }), limits)).to.have.length(1);
+    expect(reads.count).to.equal(0);
+    const duplicates = validateRecordJob(command({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }), limits);
+    expect(duplicates).to.have.length(1);
+    expect(reads.count).to.equal(1000);
   });
 });

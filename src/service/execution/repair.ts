@@ -1,6 +1,7 @@
 import type { JobRecord, JobStatus } from '../../domain/job.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { releaseIfReady } from './settlement.js';
+import { clearFailedEnqueue } from './submit-job.js';
 
 const PAGE = 500;
 
@@ -9,7 +10,8 @@ const PAGE = 500;
  * broken the link between them: a crash between a write and an enqueue, a
  * Redis that restarted empty, a completion whose follow-up did not run.
  * QUEUED and RUNNING submitted jobs that the queue does not hold are enqueued
- * again; WAITING jobs whose parents have all finished are released or
+ * again (those whose enqueue SubmitJob could not do, marked ENQUEUE_FAILED,
+ * among them); WAITING jobs whose parents have all finished are released or
  * failed. Runs when a worker starts, when the queue connection comes back,
  * and at PROVENANCE_REPAIR_INTERVAL_MS; the normal path never waits for it.
  */
@@ -20,6 +22,7 @@ export async function repairSweep(deps: ServiceDependencies): Promise<{ enqueued
     for (const job of jobs) {
       if (held.has(job.jobId)) continue;
       await deps.queue.enqueue(job.jobId);
+      await clearFailedEnqueue(deps, job);
       enqueued++;
     }
   });

@@ -1,7 +1,7 @@
 import { canRead, isOwner, isReaderGrant, requireRole } from '../../domain/access.js';
 import type { RerunJobCommand, SubmitJobCommand } from '../../domain/commands.js';
 import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../../domain/errors.js';
-import { REASONS, failed, newSubmittedJob, queued, startingStatus, submissionFingerprint } from '../../domain/execution.js';
+import { enqueueFailed, enqueueRecovered, hasFailedEnqueue, newSubmittedJob, startingStatus, submissionFingerprint } from '../../domain/execution.js';
 import { definitionHash } from '../../domain/hashing.js';
 import { newJobId } from '../../domain/ids.js';
 import type { CachePolicy, JobRecord } from '../../domain/job.js';
@@ -23,9 +23,10 @@ interface Submission {
 
 /**
  * SubmitJob: the record is written first (QUEUED, or WAITING while a parent
- * is live), then the job is enqueued. If the enqueue fails, the record says
- * so (FAILED, reason ENQUEUE_FAILED) and the caller gets UNAVAILABLE; a retry
- * with the same request_id submits that same job again.
+ * is live), then the job is enqueued. If the enqueue fails, the job stays
+ * QUEUED, marked ENQUEUE_FAILED with an event of its own (it has not ended:
+ * the repair sweep enqueues it once the queue is back), and the caller gets
+ * UNAVAILABLE; a retry with the same request_id enqueues that same job.
  */
 export async function submitJob(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
   requireRole(principal, 'submitter', 'SubmitJob');
@@ -45,7 +46,7 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
   requireRole(principal, 'submitter', 'RerunJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
-  if (command.replaceParents) v.parents('parent_job_ids', command.parentIds);
+  if (command.replaceParents) v.parents('parent_job_ids', command.parentIds, deps.limits.maxParents);
   else if (command.parentIds.length > 0) v.add('parent_job_ids', 'given without replace_parents');
   if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
   if (v.list.length > 0) throw invalidArgument(v.list);
@@ -132,7 +133,7 @@ async function earlierSubmission(deps: ServiceDependencies, principal: Principal
   return byId && { job: byId, sharing: 'job_id' };
 }
 
-/** The same request again: the job it made, submitted anew if its enqueue had failed. */
+/** The same request again: the job it made, enqueued now if the queue had refused it. */
 async function replayed(deps: ServiceDependencies, { job, sharing }: EarlierSubmission, fingerprint: string): Promise<JobRecord> {
   if (job.requestHash !== fingerprint) {
     const reason = sharing === 'request_id' ? 'REQUEST_ID_REUSED' : 'JOB_ALREADY_EXISTS';
@@ -140,27 +141,32 @@ async function replayed(deps: ServiceDependencies, { job, sharing }: EarlierSubm
       resource: jobResource(job.jobId),
     });
   }
-  if (job.status !== 'FAILED' || job.error?.reason !== REASONS.enqueueFailed) return job;
-  const revived = queued(job, deps.now());
-  if (!(await deps.store.replaceJob(revived, job.etag))) return (await deps.store.getJobs([job.jobId]))[0]!;
-  return enqueue(deps, revived);
+  return hasFailedEnqueue(job) ? enqueue(deps, job) : job;
 }
 
+/** Enqueues a QUEUED job; a refusal marks it (once) and answers UNAVAILABLE, and a later success removes the mark. */
 async function enqueue(deps: ServiceDependencies, job: JobRecord): Promise<JobRecord> {
   try {
     await deps.queue.enqueue(job.jobId);
-    return job;
   } catch (error) {
     const message = error instanceof ProvenanceError ? error.message : 'the job queue refused the job';
-    const marked = failed(job, { reason: REASONS.enqueueFailed, message }, deps.now());
-    await deps.store.replaceJob(marked, job.etag);
+    // A retry refused again leaves the mark as it is: one event per outage of this job, not one per attempt.
+    if (!hasFailedEnqueue(job)) await deps.store.replaceJob(enqueueFailed(job, message, deps.now()), job.etag);
     throw new ProvenanceError(
       'UNAVAILABLE',
-      `the job queue is unavailable; job ${job.jobId} is recorded as FAILED (ENQUEUE_FAILED): retry with the same request_id to submit it again`,
+      `the job queue is unavailable; job ${job.jobId} is recorded and stays QUEUED until the queue takes it (by itself once the queue is back): retry with the same request_id to see it enqueued`,
       'QUEUE_UNAVAILABLE',
       { retryDelayMs: 1000, resource: jobResource(job.jobId) },
     );
   }
+  return clearFailedEnqueue(deps, job);
+}
+
+/** The job after the queue took it: without its ENQUEUE_FAILED mark, unless a worker or a cancellation moved it first. */
+export async function clearFailedEnqueue(deps: ServiceDependencies, job: JobRecord): Promise<JobRecord> {
+  if (!hasFailedEnqueue(job)) return job;
+  const recovered = enqueueRecovered(job, deps.now());
+  return (await deps.store.replaceJob(recovered, job.etag)) ? recovered : (await deps.store.getJobs([job.jobId]))[0]!;
 }
 
 /**

@@ -4,6 +4,7 @@ import { translateDriverError } from './errors.js';
 export interface MongoConnectionOptions {
   uri: string;
   database: string;
+  /** How long a call waits for a server to select, and for a new connection's handshake (PROVENANCE_STORE_TIMEOUT_MS). */
   serverSelectionTimeoutMS?: number;
   appName?: string;
   /** Called for every command sent to the server (driver command monitoring): how bench/ counts round trips. */
@@ -19,6 +20,8 @@ export async function connectCollection<T extends Document>(
   const client = new MongoClient(options.uri, {
     ignoreUndefined: true,
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
+    // A server that accepts connections but never answers would otherwise hold a call for the driver's 30 s default.
+    ...(options.serverSelectionTimeoutMS !== undefined ? { connectTimeoutMS: options.serverSelectionTimeoutMS } : {}),
     appName: options.appName,
     monitorCommands: options.onCommandStarted !== undefined,
   });

@@ -1,5 +1,5 @@
 import type { JobRecord } from '../../domain/job.js';
-import type { JsonObject, JsonValue } from '../../domain/json.js';
+import { setMember, type JsonObject, type JsonValue } from '../../domain/json.js';
 
 /**
  * A provenance record as the `jobs` collection holds it: the record's own
@@ -47,14 +47,7 @@ function renameKeys(value: JsonValue, rename: (key: string) => string): JsonValu
   if (value === null || typeof value !== 'object') return value;
   const renamed: JsonObject = {};
   for (const [key, item] of Object.entries(value)) {
-    const name = rename(key);
-    const renamedItem = renameKeys(item, rename);
-    // Assigning "__proto__" would set the prototype instead of adding the key.
-    if (name === '__proto__') {
-      Object.defineProperty(renamed, name, { value: renamedItem, enumerable: true, writable: true, configurable: true });
-    } else {
-      renamed[name] = renamedItem;
-    }
+    setMember(renamed, rename(key), renameKeys(item, rename));
   }
   return renamed;
 }

@@ -1,4 +1,5 @@
 import {
+  MongoBulkWriteError,
   MongoError,
   MongoErrorLabel,
   MongoNetworkError,
@@ -40,6 +41,12 @@ const MEMORY_LIMIT_CODES = new Set([146, 292]);
  * The driver's message stays out of what callers see: it names hosts.
  */
 export function translateDriverError(error: unknown): unknown {
+  // A bulk write (insertMany) that never reached a server wraps the driver's error, e.g. a server selection
+  // timeout, without its class: judged by the wrapper, the same outage would be INTERNAL or UNAVAILABLE by timing.
+  if (error instanceof MongoBulkWriteError && error.errorResponse instanceof MongoError) {
+    const underlying = translateDriverError(error.errorResponse);
+    return underlying === error.errorResponse ? error : underlying;
+  }
   const code = (error as { code?: unknown } | null)?.code;
   if (!(error instanceof MongoError)) {
     return typeof code === 'string' && SOCKET_ERROR_CODES.has(code) ? unavailableBecause(error) : error;

@@ -88,7 +88,11 @@ type ProvenanceEvent struct {
 	// Lifecycle name of the event, one of: "compute.job.submitted",
 	// "job.provenance.created", "compute.job.started", "compute.job.completed",
 	// "compute.job.failed", "compute.job.cancelled", "compute.job.cached",
-	// "job.provenance.completed", "cache.invalidated", "compute.job.rerun".
+	// "job.provenance.completed", "cache.invalidated", "compute.job.rerun",
+	// "compute.job.enqueue_failed". "job.provenance.completed" comes once per
+	// job, when it reaches SUCCEEDED, FAILED or CANCELLED, which it never
+	// leaves. "compute.job.enqueue_failed": the job queue refused a submitted
+	// job, which stays QUEUED and is enqueued once the queue is back.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// The job the event is about.
 	JobId string `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -116,7 +120,8 @@ type ProvenanceEvent struct {
 	RerunOfJobId string `protobuf:"bytes,14,opt,name=rerun_of_job_id,json=rerunOfJobId,proto3" json:"rerun_of_job_id,omitempty"`
 	// For "compute.job.cached": the job whose result was reused.
 	CachedFromJobId string `protobuf:"bytes,15,opt,name=cached_from_job_id,json=cachedFromJobId,proto3" json:"cached_from_job_id,omitempty"`
-	// For "compute.job.failed" and "compute.job.cancelled": why.
+	// For "compute.job.failed", "compute.job.cancelled" and
+	// "compute.job.enqueue_failed" (reason ENQUEUE_FAILED): why.
 	Error *JobError `protobuf:"bytes,16,opt,name=error,proto3" json:"error,omitempty"`
 }
 

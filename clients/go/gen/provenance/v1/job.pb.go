@@ -301,7 +301,9 @@ type Job struct {
 	CacheState CacheState `protobuf:"varint,9,opt,name=cache_state,json=cacheState,proto3,enum=provenance.v1.CacheState" json:"cache_state,omitempty"`
 	// The result of a SUCCEEDED job; absent otherwise.
 	Result *JobResult `protobuf:"bytes,10,opt,name=result,proto3" json:"result,omitempty"`
-	// Why the job FAILED or was CANCELLED; absent otherwise.
+	// Why the job FAILED or was CANCELLED; on a QUEUED job, why the job queue
+	// refused it (reason ENQUEUE_FAILED) until the queue takes it; absent
+	// otherwise.
 	Error *JobError `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	// When the service first recorded the job. Millisecond precision.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

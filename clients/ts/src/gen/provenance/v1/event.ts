@@ -71,7 +71,11 @@ export interface ProvenanceEvent {
    * Lifecycle name of the event, one of: "compute.job.submitted",
    * "job.provenance.created", "compute.job.started", "compute.job.completed",
    * "compute.job.failed", "compute.job.cancelled", "compute.job.cached",
-   * "job.provenance.completed", "cache.invalidated", "compute.job.rerun".
+   * "job.provenance.completed", "cache.invalidated", "compute.job.rerun",
+   * "compute.job.enqueue_failed". "job.provenance.completed" comes once per
+   * job, when it reaches SUCCEEDED, FAILED or CANCELLED, which it never
+   * leaves. "compute.job.enqueue_failed": the job queue refused a submitted
+   * job, which stays QUEUED and is enqueued once the queue is back.
    */
   type: string;
   /** The job the event is about. */
@@ -102,7 +106,10 @@ export interface ProvenanceEvent {
   rerunOfJobId: string;
   /** For "compute.job.cached": the job whose result was reused. */
   cachedFromJobId: string;
-  /** For "compute.job.failed" and "compute.job.cancelled": why. */
+  /**
+   * For "compute.job.failed", "compute.job.cancelled" and
+   * "compute.job.enqueue_failed" (reason ENQUEUE_FAILED): why.
+   */
   error?: JobError | undefined;
 }
 

@@ -292,7 +292,11 @@ export interface Job {
   result?:
     | JobResult
     | undefined;
-  /** Why the job FAILED or was CANCELLED; absent otherwise. */
+  /**
+   * Why the job FAILED or was CANCELLED; on a QUEUED job, why the job queue
+   * refused it (reason ENQUEUE_FAILED) until the queue takes it; absent
+   * otherwise.
+   */
   error?:
     | JobError
     | undefined;

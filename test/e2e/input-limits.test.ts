@@ -1,0 +1,80 @@
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { JobStatus, type RecordJobRequest, type DeepPartial } from '@provenance/client';
+import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { sqliteLane } from '../support/execution.js';
+import { startServer, type ServerProcess } from '../support/server-process.js';
+
+/** Issue #12, item 4: the parents of a job and of a batch are bounded, and a refusal is cheap and small. */
+describe('input limits: parents (PROVENANCE_MAX_PARENTS, PROVENANCE_MAX_BATCH_PARENTS)', function () {
+  this.timeout(120_000);
+  const lane = sqliteLane();
+  let server: ServerProcess;
+  let api: Client;
+
+  before(async () => {
+    server = await startServer(await lane.env());
+    api = connect(server.address);
+  });
+  after(async () => {
+    api?.close();
+    await server?.stop();
+    await lane.dispose();
+  });
+
+  const duplicateParents = (records: number, parents: number): Array<DeepPartial<RecordJobRequest>> =>
+    Array.from({ length: records }, (_, i) => ({
+      jobId: `dup-${records}-${i}`,
+      type: 't',
+      status: JobStatus.JOB_STATUS_SUCCEEDED,
+      outputHash: 'h',
+      allowMissingParents: true,
+      parentJobIds: new Array<string>(parents).fill('same-parent'),
+    }));
+
+  it('refuses 1,000 records of 1,000 duplicate parents as a whole with one violation, and stores nothing', async () => {
+    // 12 MB of request: it used to hold the event loop for seconds and fail with an answer over the message size limit.
+    const error = await failure(api.batchRecordJobs({ requests: duplicateParents(1000, 1000) }));
+    expect(error.code).to.equal(status.INVALID_ARGUMENT);
+    expect(statusDetails(error).badRequest?.fieldViolations).to.deep.equal([
+      {
+        field: 'requests',
+        description: 'at most 10000 parents in all the records of a batch (PROVENANCE_MAX_BATCH_PARENTS); got 1000000',
+        reason: '',
+        localizedMessage: undefined,
+      },
+    ]);
+    expect((await api.listJobs({})).jobs).to.deep.equal([]);
+  });
+
+  it('refuses each record of duplicate parents with one violation that counts them', async () => {
+    const response = await api.batchRecordJobs({ requests: duplicateParents(10, 1000) });
+    for (const result of response.results) {
+      expect(result.status!.code).to.equal(status.INVALID_ARGUMENT);
+      expect(decodeStatus(result.status!).badRequest?.fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([
+        ['parent_job_ids[1]', 'duplicate of parent_job_ids[0] (same-parent); parents must be distinct (999 duplicates in all; the first is reported)'],
+      ]);
+    }
+    expect((await api.listJobs({})).jobs).to.deep.equal([]);
+  });
+
+  it('refuses a job of more than PROVENANCE_MAX_PARENTS parents in SubmitJob and RerunJob, however many', async () => {
+    const tooMany = Array.from({ length: 1001 }, (_, i) => `p${i}`);
+    // 300,000 ids used to stop the server: auditing the refused call spread them into one function call's arguments.
+    const farTooMany = Array.from({ length: 300_000 }, (_, i) => `p${i}`);
+    for (const call of [
+      () => api.submitJob({ type: 'echo', parentJobIds: tooMany }),
+      () => api.submitJob({ type: 'echo', parentJobIds: farTooMany }),
+      () => api.rerunJob({ jobId: 'any', replaceParents: true, parentJobIds: farTooMany }),
+      () => api.recordJob({ type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h', parentJobIds: farTooMany }),
+    ]) {
+      const error = await failure(call());
+      expect(error.code).to.equal(status.INVALID_ARGUMENT);
+      const [violation, ...others] = statusDetails(error).badRequest!.fieldViolations;
+      expect(others).to.deep.equal([]);
+      expect(violation!.field).to.equal('parent_job_ids');
+      expect(violation!.description).to.match(/^at most 1000 parents \(PROVENANCE_MAX_PARENTS\); got (1001|300000)$/);
+    }
+    expect((await api.listJobs({})).jobs).to.deep.equal([]);
+  });
+});
