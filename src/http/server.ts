@@ -20,6 +20,8 @@ export interface RouteContext {
   /** Every line names the request id. */
   log: Logger;
   url: URL;
+  /** Aborted when the response is over: sent, or its connection gone (the client may leave at any moment, even before the answer starts). */
+  closed: AbortSignal;
 }
 
 /** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
@@ -59,7 +61,13 @@ export function json(status: number, value: unknown): HttpResponse {
  * side does. It carries no logic of its own: routes call the service.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createServer((request, response) => void serve(options, request, response));
+  const server = createServer((request, response) =>
+    // The last resort, should answering a failure fail too: the process must outlive any request.
+    void serve(options, request, response).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'request failed beyond answering; connection closed');
+      response.destroy();
+    }),
+  );
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -74,16 +82,48 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 }
 
+/**
+ * Answers one request; never rejects, whatever happens: a target that is
+ * not a URL is a 400, and a failure after the answer started (the client
+ * gone, a stream that throws) is logged and ends the response.
+ */
 async function serve(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const started = performance.now();
   const requestId = acceptedRequestId(request.headers[REQUEST_ID_HEADER]);
   const log = options.logger.child({ requestId });
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  const answer = await answerOf(options, request, { requestId, log, url });
-  response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
-  if (answer.stream) await answer.stream(response);
-  else response.end(answer.body);
-  log.debug({ method: request.method, path: url.pathname, status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+  const closed = new AbortController();
+  response.once('close', () => closed.abort());
+  // A write after the end, or on a connection that failed, is reported here rather than thrown at nobody.
+  response.on('error', (error) => log.debug({ err: error }, 'response failed'));
+  const url = requestUrl(request.url);
+  let status = 400;
+  try {
+    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal }) : json(400, { error: 'the request target is not a valid URL or path' });
+    status = answer.status;
+    response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
+    if (answer.stream) await answer.stream(response);
+    else response.end(answer.body);
+  } catch (error) {
+    status = 500;
+    const errorId = randomBytes(8).toString('hex');
+    log.error({ err: error, errorId, path: url?.pathname }, 'internal error while answering');
+    if (response.headersSent) response.destroy();
+    else response.writeHead(500, { 'Content-Type': 'application/json', 'X-Request-Id': requestId }).end(`${JSON.stringify(internalError(errorId, requestId))}\n`);
+  }
+  log.debug({ method: request.method, path: url?.pathname, status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+}
+
+/** The request's target as a URL; undefined when it is none (an absolute URL that does not parse: "http://[", "http://a:b"). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function internalError(errorId: string, requestId: string) {
+  return { error: `internal error (error id ${errorId}, request id ${requestId}); the server log has the details` };
 }
 
 async function answerOf(options: HttpServerOptions, request: IncomingMessage, context: RouteContext): Promise<HttpResponse> {
@@ -99,7 +139,7 @@ async function answerOf(options: HttpServerOptions, request: IncomingMessage, co
   } catch (error) {
     const errorId = randomBytes(8).toString('hex');
     context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');
-    return json(500, { error: `internal error (error id ${errorId}, request id ${context.requestId}); the server log has the details` });
+    return json(500, internalError(errorId, context.requestId));
   }
 }
 
