@@ -1,11 +1,25 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { connect, failure, type Client } from '../support/grpc-client.js';
+import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { rawExchange } from '../support/raw-http.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+
+const PYTHON_GEN = fileURLToPath(new URL('../../../clients/python/gen', import.meta.url));
+
+interface ErrorBody {
+  error: { code: number; status: string; message: string; details: Array<Record<string, unknown>> };
+}
+
+/** The detail of that type in a Google JSON error body. */
+function detail<T>(body: ErrorBody, type: string): T {
+  return body.error.details.find((d) => d['@type'] === `type.googleapis.com/google.rpc.${type}`) as T;
+}
 
 /** The HTTP listener and the REST gateway against hostile or broken requests, through the wire of a real server process. */
 describe('the HTTP edge', function () {
@@ -39,4 +53,52 @@ describe('the HTTP edge', function () {
     }
     await stillServes();
   });
+
+  it('bounds an error of a thousand violations over gRPC and REST: the first ones, the count of the rest, and every client gets it', async () => {
+    const parentJobIds = Array.from({ length: 1000 }, (_, i) => `bad id ${i}`);
+    const grpcError = await failure(api.submitJob({ type: 'echo', parentJobIds }));
+    expect(grpcError.code).to.equal(status.INVALID_ARGUMENT);
+    const details = statusDetails(grpcError);
+    const listed = details.badRequest!.fieldViolations;
+    expect(listed.length).to.be.within(1, 20);
+    expect(listed[0]!.field).to.equal('parent_job_ids[0]');
+    expect(listed.length + Number(details.errorInfo!.metadata.omittedFieldViolations)).to.equal(1000);
+    expect(grpcError.details).to.match(/\(and \d+ more\)$/);
+
+    // gRPC C-core refuses received metadata over 8 KiB by default: the Python client must get the status too.
+    const python = await promisify(execFile)('/usr/bin/python3', ['-c', PYTHON_SUBMIT, server.address], { env: { ...process.env, PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: '1' } });
+    expect(python.stdout.trim()).to.equal('StatusCode.INVALID_ARGUMENT');
+
+    const rest = await fetch(`http://${server.httpAddress}/jobs`, { method: 'POST', body: JSON.stringify({ type: 'echo', parentJobIds }) });
+    expect(rest.status).to.equal(400);
+    const body = (await rest.json()) as ErrorBody;
+    const restListed = detail<{ fieldViolations: unknown[] }>(body, 'BadRequest').fieldViolations;
+    expect(restListed).to.have.length(listed.length);
+    expect(detail<{ metadata: Record<string, string> }>(body, 'ErrorInfo').metadata).to.deep.equal(details.errorInfo!.metadata);
+
+    const events = await fetch(`http://${server.httpAddress}/events?${'job_ids=-&'.repeat(1000)}`);
+    expect(events.status).to.equal(400);
+    expect(detail<{ fieldViolations: unknown[] }>((await events.json()) as ErrorBody, 'BadRequest').fieldViolations.length).to.be.within(1, 20);
+
+    // The gateway's channel is not stuck: REST and server-sent events still answer.
+    expect((await fetch(`http://${server.httpAddress}/jobs/after-the-flood/provenance`)).status).to.equal(404);
+    const controller = new AbortController();
+    const stream = await fetch(`http://${server.httpAddress}/events`, { signal: controller.signal });
+    expect(stream.status).to.equal(200);
+    expect(stream.headers.get('content-type')).to.equal('text/event-stream');
+    controller.abort();
+    await stillServes();
+  });
 });
+
+/** SubmitJob with a thousand bad parent ids through Python's gRPC (C-core); prints the status code it got. */
+const PYTHON_SUBMIT = `
+import sys, grpc
+from provenance.v1 import provenance_service_pb2 as pb, provenance_service_pb2_grpc as services
+stub = services.ProvenanceServiceStub(grpc.insecure_channel(sys.argv[1]))
+try:
+    stub.SubmitJob(pb.SubmitJobRequest(type='echo', parent_job_ids=['bad id %d' % i for i in range(1000)]), timeout=20)
+    print('OK')
+except grpc.RpcError as error:
+    print(error.code())
+`;
