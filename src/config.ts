@@ -21,6 +21,12 @@ export interface Config {
   batchSize: number;
   maxPayloadBytes: number;
   maxMessageBytes: number;
+  rest: {
+    /** Deadline of each REST call on the gRPC listener, and the longest an event stream may take to open. */
+    timeoutMs: number;
+    /** The largest REST request body. */
+    maxBodyBytes: number;
+  };
   volatileKeys: string[];
   redactKeys: string[];
   security: {
@@ -90,6 +96,10 @@ export function loadConfig(env: Env = process.env): Config {
     batchSize: integer(read, 'PROVENANCE_BATCH_SIZE', 1000, 1, 100_000),
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    rest: {
+      timeoutMs: integer(read, 'PROVENANCE_REST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      maxBodyBytes: integer(read, 'PROVENANCE_REST_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    },
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
     redactKeys: list(read, 'PROVENANCE_REDACT_KEYS', DEFAULT_REDACT_KEYS),
     security: {

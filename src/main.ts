@@ -37,7 +37,7 @@ const server = await startGrpcServer(
   },
   { service: runtime.service, logger, principalOf },
 );
-const rest = restGateway(server.address, config.security.auth.tls, config.maxMessageBytes);
+const rest = restGateway(server.address, config.security.auth.tls, { maxMessageBytes: config.maxMessageBytes, timeoutMs: config.rest.timeoutMs }, logger);
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,

@@ -6,7 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { restGateway } from '../../src/http/routes/rest.js';
+import type { RestGateway } from '../../src/http/rest/rest-gateway.js';
+import { startHttpServer, type RunningHttpServer } from '../../src/http/server.js';
+import { until } from '../conformance/job-queue.js';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { capturingLogger } from '../support/logs.js';
+import { startTcpProxy, type TcpProxy } from '../support/net.js';
 import { rawExchange } from '../support/raw-http.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -102,3 +108,39 @@ try:
 except grpc.RpcError as error:
     print(error.code())
 `;
+
+describe("the REST gateway's channel", function () {
+  this.timeout(120_000);
+  let directory: string;
+  let server: ServerProcess;
+  let proxy: TcpProxy;
+  let gateway: RestGateway;
+  let http: RunningHttpServer;
+  const { logger, lines } = capturingLogger();
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'provenance-gateway-channel-'));
+    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+    // The gateway of this test process reaches the server's gRPC listener through a proxy that can freeze its connection.
+    proxy = await startTcpProxy(server.address);
+    gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, timeoutMs: 500 }, logger);
+    http = await startHttpServer({ address: '127.0.0.1:0', routes: [], fallback: (request, context) => gateway.answer(request, context), logger, shutdownGraceMs: 1000 });
+  });
+  after(async () => {
+    await http?.shutdown();
+    gateway?.close();
+    await proxy?.close();
+    await server?.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('gives every call a deadline, and replaces a channel that stopped carrying calls while the listener answers', async () => {
+    const getJob = async () => (await fetch(`http://${http.address}/jobs/nowhere/provenance`)).status;
+    expect(await getJob()).to.equal(404);
+    proxy.freeze();
+    expect(await getJob()).to.equal(504);
+    // A few more timeouts, then a fresh connection finds the listener answering and takes over.
+    await until(async () => (await getJob()) === 404, 'the gateway to answer through a fresh channel', 60_000);
+    expect(lines.some((line) => line.msg === 'REST gateway channel replaced: its calls kept failing while a fresh connection answers')).to.equal(true);
+  });
+});

@@ -1,21 +1,9 @@
-import { Writable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import { ERROR_BOUNDS, invalidArgument, jobNotFound, parentsNotFound, ProvenanceError, truncated, unavailable } from '../../src/domain/errors.js';
 import { toServiceError } from '../../src/transport/errors.js';
 import { statusDetails } from '../support/grpc-client.js';
-
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
+import { capturingLogger } from '../support/logs.js';
 
 describe('toServiceError', () => {
   it('masks an unexpected error behind an id that the log keeps with the details', () => {

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Client, Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
 import { REQUEST_ID_HEADER } from '../../request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
+import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { errorBody, httpStatusOf, retryAfterSeconds } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
 import { transcodeRequest } from './transcode.js';
@@ -21,8 +23,11 @@ export interface RestGatewayOptions {
   credentials: ChannelCredentials;
   /** The largest request body and gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
+  /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
+  timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
   refusal?: string;
+  logger: Logger;
 }
 
 /**
@@ -35,12 +40,15 @@ export interface RestGatewayOptions {
  * HTTP mapping of gRPC statuses for errors).
  */
 export class RestGateway {
-  private readonly client: Client;
+  private readonly channel: GatewayChannel;
 
   constructor(private readonly options: RestGatewayOptions) {
-    this.client = new Client(options.grpcTarget, options.credentials, {
-      'grpc.max_receive_message_length': options.maxMessageBytes,
-      'grpc.max_send_message_length': options.maxMessageBytes,
+    this.channel = new GatewayChannel({
+      target: options.grpcTarget,
+      credentials: options.credentials,
+      channelOptions: { 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes },
+      probeTimeoutMs: options.timeoutMs,
+      logger: options.logger,
     });
   }
 
@@ -62,8 +70,8 @@ export class RestGateway {
       const lastEventId = request.headers['last-event-id'];
       if (route.serverStreaming && typeof lastEventId === 'string' && !query.has('after_cursor')) query.set('after_cursor', lastEventId);
       const message = transcodeRequest(route, pathValues, query, body);
-      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId));
-      const answer = await this.call(route, message, this.metadataOf(request, context.requestId));
+      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
+      const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
       return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
     } catch (error) {
@@ -73,7 +81,7 @@ export class RestGateway {
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 
   /** The caller's credentials and the HTTP request's id, so that both sides log under one id. */
@@ -87,40 +95,67 @@ export class RestGateway {
     return metadata;
   }
 
-  private call(route: RestRoute, message: unknown, metadata: Metadata): Promise<{ bytes: Buffer } | { error: Status }> {
+  /** A unary call with its deadline, cancelled when the HTTP client leaves. */
+  private call(route: RestRoute, message: unknown, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
     return new Promise((resolve) => {
-      this.client.makeUnaryRequest(
+      const call = this.channel.client.makeUnaryRequest(
         route.grpcPath,
         (value: unknown) => Buffer.from(route.request.encode(value).finish()),
         (bytes: Buffer) => bytes,
         message,
         metadata,
-        (error: ServiceError | null, bytes?: Buffer) => resolve(error ? { error: statusOf(error) } : { bytes: bytes! }),
+        { deadline: Date.now() + this.options.timeoutMs },
+        (error: ServiceError | null, bytes?: Buffer) => {
+          closed.removeEventListener('abort', cancel);
+          this.channel.outcome(error);
+          resolve(error ? { error: this.statusOf(error) } : { bytes: bytes! });
+        },
       );
+      const cancel = () => call.cancel();
+      if (closed.aborted) cancel();
+      else closed.addEventListener('abort', cancel, { once: true });
     });
   }
 
   /**
    * A server stream as server-sent events: the HTTP answer starts once the
-   * gRPC stream's headers say the subscription is registered (an error
-   * before that is an ordinary error answer); each message is an event
-   * whose id is its cursor; a stream that ends with an error sends it as an
-   * `error` event (with the cursors to resume from) and ends.
+   * gRPC stream's headers say the subscription is registered (an error, or
+   * no headers within the timeout, is an ordinary error answer); each
+   * message is an event whose id is its cursor; a stream that ends with an
+   * error sends it as an `error` event (with the cursors to resume from)
+   * and ends. The gRPC call is cancelled as soon as the HTTP client leaves,
+   * at whatever point that happens.
    */
-  private async stream(route: RestRoute, message: unknown, metadata: Metadata): Promise<HttpResponse> {
-    const call: ClientReadableStream<Buffer> = this.client.makeServerStreamRequest(
+  private async stream(route: RestRoute, message: unknown, metadata: Metadata, closed: AbortSignal): Promise<HttpResponse> {
+    const call: ClientReadableStream<Buffer> = this.channel.client.makeServerStreamRequest(
       route.grpcPath,
       (value: unknown) => Buffer.from(route.request.encode(value).finish()),
       (bytes: Buffer) => bytes,
       message,
       metadata,
     );
+    const cancel = () => call.cancel();
+    if (closed.aborted) cancel();
+    else closed.addEventListener('abort', cancel, { once: true });
     // Kept from the start: the stream may fail before the events are piped to the response.
     let failure: ServiceError | undefined;
     call.on('error', (error: ServiceError) => (failure ??= error));
     const opened = await new Promise<Status | undefined>((resolve) => {
-      call.once('metadata', () => resolve(undefined));
-      call.once('error', (error: ServiceError) => resolve(statusOf(error)));
+      const timer = setTimeout(() => {
+        call.cancel();
+        this.channel.outcome(Object.assign(new Error('no headers'), { code: status.DEADLINE_EXCEEDED, details: '', metadata: new Metadata() }));
+        resolve(this.timedOut());
+      }, this.options.timeoutMs);
+      call.once('metadata', () => {
+        clearTimeout(timer);
+        this.channel.outcome(null);
+        resolve(undefined);
+      });
+      call.once('error', (error: ServiceError) => {
+        clearTimeout(timer);
+        this.channel.outcome(error);
+        resolve(this.statusOf(error));
+      });
     });
     if (opened) return statusResponse(opened);
     return {
@@ -128,26 +163,44 @@ export class RestGateway {
       contentType: 'text/event-stream',
       body: '',
       headers: { 'Cache-Control': 'no-cache' },
-      stream: (response) => sendEvents(call, route, response, () => failure),
+      stream: (response) => sendEvents(call, route, response, closed, () => failure),
     };
+  }
+
+  /** The google.rpc.Status of a failed call; a failure of the transport in the gateway's words, not grpc-js's (which name internal addresses). */
+  private statusOf(error: ServiceError): Status {
+    if (!isTransportFailure(error)) return statusOf(error);
+    if (error.code === status.DEADLINE_EXCEEDED) return this.timedOut();
+    return { code: status.UNAVAILABLE, message: 'the gateway cannot reach the gRPC listener of this server; retry', details: [] };
+  }
+
+  private timedOut(): Status {
+    return { code: status.DEADLINE_EXCEEDED, message: `the call did not complete within ${this.options.timeoutMs} ms (PROVENANCE_REST_TIMEOUT_MS)`, details: [] };
   }
 }
 
 /** Writes the stream's messages as events until either side ends; a slow reader pauses the gRPC stream (and so the server's writes). */
-function sendEvents(call: ClientReadableStream<Buffer>, route: RestRoute, response: ServerResponse, failedAlready: () => ServiceError | undefined): Promise<void> {
+function sendEvents(
+  call: ClientReadableStream<Buffer>,
+  route: RestRoute,
+  response: ServerResponse,
+  closed: AbortSignal,
+  failedAlready: () => ServiceError | undefined,
+): Promise<void> {
   // The headers now, not with the first event: they tell the client that the subscription is registered.
   response.flushHeaders();
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     const finish = () => {
       clearInterval(keepAlive);
+      closed.removeEventListener('abort', finish);
+      call.removeAllListeners('data');
       if (!response.writableEnded) response.end();
       resolve();
     };
-    response.once('close', () => {
-      call.cancel();
-      finish();
-    });
+    // The call itself is cancelled by the gateway when the response closes.
+    if (closed.aborted) return finish();
+    closed.addEventListener('abort', finish, { once: true });
     call.on('data', (bytes: Buffer) => {
       const json = route.response.toJSON(route.response.decode(bytes)) as { event?: { cursor?: string } };
       const id = json.event?.cursor ? `id: ${json.event.cursor}\n` : '';
@@ -164,6 +217,7 @@ function sendEvents(call: ClientReadableStream<Buffer>, route: RestRoute, respon
     call.on('end', finish);
     const failed = failedAlready();
     if (failed) fail(failed);
+    return undefined;
   });
 }
 

@@ -1,4 +1,5 @@
 import { credentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { splitAddress } from '../../address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
 import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
@@ -13,14 +14,20 @@ import { loadRestRoutes } from '../rest/rest-routes.js';
  * client certificates is out of reach (REST calls carry bearer tokens or API
  * keys, not certificates): REST calls are then refused with UNIMPLEMENTED.
  */
-export function restGateway(grpcAddress: string, tls: TlsConfig | undefined, maxMessageBytes: number): RestGateway {
+export function restGateway(
+  grpcAddress: string,
+  tls: TlsConfig | undefined,
+  limits: { maxMessageBytes: number; timeoutMs: number },
+  logger: Logger,
+): RestGateway {
   const { host, port } = splitAddress(grpcAddress);
   const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
   return new RestGateway({
     routes: loadRestRoutes(OPENAPI_DOCUMENT_PATH, DESCRIPTOR_SET_PATH),
     grpcTarget: `${loopback}:${port}`,
     credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
-    maxMessageBytes,
+    ...limits,
+    logger,
     ...(tls?.clientCertificateAuthority
       ? { refusal: 'REST calls are not served when the gRPC listener requires client certificates (PROVENANCE_TLS_CLIENT_CA_FILE): call the gRPC method' }
       : {}),
