@@ -37,7 +37,13 @@ const server = await startGrpcServer(
   },
   { service: runtime.service, logger, principalOf },
 );
-const rest = restGateway(server.address, config.security.auth.tls, { maxMessageBytes: config.maxMessageBytes, timeoutMs: config.rest.timeoutMs }, logger);
+const { authenticator } = security;
+const rest = restGateway(server.address, config.security.auth.tls, {
+  maxMessageBytes: config.maxMessageBytes,
+  ...config.rest,
+  logger,
+  ...(authenticator ? { authenticate: (credentials) => authenticator.authenticate(credentials) } : {}),
+});
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,

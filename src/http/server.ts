@@ -22,6 +22,8 @@ export interface RouteContext {
   url: URL;
   /** Aborted when the response is over: sent, or its connection gone (the client may leave at any moment, even before the answer starts). */
   closed: AbortSignal;
+  /** Call before reading the body: a client that sent "Expect: 100-continue" waits for this to send it, and gets no body sent for an answer given without. */
+  acceptBody(): void;
 }
 
 /** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
@@ -61,13 +63,15 @@ export function json(status: number, value: unknown): HttpResponse {
  * side does. It carries no logic of its own: routes call the service.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createServer((request, response) =>
+  const handle = (request: IncomingMessage, response: ServerResponse) =>
     // The last resort, should answering a failure fail too: the process must outlive any request.
     void serve(options, request, response).catch((error: unknown) => {
       options.logger.error({ err: error }, 'request failed beyond answering; connection closed');
       response.destroy();
-    }),
-  );
+    });
+  const server = createServer(handle);
+  // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
+  server.on('checkContinue', handle);
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -98,7 +102,13 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
   const url = requestUrl(request.url);
   let status = 400;
   try {
-    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal }) : json(400, { error: 'the request target is not a valid URL or path' });
+    let continued = false;
+    const acceptBody = () => {
+      if (continued || response.headersSent || !/^100-continue$/i.test(request.headers.expect ?? '')) return;
+      continued = true;
+      response.writeContinue();
+    };
+    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
     status = answer.status;
     response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
     if (answer.stream) await answer.stream(response);

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
-import { createAuthenticator } from '../auth/authenticator.js';
+import { createAuthenticator, type Authenticator } from '../auth/authenticator.js';
 import { ConfigError } from '../config-error.js';
 import type { Config } from '../config.js';
 import { ANONYMOUS_ADMIN } from '../domain/principal.js';
@@ -16,6 +16,8 @@ export interface ServerSecurity {
   credentials: ServerCredentials;
   /** Authentication first, then the rate limit (which needs the principal). */
   interceptors: ServerInterceptor[];
+  /** What the authentication interceptor checks credentials with, for the HTTP side to check them the same way; undefined when none is configured. */
+  authenticator: Authenticator | undefined;
 }
 
 /**
@@ -50,7 +52,7 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         tls.clientCertificateAuthority !== undefined,
       )
     : ServerCredentials.createInsecure();
-  return { credentials, interceptors };
+  return { credentials, interceptors, authenticator };
 }
 
 function isLoopback(host: string): boolean {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,8 @@ import { until } from '../conformance/job-queue.js';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
-import { rawExchange } from '../support/raw-http.js';
+import { rawExchange, sendUntilAnswered } from '../support/raw-http.js';
+import { makeApiKey, sha256Hex } from '../support/credentials.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const PYTHON_GEN = fileURLToPath(new URL('../../../clients/python/gen', import.meta.url));
@@ -109,6 +110,72 @@ except grpc.RpcError as error:
     print(error.code())
 `;
 
+describe('the REST gateway with authentication configured', function () {
+  this.timeout(120_000);
+  let directory: string;
+  let server: ServerProcess;
+  const key = makeApiKey();
+  const MAX_BODY = 1024 * 1024;
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'provenance-rest-auth-'));
+    const keysFile = join(directory, 'api-keys.json');
+    writeFileSync(keysFile, JSON.stringify([{ id: 'ci', sha256: sha256Hex(key), subject: 'ci-bot', tenant: 'acme', roles: ['submitter'] }]));
+    server = await startServer({
+      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
+      PROVENANCE_IN_PROCESS_WORKERS: 'false',
+      PROVENANCE_API_KEYS_FILE: keysFile,
+      PROVENANCE_REST_MAX_BODY_BYTES: String(MAX_BODY),
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const post = (path: string, headers: string[], length?: number) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`;
+
+  it('answers 401 from the headers alone, before the client has sent its 60 MB body', async () => {
+    const total = 60 * 1024 * 1024;
+    const { response, sentBytes } = await sendUntilAnswered(server.httpAddress, post('/jobs:record', [], total), total);
+    expect(response.status).to.equal(401);
+    expect(response.headers['www-authenticate']).to.equal('Bearer');
+    expect((JSON.parse(response.body) as ErrorBody).error.status).to.equal('UNAUTHENTICATED');
+    expect(sentBytes, 'bytes of the body sent before the answer').to.be.below(total);
+  });
+
+  it('answers 401 before 400, and without a "100 Continue" to a client that waits for one', async () => {
+    const badJson = await fetch(`http://${server.httpAddress}/jobs:record`, { method: 'POST', body: '{"not json', headers: { 'x-api-key': 'not-a-key' } });
+    expect(badJson.status).to.equal(401);
+    const waiting = await rawExchange(server.httpAddress, post('/jobs', ['Expect: 100-continue'], 10_000));
+    expect(waiting.status).to.equal(401);
+  });
+
+  it('refuses an authenticated body over PROVENANCE_REST_MAX_BODY_BYTES with 413, by its Content-Length or as it streams in', async () => {
+    const declared = await sendUntilAnswered(server.httpAddress, post('/jobs:record', [`x-api-key: ${key}`], 60 * 1024 * 1024), 60 * 1024 * 1024);
+    expect(declared.response.status).to.equal(413);
+    expect(declared.response.headers.connection).to.equal('close');
+    expect(declared.sentBytes).to.be.below(60 * 1024 * 1024);
+    const body = (JSON.parse(declared.response.body) as ErrorBody).error;
+    expect(body).to.include({ code: 413, status: 'RESOURCE_EXHAUSTED' });
+    expect(body.message).to.contain('PROVENANCE_REST_MAX_BODY_BYTES');
+
+    // Chunks of a body with no length: read up to the limit, then refused.
+    const chunk = Buffer.from(`10000\r\n${'x'.repeat(0x10000)}\r\n`);
+    const streamed = await sendUntilAnswered(server.httpAddress, post('/jobs:record', [`x-api-key: ${key}`]), 100 * chunk.length, chunk);
+    expect(streamed.response.status).to.equal(413);
+    expect(streamed.sentBytes).to.be.below(100 * chunk.length);
+
+    const within = await fetch(`http://${server.httpAddress}/jobs:record`, {
+      method: 'POST',
+      headers: { 'x-api-key': key },
+      body: JSON.stringify({ jobId: 'within-limit', type: 'big', payload: { text: 'x'.repeat(MAX_BODY / 2) }, status: 'JOB_STATUS_SUCCEEDED', outputHash: 'h' }),
+    });
+    expect(within.status).to.equal(200);
+  });
+});
+
 describe("the REST gateway's channel", function () {
   this.timeout(120_000);
   let directory: string;
@@ -123,7 +190,7 @@ describe("the REST gateway's channel", function () {
     server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_IN_PROCESS_WORKERS: 'false' });
     // The gateway of this test process reaches the server's gRPC listener through a proxy that can freeze its connection.
     proxy = await startTcpProxy(server.address);
-    gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, timeoutMs: 500 }, logger);
+    gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, maxBodyBytes: 1024 * 1024, timeoutMs: 500, logger });
     http = await startHttpServer({ address: '127.0.0.1:0', routes: [], fallback: (request, context) => gateway.answer(request, context), logger, shutdownGraceMs: 1000 });
   });
   after(async () => {

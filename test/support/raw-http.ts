@@ -97,3 +97,44 @@ export async function rawExchange(address: string, request: string): Promise<Raw
     socket.destroy();
   }
 }
+
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done).off('close', done);
+      resolve();
+    };
+    socket.on('drain', done).on('close', done);
+  });
+}
+
+/**
+ * Sends a request head, then a body of bodyBytes in chunks as fast as the
+ * connection takes them, and stops sending as soon as a response arrives.
+ * Resolves with the response and how much of the body had been sent by
+ * then: less than bodyBytes means the server answered without waiting for
+ * the body.
+ */
+export async function sendUntilAnswered(address: string, head: string, bodyBytes: number, chunk = Buffer.alloc(64 * 1024, 'x')): Promise<{ response: RawResponse; sentBytes: number }> {
+  const socket = await openSocket(address);
+  let answered = false;
+  let sentBytes = 0;
+  const response = readResponse(socket).finally(() => (answered = true));
+  const settled = response.then(
+    () => undefined,
+    () => undefined,
+  );
+  // Once the server has answered and closed, writes fail; the response is what matters.
+  socket.on('error', () => undefined);
+  try {
+    socket.write(head);
+    while (!answered && sentBytes < bodyBytes && !socket.destroyed) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, bodyBytes - sentBytes));
+      sentBytes += piece.length;
+      if (!socket.write(piece)) await Promise.race([drainedOrClosed(socket), settled]);
+    }
+    return { response: await response, sentBytes };
+  } finally {
+    socket.destroy();
+  }
+}

@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ProvenanceError } from '../../domain/errors.js';
+import getRawBody from 'raw-body';
+import { AuthenticationFailed, type CallCredentials } from '../../auth/authenticator.js';
+import type { Principal } from '../../domain/principal.js';
+import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
 import { REQUEST_ID_HEADER } from '../../request-id.js';
@@ -21,8 +24,16 @@ export interface RestGatewayOptions {
   /** host:port of this process's gRPC listener. */
   grpcTarget: string;
   credentials: ChannelCredentials;
-  /** The largest request body and gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
+  /** The largest gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
+  /** The largest request body (PROVENANCE_REST_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /**
+   * Who calls, from the request's headers, before anything else is done for
+   * it; absent when no authentication is configured. The gRPC twin
+   * authenticates the call again: it is the one that decides the principal.
+   */
+  authenticate?: (credentials: CallCredentials, peer: string) => Promise<Principal>;
   /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
   timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
@@ -64,7 +75,10 @@ export class RestGateway {
     const { route, pathValues } = match;
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {
-      const body = await readBody(request, this.options.maxMessageBytes);
+      // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
+      const refused = await this.refusedCaller(request, context);
+      if (refused) return unreadBodyLeftBehind(request, refused);
+      const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
       const lastEventId = request.headers['last-event-id'];
@@ -76,7 +90,7 @@ export class RestGateway {
       return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
-      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
+      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? unreadBodyLeftBehind(request, errorResponse(413, rpcStatus)) : statusResponse(rpcStatus);
     }
   }
 
@@ -84,13 +98,51 @@ export class RestGateway {
     this.channel.close();
   }
 
+  /** The refusal of a caller without a valid credential (401), from the headers alone; undefined for a caller who may go on. */
+  private async refusedCaller(request: IncomingMessage, context: RouteContext): Promise<HttpResponse | undefined> {
+    if (!this.options.authenticate) return undefined;
+    const peer = request.socket.remoteAddress ?? '';
+    try {
+      await this.options.authenticate({ metadata: this.credentialsOf(request) }, peer);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof AuthenticationFailed)) throw error;
+      context.log.info({ path: context.url.pathname, reason: error.message, peer }, 'unauthenticated REST call refused');
+      return statusResponse({ code: status.UNAUTHENTICATED, message: 'unauthenticated', details: [] });
+    }
+  }
+
+  /** The credential headers as gRPC metadata, every value of a repeated one (which authentication refuses). */
+  private credentialsOf(request: IncomingMessage): Metadata {
+    const metadata = new Metadata();
+    for (const name of FORWARDED_HEADERS) for (const value of request.headersDistinct[name] ?? []) metadata.add(name, value);
+    return metadata;
+  }
+
+  /**
+   * The body as text, read as it streams in and given up at the limit: a
+   * Content-Length over it is refused before anything is read, and a body
+   * without one stops being read when it passes it.
+   */
+  private async readBody(request: IncomingMessage, context: RouteContext): Promise<string> {
+    const limit = this.options.maxBodyBytes;
+    const tooLarge = () => new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_REST_MAX_BODY_BYTES)`, 'BODY_TOO_LARGE');
+    const declared = request.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) throw tooLarge();
+    context.acceptBody();
+    try {
+      return await getRawBody(request, { length: declared ?? null, limit, encoding: 'utf-8' });
+    } catch (error) {
+      const type = (error as getRawBody.RawBodyError).type;
+      if (type === 'entity.too.large') throw tooLarge();
+      if (type === 'request.size.invalid' || type === 'request.aborted') throw invalidArgument([{ field: 'body', description: `was not received whole (${(error as Error).message})` }]);
+      throw error;
+    }
+  }
+
   /** The caller's credentials and the HTTP request's id, so that both sides log under one id. */
   private metadataOf(request: IncomingMessage, requestId: string): Metadata {
-    const metadata = new Metadata();
-    for (const name of FORWARDED_HEADERS) {
-      const value = request.headers[name];
-      if (typeof value === 'string') metadata.set(name, value);
-    }
+    const metadata = this.credentialsOf(request);
     metadata.set(REQUEST_ID_HEADER, requestId);
     return metadata;
   }
@@ -240,17 +292,12 @@ function statusOf(error: ServiceError): Status {
   return { code: error.code, message: error.details, details: [] };
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // The rest is read and dropped, so that the answer can still be sent on this connection.
-      if (size > limit) reject(new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_MAX_MESSAGE_BYTES)`, 'BODY_TOO_LARGE'));
-      else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/**
+ * The answer, given while a body may still be on its way: the connection
+ * closes after it, instead of reading (and dropping) the rest of the body
+ * to keep it open.
+ */
+function unreadBodyLeftBehind(request: IncomingMessage, answer: HttpResponse): HttpResponse {
+  const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined);
+  return bodyPending ? { ...answer, headers: { ...answer.headers, Connection: 'close' } } : answer;
 }

@@ -1,9 +1,8 @@
 import { credentials } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { splitAddress } from '../../address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
 import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
-import { RestGateway } from '../rest/rest-gateway.js';
+import { RestGateway, type RestGatewayOptions } from '../rest/rest-gateway.js';
 import { loadRestRoutes } from '../rest/rest-routes.js';
 
 /**
@@ -17,8 +16,7 @@ import { loadRestRoutes } from '../rest/rest-routes.js';
 export function restGateway(
   grpcAddress: string,
   tls: TlsConfig | undefined,
-  limits: { maxMessageBytes: number; timeoutMs: number },
-  logger: Logger,
+  settings: Pick<RestGatewayOptions, 'maxMessageBytes' | 'maxBodyBytes' | 'timeoutMs' | 'logger' | 'authenticate'>,
 ): RestGateway {
   const { host, port } = splitAddress(grpcAddress);
   const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
@@ -26,8 +24,7 @@ export function restGateway(
     routes: loadRestRoutes(OPENAPI_DOCUMENT_PATH, DESCRIPTOR_SET_PATH),
     grpcTarget: `${loopback}:${port}`,
     credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
-    ...limits,
-    logger,
+    ...settings,
     ...(tls?.clientCertificateAuthority
       ? { refusal: 'REST calls are not served when the gRPC listener requires client certificates (PROVENANCE_TLS_CLIENT_CA_FILE): call the gRPC method' }
       : {}),
