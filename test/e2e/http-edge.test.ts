@@ -96,7 +96,66 @@ describe('the HTTP edge', function () {
     controller.abort();
     await stillServes();
   });
+
+  /** A REST call's answer: its status and its Google error body's field violations, by field. */
+  async function violations(method: string, path: string, body?: string): Promise<{ status: number; fields: Record<string, string> }> {
+    const response = await fetch(`http://${server.httpAddress}${path}`, { method, ...(body === undefined ? {} : { body }) });
+    const answer = (await response.json()) as ErrorBody;
+    const badRequest = detail<{ fieldViolations: Array<{ field: string; description: string }> } | undefined>(answer, 'BadRequest');
+    return { status: response.status, fields: Object.fromEntries((badRequest?.fieldViolations ?? []).map((v) => [v.field, v.description])) };
+  }
+
+  it('answers 400 naming the field, not 500, for what does not transcode: escapes, integers out of range, deep JSON, wrong JSON types', async () => {
+    const escape = await violations('GET', '/jobs/%zz/provenance');
+    expect(escape.status).to.equal(400);
+    expect(escape.fields).to.have.keys('job_id');
+    const outOfRange = await violations('GET', '/jobs/a/lineage?max_depth=99999999999');
+    expect(outOfRange).to.deep.equal({ status: 400, fields: { max_depth: 'must be an int32, from -2147483648 to 2147483647' } });
+    expect((await violations('GET', '/jobs/a/dependents?page_size=-99999999999&transitive=maybe')).fields).to.have.keys('page_size', 'transitive');
+
+    const deep = `{"type": "echo", "payload": ${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
+    expect(await violations('POST', '/jobs', deep)).to.deep.equal({ status: 400, fields: { body: 'nests objects and arrays deeper than 64 levels' } });
+
+    const record = (fields: Record<string, unknown>) => violations('POST', '/jobs:record', JSON.stringify({ type: 't', status: 'JOB_STATUS_SUCCEEDED', outputHash: 'h', ...fields }));
+    const wrong = await record({ attempt: 1e20, startTime: '2026-02-30T00:00:00Z', completeTime: 'yesterday', payload: [1, 2], labels: { team: 7 }, parentJobIds: 'a', status: 'DONE', provider: 'p' });
+    expect(wrong.status).to.equal(400);
+    expect(wrong.fields).to.have.keys('attempt', 'start_time', 'complete_time', 'payload', 'labels["team"]', 'parent_job_ids', 'status', 'provider');
+    expect((await violations('POST', '/jobs:batchRecord', JSON.stringify({ requests: [{ type: 't' }, { type: 't', attempt: 'x', colour: 1 }] }))).fields).to.have.keys(
+      'requests[1].attempt',
+      'requests[1].colour',
+    );
+    await stillServes();
+  });
+
+  it('keeps a "__proto__" payload key as data through REST and gRPC alike', async () => {
+    const recorded = await fetch(`http://${server.httpAddress}/jobs:record`, {
+      method: 'POST',
+      body: '{"jobId": "proto-key", "type": "t", "status": "JOB_STATUS_SUCCEEDED", "outputHash": "h", "payload": {"__proto__": {"x": 1}, "b": 2}}',
+    });
+    expect(recorded.status).to.equal(200);
+    const overRest = (await (await fetch(`http://${server.httpAddress}/jobs/proto-key/provenance`)).json()) as { payload: object };
+    expect(JSON.stringify(overRest.payload)).to.equal('{"__proto__":{"x":1},"b":2}');
+    // Python's protobuf, a decoder of its own, reads what the gRPC twin answers; it records a job with such a key too.
+    const python = await promisify(execFile)('/usr/bin/python3', ['-c', PYTHON_PROTO_KEY, server.address], { env: { ...process.env, PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: '1' } });
+    // JSON.parse on both sides: an object literal would take "__proto__" as its prototype.
+    expect(JSON.parse(python.stdout)).to.deep.equal(JSON.parse('{"restRecorded": {"__proto__": {"x": 1}, "b": 2}, "grpcRecorded": {"__proto__": {"y": 2}, "c": 3}}'));
+    const overRestAgain = (await (await fetch(`http://${server.httpAddress}/jobs/proto-key-python/provenance`)).json()) as { payload: object };
+    expect(JSON.stringify(overRestAgain.payload)).to.equal('{"__proto__":{"y":2},"c":3}');
+  });
 });
+
+/** Reads proto-key's payload over gRPC, records proto-key-python with a "__proto__" payload key and reads it back; prints both payloads as JSON. */
+const PYTHON_PROTO_KEY = `
+import sys, json, grpc
+from google.protobuf import json_format
+from provenance.v1 import provenance_service_pb2 as pb, provenance_service_pb2_grpc as services, job_pb2
+stub = services.ProvenanceServiceStub(grpc.insecure_channel(sys.argv[1]))
+request = pb.RecordJobRequest(job_id='proto-key-python', type='t', status=job_pb2.JOB_STATUS_SUCCEEDED, output_hash='h')
+request.payload.update({'__proto__': {'y': 2}, 'c': 3})
+stub.RecordJob(request, timeout=20)
+read = lambda job_id: json_format.MessageToDict(stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=20).payload)
+print(json.dumps({'restRecorded': read('proto-key'), 'grpcRecorded': read('proto-key-python')}))
+`;
 
 /** SubmitJob with a thousand bad parent ids through Python's gRPC (C-core); prints the status code it got. */
 const PYTHON_SUBMIT = `

@@ -12,7 +12,7 @@ import type { HttpResponse, RouteContext } from '../server.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { errorBody, httpStatusOf, retryAfterSeconds } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
-import { transcodeRequest } from './transcode.js';
+import { encodedRequest, transcodeRequest } from './transcode.js';
 
 /** Request headers that travel to the gRPC call as metadata: the credentials. */
 const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
@@ -83,7 +83,7 @@ export class RestGateway {
       // An EventSource that reconnects names the last event it received.
       const lastEventId = request.headers['last-event-id'];
       if (route.serverStreaming && typeof lastEventId === 'string' && !query.has('after_cursor')) query.set('after_cursor', lastEventId);
-      const message = transcodeRequest(route, pathValues, query, body);
+      const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body));
       if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
@@ -148,11 +148,11 @@ export class RestGateway {
   }
 
   /** A unary call with its deadline, cancelled when the HTTP client leaves. */
-  private call(route: RestRoute, message: unknown, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
+  private call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
     return new Promise((resolve) => {
       const call = this.channel.client.makeUnaryRequest(
         route.grpcPath,
-        (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+        (bytes: Buffer) => bytes,
         (bytes: Buffer) => bytes,
         message,
         metadata,
@@ -178,10 +178,10 @@ export class RestGateway {
    * and ends. The gRPC call is cancelled as soon as the HTTP client leaves,
    * at whatever point that happens.
    */
-  private async stream(route: RestRoute, message: unknown, metadata: Metadata, closed: AbortSignal): Promise<HttpResponse> {
+  private async stream(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<HttpResponse> {
     const call: ClientReadableStream<Buffer> = this.channel.client.makeServerStreamRequest(
       route.grpcPath,
-      (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+      (bytes: Buffer) => bytes,
       (bytes: Buffer) => bytes,
       message,
       metadata,
