@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { JobStatus } from '@provenance/client';
 import { restGateway } from '../../src/http/routes/rest.js';
 import type { RestGateway } from '../../src/http/rest/rest-gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/http/server.js';
@@ -13,7 +14,8 @@ import { until } from '../conformance/job-queue.js';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
-import { rawExchange, sendUntilAnswered } from '../support/raw-http.js';
+import { openSocket, rawExchange, received, sendUntilAnswered } from '../support/raw-http.js';
+import { parseExposition, total } from '../support/prometheus.js';
 import { makeApiKey, sha256Hex } from '../support/credentials.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -45,6 +47,8 @@ describe('the HTTP edge', function () {
     await server?.stop();
     rmSync(directory, { recursive: true, force: true });
   });
+
+  const scrape = async () => parseExposition(await (await fetch(`http://${server.httpAddress}/metrics`)).text());
 
   /** The process still serves both listeners. */
   async function stillServes(): Promise<void> {
@@ -141,6 +145,25 @@ describe('the HTTP edge', function () {
     expect(JSON.parse(python.stdout)).to.deep.equal(JSON.parse('{"restRecorded": {"__proto__": {"x": 1}, "b": 2}, "grpcRecorded": {"__proto__": {"y": 2}, "c": 3}}'));
     const overRestAgain = (await (await fetch(`http://${server.httpAddress}/jobs/proto-key-python/provenance`)).json()) as { payload: object };
     expect(JSON.stringify(overRestAgain.payload)).to.equal('{"__proto__":{"y":2},"c":3}');
+  });
+
+  it('releases the subscription of every GET /events, whenever its client leaves: thousands of cycles leave the subscriber gauge at 0', async () => {
+    // Events to replay, so that a stream has something to send at once.
+    for (let i = 0; i < 5; i++) await api.recordJob({ jobId: `sse-cycle-${i}`, type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });
+    const request = 'GET /events?start_position=oldest HTTP/1.1\r\nHost: x\r\n\r\n';
+    /** Leaves at one of the moments a client can: right after writing, a little later, once the headers came, once events came. */
+    const cycle = async (moment: number) => {
+      const socket = await openSocket(server.httpAddress);
+      socket.on('error', () => undefined);
+      socket.write(request);
+      if (moment === 1) await new Promise((resolve) => setImmediate(resolve));
+      if (moment === 2) await received(socket, 'HTTP/1.1 200');
+      if (moment === 3) await received(socket, 'data: ');
+      socket.destroy();
+    };
+    for (let round = 0; round < 100; round++) await Promise.all(Array.from({ length: 20 }, (_, i) => cycle((round + i) % 4)));
+    await until(async () => total(await scrape(), 'provenance_event_subscribers') === 0, 'every subscription to be released', 30_000);
+    await stillServes();
   });
 });
 

@@ -138,3 +138,19 @@ export async function sendUntilAnswered(address: string, head: string, bodyBytes
     socket.destroy();
   }
 }
+
+/** Resolves once the text has arrived on the socket (counting from now), or the connection ended. */
+export function received(socket: Socket, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const done = () => {
+      socket.off('data', onData).off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (seen.includes(text)) done();
+    };
+    socket.on('data', onData).on('close', done);
+  });
+}
