@@ -37,6 +37,8 @@ export interface Config {
     /** Calls per second per principal; undefined: the default (500 when authentication is configured, none otherwise); 0: none. */
     rateLimitPerSecond: number | undefined;
     rateLimitBurst: number | undefined;
+    /** Failed authentications a peer address may make (per minute, and at once); perMinute 0: no limit. */
+    authFailureLimit: { perMinute: number; burst: number };
   };
   shutdownGraceMs: number;
   events: {
@@ -108,6 +110,10 @@ export function loadConfig(env: Env = process.env): Config {
       secret: secret(read, 'PROVENANCE_SECRET'),
       rateLimitPerSecond: read('PROVENANCE_RATE_LIMIT') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT', 0, 0, 1_000_000),
       rateLimitBurst: read('PROVENANCE_RATE_LIMIT_BURST') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT_BURST', 0, 1, 10_000_000),
+      authFailureLimit: {
+        perMinute: integer(read, 'PROVENANCE_AUTH_FAILURE_LIMIT', 60, 0, 1_000_000),
+        burst: integer(read, 'PROVENANCE_AUTH_FAILURE_BURST', 20, 1, 1_000_000),
+      },
     },
     shutdownGraceMs: integer(read, 'PROVENANCE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     events: {

@@ -37,12 +37,11 @@ const server = await startGrpcServer(
   },
   { service: runtime.service, logger, principalOf },
 );
-const { authenticator } = security;
 const rest = restGateway(server.address, config.security.auth.tls, {
   maxMessageBytes: config.maxMessageBytes,
   ...config.rest,
   logger,
-  ...(authenticator ? { authenticate: (credentials) => authenticator.authenticate(credentials) } : {}),
+  ...(security.authentication ? { authentication: security.authentication } : {}),
 });
 const http = config.httpAddress
   ? await startHttpServer({

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +168,18 @@ describe('the HTTP edge', function () {
   });
 });
 
+/** A GET from a chosen local address (any of 127.0.0.0/8 reaches a loopback listener), for a peer address of its own. */
+function requestFrom(localAddress: string, url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { localAddress, headers }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
 /** Reads proto-key's payload over gRPC, records proto-key-python with a "__proto__" payload key and reads it back; prints both payloads as JSON. */
 const PYTHON_PROTO_KEY = `
 import sys, json, grpc
@@ -255,6 +268,69 @@ describe('the REST gateway with authentication configured', function () {
       body: JSON.stringify({ jobId: 'within-limit', type: 'big', payload: { text: 'x'.repeat(MAX_BODY / 2) }, status: 'JOB_STATUS_SUCCEEDED', outputHash: 'h' }),
     });
     expect(within.status).to.equal(200);
+  });
+});
+
+describe('failed authentications, limited by peer address', function () {
+  this.timeout(120_000);
+  let directory: string;
+  let server: ServerProcess;
+  const known = makeApiKey();
+  const fresh = makeApiKey();
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'provenance-auth-failures-'));
+    const keysFile = join(directory, 'api-keys.json');
+    const entry = (id: string, key: string) => ({ id, sha256: sha256Hex(key), subject: id, tenant: 'acme', roles: ['reader'] });
+    writeFileSync(keysFile, JSON.stringify([entry('known', known), entry('fresh', fresh)]));
+    server = await startServer({
+      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
+      PROVENANCE_IN_PROCESS_WORKERS: 'false',
+      PROVENANCE_API_KEYS_FILE: keysFile,
+      // Three failures, then one a minute: nothing refills while the test runs.
+      PROVENANCE_AUTH_FAILURE_LIMIT: '1',
+      PROVENANCE_AUTH_FAILURE_BURST: '3',
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const grpcCode = async (key: string) => {
+    const api = connect(server.address, { headers: { 'x-api-key': key } });
+    try {
+      const error = await failure(api.getJob({ jobId: 'nowhere' }));
+      return error.code === status.RESOURCE_EXHAUSTED ? `RESOURCE_EXHAUSTED ${Number(statusDetails(error).retryInfo?.retryDelay?.seconds) > 0}` : status[error.code];
+    } finally {
+      api.close();
+    }
+  };
+
+  it('refuses a peer that keeps failing as rate-limited, unchecked, while credentials it used before keep working, over gRPC and REST', async () => {
+    expect(await grpcCode(known)).to.equal('NOT_FOUND');
+    const guesses = [];
+    for (let i = 0; i < 6; i++) guesses.push(await grpcCode(makeApiKey()));
+    expect(guesses).to.deep.equal(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED', 'RESOURCE_EXHAUSTED true', 'RESOURCE_EXHAUSTED true', 'RESOURCE_EXHAUSTED true']);
+    expect(await grpcCode(known)).to.equal('NOT_FOUND');
+    // A valid key this peer never used is a guess like any other, and is not even checked.
+    expect(await grpcCode(fresh)).to.equal('RESOURCE_EXHAUSTED true');
+
+    // REST authenticates with the HTTP client's own address: the same peer, the same limit.
+    const restFromHere = await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': fresh });
+    expect(restFromHere.status).to.equal(429);
+    expect(Number(restFromHere.headers['retry-after'])).to.be.above(0);
+    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': known })).status).to.equal(404);
+  });
+
+  it("counts REST failures by the HTTP client's address, not the gateway's loopback calls", async () => {
+    // Another loopback address is another peer: its good key works, though the gateway forwards the call from 127.0.0.1.
+    const url = `http://${server.httpAddress}/jobs/nowhere/provenance`;
+    expect((await requestFrom('127.0.0.2', url, { 'x-api-key': fresh })).status).to.equal(404);
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await requestFrom('127.0.0.3', url, { 'x-api-key': makeApiKey() })).status);
+    expect(statuses).to.deep.equal([401, 401, 401, 429, 429]);
+    expect((await requestFrom('127.0.0.2', url, { 'x-api-key': fresh })).status).to.equal(404);
   });
 });
 

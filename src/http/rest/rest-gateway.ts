@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
-import { AuthenticationFailed, type CallCredentials } from '../../auth/authenticator.js';
-import type { Principal } from '../../domain/principal.js';
+import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
+import { AuthenticationFailed } from '../../auth/authenticator.js';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
+import { GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../transport/interceptors/authentication.js';
 import { REQUEST_ID_HEADER } from '../../request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
@@ -29,11 +30,13 @@ export interface RestGatewayOptions {
   /** The largest request body (PROVENANCE_REST_MAX_BODY_BYTES). */
   maxBodyBytes: number;
   /**
-   * Who calls, from the request's headers, before anything else is done for
-   * it; absent when no authentication is configured. The gRPC twin
+   * How callers are authenticated (from the request's headers and its peer
+   * address), before anything else is done for a request; and the token that
+   * tells the gRPC side that a call was forwarded after that. The gRPC twin
    * authenticates the call again: it is the one that decides the principal.
+   * Absent when no authentication is configured.
    */
-  authenticate?: (credentials: CallCredentials, peer: string) => Promise<Principal>;
+  authentication?: Pick<CallerAuthentication, 'authenticate' | 'gatewayToken'>;
   /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
   timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
@@ -76,7 +79,7 @@ export class RestGateway {
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {
       // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
-      const refused = await this.refusedCaller(request, context);
+      const refused = await this.refusedCaller(request, context, route);
       if (refused) return unreadBodyLeftBehind(request, refused);
       const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
@@ -99,13 +102,17 @@ export class RestGateway {
   }
 
   /** The refusal of a caller without a valid credential (401), from the headers alone; undefined for a caller who may go on. */
-  private async refusedCaller(request: IncomingMessage, context: RouteContext): Promise<HttpResponse | undefined> {
-    if (!this.options.authenticate) return undefined;
+  private async refusedCaller(request: IncomingMessage, context: RouteContext, route: RestRoute): Promise<HttpResponse | undefined> {
+    if (!this.options.authentication) return undefined;
     const peer = request.socket.remoteAddress ?? '';
     try {
-      await this.options.authenticate({ metadata: this.credentialsOf(request) }, peer);
+      await this.options.authentication.authenticate({ metadata: this.credentialsOf(request) }, peer);
       return undefined;
     } catch (error) {
+      if (error instanceof AuthenticationThrottled) {
+        context.log.debug({ path: context.url.pathname, peer }, 'REST call refused: too many failed authentications from its address');
+        return statusResponse(toRpcStatus(error, route.grpcPath, context.log));
+      }
       if (!(error instanceof AuthenticationFailed)) throw error;
       context.log.info({ path: context.url.pathname, reason: error.message, peer }, 'unauthenticated REST call refused');
       return statusResponse({ code: status.UNAUTHENTICATED, message: 'unauthenticated', details: [] });
@@ -144,6 +151,7 @@ export class RestGateway {
   private metadataOf(request: IncomingMessage, requestId: string): Metadata {
     const metadata = this.credentialsOf(request);
     metadata.set(REQUEST_ID_HEADER, requestId);
+    if (this.options.authentication) metadata.set(GATEWAY_TOKEN_KEY, this.options.authentication.gatewayToken);
     return metadata;
   }
 
