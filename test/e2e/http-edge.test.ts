@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { JobStatus } from '@provenance/client';
+import { GetJobRequest, JobStatus } from '@provenance/client';
 import { restGateway } from '../../src/http/routes/rest.js';
 import type { RestGateway } from '../../src/http/rest/rest-gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/http/server.js';
@@ -17,7 +17,7 @@ import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
 import { openSocket, rawExchange, received, sendUntilAnswered } from '../support/raw-http.js';
 import { parseExposition, total } from '../support/prometheus.js';
-import { makeApiKey, sha256Hex } from '../support/credentials.js';
+import { makeApiKey, makeHmacSecret, metadataWith, sha256Hex, signToken } from '../support/credentials.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const PYTHON_GEN = fileURLToPath(new URL('../../../clients/python/gen', import.meta.url));
@@ -31,22 +31,40 @@ function detail<T>(body: ErrorBody, type: string): T {
   return body.error.details.find((d) => d['@type'] === `type.googleapis.com/google.rpc.${type}`) as T;
 }
 
+/** A server process of its own: SQLite in a fresh folder, no workers, these settings, and these API keys (by id, each a submitter of tenant acme). */
+async function ownServer(env: Record<string, string> = {}, apiKeys: Record<string, string> = {}): Promise<ServerProcess & { remove(): Promise<void> }> {
+  const directory = mkdtempSync(join(tmpdir(), 'provenance-http-edge-'));
+  const keys = Object.entries(apiKeys).map(([id, key]) => ({ id, sha256: sha256Hex(key), subject: id, tenant: 'acme', roles: ['submitter'] }));
+  const keysFile = join(directory, 'api-keys.json');
+  if (keys.length > 0) writeFileSync(keysFile, JSON.stringify(keys));
+  const server = await startServer({
+    PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
+    PROVENANCE_IN_PROCESS_WORKERS: 'false',
+    ...(keys.length > 0 ? { PROVENANCE_API_KEYS_FILE: keysFile } : {}),
+    ...env,
+  });
+  return {
+    ...server,
+    async remove() {
+      await server.stop();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The HTTP listener and the REST gateway against hostile or broken requests, through the wire of a real server process. */
 describe('the HTTP edge', function () {
   this.timeout(120_000);
-  let directory: string;
-  let server: ServerProcess;
+  let server: Awaited<ReturnType<typeof ownServer>>;
   let api: Client;
 
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'provenance-http-edge-'));
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+    server = await ownServer();
     api = connect(server.address);
   });
   after(async () => {
     api?.close();
-    await server?.stop();
-    rmSync(directory, { recursive: true, force: true });
+    await server?.remove();
   });
 
   const scrape = async () => parseExposition(await (await fetch(`http://${server.httpAddress}/metrics`)).text());
@@ -169,7 +187,7 @@ describe('the HTTP edge', function () {
 });
 
 /** A GET from a chosen local address (any of 127.0.0.0/8 reaches a loopback listener), for a peer address of its own. */
-function requestFrom(localAddress: string, url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+function requestFrom(localAddress: string, url: string, headers: OutgoingHttpHeaders): Promise<{ status: number; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, { localAddress, headers }, (response) => {
       response.resume();
@@ -207,26 +225,12 @@ except grpc.RpcError as error:
 
 describe('the REST gateway with authentication configured', function () {
   this.timeout(120_000);
-  let directory: string;
-  let server: ServerProcess;
+  let server: Awaited<ReturnType<typeof ownServer>>;
   const key = makeApiKey();
   const MAX_BODY = 1024 * 1024;
 
-  before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'provenance-rest-auth-'));
-    const keysFile = join(directory, 'api-keys.json');
-    writeFileSync(keysFile, JSON.stringify([{ id: 'ci', sha256: sha256Hex(key), subject: 'ci-bot', tenant: 'acme', roles: ['submitter'] }]));
-    server = await startServer({
-      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
-      PROVENANCE_IN_PROCESS_WORKERS: 'false',
-      PROVENANCE_API_KEYS_FILE: keysFile,
-      PROVENANCE_REST_MAX_BODY_BYTES: String(MAX_BODY),
-    });
-  });
-  after(async () => {
-    await server?.stop();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  before(async () => (server = await ownServer({ PROVENANCE_REST_MAX_BODY_BYTES: String(MAX_BODY) }, { ci: key })));
+  after(async () => server?.remove());
 
   const post = (path: string, headers: string[], length?: number) =>
     `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`;
@@ -273,29 +277,13 @@ describe('the REST gateway with authentication configured', function () {
 
 describe('failed authentications, limited by peer address', function () {
   this.timeout(120_000);
-  let directory: string;
-  let server: ServerProcess;
+  let server: Awaited<ReturnType<typeof ownServer>>;
   const known = makeApiKey();
   const fresh = makeApiKey();
 
-  before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'provenance-auth-failures-'));
-    const keysFile = join(directory, 'api-keys.json');
-    const entry = (id: string, key: string) => ({ id, sha256: sha256Hex(key), subject: id, tenant: 'acme', roles: ['reader'] });
-    writeFileSync(keysFile, JSON.stringify([entry('known', known), entry('fresh', fresh)]));
-    server = await startServer({
-      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
-      PROVENANCE_IN_PROCESS_WORKERS: 'false',
-      PROVENANCE_API_KEYS_FILE: keysFile,
-      // Three failures, then one a minute: nothing refills while the test runs.
-      PROVENANCE_AUTH_FAILURE_LIMIT: '1',
-      PROVENANCE_AUTH_FAILURE_BURST: '3',
-    });
-  });
-  after(async () => {
-    await server?.stop();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  // Three failures, then one a minute: nothing refills while the test runs.
+  before(async () => (server = await ownServer({ PROVENANCE_AUTH_FAILURE_LIMIT: '1', PROVENANCE_AUTH_FAILURE_BURST: '3' }, { known, fresh })));
+  after(async () => server?.remove());
 
   const grpcCode = async (key: string) => {
     const api = connect(server.address, { headers: { 'x-api-key': key } });
@@ -334,18 +322,69 @@ describe('failed authentications, limited by peer address', function () {
   });
 });
 
+describe('the server log, given bad credentials of every kind', function () {
+  this.timeout(120_000);
+  let server: Awaited<ReturnType<typeof ownServer>>;
+  const jwtSecret = makeHmacSecret();
+  const apiKey = makeApiKey();
+  const token = (audience: string) =>
+    signToken({ sub: 'alice', tenant: 'acme', roles: ['reader'], iss: 'https://issuer.test', aud: audience, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', jwtSecret);
+
+  before(async () => {
+    const jwt = { PROVENANCE_JWT_SECRET: jwtSecret, PROVENANCE_JWT_ISSUER: 'https://issuer.test', PROVENANCE_JWT_AUDIENCE: 'provenance' };
+    server = await ownServer({ ...jwt, PROVENANCE_LOG_LEVEL: 'debug' }, { ci: apiKey });
+  });
+  after(async () => server?.remove());
+
+  it('holds no credential, nor any 8 characters of one; duplicate credential headers are refused on REST as on gRPC', async () => {
+    const valid = await token('provenance');
+    const rawSecret = makeApiKey();
+    const wrongAudience = await token('someone-else');
+    const unknownKey = makeApiKey();
+    const refusals: Array<Record<string, string | string[]>> = [
+      { authorization: rawSecret },
+      { authorization: `Bearer ${wrongAudience}` },
+      { 'x-api-key': unknownKey },
+      { authorization: [`Bearer ${valid}`, `Bearer ${wrongAudience}`] },
+      { 'x-api-key': [apiKey, apiKey] },
+    ];
+    for (const headers of refusals) {
+      const api = connect(server.address);
+      try {
+        // Node's HTTP/2 refuses to send Authorization twice: the gRPC side of that case is the authenticator's unit test.
+        if (Array.isArray(headers.authorization)) continue;
+        const error = await new Promise<{ code: number }>((resolve) => api.raw.getJob(GetJobRequest.fromPartial({ jobId: 'nowhere' }), metadataWith(headers), (e) => resolve(e!)));
+        expect(error.code, JSON.stringify(headers)).to.equal(status.UNAUTHENTICATED);
+      } finally {
+        api.close();
+      }
+    }
+    for (const headers of refusals) {
+      const rest = await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, headers);
+      expect(rest.status, JSON.stringify(headers)).to.equal(401);
+    }
+    // The valid credentials, once each, are fine.
+    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { authorization: `Bearer ${valid}` })).status).to.equal(404);
+    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': apiKey })).status).to.equal(404);
+
+    await until(() => (server.output().match(/"msg":"unauthenticated (REST )?call refused"/g) ?? []).length >= 2 * refusals.length - 1, 'every refusal to be logged');
+    const output = server.output();
+    for (const secret of [jwtSecret, apiKey, valid, rawSecret, wrongAudience, unknownKey]) {
+      for (let i = 0; i + 8 <= secret.length; i++) expect(output.includes(secret.slice(i, i + 8)), `the log holds ${secret.slice(i, i + 8)}`).to.equal(false);
+    }
+  });
+});
+
 describe("the REST gateway's channel", function () {
   this.timeout(120_000);
-  let directory: string;
-  let server: ServerProcess;
+  let server: Awaited<ReturnType<typeof ownServer>>;
   let proxy: TcpProxy;
   let gateway: RestGateway;
   let http: RunningHttpServer;
   const { logger, lines } = capturingLogger();
 
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'provenance-gateway-channel-'));
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+    server = await ownServer();
     // The gateway of this test process reaches the server's gRPC listener through a proxy that can freeze its connection.
     proxy = await startTcpProxy(server.address);
     gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, maxBodyBytes: 1024 * 1024, timeoutMs: 500, logger });
@@ -355,8 +394,7 @@ describe("the REST gateway's channel", function () {
     await http?.shutdown();
     gateway?.close();
     await proxy?.close();
-    await server?.stop();
-    rmSync(directory, { recursive: true, force: true });
+    await server?.remove();
   });
 
   it('gives every call a deadline, and replaces a channel that stopped carrying calls while the listener answers', async () => {
