@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
@@ -42,6 +43,8 @@ export interface HttpServerOptions {
   fallback?: (request: IncomingMessage, context: RouteContext) => Promise<HttpResponse | undefined>;
   logger: Logger;
   shutdownGraceMs: number;
+  /** HTTPS with this certificate (PEM, the server's first, then intermediates) and key; plain HTTP without. */
+  tls?: { certificateChain: Buffer; privateKey: Buffer };
 }
 
 export interface RunningHttpServer {
@@ -61,6 +64,8 @@ export function json(status: number, value: unknown): HttpResponse {
  * well-formed, else a fresh one) that it echoes in the response and logs
  * under, and masks a route's failure as a 500 naming an error id, as the gRPC
  * side does. It carries no logic of its own: routes call the service.
+ * With a certificate it serves HTTPS only: credentials never travel in
+ * plaintext beside a gRPC listener that has TLS.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const handle = (request: IncomingMessage, response: ServerResponse) =>
@@ -69,7 +74,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       options.logger.error({ err: error }, 'request failed beyond answering; connection closed');
       response.destroy();
     });
-  const server = createServer(handle);
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
   const { host, bareHost, port } = splitAddress(options.address);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
 import { openSocket, rawExchange, received, sendUntilAnswered } from '../support/raw-http.js';
 import { parseExposition, total } from '../support/prometheus.js';
-import { makeApiKey, makeHmacSecret, metadataWith, sha256Hex, signToken } from '../support/credentials.js';
+import { issueCertificate, makeApiKey, makeCertificateAuthority, makeHmacSecret, metadataWith, sha256Hex, signToken, type CertificateAuthority } from '../support/credentials.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const PYTHON_GEN = fileURLToPath(new URL('../../../clients/python/gen', import.meta.url));
@@ -157,13 +158,13 @@ describe('the HTTP edge', function () {
     });
     expect(recorded.status).to.equal(200);
     const overRest = (await (await fetch(`http://${server.httpAddress}/jobs/proto-key/provenance`)).json()) as { payload: object };
-    expect(JSON.stringify(overRest.payload)).to.equal('{"__proto__":{"x":1},"b":2}');
+    expect(overRest.payload).to.deep.equal(JSON.parse('{"__proto__":{"x":1},"b":2}'));
     // Python's protobuf, a decoder of its own, reads what the gRPC twin answers; it records a job with such a key too.
     const python = await promisify(execFile)('/usr/bin/python3', ['-c', PYTHON_PROTO_KEY, server.address], { env: { ...process.env, PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: '1' } });
     // JSON.parse on both sides: an object literal would take "__proto__" as its prototype.
     expect(JSON.parse(python.stdout)).to.deep.equal(JSON.parse('{"restRecorded": {"__proto__": {"x": 1}, "b": 2}, "grpcRecorded": {"__proto__": {"y": 2}, "c": 3}}'));
     const overRestAgain = (await (await fetch(`http://${server.httpAddress}/jobs/proto-key-python/provenance`)).json()) as { payload: object };
-    expect(JSON.stringify(overRestAgain.payload)).to.equal('{"__proto__":{"y":2},"c":3}');
+    expect(overRestAgain.payload).to.deep.equal(JSON.parse('{"__proto__":{"y":2},"c":3}'));
   });
 
   it('releases the subscription of every GET /events, whenever its client leaves: thousands of cycles leave the subscriber gauge at 0', async () => {
@@ -186,12 +187,13 @@ describe('the HTTP edge', function () {
   });
 });
 
-/** A GET from a chosen local address (any of 127.0.0.0/8 reaches a loopback listener), for a peer address of its own. */
-function requestFrom(localAddress: string, url: string, headers: OutgoingHttpHeaders): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+/** A GET with node:http or node:https: from a chosen local address (any of 127.0.0.0/8 reaches a loopback listener, as a peer of its own), with headers (an array sends one several times), trusting a CA. */
+function get(url: string, options: { localAddress?: string; headers?: OutgoingHttpHeaders; ca?: string } = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { localAddress, headers }, (response) => {
-      response.resume();
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, options, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
     });
     request.on('error', reject);
     request.end();
@@ -262,9 +264,10 @@ describe('the REST gateway with authentication configured', function () {
 
     // Chunks of a body with no length: read up to the limit, then refused.
     const chunk = Buffer.from(`10000\r\n${'x'.repeat(0x10000)}\r\n`);
-    const streamed = await sendUntilAnswered(server.httpAddress, post('/jobs:record', [`x-api-key: ${key}`]), 100 * chunk.length, chunk);
+    // 64 MB: more than socket buffers on both sides hold, so that a server that stops reading stops the sender.
+    const streamed = await sendUntilAnswered(server.httpAddress, post('/jobs:record', [`x-api-key: ${key}`]), 1000 * chunk.length, chunk);
     expect(streamed.response.status).to.equal(413);
-    expect(streamed.sentBytes).to.be.below(100 * chunk.length);
+    expect(streamed.sentBytes).to.be.below(1000 * chunk.length);
 
     const within = await fetch(`http://${server.httpAddress}/jobs:record`, {
       method: 'POST',
@@ -305,20 +308,20 @@ describe('failed authentications, limited by peer address', function () {
     expect(await grpcCode(fresh)).to.equal('RESOURCE_EXHAUSTED true');
 
     // REST authenticates with the HTTP client's own address: the same peer, the same limit.
-    const restFromHere = await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': fresh });
+    const restFromHere = await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { localAddress: '127.0.0.1', headers: { 'x-api-key': fresh } });
     expect(restFromHere.status).to.equal(429);
     expect(Number(restFromHere.headers['retry-after'])).to.be.above(0);
-    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': known })).status).to.equal(404);
+    expect((await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { localAddress: '127.0.0.1', headers: { 'x-api-key': known } })).status).to.equal(404);
   });
 
   it("counts REST failures by the HTTP client's address, not the gateway's loopback calls", async () => {
     // Another loopback address is another peer: its good key works, though the gateway forwards the call from 127.0.0.1.
     const url = `http://${server.httpAddress}/jobs/nowhere/provenance`;
-    expect((await requestFrom('127.0.0.2', url, { 'x-api-key': fresh })).status).to.equal(404);
+    expect((await get(url, { localAddress: '127.0.0.2', headers: { 'x-api-key': fresh } })).status).to.equal(404);
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await requestFrom('127.0.0.3', url, { 'x-api-key': makeApiKey() })).status);
+    for (let i = 0; i < 5; i++) statuses.push((await get(url, { localAddress: '127.0.0.3', headers: { 'x-api-key': makeApiKey() } })).status);
     expect(statuses).to.deep.equal([401, 401, 401, 429, 429]);
-    expect((await requestFrom('127.0.0.2', url, { 'x-api-key': fresh })).status).to.equal(404);
+    expect((await get(url, { localAddress: '127.0.0.2', headers: { 'x-api-key': fresh } })).status).to.equal(404);
   });
 });
 
@@ -360,18 +363,49 @@ describe('the server log, given bad credentials of every kind', function () {
       }
     }
     for (const headers of refusals) {
-      const rest = await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, headers);
+      const rest = await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { headers });
       expect(rest.status, JSON.stringify(headers)).to.equal(401);
     }
     // The valid credentials, once each, are fine.
-    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { authorization: `Bearer ${valid}` })).status).to.equal(404);
-    expect((await requestFrom('127.0.0.1', `http://${server.httpAddress}/jobs/nowhere/provenance`, { 'x-api-key': apiKey })).status).to.equal(404);
+    expect((await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { headers: { authorization: `Bearer ${valid}` } })).status).to.equal(404);
+    expect((await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { headers: { 'x-api-key': apiKey } })).status).to.equal(404);
 
     await until(() => (server.output().match(/"msg":"unauthenticated (REST )?call refused"/g) ?? []).length >= 2 * refusals.length - 1, 'every refusal to be logged');
     const output = server.output();
     for (const secret of [jwtSecret, apiKey, valid, rawSecret, wrongAudience, unknownKey]) {
       for (let i = 0; i + 8 <= secret.length; i++) expect(output.includes(secret.slice(i, i + 8)), `the log holds ${secret.slice(i, i + 8)}`).to.equal(false);
     }
+  });
+});
+
+describe('the HTTP listener beside a gRPC listener with TLS', function () {
+  this.timeout(120_000);
+  let ca: CertificateAuthority;
+  let server: Awaited<ReturnType<typeof ownServer>>;
+
+  before(async () => {
+    ca = await makeCertificateAuthority();
+    const certificate = await issueCertificate(ca, { commonName: 'localhost', server: ['localhost', '127.0.0.1'] });
+    server = await ownServer({ PROVENANCE_TLS_CERT_FILE: certificate.certificatePath, PROVENANCE_TLS_KEY_FILE: certificate.keyPath });
+  });
+  after(async () => {
+    await server?.remove();
+    await ca?.remove();
+  });
+
+  it('serves HTTPS with the same certificate, REST included, and nothing in plaintext', async () => {
+    const health = await get(`https://${server.httpAddress}/healthz`, { ca: ca.certificatePem });
+    expect(health.status).to.equal(200);
+    expect(JSON.parse(health.body)).to.deep.equal({ status: 'ok' });
+    expect((await get(`https://${server.httpAddress}/jobs/nowhere/provenance`, { ca: ca.certificatePem })).status).to.equal(404);
+    expect(server.output()).to.match(/"httpScheme":"https"/);
+    let plaintext: unknown;
+    try {
+      plaintext = await get(`http://${server.httpAddress}/healthz`);
+    } catch (error) {
+      plaintext = error;
+    }
+    expect(plaintext).to.be.instanceOf(Error);
   });
 });
 
