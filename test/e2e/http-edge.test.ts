@@ -13,7 +13,7 @@ import { restGateway } from '../../src/http/routes/rest.js';
 import type { RestGateway } from '../../src/http/rest/rest-gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/http/server.js';
 import { until } from '../conformance/job-queue.js';
-import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
 import { openSocket, rawExchange, received, sendUntilAnswered } from '../support/raw-http.js';
@@ -99,6 +99,12 @@ describe('the HTTP edge', function () {
     // gRPC C-core refuses received metadata over 8 KiB by default: the Python client must get the status too.
     const python = await promisify(execFile)('/usr/bin/python3', ['-c', PYTHON_SUBMIT, server.address], { env: { ...process.env, PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: '1' } });
     expect(python.stdout.trim()).to.equal('StatusCode.INVALID_ARGUMENT');
+
+    // The per-record statuses of a batch are bounded the same way.
+    const [result] = (await api.batchRecordJobs({ requests: [{ type: 't', parentJobIds, status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }] })).results;
+    const recordStatus = decodeStatus(result!.status!);
+    expect(recordStatus.badRequest!.fieldViolations).to.have.length(listed.length);
+    expect(recordStatus.errorInfo!.metadata).to.deep.equal(details.errorInfo!.metadata);
 
     const rest = await fetch(`http://${server.httpAddress}/jobs`, { method: 'POST', body: JSON.stringify({ type: 'echo', parentJobIds }) });
     expect(rest.status).to.equal(400);
