@@ -69,7 +69,7 @@ export const JOB_RESOURCE = 'provenance.v1.Job';
  * grpc-js gives up on trailers of about 110 KiB, hanging its connection. So
  * at most `violations` violations are listed, within `violationBytes`
  * together (the rest are counted), each text within `textBytes`, and the
- * message within `messageBytes`: a whole status stays under 5 KiB.
+ * message within `messageBytes`: a whole status stays under 6 KiB.
  * docs/decisions.md, Errors, has the measurements.
  */
 export const ERROR_BOUNDS = {
