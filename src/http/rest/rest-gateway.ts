@@ -17,6 +17,8 @@ import { encodedRequest, transcodeRequest } from './transcode.js';
 
 /** Request headers that travel to the gRPC call as metadata: the credentials. */
 const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
+/** What a text value of gRPC metadata may hold: printable ASCII. */
+const METADATA_TEXT = /^[\x20-\x7e]*$/;
 /** A comment line this often keeps an idle event stream's connection open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -122,7 +124,13 @@ export class RestGateway {
   /** The credential headers as gRPC metadata, every value of a repeated one (which authentication refuses). */
   private credentialsOf(request: IncomingMessage): Metadata {
     const metadata = new Metadata();
-    for (const name of FORWARDED_HEADERS) for (const value of request.headersDistinct[name] ?? []) metadata.add(name, value);
+    for (const name of FORWARDED_HEADERS) {
+      for (const value of request.headersDistinct[name] ?? []) {
+        // grpc-js would throw, naming the value, on what gRPC metadata cannot carry; no credential holds such characters.
+        if (!METADATA_TEXT.test(value)) throw new AuthenticationFailed(`the ${name} header holds characters no credential has`);
+        metadata.add(name, value);
+      }
+    }
     return metadata;
   }
 
@@ -147,9 +155,9 @@ export class RestGateway {
     }
   }
 
-  /** The caller's credentials and the HTTP request's id, so that both sides log under one id. */
+  /** The caller's credentials (checked already: without authentication configured, there are none to forward) and the HTTP request's id, so that both sides log under one id. */
   private metadataOf(request: IncomingMessage, requestId: string): Metadata {
-    const metadata = this.credentialsOf(request);
+    const metadata = this.options.authentication ? this.credentialsOf(request) : new Metadata();
     metadata.set(REQUEST_ID_HEADER, requestId);
     if (this.options.authentication) metadata.set(GATEWAY_TOKEN_KEY, this.options.authentication.gatewayToken);
     return metadata;
