@@ -23,6 +23,12 @@ export interface Config {
   maxBatchParents: number;
   maxPayloadBytes: number;
   maxMessageBytes: number;
+  rest: {
+    /** Deadline of each REST call on the gRPC listener, and the longest an event stream may take to open. */
+    timeoutMs: number;
+    /** The largest REST request body. */
+    maxBodyBytes: number;
+  };
   volatileKeys: string[];
   redactKeys: string[];
   security: {
@@ -33,6 +39,8 @@ export interface Config {
     /** Calls per second per principal; undefined: the default (500 when authentication is configured, none otherwise); 0: none. */
     rateLimitPerSecond: number | undefined;
     rateLimitBurst: number | undefined;
+    /** Failed authentications a peer address may make (per minute, and at once); perMinute 0: no limit. */
+    authFailureLimit: { perMinute: number; burst: number };
   };
   shutdownGraceMs: number;
   events: {
@@ -96,6 +104,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxBatchParents: integer(read, 'PROVENANCE_MAX_BATCH_PARENTS', Math.max(10_000, maxParents), maxParents, 10_000_000),
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    rest: {
+      timeoutMs: integer(read, 'PROVENANCE_REST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      maxBodyBytes: integer(read, 'PROVENANCE_REST_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    },
     volatileKeys: list(read, 'PROVENANCE_VOLATILE_KEYS', DEFAULT_VOLATILE_KEYS),
     redactKeys: redactKeys(read),
     security: {
@@ -104,6 +116,10 @@ export function loadConfig(env: Env = process.env): Config {
       secret: secret(read, 'PROVENANCE_SECRET'),
       rateLimitPerSecond: read('PROVENANCE_RATE_LIMIT') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT', 0, 0, 1_000_000),
       rateLimitBurst: read('PROVENANCE_RATE_LIMIT_BURST') === undefined ? undefined : integer(read, 'PROVENANCE_RATE_LIMIT_BURST', 0, 1, 10_000_000),
+      authFailureLimit: {
+        perMinute: integer(read, 'PROVENANCE_AUTH_FAILURE_LIMIT', 60, 0, 1_000_000),
+        burst: integer(read, 'PROVENANCE_AUTH_FAILURE_BURST', 20, 1, 1_000_000),
+      },
     },
     shutdownGraceMs: integer(read, 'PROVENANCE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     events: {

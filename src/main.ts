@@ -37,7 +37,12 @@ const server = await startGrpcServer(
   },
   { service: runtime.service, logger, principalOf },
 );
-const rest = restGateway(server.address, config.security.auth.tls, config.maxMessageBytes);
+const rest = restGateway(server.address, config.security.auth.tls, {
+  maxMessageBytes: config.maxMessageBytes,
+  ...config.rest,
+  logger,
+  ...(security.authentication ? { authentication: security.authentication } : {}),
+});
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,
@@ -45,6 +50,8 @@ const http = config.httpAddress
       fallback: (request, context) => rest.answer(request, context),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
+      // The gRPC listener's certificate: REST carries the same credentials, and deserves the same protection.
+      ...(config.security.auth.tls ? { tls: config.security.auth.tls } : {}),
     }).catch((error: unknown) => {
       logger.fatal({ err: error, address: config.httpAddress }, 'cannot listen on PROVENANCE_HTTP_ADDRESS');
       process.exit(1);
@@ -52,7 +59,10 @@ const http = config.httpAddress
   : undefined;
 runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();
-logger.info({ address: server.address, httpAddress: http?.address, storage: config.storage.type, workers: config.execution.inProcessWorkers }, 'serving');
+logger.info(
+  { address: server.address, httpAddress: http?.address, ...(http && { httpScheme: config.security.auth.tls ? 'https' : 'http' }), storage: config.storage.type, workers: config.execution.inProcessWorkers },
+  'serving',
+);
 runUntilSignalled(logger, async () => {
   // Open WatchEvents streams end first, resumably, so that they do not hold the graceful shutdown.
   runtime.hub.stop();

@@ -32,6 +32,14 @@ export function createAuthenticator(config: AuthConfig): Authenticator | undefin
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/**
+ * Authorization schemes named in the log when a header uses one: IANA's
+ * registry and a few common others. Anything else is not named, because a
+ * header without a scheme is the secret itself.
+ */
+const KNOWN_SCHEMES = new Set(
+  ['Basic', 'Bearer', 'Concealed', 'Digest', 'DPoP', 'GNAP', 'HOBA', 'Mutual', 'Negotiate', 'NTLM', 'OAuth', 'PrivateToken', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'vapid', 'AWS4-HMAC-SHA256', 'Token', 'ApiKey'].map((scheme) => scheme.toLowerCase()),
+);
 
 /**
  * Tries a bearer token, then an API key, then the client certificate. The
@@ -51,7 +59,7 @@ class CredentialAuthenticator implements Authenticator {
     if (authorization !== undefined) {
       if (!this.bearerTokens) throw new AuthenticationFailed('an authorization header was presented, but JWT authentication is not configured');
       const token = BEARER.exec(authorization)?.[1];
-      if (token === undefined) throw new AuthenticationFailed(`the authorization header is not "Bearer <token>" (scheme "${authorization.split(' ')[0]}")`);
+      if (token === undefined) throw new AuthenticationFailed(`the authorization header is not "Bearer <token>" (${schemeOf(authorization)})`);
       return this.bearerTokens.verify(token);
     }
     const apiKey = singleValue(metadata, 'x-api-key');
@@ -63,6 +71,13 @@ class CredentialAuthenticator implements Authenticator {
     if (peerCertificate && this.certificatesIdentify) return principalFromCertificate(peerCertificate);
     throw new AuthenticationFailed('no credential was presented');
   }
+}
+
+/** How a refused Authorization header is described in the log: by its scheme when it is a known one, never by anything the caller wrote otherwise. */
+function schemeOf(authorization: string): string {
+  const [first = '', ...rest] = authorization.trim().split(/\s+/);
+  if (rest.length === 0) return 'no scheme';
+  return KNOWN_SCHEMES.has(first.toLowerCase()) ? `scheme "${first}"` : 'an unknown scheme';
 }
 
 /** A header sent more than once is ambiguous about who calls, so it fails. */

@@ -6,6 +6,9 @@ import { grantedRoles } from './roles.js';
 
 export type PublicKeyAlgorithm = 'RS256' | 'ES256';
 
+/** The JWS algorithm names of RFC 7518 and RFC 8037. */
+const JWA_NAME = /^(?:(?:HS|RS|ES|PS)(?:256|384|512)|ES256K|EdDSA|Ed25519|none)$/;
+
 /** The issuer's public key and the one algorithm its type allows. */
 export interface PublicVerificationKey {
   algorithm: PublicKeyAlgorithm;
@@ -56,7 +59,8 @@ export class BearerTokenVerifier {
   /** The key of the token's algorithm only: jose has already refused any algorithm not in the whitelist. */
   private keyFor(algorithm: string | undefined): KeyObject {
     const key = algorithm === undefined ? undefined : this.keys.get(algorithm);
-    if (!key) throw new errors.JOSEAlgNotAllowed(`no key for algorithm ${String(algorithm)}`);
+    // The header is the caller's text: named only when it is an algorithm name.
+    if (!key) throw new errors.JOSEAlgNotAllowed(`no key for ${algorithm !== undefined && JWA_NAME.test(algorithm) ? `algorithm ${algorithm}` : 'the token\'s algorithm'}`);
     return key;
   }
 

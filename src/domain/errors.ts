@@ -62,9 +62,49 @@ export class ProvenanceError extends Error {
 
 export const JOB_RESOURCE = 'provenance.v1.Job';
 
+/**
+ * What one error may carry. Its google.rpc.Status travels in the call's
+ * trailers, and trailers past a client's limit never arrive: gRPC C-core
+ * (Python, C++, ...) refuses received metadata over 8 KiB by default, and
+ * grpc-js gives up on trailers of about 110 KiB, hanging its connection. So
+ * at most `violations` violations are listed, within `violationBytes`
+ * together (the rest are counted), each text within `textBytes`, and the
+ * message within `messageBytes`: a whole status stays under 6 KiB.
+ * docs/decisions.md, Errors, has the measurements.
+ */
+export const ERROR_BOUNDS = {
+  violations: 20,
+  violationBytes: 2048,
+  textBytes: 200,
+  messageBytes: 512,
+} as const;
+
+/** The text cut to at most maxBytes of UTF-8, whole characters only, ending in "…" when cut. */
+export function truncated(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const ellipsis = '…';
+  let kept = '';
+  let bytes = Buffer.byteLength(ellipsis, 'utf8');
+  for (const character of text) {
+    bytes += Buffer.byteLength(character, 'utf8');
+    if (bytes > maxBytes) break;
+    kept += character;
+  }
+  return kept + ellipsis;
+}
+
 export function invalidArgument(violations: FieldViolation[]): ProvenanceError {
-  const summary = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
-  return new ProvenanceError('INVALID_ARGUMENT', `invalid request: ${summary}`, 'INVALID_ARGUMENT', {
+  // The message names the first violations only: a request can have thousands.
+  const named: string[] = [];
+  let length = 0;
+  for (const v of violations) {
+    const part = truncated(`${v.field}: ${v.description}`, ERROR_BOUNDS.textBytes);
+    length += part.length + 2;
+    if (named.length > 0 && length > ERROR_BOUNDS.messageBytes) break;
+    named.push(part);
+  }
+  const more = violations.length - named.length;
+  return new ProvenanceError('INVALID_ARGUMENT', `invalid request: ${named.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`, 'INVALID_ARGUMENT', {
     fieldViolations: violations,
   });
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
@@ -20,6 +21,10 @@ export interface RouteContext {
   /** Every line names the request id. */
   log: Logger;
   url: URL;
+  /** Aborted when the response is over: sent, or its connection gone (the client may leave at any moment, even before the answer starts). */
+  closed: AbortSignal;
+  /** Call before reading the body: a client that sent "Expect: 100-continue" waits for this to send it, and gets no body sent for an answer given without. */
+  acceptBody(): void;
 }
 
 /** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
@@ -38,6 +43,8 @@ export interface HttpServerOptions {
   fallback?: (request: IncomingMessage, context: RouteContext) => Promise<HttpResponse | undefined>;
   logger: Logger;
   shutdownGraceMs: number;
+  /** HTTPS with this certificate (PEM, the server's first, then intermediates) and key; plain HTTP without. */
+  tls?: { certificateChain: Buffer; privateKey: Buffer };
 }
 
 export interface RunningHttpServer {
@@ -57,9 +64,19 @@ export function json(status: number, value: unknown): HttpResponse {
  * well-formed, else a fresh one) that it echoes in the response and logs
  * under, and masks a route's failure as a 500 naming an error id, as the gRPC
  * side does. It carries no logic of its own: routes call the service.
+ * With a certificate it serves HTTPS only: credentials never travel in
+ * plaintext beside a gRPC listener that has TLS.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createServer((request, response) => void serve(options, request, response));
+  const handle = (request: IncomingMessage, response: ServerResponse) =>
+    // The last resort, should answering a failure fail too: the process must outlive any request.
+    void serve(options, request, response).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'request failed beyond answering; connection closed');
+      response.destroy();
+    });
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
+  // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
+  server.on('checkContinue', handle);
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -74,16 +91,54 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 }
 
+/**
+ * Answers one request; never rejects, whatever happens: a target that is
+ * not a URL is a 400, and a failure after the answer started (the client
+ * gone, a stream that throws) is logged and ends the response.
+ */
 async function serve(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const started = performance.now();
   const requestId = acceptedRequestId(request.headers[REQUEST_ID_HEADER]);
   const log = options.logger.child({ requestId });
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  const answer = await answerOf(options, request, { requestId, log, url });
-  response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
-  if (answer.stream) await answer.stream(response);
-  else response.end(answer.body);
-  log.debug({ method: request.method, path: url.pathname, status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+  const closed = new AbortController();
+  response.once('close', () => closed.abort());
+  // A write after the end, or on a connection that failed, is reported here rather than thrown at nobody.
+  response.on('error', (error) => log.debug({ err: error }, 'response failed'));
+  const url = requestUrl(request.url);
+  let status = 400;
+  try {
+    let continued = false;
+    const acceptBody = () => {
+      if (continued || response.headersSent || !/^100-continue$/i.test(request.headers.expect ?? '')) return;
+      continued = true;
+      response.writeContinue();
+    };
+    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
+    status = answer.status;
+    response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
+    if (answer.stream) await answer.stream(response);
+    else response.end(answer.body);
+  } catch (error) {
+    status = 500;
+    const errorId = randomBytes(8).toString('hex');
+    log.error({ err: error, errorId, path: url?.pathname }, 'internal error while answering');
+    if (response.headersSent) response.destroy();
+    else response.writeHead(500, { 'Content-Type': 'application/json', 'X-Request-Id': requestId }).end(`${JSON.stringify(internalError(errorId, requestId))}\n`);
+  }
+  log.debug({ method: request.method, path: url?.pathname, status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+}
+
+/** The request's target as a URL; undefined when it is none (an absolute URL that does not parse: "http://[", "http://a:b"). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function internalError(errorId: string, requestId: string) {
+  return { error: `internal error (error id ${errorId}, request id ${requestId}); the server log has the details` };
 }
 
 async function answerOf(options: HttpServerOptions, request: IncomingMessage, context: RouteContext): Promise<HttpResponse> {
@@ -99,7 +154,7 @@ async function answerOf(options: HttpServerOptions, request: IncomingMessage, co
   } catch (error) {
     const errorId = randomBytes(8).toString('hex');
     context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');
-    return json(500, { error: `internal error (error id ${errorId}, request id ${context.requestId}); the server log has the details` });
+    return json(500, internalError(errorId, context.requestId));
   }
 }
 

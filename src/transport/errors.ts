@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ProvenanceError } from '../domain/errors.js';
+import { ERROR_BOUNDS, ProvenanceError, truncated } from '../domain/errors.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
@@ -25,29 +25,59 @@ export function toServiceError(error: unknown, method: string, logger: Logger): 
   return Object.assign(new Error(rpcStatus.message), { code: rpcStatus.code, details: rpcStatus.message, metadata });
 }
 
-/** The google.rpc.Status of an error; also used on its own for the per-record results of a batch. */
+/**
+ * The google.rpc.Status of an error; also used on its own for the per-record
+ * results of a batch. Every status passes here, so this is where what it
+ * carries is bounded (ERROR_BOUNDS): the first violations, the number left
+ * out in ErrorInfo's metadata (omittedFieldViolations,
+ * omittedPreconditionViolations), every text cut to its length.
+ */
 export function toRpcStatus(error: unknown, method: string, logger: Logger): Status {
   const known = error instanceof ProvenanceError ? error : maskInternal(error, method, logger);
   if (known.code === 'UNAVAILABLE') logger.warn({ err: known.cause ?? known, method }, known.message);
   const { details } = known;
-  const packed: Any[] = [
-    pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: known.reason, domain: ERROR_DOMAIN, metadata: details.metadata ?? {} }).finish()),
-  ];
-  if (details.fieldViolations?.length) {
-    const fieldViolations = details.fieldViolations.map((v) => ({ field: v.field, description: v.description, reason: '' }));
-    packed.push(pack('google.rpc.BadRequest', BadRequest.encode({ fieldViolations }).finish()));
+  const budget = { count: ERROR_BOUNDS.violations, bytes: ERROR_BOUNDS.violationBytes };
+  const fieldViolations = firstViolations(details.fieldViolations ?? [], budget);
+  const preconditionViolations = firstViolations(details.preconditionViolations ?? [], budget);
+  const metadata = boundedTexts({
+    ...details.metadata,
+    ...(fieldViolations.omitted > 0 ? { omittedFieldViolations: String(fieldViolations.omitted) } : {}),
+    ...(preconditionViolations.omitted > 0 ? { omittedPreconditionViolations: String(preconditionViolations.omitted) } : {}),
+  });
+  const packed: Any[] = [pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: known.reason, domain: ERROR_DOMAIN, metadata }).finish())];
+  if (fieldViolations.listed.length > 0) {
+    packed.push(pack('google.rpc.BadRequest', BadRequest.encode({ fieldViolations: fieldViolations.listed.map((v) => ({ ...v, reason: '' })) }).finish()));
   }
-  if (details.preconditionViolations?.length) {
-    packed.push(pack('google.rpc.PreconditionFailure', PreconditionFailure.encode({ violations: details.preconditionViolations }).finish()));
+  if (preconditionViolations.listed.length > 0) {
+    packed.push(pack('google.rpc.PreconditionFailure', PreconditionFailure.encode({ violations: preconditionViolations.listed }).finish()));
   }
   if (details.resource) {
-    packed.push(pack('google.rpc.ResourceInfo', ResourceInfo.encode({ ...details.resource, owner: '', description: '' }).finish()));
+    packed.push(pack('google.rpc.ResourceInfo', ResourceInfo.encode({ ...boundedTexts(details.resource), owner: '', description: '' }).finish()));
   }
   if (details.retryDelayMs !== undefined) {
     const retryDelay = { seconds: String(Math.floor(details.retryDelayMs / 1000)), nanos: (details.retryDelayMs % 1000) * 1_000_000 };
     packed.push(pack('google.rpc.RetryInfo', RetryInfo.encode({ retryDelay }).finish()));
   }
-  return { code: status[known.code], message: known.message, details: packed };
+  return { code: status[known.code], message: truncated(known.message, ERROR_BOUNDS.messageBytes), details: packed };
+}
+
+/** The first violations that fit what is left of the budget (which they use up), their texts cut; and how many did not fit. */
+function firstViolations<T extends object>(violations: readonly T[], budget: { count: number; bytes: number }): { listed: T[]; omitted: number } {
+  const listed: T[] = [];
+  for (const violation of violations) {
+    const bounded = boundedTexts(violation);
+    const bytes = Object.values(bounded).reduce((sum: number, value) => sum + (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 0), 0);
+    if (budget.count === 0 || bytes > budget.bytes) break;
+    listed.push(bounded);
+    budget.count -= 1;
+    budget.bytes -= bytes;
+  }
+  return { listed, omitted: violations.length - listed.length };
+}
+
+/** The object with each of its strings cut to ERROR_BOUNDS.textBytes. */
+function boundedTexts<T extends object>(texts: T): T {
+  return Object.fromEntries(Object.entries(texts).map(([key, value]) => [key, typeof value === 'string' ? truncated(value, ERROR_BOUNDS.textBytes) : value])) as T;
 }
 
 export const OK_STATUS: Status = { code: status.OK, message: '', details: [] };

@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
+import { AuthenticationThrottle } from '../auth/authentication-throttle.js';
 import { createAuthenticator } from '../auth/authenticator.js';
 import { ConfigError } from '../config-error.js';
 import type { Config } from '../config.js';
 import { ANONYMOUS_ADMIN } from '../domain/principal.js';
-import { authenticationInterceptor } from './interceptors/authentication.js';
+import { authenticationInterceptor, type CallerAuthentication } from './interceptors/authentication.js';
 import { rateLimitInterceptor } from './interceptors/rate-limit.js';
 
 /** Calls per second per principal when authentication is configured and PROVENANCE_RATE_LIMIT is not set. */
@@ -16,6 +18,13 @@ export interface ServerSecurity {
   credentials: ServerCredentials;
   /** Authentication first, then the rate limit (which needs the principal). */
   interceptors: ServerInterceptor[];
+  /**
+   * How the authentication interceptor checks credentials, for the HTTP
+   * side to check them the same way (with the same failure limit by
+   * address) and to mark the calls it forwards; undefined when no
+   * authentication is configured.
+   */
+  authentication: CallerAuthentication | undefined;
 }
 
 /**
@@ -40,7 +49,14 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
     logger.warn({ address: config.grpcAddress }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
   }
   const perSecond = config.security.rateLimitPerSecond ?? (authenticator ? DEFAULT_RATE_LIMIT : 0);
-  const interceptors = [authenticationInterceptor(authenticator ?? { fallback: ANONYMOUS_ADMIN }, logger)];
+  const failureLimit = config.security.authFailureLimit;
+  const throttle = authenticator && failureLimit.perMinute > 0 ? new AuthenticationThrottle(authenticator, failureLimit) : undefined;
+  const authentication: CallerAuthentication | undefined = authenticator && {
+    authenticator,
+    authenticate: (credentials, peer) => (throttle ? throttle.authenticate(credentials, peer) : authenticator.authenticate(credentials)),
+    gatewayToken: randomBytes(32).toString('base64url'),
+  };
+  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN }, logger)];
   if (perSecond > 0) interceptors.push(rateLimitInterceptor({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
   const { tls } = auth;
   const credentials = tls
@@ -50,7 +66,7 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         tls.clientCertificateAuthority !== undefined,
       )
     : ServerCredentials.createInsecure();
-  return { credentials, interceptors };
+  return { credentials, interceptors, authentication };
 }
 
 function isLoopback(host: string): boolean {

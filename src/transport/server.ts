@@ -8,6 +8,7 @@ import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
 import { createReflection } from './reflection.js';
 import { decodingFailuresAsValues } from './request-decoding.js';
+import { keepProtoKeysInStructs } from './struct-keys.js';
 
 export interface GrpcServerOptions {
   address: string;
@@ -27,6 +28,7 @@ export interface RunningServer {
 
 
 export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
+  keepProtoKeysInStructs();
   const server = new Server({
     interceptors: options.interceptors,
     'grpc.max_receive_message_length': options.maxMessageBytes,

@@ -43,7 +43,7 @@ describe('validateRecordJob', () => {
   });
 
   it('reports the first bad parent id and the first duplicate once each, with how many there are', () => {
-    const duplicates = validateRecordJob(command({ parentIds: ['p', ...new Array<string>(997).fill('d'), '$', '$'] }), limits);
+    const duplicates = validateRecordJob(recordJobCommand({ parentIds: ['p', ...new Array<string>(997).fill('d'), '$', '$'] }), limits);
     expect(duplicates).to.deep.equal([
       { field: 'parent_job_ids[998]', description: "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit (2 bad parent ids in all; the first is reported)" },
       { field: 'parent_job_ids[2]', description: 'duplicate of parent_job_ids[1] (d); parents must be distinct (996 duplicates in all; the first is reported)' },
@@ -51,7 +51,7 @@ describe('validateRecordJob', () => {
   });
 
   it('names a bad label once, and cuts a field path that would echo a long key', () => {
-    const violations = validateRecordJob(command({ labels: { ['K'.repeat(1000)]: 'v'.repeat(64), ok: 'v' } }), limits);
+    const violations = validateRecordJob(recordJobCommand({ labels: { ['K'.repeat(1000)]: 'v'.repeat(64), ok: 'v' } }), limits);
     expect(violations).to.deep.equal([
       {
         field: `labels[${'K'.repeat(248)}…`,
@@ -63,7 +63,7 @@ describe('validateRecordJob', () => {
 
   it('refuses too many parents, labels or readers with one violation each', () => {
     const tooMany = validateRecordJob(
-      command({
+      recordJobCommand({
         parentIds: new Array<string>(1001).fill('$'),
         labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`BAD ${i}`, 'v'])),
         readers: new Array<string>(101).fill(''),
@@ -96,22 +96,22 @@ function countingParents(ids: string[], reads: { count: number }): string[] {
 describe('the cost of refusing', () => {
   it('refuses a batch over PROVENANCE_MAX_BATCH_PARENTS without reading a parent id', () => {
     const reads = { count: 0 };
-    const batch = Array.from({ length: 1000 }, () => command({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }));
+    const batch = Array.from({ length: 1000 }, () => recordJobCommand({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }));
     expect(validateBatch(batch, limits)).to.deep.equal([
       { field: 'requests', description: 'at most 10000 parents in all the records of a batch (PROVENANCE_MAX_BATCH_PARENTS); got 1000000' },
     ]);
     expect(reads.count).to.equal(0);
     expect(validateBatch(batch.slice(0, 10), limits)).to.deep.equal([]);
-    expect(validateBatch(new Array(1001).fill(command({})), limits)).to.deep.equal([
+    expect(validateBatch(new Array(1001).fill(recordJobCommand({})), limits)).to.deep.equal([
       { field: 'requests', description: 'at most 1000 records per batch (PROVENANCE_BATCH_SIZE); got 1001' },
     ]);
   });
 
   it('refuses a record over PROVENANCE_MAX_PARENTS without reading a parent id, and reads each parent of any other once', () => {
     const reads = { count: 0 };
-    expect(validateRecordJob(command({ parentIds: countingParents(new Array<string>(5000).fill('same'), reads) }), limits)).to.have.length(1);
+    expect(validateRecordJob(recordJobCommand({ parentIds: countingParents(new Array<string>(5000).fill('same'), reads) }), limits)).to.have.length(1);
     expect(reads.count).to.equal(0);
-    const duplicates = validateRecordJob(command({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }), limits);
+    const duplicates = validateRecordJob(recordJobCommand({ parentIds: countingParents(new Array<string>(1000).fill('same'), reads) }), limits);
     expect(duplicates).to.have.length(1);
     expect(reads.count).to.equal(1000);
   });

@@ -1,16 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Client, Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { ProvenanceError } from '../../domain/errors.js';
+import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import getRawBody from 'raw-body';
+import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
+import { AuthenticationFailed } from '../../auth/authenticator.js';
+import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
+import { GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../transport/interceptors/authentication.js';
 import { REQUEST_ID_HEADER } from '../../request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
+import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { errorBody, httpStatusOf, retryAfterSeconds } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
-import { transcodeRequest } from './transcode.js';
+import { encodedRequest, transcodeRequest } from './transcode.js';
 
 /** Request headers that travel to the gRPC call as metadata: the credentials. */
 const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
+/** What a text value of gRPC metadata may hold: printable ASCII. */
+const METADATA_TEXT = /^[\x20-\x7e]*$/;
 /** A comment line this often keeps an idle event stream's connection open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -19,10 +27,23 @@ export interface RestGatewayOptions {
   /** host:port of this process's gRPC listener. */
   grpcTarget: string;
   credentials: ChannelCredentials;
-  /** The largest request body and gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
+  /** The largest gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
+  /** The largest request body (PROVENANCE_REST_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /**
+   * How callers are authenticated (from the request's headers and its peer
+   * address), before anything else is done for a request; and the token that
+   * tells the gRPC side that a call was forwarded after that. The gRPC twin
+   * authenticates the call again: it is the one that decides the principal.
+   * Absent when no authentication is configured.
+   */
+  authentication?: Pick<CallerAuthentication, 'authenticate' | 'gatewayToken'>;
+  /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
+  timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
   refusal?: string;
+  logger: Logger;
 }
 
 /**
@@ -35,12 +56,15 @@ export interface RestGatewayOptions {
  * HTTP mapping of gRPC statuses for errors).
  */
 export class RestGateway {
-  private readonly client: Client;
+  private readonly channel: GatewayChannel;
 
   constructor(private readonly options: RestGatewayOptions) {
-    this.client = new Client(options.grpcTarget, options.credentials, {
-      'grpc.max_receive_message_length': options.maxMessageBytes,
-      'grpc.max_send_message_length': options.maxMessageBytes,
+    this.channel = new GatewayChannel({
+      target: options.grpcTarget,
+      credentials: options.credentials,
+      channelOptions: { 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes },
+      probeTimeoutMs: options.timeoutMs,
+      logger: options.logger,
     });
   }
 
@@ -56,71 +80,150 @@ export class RestGateway {
     const { route, pathValues } = match;
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {
-      const body = await readBody(request, this.options.maxMessageBytes);
+      // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
+      const refused = await this.refusedCaller(request, context, route);
+      if (refused) return unreadBodyLeftBehind(request, refused);
+      const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
       const lastEventId = request.headers['last-event-id'];
       if (route.serverStreaming && typeof lastEventId === 'string' && !query.has('after_cursor')) query.set('after_cursor', lastEventId);
-      const message = transcodeRequest(route, pathValues, query, body);
-      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId));
-      const answer = await this.call(route, message, this.metadataOf(request, context.requestId));
+      const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body));
+      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
+      const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
       return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
-      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
+      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? unreadBodyLeftBehind(request, errorResponse(413, rpcStatus)) : statusResponse(rpcStatus);
     }
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 
-  /** The caller's credentials and the HTTP request's id, so that both sides log under one id. */
-  private metadataOf(request: IncomingMessage, requestId: string): Metadata {
+  /** The refusal of a caller without a valid credential (401), from the headers alone; undefined for a caller who may go on. */
+  private async refusedCaller(request: IncomingMessage, context: RouteContext, route: RestRoute): Promise<HttpResponse | undefined> {
+    if (!this.options.authentication) return undefined;
+    const peer = request.socket.remoteAddress ?? '';
+    try {
+      await this.options.authentication.authenticate({ metadata: this.credentialsOf(request) }, peer);
+      return undefined;
+    } catch (error) {
+      if (error instanceof AuthenticationThrottled) {
+        context.log.debug({ path: context.url.pathname, peer }, 'REST call refused: too many failed authentications from its address');
+        return statusResponse(toRpcStatus(error, route.grpcPath, context.log));
+      }
+      if (!(error instanceof AuthenticationFailed)) throw error;
+      context.log.info({ path: context.url.pathname, reason: error.message, peer }, 'unauthenticated REST call refused');
+      return statusResponse({ code: status.UNAUTHENTICATED, message: 'unauthenticated', details: [] });
+    }
+  }
+
+  /** The credential headers as gRPC metadata, every value of a repeated one (which authentication refuses). */
+  private credentialsOf(request: IncomingMessage): Metadata {
     const metadata = new Metadata();
     for (const name of FORWARDED_HEADERS) {
-      const value = request.headers[name];
-      if (typeof value === 'string') metadata.set(name, value);
+      for (const value of request.headersDistinct[name] ?? []) {
+        // grpc-js would throw, naming the value, on what gRPC metadata cannot carry; no credential holds such characters.
+        if (!METADATA_TEXT.test(value)) throw new AuthenticationFailed(`the ${name} header holds characters no credential has`);
+        metadata.add(name, value);
+      }
     }
-    metadata.set(REQUEST_ID_HEADER, requestId);
     return metadata;
   }
 
-  private call(route: RestRoute, message: unknown, metadata: Metadata): Promise<{ bytes: Buffer } | { error: Status }> {
+  /**
+   * The body as text, read as it streams in and given up at the limit: a
+   * Content-Length over it is refused before anything is read, and a body
+   * without one stops being read when it passes it.
+   */
+  private async readBody(request: IncomingMessage, context: RouteContext): Promise<string> {
+    const limit = this.options.maxBodyBytes;
+    const tooLarge = () => new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_REST_MAX_BODY_BYTES)`, 'BODY_TOO_LARGE');
+    const declared = request.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) throw tooLarge();
+    context.acceptBody();
+    try {
+      return await getRawBody(request, { length: declared ?? null, limit, encoding: 'utf-8' });
+    } catch (error) {
+      const type = (error as getRawBody.RawBodyError).type;
+      if (type === 'entity.too.large') throw tooLarge();
+      if (type === 'request.size.invalid' || type === 'request.aborted') throw invalidArgument([{ field: 'body', description: `was not received whole (${(error as Error).message})` }]);
+      throw error;
+    }
+  }
+
+  /** The caller's credentials (checked already: without authentication configured, there are none to forward) and the HTTP request's id, so that both sides log under one id. */
+  private metadataOf(request: IncomingMessage, requestId: string): Metadata {
+    const metadata = this.options.authentication ? this.credentialsOf(request) : new Metadata();
+    metadata.set(REQUEST_ID_HEADER, requestId);
+    if (this.options.authentication) metadata.set(GATEWAY_TOKEN_KEY, this.options.authentication.gatewayToken);
+    return metadata;
+  }
+
+  /** A unary call with its deadline, cancelled when the HTTP client leaves. */
+  private call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
     return new Promise((resolve) => {
-      this.client.makeUnaryRequest(
+      const call = this.channel.client.makeUnaryRequest(
         route.grpcPath,
-        (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+        (bytes: Buffer) => bytes,
         (bytes: Buffer) => bytes,
         message,
         metadata,
-        (error: ServiceError | null, bytes?: Buffer) => resolve(error ? { error: statusOf(error) } : { bytes: bytes! }),
+        { deadline: Date.now() + this.options.timeoutMs },
+        (error: ServiceError | null, bytes?: Buffer) => {
+          closed.removeEventListener('abort', cancel);
+          this.channel.outcome(error);
+          resolve(error ? { error: this.statusOf(error) } : { bytes: bytes! });
+        },
       );
+      const cancel = () => call.cancel();
+      if (closed.aborted) cancel();
+      else closed.addEventListener('abort', cancel, { once: true });
     });
   }
 
   /**
    * A server stream as server-sent events: the HTTP answer starts once the
-   * gRPC stream's headers say the subscription is registered (an error
-   * before that is an ordinary error answer); each message is an event
-   * whose id is its cursor; a stream that ends with an error sends it as an
-   * `error` event (with the cursors to resume from) and ends.
+   * gRPC stream's headers say the subscription is registered (an error, or
+   * no headers within the timeout, is an ordinary error answer); each
+   * message is an event whose id is its cursor; a stream that ends with an
+   * error sends it as an `error` event (with the cursors to resume from)
+   * and ends. The gRPC call is cancelled as soon as the HTTP client leaves,
+   * at whatever point that happens.
    */
-  private async stream(route: RestRoute, message: unknown, metadata: Metadata): Promise<HttpResponse> {
-    const call: ClientReadableStream<Buffer> = this.client.makeServerStreamRequest(
+  private async stream(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<HttpResponse> {
+    const call: ClientReadableStream<Buffer> = this.channel.client.makeServerStreamRequest(
       route.grpcPath,
-      (value: unknown) => Buffer.from(route.request.encode(value).finish()),
+      (bytes: Buffer) => bytes,
       (bytes: Buffer) => bytes,
       message,
       metadata,
     );
+    const cancel = () => call.cancel();
+    if (closed.aborted) cancel();
+    else closed.addEventListener('abort', cancel, { once: true });
     // Kept from the start: the stream may fail before the events are piped to the response.
     let failure: ServiceError | undefined;
     call.on('error', (error: ServiceError) => (failure ??= error));
     const opened = await new Promise<Status | undefined>((resolve) => {
-      call.once('metadata', () => resolve(undefined));
-      call.once('error', (error: ServiceError) => resolve(statusOf(error)));
+      const timer = setTimeout(() => {
+        call.cancel();
+        this.channel.outcome(Object.assign(new Error('no headers'), { code: status.DEADLINE_EXCEEDED, details: '', metadata: new Metadata() }));
+        resolve(this.timedOut());
+      }, this.options.timeoutMs);
+      call.once('metadata', () => {
+        clearTimeout(timer);
+        this.channel.outcome(null);
+        resolve(undefined);
+      });
+      call.once('error', (error: ServiceError) => {
+        clearTimeout(timer);
+        this.channel.outcome(error);
+        resolve(this.statusOf(error));
+      });
     });
     if (opened) return statusResponse(opened);
     return {
@@ -128,26 +231,44 @@ export class RestGateway {
       contentType: 'text/event-stream',
       body: '',
       headers: { 'Cache-Control': 'no-cache' },
-      stream: (response) => sendEvents(call, route, response, () => failure),
+      stream: (response) => sendEvents(call, route, response, closed, () => failure),
     };
+  }
+
+  /** The google.rpc.Status of a failed call; a failure of the transport in the gateway's words, not grpc-js's (which name internal addresses). */
+  private statusOf(error: ServiceError): Status {
+    if (!isTransportFailure(error)) return statusOf(error);
+    if (error.code === status.DEADLINE_EXCEEDED) return this.timedOut();
+    return { code: status.UNAVAILABLE, message: 'the gateway cannot reach the gRPC listener of this server; retry', details: [] };
+  }
+
+  private timedOut(): Status {
+    return { code: status.DEADLINE_EXCEEDED, message: `the call did not complete within ${this.options.timeoutMs} ms (PROVENANCE_REST_TIMEOUT_MS)`, details: [] };
   }
 }
 
 /** Writes the stream's messages as events until either side ends; a slow reader pauses the gRPC stream (and so the server's writes). */
-function sendEvents(call: ClientReadableStream<Buffer>, route: RestRoute, response: ServerResponse, failedAlready: () => ServiceError | undefined): Promise<void> {
+function sendEvents(
+  call: ClientReadableStream<Buffer>,
+  route: RestRoute,
+  response: ServerResponse,
+  closed: AbortSignal,
+  failedAlready: () => ServiceError | undefined,
+): Promise<void> {
   // The headers now, not with the first event: they tell the client that the subscription is registered.
   response.flushHeaders();
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     const finish = () => {
       clearInterval(keepAlive);
+      closed.removeEventListener('abort', finish);
+      call.removeAllListeners('data');
       if (!response.writableEnded) response.end();
       resolve();
     };
-    response.once('close', () => {
-      call.cancel();
-      finish();
-    });
+    // The call itself is cancelled by the gateway when the response closes.
+    if (closed.aborted) return finish();
+    closed.addEventListener('abort', finish, { once: true });
     call.on('data', (bytes: Buffer) => {
       const json = route.response.toJSON(route.response.decode(bytes)) as { event?: { cursor?: string } };
       const id = json.event?.cursor ? `id: ${json.event.cursor}\n` : '';
@@ -164,6 +285,7 @@ function sendEvents(call: ClientReadableStream<Buffer>, route: RestRoute, respon
     call.on('end', finish);
     const failed = failedAlready();
     if (failed) fail(failed);
+    return undefined;
   });
 }
 
@@ -186,17 +308,12 @@ function statusOf(error: ServiceError): Status {
   return { code: error.code, message: error.details, details: [] };
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // The rest is read and dropped, so that the answer can still be sent on this connection.
-      if (size > limit) reject(new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_MAX_MESSAGE_BYTES)`, 'BODY_TOO_LARGE'));
-      else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/**
+ * The answer, given while a body may still be on its way: the connection
+ * closes after it, instead of reading (and dropping) the rest of the body
+ * to keep it open.
+ */
+function unreadBodyLeftBehind(request: IncomingMessage, answer: HttpResponse): HttpResponse {
+  const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined);
+  return bodyPending ? { ...answer, headers: { ...answer.headers, Connection: 'close' } } : answer;
 }

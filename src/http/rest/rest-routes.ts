@@ -3,7 +3,10 @@ import { FileDescriptorSet, type FileDescriptorProto } from '../../gen/google/pr
 import * as auditMessages from '../../gen/provenance/v1/audit.js';
 import * as jobMessages from '../../gen/provenance/v1/job.js';
 import * as serviceMessages from '../../gen/provenance/v1/provenance_service.js';
+import type { FieldViolation } from '../../domain/errors.js';
+import { keepProtoKeysInStructs } from '../../transport/struct-keys.js';
 import { DurationMapping } from './durations.js';
+import { JsonMapping } from './json-mapping.js';
 
 /** The proto3 JSON mapping of one message type, as ts-proto generates it. */
 export interface JsonCodec {
@@ -32,7 +35,7 @@ export interface RestRoute {
   /** The path template, e.g. /jobs/{job_id}/lineage. */
   template: string;
   pattern: RegExp;
-  /** Request fields bound by the path, in the template's order. */
+  /** Request fields bound by the path, in the template's order; their values stay percent-encoded until transcoding. */
   pathFields: string[];
   /** Request fields a query parameter may set, by proto field name; a repeated one may be given several times. */
   queryFields: Map<string, QueryField>;
@@ -40,8 +43,8 @@ export interface RestRoute {
   hasBody: boolean;
   /** A server-streaming method (WatchEvents): its messages are sent as server-sent events. */
   serverStreaming: boolean;
-  /** The request's top-level fields, by JSON (lowerCamelCase) and proto (snake_case) name. */
-  requestFields: Set<string>;
+  /** What in a request's JSON does not fit the proto3 JSON mapping of the request message (JsonMapping). */
+  check(json: Record<string, unknown>): FieldViolation[];
   request: JsonCodec;
   response: JsonCodec;
 }
@@ -72,6 +75,9 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
   const files = FileDescriptorSet.decode(readFileSync(descriptorSetPath)).file;
   const methods = methodTypes(files);
   const durations = new DurationMapping(files);
+  const mapping = new JsonMapping(files);
+  // Request and response codecs hold payloads: a "__proto__" key must survive them as data.
+  keepProtoKeysInStructs();
   const routes: RestRoute[] = [];
   for (const [template, operations] of Object.entries(document.paths)) {
     for (const [httpMethod, operation] of Object.entries(operations)) {
@@ -88,7 +94,7 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
         pathFields,
         queryFields: new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name, queryField(p)])),
         hasBody: parameters.some((p) => p.in === 'body'),
-        requestFields: types.inputFields,
+        check: (json) => mapping.violations(types.input, json),
         serverStreaming: types.serverStreaming,
         request: codec(types.input),
         response: withCanonicalDurations(codec(types.output), types.output, durations),
@@ -111,7 +117,7 @@ export function matchRoute(routes: readonly RestRoute[], httpMethod: string, pat
       continue;
     }
     const pathValues: Record<string, string> = {};
-    route.pathFields.forEach((field, i) => (pathValues[field] = decodeURIComponent(match[i + 1]!)));
+    route.pathFields.forEach((field, i) => (pathValues[field] = match[i + 1]!));
     return { route, pathValues };
   }
   return allowed.length > 0 ? { allowed } : undefined;
@@ -145,18 +151,11 @@ function codec(typeName: string): JsonCodec {
 interface MethodTypes {
   input: string;
   output: string;
-  inputFields: Set<string>;
   serverStreaming: boolean;
 }
 
-/** Request and response type names of every method of the service, and the request's field names, from the descriptor set. */
+/** Request and response type names of every method of the service, from the descriptor set. */
 function methodTypes(files: readonly FileDescriptorProto[]): Map<string, MethodTypes> {
-  const fieldsOf = new Map<string, Set<string>>();
-  for (const file of files) {
-    for (const message of file.messageType) {
-      fieldsOf.set(`.${file.package}.${message.name}`, new Set(message.field.flatMap((field) => [field.name!, field.jsonName!])));
-    }
-  }
   const methods = new Map<string, MethodTypes>();
   for (const file of files) {
     for (const service of file.service) {
@@ -165,7 +164,6 @@ function methodTypes(files: readonly FileDescriptorProto[]): Map<string, MethodT
         methods.set(method.name!, {
           input: method.inputType!,
           output: method.outputType!,
-          inputFields: fieldsOf.get(method.inputType!) ?? new Set(),
           serverStreaming: method.serverStreaming ?? false,
         });
       }

@@ -2,7 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { splitAddress } from '../../address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
 import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
-import { RestGateway } from '../rest/rest-gateway.js';
+import { RestGateway, type RestGatewayOptions } from '../rest/rest-gateway.js';
 import { loadRestRoutes } from '../rest/rest-routes.js';
 
 /**
@@ -13,14 +13,18 @@ import { loadRestRoutes } from '../rest/rest-routes.js';
  * client certificates is out of reach (REST calls carry bearer tokens or API
  * keys, not certificates): REST calls are then refused with UNIMPLEMENTED.
  */
-export function restGateway(grpcAddress: string, tls: TlsConfig | undefined, maxMessageBytes: number): RestGateway {
+export function restGateway(
+  grpcAddress: string,
+  tls: TlsConfig | undefined,
+  settings: Pick<RestGatewayOptions, 'maxMessageBytes' | 'maxBodyBytes' | 'timeoutMs' | 'logger' | 'authentication'>,
+): RestGateway {
   const { host, port } = splitAddress(grpcAddress);
   const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
   return new RestGateway({
     routes: loadRestRoutes(OPENAPI_DOCUMENT_PATH, DESCRIPTOR_SET_PATH),
     grpcTarget: `${loopback}:${port}`,
     credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
-    maxMessageBytes,
+    ...settings,
     ...(tls?.clientCertificateAuthority
       ? { refusal: 'REST calls are not served when the gRPC listener requires client certificates (PROVENANCE_TLS_CLIENT_CA_FILE): call the gRPC method' }
       : {}),

@@ -1,43 +1,81 @@
 import { ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Authenticator } from '../../auth/authenticator.js';
+import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
+import type { Authenticator, CallCredentials } from '../../auth/authenticator.js';
 import type { Principal } from '../../domain/principal.js';
+import { toServiceError } from '../errors.js';
 import { removePrincipal, setPrincipal } from '../principal-metadata.js';
 import { requestLogger } from '../request-id-metadata.js';
 
 /** Health and reflection answer without credentials: load balancers and grpcurl need them before anything else. */
 const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
 
+/** The metadata entry by which this process's REST gateway marks the calls it forwards. */
+export const GATEWAY_TOKEN_KEY = 'x-provenance-gateway';
+
+export interface CallerAuthentication {
+  /** The credentials alone, for the calls the REST gateway forwards. */
+  authenticator: Authenticator;
+  /** The credentials of a call from that peer address, failures counted against it when PROVENANCE_AUTH_FAILURE_LIMIT says so. */
+  authenticate(credentials: CallCredentials, peer: string): Promise<Principal>;
+  /**
+   * A secret of this process. The REST gateway sends it with the calls it
+   * forwards: it authenticated them already, by their real peer address, and
+   * all of them come from loopback, which must not be throttled as one
+   * address for every REST caller.
+   */
+  gatewayToken: string;
+}
+
 /**
  * Establishes who calls, before any handler runs: with an authenticator,
  * from the call's credentials (a missing or bad one ends the call
- * UNAUTHENTICATED, with no detail for the caller and the reason in the log);
- * without one, every caller is the fallback principal.
+ * UNAUTHENTICATED, with no detail for the caller and the reason in the log;
+ * a peer address that failed too often is RESOURCE_EXHAUSTED with
+ * RetryInfo); without one, every caller is the fallback principal.
  */
-export function authenticationInterceptor(authenticate: Authenticator | { fallback: Principal }, logger: Logger): ServerInterceptor {
+export function authenticationInterceptor(authentication: CallerAuthentication | { fallback: Principal }, logger: Logger): ServerInterceptor {
   return (method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
             removePrincipal(metadata);
+            const [token] = metadata.get(GATEWAY_TOKEN_KEY);
+            metadata.remove(GATEWAY_TOKEN_KEY);
             if (OPEN_SERVICES.some((prefix) => method.path.startsWith(prefix))) return nextMetadata(metadata);
-            if ('fallback' in authenticate) {
-              setPrincipal(metadata, authenticate.fallback);
+            if ('fallback' in authentication) {
+              setPrincipal(metadata, authentication.fallback);
               return nextMetadata(metadata);
             }
             const peerCertificate = call.getAuthContext().sslPeerCertificate;
-            authenticate.authenticate({ metadata, ...(peerCertificate ? { peerCertificate } : {}) }).then(
+            const credentials = { metadata, ...(peerCertificate ? { peerCertificate } : {}) };
+            const peer = peerAddress(call.getPeer());
+            const forwarded = token === authentication.gatewayToken;
+            const authenticated = forwarded ? authentication.authenticator.authenticate(credentials) : authentication.authenticate(credentials, peer);
+            authenticated.then(
               (principal) => {
                 setPrincipal(metadata, principal);
                 nextMetadata(metadata);
               },
               (error: unknown) => {
-                requestLogger(logger, metadata).info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer: call.getPeer() }, 'unauthenticated call refused');
-                call.sendStatus({ code: status.UNAUTHENTICATED, details: 'unauthenticated' });
+                const log = requestLogger(logger, metadata);
+                if (error instanceof AuthenticationThrottled) {
+                  log.debug({ method: method.path, peer }, 'call refused: too many failed authentications from its address');
+                  const refused = toServiceError(error, method.path, logger);
+                  return call.sendStatus({ code: refused.code, details: refused.details, metadata: refused.metadata });
+                }
+                log.info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer }, 'unauthenticated call refused');
+                return call.sendStatus({ code: status.UNAUTHENTICATED, details: 'unauthenticated' });
               },
             );
           },
         }),
     });
+}
+
+/** The address of a grpc-js peer ("127.0.0.1:51234", "::1:51234"), without its port. */
+function peerAddress(peer: string): string {
+  const colon = peer.lastIndexOf(':');
+  return colon > 0 && /^\d+$/.test(peer.slice(colon + 1)) ? peer.slice(0, colon) : peer;
 }
