@@ -94,17 +94,19 @@ export function truncated(text: string, maxBytes: number): string {
 }
 
 export function invalidArgument(violations: FieldViolation[]): ProvenanceError {
-  // The message names the first violations only: a request can have thousands.
+  // The message names the first violations only (a request can have thousands), and keeps room for saying how many it leaves out.
+  const prefix = 'invalid request: ';
+  const budget = ERROR_BOUNDS.messageBytes - Buffer.byteLength(prefix) - ' (and 4294967295 more)'.length;
   const named: string[] = [];
-  let length = 0;
+  let bytes = 0;
   for (const v of violations) {
     const part = truncated(`${v.field}: ${v.description}`, ERROR_BOUNDS.textBytes);
-    length += part.length + 2;
-    if (named.length > 0 && length > ERROR_BOUNDS.messageBytes) break;
+    bytes += Buffer.byteLength(part, 'utf8') + (named.length > 0 ? 2 : 0);
+    if (named.length > 0 && bytes > budget) break;
     named.push(part);
   }
   const more = violations.length - named.length;
-  return new ProvenanceError('INVALID_ARGUMENT', `invalid request: ${named.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`, 'INVALID_ARGUMENT', {
+  return new ProvenanceError('INVALID_ARGUMENT', `${prefix}${named.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`, 'INVALID_ARGUMENT', {
     fieldViolations: violations,
   });
 }

@@ -54,6 +54,9 @@ export interface RunningHttpServer {
   shutdown(): Promise<void>;
 }
 
+/** How long an answer given before its request's body was read waits for the client to stop sending (closeAfterLingering). */
+const LINGER_MS = 2_000;
+
 export function json(status: number, value: unknown): HttpResponse {
   return { status, contentType: 'application/json', body: `${JSON.stringify(value)}\n` };
 }
@@ -115,6 +118,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     };
     const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
     status = answer.status;
+    if (bodyStillArriving(request)) closeAfterLingering(request);
     response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
     if (answer.stream) await answer.stream(response);
     else response.end(answer.body);
@@ -126,6 +130,31 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     else response.writeHead(500, { 'Content-Type': 'application/json', 'X-Request-Id': requestId }).end(`${JSON.stringify(internalError(errorId, requestId))}\n`);
   }
   log.debug({ method: request.method, path: url?.pathname, status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+}
+
+/** Whether the request has a body that was not read to its end: the route answered without it (401, 413, 429, a route that takes none). */
+function bodyStillArriving(request: IncomingMessage): boolean {
+  return !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined);
+}
+
+/**
+ * The connection of an answer given before the request's body was read
+ * closes after it, since what is left of the body is not worth reading; but
+ * not at once: a socket closed with unread data resets the connection, and
+ * the client can lose the answer it has not read yet. So the rest is read and
+ * dropped (nothing is kept) until the client, having seen the answer, stops
+ * sending, for LINGER_MS at most: a lingering close, as HTTP servers do.
+ */
+function closeAfterLingering(request: IncomingMessage): void {
+  const { socket } = request;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  // The client sent it all after all: nothing unread is left, so the close is an orderly one.
+  request.once('end', () => {
+    clearTimeout(timer);
+    socket.end();
+  });
+  request.resume();
 }
 
 /** The request's target as a URL; undefined when it is none (an absolute URL that does not parse: "http://[", "http://a:b"). */

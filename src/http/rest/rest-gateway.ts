@@ -82,7 +82,7 @@ export class RestGateway {
     try {
       // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
       const refused = await this.refusedCaller(request, context, route);
-      if (refused) return unreadBodyLeftBehind(request, refused);
+      if (refused) return refused;
       const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
@@ -95,7 +95,7 @@ export class RestGateway {
       return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
-      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? unreadBodyLeftBehind(request, errorResponse(413, rpcStatus)) : statusResponse(rpcStatus);
+      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
     }
   }
 
@@ -306,14 +306,4 @@ function statusOf(error: ServiceError): Status {
   const [details] = error.metadata?.get('grpc-status-details-bin') ?? [];
   if (Buffer.isBuffer(details)) return Status.decode(details);
   return { code: error.code, message: error.details, details: [] };
-}
-
-/**
- * The answer, given while a body may still be on its way: the connection
- * closes after it, instead of reading (and dropping) the rest of the body
- * to keep it open.
- */
-function unreadBodyLeftBehind(request: IncomingMessage, answer: HttpResponse): HttpResponse {
-  const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined);
-  return bodyPending ? { ...answer, headers: { ...answer.headers, Connection: 'close' } } : answer;
 }
