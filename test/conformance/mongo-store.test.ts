@@ -1,3 +1,4 @@
+import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { MongoProvenanceStore } from '../../src/store/mongo/mongo-provenance-store.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
@@ -19,15 +20,24 @@ describe('MongoDB store lane', function () {
     await lane?.stop();
   });
 
+  const databaseOf = new WeakMap<ProvenanceStore, string>();
+
+  async function connect(database: string): Promise<MongoProvenanceStore> {
+    const store = await MongoProvenanceStore.connect({ uri: lane!.uri, database, appName: 'provenance-conformance' });
+    stores.push(store);
+    databaseOf.set(store, database);
+    return store;
+  }
+
   runProvenanceStoreConformance({
     name: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'MongoDB (jongodb emulator)',
     async create() {
       const database = lane!.newDatabaseName();
       databases.push(database);
-      const store = await MongoProvenanceStore.connect({ uri: lane!.uri, database, appName: 'provenance-conformance' });
-      stores.push(store);
-      return store;
+      return connect(database);
     },
+    // A client of its own: another connection pool, as another server process has.
+    openTwin: (store) => connect(databaseOf.get(store)!),
     async createBreakable() {
       // Killing a process is the only way to take a server away, so this store gets an emulator of
       // its own, even when MONGODB_URI names a real server for the other tests.
