@@ -1,5 +1,9 @@
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import { InsertTurns } from '../../src/store/mongo/insert-turns.js';
 import { MongoProvenanceStore } from '../../src/store/mongo/mongo-provenance-store.js';
+import { makeJob, nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
 
@@ -29,6 +33,28 @@ describe('MongoDB store lane', function () {
     return store;
   }
 
+  let client: MongoClient | undefined;
+
+  describe('MongoDB checked inserts', function () {
+    it('finish a turn whose writer died after taking it, before deciding the next', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      const store = await connect(database);
+      client = new MongoClient(lane!.uri);
+      await client.connect();
+      const turns = await InsertTurns.open(client.db(database), 5000);
+      const x = makeJob({ jobId: nextJobId('x'), parentIds: ['y-of-dead-writer'] });
+      // A writer decides to write x, takes the turn, and dies before writing it.
+      const died = await turns.run([x], async () => [undefined], async () => Promise.reject(new Error('writer died'))).catch((error: Error) => error);
+      expect(died).to.have.property('message', 'writer died');
+      expect(await store.getJobs([x.jobId])).to.deep.equal([]);
+      // The next checked insert writes x first, so its own check sees it.
+      const y = makeJob({ jobId: 'y-of-dead-writer', parentIds: [x.jobId] });
+      expect(await store.insertJobs([y])).to.deep.equal([{ inserted: false, conflict: 'LINEAGE_CYCLE', cycle: [y.jobId, x.jobId, y.jobId] }]);
+      expect(await store.getJobs([x.jobId])).to.deep.equal([x]);
+    });
+  });
+
   runProvenanceStoreConformance({
     name: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'MongoDB (jongodb emulator)',
     async create() {
@@ -52,6 +78,7 @@ describe('MongoDB store lane', function () {
       return { store, breakDatabase: () => emulator.stop() };
     },
     async dispose() {
+      await client?.close();
       for (const store of stores) await store.close();
       for (const emulator of privateEmulators) await emulator.stop();
       for (const database of databases) await lane!.dropDatabase(database);
