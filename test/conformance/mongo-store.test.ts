@@ -36,6 +36,29 @@ describe('MongoDB store lane', function () {
   let client: MongoClient | undefined;
 
   describe('MongoDB checked inserts', function () {
+    // Insert turns rest on this alone (the emulator's transactions detect no write conflict, so they cannot be used).
+    it('rest on compare-and-set of one document that loses no update among racing clients', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      const racers = await Promise.all(Array.from({ length: 4 }, async () => new MongoClient(lane!.uri).connect()));
+      try {
+        const counter = (racer: MongoClient) => racer.db(database).collection<{ _id: string; n: number }>('counter');
+        await counter(racers[0]!).insertOne({ _id: 'c', n: 0 });
+        let wins = 0;
+        const race = async (racer: MongoClient) => {
+          for (let i = 0; i < 50; i++) {
+            const { n } = (await counter(racer).findOne({ _id: 'c' }))!;
+            const { modifiedCount } = await counter(racer).updateOne({ _id: 'c', n }, { $set: { n: n + 1 } });
+            wins += modifiedCount;
+          }
+        };
+        await Promise.all(racers.flatMap((racer) => [race(racer), race(racer), race(racer)]));
+        expect((await counter(racers[0]!).findOne({ _id: 'c' }))!.n).to.equal(wins);
+      } finally {
+        for (const racer of racers) await racer.close();
+      }
+    });
+
     it('finish a turn whose writer died after taking it, before deciding the next', async () => {
       const database = lane!.newDatabaseName();
       databases.push(database);
