@@ -129,6 +129,14 @@ export function parentsNotFound(missing: readonly string[], advice?: string): Pr
   );
 }
 
+/** Recording jobId with its parents would close the cycle given as a path (jobId, ..., a parent, jobId). */
+export function lineageCycle(jobId: string, cycle: readonly string[]): ProvenanceError {
+  const path = cycle.join(' → ');
+  return failedPrecondition(`recording job ${jobId} with these parents would close a cycle: ${path}`, 'LINEAGE_CYCLE', [
+    { type: 'LINEAGE_CYCLE', subject: jobName(jobId), description: path },
+  ]);
+}
+
 export function unavailable(message: string, retryDelayMs = 1000, reason = 'STORE_UNAVAILABLE'): ProvenanceError {
   return new ProvenanceError('UNAVAILABLE', message, reason, { retryDelayMs });
 }

@@ -79,7 +79,7 @@ export function buildLineage(
   }
   if (found.descendants) {
     const depths = hasDepths(found.descendants) ? undefined : descendantDepths(root, found.descendants);
-    // A job is both an ancestor and a descendant only in a cycle, which the service refuses to record.
+    // A job is both an ancestor and a descendant only in a cycle (never stored now, but older data may hold one): it is shown once, as an ancestor.
     const seen = found.ancestors ? new Set(ranked.map((n) => n.row.jobId)) : undefined;
     const fresh = seen ? found.descendants.filter((row) => !seen.has(row.jobId)) : found.descendants;
     collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
@@ -238,6 +238,39 @@ export function findCycle(jobId: string, proposedParents: readonly string[], des
     frontier = following;
   }
   return undefined;
+}
+
+/** A record of the lineage graph that is not stored yet: what descendantsWithPending needs of it. */
+export type UnstoredRecord = Pick<LineageRow, 'jobId' | 'parentIds' | 'tenant' | 'readers'>;
+
+/**
+ * Every job that reaches rootId through parent arrays, among the stored jobs
+ * (storedDescendants gives those of one id, root excluded) and records about
+ * to be stored with them: the descendants findCycle needs for a record of a
+ * batch. Each job once.
+ */
+export async function descendantsWithPending(
+  rootId: string,
+  pending: readonly UnstoredRecord[],
+  storedDescendants: (jobId: string) => Promise<readonly LineageRow[]>,
+): Promise<LineageRow[]> {
+  const rows = new Map<string, LineageRow>();
+  const addStored = async (id: string) => {
+    for (const row of await storedDescendants(id)) rows.set(row.jobId, row);
+  };
+  await addStored(rootId);
+  for (let grew = true; grew; ) {
+    grew = false;
+    const reached = new Set([rootId, ...rows.keys()]);
+    for (const record of pending) {
+      if (rows.has(record.jobId) || record.jobId === rootId || !record.parentIds.some((p) => reached.has(p))) continue;
+      const { jobId, parentIds, tenant, readers } = record;
+      rows.set(jobId, { jobId, parentIds, tenant, readers });
+      await addStored(jobId);
+      grew = true;
+    }
+  }
+  return [...rows.values()];
 }
 
 function pathTo(end: string, start: string, cameFrom: ReadonlyMap<string, string>): string[] {

@@ -1,6 +1,12 @@
 import type { JobRecord } from '../domain/job.js';
 import type { InsertOutcome, ProvenanceStore } from '../domain/ports/provenance-store.js';
 
+/** A record to insert, and whether the server generated its id (InsertOptions.generatedIds). */
+interface NewRecord {
+  record: JobRecord;
+  generatedId: boolean;
+}
+
 /**
  * The most records one batched store call carries: a transaction holds the
  * SQLite write lock, and the event loop, while it runs. As many as a
@@ -20,10 +26,10 @@ const MAX_BATCH = 1000;
  * outcome; a store call that fails fails every write of its batch.
  */
 export interface GroupCommit {
-  /** insertJobs of one record, batched. */
-  insert(record: JobRecord): Promise<InsertOutcome>;
+  /** insertJobs of one record, batched; generatedId: the server generated its id (InsertOptions.generatedIds). */
+  insert(record: JobRecord, generatedId: boolean): Promise<InsertOutcome>;
   /** insertJobs of several records, batched, in order; they share one transaction unless the batch fills up. */
-  insertAll(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
+  insertAll(records: readonly JobRecord[], generatedIds: ReadonlySet<string>): Promise<InsertOutcome[]>;
   /** replaceJob, batched. */
   replace(record: JobRecord, expectedEtag: string): Promise<boolean>;
 }
@@ -34,11 +40,17 @@ const writesByStore = new WeakMap<ProvenanceStore, GroupCommit>();
 export function groupCommit(store: ProvenanceStore): GroupCommit {
   let writes = writesByStore.get(store);
   if (!writes) {
-    const inserts = new Batches<JobRecord, InsertOutcome>((records) => store.insertJobs(records));
+    const inserts = new Batches<NewRecord, InsertOutcome>((batch) =>
+      store.insertJobs(
+        batch.map((item) => item.record),
+        { generatedIds: new Set(batch.flatMap((item) => (item.generatedId ? [item.record.jobId] : []))) },
+      ),
+    );
     const replacements = new Batches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch));
     writes = {
-      insert: (record) => inserts.add(record.jobId, record),
-      insertAll: (records) => Promise.all(records.map((record) => inserts.add(record.jobId, record))),
+      insert: (record, generatedId) => inserts.add(record.jobId, { record, generatedId }),
+      insertAll: (records, generatedIds) =>
+        Promise.all(records.map((record) => inserts.add(record.jobId, { record, generatedId: generatedIds.has(record.jobId) }))),
       replace: (record, expectedEtag) => replacements.add(record.jobId, { record, expectedEtag }),
     };
     writesByStore.set(store, writes);

@@ -142,7 +142,8 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const issues = checkReproducibility({
     job,
     ancestors,
-    known: new Map(found.map((row) => [row.jobId, row.record!])),
+    // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
+    known: new Map([[job.jobId, job], ...found.map((row): [string, JobRecord] => [row.jobId, row.record!])]),
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,

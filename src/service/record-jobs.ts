@@ -1,10 +1,10 @@
 import { canRead, requireRole } from '../domain/access.js';
 import type { RecordJobCommand } from '../domain/commands.js';
-import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../domain/errors.js';
+import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNotFound } from '../domain/errors.js';
 import { definitionHash, inputHash } from '../domain/hashing.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
-import { findCycle, type LineageRow } from '../domain/lineage.js';
+import { descendantsWithPending, findCycle } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
 import { redactRequest } from '../domain/redaction.js';
@@ -50,6 +50,8 @@ class BatchRecorder {
   /** Every id the pending records name as a parent (a superset, should an update change parents). */
   private readonly namedByPending = new Set<string>();
   private readonly updates = new Map<string, { record: JobRecord; expectedEtag: string }>();
+  /** Ids this batch generated (records without a client-chosen id): nothing can name them yet, so they close no cycle. */
+  private readonly generatedIds = new Set<string>();
 
   constructor(
     private readonly deps: ServiceDependencies,
@@ -80,7 +82,11 @@ class BatchRecorder {
       }
     }
 
-    const lostRaces = await this.write();
+    const { lostRaces, cycles } = await this.write();
+    for (const { prepared: item, job } of decided) {
+      const cycle = cycles.get(job.jobId);
+      if (cycle) outcomes[item.index] = { ok: false, error: lineageCycle(job.jobId, cycle) };
+    }
     if (lostRaces.size > 0) {
       const again = decided.filter((d) => lostRaces.has(d.job.jobId));
       const retried = retryConflicts
@@ -93,11 +99,13 @@ class BatchRecorder {
 
   private prepare(request: RecordJobCommand, index: number): Prepared {
     const { request: command, redacted } = redactRequest(request, this.deps.limits.isSecretKey);
+    const jobId = command.jobId ?? newJobId(this.now);
+    if (!command.jobId) this.generatedIds.add(jobId);
     return {
       index,
       command,
       payloadRedacted: redacted,
-      jobId: command.jobId ?? newJobId(this.now),
+      jobId,
       fingerprint: recordFingerprint(command),
       definitionHash: definitionHash(command.type, command.payload, this.deps.limits.volatileKeys),
     };
@@ -172,48 +180,36 @@ class BatchRecorder {
     for (const parentId of record.parentIds) this.namedByPending.add(parentId);
   }
 
-  /** Only a client-chosen id that some job already names as a parent can close a cycle. */
+  /**
+   * Only a client-chosen id that some job already names as a parent can close
+   * a cycle. This check, on what was read before the write, refuses the cycles
+   * of sequential writes early (and keeps a batch's later records from naming
+   * a refused one); the store checks again atomically with the insert, which
+   * is what holds under concurrency.
+   */
   private async refuseCycle(item: Prepared): Promise<void> {
     const { jobId, command } = item;
     let cycle = command.parentIds.includes(jobId) ? [jobId, jobId] : undefined;
     if (!cycle && command.jobId && (this.referenced.has(jobId) || this.namedByPending.has(jobId))) {
-      cycle = findCycle(jobId, command.parentIds, await this.descendants(jobId, [...this.pending.values()]));
+      const descendants = await descendantsWithPending(jobId, [...this.pending.values()], (id) =>
+        this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' }),
+      );
+      cycle = findCycle(jobId, command.parentIds, descendants);
     }
-    if (cycle) {
-      throw failedPrecondition(`recording job ${jobId} with these parents would close a cycle: ${cycle.join(' → ')}`, 'LINEAGE_CYCLE', [
-        { type: 'LINEAGE_CYCLE', subject: jobName(jobId), description: cycle.join(' → ') },
-      ]);
-    }
+    if (cycle) throw lineageCycle(jobId, cycle);
   }
 
-  /** Descendants of rootId among the stored jobs and the pending records of this batch. */
-  private async descendants(rootId: string, pendingRecords: readonly JobRecord[]): Promise<LineageRow[]> {
-    const rows = new Map<string, LineageRow>();
-    const addStored = async (id: string) => {
-      for (const row of await this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' })) rows.set(row.jobId, row);
-    };
-    await addStored(rootId);
-    for (let grew = true; grew; ) {
-      grew = false;
-      const reached = new Set([rootId, ...rows.keys()]);
-      for (const record of pendingRecords) {
-        if (rows.has(record.jobId) || !record.parentIds.some((p) => reached.has(p))) continue;
-        rows.set(record.jobId, { jobId: record.jobId, parentIds: record.parentIds, tenant: record.tenant, readers: record.readers });
-        await addStored(record.jobId);
-        grew = true;
-      }
-    }
-    return [...rows.values()];
-  }
-
-  /** Writes the batch; returns the ids whose write lost a race with another caller. */
-  private async write(): Promise<Set<string>> {
+  /** Writes the batch; returns the ids whose write lost a race with another caller, and the cycles the store refused. */
+  private async write(): Promise<{ lostRaces: Set<string>; cycles: Map<string, string[]> }> {
     const lost = new Set<string>();
+    const cycles = new Map<string, string[]>();
     const inserts = [...this.pending.values()];
     if (inserts.length > 0) {
-      const outcomes = await groupCommit(this.deps.store).insertAll(inserts);
+      const outcomes = await groupCommit(this.deps.store).insertAll(inserts, this.generatedIds);
       outcomes.forEach((outcome, i) => {
-        if (!outcome.inserted) lost.add(inserts[i]!.jobId);
+        if (outcome.inserted) return;
+        if (outcome.conflict === 'LINEAGE_CYCLE') cycles.set(inserts[i]!.jobId, outcome.cycle);
+        else lost.add(inserts[i]!.jobId);
       });
     }
     for (const { record, expectedEtag } of this.updates.values()) {
@@ -221,7 +217,7 @@ class BatchRecorder {
       // A recorded job that finishes may be what submitted jobs wait for.
       else await settle(this.deps, record);
     }
-    return lost;
+    return { lostRaces: lost, cycles };
   }
 }
 

@@ -1,4 +1,9 @@
+import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import { InsertTurns } from '../../src/store/mongo/insert-turns.js';
 import { MongoProvenanceStore } from '../../src/store/mongo/mongo-provenance-store.js';
+import { makeJob, nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
 
@@ -19,15 +24,69 @@ describe('MongoDB store lane', function () {
     await lane?.stop();
   });
 
+  const databaseOf = new WeakMap<ProvenanceStore, string>();
+
+  async function connect(database: string): Promise<MongoProvenanceStore> {
+    const store = await MongoProvenanceStore.connect({ uri: lane!.uri, database, appName: 'provenance-conformance' });
+    stores.push(store);
+    databaseOf.set(store, database);
+    return store;
+  }
+
+  let client: MongoClient | undefined;
+
+  describe('MongoDB checked inserts', function () {
+    // Insert turns rest on this alone (the emulator's transactions detect no write conflict, so they cannot be used).
+    it('rest on compare-and-set of one document that loses no update among racing clients', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      const racers = await Promise.all(Array.from({ length: 4 }, async () => new MongoClient(lane!.uri).connect()));
+      try {
+        const counter = (racer: MongoClient) => racer.db(database).collection<{ _id: string; n: number }>('counter');
+        await counter(racers[0]!).insertOne({ _id: 'c', n: 0 });
+        let wins = 0;
+        const race = async (racer: MongoClient) => {
+          for (let i = 0; i < 50; i++) {
+            const { n } = (await counter(racer).findOne({ _id: 'c' }))!;
+            const { modifiedCount } = await counter(racer).updateOne({ _id: 'c', n }, { $set: { n: n + 1 } });
+            wins += modifiedCount;
+          }
+        };
+        await Promise.all(racers.flatMap((racer) => [race(racer), race(racer), race(racer)]));
+        expect((await counter(racers[0]!).findOne({ _id: 'c' }))!.n).to.equal(wins);
+      } finally {
+        for (const racer of racers) await racer.close();
+      }
+    });
+
+    it('finish a turn whose writer died after taking it, before deciding the next', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      const store = await connect(database);
+      client = new MongoClient(lane!.uri);
+      await client.connect();
+      const turns = await InsertTurns.open(client.db(database), 5000);
+      const x = makeJob({ jobId: nextJobId('x'), parentIds: ['y-of-dead-writer'] });
+      // A writer decides to write x, takes the turn, and dies before writing it.
+      const died = await turns.run([x], async () => [undefined], async () => Promise.reject(new Error('writer died'))).catch((error: Error) => error);
+      expect(died).to.have.property('message', 'writer died');
+      expect(await store.getJobs([x.jobId])).to.deep.equal([]);
+      // The next checked insert writes x first, so its own check sees it.
+      const y = makeJob({ jobId: 'y-of-dead-writer', parentIds: [x.jobId] });
+      expect(await store.insertJobs([y])).to.deep.equal([{ inserted: false, conflict: 'LINEAGE_CYCLE', cycle: [y.jobId, x.jobId, y.jobId] }]);
+      expect(await store.getJobs([x.jobId])).to.deep.equal([x]);
+    });
+  });
+
   runProvenanceStoreConformance({
     name: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'MongoDB (jongodb emulator)',
     async create() {
       const database = lane!.newDatabaseName();
       databases.push(database);
-      const store = await MongoProvenanceStore.connect({ uri: lane!.uri, database, appName: 'provenance-conformance' });
-      stores.push(store);
-      return store;
+      return connect(database);
     },
+    // A client of its own: another connection pool, as another server process has.
+    openTwin: (store) => connect(databaseOf.get(store)!),
     async createBreakable() {
       // Killing a process is the only way to take a server away, so this store gets an emulator of
       // its own, even when MONGODB_URI names a real server for the other tests.
@@ -42,6 +101,7 @@ describe('MongoDB store lane', function () {
       return { store, breakDatabase: () => emulator.stop() };
     },
     async dispose() {
+      await client?.close();
       for (const store of stores) await store.close();
       for (const emulator of privateEmulators) await emulator.stop();
       for (const database of databases) await lane!.dropDatabase(database);

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { withEvents } from '../../src/domain/events.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
+import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { encodeRecord } from '../../src/store/sqlite/record-json.js';
 import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
@@ -16,14 +17,21 @@ import { runProvenanceStoreConformance } from './provenance-store.js';
 const directory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-conformance-'));
 let opened = 0;
 
-function openStore(): SqliteProvenanceStore {
-  return SqliteProvenanceStore.open({ path: join(directory, `store-${++opened}`, 'provenance.sqlite') });
+const paths = new WeakMap<ProvenanceStore, string>();
+
+function openStore(path = join(directory, `store-${++opened}`, 'provenance.sqlite')): SqliteProvenanceStore {
+  const store = SqliteProvenanceStore.open({ path });
+  paths.set(store, path);
+  return store;
 }
 
 runProvenanceStoreConformance({
   name: 'SQLite',
   async create() {
     return openStore();
+  },
+  async openTwin(store) {
+    return openStore(paths.get(store)!);
   },
   async createBreakable() {
     const store = openStore();

@@ -1,17 +1,20 @@
 import { expect } from 'chai';
 import type { JobRecord } from '../../src/domain/job.js';
-import type { InsertOutcome, ProvenanceStore, Replacement } from '../../src/domain/ports/provenance-store.js';
+import type { InsertOptions, InsertOutcome, ProvenanceStore, Replacement } from '../../src/domain/ports/provenance-store.js';
 import { groupCommit } from '../../src/service/group-commit.js';
 import { makeJob } from '../support/job-records.js';
 
 /** The two calls group commit makes, recorded; insertJobs refuses ids starting with "taken". */
 class RecordingStore {
   readonly insertCalls: string[][] = [];
+  /** The generated ids each insertJobs call was told of. */
+  readonly generatedIds: string[][] = [];
   readonly replaceCalls: string[][] = [];
   failNext: Error | undefined;
 
-  async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+  async insertJobs(records: readonly JobRecord[], options?: InsertOptions): Promise<InsertOutcome[]> {
     this.insertCalls.push(records.map((r) => r.jobId));
+    this.generatedIds.push([...(options?.generatedIds ?? [])]);
     this.throwIfFailing();
     return records.map((r) => (r.jobId.startsWith('taken') ? { inserted: false, conflict: 'JOB_ID' } : { inserted: true }));
   }
@@ -38,11 +41,13 @@ describe('group commit', () => {
   it('writes the inserts of one turn of the event loop in one store call, in order, each caller getting its own outcome', async () => {
     const { store, writes } = setUp();
     const [a, taken, many] = await Promise.all([
-      writes.insert(makeJob({ jobId: 'a' })),
-      writes.insert(makeJob({ jobId: 'taken-1' })),
-      writes.insertAll([makeJob({ jobId: 'b' }), makeJob({ jobId: 'taken-2' })]),
+      writes.insert(makeJob({ jobId: 'a' }), true),
+      writes.insert(makeJob({ jobId: 'taken-1' }), false),
+      writes.insertAll([makeJob({ jobId: 'b' }), makeJob({ jobId: 'taken-2' })], new Set(['b'])),
     ]);
     expect(store.insertCalls).to.deep.equal([['a', 'taken-1', 'b', 'taken-2']]);
+    // Which ids the server generated travels with the records, for the store's cycle check.
+    expect(store.generatedIds).to.deep.equal([['a', 'b']]);
     expect(a).to.deep.equal({ inserted: true });
     expect(taken).to.deep.equal({ inserted: false, conflict: 'JOB_ID' });
     expect(many).to.deep.equal([{ inserted: true }, { inserted: false, conflict: 'JOB_ID' }]);
@@ -50,8 +55,8 @@ describe('group commit', () => {
 
   it('writes what is asked for in a later turn in a later call', async () => {
     const { store, writes } = setUp();
-    await writes.insert(makeJob({ jobId: 'first' }));
-    await writes.insert(makeJob({ jobId: 'second' }));
+    await writes.insert(makeJob({ jobId: 'first' }), false);
+    await writes.insert(makeJob({ jobId: 'second' }), false);
     expect(store.insertCalls).to.deep.equal([['first'], ['second']]);
   });
 
@@ -65,16 +70,16 @@ describe('group commit', () => {
 
   it('keeps at most 1000 records in one call', async () => {
     const { store, writes } = setUp();
-    await writes.insertAll(Array.from({ length: 1001 }, (_, i) => makeJob({ jobId: `j${i}` })));
+    await writes.insertAll(Array.from({ length: 1001 }, (_, i) => makeJob({ jobId: `j${i}` })), new Set());
     expect(store.insertCalls.map((ids) => ids.length)).to.deep.equal([1000, 1]);
   });
 
   it('fails every write of a call that fails, and only those', async () => {
     const { store, writes } = setUp();
     store.failNext = new Error('disk full');
-    const outcomes = await Promise.allSettled([writes.insert(makeJob({ jobId: 'x' })), writes.insert(makeJob({ jobId: 'y' }))]);
+    const outcomes = await Promise.allSettled([writes.insert(makeJob({ jobId: 'x' }), false), writes.insert(makeJob({ jobId: 'y' }), false)]);
     expect(outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'rejected']);
     expect((outcomes[0] as PromiseRejectedResult).reason).to.have.property('message', 'disk full');
-    expect(await writes.insert(makeJob({ jobId: 'z' }))).to.deep.equal({ inserted: true });
+    expect(await writes.insert(makeJob({ jobId: 'z' }), false)).to.deep.equal({ inserted: true });
   });
 });

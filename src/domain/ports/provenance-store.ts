@@ -20,10 +20,23 @@ export interface ProvenanceStore {
    * existing job id or (tenant, request id) is reported and not written; the
    * others are written: outcomes as if the records were inserted one after
    * another. A record colliding on both is reported as JOB_ID.
+   *
+   * A record whose parents would close a cycle with what is stored (earlier
+   * records of the call included) is reported as LINEAGE_CYCLE with the
+   * cycle's path, and not written. The check is atomic with the insert,
+   * against committed data, whatever other connections and processes write
+   * at the same time: no sequence of insertJobs calls, concurrent or not,
+   * ever stores a cycle. Records with ids in options.generatedIds may be
+   * written before the others of the call.
    */
-  insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]>;
+  insertJobs(records: readonly JobRecord[], options?: InsertOptions): Promise<InsertOutcome[]>;
 
-  /** Replaces a record if its stored etag is still expectedEtag. Returns whether it did. */
+  /**
+   * Replaces a record if its stored etag is still expectedEtag. Returns
+   * whether it did. The lineage is not checked: callers never change a
+   * record's parents (an update is of the same job), so only inserts can
+   * close a cycle.
+   */
   replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean>;
 
   /**
@@ -92,8 +105,9 @@ export interface ProvenanceStore {
    * Every job within maxDepth edges of the root in one direction (the root
    * excluded), in no particular order, in ONE database query. For
    * DESCENDANTS the root need not exist. maxDepth undefined: no limit.
-   * Each job at most once; the walk ends on cycles (records may form one
-   * through parents that had no record when they were written).
+   * Each job at most once, at its shortest depth where the store gives
+   * depths; the walk ends on cycles, which insertJobs never stores but older
+   * data may hold.
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
 }
@@ -124,7 +138,20 @@ export interface StatusQuery {
   afterJobId?: string;
 }
 
-export type InsertOutcome = { inserted: true } | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' };
+export interface InsertOptions {
+  /**
+   * Ids of records of the call that the server generated (newJobId). Nothing
+   * can name such an id as a parent before its record is stored, so such a
+   * record cannot close a cycle, and an adapter may skip its check.
+   */
+  generatedIds?: ReadonlySet<string>;
+}
+
+export type InsertOutcome =
+  | { inserted: true }
+  | { inserted: false; conflict: 'JOB_ID' | 'REQUEST_ID' }
+  /** cycle: the path the record would close, from its id back to it (jobId, ..., one of its parents, jobId). */
+  | { inserted: false; conflict: 'LINEAGE_CYCLE'; cycle: string[] };
 
 /** How much of each lineage row to read: ids, parent arrays, tenant and readers; plus type, status and cache state; or those plus the whole record. */
 export type LineageProjection = 'IDS' | 'SUMMARY' | 'FULL';

@@ -2,6 +2,7 @@ import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type {
+  InsertOptions,
   InsertOutcome,
   LineageQuery,
   ListJobsQuery,
@@ -26,8 +27,8 @@ export class PublishingStore implements ProvenanceStore {
     private readonly metrics: Metrics,
   ) {}
 
-  async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
-    const outcomes = await this.store.insertJobs(records);
+  async insertJobs(records: readonly JobRecord[], options?: InsertOptions): Promise<InsertOutcome[]> {
+    const outcomes = await this.store.insertJobs(records, options);
     const inserted = records.filter((_, i) => outcomes[i]!.inserted);
     for (const record of inserted) this.metrics.jobCreated(record.type, record.origin);
     await this.committed(inserted);

@@ -1,6 +1,6 @@
 import { canRead, isOwner, isReaderGrant, requireRole } from '../../domain/access.js';
 import type { RerunJobCommand, SubmitJobCommand } from '../../domain/commands.js';
-import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, parentsNotFound } from '../../domain/errors.js';
+import { ProvenanceError, failedPrecondition, invalidArgument, jobName, jobResource, lineageCycle, parentsNotFound } from '../../domain/errors.js';
 import { enqueueFailed, enqueueRecovered, hasFailedEnqueue, newSubmittedJob, startingStatus, submissionFingerprint } from '../../domain/execution.js';
 import { definitionHash } from '../../domain/hashing.js';
 import { newJobId } from '../../domain/ids.js';
@@ -106,7 +106,9 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
     payloadRedacted: redacted,
     ...(submission.rerunOfJobId ? { rerunOfJobId: submission.rerunOfJobId } : {}),
   });
-  const outcome = await groupCommit(deps.store).insert(job);
+  const outcome = await groupCommit(deps.store).insert(job, command.jobId === undefined);
+  // A client-chosen id that a recorded job already names (allow_missing_parents) can close a cycle through these parents.
+  if (!outcome.inserted && outcome.conflict === 'LINEAGE_CYCLE') throw lineageCycle(job.jobId, outcome.cycle);
   if (!outcome.inserted) {
     // Lost a race for the job id or request_id: answer as the winner would.
     return replayed(deps, (await earlierSubmission(deps, principal, command))!, fingerprint);

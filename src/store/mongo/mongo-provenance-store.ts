@@ -9,9 +9,10 @@ import {
 } from 'mongodb';
 import type { ProvenanceEvent } from '../../domain/events.js';
 import type { JobRecord } from '../../domain/job.js';
-import type { LineageRow } from '../../domain/lineage.js';
+import { descendantsWithPending, findCycle, type LineageRow } from '../../domain/lineage.js';
 import { newEtag } from '../../domain/ids.js';
 import type {
+  InsertOptions,
   InsertOutcome,
   LineageQuery,
   ListJobsQuery,
@@ -24,6 +25,7 @@ import type {
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
 import { connectCollection, type MongoConnectionOptions } from './connection.js';
 import { translateDriverError } from './errors.js';
+import { InsertTurns, type Decision } from './insert-turns.js';
 
 const COLLECTION = 'jobs';
 /** More jobs than any lineage returns (PROVENANCE_MAX_LINEAGE_NODES is at most 10,000,000): the server's 16 MiB reply limit is what bounds a batch. */
@@ -31,6 +33,8 @@ const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
 /** Rounds of "read what is stored, then write the rest" before a duplicate key is thrown as it is. */
 const MAX_INSERT_ATTEMPTS = 3;
+/** The driver's own server selection timeout, used when none is configured. */
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 type InsertStep = 'WRITTEN' | 'WRITE' | 'JOB_ID' | 'REQUEST_ID';
 
@@ -41,6 +45,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
   private constructor(
     private readonly client: MongoClient,
     private readonly jobs: Collection<JobDocument>,
+    private readonly turns: InsertTurns,
   ) {}
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
@@ -60,7 +65,13 @@ export class MongoProvenanceStore implements ProvenanceStore {
       // The relay's sweep: only the few records with pending events are in it.
       { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
     ]);
-    return new MongoProvenanceStore(client, collection);
+    try {
+      const turns = await InsertTurns.open(client.db(options.database), options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS);
+      return new MongoProvenanceStore(client, collection, turns);
+    } catch (error) {
+      await client.close();
+      throw translateDriverError(error);
+    }
   }
 
   async ping(): Promise<void> {
@@ -73,17 +84,73 @@ export class MongoProvenanceStore implements ProvenanceStore {
     await this.client.close();
   }
 
-  insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+  /**
+   * Records with generated ids go straight in: they cannot close a cycle.
+   * The others are checked and written in a turn (insert-turns.ts), since
+   * only a check serialized with every other checked insert holds under
+   * concurrency: two inserts can close a cycle through stored jobs together
+   * without touching a common document.
+   */
+  insertJobs(records: readonly JobRecord[], options: InsertOptions = {}): Promise<InsertOutcome[]> {
     return this.guard(async () => {
-      if (records.length === 0) return [];
-      try {
-        await this.jobs.insertMany(records.map(toDocument), { ordered: false });
-        return records.map((): InsertOutcome => ({ inserted: true }));
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw error;
-        return this.insertAfterConflict(records);
-      }
+      const generated = options.generatedIds ?? new Set<string>();
+      const direct = records.filter((record) => generated.has(record.jobId));
+      const checked = records.filter((record) => !generated.has(record.jobId));
+      const [directOutcomes, checkedOutcomes] = await Promise.all([
+        this.insertDirectly(direct),
+        checked.length === 0 ? [] : this.turns.run(checked, (batch) => this.decideChecked(batch), (batch) => this.insertDirectly(batch)),
+      ]);
+      let nextDirect = 0;
+      let nextChecked = 0;
+      return records.map((record) => (generated.has(record.jobId) ? directOutcomes[nextDirect++]! : checkedOutcomes[nextChecked++]!));
     });
+  }
+
+  /** Inserts without a lineage check; idempotent: a record already stored as given counts as inserted. */
+  private async insertDirectly(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
+    if (records.length === 0) return [];
+    try {
+      await this.jobs.insertMany(records.map(toDocument), { ordered: false });
+      return records.map((): InsertOutcome => ({ inserted: true }));
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      return this.insertAfterConflict(records);
+    }
+  }
+
+  /**
+   * For each record, in order: its conflict, the cycle it would close with
+   * what is stored and the records before it that are to be written, or
+   * undefined (write it). Only an id some job names as a parent can close a
+   * cycle, so the descendant walk runs only for those.
+   */
+  private async decideChecked(records: readonly JobRecord[]): Promise<Decision[]> {
+    const steps = await this.planInserts(records);
+    const referenced = new Set(await this.findReferencedIds(records.map((record) => record.jobId)));
+    const accepted: JobRecord[] = [];
+    const decisions: Decision[] = [];
+    for (const [index, record] of records.entries()) {
+      const step = steps[index]!;
+      if (step === 'WRITTEN') decisions.push({ inserted: true });
+      else if (step !== 'WRITE') decisions.push({ inserted: false, conflict: step });
+      else {
+        const cycle = await this.cycleClosedBy(record, referenced, accepted);
+        if (cycle) decisions.push({ inserted: false, conflict: 'LINEAGE_CYCLE', cycle });
+        else {
+          decisions.push(undefined);
+          accepted.push(record);
+        }
+      }
+    }
+    return decisions;
+  }
+
+  private async cycleClosedBy(record: JobRecord, referenced: ReadonlySet<string>, accepted: readonly JobRecord[]): Promise<string[] | undefined> {
+    const { jobId, parentIds } = record;
+    if (parentIds.includes(jobId)) return [jobId, jobId];
+    if (!referenced.has(jobId) && !accepted.some((earlier) => earlier.parentIds.includes(jobId))) return undefined;
+    const descendants = await descendantsWithPending(jobId, accepted, (id) => this.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' }));
+    return findCycle(jobId, parentIds, descendants);
   }
 
   /**

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newEtag } from '../../domain/ids.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
-import type { LineageRow } from '../../domain/lineage.js';
+import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type {
   InsertOutcome,
   LineageQuery,
@@ -84,12 +84,23 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * One immediate transaction: it holds the database's write lock, which
+   * every writer of the file (any connection, any process) takes in turn, so
+   * each record's cycle check reads committed data and the records written
+   * before it in this transaction, and nothing can be written between the
+   * check and the insert. Generated ids are checked too: the check costs one
+   * index probe for a record no job names.
+   */
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const { insertJob, jobExists } = this.statements;
     return this.guarded(() =>
       this.db
         .transaction((): InsertOutcome[] =>
-          records.map((record) => {
+          records.map((record): InsertOutcome => {
+            // A record whose id is taken is refused for that, whatever its parents.
+            const cycle = jobExists.get(record.jobId) ? undefined : this.cycleClosedBy(record);
+            if (cycle) return { inserted: false, conflict: 'LINEAGE_CYCLE', cycle };
             if (insertJob.run(toJobRow(record)).changes === 1) {
               this.insertEdges(record.jobId, record.parentIds);
               this.insertReaders(record);
@@ -272,6 +283,22 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  /**
+   * The cycle inserting the record would close, if any. Only an id that some
+   * stored job names as a parent can close one; then the cycle exists if the
+   * id is among its parents' ancestors (a recursive query that stops at the
+   * first match, and ends on cycles older data may hold). Its path, for the
+   * refusal, comes from the id's descendants.
+   */
+  private cycleClosedBy(record: JobRecord): string[] | undefined {
+    const { jobId, parentIds } = record;
+    if (parentIds.includes(jobId)) return [jobId, jobId];
+    const { isParent, isAncestorOf, descendantRows } = this.statements;
+    if (parentIds.length === 0 || !isParent.get(jobId) || !isAncestorOf.get(JSON.stringify(parentIds), jobId)) return undefined;
+    const descendants = descendantRows.all(jobId).map(([id, parents]): LineageRow => ({ jobId: id, parentIds: JSON.parse(parents) as string[], tenant: '', readers: [] }));
+    return findCycle(jobId, parentIds, descendants);
+  }
+
   private insertEdges(childId: string, parentIds: readonly string[]): void {
     for (const parentId of parentIds) this.statements.insertEdge.run(childId, parentId);
   }
@@ -375,6 +402,24 @@ function prepareStatements(db: Database.Database) {
     // DO NOTHING without a target covers both the primary key and the request id index, and no other constraint.
     insertJob: db.prepare<JobRow>(`INSERT INTO jobs (${jobColumns}) VALUES (${jobValues}) ON CONFLICT DO NOTHING`),
     jobExists: db.prepare<[string], number>('SELECT 1 FROM jobs WHERE job_id = ?').pluck(),
+    isParent: db.prepare<[string], number>('SELECT 1 FROM job_parents WHERE parent_id = ? LIMIT 1').pluck(),
+    // UNION (not UNION ALL) visits each id once, so the walk ends on a cycle; LIMIT 1 ends it at the first match.
+    isAncestorOf: db
+      .prepare<[parentIds: string, jobId: string], number>(
+        `WITH RECURSIVE ancestors(id) AS (
+           SELECT value FROM json_each(?)
+           UNION SELECT edge.parent_id FROM ancestors JOIN job_parents AS edge ON edge.child_id = ancestors.id)
+         SELECT 1 FROM ancestors WHERE id = ? LIMIT 1`,
+      )
+      .pluck(),
+    descendantRows: db
+      .prepare<[string], [jobId: string, parentIds: string]>(
+        `WITH RECURSIVE descendants(id) AS (
+           SELECT child_id FROM job_parents WHERE parent_id = ?
+           UNION SELECT edge.child_id FROM descendants JOIN job_parents AS edge ON edge.parent_id = descendants.id)
+         SELECT jobs.job_id, jobs.parent_ids FROM descendants JOIN jobs ON jobs.job_id = descendants.id`,
+      )
+      .raw(),
     insertEdge: db.prepare<[string, string]>(
       'INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
