@@ -1,4 +1,5 @@
 import { openRuntime } from './composition.js';
+import { operatorsOnly } from './http/caller.js';
 import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoute } from './http/routes/openapi.js';
@@ -46,7 +47,7 @@ const rest = restGateway(server.address, config.security.auth.tls, {
 const http = config.httpAddress
   ? await startHttpServer({
       address: config.httpAddress,
-      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics), openApiRoute(), ...uiRoutes()],
+      routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics, security.authentication && operatorsOnly(security.authentication)), openApiRoute(), ...uiRoutes()],
       fallback: (request, context) => rest.answer(request, context),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,

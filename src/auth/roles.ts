@@ -1,6 +1,6 @@
 import type { Role } from '../domain/principal.js';
 
-export const KNOWN_ROLES: readonly Role[] = ['reader', 'submitter', 'admin'];
+export const KNOWN_ROLES: readonly Role[] = ['reader', 'submitter', 'admin', 'operator'];
 
 export function isKnownRole(value: unknown): value is Role {
   return typeof value === 'string' && (KNOWN_ROLES as readonly string[]).includes(value);

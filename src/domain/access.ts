@@ -50,12 +50,23 @@ export function readable(principal: Principal, jobId: string, job: JobRecord | u
   return job;
 }
 
+/** The roles that act within a tenant; an admin holds them all there. */
+type TenantRole = Exclude<Role, 'operator'>;
+
 /** Admins hold every role within their tenant. */
-export function hasRole(principal: Principal, role: Role): boolean {
+export function hasRole(principal: Principal, role: TenantRole): boolean {
   return principal.roles.includes(role) || principal.roles.includes('admin');
 }
 
-export function requireRole(principal: Principal, role: Role, action: string): void {
+/**
+ * The process's metrics count and time jobs of every tenant by type: only an
+ * operator reads them. Not an admin, whose authority ends at its tenant.
+ */
+export function mayReadMetrics(principal: Principal): boolean {
+  return principal.roles.includes('operator');
+}
+
+export function requireRole(principal: Principal, role: TenantRole, action: string): void {
   if (!hasRole(principal, role)) throw permissionDenied(`${action} needs the ${role} role`);
 }
 

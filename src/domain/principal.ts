@@ -1,4 +1,10 @@
-export type Role = 'reader' | 'submitter' | 'admin';
+/**
+ * reader, submitter and admin act within the principal's tenant (an admin
+ * holds the other two there); operator reads what spans every tenant, the
+ * process's metrics, and nothing of any tenant's jobs beyond what its
+ * tenant and other roles allow.
+ */
+export type Role = 'reader' | 'submitter' | 'admin' | 'operator';
 
 /** Who is calling: every record gets its tenant and subject. */
 export interface Principal {

@@ -376,7 +376,7 @@ describe('the server log, given bad credentials of every kind', function () {
     expect((await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { headers: { authorization: `Bearer ${valid}` } })).status).to.equal(404);
     expect((await get(`http://${server.httpAddress}/jobs/nowhere/provenance`, { headers: { 'x-api-key': apiKey } })).status).to.equal(404);
 
-    await until(() => (server.output().match(/"msg":"unauthenticated (REST )?call refused"/g) ?? []).length >= 2 * refusals.length - 2, 'every refusal to be logged');
+    await until(() => (server.output().match(/"msg":"unauthenticated (call|HTTP request) refused"/g) ?? []).length >= 2 * refusals.length - 2, 'every refusal to be logged');
     const output = server.output();
     for (const secret of [jwtSecret, apiKey, valid, rawSecret, wrongAudience, unknownKey, latinKey]) {
       for (let i = 0; i + 8 <= secret.length; i++) expect(output.includes(secret.slice(i, i + 8)), `the log holds ${secret.slice(i, i + 8)}`).to.equal(false);

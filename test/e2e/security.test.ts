@@ -173,6 +173,31 @@ describe('security', function () {
     alice.close();
   });
 
+  it('shows the metrics, which name every tenant\'s job types, to operators only', async () => {
+    const alice = await as('alice', 'acme', ['submitter']);
+    const secretType = `metrics-probe-${Math.random().toString(36).slice(2)}`;
+    await alice.recordJob({ type: secretType, status: SUCCEEDED, outputHash: 'h' });
+    const scrape = (headers: Record<string, string> = {}) => fetch(`http://${server.httpAddress}/metrics`, { headers });
+    const anonymous = await scrape();
+    expect(anonymous.status).to.equal(401);
+    expect(anonymous.headers.get('www-authenticate')).to.equal('Bearer');
+    expect(await anonymous.text()).not.to.contain(secretType);
+    // A tenant's admin is not an operator: its authority ends at its tenant, and the metrics span them all.
+    for (const roles of [['submitter'], ['admin']]) {
+      const refused = await scrape({ Authorization: `Bearer ${await token('ada', 'globex', roles)}` });
+      expect(refused.status, roles.join()).to.equal(403);
+      const body = await refused.text();
+      expect(body).not.to.contain(secretType);
+      expect((JSON.parse(body) as { error: { status: string } }).error.status).to.equal('PERMISSION_DENIED');
+    }
+    const operator = await scrape({ Authorization: `Bearer ${await token('prometheus', 'ops', ['operator'])}` });
+    expect(operator.status).to.equal(200);
+    expect(await operator.text()).to.contain(`type="${secretType}"`);
+    // Health stays open: load balancers probe without credentials.
+    expect((await fetch(`http://${server.httpAddress}/healthz`)).status).to.equal(200);
+    alice.close();
+  });
+
   it('redacts the common spellings of secret keys, over gRPC and REST alike', async () => {
     const alice = await as('alice', 'acme', ['submitter']);
     const spellings = ['api_key', 'API-KEY', 'access_token', 'clientSecret', 'private_key', 'privateKey', 'passwd', 'bearer_token', 'x-api-key', 'credentials', 'db_password'];

@@ -56,7 +56,7 @@ describe('API keys', () => {
       const { tenant: _tenant, ...withoutTenant } = entry;
       expect(parseError([withoutTenant])).to.equal('entry 0 ("ci"): "tenant" must be a non-empty string');
       for (const roles of [[], ['owner'], 'admin', undefined]) {
-        expect(parseError([{ ...entry, roles }])).to.equal('entry 0 ("ci"): "roles" must be a non-empty array of reader, submitter, admin');
+        expect(parseError([{ ...entry, roles }])).to.equal('entry 0 ("ci"): "roles" must be a non-empty array of reader, submitter, admin, operator');
       }
     });
 

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type { Any } from '../../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../gen/google/rpc/error_details.js';
 import type { Status } from '../../gen/google/rpc/status.js';
+import type { HttpResponse } from '../server.js';
 import { durationString } from './durations.js';
 
 /** gRPC status codes as HTTP statuses, as Google's HTTP mapping has them (google/rpc/code.proto). */
@@ -68,4 +69,18 @@ function detailJson(detail: Any): unknown {
   // RetryInfo's delay is a google.protobuf.Duration: a string in the JSON mapping.
   if (codec === RetryInfo) json.retryDelay = durationString(RetryInfo.decode(detail.value).retryDelay ?? {});
   return { '@type': detail.typeUrl, ...json };
+}
+
+/** A failed call's answer: the HTTP status its gRPC status maps to, Google's error body, and the headers its status calls for. */
+export function statusResponse(rpcStatus: Status): HttpResponse {
+  const headers: Record<string, string> = {};
+  const retryAfter = retryAfterSeconds(rpcStatus);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  if (rpcStatus.code === status.UNAUTHENTICATED) headers['WWW-Authenticate'] = 'Bearer';
+  return { ...errorResponse(httpStatusOf(rpcStatus.code), rpcStatus), headers };
+}
+
+/** Google's error body under an HTTP status of the caller's choice (e.g. 413 for a body over the limit). */
+export function errorResponse(httpStatus: number, rpcStatus: Status): HttpResponse {
+  return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(errorBody(rpcStatus, httpStatus))}\n` };
 }

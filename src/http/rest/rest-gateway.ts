@@ -2,8 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
-import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
-import { AuthenticationFailed } from '../../auth/authenticator.js';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '../../gen/google/rpc/status.js';
 import { toRpcStatus } from '../../transport/errors.js';
@@ -11,14 +9,11 @@ import { GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../transport/in
 import { REQUEST_ID_HEADER } from '../../request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
-import { errorBody, httpStatusOf, retryAfterSeconds } from './http-status.js';
+import { credentialsOf, identifyCaller } from '../caller.js';
+import { errorBody, errorResponse, statusResponse } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
 import { encodedRequest, transcodeRequest } from './transcode.js';
 
-/** Request headers that travel to the gRPC call as metadata: the credentials. */
-const FORWARDED_HEADERS = ['authorization', 'x-api-key'];
-/** What a text value of gRPC metadata may hold: printable ASCII. */
-const METADATA_TEXT = /^[\x20-\x7e]*$/;
 /** A comment line this often keeps an idle event stream's connection open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -81,8 +76,10 @@ export class RestGateway {
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {
       // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
-      const refused = await this.refusedCaller(request, context, route);
-      if (refused) return refused;
+      if (this.options.authentication) {
+        const caller = await identifyCaller(this.options.authentication, request, context, route.grpcPath);
+        if ('refusal' in caller) return caller.refusal;
+      }
       const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
@@ -101,37 +98,6 @@ export class RestGateway {
 
   close(): void {
     this.channel.close();
-  }
-
-  /** The refusal of a caller without a valid credential (401), from the headers alone; undefined for a caller who may go on. */
-  private async refusedCaller(request: IncomingMessage, context: RouteContext, route: RestRoute): Promise<HttpResponse | undefined> {
-    if (!this.options.authentication) return undefined;
-    const peer = request.socket.remoteAddress ?? '';
-    try {
-      await this.options.authentication.authenticate({ metadata: this.credentialsOf(request) }, peer);
-      return undefined;
-    } catch (error) {
-      if (error instanceof AuthenticationThrottled) {
-        context.log.debug({ path: context.url.pathname, peer }, 'REST call refused: too many failed authentications from its address');
-        return statusResponse(toRpcStatus(error, route.grpcPath, context.log));
-      }
-      if (!(error instanceof AuthenticationFailed)) throw error;
-      context.log.info({ path: context.url.pathname, reason: error.message, peer }, 'unauthenticated REST call refused');
-      return statusResponse({ code: status.UNAUTHENTICATED, message: 'unauthenticated', details: [] });
-    }
-  }
-
-  /** The credential headers as gRPC metadata, every value of a repeated one (which authentication refuses). */
-  private credentialsOf(request: IncomingMessage): Metadata {
-    const metadata = new Metadata();
-    for (const name of FORWARDED_HEADERS) {
-      for (const value of request.headersDistinct[name] ?? []) {
-        // grpc-js would throw, naming the value, on what gRPC metadata cannot carry; no credential holds such characters.
-        if (!METADATA_TEXT.test(value)) throw new AuthenticationFailed(`the ${name} header holds characters no credential has`);
-        metadata.add(name, value);
-      }
-    }
-    return metadata;
   }
 
   /**
@@ -157,7 +123,7 @@ export class RestGateway {
 
   /** The caller's credentials (checked already: without authentication configured, there are none to forward) and the HTTP request's id, so that both sides log under one id. */
   private metadataOf(request: IncomingMessage, requestId: string): Metadata {
-    const metadata = this.options.authentication ? this.credentialsOf(request) : new Metadata();
+    const metadata = this.options.authentication ? credentialsOf(request) : new Metadata();
     metadata.set(REQUEST_ID_HEADER, requestId);
     if (this.options.authentication) metadata.set(GATEWAY_TOKEN_KEY, this.options.authentication.gatewayToken);
     return metadata;
@@ -287,18 +253,6 @@ function sendEvents(
     if (failed) fail(failed);
     return undefined;
   });
-}
-
-function statusResponse(rpcStatus: Status): HttpResponse {
-  const headers: Record<string, string> = {};
-  const retryAfter = retryAfterSeconds(rpcStatus);
-  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
-  if (rpcStatus.code === status.UNAUTHENTICATED) headers['WWW-Authenticate'] = 'Bearer';
-  return { ...errorResponse(httpStatusOf(rpcStatus.code), rpcStatus), headers };
-}
-
-function errorResponse(httpStatus: number, rpcStatus: Status): HttpResponse {
-  return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(errorBody(rpcStatus, httpStatus))}\n` };
 }
 
 /** The google.rpc.Status of a failed call: from its grpc-status-details-bin trailer, or its code and message alone. */
