@@ -23,6 +23,7 @@ export interface Config {
   maxBatchParents: number;
   maxPayloadBytes: number;
   maxMessageBytes: number;
+  maxRequestFields: number;
   rest: {
     /** Deadline of each REST call on the gRPC listener, and the longest an event stream may take to open. */
     timeoutMs: number;
@@ -104,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBatchParents: integer(read, 'PROVENANCE_MAX_BATCH_PARENTS', Math.max(10_000, maxParents), maxParents, 10_000_000),
     maxPayloadBytes: integer(read, 'PROVENANCE_MAX_PAYLOAD_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxMessageBytes: integer(read, 'PROVENANCE_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    maxRequestFields: integer(read, 'PROVENANCE_MAX_REQUEST_FIELDS', 250_000, 100, 100_000_000),
     rest: {
       timeoutMs: integer(read, 'PROVENANCE_REST_TIMEOUT_MS', 30_000, 100, 3_600_000),
       maxBodyBytes: integer(read, 'PROVENANCE_REST_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),

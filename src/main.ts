@@ -33,6 +33,7 @@ const server = await startGrpcServer(
     // The request id first, so that every later interceptor's log lines can name it.
     interceptors: [requestIdInterceptor(logger), metricsInterceptor(metrics), ...security.interceptors],
     maxMessageBytes: config.maxMessageBytes,
+    maxRequestFields: config.maxRequestFields,
     shutdownGraceMs: config.shutdownGraceMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
   },

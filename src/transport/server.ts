@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
@@ -8,6 +9,7 @@ import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
 import { createReflection } from './reflection.js';
 import { decodingFailuresAsValues } from './request-decoding.js';
+import { requestFieldCounters } from './request-fields.js';
 import { keepProtoKeysInStructs } from './struct-keys.js';
 
 export interface GrpcServerOptions {
@@ -15,6 +17,8 @@ export interface GrpcServerOptions {
   credentials: ServerCredentials;
   interceptors: ServerInterceptor[];
   maxMessageBytes: number;
+  /** The most fields a request may hold, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS). */
+  maxRequestFields: number;
   shutdownGraceMs: number;
   healthCheckIntervalMs: number;
 }
@@ -38,7 +42,8 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService)), createProvenanceHandlers(context));
+  const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH)) };
+  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, decoding)), createProvenanceHandlers(context));
   const health = new ServingHealth(() => context.service.isReady());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET_PATH).addToServer(server);

@@ -49,7 +49,7 @@ describe('WatchEvents subscribe/cancel cycles', function () {
     runtime = await openRuntime(config, logger);
     runtime.hub.start();
     server = await startGrpcServer(
-      { address: config.grpcAddress, ...serverSecurity(config, logger), maxMessageBytes: config.maxMessageBytes, shutdownGraceMs: 1000, healthCheckIntervalMs: 60_000 },
+      { address: config.grpcAddress, ...serverSecurity(config, logger), maxMessageBytes: config.maxMessageBytes, maxRequestFields: config.maxRequestFields, shutdownGraceMs: 1000, healthCheckIntervalMs: 60_000 },
       { service: runtime.service, logger, principalOf },
     );
     api = connect(server.address);

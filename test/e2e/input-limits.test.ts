@@ -13,7 +13,8 @@ describe('input limits: parents (PROVENANCE_MAX_PARENTS, PROVENANCE_MAX_BATCH_PA
   let api: Client;
 
   before(async () => {
-    server = await startServer(await lane.env());
+    // Room for a million parents: what is tested here is the bound on parents, checked after the request's field count.
+    server = await startServer({ ...(await lane.env()), PROVENANCE_MAX_REQUEST_FIELDS: '2000000' });
     api = connect(server.address);
   });
   after(async () => {
@@ -78,3 +79,68 @@ describe('input limits: parents (PROVENANCE_MAX_PARENTS, PROVENANCE_MAX_BATCH_PA
     expect((await api.listJobs({})).jobs).to.deep.equal([]);
   });
 });
+
+/** A request is refused by its count of fields before it is decoded: decoding costs per field, and a flood of tiny ones took the process past its heap. */
+describe('input limits: fields per request (PROVENANCE_MAX_REQUEST_FIELDS)', function () {
+  this.timeout(120_000);
+  const lane = sqliteLane();
+  let server: ServerProcess;
+  let api: Client;
+
+  before(async () => {
+    server = await startServer({ ...(await lane.env()), PROVENANCE_MAX_MESSAGE_BYTES: String(80 * 1024 * 1024) });
+    api = connect(server.address);
+  });
+  after(async () => {
+    api?.close();
+    await server?.stop();
+    await lane.dispose();
+  });
+
+  /** Count copies of a field encoded as unit, as a raw request body. */
+  const repeated = (unit: number[], count: number) => {
+    const bytes = Buffer.alloc(unit.length * count);
+    for (let i = 0; i < count; i++) bytes.set(unit, i * unit.length);
+    return bytes;
+  };
+
+  it('refuses 64 MiB of empty batch records, and a million empty parent ids, without decoding them, and goes on serving', async () => {
+    // BatchRecordJobsRequest.requests (field 1), each an empty record: two bytes apiece. Decoded, this took the server past its heap limit.
+    const records = repeated([0x0a, 0x00], 32 * 1024 * 1024);
+    // RecordJobRequest.parent_job_ids (field 6), each empty.
+    const parents = repeated([0x32, 0x00], 1_000_000);
+    for (const [method, bytes] of [['BatchRecordJobs', records], ['RecordJob', parents]] as const) {
+      const error = await failure(rawUnary(api, `/provenance.v1.ProvenanceService/${method}`, bytes));
+      expect(error.code, method).to.equal(status.INVALID_ARGUMENT);
+      expect(statusDetails(error).badRequest?.fieldViolations.map((v) => [v.field, v.description]), method).to.deep.equal([
+        ['request', 'holds more than 250000 fields, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS): send it in smaller parts'],
+      ]);
+    }
+    expect((await api.listJobs({})).jobs).to.deep.equal([]);
+    expect((await fetch(`http://${server.httpAddress}/healthz`)).status).to.equal(200);
+  });
+
+  it('counts nested fields too: a payload of many members is refused as a batch of many records is', async () => {
+    const members = Object.fromEntries(Array.from({ length: 260_000 }, (_, i) => [`k${i}`, i]));
+    const error = await failure(api.recordJob({ type: 't', payload: members, status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }));
+    expect(error.code).to.equal(status.INVALID_ARGUMENT);
+    expect(statusDetails(error).badRequest?.fieldViolations[0]?.field).to.equal('request');
+    // A full batch of ordinary records is far below the bound.
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ jobId: `ordinary-${i}`, type: 't', payload: { a: i, b: [1, 2, 3], c: { d: 'e' } }, labels: { team: 'x' }, status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }));
+    const results = (await api.batchRecordJobs({ requests: batch })).results;
+    expect(results.every((r) => r.status!.code === status.OK)).to.equal(true);
+  });
+});
+
+/** A unary call with bytes sent as they are: what a client of another library, or an attacker, may send. */
+function rawUnary(api: Client, path: string, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    api.raw.makeUnaryRequest(
+      path,
+      (value: Buffer) => value,
+      (value: Buffer) => value,
+      bytes,
+      (error, value) => (error ? reject(error) : resolve(value!)),
+    );
+  });
+}
