@@ -63,9 +63,7 @@ export class JobViewer {
 
   /** An id as the caller is shown it: its placeholder when a job the caller may not read has it, else itself. */
   shownId(jobId: string, known: KnownJobs): string {
-    if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
-    const job = known.get(jobId);
-    return job && !this.mayRead(job) ? this.placeholder(jobId) : jobId;
+    return this.hides(jobId, known) ? this.placeholder(jobId) : jobId;
   }
 
   shownIds(jobIds: readonly string[], known: KnownJobs): string[] {
@@ -75,9 +73,9 @@ export class JobViewer {
   /** A record the caller may read, as it may see it; known must hold every id the record names. */
   job(record: JobRecord, known: KnownJobs): JobView {
     this.requireReadable(record);
-    const hidden = this.hiddenAmong(referencedJobIds(record), known);
     // Most records name no hidden job: they are shown as they are, without a copy.
-    if (hidden.size === 0) return record as JobView;
+    if (!this.namesHidden(known, record.parentIds, record.result?.cachedFromJobId, record.error?.dependencyJobId, record.rerunOfJobId)) return record as JobView;
+    const hidden = this.hiddenAmong(referencedJobIds(record), known);
     const view = withShownIds(record, hidden);
     if (record.result?.cachedFromJobId) view.result = { ...record.result, cachedFromJobId: shown(record.result.cachedFromJobId, hidden) };
     return view as JobView;
@@ -86,9 +84,9 @@ export class JobViewer {
   /** An event of a job the caller may read, as it may see it; known must hold every id the event names. */
   event(event: LoggedEvent, known: KnownJobs): EventView {
     this.requireReadable(event);
-    const hidden = this.hiddenAmong(eventReferencedJobIds(event), known);
     // The same object when nothing is hidden, so that its encoding is shared by every subscriber it goes to.
-    if (hidden.size === 0) return event as EventView;
+    if (!this.namesHidden(known, event.parentIds, event.cachedFromJobId, event.error?.dependencyJobId, event.rerunOfJobId)) return event as EventView;
+    const hidden = this.hiddenAmong(eventReferencedJobIds(event), known);
     const view = withShownIds(event, hidden);
     if (event.cachedFromJobId) view.cachedFromJobId = shown(event.cachedFromJobId, hidden);
     return view as EventView;
@@ -132,13 +130,24 @@ export class JobViewer {
     return record === node.row.record ? (node as LineageNode<JobView>) : { ...node, row: { ...node.row, record } };
   }
 
+  /** Whether a job the caller may not read has this id; an id no job has hides nothing. */
+  private hides(jobId: string, known: KnownJobs): boolean {
+    if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
+    const job = known.get(jobId);
+    return job !== undefined && !this.mayRead(job);
+  }
+
+  /** Whether a record or an event names a hidden job: asked of every event for every subscriber, so it copies nothing. */
+  private namesHidden(known: KnownJobs, parentIds: readonly string[], cachedFromJobId?: string, dependencyJobId?: string, rerunOfJobId?: string): boolean {
+    for (const id of parentIds) if (this.hides(id, known)) return true;
+    const hidesAny = (id: string | undefined) => !!id && this.hides(id, known);
+    return hidesAny(cachedFromJobId) || hidesAny(dependencyJobId) || hidesAny(rerunOfJobId);
+  }
+
   /** The hidden jobs among ids, each with its placeholder. */
   private hiddenAmong(ids: readonly string[], known: KnownJobs): Map<string, string> {
     const hidden = new Map<string, string>();
-    for (const id of ids) {
-      const shown = this.shownId(id, known);
-      if (shown !== id) hidden.set(id, shown);
-    }
+    for (const id of ids) if (this.hides(id, known)) hidden.set(id, this.placeholder(id));
     return hidden;
   }
 

@@ -23,13 +23,18 @@ export interface SentEvent {
   data: unknown;
 }
 
-/** A server-sent events stream read with fetch (GET /events): next(n) resolves with the next n events; close() ends it. */
+/**
+ * A server-sent events stream read with fetch (GET /events): next(n) resolves
+ * with the next n events; close() ends it. An answer other than 200 is an
+ * error before the stream started: its body is read with response.text().
+ */
 export async function openEventStream(httpAddress: string, path: string, headers: Record<string, string> = {}) {
   const controller = new AbortController();
   const response = await fetch(`http://${httpAddress}${path}`, { headers, signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = response.ok ? response.body!.pipeThrough(new TextDecoderStream()).getReader() : undefined;
   let buffered = '';
   const next = async (count: number) => {
+    if (!reader) throw new Error(`the answer is ${response.status}, not an event stream`);
     const events: SentEvent[] = [];
     while (events.length < count) {
       const end = buffered.indexOf('\n\n');

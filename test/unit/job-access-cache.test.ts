@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { LoggedEvent } from '../../src/domain/events.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import { JobAccessCache } from '../../src/service/events/job-access-cache.js';
 import { makeJob } from '../support/job-records.js';
@@ -94,6 +95,22 @@ describe('the access cache of the event stream', () => {
     await none.known(['a']);
     await none.known(['a']);
     expect(store.reads).to.deep.equal([['a'], ['a']]);
+  });
+
+  it('reads the jobs a batch of events names once for every subscription it goes to, and again once stale', async () => {
+    const shared = cache(100, 1000);
+    const event = (jobId: string, parentIds: string[]): LoggedEvent => ({
+      ...{ cursor: '1-0', seq: 1, type: 'job.provenance.created', jobType: 't', status: 'SUCCEEDED', definitionHash: 'd', inputHash: 'i' },
+      ...{ jobId, tenant: 'acme', labels: {}, readers: [], parentIds, time: new Date() },
+    });
+    const batch = [event('c1', ['a']), event('c2', ['b', 'ghost']), event('c3', [])];
+    const [first, second] = await Promise.all([shared.ofEvents(batch), shared.ofEvents(batch.slice(1))]);
+    expect(store.reads).to.deep.equal([['a', 'b', 'ghost']]);
+    expect(first(batch[1]!).get('b')).to.deep.equal({ tenant: 'globex', readers: ['acme/carl'] });
+    expect(second(batch[1]!).has('ghost')).to.equal(true);
+    now += 1001;
+    await shared.ofEvents(batch);
+    expect(store.reads).to.have.length(2);
   });
 
   it('fails every caller waiting on a read that fails, and reads again on the next ask', async () => {

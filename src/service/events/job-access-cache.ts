@@ -1,5 +1,6 @@
 import type { ReadableBy } from '../../domain/access.js';
-import type { KnownJobs } from '../../domain/job-view.js';
+import type { LoggedEvent } from '../../domain/events.js';
+import { eventReferencedJobIds, type KnownJobs } from '../../domain/job-view.js';
 import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
 
 export interface JobAccessCacheOptions {
@@ -27,12 +28,33 @@ export class JobAccessCache {
   private readonly entries = new Map<string, { access: ReadableBy; expiresAt: number }>();
   /** The read under way for each id being read. */
   private readonly reading = new Map<string, Lookup>();
+  /** What was read for each event object, and when. */
+  private readonly byEvent = new WeakMap<LoggedEvent, { known: KnownJobs; readAt: number }>();
 
   constructor(
     private readonly store: Pick<ProvenanceStore, 'getJobs'>,
     private readonly options: JobAccessCacheOptions,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * The access of the jobs each event names. The hub hands the same event
+   * objects to every subscription: what was read for an event serves the
+   * others while it is fresh, so that what each subscription does per event
+   * is a lookup.
+   */
+  async ofEvents(events: readonly LoggedEvent[]): Promise<(event: LoggedEvent) => KnownJobs> {
+    const now = this.now();
+    const stale = events.filter((event) => {
+      const read = this.byEvent.get(event);
+      return !read || now - read.readAt > this.options.ttlMs;
+    });
+    if (stale.length > 0) {
+      const known = await this.known(stale.flatMap(eventReferencedJobIds));
+      for (const event of stale) this.byEvent.set(event, { known, readAt: now });
+    }
+    return (event) => this.byEvent.get(event)!.known;
+  }
 
   async known(ids: Iterable<string>): Promise<KnownJobs> {
     const known = new Map<string, ReadableBy | undefined>();

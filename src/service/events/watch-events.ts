@@ -1,7 +1,6 @@
 import type { WatchEventsCommand } from '../../domain/commands.js';
 import { invalidArgument } from '../../domain/errors.js';
 import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/events.js';
-import { eventReferencedJobIds } from '../../domain/job-view.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';
@@ -33,8 +32,8 @@ export async function watchEvents(deps: ServiceDependencies, principal: Principa
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
     ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
     view: async (events) => {
-      const known = await deps.eventJobAccess.known(events.flatMap(eventReferencedJobIds));
-      return events.map((event) => viewer.event(event, known));
+      const knownFor = await deps.eventJobAccess.ofEvents(events);
+      return events.map((event) => viewer.event(event, knownFor(event)));
     },
   };
   const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
