@@ -12,6 +12,7 @@ import { createDefaultRegistry } from './queue/handlers/built-in-handlers.js';
 import { loadHandlerModules } from './queue/handlers/handler-modules.js';
 import { EventHub } from './service/events/event-hub.js';
 import { EventRelay } from './service/events/event-relay.js';
+import { JobAccessCache } from './service/events/job-access-cache.js';
 import { PublishingStore } from './service/events/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
@@ -65,6 +66,7 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
     store,
     queue,
     hub,
+    eventJobAccess: new JobAccessCache(store, config.events.accessCache),
     handlers,
     limits: {
       maxLineageDepth: config.maxLineageDepth,

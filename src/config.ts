@@ -48,6 +48,8 @@ export interface Config {
     retention: { maxCount: number } | { maxAgeMs: number };
     subscriberBuffer: number;
     relayIntervalMs: number;
+    /** The access of the jobs events name, kept for showing events to subscribers (job-access-cache.ts). */
+    accessCache: { maxEntries: number; ttlMs: number };
   };
   execution: {
     inProcessWorkers: boolean;
@@ -128,6 +130,10 @@ export function loadConfig(env: Env = process.env): Config {
       retention: retention(read, 'PROVENANCE_EVENT_RETENTION', { maxCount: 1_000_000 }),
       subscriberBuffer: integer(read, 'PROVENANCE_SUBSCRIBER_BUFFER', 10_000, 1, 10_000_000),
       relayIntervalMs: integer(read, 'PROVENANCE_EVENT_RELAY_INTERVAL_MS', 10_000, 0, 86_400_000),
+      accessCache: {
+        maxEntries: integer(read, 'PROVENANCE_EVENT_ACCESS_CACHE_SIZE', 10_000, 0, 10_000_000),
+        ttlMs: integer(read, 'PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS', 1_000, 0, 600_000),
+      },
     },
     execution: {
       inProcessWorkers: boolean(read, 'PROVENANCE_IN_PROCESS_WORKERS', true),

@@ -208,7 +208,12 @@ export function waitingDescendantsToFail(failedJobId: string, descendants: reado
 export function dependencyFailure(cause: JobRecord): JobError {
   return {
     reason: REASONS.dependencyFailed,
-    message: `job ${cause.jobId}, which this job depends on, ${cause.status === 'CANCELLED' ? 'was cancelled' : 'failed'}`,
+    message: dependencyFailureMessage(cause.jobId, cause.status === 'CANCELLED' ? 'was cancelled' : 'failed'),
     dependencyJobId: cause.jobId,
   };
+}
+
+/** DEPENDENCY_FAILED's message; "did not succeed" where the caller may not know how the dependency ended (job-view.ts). */
+export function dependencyFailureMessage(dependencyJobId: string, outcome: 'failed' | 'was cancelled' | 'did not succeed'): string {
+  return `job ${dependencyJobId}, which this job depends on, ${outcome}`;
 }

@@ -12,9 +12,10 @@ export type LineageDirection = 'ANCESTORS' | 'DESCENDANTS';
 export type LineageRelation = 'ROOT' | 'ANCESTOR' | 'DESCENDANT';
 export type TruncationReason = 'MAX_DEPTH' | 'MAX_NODES';
 
-/** What a store returns for one job of a lineage, depending on the projection asked for. */
-export interface LineageRow {
+/** What a store returns for one job of a lineage, depending on the projection asked for; R: JobView once seen by a caller (job-view.ts). */
+export interface LineageRow<R extends JobRecord = JobRecord> {
   jobId: string;
+  /** As stored: answers show the lineage's edges and the (viewed) records, never this. */
   parentIds: string[];
   /** Who may read the job: its tenant and extra reader subjects (every projection). */
   tenant: string;
@@ -22,7 +23,7 @@ export interface LineageRow {
   type?: string;
   status?: JobStatus;
   cacheState?: CacheState;
-  record?: JobRecord;
+  record?: R;
   /**
    * The job's shortest distance from the root, when the store computed it
    * (SQLite's in-memory walk does; a store gives it for every row or none).
@@ -31,8 +32,8 @@ export interface LineageRow {
   depth?: number;
 }
 
-export interface LineageNode {
-  row: LineageRow;
+export interface LineageNode<R extends JobRecord = JobRecord> {
+  row: LineageRow<R>;
   depth: number;
   relation: LineageRelation;
   /** The caller may not read this job: row holds only its opaque id. */
@@ -44,10 +45,10 @@ export interface LineageEdge {
   childJobId: string;
 }
 
-export interface Lineage {
-  root: LineageRow;
+export interface Lineage<R extends JobRecord = JobRecord> {
+  root: LineageRow<R>;
   /** Nearest first: by depth, then ancestors before descendants, then job id. */
-  nodes: LineageNode[];
+  nodes: LineageNode<R>[];
   edges: LineageEdge[];
   ancestorDepth: number;
   descendantDepth: number;
@@ -102,30 +103,6 @@ export function buildLineage(
     descendantDepth,
     truncation: [...truncation].sort(),
     hiddenNodeCount: 0,
-  };
-}
-
-/**
- * The lineage as a caller sees it: each job it may not read becomes a
- * placeholder under an opaque id, with nothing else of the job; the edges
- * keep the graph's shape through the same opaque ids.
- */
-export function withPlaceholders(lineage: Lineage, canSee: (row: LineageRow) => boolean, opaqueId: (jobId: string) => string): Lineage {
-  // Most answers hide nothing: find that out without building a second array of nodes.
-  if (lineage.nodes.every((node) => canSee(node.row))) return lineage;
-  const hidden = new Map<string, string>();
-  const nodes = lineage.nodes.map((node): LineageNode => {
-    if (canSee(node.row)) return node;
-    const id = opaqueId(node.row.jobId);
-    hidden.set(node.row.jobId, id);
-    return { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: id, parentIds: [], tenant: '', readers: [] } };
-  });
-  const shown = (id: string) => hidden.get(id) ?? id;
-  return {
-    ...lineage,
-    nodes,
-    edges: lineage.edges.map((edge) => ({ parentJobId: shown(edge.parentJobId), childJobId: shown(edge.childJobId) })),
-    hiddenNodeCount: hidden.size,
   };
 }
 

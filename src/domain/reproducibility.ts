@@ -1,5 +1,6 @@
 import { definitionHash, inputHash } from './hashing.js';
 import type { JobRecord } from './job.js';
+import type { JobViewer } from './job-view.js';
 
 export type ReproducibilityIssueReason =
   | 'MISSING_ANCESTOR'
@@ -28,10 +29,8 @@ export interface ReproducibilityInput {
   volatileKeys: ReadonlySet<string>;
   /** Whether this service could run a job of that type and provider again. */
   hasHandler(type: string, providerId: string): boolean;
-  /** Whether the caller may read a record: of an ancestor it may not, nothing is told but that it is there. */
-  canRead(record: JobRecord): boolean;
-  /** The id a restricted ancestor is shown under. */
-  opaqueId(jobId: string): string;
+  /** Who asks: of an ancestor it may not read, it is told that it is there, under its placeholder, and nothing else. */
+  viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
 }
 
 /** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
@@ -39,8 +38,8 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
   const issues: ReproducibilityIssue[] = [];
   const reportedMissing = new Set<string>();
   for (const record of [input.job, ...input.ancestors]) {
-    if (!input.canRead(record)) {
-      issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: input.opaqueId(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' });
+    if (!input.viewer.mayRead(record)) {
+      issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: input.viewer.placeholder(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' });
       continue;
     }
     const isJob = record === input.job;
@@ -70,15 +69,8 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
     if (!input.hasHandler(record.type, record.provider.id)) {
       issues.push({ reason: 'NO_HANDLER', jobId: record.jobId, message: `no handler is registered for type ${record.type} (provider ${record.provider.id || 'any'}), so ${subject} cannot be run again here` });
     }
-    const parents = record.parentIds.map((id) => ({ jobId: id, outputHash: input.known.get(id)?.result?.outputHash ?? null }));
-    const recomputedInput = inputHash(record.definitionHash, parents);
-    if (recomputedInput !== record.inputHash) {
-      issues.push({
-        reason: 'INPUT_HASH_MISMATCH',
-        jobId: record.jobId,
-        message: `the stored input hash of ${subject} does not match its parents' current outputs (recomputed ${recomputedInput})`,
-      });
-    }
+    const mismatch = inputHashMismatch(record, subject, input);
+    if (mismatch) issues.push(mismatch);
   }
   if (input.ancestryTruncated) {
     issues.push({
@@ -88,4 +80,26 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
     });
   }
   return issues;
+}
+
+/**
+ * The record's stored input hash against one recomputed from its parents'
+ * current outputs. Not checked when a parent is restricted to the caller:
+ * a hash recomputed from its output would tell that output (it can be
+ * checked offline), and so would whether it matches; the restricted
+ * ancestor has its own issue.
+ */
+function inputHashMismatch(record: JobRecord, subject: string, input: ReproducibilityInput): ReproducibilityIssue | undefined {
+  const parents = record.parentIds.map((jobId) => ({ jobId, parent: input.known.get(jobId) }));
+  if (parents.some(({ parent }) => parent && !input.viewer.mayRead(parent))) return undefined;
+  const recomputed = inputHash(
+    record.definitionHash,
+    parents.map(({ jobId, parent }) => ({ jobId, outputHash: parent?.result?.outputHash ?? null })),
+  );
+  if (recomputed === record.inputHash) return undefined;
+  return {
+    reason: 'INPUT_HASH_MISMATCH',
+    jobId: record.jobId,
+    message: `the stored input hash of ${subject} does not match its parents' current outputs (recomputed ${recomputed})`,
+  };
 }

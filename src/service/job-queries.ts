@@ -2,14 +2,16 @@ import type { ListJobsCommand } from '../domain/commands.js';
 import { readable, readerGrant } from '../domain/access.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
+import type { JobView } from '../domain/job-view.js';
 import { parseJobFilter } from '../domain/job-filter.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import type { ServiceDependencies } from './provenance-service.js';
+import { viewJob, viewJobs } from './views.js';
 
-/** A job the caller may read; any other is NOT_FOUND, as if it did not exist. */
-export async function getJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined): Promise<JobRecord> {
+/** The record of a job the caller may read, for the use cases to act on; any other is NOT_FOUND, as if it did not exist. */
+export async function readableJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined): Promise<JobRecord> {
   const v = new Violations();
   v.jobId('job_id', jobId, true);
   if (v.list.length > 0) throw invalidArgument(v.list);
@@ -17,8 +19,13 @@ export async function getJob(deps: ServiceDependencies, principal: Principal, jo
   return readable(principal, jobId!, job);
 }
 
+/** GetJob: the job as the caller may see it. */
+export async function getJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined): Promise<JobView> {
+  return viewJob(deps, principal, await readableJob(deps, principal, jobId));
+}
+
 export interface JobPage {
-  jobs: JobRecord[];
+  jobs: JobView[];
   nextPageToken: string;
 }
 
@@ -39,8 +46,8 @@ export async function listJobs(deps: ServiceDependencies, principal: Principal, 
     limit: pageSize + 1,
     after: position ? { createdAt: new Date(position.createdAt as number), jobId: position.jobId as string } : undefined,
   });
-  if (jobs.length <= pageSize) return { jobs, nextPageToken: '' };
+  if (jobs.length <= pageSize) return { jobs: await viewJobs(deps, principal, jobs), nextPageToken: '' };
   const page = jobs.slice(0, pageSize);
   const last = page[page.length - 1]!;
-  return { jobs: page, nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }, deps.secret) };
+  return { jobs: await viewJobs(deps, principal, page), nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }, deps.secret) };
 }

@@ -1,19 +1,20 @@
 import type { LineageCommand, ListDependentsCommand } from '../domain/commands.js';
-import { canRead, opaqueJobId } from '../domain/access.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
-import { buildLineage, withPlaceholders, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
+import { referencedJobIds, type JobView } from '../domain/job-view.js';
+import { buildLineage, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
-import { getJob } from './job-queries.js';
+import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
+import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
-export async function getLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand): Promise<Lineage> {
+export async function getLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand): Promise<Lineage<JobView>> {
   const started = performance.now();
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
@@ -22,19 +23,22 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_nodes', command.maxNodes);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const root = await getJob(deps, principal, command.jobId);
+  const root = await readableJob(deps, principal, command.jobId);
   const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
   });
-  const seen = asSeenBy(deps, principal, lineage);
+  const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
   return seen;
 }
 
-/** The lineage with the jobs the caller may not read turned into placeholders. */
-function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Lineage {
-  return withPlaceholders(lineage, (row) => canRead(principal, row), (jobId) => opaqueJobId(jobId, deps.secret));
+/** The lineage as the caller may see it; the ids its readable records name beyond its rows are looked up in one store read. */
+async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
+  const viewer = viewerOf(deps, principal);
+  const rows = [lineage.root, ...lineage.nodes.map((node) => node.row)];
+  const named = rows.flatMap((row) => (row.record && viewer.mayRead(row) ? referencedJobIds(row.record) : []));
+  return viewer.lineage(lineage, await knownJobs(deps, named, rows));
 }
 
 /** 0 means the configured maximum; larger requests are capped at it. */
@@ -56,10 +60,11 @@ async function walk(
   const query = (direction: LineageDirection) =>
     directions.includes(direction) ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection }) : undefined;
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
-  return buildLineage(rootRow(root), { ancestors, descendants }, limits);
+  return buildLineage(rootRow(root, projection), { ancestors, descendants }, limits);
 }
 
-function rootRow(root: JobRecord): LineageRow {
+/** The root as the store would return it in that projection: its whole record in FULL only. */
+function rootRow(root: JobRecord, projection: LineageProjection): LineageRow {
   return {
     jobId: root.jobId,
     parentIds: root.parentIds,
@@ -68,12 +73,12 @@ function rootRow(root: JobRecord): LineageRow {
     type: root.type,
     status: root.status,
     cacheState: root.cacheState,
-    record: root,
+    ...(projection === 'FULL' ? { record: root } : {}),
   };
 }
 
 /** A dependent the caller may read, with its record; or one it may not, under an opaque id only. */
-export type Dependent = { job: JobRecord; depth: number } | { restrictedJobId: string; depth: number };
+export type Dependent = { job: JobView; depth: number } | { restrictedJobId: string; depth: number };
 
 export interface DependentsPage {
   dependents: Dependent[];
@@ -93,7 +98,7 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
   if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
   const pageSize = effectivePageSize(command.pageSize);
-  const root = await getJob(deps, principal, command.jobId);
+  const root = await readableJob(deps, principal, command.jobId);
 
   let candidates: Array<{ job: JobRecord; depth: number }>;
   let truncated = false;
@@ -109,7 +114,10 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
     candidates = children.map((job) => ({ job, depth: 1 }));
   }
   const page = candidates.slice(0, pageSize);
-  const dependents = page.map((d): Dependent => (canRead(principal, d.job) ? d : { restrictedJobId: opaqueJobId(d.job.jobId, deps.secret), depth: d.depth }));
+  const viewer = viewerOf(deps, principal);
+  const shown = page.filter((d) => viewer.mayRead(d.job)).map((d) => d.job);
+  const views = new Map((await viewJobs(deps, principal, shown, [root, ...page.map((d) => d.job)])).map((view) => [view.jobId, view]));
+  const dependents = page.map((d): Dependent => (viewer.mayRead(d.job) ? { job: views.get(d.job.jobId)!, depth: d.depth } : { restrictedJobId: viewer.placeholder(d.job.jobId), depth: d.depth }));
   const hiddenNodeCount = dependents.filter((d) => 'restrictedJobId' in d).length;
   if (candidates.length <= pageSize) return { dependents, nextPageToken: '', truncated, hiddenNodeCount };
   const last = page[page.length - 1]!;
@@ -123,7 +131,7 @@ export interface ExportCommand {
 }
 
 /** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */
-export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage> {
+export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
   return getLineage(deps, principal, { ...command, maxNodes: 0, view: 'FULL' });
 }
 
@@ -134,10 +142,10 @@ export interface ReproducibilityReport {
 }
 
 export async function checkJobReproducibility(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<ReproducibilityReport> {
-  const job = await getJob(deps, principal, jobId);
+  const job = await readableJob(deps, principal, jobId);
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
-  const lineage = buildLineage(rootRow(job), { ancestors: found }, limits);
+  const lineage = buildLineage(rootRow(job, 'FULL'), { ancestors: found }, limits);
   const ancestors = lineage.nodes.map((n) => n.row.record!);
   const issues = checkReproducibility({
     job,
@@ -147,8 +155,7 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
-    canRead: (record) => canRead(principal, record),
-    opaqueId: (jobId) => opaqueJobId(jobId, deps.secret),
+    viewer: viewerOf(deps, principal),
   });
   deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };

@@ -11,7 +11,7 @@ import type {
   WatchEventsCommand,
 } from '../domain/commands.js';
 import { ProvenanceError } from '../domain/errors.js';
-import type { JobRecord } from '../domain/job.js';
+import type { JobView } from '../domain/job-view.js';
 import type { Lineage } from '../domain/lineage.js';
 import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
 import type { AuditLog } from '../domain/ports/audit-log.js';
@@ -32,6 +32,7 @@ import {
 } from './lineage-queries.js';
 import { audit, listAuditEvents, type AuditPage } from './audit.js';
 import type { EventHub, Subscription } from './events/event-hub.js';
+import type { JobAccessCache } from './events/job-access-cache.js';
 import { watchEvents } from './events/watch-events.js';
 import { cancelJob } from './execution/cancel-job.js';
 import { invalidateCache, type Invalidation } from './execution/invalidation.js';
@@ -46,6 +47,8 @@ export interface ServiceDependencies {
   queue: JobQueue;
   /** This process's fan-out of the event log; started only where WatchEvents is served. */
   hub: EventHub;
+  /** Who may read the jobs events name, for showing events to each subscriber. */
+  eventJobAccess: JobAccessCache;
   handlers: HandlerCatalog;
   limits: ServiceLimits;
   execution: ExecutionSettings;
@@ -77,7 +80,7 @@ export interface ServiceLog {
 export class ProvenanceService {
   constructor(private readonly deps: ServiceDependencies) {}
 
-  async recordJob(principal: Principal, command: RecordJobCommand): Promise<JobRecord> {
+  async recordJob(principal: Principal, command: RecordJobCommand): Promise<JobView> {
     const [outcome] = await recordJobs(this.deps, principal, [command]);
     if (!outcome!.ok) throw outcome!.error;
     return outcome!.job;
@@ -87,7 +90,7 @@ export class ProvenanceService {
     return recordJobs(this.deps, principal, commands);
   }
 
-  getJob(principal: Principal, jobId: string | undefined): Promise<JobRecord> {
+  getJob(principal: Principal, jobId: string | undefined): Promise<JobView> {
     return getJob(this.deps, principal, jobId);
   }
 
@@ -95,7 +98,7 @@ export class ProvenanceService {
     return listJobs(this.deps, principal, command);
   }
 
-  getLineage(principal: Principal, command: LineageCommand): Promise<Lineage> {
+  getLineage(principal: Principal, command: LineageCommand): Promise<Lineage<JobView>> {
     return getLineage(this.deps, principal, command);
   }
 
@@ -103,7 +106,7 @@ export class ProvenanceService {
     return listDependents(this.deps, principal, command);
   }
 
-  exportGraph(principal: Principal, command: ExportCommand): Promise<Lineage> {
+  exportGraph(principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
     return exportGraph(this.deps, principal, command);
   }
 
@@ -111,15 +114,15 @@ export class ProvenanceService {
     return checkJobReproducibility(this.deps, principal, jobId);
   }
 
-  submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
+  submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobView> {
     return submitJob(this.deps, principal, command);
   }
 
-  rerunJob(principal: Principal, command: RerunJobCommand): Promise<JobRecord> {
+  rerunJob(principal: Principal, command: RerunJobCommand): Promise<JobView> {
     return rerunJob(this.deps, principal, command);
   }
 
-  cancelJob(principal: Principal, command: CancelJobCommand): Promise<JobRecord> {
+  cancelJob(principal: Principal, command: CancelJobCommand): Promise<JobView> {
     return cancelJob(this.deps, principal, command);
   }
 

@@ -4,7 +4,8 @@ import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNot
 import { definitionHash, inputHash } from '../domain/hashing.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
-import { descendantsWithPending, findCycle } from '../domain/lineage.js';
+import type { JobView } from '../domain/job-view.js';
+import { descendantsWithPending, findCycle, type LineageRow } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
 import { redactRequest } from '../domain/redaction.js';
@@ -12,8 +13,11 @@ import { validateBatch, validateRecordJob } from '../domain/validation.js';
 import { settle } from './execution/settlement.js';
 import { groupCommit } from './group-commit.js';
 import type { ServiceDependencies } from './provenance-service.js';
+import { knownJobs, viewerOf, viewJobs } from './views.js';
 
-export type RecordOutcome = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
+export type RecordOutcome = { ok: true; job: JobView } | { ok: false; error: ProvenanceError };
+/** An outcome as decided, before the caller's view of it. */
+type Decided = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
 
 interface Prepared {
   index: number;
@@ -36,7 +40,11 @@ export async function recordJobs(deps: ServiceDependencies, principal: Principal
   requireRole(principal, 'submitter', 'Recording jobs');
   const violations = validateBatch(commands, deps.limits);
   if (violations.length > 0) throw invalidArgument(violations);
-  return new BatchRecorder(deps, principal).record(commands, true);
+  const recorder = new BatchRecorder(deps, principal);
+  const decided = await recorder.record(commands, true);
+  const views = await viewJobs(deps, principal, decided.flatMap((outcome) => (outcome.ok ? [outcome.job] : [])), recorder.loaded());
+  let next = 0;
+  return decided.map((outcome) => (outcome.ok ? { ok: true, job: views[next++]! } : outcome));
 }
 
 class BatchRecorder {
@@ -60,8 +68,8 @@ class BatchRecorder {
     this.now = deps.now();
   }
 
-  async record(commands: readonly RecordJobCommand[], retryConflicts: boolean): Promise<RecordOutcome[]> {
-    const outcomes: RecordOutcome[] = new Array(commands.length);
+  async record(commands: readonly RecordJobCommand[], retryConflicts: boolean): Promise<Decided[]> {
+    const outcomes: Decided[] = new Array(commands.length);
     const prepared: Prepared[] = [];
     commands.forEach((command, index) => {
       const violations = validateRecordJob(command, this.deps.limits);
@@ -83,9 +91,14 @@ class BatchRecorder {
     }
 
     const { lostRaces, cycles } = await this.write();
-    for (const { prepared: item, job } of decided) {
-      const cycle = cycles.get(job.jobId);
-      if (cycle) outcomes[item.index] = { ok: false, error: lineageCycle(job.jobId, cycle) };
+    if (cycles.size > 0) {
+      // The store found the cycle through jobs this batch did not read: their access is looked up for the path shown.
+      const known = await knownJobs(this.deps, [...cycles.values()].flat(), this.loaded());
+      const viewer = viewerOf(this.deps, this.principal);
+      for (const { prepared: item, job } of decided) {
+        const cycle = cycles.get(job.jobId);
+        if (cycle) outcomes[item.index] = { ok: false, error: lineageCycle(job.jobId, viewer.shownIds(cycle, known)) };
+      }
     }
     if (lostRaces.size > 0) {
       const again = decided.filter((d) => lostRaces.has(d.job.jobId));
@@ -95,6 +108,11 @@ class BatchRecorder {
       again.forEach((d, i) => (outcomes[d.prepared.index] = retried[i]!));
     }
     return outcomes;
+  }
+
+  /** The records this recorder read or made: what the answer's view needs to know of most of the ids they name. */
+  loaded(): JobRecord[] {
+    return [...this.known.values(), ...this.pending.values()];
   }
 
   private prepare(request: RecordJobCommand, index: number): Prepared {
@@ -138,11 +156,11 @@ class BatchRecorder {
     if (existing && !canRead(this.principal, existing)) throw jobIdTaken(jobId);
     if (existing) return this.update(existing, command);
 
-    // A parent the caller may not read is refused like one that does not exist, allow_missing_parents or not.
-    const unreadable = command.parentIds.filter((id) => this.known.has(id) && !canRead(this.principal, this.known.get(id)!));
-    if (unreadable.length > 0) throw parentsNotFound(unreadable);
-    const missing = command.parentIds.filter((id) => !this.pending.has(id) && !this.known.has(id));
-    if (missing.length > 0 && !command.allowMissingParents) throw parentsNotFound(missing, 'set allow_missing_parents to keep them as dangling references');
+    // A parent the caller may not read is refused in the words, status and details a missing one is (issue #13, item 7);
+    // allow_missing_parents keeps only those that do not exist (docs/decisions.md, Security).
+    const notFound = command.parentIds.filter((id) => !this.pending.has(id) && !this.mayReadStored(id));
+    const refused = command.allowMissingParents ? notFound.filter((id) => this.known.has(id)) : notFound;
+    if (refused.length > 0) throw parentsNotFound(refused, command.allowMissingParents ? undefined : 'set allow_missing_parents to keep them as dangling references');
     await this.refuseCycle(item);
 
     const record = newRecordedJob(command, {
@@ -160,6 +178,11 @@ class BatchRecorder {
     this.addPending(record);
     if (command.requestId) this.byRequestId.set(command.requestId, record);
     return record;
+  }
+
+  private mayReadStored(jobId: string): boolean {
+    const job = this.known.get(jobId);
+    return job !== undefined && canRead(this.principal, job);
   }
 
   private update(existing: JobRecord, command: RecordJobCommand): JobRecord {
@@ -190,13 +213,21 @@ class BatchRecorder {
   private async refuseCycle(item: Prepared): Promise<void> {
     const { jobId, command } = item;
     let cycle = command.parentIds.includes(jobId) ? [jobId, jobId] : undefined;
+    let descendants: LineageRow[] = [];
     if (!cycle && command.jobId && (this.referenced.has(jobId) || this.namedByPending.has(jobId))) {
-      const descendants = await descendantsWithPending(jobId, [...this.pending.values()], (id) =>
+      descendants = await descendantsWithPending(jobId, [...this.pending.values()], (id) =>
         this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' }),
       );
       cycle = findCycle(jobId, command.parentIds, descendants);
     }
-    if (cycle) throw lineageCycle(jobId, cycle);
+    if (cycle) throw lineageCycle(jobId, this.shownPath(cycle, descendants));
+  }
+
+  /** A cycle's path as the caller may see it: a job on it that the caller may not read is named by its placeholder. */
+  private shownPath(cycle: readonly string[], descendants: readonly LineageRow[]): string[] {
+    const rows = new Map(descendants.map((row) => [row.jobId, row]));
+    const known = new Map(cycle.map((id) => [id, rows.get(id) ?? this.pending.get(id) ?? this.known.get(id)]));
+    return viewerOf(this.deps, this.principal).shownIds(cycle, known);
   }
 
   /** Writes the batch; returns the ids whose write lost a race with another caller, and the cycles the store refused. */

@@ -1,9 +1,9 @@
 import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
-import type { LoggedEvent } from '../domain/events.js';
 import type { DocumentFormat } from '../domain/graph-export/index.js';
 import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { AuditEvent } from '../gen/provenance/v1/audit.js';
-import type { CachePolicy, JobRecord, JobStatus } from '../domain/job.js';
+import type { CachePolicy, JobStatus } from '../domain/job.js';
+import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
 import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
 import type { Duration } from '../gen/google/protobuf/duration.js';
@@ -58,7 +58,8 @@ export function toRecordJobCommand(request: RecordJobRequest): RecordJobCommand 
   };
 }
 
-export function toJobMessage(record: JobRecord): Job {
+/** Only views reach the wire: a record as its caller may see it (job-view.ts). */
+export function toJobMessage(record: JobView): Job {
   return {
     jobId: record.jobId,
     type: record.type,
@@ -172,8 +173,8 @@ export function lineageViewFromProto(value: number): LineageView | 'INVALID' {
   return fromProtoEnum<LineageView>(ProtoView, 'LINEAGE_VIEW_', value) ?? 'BASIC';
 }
 
-export function toLineageResponse(lineage: Lineage, view: LineageCommand['view']): GetLineageResponse {
-  const rootNode: DomainLineageNode = { row: lineage.root, depth: 0, relation: 'ROOT' };
+export function toLineageResponse(lineage: Lineage<JobView>, view: LineageCommand['view']): GetLineageResponse {
+  const rootNode: DomainLineageNode<JobView> = { row: lineage.root, depth: 0, relation: 'ROOT' };
   return {
     root: toLineageNode(rootNode, view),
     nodes: lineage.nodes.map((node) => toLineageNode(node, view)),
@@ -190,7 +191,7 @@ export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
   return lineage.truncation.map((reason) => toProtoEnum(TruncationReason, 'TRUNCATION_REASON_', reason));
 }
 
-function toLineageNode(node: DomainLineageNode, view: LineageCommand['view']): LineageNode {
+function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCommand['view']): LineageNode {
   const { row } = node;
   if (node.restricted) return { ...LineageNode.fromPartial({}), jobId: row.jobId, depth: node.depth, relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation), restricted: true };
   const summary = view !== 'IDS';
@@ -218,7 +219,7 @@ export function toWatchEventsCommand(request: WatchEventsRequest): WatchEventsCo
   };
 }
 
-export function toEventMessage(event: LoggedEvent): ProvenanceEvent {
+export function toEventMessage(event: EventView): ProvenanceEvent {
   return {
     cursor: event.cursor,
     type: event.type,

@@ -1,6 +1,6 @@
 import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
-import type { LoggedEvent } from '../domain/events.js';
+import type { EventView } from '../domain/job-view.js';
 import { WatchEventsResponse, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
 import { EncodedMessage } from './encoded-messages.js';
 import type { Subscription } from '../service/events/event-hub.js';
@@ -80,13 +80,14 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
 }
 
 /**
- * The hub hands the same event object to every subscription of the process,
- * so its message is encoded once and the bytes written to every call that
+ * The hub hands the same event object to every subscription of the process
+ * (and a subscriber's view of it is that object when it hides nothing from
+ * it), so its message is encoded once and the bytes written to every call that
  * sends it (the service definition accepts them: encoded-messages.ts).
  */
-const encodedEvents = new WeakMap<LoggedEvent, EncodedMessage>();
+const encodedEvents = new WeakMap<EventView, EncodedMessage>();
 
-function encodedEvent(event: LoggedEvent): EncodedMessage {
+function encodedEvent(event: EventView): EncodedMessage {
   let encoded = encodedEvents.get(event);
   if (!encoded) {
     encoded = new EncodedMessage(Buffer.from(WatchEventsResponse.encode({ event: toEventMessage(event) }).finish()));

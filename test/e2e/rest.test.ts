@@ -20,7 +20,7 @@ import {
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
-import { restCall } from '../support/rest.js';
+import { openEventStream, restCall } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
@@ -47,6 +47,7 @@ describe('the REST endpoints', function () {
   let raw: Job, clean: Job, stats: Job, report: Job;
 
   const rest = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => restCall(server.httpAddress, method, path, body, headers);
+  const openEvents = (path: string, headers: Record<string, string> = {}) => openEventStream(server.httpAddress, path, headers);
 
   before(async () => {
     directory = await makeTemporaryDirectory();
@@ -226,33 +227,6 @@ describe('the REST endpoints', function () {
     expect(refused.status).to.equal(400);
     expect((refused.body as ErrorBody).error.status).to.equal('INVALID_ARGUMENT');
   });
-
-  /** A server-sent events stream read with fetch: next(n) resolves with the next n events. */
-  async function openEvents(path: string, headers: Record<string, string> = {}) {
-    const controller = new AbortController();
-    const response = await fetch(`http://${server.httpAddress}${path}`, { headers, signal: controller.signal });
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = '';
-    const next = async (count: number) => {
-      const events: Array<{ id?: string; data: unknown }> = [];
-      while (events.length < count) {
-        const end = buffered.indexOf('\n\n');
-        if (end < 0) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error('the event stream ended');
-          buffered += value;
-          continue;
-        }
-        const lines = buffered.slice(0, end).split('\n');
-        buffered = buffered.slice(end + 2);
-        const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
-        const data = field('data');
-        if (data !== undefined) events.push({ ...(field('id') ? { id: field('id') } : {}), data: JSON.parse(data) as unknown });
-      }
-      return events;
-    };
-    return { response, next, close: () => controller.abort() };
-  }
 
   it('echoes the request id it is given, and gives one to a request without', async () => {
     const requestId = 'rest-test-request-0001';

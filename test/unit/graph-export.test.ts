@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { renderGraph } from '../../src/domain/graph-export/index.js';
 import type { JobRecord } from '../../src/domain/job.js';
-import { buildLineage, withPlaceholders, type Lineage, type LineageRow } from '../../src/domain/lineage.js';
+import { opaqueJobId } from '../../src/domain/access.js';
+import { JobViewer, type KnownJobs } from '../../src/domain/job-view.js';
+import { buildLineage, type Lineage, type LineageRow } from '../../src/domain/lineage.js';
 import { parseDot, parseMermaid, provJsonProblems } from '../support/graph-documents.js';
 import { makeJob } from '../support/job-records.js';
 
@@ -38,11 +40,12 @@ const model = makeJob({
 });
 
 const row = (record: JobRecord): LineageRow => ({ jobId: record.jobId, parentIds: record.parentIds, tenant: record.tenant, readers: [], record });
-const OPAQUE = 'restricted-0f3a';
-const lineage: Lineage = withPlaceholders(
+const KEY = Buffer.from('graph-export-test-key');
+const OPAQUE = opaqueJobId('secret', KEY);
+const known: KnownJobs = new Map([...[model, features, secret, raw].map((job) => [job.jobId, job] as const), ['ghost', undefined]]);
+const lineage: Lineage = new JobViewer({ tenant: 'default', subject: 'reader' }, KEY).lineage(
   buildLineage(row(model), { ancestors: [row(features), row(secret), row(raw)] }, { maxDepth: 10, maxNodes: 100 }),
-  (r) => r.tenant === 'default',
-  () => OPAQUE,
+  known,
 );
 
 describe('graph export', () => {

@@ -1,6 +1,7 @@
 import { canRead } from '../../domain/access.js';
 import { ProvenanceError, unavailable } from '../../domain/errors.js';
 import { compareCursors, type EventType, type LoggedEvent } from '../../domain/events.js';
+import type { EventView } from '../../domain/job-view.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type { ServiceLog } from '../provenance-service.js';
@@ -14,7 +15,7 @@ export interface HubOptions {
   blockMs: number;
 }
 
-/** Which events a subscriber wants. All given conditions hold; absent ones match everything. */
+/** Which events a subscriber wants, and how it is shown them. All given conditions hold; absent ones match everything. */
 export interface EventFilter {
   /** Only events of jobs this reader may read: its tenant's, and those naming its subject among their readers. */
   reader: { tenant: string; subject: string };
@@ -23,6 +24,8 @@ export interface EventFilter {
   lineage?: Set<string>;
   types?: ReadonlySet<EventType>;
   labels?: Readonly<Record<string, string>>;
+  /** The events that passed, as the reader may see them (job-view.ts): the other jobs they name that it may not read, under placeholders. */
+  view(events: readonly LoggedEvent[]): Promise<EventView[]>;
 }
 
 export type StartAt = { kind: 'now' } | { kind: 'oldest' } | { kind: 'after'; cursor: string };
@@ -232,7 +235,7 @@ export class Subscription {
    * no promise of its own; a batch holds at most one read's worth, so what
    * a subscriber has waiting stays within about its buffer limit.
    */
-  async *batches(): AsyncGenerator<LoggedEvent[]> {
+  async *batches(): AsyncGenerator<EventView[]> {
     try {
       if (this.catchUp) {
         for (let after = this.catchUp.after; ; ) {
@@ -246,7 +249,7 @@ export class Subscription {
             this.lastSeen = after;
             // Each page starts after the one before: nothing in it was seen yet.
             const deliverable = page.filter((event) => matches(this.filter, event));
-            if (deliverable.length > 0) yield this.delivered(deliverable);
+            if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
           }
           if (this.closed || last) break;
         }
@@ -261,7 +264,7 @@ export class Subscription {
         if (taken === this.queue) this.queue = [];
         else this.queue.splice(0, taken.length);
         const deliverable = taken.filter((event) => this.isNew(event) && matches(this.filter, event));
-        if (deliverable.length > 0) yield this.delivered(deliverable);
+        if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
       }
       if (this.failure) throw this.failure;
     } finally {
@@ -275,7 +278,7 @@ export class Subscription {
     if (wanted > 0) this.metrics.eventsDropped(wanted);
   }
 
-  private delivered(batch: LoggedEvent[]): LoggedEvent[] {
+  private delivered(batch: EventView[]): EventView[] {
     this.metrics.eventsDelivered(batch.length);
     return batch;
   }

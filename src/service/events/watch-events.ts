@@ -3,8 +3,9 @@ import { invalidArgument } from '../../domain/errors.js';
 import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/events.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
-import { getJob } from '../job-queries.js';
+import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
+import { viewerOf } from '../views.js';
 import type { EventFilter, StartAt, Subscription } from './event-hub.js';
 
 /**
@@ -22,13 +23,18 @@ export async function watchEvents(deps: ServiceDependencies, principal: Principa
   if (command.afterCursor !== undefined && !parseCursor(command.afterCursor)) v.add('after_cursor', 'is not a cursor (<milliseconds>-<sequence>, as events carry them)');
   if (v.list.length > 0) throw invalidArgument(v.list);
 
-  const root = command.lineageOf ? await getJob(deps, principal, command.lineageOf) : undefined;
+  const root = command.lineageOf ? await readableJob(deps, principal, command.lineageOf) : undefined;
+  const viewer = viewerOf(deps, principal);
   const filter: EventFilter = {
     reader: { tenant: principal.tenant, subject: principal.subject },
     ...(command.jobIds.length > 0 ? { jobIds: new Set(command.jobIds) } : {}),
     ...(root ? { lineage: new Set([root.jobId]) } : {}),
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
     ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
+    view: async (events) => {
+      const knownFor = await deps.eventJobAccess.ofEvents(events);
+      return events.map((event) => viewer.event(event, knownFor(event)));
+    },
   };
   const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
   const subscription = await deps.hub.open(filter, start);

@@ -3,10 +3,12 @@ import { requireOwnerOrAdmin, requireRole } from '../../domain/access.js';
 import { failedPrecondition, invalidArgument, jobName } from '../../domain/errors.js';
 import { cancelled } from '../../domain/execution.js';
 import { isTerminal, type JobRecord } from '../../domain/job.js';
+import type { JobView } from '../../domain/job-view.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
-import { getJob } from '../job-queries.js';
+import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
+import { viewJob } from '../views.js';
 import { settle } from './settlement.js';
 
 const WRITE_ATTEMPTS = 3;
@@ -17,14 +19,14 @@ const WRITE_ATTEMPTS = 3;
  * worker that finishes afterwards cannot overwrite it. Waiting descendants
  * then fail with DEPENDENCY_FAILED.
  */
-export async function cancelJob(deps: ServiceDependencies, principal: Principal, command: CancelJobCommand): Promise<JobRecord> {
+export async function cancelJob(deps: ServiceDependencies, principal: Principal, command: CancelJobCommand): Promise<JobView> {
   requireRole(principal, 'submitter', 'CancelJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   v.maxLength('reason', command.reason, 1024);
   if (v.list.length > 0) throw invalidArgument(v.list);
   for (let attempt = 1; ; attempt++) {
-    const job = await getJob(deps, principal, command.jobId);
+    const job = await readableJob(deps, principal, command.jobId);
     requireOwnerOrAdmin(principal, job, 'CancelJob');
     if (job.origin !== 'SUBMITTED') throw cannotCancel(job, 'it was recorded, not submitted: the service does not run it');
     if (isTerminal(job.status)) throw cannotCancel(job, `it is already ${job.status}`);
@@ -32,7 +34,7 @@ export async function cancelJob(deps: ServiceDependencies, principal: Principal,
     if (await deps.store.replaceJob(record, job.etag)) {
       await abortInQueue(deps, job.jobId);
       await settle(deps, record);
-      return record;
+      return viewJob(deps, principal, record);
     }
     // The job moved on (a worker claimed it) between the read and the write: decide again.
     if (attempt === WRITE_ATTEMPTS) throw cannotCancel(job, 'it keeps changing; retry');

@@ -2,12 +2,13 @@ import type { InvalidateCacheCommand } from '../../domain/commands.js';
 import { ProvenanceError, invalidArgument } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
 import { compareCodeUnits } from '../../domain/hashing.js';
-import { canRead, mayMakeStale, opaqueJobId, permissionDenied, requireRole } from '../../domain/access.js';
+import { mayMakeStale, permissionDenied, requireRole } from '../../domain/access.js';
 import { descendantDepths, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
-import { getJob } from '../job-queries.js';
+import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
+import { viewerOf } from '../views.js';
 
 export interface Invalidation {
   /** The job, then the descendants the caller may make STALE, nearest first. */
@@ -29,14 +30,15 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const job = await getJob(deps, principal, command.jobId);
+  const job = await readableJob(deps, principal, command.jobId);
   if (!mayMakeStale(principal, job)) throw permissionDenied("InvalidateCache is for the job's owner or an admin of its tenant");
   const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId);
   const affected = [job.jobId, ...within];
   if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
+  const viewer = viewerOf(deps, principal);
   return {
     affectedJobIds: affected,
-    skippedJobIds: outside.map((row) => (canRead(principal, row) ? row.jobId : opaqueJobId(row.jobId, deps.secret))),
+    skippedJobIds: outside.map((row) => (viewer.mayRead(row) ? row.jobId : viewer.placeholder(row.jobId))),
     dryRun: command.dryRun,
   };
 }

@@ -5,20 +5,24 @@ import { enqueueFailed, enqueueRecovered, hasFailedEnqueue, newSubmittedJob, sta
 import { definitionHash } from '../../domain/hashing.js';
 import { newJobId } from '../../domain/ids.js';
 import type { CachePolicy, JobRecord } from '../../domain/job.js';
+import type { JobView } from '../../domain/job-view.js';
 import { mergePatch } from '../../domain/json-merge-patch.js';
 import type { JsonObject } from '../../domain/json.js';
 import type { Principal } from '../../domain/principal.js';
 import { redactRequest } from '../../domain/redaction.js';
 import { Violations, validateSubmitJob } from '../../domain/validation.js';
-import { getJob } from '../job-queries.js';
+import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { failWaitingDescendants, releaseIfReady } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
+import { knownJobs, viewerOf, viewJob } from '../views.js';
 
 interface Submission {
   command: SubmitJobCommand;
   cachePolicy: CachePolicy;
   rerunOfJobId?: string;
+  /** The parents are the rerun original's, not named by the caller: a refusal names those it may not read by their placeholders. */
+  parentsOfOriginal?: boolean;
 }
 
 /**
@@ -28,11 +32,11 @@ interface Submission {
  * the repair sweep enqueues it once the queue is back), and the caller gets
  * UNAVAILABLE; a retry with the same request_id enqueues that same job.
  */
-export async function submitJob(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<JobRecord> {
+export async function submitJob(deps: ServiceDependencies, principal: Principal, command: SubmitJobCommand): Promise<JobView> {
   requireRole(principal, 'submitter', 'SubmitJob');
   const violations = validateSubmitJob(command, deps.limits);
   if (violations.length > 0) throw invalidArgument(violations);
-  return submit(deps, principal, { command, cachePolicy: (command.cachePolicy as CachePolicy | undefined) ?? 'USE' });
+  return viewJob(deps, principal, await submit(deps, principal, { command, cachePolicy: (command.cachePolicy as CachePolicy | undefined) ?? 'USE' }));
 }
 
 /**
@@ -42,7 +46,7 @@ export async function submitJob(deps: ServiceDependencies, principal: Principal,
  * definition hash; if it does not (the volatile keys changed since), that is
  * an error rather than a silently different job.
  */
-export async function rerunJob(deps: ServiceDependencies, principal: Principal, command: RerunJobCommand): Promise<JobRecord> {
+export async function rerunJob(deps: ServiceDependencies, principal: Principal, command: RerunJobCommand): Promise<JobView> {
   requireRole(principal, 'submitter', 'RerunJob');
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
@@ -50,7 +54,7 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
   else if (command.parentIds.length > 0) v.add('parent_job_ids', 'given without replace_parents');
   if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const original = await getJob(deps, principal, command.jobId);
+  const original = await readableJob(deps, principal, command.jobId);
   const payload: JsonObject = command.payloadReplacement ?? (command.payloadOverrides ? (mergePatch(original.payload, command.payloadOverrides) as JsonObject) : original.payload);
   const submitCommand: SubmitJobCommand = {
     type: original.type,
@@ -75,7 +79,8 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
     );
   }
   const cachePolicy = (command.cachePolicy as CachePolicy | undefined) ?? 'BYPASS';
-  return submit(deps, principal, { command: submitCommand, cachePolicy, rerunOfJobId: original.jobId });
+  const rerun = await submit(deps, principal, { command: submitCommand, cachePolicy, rerunOfJobId: original.jobId, parentsOfOriginal: !command.replaceParents });
+  return viewJob(deps, principal, rerun, [original]);
 }
 
 async function submit(deps: ServiceDependencies, principal: Principal, asked: Submission): Promise<JobRecord> {
@@ -88,10 +93,11 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
   if (earlier) return replayed(deps, earlier, fingerprint);
 
   // A parent the caller may not read is refused like one that does not exist.
-  const parents = (await deps.store.getJobs(command.parentIds)).filter((parent) => canRead(principal, parent));
+  const stored = await deps.store.getJobs(command.parentIds);
+  const parents = stored.filter((parent) => canRead(principal, parent));
   const found = new Set(parents.map((p) => p.jobId));
   const missing = command.parentIds.filter((id) => !found.has(id));
-  if (missing.length > 0) throw parentsNotFound(missing);
+  if (missing.length > 0) throw parentsNotFound(asked.parentsOfOriginal ? shownParents(deps, principal, missing, stored) : missing);
   const start = startingStatus(parents);
   if ('failedParents' in start) throw parentsFailed(start.failedParents);
 
@@ -108,7 +114,11 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
   });
   const outcome = await groupCommit(deps.store).insert(job, command.jobId === undefined);
   // A client-chosen id that a recorded job already names (allow_missing_parents) can close a cycle through these parents.
-  if (!outcome.inserted && outcome.conflict === 'LINEAGE_CYCLE') throw lineageCycle(job.jobId, outcome.cycle);
+  if (!outcome.inserted && outcome.conflict === 'LINEAGE_CYCLE') {
+    // The path may run through jobs of others: they are named as the caller may see them.
+    const known = await knownJobs(deps, outcome.cycle, [job, ...stored]);
+    throw lineageCycle(job.jobId, viewerOf(deps, principal).shownIds(outcome.cycle, known));
+  }
   if (!outcome.inserted) {
     // Lost a race for the job id or request_id: answer as the winner would.
     return replayed(deps, (await earlierSubmission(deps, principal, command))!, fingerprint);
@@ -183,6 +193,12 @@ async function settleIfParentsFinished(deps: ServiceDependencies, job: JobRecord
   else if (start.status === 'QUEUED') await releaseIfReady(deps, [job]);
   else return job;
   return (await deps.store.getJobs([job.jobId]))[0]!;
+}
+
+/** Parents the caller did not name itself, as it is shown them in the original's record. */
+function shownParents(deps: ServiceDependencies, principal: Principal, parentIds: readonly string[], stored: readonly JobRecord[]): string[] {
+  const byId = new Map(stored.map((job) => [job.jobId, job]));
+  return viewerOf(deps, principal).shownIds(parentIds, new Map(parentIds.map((id) => [id, byId.get(id)])));
 }
 
 function noHandler(type: string, registered: readonly string[]): ProvenanceError {
