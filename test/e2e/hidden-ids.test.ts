@@ -148,6 +148,17 @@ describe('hidden ids (issue #13, items 4, 6 and 7)', function () {
       expect(viaRest.text).to.contain(path);
       expect(named([refused.details, refused.metadata.getMap(), viaRest.text], [through.jobId])).to.deep.equal([]);
     });
+
+    it('a SubmitJob refused because the store found a cycle names the hidden job on it by its placeholder too', async () => {
+      // SubmitJob has no early check: the path comes from the store, which walks jobs of every tenant.
+      const future = `acme-future-submit-${run}`;
+      const through = await bob.recordJob({ jobId: `globex-through-submit-${run}`, type: 'etl', status: SUCCEEDED, outputHash: 'h', parentJobIds: [future], allowMissingParents: true, readerSubjects: ['acme/olga'] });
+      const built = await olga.recordJob({ jobId: `acme-built-submit-${run}`, type: 'etl', status: SUCCEEDED, outputHash: 'h', parentJobIds: [through.jobId] });
+      const refused = await failure(carl.submitJob({ jobId: future, type: 'echo', parentJobIds: [built.jobId] }));
+      expect(refused.code).to.equal(status.FAILED_PRECONDITION);
+      expect(refused.details).to.equal(`recording job ${future} with these parents would close a cycle: ${[future, placeholder(through.jobId), built.jobId, future].join(' → ')}`);
+      expect(named([refused.details, refused.metadata.getMap()], [through.jobId])).to.deep.equal([]);
+    });
   });
 
   describe('item 6: no value computed from a hidden job', () => {
