@@ -37,3 +37,10 @@ export function total(samples: readonly Sample[], name: string, labels: Record<s
     .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
     .reduce((sum, sample) => sum + sample.value, 0);
 }
+
+/** The samples a server's HTTP listener serves at /metrics now. */
+export async function scrapeMetrics(httpAddress: string): Promise<Sample[]> {
+  const response = await fetch(`http://${httpAddress}/metrics`);
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
+  return parseExposition(await response.text());
+}
