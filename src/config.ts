@@ -37,6 +37,7 @@ export interface Config {
     retention: { maxCount: number } | { maxAgeMs: number };
     subscriberBuffer: number;
     relayIntervalMs: number;
+    maxSubscriptionsPerPrincipal: number;
   };
   execution: {
     inProcessWorkers: boolean;
@@ -104,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
       retention: retention(read, 'PROVENANCE_EVENT_RETENTION', { maxCount: 1_000_000 }),
       subscriberBuffer: integer(read, 'PROVENANCE_SUBSCRIBER_BUFFER', 10_000, 1, 10_000_000),
       relayIntervalMs: integer(read, 'PROVENANCE_EVENT_RELAY_INTERVAL_MS', 10_000, 0, 86_400_000),
+      maxSubscriptionsPerPrincipal: integer(read, 'PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL', 100, 1, 1_000_000),
     },
     execution: {
       inProcessWorkers: boolean(read, 'PROVENANCE_IN_PROCESS_WORKERS', true),
