@@ -23,14 +23,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * call is over (the client cancelled it or went away, its status was sent)
  * and at the deadline, which handlers find through the request metadata,
  * the object grpc-js hands from the interceptors to the handler. The
- * handler's own 'cancelled' event is not enough: grpc-js marks the handler's
- * stream cancelled only if the stream exists when it learns of the end, yet
- * it may start the handler afterwards (the half-close comes from the HTTP/2
- * stream's 'end', which is not checked against the end), and then the
- * stream stays "not cancelled" for good. An interceptor's listener is in
- * place from the start of the call, so it hears of every end. And at the
- * deadline, a status stuck behind data the client does not read would never
- * be reported as sent, so the signal does not wait for it.
+ * handler's own 'cancelled' event hangs on grpc-js's order of events: it is
+ * emitted only if the handler's stream exists when grpc-js learns of the
+ * end (grpc-js itself would still start a handler after an end it learnt
+ * of first; only the interceptors' layers stop that), and at the deadline
+ * only once the status is sent, which a status stuck behind data the client
+ * does not read never is. An interceptor's listener is in place from the
+ * start of the call, so it hears of every end, and the deadline is its own.
  *
  * Put it last among the server's interceptors: it then sees the handler's
  * messages first and its request metadata as the handler gets it.
