@@ -53,7 +53,12 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
   });
   const relay = new EventRelay(rawStore, eventLog, log);
   const store = new PublishingStore(rawStore, relay, metrics);
-  const hub = new EventHub(eventLog, { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000 }, log, metrics);
+  const hub = new EventHub(
+    eventLog,
+    { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000, maxPerPrincipal: config.events.maxSubscriptionsPerPrincipal },
+    log,
+    metrics,
+  );
   const queue = await BeeQueueJobQueue.connect({
     redisUrl: config.redisUrl,
     prefix: execution.redisPrefix,

@@ -50,6 +50,7 @@ export interface Config {
     relayIntervalMs: number;
     /** The access of the jobs events name, kept for showing events to subscribers (job-access-cache.ts). */
     accessCache: { maxEntries: number; ttlMs: number };
+    maxSubscriptionsPerPrincipal: number;
   };
   execution: {
     inProcessWorkers: boolean;
@@ -134,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
         maxEntries: integer(read, 'PROVENANCE_EVENT_ACCESS_CACHE_SIZE', 10_000, 0, 10_000_000),
         ttlMs: integer(read, 'PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS', 1_000, 0, 600_000),
       },
+      maxSubscriptionsPerPrincipal: integer(read, 'PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL', 100, 1, 1_000_000),
     },
     execution: {
       inProcessWorkers: boolean(read, 'PROVENANCE_IN_PROCESS_WORKERS', true),

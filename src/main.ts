@@ -26,6 +26,8 @@ const runtime = await openRuntime(config, logger, metrics).catch((error: unknown
   process.exit(1);
 });
 metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount });
+// Before gRPC serves: the reader is positioned on the log by the time the first WatchEvents comes.
+runtime.hub.start();
 const server = await startGrpcServer(
   {
     address: config.grpcAddress,
@@ -59,7 +61,6 @@ const http = config.httpAddress
       process.exit(1);
     })
   : undefined;
-runtime.hub.start();
 if (config.execution.inProcessWorkers) runtime.startWorkers();
 logger.info(
   { address: server.address, httpAddress: http?.address, ...(http && { httpScheme: config.security.auth.tls ? 'https' : 'http' }), storage: config.storage.type, workers: config.execution.inProcessWorkers },

@@ -28,8 +28,9 @@ const LATENCY_SUBSCRIBERS_ROLE = 'events-latency-subscribers';
 export const events: Scenario = {
   name: SCENARIO,
   async run(context) {
-    // The harness waits for the "serving" line, which is logged at info.
-    const server = await context.startServer({ PROVENANCE_LOG_LEVEL: 'info' });
+    // The harness waits for the "serving" line, which is logged at info. Every subscriber is the one anonymous principal,
+    // 100 of them at full size, and a pass may begin before the server has seen the last pass's subscribers go.
+    const server = await context.startServer({ PROVENANCE_LOG_LEVEL: 'info', PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000' });
     try {
       await deliveries(context, server.address, server.child.pid!);
       await latency(context, server.address);

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'RESOURCE_EXHAUSTED'
   | 'UNAVAILABLE'
   | 'UNIMPLEMENTED'
+  /** Raised by the transport only: a streaming call whose deadline passed. */
+  | 'DEADLINE_EXCEEDED'
   /** Never raised on purpose: the transport masks unexpected errors behind it. */
   | 'INTERNAL';
 

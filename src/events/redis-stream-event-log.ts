@@ -11,9 +11,10 @@ export type EventLogRetention = { maxCount: number } | { maxAgeMs: number };
 export interface RedisStreamEventLogOptions {
   redisUrl: string;
   /**
-   * The stream's key. Each job's last appended seq is kept at
-   * "<key>:seq:<jobId>"; under Redis Cluster, give the key a hash tag
-   * ("{prov}:events") so that the stream and those keys share a slot.
+   * The stream's key. What was appended for each job is kept at
+   * "<key>:seq:<jobId>" and "<key>:appended:<jobId>"; under Redis Cluster,
+   * give the key a hash tag ("{prov}:events") so that the stream and those
+   * keys share a slot.
    */
   key: string;
   retention: EventLogRetention;
@@ -25,14 +26,14 @@ export interface RedisStreamEventLogOptions {
 export const EVENT_LOG_UNAVAILABLE = 'EVENT_LOG_UNAVAILABLE';
 
 /**
- * How long Redis remembers a job's last appended seq after the job's last
+ * How long Redis remembers what was appended for a job after the job's last
  * append. Events come again when an outbox is relayed twice (a crash between
  * the append and the clearing of the outbox, a sweep racing the write's own
  * relay, two processes): within seconds or minutes of the first append, or
  * after an outage of the store as long as this. A day covers that and costs
- * one small key (~100 bytes) per job that had events in the last day;
- * retention does not come into it, because a duplicate of an event that left
- * the log would still reach subscribers.
+ * a few small keys (a few hundred bytes) per job that had events in the last
+ * day; retention does not come into it, because a duplicate of an event that
+ * left the log would still reach subscribers.
  */
 const SEQ_MEMORY_SECONDS = 24 * 60 * 60;
 
@@ -53,15 +54,25 @@ const MAX_CURSOR = '18446744073709551615-18446744073709551615';
 const MAX_CURSOR_PART = 18446744073709551615n;
 
 /**
- * Appends a batch, skipping each event whose seq is not above its job's last
- * appended seq, and trims the stream on every XADD. The threshold of an age
- * is taken from Redis's clock, which is also the one that makes the ids.
- * Approximate trimming (~) removes only whole nodes of the stream (at most
- * 100 entries or 4 KB each by default), which costs far less than exact
- * trimming; it keeps a little more than the retention asks.
- * KEYS[1]: the stream; KEYS[2..]: the last-seq key of each job of the batch.
- * ARGV: seconds to keep the last seqs, MAXLEN or MINID, a count or an age in
- * ms, then per event: the index in KEYS of its job's key, its seq, its JSON.
+ * Appends a batch, and trims the stream on every XADD. Per job, Redis keeps
+ * the last appended seq ("<key>:seq:<jobId>") and what each appended seq was
+ * (a hash "<key>:appended:<jobId>", seq -> the event's type and time). An
+ * event is skipped when the same event was appended with its seq (a
+ * duplicate), or when its seq is not above the job's last and nothing is
+ * known of it (an older event after a newer one, or one appended before that
+ * hash was kept). An event that differs from the one appended with its seq
+ * belongs to another record under the same job id (a new database on the
+ * same Redis, a restored backup): what was kept for the job is forgotten,
+ * and the event appended; without that, every event of the new record up to
+ * the old one's last seq would be dropped, silently, for a day.
+ * The threshold of an age is taken from Redis's clock, which is also the one
+ * that makes the ids. Approximate trimming (~) removes only whole nodes of
+ * the stream (at most 100 entries or 4 KB each by default), which costs far
+ * less than exact trimming; it keeps a little more than the retention asks.
+ * KEYS[1]: the stream; then per job of the batch its seq key and its hash.
+ * ARGV: seconds to keep them, MAXLEN or MINID, a count or an age in ms, then
+ * per event: the index in KEYS of its job's seq key (the hash is next), its
+ * seq, what it is (type and time), its JSON.
  */
 const APPEND_SCRIPT = `
 local strategy = ARGV[2]
@@ -72,23 +83,32 @@ if strategy == 'MINID' then
 end
 local lastSeq = {}
 local previous
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   local job = tonumber(ARGV[i])
   local seq = tonumber(ARGV[i + 1])
+  local identity = ARGV[i + 2]
   if lastSeq[job] == nil then
     lastSeq[job] = tonumber(redis.call('GET', KEYS[job]) or '0')
   end
-  if seq > lastSeq[job] then
+  local known = redis.call('HGET', KEYS[job + 1], ARGV[i + 1])
+  local append = seq > lastSeq[job]
+  if known then
+    append = known ~= identity
+    if append then redis.call('DEL', KEYS[job + 1]) end
+  end
+  if append then
     if previous == nil then
       local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
       previous = last and last[1] or '0-0'
     end
-    previous = redis.call('XADD', KEYS[1], strategy, '~', threshold, '*', '${EVENT_FIELD}', ARGV[i + 2], '${PREVIOUS_FIELD}', previous)
+    previous = redis.call('XADD', KEYS[1], strategy, '~', threshold, '*', '${EVENT_FIELD}', ARGV[i + 3], '${PREVIOUS_FIELD}', previous)
+    redis.call('HSET', KEYS[job + 1], ARGV[i + 1], identity)
     lastSeq[job] = seq
   end
 end
 for job, seq in pairs(lastSeq) do
   redis.call('SET', KEYS[job], string.format('%.0f', seq), 'EX', ARGV[1])
+  redis.call('EXPIRE', KEYS[job + 1], ARGV[1])
 end
 `;
 const APPEND_SCRIPT_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
@@ -245,13 +265,15 @@ export class RedisStreamEventLog implements EventLog {
     for (const event of events) {
       let keyIndex = jobKeys.get(event.jobId);
       if (keyIndex === undefined) {
-        // Lua indexes KEYS from 1, and KEYS[1] is the stream.
-        keyIndex = jobKeys.size + 2;
+        // Lua indexes KEYS from 1, and KEYS[1] is the stream; each job has two keys.
+        keyIndex = jobKeys.size * 2 + 2;
         jobKeys.set(event.jobId, keyIndex);
       }
-      eventArguments.push(keyIndex, event.seq, JSON.stringify(event));
+      // What tells two events with one seq apart: a record's events of one seq have one type and one time.
+      eventArguments.push(keyIndex, event.seq, `${event.type} ${new Date(event.time).getTime()}`, JSON.stringify(event));
     }
-    const keys = [this.options.key, ...[...jobKeys.keys()].map((jobId) => `${this.options.key}:seq:${jobId}`)];
+    const jobIds = [...jobKeys.keys()];
+    const keys = [this.options.key, ...jobIds.flatMap((jobId) => [`${this.options.key}:seq:${jobId}`, `${this.options.key}:appended:${jobId}`])];
     return [keys.length, ...keys, SEQ_MEMORY_SECONDS, ...this.trim, ...eventArguments];
   }
 

@@ -7,6 +7,7 @@ import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_servic
 import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
 import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
+import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import { createReflection } from './reflection.js';
 import { decodingFailuresAsValues } from './request-decoding.js';
 import { requestFieldCounters } from './request-fields.js';
@@ -34,7 +35,8 @@ export interface RunningServer {
 export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
   keepProtoKeysInStructs();
   const server = new Server({
-    interceptors: options.interceptors,
+    // Last: WatchEvents relies on it for its deadline and for hearing of its call's end (stream-lifetime.ts).
+    interceptors: [...options.interceptors, streamLifetimeInterceptor(context.logger)],
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Pings find dead peers of long-lived streams; clients may ping every 10 s.

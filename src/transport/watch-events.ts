@@ -8,6 +8,7 @@ import { toServiceError } from './errors.js';
 import { toEventMessage, toWatchEventsCommand } from './mapping.js';
 import type { HandlerContext } from './provenance-handlers.js';
 import { UndecodableRequest } from './request-decoding.js';
+import { streamEndSignal } from './interceptors/stream-lifetime.js';
 import { requestLogger } from './request-id-metadata.js';
 
 const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
@@ -16,20 +17,41 @@ const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
  * WatchEvents: writes the subscription's events to the call, waiting for
  * 'drain' whenever the call's buffer is full, so a slow client slows its own
  * subscription only (which ends it with RESOURCE_EXHAUSTED once its queue
- * passes the limit). The client cancelling, or its deadline passing, closes
- * the subscription and releases what it held.
+ * passes the limit).
+ *
+ * The subscription is released however the call ends, whether or not it is
+ * registered yet: the client cancelling or going away, the status being sent,
+ * the deadline passing (stream-lifetime.ts hears of all of these, whatever
+ * order grpc-js reports them in, and even when the status is stuck behind
+ * data the client does not read), the call closing or failing, or the hub
+ * ending the subscription.
  */
 export function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, context: HandlerContext): void {
+  const callEnded = streamEndSignal(call.metadata);
+  // The call ended before the handler ran: nobody is left to answer, and nothing was taken.
+  if (callEnded.aborted) return;
   let subscription: Subscription | undefined;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    callEnded.removeEventListener('abort', release);
+    call.off('close', release);
+    call.off('error', release);
+    subscription?.close();
+  };
+  callEnded.addEventListener('abort', release);
+  call.once('close', release);
+  call.once('error', release);
+
   /** The cursor of the last event handed to HTTP/2. */
   let lastSent: string | undefined;
   const log = requestLogger(context.logger, call.metadata);
   const fail = (error: unknown) => {
-    if (call.cancelled) return;
+    if (released) return;
     const resumable = subscription && error instanceof ProvenanceError ? withCursors(error, lastSent ?? '', subscription.startCursor ?? '') : error;
     call.emit('error', toServiceError(resumable, METHOD, log));
   };
-  call.once('cancelled', () => subscription?.close());
 
   const request = call.request as WatchEventsRequest | UndecodableRequest;
   if (request instanceof UndecodableRequest) return fail(request.toError());
@@ -52,8 +74,8 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
     },
   );
   opening.then(async (opened) => {
+    if (released) return opened.close();
     subscription = opened;
-    if (call.cancelled) return opened.close();
     // Headers now tell the client that the subscription is registered: every event committed from here on reaches it.
     call.sendMetadata(new Metadata());
     // One 'drain' listener and one reaction to the end for the whole call, rather than one of each per wait.
@@ -62,15 +84,15 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
     call.on('drain', resume);
     void opened.ended.then(resume);
     try {
+      // The loop ends when the subscription does: released with the call (nothing more to send), or failed (thrown).
       for await (const batch of opened.batches()) {
         for (const event of batch) {
+          if (opened.isEnded) break;
           if (call.write(encodedEvent(event) as unknown as WatchEventsResponse, () => (lastSent = event.cursor))) continue;
           if (!opened.isEnded) await new Promise<void>((resolve) => (resumeWriting = resolve));
           resumeWriting = undefined;
-          if (opened.isEnded) break;
         }
       }
-      if (!call.cancelled) call.end();
     } catch (error) {
       fail(error);
     } finally {

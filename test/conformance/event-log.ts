@@ -116,6 +116,24 @@ export function runEventLogConformance(harness: EventLogHarness): void {
       expect(seen).to.deep.equal(['job-a#1', 'job-a#2', 'job-b#1', 'job-c#1', 'job-b#2', 'job-b#5']);
     });
 
+    it('appends the events of a job id again when they are another record\'s (a new database, a restored backup), each once', async () => {
+      const log = await open();
+      const before = Date.UTC(2025, 0, 1);
+      const later = Date.UTC(2025, 0, 2);
+      const of = (seq: number, ms: number) => event('job-r', seq, { time: new Date(ms + seq) });
+      await log.append([of(1, before), of(2, before), of(3, before)]);
+      // The same job id on a new, empty database: its events start at seq 1 again.
+      const recreated = [of(1, later), of(2, later)];
+      await log.append(recreated);
+      await log.append(recreated);
+      // Its store restored from a backup taken at seq 1: the next event has seq 2 again, and the one after it seq 3.
+      const restored = Date.UTC(2025, 0, 3);
+      await log.append([of(2, restored)]);
+      await log.append([of(2, restored), of(3, restored)]);
+      const seen = (await log.read(undefined, 100)).map((e) => `${e.seq}@${e.time.getTime()}`);
+      expect(seen).to.deep.equal([of(1, before), of(2, before), of(3, before), ...recreated, of(2, restored), of(3, restored)].map((e) => `${e.seq}@${e.time.getTime()}`));
+    });
+
     it('remembers what was appended across instances on the same log', async () => {
       const namespace = harness.newNamespace();
       const writer = await open(namespace);

@@ -37,7 +37,7 @@ describe('Redis Streams event log', function () {
       for (const namespace of namespaces.splice(0)) await deleteQueueKeys(namespace);
     });
 
-    it("keeps each job's last seq for a day after the job's last append", async () => {
+    it("keeps each job's last seq, and what each seq was, for a day after the job's last append", async () => {
       const key = streamKey(newNamespace());
       const log = await RedisStreamEventLog.connect({ redisUrl: TEST_REDIS_URL, key, retention: { maxCount: 100 } });
       const redis = new Redis(TEST_REDIS_URL);
@@ -48,6 +48,8 @@ describe('Redis Streams event log', function () {
         expect(await redis.get(`${key}:seq:job-a`)).to.equal('2');
         expect(await redis.ttl(`${key}:seq:job-a`)).to.be.within(DAY_SECONDS - 5, DAY_SECONDS);
         expect(await redis.ttl(`${key}:seq:job-b`)).to.be.within(DAY_SECONDS - 5, DAY_SECONDS);
+        expect(Object.keys(await redis.hgetall(`${key}:appended:job-a`))).to.deep.equal(['1', '2']);
+        for (const job of ['job-a', 'job-b']) expect(await redis.ttl(`${key}:appended:${job}`)).to.be.within(DAY_SECONDS - 5, DAY_SECONDS);
       } finally {
         redis.disconnect();
         await log.close();

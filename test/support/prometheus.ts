@@ -37,3 +37,11 @@ export function total(samples: readonly Sample[], name: string, labels: Record<s
     .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
     .reduce((sum, sample) => sum + sample.value, 0);
 }
+
+/** The samples a server's HTTP listener serves at /metrics now. */
+/** With authentication configured, /metrics answers operators only: headers then carry an operator's credential. */
+export async function scrapeMetrics(httpAddress: string, headers: Record<string, string> = {}): Promise<Sample[]> {
+  const response = await fetch(`http://${httpAddress}/metrics`, { headers });
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
+  return parseExposition(await response.text());
+}

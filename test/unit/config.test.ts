@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       maxPayloadBytes: 1_048_576,
     });
     expect(config.httpAddress).to.equal('127.0.0.1:8080');
+    expect(config.events.maxSubscriptionsPerPrincipal).to.equal(100);
     expect(config.volatileKeys).to.include.members(['timestamp', 'createdAt', 'updatedAt', 'requestedAt']);
   });
 
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
     expect(refusal({ MONGODB_URI: 'http://db' })).to.match(/^MONGODB_URI: must start with mongodb:\/\//);
     expect(refusal({ PROVENANCE_GRPC_ADDRESS: 'localhost' })).to.match(/^PROVENANCE_GRPC_ADDRESS: must be host:port/);
     expect(refusal({ REDIS_URL: 'localhost:6379' })).to.match(/^REDIS_URL: must be a redis:\/\//);
+    expect(refusal({ PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '0' })).to.equal('PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: must be between 1 and 1000000, got 0');
     expect(refusal({ PROVENANCE_VOLATILE_KEYS: 'a,,b' })).to.match(/^PROVENANCE_VOLATILE_KEYS: must be a comma-separated list/);
     expect(refusal({ PROVENANCE_REDACT_KEYS: 'password,*' })).to.match(/^PROVENANCE_REDACT_KEYS: "\*" names no key/);
   });

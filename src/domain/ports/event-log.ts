@@ -14,8 +14,11 @@ export interface EventLog {
    * Appends the events in order. An event whose seq is not above the last
    * one appended for its job was appended before and is skipped, so that
    * appending the same events twice, or an older event after a newer one of
-   * the same job, adds nothing (within the adapter's memory of each job's
-   * last sequence number: a day for Redis).
+   * the same job, adds nothing (within the adapter's memory of what each job
+   * had appended: a day for Redis). An event that differs from the one
+   * appended with its seq (its type or time) is another record's under the
+   * same job id, after a new database or a restored backup: it is appended,
+   * and the job's memory starts again from it.
    */
   append(events: readonly ProvenanceEvent[]): Promise<void>;
 

@@ -13,6 +13,8 @@ export interface HubOptions {
   readBatch: number;
   /** How long the shared reader blocks on the log per round trip. */
   blockMs: number;
+  /** Subscriptions one principal (tenant and subject) may hold open in this process at once. */
+  maxPerPrincipal: number;
 }
 
 /** Which events a subscriber wants, and how it is shown them. All given conditions hold; absent ones match everything. */
@@ -32,20 +34,34 @@ export type StartAt = { kind: 'now' } | { kind: 'oldest' } | { kind: 'after'; cu
 
 const RETRY_DELAY_MS = 500;
 
+/** A principal's claim on one of its subscriptions; released once, by whichever comes first. */
+export interface SubscriptionSlot {
+  release(): void;
+}
+
 /**
  * The per-process fan-out of the event log: ONE reader blocks on the log and
  * hands every event to every subscriber of this process. A subscriber first
- * catches up from where it asked to start (paged reads, at its own pace),
- * then takes the live events queued for it meanwhile, skipping those it
- * already had; so it sees each event once and in order. A subscriber whose
- * queue passes the limit (its client reads too slowly) is ended with
- * RESOURCE_EXHAUSTED; the transport adds the last cursor the client was sent,
- * from which it can resume.
+ * catches up from where it asked to start (paged reads, at its own pace;
+ * "now" is the log's newest event when it registers), then takes the live
+ * events queued for it meanwhile, skipping those it already had; so it sees
+ * each event once and in order. A subscriber whose queue passes the limit
+ * (its client reads too slowly) is ended with RESOURCE_EXHAUSTED; the
+ * transport adds the last cursor the client was sent, from which it can
+ * resume.
+ *
+ * The reader must never pass an event that a registered subscription has
+ * not read itself: it takes its starting position from the log once, and
+ * no subscription registers before that position is known.
  */
 export class EventHub {
   private readonly subscribers = new Set<Subscription>();
+  /** Open subscriptions (and subscriptions being opened) per principal. */
+  private readonly slotsHeld = new Map<string, number>();
   /** Cursor of the last event handed to subscribers; undefined until the reader has reached the log. */
   private position: string | undefined;
+  /** Settles once position is known; shared by the reader and open(), forgotten when it fails. */
+  private positioning: Promise<void> | undefined;
   private stopped = false;
   private reader: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
@@ -68,15 +84,45 @@ export class EventHub {
   }
 
   /**
+   * Claims one of the principal's subscriptions, before any other work is
+   * done for it; RESOURCE_EXHAUSTED when the principal holds the most it
+   * may. Pass the slot to open(); the subscription's end releases it, and so
+   * does release() when the subscription is never opened.
+   */
+  reserve(principal: { tenant: string; subject: string }): SubscriptionSlot {
+    const key = `${principal.tenant}\u0000${principal.subject}`;
+    const held = this.slotsHeld.get(key) ?? 0;
+    const limit = this.options.maxPerPrincipal;
+    if (held >= limit) {
+      throw new ProvenanceError(
+        'RESOURCE_EXHAUSTED',
+        `${principal.subject} (tenant ${principal.tenant}) already holds ${held} open WatchEvents subscriptions on this server, the most one principal may (PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL=${limit}); end one before opening another`,
+        'TOO_MANY_SUBSCRIPTIONS',
+        { metadata: { maxSubscriptions: String(limit) } },
+      );
+    }
+    this.slotsHeld.set(key, held + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = this.slotsHeld.get(key)! - 1;
+        if (left === 0) this.slotsHeld.delete(key);
+        else this.slotsHeld.set(key, left);
+      },
+    };
+  }
+
+  /**
    * Ends every subscription with UNAVAILABLE, which clients resume from on
-   * another server; the reader stops once the log is closed (which
-   * interrupts its blocking read).
+   * another server, and refuses new ones the same way; the reader stops once
+   * the log is closed (which interrupts its blocking read).
    */
   stop(): void {
     this.stopped = true;
     this.wakeReader?.();
-    const shuttingDown = unavailable('the server is shutting down; resume after your last cursor', 0, 'SERVER_SHUTTING_DOWN');
-    for (const subscription of this.subscribers) subscription.fail(shuttingDown);
+    for (const subscription of this.subscribers) subscription.fail(shuttingDown());
   }
 
   /** How many subscriptions are open in this process. */
@@ -85,29 +131,32 @@ export class EventHub {
   }
 
   /**
-   * Opens a subscription. For a lineage filter, call it with the filter's
-   * set still to be filled: fill it (from the store) after open() returns,
-   * before the first event is taken, so that no job created meanwhile is
-   * missed — open() already queues live events for the subscription.
+   * Opens a subscription, holding the slot reserve() gave until it ends.
+   * For a lineage filter, call it with the filter's set still to be filled:
+   * fill it (from the store) after open() returns, before the first event is
+   * taken, so that no job created meanwhile is missed — open() already
+   * queues live events for the subscription.
    */
-  async open(filter: EventFilter, start: StartAt): Promise<Subscription> {
-    // Before the reader's first read (just after start-up) the hub asks the log itself; an unreachable log answers UNAVAILABLE.
-    this.position ??= (await this.log.bounds()).newest;
+  async open(filter: EventFilter, start: StartAt, slot: SubscriptionSlot): Promise<Subscription> {
+    if (this.stopped) throw shuttingDown();
+    await this.positioned();
+    // Undefined: from the oldest event kept.
     let after: string | undefined;
-    if (start.kind === 'now') after = this.position;
-    else if (start.kind === 'after') {
+    if (start.kind !== 'oldest') {
       const bounds = await this.log.bounds();
-      if (compareCursors(start.cursor, bounds.trimmedThrough) < 0) {
+      if (start.kind === 'now') after = bounds.newest;
+      else if (compareCursors(start.cursor, bounds.trimmedThrough) < 0) {
         throw new ProvenanceError(
           'OUT_OF_RANGE',
           `cursor ${start.cursor} is older than the events still kept; the oldest kept is ${bounds.oldest ?? 'none (the stream is empty)'}: resume from start_position OLDEST`,
           'CURSOR_EXPIRED',
           { metadata: { oldestCursor: bounds.oldest ?? '' } },
         );
-      }
-      after = start.cursor;
+      } else after = start.cursor;
     }
-    const subscription = new Subscription(this, this.log, filter, start.kind === 'now' ? undefined : { after }, after, this.options, this.metrics);
+    // stop() may have come while the log answered: it failed only the subscriptions it found.
+    if (this.stopped) throw shuttingDown();
+    const subscription = new Subscription(this, this.log, filter, after, this.options, this.metrics, slot);
     this.subscribers.add(subscription);
     return subscription;
   }
@@ -117,11 +166,30 @@ export class EventHub {
     this.subscribers.delete(subscription);
   }
 
+  /**
+   * Where the reader starts: the log's newest event, asked for once, by the
+   * reader or by the first open() if that comes first (just after start-up).
+   * A subscription that registered at a later position could otherwise lose
+   * the events between the two.
+   */
+  private positioned(): Promise<void> {
+    this.positioning ??= this.log.bounds().then(
+      (bounds) => {
+        this.position ??= bounds.newest;
+      },
+      (error: unknown) => {
+        this.positioning = undefined;
+        throw error;
+      },
+    );
+    return this.positioning;
+  }
+
   private async read(): Promise<void> {
     while (!this.stopped) {
       try {
-        this.position ??= (await this.log.bounds()).newest;
-        const events = await this.log.readBlocking(this.position, this.options.readBatch, this.options.blockMs);
+        await this.positioned();
+        const events = await this.log.readBlocking(this.position!, this.options.readBatch, this.options.blockMs);
         if (events.length === 0) continue;
         for (const subscription of this.subscribers) subscription.offer(events);
         this.position = events[events.length - 1]!.cursor;
@@ -144,14 +212,15 @@ export class Subscription {
   /** Live events not yet taken, in log order. */
   private queue: LoggedEvent[] = [];
   /** True until the catch-up has read the log to its end; until then, live events are only a head start. */
-  private catchingUp: boolean;
+  private catchingUp = true;
+  /** Set when live events are dropped during the catch-up: the read under way may have missed them, so one more is needed. */
+  private droppedWhileReading = false;
   /**
-   * Whether the next live event may be one the catch-up already read. Only
-   * a subscription that caught up can see an event twice, and only at the
-   * head of its queue: the hub hands events over in log order, so once one
-   * is newer than the last seen, all after it are.
+   * Whether the next live event may be one the catch-up already read. It can
+   * only be at the head of the queue: the hub hands events over in log
+   * order, so once one is newer than the last seen, all after it are.
    */
-  private mayOverlap: boolean;
+  private mayOverlap = true;
   private wake: (() => void) | undefined;
   private closed = false;
   private failure: ProvenanceError | undefined;
@@ -167,16 +236,14 @@ export class Subscription {
     private readonly hub: EventHub,
     private readonly log: EventLog,
     private readonly filter: EventFilter,
-    /** Where to catch up from (after undefined: the oldest event); absent: no catch-up. */
-    private readonly catchUp: { after: string | undefined } | undefined,
+    /** Where the catch-up starts after (undefined: the oldest event). */
     startCursor: string | undefined,
     private readonly options: HubOptions,
     private readonly metrics: Metrics,
+    private readonly slot: SubscriptionSlot,
   ) {
     this.startCursor = startCursor;
     this.lastSeen = startCursor;
-    this.catchingUp = catchUp !== undefined;
-    this.mayOverlap = catchUp !== undefined;
   }
 
   /** Whether the subscription has ended (closed, or failed). */
@@ -190,6 +257,7 @@ export class Subscription {
       if (this.queue.length >= this.options.bufferLimit && this.catchingUp) {
         // Still reading the log up to its end: what is dropped here, that reading will find.
         this.queue.length = 0;
+        this.droppedWhileReading = true;
       } else if (this.queue.length >= this.options.bufferLimit) {
         this.countDropped(events.slice(index));
         this.fail(
@@ -224,6 +292,7 @@ export class Subscription {
     if (failure) this.countDropped(this.queue);
     this.queue = [];
     this.hub.remove(this);
+    this.slot.release();
     this.resolveEnded(failure);
     this.wake?.();
   }
@@ -237,22 +306,22 @@ export class Subscription {
    */
   async *batches(): AsyncGenerator<EventView[]> {
     try {
-      if (this.catchUp) {
-        for (let after = this.catchUp.after; ; ) {
-          const page = await this.log.read(after, this.options.readBatch);
-          // The log's end is reached: from here on, live events are the only source, and none may be dropped.
-          const last = page.length < this.options.readBatch;
-          if (last) this.catchingUp = false;
-          if (this.closed) break;
-          if (page.length > 0) {
-            after = page[page.length - 1]!.cursor;
-            this.lastSeen = after;
-            // Each page starts after the one before: nothing in it was seen yet.
-            const deliverable = page.filter((event) => matches(this.filter, event));
-            if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
-          }
-          if (this.closed || last) break;
+      for (let after = this.startCursor; ; ) {
+        this.droppedWhileReading = false;
+        const page = await this.log.read(after, this.options.readBatch);
+        // The log's end is reached (and every live event dropped before this read was appended before it, so it is in
+        // the page): from here on, live events are the only source, and none may be dropped.
+        const last = page.length < this.options.readBatch && !this.droppedWhileReading;
+        if (last) this.catchingUp = false;
+        if (this.closed) break;
+        if (page.length > 0) {
+          after = page[page.length - 1]!.cursor;
+          this.lastSeen = after;
+          // Each page starts after the one before: nothing in it was seen yet.
+          const deliverable = page.filter((event) => matches(this.filter, event));
+          if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
         }
+        if (this.closed || last) break;
       }
       while (!this.closed) {
         if (this.queue.length === 0) {
@@ -292,6 +361,10 @@ export class Subscription {
     this.lastSeen = event.cursor;
     return true;
   }
+}
+
+function shuttingDown(): ProvenanceError {
+  return unavailable('the server is shutting down; resume after your last cursor', 0, 'SERVER_SHUTTING_DOWN');
 }
 
 /**

@@ -6,13 +6,24 @@ import { Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
-import type { EventFilter, StartAt, Subscription } from './event-hub.js';
+import type { EventFilter, StartAt, Subscription, SubscriptionSlot } from './event-hub.js';
 
 /**
  * WatchEvents: a subscription to the events of the jobs the caller may read
- * that pass the request's filters, from where it asks to start.
+ * that pass the request's filters, from where it asks to start. A caller
+ * holding its most subscriptions is refused before anything else is done.
  */
 export async function watchEvents(deps: ServiceDependencies, principal: Principal, command: WatchEventsCommand): Promise<Subscription> {
+  const slot = deps.hub.reserve(principal);
+  try {
+    return await openSubscription(deps, principal, command, slot);
+  } catch (error) {
+    slot.release();
+    throw error;
+  }
+}
+
+async function openSubscription(deps: ServiceDependencies, principal: Principal, command: WatchEventsCommand, slot: SubscriptionSlot): Promise<Subscription> {
   const v = new Violations();
   command.jobIds.forEach((id, i) => v.jobId(`job_ids[${i}]`, id, true));
   v.jobId('lineage_of', command.lineageOf, false);
@@ -37,7 +48,7 @@ export async function watchEvents(deps: ServiceDependencies, principal: Principa
     },
   };
   const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
-  const subscription = await deps.hub.open(filter, start);
+  const subscription = await deps.hub.open(filter, start, slot);
   if (root) {
     // After open(), so that a job created meanwhile is either found here or seen in the queued events.
     try {
