@@ -1,25 +1,25 @@
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from './domain/ports/audit-log.js';
 import type { QueueDepth } from './domain/ports/job-queue.js';
 import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { secretKeyMatcher } from './domain/redaction.js';
-import { RedisStreamEventLog } from './events/redis-stream-event-log.js';
-import { BeeQueueJobQueue } from './queue/bee-queue-job-queue.js';
-import { createDefaultRegistry } from './queue/handlers/built-in-handlers.js';
-import { loadHandlerModules } from './queue/handlers/handler-modules.js';
-import { EventHub } from './service/events/event-hub.js';
-import { EventRelay } from './service/events/event-relay.js';
-import { JobAccessCache } from './service/events/job-access-cache.js';
-import { PublishingStore } from './service/events/publishing-store.js';
+import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event-log.js';
+import { BeeQueueJobQueue } from './adapters/bee-queue/bee-queue-job-queue.js';
+import { createDefaultRegistry } from './handlers/built-in-handlers.js';
+import { loadHandlerModules } from './handlers/handler-modules.js';
+import { EventHub } from './service/event-stream/event-hub.js';
+import { EventRelay } from './service/event-stream/event-relay.js';
+import { JobAccessCache } from './service/event-stream/job-access-cache.js';
+import { PublishingStore } from './service/event-stream/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
-import { MongoAuditLog } from './store/mongo/mongo-audit-log.js';
-import { MongoProvenanceStore } from './store/mongo/mongo-provenance-store.js';
-import { SqliteAuditLog } from './store/sqlite/sqlite-audit-log.js';
-import { SqliteProvenanceStore } from './store/sqlite/sqlite-provenance-store.js';
+import { MongoAuditLog } from './adapters/mongo/mongo-audit-log.js';
+import { MongoProvenanceStore } from './adapters/mongo/mongo-provenance-store.js';
+import { SqliteAuditLog } from './adapters/sqlite/sqlite-audit-log.js';
+import { SqliteProvenanceStore } from './adapters/sqlite/sqlite-provenance-store.js';
 
 /**
  * Wires configuration to adapters to the service, for both entry points:

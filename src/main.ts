@@ -6,13 +6,13 @@ import { openApiRoute } from './http/routes/openapi.js';
 import { restGateway } from './http/routes/rest.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
-import { PrometheusMetrics } from './metrics/prometheus-metrics.js';
-import { refuseConfiguration, runUntilSignalled, startup } from './process.js';
-import { metricsInterceptor } from './transport/interceptors/metrics.js';
-import { requestIdInterceptor } from './transport/interceptors/request-id.js';
-import { principalOf } from './transport/principal-metadata.js';
-import { serverSecurity } from './transport/security.js';
-import { startGrpcServer } from './transport/server.js';
+import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
+import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
+import { metricsInterceptor } from './grpc/interceptors/metrics.js';
+import { requestIdInterceptor } from './grpc/interceptors/request-id.js';
+import { principalOf } from './grpc/principal-metadata.js';
+import { serverSecurity } from './grpc/security.js';
+import { startGrpcServer } from './grpc/server.js';
 
 /**
  * The gRPC server, with the worker pool in the same process unless PROVENANCE_IN_PROCESS_WORKERS=false,

@@ -1,5 +1,5 @@
 import { openRuntime } from './composition.js';
-import { runUntilSignalled, startup } from './process.js';
+import { runUntilSignalled, startup } from './platform/process.js';
 
 /** Workers only (npm run worker): the same Redis, queue prefix and database as the servers, no gRPC. */
 const { config, logger } = startup();

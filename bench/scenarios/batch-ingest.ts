@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import type { BenchContext, Scenario } from '../support/context.js';
 import { RECORD_BATCH, recordGraph } from '../support/record-graph.js';
 import { elapsedMs } from '../support/stats.js';

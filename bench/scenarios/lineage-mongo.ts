@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient, type Document } from 'mongodb';
 import { LineageView, ProvenanceClient } from '@provenance/client';
-import { MongoProvenanceStore } from '../../src/store/mongo/mongo-provenance-store.js';
+import { MongoProvenanceStore } from '../../src/adapters/mongo/mongo-provenance-store.js';
 import type { BenchContext, Scenario } from '../support/context.js';
 import { lineageCases, serviceLineage, type LineageCase } from '../support/lineage-cases.js';
 import { recordGraph } from '../support/record-graph.js';

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config-error.js';
-import { integer, type Read } from '../config-values.js';
+import { ConfigError } from '../config/config-error.js';
+import { integer, type Read } from '../config/values.js';
 import { parseApiKeys, type ApiKeyEntry } from './api-keys.js';
 import type { JwtConfig, JwtKeys, PublicVerificationKey } from './bearer-tokens.js';
 

@@ -1,5 +1,5 @@
 import type { SubmitJobCommand } from './commands.js';
-import { withEvents, withLifecycleEvents } from './events.js';
+import { withEvents, withLifecycleEvents } from './job-events.js';
 import { canonicalJson, inputHash, outputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { CachePolicy, JobError, JobRecord, JobStatus } from './job.js';

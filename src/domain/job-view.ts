@@ -1,5 +1,5 @@
 import { canRead, opaqueJobId, type ReadableBy } from './access.js';
-import type { LoggedEvent } from './events.js';
+import type { LoggedEvent } from './job-events.js';
 import { REASONS, dependencyFailureMessage } from './execution.js';
 import type { JobError, JobRecord } from './job.js';
 import type { Lineage, LineageNode, LineageRow } from './lineage.js';

@@ -1,4 +1,4 @@
-import type { ProvenanceEvent } from './events.js';
+import type { ProvenanceEvent } from './job-events.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 export const JOB_STATUSES = ['QUEUED', 'WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;

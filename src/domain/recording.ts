@@ -1,7 +1,7 @@
 import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
 import type { RecordJobCommand } from './commands.js';
 import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
-import { withLifecycleEvents } from './events.js';
+import { withLifecycleEvents } from './job-events.js';
 import { canonicalJson, outputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { JobRecord, JobResult, JobStatus } from './job.js';

@@ -4,8 +4,8 @@ import { AuthenticationThrottled } from '../auth/authentication-throttle.js';
 import { AuthenticationFailed } from '../auth/authenticator.js';
 import { mayReadMetrics, permissionDenied } from '../domain/access.js';
 import type { Principal } from '../domain/principal.js';
-import { toRpcStatus } from '../transport/errors.js';
-import type { CallerAuthentication } from '../transport/interceptors/authentication.js';
+import { toRpcStatus } from '../grpc/errors.js';
+import type { CallerAuthentication } from '../grpc/interceptors/authentication.js';
 import { statusResponse } from './rest/http-status.js';
 import type { HttpResponse, RouteContext } from './server.js';
 

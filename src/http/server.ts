@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { splitAddress } from '../address.js';
-import { acceptedRequestId, REQUEST_ID_HEADER } from '../request-id.js';
+import { splitAddress } from '../platform/address.js';
+import { acceptedRequestId, REQUEST_ID_HEADER } from '../platform/request-id.js';
 
 /** What a route answers; the listener adds the request id header. */
 export interface HttpResponse {

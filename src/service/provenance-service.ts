@@ -31,9 +31,9 @@ import {
   type ReproducibilityReport,
 } from './lineage-queries.js';
 import { audit, listAuditEvents, type AuditPage } from './audit.js';
-import type { EventHub, Subscription } from './events/event-hub.js';
-import type { JobAccessCache } from './events/job-access-cache.js';
-import { watchEvents } from './events/watch-events.js';
+import type { EventHub, Subscription } from './event-stream/event-hub.js';
+import type { JobAccessCache } from './event-stream/job-access-cache.js';
+import { watchEvents } from './event-stream/subscribe.js';
 import { cancelJob } from './execution/cancel-job.js';
 import { invalidateCache, type Invalidation } from './execution/invalidation.js';
 import { repairSweep } from './execution/repair.js';

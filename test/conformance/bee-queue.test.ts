@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { ProvenanceError } from '../../src/domain/errors.js';
 import type { QueueDelivery } from '../../src/domain/ports/job-queue.js';
-import { BeeQueueJobQueue, type BeeQueueJobQueueOptions } from '../../src/queue/bee-queue-job-queue.js';
+import { BeeQueueJobQueue, type BeeQueueJobQueueOptions } from '../../src/adapters/bee-queue/bee-queue-job-queue.js';
 import { findFreePort } from '../support/net.js';
 import { deleteQueueKeys, startRedisServer, TEST_REDIS_URL, uniqueQueuePrefix } from '../support/redis.js';
 import { rejection, runJobQueueConformance, sleep, until } from './job-queue.js';
@@ -128,7 +128,7 @@ describe('bee-queue job queue', function () {
   });
 });
 
-const ADAPTER_URL = new URL('../../src/queue/bee-queue-job-queue.js', import.meta.url);
+const ADAPTER_URL = new URL('../../src/adapters/bee-queue/bee-queue-job-queue.js', import.meta.url);
 
 /** A worker process that takes jobs and never finishes them. */
 const HANGING_WORKER = `

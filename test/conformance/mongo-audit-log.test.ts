@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MongoAuditLog } from '../../src/store/mongo/mongo-audit-log.js';
+import { MongoAuditLog } from '../../src/adapters/mongo/mongo-audit-log.js';
 import { nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runAuditLogConformance } from './audit-log.js';

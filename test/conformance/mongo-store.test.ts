@@ -1,8 +1,8 @@
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
-import { InsertTurns } from '../../src/store/mongo/insert-turns.js';
-import { MongoProvenanceStore } from '../../src/store/mongo/mongo-provenance-store.js';
+import { InsertTurns } from '../../src/adapters/mongo/insert-turns.js';
+import { MongoProvenanceStore } from '../../src/adapters/mongo/mongo-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';

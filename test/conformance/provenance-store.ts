@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { harnessResources } from './resources.js';
 import { ProvenanceError } from '../../src/domain/errors.js';
-import { withEvents } from '../../src/domain/events.js';
+import { withEvents } from '../../src/domain/job-events.js';
 import { canonicalJson, compareCodeUnits, outputHash, sha256Hex } from '../../src/domain/hashing.js';
 import type { JobRecord, JobStatus } from '../../src/domain/job.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { ProvenanceError } from '../../src/domain/errors.js';
-import { EVENT_LOG_UNAVAILABLE, RedisStreamEventLog } from '../../src/events/redis-stream-event-log.js';
+import { EVENT_LOG_UNAVAILABLE, RedisStreamEventLog } from '../../src/adapters/redis-streams/redis-stream-event-log.js';
 import { findFreePort } from '../support/net.js';
 import { deleteQueueKeys, startRedisServer, TEST_REDIS_URL, uniqueQueuePrefix } from '../support/redis.js';
 import { event, expectUnavailable, fullEvent, runEventLogConformance, withoutCursor } from './event-log.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ProvenanceError } from '../../src/domain/errors.js';
-import { SqliteAuditLog } from '../../src/store/sqlite/sqlite-audit-log.js';
-import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
+import { SqliteAuditLog } from '../../src/adapters/sqlite/sqlite-audit-log.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runAuditLogConformance } from './audit-log.js';
 

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { withEvents } from '../../src/domain/events.js';
+import { withEvents } from '../../src/domain/job-events.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
-import { encodeRecord } from '../../src/store/sqlite/record-json.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
-import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
+import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
+import { SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store.js';
 

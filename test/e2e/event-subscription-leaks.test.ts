@@ -7,13 +7,13 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { openRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
-import { principalOf } from '../../src/transport/principal-metadata.js';
-import { serverSecurity } from '../../src/transport/security.js';
+import { loadConfig } from '../../src/config/config.js';
+import { principalOf } from '../../src/grpc/principal-metadata.js';
+import { serverSecurity } from '../../src/grpc/security.js';
 import { JobStatus } from '@provenance/client';
 import { StartPosition } from '@provenance/client';
 import { WatchEventsRequest } from '@provenance/client';
-import { startGrpcServer, type RunningServer } from '../../src/transport/server.js';
+import { startGrpcServer, type RunningServer } from '../../src/grpc/server.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 

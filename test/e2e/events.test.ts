@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { compareCursors } from '../../src/domain/events.js';
+import { compareCursors } from '../../src/domain/job-events.js';
 import { JobStatus } from '@provenance/client';
 import { StartPosition, type ProvenanceEvent } from '@provenance/client';
 import { FAST_EXECUTION, Trace, sqliteLane, waitForJob, type StoreLane } from '../support/execution.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { GraphFormat, JobStatus, LineageDirection, LineageRelation, ReproducibilityIssueReason } from '@provenance/client';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
-import { SqliteProvenanceStore } from '../../src/store/sqlite/sqlite-provenance-store.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { collectEvents, connect, subscribed, type Client } from '../support/grpc-client.js';
 import { parseDot } from '../support/graph-documents.js';
 import { freshEtag, makeJob, nextJobId } from '../support/job-records.js';

@@ -1,5 +1,5 @@
 import { connect as connectTcp, type Socket } from 'node:net';
-import { splitAddress } from '../../src/address.js';
+import { splitAddress } from '../../src/platform/address.js';
 
 /**
  * A bare HTTP/2 client connection over TCP (h2c) that writes frames exactly

@@ -1,4 +1,4 @@
-import { compareCursors, type LoggedEvent, type ProvenanceEvent } from '../../src/domain/events.js';
+import { compareCursors, type LoggedEvent, type ProvenanceEvent } from '../../src/domain/job-events.js';
 import type { EventLog, EventLogBounds } from '../../src/domain/ports/event-log.js';
 
 /**

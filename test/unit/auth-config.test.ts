@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { isAuthenticationConfigured, loadAuthConfig, type AuthConfig } from '../../src/auth/auth-config.js';
 import { createAuthenticator } from '../../src/auth/authenticator.js';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config/config.js';
 import {
   issueCertificate,
   makeApiKey,

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../src/domain/errors.js';
-import type { LoggedEvent } from '../../src/domain/events.js';
+import type { LoggedEvent } from '../../src/domain/job-events.js';
 import type { EventView } from '../../src/domain/job-view.js';
 import { NO_METRICS } from '../../src/domain/ports/metrics.js';
-import { EventHub, type EventFilter, type StartAt, type Subscription } from '../../src/service/events/event-hub.js';
+import { EventHub, type EventFilter, type StartAt, type Subscription } from '../../src/service/event-stream/event-hub.js';
 import { event } from '../conformance/event-log.js';
 import { rejection, sleep, until } from '../conformance/job-queue.js';
 import { ScriptedEventLog } from '../support/scripted-event-log.js';

@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import type { JobHandler, JobHandlerInput } from '../../src/domain/ports/job-handlers.js';
 import { outputHash } from '../../src/domain/hashing.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
-import { createDefaultRegistry, echo, fail, MAX_SLEEP_MS, merge, sha256, sleep } from '../../src/queue/handlers/built-in-handlers.js';
-import { loadHandlerModules } from '../../src/queue/handlers/handler-modules.js';
-import { HandlerRegistry } from '../../src/queue/handlers/handler-registry.js';
+import { createDefaultRegistry, echo, fail, MAX_SLEEP_MS, merge, sha256, sleep } from '../../src/handlers/built-in-handlers.js';
+import { loadHandlerModules } from '../../src/handlers/handler-modules.js';
+import { HandlerRegistry } from '../../src/handlers/handler-registry.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../docs/examples/word-count-handler.mjs', import.meta.url));
 const fixture = (name: string): string => fileURLToPath(new URL(`../../../test/fixtures/handlers/${name}`, import.meta.url));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { LoggedEvent } from '../../src/domain/events.js';
+import type { LoggedEvent } from '../../src/domain/job-events.js';
 import type { JobRecord } from '../../src/domain/job.js';
-import { JobAccessCache } from '../../src/service/events/job-access-cache.js';
+import { JobAccessCache } from '../../src/service/event-stream/job-access-cache.js';
 import { makeJob } from '../support/job-records.js';
 
 /** A store holding some jobs, counting its reads, whose reads wait until release() when held. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { opaqueJobId, type ReadableBy } from '../../src/domain/access.js';
-import type { LoggedEvent } from '../../src/domain/events.js';
+import type { LoggedEvent } from '../../src/domain/job-events.js';
 import { dependencyFailure } from '../../src/domain/execution.js';
 import { DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
 import { JobViewer, referencedJobIds, type KnownJobs } from '../../src/domain/job-view.js';

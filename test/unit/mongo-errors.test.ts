@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MongoBulkWriteError, MongoNetworkError, MongoNetworkTimeoutError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { ProvenanceError } from '../../src/domain/errors.js';
-import { translateDriverError } from '../../src/store/mongo/errors.js';
+import { translateDriverError } from '../../src/adapters/mongo/errors.js';
 
 const codeOf = (error: unknown) => (error instanceof ProvenanceError ? error.code : undefined);
 

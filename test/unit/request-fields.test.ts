@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { DESCRIPTOR_SET_PATH } from '../../src/generated-documents.js';
+import { DESCRIPTOR_SET_PATH } from '../../src/platform/generated-documents.js';
 import { BatchRecordJobsRequest, RecordJobRequest } from '../../src/gen/provenance/v1/provenance_service.js';
-import { requestFieldCounters } from '../../src/transport/request-fields.js';
+import { requestFieldCounters } from '../../src/grpc/request-fields.js';
 
 const counters = requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH));
 const countRecordJob = counters.get('/provenance.v1.ProvenanceService/RecordJob')!;

@@ -1,6 +1,6 @@
 /**
  * The audit trail: one entry per read or write of provenance, in the same
- * database as the records. Adapters: store/sqlite and store/mongo;
+ * database as the records. Adapters: adapters/sqlite and adapters/mongo;
  * test/conformance/audit-log.ts is the suite both must pass.
  *
  * Adapters translate "the database cannot be reached" into ProvenanceError

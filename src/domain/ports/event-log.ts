@@ -1,4 +1,4 @@
-import type { LoggedEvent, ProvenanceEvent } from '../events.js';
+import type { LoggedEvent, ProvenanceEvent } from '../job-events.js';
 
 /**
  * The durable, ordered log of provenance events that subscribers read.

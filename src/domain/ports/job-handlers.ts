@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from '../json.js';
 
 /**
  * The code that runs a submitted job, chosen by job type and, optionally,
- * provider. Implementation: queue/handlers (built-in handlers and the
+ * provider. Implementation: handlers/ (built-in handlers and the
  * modules named in PROVENANCE_HANDLERS).
  */
 export interface JobHandlerInput {

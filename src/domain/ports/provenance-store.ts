@@ -2,8 +2,8 @@ import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
 
 /**
- * Where provenance documents live. Adapters: store/mongo (production) and
- * store/sqlite (embedded default). test/conformance/provenance-store.ts holds
+ * Where provenance documents live. Adapters: adapters/mongo (production) and
+ * adapters/sqlite (embedded default). test/conformance/provenance-store.ts holds
  * the one suite every adapter must pass.
  *
  * Adapters translate driver failures that mean "the database cannot be

@@ -4,7 +4,7 @@ import * as auditMessages from '../../gen/provenance/v1/audit.js';
 import * as jobMessages from '../../gen/provenance/v1/job.js';
 import * as serviceMessages from '../../gen/provenance/v1/provenance_service.js';
 import type { FieldViolation } from '../../domain/errors.js';
-import { keepProtoKeysInStructs } from '../../transport/struct-keys.js';
+import { keepProtoKeysInStructs } from '../../grpc/struct-keys.js';
 import { DurationMapping } from './durations.js';
 import { JsonMapping } from './json-mapping.js';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
+import { OPENAPI_DOCUMENT_PATH } from '../../platform/generated-documents.js';
 import type { Route } from '../server.js';
 
 /** /openapi.json: the OpenAPI (2.0) document of the REST twins, as generation wrote it from the proto. */

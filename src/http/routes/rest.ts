@@ -1,7 +1,7 @@
 import { credentials } from '@grpc/grpc-js';
-import { splitAddress } from '../../address.js';
+import { splitAddress } from '../../platform/address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
-import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../generated-documents.js';
+import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../platform/generated-documents.js';
 import { RestGateway, type RestGatewayOptions } from '../rest/rest-gateway.js';
 import { loadRestRoutes } from '../rest/rest-routes.js';
 

@@ -1,6 +1,6 @@
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { acceptedRequestId, REQUEST_ID_HEADER } from '../../request-id.js';
+import { acceptedRequestId, REQUEST_ID_HEADER } from '../../platform/request-id.js';
 
 /**
  * Gives every call a request id: the client's x-request-id when it is

@@ -1,5 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { ProvenanceError, unavailable } from '../domain/errors.js';
+import { ProvenanceError, unavailable } from '../../domain/errors.js';
 
 /** Replies of a Redis that is up but cannot serve right now: loading its data, busy in a script, without a primary. */
 const NOT_SERVING_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;

@@ -1,5 +1,5 @@
 import type { ReadableBy } from '../../domain/access.js';
-import type { LoggedEvent } from '../../domain/events.js';
+import type { LoggedEvent } from '../../domain/job-events.js';
 import { eventReferencedJobIds, type KnownJobs } from '../../domain/job-view.js';
 import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
 

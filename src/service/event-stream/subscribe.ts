@@ -1,6 +1,6 @@
 import type { WatchEventsCommand } from '../../domain/commands.js';
 import { invalidArgument } from '../../domain/errors.js';
-import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/events.js';
+import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/job-events.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';

@@ -1,8 +1,8 @@
-import { loadAuthConfig, type AuthConfig } from './auth/auth-config.js';
+import { loadAuthConfig, type AuthConfig } from '../auth/auth-config.js';
 import { ConfigError } from './config-error.js';
-import { address, boolean, integer, list, oneOf, retention, secret, token, type Read } from './config-values.js';
-import { DEFAULT_VOLATILE_KEYS } from './domain/hashing.js';
-import { DEFAULT_REDACT_KEYS, normalizeSecretKey } from './domain/redaction.js';
+import { address, boolean, integer, list, oneOf, retention, secret, token, type Read } from './values.js';
+import { DEFAULT_VOLATILE_KEYS } from '../domain/hashing.js';
+import { DEFAULT_REDACT_KEYS, normalizeSecretKey } from '../domain/redaction.js';
 
 /**
  * Configuration comes from environment variables only. Each one is listed

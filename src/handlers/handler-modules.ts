@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { JobHandler } from '../../domain/ports/job-handlers.js';
+import type { JobHandler } from '../domain/ports/job-handlers.js';
 import { describeValue, type HandlerRegistration, type HandlerRegistry } from './handler-registry.js';
 
 /** In a provider map of a handler module, the key of the handler for every provider without one of its own. */

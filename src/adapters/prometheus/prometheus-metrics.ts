@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JobOrigin, JobStatus } from '../domain/job.js';
-import type { QueueDepth } from '../domain/ports/job-queue.js';
-import type { Metrics } from '../domain/ports/metrics.js';
+import type { JobOrigin, JobStatus } from '../../domain/job.js';
+import type { QueueDepth } from '../../domain/ports/job-queue.js';
+import type { Metrics } from '../../domain/ports/metrics.js';
 
 /** What is read when /metrics is scraped rather than counted as it happens. */
 export interface SampledSources {

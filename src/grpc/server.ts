@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { splitAddress } from '../address.js';
-import { DESCRIPTOR_SET_PATH } from '../generated-documents.js';
+import { splitAddress } from '../platform/address.js';
+import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
 import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
 import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
 import { ServingHealth } from './health.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createLogger } from './logger.js';
 
 /** Configuration and logger for an entry point; a bad configuration ends the process with one line naming the variable. */

@@ -3,7 +3,7 @@ import { ProvenanceError } from '../domain/errors.js';
 import type { EventView } from '../domain/job-view.js';
 import { WatchEventsResponse, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
 import { EncodedMessage } from './encoded-messages.js';
-import type { Subscription } from '../service/events/event-hub.js';
+import type { Subscription } from '../service/event-stream/event-hub.js';
 import { toServiceError } from './errors.js';
 import { toEventMessage, toWatchEventsCommand } from './mapping.js';
 import type { HandlerContext } from './provenance-handlers.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
-import { unavailable } from '../domain/errors.js';
-import { parseCursor, type LoggedEvent, type ProvenanceEvent } from '../domain/events.js';
-import type { EventLog, EventLogBounds } from '../domain/ports/event-log.js';
-import { translateRedisError } from '../queue/redis-errors.js';
+import { unavailable } from '../../domain/errors.js';
+import { parseCursor, type LoggedEvent, type ProvenanceEvent } from '../../domain/job-events.js';
+import type { EventLog, EventLogBounds } from '../../domain/ports/event-log.js';
+import { translateRedisError } from '../shared/redis-errors.js';
 
 /** How much of the log Redis keeps: the newest maxCount events, or those younger than maxAgeMs. Both are kept approximately (see append). */
 export type EventLogRetention = { maxCount: number } | { maxAgeMs: number };

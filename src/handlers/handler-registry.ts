@@ -1,6 +1,6 @@
-import { compareCodeUnits } from '../../domain/hashing.js';
-import type { HandlerCatalog, JobHandler } from '../../domain/ports/job-handlers.js';
-import { Violations } from '../../domain/validation.js';
+import { compareCodeUnits } from '../domain/hashing.js';
+import type { HandlerCatalog, JobHandler } from '../domain/ports/job-handlers.js';
+import { Violations } from '../domain/validation.js';
 
 /** The longest provider id a job may carry (validation of provider.id). */
 const MAX_PROVIDER_ID_LENGTH = 256;

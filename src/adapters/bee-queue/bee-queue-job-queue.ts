@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import { Redis, type RedisOptions } from 'ioredis';
-import { unavailable } from '../domain/errors.js';
-import type { JobQueue, QueueDelivery, QueueDepth } from '../domain/ports/job-queue.js';
-import { translateRedisError } from './redis-errors.js';
+import { unavailable } from '../../domain/errors.js';
+import type { JobQueue, QueueDelivery, QueueDepth } from '../../domain/ports/job-queue.js';
+import { translateRedisError } from '../shared/redis-errors.js';
 
 export interface BeeQueueJobQueueOptions {
   redisUrl: string;

@@ -1,6 +1,6 @@
 import { canRead } from '../../domain/access.js';
 import { ProvenanceError, unavailable } from '../../domain/errors.js';
-import { compareCursors, type EventType, type LoggedEvent } from '../../domain/events.js';
+import { compareCursors, type EventType, type LoggedEvent } from '../../domain/job-events.js';
 import type { EventView } from '../../domain/job-view.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
 import type { Metrics } from '../../domain/ports/metrics.js';

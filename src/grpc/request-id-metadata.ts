@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { REQUEST_ID_HEADER } from '../request-id.js';
+import { REQUEST_ID_HEADER } from '../platform/request-id.js';
 
 /**
  * The request-id interceptor replaces what the client sent under

@@ -1,6 +1,6 @@
-import { canonicalJson, sha256Hex } from '../../domain/hashing.js';
-import type { JobHandler, JobHandlerInput } from '../../domain/ports/job-handlers.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../../domain/json.js';
+import { canonicalJson, sha256Hex } from '../domain/hashing.js';
+import type { JobHandler, JobHandlerInput } from '../domain/ports/job-handlers.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../domain/json.js';
 import { describeValue, HandlerRegistry } from './handler-registry.js';
 
 /**

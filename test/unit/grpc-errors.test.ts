@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { ERROR_BOUNDS, invalidArgument, jobNotFound, parentsNotFound, ProvenanceError, truncated, unavailable } from '../../src/domain/errors.js';
-import { toServiceError } from '../../src/transport/errors.js';
+import { toServiceError } from '../../src/grpc/errors.js';
 import { statusDetails } from '../support/grpc-client.js';
 import { capturingLogger } from '../support/logs.js';
 

@@ -7,7 +7,7 @@ import {
   type Filter,
   type UpdateFilter,
 } from 'mongodb';
-import type { ProvenanceEvent } from '../../domain/events.js';
+import type { ProvenanceEvent } from '../../domain/job-events.js';
 import type { JobRecord } from '../../domain/job.js';
 import { descendantsWithPending, findCycle, type LineageRow } from '../../domain/lineage.js';
 import { newEtag } from '../../domain/ids.js';
