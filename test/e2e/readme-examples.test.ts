@@ -119,34 +119,37 @@ class Session {
   }
 }
 
-/** Runs each test against a fresh server of its own (data, Redis prefix), through a reflection-only grpcurl. */
-function withServer(name: string): { session: () => Session } {
+/**
+ * One fresh server (data, Redis prefix) for the README's session and then the
+ * walkthrough, as a reader who follows the README to docs/grpcurl.md runs
+ * them: the walkthrough's ids must not clash with the session's.
+ */
+describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl.md) on the same server", function () {
+  this.timeout(60_000);
   let directory: string;
   let server: ServerProcess;
   let grpcurl: MiniGrpcurl;
-  let current: Session;
+  const sessions: Session[] = [];
   const prefix = uniqueQueuePrefix();
+  const session = () => {
+    sessions.push(new Session(grpcurl));
+    return sessions.at(-1)!;
+  };
+
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), `provenance-${name}-`));
+    directory = mkdtempSync(join(tmpdir(), 'provenance-readme-'));
     server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_REDIS_PREFIX: prefix });
     grpcurl = new MiniGrpcurl(server.address);
-    current = new Session(grpcurl);
   });
   after(async () => {
-    current?.close();
+    for (const each of sessions) each.close();
     grpcurl?.close();
     await server?.stop();
     await deleteQueueKeys(prefix);
     rmSync(directory, { recursive: true, force: true });
   });
-  return { session: () => current };
-}
 
-describe("the README's first session", function () {
-  this.timeout(60_000);
-  const { session } = withServer('readme');
-
-  it('runs as written, in order, and gives the answers the README shows', async () => {
+  it("the README's session runs as written, in order, and gives the answers the README shows", async () => {
     const commands = grpcurlCommands(README);
     expect(commands.map((words) => words.at(-1))).to.deep.equal([
       'provenance.v1.ProvenanceService/RecordJob',
@@ -158,16 +161,16 @@ describe("the README's first session", function () {
     const s = session();
     await s.run(commands);
     const shown = JSON.parse(/It answers the ancestors[^`]*```json\n([\s\S]*?)```/.exec(README)![1]!) as unknown;
-    expect(s.answer('GetLineage', 'model')).to.deep.equal(shown);
-    expect(await s.job('report')).to.deep.include({ status: 'JOB_STATUS_SUCCEEDED', parentJobIds: ['model'] });
-    // The recorded jobs' events are replayed from the oldest kept; the report's arrive live, as a job under raw-data created after the call.
+    expect(s.answer('GetLineage', 'ranker')).to.deep.equal(shown);
+    expect(await s.job('report')).to.deep.include({ status: 'JOB_STATUS_SUCCEEDED', parentJobIds: ['ranker'] });
+    // The recorded jobs' events are replayed from the oldest kept; the report's arrive live, as a job under the clicks created after the call.
     expect(await s.follow(11)).to.deep.equal([
-      'raw-data job.provenance.created',
-      'raw-data compute.job.completed',
-      'raw-data job.provenance.completed',
-      'model job.provenance.created',
-      'model compute.job.completed',
-      'model job.provenance.completed',
+      'clicks job.provenance.created',
+      'clicks compute.job.completed',
+      'clicks job.provenance.completed',
+      'ranker job.provenance.created',
+      'ranker compute.job.completed',
+      'ranker job.provenance.completed',
       'report compute.job.submitted',
       'report job.provenance.created',
       'report compute.job.started',
@@ -175,13 +178,8 @@ describe("the README's first session", function () {
       'report job.provenance.completed',
     ]);
   });
-});
 
-describe('the grpcurl walkthrough (docs/grpcurl.md)', function () {
-  this.timeout(60_000);
-  const { session } = withServer('grpcurl-walkthrough');
-
-  it('runs as written, in order, and gives the answers the page shows', async () => {
+  it('the walkthrough runs as written, in order, and gives the answers the page shows', async () => {
     const commands = grpcurlCommands(WALKTHROUGH);
     expect(commands.length).to.be.at.least(10);
     const s = session();
