@@ -13,7 +13,7 @@ import { parseExposition, total, type Sample } from '../support/prometheus.js';
 import { startRedisServer } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
-const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const OPERATIONS_PAGE = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SERVICE = 'provenance.v1.ProvenanceService';
 
@@ -72,9 +72,8 @@ describe('the HTTP listener', function () {
     await until(() => /"requestId":"http-log-1"[^\n]*"status":404[^\n]*"msg":"request ended"/.test(server.output()), 'the request to be logged');
   });
 
-  it("runs the README's curl examples as written", async () => {
-    const section = README.slice(README.indexOf('\n## HTTP\n'), README.indexOf('\n## REST\n'));
-    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
+  it('runs the curl examples of docs/operations.md as written', async () => {
+    const commands = [...OPERATIONS_PAGE.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
     expect(commands).to.have.length(4);
     const outputs: string[] = [];
     for (const command of commands) {

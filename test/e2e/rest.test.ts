@@ -24,7 +24,8 @@ import { openEventStream, restCall } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
-const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const REST_PAGE = readFileSync(new URL('../../../docs/rest.md', import.meta.url), 'utf8');
+const GRPCURL_PAGE = readFileSync(new URL('../../../docs/grpcurl.md', import.meta.url), 'utf8');
 const SERVICE_METHODS = Object.keys(
   (JSON.parse(readFileSync(new URL('../../../src/gen/openapi/provenance.swagger.json', import.meta.url), 'utf8')) as { paths: object }).paths,
 );
@@ -283,14 +284,13 @@ describe('the REST endpoints with authentication', function () {
   });
 });
 
-describe("the README's REST section", function () {
+describe('the REST walkthrough (docs/rest.md)', function () {
   this.timeout(60_000);
   let directory: TemporaryDirectory;
   let server: ServerProcess;
   let api: Client;
-  const section = README.slice(README.indexOf('\n## REST\n'), README.indexOf('\n## Security\n'));
   /** Each sh block, as its curl commands (a command runs from its "curl " line to the next). */
-  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((block) => block[1]!.split(/\n(?=curl )/).map((command) => command.trim()).filter(Boolean));
+  const blocks = [...REST_PAGE.matchAll(/```sh\n([\s\S]*?)```/g)].map((block) => block[1]!.split(/\n(?=curl )/).map((command) => command.trim()).filter(Boolean));
   const run = async (command: string): Promise<unknown> => {
     const { stdout } = await promisify(execFile)('sh', ['-c', command.replaceAll('127.0.0.1:8080', server.httpAddress)]);
     return JSON.parse(stdout) as unknown;
@@ -313,10 +313,10 @@ describe("the README's REST section", function () {
     for (const command of record) expect(await run(command)).to.have.property('status', 'JOB_STATUS_SUCCEEDED');
 
     const [lineage, dependents, exported, listed] = await Promise.all(read.map(run));
-    const shownForGrpc = JSON.parse(/The first answers[^`]*```json\n([\s\S]*?)```/.exec(README)![1]!) as unknown;
+    const shownForGrpc = JSON.parse(/The first answers[^`]*```json\n([\s\S]*?)```/.exec(GRPCURL_PAGE)![1]!) as unknown;
     expect(lineage).to.deep.equal(shownForGrpc);
     expect((dependents as { dependents: unknown[] }).dependents).to.have.length(2);
-    expect((exported as { content: string }).content.trimEnd()).to.equal(/```dot\n([\s\S]*?)```/.exec(README)![1]!.trimEnd());
+    expect((exported as { content: string }).content.trimEnd()).to.equal(/```dot\n([\s\S]*?)```/.exec(GRPCURL_PAGE)![1]!.trimEnd());
     expect((listed as { jobs: Array<{ jobId: string }> }).jobs.map((job) => job.jobId)).to.deep.equal(['model']);
 
     for (const command of submit) await run(command);
@@ -334,7 +334,7 @@ describe("the README's REST section", function () {
   });
 
   it('shows the error body a REST call gets', async () => {
-    const shown = JSON.parse(/body with the same message and details[^\n]*\n\n```json\n([\s\S]*?)```/.exec(section)![1]!) as unknown;
+    const shown = JSON.parse(/body with the same message and details[^\n]*\n\n```json\n([\s\S]*?)```/.exec(REST_PAGE)![1]!) as unknown;
     const response = await fetch(`http://${server.httpAddress}/jobs/nowhere/provenance`);
     expect(response.status).to.equal(404);
     expect(await response.json()).to.deep.equal(shown);

@@ -149,7 +149,7 @@ describe('the lineage viewer in headless Chromium', function () {
     await page.close();
   });
 
-  it('marks cached, stale and failed jobs, and shows an invalidation live (the README screenshot)', async () => {
+  it('marks cached, stale and failed jobs, and shows an invalidation live (the screenshot of docs/viewer.md)', async () => {
     const record = (jobId: string, type: string, parentJobIds: string[], more: Record<string, unknown>) =>
       api.recordJob({ jobId, type, parentJobIds, payload: { jobId }, status: SUCCEEDED, ...more });
     await record('raw-data', 'ingest', [], { provider: { id: 'etl', model: 'csv-loader', version: '1.4' }, outputHash: 'sha256:9f2c41' });
