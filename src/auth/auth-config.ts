@@ -32,7 +32,7 @@ const MIN_HMAC_SECRET_BYTES = 32;
 const MIN_RSA_BITS = 2048;
 const MAX_CLOCK_SKEW_S = 3600;
 
-/** Reads the authentication variables (README.md lists them), and the files they name, once at start. */
+/** Reads the authentication variables (docs/configuration.md lists them), and the files they name, once at start. */
 export function loadAuthConfig(read: Read): AuthConfig {
   const config: AuthConfig = {};
   const jwt = jwtConfig(read);

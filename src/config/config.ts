@@ -6,7 +6,7 @@ import { DEFAULT_REDACT_KEYS, normalizeSecretKey } from '../domain/redaction.js'
 
 /**
  * Configuration comes from environment variables only. Each one is listed
- * in README.md with its default; a bad value stops the process with one line
+ * in docs/configuration.md with its default; a bad value stops the process with one line
  * naming the variable.
  */
 export interface Config {
