@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ERROR_BOUNDS, ProvenanceError, truncated } from '../domain/errors.js';
-import type { Any } from '../gen/google/protobuf/any.js';
-import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../gen/google/rpc/error_details.js';
-import { Status } from '../gen/google/rpc/status.js';
+import type { Any } from '@provenance/client/gen/google/protobuf/any';
+import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '@provenance/client/gen/google/rpc/error_details';
+import { Status } from '@provenance/client/gen/google/rpc/status';
 
 /**
  * Turns whatever a handler threw into what the caller sees. A

@@ -1,16 +1,16 @@
 import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { DocumentFormat } from '../domain/graph-export/index.js';
 import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
-import type { AuditEvent } from '../gen/provenance/v1/audit.js';
+import type { AuditEvent } from '@provenance/client/gen/provenance/v1/audit';
 import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
 import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
-import type { Duration } from '../gen/google/protobuf/duration.js';
-import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '../gen/provenance/v1/job.js';
-import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '../gen/provenance/v1/lineage.js';
-import { StartPosition, type ProvenanceEvent } from '../gen/provenance/v1/event.js';
-import { GraphFormat, type GetLineageResponse, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
+import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
+import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
+import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
+import { StartPosition, type ProvenanceEvent } from '@provenance/client/gen/provenance/v1/event';
+import { GraphFormat, type GetLineageResponse, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 

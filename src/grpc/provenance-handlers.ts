@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { invalidArgument } from '../domain/errors.js';
 import { renderGraph } from '../domain/graph-export/index.js';
 import type { Principal } from '../domain/principal.js';
-import type { Job } from '../gen/provenance/v1/job.js';
+import type { Job } from '@provenance/client/gen/provenance/v1/job';
 import {
   ReproducibilityIssueReason,
   type CheckReproducibilityResponse,
   type ProvenanceServiceServer,
-} from '../gen/provenance/v1/provenance_service.js';
+} from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { ProvenanceService } from '../service/provenance-service.js';
 import { OK_STATUS, toRpcStatus, toServiceError } from './errors.js';
 import {

@@ -3,7 +3,7 @@ import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/gr
 import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
-import { ProvenanceServiceService } from '../gen/provenance/v1/provenance_service.js';
+import { ProvenanceServiceService } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
 import { ServingHealth } from './health.js';
 import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';

@@ -1,5 +1,5 @@
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { Struct, Struct_FieldsEntry } from '../gen/google/protobuf/struct.js';
+import { Struct, Struct_FieldsEntry } from '@provenance/client/gen/google/protobuf/struct';
 
 /** The recursion guard ts-proto's decoders share through the reader (protobuf's limit of 100 message levels). */
 const DECODE_DEPTH = '__tsProtoDecodeDepth';

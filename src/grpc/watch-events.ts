@@ -1,7 +1,7 @@
 import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { EventView } from '../domain/job-view.js';
-import { WatchEventsResponse, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
+import { WatchEventsResponse, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { EncodedMessage } from './encoded-messages.js';
 import type { Subscription } from '../service/event-stream/event-hub.js';
 import { toServiceError } from './errors.js';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { CacheState, JobStatus, type Job } from '@provenance/client';
-import { Job as JobJson } from '../../src/gen/provenance/v1/job.js';
+import { Job as JobJson } from '@provenance/client/gen/provenance/v1/job';
 import {
   CheckReproducibilityResponse,
   ExportProvenanceGraphResponse,
@@ -16,7 +16,7 @@ import {
   ListJobsResponse,
   ProvenanceServiceService,
   WatchEventsResponse,
-} from '../../src/gen/provenance/v1/provenance_service.js';
+} from '@provenance/client/gen/provenance/v1/provenance_service';
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { DESCRIPTOR_SET_PATH } from '../../src/platform/generated-documents.js';
-import { BatchRecordJobsRequest, RecordJobRequest } from '../../src/gen/provenance/v1/provenance_service.js';
+import { BatchRecordJobsRequest, RecordJobRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { requestFieldCounters } from '../../src/grpc/request-fields.js';
 
 const counters = requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH));

@@ -1,4 +1,4 @@
-import type { DescriptorProto, FileDescriptorProto } from '../../gen/google/protobuf/descriptor.js';
+import type { DescriptorProto, FileDescriptorProto } from '@provenance/client/gen/google/protobuf/descriptor';
 
 const DURATION = '.google.protobuf.Duration';
 const TYPE_MESSAGE = 11;

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
-import type { Any } from '../../gen/google/protobuf/any.js';
-import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '../../gen/google/rpc/error_details.js';
-import type { Status } from '../../gen/google/rpc/status.js';
+import type { Any } from '@provenance/client/gen/google/protobuf/any';
+import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '@provenance/client/gen/google/rpc/error_details';
+import type { Status } from '@provenance/client/gen/google/rpc/status';
 import type { HttpResponse } from '../server.js';
 import { durationString } from './durations.js';
 

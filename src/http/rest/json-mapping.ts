@@ -1,5 +1,5 @@
 import type { FieldViolation } from '../../domain/errors.js';
-import type { DescriptorProto, FieldDescriptorProto, FileDescriptorProto } from '../../gen/google/protobuf/descriptor.js';
+import type { DescriptorProto, FieldDescriptorProto, FileDescriptorProto } from '@provenance/client/gen/google/protobuf/descriptor';
 
 /** FieldDescriptorProto.Type values, as descriptor.proto numbers them. */
 const TYPE = { DOUBLE: 1, FLOAT: 2, INT64: 3, UINT64: 4, INT32: 5, FIXED64: 6, FIXED32: 7, BOOL: 8, STRING: 9, MESSAGE: 11, BYTES: 12, UINT32: 13, ENUM: 14, SFIXED32: 15, SFIXED64: 16, SINT32: 17, SINT64: 18 } as const;

@@ -3,7 +3,7 @@ import { Metadata, status, type ChannelCredentials, type ClientReadableStream, t
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
-import { Status } from '../../gen/google/rpc/status.js';
+import { Status } from '@provenance/client/gen/google/rpc/status';
 import { toRpcStatus } from '../../grpc/errors.js';
 import { GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../grpc/interceptors/authentication.js';
 import { REQUEST_ID_HEADER } from '../../platform/request-id.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { FileDescriptorSet, type FileDescriptorProto } from '../../gen/google/protobuf/descriptor.js';
-import * as auditMessages from '../../gen/provenance/v1/audit.js';
-import * as jobMessages from '../../gen/provenance/v1/job.js';
-import * as serviceMessages from '../../gen/provenance/v1/provenance_service.js';
+import { FileDescriptorSet, type FileDescriptorProto } from '@provenance/client/gen/google/protobuf/descriptor';
+import * as auditMessages from '@provenance/client/gen/provenance/v1/audit';
+import * as jobMessages from '@provenance/client/gen/provenance/v1/job';
+import * as serviceMessages from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { FieldViolation } from '../../domain/errors.js';
 import { keepProtoKeysInStructs } from '../../grpc/struct-keys.js';
 import { DurationMapping } from './durations.js';
