@@ -24,6 +24,8 @@ export interface ServiceLimits {
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 const MAX_LABELS = 64;
+/** The most job ids one WatchEvents call may follow (its job_ids filter); lineage_of follows a whole subgraph. */
+export const MAX_WATCHED_JOB_IDS = 1000;
 const MAX_READERS = 100;
 const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9._:/-]{0,127}$/;
 const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -200,7 +202,7 @@ function validateReaders(v: Violations, readers: readonly string[]): void {
   });
 }
 
-function validateLabels(v: Violations, labels: Readonly<Record<string, string>>): void {
+export function validateLabels(v: Violations, labels: Readonly<Record<string, string>>): void {
   const entries = Object.entries(labels);
   if (entries.length > MAX_LABELS) {
     v.add('labels', `at most ${MAX_LABELS} labels`);

@@ -168,6 +168,13 @@ describe('provenance events through WatchEvents', function () {
     expect(statusDetails(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['job_ids[0]', 'event_types[0]', 'after_cursor']);
     const missing = await collectEvents(api.events({ lineageOf: 'no-such-job' }), 1);
     expect(missing.error?.code).to.equal(status.NOT_FOUND);
+    // Over the bound, the ids are refused as one without checking each; a label filter follows the labels' rules.
+    const tooMany = await collectEvents(api.events({ jobIds: Array.from({ length: 1001 }, (_, i) => `job-${i}`), labels: { 'Bad Key': 'x' } }), 1);
+    expect(tooMany.error?.code).to.equal(status.INVALID_ARGUMENT);
+    expect(statusDetails(tooMany.error).badRequest?.fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([
+      ['job_ids', 'at most 1000 job ids; got 1001'],
+      ['labels[Bad Key]', "key must be 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter"],
+    ]);
   });
 
   it('ends open subscriptions resumably when the server shuts down, without waiting out the grace period', async () => {

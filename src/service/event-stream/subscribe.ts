@@ -2,7 +2,7 @@ import type { WatchEventsCommand } from '../../domain/commands.js';
 import { invalidArgument } from '../../domain/errors.js';
 import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/job-events.js';
 import type { Principal } from '../../domain/principal.js';
-import { Violations } from '../../domain/validation.js';
+import { MAX_WATCHED_JOB_IDS, validateLabels, Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
@@ -25,11 +25,13 @@ export async function watchEvents(deps: ServiceDependencies, principal: Principa
 
 async function openSubscription(deps: ServiceDependencies, principal: Principal, command: WatchEventsCommand, slot: SubscriptionSlot): Promise<Subscription> {
   const v = new Violations();
-  command.jobIds.forEach((id, i) => v.jobId(`job_ids[${i}]`, id, true));
+  if (command.jobIds.length > MAX_WATCHED_JOB_IDS) v.add('job_ids', `at most ${MAX_WATCHED_JOB_IDS} job ids; got ${command.jobIds.length}`);
+  else command.jobIds.forEach((id, i) => v.jobId(`job_ids[${i}]`, id, true));
   v.jobId('lineage_of', command.lineageOf, false);
   command.eventTypes.forEach((type, i) => {
     if (!(EVENT_TYPES as readonly string[]).includes(type)) v.add(`event_types[${i}]`, `unknown event type ${type}; known: ${EVENT_TYPES.join(', ')}`);
   });
+  validateLabels(v, command.labels);
   if (command.startPosition === 'INVALID') v.add('start_position', 'unknown start position');
   if (command.afterCursor !== undefined && !parseCursor(command.afterCursor)) v.add('after_cursor', 'is not a cursor (<milliseconds>-<sequence>, as events carry them)');
   if (v.list.length > 0) throw invalidArgument(v.list);
