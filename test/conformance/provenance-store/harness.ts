@@ -1,0 +1,24 @@
+import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
+
+export interface StoreHarness {
+  name: string;
+  /** A new, empty store. */
+  create(): Promise<ProvenanceStore>;
+  /** A store whose database can be taken away, and the function that takes it away (afterwards every call must reject with ProvenanceError code UNAVAILABLE). */
+  createBreakable(): Promise<{ store: ProvenanceStore; breakDatabase(): Promise<void> }>;
+  /** A second connection to the database of a store create() gave, as another server process has. */
+  openTwin(store: ProvenanceStore): Promise<ProvenanceStore>;
+  /** Releases whatever the harness holds (called once, after all tests). */
+  dispose(): Promise<void>;
+}
+
+/** What each part of the suite gets: the harness, and the stores it opened (closed after the suite's tests). */
+export interface StoreSuite {
+  harness: StoreHarness;
+  /** A fresh store, for one test. */
+  open(): Promise<ProvenanceStore>;
+  /** A fresh store for the tests of a block, which keep apart by their own ids and tenants. */
+  use(): () => ProvenanceStore;
+  /** Closes a store the suite got some other way with the others. */
+  adopt(store: ProvenanceStore): void;
+}
