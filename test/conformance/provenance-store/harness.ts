@@ -1,3 +1,4 @@
+import type { EventLog } from '../../../src/domain/ports/event-log.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 
 export interface StoreHarness {
@@ -10,6 +11,12 @@ export interface StoreHarness {
   openTwin(store: ProvenanceStore): Promise<ProvenanceStore>;
   /** Releases whatever the harness holds (called once, after all tests). */
   dispose(): Promise<void>;
+  /**
+   * Given for a store that relays the outboxes its writes commit (PublishingStore): the event log the
+   * stores of create() relay to, and a store whose event log is gone. The relay's checks then replace
+   * the outbox part, since a relayed outbox is cleared right after each write.
+   */
+  publishing?: { events: EventLog; createWithEventsGone(): Promise<ProvenanceStore> };
 }
 
 /** What each part of the suite gets: the harness, and the stores it opened (closed after the suite's tests). */

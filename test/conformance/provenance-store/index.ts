@@ -3,6 +3,7 @@ import { describeCycleRules } from './cycles.js';
 import type { StoreHarness } from './harness.js';
 import { describeLineage } from './lineage.js';
 import { describeOutbox } from './outbox.js';
+import { describePublishing } from './publishing.js';
 import { describeQueries } from './queries.js';
 import { describeRecords } from './records.js';
 import { describeUnavailable } from './unavailable.js';
@@ -14,7 +15,8 @@ export type { StoreHarness } from './harness.js';
  * give the same answers. Each adapter has a runner (*.test.ts) that builds a
  * harness and calls runProvenanceStoreConformance. Its parts, one file each
  * in this folder, are by concern: records and etags, queries and pages,
- * lineage, cycles, the outbox, a database that is gone.
+ * lineage, cycles, the outbox (or, for a store that relays it, the
+ * relay), a database that is gone.
  */
 
 /** Registers the suite. It closes the stores it was given, then calls harness.dispose() once, after all its tests. */
@@ -34,7 +36,8 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
         return twin;
       },
     });
-    describeOutbox(suite);
+    if (harness.publishing) describePublishing(suite, harness.publishing);
+    else describeOutbox(suite);
     describeUnavailable(suite);
   });
 }
