@@ -5,7 +5,7 @@ import { InsertTurns } from '../../src/adapters/mongo/insert-turns.js';
 import { MongoProvenanceStore } from '../../src/adapters/mongo/mongo-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
-import { runProvenanceStoreConformance } from './provenance-store.js';
+import { runProvenanceStoreConformance } from './provenance-store/index.js';
 
 // Short enough for the "database is gone" test to fail fast, long enough for a busy machine.
 const BREAKABLE_SELECTION_TIMEOUT_MS = 1500;

@@ -11,7 +11,7 @@ import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
 import { SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
-import { runProvenanceStoreConformance } from './provenance-store.js';
+import { runProvenanceStoreConformance } from './provenance-store/index.js';
 
 // Files rather than ':memory:', so that the suite runs on what production runs: WAL journal, real I/O.
 const directory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-conformance-'));

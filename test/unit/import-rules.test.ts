@@ -25,6 +25,7 @@ const RULES: Record<string, { folders: string[]; packages: string[] | '*' }> = {
   'adapters/bee-queue': { folders: ['domain', 'platform', 'adapters/shared'], packages: ['bee-queue', 'ioredis'] },
   'adapters/prometheus': { folders: ['domain', 'platform'], packages: ['prom-client'] },
   'adapters/shared': { folders: ['domain'], packages: ['ioredis'] },
+  'adapters/memory': { folders: ['domain'], packages: [] },
   handlers: { folders: ['domain', 'platform'], packages: [] },
   auth: { folders: ['domain', 'config'], packages: ['@grpc/grpc-js', 'jose'] },
   config: { folders: ['domain', 'auth'], packages: [] },
@@ -100,6 +101,8 @@ describe('the import rules of src/', () => {
     expect(brokenImports('adapters/mongo/x.ts', "import { schema } from '../sqlite/schema.js';")).to.have.length(1);
     expect(brokenImports('adapters/mongo/x.ts', "import { toServiceError } from '../../grpc/errors.js';")).to.have.length(1);
     expect(brokenImports('adapters/mongo/x.ts', "export { ProvenanceError } from '../../domain/errors.js';")).to.deep.equal([]);
+    expect(brokenImports('adapters/memory/x.ts', "import { Redis } from 'ioredis';")).to.have.length(1);
+    expect(brokenImports('adapters/memory/x.ts', "import { logger } from '../../platform/logger.js';")).to.have.length(1);
     expect(brokenImports('grpc/x.ts', "import { MongoProvenanceStore } from '../adapters/mongo/mongo-provenance-store.js';")).to.have.length(1);
     expect(brokenImports('newfolder/x.ts', '')).to.have.length(1);
     expect(importSpecifiers("import type {\n  A,\n  B,\n} from './a.js';\nexport * from './b.js';\nimport './c.js';\nconst d = await import('./d.js');")).to.deep.equal(['./a.js', './b.js', './c.js', './d.js']);

@@ -3,7 +3,7 @@ import type { LineageDirection, LineageRow } from '../lineage.js';
 
 /**
  * Where provenance documents live. Adapters: adapters/mongo (production) and
- * adapters/sqlite (embedded default). test/conformance/provenance-store.ts holds
+ * adapters/sqlite (embedded default). test/conformance/provenance-store/ holds
  * the one suite every adapter must pass.
  *
  * Adapters translate driver failures that mean "the database cannot be

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { compareCodeUnits } from '../../src/domain/hashing.js';
-import type { JobRecord } from '../../src/domain/job.js';
-import type { LineageDirection } from '../../src/domain/lineage.js';
-import type { InsertOutcome, LineageProjection, ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
-import { freshEtag, makeJob, nextJobId } from '../support/job-records.js';
+import { compareCodeUnits } from '../../../src/domain/hashing.js';
+import type { JobRecord } from '../../../src/domain/job.js';
+import type { LineageDirection } from '../../../src/domain/lineage.js';
+import type { InsertOutcome, LineageProjection, ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
+import { freshEtag, makeJob, nextJobId } from '../../support/job-records.js';
 
 /**
  * The cycle rule of insertJobs, and walks over a cycle that older data may
- * hold, for every adapter: a part of runProvenanceStoreConformance.
+ * hold, for every adapter: a part of runProvenanceStoreConformance (index.ts).
  */
 export interface CycleHarness {
   /** A new, empty store. */

@@ -1,0 +1,169 @@
+import { expect } from 'chai';
+import { compareCodeUnits } from '../../../src/domain/hashing.js';
+import type { JobRecord } from '../../../src/domain/job.js';
+import type { LineageDirection } from '../../../src/domain/lineage.js';
+import { makeJob, mulberry32, nextJobId, randomDag } from '../../support/job-records.js';
+import { insertAll, uniqueTenant, reachable, shortestDepths, withoutDepth, awkwardJson, everyFieldSet, noOptionalField } from './helpers.js';
+import type { StoreSuite } from './harness.js';
+
+/** Lineage walks: ancestors and descendants within depths, projections, agreement with a breadth-first search. A part of runProvenanceStoreConformance (index.ts). */
+export function describeLineage(suite: StoreSuite): void {
+  const { open: openStore, use: useStore } = suite;
+  describe('lineage', function () {
+    const store = useStore();
+    /*
+     * The graph of `shape` below (job: its parents) holds a node with two parents (m), a diamond
+     * (m, then x and y, then z), a chain (z, w, v), a parent without a record (ghost, named by w
+     * and orphan) and a job without edges (lone).
+     */
+    let tag: string;
+    const graph = new Map<string, JobRecord>();
+    const id = (name: string) => `${tag}-${name}`;
+    const names = (...list: string[]) => list.map(id).sort(compareCodeUnits);
+
+    before(async () => {
+      tag = nextJobId('graph');
+      const shape: Array<[string, string[]]> = [
+        ['r1', []],
+        ['r2', []],
+        ['m', ['r1', 'r2']],
+        ['u', ['r1']],
+        ['x', ['m']],
+        ['y', ['m']],
+        ['z', ['y', 'x']],
+        ['w', ['z', 'ghost']],
+        ['v', ['w']],
+        ['orphan', ['ghost']],
+        ['lone', []],
+      ];
+      // x and v also carry the hardest records, which FULL rows must return intact. Tenants and readers vary,
+      // readers in an order that is not sorted.
+      const access: Record<string, Pick<JobRecord, 'tenant' | 'readers'>> = {
+        m: { tenant: uniqueTenant(), readers: ['zed@lab.test', 'amy@lab.test'] },
+        z: { tenant: uniqueTenant(), readers: [] },
+        w: { tenant: 'default', readers: ['bob@lab.test'] },
+        r2: { tenant: uniqueTenant(), readers: ['amy@lab.test'] },
+      };
+      for (const [name, parents] of shape) {
+        const fields = { jobId: id(name), parentIds: parents.map(id), ...access[name] };
+        const record =
+          name === 'x'
+            ? everyFieldSet({ ...fields, payload: awkwardJson(), metadata: awkwardJson() })
+            : name === 'v'
+              ? noOptionalField(fields)
+              : makeJob({ ...fields, status: name === 'y' ? 'FAILED' : 'SUCCEEDED' });
+        graph.set(record.jobId, record);
+      }
+      await insertAll(store(), [...graph.values()].reverse());
+    });
+
+    async function lineageIds(root: string, direction: LineageDirection, maxDepth?: number): Promise<string[]> {
+      const rows = await store().lineage({ rootId: id(root), direction, projection: 'IDS', ...(maxDepth === undefined ? {} : { maxDepth }) });
+      return rows.map((row) => row.jobId).sort(compareCodeUnits);
+    }
+
+    it('finds the ancestors of a chain within each depth', async () => {
+      expect(await lineageIds('v', 'ANCESTORS', 0)).to.deep.equal([]);
+      expect(await lineageIds('v', 'ANCESTORS', 1)).to.deep.equal(names('w'));
+      expect(await lineageIds('v', 'ANCESTORS', 2)).to.deep.equal(names('w', 'z'));
+      expect(await lineageIds('v', 'ANCESTORS')).to.deep.equal(names('w', 'z', 'x', 'y', 'm', 'r1', 'r2'));
+    });
+
+    it('crosses a diamond once and follows every parent of a node', async () => {
+      expect(await lineageIds('z', 'ANCESTORS', 1)).to.deep.equal(names('x', 'y'));
+      expect(await lineageIds('z', 'ANCESTORS', 2)).to.deep.equal(names('x', 'y', 'm'));
+      expect(await lineageIds('z', 'ANCESTORS')).to.deep.equal(names('x', 'y', 'm', 'r1', 'r2'));
+      expect(await lineageIds('m', 'ANCESTORS')).to.deep.equal(names('r1', 'r2'));
+      expect(await lineageIds('r1', 'ANCESTORS')).to.deep.equal([]);
+    });
+
+    it('finds the descendants within each depth', async () => {
+      expect(await lineageIds('r1', 'DESCENDANTS', 0)).to.deep.equal([]);
+      expect(await lineageIds('r1', 'DESCENDANTS', 1)).to.deep.equal(names('m', 'u'));
+      expect(await lineageIds('r1', 'DESCENDANTS', 2)).to.deep.equal(names('m', 'u', 'x', 'y'));
+      expect(await lineageIds('r1', 'DESCENDANTS')).to.deep.equal(names('m', 'u', 'x', 'y', 'z', 'w', 'v'));
+      expect(await lineageIds('r2', 'DESCENDANTS', 3)).to.deep.equal(names('m', 'x', 'y', 'z'));
+      expect(await lineageIds('m', 'DESCENDANTS', 2)).to.deep.equal(names('x', 'y', 'z'));
+      expect(await lineageIds('v', 'DESCENDANTS')).to.deep.equal([]);
+      expect(await lineageIds('lone', 'DESCENDANTS')).to.deep.equal([]);
+    });
+
+    it('leaves out a parent that has no record', async () => {
+      expect(await lineageIds('w', 'ANCESTORS', 1)).to.deep.equal(names('z'));
+      expect(await lineageIds('orphan', 'ANCESTORS')).to.deep.equal([]);
+    });
+
+    it('finds the descendants of a root that has no record', async () => {
+      expect(await lineageIds('ghost', 'DESCENDANTS', 1)).to.deep.equal(names('w', 'orphan'));
+      expect(await lineageIds('ghost', 'DESCENDANTS')).to.deep.equal(names('w', 'orphan', 'v'));
+      expect(await lineageIds('nobody', 'DESCENDANTS')).to.deep.equal([]);
+    });
+
+    it('projects IDS: job id, parent ids, tenant and readers only', async () => {
+      for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+        const rows = await store().lineage({ rootId: id(direction === 'ANCESTORS' ? 'v' : 'r2'), direction, projection: 'IDS' });
+        expect(rows, direction).to.have.length(direction === 'ANCESTORS' ? 7 : 6);
+        for (const row of rows) {
+          const { jobId, parentIds, tenant, readers } = graph.get(row.jobId)!;
+          expect(withoutDepth(row), row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers });
+        }
+      }
+    });
+
+    it('projects SUMMARY: plus type, status and cache state', async () => {
+      const rows = await store().lineage({ rootId: id('r2'), direction: 'DESCENDANTS', projection: 'SUMMARY' });
+      expect(rows.map((row) => row.jobId).sort(compareCodeUnits)).to.deep.equal(names('m', 'x', 'y', 'z', 'w', 'v'));
+      for (const row of rows) {
+        const { jobId, parentIds, tenant, readers, type, status, cacheState } = graph.get(row.jobId)!;
+        expect(withoutDepth(row), row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers, type, status, cacheState });
+      }
+      expect(rows.find((row) => row.jobId === id('y'))!.status).to.equal('FAILED');
+      expect(new Set(rows.map((row) => row.tenant)).size).to.equal(4);
+    });
+
+    it('projects FULL: plus the whole stored record', async () => {
+      for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+        const rows = await store().lineage({ rootId: id('z'), direction, projection: 'FULL', maxDepth: 2 });
+        expect(rows.map((row) => row.jobId).sort(compareCodeUnits), direction).to.deep.equal(
+          direction === 'ANCESTORS' ? names('x', 'y', 'm') : names('w', 'v'),
+        );
+        for (const row of rows) {
+          const record = graph.get(row.jobId)!;
+          const { jobId, parentIds, tenant, readers, type, status, cacheState } = record;
+          expect(withoutDepth(row), row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers, type, status, cacheState, record });
+        }
+      }
+    });
+
+    it('agrees with a breadth-first search on a random graph', async function () {
+      this.timeout(60_000);
+      const dag = randomDag(300, 20240501, { maxParents: 3, window: 50 });
+      const dagStore = await openStore();
+      await insertAll(dagStore, dag);
+      const parentsOf = new Map(dag.map((r) => [r.jobId, r.parentIds]));
+      const childrenOf = new Map<string, string[]>();
+      for (const record of dag) {
+        for (const parent of record.parentIds) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), record.jobId]);
+      }
+      const random = mulberry32(7);
+      for (let i = 0; i < 20; i++) {
+        const root = dag[Math.floor(random() * dag.length)]!.jobId;
+        for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+          const next = direction === 'ANCESTORS' ? parentsOf : childrenOf;
+          for (const maxDepth of [undefined, 1, 3]) {
+            const rows = await dagStore.lineage({ rootId: root, direction, projection: 'IDS', ...(maxDepth === undefined ? {} : { maxDepth }) });
+            const expected = [...reachable(root, next, maxDepth)].sort(compareCodeUnits);
+            const label = `${direction} of ${root} within ${maxDepth ?? 'any'}`;
+            expect(rows.map((row) => row.jobId).sort(compareCodeUnits), label).to.deep.equal(expected);
+            const depths = shortestDepths(root, next);
+            for (const row of rows) {
+              expect(row.parentIds, label).to.deep.equal(parentsOf.get(row.jobId));
+              // A store that gives depths gives the shortest one.
+              if (row.depth !== undefined) expect(row.depth, `${label}: depth of ${row.jobId}`).to.equal(depths.get(row.jobId));
+            }
+          }
+        }
+      }
+    });
+  });
+}

@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { ProvenanceError } from '../../../src/domain/errors.js';
+import type { EventView } from '../../../src/domain/job-view.js';
+import type { Subscription } from '../../../src/service/event-stream/event-hub.js';
+import { rejection, until } from '../../conformance/job-queue.js';
+import { recordJobCommand } from '../../support/job-records.js';
+import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+
+const alice = principal('lab', 'alice');
+const admin = principal('lab', 'ada', ['admin']);
+const eve = principal('other-lab', 'eve', ['admin']);
+
+const GET_JOB = '/provenance.v1.ProvenanceService/GetJob';
+
+/** WatchEvents, and the audit trail (Audit, ListAuditEvents), over the memory adapters. */
+describe('use cases: events and the audit trail', () => {
+  let s: MemoryService;
+  beforeEach(() => {
+    s = memoryService();
+  });
+  afterEach(() => s.close());
+
+  /** Takes a subscription's events as they come. */
+  function collect(subscription: Subscription): EventView[] {
+    const seen: EventView[] = [];
+    void (async () => {
+      for await (const batch of subscription.batches()) seen.push(...batch);
+    })().catch(() => undefined);
+    return seen;
+  }
+
+  it("shows a watcher the events of its tenant's jobs from where it asked, and none of another tenant's", async () => {
+    s.hub.start();
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'before' }));
+    const watch = { jobIds: [], eventTypes: ['job.provenance.created'], labels: {}, startPosition: 'OLDEST' as const };
+    const mine = await s.service.watchEvents(alice, watch);
+    const theirs = await s.service.watchEvents(eve, watch);
+    try {
+      const aliceSees = collect(mine);
+      const eveSees = collect(theirs);
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'after' }));
+      await s.service.recordJob(eve, recordJobCommand({ jobId: 'eves' }));
+      await until(() => aliceSees.length === 2 && eveSees.length === 1, 'the events');
+      expect(aliceSees.map((e) => e.jobId)).to.deep.equal(['before', 'after']);
+      expect(eveSees.map((e) => e.jobId)).to.deep.equal(['eves']);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+  });
+
+  it("writes the caller's entries to its tenant's trail, which only that tenant's admin lists, newest first", async () => {
+    await s.service.audit(alice, GET_JOB, ['a'], 'OK');
+    s.clock.advance(1000);
+    await s.service.audit(alice, GET_JOB, ['b'], 'NOT_FOUND');
+    const trail = await s.service.listAuditEvents(admin, { pageSize: 10 });
+    expect(trail.entries.map((e) => [e.subject, e.jobIds, e.outcome])).to.deep.equal([
+      ['alice', ['b'], 'NOT_FOUND'],
+      ['alice', ['a'], 'OK'],
+    ]);
+    expect((await s.service.listAuditEvents(eve, { pageSize: 10 })).entries).to.deep.equal([]);
+    const refused = await rejection(s.service.listAuditEvents(alice, { pageSize: 10 }));
+    expect((refused as ProvenanceError).code).to.equal('PERMISSION_DENIED');
+  });
+
+  it("copies an entry into the trail of the tenant whose job the caller read, without the caller's subject", async () => {
+    await s.service.audit(eve, GET_JOB, ['shared-job'], 'OK', new Map([['shared-job', 'lab']]));
+    const copied = (await s.service.listAuditEvents(admin, { pageSize: 10 })).entries;
+    expect(copied.map((e) => [e.subject, e.callerTenant, e.jobIds])).to.deep.equal([['', 'other-lab', ['shared-job']]]);
+  });
+
+  it('fails a call UNAVAILABLE when its entry cannot be written', async () => {
+    await s.audit.close();
+    const error = await rejection(s.service.audit(alice, GET_JOB, [], 'OK'));
+    expect((error as ProvenanceError).code).to.equal('UNAVAILABLE');
+  });
+});

@@ -1,0 +1,129 @@
+import { expect } from 'chai';
+import { ProvenanceError } from '../../../src/domain/errors.js';
+import type { JsonObject } from '../../../src/domain/json.js';
+import { rejection } from '../../conformance/job-queue.js';
+import { recordJobCommand } from '../../support/job-records.js';
+import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+
+const alice = principal('lab', 'alice');
+const bob = principal('lab', 'bob');
+const admin = principal('lab', 'ada', ['admin']);
+const eve = principal('other-lab', 'eve');
+
+const submit = (jobId: string, payload: JsonObject = { text: jobId }, parentIds: string[] = []) => ({
+  jobId,
+  type: 'echo',
+  payload,
+  provider: { id: '', model: '', version: '' },
+  parentIds,
+  labels: {},
+  metadata: {},
+  readers: [],
+});
+
+function code(error: unknown): string {
+  expect(error).to.be.instanceOf(ProvenanceError);
+  return (error as ProvenanceError).code;
+}
+
+/**
+ * SubmitJob, RerunJob, CancelJob, InvalidateCache, a worker's run of a
+ * delivery and the repair sweep, over the memory adapters: deliveries are
+ * run by calling runDelivery, so nothing runs unless the test says so.
+ */
+describe('use cases: execution', () => {
+  let s: MemoryService;
+  let runs: number;
+  beforeEach(() => {
+    runs = 0;
+    s = memoryService({ handlers: { counted: ({ payload }) => (runs++, payload) } });
+  });
+  afterEach(() => s.close());
+
+  const run = (jobId: string) => s.service.runDelivery({ jobId, finalAttempt: true, signal: new AbortController().signal });
+
+  it('queues a submitted job, and a delivery runs it to SUCCEEDED with its output, timed by the clock', async () => {
+    const queued = await s.service.submitJob(alice, submit('greet', { text: 'hi' }));
+    expect(queued).to.include({ status: 'QUEUED', owner: 'alice', origin: 'SUBMITTED' });
+    expect(await s.queue.holding(['greet'])).to.deep.equal(new Set(['greet']));
+    s.clock.advance(250);
+    await run('greet');
+    const done = await s.service.getJob(alice, 'greet');
+    expect(done.status).to.equal('SUCCEEDED');
+    expect(done.result?.output).to.deep.equal({ text: 'hi' });
+    expect(done.completedAt).to.deep.equal(s.clock.now());
+  });
+
+  it('answers a second job of the same definition and input from the cache, without running the handler', async () => {
+    await s.service.submitJob(alice, { ...submit('first'), type: 'counted' });
+    await run('first');
+    await s.service.submitJob(alice, { ...submit('second', { text: 'first' }), type: 'counted' });
+    await run('second');
+    const second = await s.service.getJob(alice, 'second');
+    expect(second.status).to.equal('SUCCEEDED');
+    expect(second.result).to.include({ cached: true, cachedFromJobId: 'first' });
+    expect(runs).to.equal(1);
+  });
+
+  it('runs a job whose parents succeeded with their outputs, and fails it when a parent failed', async () => {
+    await s.service.submitJob(alice, submit('left', { a: 1 }));
+    await s.service.submitJob(alice, submit('right', { b: 2 }));
+    await s.service.submitJob(alice, { ...submit('both', {}, ['left', 'right']), type: 'merge' });
+    await run('left');
+    await run('right');
+    await run('both');
+    expect((await s.service.getJob(alice, 'both')).result?.output).to.deep.equal({ merged: { a: 1, b: 2 }, sources: ['left', 'right'] });
+
+    await s.service.submitJob(alice, { ...submit('broken', { message: 'no' }), type: 'fail' });
+    await s.service.submitJob(alice, submit('downstream', {}, ['broken']));
+    await run('broken');
+    await run('downstream');
+    const downstream = await s.service.getJob(alice, 'downstream');
+    expect(downstream.status).to.equal('FAILED');
+    expect(downstream.error?.reason).to.equal('DEPENDENCY_FAILED');
+  });
+
+  it('reruns a job as a new one that names it, with the payload overrides merged', async () => {
+    await s.service.submitJob(alice, submit('original', { text: 'a', keep: true }));
+    await run('original');
+    const rerun = await s.service.rerunJob(alice, { jobId: 'original', payloadOverrides: { text: 'b' }, parentIds: [], replaceParents: false });
+    expect(rerun.rerunOfJobId).to.equal('original');
+    expect(rerun.payload).to.deep.equal({ text: 'b', keep: true });
+    expect(await s.queue.holding([rerun.jobId])).to.deep.equal(new Set([rerun.jobId]));
+  });
+
+  it('lets the owner or an admin cancel a queued job, not another submitter, and takes it out of the queue', async () => {
+    await s.service.submitJob(alice, submit('doomed'));
+    expect(code(await rejection(s.service.cancelJob(bob, { jobId: 'doomed' })))).to.equal('PERMISSION_DENIED');
+    expect(code(await rejection(s.service.cancelJob(eve, { jobId: 'doomed' })))).to.equal('NOT_FOUND');
+    const cancelled = await s.service.cancelJob(admin, { jobId: 'doomed', reason: 'not needed' });
+    expect(cancelled.status).to.equal('CANCELLED');
+    expect(await s.queue.holding(['doomed'])).to.deep.equal(new Set());
+    // A delivery that comes anyway (at least once) changes nothing.
+    await run('doomed');
+    expect((await s.service.getJob(alice, 'doomed')).status).to.equal('CANCELLED');
+  });
+
+  it('invalidates a result and what descends from it, and leaves out what another tenant owns', async () => {
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'base', readers: ['other-lab/eve'] }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'mid', parentIds: ['base'] }));
+    await s.service.recordJob(eve, recordJobCommand({ jobId: 'theirs', parentIds: ['base'] }));
+    const dry = await s.service.invalidateCache(alice, { jobId: 'base', dryRun: true });
+    expect(dry.affectedJobIds).to.deep.equal(['base', 'mid']);
+    expect(dry.skippedJobIds).to.have.length(1);
+    expect((await s.service.getJob(alice, 'mid')).cacheState).to.equal('FRESH');
+
+    const done = await s.service.invalidateCache(alice, { jobId: 'base', dryRun: false });
+    expect(done.affectedJobIds).to.deep.equal(['base', 'mid']);
+    for (const jobId of ['base', 'mid']) expect((await s.service.getJob(alice, jobId)).cacheState, jobId).to.equal('STALE');
+    expect((await s.service.getJob(eve, 'theirs')).cacheState).to.equal('FRESH');
+  });
+
+  it('puts back into the queue the queued jobs it lost, in the repair sweep', async () => {
+    await s.service.submitJob(alice, submit('lost'));
+    await s.service.submitJob(alice, submit('kept'));
+    await s.queue.cancel('lost');
+    expect(await s.service.repairSweep()).to.deep.equal({ enqueued: 1 });
+    expect(await s.queue.holding(['lost', 'kept'])).to.deep.equal(new Set(['lost', 'kept']));
+  });
+});

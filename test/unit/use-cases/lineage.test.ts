@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { readerGrant } from '../../../src/domain/access.js';
+import { recordJobCommand } from '../../support/job-records.js';
+import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+
+const alice = principal('lab', 'alice');
+const eve = principal('other-lab', 'eve');
+
+/** GetLineage, ListDependents, ExportGraph and CheckReproducibility over the memory adapters. */
+describe('use cases: lineage queries', () => {
+  let s: MemoryService;
+  beforeEach(async () => {
+    s = memoryService({ handlers: { train: ({ payload }) => payload } });
+    // raw → clean → model (lab); eve's report reads model, shared with alice; eve's private sibling too.
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'raw', readers: [readerGrant(eve)!] }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'clean', parentIds: ['raw'], readers: [readerGrant(eve)!] }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'model', parentIds: ['clean'], readers: [readerGrant(eve)!] }));
+    await s.service.recordJob(eve, recordJobCommand({ jobId: 'report', parentIds: ['model'] }));
+  });
+  afterEach(() => s.close());
+
+  const lineage = (who = alice, jobId = 'model') =>
+    s.service.getLineage(who, { jobId, directions: ['ANCESTORS', 'DESCENDANTS'], maxDepth: 0, maxNodes: 0, view: 'BASIC' });
+
+  it('walks both directions, and shows a job the caller may not read as a placeholder only', async () => {
+    const answer = await lineage();
+    expect(answer.root.jobId).to.equal('model');
+    const shown = answer.nodes.map((n) => [n.row.jobId, n.relation, n.depth, n.restricted ?? false]);
+    expect(shown.slice(0, 2)).to.deep.include.members([['clean', 'ANCESTOR', 1, false]]);
+    expect(shown).to.deep.include(['raw', 'ANCESTOR', 2, false]);
+    const hidden = answer.nodes.filter((n) => n.restricted);
+    expect(hidden).to.have.length(1);
+    expect(hidden[0]!.row.jobId).to.not.equal('report');
+    expect(answer.hiddenNodeCount).to.equal(1);
+  });
+
+  it('shows the whole lineage to a reader the jobs are shared with', async () => {
+    const answer = await lineage(eve);
+    expect(answer.nodes.map((n) => n.row.jobId).sort()).to.deep.equal(['clean', 'raw', 'report']);
+    expect(answer.hiddenNodeCount).to.equal(0);
+  });
+
+  it('lists dependents, direct or transitive, hiding those the caller may not read', async () => {
+    const direct = await s.service.listDependents(alice, { jobId: 'raw', transitive: false, pageSize: 10 });
+    expect(direct.dependents.map((d) => 'job' in d ? d.job.jobId : 'hidden')).to.deep.equal(['clean']);
+    const all = await s.service.listDependents(alice, { jobId: 'raw', transitive: true, pageSize: 10 });
+    expect(all.dependents).to.have.length(3);
+    expect(all.hiddenNodeCount).to.equal(1);
+  });
+
+  it('exports the graph as whole records', async () => {
+    const graph = await s.service.exportGraph(eve, { jobId: 'report', directions: ['ANCESTORS'], maxDepth: 0 });
+    expect(graph.nodes.map((n) => n.row.record?.jobId)).to.deep.equal(['model', 'clean', 'raw']);
+  });
+
+  it('finds a recorded lineage reproducible, and names what no longer matches once a parent changes its output', async () => {
+    expect((await s.service.checkReproducibility(alice, 'model')).issues).to.deep.equal([]);
+    const stored = (await s.store.getJobs(['raw']))[0]!;
+    const changed = { ...stored, result: { ...stored.result!, outputHash: 'changed' }, etag: 'changed-etag' };
+    expect(await s.store.replaceJob(changed, stored.etag)).to.equal(true);
+    const report = await s.service.checkReproducibility(alice, 'model');
+    expect(report.issues.map((issue) => [issue.reason, issue.jobId])).to.deep.equal([['INPUT_HASH_MISMATCH', 'clean']]);
+    expect(report.checkedAncestorCount).to.equal(2);
+  });
+});
