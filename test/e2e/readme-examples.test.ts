@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Metadata } from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Metadata, status } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { makeApiKey, makeHmacSecret, sha256Hex, signToken } from '../support/credentials.js';
+import { signToken } from '../support/credentials.js';
+import { runDocumentedStart } from '../support/documented-start.js';
 import { grpcurlCommands, GrpcurlSession } from '../support/grpcurl-session.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
@@ -109,45 +110,53 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
 describe('the authentication examples (docs/security.md)', function () {
   this.timeout(60_000);
 
-  it('work as written, with a token and with an API key', async () => {
+  /**
+   * Each block as a reader runs it in a fresh directory: its setup lines
+   * (export, KEY=..., echo > api-keys.json) in bash, the server with the
+   * variables they set and those of its `npm start` line, then its grpcurl
+   * command. $TOKEN is the reader's own: a token signed with the page's secret.
+   */
+  const runBlock = async (block: string, role: string) => {
     const directory = mkdtempSync(join(tmpdir(), 'provenance-readme-auth-'));
-    const secret = makeHmacSecret();
-    const key = makeApiKey();
-    const issuer = /PROVENANCE_JWT_ISSUER=(\S+)/.exec(SECURITY)![1]!;
-    const audience = /PROVENANCE_JWT_AUDIENCE=(\S+)/.exec(SECURITY)![1]!;
-    writeFileSync(join(directory, 'api-keys.json'), JSON.stringify([{ id: 'ci', sha256: sha256Hex(key), subject: 'ci-bot', tenant: 'acme', roles: ['submitter'] }]));
-    const server = await startServer({
-      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
-      PROVENANCE_JWT_SECRET: secret,
-      PROVENANCE_JWT_ISSUER: issuer,
-      PROVENANCE_JWT_AUDIENCE: audience,
-      PROVENANCE_API_KEYS_FILE: join(directory, 'api-keys.json'),
-    });
+    const start = runDocumentedStart(block, directory);
+    const server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), ...start.serverEnv });
     const grpcurl = new MiniGrpcurl(server.address);
     try {
+      const { PROVENANCE_JWT_SECRET: secret, PROVENANCE_JWT_ISSUER: iss, PROVENANCE_JWT_AUDIENCE: aud } = start.variables;
       const variables: Record<string, string> = {
-        TOKEN: await signToken({ sub: 'alice', tenant: 'acme', roles: ['reader'], iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret),
-        KEY: key,
+        ...start.variables,
+        ...(secret ? { TOKEN: await signToken({ sub: 'alice', tenant: 'acme', roles: [role], iss, aud, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret) } : {}),
       };
-      // The mTLS example (-cacert/-cert/-key) needs certificates: test/e2e/security.test.ts makes that call.
-      const commands = grpcurlCommands(SECURITY, 'shell').filter((words) => words[1] === '-plaintext');
-      expect(commands).to.have.length(2);
-      for (const words of commands) {
-        const metadata = new Metadata();
-        let i = 2;
-        for (; words[i] === '-H'; i += 2) {
-          const [name, value] = words[i + 1]!.split(': ') as [string, string];
-          metadata.set(name, value.replace(/\$(\w+)/g, (_, variable: string) => variables[variable]!));
-        }
-        expect(words[i]).to.equal('-d');
-        const [body, address, method] = words.slice(i + 1);
-        expect(address).to.equal('127.0.0.1:50051');
-        expect(await grpcurl.call(method!, JSON.parse(body!), metadata)).to.deep.equal({});
+      expect(start.clientCommands).to.have.length(1);
+      const words = start.clientCommands[0]!;
+      expect(words.slice(0, 2)).to.deep.equal(['grpcurl', '-plaintext']);
+      const metadata = new Metadata();
+      let i = 2;
+      for (; words[i] === '-H'; i += 2) {
+        const [name, value] = words[i + 1]!.split(': ') as [string, string];
+        metadata.set(name, value.replace(/\$(\w+)/g, (_, variable: string) => variables[variable]!));
       }
+      expect(words[i]).to.equal('-d');
+      const [body, address, method] = words.slice(i + 1);
+      expect(address).to.equal('127.0.0.1:50051');
+      expect(await grpcurl.call(method!, JSON.parse(body!), metadata)).to.deep.equal({});
+      // The same call without the credentials is refused: the block's lines did turn authentication on.
+      await grpcurl.call(method!, JSON.parse(body!)).then(
+        () => expect.fail('answered without credentials'),
+        (error: { code: number }) => expect(error.code).to.equal(status.UNAUTHENTICATED),
+      );
     } finally {
       grpcurl.close();
       await server.stop();
       rmSync(directory, { recursive: true, force: true });
     }
+  };
+
+  it('the JWT block runs as written: its exports, npm start, and a call with a token', async () => {
+    await runBlock(/## JWT\n[\s\S]*?```shell\n([\s\S]*?)```/.exec(SECURITY)![1]!, 'reader');
+  });
+
+  it('the API key block runs as written: the key, its api-keys.json, npm start, and a call with the key', async () => {
+    await runBlock(/## API keys\n[\s\S]*?```shell\n([\s\S]*?)```/.exec(SECURITY)![1]!, 'reader');
   });
 });

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import type { MiniGrpcurl } from './mini-grpcurl.js';
 
+/** The text of a page's fenced blocks of that language. */
+export function fencedBlocks(markdown: string, language: string): string[] {
+  return [...markdown.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+}
+
 /** The grpcurl commands of a page's blocks of that language, split into words as a shell would. */
 export function grpcurlCommands(markdown: string, language = 'sh'): string[][] {
   return shellCommands(markdown, language).filter((words) => words[0] === 'grpcurl');
@@ -8,9 +13,8 @@ export function grpcurlCommands(markdown: string, language = 'sh'): string[][] {
 
 /** Every command of a page's blocks of that language, split into words as a shell would (quotes removed, comments and line continuations dropped). */
 export function shellCommands(markdown: string, language = 'sh'): string[][] {
-  const blocks = [...markdown.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
   const commands: string[][] = [];
-  for (const block of blocks) {
+  for (const block of fencedBlocks(markdown, language)) {
     let words: string[] = [];
     let word: string | undefined;
     for (let i = 0; i < block.length; i++) {
