@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Metadata } from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Metadata, status } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { makeApiKey, makeHmacSecret, sha256Hex, signToken } from '../support/credentials.js';
+import { signToken } from '../support/credentials.js';
+import { runDocumentedStart } from '../support/documented-start.js';
+import { grpcurlCommands, GrpcurlSession } from '../support/grpcurl-session.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
@@ -11,113 +13,6 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const WALKTHROUGH = readFileSync(new URL('../../../docs/grpcurl.md', import.meta.url), 'utf8');
 const SECURITY = readFileSync(new URL('../../../docs/security.md', import.meta.url), 'utf8');
-
-/** The grpcurl commands of a page's blocks of that language, split into words as a shell would. */
-function grpcurlCommands(markdown: string, language = 'sh'): string[][] {
-  const blocks = [...markdown.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
-  const commands: string[][] = [];
-  for (const block of blocks) {
-    let words: string[] = [];
-    let word: string | undefined;
-    for (let i = 0; i < block.length; i++) {
-      const c = block[i]!;
-      if (c === "'") {
-        const end = block.indexOf("'", i + 1);
-        word = (word ?? '') + block.slice(i + 1, end);
-        i = end;
-      } else if (c === '\\' && block[i + 1] === '\n') {
-        i++;
-      } else if (c === '#' && word === undefined) {
-        i = block.indexOf('\n', i) - 1;
-      } else if (c === '"') {
-        const end = block.indexOf('"', i + 1);
-        word = (word ?? '') + block.slice(i + 1, end);
-        i = end;
-      } else if (c === ' ' || c === '\n') {
-        if (word !== undefined) words.push(word);
-        word = undefined;
-        if (c === '\n') {
-          if (words[0] === 'grpcurl') commands.push(words);
-          words = [];
-        }
-      } else {
-        word = (word ?? '') + c;
-      }
-    }
-  }
-  return commands;
-}
-
-type JobView = { status: string; type: string; parentJobIds?: string[]; cacheState?: string; error?: { reason: string }; result?: { cached?: boolean } };
-
-/**
- * Runs grpcurl commands as a person would, in order, against one server: a
- * WatchEvents call runs "in a second terminal" (it keeps following while the
- * next commands run), and a person reads a submitted job's output before
- * typing the next command, so the next command waits for the job to settle.
- */
-class Session {
-  readonly answers = new Map<string, unknown>();
-  readonly streams: Array<{ messages: unknown[]; close(): void }> = [];
-
-  constructor(private readonly grpcurl: MiniGrpcurl) {}
-
-  job(jobId: string): Promise<JobView> {
-    return this.grpcurl.call('provenance.v1.ProvenanceService/GetJob', { jobId }) as Promise<JobView>;
-  }
-
-  /** The answer of the first command of that method whose request starts with that job id. */
-  answer(method: string, jobId: string): unknown {
-    return [...this.answers].find(([key]) => key.startsWith(`provenance.v1.ProvenanceService/${method} {"jobId":"${jobId}"`))![1];
-  }
-
-  /** The events the stream of the nth WatchEvents command received so far, as "<job id> <type>". */
-  followed(n = 0): string[] {
-    return (this.streams[n]!.messages as Array<{ event: { type: string; jobId: string } }>).map((m) => `${m.event.jobId} ${m.event.type}`);
-  }
-
-  /** Polls, with a generous deadline, until the nth stream has received that many events. */
-  async follow(count: number, n = 0): Promise<string[]> {
-    for (let i = 0; i < 400 && this.followed(n).length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    return this.followed(n);
-  }
-
-  /** Waits for a submitted job to finish, or to be running or waiting on a running job (a long sleep that is cancelled next). */
-  async settled(jobId: string): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      const current = await this.job(jobId);
-      if (['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELLED'].includes(current.status)) return;
-      if (current.status === 'JOB_STATUS_RUNNING' && current.type === 'sleep') return;
-      if (current.status === 'JOB_STATUS_WAITING') {
-        const parents = await Promise.all((current.parentJobIds ?? []).map((parent) => this.job(parent)));
-        if (parents.some((p) => p.status === 'JOB_STATUS_RUNNING' && p.type === 'sleep')) return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`job ${jobId} did not settle`);
-  }
-
-  async run(commands: string[][]): Promise<void> {
-    for (const words of commands) {
-      expect(words.slice(0, 2), words.join(' ')).to.deep.equal(['grpcurl', '-plaintext']);
-      const body = words[2] === '-d' ? (JSON.parse(words[3]!) as Record<string, unknown>) : undefined;
-      const [address, verb, symbol] = words.slice(body ? 4 : 2);
-      expect(address).to.equal('127.0.0.1:50051');
-      if (verb === 'list') expect(await this.grpcurl.list()).to.include('provenance.v1.ProvenanceService');
-      else if (verb === 'describe') expect((await this.grpcurl.describe(symbol!)).files).to.not.be.empty;
-      else if (verb!.endsWith('/WatchEvents')) this.streams.push(await this.grpcurl.stream(verb!, (body ?? {}) as never));
-      else {
-        const answer = (await this.grpcurl.call(verb!, (body ?? {}) as never)) as { jobId?: string };
-        this.answers.set(`${verb} ${JSON.stringify(body ?? {})}`, answer);
-        if (/\/(SubmitJob|RerunJob)$/.test(verb!)) await this.settled(answer.jobId!);
-      }
-    }
-  }
-
-  close(): void {
-    for (const stream of this.streams) stream.close();
-  }
-}
 
 /**
  * One fresh server (data, Redis prefix) for the README's session and then the
@@ -129,10 +24,10 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
   let directory: string;
   let server: ServerProcess;
   let grpcurl: MiniGrpcurl;
-  const sessions: Session[] = [];
+  const sessions: GrpcurlSession[] = [];
   const prefix = uniqueQueuePrefix();
   const session = () => {
-    sessions.push(new Session(grpcurl));
+    sessions.push(new GrpcurlSession(grpcurl));
     return sessions.at(-1)!;
   };
 
@@ -215,45 +110,53 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
 describe('the authentication examples (docs/security.md)', function () {
   this.timeout(60_000);
 
-  it('work as written, with a token and with an API key', async () => {
+  /**
+   * Each block as a reader runs it in a fresh directory: its setup lines
+   * (export, KEY=..., echo > api-keys.json) in bash, the server with the
+   * variables they set and those of its `npm start` line, then its grpcurl
+   * command. $TOKEN is the reader's own: a token signed with the page's secret.
+   */
+  const runBlock = async (block: string, role: string) => {
     const directory = mkdtempSync(join(tmpdir(), 'provenance-readme-auth-'));
-    const secret = makeHmacSecret();
-    const key = makeApiKey();
-    const issuer = /PROVENANCE_JWT_ISSUER=(\S+)/.exec(SECURITY)![1]!;
-    const audience = /PROVENANCE_JWT_AUDIENCE=(\S+)/.exec(SECURITY)![1]!;
-    writeFileSync(join(directory, 'api-keys.json'), JSON.stringify([{ id: 'ci', sha256: sha256Hex(key), subject: 'ci-bot', tenant: 'acme', roles: ['submitter'] }]));
-    const server = await startServer({
-      PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'),
-      PROVENANCE_JWT_SECRET: secret,
-      PROVENANCE_JWT_ISSUER: issuer,
-      PROVENANCE_JWT_AUDIENCE: audience,
-      PROVENANCE_API_KEYS_FILE: join(directory, 'api-keys.json'),
-    });
+    const start = runDocumentedStart(block, directory);
+    const server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), ...start.serverEnv });
     const grpcurl = new MiniGrpcurl(server.address);
     try {
+      const { PROVENANCE_JWT_SECRET: secret, PROVENANCE_JWT_ISSUER: iss, PROVENANCE_JWT_AUDIENCE: aud } = start.variables;
       const variables: Record<string, string> = {
-        TOKEN: await signToken({ sub: 'alice', tenant: 'acme', roles: ['reader'], iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret),
-        KEY: key,
+        ...start.variables,
+        ...(secret ? { TOKEN: await signToken({ sub: 'alice', tenant: 'acme', roles: [role], iss, aud, exp: Math.floor(Date.now() / 1000) + 600 }, 'HS256', secret) } : {}),
       };
-      // The mTLS example (-cacert/-cert/-key) needs certificates: test/e2e/security.test.ts makes that call.
-      const commands = grpcurlCommands(SECURITY, 'shell').filter((words) => words[1] === '-plaintext');
-      expect(commands).to.have.length(2);
-      for (const words of commands) {
-        const metadata = new Metadata();
-        let i = 2;
-        for (; words[i] === '-H'; i += 2) {
-          const [name, value] = words[i + 1]!.split(': ') as [string, string];
-          metadata.set(name, value.replace(/\$(\w+)/g, (_, variable: string) => variables[variable]!));
-        }
-        expect(words[i]).to.equal('-d');
-        const [body, address, method] = words.slice(i + 1);
-        expect(address).to.equal('127.0.0.1:50051');
-        expect(await grpcurl.call(method!, JSON.parse(body!), metadata)).to.deep.equal({});
+      expect(start.clientCommands).to.have.length(1);
+      const words = start.clientCommands[0]!;
+      expect(words.slice(0, 2)).to.deep.equal(['grpcurl', '-plaintext']);
+      const metadata = new Metadata();
+      let i = 2;
+      for (; words[i] === '-H'; i += 2) {
+        const [name, value] = words[i + 1]!.split(': ') as [string, string];
+        metadata.set(name, value.replace(/\$(\w+)/g, (_, variable: string) => variables[variable]!));
       }
+      expect(words[i]).to.equal('-d');
+      const [body, address, method] = words.slice(i + 1);
+      expect(address).to.equal('127.0.0.1:50051');
+      expect(await grpcurl.call(method!, JSON.parse(body!), metadata)).to.deep.equal({});
+      // The same call without the credentials is refused: the block's lines did turn authentication on.
+      await grpcurl.call(method!, JSON.parse(body!)).then(
+        () => expect.fail('answered without credentials'),
+        (error: { code: number }) => expect(error.code).to.equal(status.UNAUTHENTICATED),
+      );
     } finally {
       grpcurl.close();
       await server.stop();
       rmSync(directory, { recursive: true, force: true });
     }
+  };
+
+  it('the JWT block runs as written: its exports, npm start, and a call with a token', async () => {
+    await runBlock(/## JWT\n[\s\S]*?```shell\n([\s\S]*?)```/.exec(SECURITY)![1]!, 'reader');
+  });
+
+  it('the API key block runs as written: the key, its api-keys.json, npm start, and a call with the key', async () => {
+    await runBlock(/## API keys\n[\s\S]*?```shell\n([\s\S]*?)```/.exec(SECURITY)![1]!, 'reader');
   });
 });

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { status } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { definitionHash, DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
@@ -14,10 +14,12 @@ import { StartPosition } from '@provenance/client';
 import { bearerTokens, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../support/bearer-tokens.js';
 import { issueCertificate, makeApiKey, makeCertificateAuthority, makeTemporaryDirectory, sha256Hex, unsecuredToken, type TemporaryDirectory } from '../support/credentials.js';
 import { collectEvents, connect, failure, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
+import { runDocumentedStart } from '../support/documented-start.js';
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('security', function () {
   this.timeout(60_000);
@@ -352,18 +354,30 @@ describe('security of the server process', function () {
     }
   });
 
-  it('identifies the caller by its client certificate under mTLS, and refuses a client without one', async () => {
+  it('identifies the caller by its client certificate under mTLS, and refuses a client without one: the block of docs/security.md, as written', async () => {
+    const block = /## mTLS\n[\s\S]*?```shell\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'docs/security.md'), 'utf8'))![1]!;
     const ca = await makeCertificateAuthority();
     const directory = await makeTemporaryDirectory();
     try {
       const serverCert = await issueCertificate(ca, { commonName: 'provenance', server: ['localhost', '127.0.0.1'] });
       const clientCert = await issueCertificate(ca, { commonName: 'etl-robot', organization: 'acme', organizationalUnits: ['submitter'] });
-      const server = await startServer({
-        PROVENANCE_SQLITE_PATH: join(directory.path, 'p.db'),
-        PROVENANCE_TLS_CERT_FILE: serverCert.certificatePath,
-        PROVENANCE_TLS_KEY_FILE: serverCert.keyPath,
-        PROVENANCE_TLS_CLIENT_CA_FILE: ca.certificatePath,
-      });
+      const start = runDocumentedStart(block, directory.path);
+      const [grpcurl] = start.clientCommands as [string[]];
+      const option = (name: string) => grpcurl[grpcurl.indexOf(name) + 1]!;
+      // The files the block names, where it expects them: the server's and the client's.
+      const files = {
+        [start.variables.PROVENANCE_TLS_CERT_FILE!]: serverCert.certificatePem,
+        [start.variables.PROVENANCE_TLS_KEY_FILE!]: serverCert.keyPem,
+        [start.variables.PROVENANCE_TLS_CLIENT_CA_FILE!]: ca.certificatePem,
+        [option('-cacert')]: ca.certificatePem,
+        [option('-cert')]: clientCert.certificatePem,
+        [option('-key')]: clientCert.keyPem,
+      };
+      for (const [name, pem] of Object.entries(files)) writeFileSync(join(directory.path, name), pem);
+      // The page's address beyond loopback, on a port the system picks: the client certificates are its authentication.
+      const listen = start.serverEnv.PROVENANCE_GRPC_ADDRESS!;
+      expect(listen).to.match(/^0\.0\.0\.0:/);
+      const server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory.path, 'p.db'), ...start.serverEnv, PROVENANCE_GRPC_ADDRESS: '0.0.0.0:0' });
       try {
         const port = server.address.split(':').at(-1);
         const withCertificate = connect(`localhost:${port}`, {
@@ -372,6 +386,18 @@ describe('security of the server process', function () {
         const job = await withCertificate.recordJob({ type: 'tls', status: SUCCEEDED, outputHash: 'h' });
         expect(job).to.include({ owner: 'etl-robot', tenant: 'acme' });
         withCertificate.close();
+
+        const [body, address, method] = grpcurl.slice(grpcurl.indexOf('-d') + 1);
+        expect(address).to.equal('localhost:50051');
+        const read = (name: string) => readFileSync(join(directory.path, option(name)));
+        const pageClient = new MiniGrpcurl(`localhost:${port}`, credentials.createSsl(read('-cacert'), read('-key'), read('-cert')));
+        try {
+          const listed = (await pageClient.call(method!, JSON.parse(body!))) as { jobs: Array<{ jobId: string; owner: string }> };
+          expect(listed.jobs.map((j) => [j.jobId, j.owner])).to.deep.equal([[job.jobId, 'etl-robot']]);
+        } finally {
+          pageClient.close();
+        }
+
         const without = connect(`localhost:${port}`, { tls: { rootCertificates: Buffer.from(ca.certificatePem) } });
         expect((await failure(without.getJob({ jobId: job.jobId }))).code).to.equal(status.UNAVAILABLE);
         without.close();

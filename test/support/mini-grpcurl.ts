@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescMessage, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 
@@ -13,8 +13,9 @@ export class MiniGrpcurl {
   private readonly client: Client;
   private readonly reflection: { request: DescMessage; response: DescMessage };
 
-  constructor(address: string) {
-    this.client = new Client(address, credentials.createInsecure());
+  /** channelCredentials: -plaintext by default; TLS credentials for -cacert, -cert and -key. */
+  constructor(address: string, channelCredentials: ChannelCredentials = credentials.createInsecure()) {
+    this.client = new Client(address, channelCredentials);
     // The reflection protocol's own messages, from the descriptor set `npm run generate` builds.
     const local = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(new URL('../../../src/gen/provenance.binpb', import.meta.url))));
     this.reflection = {
