@@ -13,6 +13,8 @@ import {
   type Resumption,
   type WatchEventsResponse,
 } from '@provenance/client';
+import { ErrorInfo, RetryInfo } from '@provenance/client/gen/google/rpc/error_details';
+import { Status } from '@provenance/client/gen/google/rpc/status';
 import { ProvenanceServiceService, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { expect } from 'chai';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
@@ -63,6 +65,26 @@ interface ScriptedCall {
   cursors?: string[];
   /** The status the call ends with; OK when absent. */
   end?: status;
+  /** The ErrorInfo reason of the ending status, in domain provenance.v1 unless domain says otherwise; no status details when absent. */
+  reason?: string;
+  domain?: string;
+  /** A RetryInfo delay in the ending status. */
+  retryDelayMs?: number;
+}
+
+/** The trailers of a scripted ending: the google.rpc.Status the service sends, with the step's ErrorInfo and RetryInfo. */
+function statusTrailers(step: ScriptedCall): Metadata {
+  const trailers = new Metadata();
+  if (step.reason === undefined) return trailers;
+  const details = [
+    { typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from(ErrorInfo.encode({ reason: step.reason, domain: step.domain ?? 'provenance.v1', metadata: {} }).finish()) },
+  ];
+  if (step.retryDelayMs !== undefined) {
+    const retryDelay = { seconds: String(Math.floor(step.retryDelayMs / 1000)), nanos: (step.retryDelayMs % 1000) * 1e6 };
+    details.push({ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) });
+  }
+  trailers.set('grpc-status-details-bin', Buffer.from(Status.encode({ code: step.end!, message: 'scripted ending', details }).finish()));
+  return trailers;
 }
 
 /** A server whose WatchEvents answers each call with the next step of the script. */
@@ -76,7 +98,7 @@ async function serveScript(steps: ScriptedCall[]): Promise<{ address: string; re
       if (step.registered) call.sendMetadata(new Metadata());
       for (const cursor of step.cursors ?? []) call.write({ event: ProvenanceEvent.fromPartial({ cursor }) });
       if (step.end === undefined) call.end();
-      else call.emit('error', { code: step.end, details: 'scripted ending' });
+      else call.emit('error', { code: step.end, details: 'scripted ending', metadata: statusTrailers(step) });
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -88,15 +110,15 @@ async function serveScript(steps: ScriptedCall[]): Promise<{ address: string; re
 describe('@provenance/client watchEvents resuming, against a scripted server', function () {
   const QUICK = { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 10 };
   let scripted: Awaited<ReturnType<typeof serveScript>> | undefined;
-  let client: ProvenanceClient | undefined;
+  const cleanups: Array<() => void> = [];
   const watchScript = async (steps: ScriptedCall[], resumptions: Resumption[]) => {
     scripted = await serveScript(steps);
-    client = new ProvenanceClient({ address: scripted.address });
+    const client = new ProvenanceClient({ address: scripted.address });
+    cleanups.push(scripted.stop, () => client.close());
     return client.watchEvents({ jobIds: ['j'] }, { resume: QUICK, onResume: (r) => resumptions.push(r), timeoutMs: 20_000 });
   };
   afterEach(() => {
-    client?.close();
-    scripted?.stop();
+    for (const cleanup of cleanups.splice(0)) cleanup();
   });
 
   it('counts failed attempts again after each call the server registered, though no event came', async () => {
@@ -122,6 +144,51 @@ describe('@provenance/client watchEvents resuming, against a scripted server', f
       [1, '1-0'],
       [2, '1-0'],
     ]);
+  });
+
+  it('resumes RESOURCE_EXHAUSTED for a subscriber too slow and for a rate limit, after the RetryInfo delay', async () => {
+    const resumptions: Resumption[] = [];
+    const watch = await watchScript(
+      [
+        { cursors: ['1-0'], end: status.RESOURCE_EXHAUSTED, reason: 'SUBSCRIBER_TOO_SLOW' },
+        { end: status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED', retryDelayMs: 7 },
+        { cursors: ['2-0'] },
+      ],
+      resumptions,
+    );
+    const cursors: string[] = [];
+    for await (const event of watch) cursors.push(event.cursor);
+    expect(cursors).to.deep.equal(['1-0', '2-0']);
+    expect(resumptions.map((r) => [r.error.reason, r.request.afterCursor])).to.deep.equal([
+      ['SUBSCRIBER_TOO_SLOW', '1-0'],
+      ['RATE_LIMITED', '1-0'],
+    ]);
+    expect(resumptions[1]!.delayMs).to.equal(7);
+  });
+
+  it('throws, without resuming, a RESOURCE_EXHAUSTED that another subscription cannot get past, and a DEADLINE_EXCEEDED', async () => {
+    const endings: ScriptedCall[] = [
+      // The principal holds the most subscriptions: another one adds pressure and hides the caller's leak.
+      { end: status.RESOURCE_EXHAUSTED, reason: 'TOO_MANY_SUBSCRIPTIONS' },
+      { end: status.RESOURCE_EXHAUSTED, reason: 'AUTHENTICATION_THROTTLED', retryDelayMs: 5 },
+      { end: status.RESOURCE_EXHAUSTED, reason: 'BODY_TOO_LARGE' },
+      // A reason is only known within its domain: another service's "SUBSCRIBER_TOO_SLOW" is not ours.
+      { end: status.RESOURCE_EXHAUSTED, reason: 'SUBSCRIBER_TOO_SLOW', domain: 'proxy.example.com' },
+      // No ErrorInfo at all, as gRPC's own refusals (a message over the size limit) come.
+      { end: status.RESOURCE_EXHAUSTED },
+      { end: status.DEADLINE_EXCEEDED },
+    ];
+    for (const ending of endings) {
+      const resumptions: Resumption[] = [];
+      // The second step would succeed: only a watch that resumed would see its event.
+      const watch = await watchScript([{ cursors: ['1-0'], ...ending }, { cursors: ['2-0'] }], resumptions);
+      expect((await watch.next()).value).to.include({ cursor: '1-0' });
+      const thrown = await thrownBy(watch);
+      const label = `${status[ending.end!]} ${ending.reason ?? 'without details'} ${ending.domain ?? ''}`;
+      expect([thrown.code, thrown.reason], label).to.deep.equal([ending.end, ending.reason]);
+      expect(resumptions, label).to.deep.equal([]);
+      expect(scripted!.requests, label).to.have.length(1);
+    }
   });
 });
 
@@ -210,6 +277,33 @@ describe('@provenance/client watchEvents against a live server', function () {
     expect(late.code).to.equal(status.DEADLINE_EXCEEDED);
     expect(Date.now() - started).to.be.within(250, 5_000);
     expect(resumptions).to.deep.equal([]);
+  });
+
+  it('throws TOO_MANY_SUBSCRIPTIONS at once, without resuming, and opens again once a subscription of the principal ended', async () => {
+    const client = await start({ PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1' });
+    const held = client.watchEvents({});
+    await held.subscribed();
+    const resumptions: Resumption[] = [];
+    const refused = await thrownBy(client.watchEvents({}, { onResume: (r) => resumptions.push(r) }));
+    expect([refused.code, refused.reason]).to.deep.equal([status.RESOURCE_EXHAUSTED, 'TOO_MANY_SUBSCRIPTIONS']);
+    expect(resumptions).to.deep.equal([]);
+
+    held.close();
+    // The server releases the slot when it sees the cancellation: until then it refuses, so try until it opens.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const again = client.watchEvents({}, { resume: false });
+      const opened = await again.subscribed().then(
+        () => true,
+        (error: ProvenanceClientError) => {
+          if (error.reason !== 'TOO_MANY_SUBSCRIPTIONS' || Date.now() > deadline) throw error;
+          return false;
+        },
+      );
+      again.close();
+      if (opened) break;
+      await sleep(50);
+    }
   });
 
   it('resumes after the server ends a subscriber that reads too slowly (RESOURCE_EXHAUSTED), yielding every event once, in order', async () => {

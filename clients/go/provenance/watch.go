@@ -22,10 +22,21 @@ var StopWatching = errors.New("stop watching")
 const (
 	defaultInitialResumeDelay = 100 * time.Millisecond
 	defaultMaxResumeDelay     = 5 * time.Second
+	errorDomain               = "provenance.v1"
 )
 
+// resumableExhaustionReasons are the ErrorInfo reasons (domain
+// provenance.v1) of a RESOURCE_EXHAUSTED that a new subscription gets past:
+// the subscriber fell behind (resume after its last cursor), or the
+// principal's rate limit (resume after RetryInfo). The others are not
+// resumed: TOO_MANY_SUBSCRIPTIONS (another subscription only adds to the
+// pressure and hides a leak in the caller), AUTHENTICATION_THROTTLED,
+// BODY_TOO_LARGE, and gRPC's own, which has no ErrorInfo (a message over the
+// size limit).
+var resumableExhaustionReasons = map[string]bool{"SUBSCRIBER_TOO_SLOW": true, "RATE_LIMITED": true}
+
 // ResumePolicy says how WatchEvents resumes after the server ends the stream
-// with UNAVAILABLE or RESOURCE_EXHAUSTED.
+// with a status it can resume from (see WatchEvents).
 type ResumePolicy struct {
 	// MaxAttempts is the most resumptions in a row that may fail before the
 	// server registers the subscription (it sends the response headers then);
@@ -45,7 +56,8 @@ type ResumePolicy struct {
 
 // Resumption is what an OnResume function is told before each resumption.
 type Resumption struct {
-	// Err is how the previous stream ended (UNAVAILABLE or RESOURCE_EXHAUSTED).
+	// Err is how the previous stream ended (UNAVAILABLE, or RESOURCE_EXHAUSTED
+	// with reason SUBSCRIBER_TOO_SLOW or RATE_LIMITED).
 	Err error
 	// Attempt is 1 for the first resumption after the first stream or after
 	// a stream the server registered, counting up while streams fail before
@@ -79,16 +91,18 @@ func OnResume(notify func(Resumption)) WatchOption {
 // WatchEvents calls handle with each event that matches request, in order,
 // until handle returns an error, ctx ends, or the stream ends. When the server
 // ends the stream with UNAVAILABLE (it restarted, it lost its event stream, or
-// the connection dropped) or RESOURCE_EXHAUSTED (handle was too slow to keep
-// up), WatchEvents subscribes again right after the last event it delivered,
-// so that no event is lost or delivered twice, waiting between attempts as
-// its ResumePolicy says.
+// the connection dropped), or RESOURCE_EXHAUSTED with ErrorInfo reason
+// SUBSCRIBER_TOO_SLOW (handle was too slow to keep up) or RATE_LIMITED,
+// WatchEvents subscribes again right after the last event it delivered, so
+// that no event is lost or delivered twice, waiting between attempts as its
+// ResumePolicy says.
 //
 // It returns nil when handle returns StopWatching or the server ends the
 // stream normally, handle's error, ctx's error, or the status that ended the
-// stream (OUT_OF_RANGE for a cursor the server no longer keeps; UNAVAILABLE
-// or RESOURCE_EXHAUSTED once ResumePolicy.MaxAttempts resumptions in a row
-// have failed before the server registered them).
+// stream (OUT_OF_RANGE for a cursor the server no longer keeps;
+// TOO_MANY_SUBSCRIPTIONS and every other RESOURCE_EXHAUSTED; a resumable
+// status once ResumePolicy.MaxAttempts resumptions in a row have failed
+// before the server registered them).
 func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEventsRequest, handle func(*provenancev1.ProvenanceEvent) error, options ...WatchOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // closes the stream however the watch ends
@@ -131,7 +145,7 @@ func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEve
 		case ctx.Err() != nil:
 			return ctx.Err()
 		}
-		if code := status.Code(streamErr); code != codes.Unavailable && code != codes.ResourceExhausted {
+		if !resumable(streamErr) {
 			return streamErr
 		}
 		// A stream the server registered was a successful resubscription, events or not: only streams failing before that count.
@@ -162,6 +176,19 @@ func (c *Client) WatchEvents(ctx context.Context, request *provenancev1.WatchEve
 		case <-time.After(wait):
 		}
 	}
+}
+
+// resumable says whether a new stream gets past the status that ended one:
+// UNAVAILABLE, or RESOURCE_EXHAUSTED for one of resumableExhaustionReasons.
+func resumable(streamErr error) bool {
+	switch status.Code(streamErr) {
+	case codes.Unavailable:
+		return true
+	case codes.ResourceExhausted:
+		info := ErrorInfo(streamErr)
+		return info.GetDomain() == errorDomain && resumableExhaustionReasons[info.GetReason()]
+	}
+	return false
 }
 
 // handlerError tells the handler's own error apart from the stream's.

@@ -108,16 +108,36 @@ func dialScript(t *testing.T, address string, options ...Option) *Client {
 	return client
 }
 
+// resumableError ends a subscription as the service does when it lost its
+// event stream (UNAVAILABLE) or the subscriber fell behind
+// (RESOURCE_EXHAUSTED, SUBSCRIBER_TOO_SLOW), naming its cursors.
 func resumableError(code codes.Code, lastCursor, startCursor string) error {
-	withDetails, err := status.New(code, "the subscription ended").WithDetails(&errdetails.ErrorInfo{
-		Reason:   "EVENTS_UNAVAILABLE",
+	reason := "EVENTS_UNAVAILABLE"
+	if code == codes.ResourceExhausted {
+		reason = "SUBSCRIBER_TOO_SLOW"
+	}
+	return errorWithInfo(code, &errdetails.ErrorInfo{
+		Reason:   reason,
 		Domain:   "provenance.v1",
 		Metadata: map[string]string{"lastCursor": lastCursor, "startCursor": startCursor},
-	})
+	}, 0)
+}
+
+// errorWithInfo is a status carrying info, and a RetryInfo when retry is positive.
+func errorWithInfo(code codes.Code, info *errdetails.ErrorInfo, retry time.Duration) error {
+	withDetails, err := status.New(code, "the subscription ended").WithDetails(info)
+	if err == nil && retry > 0 {
+		withDetails, err = withDetails.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
+	}
 	if err != nil {
 		panic(err)
 	}
 	return withDetails.Err()
+}
+
+// serviceError is a status of the service: an ErrorInfo of reason in its domain, and a RetryInfo when retry is positive.
+func serviceError(code codes.Code, reason string, retry time.Duration) error {
+	return errorWithInfo(code, &errdetails.ErrorInfo{Reason: reason, Domain: "provenance.v1"}, retry)
 }
 
 // collectCursors watches until the stream ends and returns what it delivered.
@@ -265,7 +285,7 @@ func retryAfter(code codes.Code, delay time.Duration) error {
 func TestWatchWaitsHalfToAllOfADoublingDelayAndAtLeastTheServersRetryDelayUpToTheMaximum(t *testing.T) {
 	refused := watchStep{end: status.Error(codes.Unavailable, "connection refused")}
 	client, _ := startScriptedServer(t, refused, refused, refused,
-		watchStep{end: retryAfter(codes.ResourceExhausted, 50*time.Millisecond)},
+		watchStep{end: serviceError(codes.ResourceExhausted, "RATE_LIMITED", 50*time.Millisecond)},
 		watchStep{end: retryAfter(codes.Unavailable, time.Minute)},
 		watchStep{})
 	resumptions, err := watchWithPolicy(t, client, ResumePolicy{InitialDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond})
@@ -283,11 +303,8 @@ func TestWatchWaitsHalfToAllOfADoublingDelayAndAtLeastTheServersRetryDelayUpToTh
 }
 
 func TestWatchWaitsTheServersRetryDelay(t *testing.T) {
-	tooFast, err := status.New(codes.ResourceExhausted, "rate limited").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(700 * time.Millisecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, _ := startScriptedServer(t, watchStep{end: tooFast.Err()}, watchStep{cursors: []string{"1-0"}})
+	tooFast := serviceError(codes.ResourceExhausted, "RATE_LIMITED", 700*time.Millisecond)
+	client, _ := startScriptedServer(t, watchStep{end: tooFast}, watchStep{cursors: []string{"1-0"}})
 	started := time.Now()
 	if _, err := collectCursors(t, client, &provenancev1.WatchEventsRequest{}); err != nil {
 		t.Fatal(err)
@@ -306,6 +323,40 @@ func TestWatchEndsOnAStatusItCannotResumeFrom(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cursors, []string{"5-0"}) || len(script.requestsSeen()) != 1 {
 		t.Errorf("delivered %v in %d subscriptions, want 5-0 in one", cursors, len(script.requestsSeen()))
+	}
+}
+
+func TestWatchEndsOnAResourceExhaustedAnotherSubscriptionCannotGetPastAndOnADeadline(t *testing.T) {
+	endings := map[string]error{
+		// The principal holds the most subscriptions: another one adds pressure and hides the caller's leak.
+		"TOO_MANY_SUBSCRIPTIONS":   serviceError(codes.ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS", 0),
+		"AUTHENTICATION_THROTTLED": serviceError(codes.ResourceExhausted, "AUTHENTICATION_THROTTLED", 5*time.Millisecond),
+		"BODY_TOO_LARGE":           serviceError(codes.ResourceExhausted, "BODY_TOO_LARGE", 0),
+		// A reason is only known within its domain: another service's SUBSCRIBER_TOO_SLOW is not ours.
+		"SUBSCRIBER_TOO_SLOW of another domain": errorWithInfo(codes.ResourceExhausted, &errdetails.ErrorInfo{Reason: "SUBSCRIBER_TOO_SLOW", Domain: "proxy.example.com"}, 0),
+		// No ErrorInfo, as gRPC's own refusals (a message over the size limit) come.
+		"RESOURCE_EXHAUSTED without ErrorInfo": status.Error(codes.ResourceExhausted, "received message larger than max"),
+		"DEADLINE_EXCEEDED from the server":    serviceError(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", 0),
+	}
+	for name, ending := range endings {
+		t.Run(name, func(t *testing.T) {
+			// The second step would succeed: only a watch that resumed would deliver its event.
+			client, script := startScriptedServer(t, watchStep{cursors: []string{"1-0"}, end: ending}, watchStep{cursors: []string{"2-0"}})
+			var resumptions []Resumption
+			var cursors []string
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := client.WatchEvents(ctx, nil, func(event *provenancev1.ProvenanceEvent) error {
+				cursors = append(cursors, event.Cursor)
+				return nil
+			}, WithResumePolicy(quickPolicy), OnResume(func(resumption Resumption) { resumptions = append(resumptions, resumption) }))
+			if status.Code(err) != status.Code(ending) || ErrorInfo(err).GetReason() != ErrorInfo(ending).GetReason() {
+				t.Errorf("WatchEvents ended with %v, want %v", err, ending)
+			}
+			if !reflect.DeepEqual(cursors, []string{"1-0"}) || len(resumptions) != 0 || len(script.requestsSeen()) != 1 {
+				t.Errorf("delivered %v after %d resumptions in %d subscriptions, want 1-0 in one", cursors, len(resumptions), len(script.requestsSeen()))
+			}
+		})
 	}
 }
 

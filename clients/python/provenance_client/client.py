@@ -17,9 +17,15 @@ from .errors import error_details
 # would refuse large lineage answers.
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
-# How a WatchEvents stream ends when the client should resume it: the server
-# restarted or lost Redis, or the subscriber read too slowly.
-_RESUMABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+# The ErrorInfo reasons (domain provenance.v1) of a RESOURCE_EXHAUSTED that a
+# new WatchEvents subscription gets past: the subscriber read too slowly
+# (resume after its last cursor), or the principal's rate limit (resume after
+# RetryInfo). The others are not resumed: TOO_MANY_SUBSCRIPTIONS (another
+# subscription only adds to the pressure and hides a leak in the caller),
+# AUTHENTICATION_THROTTLED, BODY_TOO_LARGE, and gRPC's own, which has no
+# ErrorInfo (metadata or a message over a limit).
+_RESUMABLE_EXHAUSTION_REASONS = frozenset({"SUBSCRIBER_TOO_SLOW", "RATE_LIMITED"})
+_ERROR_DOMAIN = "provenance.v1"
 
 
 class ProvenanceClient:
@@ -145,7 +151,7 @@ class ProvenanceClient:
 
 @dataclass(frozen=True)
 class ResumePolicy:
-    """How an EventStream resumes after a stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED.
+    """How an EventStream resumes after a stream ends with a status it can resume from (see EventStream).
 
     max_attempts: the most resumptions in a row that may fail before the
     server registers the subscription (it sends the response headers then);
@@ -170,7 +176,8 @@ class ResumePolicy:
 class Resumption:
     """What on_resume is told before each resumption."""
 
-    # How the previous call ended (UNAVAILABLE or RESOURCE_EXHAUSTED).
+    # How the previous call ended (UNAVAILABLE, or RESOURCE_EXHAUSTED with
+    # reason SUBSCRIBER_TOO_SLOW or RATE_LIMITED).
     error: grpc.RpcError
     # 1 for the first resumption after the first call or after a call the
     # server registered, counting up while calls fail before being registered.
@@ -184,11 +191,13 @@ class Resumption:
 class EventStream:
     """Iterator over the events of a WatchEvents subscription.
 
-    When the stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED, it opens a
-    new one right after the last event it delivered (or, when it delivered
-    none, where the server says the subscription began), waiting as its
-    ResumePolicy says, so no event is lost or repeated. Other errors are
-    raised, as is a resumable one after max_attempts resumptions in a row
+    When the stream ends with UNAVAILABLE, or with RESOURCE_EXHAUSTED for a
+    subscriber too slow or a rate limit (ErrorInfo reason SUBSCRIBER_TOO_SLOW,
+    RATE_LIMITED), it opens a new one right after the last event it
+    delivered (or, when it delivered none, where the server says the
+    subscription began), waiting as its ResumePolicy says, so no event is
+    lost or repeated. Other errors (TOO_MANY_SUBSCRIPTIONS and every other
+    RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, OUT_OF_RANGE ...) are raised, as is a resumable one after max_attempts resumptions in a row
     that all failed before the server registered them. close() (from any
     thread) or leaving a with block ends the iteration.
     """
@@ -233,7 +242,7 @@ class EventStream:
                     # A successful resubscription, events or not: only calls failing before that count.
                     self._failures_in_a_row = 0
                     self._backoff = self._policy.initial_delay
-                if error.code() not in _RESUMABLE_CODES or self._out_of_attempts():
+                if not _resumable(error) or self._out_of_attempts():
                     self.close()
                     raise
                 self._resume(error)
@@ -294,6 +303,16 @@ class EventStream:
         elif self._resume_after is not None:
             request.after_cursor = self._resume_after
         return request
+
+
+def _resumable(error):
+    """Whether a new call gets past the status that ended one: UNAVAILABLE, or RESOURCE_EXHAUSTED for a reason above."""
+    if error.code() == grpc.StatusCode.UNAVAILABLE:
+        return True
+    if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    details = error_details(error)
+    return details.domain == _ERROR_DOMAIN and details.reason in _RESUMABLE_EXHAUSTION_REASONS
 
 
 def _request(message_class, fields):

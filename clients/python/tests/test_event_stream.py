@@ -1,5 +1,6 @@
 """EventStream's resuming, against an in-process server that ends streams the way the service does
-when it loses Redis (UNAVAILABLE) or drops a slow subscriber (RESOURCE_EXHAUSTED)."""
+when it loses Redis (UNAVAILABLE), drops a slow subscriber or rate-limits one (RESOURCE_EXHAUSTED), or ends one
+in a way it cannot resume from."""
 
 import datetime
 import unittest
@@ -9,7 +10,7 @@ from typing import NamedTuple
 import grpc
 from google.protobuf import duration_pb2
 
-from provenance_client import ProvenanceClient, ResumePolicy
+from provenance_client import ProvenanceClient, ResumePolicy, error_details
 
 # After provenance_client, which puts the generated modules on sys.path.
 from google.rpc import error_details_pb2, status_pb2  # isort: skip
@@ -26,16 +27,19 @@ class Step(NamedTuple):
     """One WatchEvents call of a script: the events it sends, then how it ends.
 
     ending is None (the stream ends OK) or (code, start_cursor): the status,
-    with the ErrorInfo metadata the service adds (startCursor), or with no
-    details at all when start_cursor is NO_DETAILS. The response headers go
-    out before the first event; registered sends them with no event, as the
-    service does once it has registered a subscription.
+    with an ErrorInfo of the given reason and domain and the metadata the
+    service adds (startCursor), or with no ErrorInfo at all when start_cursor
+    is NO_DETAILS. The response headers go out before the first event;
+    registered sends them with no event, as the service does once it has
+    registered a subscription.
     """
 
     cursors: list
     ending: tuple | None
     registered: bool = False
     retry_delay: float | None = None
+    reason: str = "EVENTS_UNAVAILABLE"
+    domain: str = "provenance.v1"
 
 
 class ScriptedWatchEvents(provenance_service_pb2_grpc.ProvenanceServiceServicer):
@@ -60,8 +64,8 @@ class ScriptedWatchEvents(provenance_service_pb2_grpc.ProvenanceServiceServicer)
         status = status_pb2.Status(code=code.value[0], message="scripted ending")
         if start_cursor is not NO_DETAILS:
             info = error_details_pb2.ErrorInfo(
-                reason="EVENTS_UNAVAILABLE",
-                domain="provenance.v1",
+                reason=step.reason,
+                domain=step.domain,
                 metadata={"lastCursor": step.cursors[-1] if step.cursors else "", "startCursor": start_cursor},
             )
             status.details.add().Pack(info)
@@ -90,7 +94,7 @@ class EventStreamTest(unittest.TestCase):
         servicer, client = self.serve(
             [
                 (["1-0", "2-0"], (UNAVAILABLE, "0-5")),
-                ([], (RESOURCE_EXHAUSTED, "2-0")),
+                Step([], (RESOURCE_EXHAUSTED, "2-0"), reason="SUBSCRIBER_TOO_SLOW"),
                 (["3-0"], None),
             ]
         )
@@ -136,6 +140,47 @@ class EventStreamTest(unittest.TestCase):
         self.assertRaises(StopIteration, next, events)
         self.assertEqual(len(servicer.requests), 1)
 
+    def test_resumes_a_subscriber_too_slow_and_a_rate_limit_after_its_retry_delay(self):
+        servicer, client = self.serve(
+            [
+                Step(["1-0"], (RESOURCE_EXHAUSTED, "0-0"), reason="SUBSCRIBER_TOO_SLOW"),
+                Step([], (RESOURCE_EXHAUSTED, "0-0"), reason="RATE_LIMITED", retry_delay=0.007),
+                Step(["2-0"], None),
+            ]
+        )
+        resumptions = []
+        events = client.watch_events(job_ids=["j"], resume=QUICK, on_resume=resumptions.append)
+        self.assertEqual([event.cursor for event in events], ["1-0", "2-0"])
+        self.assertEqual([error_details(r.error).reason for r in resumptions], ["SUBSCRIBER_TOO_SLOW", "RATE_LIMITED"])
+        self.assertEqual(resumptions[1].delay, 0.007)
+        self.assertEqual([request.after_cursor for request in servicer.requests], ["", "1-0", "1-0"])
+
+    def test_raises_without_resuming_a_resource_exhausted_another_subscription_cannot_get_past_and_a_deadline(self):
+        endings = [
+            # The principal holds the most subscriptions: another one adds pressure and hides the caller's leak.
+            Step([], (RESOURCE_EXHAUSTED, "0-0"), reason="TOO_MANY_SUBSCRIPTIONS"),
+            Step([], (RESOURCE_EXHAUSTED, "0-0"), reason="AUTHENTICATION_THROTTLED", retry_delay=0.005),
+            Step([], (RESOURCE_EXHAUSTED, "0-0"), reason="BODY_TOO_LARGE"),
+            # A reason is only known within its domain: another service's SUBSCRIBER_TOO_SLOW is not ours.
+            Step([], (RESOURCE_EXHAUSTED, "0-0"), reason="SUBSCRIBER_TOO_SLOW", domain="proxy.example.com"),
+            # No ErrorInfo, as gRPC's own refusals (metadata or a message over a limit) come.
+            Step([], (RESOURCE_EXHAUSTED, NO_DETAILS)),
+            Step([], (grpc.StatusCode.DEADLINE_EXCEEDED, "0-0")),
+        ]
+        for ending in endings:
+            with_info = ending.ending[1] is not NO_DETAILS
+            with self.subTest(code=ending.ending[0], error_info=(ending.reason, ending.domain) if with_info else None):
+                # The second step would succeed: only a stream that resumed would deliver its event.
+                servicer, client = self.serve([ending._replace(cursors=["1-0"]), Step(["2-0"], None)])
+                resumptions = []
+                events = client.watch_events(job_ids=["j"], resume=QUICK, on_resume=resumptions.append)
+                self.assertEqual(next(events).cursor, "1-0")
+                with self.assertRaises(grpc.RpcError) as ended:
+                    next(events)
+                self.assertEqual(ended.exception.code(), ending.ending[0])
+                self.assertRaises(StopIteration, next, events)
+                self.assertEqual((resumptions, len(servicer.requests)), ([], 1))
+
     def test_a_registered_call_starts_the_count_of_failed_attempts_again(self):
         # A server restart as the stream sees it: the server ends a subscription it had registered (no event
         # came), then refuses one attempt while it is down. Four of them, with a policy that gives up after two
@@ -167,7 +212,11 @@ class EventStreamTest(unittest.TestCase):
         refused = Step([], (UNAVAILABLE, NO_DETAILS))
         servicer, client = self.serve(
             [refused] * 3
-            + [Step([], (RESOURCE_EXHAUSTED, "1-0"), retry_delay=0.05), Step([], (UNAVAILABLE, "1-0"), retry_delay=60), Step([], None)]
+            + [
+                Step([], (RESOURCE_EXHAUSTED, "1-0"), retry_delay=0.05, reason="RATE_LIMITED"),
+                Step([], (UNAVAILABLE, "1-0"), retry_delay=60),
+                Step([], None),
+            ]
         )
         resumptions = []
         self.assertEqual(list(client.watch_events(resume=ResumePolicy(initial_delay=0.01, max_delay=0.1), on_resume=resumptions.append)), [])

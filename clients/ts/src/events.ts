@@ -23,7 +23,7 @@ export interface ResumePolicy {
 
 /** What onResume is told before each resumption. */
 export interface Resumption {
-  /** How the previous call ended (UNAVAILABLE or RESOURCE_EXHAUSTED). */
+  /** How the previous call ended (UNAVAILABLE, or RESOURCE_EXHAUSTED with reason SUBSCRIBER_TOO_SLOW or RATE_LIMITED). */
   error: ProvenanceClientError;
   /** 1 for the first resumption after the first call or after a call the server registered, counting up while calls fail before being registered. */
   attempt: number;
@@ -49,14 +49,32 @@ export interface WatchOptions {
 
 const DEFAULT_RESUME_POLICY: Required<ResumePolicy> = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
 
-/** The statuses with which the server ends a subscription that the subscriber can resume (README, "Errors"). */
-const RESUMABLE = new Set([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED]);
+/**
+ * The ErrorInfo reasons (domain provenance.v1) of a RESOURCE_EXHAUSTED that
+ * a new subscription gets past: the subscriber read too slowly (resume after
+ * its last cursor), or the principal's rate limit (resume after RetryInfo).
+ * The others are not resumed: TOO_MANY_SUBSCRIPTIONS (another subscription
+ * only adds to the pressure and hides a leak in the caller),
+ * AUTHENTICATION_THROTTLED, BODY_TOO_LARGE, and gRPC's own, which has no
+ * ErrorInfo (a message over the size limit).
+ */
+const RESUMABLE_EXHAUSTION_REASONS = new Set(['SUBSCRIBER_TOO_SLOW', 'RATE_LIMITED']);
+const ERROR_DOMAIN = 'provenance.v1';
+
+/** Whether a new call can get past the status that ended one: UNAVAILABLE, or RESOURCE_EXHAUSTED for one of the reasons above. */
+function isResumable(error: ProvenanceClientError): boolean {
+  if (error.code === status.UNAVAILABLE) return true;
+  const errorInfo = error.statusDetails?.errorInfo;
+  return error.code === status.RESOURCE_EXHAUSTED && errorInfo?.domain === ERROR_DOMAIN && RESUMABLE_EXHAUSTION_REASONS.has(errorInfo.reason);
+}
 
 type OpenCall = (request: WatchEventsRequest, deadline: number) => ClientReadableStream<WatchEventsResponse>;
 
 /**
  * The events of a WatchEvents subscription, in order, each once, across
- * resumptions: when a call ends with UNAVAILABLE or RESOURCE_EXHAUSTED, the
+ * resumptions: when a call ends with UNAVAILABLE, or RESOURCE_EXHAUSTED for a
+ * subscriber too slow or a rate limit (ErrorInfo reason SUBSCRIBER_TOO_SLOW,
+ * RATE_LIMITED), the
  * next one asks for the events after the last cursor yielded (or, if none
  * was, after the subscription's start, which the server names in the
  * ErrorInfo's startCursor). Other errors are thrown from the iterator, as is
@@ -148,7 +166,7 @@ export class EventWatch implements AsyncIterableIterator<ProvenanceEvent> {
           const error = toClientError(thrown);
           // A call the server registered was a successful resubscription, events or not: only calls failing before that count.
           if (this.reader.isRegistered) failuresInARow = 0;
-          if (!policy || !(error instanceof ProvenanceClientError) || !RESUMABLE.has(error.code) || failuresInARow >= policy.maxAttempts) throw error;
+          if (!policy || !(error instanceof ProvenanceClientError) || !isResumable(error) || failuresInARow >= policy.maxAttempts) throw error;
           failuresInARow++;
           if (!yieldedAny) next = resumeFromStart(this.request, next, error);
           const backoff = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (failuresInARow - 1));
