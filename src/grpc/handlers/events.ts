@@ -1,17 +1,22 @@
 import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
-import { ProvenanceError } from '../domain/errors.js';
-import type { EventView } from '../domain/job-view.js';
-import { WatchEventsResponse, type WatchEventsRequest } from '../gen/provenance/v1/provenance_service.js';
-import { EncodedMessage } from './encoded-messages.js';
-import type { Subscription } from '../service/event-stream/event-hub.js';
-import { toServiceError } from './errors.js';
-import { toEventMessage, toWatchEventsCommand } from './mapping.js';
-import type { HandlerContext } from './provenance-handlers.js';
-import { UndecodableRequest } from './request-decoding.js';
-import { streamEndSignal } from './interceptors/stream-lifetime.js';
-import { requestLogger } from './request-id-metadata.js';
+import { ProvenanceError } from '../../domain/errors.js';
+import type { EventView } from '../../domain/job-view.js';
+import { WatchEventsResponse, type ProvenanceServiceServer, type WatchEventsRequest } from '../../gen/provenance/v1/provenance_service.js';
+import { EncodedMessage } from '../encoded-messages.js';
+import type { Subscription } from '../../service/event-stream/event-hub.js';
+import type { CallDependencies, CallEdge } from '../call.js';
+import { toServiceError } from '../errors.js';
+import { toEventMessage, toWatchEventsCommand } from '../mapping.js';
+import { UndecodableRequest } from '../request-decoding.js';
+import { streamEndSignal } from '../interceptors/stream-lifetime.js';
+import { requestLogger } from '../request-id-metadata.js';
 
 const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
+
+/** The event stream: WatchEvents. */
+export function eventHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'watchEvents'> {
+  return { watchEvents: (call) => streamEvents(call, edge.deps) };
+}
 
 /**
  * WatchEvents: writes the subscription's events to the call, waiting for
@@ -26,7 +31,7 @@ const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
  * data the client does not read), the call closing or failing, or the hub
  * ending the subscription.
  */
-export function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, context: HandlerContext): void {
+function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, context: CallDependencies): void {
   const callEnded = streamEndSignal(call.metadata);
   // The call ended before the handler ran: nobody is left to answer, and nothing was taken.
   if (callEnded.aborted) return;
