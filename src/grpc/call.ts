@@ -7,8 +7,11 @@ import { toServiceError } from './errors.js';
 import { UndecodableRequest } from './request-decoding.js';
 import { requestLogger } from './request-id-metadata.js';
 
-export interface CallDependencies {
-  service: ProvenanceService;
+/** Of the service, the edge itself needs the audit trail only; the handlers use the rest. */
+export type AuditTrail = Pick<ProvenanceService, 'audit'>;
+
+export interface CallDependencies<S extends AuditTrail = ProvenanceService> {
+  service: S;
   logger: Logger;
   /** Who is calling (set by the authentication interceptor). */
   principalOf(call: { metadata: Metadata }): Principal;
@@ -42,8 +45,8 @@ export interface UseCase<Req, Res> {
  * and the WatchEvents stream pass here alike; the REST gateway forwards its
  * calls to them.
  */
-export class CallEdge {
-  constructor(readonly deps: CallDependencies) {}
+export class CallEdge<S extends AuditTrail = ProvenanceService> {
+  constructor(readonly deps: CallDependencies<S>) {}
 
   /** The path audit entries, logs and error details name a method by. */
   static pathOf(method: MethodName): string {
