@@ -3,13 +3,11 @@ import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/gr
 import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
-import { ProvenanceServiceService } from '@provenance/client/gen/provenance/v1/provenance_service';
-import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
+import type { CallDependencies } from './call.js';
 import { ServingHealth } from './health.js';
-import { createProvenanceHandlers, type HandlerContext } from './provenance-handlers.js';
 import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
+import * as provenanceApi from './provenance-api.js';
 import { createReflection } from './reflection.js';
-import { decodingFailuresAsValues } from './request-decoding.js';
 import { requestFieldCounters } from './request-fields.js';
 import { keepProtoKeysInStructs } from './struct-keys.js';
 
@@ -32,7 +30,7 @@ export interface RunningServer {
 }
 
 
-export async function startGrpcServer(options: GrpcServerOptions, context: HandlerContext): Promise<RunningServer> {
+export async function startGrpcServer(options: GrpcServerOptions, context: CallDependencies): Promise<RunningServer> {
   keepProtoKeysInStructs();
   const server = new Server({
     // Last: WatchEvents relies on it for its deadline and for hearing of its call's end (stream-lifetime.ts).
@@ -45,7 +43,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Handl
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH)) };
-  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, decoding)), createProvenanceHandlers(context));
+  provenanceApi.addToServer(server, { ...context, decoding });
   const health = new ServingHealth(() => context.service.isReady());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET_PATH).addToServer(server);

@@ -1,17 +1,17 @@
-import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
-import { ProvenanceError } from '../domain/errors.js';
-import type { EventView } from '../domain/job-view.js';
-import { WatchEventsResponse, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
-import { EncodedMessage } from './encoded-messages.js';
-import type { Subscription } from '../service/event-stream/event-hub.js';
-import { toServiceError } from './errors.js';
-import { toEventMessage, toWatchEventsCommand } from './mapping.js';
-import type { HandlerContext } from './provenance-handlers.js';
-import { UndecodableRequest } from './request-decoding.js';
-import { streamEndSignal } from './interceptors/stream-lifetime.js';
-import { requestLogger } from './request-id-metadata.js';
+import { Metadata, type ServerWritableStream, type ServiceError } from '@grpc/grpc-js';
+import { ProvenanceError } from '../../domain/errors.js';
+import type { EventView } from '../../domain/job-view.js';
+import { WatchEventsResponse, type ProvenanceServiceServer, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { EncodedMessage } from '../encoded-messages.js';
+import type { Subscription } from '../../service/event-stream/event-hub.js';
+import type { CallEdge } from '../call.js';
+import { toEventMessage, toWatchEventsCommand } from '../mapping.js';
+import { streamEndSignal } from '../interceptors/stream-lifetime.js';
 
-const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
+/** The event stream: WatchEvents. */
+export function eventHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'watchEvents'> {
+  return { watchEvents: (call) => streamEvents(call, edge) };
+}
 
 /**
  * WatchEvents: writes the subscription's events to the call, waiting for
@@ -26,7 +26,7 @@ const METHOD = '/provenance.v1.ProvenanceService/WatchEvents';
  * data the client does not read), the call closing or failing, or the hub
  * ending the subscription.
  */
-export function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, context: HandlerContext): void {
+function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>, edge: CallEdge): void {
   const callEnded = streamEndSignal(call.metadata);
   // The call ended before the handler ran: nobody is left to answer, and nothing was taken.
   if (callEnded.aborted) return;
@@ -46,33 +46,18 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
 
   /** The cursor of the last event handed to HTTP/2. */
   let lastSent: string | undefined;
-  const log = requestLogger(context.logger, call.metadata);
-  const fail = (error: unknown) => {
-    if (released) return;
-    const resumable = subscription && error instanceof ProvenanceError ? withCursors(error, lastSent ?? '', subscription.startCursor ?? '') : error;
-    call.emit('error', toServiceError(resumable, METHOD, log));
+  const log = edge.logOf(call);
+  /** A failure to open is translated (and audited) by the edge already. */
+  const failToOpen = (failure: ServiceError) => {
+    if (!released) call.emit('error', failure);
   };
 
-  const request = call.request as WatchEventsRequest | UndecodableRequest;
-  if (request instanceof UndecodableRequest) return fail(request.toError());
-  const principal = context.principalOf(call);
-  const watched = [...request.jobIds, ...(request.lineageOf ? [request.lineageOf] : [])];
-  // The subscription goes into the audit trail before its first event; if it cannot, no event is sent.
-  const opening = context.service.watchEvents(principal, toWatchEventsCommand(request)).then(
-    async (opened) => {
-      try {
-        await context.service.audit(principal, METHOD, watched, 'OK');
-      } catch (auditError) {
-        opened.close();
-        throw auditError;
-      }
-      return opened;
-    },
-    async (error: unknown) => {
-      await context.service.audit(principal, METHOD, watched, status[toServiceError(error, METHOD, log).code]);
-      throw error;
-    },
-  );
+  // The subscription goes into the audit trail before its first event; if it cannot, it is closed and no event is sent.
+  const opening = edge.answer('watchEvents', call, {
+    run: (request: WatchEventsRequest, principal) => edge.deps.service.watchEvents(principal, toWatchEventsCommand(request)),
+    audited: (request) => [...request.jobIds, ...(request.lineageOf ? [request.lineageOf] : [])],
+    discard: (opened) => opened.close(),
+  });
   opening.then(async (opened) => {
     if (released) return opened.close();
     subscription = opened;
@@ -94,11 +79,13 @@ export function streamEvents(call: ServerWritableStream<WatchEventsRequest, Watc
         }
       }
     } catch (error) {
-      fail(error);
+      if (released) return;
+      const resumable = error instanceof ProvenanceError ? withCursors(error, lastSent ?? '', opened.startCursor ?? '') : error;
+      call.emit('error', edge.failureOf('watchEvents', resumable, log));
     } finally {
       call.off('drain', resume);
     }
-  }, fail);
+  }, failToOpen);
 }
 
 /**

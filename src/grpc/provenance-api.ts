@@ -1,0 +1,33 @@
+import type { Server } from '@grpc/grpc-js';
+import { ProvenanceServiceService, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { CallEdge, type CallDependencies } from './call.js';
+import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
+import { auditHandlers } from './handlers/audit.js';
+import { eventHandlers } from './handlers/events.js';
+import { executionHandlers } from './handlers/execution.js';
+import { jobHandlers } from './handlers/jobs.js';
+import { lineageHandlers } from './handlers/lineage.js';
+import { decodingFailuresAsValues, type DecodingLimits } from './request-decoding.js';
+
+export interface ProvenanceApiDependencies extends CallDependencies {
+  /** What a request may hold before it is decoded (request-decoding.ts). */
+  decoding: DecodingLimits;
+}
+
+/**
+ * Serves provenance.v1.ProvenanceService on a grpc-js server, as
+ * grpc-health-check and @grpc/reflection add theirs: every handler passes
+ * through one CallEdge (call.ts: principal, audit, statuses); the handlers
+ * live by resource in handlers/.
+ */
+export function addToServer(server: Server, deps: ProvenanceApiDependencies): void {
+  const edge = new CallEdge(deps);
+  const handlers: ProvenanceServiceServer = {
+    ...jobHandlers(edge),
+    ...lineageHandlers(edge),
+    ...executionHandlers(edge),
+    ...eventHandlers(edge),
+    ...auditHandlers(edge),
+  };
+  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, deps.decoding)), handlers);
+}
