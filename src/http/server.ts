@@ -118,7 +118,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     };
     const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
     status = answer.status;
-    if (bodyStillArriving(request)) closeAfterLingering(request);
+    if (bodyStillArriving(request)) closeAfterLingering(request, response);
     response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
     if (answer.stream) await answer.stream(response);
     else response.end(answer.body);
@@ -145,8 +145,12 @@ function bodyStillArriving(request: IncomingMessage): boolean {
  * dropped (nothing is kept) until the client, having seen the answer, stops
  * sending, for LINGER_MS at most: a lingering close, as HTTP servers do.
  */
-function closeAfterLingering(request: IncomingMessage): void {
+function closeAfterLingering(request: IncomingMessage, response: ServerResponse): void {
   const { socket } = request;
+  // The client is told, so that it sends nothing more on this connection.
+  response.setHeader('Connection', 'close');
+  // Node ends an answer marked "close" by destroying the socket once it is written: with the body still arriving, that resets the connection and the client loses the answer. Ending it (FIN) keeps it readable for the lingering.
+  socket.destroySoon = () => socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(timer));
   // The client sent it all after all: nothing unread is left, so the close is an orderly one.
