@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { splitAddress } from '../address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../request-id.js';
@@ -80,6 +81,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
+  // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    const body = `${JSON.stringify({ error: 'CONNECT is not allowed: this is not a proxy' })}\n`;
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { sqliteLane } from '../support/execution.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
-import { openSocket, readResponse } from '../support/raw-http.js';
+import { openSocket, rawExchange, readResponse } from '../support/raw-http.js';
 
 /** Requests the fuzz suites found a fault with, each sent through the wire as the fuzz sent it, fixed at its cause. */
 describe('fuzz findings, as regression tests', function () {
@@ -54,6 +54,15 @@ describe('fuzz findings, as regression tests', function () {
       } finally {
         socket.destroy();
       }
+    }
+    await stillServes();
+  });
+
+  it('answers CONNECT with 405 instead of closing the connection without a status', async () => {
+    for (const target of ['/jobs', 'fuzz:443']) {
+      const answer = await rawExchange(server.httpAddress, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(answer.status, target).to.equal(405);
+      expect(JSON.parse(answer.body), target).to.have.property('error');
     }
     await stillServes();
   });
