@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { Client as GrpcClient, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { JobStatus, StartPosition } from '@provenance/client';
 import { collectEventsUntil, connect, type Client } from '../support/grpc-client.js';
@@ -130,10 +131,7 @@ export function watchHealth(target: FuzzTarget): { stop(): Promise<string[]> } {
   const check = async () => {
     const [grpc, http] = await Promise.all([
       grpcHealth(client, target.adminKey, HEALTH_DEADLINE_MS),
-      fetch(`http://${target.server.httpAddress}/healthz`, { signal: AbortSignal.timeout(HEALTH_DEADLINE_MS) }).then(
-        (response) => `${response.status}`,
-        (error: unknown) => String(error),
-      ),
+      httpStatus(target.server.httpAddress, '/healthz', HEALTH_DEADLINE_MS),
     ]);
     if (grpc !== 'SERVING') problems.push(`gRPC health answered ${grpc}`);
     if (http !== '200') problems.push(`GET /healthz answered ${http}`);
@@ -169,6 +167,19 @@ export function checkAlive(target: FuzzTarget, findings: FuzzFindings): boolean 
   const { child } = target.server;
   findings.addFirst(`the server exited (code ${child.exitCode}, signal ${child.signalCode}); its last output:\n${target.server.output().slice(-4_000)}`);
   return false;
+}
+
+/** GET path's status, on a connection of its own (none the fuzz's requests could have left closing); else what went wrong. */
+function httpStatus(address: string, path: string, deadlineMs: number): Promise<string> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const request = httpGet({ host, port: Number(port), path, agent: false, timeout: deadlineMs }, (response) => {
+      response.resume();
+      resolve(String(response.statusCode));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${deadlineMs} ms`)));
+    request.on('error', (error) => resolve(String(error)));
+  });
 }
 
 /** The resident set size of a process, from /proc. */

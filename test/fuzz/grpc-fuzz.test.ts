@@ -124,32 +124,35 @@ describe('fuzz: every gRPC method of ProvenanceService', function () {
       return { method, kind, request, metadata: credentialsFor(run, target, index) };
     };
 
-    await runCases(run, CONCURRENCY, makeCase, async (testCase, index) => {
-      // Once the server is gone every call fails the same way; the finding is its exit, with its output.
-      if (!isAlive(target)) return;
-      const label = `#${index} ${testCase.method.name}, ${testCase.kind}, ${testCase.request.length} bytes (${testCase.request.subarray(0, 48).toString('hex')}${testCase.request.length > 48 ? '…' : ''}), metadata ${JSON.stringify(testCase.metadata.map(([name, value]) => [name, value === target.adminKey ? '<valid key>' : value]))}`;
-      const metadata = new Metadata();
-      for (const [name, value] of testCase.metadata) metadata.add(name, value);
-      if (testCase.method.methodKind === 'server_streaming') {
-        const error = await openAndLeave(client, grpcPath(testCase.method), testCase.request, metadata);
-        if (error) judgeError(error, label, findings);
-        return;
-      }
-      const { response, error } = await rawUnaryCall(client, grpcPath(testCase.method), testCase.request, metadata);
-      tally(answers, testCase.method.name, status[error?.code ?? status.OK]!);
-      if (error) return judgeError(error, label, findings);
-      const written = WRITES[testCase.method.name];
-      if (!written) return undefined;
-      try {
-        for (const id of written(response!)) target.acceptedJobIds.add(id);
-      } catch (decodeError) {
-        findings.add(`${label}: accepted, but its answer does not decode: ${String(decodeError)}`);
-      }
-      return undefined;
-    });
+    try {
+      await runCases(run, CONCURRENCY, makeCase, async (testCase, index) => {
+        // Once the server is gone every call fails the same way; the finding is its exit, with its output.
+        if (!isAlive(target)) return;
+        const label = `#${index} ${testCase.method.name}, ${testCase.kind}, ${testCase.request.length} bytes (${testCase.request.subarray(0, 48).toString('hex')}${testCase.request.length > 48 ? '…' : ''}), metadata ${JSON.stringify(testCase.metadata.map(([name, value]) => [name, value === target.adminKey ? '<valid key>' : value]))}`;
+        const metadata = new Metadata();
+        for (const [name, value] of testCase.metadata) metadata.add(name, value);
+        if (testCase.method.methodKind === 'server_streaming') {
+          const error = await openAndLeave(client, grpcPath(testCase.method), testCase.request, metadata);
+          if (error) judgeError(error, label, findings);
+          return;
+        }
+        const { response, error } = await rawUnaryCall(client, grpcPath(testCase.method), testCase.request, metadata);
+        tally(answers, testCase.method.name, status[error?.code ?? status.OK]!);
+        if (error) return judgeError(error, label, findings);
+        const written = WRITES[testCase.method.name];
+        if (!written) return undefined;
+        try {
+          for (const id of written(response!)) target.acceptedJobIds.add(id);
+        } catch (decodeError) {
+          findings.add(`${label}: accepted, but its answer does not decode: ${String(decodeError)}`);
+        }
+        return undefined;
+      });
 
-    console.log(`      answers: ${[...answers].map(([method, codes]) => `${method} ${[...codes].map(([code, count]) => `${code}×${count}`).join(' ')}`).join('; ')}`);
-    for (const problem of await health.stop()) findings.add(`health: ${problem}`);
+      console.log(`      answers: ${[...answers].map(([method, codes]) => `${method} ${[...codes].map(([code, count]) => `${code}×${count}`).join(' ')}`).join('; ')}`);
+    } finally {
+      for (const problem of await health.stop()) findings.add(`health: ${problem}`);
+    }
     checkMemory(target, memoryBefore, findings);
     if (checkAlive(target, findings)) {
       await checkSubscriptionsReleased(target, findings);
