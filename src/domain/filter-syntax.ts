@@ -120,7 +120,8 @@ function tokenize(text: string): Token[] {
       i += op.length;
     } else {
       const word = /^[A-Za-z0-9_.:-]+/.exec(text.slice(i));
-      if (!word) throw filterError(`unexpected character '${c}' at position ${i + 1}`);
+      // The whole character: a UTF-16 unit alone can be half of one, which no status message may carry.
+      if (!word) throw filterError(`unexpected character '${String.fromCodePoint(text.codePointAt(i)!)}' at position ${i + 1}`);
       tokens.push({ kind: 'word', text: word[0], at: i });
       i += word[0].length;
     }

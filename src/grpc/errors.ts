@@ -58,7 +58,17 @@ export function toRpcStatus(error: unknown, method: string, logger: Logger): Sta
     const retryDelay = { seconds: String(Math.floor(details.retryDelayMs / 1000)), nanos: (details.retryDelayMs % 1000) * 1_000_000 };
     packed.push(pack('google.rpc.RetryInfo', RetryInfo.encode({ retryDelay }).finish()));
   }
-  return { code: status[known.code], message: truncated(known.message, ERROR_BOUNDS.messageBytes), details: packed };
+  return { code: status[known.code], message: wellFormed(truncated(known.message, ERROR_BOUNDS.messageBytes)), details: packed };
+}
+
+/**
+ * The text with any lone surrogate (half of a character) replaced by U+FFFD:
+ * grpc-js sends the message through encodeURI, which throws on one outside
+ * any handler, and the process exits. A message that echoes input cut at a
+ * UTF-16 unit must not be able to do that.
+ */
+function wellFormed(text: string): string {
+  return text.replace(/\p{Cs}/gu, '\ufffd');
 }
 
 /** The first violations that fit what is left of the budget (which they use up), their texts cut; and how many did not fit. */

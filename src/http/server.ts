@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../platform/request-id.js';
@@ -80,6 +81,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
+  // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    const body = `${JSON.stringify({ error: 'CONNECT is not allowed: this is not a proxy' })}\n`;
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,7 +124,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     };
     const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
     status = answer.status;
-    if (bodyStillArriving(request)) closeAfterLingering(request);
+    if (bodyStillArriving(request)) closeAfterLingering(request, response);
     response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
     if (answer.stream) await answer.stream(response);
     else response.end(answer.body);
@@ -145,8 +151,12 @@ function bodyStillArriving(request: IncomingMessage): boolean {
  * dropped (nothing is kept) until the client, having seen the answer, stops
  * sending, for LINGER_MS at most: a lingering close, as HTTP servers do.
  */
-function closeAfterLingering(request: IncomingMessage): void {
+function closeAfterLingering(request: IncomingMessage, response: ServerResponse): void {
   const { socket } = request;
+  // The client is told, so that it sends nothing more on this connection.
+  response.setHeader('Connection', 'close');
+  // Node ends an answer marked "close" by destroying the socket once it is written: with the body still arriving, that resets the connection and the client loses the answer. Ending it (FIN) keeps it readable for the lingering.
+  socket.destroySoon = () => socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(timer));
   // The client sent it all after all: nothing unread is left, so the close is an orderly one.

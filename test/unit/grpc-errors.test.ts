@@ -30,6 +30,14 @@ describe('toServiceError', () => {
     expect(lines.map((line) => [line.level, line.msg, line.method])).to.deep.equal([[40, 'down', '/m']]);
   });
 
+  it('replaces half a character in the message, which grpc-js could not send (its encodeURI throws) and would end the process over', () => {
+    const { logger } = capturingLogger();
+    const error = toServiceError(invalidArgument([{ field: 'filter', description: "unexpected character '\ud83c'" }]), '/m', logger);
+    expect(error.details).to.equal("invalid request: filter: unexpected character '\ufffd'");
+    expect(() => encodeURI(error.details)).not.to.throw();
+    expect(toServiceError(invalidArgument([{ field: 'f', description: 'whole \u{1f600}' }]), '/m', logger).details).to.equal('invalid request: f: whole \u{1f600}');
+  });
+
   /** What the status takes in the trailers: grpc-status-details-bin (base64) and grpc-message (as grpc-js encodes it). */
   const trailerBytes = (error: ReturnType<typeof toServiceError>) =>
     Buffer.from(error.metadata.get('grpc-status-details-bin')[0] as Buffer).toString('base64').length + encodeURI(error.details).length;
