@@ -114,7 +114,10 @@ function tokenize(text: string): Token[] {
       i++;
       tokens.push({ kind: 'string', text: value, at });
     } else if ('<>=!'.includes(c)) {
-      const op = /^(<=|>=|!=|=|<|>)/.exec(text.slice(i))![0];
+      const matched = /^(<=|>=|!=|=|<|>)/.exec(text.slice(i));
+      // A '!' alone is no operator.
+      if (!matched) throw filterError(`unexpected character '${c}' at position ${i + 1}`);
+      const op = matched[0];
       if (op === '!=') throw filterError(`!= is not supported (position ${i + 1})`);
       tokens.push({ kind: 'op', text: op, at: i });
       i += op.length;

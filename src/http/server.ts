@@ -85,6 +85,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     const body = `${JSON.stringify({ error: 'CONNECT is not allowed: this is not a proxy' })}\n`;
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    // Node has let go of this socket: a client that never closes its side must not keep it.
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+  // Every socket, for the end of the grace period: those Node no longer counts as its own (a CONNECT, a lingering close) too.
+  const sockets = new Set<Duplex>();
+  server.on('connection', (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   const { host, bareHost, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
@@ -96,7 +105,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   });
   return {
     address: `${host}:${(server.address() as AddressInfo).port}`,
-    shutdown: () => shutdown(server, options.shutdownGraceMs),
+    shutdown: () => shutdown(server, sockets, options.shutdownGraceMs),
   };
 }
 
@@ -157,13 +166,11 @@ function closeAfterLingering(request: IncomingMessage, response: ServerResponse)
   response.setHeader('Connection', 'close');
   // Node ends an answer marked "close" by destroying the socket once it is written: with the body still arriving, that resets the connection and the client loses the answer. Ending it (FIN) keeps it readable for the lingering.
   socket.destroySoon = () => socket.end();
+  // Whatever the client does next (sends more after its body, never closes its side), the socket is gone after LINGER_MS.
   const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(timer));
   // The client sent it all after all: nothing unread is left, so the close is an orderly one.
-  request.once('end', () => {
-    clearTimeout(timer);
-    socket.end();
-  });
+  request.once('end', () => socket.end());
   request.resume();
 }
 
@@ -201,10 +208,13 @@ function answersPath(route: Route, pathname: string): boolean {
   return route.prefix ? pathname.startsWith(route.path) && pathname.length > route.path.length : route.path === pathname;
 }
 
-async function shutdown(server: Server, graceMs: number): Promise<void> {
+async function shutdown(server: Server, sockets: ReadonlySet<Duplex>, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  const force = setTimeout(() => server.closeAllConnections(), graceMs);
+  const force = setTimeout(() => {
+    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+  }, graceMs);
   await closed;
   clearTimeout(force);
 }

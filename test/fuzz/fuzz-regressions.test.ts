@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { connect as connectSocket, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { sqliteLane } from '../support/execution.js';
@@ -54,6 +55,33 @@ describe('fuzz findings, as regression tests', function () {
       } finally {
         socket.destroy();
       }
+    }
+    await stillServes();
+  });
+
+  it('lets go of a connection whose client sends past the body it was answered without, and never closes', async () => {
+    // The lingering close stopped its timer when the body ended; bytes after it, from a client that keeps its side open,
+    // held the socket half-closed for good, and the server's shutdown waited on it forever.
+    const [host, port] = server.httpAddress.split(':') as [string, string];
+    const socket: Socket = connectSocket({ host, port: Number(port), allowHalfOpen: true });
+    socket.on('error', () => {});
+    const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    try {
+      const response = readResponse(socket);
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n');
+      const answer = await response;
+      expect(answer.status).to.equal(200);
+      expect(answer.headers.connection).to.equal('close');
+      socket.write('0123456789');
+      // A socket the server has let go of answers more bytes with a reset, which closes this side too.
+      const more = setInterval(() => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100)), 200);
+      try {
+        await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('the server kept the connection for 30 s')), 30_000))]);
+      } finally {
+        clearInterval(more);
+      }
+    } finally {
+      socket.destroy();
     }
     await stillServes();
   });

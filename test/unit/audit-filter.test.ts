@@ -51,6 +51,9 @@ describe('parseAuditFilter', () => {
     expect(violation('subject != "a"')).to.match(/!= is not supported/);
     expect(violation('subject = "a')).to.match(/unterminated string/);
     expect(violation('subject = "a" AND (time > "x")')).to.match(/unexpected character '\(' at position 19/);
+    // Found by the fuzz suite: a '!' that is not '!=' was an internal error.
+    expect(violation('status !d_i= 42')).to.match(/unexpected character '!' at position 8/);
+    expect(violation('subject = "a" !')).to.match(/unexpected character '!' at position 15/);
   });
 
   it('refuses times that are not quoted RFC 3339, or not real', () => {
