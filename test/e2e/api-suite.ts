@@ -434,6 +434,8 @@ export function describeApi(lane: ApiLane): void {
             expect(page).to.deep.include({ truncated: false, hiddenNodeCount: 0 });
             paged.push(...page.dependents);
             pageToken = page.nextPageToken;
+            // A token that does not move forward would page for ever.
+            expect(paged.length, `at page size ${pageSize}`).to.be.at.most(expected.length);
           } while (pageToken);
           expect(paged, `at page size ${pageSize}`).to.deep.equal(onePage.dependents);
         }
