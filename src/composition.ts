@@ -10,6 +10,7 @@ import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event
 import { BeeQueueJobQueue } from './adapters/bee-queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './handlers/built-in-handlers.js';
 import { loadHandlerModules } from './handlers/handler-modules.js';
+import { DependentsSnapshots } from './service/dependents-snapshots.js';
 import { EventHub } from './service/event-stream/event-hub.js';
 import { EventRelay } from './service/event-stream/event-relay.js';
 import { JobAccessCache } from './service/event-stream/job-access-cache.js';
@@ -72,6 +73,7 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
     queue,
     hub,
     eventJobAccess: new JobAccessCache(store, config.events.accessCache),
+    dependentsSnapshots: new DependentsSnapshots(),
     handlers,
     limits: {
       maxLineageDepth: config.maxLineageDepth,

@@ -10,6 +10,7 @@ import { checkReproducibility, type ReproducibilityIssue } from '../domain/repro
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
+import type { DependentsSnapshot } from './dependents-snapshots.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
@@ -100,28 +101,74 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   const pageSize = effectivePageSize(command.pageSize);
   const root = await readableJob(deps, principal, command.jobId);
 
-  let candidates: Array<{ job: JobRecord; depth: number }>;
+  let candidates: Array<{ jobId: string; depth: number }>;
   let truncated = false;
+  let snapshotId: string | undefined;
+  let records: Map<string, JobRecord>;
   if (command.transitive) {
-    const lineage = await walk(deps, root, ['DESCENDANTS'], 'FULL', { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes });
-    truncated = lineage.truncation.length > 0;
-    candidates = lineage.nodes
-      .filter((n) => n.depth > afterDepth || (n.depth === afterDepth && n.row.jobId > afterJobId))
-      .slice(0, pageSize + 1)
-      .map((n) => ({ job: n.row.record!, depth: n.depth }));
+    // The walk of the sequence's first page when this process still holds it (docs/decisions.md, Lineage); else a walk now, kept for the next pages.
+    const keptId = typeof position?.snapshot === 'string' ? position.snapshot : undefined;
+    const kept = keptId === undefined ? undefined : deps.dependentsSnapshots.get(keptId);
+    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root);
+    truncated = snapshot.truncated;
+    candidates = [];
+    for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.jobIds.length && candidates.length <= pageSize; i++) {
+      candidates.push({ jobId: snapshot.jobIds[i]!, depth: snapshot.depths[i]! });
+    }
+    if (candidates.length > pageSize) snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
+    records = await pageRecords(deps, candidates.slice(0, pageSize));
   } else {
     const children = await deps.store.listChildren(root.jobId, pageSize + 1, afterJobId || undefined);
-    candidates = children.map((job) => ({ job, depth: 1 }));
+    candidates = children.map((job) => ({ jobId: job.jobId, depth: 1 }));
+    records = new Map(children.map((job) => [job.jobId, job]));
   }
-  const page = candidates.slice(0, pageSize);
+  // A job deleted since the walk (the service deletes none; an operator may) is no longer a dependent.
+  const page = candidates.slice(0, pageSize).flatMap((d) => {
+    const job = records.get(d.jobId);
+    return job ? [{ job, depth: d.depth }] : [];
+  });
   const viewer = viewerOf(deps, principal);
   const shown = page.filter((d) => viewer.mayRead(d.job)).map((d) => d.job);
   const views = new Map((await viewJobs(deps, principal, shown, [root, ...page.map((d) => d.job)])).map((view) => [view.jobId, view]));
   const dependents = page.map((d): Dependent => (viewer.mayRead(d.job) ? { job: views.get(d.job.jobId)!, depth: d.depth } : { restrictedJobId: viewer.placeholder(d.job.jobId), depth: d.depth }));
   const hiddenNodeCount = dependents.filter((d) => 'restrictedJobId' in d).length;
   if (candidates.length <= pageSize) return { dependents, nextPageToken: '', truncated, hiddenNodeCount };
-  const last = page[page.length - 1]!;
-  return { dependents, nextPageToken: encodePageToken(query, { depth: last.depth, jobId: last.job.jobId }, deps.secret), truncated, hiddenNodeCount };
+  const last = candidates[pageSize - 1]!;
+  const next = { depth: last.depth, jobId: last.jobId, ...(snapshotId ? { snapshot: snapshotId } : {}) };
+  return { dependents, nextPageToken: encodePageToken(query, next, deps.secret), truncated, hiddenNodeCount };
+}
+
+/**
+ * Every descendant of the root within the configured limits, nearest first,
+ * from a walk in the ids view: what each job is and who may read it is read
+ * for the jobs of a page only.
+ */
+async function walkDependents(deps: ServiceDependencies, root: JobRecord): Promise<DependentsSnapshot> {
+  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes });
+  return {
+    rootId: root.jobId,
+    jobIds: lineage.nodes.map((node) => node.row.jobId),
+    depths: lineage.nodes.map((node) => node.depth),
+    truncated: lineage.truncation.length > 0,
+  };
+}
+
+/** The index of the first job after (depth, jobId) in the snapshot's order (binary search; jobIds compare by UTF-16 code units, as buildLineage sorts them). */
+function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string): number {
+  let low = 0;
+  let high = snapshot.jobIds.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const middleDepth = snapshot.depths[middle]!;
+    if (middleDepth < depth || (middleDepth === depth && snapshot.jobIds[middle]! <= jobId)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The whole records of a page's jobs, in one store read. */
+async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>): Promise<Map<string, JobRecord>> {
+  return new Map((await deps.store.getJobs(page.map((d) => d.jobId))).map((job) => [job.jobId, job]));
 }
 
 export interface ExportCommand {

@@ -33,6 +33,7 @@ import {
 import { audit, listAuditEvents, type AuditPage } from './audit.js';
 import type { EventHub, Subscription } from './event-stream/event-hub.js';
 import type { JobAccessCache } from './event-stream/job-access-cache.js';
+import type { DependentsSnapshots } from './dependents-snapshots.js';
 import { watchEvents } from './event-stream/subscribe.js';
 import { cancelJob } from './execution/cancel-job.js';
 import { invalidateCache, type Invalidation } from './execution/invalidation.js';
@@ -49,6 +50,8 @@ export interface ServiceDependencies {
   hub: EventHub;
   /** Who may read the jobs events name, for showing events to each subscriber. */
   eventJobAccess: JobAccessCache;
+  /** The walks that transitive ListDependents page tokens resume from. */
+  dependentsSnapshots: DependentsSnapshots;
   handlers: HandlerCatalog;
   limits: ServiceLimits;
   execution: ExecutionSettings;

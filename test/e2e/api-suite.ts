@@ -7,6 +7,7 @@ import { CacheState, JobOrigin, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '@provenance/client';
 import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '@provenance/client';
 import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { mulberry32 } from '../support/job-records.js';
 import { parseDot, parseMermaid, provJsonProblems } from '../support/graph-documents.js';
 import type { ServerProcess } from '../support/server-process.js';
 
@@ -385,6 +386,59 @@ export function describeApi(lane: ApiLane): void {
         ]);
         const error = await failure(api.listDependents({ jobId: id('a'), transitive: false, pageToken: (await api.listDependents({ jobId: id('a'), transitive: true, pageSize: 1 })).nextPageToken }));
         expect(error.code).to.equal(status.INVALID_ARGUMENT);
+      });
+
+      it('pages through a few hundred transitive dependents, at page size 1 and 7, exactly as in one page', async function () {
+        // About 350 calls: the MongoDB emulator takes tens of seconds on a busy machine.
+        this.timeout(300_000);
+        // 300 jobs below a root, each with one to three parents among the 30 recorded just before it; names in another order than depths.
+        const random = mulberry32(20260415);
+        const names = Array.from({ length: 300 }, (_, i) => id(`n${((i * 97) % 300).toString().padStart(3, '0')}`));
+        const children = new Map<string, string[]>();
+        const requests = names.map((jobId, i) => {
+          const window = [id('root'), ...names.slice(Math.max(0, i - 30), i)];
+          const parentJobIds = [...new Set(Array.from({ length: 1 + Math.floor(random() * 3) }, () => window[Math.floor(random() * window.length)]!))];
+          for (const parent of parentJobIds) children.set(parent, [...(children.get(parent) ?? []), jobId]);
+          return { jobId, type: 'step', parentJobIds, status: SUCCEEDED, outputHash: `h-${i}` };
+        });
+        await record({ jobId: id('root'), type: 'ingest' });
+        for (let start = 0; start < requests.length; start += 50) {
+          const response = await api.batchRecordJobs({ requests: requests.slice(start, start + 50) });
+          expect(response.results.map((r) => r.status!.code)).to.deep.equal(response.results.map(() => status.OK));
+        }
+        const depths = new Map<string, number>();
+        let frontier = [id('root')];
+        for (let depth = 1; frontier.length > 0; depth++) {
+          const next: string[] = [];
+          for (const parent of frontier) {
+            for (const child of children.get(parent) ?? []) {
+              if (depths.has(child)) continue;
+              depths.set(child, depth);
+              next.push(child);
+            }
+          }
+          frontier = next;
+        }
+        const expected = [...depths].sort(([a, da], [b, db]) => da - db || (a < b ? -1 : 1));
+
+        const onePage = await api.listDependents({ jobId: id('root'), transitive: true, pageSize: 1000 });
+        expect(onePage).to.deep.include({ nextPageToken: '', truncated: false, hiddenNodeCount: 0 });
+        expect(onePage.dependents.map((d) => [d.job!.jobId, d.depth])).to.deep.equal(expected);
+        expect(onePage.dependents.find((d) => d.job!.jobId === names[5])!.job).to.deep.equal(await api.getJob({ jobId: names[5]! }));
+        for (const pageSize of [1, 7]) {
+          const paged: typeof onePage.dependents = [];
+          let pageToken = '';
+          do {
+            const page = await api.listDependents({ jobId: id('root'), transitive: true, pageSize, pageToken });
+            expect(page.dependents).to.have.length(page.nextPageToken ? pageSize : Math.min(pageSize, expected.length - paged.length));
+            expect(page).to.deep.include({ truncated: false, hiddenNodeCount: 0 });
+            paged.push(...page.dependents);
+            pageToken = page.nextPageToken;
+            // A token that does not move forward would page for ever.
+            expect(paged.length, `at page size ${pageSize}`).to.be.at.most(expected.length);
+          } while (pageToken);
+          expect(paged, `at page size ${pageSize}`).to.deep.equal(onePage.dependents);
+        }
       });
 
       it('exports whole records and edges', async () => {

@@ -13,7 +13,7 @@ import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
 /** The figures each scenario must report, at the least. */
 const EXPECTED_FIGURES: Record<string, number> = {
   'batch-ingest': 1,
-  lineage: 4,
+  lineage: 6,
   growth: SMOKE_SIZES.growth.length,
   unary: 1,
   execution: SMOKE_SIZES.executionConcurrency.length,

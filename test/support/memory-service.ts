@@ -9,6 +9,7 @@ import type { Principal } from '../../src/domain/principal.js';
 import { secretKeyMatcher } from '../../src/domain/redaction.js';
 import type { ServiceLimits } from '../../src/domain/validation.js';
 import { createDefaultRegistry } from '../../src/handlers/built-in-handlers.js';
+import { DependentsSnapshots, type DependentsSnapshotLimits } from '../../src/service/dependents-snapshots.js';
 import { EventHub } from '../../src/service/event-stream/event-hub.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { JobAccessCache } from '../../src/service/event-stream/job-access-cache.js';
@@ -36,6 +37,7 @@ export interface MemoryServiceOptions {
   execution?: Partial<ExecutionSettings>;
   /** Handlers by type, besides the built-in ones. */
   handlers?: Record<string, JobHandler>;
+  dependentsSnapshots?: DependentsSnapshotLimits;
 }
 
 /**
@@ -60,6 +62,7 @@ export function memoryService(options: MemoryServiceOptions = {}) {
     queue,
     hub,
     eventJobAccess: new JobAccessCache(store, { maxEntries: 0, ttlMs: 0 }),
+    dependentsSnapshots: new DependentsSnapshots(options.dependentsSnapshots),
     handlers,
     limits: {
       maxLineageDepth: 50,
