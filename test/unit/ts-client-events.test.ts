@@ -219,7 +219,8 @@ describe('@provenance/client watchEvents against a live server', function () {
     const started = Date.now();
     const late = await thrownBy(client.watchEvents({}, { timeoutMs: 300, onResume: (r) => resumptions.push(r) }));
     expect(late.code).to.equal(status.DEADLINE_EXCEEDED);
-    expect(Date.now() - started).to.be.within(250, 5_000);
+    // At its deadline, not never: the upper bound only allows a busy machine.
+    expect(Date.now() - started).to.be.within(250, 15_000);
     expect(resumptions).to.deep.equal([]);
   });
 
