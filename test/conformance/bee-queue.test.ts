@@ -124,7 +124,7 @@ describe('bee-queue job queue', function () {
         survivor.process(1, async (delivery) => {
           deliveries.push(delivery);
         });
-        await until(() => deliveries.length === 1, 'the job to be delivered again', 4 * FAST.stallIntervalMs + 2000);
+        await until(() => deliveries.length === 1, 'the job to be delivered again', 4 * FAST.stallIntervalMs + 10_000);
         expect(deliveries.map((d) => [d.jobId, d.finalAttempt])).to.deep.equal([['orphan', false]]);
       } finally {
         child.kill('SIGKILL');

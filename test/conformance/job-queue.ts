@@ -284,7 +284,7 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       second.process(1, async (delivery) => {
         secondDeliveries.push(delivery);
       });
-      await until(() => secondDeliveries.length === 1, 'the job to be delivered again', 4 * TUNING.stallIntervalMs + 2000);
+      await until(() => secondDeliveries.length === 1, 'the job to be delivered again', 4 * TUNING.stallIntervalMs + 10_000);
       // The first run ends late: its outcome must change nothing. Its queue is closed, so whatever it does, it does in the turns after the run returns.
       stuck.resolve();
       await firstRunEnded.promise;
@@ -308,8 +308,8 @@ function startAbortableWorker(queue: JobQueue): QueueDelivery[] {
   return deliveries;
 }
 
-/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs (by default, generous for a busy machine). */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
