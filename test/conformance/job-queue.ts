@@ -26,9 +26,13 @@ export interface JobQueueHarness {
 }
 
 const TUNING: QueueTuning = { retries: 2, backoffMs: 50, stallIntervalMs: 500 };
-/** How long the tests watch for a delivery that must not come. */
-const QUIET_MS = 300;
 const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * A job enqueued after the ones under test: a queue hands waiting jobs out
+ * in the order they came, so once the marker is delivered, a delivery that
+ * must not come would have come. Tests wait for it instead of for a time.
+ */
+const MARKER = 'marker';
 
 /** Registers the suite. It closes the queues it opened after each test, then calls harness.dispose() once, after all its tests. */
 export function runJobQueueConformance(harness: JobQueueHarness): void {
@@ -57,7 +61,13 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       let calls = 0;
       queue.onReady(() => calls++);
       await until(() => calls === 1, 'the onReady call');
-      await sleep(QUIET_MS);
+      // A delivery goes through every connection the queue has: each is ready by then, and a second call would have come.
+      const delivered: string[] = [];
+      queue.process(1, async ({ jobId }) => {
+        delivered.push(jobId);
+      });
+      await queue.enqueue(MARKER);
+      await until(() => delivered.includes(MARKER), 'the marker delivery');
       expect(calls).to.equal(1);
     });
 
@@ -71,8 +81,9 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       });
       await Promise.all(ids.slice(10).map((id) => queue.enqueue(id)));
       await until(() => deliveries.length >= ids.length, 'every delivery');
-      await sleep(QUIET_MS);
-      expect(deliveries.map((d) => d.jobId).sort()).to.deep.equal([...ids].sort());
+      await queue.enqueue(MARKER);
+      await until(() => deliveries.some((d) => d.jobId === MARKER), 'the marker delivery');
+      expect(deliveries.map((d) => d.jobId).sort()).to.deep.equal([...ids, MARKER].sort());
       expect(deliveries.filter((d) => d.finalAttempt || d.signal.aborted)).to.deep.equal([]);
     });
 
@@ -89,8 +100,9 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       await until(() => delivered.length === 1, 'the delivery');
       await queue.enqueue('twice');
       release.resolve();
-      await sleep(QUIET_MS);
-      expect(delivered).to.deep.equal(['twice']);
+      await queue.enqueue(MARKER);
+      await until(() => delivered.includes(MARKER), 'the marker delivery');
+      expect(delivered).to.deep.equal(['twice', MARKER]);
     });
 
     it('delivers an id again when it is enqueued again after its delivery finished', async () => {
@@ -133,12 +145,11 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       });
       await queue.enqueue('flaky');
       await until(() => attempts.length === 3, 'three attempts');
-      // A fourth attempt would come after a backoff of 400 ms.
-      await sleep(4 * tuning.backoffMs + QUIET_MS);
+      // A fourth attempt would be held, delayed, from the third one's failure on: a job no longer held gets no more.
+      await until(async () => (await queue.holding(['flaky'])).size === 0, 'the job to leave the queue');
       expect(attempts.map((a) => a.finalAttempt)).to.deep.equal([false, false, true]);
       expect(attempts[1]!.at - attempts[0]!.at).to.be.at.least(tuning.backoffMs);
       expect(attempts[2]!.at - attempts[1]!.at).to.be.at.least(2 * tuning.backoffMs);
-      expect(await queue.holding(['flaky'])).to.deep.equal(new Set());
     });
 
     it('holds waiting, running and retry-waiting ids, and not finished or unknown ones, and counts them', async () => {
@@ -177,6 +188,7 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       const queue = await open(harness.newNamespace());
       await queue.enqueue('doomed');
       await queue.enqueue('kept');
+      await queue.enqueue(MARKER);
       await queue.cancel('doomed');
       await queue.cancel('never-enqueued');
       expect(await queue.holding(['doomed', 'kept'])).to.deep.equal(new Set(['kept']));
@@ -184,9 +196,8 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       queue.process(2, async ({ jobId }) => {
         delivered.push(jobId);
       });
-      await until(() => delivered.includes('kept'), "'kept' to be delivered");
-      await sleep(QUIET_MS);
-      expect(delivered).to.deep.equal(['kept']);
+      await until(() => delivered.includes(MARKER), 'the marker delivery');
+      expect(delivered).to.deep.equal(['kept', MARKER]);
     });
 
     it("cancel aborts a running delivery's signal, and the job is not retried", async () => {
@@ -196,8 +207,10 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       await until(() => deliveries.length === 1, 'the delivery');
       await queue.cancel('long');
       await until(() => deliveries[0]!.signal.aborted, 'the abort');
-      await sleep(4 * TUNING.backoffMs + QUIET_MS);
-      expect(deliveries).to.have.length(1);
+      // One delivery at a time: the marker's comes once the aborted one's failure is settled, and a retry would be held by then.
+      await queue.enqueue(MARKER);
+      await until(() => deliveries.some((d) => d.jobId === MARKER), 'the marker delivery');
+      expect(deliveries.map((d) => d.jobId)).to.deep.equal(['long', MARKER]);
       expect(await queue.holding(['long'])).to.deep.equal(new Set());
     });
 
@@ -210,8 +223,10 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       await until(() => deliveries.length === 1, 'the delivery');
       await other.cancel('remote');
       await until(() => deliveries[0]!.signal.aborted, 'the abort');
-      await sleep(4 * TUNING.backoffMs + QUIET_MS);
-      expect(deliveries).to.have.length(1);
+      // As above: the marker comes once the aborted delivery's failure is settled.
+      await other.enqueue(MARKER);
+      await until(() => deliveries.some((d) => d.jobId === MARKER), 'the marker delivery');
+      expect(deliveries.map((d) => d.jobId)).to.deep.equal(['remote', MARKER]);
       expect(await other.holding(['remote'])).to.deep.equal(new Set());
     });
 
@@ -234,25 +249,34 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
 
       const producer = await open(namespace);
       await producer.enqueue('after-close');
-      await sleep(QUIET_MS);
-      expect(deliveries).to.have.length(1);
       expect(await producer.holding(['after-close'])).to.deep.equal(new Set(['after-close']));
+      // A read the closed queue had left blocked would have been served first; an open worker gets the job instead.
+      const taken: string[] = [];
+      producer.process(1, async ({ jobId }) => {
+        taken.push(jobId);
+      });
+      await until(() => taken.length + deliveries.length > 1, "'after-close' to be delivered");
+      expect(deliveries).to.have.length(1);
+      expect(taken).to.deep.equal(['after-close']);
     });
 
     it("close gives up at its timeout and aborts the delivery's signal; another queue gets the job once its lock lapses", async () => {
       const namespace = harness.newNamespace();
       const first = await open(namespace);
       const stuck = deferred();
+      const firstRunEnded = deferred();
       const firstDeliveries: QueueDelivery[] = [];
       first.process(1, async (delivery) => {
         firstDeliveries.push(delivery);
         await stuck.promise;
+        firstRunEnded.resolve();
       });
       await first.enqueue('orphan');
       await until(() => firstDeliveries.length === 1, 'the first delivery');
       const closing = Date.now();
       await first.close(100);
-      expect(Date.now() - closing).to.be.below(100 + 1000);
+      // The delivery never ends by itself: a close that waited for it would not return at all; the bound is generous.
+      expect(Date.now() - closing).to.be.below(100 + 5000);
       expect(firstDeliveries[0]!.signal.aborted).to.equal(true);
 
       const second = await open(namespace);
@@ -260,29 +284,32 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       second.process(1, async (delivery) => {
         secondDeliveries.push(delivery);
       });
-      await until(() => secondDeliveries.length === 1, 'the job to be delivered again', 4 * TUNING.stallIntervalMs + 2000);
-      // The first run ends late: its outcome must change nothing.
+      await until(() => secondDeliveries.length === 1, 'the job to be delivered again', 4 * TUNING.stallIntervalMs + 10_000);
+      // The first run ends late: its outcome must change nothing. Its queue is closed, so whatever it does, it does in the turns after the run returns.
       stuck.resolve();
-      await sleep(QUIET_MS);
+      await firstRunEnded.promise;
+      await new Promise((resolve) => setImmediate(resolve));
+      await second.ping();
       expect(secondDeliveries.map((d) => [d.jobId, d.finalAttempt])).to.deep.equal([['orphan', false]]);
       expect(await second.holding(['orphan'])).to.deep.equal(new Set());
     });
   });
 }
 
-/** A worker whose deliveries run until their signal aborts, then reject with its reason. */
+/** A worker whose deliveries run until their signal aborts, then reject with its reason; the marker's returns at once. */
 function startAbortableWorker(queue: JobQueue): QueueDelivery[] {
   const deliveries: QueueDelivery[] = [];
   queue.process(1, async (delivery) => {
     deliveries.push(delivery);
+    if (delivery.jobId === MARKER) return;
     await new Promise((resolve) => delivery.signal.addEventListener('abort', resolve, { once: true }));
     throw delivery.signal.reason;
   });
   return deliveries;
 }
 
-/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs (by default, generous for a busy machine). */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

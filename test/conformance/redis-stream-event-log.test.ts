@@ -11,6 +11,12 @@ import { event, expectUnavailable, fullEvent, runEventLogConformance, withoutCur
 import { rejection, sleep, until } from './job-queue.js';
 
 const DAY_SECONDS = 24 * 60 * 60;
+/**
+ * What "at once" allows on a busy machine: what it rules out is waiting for
+ * Redis to come back (never, in these tests), for ioredis's connect timeout
+ * (10 s) or for a blocking read's wait (15 s).
+ */
+const FAIL_FAST_MS = 5000;
 
 describe('Redis Streams event log', function () {
   const namespaces: string[] = [];
@@ -82,7 +88,7 @@ describe('Redis Streams event log', function () {
       const port = await findFreePort();
       const started = Date.now();
       const error = await rejection(RedisStreamEventLog.connect({ redisUrl: `redis://127.0.0.1:${port}`, key: 'unreachable', retention: { maxCount: 10 } }));
-      expect(Date.now() - started).to.be.below(2000);
+      expect(Date.now() - started).to.be.below(FAIL_FAST_MS);
       expectEventLogUnavailable(error, port);
     });
 
@@ -105,18 +111,18 @@ describe('Redis Streams event log', function () {
         await server.stop();
         let started = Date.now();
         expectEventLogUnavailable(await blocked, server.port);
-        expect(Date.now() - started, 'the blocked read').to.be.below(1000);
+        expect(Date.now() - started, 'the blocked read').to.be.below(FAIL_FAST_MS);
         const calls: Array<[string, () => Promise<unknown>]> = [
           ['append', () => log.append([event('job-a', 2)])],
           ['read', () => log.read(undefined, 10)],
-          ['readBlocking', () => log.readBlocking(bounds.newest, 10, 5000)],
+          ['readBlocking', () => log.readBlocking(bounds.newest, 10, 15_000)],
           ['bounds', () => log.bounds()],
           ['ping', () => log.ping()],
         ];
         for (const [name, call] of calls) {
           started = Date.now();
           expectEventLogUnavailable(await rejection(call()), server.port, name);
-          expect(Date.now() - started, name).to.be.below(200);
+          expect(Date.now() - started, name).to.be.below(FAIL_FAST_MS);
         }
         await until(() => errors.length > 0, 'onError to hear of the failed reconnections');
 

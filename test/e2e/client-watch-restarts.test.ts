@@ -13,12 +13,14 @@ import { startRestartableServer, type RestartableServer } from '../support/resta
 
 /**
  * The watch policy of all three clients: few attempts, with delays long
- * enough that a restarted server is up before they run out (a start takes
- * about a second, several on a busy machine): after the attempt that the
- * stopped server refused, the two left wait 2-4 s and 4-8 s. Each client's
- * channel tries to reconnect every reconnectBackoffMs, instead of after
- * grpc's own backoff (1 s growing 1.6 times a failure), so that the
- * window covers the server's start, not that backoff.
+ * enough that the server is back before they run out: after the attempt
+ * that the stopped server refused, the two left wait 2-4 s and 4-8 s. The
+ * server's next process is started before the old one stops (see
+ * RestartableServer), so the window covers the test's own steps, not a
+ * process start, which took longer than the window on a busy machine. Each
+ * client's channel tries to reconnect every reconnectBackoffMs, instead of
+ * after grpc's own backoff (1 s growing 1.6 times a failure), so that the
+ * window covers the server's return, not that backoff.
  */
 const SETTINGS = { maxAttempts: 3, initialDelayMs: 2_000, maxDelayMs: 8_000, reconnectBackoffMs: 250 };
 const RESTARTS = SETTINGS.maxAttempts + 1;
@@ -144,7 +146,7 @@ describe('event watches of the three clients across server restarts (issue #12)'
   });
   after(async () => {
     for (const watch of watches) watch.close();
-    await server?.stop();
+    await server?.close();
     await deleteQueueKeys(redisPrefix);
     await directory?.remove();
   });

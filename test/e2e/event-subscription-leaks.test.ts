@@ -27,6 +27,13 @@ function activeResources(): Record<string, number> {
   return counts;
 }
 
+const SETTLE_DEADLINE_MS = 30_000;
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => a[key] === b[key]);
+}
+
 /** Runs in this process, so that the server's own subscribers, timers and heap can be looked at. */
 describe('WatchEvents subscribe/cancel cycles', function () {
   this.timeout(120_000);
@@ -80,17 +87,27 @@ describe('WatchEvents subscribe/cancel cycles', function () {
     await ended;
   }
 
-  async function settledState() {
-    for (let i = 0; i < 100 && runtime.hub.subscriberCount > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  /**
+   * Waits, with a deadline generous for a busy machine, until no subscriber
+   * is left and, given the resources of an earlier state, until those are
+   * back to them (a cancelled call's timers and sockets close a few turns
+   * after the call ends); then looks. Without an earlier state (a baseline),
+   * it lets those few turns pass first.
+   */
+  async function settledState(earlier?: { resources: Record<string, number> }) {
+    const settled = () => runtime.hub.subscriberCount === 0 && (!earlier || sameCounts(activeResources(), earlier.resources));
+    for (const deadline = Date.now() + SETTLE_DEADLINE_MS; !settled() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (!earlier) await new Promise((resolve) => setTimeout(resolve, 100));
     collectGarbage();
     return { subscribers: runtime.hub.subscriberCount, resources: activeResources(), heap: process.memoryUsage().heapUsed };
   }
 
   it('release a subscription when its deadline passes', async () => {
-    const stream = api.raw.watchEvents(WatchEventsRequest.fromPartial({}), { deadline: Date.now() + 300 });
+    const stream = api.raw.watchEvents(WatchEventsRequest.fromPartial({}), { deadline: Date.now() + 3000 });
     const failed = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
-    for (let i = 0; i < 20 && runtime.hub.subscriberCount === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The headers come once the subscription is registered.
+    const registered = new Promise<true>((resolve) => stream.once('metadata', () => resolve(true)));
+    expect(await Promise.race([registered, failed.then(() => false)]), 'the subscription registered before its deadline').to.equal(true);
     expect(runtime.hub.subscriberCount).to.equal(1);
     expect((await failed).code).to.equal(status.DEADLINE_EXCEEDED);
     const { subscribers } = await settledState();
@@ -101,7 +118,7 @@ describe('WatchEvents subscribe/cancel cycles', function () {
     for (let i = 0; i < 100; i++) await cycle();
     const before = await settledState();
     for (let i = 0; i < 1000; i++) await cycle();
-    const after = await settledState();
+    const after = await settledState(before);
     expect(after.subscribers).to.equal(0);
     expect(after.resources).to.deep.equal(before.resources);
     expect(after.heap - before.heap, `heap grew from ${before.heap} to ${after.heap} bytes`).to.be.below(before.heap * 0.05 + 1_000_000);

@@ -111,7 +111,8 @@ describe('WatchEvents subscriptions are released however their call ends', funct
     const connection = await RawHttp2Connection.connect(server.address, { readsNothing: true });
     try {
       const stream = connection.openStream();
-      connection.write(...stream.grpcRequest(WATCH_EVENTS, REQUEST, { 'grpc-timeout': '2S' }));
+      // Long enough for the writes below to fill the window first on a busy machine.
+      connection.write(...stream.grpcRequest(WATCH_EVENTS, REQUEST, { 'grpc-timeout': '10S' }));
       await stream.headers;
       expect(await subscribers()).to.equal(1);
       // Far more than the 64 KiB the client's window lets through (each event is about 250 bytes): the rest waits in the server.

@@ -54,12 +54,17 @@ for (const makeLane of [sqliteLane, mongoLane]) {
         const first = await start(startWorker, { PROVENANCE_REDIS_PREFIX: prefix });
         const api = connect(server.address);
         const before = (await api.listJobs({ pageSize: 1000 })).jobs.length;
-        const job = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, ms: 1500 } });
+        // Held until the first worker is gone: mid-job when it is killed, however slow the machine.
+        const held = trace.gate('first-run');
+        const job = await api.submitJob({ type: 'test.traced', payload: { trace: trace.path, holdUntil: held.path } });
         // Mid-job: the handler has started (RUNNING alone may come just before it does).
-        for (let i = 0; i < 200 && trace.starts(job.jobId) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        for (const deadline = Date.now() + 30_000; trace.starts(job.jobId) === 0; await new Promise((resolve) => setTimeout(resolve, 25))) {
+          expect(Date.now(), 'the first worker never started the job').to.be.below(deadline);
+        }
         expect((await api.getJob({ jobId: job.jobId })).status).to.equal(RUNNING);
         expect(await first.stop('SIGKILL')).to.equal(null);
 
+        held.open();
         await start(startWorker, { PROVENANCE_REDIS_PREFIX: prefix });
         const done = await waitForJob(api, job.jobId);
         expect(done).to.deep.include({ status: SUCCEEDED, attempt: 2 });

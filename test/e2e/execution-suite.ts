@@ -41,12 +41,15 @@ export function describeExecution(makeLane: () => StoreLane): void {
     const finished = (job: Job) => waitForJob(api, job.jobId);
 
     it('runs a diamond once per job, each after its parents', async () => {
-      const a = await traced({ name: 'a', ms: 100 });
+      // 'a' runs until its children are submitted, so that they wait on it however slow the machine.
+      const aHeld = trace.gate('a');
+      const a = await traced({ name: 'a', holdUntil: aHeld.path });
       expect(a.status).to.equal(JobStatus.JOB_STATUS_QUEUED);
       expect(a.origin).to.equal(JobOrigin.JOB_ORIGIN_SUBMITTED);
       const b = await traced({ name: 'b' }, { parentJobIds: [a.jobId] });
       const c = await traced({ name: 'c' }, { parentJobIds: [a.jobId] });
       expect(b.status).to.equal(JobStatus.JOB_STATUS_WAITING);
+      aHeld.open();
       const d = await api.submitJob({ type: 'merge', parentJobIds: [b.jobId, c.jobId] });
       const done = await finished(d);
       expect(done.status).to.equal(SUCCEEDED);
@@ -65,11 +68,14 @@ export function describeExecution(makeLane: () => StoreLane): void {
     });
 
     it('fails every waiting descendant of a failed job with DEPENDENCY_FAILED, and nothing else', async () => {
-      const root = await traced({ name: 'root', ms: 300, fail: 'boom' });
+      // The root fails only once its descendants are submitted, however slow the machine.
+      const rootHeld = trace.gate('root');
+      const root = await traced({ name: 'root', holdUntil: rootHeld.path, fail: 'boom' });
       const child = await traced({ name: 'child' }, { parentJobIds: [root.jobId] });
       const grandchild = await traced({ name: 'grandchild' }, { parentJobIds: [child.jobId] });
       const sibling = await traced({ name: 'sibling' });
       const onSibling = await traced({ name: 'on-sibling' }, { parentJobIds: [sibling.jobId] });
+      rootHeld.open();
       const failedRoot = await finished(root);
       expect(failedRoot).to.deep.include({ status: FAILED, attempt: 2 });
       expect(failedRoot.error).to.deep.include({ reason: 'HANDLER_ERROR', message: 'boom' });
@@ -169,11 +175,15 @@ export function describeExecution(makeLane: () => StoreLane): void {
       expect(trace.lines().filter((l) => l.jobId === long.jobId).map((l) => l.event)).to.deep.equal(['start']);
       expect((await api.getJob({ jobId: long.jobId })).status).to.equal(CANCELLED);
 
-      const blocker = await traced({ name: 'blocker', ms: 2000 });
+      // The blocker runs until the test is done with its child, so that the child is still waiting when cancelled.
+      const blockerHeld = trace.gate('blocker');
+      const blocker = await traced({ name: 'blocker', holdUntil: blockerHeld.path });
       const queuedChild = await traced({ name: 'child' }, { parentJobIds: [blocker.jobId] });
       expect((await api.cancelJob({ jobId: queuedChild.jobId })).status).to.equal(CANCELLED);
       const again = await failure(api.cancelJob({ jobId: queuedChild.jobId }));
       expect(again.code).to.equal(status.FAILED_PRECONDITION);
+      blockerHeld.open();
+      expect((await finished(blocker)).status).to.equal(SUCCEEDED);
     });
 
     it('fails a job whose handler returns something that is not JSON', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,16 @@ export class Trace {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as TraceLine);
+  }
+
+  /**
+   * A gate for test.traced's payload.holdUntil: runs given its path wait
+   * until open() is called, so that a job is still running when the test
+   * acts on it, however slow the machine.
+   */
+  gate(name: string): { path: string; open(): void } {
+    const path = join(this.directory, `gate-${name}`);
+    return { path, open: () => writeFileSync(path, '') };
   }
 
   starts(jobId: string): number {

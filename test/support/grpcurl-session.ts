@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import type { MiniGrpcurl } from './mini-grpcurl.js';
 
+/** How long a job or a followed stream may take to get where the page shows it, on a busy machine. */
+const SETTLE_DEADLINE_MS = 30_000;
+
 /** The text of a page's fenced blocks of that language. */
 export function fencedBlocks(markdown: string, language: string): string[] {
   return [...markdown.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
@@ -84,13 +87,13 @@ export class GrpcurlSession {
 
   /** Polls, with a generous deadline, until the nth stream has received that many events. */
   async follow(count: number, n = 0): Promise<string[]> {
-    for (let i = 0; i < 400 && this.followed(n).length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const deadline = Date.now() + SETTLE_DEADLINE_MS; Date.now() < deadline && this.followed(n).length < count; ) await new Promise((resolve) => setTimeout(resolve, 50));
     return this.followed(n);
   }
 
   /** Polls, with a generous deadline, until the job has finished (SUCCEEDED, FAILED or CANCELLED). */
   async finished(jobId: string): Promise<JobView> {
-    for (let i = 0; i < 400; i++) {
+    for (const deadline = Date.now() + SETTLE_DEADLINE_MS; Date.now() < deadline; ) {
       const current = await this.job(jobId);
       if (['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELLED'].includes(current.status)) return current;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -100,7 +103,7 @@ export class GrpcurlSession {
 
   /** Waits for a submitted job to finish, or to be running or waiting on a running job (a long sleep that is cancelled next). */
   async settled(jobId: string): Promise<void> {
-    for (let i = 0; i < 400; i++) {
+    for (const deadline = Date.now() + SETTLE_DEADLINE_MS; Date.now() < deadline; ) {
       const current = await this.job(jobId);
       if (['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELLED'].includes(current.status)) return;
       if (current.status === 'JOB_STATUS_RUNNING' && current.type === 'sleep') return;

@@ -31,7 +31,8 @@ const EMULATOR_BINARY = join(
   'bin',
   'jongodb',
 );
-const STARTUP_TIMEOUT_MS = 15_000;
+/** Generous: the emulator starts in a few seconds, but many times that beside CPU-bound processes. */
+const STARTUP_TIMEOUT_MS = 60_000;
 const EXIT_TIMEOUT_MS = 5_000;
 const STDERR_TAIL_CHARS = 4_000;
 

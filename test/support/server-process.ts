@@ -17,7 +17,8 @@ export interface ServerProcess {
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
-const STARTUP_TIMEOUT_MS = 20_000;
+/** Generous: a start takes about a second, but many times that beside CPU-bound processes. */
+const STARTUP_TIMEOUT_MS = 60_000;
 
 /** nodeOptions go to node before the script (e.g. --cpu-prof). */
 export function startServer(env: Record<string, string | undefined>, nodeOptions: string[] = []): Promise<ServerProcess> {

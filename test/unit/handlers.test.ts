@@ -181,7 +181,8 @@ describe('built-in handlers', () => {
       const reason = new Error('job cancelled');
       setTimeout(() => controller.abort(reason), 20);
       expect(await thrownBy(() => sleeping)).to.equal(reason);
-      expect(performance.now() - started).to.be.below(1000);
+      // Promptly: far sooner than the minute it was asked to sleep, however busy the machine.
+      expect(performance.now() - started).to.be.below(10_000);
       expect(await activeTimers()).to.equal(timersBefore);
       expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
     });

@@ -152,7 +152,8 @@ describe('@provenance/client calls against a live server', function () {
       const late = await rejection(client.getJob({ jobId: job.jobId }));
       expect(late.code).to.equal(status.DEADLINE_EXCEEDED);
       expect(late.statusDetails).to.equal(undefined);
-      expect(Date.now() - started).to.be.within(250, 5_000);
+      // At its deadline, not never: the upper bound only allows a busy machine.
+      expect(Date.now() - started).to.be.within(250, 15_000);
 
       const patient = client.getJob({ jobId: job.jobId }, { timeoutMs: 20_000 });
       await sleep(800);

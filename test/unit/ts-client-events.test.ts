@@ -36,6 +36,17 @@ async function take(watch: EventWatch, count: number): Promise<ProvenanceEvent[]
   return events;
 }
 
+/** Takes count events with next(), leaving the watch open (a for-await loop left with break closes it). */
+async function takeKeepingOpen(watch: EventWatch, count: number): Promise<ProvenanceEvent[]> {
+  const events: ProvenanceEvent[] = [];
+  while (events.length < count) {
+    const result = await watch.next();
+    if (result.done) break;
+    events.push(result.value);
+  }
+  return events;
+}
+
 /** The error the watch's iteration throws. */
 async function thrownBy(watch: EventWatch): Promise<ProvenanceClientError> {
   try {
@@ -275,7 +286,8 @@ describe('@provenance/client watchEvents against a live server', function () {
     const started = Date.now();
     const late = await thrownBy(client.watchEvents({}, { timeoutMs: 300, onResume: (r) => resumptions.push(r) }));
     expect(late.code).to.equal(status.DEADLINE_EXCEEDED);
-    expect(Date.now() - started).to.be.within(250, 5_000);
+    // At its deadline, not never: the upper bound only allows a busy machine.
+    expect(Date.now() - started).to.be.within(250, 15_000);
     expect(resumptions).to.deep.equal([]);
   });
 
@@ -354,10 +366,10 @@ describe('@provenance/client watchEvents against a live server', function () {
         { startPosition: StartPosition.START_POSITION_OLDEST },
         { onResume: (r) => resumptions.push(r), resume: { maxAttempts: 100, maxDelayMs: 400 }, timeoutMs: 40_000 },
       );
-      const reading = take(watch, 9);
       const before = await client.recordJob({ type: 'before', status: SUCCEEDED, outputHash: 'b' });
-      // Time for the events of "before" to reach the watch before Redis goes.
-      await sleep(300);
+      // The events of "before" have reached the watch before Redis goes; the watch stays open.
+      const yieldedBefore = await takeKeepingOpen(watch, RECORDED.length);
+      const reading = takeKeepingOpen(watch, 9 - RECORDED.length);
       await redis.stop();
       // Committed while Redis is down: the events wait in the record's outbox, and the consumer keeps trying.
       const during = await client.recordJob({ type: 'during', status: SUCCEEDED, outputHash: 'd' });
@@ -365,7 +377,8 @@ describe('@provenance/client watchEvents against a live server', function () {
       redis = await startRedisServer(redis.port, { appendOnlyDir: aof });
       const after = await client.recordJob({ type: 'after', status: SUCCEEDED, outputHash: 'a' });
 
-      const seen = await reading;
+      const seen = [...yieldedBefore, ...(await reading)];
+      watch.close();
       expect(typesOf(seen, before.jobId)).to.deep.equal(RECORDED);
       expect(typesOf(seen, during.jobId)).to.deep.equal(RECORDED);
       expect(typesOf(seen, after.jobId)).to.deep.equal(RECORDED);
