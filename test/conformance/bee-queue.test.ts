@@ -5,7 +5,8 @@ import type { QueueDelivery } from '../../src/domain/ports/job-queue.js';
 import { BeeQueueJobQueue, type BeeQueueJobQueueOptions } from '../../src/adapters/bee-queue/bee-queue-job-queue.js';
 import { findFreePort } from '../support/net.js';
 import { deleteQueueKeys, startRedisServer, TEST_REDIS_URL, uniqueQueuePrefix } from '../support/redis.js';
-import { rejection, runJobQueueConformance, sleep, until } from './job-queue.js';
+import { runJobQueueConformance } from './job-queue.js';
+import { rejection, sleep, until } from '../support/waits.js';
 
 const FAST = { retries: 1, backoffMs: 50, stallIntervalMs: 500 };
 /**

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ProvenanceError } from '../../src/domain/errors.js';
 import { compareCursors, parseCursor, type LoggedEvent, type ProvenanceEvent } from '../../src/domain/job-events.js';
 import type { EventLog } from '../../src/domain/ports/event-log.js';
-import { rejection, sleep, until } from './job-queue.js';
+import { rejection, sleep, until } from '../support/waits.js';
 
 /**
  * The one suite every EventLog adapter must pass. Each adapter has a runner

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { JobQueue, QueueDelivery } from '../../src/domain/ports/job-queue.js';
+import { sleep, until } from '../support/waits.js';
 
 /**
  * The one suite every JobQueue adapter must pass. Each adapter has a runner
@@ -306,29 +307,6 @@ function startAbortableWorker(queue: JobQueue): QueueDelivery[] {
     throw delivery.signal.reason;
   });
   return deliveries;
-}
-
-/** Polls condition every 10 ms until it holds; fails naming what it waited for after timeoutMs (by default, generous for a busy machine). */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** The error a promise rejects with; fails when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

@@ -8,7 +8,7 @@ import { EVENT_LOG_UNAVAILABLE, RedisStreamEventLog } from '../../src/adapters/r
 import { findFreePort } from '../support/net.js';
 import { deleteQueueKeys, startRedisServer, TEST_REDIS_URL, uniqueQueuePrefix } from '../support/redis.js';
 import { event, expectUnavailable, fullEvent, runEventLogConformance, withoutCursor } from './event-log.js';
-import { rejection, sleep, until } from './job-queue.js';
+import { rejection, sleep, until } from '../support/waits.js';
 
 const DAY_SECONDS = 24 * 60 * 60;
 /**

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { until } from '../conformance/job-queue.js';
+import { until } from '../support/waits.js';
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { collectEvents, connect, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { scrapeMetrics, total } from '../support/prometheus.js';

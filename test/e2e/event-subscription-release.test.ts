@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { JobStatus, ProvenanceClient, WatchEventsRequest } from '@provenance/client';
-import { until } from '../conformance/job-queue.js';
+import { sleep, until } from '../support/waits.js';
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { sqliteLane, type StoreLane } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
@@ -12,7 +12,6 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const WATCH_EVENTS = '/provenance.v1.ProvenanceService/WatchEvents';
 const REQUEST = WatchEventsRequest.encode(WatchEventsRequest.fromPartial({})).finish();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Issue #12 item 6: a WatchEvents subscription is released however its call

@@ -2,7 +2,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { JobStatus } from '@provenance/client';
-import { until } from '../conformance/job-queue.js';
+import { sleep, until } from '../support/waits.js';
 import { sqliteLane, type StoreLane } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { connectHttp2Session, Http2Watch } from '../support/http2-watch.js';
@@ -12,7 +12,6 @@ import { seededRandom } from '../support/seeded-random.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const RECORDED_EVENTS = ['job.provenance.created', 'compute.job.completed', 'job.provenance.completed'];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Issue #19: a subscription that ends within the server's first second

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { JobStatus, StartPosition, type DeepPartial, type ProvenanceEvent, type WatchEventsRequest } from '@provenance/client';
-import { until } from '../conformance/job-queue.js';
+import { sleep, until } from '../support/waits.js';
 import { sqliteLane, type StoreLane } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { connectHttp2Session, Http2Watch } from '../support/http2-watch.js';
@@ -17,7 +17,6 @@ const AGENTS = 8;
 const WRITES = 300;
 /** How long a subscriber waits for events it must get before the test fails. */
 const DELIVERY_TIMEOUT_MS = 20_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface WrittenJob {
   jobId: string;

@@ -12,7 +12,7 @@ import { GetJobRequest, JobStatus } from '@provenance/client';
 import { restGateway } from '../../src/http/routes/rest.js';
 import type { RestGateway } from '../../src/http/rest/rest-gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/http/server.js';
-import { until } from '../conformance/job-queue.js';
+import { until } from '../support/waits.js';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { capturingLogger } from '../support/logs.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';

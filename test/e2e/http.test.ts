@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { GetJobRequest, JobStatus, LineageDirection, type Job } from '@provenance/client';
-import { until } from '../conformance/job-queue.js';
+import { until } from '../support/waits.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { collectEvents, connect, failure, subscribed, type Client } from '../support/grpc-client.js';
 import { parseExposition, total, type Sample } from '../support/prometheus.js';

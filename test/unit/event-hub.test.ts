@@ -5,7 +5,7 @@ import type { EventView } from '../../src/domain/job-view.js';
 import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { EventHub, type EventFilter, type StartAt, type Subscription } from '../../src/service/event-stream/event-hub.js';
 import { event } from '../conformance/event-log.js';
-import { rejection, sleep, until } from '../conformance/job-queue.js';
+import { rejection, sleep, until } from '../support/waits.js';
 import { ScriptedEventLog } from '../support/scripted-event-log.js';
 
 const QUIET = { info: () => {}, warn: () => {}, error: () => {} };

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
 import type { EventView } from '../../../src/domain/job-view.js';
 import type { Subscription } from '../../../src/service/event-stream/event-hub.js';
-import { rejection, until } from '../../conformance/job-queue.js';
+import { rejection, until } from '../../support/waits.js';
 import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
 import { readerGrant } from '../../../src/domain/access.js';
-import { rejection } from '../../conformance/job-queue.js';
+import { rejection } from '../../support/waits.js';
 import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 
