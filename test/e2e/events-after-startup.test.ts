@@ -20,7 +20,8 @@ const RECORDED_EVENTS = ['job.provenance.created', 'compute.job.completed', 'job
  * plain HTTP/2 (Http2Watch), so a deadline is ended by the server alone.
  */
 describe('WatchEvents right after start-up', function () {
-  this.timeout(120_000);
+  // Eight fresh servers in one test: a start alone took 10-20 s beside CPU-bound processes.
+  this.timeout(480_000);
   let lane: StoreLane;
   let prefix: string;
   let server: ServerProcess | undefined;
