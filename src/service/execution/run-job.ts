@@ -9,6 +9,32 @@ import { invalidateDescendants } from './invalidation.js';
 import { settle } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
 
+/** How many times a claim is tried again after losing its compare-and-set to a write that left the job QUEUED. */
+const CLAIM_ATTEMPTS = 5;
+
+/**
+ * The delivered job, claimed (RUNNING, one more attempt), with its parents;
+ * undefined when it is not this delivery's to run. A claim that loses its
+ * compare-and-set looks again: a write that left the job QUEUED (the mark
+ * of a refused enqueue cleared by whoever enqueued it, for one) must not
+ * take the delivery away, or the job would wait for the next repair sweep
+ * with nothing in the queue; a claim by another worker or a cancellation
+ * shows in the record and ends it.
+ */
+async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ running: JobRecord; parents: JobRecord[] } | undefined> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const [job] = await deps.store.getJobs([jobId]);
+    if (!job || job.origin !== 'SUBMITTED') return undefined;
+    // RUNNING on the first look is a delivery again after a worker stopped; after a lost claim, it is another worker's.
+    if (job.status !== 'QUEUED' && !(job.status === 'RUNNING' && attempt === 0)) return undefined;
+    const parents = await deps.store.getJobs(job.parentIds);
+    const running = claimed(job, parents, deps.now());
+    // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
+    if (await groupCommit(deps.store).replace(running, job.etag)) return { running, parents };
+  }
+  throw new RetryableAttemptError(`job ${jobId} kept changing while it was being claimed`);
+}
+
 /** Thrown back to the queue so that it retries the delivery after its backoff. */
 export class RetryableAttemptError extends Error {
   override readonly name = 'RetryableAttemptError';
@@ -21,12 +47,9 @@ export class RetryableAttemptError extends Error {
  * etag read before, so that a cancellation or a second worker wins cleanly.
  */
 export async function runDelivery(deps: ServiceDependencies, delivery: QueueDelivery): Promise<void> {
-  const [job] = await deps.store.getJobs([delivery.jobId]);
-  if (!job || job.origin !== 'SUBMITTED' || (job.status !== 'QUEUED' && job.status !== 'RUNNING')) return;
-  const parents = await deps.store.getJobs(job.parentIds);
-  const running = claimed(job, parents, deps.now());
-  // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
-  if (!(await groupCommit(deps.store).replace(running, job.etag))) return;
+  const claim = await claimJob(deps, delivery.jobId);
+  if (!claim) return;
+  const { running, parents } = claim;
 
   if ((running.cachePolicy ?? 'USE') === 'USE') {
     const hit = await deps.store.findReusableResult({

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
+import { enqueueRecovered } from '../../../src/domain/execution.js';
 import type { JsonObject } from '../../../src/domain/json.js';
 import { rejection } from '../../support/waits.js';
 import { recordJobCommand } from '../../support/job-records.js';
@@ -52,6 +53,24 @@ describe('use cases: execution', () => {
     expect(done.status).to.equal('SUCCEEDED');
     expect(done.result?.output).to.deep.equal({ text: 'hi' });
     expect(done.completedAt).to.deep.equal(s.clock.now());
+  });
+
+  it('runs a delivery whose job another write changed between its read and its claim, while it stayed QUEUED', async () => {
+    // Whoever enqueues a job marked ENQUEUE_FAILED clears the mark after the queue took it: a worker may read the job before.
+    await s.service.submitJob(alice, submit('raced'));
+    const getJobs = s.store.getJobs.bind(s.store);
+    let raced = false;
+    s.store.getJobs = async (ids) => {
+      const found = await getJobs(ids);
+      if (!raced && ids.length === 1 && ids[0] === 'raced') {
+        raced = true;
+        expect(await s.store.replaceJob(enqueueRecovered(found[0]!, s.clock.now()), found[0]!.etag)).to.equal(true);
+      }
+      return found;
+    };
+    await run('raced');
+    expect(raced).to.equal(true);
+    expect((await s.service.getJob(alice, 'raced')).status).to.equal('SUCCEEDED');
   });
 
   it('answers a second job of the same definition and input from the cache, without running the handler', async () => {
