@@ -81,6 +81,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
+  // A request Node cannot parse (a head too large, a malformed header): answered, then the connection lingers as for a
+  // body left unread; Node's own answer destroys the socket at once, and a client still sending its body never reads it.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket));
   // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     const body = `${JSON.stringify({ error: 'CONNECT is not allowed: this is not a proxy' })}\n`;
@@ -172,6 +175,28 @@ function closeAfterLingering(request: IncomingMessage, response: ServerResponse)
   // The client sent it all after all: nothing unread is left, so the close is an orderly one.
   request.once('end', () => socket.end());
   request.resume();
+}
+
+const answered = new WeakSet<Duplex>();
+
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Node reports every later byte of a connection it could not parse again: the first answer is the only one.
+  if (answered.has(socket)) return;
+  answered.add(socket);
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, text] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request line and headers are over the limit']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+  const body = `${JSON.stringify({ error: text })}\n`;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** The request's target as a URL; undefined when it is none (an absolute URL that does not parse: "http://[", "http://a:b"). */

@@ -86,6 +86,31 @@ describe('fuzz findings, as regression tests', function () {
     await stillServes();
   });
 
+  it('answers a request it cannot parse (a head over the limit, a malformed header) to a client still sending its body', async () => {
+    // Node's own answer destroyed the socket at once: with the body still arriving, a reset, and the client read nothing.
+    const body = Buffer.alloc(5 * 1024 * 1024, 'x');
+    const heads = [
+      [431, `POST /jobs/${'y'.repeat(160_000)}:cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
+      [400, `POST /jobs/a:cancel HTTP/1.1\r\nHost: x\r\nBad Header: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
+    ] as const;
+    for (let round = 0; round < 3; round++) {
+      for (const [expected, head] of heads) {
+        const socket = await openSocket(server.httpAddress);
+        socket.on('error', () => {});
+        try {
+          const response = readResponse(socket);
+          socket.write(Buffer.concat([Buffer.from(head), body]));
+          const answer = await response;
+          expect(answer.status).to.equal(expected);
+          expect(JSON.parse(answer.body)).to.have.property('error');
+        } finally {
+          socket.destroy();
+        }
+      }
+    }
+    await stillServes();
+  });
+
   it('answers CONNECT with 405 instead of closing the connection without a status', async () => {
     for (const target of ['/jobs', 'fuzz:443']) {
       const answer = await rawExchange(server.httpAddress, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
