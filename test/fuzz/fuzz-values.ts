@@ -191,3 +191,34 @@ function spend(context: FuzzContext, text: string): string {
   context.budget.bytes -= text.length + 4;
   return text;
 }
+
+/**
+ * Mostly the admin's key (withKey of the calls); else no credential, a wrong key, a malformed Authorization, or two
+ * credentials at once; sometimes an X-Request-Id of any kind. The same for gRPC metadata and HTTP headers.
+ */
+export function fuzzCredentials(random: SeededRandom, adminKey: string, index: number, withKey: number): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  if (random.chance(withKey)) entries.push(['x-api-key', adminKey]);
+  else {
+    entries.push(
+      ...random.pick<Array<[string, string]>>([
+        [],
+        [['x-api-key', `pk_${identifier(random)}`]],
+        [['authorization', `Bearer ${identifier(random)}`]],
+        [['authorization', identifier(random)]],
+        [['authorization', 'Basic Zm9vOmJhcg==']],
+        [['authorization', 'Bearer']],
+        [
+          ['x-api-key', adminKey],
+          ['authorization', `Bearer ${identifier(random)}`],
+        ],
+        [
+          ['x-api-key', adminKey],
+          ['x-api-key', adminKey],
+        ],
+      ]),
+    );
+  }
+  if (random.chance(0.1)) entries.push(['x-request-id', random.chance(0.5) ? `fuzz-${index}` : identifier(random).repeat(random.int(1, 40))]);
+  return entries;
+}

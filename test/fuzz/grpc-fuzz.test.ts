@@ -14,7 +14,7 @@ import {
   type DeepPartial,
 } from '@provenance/client';
 import { expect } from 'chai';
-import { identifier } from './fuzz-values.js';
+import { fuzzCredentials } from './fuzz-values.js';
 import { CALL_DEADLINE_MS, FuzzFindings, fuzzRun, runCases, type FuzzRun } from './fuzz-run.js';
 import { grpcPath, loadServiceSchema, mutate, randomBytes, randomFieldBytes, randomMessageBytes } from './protobuf-fuzz.js';
 import {
@@ -121,7 +121,7 @@ describe('fuzz: every gRPC method of ProvenanceService', function () {
         request = Buffer.from(randomMessageBytes(context, method.input));
         kind = oddness === 1 ? 'structured' : `structured, ${oddness * 100}% odd values`;
       }
-      return { method, kind, request, metadata: credentialsFor(run, target, index) };
+      return { method, kind, request, metadata: fuzzCredentials(run.random, target.adminKey, index, 0.88) };
     };
 
     try {
@@ -199,35 +199,6 @@ function tally(answers: Map<string, Map<string, number>>, method: string, code: 
   const codes = answers.get(method) ?? new Map<string, number>();
   codes.set(code, (codes.get(code) ?? 0) + 1);
   answers.set(method, codes);
-}
-
-/** Mostly the admin's key; else no credential, a wrong one, a malformed Authorization, two at once; sometimes an X-Request-Id of any kind. */
-function credentialsFor(run: FuzzRun, target: FuzzTarget, index: number): Array<[string, string]> {
-  const { random } = run;
-  const entries: Array<[string, string]> = [];
-  if (random.chance(0.88)) entries.push(['x-api-key', target.adminKey]);
-  else {
-    entries.push(
-      ...random.pick<Array<[string, string]>>([
-        [],
-        [['x-api-key', `pk_${identifier(random)}`]],
-        [['authorization', `Bearer ${identifier(random)}`]],
-        [['authorization', identifier(random)]],
-        [['authorization', 'Basic Zm9vOmJhcg==']],
-        [['authorization', 'Bearer']],
-        [
-          ['x-api-key', target.adminKey],
-          ['authorization', `Bearer ${identifier(random)}`],
-        ],
-        [
-          ['x-api-key', target.adminKey],
-          ['x-api-key', target.adminKey],
-        ],
-      ]),
-    );
-  }
-  if (random.chance(0.1)) entries.push(['x-request-id', random.chance(0.5) ? `fuzz-${index}` : identifier(random).repeat(random.int(1, 40))]);
-  return entries;
 }
 
 /** Whether a failed call's status is one a request may get; if not, a finding. INVALID_ARGUMENT must say what was wrong, field by field. */

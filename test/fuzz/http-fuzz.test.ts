@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { identifier, fuzzInteger, fuzzString, odd, randomText, type FuzzContext } from './fuzz-values.js';
+import { fuzzCredentials, identifier, fuzzInteger, fuzzString, odd, randomText, type FuzzContext } from './fuzz-values.js';
 import { CALL_DEADLINE_MS, FuzzFindings, fuzzRun, runCases, type FuzzRun } from './fuzz-run.js';
 import { loadServiceSchema, randomBytes, randomJsonMessage, SERVICE_NAME } from './protobuf-fuzz.js';
 import {
@@ -391,28 +391,10 @@ function queryValue(context: FuzzContext, parameter: OpenApiParameter): string {
   return percentEncode(fuzzString(context, parameter.name));
 }
 
-/** Mostly the admin's key; else none, a wrong one, a malformed Authorization, two credentials; sometimes an X-Request-Id, an Accept, an Expect. */
+/** The credentials of fuzzCredentials; sometimes an Accept or a Last-Event-ID too. */
 function headersFor(context: FuzzContext, target: FuzzTarget, index: number): Array<[string, string]> {
   const { random } = context;
-  const headers: Array<[string, string]> = [];
-  if (random.chance(0.85)) headers.push(['x-api-key', target.adminKey]);
-  else {
-    headers.push(
-      ...random.pick<Array<[string, string]>>([
-        [],
-        [['x-api-key', `pk_${identifier(random)}`]],
-        [['authorization', `Bearer ${identifier(random)}`]],
-        [['authorization', identifier(random)]],
-        [['authorization', 'Basic Zm9vOmJhcg==']],
-        [['authorization', 'Bearer']],
-        [
-          ['x-api-key', target.adminKey],
-          ['authorization', `Bearer ${identifier(random)}`],
-        ],
-      ]),
-    );
-  }
-  if (random.chance(0.1)) headers.push(['x-request-id', random.chance(0.5) ? `fuzz-${index}` : identifier(random).repeat(random.int(1, 40))]);
+  const headers = fuzzCredentials(random, target.adminKey, index, 0.85);
   if (random.chance(0.1)) headers.push(['accept', random.pick(['application/json', 'text/event-stream', 'text/html', '*/*', 'x/y;q=0'])]);
   if (random.chance(0.05)) headers.push(['last-event-id', random.pick(['1-0', '0', 'x', `${random.int(0, 2 ** 40)}-0`])]);
   return headers;
