@@ -85,13 +85,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   // body left unread; Node's own answer destroys the socket at once, and a client still sending its body never reads it.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket));
   // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
-  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
-    const body = `${JSON.stringify({ error: 'CONNECT is not allowed: this is not a proxy' })}\n`;
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    // Node has let go of this socket: a client that never closes its side must not keep it.
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    socket.once('close', () => clearTimeout(timer));
-  });
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => answerOnSocket(socket, 405, 'Method Not Allowed', 'CONNECT is not allowed: this is not a proxy'));
   // Every socket, for the end of the grace period: those Node no longer counts as its own (a CONNECT, a lingering close) too.
   const sockets = new Set<Duplex>();
   server.on('connection', (socket: Duplex) => {
@@ -169,9 +163,7 @@ function closeAfterLingering(request: IncomingMessage, response: ServerResponse)
   response.setHeader('Connection', 'close');
   // Node ends an answer marked "close" by destroying the socket once it is written: with the body still arriving, that resets the connection and the client loses the answer. Ending it (FIN) keeps it readable for the lingering.
   socket.destroySoon = () => socket.end();
-  // Whatever the client does next (sends more after its body, never closes its side), the socket is gone after LINGER_MS.
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  socket.once('close', () => clearTimeout(timer));
+  destroyAfterLingering(socket);
   // The client sent it all after all: nothing unread is left, so the close is an orderly one.
   request.once('end', () => socket.end());
   request.resume();
@@ -193,8 +185,18 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', 'the request took too long to arrive']
         : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
-  const body = `${JSON.stringify({ error: text })}\n`;
+  answerOnSocket(socket, status, reason, text);
+}
+
+/** An answer written on a socket Node has let go of (no request or response object), which then closes after the linger. */
+function answerOnSocket(socket: Duplex, status: number, reason: string, error: string): void {
+  const body = `${JSON.stringify({ error })}\n`;
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  destroyAfterLingering(socket);
+}
+
+/** Whatever the client does next (sends more, never closes its side), the socket is gone after LINGER_MS. */
+function destroyAfterLingering(socket: Duplex): void {
   const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(timer));
 }
