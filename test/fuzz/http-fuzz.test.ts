@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { fuzzCredentials, identifier, fuzzInteger, fuzzString, odd, randomText, type FuzzContext } from './fuzz-values.js';
 import { CALL_DEADLINE_MS, FuzzFindings, fuzzRun, runCases, type FuzzRun } from './fuzz-run.js';
@@ -17,6 +16,8 @@ import {
   type FuzzTarget,
 } from './fuzz-target.js';
 import { openSocket } from '../support/raw-http.js';
+import { OPENAPI_DOCUMENT_PATH } from '../../src/platform/generated-documents.js';
+import type { OpenApiDocument, OpenApiParameter } from '../../src/http/rest/rest-routes.js';
 
 /** Requests sent by `npm test`; `npm run fuzz` sets FUZZ_ITERATIONS far higher. */
 const DEFAULT_ITERATIONS = 250;
@@ -25,16 +26,6 @@ const REQUEST_BUDGET_BYTES = 1024 * 1024;
 /** Past PROVENANCE_REST_MAX_BODY_BYTES' default of 4 MiB: the body is refused with 413 as it arrives. */
 const OVERSIZED_BODY_BYTES = 5 * 1024 * 1024;
 
-/** The generated OpenAPI document the server's REST routes come from: every REST route, with its parameters. */
-const OPENAPI_DOCUMENT = fileURLToPath(new URL('../../src/gen/openapi/provenance.swagger.json', import.meta.url));
-
-interface OpenApiParameter {
-  name: string;
-  in: 'path' | 'query' | 'body';
-  type?: string;
-  enum?: string[];
-  items?: { type?: string; enum?: string[] };
-}
 
 interface RestRoute {
   httpMethod: string;
@@ -45,7 +36,7 @@ interface RestRoute {
 }
 
 function loadRestRoutes(): RestRoute[] {
-  const document = JSON.parse(readFileSync(OPENAPI_DOCUMENT, 'utf8')) as { paths: Record<string, Record<string, { operationId: string; parameters?: OpenApiParameter[] }>> };
+  const document = JSON.parse(readFileSync(OPENAPI_DOCUMENT_PATH, 'utf8')) as OpenApiDocument;
   return Object.entries(document.paths).flatMap(([template, operations]) =>
     Object.entries(operations).map(([httpMethod, operation]) => ({
       httpMethod: httpMethod.toUpperCase(),

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createFileRegistry, fromBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { DESCRIPTOR_SET_PATH } from '../../src/platform/generated-documents.js';
 import { elementCount, fuzzDouble, fuzzInteger, fuzzString, identifier, odd, randomText, type FuzzContext } from './fuzz-values.js';
 
 /** The descriptor set the build copies next to the compiled server: the service as it is served, every method included. */
-const DESCRIPTOR_SET = fileURLToPath(new URL('../../src/gen/provenance.binpb', import.meta.url));
 export const SERVICE_NAME = 'provenance.v1.ProvenanceService';
 
 export interface ServiceSchema {
@@ -18,16 +17,16 @@ export interface ServiceSchema {
 
 /** The service and its messages, read from the descriptor set, so that a method added to the proto is fuzzed without a change here. */
 export function loadServiceSchema(): ServiceSchema {
-  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTOR_SET)));
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTOR_SET_PATH)));
   const service = registry.getService(SERVICE_NAME);
-  if (!service) throw new Error(`${DESCRIPTOR_SET} has no ${SERVICE_NAME}`);
+  if (!service) throw new Error(`${DESCRIPTOR_SET_PATH} has no ${SERVICE_NAME}`);
   return {
     service,
     unary: service.methods.filter((method) => method.methodKind === 'unary'),
     serverStreaming: service.methods.filter((method) => method.methodKind === 'server_streaming'),
     message(typeName) {
       const found = registry.getMessage(typeName);
-      if (!found) throw new Error(`${DESCRIPTOR_SET} has no message ${typeName}`);
+      if (!found) throw new Error(`${DESCRIPTOR_SET_PATH} has no message ${typeName}`);
       return found;
     },
   };

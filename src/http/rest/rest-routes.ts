@@ -49,7 +49,7 @@ export interface RestRoute {
   response: JsonCodec;
 }
 
-interface OpenApiParameter {
+export interface OpenApiParameter {
   name: string;
   in: 'path' | 'query' | 'body';
   type?: string;
@@ -57,7 +57,7 @@ interface OpenApiParameter {
   items?: { type?: string; enum?: string[] };
 }
 
-interface OpenApiDocument {
+export interface OpenApiDocument {
   paths: Record<string, Record<string, { operationId: string; parameters?: OpenApiParameter[] }>>;
 }
 
