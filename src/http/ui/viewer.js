@@ -231,14 +231,32 @@ function drawnGraph() {
 
 function layout({ drawn, edges }) {
   const graph = new graphlib.Graph();
-  graph.setGraph({ rankdir: 'TB', nodesep: NODE_SEPARATION, ranksep: RANK_SEPARATION, marginx: 0, marginy: 0 });
+  graph.setGraph({ rankdir: 'TB', nodesep: NODE_SEPARATION, ranksep: RANK_SEPARATION, marginx: 0, marginy: 0, ranker: (inner) => tightRanks(inner, drawn) });
   for (const [id] of drawn) graph.setNode(id, { width: NODE_WIDTH, height: NODE_HEIGHT });
-  // An edge exactly as long as its ranks differ keeps every rank: the shortest layout dagre can find is this one.
+  // Each edge exactly as long as its ranks differ: the ranks are ours, given to dagre as edge lengths.
   for (const edge of edges) graph.setEdge(edge.from, edge.to, { minlen: drawn.get(edge.to).rank - drawn.get(edge.from).rank });
   dagreLayout(graph);
   for (const [id, entry] of drawn) Object.assign(entry, { x: graph.node(id).x, y: graph.node(id).y });
   for (const edge of edges) edge.points = graph.edge(edge.from, edge.to).points;
   return { width: graph.graph().width, height: graph.graph().height };
+}
+
+/**
+ * dagre's ranking step: every edge exactly its minimum length (which holds our
+ * ranks, in dagre's own units), walked out from the root. It is the answer
+ * dagre's default ranker (network simplex) finds too, but in linear time
+ * instead of seconds on 500 jobs. Nodes dagre adds for itself go above all.
+ */
+function tightRanks(graph, drawn) {
+  const rank = new Map([[ROOT_ID, 0]]);
+  const queue = [ROOT_ID];
+  for (let index = 0; index < queue.length; index++) {
+    const id = queue[index];
+    for (const edge of graph.outEdges(id)) if (drawn.has(edge.w) && !rank.has(edge.w)) rank.set(edge.w, rank.get(id) + graph.edge(edge).minlen), queue.push(edge.w);
+    for (const edge of graph.inEdges(id)) if (drawn.has(edge.v) && !rank.has(edge.v)) rank.set(edge.v, rank.get(id) - graph.edge(edge).minlen), queue.push(edge.v);
+  }
+  const lowest = Math.min(...rank.values());
+  for (const id of graph.nodes()) graph.node(id).rank = rank.get(id) ?? lowest - 1;
 }
 
 // ---- drawing: one SVG string, set once ----
