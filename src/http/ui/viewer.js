@@ -13,13 +13,13 @@ const LAYER_LIMIT = 5;
 const NODE_WIDTH = 180;
 const NODE_HEIGHT = 38;
 const NODE_SEPARATION = 16;
-const RANK_SEPARATION = 32;
+const RANK_SEPARATION = 28;
 /** The job id's font size in graph units (viewer.css, .node .label); the caption is smaller. */
 const LABEL_FONT = 12;
 /** Fit never shrinks a label below this many screen pixels: a graph too big for that is shown around its focus instead. */
 const MIN_LABEL_PIXELS = 10;
 const MIN_FIT_SCALE = MIN_LABEL_PIXELS / LABEL_FONT;
-const MAX_FIT_SCALE = 1.5;
+const MAX_FIT_SCALE = 1.2;
 const ZOOM_LIMITS = { min: 0.05, max: 4 };
 const BUTTON_ZOOM_STEP = 1.25;
 const FIT_MARGIN = 24;
@@ -41,6 +41,7 @@ const elements = {
   jobIds: document.getElementById('job-ids'),
   zoomIn: document.getElementById('zoom-in'),
   zoomOut: document.getElementById('zoom-out'),
+  toolbar: document.getElementById('toolbar'),
   fitButton: document.getElementById('fit'),
   graph: document.getElementById('graph'),
   detailsPanel: document.getElementById('details'),
@@ -342,6 +343,7 @@ function render() {
   state.drawnIdOf = graph.drawnIdOf;
   state.drawnEdges = graph.edges;
   state.bounds = layout(graph);
+  Object.assign(elements.graph.dataset, { layoutWidth: String(state.bounds.width), layoutHeight: String(state.bounds.height) });
   const groups = [];
   for (const [id, entry] of state.drawn) groups.push(entry.node ? nodeMarkup(entry) : summaryMarkup(id, entry));
   elements.graph.innerHTML = `${ARROWS}<g id="viewport"><g class="edges">${state.drawnEdges.map(edgeMarkup).join('')}</g><g class="nodes">${groups.join('')}</g></g>`;
@@ -408,16 +410,17 @@ function zoomAbout(factor, pointX, pointY) {
   applyView();
 }
 
-/** The part of the SVG not under the details panel, in its pixels. */
+/** The part of the SVG below the toolbar and not under the details panel, in its pixels. */
 function viewArea() {
   const { width, height } = elements.graph.getBoundingClientRect();
-  return { width: width - (elements.detailsPanel.hidden ? 0 : elements.detailsPanel.offsetWidth), height };
+  const top = elements.toolbar.offsetTop + elements.toolbar.offsetHeight;
+  return { top, width: width - (elements.detailsPanel.hidden ? 0 : elements.detailsPanel.offsetWidth), height: height - top };
 }
 
 /** Centres a graph point at a scale. */
 function centreOn(graphX, graphY, scale) {
-  const { width, height } = viewArea();
-  state.view = { scale, x: width / 2 - graphX * scale, y: height / 2 - graphY * scale };
+  const { top, width, height } = viewArea();
+  state.view = { scale, x: width / 2 - graphX * scale, y: top + height / 2 - graphY * scale };
   applyView();
 }
 
@@ -451,8 +454,8 @@ function enablePanAndZoom() {
   );
   const zoomAtCentre = (factor) => {
     if (!state.view) return;
-    const { width, height } = viewArea();
-    zoomAbout(factor, width / 2, height / 2);
+    const { top, width, height } = viewArea();
+    zoomAbout(factor, width / 2, top + height / 2);
   };
   elements.zoomIn.addEventListener('click', () => zoomAtCentre(BUTTON_ZOOM_STEP));
   elements.zoomOut.addEventListener('click', () => zoomAtCentre(1 / BUTTON_ZOOM_STEP));
