@@ -234,59 +234,96 @@ describe('the lineage viewer in headless Chromium', function () {
     }
   });
 
-  it('draws a 30-job lineage top to bottom: every edge one way with an arrowhead, labels readable at fit, paths, hops and live changes', async () => {
-    for (const [jobId, type, parentJobIds] of THIRTY_JOBS) {
-      const status = jobId === 'retrain-ranker' ? RUNNING : jobId === 'eval-churn' ? FAILED : SUCCEEDED;
-      const more = status === SUCCEEDED ? { outputHash: `sha256:${jobId}` } : status === FAILED ? { error: { reason: 'LOW_ACCURACY', message: 'AUC 0.61 < 0.7' } } : {};
-      await api.recordJob({ jobId, type, parentJobIds, payload: { jobId }, status, ...more });
-    }
-    const page = await openViewer('/ui/jobs/user-features?direction=both&depth=10');
-    expect(await page.locator('g.node').count()).to.equal(30);
-    const layout = await laidOut(page);
-    expectLayered(layout);
-    // Longest-path layers: a job whose parents sit one and two layers above it comes below both, never beside one.
-    const y = (jobId: string) => layout.nodes.get(jobId)!.y;
-    expect(y('eval-ranker')).to.be.below(y('ranker-report'));
-    expect(y('clean-clicks')).to.be.below(y('sessions'));
-    // The list names the ancestors before the root and the descendants after it.
-    const rootIndex = THIRTY_JOBS.findIndex(([jobId]) => jobId === 'user-features');
-    THIRTY_JOBS.forEach(([jobId], index) => index !== rootIndex && expect(y(jobId), jobId).to.be[index < rootIndex ? 'below' : 'above'](y('user-features')));
-    // Fit shows the whole graph, its labels at least MIN_LABEL_PIXELS tall on the screen.
-    expect(await page.getAttribute('#graph', 'data-fit')).to.equal('whole');
-    const fonts = await smallestFontPixels(page);
-    expect(fonts.label).to.be.at.least(MIN_LABEL_PIXELS);
-    expect(fonts.caption).to.be.at.least(MIN_LABEL_PIXELS - 1);
-    for (const node of layout.nodes.values()) expect(node.box.right - node.box.left).to.be.at.least(150);
+  describe('on a 30-job lineage', () => {
+    before(async () => {
+      for (const [jobId, type, parentJobIds] of THIRTY_JOBS) {
+        const status = jobId === 'retrain-ranker' ? RUNNING : jobId === 'eval-churn' ? FAILED : SUCCEEDED;
+        const more = status === SUCCEEDED ? { outputHash: `sha256:${jobId}` } : status === FAILED ? { error: { reason: 'LOW_ACCURACY', message: 'AUC 0.61 < 0.7' } } : {};
+        await api.recordJob({ jobId, type, parentJobIds, payload: { jobId }, status, ...more });
+      }
+    });
 
-    // Clicking a job shows its provenance and lights the paths between it and the root.
-    await node(page, 'deploy-ranker').click();
-    await page.locator('#details dl.provenance').waitFor();
-    expect(await page.locator('#details').innerText()).to.include('deploy').and.include('ab-report').and.include('sha256:deploy-ranker');
-    const onPath = await drawnIds(page, 'g.node.on-path');
-    expect(onPath).to.deep.equal(['ab-report', 'ab-test', 'deploy-ranker', 'eval-ranker', 'ranker-report', 'train-ctr', 'train-ranker', 'user-features']);
-    expect(await page.locator('.edges path.on-path').count()).to.equal(11);
-    await page.screenshot({ path: join(ARTIFACTS, 'viewer-30.png') });
+    it('draws a 30-job lineage top to bottom: every edge one way with an arrowhead, labels readable at fit, paths, hops and live changes', async () => {
+      const page = await openViewer('/ui/jobs/user-features?direction=both&depth=10');
+      expect(await page.locator('g.node').count()).to.equal(30);
+      const layout = await laidOut(page);
+      expectLayered(layout);
+      // Longest-path layers: a job whose parents sit one and two layers above it comes below both, never beside one.
+      const y = (jobId: string) => layout.nodes.get(jobId)!.y;
+      expect(y('eval-ranker')).to.be.below(y('ranker-report'));
+      expect(y('clean-clicks')).to.be.below(y('sessions'));
+      // The list names the ancestors before the root and the descendants after it.
+      const rootIndex = THIRTY_JOBS.findIndex(([jobId]) => jobId === 'user-features');
+      THIRTY_JOBS.forEach(([jobId], index) => index !== rootIndex && expect(y(jobId), jobId).to.be[index < rootIndex ? 'below' : 'above'](y('user-features')));
+      // Fit shows the whole graph, its labels at least MIN_LABEL_PIXELS tall on the screen.
+      expect(await page.getAttribute('#graph', 'data-fit')).to.equal('whole');
+      const fonts = await smallestFontPixels(page);
+      expect(fonts.label).to.be.at.least(MIN_LABEL_PIXELS);
+      expect(fonts.caption).to.be.at.least(MIN_LABEL_PIXELS - 1);
+      for (const node of layout.nodes.values()) expect(node.box.right - node.box.left).to.be.at.least(150);
 
-    await page.click('#close-details');
-    expect(await page.locator('g.node.on-path').count()).to.equal(0);
-    expect(await page.locator('#details').isVisible()).to.equal(false);
+      // Clicking a job shows its provenance and lights the paths between it and the root.
+      await node(page, 'deploy-ranker').click();
+      await page.locator('#details dl.provenance').waitFor();
+      expect(await page.locator('#details').innerText()).to.include('deploy').and.include('ab-report').and.include('sha256:deploy-ranker');
+      const onPath = await drawnIds(page, 'g.node.on-path');
+      expect(onPath).to.deep.equal(['ab-report', 'ab-test', 'deploy-ranker', 'eval-ranker', 'ranker-report', 'train-ctr', 'train-ranker', 'user-features']);
+      expect(await page.locator('.edges path.on-path').count()).to.equal(11);
+      await page.screenshot({ path: join(ARTIFACTS, 'viewer-30.png') });
 
-    // Collapsing the root's parents hides every ancestor; expanding shows one hop, the next hop stays folded.
-    await node(page, 'user-features').locator('g.toggle[data-side="parents"]').click();
-    expect(await page.locator('g.node').count()).to.equal(21);
-    await node(page, 'user-features').locator('g.toggle[data-side="parents"]').click();
-    expect(await page.locator('g.node').count()).to.equal(25);
-    expect(await node(page, 'sessions').locator('g.toggle[data-side="parents"]').getAttribute('data-closed')).to.equal('true');
-    await node(page, 'sessions').locator('g.toggle[data-side="parents"]').click();
-    expect(await page.locator('g.node').count()).to.equal(27);
-    expectLayered(await laidOut(page));
-    await page.click('#fit');
+      await page.click('#close-details');
+      expect(await page.locator('g.node.on-path').count()).to.equal(0);
+      expect(await page.locator('#details').isVisible()).to.equal(false);
 
-    // A status change arrives live.
-    await page.waitForSelector('body[data-live="connected"]');
-    await api.recordJob({ jobId: 'retrain-ranker', type: 'train', parentJobIds: ['drift-check'], payload: { jobId: 'retrain-ranker' }, status: SUCCEEDED, outputHash: 'sha256:retrained' });
-    await page.waitForSelector('g.node[data-job-id="retrain-ranker"][data-status="SUCCEEDED"]');
-    await page.close();
+      // Collapsing the root's parents hides every ancestor; expanding shows one hop, the next hop stays folded.
+      await node(page, 'user-features').locator('g.toggle[data-side="parents"]').click();
+      expect(await page.locator('g.node').count()).to.equal(21);
+      await node(page, 'user-features').locator('g.toggle[data-side="parents"]').click();
+      expect(await page.locator('g.node').count()).to.equal(25);
+      expect(await node(page, 'sessions').locator('g.toggle[data-side="parents"]').getAttribute('data-closed')).to.equal('true');
+      await node(page, 'sessions').locator('g.toggle[data-side="parents"]').click();
+      expect(await page.locator('g.node').count()).to.equal(27);
+      expectLayered(await laidOut(page));
+      await page.click('#fit');
+
+      // A status change arrives live.
+      await page.waitForSelector('body[data-live="connected"]');
+      await api.recordJob({ jobId: 'retrain-ranker', type: 'train', parentJobIds: ['drift-check'], payload: { jobId: 'retrain-ranker' }, status: SUCCEEDED, outputHash: 'sha256:retrained' });
+      await page.waitForSelector('g.node[data-job-id="retrain-ranker"][data-status="SUCCEEDED"]');
+      await page.close();
+    });
+
+    it('loads hops beyond the depth: + on a job at the edge asks for its parents or children, and a live reload keeps them', async () => {
+      // The 30-job lineage of the test above, one hop deep: the root, its 4 parents and its 5 children.
+      const page = await openViewer('/ui/jobs/user-features?direction=both&depth=1');
+      expect(await drawnIds(page, 'g.node')).to.have.lengthOf(10);
+      const hopRequests: URL[] = [];
+      page.on('request', (request) => request.url().includes('/lineage') && hopRequests.push(new URL(request.url())));
+      // sessions has parents beyond the depth (clean-views, calendar; clean-clicks is drawn): + loads them.
+      const sessionsParents = node(page, 'sessions').locator('g.toggle[data-side="parents"]');
+      expect(await sessionsParents.getAttribute('data-more')).to.equal('true');
+      await sessionsParents.click();
+      await node(page, 'calendar').waitFor();
+      expect(await drawnIds(page, 'g.node')).to.have.lengthOf(12);
+      expect(hopRequests.map((url) => [url.pathname, url.searchParams.get('direction'), url.searchParams.get('max_depth')])).to.deep.equal([['/jobs/sessions/lineage', 'ancestors', '1']]);
+      // train-ranker sits where the depth cut the answer: + asks for its children.
+      await node(page, 'train-ranker').locator('g.toggle[data-side="children"]').click();
+      await node(page, 'ab-test').waitFor();
+      expect(await drawnIds(page, 'g.node')).to.include.members(['eval-ranker', 'ab-test']);
+      const layout = await laidOut(page);
+      expectLayered(layout);
+      // ab-test's other parent, train-ctr, was drawn already: its edge is drawn too.
+      expect(layout.edges.some(({ parent, child }) => parent === 'train-ctr' && child === 'ab-test')).to.equal(true);
+      // A new job under a drawn one reloads the graph: it asks for the same hops again, and draws what it drew.
+      const drawnBefore = await drawnIds(page, 'g.node');
+      await page.waitForSelector('body[data-live="connected"]');
+      const hopAgain = page.waitForRequest((request) => request.url().includes('/jobs/train-ranker/lineage'));
+      await api.recordJob({ jobId: 'ab-followup', type: 'experiment', parentJobIds: ['ab-test'], payload: {}, status: SUCCEEDED, outputHash: 'sha256:ab-followup' });
+      await hopAgain;
+      await page.waitForSelector('body[data-state="ready"]');
+      expect(await drawnIds(page, 'g.node')).to.deep.equal(drawnBefore);
+      await page.close();
+    });
   });
 
   it('marks cached, stale and failed jobs, and shows an invalidation live (the screenshot of docs/viewer.md)', async () => {

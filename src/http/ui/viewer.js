@@ -6,8 +6,10 @@ import { graphlib, layout as dagreLayout } from '/ui/lib/dagre.js';
 
 const PAGE_PREFIX = '/ui/jobs/';
 const ROOT_ID = decodeURIComponent(location.pathname.slice(PAGE_PREFIX.length));
-/** The most jobs one lineage request asks for (max_nodes): enough to explore, small enough to lay out at once. */
+/** The most jobs the page holds (max_nodes of its requests): enough to explore, small enough to lay out at once. */
 const MAX_NODES = 1000;
+/** The most hops loaded beyond the page's depth (each one request, made again when the graph reloads). */
+const MAX_HOPS = 50;
 /** A layer with more jobs than this draws this many and one summary node for the rest, so that it fits the screen readably. */
 const LAYER_LIMIT = 5;
 const NODE_WIDTH = 180;
@@ -60,6 +62,13 @@ const state = {
   openLayers: new Set(),
   /** Jobs a wide layer keeps drawn before any other: the search target and the path to it. */
   pinned: new Set(),
+  /** `parents:<id>` or `children:<id>`: a hop loaded beyond the page's depth, in the order the user asked for them. */
+  hops: new Set(),
+  /** The depth the page asked for (Infinity for the server's maximum), and whether the answer was cut there. */
+  loadedDepth: Infinity,
+  depthCut: false,
+  /** What the status line says of the answer besides the counts: restricted jobs, truncation. */
+  notes: '',
   /** What is drawn: drawn id → { node or summary, x, y, rank, element }; a hidden job's drawn id is its layer's summary. */
   drawn: new Map(),
   drawnIdOf: new Map(),
@@ -117,22 +126,61 @@ function nodeOf(lineageNode) {
     cached: lineageNode.job?.result?.cached === true,
     restricted: lineageNode.restricted === true,
     root: relation === 'ROOT',
+    /** All its parents, loaded or not (a restricted job's are not known). */
+    parentIds: lineageNode.job?.parentJobIds ?? [],
   };
 }
 
-function setLineage(lineage) {
-  const nodes = new Map();
-  for (const lineageNode of [lineage.root, ...(lineage.nodes ?? [])]) nodes.set(lineageNode.jobId, nodeOf(lineageNode));
-  const parents = new Map([...nodes.keys()].map((id) => [id, []]));
-  const children = new Map([...nodes.keys()].map((id) => [id, []]));
-  for (const { parentJobId, childJobId } of lineage.edges ?? []) {
-    if (!nodes.has(parentJobId) || !nodes.has(childJobId)) continue;
-    parents.get(childJobId).push(parentJobId);
-    children.get(parentJobId).push(childJobId);
+/**
+ * Adds a lineage answer's jobs and edges to what is loaded, up to MAX_NODES.
+ * A hop's answer (one job's parents or children) puts its new jobs on that
+ * job's side of the root, one hop further out.
+ */
+function addLineage(lineage, hop) {
+  for (const lineageNode of [lineage.root, ...(lineage.nodes ?? [])]) {
+    if (state.nodes.has(lineageNode.jobId) || state.nodes.size >= MAX_NODES) continue;
+    const node = nodeOf(lineageNode);
+    if (hop) Object.assign(node, { side: hop.side === 'parents' ? 'ancestor' : 'descendant', depth: hop.depth + 1 });
+    state.nodes.set(node.jobId, node);
+    state.parents.set(node.jobId, []);
+    state.children.set(node.jobId, []);
   }
-  Object.assign(state, { nodes, parents, children });
-  for (const key of [...state.closedSides]) if (!nodes.has(key.slice(key.indexOf(':') + 1))) state.closedSides.delete(key);
-  elements.jobIds.replaceChildren(...[...nodes.values()].filter((node) => !node.restricted).map((node) => new Option(node.type, node.jobId)));
+  const link = (parentId, childId) => {
+    if (!state.nodes.has(parentId) || !state.nodes.has(childId) || state.parents.get(childId).includes(parentId)) return;
+    state.parents.get(childId).push(parentId);
+    state.children.get(parentId).push(childId);
+  };
+  for (const { parentJobId, childJobId } of lineage.edges ?? []) link(parentJobId, childJobId);
+  // A hop's answer has only the edges at its job; a job it brings may also be the parent of others already loaded.
+  if (hop) for (const node of state.nodes.values()) for (const parentId of node.parentIds) link(parentId, node.jobId);
+}
+
+/** Whether a side of a job has jobs not loaded: an ancestor's parents beyond the depth, a descendant's children where the depth cut the answer. */
+function hasMore(node, side) {
+  const direction = side === 'parents' ? 'ancestors' : 'descendants';
+  if (!opens(node, side) || node.restricted || ![direction, 'both'].includes(elements.direction.value) || state.hops.has(sideKey(side, node.jobId))) return false;
+  if (side === 'parents') return node.parentIds.some((id) => !state.nodes.has(id));
+  return node.side === 'descendant' && state.depthCut && node.depth >= state.loadedDepth;
+}
+
+/** Loads one hop beyond the page's depth: the job's parents or children, as GET /jobs/{id}/lineage with max_depth 1. */
+async function loadHop(key) {
+  const side = key.slice(0, key.indexOf(':'));
+  const node = state.nodes.get(key.slice(side.length + 1));
+  const room = MAX_NODES - state.nodes.size;
+  if (!node || room <= 0) return;
+  const params = new URLSearchParams({ direction: side === 'parents' ? 'ancestors' : 'descendants', max_depth: '1', max_nodes: String(room), view: 'full' });
+  addLineage(await getJson(`/jobs/${encodeURIComponent(node.jobId)}/lineage?${params}`), { side, depth: node.depth });
+}
+
+/** After the jobs changed: forget sides of jobs no longer loaded, offer the loaded ids to the search box, count. */
+function loaded() {
+  for (const key of [...state.closedSides]) if (!state.nodes.has(key.slice(key.indexOf(':') + 1))) state.closedSides.delete(key);
+  elements.jobIds.replaceChildren(...[...state.nodes.values()].filter((node) => !node.restricted).map((node) => new Option(node.type, node.jobId)));
+  let edges = 0;
+  for (const parents of state.parents.values()) edges += parents.length;
+  const full = state.nodes.size >= MAX_NODES ? ` · at most ${MAX_NODES} jobs` : '';
+  state.summary = `${state.nodes.size} jobs, ${edges} edges${state.notes}${full}`;
 }
 
 // ---- what is shown: the jobs reachable from the root through open sides, hop by hop ----
@@ -280,12 +328,15 @@ function nodeClasses(node) {
 /** The − or + beside a job that has parents (left) or children (right) to collapse or expand. */
 function toggleMarkup(node, side) {
   const around = neighbours(node.jobId, side).filter((other) => state.nodes.get(other).side === beyond(side));
-  if (!opens(node, side) || around.length === 0) return '';
-  const closed = state.closedSides.has(sideKey(side, node.jobId));
+  const more = hasMore(node, side);
+  if (!opens(node, side) || (around.length === 0 && !more)) return '';
+  const closed = more || state.closedSides.has(sideKey(side, node.jobId));
   const y = side === 'parents' ? 0 : NODE_HEIGHT;
-  const action = `${closed ? 'expand' : 'collapse'} the ${around.length} ${side === 'parents' ? 'parent' : 'child'}${around.length === 1 ? '' : side === 'parents' ? 's' : 'ren'}`;
+  const action = more
+    ? `load its ${side === 'parents' ? 'parents' : 'children'} beyond the depth`
+    : `${closed ? 'expand' : 'collapse'} the ${around.length} ${side === 'parents' ? 'parent' : 'child'}${around.length === 1 ? '' : side === 'parents' ? 's' : 'ren'}`;
   return (
-    `<g class="toggle" data-side="${side}" data-closed="${closed}" transform="translate(${NODE_WIDTH / 2},${y})" tabindex="0" role="button" aria-label="${action}">` +
+    `<g class="toggle" data-side="${side}" data-closed="${closed}" data-more="${more}" transform="translate(${NODE_WIDTH / 2},${y})" tabindex="0" role="button" aria-label="${action}">` +
     `<title>${action}</title><circle r="8"/><text y="4">${closed ? '+' : '−'}</text></g>`
   );
 }
@@ -484,10 +535,30 @@ function enablePanAndZoom() {
 
 // ---- expanding, collapsing, searching ----
 
-/** Collapses a side of a job, or expands it by one hop: the jobs it reveals keep their own further side collapsed. */
-function toggleSide(jobId, side) {
+/**
+ * Collapses a side of a job, or expands it by one hop: the jobs it reveals
+ * keep their own further side collapsed. A side with jobs beyond the page's
+ * depth loads them first, one hop.
+ */
+async function toggleSide(jobId, side) {
   const key = sideKey(side, jobId);
-  if (!state.closedSides.has(key)) state.closedSides.add(key);
+  if (hasMore(state.nodes.get(jobId), side)) {
+    if (state.hops.size >= MAX_HOPS) {
+      elements.statusLine.textContent = `at most ${MAX_HOPS} hops beyond the depth: raise Depth to load more · ${state.summary}`;
+      return;
+    }
+    state.hops.add(key);
+    try {
+      await loadHop(key);
+    } catch (error) {
+      state.hops.delete(key);
+      elements.statusLine.textContent = `cannot load the hop: ${error.message} · ${state.summary}`;
+      return;
+    }
+    loaded();
+    showStatus();
+    state.closedSides.delete(key);
+  } else if (!state.closedSides.has(key)) state.closedSides.add(key);
   else {
     const shown = shownJobs();
     state.closedSides.delete(key);
@@ -613,11 +684,15 @@ async function loadGraph() {
   const params = new URLSearchParams({ direction: elements.direction.value, max_depth: elements.depth.value || '0', max_nodes: String(MAX_NODES), view: 'full' });
   try {
     const lineage = await getJson(`/jobs/${encodeURIComponent(ROOT_ID)}/lineage?${params}`);
-    setLineage(lineage);
-    render();
+    const reasons = (lineage.truncationReasons ?? []).map((reason) => enumName(reason, 'TRUNCATION_REASON_'));
+    Object.assign(state, { nodes: new Map(), parents: new Map(), children: new Map(), loadedDepth: Number(elements.depth.value) || Infinity, depthCut: reasons.includes('MAX_DEPTH') });
+    addLineage(lineage);
+    // The hops the user loaded beyond the depth, again: one that fails now is left out.
+    for (const key of [...state.hops]) await loadHop(key).catch(() => state.hops.delete(key));
     const hidden = lineage.hiddenNodeCount ? `, ${lineage.hiddenNodeCount} restricted` : '';
-    const truncated = lineage.truncated ? ` · truncated (${(lineage.truncationReasons ?? []).map((reason) => enumName(reason, 'TRUNCATION_REASON_').toLowerCase().replace('_', ' ')).join(', ')})` : '';
-    state.summary = `${state.nodes.size} jobs, ${(lineage.edges ?? []).length} edges${hidden}${truncated}`;
+    state.notes = `${hidden}${lineage.truncated ? ` · truncated (${reasons.map((reason) => reason.toLowerCase().replace('_', ' ')).join(', ')})` : ''}`;
+    loaded();
+    render();
     document.body.dataset.state = 'ready';
   } catch (error) {
     state.summary = `cannot load the lineage: ${error.message}`;
@@ -765,6 +840,7 @@ function forgetView() {
   state.closedSides.clear();
   state.openLayers.clear();
   state.pinned.clear();
+  state.hops.clear();
 }
 
 function reloadFromControls() {
@@ -775,7 +851,7 @@ function reloadFromControls() {
 
 function onGraphAction(event) {
   const toggle = event.target.closest('g.toggle');
-  if (toggle) return toggleSide(toggle.closest('g.node').dataset.jobId, toggle.dataset.side);
+  if (toggle) return void toggleSide(toggle.closest('g.node').dataset.jobId, toggle.dataset.side);
   const summary = event.target.closest('g.summary');
   if (summary) {
     state.openLayers.add(state.drawn.get(summary.dataset.summaryId).rank);
