@@ -9,6 +9,8 @@ import { bearerTokens } from '../support/bearer-tokens.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { connect, type Client } from '../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { freshEtag, makeJob } from '../support/job-records.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 
 const { JOB_STATUS_SUCCEEDED: SUCCEEDED, JOB_STATUS_RUNNING: RUNNING, JOB_STATUS_FAILED: FAILED } = JobStatus;
 /** Debian's chromium; playwright-core downloads no browser. */
@@ -452,6 +454,44 @@ describe('the lineage viewer in headless Chromium', function () {
     const lastLayer = dag.descendants.at(-1)!;
     for (const jobId of [lastLayer[0]!, lastLayer[24]!]) await node(page, jobId).waitFor();
     await page.close();
+  });
+
+  describe('on data older than the cycle rule', () => {
+    let old: ServerProcess;
+
+    before(async () => {
+      // c1 → c2 → c3 → c1 (each names the one before as a parent), root a parent of c1, d a child of c3: written through the store, which never checks the lineage.
+      const path = join(directory, 'old-cycle.db');
+      const store = SqliteProvenanceStore.open({ path });
+      try {
+        const outputHashes = new Map<string, string>();
+        const job = (jobId: string, parentIds: string[]) => {
+          const record = makeJob({ jobId, type: 'echo', provider: { id: '', model: '', version: '' }, parentIds }, { parentOutputHashes: outputHashes });
+          outputHashes.set(record.jobId, record.result!.outputHash);
+          return record;
+        };
+        const c1 = job('c1', ['root']);
+        await store.insertJobs([job('root', []), c1, job('c2', ['c1']), job('c3', ['c2']), job('d', ['c3'])]);
+        expect(await store.replaceJob({ ...c1, parentIds: ['root', 'c3'], etag: freshEtag() }, c1.etag)).to.equal(true);
+      } finally {
+        await store.close();
+      }
+      old = await startServer({ PROVENANCE_SQLITE_PATH: path, ...FAST_EXECUTION });
+    });
+    after(() => old?.stop());
+
+    it('draws a lineage through a cycle with every drawn edge pointing down, and says which edges it left out', async () => {
+      for (const rootId of ['c1', 'c2', 'd']) {
+        const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+        page.on('pageerror', (error) => pageErrors.push(error.message));
+        await page.goto(`http://${old.httpAddress}/ui/jobs/${rootId}?direction=both`);
+        await page.waitForSelector('body[data-state="ready"]');
+        expect(await drawnIds(page, 'g.node'), rootId).to.deep.equal(['c1', 'c2', 'c3', 'd', 'root']);
+        expectLayered(await laidOut(page));
+        expect(await page.locator('#status-line').innerText(), rootId).to.match(/\d edges? of a cycle not drawn/);
+        await page.close();
+      }
+    });
   });
 
   describe('with authentication configured', () => {

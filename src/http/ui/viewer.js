@@ -73,6 +73,8 @@ const state = {
   drawn: new Map(),
   drawnIdOf: new Map(),
   drawnEdges: [],
+  /** Edges of the shown jobs that do not go down (only a cycle in data older than the cycle rule has them): not drawn. */
+  cycleEdges: 0,
   bounds: undefined,
   /** screen = graph × scale + (x, y), in the SVG's pixels. */
   view: undefined,
@@ -191,13 +193,15 @@ const opens = (node, side) => (side === 'parents' ? node.side !== 'descendant' :
 const neighbours = (jobId, side) => (side === 'parents' ? state.parents : state.children).get(jobId) ?? [];
 const beyond = (side) => (side === 'parents' ? 'ancestor' : 'descendant');
 
+/** The root and the jobs reached from it through open sides (and, with no side to close, from an ancestor to a descendant child). */
 function shownJobs() {
   const shown = new Set([ROOT_ID]);
   const queue = [ROOT_ID];
   for (let index = 0; index < queue.length; index++) {
     const jobId = queue[index];
     for (const side of ['parents', 'children']) {
-      if (!opens(state.nodes.get(jobId), side) || state.closedSides.has(sideKey(side, jobId))) continue;
+      const toggled = opens(state.nodes.get(jobId), side);
+      if ((toggled && state.closedSides.has(sideKey(side, jobId))) || (!toggled && side === 'parents')) continue;
       for (const next of neighbours(jobId, side)) {
         if (shown.has(next) || state.nodes.get(next).side !== beyond(side)) continue;
         shown.add(next);
@@ -222,16 +226,26 @@ function ranksOf(shown) {
       // Its shown neighbours toward the root on its own side: ranked before it (an ancestor's descendant child never is).
       waiting.set(jobId, neighbours(jobId, toward).filter((other) => shown.has(other) && (other === ROOT_ID || state.nodes.get(other).side === beyond(side))).length);
     }
-    const ready = [ROOT_ID];
-    while (ready.length > 0) {
-      const jobId = ready.pop();
-      for (const next of neighbours(jobId, side)) {
-        if (!waiting.has(next)) continue;
-        rank.set(next, sign * Math.max(Math.abs(rank.get(next) ?? 0), Math.abs(rank.get(jobId)) + 1));
-        const left = waiting.get(next) - 1;
-        waiting.set(next, left);
-        if (left === 0) ready.push(next);
+    // A descendant reached only from an ancestor (through a cycle in old data) starts one layer out.
+    const starts = [...waiting].filter(([, left]) => left === 0).map(([jobId]) => (rank.set(jobId, sign), jobId));
+    const done = new Set([ROOT_ID, ...starts]);
+    const ready = [ROOT_ID, ...starts];
+    for (;;) {
+      while (ready.length > 0) {
+        const jobId = ready.pop();
+        for (const next of neighbours(jobId, side)) {
+          if (!waiting.has(next) || done.has(next)) continue;
+          rank.set(next, sign * Math.max(Math.abs(rank.get(next) ?? 0), Math.abs(rank.get(jobId)) + 1));
+          const left = waiting.get(next) - 1;
+          waiting.set(next, left);
+          if (left === 0) done.add(next), ready.push(next);
+        }
       }
+      // Data older than the cycle rule may hold a cycle, which this order never finishes: the job nearest the root goes on, its edges back left out.
+      const [stuck] = [...waiting.keys()].filter((jobId) => !done.has(jobId) && rank.has(jobId)).sort((a, b) => state.nodes.get(a).depth - state.nodes.get(b).depth);
+      if (stuck === undefined) break;
+      done.add(stuck);
+      ready.push(stuck);
     }
   }
   return rank;
@@ -265,15 +279,16 @@ function drawnGraph() {
     for (const jobId of hidden) drawnIdOf.set(jobId, summaryId);
   }
   const edges = new Map();
+  let cycleEdges = 0;
   for (const child of shown) {
     for (const parent of state.parents.get(child)) {
       if (!shown.has(parent)) continue;
-      const from = drawnIdOf.get(parent);
-      const to = drawnIdOf.get(child);
-      edges.set(`${from}\n${to}`, { from, to });
+      // Only a cycle in old data has an edge that does not go down: it is counted, not drawn.
+      if (rank.get(parent) >= rank.get(child)) cycleEdges++;
+      else edges.set(`${drawnIdOf.get(parent)}\n${drawnIdOf.get(child)}`, { from: drawnIdOf.get(parent), to: drawnIdOf.get(child) });
     }
   }
-  return { drawn, drawnIdOf, edges: [...edges.values()] };
+  return { drawn, drawnIdOf, edges: [...edges.values()], cycleEdges };
 }
 
 // ---- layout: dagre orders the layers and places the nodes; the ranks are ours, as edge lengths ----
@@ -393,6 +408,7 @@ function render() {
   state.drawn = graph.drawn;
   state.drawnIdOf = graph.drawnIdOf;
   state.drawnEdges = graph.edges;
+  state.cycleEdges = graph.cycleEdges;
   state.bounds = layout(graph);
   Object.assign(elements.graph.dataset, { layoutWidth: String(state.bounds.width), layoutHeight: String(state.bounds.height) });
   const groups = [];
@@ -402,6 +418,7 @@ function render() {
   highlightPath();
   if (!state.view) fit();
   else applyView();
+  showStatus();
 }
 
 function redrawNode(node) {
@@ -674,7 +691,8 @@ function provenanceMarkup(job) {
 // ---- loading ----
 
 function showStatus() {
-  elements.statusLine.textContent = [state.summary, `live: ${state.live}`].filter(Boolean).join(' · ');
+  const cycle = state.cycleEdges ? `${state.cycleEdges} edge${state.cycleEdges === 1 ? '' : 's'} of a cycle not drawn` : '';
+  elements.statusLine.textContent = [state.summary, cycle, `live: ${state.live}`].filter(Boolean).join(' · ');
   document.body.dataset.live = state.live;
 }
 
