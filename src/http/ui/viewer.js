@@ -24,6 +24,8 @@ const MIN_FIT_SCALE = MIN_LABEL_PIXELS / LABEL_FONT;
 const MAX_FIT_SCALE = 1.2;
 const ZOOM_LIMITS = { min: 0.05, max: 4 };
 const BUTTON_ZOOM_STEP = 1.25;
+/** A wheel step of 100 pixels zooms by e^0.2, about 1.22. */
+const WHEEL_ZOOM_PER_PIXEL = 0.002;
 const FIT_MARGIN = 24;
 const RELOAD_DEBOUNCE_MS = 400;
 const RECONNECT_FIRST_MS = 500;
@@ -515,7 +517,8 @@ function enablePanAndZoom() {
       const box = elements.graph.getBoundingClientRect();
       // Pixels, lines or pages: a line is about 16 pixels, a page the view's height.
       const pixels = event.deltaY * (event.deltaMode === 1 ? 16 : event.deltaMode === 2 ? box.height : 1);
-      zoomAbout(Math.exp(-pixels * 0.002), event.clientX - box.left, event.clientY - box.top);
+      zoomAbout(Math.exp(-pixels * WHEEL_ZOOM_PER_PIXEL), event.clientX - box.left, event.clientY - box.top);
+      // Counted, so that a test can wait for each step to be handled rather than for a time.
       elements.graph.dataset.wheelSteps = String(Number(elements.graph.dataset.wheelSteps ?? 0) + 1);
     },
     { passive: false },
