@@ -11,12 +11,14 @@ export interface LineageCase {
   roots: string[];
 }
 
+export const FULL_ANCESTORS = 'ancestors (full)';
+
 /** The three cases of issue #7 on a graph of size jobs: ancestors of late jobs (whole, and 10 deep), descendants of early ones. */
 export function lineageCases(size: number, rootsPerCase: number): LineageCase[] {
   const late = sampleIndexes(rootsPerCase, Math.floor(size * 0.9), size, 7).map(graphJobId);
   const early = sampleIndexes(rootsPerCase, 0, Math.max(1, Math.floor(size * 0.01)), 11).map(graphJobId);
   return [
-    { name: 'ancestors (full)', direction: 'ANCESTORS', maxDepth: 0, roots: late },
+    { name: FULL_ANCESTORS, direction: 'ANCESTORS', maxDepth: 0, roots: late },
     { name: 'ancestors, max_depth 10', direction: 'ANCESTORS', maxDepth: 10, roots: late },
     { name: 'descendants of an early job (full)', direction: 'DESCENDANTS', maxDepth: 0, roots: early },
   ];
