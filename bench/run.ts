@@ -6,7 +6,7 @@ import { formatSummary, summarize, type RunRecord } from './support/summary.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 /**
- * `npm run bench [-- --smoke] [--runs N] [--growth-sizes 1000,…,1000000] [scenario ...]`:
+ * `npm run bench [-- --smoke] [--runs N] [--graph N] [--growth-sizes 1000,…,1000000] [scenario ...]`:
  * runs the scenarios (all, in order, unless named) N times (1 by default),
  * each run on a fresh context (servers, databases, Redis prefixes); prints
  * one line per figure, then, with several runs, the median and spread of
@@ -35,8 +35,11 @@ function parseOptions(args: string[]): Options {
       const growth = (args[++i] ?? '').split(',').map(Number);
       if (growth.some((n) => !Number.isInteger(n) || n < 10 || n > 10_000_000)) throw new Error(`--growth-sizes takes job counts from 10 to 10,000,000, comma-separated, not ${args[i]}`);
       sizes.growth = growth;
+    } else if (arg === '--graph') {
+      sizes.graph = Number(args[++i]);
+      if (!Number.isInteger(sizes.graph) || sizes.graph < 2000 || sizes.graph > 10_000_000) throw new Error(`--graph takes a job count from 2,000 to 10,000,000, not ${args[i]}`);
     } else if (arg.startsWith('--')) {
-      throw new Error(`unknown option ${arg}; known: --smoke, --runs N, --growth-sizes a,b,c`);
+      throw new Error(`unknown option ${arg}; known: --smoke, --runs N, --graph N, --growth-sizes a,b,c`);
     } else {
       names.push(arg);
     }

@@ -7,7 +7,7 @@ import { Client, credentials, Metadata, Server, ServerCredentials, status as grp
 import { JobStatus, ProvenanceClient, type EventWatch } from '@provenance/client';
 import { ClientProcesses, serveClientRoles, totalCpuSeconds, type RoleOperations } from '../support/client-processes.js';
 import type { BenchContext, Scenario } from '../support/context.js';
-import { coreShare, cpuSeconds } from '../support/process-stats.js';
+import { coreShare, cpuSeconds, ownCpuSecondsSince } from '../support/process-stats.js';
 import { percentile, tail } from '../support/stats.js';
 
 const SCENARIO = 'events';
@@ -33,7 +33,7 @@ export const events: Scenario = {
     const server = await context.startServer({ PROVENANCE_LOG_LEVEL: 'info', PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000' });
     try {
       await deliveries(context, server.address, server.child.pid!);
-      await latency(context, server.address);
+      await latency(context, server.address, server.child.pid!);
     } finally {
       await context.stop(server);
     }
@@ -216,20 +216,23 @@ async function rawSubscribers(): Promise<RoleOperations> {
  * work delayed the reading of deliveries by hundreds of milliseconds, which
  * measured the bench rather than the server.
  */
-async function latency(context: BenchContext, address: string): Promise<void> {
+async function latency(context: BenchContext, address: string, serverPid: number): Promise<void> {
   const { latencyEventsPerSecond: rate, latencyEvents: count } = context.sizes;
   const runId = `latency-${Date.now().toString(36)}`;
   // The first second is a warm-up, paced like the rest and not measured, so that the figure is the steady state.
   const warmUp = rate;
   const total = warmUp + count;
   const warmUpId = `${runId}-warm-up-`;
-  const writer = new ProvenanceClient({ address, timeoutMs: 30_000 });
+  // Generous: on a machine too busy for the rate, writes queue for long; the figure should then show it, not the run fail.
+  const writer = new ProvenanceClient({ address, timeoutMs: 300_000 });
   const subscribers = await startLatencySubscribers({ address, subscribers: LATENCY_SUBSCRIBERS, total, skipPrefix: warmUpId });
   try {
     /** When the RecordJob call that wrote each job returned. */
     const returned = new Map<string, number>();
     const writes: Array<Promise<unknown>> = [];
     const started = performance.now();
+    const writerCpuStart = process.cpuUsage();
+    const serverCpuStart = cpuSeconds(serverPid);
     let mostInFlight = 0;
     let inFlight = 0;
     // Paced on a schedule, not one after the other: each write is sent when it is due, whether or not the ones before it have returned.
@@ -249,7 +252,8 @@ async function latency(context: BenchContext, address: string): Promise<void> {
       await sleep(1);
     }
     const writeSeconds = (performance.now() - started) / 1000;
-    const [, { latencies, delivered }] = await Promise.all([Promise.all(writes), subscribers.result]);
+    const [, { latencies, delivered, cpuSeconds: subscriberCpu }] = await Promise.all([Promise.all(writes), subscribers.result]);
+    const [writerCpu, serverCpu, seconds] = [ownCpuSecondsSince(writerCpuStart), cpuSeconds(serverPid) - serverCpuStart, (performance.now() - started) / 1000];
 
     const afterReturn = delivered.map(([jobId, at]) => at - returned.get(jobId)!);
     const notes = {
@@ -260,6 +264,9 @@ async function latency(context: BenchContext, address: string): Promise<void> {
       'most writes in flight': mostInFlight,
       'delivery − RecordJob return, p50': `${afterReturn.length > 0 ? percentile(afterReturn, 0.5).toFixed(1) : 'n/a'} ms`,
       'delivered before the call returned': `${Math.round((100 * afterReturn.filter((ms) => ms < 0).length) / afterReturn.length)}%`,
+      'CPU of server': coreShare(serverCpu, seconds),
+      'of the writer (bench process)': coreShare(writerCpu, seconds),
+      'of the subscribers': coreShare(subscriberCpu, seconds),
     };
     const name = `latency commit → delivery at ${rate} events/s`;
     const end = tail(latencies);
@@ -286,6 +293,8 @@ interface LatencyResult {
   latencies: number[];
   /** When the first subscriber received each measured job's event (wall clock, ms). */
   delivered: Array<[jobId: string, at: number]>;
+  /** CPU seconds the subscribers' process spent from subscribing to reading the last event. */
+  cpuSeconds: number;
 }
 
 /** Starts the subscribers' process and resolves once every subscriber is registered; result resolves when they have read everything. */
@@ -307,6 +316,7 @@ async function runLatencySubscribers(): Promise<void> {
   const watches = clients.map((client) => client.watchEvents({}));
   await Promise.all(watches.map((watch) => watch.subscribed()));
   process.send!('subscribed');
+  const cpuStart = process.cpuUsage();
   const latencies: number[] = [];
   const delivered: Array<[string, number]> = [];
   const consume = async (watch: EventWatch, first: boolean): Promise<void> => {
@@ -329,7 +339,7 @@ async function runLatencySubscribers(): Promise<void> {
   await Promise.all(watches.map((watch, i) => consume(watch, i === 0)));
   for (const watch of watches) watch.close();
   for (const client of clients) client.close();
-  process.send!({ latencies, delivered } satisfies LatencyResult, () => process.exit(0));
+  process.send!({ latencies, delivered, cpuSeconds: ownCpuSecondsSince(cpuStart) } satisfies LatencyResult, () => process.exit(0));
 }
 
 /** Each subscriber is a client of its own, on a connection of its own (grpc-js otherwise shares one between clients of the same address). */

@@ -1,5 +1,4 @@
 import { formatNumber, meetsBudget, share, type Figure, type Measurement } from './figures.js';
-import { percentile } from './stats.js';
 
 /**
  * `npm run bench -- --runs N`: the figures of N whole runs, summed up per
@@ -41,8 +40,12 @@ export interface FigureSummary {
   medianMeetsGoal?: boolean;
 }
 
+/** The median (of an even count, the mean of the middle two), the lowest and the highest. */
 export function spread(values: readonly number[]): Spread {
-  return { median: percentile(values, 0.5), min: Math.min(...values), max: Math.max(...values) };
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
 export function goalOf(entry: Figure | Measurement): string | undefined {
