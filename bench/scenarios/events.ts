@@ -101,7 +101,7 @@ async function deliveries(context: BenchContext, address: string, serverPid: num
     // Issues #15 and #18: ≥ 80% of the bare broadcast.
     budget: 0.8,
     notes: {
-      passes: `median of ${deliveryPasses}: ours ${ours.map((p) => Math.round(rate(p))).join(' / ')}, baseline ${baseline.map((p) => Math.round(rate(p))).join(' / ')}`,
+      passes: `median of ${deliveryPasses}: ours ${ours.map((p) => Math.round(rate(p)).toLocaleString('en-US')).join(' / ')}, baseline ${baseline.map((p) => Math.round(rate(p)).toLocaleString('en-US')).join(' / ')}`,
       'subscriber processes': processes,
       'message bytes': messages!.reduce((sum, m) => sum + m.length, 0) / messages!.length,
       'CPU of server, ours': coreShare(oursMedian.serverCpu, oursMedian.seconds),

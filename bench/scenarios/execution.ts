@@ -43,13 +43,18 @@ export const execution: Scenario = {
       const baseline: number[] = [];
       /** CPU of our server and of the submitting client (this process) in each of ours' rounds, as a share of one core. */
       const cpu: Array<{ server: string; client: string }> = [];
+      /** CPU of the bare bee-queue worker process in each of the baseline's rounds. */
+      const bareWorkerCpu: string[] = [];
       const server = await startOurs(context, concurrency);
       const bare = await startBare(context, concurrency);
       try {
         await server.run(Math.min(WARM_UP_JOBS, jobs));
         await bare.run(Math.min(WARM_UP_JOBS, jobs));
         for (let round = 0; round < ROUNDS; round++) {
-          baseline.push(jobs / ((await bare.run(jobs)) / 1000));
+          const workerCpuStart = cpuSeconds(bare.pid);
+          const bareSeconds = (await bare.run(jobs)) / 1000;
+          baseline.push(jobs / bareSeconds);
+          bareWorkerCpu.push(coreShare(cpuSeconds(bare.pid) - workerCpuStart, bareSeconds));
           const clientCpuStart = process.cpuUsage();
           const serverCpuStart = cpuSeconds(server.pid);
           const seconds = (await server.run(jobs)) / 1000;
@@ -75,6 +80,7 @@ export const execution: Scenario = {
           'baseline per round': baseline.map(Math.round).join(' / '),
           'CPU of server, ours': cpu.map((c) => c.server).join(' / '),
           'CPU of the submitter (bench process), ours': cpu.map((c) => c.client).join(' / '),
+          'CPU of the bare worker, baseline': bareWorkerCpu.join(' / '),
         },
       });
     }
