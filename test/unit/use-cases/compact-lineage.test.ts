@@ -43,6 +43,10 @@ function asIdsAnswer(graph: LineageGraph): GetLineageResponse {
 describe('use cases: the compact lineage view', () => {
   after(() => rmSync(sqliteDirectory, { recursive: true, force: true }));
 
+  it('is refused by LineageGraph when the answer is of another view', () => {
+    expect(() => new LineageGraph(GetLineageResponse.fromPartial({ nodes: [{ jobId: 'a' }] }))).to.throw(/LINEAGE_VIEW_COMPACT/);
+  });
+
   for (const { name, open } of stores) {
     describe(`use cases: GetLineage's compact view equals the IDS view (${name} store)`, () => {
       let s: MemoryService;
