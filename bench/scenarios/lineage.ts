@@ -34,7 +34,7 @@ interface ViewCases {
   samples: 'lineageSamples' | 'lineageRoots';
 }
 
-/** One line per view; a view another branch adds (e.g. a compact one) is one more line here. */
+/** One line per view: another view is one more line here (and one more expected figure per case and baseline in test/e2e/bench-smoke.test.ts). */
 const VIEWS: ViewCases[] = [
   {
     label: 'ids view',
@@ -42,6 +42,7 @@ const VIEWS: ViewCases[] = [
     cases: { [FULL_ANCESTORS]: { bareQuery: 1, memoryWalk: 0.5 }, 'ancestors, max_depth 10': { p50Ms: 5 }, 'descendants of an early job (full)': {} },
     samples: 'lineageSamples',
   },
+  { label: 'compact view', view: LineageView.LINEAGE_VIEW_COMPACT, cases: { [FULL_ANCESTORS]: { bareQuery: 1 } }, samples: 'lineageSamples' },
   { label: 'full view (whole records)', view: LineageView.LINEAGE_VIEW_FULL, cases: { [FULL_ANCESTORS]: {} }, samples: 'lineageRoots' },
 ];
 

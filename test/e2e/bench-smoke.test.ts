@@ -14,7 +14,7 @@ import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
 const EXPECTED_FIGURES: Record<string, number> = {
   'batch-ingest': 1,
   // Per view and case, against the bare query and the in-memory walk; depth 10 end to end; the GetJob probe; ListDependents pages.
-  lineage: 11,
+  lineage: 13,
   // Per size: load rate, start-up, first lineage, cold probe, later lineages, warm probe, RSS per job, disk per job.
   growth: 8 * SMOKE_SIZES.growth.length,
   unary: 1,
