@@ -103,7 +103,7 @@ describe('a client generated from the OpenAPI document', function () {
     });
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
     for (const operation of operations) {
-      expect(operation.responses.default?.schema?.$ref, operation.operationId).to.equal('#/definitions/v1ErrorBody');
+      for (const answer of ['400', '401', '429', 'default']) expect(operation.responses[answer]?.schema?.$ref, `${operation.operationId} ${answer}`).to.equal('#/definitions/v1ErrorBody');
       for (const parameter of operation.parameters ?? []) {
         if (parameter.type === 'array') expect(parameter.collectionFormat, `${operation.operationId} ${parameter.name}`).to.equal('multi');
       }
