@@ -8,6 +8,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { expect } from 'chai';
 import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory } from '../support/credentials.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { rejection } from '../support/waits.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The commands of docs/rest.md that generate a client: its `shell` block. */
@@ -142,17 +143,11 @@ describe('a client generated from the OpenAPI document', function () {
   });
 
   it('rejects an error with the error body the document describes', async () => {
-    const missing = (await api.jobs.getJob('nowhere').then(
-      () => expect.fail('a missing job is an error'),
-      (answer: Answer<ErrorBody>) => answer,
-    ))!;
+    const missing = (await rejection(api.jobs.getJob('nowhere'))) as Answer<ErrorBody>;
     expect(missing.status).to.equal(404);
     expect(missing.error.error).to.include({ code: 404, status: 'NOT_FOUND' });
     expect(missing.error.error.details.map((d) => d['@type'])).to.include('type.googleapis.com/google.rpc.ErrorInfo');
-    const refused = (await anonymous.jobs.getJob('generated-a').then(
-      () => expect.fail('a call without a credential is refused'),
-      (answer: Answer<ErrorBody>) => answer,
-    ))!;
+    const refused = (await rejection(anonymous.jobs.getJob('generated-a'))) as Answer<ErrorBody>;
     expect(refused.status).to.equal(401);
     expect(refused.error.error).to.include({ code: 401, status: 'UNAUTHENTICATED' });
   });
