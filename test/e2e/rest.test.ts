@@ -202,7 +202,7 @@ describe('the REST endpoints', function () {
   it('answers 405 with Allow for another method on a REST path, and 404 for an unknown path', async () => {
     const wrongMethod = await rest('DELETE', '/jobs');
     expect(wrongMethod.status).to.equal(405);
-    expect(wrongMethod.headers.get('allow')).to.equal('GET, POST');
+    expect(wrongMethod.headers.get('allow')).to.equal('GET, HEAD, POST');
     expect((await rest('GET', '/jobs/x/nothing')).status).to.equal(404);
   });
 
