@@ -273,6 +273,13 @@ describe('the lineage viewer in headless Chromium', function () {
       expect(await page.locator('.edges path.on-path').count()).to.equal(11);
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-30.png') });
 
+      // A job partly under the panel is moved out from under it when clicked.
+      const panelLeft = (await page.locator('#details').boundingBox())!.x;
+      const covered = [...(await laidOut(page)).nodes].find(([, { box, summary }]) => !summary && box.right > panelLeft && box.left < panelLeft - 20);
+      expect(covered, 'a job partly under the panel').to.not.equal(undefined);
+      await node(page, covered![0]).locator('rect').click({ position: { x: 12, y: 20 } });
+      const movedBox = (await node(page, covered![0]).locator('rect').boundingBox())!;
+      expect(movedBox.x + movedBox.width).to.be.at.most(panelLeft);
       await page.click('#close-details');
       expect(await page.locator('g.node.on-path').count()).to.equal(0);
       expect(await page.locator('#details').isVisible()).to.equal(false);

@@ -644,6 +644,21 @@ function select(jobId) {
   state.drawn.get(jobId)?.element?.classList.add('selected');
   highlightPath();
   showDetails(jobId);
+  keepInView(jobId);
+}
+
+/** Pans, as little as it takes, so that the job is not under the details panel (or off the view). */
+function keepInView(jobId) {
+  const entry = state.drawn.get(jobId);
+  if (!entry || !state.view) return;
+  const { top, width, height } = viewArea();
+  const { scale, x, y } = state.view;
+  const overshoot = (low, high, start, end) => (high > end - FIT_MARGIN ? end - FIT_MARGIN - high : low < start + FIT_MARGIN ? start + FIT_MARGIN - low : 0);
+  const dx = overshoot((entry.x - NODE_WIDTH / 2) * scale + x, (entry.x + NODE_WIDTH / 2) * scale + x, 0, width);
+  const dy = overshoot((entry.y - NODE_HEIGHT / 2) * scale + y, (entry.y + NODE_HEIGHT / 2) * scale + y, top, top + height);
+  if (dx === 0 && dy === 0) return;
+  state.view = { scale, x: x + dx, y: y + dy };
+  applyView();
 }
 
 function showDetails(jobId) {
