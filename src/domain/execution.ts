@@ -1,6 +1,6 @@
 import type { SubmitJobCommand } from './commands.js';
 import { withEvents, withLifecycleEvents } from './job-events.js';
-import { canonicalJson, inputHash, outputHash, sha256Hex } from './hashing.js';
+import { canonicalJson, hashedOutput, inputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { CachePolicy, JobError, JobRecord, JobStatus } from './job.js';
 import type { JsonValue } from './json.js';
@@ -134,9 +134,9 @@ export function requeued(job: JobRecord, now: Date): JobRecord {
 }
 
 export function succeeded(job: JobRecord, output: JsonValue, maxOutputBytes: number, now: Date): JobRecord {
-  const keep = Buffer.byteLength(canonicalJson(output), 'utf8') <= maxOutputBytes;
+  const { outputHash, canonicalBytes } = hashedOutput(output);
   return finished(job, 'SUCCEEDED', now, {
-    result: keep ? { outputHash: outputHash(output), output, cached: false } : { outputHash: outputHash(output), cached: false },
+    result: canonicalBytes <= maxOutputBytes ? { outputHash, output, cached: false } : { outputHash, cached: false },
     cacheState: 'FRESH',
   });
 }
