@@ -33,7 +33,8 @@ export function startingStatus(parents: readonly JobRecord[]): { status: 'QUEUED
 export function submissionFingerprint(submission: { command: SubmitJobCommand; cachePolicy: CachePolicy; rerunOfJobId?: string }): string {
   const { requestId: _requestId, cachePolicy: _policy, ...content } = submission.command;
   const asked = { submit: content, cachePolicy: submission.cachePolicy, rerunOf: submission.rerunOfJobId ?? null };
-  return sha256Hex(canonicalJson(JSON.parse(JSON.stringify(asked))));
+  // Canonicalization leaves out undefined members as JSON.stringify does, so the command is hashed as it is, not copied through JSON first.
+  return sha256Hex(canonicalJson(asked as unknown as JsonValue));
 }
 
 export interface NewSubmissionContext {
