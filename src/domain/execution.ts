@@ -82,9 +82,12 @@ export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissio
 
 /** The job after a change: a fresh etag, and the events the change means in its outbox. */
 function next(job: JobRecord, now: Date, changes: Partial<JobRecord>): JobRecord {
-  const record: JobRecord = { ...job, ...changes, updatedAt: now, etag: newEtag() };
-  for (const key of Object.keys(changes) as Array<keyof JobRecord>) {
-    if (changes[key] === undefined) delete record[key];
+  const record: JobRecord = { ...job, updatedAt: now, etag: newEtag() };
+  const fields = record as unknown as Record<string, unknown>;
+  // A delete costs V8 more than the rest of the transition, so only members the record has are deleted.
+  for (const [key, value] of Object.entries(changes)) {
+    if (value !== undefined) fields[key] = value;
+    else if (key in fields) delete fields[key];
   }
   return withLifecycleEvents(job, record, now);
 }
