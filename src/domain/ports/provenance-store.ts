@@ -13,6 +13,12 @@ import type { LineageDirection, LineageRow } from '../lineage.js';
 export interface ProvenanceStore {
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+  /**
+   * What the store still loads in the background after opening (it answers
+   * every call meanwhile, correctly, if more slowly), for readiness; undefined
+   * once nothing is.
+   */
+  loading(): StoreLoading | undefined;
   close(): Promise<void>;
 
   /**
@@ -110,6 +116,15 @@ export interface ProvenanceStore {
    * data may hold.
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
+}
+
+export interface StoreLoading {
+  /** What loads, as readiness names it: e.g. lineageGraph. */
+  name: string;
+  /** How far the load is, for people. */
+  progress: string;
+  /** Settles once the load is done. */
+  done: Promise<void>;
 }
 
 export interface Replacement {

@@ -1,0 +1,103 @@
+import type Database from 'better-sqlite3';
+import type { CacheState, JobStatus } from '../../domain/job.js';
+import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import type { LineageQuery } from '../../domain/ports/provenance-store.js';
+import { decodeRecord } from './record-json.js';
+
+/** What finds the jobs of a lineage with their depths: the in-memory graph, or the table (TableWalk) while the graph loads. */
+export interface LineageWalker {
+  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[];
+}
+
+/**
+ * The rows of a lineage in the projection asked for: the walk's rows in the
+ * ids view, with type, status and cache state read for SUMMARY, or the whole
+ * documents for FULL. Called inside one read transaction, so that the walk
+ * and the rows are of one snapshot.
+ */
+export class LineageRows {
+  private readonly summaries: Database.Statement<[string], [jobId: string, type: string, status: JobStatus, cacheState: CacheState]>;
+  private readonly docs: Database.Statement<[string], string>;
+
+  constructor(db: Database.Database) {
+    this.summaries = db.prepare<[string], [string, string, JobStatus, CacheState]>(
+      'SELECT job_id, type, status, cache_state FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
+    ).raw();
+    this.docs = db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck();
+  }
+
+  read(walker: LineageWalker, query: LineageQuery): LineageRow[] {
+    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity);
+    if (query.projection === 'IDS') return jobs;
+    const ids = JSON.stringify(jobs.map((job) => job.jobId));
+    if (query.projection === 'FULL') {
+      const depths = new Map(jobs.map((job) => [job.jobId, job.depth!]));
+      return this.docs.all(ids).map((doc) => fullLineageRow(doc, depths));
+    }
+    const summaries = new Map(this.summaries.all(ids).map((row) => [row[0], row]));
+    return jobs.map((job): LineageRow => {
+      const [, type, status, cacheState] = summaries.get(job.jobId)!;
+      return { ...job, type, status, cacheState };
+    });
+  }
+}
+
+/**
+ * The same walk as LineageGraph's, read from the table one depth at a time
+ * (one statement per depth, one index search per job): what answers while
+ * the graph loads. Same rows, same shortest depths, and it ends on cycles,
+ * since each job is reached once. A single recursive query could not keep
+ * depths shortest without visiting a job once per path length.
+ */
+export class TableWalk implements LineageWalker {
+  private readonly rows: Database.Statement<[string], [jobId: string, parentIds: string, tenant: string, readers: string]>;
+  private readonly children: Database.Statement<[string], string>;
+
+  constructor(db: Database.Database) {
+    this.rows = db.prepare<[string], [string, string, string, string]>(
+      'SELECT job_id, parent_ids, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
+    ).raw();
+    this.children = db.prepare<[string], string>('SELECT DISTINCT child_id FROM job_parents WHERE parent_id IN (SELECT value FROM json_each(?))').pluck();
+  }
+
+  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
+    const found: LineageRow[] = [];
+    const reached = new Set([rootId]);
+    // The root need not have a row to have descendants; its ancestors come from its row.
+    let frontier = direction === 'ANCESTORS' ? this.read([rootId], 0) : [];
+    let frontierIds = [rootId];
+    for (let depth = 1; depth <= maxDepth && frontierIds.length > 0; depth++) {
+      const next = direction === 'ANCESTORS' ? frontier.flatMap((row) => row.parentIds) : this.children.all(JSON.stringify(frontierIds));
+      const fresh = next.filter((id) => !reached.has(id) && reached.add(id));
+      frontier = this.read(fresh, depth);
+      frontierIds = frontier.map((row) => row.jobId);
+      for (const row of frontier) found.push(row);
+    }
+    return found;
+  }
+
+  private read(ids: readonly string[], depth: number): LineageRow[] {
+    return this.rows.all(JSON.stringify(ids)).map(([jobId, parentIds, tenant, readers]) => ({
+      jobId,
+      parentIds: JSON.parse(parentIds) as string[],
+      tenant,
+      readers: JSON.parse(readers) as string[],
+      depth,
+    }));
+  }
+}
+
+function fullLineageRow(doc: string, depths: ReadonlyMap<string, number>): LineageRow {
+  const record = decodeRecord(doc);
+  return {
+    depth: depths.get(record.jobId)!,
+    jobId: record.jobId,
+    parentIds: record.parentIds,
+    tenant: record.tenant,
+    readers: record.readers,
+    type: record.type,
+    status: record.status,
+    cacheState: record.cacheState,
+    record,
+  };
+}
