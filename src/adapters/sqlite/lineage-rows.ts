@@ -17,22 +17,30 @@ export interface LineageWalker {
  */
 export class LineageRows {
   private readonly summaries: Database.Statement<[string], [jobId: string, type: string, status: JobStatus, cacheState: CacheState]>;
-  private readonly docs: Database.Statement<[string], string>;
+  private readonly docs: Database.Statement<[string], { jobId: string; doc: string }>;
 
   constructor(db: Database.Database) {
     this.summaries = db.prepare<[string], [string, string, JobStatus, CacheState]>(
       'SELECT job_id, type, status, cache_state FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
     ).raw();
-    this.docs = db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck();
+    this.docs = db.prepare<[string], { jobId: string; doc: string }>('SELECT job_id AS jobId, doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))');
   }
 
+  /**
+   * Nearest first, then by job id (code units): the order buildLineage
+   * gives, so that its sort, on the thread that serves calls, meets runs
+   * already in order (linear work) rather than sorting them itself; cut to
+   * query.nearest rows and the farthest one when it is set.
+   */
   read(walker: LineageWalker, query: LineageQuery): LineageRow[] {
-    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity);
+    const walked = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity).sort(nearestFirst);
+    const { nearest } = query;
+    const jobs = nearest !== undefined && walked.length > nearest + 1 ? [...walked.slice(0, nearest), walked[walked.length - 1]!] : walked;
     if (query.projection === 'IDS') return jobs;
     const ids = JSON.stringify(jobs.map((job) => job.jobId));
     if (query.projection === 'FULL') {
-      const depths = new Map(jobs.map((job) => [job.jobId, job.depth!]));
-      return this.docs.all(ids).map((doc) => fullLineageRow(doc, depths));
+      const docs = new Map(this.docs.all(ids).map((doc) => [doc.jobId, doc]));
+      return jobs.map((job) => fullLineageRow(docs.get(job.jobId)!, job.depth!));
     }
     const summaries = new Map(this.summaries.all(ids).map((row) => [row[0], row]));
     return jobs.map((job): LineageRow => {
@@ -87,10 +95,10 @@ export class TableWalk implements LineageWalker {
   }
 }
 
-function fullLineageRow(doc: string, depths: ReadonlyMap<string, number>): LineageRow {
+function fullLineageRow({ doc }: { doc: string }, depth: number): LineageRow {
   const record = decodeRecord(doc);
   return {
-    depth: depths.get(record.jobId)!,
+    depth,
     jobId: record.jobId,
     parentIds: record.parentIds,
     tenant: record.tenant,
@@ -100,4 +108,9 @@ function fullLineageRow(doc: string, depths: ReadonlyMap<string, number>): Linea
     cacheState: record.cacheState,
     record,
   };
+}
+
+function nearestFirst(a: LineageRow, b: LineageRow): number {
+  if (a.depth !== b.depth) return a.depth! - b.depth!;
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }
