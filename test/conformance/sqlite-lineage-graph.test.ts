@@ -114,6 +114,11 @@ describe('SQLite lineage graph (compact, in the background)', function () {
                 expect(byId(incremental.walk(root, direction, maxDepth)), `${label}, kept up to date`).to.deep.equal(expected);
                 expect(byId(fresh.walk(root, direction, maxDepth)), `${label}, freshly loaded`).to.deep.equal(expected);
                 expect(byId(tableWalk.walk(root, direction, maxDepth)), `${label}, from the table`).to.deep.equal(expected);
+                // Cut: the 5 nearest (by depth, then job id) and the farthest, in that order.
+                const ordered = [...expected].sort((a, b) => a.depth! - b.depth! || compareCodeUnits(a.jobId, b.jobId));
+                const cut = ordered.length > 6 ? [...ordered.slice(0, 5), ordered[ordered.length - 1]!] : ordered;
+                expect(incremental.walk(root, direction, maxDepth, 5), `${label}, cut`).to.deep.equal(cut);
+                expect(tableWalk.walk(root, direction, maxDepth, 5), `${label}, cut, from the table`).to.deep.equal(cut);
               }
             }
           }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import { orderedRows, type LineageWalker } from './lineage-rows.js';
 
 type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: string];
 
@@ -35,7 +36,7 @@ export const LOAD_STEP_ROWS = 2_000;
  * Callers refresh inside the read transaction of the query they answer, so
  * the graph and the rows they read next are of one snapshot.
  */
-export class LineageGraph {
+export class LineageGraph implements LineageWalker {
   private readonly indexOf = new Map<string, number>();
   private ids: string[] = [];
   /** By index: where the job's parents start in parentPool, or NO_ROW. */
@@ -128,46 +129,46 @@ export class LineageGraph {
 
   /**
    * Every job within maxDepth edges of the root in that direction, the root
-   * excluded, nearest first, with its shortest depth. Parents with no row are
-   * passed through but not returned (they have no parents of their own, so
-   * nothing lies behind them).
+   * excluded, with its shortest depth, in LineageWalker's order and cut.
+   * Parents with no row are passed through but not returned (they have no
+   * parents of their own, so nothing lies behind them).
    */
-  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
-    const found: LineageRow[] = [];
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+    const levels: number[][] = [];
     const rootIndex = this.indexOf.get(rootId);
-    if (rootIndex === undefined) return found;
+    if (rootIndex === undefined) return [];
     const visited = this.visited;
     const walk = ++this.walkNumber;
     visited[rootIndex] = walk;
     let frontier = [rootIndex];
-    const reach = (neighbour: number, depth: number, next: number[]) => {
-      if (visited[neighbour] === walk) return;
-      visited[neighbour] = walk;
-      next.push(neighbour);
-      if (this.parentStart[neighbour] !== NO_ROW) found.push(this.row(neighbour, depth));
-    };
     for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
       const next: number[] = [];
+      const reach = (neighbour: number) => {
+        if (visited[neighbour] === walk) return;
+        visited[neighbour] = walk;
+        next.push(neighbour);
+      };
       for (const index of frontier) {
         if (direction === 'ANCESTORS') {
           const start = this.parentStart[index]!;
           if (start === NO_ROW) continue;
-          for (let p = start, end = start + this.parentCount[index]!; p < end; p++) reach(this.parentPool[p]!, depth, next);
+          for (let p = start, end = start + this.parentCount[index]!; p < end; p++) reach(this.parentPool[p]!);
         } else {
           if (index < this.compactedCount) {
             for (let c = this.childStart[index]!, end = this.childStart[index + 1]!; c < end; c++) {
               const child = this.childPool[c]!;
-              if (this.hasParent(child, index)) reach(child, depth, next);
+              if (this.hasParent(child, index)) reach(child);
             }
           }
           for (const child of this.extraChildren.get(index) ?? []) {
-            if (this.hasParent(child, index)) reach(child, depth, next);
+            if (this.hasParent(child, index)) reach(child);
           }
         }
       }
+      levels.push(next.filter((index) => this.parentStart[index] !== NO_ROW));
       frontier = next;
     }
-    return found;
+    return orderedRows(levels, (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
   }
 
   private row(index: number, depth: number): LineageRow {

@@ -4,9 +4,41 @@ import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
 import type { LineageQuery } from '../../domain/ports/provenance-store.js';
 import { decodeRecord } from './record-json.js';
 
-/** What finds the jobs of a lineage with their depths: the in-memory graph, or the table (TableWalk) while the graph loads. */
+/**
+ * What finds the jobs of a lineage with their depths: the in-memory graph,
+ * or the table (TableWalk) while the graph loads. Rows nearest first, then
+ * by job id (code units): the order buildLineage gives, so that its sort,
+ * on the thread that serves calls, meets runs already in order (linear
+ * work); of more than nearest + 1 rows, the nearest ones and the farthest
+ * (LineageQuery.nearest).
+ */
 export interface LineageWalker {
-  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[];
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest?: number): LineageRow[];
+}
+
+/**
+ * The rows of a walk's levels (levels[d]: the jobs first reached at depth
+ * d + 1) in LineageWalker's order and cut: only the levels up to the cut are
+ * sorted, and only the rows kept are made.
+ */
+export function orderedRows<T>(levels: T[][], jobIdOf: (item: T) => string, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
+  const byJobId = (a: T, b: T) => {
+    const [x, y] = [jobIdOf(a), jobIdOf(b)];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  const total = levels.reduce((sum, level) => sum + level.length, 0);
+  const kept = total > nearest + 1 ? nearest : total;
+  const rows: LineageRow[] = [];
+  for (let d = 0; d < levels.length && rows.length < kept; d++) {
+    const level = levels[d]!.sort(byJobId);
+    for (let i = 0; i < level.length && rows.length < kept; i++) rows.push(row(level[i]!, d + 1));
+  }
+  if (kept < total) {
+    const deepest = levels.findLastIndex((level) => level.length > 0);
+    const farthest = levels[deepest]!.reduce((a, b) => (byJobId(a, b) >= 0 ? a : b));
+    rows.push(row(farthest, deepest + 1));
+  }
+  return rows;
 }
 
 /**
@@ -26,16 +58,8 @@ export class LineageRows {
     this.docs = db.prepare<[string], { jobId: string; doc: string }>('SELECT job_id AS jobId, doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))');
   }
 
-  /**
-   * Nearest first, then by job id (code units): the order buildLineage
-   * gives, so that its sort, on the thread that serves calls, meets runs
-   * already in order (linear work) rather than sorting them itself; cut to
-   * query.nearest rows and the farthest one when it is set.
-   */
   read(walker: LineageWalker, query: LineageQuery): LineageRow[] {
-    const walked = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity).sort(nearestFirst);
-    const { nearest } = query;
-    const jobs = nearest !== undefined && walked.length > nearest + 1 ? [...walked.slice(0, nearest), walked[walked.length - 1]!] : walked;
+    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity, query.nearest);
     if (query.projection === 'IDS') return jobs;
     const ids = JSON.stringify(jobs.map((job) => job.jobId));
     if (query.projection === 'FULL') {
@@ -68,8 +92,8 @@ export class TableWalk implements LineageWalker {
     this.children = db.prepare<[string], string>('SELECT DISTINCT child_id FROM job_parents WHERE parent_id IN (SELECT value FROM json_each(?))').pluck();
   }
 
-  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
-    const found: LineageRow[] = [];
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+    const levels: LineageRow[][] = [];
     const reached = new Set([rootId]);
     // The root need not have a row to have descendants; its ancestors come from its row.
     let frontier = direction === 'ANCESTORS' ? this.read([rootId], 0) : [];
@@ -79,9 +103,9 @@ export class TableWalk implements LineageWalker {
       const fresh = next.filter((id) => !reached.has(id) && reached.add(id));
       frontier = this.read(fresh, depth);
       frontierIds = frontier.map((row) => row.jobId);
-      for (const row of frontier) found.push(row);
+      levels.push(frontier);
     }
-    return found;
+    return orderedRows(levels, (row) => row.jobId, nearest, (row) => row);
   }
 
   private read(ids: readonly string[], depth: number): LineageRow[] {
@@ -108,9 +132,4 @@ function fullLineageRow({ doc }: { doc: string }, depth: number): LineageRow {
     cacheState: record.cacheState,
     record,
   };
-}
-
-function nearestFirst(a: LineageRow, b: LineageRow): number {
-  if (a.depth !== b.depth) return a.depth! - b.depth!;
-  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }
