@@ -89,7 +89,10 @@ export class LineageGraphThread {
       this.start();
     });
     if (this.loaded) this.post({ type: 'load' });
-    else void this.holdLoad.then(() => this.post({ type: 'load' }));
+    else {
+      const load = () => this.post({ type: 'load' });
+      void this.holdLoad.then(load, load);
+    }
   }
 
   private receive(message: FromGraphWorker): void {
