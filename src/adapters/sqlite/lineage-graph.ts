@@ -7,7 +7,7 @@ type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: st
 /** No row: the id is known only as some job's parent. */
 const NO_ROW = -1;
 /** The rows one step of a background load reads (a few milliseconds of work). */
-export const LOAD_STEP_ROWS = 2_000;
+const LOAD_STEP_ROWS = 2_000;
 
 /**
  * The lineage graph of the jobs table, held in memory in typed arrays: each
@@ -70,11 +70,6 @@ export class LineageGraph implements LineageWalker {
   /** Whether the graph holds a whole load (refresh() will only apply changes). */
   get loaded(): boolean {
     return this.appliedThrough !== undefined;
-  }
-
-  /** How many ids the graph knows (jobs, and parents with no row). */
-  get size(): number {
-    return this.ids.length;
   }
 
   /** Brings the graph up to the table's latest change. */
