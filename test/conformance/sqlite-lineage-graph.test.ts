@@ -9,6 +9,7 @@ import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
 import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
+import { packLineageRows, unpackLineageRows } from '../../src/adapters/sqlite/packed-lineage-rows.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { freshEtag, makeJob, mulberry32, nextJobId, randomDag } from '../support/job-records.js';
 import { rejection } from '../support/waits.js';
@@ -161,6 +162,18 @@ describe('SQLite lineage graph (compact, in the background)', function () {
       releaseLoad();
       await store.close();
     }
+  });
+
+  it('packs rows without records for the crossing between threads, and unpacks them equal', () => {
+    const rows: LineageRow[] = [
+      { jobId: 'a', parentIds: [], tenant: 't', readers: [], depth: 1 },
+      { jobId: 'b\n"é"', parentIds: ['a', 'missing'], tenant: 't', readers: ['zoe@example.test', 'ana@example.test'], depth: 2 },
+      { jobId: 'c', parentIds: ['b\n"é"', 'a'], tenant: 'u', readers: ['ana@example.test', 'zoe@example.test'], depth: 3 },
+    ];
+    expect(unpackLineageRows(packLineageRows(rows))).to.deep.equal(rows);
+    const summaries = rows.map((row, i): LineageRow => ({ ...row, type: `type-${i % 2}`, status: 'SUCCEEDED', cacheState: i === 0 ? 'STALE' : 'FRESH' }));
+    expect(unpackLineageRows(packLineageRows(summaries))).to.deep.equal(summaries);
+    expect(unpackLineageRows(packLineageRows([]))).to.deep.equal([]);
   });
 
   it('rejects lineage with UNAVAILABLE once closed, as every other call', async () => {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
+import { unpackLineageRows, type PackedLineageRows } from './packed-lineage-rows.js';
 
 export interface GraphWorkerData {
   path: string;
@@ -17,6 +18,7 @@ export type FromGraphWorker =
   | { type: 'loaded' }
   | { type: 'loadFailed'; message: string }
   | { type: 'answer'; id: number; rows: LineageRow[] }
+  | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
   | { type: 'failed'; id: number; unavailable: boolean; message: string };
 
 const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
@@ -113,6 +115,7 @@ export class LineageGraphThread {
         this.pending.delete(message.id);
         if (this.pending.size === 0) this.worker.unref();
         if (message.type === 'answer') waiting.resolve(message.rows);
+        else if (message.type === 'packedAnswer') waiting.resolve(unpackLineageRows(message.packed));
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }
     }

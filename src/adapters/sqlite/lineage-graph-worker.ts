@@ -4,6 +4,7 @@ import type { LineageQuery } from '../../domain/ports/provenance-store.js';
 import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageRows, TableWalk } from './lineage-rows.js';
+import { packLineageRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 import type { FromGraphWorker, GraphWorkerData, ToGraphWorker } from './lineage-graph-thread.js';
 
@@ -35,7 +36,12 @@ function answer(id: number, query: LineageQuery): void {
       graph.refresh();
       return rows.read(graph, query);
     })();
-    post({ type: 'answer', id, rows: found });
+    if (query.projection === 'FULL') {
+      post({ type: 'answer', id, rows: found });
+    } else {
+      const packed = packLineageRows(found);
+      port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.parents.buffer]);
+    }
   } catch (error) {
     const known = unavailableOrAsIs(error);
     const unavailable = known instanceof ProvenanceError && known.code === 'UNAVAILABLE';

@@ -280,10 +280,10 @@ export class LineageGraph implements LineageWalker {
   }
 }
 
-/** Values many jobs share (tenants, reader lists), each held once, by key. */
-class Interned<T> {
+/** Values many jobs share (tenants, reader lists), each held once, by key, with its index in values. */
+export class Interned<T> {
   private readonly indexOf = new Map<string, number>();
-  private readonly values: T[] = [];
+  readonly values: T[] = [];
 
   index(key: string, value: T | (() => T)): number {
     let index = this.indexOf.get(key);
