@@ -39,10 +39,16 @@ export interface Runtime {
   close(graceMs: number): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger, metrics: Metrics = NO_METRICS): Promise<Runtime> {
+/** lineageGraph: how a SQLite store holds its lineage graph (SqliteProvenanceStore.open); a process that answers no lineage query says 'on-demand'. */
+export async function openRuntime(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics = NO_METRICS,
+  options: { lineageGraph?: 'background' | 'on-demand' } = {},
+): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const rawStore = await openStore(config);
+  const rawStore = await openStore(config, options.lineageGraph ?? 'background');
   const audit = await openAuditLog(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
@@ -123,7 +129,7 @@ async function openAuditLog(config: Config): Promise<AuditLog & { close(): Promi
   return SqliteAuditLog.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs });
 }
 
-async function openStore(config: Config): Promise<ProvenanceStore> {
+async function openStore(config: Config, lineageGraph: 'background' | 'on-demand'): Promise<ProvenanceStore> {
   const { storage } = config;
   if (storage.type === 'mongodb') {
     return MongoProvenanceStore.connect({
@@ -133,5 +139,5 @@ async function openStore(config: Config): Promise<ProvenanceStore> {
       serverSelectionTimeoutMS: config.storeTimeoutMs,
     });
   }
-  return SqliteProvenanceStore.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs });
+  return SqliteProvenanceStore.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs, lineageGraph });
 }

@@ -4,16 +4,21 @@ import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 const REPORTED_SERVICES = ['', 'provenance.v1.ProvenanceService'];
 
 /**
- * grpc.health.v1.Health, SERVING only while the store answers. It starts
- * NOT_SERVING, is re-checked every interval, and goes NOT_SERVING for good
- * once shutdown begins.
+ * grpc.health.v1.Health, SERVING only while the store answers and loads
+ * nothing in the background. It starts NOT_SERVING, is re-checked every
+ * interval and as soon as a background load ends, and goes NOT_SERVING for
+ * good once shutdown begins.
  */
 export class ServingHealth {
   readonly implementation = new HealthImplementation(Object.fromEntries(REPORTED_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private awaitedLoad: Promise<void> | undefined;
 
-  constructor(private readonly isReady: () => Promise<boolean>) {}
+  constructor(
+    private readonly isReady: () => Promise<boolean>,
+    private readonly backgroundLoad: () => Promise<void> | undefined = () => undefined,
+  ) {}
 
   /** Checks now, then every intervalMs. */
   async start(intervalMs: number): Promise<void> {
@@ -31,6 +36,11 @@ export class ServingHealth {
   private async check(): Promise<void> {
     const ready = await this.isReady().catch(() => false);
     if (!this.stopped) this.set(ready ? 'SERVING' : 'NOT_SERVING');
+    const load = this.backgroundLoad();
+    if (load && load !== this.awaitedLoad) {
+      this.awaitedLoad = load;
+      void load.then(() => this.check());
+    }
   }
 
   private set(status: ServingStatus): void {

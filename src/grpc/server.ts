@@ -44,7 +44,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: CallD
   });
   const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH)) };
   provenanceApi.addToServer(server, { ...context, decoding });
-  const health = new ServingHealth(() => context.service.isReady());
+  const health = new ServingHealth(() => context.service.isReady(), () => context.service.backgroundLoad());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET_PATH).addToServer(server);
 

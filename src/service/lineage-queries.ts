@@ -49,7 +49,9 @@ function capped(requested: number, maximum: number): number {
 
 /**
  * One store query per direction, reaching one level past maxDepth so that
- * buildLineage can tell whether the depth limit cut anything.
+ * buildLineage can tell whether the depth limit cut anything, and asking for
+ * one node more than maxNodes (LineageQuery.nearest), so that it can tell
+ * whether the node limit did.
  */
 async function walk(
   deps: ServiceDependencies,
@@ -59,7 +61,9 @@ async function walk(
   limits: { maxDepth: number; maxNodes: number },
 ): Promise<Lineage> {
   const query = (direction: LineageDirection) =>
-    directions.includes(direction) ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection }) : undefined;
+    directions.includes(direction)
+      ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection, nearest: limits.maxNodes + 1 })
+      : undefined;
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   return buildLineage(rootRow(root, projection), { ancestors, descendants }, limits);
 }

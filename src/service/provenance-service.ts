@@ -156,15 +156,25 @@ export class ProvenanceService {
     return repairSweep(this.deps);
   }
 
-  /** Whether the store answers: the health check's readiness. */
-  isReady(): Promise<boolean> {
-    return answers(() => this.deps.store.ping());
+  /** Whether the store answers and loads nothing in the background: the health check's readiness. */
+  async isReady(): Promise<boolean> {
+    return (await answers(() => this.deps.store.ping())) && this.deps.store.loading() === undefined;
   }
 
-  /** Whether each dependency a call may need answers: the store, and the job queue (Redis). */
-  async readiness(): Promise<{ store: boolean; queue: boolean }> {
+  /** Settles when what the store loads in the background is loaded (undefined: nothing loads), so that health need not wait for its next check. */
+  backgroundLoad(): Promise<void> | undefined {
+    return this.deps.store.loading()?.done;
+  }
+
+  /**
+   * Whether each dependency a call may need answers: the store, and the job
+   * queue (Redis); and, while the store loads something in the background,
+   * that by name, with its progress (not ready until it is loaded).
+   */
+  async readiness(): Promise<Record<string, boolean | string>> {
     const [store, queue] = await Promise.all([answers(() => this.deps.store.ping()), answers(() => this.deps.queue.ping())]);
-    return { store, queue };
+    const loading = this.deps.store.loading();
+    return { store, queue, ...(loading ? { [loading.name]: loading.progress } : {}) };
   }
 }
 

@@ -46,6 +46,11 @@ export class MemoryProvenanceStore implements ProvenanceStore {
     return new MemoryProvenanceStore(this.data);
   }
 
+  /** Nothing loads in the background. */
+  loading(): undefined {
+    return undefined;
+  }
+
   async ping(): Promise<void> {
     this.open();
   }

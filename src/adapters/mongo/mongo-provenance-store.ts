@@ -74,6 +74,11 @@ export class MongoProvenanceStore implements ProvenanceStore {
     }
   }
 
+  /** Nothing loads in the background. */
+  loading(): undefined {
+    return undefined;
+  }
+
   async ping(): Promise<void> {
     await this.guard(() => this.client.db('admin').command({ ping: 1 }));
   }

@@ -1,22 +1,32 @@
 import type Database from 'better-sqlite3';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
-
-/** What the graph keeps of each job: enough for a lineage in the ids view. */
-export interface GraphJob {
-  jobId: string;
-  parentIds: string[];
-  tenant: string;
-  readers: string[];
-}
+import { orderedRows, type LineageWalker } from './lineage-rows.js';
 
 type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: string];
 
+/** No row: the id is known only as some job's parent. */
+const NO_ROW = -1;
+/** The rows one step of a background load reads (a few milliseconds of work). */
+const LOAD_STEP_ROWS = 2_000;
+
 /**
- * The lineage graph of the jobs table, held in memory: each job's parents,
- * tenant and readers, and each job's children. A walk over it costs a
- * fraction of a recursive query over the table (one B-tree search per job
- * reached, and a temporary B-tree to remove repeats): on the 100,000-job
- * graph of bench/, a 70,000-job ancestry takes about a tenth of the time.
+ * The lineage graph of the jobs table, held in memory in typed arrays: each
+ * job's parents, tenant and readers, and each job's children. A walk over it
+ * costs a fraction of a recursive query over the table (one B-tree search
+ * per job reached, and a temporary B-tree to remove repeats).
+ *
+ * Compact (docs/decisions.md, "SQLite lineage graph"): every id is interned
+ * once to an index; a job's parents are a run of indexes in one Int32Array
+ * pool, its children a run in a second pool (compressed sparse rows);
+ * tenants and reader lists, which most jobs share, are interned too. A job
+ * costs its id string and map entry plus about 40 bytes of arrays.
+ *
+ * Changes append: a job whose parents change gets a new run at the end of
+ * the parent pool (the old run becomes garbage), and its new parents list
+ * it among extra children; a child run may therefore name a job that no
+ * longer has that parent, which a walk checks against the job's parents
+ * (the truth). Once garbage and extras reach a quarter of the pools, both
+ * pools are rebuilt from the parents, in memory.
  *
  * It stays equal to the table, whichever process or connection writes:
  * triggers number every change to a job's parents, tenant or readers in
@@ -26,21 +36,29 @@ type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: st
  * Callers refresh inside the read transaction of the query they answer, so
  * the graph and the rows they read next are of one snapshot.
  */
-export class LineageGraph {
-  /**
-   * Every job id the graph knows (jobs, and parents with no row) gets an
-   * index for good; a walk marks indexes in a typed array instead of hashing
-   * ids into a Set, and ids are held once, so the parent arrays handed out
-   * share the strings (and their cached hashes) of the job ids.
-   */
+export class LineageGraph implements LineageWalker {
   private readonly indexOf = new Map<string, number>();
-  private readonly ids: string[] = [];
-  /** By index: the job's row, undefined for an id named only as a parent. */
-  private readonly jobs: Array<GraphJob | undefined> = [];
-  private readonly parentIndexes: Array<number[] | undefined> = [];
-  private readonly childIndexes: number[][] = [];
+  private ids: string[] = [];
+  /** By index: where the job's parents start in parentPool, or NO_ROW. */
+  private parentStart = new Int32Array(1024);
+  private parentCount = new Int32Array(1024);
+  private tenantOf = new Int32Array(1024);
+  private readersOf = new Int32Array(1024);
+  private parentPool = new Int32Array(4096);
+  private parentPoolLength = 0;
+  /** Parent pool entries no job uses any more. */
+  private parentGarbage = 0;
+  /** Children as of the last compaction: indexes childStart[i] to childStart[i + 1] of childPool (indexes past compactedCount have none there). */
+  private childStart = new Int32Array(1);
+  private childPool = new Int32Array(0);
+  private compactedCount = 0;
+  /** Children added since the last compaction, by parent index. */
+  private readonly extraChildren = new Map<number, number[]>();
+  private extraChildCount = 0;
+  private readonly tenants = new Interned<string>();
+  private readonly readerLists = new Interned<string[]>();
   /** visited[i] === walkNumber when the current walk has reached index i. */
-  private visited = new Int32Array(0);
+  private visited = new Int32Array(1024);
   private walkNumber = 0;
   private appliedThrough: number | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -49,57 +67,117 @@ export class LineageGraph {
     this.statements = prepareStatements(db);
   }
 
+  /** Whether the graph holds a whole load (refresh() will only apply changes). */
+  get loaded(): boolean {
+    return this.appliedThrough !== undefined;
+  }
+
   /** Brings the graph up to the table's latest change. */
   refresh(): void {
-    const { latestChange, oldestChange, changedJobIds, jobsByIds, allJobs } = this.statements;
+    const { latestChange, oldestChange, changedJobIds, jobsByIds } = this.statements;
     const latest = latestChange.get() ?? 0;
     if (latest === this.appliedThrough) return;
     const oldest = oldestChange.get() ?? 0;
     if (this.appliedThrough === undefined || oldest > this.appliedThrough + 1) {
-      for (let i = 0; i < this.ids.length; i++) this.remove(i);
-      for (const columns of allJobs.all()) this.add(columns);
-    } else {
-      const changed = changedJobIds.all(this.appliedThrough);
-      for (const jobId of changed) {
-        const index = this.indexOf.get(jobId);
-        if (index !== undefined) this.remove(index);
+      for (const _step of this.load(this.statements.db)) {
+        // All at once: the caller chose to wait.
       }
-      for (const columns of jobsByIds.all(JSON.stringify(changed))) this.add(columns);
+      return;
     }
+    const changed = changedJobIds.all(this.appliedThrough);
+    for (const jobId of changed) {
+      const index = this.indexOf.get(jobId);
+      if (index !== undefined) this.remove(index);
+    }
+    for (const columns of jobsByIds.all(JSON.stringify(changed))) this.add(columns);
+    this.appliedThrough = latest;
+    this.compactIfWasteful();
+  }
+
+  /**
+   * Loads the whole table from db, LOAD_STEP_ROWS rows per step; it yields
+   * after each step, the number of rows read so far. The caller holds one
+   * read transaction on db across all steps, so that the graph is one
+   * snapshot, of the latest change the first step reads.
+   */
+  *load(db: Database.Database): Generator<number, void, void> {
+    const latest = db.prepare<[], number | null>('SELECT max(seq) FROM lineage_changes').pluck().get() ?? 0;
+    const page = db.prepare<[number, number], [rowid: number, ...JobColumns]>(
+      'SELECT rowid, job_id, parent_ids, tenant, readers FROM jobs WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    ).raw();
+    this.clear();
+    let read = 0;
+    for (let after = 0; ; ) {
+      const rows = page.all(after, LOAD_STEP_ROWS);
+      for (const [rowid, ...columns] of rows) {
+        // The children of a whole load come from compact(), at the end.
+        this.add(columns, false);
+        after = rowid;
+      }
+      read += rows.length;
+      if (rows.length < LOAD_STEP_ROWS) break;
+      yield read;
+    }
+    this.compact();
     this.appliedThrough = latest;
   }
 
   /**
    * Every job within maxDepth edges of the root in that direction, the root
-   * excluded, nearest first, with its shortest depth. Parents with no row are
-   * passed through but not returned (they have no parents of their own, so
-   * nothing lies behind them).
+   * excluded, with its shortest depth, in LineageWalker's order and cut.
+   * Parents with no row are passed through but not returned (they have no
+   * parents of their own, so nothing lies behind them).
    */
-  walk(rootId: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
-    const found: LineageRow[] = [];
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+    const levels: number[][] = [];
     const rootIndex = this.indexOf.get(rootId);
-    if (rootIndex === undefined) return found;
+    if (rootIndex === undefined) return [];
     const visited = this.visited;
     const walk = ++this.walkNumber;
-    const neighboursOf = direction === 'ANCESTORS' ? this.parentIndexes : this.childIndexes;
     visited[rootIndex] = walk;
     let frontier = [rootIndex];
     for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
       const next: number[] = [];
+      const reach = (neighbour: number) => {
+        if (visited[neighbour] === walk) return;
+        visited[neighbour] = walk;
+        next.push(neighbour);
+      };
       for (const index of frontier) {
-        const neighbours = neighboursOf[index];
-        if (neighbours === undefined) continue;
-        for (const neighbour of neighbours) {
-          if (visited[neighbour] === walk) continue;
-          visited[neighbour] = walk;
-          next.push(neighbour);
-          const job = this.jobs[neighbour];
-          if (job !== undefined) found.push({ jobId: job.jobId, parentIds: job.parentIds, tenant: job.tenant, readers: job.readers, depth });
+        if (direction === 'ANCESTORS') {
+          const start = this.parentStart[index]!;
+          if (start === NO_ROW) continue;
+          for (let p = start, end = start + this.parentCount[index]!; p < end; p++) reach(this.parentPool[p]!);
+        } else {
+          if (index < this.compactedCount) {
+            for (let c = this.childStart[index]!, end = this.childStart[index + 1]!; c < end; c++) {
+              const child = this.childPool[c]!;
+              if (this.hasParent(child, index)) reach(child);
+            }
+          }
+          for (const child of this.extraChildren.get(index) ?? []) {
+            if (this.hasParent(child, index)) reach(child);
+          }
         }
       }
+      levels.push(next.filter((index) => this.parentStart[index] !== NO_ROW));
       frontier = next;
     }
-    return found;
+    return orderedRows(levels, (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
+  }
+
+  private row(index: number, depth: number): LineageRow {
+    const start = this.parentStart[index]!;
+    const parentIds = new Array<string>(this.parentCount[index]!);
+    for (let p = 0; p < parentIds.length; p++) parentIds[p] = this.ids[this.parentPool[start + p]!]!;
+    return { jobId: this.ids[index]!, parentIds, tenant: this.tenants.value(this.tenantOf[index]!), readers: this.readerLists.value(this.readersOf[index]!), depth };
+  }
+
+  private hasParent(child: number, parent: number): boolean {
+    const start = this.parentStart[child]!;
+    if (start === NO_ROW) return false;
+    for (let p = start, end = start + this.parentCount[child]!; p < end; p++) if (this.parentPool[p] === parent) return true;
+    return false;
   }
 
   /** The index of an id, given one if it has none yet. */
@@ -109,42 +187,131 @@ export class LineageGraph {
       index = this.ids.length;
       this.indexOf.set(id, index);
       this.ids.push(id);
-      this.jobs.push(undefined);
-      this.parentIndexes.push(undefined);
-      this.childIndexes.push([]);
-      if (index >= this.visited.length) {
-        const grown = new Int32Array(Math.max(1024, this.visited.length * 2));
-        grown.set(this.visited);
-        this.visited = grown;
-      }
+      if (index >= this.parentStart.length) this.growIndexes();
+      this.parentStart[index] = NO_ROW;
+      this.parentCount[index] = 0;
     }
     return index;
   }
 
-  private add([jobId, parentIdsJson, tenant, readers]: JobColumns): void {
-    const index = this.index(jobId);
-    const parents = (JSON.parse(parentIdsJson) as string[]).map((parentId) => this.index(parentId));
-    this.jobs[index] = { jobId: this.ids[index]!, parentIds: parents.map((parent) => this.ids[parent]!), tenant, readers: JSON.parse(readers) as string[] };
-    this.parentIndexes[index] = parents;
-    for (const parent of parents) this.childIndexes[parent]!.push(index);
+  private growIndexes(): void {
+    const length = this.parentStart.length * 2;
+    this.parentStart = grown(this.parentStart, length);
+    this.parentCount = grown(this.parentCount, length);
+    this.tenantOf = grown(this.tenantOf, length);
+    this.readersOf = grown(this.readersOf, length);
+    this.visited = grown(this.visited, length);
   }
 
+  private add([jobId, parentIdsJson, tenant, readersJson]: JobColumns, listAsChild = true): void {
+    const index = this.index(jobId);
+    const parents = (JSON.parse(parentIdsJson) as string[]).map((parentId) => this.index(parentId));
+    if (this.parentPoolLength + parents.length > this.parentPool.length) {
+      this.parentPool = grown(this.parentPool, Math.max(this.parentPool.length * 2, this.parentPoolLength + parents.length));
+    }
+    this.parentStart[index] = this.parentPoolLength;
+    this.parentCount[index] = parents.length;
+    this.parentPool.set(parents, this.parentPoolLength);
+    this.parentPoolLength += parents.length;
+    this.tenantOf[index] = this.tenants.index(tenant, tenant);
+    this.readersOf[index] = this.readerLists.index(readersJson, () => JSON.parse(readersJson) as string[]);
+    if (!listAsChild) return;
+    for (const parent of parents) {
+      let children = this.extraChildren.get(parent);
+      if (children === undefined) this.extraChildren.set(parent, (children = []));
+      children.push(index);
+    }
+    this.extraChildCount += parents.length;
+  }
+
+  /** The job has no row any more (its old run of parents, and its place among their children, become garbage). */
   private remove(index: number): void {
-    const parents = this.parentIndexes[index];
-    if (parents === undefined) return;
-    for (const parent of parents) this.childIndexes[parent] = this.childIndexes[parent]!.filter((child) => child !== index);
-    this.jobs[index] = undefined;
-    this.parentIndexes[index] = undefined;
+    if (this.parentStart[index] === NO_ROW) return;
+    this.parentGarbage += this.parentCount[index]!;
+    this.parentStart[index] = NO_ROW;
+    this.parentCount[index] = 0;
+  }
+
+  private clear(): void {
+    for (let index = 0; index < this.ids.length; index++) this.remove(index);
+    this.compact();
+  }
+
+  private compactIfWasteful(): void {
+    const waste = this.parentGarbage + this.extraChildCount;
+    if (waste > 1024 && waste * 4 > this.parentPoolLength) this.compact();
+  }
+
+  /** Rewrites the parent pool without garbage and the child pool from it (counting sort by parent), and empties the extras. */
+  private compact(): void {
+    const count = this.ids.length;
+    const parentPool = new Int32Array(Math.max(1024, this.parentPoolLength - this.parentGarbage));
+    const childCounts = new Int32Array(count + 1);
+    let length = 0;
+    for (let index = 0; index < count; index++) {
+      const start = this.parentStart[index]!;
+      if (start === NO_ROW) continue;
+      const parents = this.parentPool.subarray(start, start + this.parentCount[index]!);
+      parentPool.set(parents, length);
+      this.parentStart[index] = length;
+      length += parents.length;
+      for (const parent of parents) childCounts[parent + 1] = childCounts[parent + 1]! + 1;
+    }
+    for (let index = 0; index < count; index++) childCounts[index + 1] = childCounts[index + 1]! + childCounts[index]!;
+    const childPool = new Int32Array(length);
+    const filled = childCounts.slice(0, count);
+    for (let index = 0; index < count; index++) {
+      const start = this.parentStart[index]!;
+      if (start === NO_ROW) continue;
+      for (let p = start, end = start + this.parentCount[index]!; p < end; p++) {
+        const parent = parentPool[p]!;
+        childPool[filled[parent]!] = index;
+        filled[parent] = filled[parent]! + 1;
+      }
+    }
+    this.parentPool = parentPool;
+    this.parentPoolLength = length;
+    this.parentGarbage = 0;
+    this.childStart = childCounts;
+    this.childPool = childPool;
+    this.compactedCount = count;
+    this.extraChildren.clear();
+    this.extraChildCount = 0;
   }
 }
 
+/** Values many jobs share (tenants, reader lists), each held once, by key, with its index in values. */
+export class Interned<T> {
+  private readonly indexOf = new Map<string, number>();
+  readonly values: T[] = [];
+
+  index(key: string, value: T | (() => T)): number {
+    let index = this.indexOf.get(key);
+    if (index === undefined) {
+      index = this.values.length;
+      this.indexOf.set(key, index);
+      this.values.push(typeof value === 'function' ? (value as () => T)() : value);
+    }
+    return index;
+  }
+
+  value(index: number): T {
+    return this.values[index]!;
+  }
+}
+
+function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(length);
+  bigger.set(array.subarray(0, Math.min(array.length, length)));
+  return bigger;
+}
+
 function prepareStatements(db: Database.Database) {
-  const columns = 'job_id, parent_ids, tenant, readers';
   return {
+    db,
     latestChange: db.prepare<[], number | null>('SELECT max(seq) FROM lineage_changes').pluck(),
     oldestChange: db.prepare<[], number | null>('SELECT min(seq) FROM lineage_changes').pluck(),
     changedJobIds: db.prepare<[number], string>('SELECT DISTINCT job_id FROM lineage_changes WHERE seq > ?').pluck(),
-    jobsByIds: db.prepare<[string], JobColumns>(`SELECT ${columns} FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`).raw(),
-    allJobs: db.prepare<[], JobColumns>(`SELECT ${columns} FROM jobs`).raw(),
+    jobsByIds: db.prepare<[string], JobColumns>('SELECT job_id, parent_ids, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').raw(),
   };
 }

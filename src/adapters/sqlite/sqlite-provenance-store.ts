@@ -13,8 +13,11 @@ import type {
   Replacement,
   ReusableResultQuery,
   StatusQuery,
+  StoreLoading,
 } from '../../domain/ports/provenance-store.js';
 import { LineageGraph } from './lineage-graph.js';
+import { LineageGraphThread } from './lineage-graph-thread.js';
+import { LineageRows } from './lineage-rows.js';
 import { decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
@@ -49,10 +52,19 @@ interface JobRow {
 /** ProvenanceStore on one SQLite file (or in memory), through better-sqlite3. */
 export class SqliteProvenanceStore implements ProvenanceStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
-  /** Loaded by the first lineage query: worker processes, which ask none, never hold it. */
+  /**
+   * The lineage graph on this thread, loaded by the first lineage query:
+   * for an in-memory database (which no other thread can open), and for a
+   * process that asks few lineage queries or none (lineageGraph 'on-demand').
+   */
   private graph: LineageGraph | undefined;
+  private lineageRows: LineageRows | undefined;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    /** Else the graph is held on this thread (graph above). */
+    private readonly graphThread: LineageGraphThread | undefined,
+  ) {
     this.statements = prepareStatements(db);
   }
 
@@ -60,20 +72,32 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * Opens (creating if needed) the database at path; ':memory:' for a private
    * in-memory one. A call waits busyTimeoutMs for a lock held by another
    * process before it fails UNAVAILABLE.
+   *
+   * lineageGraph 'background' (the default for a file): the lineage graph is
+   * loaded at once on a thread of its own, which answers lineage queries
+   * (docs/decisions.md, "SQLite lineage graph"); holdGraphLoad delays that
+   * load until it settles (for tests). 'on-demand': on this thread, at the
+   * first lineage query (a process that asks none never holds it).
    */
-  static open(options: { path: string; busyTimeoutMs?: number }): SqliteProvenanceStore {
+  static open(options: { path: string; busyTimeoutMs?: number; lineageGraph?: 'background' | 'on-demand'; holdGraphLoad?: Promise<void> }): SqliteProvenanceStore {
     let db: Database.Database | undefined;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
       if (options.path !== MEMORY_PATH) mkdirSync(dirname(options.path), { recursive: true });
-      db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+      db = new Database(options.path, { timeout: busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db);
-      return new SqliteProvenanceStore(db);
+      const background = options.path !== MEMORY_PATH && (options.lineageGraph ?? 'background') === 'background';
+      return new SqliteProvenanceStore(db, background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined);
     } catch (error) {
       db?.close();
       throw unavailableOrAsIs(error);
     }
+  }
+
+  loading(): StoreLoading | undefined {
+    return this.graphThread?.loading();
   }
 
   async ping(): Promise<void> {
@@ -81,6 +105,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async close(): Promise<void> {
+    await this.graphThread?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -257,28 +282,18 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   /**
-   * A walk over the in-memory lineage graph, refreshed in the same read
-   * transaction as the rows a richer projection reads next; the ids view is
-   * answered from the graph alone.
+   * A walk over the lineage graph, refreshed in the same read transaction as
+   * the rows a richer projection reads next; the ids view is answered from
+   * the graph alone. On the graph's thread when it has one.
    */
   async lineage(query: LineageQuery): Promise<LineageRow[]> {
-    const { lineageSummaries, lineageDocs } = this.statements;
+    if (this.graphThread) return this.graphThread.lineage(query);
     return this.guarded(() =>
       this.db.transaction((): LineageRow[] => {
         this.graph ??= new LineageGraph(this.db);
+        this.lineageRows ??= new LineageRows(this.db);
         this.graph.refresh();
-        const jobs = this.graph.walk(query.rootId, query.direction, query.maxDepth ?? Infinity);
-        if (query.projection === 'IDS') return jobs;
-        const ids = JSON.stringify(jobs.map((job) => job.jobId));
-        if (query.projection === 'FULL') {
-          const depths = new Map(jobs.map((job) => [job.jobId, job.depth!]));
-          return lineageDocs.all(ids).map((doc) => fullLineageRow(doc, depths));
-        }
-        const summaries = new Map(lineageSummaries.all(ids).map((row) => [row[0], row]));
-        return jobs.map((job): LineageRow => {
-          const [, type, status, cacheState] = summaries.get(job.jobId)!;
-          return { ...job, type, status, cacheState };
-        });
+        return this.lineageRows.read(this.graph, query);
       })(),
     );
   }
@@ -374,21 +389,6 @@ function toJobRow(record: JobRecord): JobRow {
     payloadRedacted: record.payloadRedacted ? 1 : 0,
     pendingEventCount: record.pendingEvents?.length ?? 0,
     doc: encodeRecord(record),
-  };
-}
-
-function fullLineageRow(doc: string, depths: ReadonlyMap<string, number>): LineageRow {
-  const record = decodeRecord(doc);
-  return {
-    depth: depths.get(record.jobId)!,
-    jobId: record.jobId,
-    parentIds: record.parentIds,
-    tenant: record.tenant,
-    readers: record.readers,
-    type: record.type,
-    status: record.status,
-    cacheState: record.cacheState,
-    record,
   };
 }
 
@@ -512,11 +512,5 @@ function prepareStatements(db: Database.Database) {
          WHERE edge.parent_id = ? AND edge.child_id > ? ORDER BY edge.child_id LIMIT ?`,
       )
       .pluck(),
-    lineageSummaries: db
-      .prepare<[string], [jobId: string, type: string, status: JobStatus, cacheState: CacheState]>(
-        'SELECT job_id, type, status, cache_state FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
-      )
-      .raw(),
-    lineageDocs: db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck(),
   };
 }

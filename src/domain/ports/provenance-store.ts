@@ -13,6 +13,12 @@ import type { LineageDirection, LineageRow } from '../lineage.js';
 export interface ProvenanceStore {
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+  /**
+   * What the store still loads in the background after opening (it answers
+   * every call meanwhile, correctly, if more slowly), for readiness; undefined
+   * once nothing is.
+   */
+  loading(): StoreLoading | undefined;
   close(): Promise<void>;
 
   /**
@@ -103,13 +109,24 @@ export interface ProvenanceStore {
 
   /**
    * Every job within maxDepth edges of the root in one direction (the root
-   * excluded), in no particular order, in ONE database query. For
-   * DESCENDANTS the root need not exist. maxDepth undefined: no limit.
+   * excluded), in no particular order, in one database query (SQLite: one
+   * walk of its graph, or one statement per depth while the graph loads).
+   * For DESCENDANTS the root need not exist. maxDepth undefined: no limit.
    * Each job at most once, at its shortest depth where the store gives
    * depths; the walk ends on cycles, which insertJobs never stores but older
-   * data may hold.
+   * data may hold. With query.nearest, a store that gives depths may cut
+   * the answer (LineageQuery.nearest).
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
+}
+
+export interface StoreLoading {
+  /** What loads, as readiness names it: e.g. lineageGraph. */
+  name: string;
+  /** How far the load is, for people. */
+  progress: string;
+  /** Settles once the load is done. */
+  done: Promise<void>;
 }
 
 export interface Replacement {
@@ -161,6 +178,16 @@ export interface LineageQuery {
   direction: LineageDirection;
   maxDepth?: number;
   projection: LineageProjection;
+  /**
+   * When set, a store that gives depths may return, of more rows, only the
+   * `nearest` ones nearest the root (by depth, then job id in code units)
+   * and the farthest one (last in that order): all buildLineage needs to
+   * answer with at most nearest - 1 nodes, the truncation reasons included,
+   * without reading, sending and sorting the rest. (Only on a cycle through
+   * the root, which insertJobs never stores, can a job cut from the
+   * ancestors then show among the descendants.)
+   */
+  nearest?: number;
 }
 
 /** All conditions must hold. createdAt bounds are combined. */

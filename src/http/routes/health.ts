@@ -1,14 +1,15 @@
 import { json, type Route } from '../server.js';
 
-/** What readiness asks of the service: whether each dependency answers. */
+/** What readiness asks of the service: whether each dependency answers; a string says what is not ready yet (a background load's progress). */
 export interface Readiness {
-  readiness(): Promise<Record<string, boolean>>;
+  readiness(): Promise<Record<string, boolean | string>>;
 }
 
 /**
  * /healthz: the process is alive and serving HTTP (200, always).
- * /readyz: 200 when every dependency a call may need answers, else 503;
- * the body names each dependency as "ok" or "unavailable".
+ * /readyz: 200 when every dependency a call may need answers and nothing
+ * loads in the background, else 503; the body names each dependency as "ok"
+ * or "unavailable", and a background load with its progress.
  */
 export function healthRoutes(service: Readiness): Route[] {
   return [
@@ -18,8 +19,8 @@ export function healthRoutes(service: Readiness): Route[] {
       path: '/readyz',
       handle: async () => {
         const checks = await service.readiness();
-        const ready = Object.values(checks).every(Boolean);
-        const named = Object.fromEntries(Object.entries(checks).map(([name, ok]) => [name, ok ? 'ok' : 'unavailable']));
+        const ready = Object.values(checks).every((check) => check === true);
+        const named = Object.fromEntries(Object.entries(checks).map(([name, check]) => [name, typeof check === 'string' ? check : check ? 'ok' : 'unavailable']));
         return json(ready ? 200 : 503, { ready, checks: named });
       },
     },

@@ -11,6 +11,7 @@ import type {
   Replacement,
   ReusableResultQuery,
   StatusQuery,
+  StoreLoading,
 } from '../../domain/ports/provenance-store.js';
 import type { EventRelay } from './event-relay.js';
 
@@ -65,6 +66,10 @@ export class PublishingStore implements ProvenanceStore {
 
   ping(): Promise<void> {
     return this.store.ping();
+  }
+
+  loading(): StoreLoading | undefined {
+    return this.store.loading();
   }
 
   close(): Promise<void> {

@@ -1,0 +1,132 @@
+import { Worker } from 'node:worker_threads';
+import { unavailable } from '../../domain/errors.js';
+import type { LineageRow } from '../../domain/lineage.js';
+import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
+import { unpackLineageRows, type PackedLineageRows } from './packed-lineage-rows.js';
+
+export interface GraphWorkerData {
+  path: string;
+  busyTimeoutMs: number;
+  /** After a failed load, the next try. */
+  retryLoadMs: number;
+}
+
+export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery };
+
+export type FromGraphWorker =
+  | { type: 'progress'; read: number; total: number }
+  | { type: 'loaded' }
+  | { type: 'loadFailed'; message: string }
+  | { type: 'answer'; id: number; rows: LineageRow[] }
+  | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
+  | { type: 'failed'; id: number; unavailable: boolean; message: string };
+
+const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
+const RETRY_LOAD_MS = 1000;
+
+interface Pending {
+  resolve(rows: LineageRow[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The lineage graph of a database file, on a thread of its own
+ * (lineage-graph-worker.ts): its load, walks and row reads never hold this
+ * thread's event loop. The thread is started at once and loads in the
+ * background; lineage() is answered meanwhile (from the table), and
+ * loading() says how far the load is. A thread that dies is started again.
+ */
+export class LineageGraphThread {
+  private worker!: Worker;
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+  private progress = 'starting';
+  private loaded = false;
+  private markLoaded!: () => void;
+  private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
+  private closed = false;
+
+  /** holdLoad: the load starts once it settles (what tests hold the load open with). */
+  constructor(
+    private readonly path: string,
+    private readonly busyTimeoutMs: number,
+    private readonly holdLoad: Promise<void> = Promise.resolve(),
+  ) {
+    this.start();
+  }
+
+  lineage(query: LineageQuery): Promise<LineageRow[]> {
+    if (this.closed) return Promise.reject(unavailable('the SQLite database is closed'));
+    const id = ++this.nextId;
+    return new Promise<LineageRow[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Only a query waiting for its answer keeps the process alive.
+      this.worker.ref();
+      this.post({ type: 'lineage', id, query });
+    });
+  }
+
+  /** While the graph loads: how far it is, and a promise settled once it is loaded. */
+  loading(): StoreLoading | undefined {
+    return this.loaded ? undefined : { name: 'lineageGraph', progress: this.progress, done: this.whenLoaded };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failPending(unavailable('the SQLite database is closed'));
+    await this.worker.terminate();
+  }
+
+  private start(): void {
+    const data: GraphWorkerData = { path: this.path, busyTimeoutMs: this.busyTimeoutMs, retryLoadMs: RETRY_LOAD_MS };
+    const worker = new Worker(WORKER_URL, { workerData: data });
+    this.worker = worker;
+    worker.unref();
+    worker.on('message', (message: FromGraphWorker) => this.receive(message));
+    worker.on('error', (error) => (this.progress = `thread failed (${error.message}); starting it again`));
+    worker.on('exit', () => {
+      if (this.closed) return;
+      this.failPending(unavailable('the lineage graph thread stopped; it is started again'));
+      this.start();
+    });
+    if (this.loaded) this.post({ type: 'load' });
+    else {
+      const load = () => this.post({ type: 'load' });
+      void this.holdLoad.then(load, load);
+    }
+  }
+
+  private receive(message: FromGraphWorker): void {
+    switch (message.type) {
+      case 'progress':
+        this.progress = `loading: ${message.read.toLocaleString('en-US')} of ${message.total.toLocaleString('en-US')} jobs`;
+        return;
+      case 'loadFailed':
+        this.progress = `load failed (${message.message}); trying again`;
+        return;
+      case 'loaded':
+        this.loaded = true;
+        this.markLoaded();
+        return;
+      default: {
+        const waiting = this.pending.get(message.id);
+        if (!waiting) return;
+        this.pending.delete(message.id);
+        if (this.pending.size === 0) this.worker.unref();
+        if (message.type === 'answer') waiting.resolve(message.rows);
+        else if (message.type === 'packedAnswer') waiting.resolve(unpackLineageRows(message.packed));
+        else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
+      }
+    }
+  }
+
+  private post(message: ToGraphWorker): void {
+    if (!this.closed) this.worker.postMessage(message);
+  }
+
+  private failPending(error: unknown): void {
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,87 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { LineageQuery } from '../../domain/ports/provenance-store.js';
+import { ProvenanceError } from '../../domain/errors.js';
+import { LineageGraph } from './lineage-graph.js';
+import { LineageRows, TableWalk } from './lineage-rows.js';
+import { packLineageRows } from './packed-lineage-rows.js';
+import { unavailableOrAsIs } from './sqlite-errors.js';
+import type { FromGraphWorker, GraphWorkerData, ToGraphWorker } from './lineage-graph-thread.js';
+
+/**
+ * The lineage graph's thread (lineage-graph-thread.ts starts it): loads the
+ * graph from the database file in steps of a few milliseconds, on a read
+ * transaction of its own, and answers lineage queries between the steps, by
+ * the graph once it is loaded and from the table (TableWalk) until then.
+ * Two read-only connections: the load's transaction holds one snapshot
+ * while the answers read the latest.
+ */
+const { path, busyTimeoutMs, retryLoadMs } = workerData as GraphWorkerData;
+const port = parentPort!;
+const post = (message: FromGraphWorker) => port.postMessage(message);
+const db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+const graph = new LineageGraph(db);
+const rows = new LineageRows(db);
+const tableWalk = new TableWalk(db);
+
+port.on('message', (message: ToGraphWorker) => {
+  if (message.type === 'load') load();
+  else answer(message.id, message.query);
+});
+
+function answer(id: number, query: LineageQuery): void {
+  try {
+    const found = db.transaction(() => {
+      if (!graph.loaded) return rows.read(tableWalk, query);
+      graph.refresh();
+      return rows.read(graph, query);
+    })();
+    if (query.projection === 'FULL') {
+      post({ type: 'answer', id, rows: found });
+    } else {
+      const packed = packLineageRows(found);
+      port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.parents.buffer]);
+    }
+  } catch (error) {
+    const known = unavailableOrAsIs(error);
+    const unavailable = known instanceof ProvenanceError && known.code === 'UNAVAILABLE';
+    post({ type: 'failed', id, unavailable, message: known instanceof Error ? known.message : String(known) });
+  }
+}
+
+/** One step now and one per turn of the event loop after, so that queries are answered between steps. */
+function load(): void {
+  let loader: Database.Database | undefined;
+  let steps: Generator<number, void, void>;
+  let total: number;
+  try {
+    loader = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+    loader.exec('BEGIN');
+    total = loader.prepare<[], number>('SELECT count(*) FROM jobs').pluck().get()!;
+    steps = graph.load(loader);
+  } catch (error) {
+    failed(loader, error);
+    return;
+  }
+  const step = () => {
+    try {
+      const next = steps.next();
+      if (!next.done) {
+        post({ type: 'progress', read: next.value, total });
+        setImmediate(step);
+        return;
+      }
+      loader!.close();
+      post({ type: 'loaded' });
+    } catch (error) {
+      failed(loader, error);
+    }
+  };
+  step();
+}
+
+function failed(loader: Database.Database | undefined, error: unknown): void {
+  loader?.close();
+  post({ type: 'loadFailed', message: error instanceof Error ? error.message : String(error) });
+  setTimeout(load, retryLoadMs);
+}

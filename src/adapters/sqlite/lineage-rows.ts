@@ -1,0 +1,135 @@
+import type Database from 'better-sqlite3';
+import type { CacheState, JobStatus } from '../../domain/job.js';
+import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import type { LineageQuery } from '../../domain/ports/provenance-store.js';
+import { decodeRecord } from './record-json.js';
+
+/**
+ * What finds the jobs of a lineage with their depths: the in-memory graph,
+ * or the table (TableWalk) while the graph loads. Rows nearest first, then
+ * by job id (code units): the order buildLineage gives, so that its sort,
+ * on the thread that serves calls, meets runs already in order (linear
+ * work); of more than nearest + 1 rows, the nearest ones and the farthest
+ * (LineageQuery.nearest).
+ */
+export interface LineageWalker {
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest?: number): LineageRow[];
+}
+
+/**
+ * The rows of a walk's levels (levels[d]: the jobs first reached at depth
+ * d + 1) in LineageWalker's order and cut: only the levels up to the cut are
+ * sorted, and only the rows kept are made.
+ */
+export function orderedRows<T>(levels: T[][], jobIdOf: (item: T) => string, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
+  const byJobId = (a: T, b: T) => {
+    const [x, y] = [jobIdOf(a), jobIdOf(b)];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  const total = levels.reduce((sum, level) => sum + level.length, 0);
+  const kept = total > nearest + 1 ? nearest : total;
+  const rows: LineageRow[] = [];
+  for (let d = 0; d < levels.length && rows.length < kept; d++) {
+    const level = levels[d]!.sort(byJobId);
+    for (let i = 0; i < level.length && rows.length < kept; i++) rows.push(row(level[i]!, d + 1));
+  }
+  if (kept < total) {
+    const deepest = levels.findLastIndex((level) => level.length > 0);
+    const farthest = levels[deepest]!.reduce((a, b) => (byJobId(a, b) >= 0 ? a : b));
+    rows.push(row(farthest, deepest + 1));
+  }
+  return rows;
+}
+
+/**
+ * The rows of a lineage in the projection asked for: the walk's rows in the
+ * ids view, with type, status and cache state read for SUMMARY, or the whole
+ * documents for FULL. Called inside one read transaction, so that the walk
+ * and the rows are of one snapshot.
+ */
+export class LineageRows {
+  private readonly summaries: Database.Statement<[string], [jobId: string, type: string, status: JobStatus, cacheState: CacheState]>;
+  private readonly docs: Database.Statement<[string], { jobId: string; doc: string }>;
+
+  constructor(db: Database.Database) {
+    this.summaries = db.prepare<[string], [string, string, JobStatus, CacheState]>(
+      'SELECT job_id, type, status, cache_state FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
+    ).raw();
+    this.docs = db.prepare<[string], { jobId: string; doc: string }>('SELECT job_id AS jobId, doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))');
+  }
+
+  read(walker: LineageWalker, query: LineageQuery): LineageRow[] {
+    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity, query.nearest);
+    if (query.projection === 'IDS') return jobs;
+    const ids = JSON.stringify(jobs.map((job) => job.jobId));
+    if (query.projection === 'FULL') {
+      const docs = new Map(this.docs.all(ids).map((doc) => [doc.jobId, doc]));
+      return jobs.map((job) => fullLineageRow(docs.get(job.jobId)!, job.depth!));
+    }
+    const summaries = new Map(this.summaries.all(ids).map((row) => [row[0], row]));
+    return jobs.map((job): LineageRow => {
+      const [, type, status, cacheState] = summaries.get(job.jobId)!;
+      return { ...job, type, status, cacheState };
+    });
+  }
+}
+
+/**
+ * The same walk as LineageGraph's, read from the table one depth at a time
+ * (one statement per depth, one index search per job): what answers while
+ * the graph loads. Same rows, same shortest depths, and it ends on cycles,
+ * since each job is reached once. A single recursive query could not keep
+ * depths shortest without visiting a job once per path length.
+ */
+export class TableWalk implements LineageWalker {
+  private readonly rows: Database.Statement<[string], [jobId: string, parentIds: string, tenant: string, readers: string]>;
+  private readonly children: Database.Statement<[string], string>;
+
+  constructor(db: Database.Database) {
+    this.rows = db.prepare<[string], [string, string, string, string]>(
+      'SELECT job_id, parent_ids, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
+    ).raw();
+    this.children = db.prepare<[string], string>('SELECT DISTINCT child_id FROM job_parents WHERE parent_id IN (SELECT value FROM json_each(?))').pluck();
+  }
+
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+    const levels: LineageRow[][] = [];
+    const reached = new Set([rootId]);
+    // The root need not have a row to have descendants; its ancestors come from its row.
+    let frontier = direction === 'ANCESTORS' ? this.read([rootId], 0) : [];
+    let frontierIds = [rootId];
+    for (let depth = 1; depth <= maxDepth && frontierIds.length > 0; depth++) {
+      const next = direction === 'ANCESTORS' ? frontier.flatMap((row) => row.parentIds) : this.children.all(JSON.stringify(frontierIds));
+      const fresh = next.filter((id) => !reached.has(id) && reached.add(id));
+      frontier = this.read(fresh, depth);
+      frontierIds = frontier.map((row) => row.jobId);
+      levels.push(frontier);
+    }
+    return orderedRows(levels, (row) => row.jobId, nearest, (row) => row);
+  }
+
+  private read(ids: readonly string[], depth: number): LineageRow[] {
+    return this.rows.all(JSON.stringify(ids)).map(([jobId, parentIds, tenant, readers]) => ({
+      jobId,
+      parentIds: JSON.parse(parentIds) as string[],
+      tenant,
+      readers: JSON.parse(readers) as string[],
+      depth,
+    }));
+  }
+}
+
+function fullLineageRow({ doc }: { doc: string }, depth: number): LineageRow {
+  const record = decodeRecord(doc);
+  return {
+    depth,
+    jobId: record.jobId,
+    parentIds: record.parentIds,
+    tenant: record.tenant,
+    readers: record.readers,
+    type: record.type,
+    status: record.status,
+    cacheState: record.cacheState,
+    record,
+  };
+}

@@ -1,0 +1,185 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { compareCodeUnits } from '../../src/domain/hashing.js';
+import type { JobRecord } from '../../src/domain/job.js';
+import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
+import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
+import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
+import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
+import { packLineageRows, unpackLineageRows } from '../../src/adapters/sqlite/packed-lineage-rows.js';
+import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
+import { freshEtag, makeJob, mulberry32, nextJobId, randomDag } from '../support/job-records.js';
+import { rejection } from '../support/waits.js';
+import { shortestDepths } from './provenance-store/helpers.js';
+
+/** What the graph must hold of a job: the table's columns, as a simple map. */
+interface ModelJob {
+  parentIds: string[];
+  tenant: string;
+  readers: string[];
+}
+
+/** Rows by id, for comparing walks whose order within a depth is free. */
+function byId(rows: readonly LineageRow[]): LineageRow[] {
+  return [...rows].sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+}
+
+/** The walk a plain breadth-first search over the model gives: rows with their shortest depths, ids without a row passed through. */
+function modelWalk(model: ReadonlyMap<string, ModelJob>, root: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
+  const next = new Map<string, string[]>();
+  for (const [jobId, job] of model) {
+    if (direction === 'ANCESTORS') next.set(jobId, job.parentIds);
+    else for (const parent of job.parentIds) next.set(parent, [...(next.get(parent) ?? []), jobId]);
+  }
+  return byId(
+    [...shortestDepths(root, next)]
+      .filter(([jobId, depth]) => model.has(jobId) && depth <= maxDepth)
+      .map(([jobId, depth]) => ({ jobId, ...model.get(jobId)!, depth })),
+  );
+}
+
+describe('SQLite lineage graph (compact, in the background)', function () {
+  this.timeout(120_000);
+  let directory: string;
+  let files = 0;
+  const newPath = () => join(directory, `graph-${++files}.sqlite`);
+
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-compact-graph-'));
+  });
+
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('kept up to date through inserts, replacements and deletions, walks like a fresh load, the table and a breadth-first search', async () => {
+    const path = newPath();
+    const writer = SqliteProvenanceStore.open({ path, lineageGraph: 'on-demand' });
+    const db = new Database(path, { readonly: true });
+    const raw = new Database(path);
+    try {
+      const random = mulberry32(20261205);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+      const tenants = ['t-a', 't-b', 't-c'];
+      const readerLists = [[], ['auditor@example.test'], ['zoe@example.test', 'ana@example.test']];
+      const model = new Map<string, ModelJob>();
+      const stored = new Map<string, JobRecord>();
+      const incremental = new LineageGraph(db);
+      const tableWalk = new TableWalk(db);
+      const randomParents = (): string[] => {
+        const known = [...stored.keys()];
+        const parents = new Set<string>();
+        const count = known.length === 0 ? 0 : Math.floor(random() * 4);
+        for (let i = 0; i < count; i++) parents.add(random() < 0.05 ? nextJobId('missing') : pick(known));
+        return [...parents];
+      };
+      for (let round = 0; round < 8; round++) {
+        for (let change = 0; change < 200; change++) {
+          const action = stored.size < 50 ? 0 : random();
+          if (action < 0.4) {
+            const record = makeJob({ tenant: pick(tenants), readers: pick(readerLists), parentIds: randomParents() });
+            const [outcome] = await writer.insertJobs([record]);
+            if (!outcome!.inserted) continue;
+            stored.set(record.jobId, record);
+          } else if (action < 0.9) {
+            // Replacements are not checked for cycles: the walks must end on the ones they make.
+            const old = pick([...stored.values()]);
+            const record = { ...old, tenant: pick(tenants), readers: pick(readerLists), parentIds: randomParents(), etag: freshEtag() };
+            expect(await writer.replaceJob(record, old.etag)).to.equal(true);
+            stored.set(record.jobId, record);
+          } else {
+            // What an operator may do: the job's row goes, its children keep naming it.
+            const gone = pick([...stored.keys()]);
+            raw.prepare('DELETE FROM jobs WHERE job_id = ?').run(gone);
+            raw.prepare('DELETE FROM job_parents WHERE child_id = ?').run(gone);
+            stored.delete(gone);
+          }
+        }
+        model.clear();
+        for (const [jobId, { parentIds, tenant, readers }] of stored) model.set(jobId, { parentIds, tenant, readers });
+
+        const fresh = new LineageGraph(db);
+        db.transaction(() => {
+          incremental.refresh();
+          fresh.refresh();
+          const ids = [...stored.keys()];
+          for (let i = 0; i < 15; i++) {
+            const root = i === 0 ? nextJobId('absent') : pick(ids);
+            for (const direction of ['ANCESTORS', 'DESCENDANTS'] as const) {
+              for (const maxDepth of [Infinity, 1, 2]) {
+                const label = `round ${round}: ${direction} of ${root} within ${maxDepth}`;
+                const expected = modelWalk(model, root, direction, maxDepth);
+                expect(byId(incremental.walk(root, direction, maxDepth)), `${label}, kept up to date`).to.deep.equal(expected);
+                expect(byId(fresh.walk(root, direction, maxDepth)), `${label}, freshly loaded`).to.deep.equal(expected);
+                expect(byId(tableWalk.walk(root, direction, maxDepth)), `${label}, from the table`).to.deep.equal(expected);
+                // Cut: the 5 nearest (by depth, then job id) and the farthest, in that order.
+                const ordered = [...expected].sort((a, b) => a.depth! - b.depth! || compareCodeUnits(a.jobId, b.jobId));
+                const cut = ordered.length > 6 ? [...ordered.slice(0, 5), ordered[ordered.length - 1]!] : ordered;
+                expect(incremental.walk(root, direction, maxDepth, 5), `${label}, cut`).to.deep.equal(cut);
+                expect(tableWalk.walk(root, direction, maxDepth, 5), `${label}, cut, from the table`).to.deep.equal(cut);
+              }
+            }
+          }
+        })();
+      }
+    } finally {
+      raw.close();
+      db.close();
+      await writer.close();
+    }
+  });
+
+  it('answers lineage during the background load as it does after, and says so until it is loaded', async () => {
+    const path = newPath();
+    let releaseLoad!: () => void;
+    const held = new Promise<void>((resolve) => (releaseLoad = resolve));
+    const store = SqliteProvenanceStore.open({ path, holdGraphLoad: held });
+    try {
+      const dag = randomDag(300, 20261205, { maxParents: 3, window: 40 });
+      expect(await store.insertJobs(dag)).to.deep.equal(dag.map(() => ({ inserted: true })));
+      const queries = [dag[0]!, dag[150]!, dag[299]!].flatMap((root) =>
+        (['ANCESTORS', 'DESCENDANTS'] as const).flatMap((direction) =>
+          (['IDS', 'SUMMARY', 'FULL'] as LineageProjection[]).flatMap((projection) =>
+            [undefined, 2].map((maxDepth) => ({ rootId: root.jobId, direction, projection, ...(maxDepth === undefined ? {} : { maxDepth }) })),
+          ),
+        ),
+      );
+      const loading = store.loading();
+      expect(loading?.name).to.equal('lineageGraph');
+      expect(loading?.progress).to.be.a('string');
+      const duringLoad = await Promise.all(queries.map(async (query) => byId(await store.lineage(query))));
+
+      releaseLoad();
+      await loading!.done;
+      expect(store.loading()).to.equal(undefined);
+      const afterLoad = await Promise.all(queries.map(async (query) => byId(await store.lineage(query))));
+      expect(duringLoad).to.deep.equal(afterLoad);
+      expect(afterLoad.some((rows) => rows.length > 100)).to.equal(true);
+    } finally {
+      releaseLoad();
+      await store.close();
+    }
+  });
+
+  it('packs rows without records for the crossing between threads, and unpacks them equal', () => {
+    const rows: LineageRow[] = [
+      { jobId: 'a', parentIds: [], tenant: 't', readers: [], depth: 1 },
+      { jobId: 'b\n"é"', parentIds: ['a', 'missing'], tenant: 't', readers: ['zoe@example.test', 'ana@example.test'], depth: 2 },
+      { jobId: 'c', parentIds: ['b\n"é"', 'a'], tenant: 'u', readers: ['ana@example.test', 'zoe@example.test'], depth: 3 },
+    ];
+    expect(unpackLineageRows(packLineageRows(rows))).to.deep.equal(rows);
+    const summaries = rows.map((row, i): LineageRow => ({ ...row, type: `type-${i % 2}`, status: 'SUCCEEDED', cacheState: i === 0 ? 'STALE' : 'FRESH' }));
+    expect(unpackLineageRows(packLineageRows(summaries))).to.deep.equal(summaries);
+    expect(unpackLineageRows(packLineageRows([]))).to.deep.equal([]);
+  });
+
+  it('rejects lineage with UNAVAILABLE once closed, as every other call', async () => {
+    const store = SqliteProvenanceStore.open({ path: newPath() });
+    await store.close();
+    const error = await rejection(store.lineage({ rootId: 'any', direction: 'ANCESTORS', projection: 'IDS' }));
+    expect(error).to.have.property('code', 'UNAVAILABLE');
+  });
+});

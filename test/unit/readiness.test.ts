@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { ServingHealth } from '../../src/grpc/health.js';
+import { healthRoutes } from '../../src/http/routes/health.js';
+import { until } from '../support/waits.js';
+
+/** The status grpc.health.v1.Health/Check answers for the whole server, through the handlers the implementation registers. */
+function checker(health: ServingHealth): () => Promise<string> {
+  let check!: (call: { request: { service: string } }, callback: (error: unknown, response?: { status: string | number }) => void) => void;
+  health.implementation.addToServer({ addService: (_definition: unknown, handlers: { check: typeof check }) => (check = handlers.check) } as never);
+  return () =>
+    new Promise((resolve, reject) =>
+      check({ request: { service: '' } }, (error, response) => (error ? reject(error as Error) : resolve(String(response!.status)))),
+    );
+}
+
+describe('readiness while the store loads in the background', () => {
+  it('/readyz answers 503 naming the load and its progress, then 200', async () => {
+    let checks: Record<string, boolean | string> = { store: true, queue: true, lineageGraph: 'loading: 2,000 of 1,000,000 jobs' };
+    const readyz = healthRoutes({ readiness: async () => checks }).find((route) => route.path === '/readyz')!;
+    const loading = await readyz.handle({} as never, {} as never);
+    expect(loading.status).to.equal(503);
+    expect(JSON.parse(String(loading.body))).to.deep.equal({
+      ready: false,
+      checks: { store: 'ok', queue: 'ok', lineageGraph: 'loading: 2,000 of 1,000,000 jobs' },
+    });
+    checks = { store: true, queue: true };
+    const loaded = await readyz.handle({} as never, {} as never);
+    expect(loaded.status).to.equal(200);
+    expect(JSON.parse(String(loaded.body))).to.deep.equal({ ready: true, checks: { store: 'ok', queue: 'ok' } });
+  });
+
+  it('gRPC health says NOT_SERVING while the load runs and SERVING as soon as it ends, not at the next interval', async () => {
+    let loaded = false;
+    let endLoad!: () => void;
+    const load = new Promise<void>((resolve) => (endLoad = resolve)).then(() => void (loaded = true));
+    const health = new ServingHealth(async () => loaded, () => (loaded ? undefined : load));
+    const status = checker(health);
+    await health.start(600_000);
+    try {
+      expect(await status()).to.match(/NOT_SERVING|^2$/);
+      endLoad();
+      await until(async () => /^SERVING$|^1$/.test(await status()), 'SERVING once the load ended');
+    } finally {
+      health.stop();
+    }
+  });
+});
