@@ -7,6 +7,7 @@ import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { secretKeyMatcher } from './domain/redaction.js';
 import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event-log.js';
+import { RedisConnectionWatch } from './adapters/shared/redis-connection-watch.js';
 import { BeeQueueJobQueue } from './adapters/bee-queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './handlers/built-in-handlers.js';
 import { loadHandlerModules } from './handlers/handler-modules.js';
@@ -17,6 +18,7 @@ import { JobAccessCache } from './service/event-stream/job-access-cache.js';
 import { PublishingStore } from './service/event-stream/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
+import { TimedStore } from './service/timed-store.js';
 import { MongoAuditLog } from './adapters/mongo/mongo-audit-log.js';
 import { MongoProvenanceStore } from './adapters/mongo/mongo-provenance-store.js';
 import { SqliteAuditLog } from './adapters/sqlite/sqlite-audit-log.js';
@@ -35,6 +37,8 @@ export interface Runtime {
   hub: EventHub;
   /** How many jobs the queue holds, for the metrics. */
   queueDepth(): Promise<QueueDepth>;
+  /** Whether the Redis connections are up now, by connection (queue, events), for the metrics. */
+  redisUp(): Record<string, boolean>;
   /** Stops the workers (waiting up to graceMs for running jobs) and the hub, then closes queue, event log and store. */
   close(graceMs: number): Promise<void>;
 }
@@ -42,17 +46,21 @@ export interface Runtime {
 export async function openRuntime(config: Config, logger: Logger, metrics: Metrics = NO_METRICS): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const rawStore = await openStore(config);
+  const rawStore = new TimedStore(await openStore(config), metrics);
   const audit = await openAuditLog(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
+  const redis = new RedisConnectionWatch(logger.child({ component: 'redis' }));
+  const eventLogConnection = redis.connection('events');
+  const queueConnection = redis.connection('queue');
   const eventLog = await RedisStreamEventLog.connect({
     redisUrl: config.redisUrl,
     key: `${execution.redisPrefix}:events`,
     retention: config.events.retention,
-    onError: (error) => log.warn({ err: error }, 'event log connection trouble; it recovers by itself'),
+    onError: (error) => eventLogConnection.failed(error),
   });
-  const relay = new EventRelay(rawStore, eventLog, log);
+  eventLog.onReady(() => eventLogConnection.ready());
+  const relay = new EventRelay(rawStore, eventLog, log, metrics);
   const store = new PublishingStore(rawStore, relay, metrics);
   const hub = new EventHub(
     eventLog,
@@ -66,8 +74,9 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
     retries: execution.jobRetries,
     backoffMs: execution.jobBackoffMs,
     stallIntervalMs: execution.stallIntervalMs,
-    onError: (error) => log.warn({ err: error }, 'job queue connection trouble; it recovers by itself'),
+    onError: (error) => queueConnection.failed(error),
   });
+  queue.onReady(() => queueConnection.ready());
   const service = new ProvenanceService({
     store,
     queue,
@@ -102,6 +111,7 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
     startWorkers: () => pool.start(),
     hub,
     queueDepth: () => queue.depth(),
+    redisUp: () => redis.state(),
     async close(graceMs) {
       clearInterval(sweeper);
       pool.stop();

@@ -25,6 +25,8 @@ export interface ServerSecurity {
    * authentication is configured.
    */
   authentication: CallerAuthentication | undefined;
+  /** The secret by which the REST gateway marks the calls it forwards (CallerAuthentication.gatewayToken), with or without authentication. */
+  gatewayToken: string;
 }
 
 /**
@@ -51,12 +53,13 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
   const perSecond = config.security.rateLimitPerSecond ?? (authenticator ? DEFAULT_RATE_LIMIT : 0);
   const failureLimit = config.security.authFailureLimit;
   const throttle = authenticator && failureLimit.perMinute > 0 ? new AuthenticationThrottle(authenticator, failureLimit) : undefined;
+  const gatewayToken = randomBytes(32).toString('base64url');
   const authentication: CallerAuthentication | undefined = authenticator && {
     authenticator,
     authenticate: (credentials, peer) => (throttle ? throttle.authenticate(credentials, peer) : authenticator.authenticate(credentials)),
-    gatewayToken: randomBytes(32).toString('base64url'),
+    gatewayToken,
   };
-  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN }, logger)];
+  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN, gatewayToken }, logger)];
   if (perSecond > 0) interceptors.push(rateLimitInterceptor({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
   const { tls } = auth;
   const credentials = tls
@@ -66,7 +69,7 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         tls.clientCertificateAuthority !== undefined,
       )
     : ServerCredentials.createInsecure();
-  return { credentials, interceptors, authentication };
+  return { credentials, interceptors, authentication, gatewayToken };
 }
 
 function isLoopback(host: string): boolean {

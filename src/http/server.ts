@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Principal } from '../domain/principal.js';
 import { splitAddress } from '../platform/address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../platform/request-id.js';
 
@@ -26,6 +27,8 @@ export interface RouteContext {
   closed: AbortSignal;
   /** Call before reading the body: a client that sent "Expect: 100-continue" waits for this to send it, and gets no body sent for an answer given without. */
   acceptBody(): void;
+  /** Names the caller, once a route has established who it is, in the request's access line. */
+  identified(principal: Principal): void;
 }
 
 /** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
@@ -121,6 +124,8 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
   response.on('error', (error) => log.debug({ err: error }, 'response failed'));
   const url = requestUrl(request.url);
   let status = 400;
+  let principal: Principal | undefined;
+  const identified = (caller: Principal) => (principal = caller);
   try {
     let continued = false;
     const acceptBody = () => {
@@ -128,7 +133,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       continued = true;
       response.writeContinue();
     };
-    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody }) : json(400, { error: 'the request target is not a valid URL or path' });
+    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified }) : json(400, { error: 'the request target is not a valid URL or path' });
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
     response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
@@ -141,7 +146,19 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     if (response.headersSent) response.destroy();
     else response.writeHead(500, { 'Content-Type': 'application/json', 'X-Request-Id': requestId }).end(`${JSON.stringify(internalError(errorId, requestId))}\n`);
   }
-  log.debug({ method: request.method, path: url?.pathname, status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+  // The access line: one per request, at info. A streamed answer (server-sent events) ends when its stream does.
+  options.logger.info(
+    {
+      requestId,
+      method: request.method,
+      path: url?.pathname,
+      status,
+      durationMs: Math.round(performance.now() - started),
+      peer: request.socket.remoteAddress,
+      ...(principal && { principal: principal.subject, tenant: principal.tenant }),
+    },
+    'request ended',
+  );
 }
 
 /** Whether the request has a body that was not read to its end: the route answered without it (401, 413, 429, a route that takes none). */
