@@ -113,6 +113,8 @@ export class PrometheusMetrics implements Metrics {
 
   constructor(build: BuildInfo) {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which `promtool check metrics` refuses; each is the sum of the same name without _total, by type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     new Gauge({
       name: 'provenance_build_info',
       help: 'Always 1; the labels name the running build: its version (package.json) and git commit.',
