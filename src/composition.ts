@@ -8,6 +8,8 @@ import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { secretKeyMatcher } from './domain/redaction.js';
 import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event-log.js';
 import { RedisConnectionWatch } from './adapters/shared/redis-connection-watch.js';
+import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
+import { buildInfo } from './platform/build-info.js';
 import { BeeQueueJobQueue } from './adapters/bee-queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './handlers/built-in-handlers.js';
 import { loadHandlerModules } from './handlers/handler-modules.js';
@@ -122,6 +124,16 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
       await store.close();
     },
   };
+}
+
+/** The Prometheus metrics of a process (server or worker), before its runtime is open. */
+export function prometheusMetrics(): PrometheusMetrics {
+  return new PrometheusMetrics(buildInfo());
+}
+
+/** Adds to the metrics what is read from the runtime at each scrape. */
+export function sampleRuntime(metrics: PrometheusMetrics, runtime: Runtime): void {
+  metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount, redisUp: () => runtime.redisUp() });
 }
 
 /** The audit trail lives in the same database as the records, on a connection of its own. */

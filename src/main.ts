@@ -1,4 +1,4 @@
-import { openRuntime } from './composition.js';
+import { openRuntime, prometheusMetrics, sampleRuntime } from './composition.js';
 import { operatorsOnly } from './http/caller.js';
 import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
@@ -6,8 +6,6 @@ import { openApiRoute } from './http/routes/openapi.js';
 import { restGateway } from './http/routes/rest.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
-import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
-import { buildInfo } from './platform/build-info.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
 import { metricsInterceptor } from './grpc/interceptors/metrics.js';
 import { requestIdInterceptor } from './grpc/interceptors/request-id.js';
@@ -21,12 +19,12 @@ import { startGrpcServer } from './grpc/server.js';
  */
 const { config, logger } = startup();
 const security = refuseConfiguration(() => serverSecurity(config, logger));
-const metrics = new PrometheusMetrics(buildInfo());
+const metrics = prometheusMetrics();
 const runtime = await openRuntime(config, logger, metrics).catch((error: unknown) => {
   logger.fatal({ err: error }, 'cannot start');
   process.exit(1);
 });
-metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount, redisUp: () => runtime.redisUp() });
+sampleRuntime(metrics, runtime);
 // Before gRPC serves: the reader is positioned on the log by the time the first WatchEvents comes.
 runtime.hub.start();
 const server = await startGrpcServer(

@@ -13,6 +13,8 @@ export interface Config {
   grpcAddress: string;
   /** Where health and metrics are served over HTTP; undefined when switched off. */
   httpAddress: string | undefined;
+  /** Where a worker process (npm run worker) serves its health and metrics over HTTP; undefined (the default) when it serves none. */
+  workerMetricsAddress: string | undefined;
   storage: { type: 'sqlite'; path: string } | { type: 'mongodb'; uri: string; database: string };
   redisUrl: string;
   storeTimeoutMs: number;
@@ -70,7 +72,7 @@ export interface Config {
 }
 
 
-/** PROVENANCE_HTTP_ADDRESS=off: no HTTP listener (a blank value means the default, as for every variable). */
+/** PROVENANCE_HTTP_ADDRESS=off: no HTTP listener (a blank value means the default, as for every variable); the default of PROVENANCE_WORKER_METRICS_ADDRESS. */
 const HTTP_OFF = 'off';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -98,6 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
     httpAddress: read('PROVENANCE_HTTP_ADDRESS') === HTTP_OFF ? undefined : address(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
+    workerMetricsAddress: (read('PROVENANCE_WORKER_METRICS_ADDRESS') ?? HTTP_OFF) === HTTP_OFF ? undefined : address(read, 'PROVENANCE_WORKER_METRICS_ADDRESS', ''),
     storage,
     redisUrl,
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),

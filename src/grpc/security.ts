@@ -30,16 +30,15 @@ export interface ServerSecurity {
 }
 
 /**
- * Safe by default: with no authentication configured, the server only
- * listens on loopback (where the caller is the anonymous admin of tenant
+ * Safe by default: with no authentication configured, the server (or a
+ * worker's metrics listener, given as listeners) only listens on loopback (where the caller is the anonymous admin of tenant
  * "default"), with gRPC and with HTTP alike, unless
  * PROVENANCE_ALLOW_INSECURE=true says otherwise.
  */
-export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
+export function serverSecurity(config: Config, logger: Logger, listeners: ReadonlyArray<readonly [variable: string, address: string]> = serverListeners(config)): ServerSecurity {
   const { auth, allowInsecure } = config.security;
   const authenticator = createAuthenticator(auth);
   if (!authenticator) {
-    const listeners = [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress] as const, ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
     for (const [variable, address] of listeners) {
       const host = splitAddress(address).bareHost;
       if (isLoopback(host) || allowInsecure) continue;
@@ -48,7 +47,7 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         `listens on ${host}, beyond loopback, with no authentication configured: configure JWT (PROVENANCE_JWT_*), API keys (PROVENANCE_API_KEYS_FILE) or mTLS (PROVENANCE_TLS_*), or set PROVENANCE_ALLOW_INSECURE=true`,
       );
     }
-    logger.warn({ address: config.grpcAddress }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
+    logger.warn({ address: listeners[0]?.[1] }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
   }
   const perSecond = config.security.rateLimitPerSecond ?? (authenticator ? DEFAULT_RATE_LIMIT : 0);
   const failureLimit = config.security.authFailureLimit;
@@ -70,6 +69,11 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
       )
     : ServerCredentials.createInsecure();
   return { credentials, interceptors, authentication, gatewayToken };
+}
+
+/** The server's listeners, by the variable that sets each: gRPC, and HTTP unless it is off. */
+function serverListeners(config: Config): Array<readonly [string, string]> {
+  return [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress], ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
 }
 
 function isLoopback(host: string): boolean {

@@ -9,8 +9,8 @@ import { makeApiKey, sha256Hex } from '../support/credentials.js';
 import { FAST_EXECUTION, waitForJob } from '../support/execution.js';
 import { connect, failure, subscribed, type Client } from '../support/grpc-client.js';
 import { parseExposition, total, type Sample } from '../support/prometheus.js';
-import { startRedisServer } from '../support/redis.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
+import { startServer, startWorker, type ServerProcess } from '../support/server-process.js';
 import { until } from '../support/waits.js';
 
 const SERVICE = 'provenance.v1.ProvenanceService';
@@ -161,6 +161,44 @@ describe('what an operator sees: metrics and access lines', function () {
     await fetch(`http://${server.httpAddress}/healthz`, { headers: { 'x-request-id': 'access-probe-1' } });
     await until(() => logLines(server).some((line) => line.requestId === 'access-probe-1'), 'the probe to be logged');
     expect(logLines(server).find((line) => line.requestId === 'access-probe-1')).to.deep.include({ level: 30, msg: 'request ended', path: '/healthz', status: 200 });
+  });
+});
+
+describe('a worker process, as an operator sees it', function () {
+  this.timeout(120_000);
+
+  it('serves its own /metrics at PROVENANCE_WORKER_METRICS_ADDRESS, counting the jobs it runs, which promtool accepts', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'provenance-worker-metrics-'));
+    const prefix = uniqueQueuePrefix();
+    const shared = { PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), PROVENANCE_REDIS_PREFIX: prefix, ...DEFAULT_LOG_LEVEL };
+    const processes: ServerProcess[] = [];
+    try {
+      const server = await startServer({ ...shared, PROVENANCE_IN_PROCESS_WORKERS: 'false' });
+      processes.push(server);
+      const worker = await startWorker({ ...shared, PROVENANCE_WORKER_METRICS_ADDRESS: '127.0.0.1:0' });
+      processes.push(worker);
+      const metricsAddress = /"metricsAddress":"([^"]+)"[^\n]*"msg":"working"/.exec(worker.output())?.[1];
+      expect(metricsAddress).to.match(/^127\.0\.0\.1:\d+$/);
+      const api = connect(server.address);
+      try {
+        const job = await waitForJob(api, (await api.submitJob({ jobId: 'worker-echo', type: 'echo', payload: { text: 'there' } })).jobId);
+        expect(job.status).to.equal(JobStatus.JOB_STATUS_SUCCEEDED);
+      } finally {
+        api.close();
+      }
+      const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+      promtoolCheck(text);
+      const samples = parseExposition(text);
+      expect(total(samples, 'provenance_job_queue_wait_seconds_count', { type: 'echo' })).to.equal(1);
+      expect(total(samples, 'provenance_jobs_completed_total', { type: 'echo', status: 'SUCCEEDED' })).to.equal(1);
+      expect(total(samples, 'provenance_redis_up', { connection: 'queue' })).to.equal(1);
+      expect(total(parseExposition(await (await fetch(`http://${server.httpAddress}/metrics`)).text()), 'provenance_job_queue_wait_seconds_count')).to.equal(0);
+      expect((await fetch(`http://${metricsAddress}/readyz`)).status).to.equal(200);
+    } finally {
+      for (const child of processes) await child.stop();
+      await deleteQueueKeys(prefix);
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
 
