@@ -73,7 +73,7 @@ describe('the HTTP listener', function () {
 
   it('runs the curl examples of docs/operations.md as written', async () => {
     const commands = [...OPERATIONS_PAGE.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
-    expect(commands).to.have.length(4);
+    expect(commands).to.have.length(5);
     const outputs: string[] = [];
     for (const command of commands) {
       const { stdout } = await promisify(execFile)('sh', ['-c', command.replaceAll('127.0.0.1:8080', server.httpAddress)]);
@@ -84,6 +84,7 @@ describe('the HTTP listener', function () {
     expect(JSON.parse(outputs[1]!)).to.deep.include({ ready: true });
     expect(outputs[2]).to.match(/^provenance_queue_jobs\{state="waiting"\} \d+$/m);
     expect(outputs[3]).to.match(/^HTTP\/1\.1 200 OK\r$/m).and.to.match(/^X-Request-Id: my-trace-1\r$/m);
+    expect(outputs[4]).to.equal('metrics pass promtool\n');
   });
 
   it('answers every gRPC call with its request id, and logs the call under it', async () => {
