@@ -77,6 +77,12 @@ const HTTP_OFF = 'off';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The address of an optional listener; undefined when it is off. */
+function listenAddress(read: Read, name: string, fallback: string): string | undefined {
+  const text = read(name) ?? fallback;
+  return text === HTTP_OFF ? undefined : address(read, name, text);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const read = (name: string): string | undefined => {
     const value = env[name];
@@ -99,8 +105,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
-    httpAddress: read('PROVENANCE_HTTP_ADDRESS') === HTTP_OFF ? undefined : address(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
-    workerMetricsAddress: (read('PROVENANCE_WORKER_METRICS_ADDRESS') ?? HTTP_OFF) === HTTP_OFF ? undefined : address(read, 'PROVENANCE_WORKER_METRICS_ADDRESS', ''),
+    httpAddress: listenAddress(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
+    workerMetricsAddress: listenAddress(read, 'PROVENANCE_WORKER_METRICS_ADDRESS', HTTP_OFF),
     storage,
     redisUrl,
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),
