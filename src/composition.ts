@@ -48,7 +48,7 @@ export interface Runtime {
 export async function openRuntime(config: Config, logger: Logger, metrics: Metrics = NO_METRICS): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const rawStore = new TimedStore(await openStore(config), metrics);
+  const timedStore = new TimedStore(await openStore(config), metrics);
   const audit = await openAuditLog(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
@@ -62,8 +62,8 @@ export async function openRuntime(config: Config, logger: Logger, metrics: Metri
     onError: (error) => eventLogConnection.failed(error),
   });
   eventLog.onReady(() => eventLogConnection.ready());
-  const relay = new EventRelay(rawStore, eventLog, log, metrics);
-  const store = new PublishingStore(rawStore, relay, metrics);
+  const relay = new EventRelay(timedStore, eventLog, log, metrics);
+  const store = new PublishingStore(timedStore, relay, metrics);
   const hub = new EventHub(
     eventLog,
     { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000, maxPerPrincipal: config.events.maxSubscriptionsPerPrincipal },

@@ -123,7 +123,7 @@ export class PrometheusMetrics implements Metrics {
     }).set({ version: build.version, commit: build.commit }, 1);
   }
 
-  /** Adds the gauges read at scrape time: queue depth by state, and open WatchEvents subscriptions. */
+  /** Adds the gauges read at scrape time: queue depth by state, open WatchEvents subscriptions, and whether each Redis connection is up. */
   sample(sources: SampledSources): void {
     new Gauge({
       name: 'provenance_queue_jobs',

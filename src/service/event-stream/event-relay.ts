@@ -45,7 +45,8 @@ export class EventRelay {
       return 0;
     } catch (error) {
       if (!(error instanceof ProvenanceError) || error.code !== 'UNAVAILABLE') throw error;
-      // Debug only: every write during an outage comes here; the outage is logged once where the connection is watched, and the sweep reports the backlog.
+      // Debug only: every write during an outage comes here. A Redis outage is logged once where its connections are
+      // watched, a database outage by the calls that fail on it, and the sweep reports the backlog.
       this.log.debug({ err: error.cause ?? error, jobIds: withEvents.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
       return events.length;
     }
