@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { JobStatus } from '@provenance/client';
 import { makeApiKey, sha256Hex } from '../support/credentials.js';
@@ -126,7 +127,7 @@ describe('what an operator sees: metrics and access lines', function () {
     // gRPC, with an address of the client's own choosing in the entry the gateway uses: it is not believed.
     const grpcClient = connect(server.address, { headers: { ...operator, 'x-request-id': 'access-grpc-1', 'x-provenance-client-address': '10.9.9.9' } });
     try {
-      expect((await failure(grpcClient.getJob({ jobId: 'access-none' }))).code).to.equal(5);
+      expect((await failure(grpcClient.getJob({ jobId: 'access-none' }))).code).to.equal(status.NOT_FOUND);
     } finally {
       grpcClient.close();
     }
@@ -139,7 +140,7 @@ describe('what an operator sees: metrics and access lines', function () {
 
     // REST, from another loopback address than the gateway's own connection (127.0.0.1), so that the two cannot be confused.
     const [host, port] = server.httpAddress.split(':');
-    const status = await new Promise<number>((resolve, reject) => {
+    const httpStatus = await new Promise<number>((resolve, reject) => {
       const sent = request({ host, port: Number(port), path: '/jobs/access-job/provenance', localAddress: '127.0.0.2', headers: { ...operator, 'x-request-id': 'access-rest-1' } }, (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode!));
@@ -147,7 +148,7 @@ describe('what an operator sees: metrics and access lines', function () {
       sent.on('error', reject);
       sent.end();
     });
-    expect(status).to.equal(200);
+    expect(httpStatus).to.equal(200);
     await until(() => logLines(server).filter((line) => line.requestId === 'access-rest-1').length >= 2, 'the REST call and its gRPC twin to be logged');
     const restLines = logLines(server).filter((line) => line.requestId === 'access-rest-1');
     expect(restLines.map((line) => line.msg).sort()).to.deep.equal(['call ended', 'request ended']);
