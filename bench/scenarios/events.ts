@@ -1,23 +1,23 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Metadata, Server, ServerCredentials, type ServerWritableStream } from '@grpc/grpc-js';
-import { JobStatus, ProvenanceClient, WatchEventsResponse, type EventWatch, type ProvenanceEvent } from '@provenance/client';
+import { Client, credentials, Metadata, Server, ServerCredentials, status as grpcStatus, type ClientReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { JobStatus, ProvenanceClient, type EventWatch } from '@provenance/client';
+import { ClientProcesses, serveClientRoles, totalCpuSeconds, type RoleOperations } from '../support/client-processes.js';
 import type { BenchContext, Scenario } from '../support/context.js';
-import { percentile } from '../support/stats.js';
+import { coreShare, cpuSeconds, ownCpuSecondsSince } from '../support/process-stats.js';
+import { percentile, tail } from '../support/stats.js';
 
 const SCENARIO = 'events';
 const RECORD_BATCH = 1000;
 /** "One or a few" subscribers for the latency figure: enough to see fan-out, few enough not to measure throughput. */
 const LATENCY_SUBSCRIBERS = 4;
-/** Each pass of the deliveries figure runs ours then the baseline; the best pass of each counts, since other work on the machine only slows a pass down. */
-const DELIVERY_PASSES = 1;
 const WATCH_EVENTS_PATH = '/provenance.v1.ProvenanceService/WatchEvents';
 const BROADCAST_ROLE = 'events-broadcast-server';
 const LATENCY_SUBSCRIBERS_ROLE = 'events-latency-subscribers';
+const RAW_SUBSCRIBERS_ROLE = 'events-raw-subscribers';
 
 /**
  * Scenario 4 of issue #7. Deliveries/s of WatchEvents to many subscribers,
@@ -33,7 +33,7 @@ export const events: Scenario = {
     const server = await context.startServer({ PROVENANCE_LOG_LEVEL: 'info', PROVENANCE_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000' });
     try {
       await deliveries(context, server.address, server.child.pid!);
-      await latency(context, server.address);
+      await latency(context, server.address, server.child.pid!);
     } finally {
       await context.stop(server);
     }
@@ -43,100 +43,170 @@ export const events: Scenario = {
 interface DeliveryPass {
   /** From the first event any subscriber received to the last event the last subscriber received. */
   seconds: number;
-  /** CPU seconds used meanwhile by the process of the subscribers and by the server. */
+  /** CPU seconds used meanwhile by the subscribers' processes (together) and by the server. */
   subscriberCpu: number;
   serverCpu: number;
-  resumptions: number;
-  /** What the first subscriber received, in order. */
-  received: ProvenanceEvent[];
+  /** What the first subscriber received, in order, as it travelled. */
+  received?: Uint8Array[];
 }
 
 /**
- * Both servers are measured with the same clients: one ProvenanceClient per
- * subscriber, each on a connection of its own (as separate services would
- * subscribe), consumed through the client's watchEvents iterator, as a real
- * subscriber would; the servers differ, the clients do not.
+ * Both servers are measured with the same subscribers: bare grpc-js clients
+ * that count the messages of their stream without decoding them, each on a
+ * connection of its own (as separate services would subscribe), spread over
+ * sizes.clientProcesses processes, so that the subscribers' side does not
+ * bound either server (issue #18: a hundred decoding clients in one process
+ * held both sides to the speed of that process). Passes alternate ours and
+ * the baseline; the median pass of each side is reported.
  */
 async function deliveries(context: BenchContext, address: string, serverPid: number): Promise<void> {
-  const { subscribers, events: count } = context.sizes;
+  const { subscribers, events: count, clientProcesses, deliveryPasses } = context.sizes;
+  const processes = Math.min(clientProcesses, subscribers);
+  const group = await ClientProcesses.start(import.meta.url, RAW_SUBSCRIBERS_ROLE, Array.from({ length: processes }, () => ({})));
+  const share = (i: number) => Math.floor(subscribers / processes) + (i < subscribers % processes ? 1 : 0);
   const ours: DeliveryPass[] = [];
   const baseline: DeliveryPass[] = [];
   let messages: Uint8Array[] | undefined;
-  for (let pass = 0; pass < DELIVERY_PASSES; pass++) {
-    const runId = `events-${pass}-${Date.now().toString(36)}`;
-    const writer = new ProvenanceClient({ address, timeoutMs: 120_000 });
-    try {
-      ours.push(await deliverToSubscribers(address, serverPid, subscribers, count, () => recordQueuedJobs(writer, runId, count)));
-    } finally {
-      writer.close();
+  try {
+    for (let pass = 0; pass < deliveryPasses; pass++) {
+      const runId = `events-${pass}-${Date.now().toString(36)}`;
+      const writer = new ProvenanceClient({ address, timeoutMs: 120_000 });
+      try {
+        ours.push(await deliverToSubscribers(group, share, address, serverPid, count, !messages, () => recordQueuedJobs(writer, runId, count)));
+      } finally {
+        writer.close();
+      }
+      // The messages our server sent, as they travelled, held by the broadcast already encoded.
+      messages ??= ours[0]!.received!;
+      const broadcast = await startBroadcastServer(messages);
+      try {
+        baseline.push(await deliverToSubscribers(group, share, broadcast.address, broadcast.child.pid!, count, false, async () => broadcast.start()));
+      } finally {
+        broadcast.child.kill();
+      }
     }
-    // The same messages our server sent, encoded once, as a broadcast would hold them.
-    messages ??= ours[0]!.received.map((event) => WatchEventsResponse.encode({ event }).finish());
-    const broadcast = await startBroadcastServer(messages);
-    try {
-      baseline.push(await deliverToSubscribers(broadcast.address, broadcast.child.pid!, subscribers, count, async () => broadcast.start()));
-    } finally {
-      broadcast.child.kill();
-    }
+  } finally {
+    await group.close();
   }
-  const best = (passes: DeliveryPass[]) => passes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  const [oursBest, baselineBest] = [best(ours), best(baseline)];
+  const median = (passes: DeliveryPass[]) => [...passes].sort((a, b) => a.seconds - b.seconds)[Math.floor((passes.length - 1) / 2)]!;
+  const [oursMedian, baselineMedian] = [median(ours), median(baseline)];
   const rate = (p: DeliveryPass) => (subscribers * count) / p.seconds;
-  const cpuShare = (cpu: number, p: DeliveryPass) => `${Math.round((100 * cpu) / p.seconds)}%`;
   context.report({
     scenario: SCENARIO,
     name: `WatchEvents deliveries, ${subscribers} subscribers × ${count} events`,
     unit: 'deliveries/s',
-    ours: rate(oursBest),
-    baseline: rate(baselineBest),
+    ours: rate(oursMedian),
+    baseline: rate(baselineMedian),
     better: 'higher',
-    budget: 0.5,
+    // Issues #15 and #18: ≥ 80% of the bare broadcast.
+    budget: 0.8,
     notes: {
-      passes: `best of ${DELIVERY_PASSES}: ours ${ours.map((p) => Math.round(rate(p))).join(' / ')}, baseline ${baseline.map((p) => Math.round(rate(p))).join(' / ')}`,
+      passes: `median of ${deliveryPasses}: ours ${ours.map((p) => Math.round(rate(p)).toLocaleString('en-US')).join(' / ')}, baseline ${baseline.map((p) => Math.round(rate(p)).toLocaleString('en-US')).join(' / ')}`,
+      'subscriber processes': processes,
       'message bytes': messages!.reduce((sum, m) => sum + m.length, 0) / messages!.length,
-      'CPU of server, ours': cpuShare(oursBest.serverCpu, oursBest),
-      'of subscribers': cpuShare(oursBest.subscriberCpu, oursBest),
-      'CPU of server, baseline': cpuShare(baselineBest.serverCpu, baselineBest),
-      'of its subscribers': cpuShare(baselineBest.subscriberCpu, baselineBest),
-      resumptions: oursBest.resumptions,
+      'CPU of server, ours': coreShare(oursMedian.serverCpu, oursMedian.seconds),
+      'CPU of subscribers, ours': coreShare(oursMedian.subscriberCpu, oursMedian.seconds),
+      'CPU of server, baseline': coreShare(baselineMedian.serverCpu, baselineMedian.seconds),
+      'CPU of subscribers, baseline': coreShare(baselineMedian.subscriberCpu, baselineMedian.seconds),
     },
   });
 }
 
-/** Subscribes them all, has produce() start the events, and times them until every subscriber has all of them. */
-async function deliverToSubscribers(address: string, serverPid: number, subscribers: number, count: number, produce: () => Promise<void>): Promise<DeliveryPass> {
-  const clients = Array.from({ length: subscribers }, () => subscriberClient(address));
-  let resumptions = 0;
-  const watches = clients.map((client) => client.watchEvents({}, { onResume: () => resumptions++ }));
+/** Subscribes share(i) subscribers in the i-th process, has produce() start the events, and times them until every subscriber has all of them. */
+async function deliverToSubscribers(
+  group: ClientProcesses,
+  share: (index: number) => number,
+  address: string,
+  serverPid: number,
+  count: number,
+  keep: boolean,
+  produce: () => Promise<void>,
+): Promise<DeliveryPass> {
+  await group.all('subscribe', (i) => ({ address, subscribers: share(i), keep: keep && i === 0 }) satisfies SubscribeTask);
   try {
-    await Promise.all(watches.map((watch) => watch.subscribed()));
-    const received: ProvenanceEvent[] = [];
-    let firstDelivery: number | undefined;
-    const consume = async (watch: EventWatch, keep: boolean): Promise<number> => {
-      let taken = 0;
-      for await (const event of watch) {
-        firstDelivery ??= performance.now();
-        if (keep) received.push(event);
-        if (++taken === count) return performance.now();
-      }
-      throw new Error(`a subscriber's stream ended after ${taken} of ${count} events`);
-    };
-    const subscriberCpuStart = process.cpuUsage();
     const serverCpuStart = cpuSeconds(serverPid);
-    const [, lastDeliveries] = await Promise.all([produce(), Promise.all(watches.map((watch, i) => consume(watch, i === 0)))]);
-    const seconds = (Math.max(...lastDeliveries) - firstDelivery!) / 1000;
-    const subscriberCpu = process.cpuUsage(subscriberCpuStart);
-    return {
-      seconds,
-      subscriberCpu: (subscriberCpu.user + subscriberCpu.system) / 1e6,
-      serverCpu: cpuSeconds(serverPid) - serverCpuStart,
-      resumptions,
-      received,
-    };
+    const [, answers] = await Promise.all([produce(), group.all<Received>('receive', () => count)]);
+    const serverCpu = cpuSeconds(serverPid) - serverCpuStart;
+    const first = Math.min(...answers.map((a) => a.result.firstAt));
+    const last = Math.max(...answers.map((a) => a.result.lastAt));
+    return { seconds: (last - first) / 1000, subscriberCpu: totalCpuSeconds(answers), serverCpu, received: answers[0]!.result.kept };
   } finally {
-    for (const watch of watches) watch.close();
-    for (const client of clients) client.close();
+    await group.all('unsubscribe');
   }
+}
+
+interface SubscribeTask {
+  address: string;
+  subscribers: number;
+  /** Whether the first subscriber keeps what it receives, for the baseline to send. */
+  keep: boolean;
+}
+
+interface Received {
+  /** Wall-clock ms of the first message any subscriber of the process received, and of the last message its last subscriber needed. */
+  firstAt: number;
+  lastAt: number;
+  kept?: Uint8Array[];
+}
+
+/** A process of bare subscribers: raw grpc-js server streams whose messages are counted, not decoded. */
+async function rawSubscribers(): Promise<RoleOperations> {
+  const identity = (bytes: Buffer) => bytes;
+  let streams: Array<{ client: Client; call: ClientReadableStream<Buffer>; received: number; kept?: Buffer[] }> = [];
+  let firstAt: number | undefined;
+  let lastAt = 0;
+  let wanted = Infinity;
+  let onProgress = () => {};
+  let failure: Error | undefined;
+  return {
+    async subscribe({ address, subscribers, keep }: SubscribeTask) {
+      firstAt = undefined;
+      failure = undefined;
+      lastAt = 0;
+      wanted = Infinity;
+      streams = Array.from({ length: subscribers }, (_, i) => {
+        const client = new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+        const call = client.makeServerStreamRequest(WATCH_EVENTS_PATH, identity, identity, Buffer.alloc(0), new Metadata(), {});
+        const stream = { client, call, received: 0, ...(keep && i === 0 ? { kept: [] as Buffer[] } : {}) };
+        call.on('data', (message: Buffer) => {
+          const now = wallClockMs();
+          firstAt ??= now;
+          stream.kept?.push(message);
+          if (++stream.received === wanted) lastAt = Math.max(lastAt, now);
+          onProgress();
+        });
+        // The end of a pass cancels every stream; any other error fails the pass.
+        call.on('error', (error: Error & { code?: number }) => {
+          if (error.code === grpcStatus.CANCELLED) return;
+          failure ??= error;
+          onProgress();
+        });
+        return stream;
+      });
+      await Promise.all(streams.map((s) => once(s.call, 'metadata')));
+    },
+    async receive(count: number): Promise<Received> {
+      wanted = count;
+      for (const stream of streams) if (stream.received >= count) lastAt = Math.max(lastAt, wallClockMs());
+      await new Promise<void>((resolve, reject) => {
+        onProgress = () => {
+          if (failure) reject(failure);
+          else if (streams.every((s) => s.received >= count)) resolve();
+        };
+        onProgress();
+      });
+      const kept = streams[0]?.kept;
+      return { firstAt: firstAt!, lastAt, ...(kept ? { kept } : {}) };
+    },
+    unsubscribe() {
+      onProgress = () => {};
+      for (const { call, client } of streams) {
+        call.cancel();
+        client.close();
+      }
+      streams = [];
+    },
+  };
 }
 
 /**
@@ -146,20 +216,23 @@ async function deliverToSubscribers(address: string, serverPid: number, subscrib
  * work delayed the reading of deliveries by hundreds of milliseconds, which
  * measured the bench rather than the server.
  */
-async function latency(context: BenchContext, address: string): Promise<void> {
+async function latency(context: BenchContext, address: string, serverPid: number): Promise<void> {
   const { latencyEventsPerSecond: rate, latencyEvents: count } = context.sizes;
   const runId = `latency-${Date.now().toString(36)}`;
   // The first second is a warm-up, paced like the rest and not measured, so that the figure is the steady state.
   const warmUp = rate;
   const total = warmUp + count;
   const warmUpId = `${runId}-warm-up-`;
-  const writer = new ProvenanceClient({ address, timeoutMs: 30_000 });
+  // Generous: on a machine too busy for the rate, writes queue for long; the figure should then show it, not the run fail.
+  const writer = new ProvenanceClient({ address, timeoutMs: 300_000 });
   const subscribers = await startLatencySubscribers({ address, subscribers: LATENCY_SUBSCRIBERS, total, skipPrefix: warmUpId });
   try {
     /** When the RecordJob call that wrote each job returned. */
     const returned = new Map<string, number>();
     const writes: Array<Promise<unknown>> = [];
     const started = performance.now();
+    const writerCpuStart = process.cpuUsage();
+    const serverCpuStart = cpuSeconds(serverPid);
     let mostInFlight = 0;
     let inFlight = 0;
     // Paced on a schedule, not one after the other: each write is sent when it is due, whether or not the ones before it have returned.
@@ -179,7 +252,8 @@ async function latency(context: BenchContext, address: string): Promise<void> {
       await sleep(1);
     }
     const writeSeconds = (performance.now() - started) / 1000;
-    const [, { latencies, delivered }] = await Promise.all([Promise.all(writes), subscribers.result]);
+    const [, { latencies, delivered, cpuSeconds: subscriberCpu }] = await Promise.all([Promise.all(writes), subscribers.result]);
+    const [writerCpu, serverCpu, seconds] = [ownCpuSecondsSince(writerCpuStart), cpuSeconds(serverPid) - serverCpuStart, (performance.now() - started) / 1000];
 
     const afterReturn = delivered.map(([jobId, at]) => at - returned.get(jobId)!);
     const notes = {
@@ -190,10 +264,15 @@ async function latency(context: BenchContext, address: string): Promise<void> {
       'most writes in flight': mostInFlight,
       'delivery − RecordJob return, p50': `${afterReturn.length > 0 ? percentile(afterReturn, 0.5).toFixed(1) : 'n/a'} ms`,
       'delivered before the call returned': `${Math.round((100 * afterReturn.filter((ms) => ms < 0).length) / afterReturn.length)}%`,
+      'CPU of server': coreShare(serverCpu, seconds),
+      'of the writer (bench process)': coreShare(writerCpu, seconds),
+      'of the subscribers': coreShare(subscriberCpu, seconds),
     };
     const name = `latency commit → delivery at ${rate} events/s`;
+    const end = tail(latencies);
     context.report({ scenario: SCENARIO, name: `${name}, p50`, unit: 'ms', value: percentile(latencies, 0.5), notes });
-    context.report({ scenario: SCENARIO, name: `${name}, p99`, unit: 'ms', value: percentile(latencies, 0.99), limit: { max: 50 } });
+    // Issue #18's goal (p99 < 20 ms), stricter than issue #15's ≤ 50 ms.
+    context.report({ scenario: SCENARIO, name: `${name}, ${end.label}`, unit: 'ms', value: end.value, limit: { max: 20 }, notes: { samples: latencies.length } });
   } finally {
     subscribers.child.kill();
     writer.close();
@@ -214,6 +293,8 @@ interface LatencyResult {
   latencies: number[];
   /** When the first subscriber received each measured job's event (wall clock, ms). */
   delivered: Array<[jobId: string, at: number]>;
+  /** CPU seconds the subscribers' process spent from subscribing to reading the last event. */
+  cpuSeconds: number;
 }
 
 /** Starts the subscribers' process and resolves once every subscriber is registered; result resolves when they have read everything. */
@@ -235,6 +316,7 @@ async function runLatencySubscribers(): Promise<void> {
   const watches = clients.map((client) => client.watchEvents({}));
   await Promise.all(watches.map((watch) => watch.subscribed()));
   process.send!('subscribed');
+  const cpuStart = process.cpuUsage();
   const latencies: number[] = [];
   const delivered: Array<[string, number]> = [];
   const consume = async (watch: EventWatch, first: boolean): Promise<void> => {
@@ -257,7 +339,7 @@ async function runLatencySubscribers(): Promise<void> {
   await Promise.all(watches.map((watch, i) => consume(watch, i === 0)));
   for (const watch of watches) watch.close();
   for (const client of clients) client.close();
-  process.send!({ latencies, delivered } satisfies LatencyResult, () => process.exit(0));
+  process.send!({ latencies, delivered, cpuSeconds: ownCpuSecondsSince(cpuStart) } satisfies LatencyResult, () => process.exit(0));
 }
 
 /** Each subscriber is a client of its own, on a connection of its own (grpc-js otherwise shares one between clients of the same address). */
@@ -283,14 +365,6 @@ async function recordQueuedJobs(client: ProvenanceClient, runId: string, count: 
 
 function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  // After the command name in parentheses, the fields start at the third (state); utime and stime are the 14th and 15th, in clock ticks (100 a second on Linux).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 interface BroadcastServer {
@@ -377,6 +451,8 @@ function drainedOrCancelled(call: ServerWritableStream<Buffer, Buffer>): Promise
     call.on('cancelled', done);
   });
 }
+
+serveClientRoles(import.meta.url, { [RAW_SUBSCRIBERS_ROLE]: rawSubscribers });
 
 const roles: Record<string, () => Promise<void>> = { [BROADCAST_ROLE]: serveBroadcast, [LATENCY_SUBSCRIBERS_ROLE]: runLatencySubscribers };
 const role = roles[process.argv[2] ?? ''];

@@ -1,60 +1,92 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ProvenanceClient } from '@provenance/client';
+import type { ServerProcess } from '../../test/support/server-process.js';
+import { until } from '../../test/support/waits.js';
 import type { BenchContext, Scenario } from '../support/context.js';
+import { formatNumber } from '../support/figures.js';
+import { heapProbeNodeOptions, parseHeapReading, type HeapReading } from '../support/heap-probe.js';
 import { lineageCases, serviceLineage } from '../support/lineage-cases.js';
-import { openHandles, rssMiB } from '../support/process-stats.js';
-import { runInFlight } from '../support/stats.js';
+import { openHandles } from '../support/process-stats.js';
+import { linearFit, runInFlight } from '../support/stats.js';
 
 const LINEAGE_CALLS_IN_FLIGHT = 8;
-/** How long the server is left idle before a reading, so that cancelled calls are released and the garbage collector has run. */
-const SETTLE_MS = 2000;
+const MiB = 2 ** 20;
 
 /**
- * Scenario 7: the server's RSS and open file descriptors before and after
- * many WatchEvents subscribe/cancel cycles and many lineage calls (10 deep,
- * ids view, on the graph), both read after a warm-up of a tenth of the
- * work, so that what the first calls allocate for good (caches, JIT code,
- * pools) is not counted as a leak.
+ * Scenario 7: whether the server keeps memory or handles after many
+ * WatchEvents subscribe/cancel cycles and many lineage calls (10 deep, ids
+ * view, on the graph). The work is split into sizes.leakRounds rounds; after
+ * each, the server forces full garbage collections and reports its heap used
+ * and RSS (heap-probe.ts, loaded into the server), and its open file
+ * descriptors are counted from /proc. The first round is a warm-up (what the
+ * first calls allocate for good: caches, JIT code, pools); a straight line is
+ * fitted through the readings of the others, and a figure fails on the
+ * growth that line shows over the measured rounds, not on one reading.
  */
+
+/** The most each may grow over the measured rounds, on the fitted line: heap used after collection and RSS as a share of their first reading; descriptors in number. */
+const HEAP_GROWTH_LIMIT_PERCENT = 2;
+const RSS_GROWTH_LIMIT_PERCENT = 5;
+const HANDLE_GROWTH_LIMIT = 0.5;
+
 export const leaks: Scenario = {
   name: 'leaks',
   async run(context: BenchContext) {
     const path = await context.graphDatabase();
-    const server = await context.startServer({ PROVENANCE_SQLITE_PATH: path });
-    const pid = server.child.pid!;
+    const server = await context.startServer({ PROVENANCE_SQLITE_PATH: path }, heapProbeNodeOptions());
     const client = new ProvenanceClient({ address: server.address, timeoutMs: 60_000 });
     const [, tenDeep] = lineageCases(context.sizes.graph, context.sizes.lineageRoots);
-    const work = async (cycles: number, lineageCalls: number) => {
+    const { leakSubscribeCycles, leakLineageCalls, leakRounds } = context.sizes;
+    const cycles = Math.ceil(leakSubscribeCycles / leakRounds);
+    const calls = Math.ceil(leakLineageCalls / leakRounds);
+    const work = async () => {
       for (let i = 0; i < cycles; i++) {
         const watch = client.watchEvents({});
         await watch.subscribed();
         watch.close();
       }
-      await runInFlight(lineageCalls, LINEAGE_CALLS_IN_FLIGHT, (n) => serviceLineage(client, tenDeep!, tenDeep!.roots[n % tenDeep!.roots.length]!));
-      await sleep(SETTLE_MS);
+      await runInFlight(calls, LINEAGE_CALLS_IN_FLIGHT, (n) => serviceLineage(client, tenDeep!, tenDeep!.roots[n % tenDeep!.roots.length]!));
     };
     try {
-      const { leakSubscribeCycles: cycles, leakLineageCalls: calls } = context.sizes;
-      await work(Math.ceil(cycles / 10), Math.ceil(calls / 10));
-      const before = { rss: rssMiB(pid), handles: openHandles(pid) };
-      await work(cycles, calls);
-      const after = { rss: rssMiB(pid), handles: openHandles(pid) };
-      const described = `${cycles} subscribe/cancel cycles and ${calls} lineage calls`;
+      const readings: Array<HeapReading & { descriptors: number }> = [];
+      for (let round = 0; round < leakRounds; round++) {
+        await work();
+        readings.push(await readMemory(server, round + 1));
+      }
+      const measured = readings.slice(1);
+      const described = `${leakRounds - 1} measured rounds of ${cycles} subscribe/cancel cycles and ${calls} lineage calls (after one warm-up round)`;
+      const trend = (values: number[]) => {
+        const { slope } = linearFit(
+          values.map((_, i) => i),
+          values,
+        );
+        return { perRound: slope, overRun: slope * (values.length - 1) };
+      };
+      const heap = trend(measured.map((r) => r.heapUsedBytes));
       context.report({
         scenario: 'leaks',
-        name: `server RSS growth over ${described}`,
+        name: `server heap used after forced GC, fitted growth over ${described}`,
         unit: '%',
-        value: ((after.rss - before.rss) / before.rss) * 100,
-        limit: { max: 5 },
-        notes: { 'before MiB': before.rss, 'after MiB': after.rss },
+        value: (100 * heap.overRun) / measured[0]!.heapUsedBytes,
+        limit: { max: HEAP_GROWTH_LIMIT_PERCENT },
+        notes: { 'KiB per round': heap.perRound / 1024, 'readings MiB': measured.map((r) => formatNumber(r.heapUsedBytes / MiB)).join(' / ') },
       });
+      const rss = trend(measured.map((r) => r.rssBytes));
       context.report({
         scenario: 'leaks',
-        name: `server open handles (file descriptors) gained over ${described}`,
+        name: `server RSS after forced GC, fitted growth over the same`,
+        unit: '%',
+        value: (100 * rss.overRun) / measured[0]!.rssBytes,
+        limit: { max: RSS_GROWTH_LIMIT_PERCENT },
+        notes: { 'KiB per round': rss.perRound / 1024, 'readings MiB': measured.map((r) => formatNumber(r.rssBytes / MiB)).join(' / ') },
+      });
+      const descriptors = trend(measured.map((r) => r.descriptors));
+      context.report({
+        scenario: 'leaks',
+        name: `server open file descriptors, fitted growth over the same`,
         unit: 'handles',
-        value: after.handles - before.handles,
-        limit: { max: 0 },
-        notes: { before: before.handles, after: after.handles },
+        value: descriptors.overRun,
+        limit: { max: HANDLE_GROWTH_LIMIT },
+        notes: { readings: measured.map((r) => r.descriptors).join(' / '), 'active resources (event loop)': measured.map((r) => r.activeResources).join(' / ') },
       });
     } finally {
       client.close();
@@ -62,3 +94,11 @@ export const leaks: Scenario = {
     }
   },
 };
+
+/** Has the server collect garbage and report (SIGUSR2, heap-probe.ts), and counts its descriptors meanwhile. */
+async function readMemory(server: ServerProcess, n: number): Promise<HeapReading & { descriptors: number }> {
+  server.child.kill('SIGUSR2');
+  let reading: HeapReading | undefined;
+  await until(() => (reading = parseHeapReading(server.output(), n)) !== undefined, `the server's heap reading ${n}`, 60_000);
+  return { ...reading!, descriptors: openHandles(server.child.pid!) };
+}

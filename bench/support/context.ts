@@ -7,11 +7,18 @@ import { startServer, type ServerProcess } from '../../test/support/server-proce
 import { formatLine, type Figure, type Measurement } from './figures.js';
 import { generateGraph, type GraphJob } from './graph.js';
 import { recordGraph } from './record-graph.js';
+import { elapsedMs } from './stats.js';
 
-/** The sizes of issue #7, and the smoke sizes `npm test` runs them at to keep the bench working. */
+/** The sizes of issues #7, #15 and #18, and the smoke sizes `npm test` runs them at to keep the bench working. */
 export interface Sizes {
   graph: number;
   lineageRoots: number;
+  /** GetLineage calls per case (cycling over the roots): enough for a p99 at full size (stats.ts, P99_MIN_SAMPLES). */
+  lineageSamples: number;
+  /** Processes the unary load and the WatchEvents subscribers are spread over, so that no one client process bounds a side. */
+  clientProcesses: number;
+  /** Passes of the deliveries figure, each ours then the baseline; the median of each side is reported. */
+  deliveryPasses: number;
   unaryCalls: number;
   unaryInFlight: number;
   executionJobs: number;
@@ -23,11 +30,16 @@ export interface Sizes {
   growth: number[];
   leakSubscribeCycles: number;
   leakLineageCalls: number;
+  /** The leak work is split into this many rounds, memory read after each (after forced collections), and a line fitted. */
+  leakRounds: number;
 }
 
 export const FULL_SIZES: Sizes = {
   graph: 100_000,
   lineageRoots: 20,
+  lineageSamples: 100,
+  clientProcesses: 4,
+  deliveryPasses: 3,
   unaryCalls: 30_000,
   unaryInFlight: 64,
   executionJobs: 10_000,
@@ -39,11 +51,15 @@ export const FULL_SIZES: Sizes = {
   growth: [1_000, 10_000, 100_000],
   leakSubscribeCycles: 1000,
   leakLineageCalls: 10_000,
+  leakRounds: 10,
 };
 
 export const SMOKE_SIZES: Sizes = {
   graph: 2_000,
   lineageRoots: 3,
+  lineageSamples: 6,
+  clientProcesses: 2,
+  deliveryPasses: 1,
   unaryCalls: 500,
   unaryInFlight: 8,
   executionJobs: 100,
@@ -55,6 +71,7 @@ export const SMOKE_SIZES: Sizes = {
   growth: [500, 2_000],
   leakSubscribeCycles: 20,
   leakLineageCalls: 100,
+  leakRounds: 4,
 };
 
 /** With BENCH_CPU_PROFILE_DIR set, every server the bench starts writes a V8 CPU profile there when it stops (see bench/README.md). */
@@ -75,6 +92,8 @@ export class BenchContext {
   private readonly processes = new Set<ServerProcess>();
   private readonly graphs = new Map<number, GraphJob[]>();
   private readonly graphDatabases = new Map<number, Promise<string>>();
+  /** How long recording each graph through BatchRecordJobs took, in seconds, for the load rate of the growth scenario. */
+  private readonly graphLoadSeconds = new Map<number, number>();
 
   constructor(
     readonly sizes: Sizes,
@@ -91,14 +110,14 @@ export class BenchContext {
     return prefix;
   }
 
-  /** A server as `npm start` runs it, with lineage depth enough for the whole graph; stopped at the end. */
-  async startServer(env: Record<string, string | undefined> = {}): Promise<ServerProcess> {
+  /** A server as `npm start` runs it, with lineage depth enough for the whole graph; stopped at the end. nodeOptions go to node before the script. */
+  async startServer(env: Record<string, string | undefined> = {}, nodeOptions: string[] = []): Promise<ServerProcess> {
     const defaults = {
       PROVENANCE_MAX_LINEAGE_DEPTH: '10000',
       PROVENANCE_SQLITE_PATH: join(this.directory, `server-${randomBytes(4).toString('hex')}.db`),
       PROVENANCE_REDIS_PREFIX: this.redisPrefix(),
     };
-    return this.track(await startServer({ ...defaults, ...env }, serverNodeOptions()));
+    return this.track(await startServer({ ...defaults, ...env }, [...serverNodeOptions(), ...nodeOptions]));
   }
 
   async stop(server: ServerProcess): Promise<void> {
@@ -123,9 +142,18 @@ export class BenchContext {
     return path;
   }
 
-  /** Lets a scenario that recorded the graph anyway (batch ingest) hand its file to the others. */
-  offerGraphDatabase(size: number, path: string): void {
-    if (!this.graphDatabases.has(size)) this.graphDatabases.set(size, Promise.resolve(path));
+  /** Lets a scenario that recorded the graph anyway (batch ingest) hand its file, and the seconds recording took, to the others. */
+  offerGraphDatabase(size: number, path: string, loadSeconds: number): void {
+    if (this.graphDatabases.has(size)) return;
+    this.graphDatabases.set(size, Promise.resolve(path));
+    this.graphLoadSeconds.set(size, loadSeconds);
+  }
+
+  /** Seconds recording the graph of that size through BatchRecordJobs took (once graphDatabase(size) has resolved). */
+  graphLoadTime(size: number): number {
+    const seconds = this.graphLoadSeconds.get(size);
+    if (seconds === undefined) throw new Error(`the graph of ${size} jobs has not been recorded`);
+    return seconds;
   }
 
   report(entry: Figure | Measurement): void {
@@ -147,7 +175,10 @@ export class BenchContext {
     const path = join(this.directory, `graph-${size}.db`);
     const server = await this.startServer({ PROVENANCE_SQLITE_PATH: path });
     try {
-      await recordGraph(server.address, this.graph(size));
+      const jobs = this.graph(size);
+      const start = process.hrtime.bigint();
+      await recordGraph(server.address, jobs);
+      this.graphLoadSeconds.set(size, elapsedMs(start) / 1000);
     } finally {
       await this.stop(server);
     }

@@ -56,7 +56,8 @@ function verdict(entry: Figure | Measurement): string {
 }
 
 function notes(entry: Figure | Measurement): string {
-  return entry.notes ? '  (' + Object.entries(entry.notes).map(([k, v]) => `${k} ${typeof v === 'number' ? formatNumber(v) : v}`).join(', ') + ')' : '';
+  const text = (v: number | string) => (typeof v === 'string' ? v : Number.isInteger(v) ? v.toLocaleString('en-US') : formatNumber(v));
+  return entry.notes ? '  (' + Object.entries(entry.notes).map(([k, v]) => `${k} ${text(v)}`).join(', ') + ')' : '';
 }
 
 /** One line: ours, the baseline and the ratio. */

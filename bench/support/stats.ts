@@ -25,3 +25,27 @@ export async function timeMs(fn: () => unknown): Promise<number> {
   await fn();
   return elapsedMs(start);
 }
+
+/** Fewer samples than this make the 0.99 quantile the maximum, and it is printed as such. */
+export const P99_MIN_SAMPLES = 100;
+
+/** The tail of the samples: their p99 when there are enough of them to have one, else their maximum, named for what it is. */
+export function tail(values: readonly number[]): { label: 'p99' | 'max'; value: number } {
+  return values.length >= P99_MIN_SAMPLES ? { label: 'p99', value: percentile(values, 0.99) } : { label: 'max', value: values.reduce((a, b) => Math.max(a, b), -Infinity) };
+}
+
+/** The least-squares line through (x, y): its slope (y per unit of x) and its value at x = 0. */
+export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number } {
+  const n = xs.length;
+  if (n < 2 || ys.length !== n) throw new Error(`a line needs at least two points, not ${n}`);
+  const meanX = xs.reduce((a, b) => a + b, 0) / n;
+  const meanY = ys.reduce((a, b) => a + b, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (let i = 0; i < n; i++) {
+    covariance += (xs[i]! - meanX) * (ys[i]! - meanY);
+    variance += (xs[i]! - meanX) ** 2;
+  }
+  const slope = covariance / variance;
+  return { slope, intercept: meanY - slope * meanX };
+}

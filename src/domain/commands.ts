@@ -39,7 +39,8 @@ export interface ListJobsCommand extends PageRequest {
   filter?: string;
 }
 
-export type LineageView = 'IDS' | 'BASIC' | 'FULL';
+/** COMPACT: what IDS shows, packed by the transport (the job ids once, the edges as index pairs). */
+export type LineageView = 'IDS' | 'BASIC' | 'FULL' | 'COMPACT';
 
 export interface LineageCommand {
   jobId: string;

@@ -1,6 +1,6 @@
 import type { SubmitJobCommand } from './commands.js';
 import { withEvents, withLifecycleEvents } from './job-events.js';
-import { canonicalJson, inputHash, outputHash, sha256Hex } from './hashing.js';
+import { canonicalJson, hashedOutput, inputHash, sha256Hex } from './hashing.js';
 import { newEtag } from './ids.js';
 import type { CachePolicy, JobError, JobRecord, JobStatus } from './job.js';
 import type { JsonValue } from './json.js';
@@ -33,7 +33,8 @@ export function startingStatus(parents: readonly JobRecord[]): { status: 'QUEUED
 export function submissionFingerprint(submission: { command: SubmitJobCommand; cachePolicy: CachePolicy; rerunOfJobId?: string }): string {
   const { requestId: _requestId, cachePolicy: _policy, ...content } = submission.command;
   const asked = { submit: content, cachePolicy: submission.cachePolicy, rerunOf: submission.rerunOfJobId ?? null };
-  return sha256Hex(canonicalJson(JSON.parse(JSON.stringify(asked))));
+  // Canonicalization leaves out undefined members as JSON.stringify does, so the command is hashed as it is, not copied through JSON first.
+  return sha256Hex(canonicalJson(asked as unknown as JsonValue));
 }
 
 export interface NewSubmissionContext {
@@ -81,9 +82,12 @@ export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissio
 
 /** The job after a change: a fresh etag, and the events the change means in its outbox. */
 function next(job: JobRecord, now: Date, changes: Partial<JobRecord>): JobRecord {
-  const record: JobRecord = { ...job, ...changes, updatedAt: now, etag: newEtag() };
-  for (const key of Object.keys(changes) as Array<keyof JobRecord>) {
-    if (changes[key] === undefined) delete record[key];
+  const record: JobRecord = { ...job, updatedAt: now, etag: newEtag() };
+  const fields = record as unknown as Record<string, unknown>;
+  // A delete costs V8 more than the rest of the transition, so only members the record has are deleted.
+  for (const [key, value] of Object.entries(changes)) {
+    if (value !== undefined) fields[key] = value;
+    else if (key in fields) delete fields[key];
   }
   return withLifecycleEvents(job, record, now);
 }
@@ -134,9 +138,9 @@ export function requeued(job: JobRecord, now: Date): JobRecord {
 }
 
 export function succeeded(job: JobRecord, output: JsonValue, maxOutputBytes: number, now: Date): JobRecord {
-  const keep = Buffer.byteLength(canonicalJson(output), 'utf8') <= maxOutputBytes;
+  const { outputHash, canonicalBytes } = hashedOutput(output);
   return finished(job, 'SUCCEEDED', now, {
-    result: keep ? { outputHash: outputHash(output), output, cached: false } : { outputHash: outputHash(output), cached: false },
+    result: canonicalBytes <= maxOutputBytes ? { outputHash, output, cached: false } : { outputHash, cached: false },
     cacheState: 'FRESH',
   });
 }

@@ -59,7 +59,13 @@ export function inputHash(definition: string, parents: readonly ParentOutput[]):
 }
 
 export function outputHash(output: JsonValue): string {
-  return sha256Hex(canonicalJson(output));
+  return hashedOutput(output).outputHash;
+}
+
+/** The output's hash, and the UTF-8 size of the canonical form it hashes: one canonicalization for both. */
+export function hashedOutput(output: JsonValue): { outputHash: string; canonicalBytes: number } {
+  const canonical = canonicalJson(output);
+  return { outputHash: sha256Hex(canonical), canonicalBytes: Buffer.byteLength(canonical, 'utf8') };
 }
 
 /** Orders strings by UTF-16 code units, as RFC 8785 orders keys; locale-independent. */

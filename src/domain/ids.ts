@@ -1,10 +1,25 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** Client-chosen job ids: safe in URLs, resource names and MongoDB field paths (no '$'). */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export function isValidJobId(id: string): boolean {
   return JOB_ID_PATTERN.test(id);
+}
+
+/** Random bytes drawn a page at a time: a job's submission, claim and outcome each take fresh ones, and one call for each of them cost more than the bytes. */
+const RANDOM_PAGE_BYTES = 4096;
+let randomPage = Buffer.alloc(0);
+let randomOffset = 0;
+
+/** size fresh random bytes, in a buffer of their own. */
+function randomBytes(size: number): Buffer {
+  if (randomOffset + size > randomPage.length) {
+    randomPage = randomFillSync(Buffer.allocUnsafe(RANDOM_PAGE_BYTES));
+    randomOffset = 0;
+  }
+  randomOffset += size;
+  return Buffer.from(randomPage.subarray(randomOffset - size, randomOffset));
 }
 
 /**

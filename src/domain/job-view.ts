@@ -110,15 +110,8 @@ export class JobViewer {
     });
     const record = lineage.root.record && this.job(lineage.root.record, known);
     const root = record === lineage.root.record ? (lineage.root as LineageRow<JobView>) : { ...lineage.root, record };
-    if (hiddenNodeCount === 0) return { ...lineage, root, nodes: nodes ?? (lineage.nodes as Array<LineageNode<JobView>>) };
-    const shownId = (id: string) => this.shownId(id, known);
-    return {
-      ...lineage,
-      root,
-      nodes: nodes!,
-      edges: lineage.edges.map((edge) => ({ parentJobId: shownId(edge.parentJobId), childJobId: shownId(edge.childJobId) })),
-      hiddenNodeCount,
-    };
+    // The edges are indexes into the nodes: they go through the placeholders as they are.
+    return { ...lineage, root, nodes: nodes ?? (lineage.nodes as Array<LineageNode<JobView>>), hiddenNodeCount };
   }
 
   /** A node as the caller may see it: the same node when nothing of it changes. */

@@ -49,7 +49,14 @@ export interface Lineage<R extends JobRecord = JobRecord> {
   root: LineageRow<R>;
   /** Nearest first: by depth, then ancestors before descendants, then job id. */
   nodes: LineageNode<R>[];
-  edges: LineageEdge[];
+  /**
+   * Every parent-to-child edge among the root and the nodes, flattened:
+   * edge k goes from index edgeIndexes[2k] to index edgeIndexes[2k + 1] of
+   * [root, ...nodes]. Indexes rather than ids, so that the compact view is
+   * made without the ids' pairs (lineageEdges gives those); an edge follows
+   * its nodes through the placeholders they become.
+   */
+  edgeIndexes: number[];
   ancestorDepth: number;
   descendantDepth: number;
   truncation: TruncationReason[];
@@ -98,7 +105,7 @@ export function buildLineage(
   return {
     root,
     nodes,
-    edges: edgesAmong(root, nodes),
+    edgeIndexes: edgesAmong(root, nodes),
     ancestorDepth,
     descendantDepth,
     truncation: [...truncation].sort(),
@@ -177,17 +184,28 @@ function nearestFirst(a: LineageNode, b: LineageNode): number {
   return a.row.jobId < b.row.jobId ? -1 : a.row.jobId > b.row.jobId ? 1 : 0;
 }
 
-function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): LineageEdge[] {
-  const present = new Set<string>([root.jobId]);
-  for (const node of nodes) present.add(node.row.jobId);
-  const edges: LineageEdge[] = [];
-  const addEdgesOf = (child: LineageRow) => {
+/** The edges into each of [root, ...nodes] in turn, each child's in the order of its parent array, as index pairs. */
+function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): number[] {
+  const indexOf = new Map<string, number>([[root.jobId, 0]]);
+  nodes.forEach((node, i) => indexOf.set(node.row.jobId, i + 1));
+  const edges: number[] = [];
+  const addEdgesOf = (child: LineageRow, childIndex: number) => {
     for (const parent of child.parentIds) {
-      if (present.has(parent)) edges.push({ parentJobId: parent, childJobId: child.jobId });
+      const parentIndex = indexOf.get(parent);
+      if (parentIndex !== undefined) edges.push(parentIndex, childIndex);
     }
   };
-  addEdgesOf(root);
-  for (const node of nodes) addEdgesOf(node.row);
+  addEdgesOf(root, 0);
+  nodes.forEach((node, i) => addEdgesOf(node.row, i + 1));
+  return edges;
+}
+
+/** The lineage's edges as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
+export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>): LineageEdge[] {
+  const idAt = (index: number) => (index === 0 ? lineage.root.jobId : lineage.nodes[index - 1]!.row.jobId);
+  const { edgeIndexes } = lineage;
+  const edges: LineageEdge[] = new Array(edgeIndexes.length / 2);
+  for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * k]!), childJobId: idAt(edgeIndexes[2 * k + 1]!) };
   return edges;
 }
 

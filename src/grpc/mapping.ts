@@ -5,10 +5,10 @@ import type { AuditEvent } from '@provenance/client/gen/provenance/v1/audit';
 import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
-import type { Lineage, LineageDirection, LineageNode as DomainLineageNode } from '../domain/lineage.js';
+import { lineageEdges, type Lineage, type LineageDirection, type LineageNode as DomainLineageNode } from '../domain/lineage.js';
 import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
-import { LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
+import { CompactLineage, LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
 import { StartPosition, type ProvenanceEvent } from '@provenance/client/gen/provenance/v1/event';
 import { GraphFormat, type GetLineageResponse, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
@@ -175,16 +175,38 @@ export function lineageViewFromProto(value: number): LineageView | 'INVALID' {
 
 export function toLineageResponse(lineage: Lineage<JobView>, view: LineageCommand['view']): GetLineageResponse {
   const rootNode: DomainLineageNode<JobView> = { row: lineage.root, depth: 0, relation: 'ROOT' };
+  const compact = view === 'COMPACT';
   return {
     root: toLineageNode(rootNode, view),
-    nodes: lineage.nodes.map((node) => toLineageNode(node, view)),
-    edges: lineage.edges,
+    nodes: compact ? [] : lineage.nodes.map((node) => toLineageNode(node, view)),
+    edges: compact ? [] : lineageEdges(lineage),
     ancestorDepth: lineage.ancestorDepth,
     descendantDepth: lineage.descendantDepth,
     truncated: lineage.truncation.length > 0,
     truncationReasons: toTruncationReasons(lineage),
     hiddenNodeCount: lineage.hiddenNodeCount,
+    compact: compact ? toCompactLineage(lineage) : undefined,
   };
+}
+
+/** The COMPACT view: index 0 the root, index i the node nodes[i - 1]; the edges are the domain's index pairs as they are. */
+function toCompactLineage(lineage: Lineage<JobView>): CompactLineage {
+  const count = lineage.nodes.length + 1;
+  const jobIds: string[] = new Array(count);
+  const depths: number[] = new Array(count);
+  const relations: LineageRelation[] = new Array(count);
+  const restrictedIndexes: number[] = [];
+  const relationOf = { ROOT: LineageRelation.LINEAGE_RELATION_ROOT, ANCESTOR: LineageRelation.LINEAGE_RELATION_ANCESTOR, DESCENDANT: LineageRelation.LINEAGE_RELATION_DESCENDANT };
+  jobIds[0] = lineage.root.jobId;
+  depths[0] = 0;
+  relations[0] = LineageRelation.LINEAGE_RELATION_ROOT;
+  lineage.nodes.forEach((node, i) => {
+    jobIds[i + 1] = node.row.jobId;
+    depths[i + 1] = node.depth;
+    relations[i + 1] = relationOf[node.relation];
+    if (node.restricted) restrictedIndexes.push(i + 1);
+  });
+  return { jobIds, depths, relations, restrictedIndexes, edgeIndexes: lineage.edgeIndexes };
 }
 
 export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
@@ -194,7 +216,7 @@ export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
 function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCommand['view']): LineageNode {
   const { row } = node;
   if (node.restricted) return { ...LineageNode.fromPartial({}), jobId: row.jobId, depth: node.depth, relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation), restricted: true };
-  const summary = view !== 'IDS';
+  const summary = view !== 'IDS' && view !== 'COMPACT';
   return {
     jobId: row.jobId,
     depth: node.depth,

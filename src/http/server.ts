@@ -1,20 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Principal } from '../domain/principal.js';
+import { ProvenanceError } from '../domain/errors.js';
+import { toRpcStatus } from '../grpc/errors.js';
 import { splitAddress } from '../platform/address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../platform/request-id.js';
+import { encodedBody, negotiatedEncoding } from './compression.js';
+import { errorBody, listenerError, methodNotAllowed, statusResponse } from './rest/http-status.js';
 
-/** What a route answers; the listener adds the request id header. */
+/** What a route answers; the listener adds the request id header, and compresses the body as the client accepts. */
 export interface HttpResponse {
   status: number;
   contentType: string;
   body: string;
   headers?: Record<string, string>;
-  /** Writes the body instead of `body`, for as long as it lasts (server-sent events); resolves when the response has ended. */
+  /** Writes the body instead of `body`, for as long as it lasts (server-sent events, never compressed); resolves when the response has ended. Not called for HEAD. */
   stream?: (response: ServerResponse) => Promise<void>;
 }
 
@@ -67,10 +70,12 @@ export function json(status: number, value: unknown): HttpResponse {
 
 /**
  * The HTTP listener beside the gRPC one (node:http). It routes by method and
- * path, gives every request a request id (the caller's X-Request-Id when it is
+ * path (HEAD wherever GET goes: the same headers, no body), gives every request a request id (the caller's X-Request-Id when it is
  * well-formed, else a fresh one) that it echoes in the response and logs
  * under, and masks a route's failure as a 500 naming an error id, as the gRPC
- * side does. It carries no logic of its own: routes call the service.
+ * side does. Every error it answers has the REST gateway's body (Google's
+ * JSON error body); every answer but an event stream is compressed as the
+ * client's Accept-Encoding prefers. It carries no logic of its own: routes call the service.
  * With a certificate it serves HTTPS only: credentials never travel in
  * plaintext beside a gRPC listener that has TLS.
  */
@@ -86,9 +91,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.on('checkContinue', handle);
   // A request Node cannot parse (a head too large, a malformed header): answered, then the connection lingers as for a
   // body left unread; Node's own answer destroys the socket at once, and a client still sending its body never reads it.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket, options.logger));
   // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
-  server.on('connect', (_request: IncomingMessage, socket: Duplex) => answerOnSocket(socket, 405, 'Method Not Allowed', 'CONNECT is not allowed: this is not a proxy'));
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    const description = 'CONNECT is not allowed: this is not a proxy';
+    const error = new ProvenanceError('INVALID_ARGUMENT', description, 'METHOD_NOT_ALLOWED', { fieldViolations: [{ field: 'method', description }] });
+    answerOnSocket(socket, 405, 'Method Not Allowed', error, options.logger);
+  });
   // Every socket, for the end of the grace period: those Node no longer counts as its own (a CONNECT, a lingering close) too.
   const sockets = new Set<Duplex>();
   server.on('connection', (socket: Duplex) => {
@@ -133,18 +142,31 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       continued = true;
       response.writeContinue();
     };
-    const answer = url ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified }) : json(400, { error: 'the request target is not a valid URL or path' });
+    const answer = url
+      ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified })
+      : listenerError(400, new ProvenanceError('INVALID_ARGUMENT', 'the request target is not a valid URL or path', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'target', description: 'is not a valid URL or path' }] }), log);
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
-    response.writeHead(answer.status, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers });
-    if (answer.stream) await answer.stream(response);
-    else response.end(answer.body);
+    const headers = { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers };
+    if (answer.stream) {
+      response.writeHead(answer.status, headers);
+      // A HEAD of an event stream gets its headers; the response's close ends the subscription behind them.
+      if (request.method === 'HEAD') response.end();
+      else await answer.stream(response);
+    } else {
+      const { bytes, encoding } = await encodedBody(answer.body, negotiatedEncoding(request));
+      response.writeHead(answer.status, { ...headers, Vary: 'Accept-Encoding', 'Content-Length': bytes.length, ...(encoding === 'identity' ? {} : { 'Content-Encoding': encoding }) });
+      response.end(request.method === 'HEAD' ? undefined : bytes);
+    }
   } catch (error) {
     status = 500;
-    const errorId = randomBytes(8).toString('hex');
-    log.error({ err: error, errorId, path: url?.pathname }, 'internal error while answering');
-    if (response.headersSent) response.destroy();
-    else response.writeHead(500, { 'Content-Type': 'application/json', 'X-Request-Id': requestId }).end(`${JSON.stringify(internalError(errorId, requestId))}\n`);
+    if (response.headersSent) {
+      log.error({ err: error, path: url?.pathname }, 'internal error while answering');
+      response.destroy();
+    } else {
+      const answer = statusResponse(toRpcStatus(error, `${request.method} ${url?.pathname}`, log));
+      response.writeHead(500, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId }).end(answer.body);
+    }
   }
   // The access line: one per request, at info. A streamed answer (server-sent events) ends when its stream does.
   options.logger.info(
@@ -188,7 +210,7 @@ function closeAfterLingering(request: IncomingMessage, response: ServerResponse)
 
 const answered = new WeakSet<Duplex>();
 
-function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
   // Node reports every later byte of a connection it could not parse again: the first answer is the only one.
   if (answered.has(socket)) return;
   answered.add(socket);
@@ -196,18 +218,18 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, reason, text] =
+  const [status, reason, answer] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'the request line and headers are over the limit']
+      ? ([431, 'Request Header Fields Too Large', new ProvenanceError('RESOURCE_EXHAUSTED', 'the request line and headers are over the limit', 'HEADERS_TOO_LARGE')] as const)
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'the request took too long to arrive']
-        : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
-  answerOnSocket(socket, status, reason, text);
+        ? ([408, 'Request Timeout', new ProvenanceError('DEADLINE_EXCEEDED', 'the request took too long to arrive', 'REQUEST_TIMEOUT')] as const)
+        : ([400, 'Bad Request', new ProvenanceError('INVALID_ARGUMENT', 'the request is not valid HTTP/1.1', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'request', description: 'is not valid HTTP/1.1' }] })] as const);
+  answerOnSocket(socket, status, reason, answer, logger);
 }
 
 /** An answer written on a socket Node has let go of (no request or response object), which then closes after the linger. */
-function answerOnSocket(socket: Duplex, status: number, reason: string, error: string): void {
-  const body = `${JSON.stringify({ error })}\n`;
+function answerOnSocket(socket: Duplex, status: number, reason: string, error: ProvenanceError, logger: Logger): void {
+  const body = `${JSON.stringify(errorBody(toRpcStatus(error, 'HTTP', logger), status))}\n`;
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   destroyAfterLingering(socket);
 }
@@ -227,24 +249,19 @@ function requestUrl(target: string | undefined): URL | undefined {
   }
 }
 
-function internalError(errorId: string, requestId: string) {
-  return { error: `internal error (error id ${errorId}, request id ${requestId}); the server log has the details` };
-}
-
 async function answerOf(options: HttpServerOptions, request: IncomingMessage, context: RouteContext): Promise<HttpResponse> {
-  const onPath = options.routes.filter((route) => answersPath(route, context.url.pathname));
-  const route = onPath.find((candidate) => candidate.method === request.method);
-  if (!route && onPath.length > 0) {
-    const allowed = onPath.map((candidate) => candidate.method).join(', ');
-    return { ...json(405, { error: `${request.method} is not allowed on ${context.url.pathname}; allowed: ${allowed}` }), headers: { Allow: allowed } };
-  }
+  const { pathname } = context.url;
+  const onPath = options.routes.filter((route) => answersPath(route, pathname));
+  // HEAD is the GET without its body (serve leaves the body out).
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const route = onPath.find((candidate) => candidate.method === method);
+  if (!route && onPath.length > 0) return methodNotAllowed(request.method ?? '', pathname, onPath.map((candidate) => candidate.method), context.log);
   try {
     if (route) return await route.handle(request, context);
-    return (await options.fallback?.(request, context)) ?? json(404, { error: `no route for ${context.url.pathname}` });
+    return (await options.fallback?.(request, context)) ?? listenerError(404, new ProvenanceError('NOT_FOUND', `no route for ${pathname}`, 'ROUTE_NOT_FOUND'), context.log);
   } catch (error) {
-    const errorId = randomBytes(8).toString('hex');
-    context.log.error({ err: error, errorId, path: context.url.pathname }, 'internal error');
-    return json(500, internalError(errorId, context.requestId));
+    // Masked as INTERNAL, logged under a fresh error id that the answer names, as on the gRPC side.
+    return statusResponse(toRpcStatus(error, `${request.method} ${pathname}`, context.log));
   }
 }
 

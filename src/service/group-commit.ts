@@ -1,5 +1,6 @@
 import type { JobRecord } from '../domain/job.js';
 import type { InsertOutcome, ProvenanceStore } from '../domain/ports/provenance-store.js';
+import { TurnBatches } from './turn-batches.js';
 
 /** A record to insert, and whether the server generated its id (InsertOptions.generatedIds). */
 interface NewRecord {
@@ -40,13 +41,15 @@ const writesByStore = new WeakMap<ProvenanceStore, GroupCommit>();
 export function groupCommit(store: ProvenanceStore): GroupCommit {
   let writes = writesByStore.get(store);
   if (!writes) {
-    const inserts = new Batches<NewRecord, InsertOutcome>((batch) =>
-      store.insertJobs(
-        batch.map((item) => item.record),
-        { generatedIds: new Set(batch.flatMap((item) => (item.generatedId ? [item.record.jobId] : []))) },
-      ),
+    const inserts = new TurnBatches<NewRecord, InsertOutcome>(
+      (batch) =>
+        store.insertJobs(
+          batch.map((item) => item.record),
+          { generatedIds: new Set(batch.flatMap((item) => (item.generatedId ? [item.record.jobId] : []))) },
+        ),
+      MAX_BATCH,
     );
-    const replacements = new Batches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch));
+    const replacements = new TurnBatches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch), MAX_BATCH);
     writes = {
       insert: (record, generatedId) => inserts.add(record.jobId, { record, generatedId }),
       insertAll: (records, generatedIds) =>
@@ -56,58 +59,4 @@ export function groupCommit(store: ProvenanceStore): GroupCommit {
     writesByStore.set(store, writes);
   }
   return writes;
-}
-
-interface Waiting<Item, Outcome> {
-  jobId: string;
-  item: Item;
-  resolve(outcome: Outcome): void;
-  reject(error: unknown): void;
-}
-
-/** The writes asked for in one turn of the event loop, written right after it. */
-class Batches<Item, Outcome> {
-  private waiting: Array<Waiting<Item, Outcome>> = [];
-  private scheduled = false;
-
-  constructor(private readonly write: (items: Item[]) => Promise<Outcome[]>) {}
-
-  add(jobId: string, item: Item): Promise<Outcome> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ jobId, item, resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      // After the I/O callbacks of this turn, so that writes of calls that arrived together are batched together.
-      setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    while (this.waiting.length > 0) void this.run(this.take());
-  }
-
-  private async run(batch: Array<Waiting<Item, Outcome>>): Promise<void> {
-    try {
-      const outcomes = await this.write(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(outcomes[i]!));
-    } catch (error) {
-      for (const w of batch) w.reject(error);
-    }
-  }
-
-  /** Up to MAX_BATCH waiting writes of distinct jobs, in arrival order; a second write of a job waits for the next batch. */
-  private take(): Array<Waiting<Item, Outcome>> {
-    const batch: Array<Waiting<Item, Outcome>> = [];
-    const rest: Array<Waiting<Item, Outcome>> = [];
-    const jobIds = new Set<string>();
-    for (const w of this.waiting) {
-      if (batch.length < MAX_BATCH && !jobIds.has(w.jobId)) {
-        jobIds.add(w.jobId);
-        batch.push(w);
-      } else rest.push(w);
-    }
-    this.waiting = rest;
-    return batch;
-  }
 }

@@ -13,7 +13,7 @@ import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
-const PROJECTIONS = { IDS: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
+const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
 export async function getLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand): Promise<Lineage<JobView>> {
   const started = performance.now();

@@ -76,6 +76,10 @@ describe('bee-queue job queue', function () {
           expect(Date.now() - started, name).to.be.below(FAIL_FAST_MS);
           expectUnavailable(error, server.port);
         }
+        // Several at once: each id is refused on its own.
+        const refusals = await queue.enqueueAll(['during-1', 'during-2']);
+        expect(refusals).to.have.length(2);
+        for (const error of refusals) expectUnavailable(error, server.port);
         // Down long enough for bee-queue's own retries of its blocking read, 1, 2, 4, 8 s apart,
         // to miss the return by seconds: the delivery below would then come too late.
         await sleep(7500);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { JobQueue, QueueDelivery } from '../../src/domain/ports/job-queue.js';
-import { sleep, until } from '../support/waits.js';
+import { rejection, sleep, until } from '../support/waits.js';
 
 /**
  * The one suite every JobQueue adapter must pass. Each adapter has a runner
@@ -104,6 +104,26 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       await queue.enqueue(MARKER);
       await until(() => delivered.includes(MARKER), 'the marker delivery');
       expect(delivered).to.deep.equal(['twice', MARKER]);
+    });
+
+    it('enqueues several ids in one call, each once, and answers undefined for each, one already held among them', async () => {
+      const queue = await open(harness.newNamespace());
+      await queue.enqueue('held');
+      expect(await queue.enqueueAll(['first', 'held', 'second', 'first'])).to.deep.equal([undefined, undefined, undefined, undefined]);
+      expect(await queue.holding(['first', 'held', 'second'])).to.deep.equal(new Set(['first', 'held', 'second']));
+      const delivered: string[] = [];
+      queue.process(1, async ({ jobId }) => {
+        delivered.push(jobId);
+      });
+      await queue.enqueue(MARKER);
+      await until(() => delivered.includes(MARKER), 'the marker delivery');
+      expect(delivered.sort()).to.deep.equal(['first', 'held', MARKER, 'second'].sort());
+    });
+
+    it('refuses enqueueAll with UNAVAILABLE once closed', async () => {
+      const queue = await open(harness.newNamespace());
+      await queue.close(CLOSE_TIMEOUT_MS);
+      expect(await rejection(queue.enqueueAll(['late']))).to.have.property('code', 'UNAVAILABLE');
     });
 
     it('delivers an id again when it is enqueued again after its delivery finished', async () => {

@@ -13,12 +13,14 @@ import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
 /** The figures each scenario must report, at the least. */
 const EXPECTED_FIGURES: Record<string, number> = {
   'batch-ingest': 1,
-  lineage: 6,
-  growth: SMOKE_SIZES.growth.length,
+  // Per view and case, against the bare query and the in-memory walk; depth 10 end to end; the GetJob probe; ListDependents pages.
+  lineage: 13,
+  // Per size: load rate, start-up, first lineage, cold probe, later lineages, warm probe, RSS per job, disk per job.
+  growth: 8 * SMOKE_SIZES.growth.length,
   unary: 1,
   execution: SMOKE_SIZES.executionConcurrency.length,
   events: 3,
-  leaks: 2,
+  leaks: 3,
   'lineage-mongo': 6,
 };
 

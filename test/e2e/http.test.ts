@@ -56,10 +56,10 @@ describe('the HTTP listener', function () {
   it('answers 404 for an unknown path and 405 for another method, as JSON', async () => {
     const missing = await get('/nothing-here');
     expect(missing.status).to.equal(404);
-    expect(await missing.json()).to.deep.equal({ error: 'no route for /nothing-here' });
+    expect(await missing.json()).to.deep.include({ error: { code: 404, message: 'no route for /nothing-here', status: 'NOT_FOUND', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ROUTE_NOT_FOUND', domain: 'provenance.v1' }] } });
     const posted = await fetch(`http://${server.httpAddress}/metrics`, { method: 'POST' });
     expect(posted.status).to.equal(405);
-    expect(posted.headers.get('allow')).to.equal('GET');
+    expect(posted.headers.get('allow')).to.equal('GET, HEAD');
   });
 
   it('echoes a well-formed X-Request-Id, and gives one to every other HTTP request', async () => {

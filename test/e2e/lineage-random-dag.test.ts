@@ -12,7 +12,8 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 /**
  * GetLineage on a seeded random DAG, checked answer by answer against a
- * breadth-first search written here, independently of the service.
+ * breadth-first search written here, independently of the service; the
+ * compact view, read through the TypeScript client, against the IDS view.
  */
 
 const LIMITS = { PROVENANCE_MAX_LINEAGE_DEPTH: '10000', PROVENANCE_MAX_LINEAGE_NODES: '1000000' };
@@ -126,6 +127,9 @@ for (const lane of lanes) {
             const present = new Set([root, ...got.keys()]);
             const expectedEdges = [...present].flatMap((child) => (parents.get(child) ?? []).filter((p) => present.has(p)).map((p) => `${p}>${child}`));
             expect(answer.edges.map((e) => `${e.parentJobId}>${e.childJobId}`)).to.have.members(expectedEdges);
+            // The compact view, as the client reads it, is the same graph.
+            const graph = await api.getLineageGraph({ jobId: root, direction, maxDepth });
+            expect([graph.root, graph.nodes, graph.edges, graph.truncationReasons]).to.deep.equal([answer.root, answer.nodes, answer.edges, answer.truncationReasons]);
             compared++;
           }
         }

@@ -55,6 +55,7 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
     ]);
     const s = session();
     await s.run(commands);
+    expect([...s.errors.keys()]).to.deep.equal([]);
     const shown = JSON.parse(/It answers the ancestors[^`]*```json\n([\s\S]*?)```/.exec(README)![1]!) as unknown;
     expect(s.answer('GetLineage', 'ranker')).to.deep.equal(shown);
     expect(await s.job('report')).to.deep.include({ status: 'JOB_STATUS_SUCCEEDED', parentJobIds: ['ranker'] });
@@ -79,6 +80,10 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
     expect(commands.length).to.be.at.least(10);
     const s = session();
     await s.run(commands);
+    // The one command that fails on purpose: grpcurl with the shipped descriptor set prints its details decoded.
+    expect(commands.find((words) => words.includes('-protoset'))!.slice(2, 4)).to.deep.equal(['-protoset', 'src/gen/provenance.binpb']);
+    const errorShown = /prints on stderr[^`]*```text\n([\s\S]*?)```/.exec(WALKTHROUGH)![1]!;
+    expect([...s.errors]).to.deep.equal([['provenance.v1.ProvenanceService/GetJob {"jobId":"nowhere"}', errorShown]]);
     const shown = JSON.parse(/The first answers[^`]*```json\n([\s\S]*?)```/.exec(WALKTHROUGH)![1]!) as unknown;
     const lineage = [...s.answers].find(([key]) => key.startsWith('provenance.v1.ProvenanceService/GetLineage'))![1];
     expect(lineage).to.deep.equal(shown);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { CacheState, JobStatus, type Job } from '@provenance/client';
+import { CacheState, JobStatus, LineageView, type Job } from '@provenance/client';
 import { Job as JobJson } from '@provenance/client/gen/provenance/v1/job';
 import {
   CheckReproducibilityResponse,
@@ -94,6 +94,10 @@ describe('the REST endpoints', function () {
     const both = await rest('GET', `/jobs/${clean.jobId}/lineage`);
     expect(both.body).to.deep.equal(GetLineageResponse.toJSON(await api.getLineage({ jobId: clean.jobId })));
     expect((both.body as { nodes: unknown[] }).nodes).to.have.length(2);
+    const compact = await rest('GET', `/jobs/${clean.jobId}/lineage?view=compact`);
+    expect(compact.body).to.deep.equal(GetLineageResponse.toJSON(await api.getLineage({ jobId: clean.jobId, view: LineageView.LINEAGE_VIEW_COMPACT })));
+    expect(compact.body).to.have.nested.property('compact.jobIds[0]', clean.jobId);
+    expect(compact.body).to.not.have.property('nodes');
   });
 
   it('GET /jobs/:id/dependents, /export and /reproducible answer what their twins answer', async () => {
@@ -198,7 +202,7 @@ describe('the REST endpoints', function () {
   it('answers 405 with Allow for another method on a REST path, and 404 for an unknown path', async () => {
     const wrongMethod = await rest('DELETE', '/jobs');
     expect(wrongMethod.status).to.equal(405);
-    expect(wrongMethod.headers.get('allow')).to.equal('GET, POST');
+    expect(wrongMethod.headers.get('allow')).to.equal('GET, HEAD, POST');
     expect((await rest('GET', '/jobs/x/nothing')).status).to.equal(404);
   });
 

@@ -49,7 +49,7 @@ function loadRestRoutes(): RestRoute[] {
 }
 
 /** The listener's own routes, beside the REST gateway's: health, readiness, metrics, the OpenAPI document, the viewer. */
-const LISTENER_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/ui/jobs/{job_id}', '/ui/viewer.js', '/ui/viewer.css'];
+const LISTENER_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/ui/jobs/{job_id}', '/ui/viewer.js', '/ui/viewer.css', '/ui/lib/dagre.js'];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 /** Methods fetch refuses to send, or that are not methods at all: the raw socket sends them. */
 const RAW_ONLY_METHODS = ['TRACE', 'CONNECT', 'FOO', 'get', 'G ET'];

@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { run: 'here' } | { runBy: string; how: string } 
   'npm run generate': { runBy: 'test/generation/generated-code.test.ts', how: 'the same buf steps into a scratch directory, compared with the committed code' },
   'npm run build': { runBy: 'package.json', how: "npm test's pretest builds before any test runs" },
   'npm run worker': { runBy: 'test/e2e/execution-processes.test.ts', how: 'startWorker runs dist/src/worker.js, what npm run worker runs after its build' },
-  'npm run bench': { notRun: 'about ten minutes at full sizes; test/e2e/bench-smoke.test.ts runs every scenario at smoke sizes' },
+  'npm run bench': { notRun: '15 to 20 minutes at full sizes; test/e2e/bench-smoke.test.ts runs every scenario at smoke sizes' },
 };
 
 describe('the commands of docs/development.md', function () {

@@ -33,6 +33,7 @@ describe('generated code', function () {
       const templates = ['buf.gen.yaml', 'clients/ts/buf.gen.yaml', 'clients/python/buf.gen.yaml', 'clients/go/buf.gen.yaml'];
       for (const template of templates) execFileSync(BUF, ['generate', '--template', template, '-o', scratch], { cwd: ROOT, stdio: 'pipe' });
       execFileSync(BUF, ['build', '-o', join(scratch, 'src/gen/provenance.binpb')], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, ['scripts/finish-openapi.mjs', join(scratch, 'src/gen/openapi/provenance.swagger.json')], { cwd: ROOT, stdio: 'pipe' });
       const templateOutputs = templates.flatMap((template) => [...readFileSync(join(ROOT, template), 'utf8').matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]!));
       // src/gen holds the OpenAPI document and the descriptor set; the TypeScript stubs exist once, in the client package.
       const outputs = [...new Set(['src/gen', ...templateOutputs])];

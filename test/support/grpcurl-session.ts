@@ -1,5 +1,10 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import type { MiniGrpcurl } from './mini-grpcurl.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** How long a job or a followed stream may take to get where the page shows it, on a busy machine. */
 const SETTLE_DEADLINE_MS = 30_000;
@@ -67,6 +72,8 @@ export type JobView = {
  */
 export class GrpcurlSession {
   readonly answers = new Map<string, unknown>();
+  /** What grpcurl printed for each command that failed, by method and request. */
+  readonly errors = new Map<string, string>();
   readonly streams: Array<{ messages: unknown[]; close(): void }> = [];
 
   constructor(private readonly grpcurl: MiniGrpcurl) {}
@@ -119,15 +126,27 @@ export class GrpcurlSession {
   async run(commands: string[][]): Promise<void> {
     for (const words of commands) {
       expect(words.slice(0, 2), words.join(' ')).to.deep.equal(['grpcurl', '-plaintext']);
-      const body = words[2] === '-d' ? (JSON.parse(words[3]!) as Record<string, unknown>) : undefined;
-      const [address, verb, symbol] = words.slice(body ? 4 : 2);
+      // -protoset <file>: the descriptors from that file (a path from the repository's root), not reflection.
+      const protoset = words[2] === '-protoset' ? join(ROOT, words[3]!) : undefined;
+      const grpcurl = protoset ? this.grpcurl.withProtoset(protoset) : this.grpcurl;
+      const rest = words.slice(protoset ? 4 : 2);
+      const body = rest[0] === '-d' ? (JSON.parse(rest[1]!) as Record<string, unknown>) : undefined;
+      const [address, verb, symbol] = rest.slice(body ? 2 : 0);
       expect(address).to.equal('127.0.0.1:50051');
-      if (verb === 'list') expect(await this.grpcurl.list()).to.include('provenance.v1.ProvenanceService');
-      else if (verb === 'describe') expect((await this.grpcurl.describe(symbol!)).files).to.not.be.empty;
-      else if (verb!.endsWith('/WatchEvents')) this.streams.push(await this.grpcurl.stream(verb!, (body ?? {}) as never));
+      if (verb === 'list') expect(await grpcurl.list()).to.include('provenance.v1.ProvenanceService');
+      else if (verb === 'describe') expect((await grpcurl.describe(symbol!)).files).to.not.be.empty;
+      else if (verb!.endsWith('/WatchEvents')) this.streams.push(await grpcurl.stream(verb!, (body ?? {}) as never));
       else {
-        const answer = (await this.grpcurl.call(verb!, (body ?? {}) as never)) as { jobId?: string };
-        this.answers.set(`${verb} ${JSON.stringify(body ?? {})}`, answer);
+        const key = `${verb} ${JSON.stringify(body ?? {})}`;
+        let answer: { jobId?: string };
+        try {
+          answer = (await grpcurl.call(verb!, (body ?? {}) as never)) as { jobId?: string };
+        } catch (error) {
+          // What grpcurl prints for it; the test compares it with what the page shows.
+          this.errors.set(key, await grpcurl.printedError(error as ServiceError));
+          continue;
+        }
+        this.answers.set(key, answer);
         if (/\/(SubmitJob|RerunJob)$/.test(verb!)) await this.settled(answer.jobId!);
       }
     }

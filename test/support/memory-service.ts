@@ -4,6 +4,7 @@ import { MemoryJobQueue } from '../../src/adapters/memory/memory-job-queue.js';
 import { MemoryProvenanceStore } from '../../src/adapters/memory/memory-provenance-store.js';
 import { DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
 import type { JobHandler } from '../../src/domain/ports/job-handlers.js';
+import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import type { Principal } from '../../src/domain/principal.js';
 import { secretKeyMatcher } from '../../src/domain/redaction.js';
@@ -38,6 +39,8 @@ export interface MemoryServiceOptions {
   /** Handlers by type, besides the built-in ones. */
   handlers?: Record<string, JobHandler>;
   dependentsSnapshots?: DependentsSnapshotLimits;
+  /** The store behind the publishing store, instead of a new memory store (e.g. SQLite, to run a use case on both). */
+  store?: ProvenanceStore;
 }
 
 /**
@@ -48,7 +51,7 @@ export interface MemoryServiceOptions {
  */
 export function memoryService(options: MemoryServiceOptions = {}) {
   const clock = new TestClock();
-  const rawStore = new MemoryProvenanceStore();
+  const rawStore = options.store ?? new MemoryProvenanceStore();
   const events = new MemoryEventLog();
   const queue = new MemoryJobQueue();
   const audit = new MemoryAuditLog();

@@ -16,10 +16,10 @@ const PAGES: Record<string, { runBy: string[] } | { notRun: string }> = {
   'docs/grpcurl.md': { runBy: ['test/e2e/readme-examples.test.ts'] },
   'docs/handlers.md': { runBy: ['test/e2e/handler-examples.test.ts'] },
   'docs/security.md': { runBy: ['test/e2e/readme-examples.test.ts', 'test/e2e/security.test.ts'] },
-  'docs/rest.md': { runBy: ['test/e2e/rest.test.ts'] },
+  'docs/rest.md': { runBy: ['test/e2e/rest.test.ts', 'test/e2e/openapi-client.test.ts'] },
   'docs/operations.md': { runBy: ['test/e2e/http.test.ts'] },
   'docs/development.md': { runBy: ['test/generation/development-commands.test.ts'] },
-  'bench/README.md': { notRun: 'npm run bench takes about ten minutes; test/e2e/bench-smoke.test.ts runs every scenario at smoke sizes' },
+  'bench/README.md': { notRun: 'npm run bench takes 15 to 20 minutes; test/e2e/bench-smoke.test.ts runs every scenario at smoke sizes' },
 };
 
 /**

@@ -3,7 +3,7 @@ import { renderGraph } from '../../src/domain/graph-export/index.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import { opaqueJobId } from '../../src/domain/access.js';
 import { JobViewer, type KnownJobs } from '../../src/domain/job-view.js';
-import { buildLineage, type Lineage, type LineageRow } from '../../src/domain/lineage.js';
+import { buildLineage, lineageEdges, type Lineage, type LineageRow } from '../../src/domain/lineage.js';
 import { parseDot, parseMermaid, provJsonProblems } from '../support/graph-documents.js';
 import { makeJob } from '../support/job-records.js';
 
@@ -51,7 +51,7 @@ const lineage: Lineage = new JobViewer({ tenant: 'default', subject: 'reader' },
 describe('graph export', () => {
   it('is built on a lineage with a restricted node, a job without output and a dangling parent', () => {
     expect(lineage.nodes.map((n) => n.row.jobId)).to.deep.equal(['features', OPAQUE, 'raw']);
-    expect(lineage.edges.map((e) => `${e.parentJobId}>${e.childJobId}`)).to.deep.equal([`features>model`, `${OPAQUE}>model`, 'raw>features']);
+    expect(lineageEdges(lineage).map((e) => `${e.parentJobId}>${e.childJobId}`)).to.deep.equal([`features>model`, `${OPAQUE}>model`, 'raw>features']);
   });
 
   describe('PROV-JSON', () => {
@@ -192,7 +192,7 @@ describe('graph export', () => {
     it('parses with a DOT parser into the lineage’s nodes and edges', () => {
       const graph = parseDot(rendered.content);
       expect([...graph.nodes.keys()]).to.deep.equal(['model', 'features', OPAQUE, 'raw']);
-      expect(graph.edges).to.deep.equal(lineage.edges.map((e) => [e.parentJobId, e.childJobId]));
+      expect(graph.edges).to.deep.equal(lineageEdges(lineage).map((e) => [e.parentJobId, e.childJobId]));
       expect(graph.nodes.get('features')!['label']).to.equal('features\\nfeaturize "v2" \\\\ <fast> #1\\nRUNNING');
     });
 

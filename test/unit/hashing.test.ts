@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { canonicalJson, definitionHash, inputHash, outputHash, removeVolatileKeys } from '../../src/domain/hashing.js';
+import type { SubmitJobCommand } from '../../src/domain/commands.js';
+import { submissionFingerprint } from '../../src/domain/execution.js';
 import type { JsonObject } from '../../src/domain/json.js';
 
 interface Vectors {
@@ -50,5 +52,29 @@ describe('definitionHash', () => {
     const payload = { seed: 1, runAt: 'monday' };
     expect(definitionHash('x', payload, new Set(['runAt']))).to.equal(definitionHash('x', { seed: 1 }, new Set()));
     expect(definitionHash('x', payload, volatileKeys)).not.to.equal(definitionHash('x', { seed: 1 }, volatileKeys));
+  });
+});
+
+describe('submissionFingerprint', () => {
+  const command: SubmitJobCommand = {
+    type: 'echo',
+    payload: { text: 'hé ✓', n: -0, list: [1, 2.5, null, { b: true, a: 'x' }], nested: { z: {}, y: [] } },
+    provider: { id: 'p', model: 'm', version: '1' },
+    parentIds: ['b', 'a'],
+    labels: { team: 'x' },
+    metadata: { note: 'm' },
+    readers: ['lab/bob'],
+    requestId: 'req-1',
+    cachePolicy: 'USE',
+  };
+
+  it('keeps the values stored fingerprints were made with (retries of stored requests must match), undefined members left out', () => {
+    // Computed by the first implementation, which copied the submission through JSON.stringify / JSON.parse first.
+    expect(submissionFingerprint({ command: { ...command, jobId: undefined }, cachePolicy: 'USE' })).to.equal(
+      'c61a2713e51e6258e35df3ee8e7988889e1232f4dfc70d4a0015b2ba9deb93a4',
+    );
+    expect(submissionFingerprint({ command: { ...command, requestId: undefined }, cachePolicy: 'BYPASS', rerunOfJobId: 'orig' })).to.equal(
+      '229d477b11b46c062874756d50680e068345c52901c4a4cdefccdb40ca195883',
+    );
   });
 });

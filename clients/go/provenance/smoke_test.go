@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	provenancev1 "example.com/provenance/clients/go/gen/provenance/v1"
 	"example.com/provenance/clients/go/provenance"
@@ -134,6 +135,19 @@ func TestSmoke(t *testing.T) {
 		want := []string{features.JobId + " -> " + model.JobId, raw.JobId + " -> " + features.JobId, raw.JobId + " -> " + model.JobId}
 		if !reflect.DeepEqual(edges, want) {
 			t.Errorf("edges %v, want %v", edges, want)
+		}
+		// The compact view, expanded, is the IDS view's answer.
+		request := &provenancev1.GetLineageRequest{JobId: model.JobId, Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_ANCESTORS, View: provenancev1.LineageView_LINEAGE_VIEW_IDS}
+		ids, err := client.GetLineage(ctx, request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		graph, err := client.GetLineageGraph(ctx, request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(graph, ids) {
+			t.Errorf("compact view %v, IDS view %v", graph, ids)
 		}
 	})
 

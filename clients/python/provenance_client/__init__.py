@@ -14,5 +14,6 @@ if _GENERATED not in sys.path:
 
 from .client import EventStream, ProvenanceClient, ResumePolicy, Resumption  # noqa: E402
 from .errors import ErrorDetails, error_details  # noqa: E402
+from .lineage_graph import LineageGraph  # noqa: E402
 
-__all__ = ["ProvenanceClient", "EventStream", "ResumePolicy", "Resumption", "ErrorDetails", "error_details"]
+__all__ = ["ProvenanceClient", "EventStream", "ResumePolicy", "Resumption", "ErrorDetails", "error_details", "LineageGraph"]

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from provenance.v1 import event_pb2, provenance_service_pb2, provenance_service_pb2_grpc
 
 from .errors import error_details
+from .lineage_graph import LineageGraph
 
 # The service's default PROVENANCE_MAX_MESSAGE_BYTES; grpc's own 4 MiB limit
 # would refuse large lineage answers.
@@ -98,12 +99,16 @@ class ProvenanceClient:
         return self._unary(self.stub.GetJob, provenance_service_pb2.GetJobRequest(job_id=job_id))
 
     def get_lineage(self, job_id, direction="BOTH", max_depth=0, max_nodes=0, view="BASIC"):
-        """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC or FULL; 0 means the server's limit."""
+        """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC, FULL or COMPACT; 0 means the server's limit."""
         request = _request(
             provenance_service_pb2.GetLineageRequest,
             dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view),
         )
         return self._unary(self.stub.GetLineage, request)
+
+    def get_lineage_graph(self, job_id, direction="BOTH", max_depth=0, max_nodes=0):
+        """GetLineage in the COMPACT view, as a LineageGraph: the IDS view's nodes and edges, from far fewer bytes."""
+        return LineageGraph(self.get_lineage(job_id, direction, max_depth, max_nodes, view="COMPACT"))
 
     def check_reproducibility(self, job_id):
         return self._unary(self.stub.CheckReproducibility, provenance_service_pb2.CheckReproducibilityRequest(job_id=job_id))

@@ -102,6 +102,11 @@ class SmokeTest(unittest.TestCase):
             {(raw, features), (features, model), (raw, model)},
         )
 
+        # The compact view, read as a LineageGraph, is the IDS view's graph.
+        ids = self.client.get_lineage(model, direction="ANCESTORS", view="IDS")
+        graph = self.client.get_lineage_graph(model, direction="ANCESTORS")
+        self.assertEqual((graph.root, graph.nodes, graph.edges), (ids.root, list(ids.nodes), list(ids.edges)))
+
         descendants = self.client.get_lineage(raw, direction="LINEAGE_DIRECTION_DESCENDANTS", max_depth=1, view="FULL")
         self.assertEqual({node.job_id for node in descendants.nodes}, {features, model})
         self.assertEqual({node.job.type for node in descendants.nodes}, {"featurize", "train"})

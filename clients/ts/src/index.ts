@@ -1,6 +1,7 @@
 // Re-exported so that callers compare codes with the same grpc-js the client uses, without depending on it.
 export { status } from '@grpc/grpc-js';
 export { ProvenanceClient, type ProvenanceClientOptions, type RequestOptions, type TlsOptions } from './client.js';
+export { LineageGraph } from './lineage-graph.js';
 export { EventWatch, type ResumePolicy, type Resumption, type WatchOptions } from './events.js';
 export { decodeStatus, ProvenanceClientError, statusDetails, type StatusDetails } from './errors.js';
 export {
@@ -37,6 +38,7 @@ export {
   Provider,
 } from './gen/provenance/v1/job.js';
 export {
+  CompactLineage,
   Edge,
   LineageDirection,
   lineageDirectionFromJSON,

@@ -163,6 +163,18 @@ export class BeeQueueJobQueue implements JobQueue {
     });
   }
 
+  /**
+   * The saves are all issued in this tick, so the command connection's
+   * auto-pipelining sends them to Redis in one write, as bee-queue's saveAll
+   * would (which needs node_redis's batch(), absent from ioredis), while each
+   * keeps its own outcome.
+   */
+  async enqueueAll(jobIds: readonly string[]): Promise<Array<Error | undefined>> {
+    if (jobIds.includes('')) throw new RangeError('a job id is required');
+    if (this.closing) throw unavailable('the job queue is closed');
+    return Promise.all(jobIds.map((jobId) => this.enqueue(jobId).then(() => undefined, (error: unknown) => asError(error))));
+  }
+
   holding(jobIds: readonly string[]): Promise<Set<string>> {
     const ids = [...new Set(jobIds)];
     return this.command(async () => {
@@ -310,6 +322,10 @@ function cancelChannel(options: BeeQueueJobQueueOptions): string {
 
 function endConnections(client: RedisClient): void {
   for (const connection of [client, ...client.duplicates]) connection.disconnect();
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function isNoScript(error: unknown): boolean {

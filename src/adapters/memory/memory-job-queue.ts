@@ -65,6 +65,12 @@ export class MemoryJobQueue implements JobQueue {
     queueMicrotask(() => this.board.dispatch());
   }
 
+  async enqueueAll(jobIds: readonly string[]): Promise<Array<Error | undefined>> {
+    this.open();
+    for (const jobId of jobIds) await this.enqueue(jobId);
+    return jobIds.map(() => undefined);
+  }
+
   async holding(jobIds: readonly string[]): Promise<Set<string>> {
     this.open();
     return new Set(jobIds.filter((jobId) => this.board.holds(jobId)));

@@ -1,4 +1,4 @@
-import type { Lineage } from '../lineage.js';
+import { lineageEdges, type Lineage } from '../lineage.js';
 import { exportedJobs, type ExportedJob } from './exported-jobs.js';
 import type { RenderedGraph } from './rendered-graph.js';
 
@@ -6,7 +6,7 @@ import type { RenderedGraph } from './rendered-graph.js';
 export function renderDot(lineage: Lineage): RenderedGraph {
   const lines = ['digraph provenance {', '  node [shape=box, style=rounded];'];
   for (const job of exportedJobs(lineage)) lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`);
-  for (const edge of lineage.edges) lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`);
+  for (const edge of lineageEdges(lineage)) lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`);
   lines.push('}', '');
   return { content: lines.join('\n'), contentType: 'text/vnd.graphviz' };
 }

@@ -1,5 +1,5 @@
 import { JOB_STATUSES } from '../job.js';
-import type { Lineage } from '../lineage.js';
+import { lineageEdges, type Lineage } from '../lineage.js';
 import { exportedJobs } from './exported-jobs.js';
 import type { RenderedGraph } from './rendered-graph.js';
 
@@ -28,7 +28,7 @@ export function renderMermaid(lineage: Lineage): RenderedGraph {
     const statusClass = (job.record?.status ?? 'RESTRICTED').toLowerCase();
     lines.push(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
   }
-  for (const edge of lineage.edges) lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`);
+  for (const edge of lineageEdges(lineage)) lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`);
   for (const [status, style] of Object.entries(STATUS_STYLES)) lines.push(`  classDef ${status.toLowerCase()} ${style}`);
   lines.push('');
   return { content: lines.join('\n'), contentType: 'text/vnd.mermaid' };

@@ -1,5 +1,5 @@
 import type { Provider } from '../job.js';
-import type { Lineage } from '../lineage.js';
+import { lineageEdges, type Lineage } from '../lineage.js';
 import { exportedJobs } from './exported-jobs.js';
 import type { RenderedGraph } from './rendered-graph.js';
 
@@ -65,7 +65,7 @@ export function renderProvJson(lineage: Lineage): RenderedGraph {
     }
   }
 
-  for (const { parentJobId, childJobId } of lineage.edges) {
+  for (const { parentJobId, childJobId } of lineageEdges(lineage)) {
     const child = `provenance:${childJobId}`;
     wasInformedBy.push({ 'prov:informed': child, 'prov:informant': `provenance:${parentJobId}` });
     const parentOutput = outputOf.get(parentJobId);

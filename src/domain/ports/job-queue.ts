@@ -15,6 +15,14 @@ export interface JobQueue {
   /** Adds a job id unless it is already waiting, delayed or active; resolves once the queue holds it. */
   enqueue(jobId: string): Promise<void>;
 
+  /**
+   * enqueue of each id, in one round trip to the queue where it allows:
+   * resolves with, per id in order, undefined once the queue holds it, or the
+   * error that kept it out. Rejects only when it could try none (the queue is
+   * closed, say).
+   */
+  enqueueAll(jobIds: readonly string[]): Promise<Array<Error | undefined>>;
+
   /** Those of jobIds that the queue holds (waiting, delayed or active). */
   holding(jobIds: readonly string[]): Promise<Set<string>>;
 

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../../domain/errors.js';
 import { renderGraph } from '../../domain/graph-export/index.js';
+import { lineageEdges } from '../../domain/lineage.js';
 import { ReproducibilityIssueReason, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
 import {
@@ -72,7 +73,7 @@ export function lineageHandlers(
         return {
           ...summary,
           jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
-          edges: lineage.edges,
+          edges: lineageEdges(lineage),
           content: '',
           contentType: '',
         };

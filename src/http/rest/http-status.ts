@@ -2,6 +2,9 @@ import { status } from '@grpc/grpc-js';
 import type { Any } from '@provenance/client/gen/google/protobuf/any';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from '@provenance/client/gen/google/rpc/error_details';
 import type { Status } from '@provenance/client/gen/google/rpc/status';
+import type { Logger } from 'pino';
+import { ProvenanceError } from '../../domain/errors.js';
+import { toRpcStatus } from '../../grpc/errors.js';
 import type { HttpResponse } from '../server.js';
 import { durationString } from './durations.js';
 
@@ -83,4 +86,22 @@ export function statusResponse(rpcStatus: Status): HttpResponse {
 /** Google's error body under an HTTP status of the caller's choice (e.g. 413 for a body over the limit). */
 export function errorResponse(httpStatus: number, rpcStatus: Status): HttpResponse {
   return { status: httpStatus, contentType: 'application/json', body: `${JSON.stringify(errorBody(rpcStatus, httpStatus))}\n` };
+}
+
+/** An error of the HTTP listener itself (no route, a target that is no URL), in the body every error of the listener has, under that HTTP status. */
+export function listenerError(httpStatus: number, error: ProvenanceError, log: Logger): HttpResponse {
+  return errorResponse(httpStatus, toRpcStatus(error, 'HTTP', log));
+}
+
+/**
+ * 405 with Allow for a method the path does not take (HEAD goes wherever
+ * GET does). Its gRPC status is INVALID_ARGUMENT, naming the method: the
+ * request is wrong whatever the server's state, while UNIMPLEMENTED (501)
+ * would say the server lacks something; reason METHOD_NOT_ALLOWED.
+ */
+export function methodNotAllowed(method: string, path: string, allowed: readonly string[], log: Logger): HttpResponse {
+  const methods = allowed.flatMap((allowedMethod) => (allowedMethod === 'GET' ? ['GET', 'HEAD'] : [allowedMethod]));
+  const description = `${method} is not allowed on ${path}; allowed: ${methods.join(', ')}`;
+  const error = new ProvenanceError('INVALID_ARGUMENT', description, 'METHOD_NOT_ALLOWED', { fieldViolations: [{ field: 'method', description }], metadata: { allowed: methods.join(', ') } });
+  return { ...listenerError(405, error, log), headers: { Allow: methods.join(', ') } };
 }

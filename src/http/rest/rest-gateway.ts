@@ -11,7 +11,7 @@ import { REQUEST_ID_HEADER } from '../../platform/request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { credentialsOf, identifyCaller } from '../caller.js';
-import { errorBody, errorResponse, statusResponse } from './http-status.js';
+import { errorBody, errorResponse, methodNotAllowed, statusResponse } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
 import { encodedRequest, transcodeRequest } from './transcode.js';
 
@@ -68,12 +68,11 @@ export class RestGateway {
   /** The answer to a REST call; undefined when no route has the request's path. */
   async answer(request: IncomingMessage, context: RouteContext): Promise<HttpResponse | undefined> {
     const { url } = context;
-    const match = matchRoute(this.options.routes, request.method ?? 'GET', url.pathname);
+    // HEAD is the GET without its body (the listener leaves the body out).
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
+    const match = matchRoute(this.options.routes, method, url.pathname);
     if (!match) return undefined;
-    if ('allowed' in match) {
-      const allowed = match.allowed.join(', ');
-      return { ...errorResponse(405, { code: status.UNIMPLEMENTED, message: `${url.pathname} takes ${allowed}`, details: [] }), headers: { Allow: allowed } };
-    }
+    if ('allowed' in match) return methodNotAllowed(request.method ?? '', url.pathname, match.allowed, context.log);
     const { route, pathValues } = match;
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
     try {

@@ -19,12 +19,17 @@ export async function repairSweep(deps: ServiceDependencies): Promise<{ enqueued
   let enqueued = 0;
   await eachPage(deps, ['QUEUED', 'RUNNING'], async (jobs) => {
     const held = await deps.queue.holding(jobs.map((job) => job.jobId));
-    for (const job of jobs) {
-      if (held.has(job.jobId)) continue;
-      await deps.queue.enqueue(job.jobId);
+    const missing = jobs.filter((job) => !held.has(job.jobId));
+    if (missing.length === 0) return;
+    const refusals = await deps.queue.enqueueAll(missing.map((job) => job.jobId));
+    for (const [i, job] of missing.entries()) {
+      if (refusals[i]) continue;
       await clearFailedEnqueue(deps, job);
       enqueued++;
     }
+    // The sweep fails, as it did on the first refusal, once what the queue took is recorded: it runs again on the next trigger.
+    const refused = refusals.find((error) => error !== undefined);
+    if (refused) throw refused;
   });
   await eachPage(deps, ['WAITING'], (jobs) => releaseIfReady(deps, jobs));
   return { enqueued };

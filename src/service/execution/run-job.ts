@@ -27,7 +27,7 @@ async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ run
     if (!job || job.origin !== 'SUBMITTED') return undefined;
     // RUNNING on the first look is a delivery again after a worker stopped; after a lost claim, it is another worker's.
     if (job.status !== 'QUEUED' && !(job.status === 'RUNNING' && attempt === 0)) return undefined;
-    const parents = await deps.store.getJobs(job.parentIds);
+    const parents = job.parentIds.length === 0 ? [] : await deps.store.getJobs(job.parentIds);
     const running = claimed(job, parents, deps.now());
     // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
     if (await groupCommit(deps.store).replace(running, job.etag)) {

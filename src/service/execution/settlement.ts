@@ -44,15 +44,12 @@ export async function releaseIfReady(deps: ServiceDependencies, waiting: readonl
   }
   const now = deps.now();
   const applied = await deps.store.replaceJobs(ready.map((job) => ({ record: queued(job, now), expectedEtag: job.etag })));
-  for (const [i, job] of ready.entries()) {
-    if (!applied[i]) continue;
-    try {
-      await deps.queue.enqueue(job.jobId);
-    } catch (error) {
-      // The record says QUEUED; the repair sweep enqueues it once the queue is back.
-      deps.log.warn({ err: error, jobId: job.jobId }, 'could not enqueue a released job; the repair sweep will');
-    }
-  }
+  const released = ready.filter((_, i) => applied[i]).map((job) => job.jobId);
+  // The records say QUEUED; the repair sweep enqueues what the queue refused once it is back.
+  const refusals = released.length === 0 ? [] : await deps.queue.enqueueAll(released).catch((error: unknown) => released.map(() => error));
+  refusals.forEach((error, i) => {
+    if (error) deps.log.warn({ err: error, jobId: released[i] }, 'could not enqueue a released job; the repair sweep will');
+  });
   for (const parent of failedParents.values()) await failWaitingDescendants(deps, parent);
 }
 

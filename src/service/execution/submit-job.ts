@@ -15,6 +15,7 @@ import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { failWaitingDescendants, releaseIfReady } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
+import { enqueueBatched } from './batched-enqueue.js';
 import { knownJobs, viewerOf, viewJob } from '../views.js';
 
 interface Submission {
@@ -159,7 +160,7 @@ async function replayed(deps: ServiceDependencies, { job, sharing }: EarlierSubm
 /** Enqueues a QUEUED job; a refusal marks it (once) and answers UNAVAILABLE, and a later success removes the mark. */
 async function enqueue(deps: ServiceDependencies, job: JobRecord): Promise<JobRecord> {
   try {
-    await deps.queue.enqueue(job.jobId);
+    await enqueueBatched(deps.queue, job.jobId);
   } catch (error) {
     const message = error instanceof ProvenanceError ? error.message : 'the job queue refused the job';
     // A retry refused again leaves the mark as it is: one event per outage of this job, not one per attempt.

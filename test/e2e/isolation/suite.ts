@@ -64,7 +64,7 @@ const EVENTS_DEADLINE_MS = 60_000;
 const IN_FLIGHT = 6;
 
 const DIRECTIONS = [LineageDirection.LINEAGE_DIRECTION_ANCESTORS, LineageDirection.LINEAGE_DIRECTION_DESCENDANTS, LineageDirection.LINEAGE_DIRECTION_BOTH];
-const VIEWS = [LineageView.LINEAGE_VIEW_IDS, LineageView.LINEAGE_VIEW_BASIC, LineageView.LINEAGE_VIEW_FULL];
+const VIEWS = [LineageView.LINEAGE_VIEW_IDS, LineageView.LINEAGE_VIEW_BASIC, LineageView.LINEAGE_VIEW_FULL, LineageView.LINEAGE_VIEW_COMPACT];
 const FORMATS = [GraphFormat.GRAPH_FORMAT_NATIVE, GraphFormat.GRAPH_FORMAT_PROV_JSON, GraphFormat.GRAPH_FORMAT_DOT, GraphFormat.GRAPH_FORMAT_MERMAID];
 const EVENT_TYPES = ['compute.job.submitted', 'job.provenance.created', 'compute.job.failed', 'compute.job.cached', 'compute.job.cancelled', 'compute.job.rerun'];
 

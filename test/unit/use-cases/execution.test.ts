@@ -138,6 +138,32 @@ describe('use cases: execution', () => {
     expect((await s.service.getJob(eve, 'theirs')).cacheState).to.equal('FRESH');
   });
 
+  it('enqueues the submissions of one turn in one call, and marks ENQUEUE_FAILED only the job whose enqueue the queue refused', async () => {
+    const calls: string[][] = [];
+    const enqueueAll = s.queue.enqueueAll.bind(s.queue);
+    s.queue.enqueueAll = async (jobIds) => {
+      calls.push([...jobIds]);
+      const outcomes = await enqueueAll(jobIds.filter((id) => id !== 'refused'));
+      return jobIds.map((id) => (id === 'refused' ? new ProvenanceError('UNAVAILABLE', 'the queue is down', 'QUEUE_UNAVAILABLE') : outcomes.shift()));
+    };
+    const answers = await Promise.all(['before', 'refused', 'after'].map((jobId) => s.service.submitJob(alice, submit(jobId)).catch((error: unknown) => error)));
+    expect(calls).to.deep.equal([['before', 'refused', 'after']]);
+    expect(answers.map((answer) => (answer instanceof ProvenanceError ? answer.code : (answer as { status: string }).status))).to.deep.equal([
+      'QUEUED',
+      'UNAVAILABLE',
+      'QUEUED',
+    ]);
+    expect(await s.queue.holding(['before', 'refused', 'after'])).to.deep.equal(new Set(['before', 'after']));
+    expect((await s.service.getJob(alice, 'refused')).error?.reason).to.equal('ENQUEUE_FAILED');
+    for (const jobId of ['before', 'after']) expect((await s.service.getJob(alice, jobId)).error, jobId).to.equal(undefined);
+    // The repair sweep enqueues it once the queue takes it, and clears the mark.
+    s.queue.enqueueAll = enqueueAll;
+    expect(await s.service.repairSweep()).to.deep.equal({ enqueued: 1 });
+    const repaired = await s.service.getJob(alice, 'refused');
+    expect(repaired.status).to.equal('QUEUED');
+    expect(repaired.error).to.equal(undefined);
+  });
+
   it('puts back into the queue the queued jobs it lost, in the repair sweep', async () => {
     await s.service.submitJob(alice, submit('lost'));
     await s.service.submitJob(alice, submit('kept'));

@@ -1,8 +1,9 @@
 from provenance.v1 import job_pb2 as _job_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 LINEAGE_DIRECTION_ANCESTORS: LineageDirection
@@ -14,12 +15,27 @@ LINEAGE_RELATION_DESCENDANT: LineageRelation
 LINEAGE_RELATION_ROOT: LineageRelation
 LINEAGE_RELATION_UNSPECIFIED: LineageRelation
 LINEAGE_VIEW_BASIC: LineageView
+LINEAGE_VIEW_COMPACT: LineageView
 LINEAGE_VIEW_FULL: LineageView
 LINEAGE_VIEW_IDS: LineageView
 LINEAGE_VIEW_UNSPECIFIED: LineageView
 TRUNCATION_REASON_MAX_DEPTH: TruncationReason
 TRUNCATION_REASON_MAX_NODES: TruncationReason
 TRUNCATION_REASON_UNSPECIFIED: TruncationReason
+
+class CompactLineage(_message.Message):
+    __slots__ = ["depths", "edge_indexes", "job_ids", "relations", "restricted_indexes"]
+    DEPTHS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    RELATIONS_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    depths: _containers.RepeatedScalarFieldContainer[int]
+    edge_indexes: _containers.RepeatedScalarFieldContainer[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[str]
+    relations: _containers.RepeatedScalarFieldContainer[LineageRelation]
+    restricted_indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_ids: _Optional[_Iterable[str]] = ..., depths: _Optional[_Iterable[int]] = ..., relations: _Optional[_Iterable[_Union[LineageRelation, str]]] = ..., restricted_indexes: _Optional[_Iterable[int]] = ..., edge_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Edge(_message.Message):
     __slots__ = ["child_job_id", "parent_job_id"]

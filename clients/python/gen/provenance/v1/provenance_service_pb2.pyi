@@ -135,8 +135,9 @@ class GetLineageRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ...) -> None: ...
 
 class GetLineageResponse(_message.Message):
-    __slots__ = ["ancestor_depth", "descendant_depth", "edges", "hidden_node_count", "nodes", "root", "truncated", "truncation_reasons"]
+    __slots__ = ["ancestor_depth", "compact", "descendant_depth", "edges", "hidden_node_count", "nodes", "root", "truncated", "truncation_reasons"]
     ANCESTOR_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    COMPACT_FIELD_NUMBER: _ClassVar[int]
     DESCENDANT_DEPTH_FIELD_NUMBER: _ClassVar[int]
     EDGES_FIELD_NUMBER: _ClassVar[int]
     HIDDEN_NODE_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +146,7 @@ class GetLineageResponse(_message.Message):
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     TRUNCATION_REASONS_FIELD_NUMBER: _ClassVar[int]
     ancestor_depth: int
+    compact: _lineage_pb2.CompactLineage
     descendant_depth: int
     edges: _containers.RepeatedCompositeFieldContainer[_lineage_pb2.Edge]
     hidden_node_count: int
@@ -152,7 +154,7 @@ class GetLineageResponse(_message.Message):
     root: _lineage_pb2.LineageNode
     truncated: bool
     truncation_reasons: _containers.RepeatedScalarFieldContainer[_lineage_pb2.TruncationReason]
-    def __init__(self, root: _Optional[_Union[_lineage_pb2.LineageNode, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_lineage_pb2.LineageNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., ancestor_depth: _Optional[int] = ..., descendant_depth: _Optional[int] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ...) -> None: ...
+    def __init__(self, root: _Optional[_Union[_lineage_pb2.LineageNode, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_lineage_pb2.LineageNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., ancestor_depth: _Optional[int] = ..., descendant_depth: _Optional[int] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ..., compact: _Optional[_Union[_lineage_pb2.CompactLineage, _Mapping]] = ...) -> None: ...
 
 class InvalidateCacheRequest(_message.Message):
     __slots__ = ["dry_run", "job_id"]

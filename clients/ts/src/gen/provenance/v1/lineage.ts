@@ -84,6 +84,13 @@ export enum LineageView {
   LINEAGE_VIEW_BASIC = 2,
   /** LINEAGE_VIEW_FULL - As BASIC, plus each job's whole record in LineageNode.job. */
   LINEAGE_VIEW_FULL = 3,
+  /**
+   * LINEAGE_VIEW_COMPACT - What IDS carries, packed: GetLineageResponse.compact holds the job ids
+   * once and the edges as pairs of indexes into them, and nodes and edges
+   * stay empty. For large lineages: a fraction of the bytes and of the
+   * encoding and decoding work of IDS.
+   */
+  LINEAGE_VIEW_COMPACT = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -101,6 +108,9 @@ export function lineageViewFromJSON(object: any): LineageView {
     case 3:
     case "LINEAGE_VIEW_FULL":
       return LineageView.LINEAGE_VIEW_FULL;
+    case 4:
+    case "LINEAGE_VIEW_COMPACT":
+      return LineageView.LINEAGE_VIEW_COMPACT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -118,6 +128,8 @@ export function lineageViewToJSON(object: LineageView): string {
       return "LINEAGE_VIEW_BASIC";
     case LineageView.LINEAGE_VIEW_FULL:
       return "LINEAGE_VIEW_FULL";
+    case LineageView.LINEAGE_VIEW_COMPACT:
+      return "LINEAGE_VIEW_COMPACT";
     case LineageView.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -259,6 +271,32 @@ export interface LineageNode {
   restricted: boolean;
   /** The whole record (FULL view only). */
   job?: Job | undefined;
+}
+
+/**
+ * A lineage answer in the COMPACT view: the graph of the IDS view, with each
+ * job id written once and everything else as integers indexed by position.
+ * Index 0 is the root; index i > 0 is the node GetLineageResponse.nodes[i - 1]
+ * of the IDS view (nearest first).
+ */
+export interface CompactLineage {
+  /** Id of each job, by index (an opaque id for a restricted placeholder). */
+  jobIds: string[];
+  /** Depth of each job, by index (0 for the root). */
+  depths: number[];
+  /** Relation of each job to the root, by index (ROOT for index 0). */
+  relations: LineageRelation[];
+  /**
+   * Indexes of the restricted placeholders (jobs the caller may not read),
+   * ascending.
+   */
+  restrictedIndexes: number[];
+  /**
+   * The edges of the IDS view, in its order, flattened: edge k goes from
+   * the job at index edge_indexes[2k] (the parent) to the job at index
+   * edge_indexes[2k + 1] (the child that consumed its output).
+   */
+  edgeIndexes: number[];
 }
 
 function createBaseEdge(): Edge {
@@ -539,6 +577,209 @@ export const LineageNode: MessageFns<LineageNode> = {
     message.cacheState = object.cacheState ?? 0;
     message.restricted = object.restricted ?? false;
     message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    return message;
+  },
+};
+
+function createBaseCompactLineage(): CompactLineage {
+  return { jobIds: [], depths: [], relations: [], restrictedIndexes: [], edgeIndexes: [] };
+}
+
+export const CompactLineage: MessageFns<CompactLineage> = {
+  encode(message: CompactLineage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.depths.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.depths) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.relations.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.relations) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.restrictedIndexes.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.restrictedIndexes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.edgeIndexes.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.edgeIndexes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompactLineage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompactLineage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.depths.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.depths.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.relations.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.relations.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.restrictedIndexes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.restrictedIndexes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.edgeIndexes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.edgeIndexes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompactLineage {
+    return {
+      jobIds: globalThis.Array.isArray(object?.jobIds)
+        ? object.jobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.job_ids)
+        ? object.job_ids.map((e: any) => globalThis.String(e))
+        : [],
+      depths: globalThis.Array.isArray(object?.depths) ? object.depths.map((e: any) => globalThis.Number(e)) : [],
+      relations: globalThis.Array.isArray(object?.relations)
+        ? object.relations.map((e: any) => lineageRelationFromJSON(e))
+        : [],
+      restrictedIndexes: globalThis.Array.isArray(object?.restrictedIndexes)
+        ? object.restrictedIndexes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.restricted_indexes)
+        ? object.restricted_indexes.map((e: any) => globalThis.Number(e))
+        : [],
+      edgeIndexes: globalThis.Array.isArray(object?.edgeIndexes)
+        ? object.edgeIndexes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.edge_indexes)
+        ? object.edge_indexes.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CompactLineage): unknown {
+    const obj: any = {};
+    if (message.jobIds?.length) {
+      obj.jobIds = message.jobIds;
+    }
+    if (message.depths?.length) {
+      obj.depths = message.depths.map((e) => Math.round(e));
+    }
+    if (message.relations?.length) {
+      obj.relations = message.relations.map((e) => lineageRelationToJSON(e));
+    }
+    if (message.restrictedIndexes?.length) {
+      obj.restrictedIndexes = message.restrictedIndexes.map((e) => Math.round(e));
+    }
+    if (message.edgeIndexes?.length) {
+      obj.edgeIndexes = message.edgeIndexes.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompactLineage>, I>>(base?: I): CompactLineage {
+    return CompactLineage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompactLineage>, I>>(object: I): CompactLineage {
+    const message = createBaseCompactLineage();
+    message.jobIds = object.jobIds?.map((e) => e) || [];
+    message.depths = object.depths?.map((e) => e) || [];
+    message.relations = object.relations?.map((e) => e) || [];
+    message.restrictedIndexes = object.restrictedIndexes?.map((e) => e) || [];
+    message.edgeIndexes = object.edgeIndexes?.map((e) => e) || [];
     return message;
   },
 };

@@ -37,6 +37,7 @@ import {
   Provider,
 } from "./job.js";
 import {
+  CompactLineage,
   Edge,
   LineageDirection,
   lineageDirectionFromJSON,
@@ -392,9 +393,15 @@ export interface GetLineageResponse {
   root?:
     | LineageNode
     | undefined;
-  /** Ancestors and descendants, nearest first, without the root. */
+  /**
+   * Ancestors and descendants, nearest first, without the root (empty in the
+   * COMPACT view, which carries them in compact).
+   */
   nodes: LineageNode[];
-  /** Every parent-to-child edge among the root and the nodes. */
+  /**
+   * Every parent-to-child edge among the root and the nodes (empty in the
+   * COMPACT view, which carries them in compact).
+   */
   edges: Edge[];
   /** Largest depth among the ancestors returned (0 when there are none). */
   ancestorDepth: number;
@@ -409,6 +416,11 @@ export interface GetLineageResponse {
    * placeholders).
    */
   hiddenNodeCount: number;
+  /**
+   * The root, the nodes and the edges, packed (COMPACT view only; unset in
+   * the other views). root is set in every view.
+   */
+  compact?: CompactLineage | undefined;
 }
 
 /** Request of ListDependents. */
@@ -1854,6 +1866,7 @@ function createBaseGetLineageResponse(): GetLineageResponse {
     truncated: false,
     truncationReasons: [],
     hiddenNodeCount: 0,
+    compact: undefined,
   };
 }
 
@@ -1886,6 +1899,9 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     }
     if (message.hiddenNodeCount !== 0) {
       writer.uint32(64).int32(message.hiddenNodeCount);
+    }
+    if (message.compact !== undefined) {
+      CompactLineage.encode(message.compact, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1977,6 +1993,14 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
             message.hiddenNodeCount = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.compact = CompactLineage.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2015,6 +2039,7 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
         : isSet(object.hidden_node_count)
         ? globalThis.Number(object.hidden_node_count)
         : 0,
+      compact: isSet(object.compact) ? CompactLineage.fromJSON(object.compact) : undefined,
     };
   },
 
@@ -2044,6 +2069,9 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     if (message.hiddenNodeCount !== 0) {
       obj.hiddenNodeCount = Math.round(message.hiddenNodeCount);
     }
+    if (message.compact !== undefined) {
+      obj.compact = CompactLineage.toJSON(message.compact);
+    }
     return obj;
   },
 
@@ -2062,6 +2090,9 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     message.truncated = object.truncated ?? false;
     message.truncationReasons = object.truncationReasons?.map((e) => e) || [];
     message.hiddenNodeCount = object.hiddenNodeCount ?? 0;
+    message.compact = (object.compact !== undefined && object.compact !== null)
+      ? CompactLineage.fromPartial(object.compact)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { GetLineageResponse, LineageGraph, TruncationReason } from '@provenance/client';
+import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
+import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
+import type { LineageView } from '../../../src/domain/commands.js';
+import type { LineageDirection } from '../../../src/domain/lineage.js';
+import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
+import { toLineageResponse } from '../../../src/grpc/mapping.js';
+import { mulberry32, randomDag } from '../../support/job-records.js';
+import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+
+/**
+ * GetLineage's COMPACT view, as it crosses the wire and the TypeScript
+ * client reads it (LineageGraph), equals the IDS view's answer, on random
+ * DAGs where every seventh job belongs to another tenant (restricted
+ * placeholders), cut by max_nodes and max_depth, each direction and both.
+ */
+
+const alice = principal('default', 'alice');
+const JOBS = 400;
+
+const sqliteDirectory = mkdtempSync(join(tmpdir(), 'provenance-compact-'));
+const stores: Array<{ name: string; open(): ProvenanceStore }> = [
+  { name: 'memory', open: () => new MemoryProvenanceStore() },
+  { name: 'SQLite', open: () => SqliteProvenanceStore.open({ path: join(sqliteDirectory, `${Date.now()}-${Math.random()}.db`) }) },
+];
+
+/** The answer as a client decodes it off the wire. */
+async function wireAnswer(s: MemoryService, view: LineageView, command: { jobId: string; directions: LineageDirection[]; maxDepth: number; maxNodes: number }): Promise<GetLineageResponse> {
+  const answer = toLineageResponse(await s.service.getLineage(alice, { ...command, view }), view);
+  return GetLineageResponse.decode(GetLineageResponse.encode(answer).finish());
+}
+
+/** What a caller reads of the compact answer through LineageGraph, shaped as a GetLineageResponse. */
+function asIdsAnswer(graph: LineageGraph): GetLineageResponse {
+  const { root, nodes, edges, ancestorDepth, descendantDepth, truncated, truncationReasons, hiddenNodeCount } = graph;
+  return { root, nodes, edges, ancestorDepth, descendantDepth, truncated, truncationReasons, hiddenNodeCount, compact: undefined };
+}
+
+describe('use cases: the compact lineage view', () => {
+  after(() => rmSync(sqliteDirectory, { recursive: true, force: true }));
+
+  it('is refused by LineageGraph when the answer is of another view', () => {
+    expect(() => new LineageGraph(GetLineageResponse.fromPartial({ nodes: [{ jobId: 'a' }] }))).to.throw(/LINEAGE_VIEW_COMPACT/);
+  });
+
+  for (const { name, open } of stores) {
+    describe(`use cases: GetLineage's compact view equals the IDS view (${name} store)`, () => {
+      let s: MemoryService;
+      let store: ProvenanceStore;
+      const dag = randomDag(JOBS, 20261205, { maxParents: 3, window: 40, customize: (index) => (index % 7 === 3 ? { tenant: 'other' } : {}) });
+
+      before(async () => {
+        store = open();
+        s = memoryService({ store });
+        await store.insertJobs(dag);
+      });
+      after(async () => {
+        await s.close();
+        await store.close();
+      });
+
+      it('on random roots, both directions and each, with and without max_nodes and max_depth', async () => {
+        const random = mulberry32(5);
+        const readable = dag.filter((job) => job.tenant === 'default');
+        const seen = { hidden: 0, maxNodes: 0, maxDepth: 0, compared: 0 };
+        for (let r = 0; r < 8; r++) {
+          const jobId = readable[Math.floor(random() * readable.length)]!.jobId;
+          for (const directions of [['ANCESTORS'], ['DESCENDANTS'], ['ANCESTORS', 'DESCENDANTS']] as LineageDirection[][]) {
+            for (const [maxDepth, maxNodes] of [[0, 0], [2, 0], [0, 25], [3, 10]]) {
+              const command = { jobId, directions, maxDepth: maxDepth!, maxNodes: maxNodes! };
+              const ids = await wireAnswer(s, 'IDS', command);
+              const compact = await wireAnswer(s, 'COMPACT', command);
+              expect(compact.nodes).to.deep.equal([]);
+              expect(compact.edges).to.deep.equal([]);
+              expect(asIdsAnswer(new LineageGraph(compact)), `${jobId} ${directions.join('+')} max_depth ${maxDepth} max_nodes ${maxNodes}`).to.deep.equal(ids);
+              if (ids.hiddenNodeCount > 0) seen.hidden++;
+              if (ids.truncationReasons.includes(TruncationReason.TRUNCATION_REASON_MAX_NODES)) seen.maxNodes++;
+              if (ids.truncationReasons.includes(TruncationReason.TRUNCATION_REASON_MAX_DEPTH)) seen.maxDepth++;
+              seen.compared++;
+            }
+          }
+        }
+        // The cases the comparison is about did occur.
+        expect(seen.compared).to.equal(8 * 3 * 4);
+        expect(seen.hidden).to.be.greaterThan(0);
+        expect(seen.maxNodes).to.be.greaterThan(0);
+        expect(seen.maxDepth).to.be.greaterThan(0);
+      });
+
+      it('packs the ids once, with the root at index 0 and each edge as a pair of indexes', async () => {
+        const jobId = dag[JOBS - 1]!.jobId;
+        const compact = (await wireAnswer(s, 'COMPACT', { jobId, directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0 })).compact!;
+        expect(compact.jobIds[0]).to.equal(jobId);
+        expect(new Set(compact.jobIds).size).to.equal(compact.jobIds.length);
+        expect(compact.depths.length).to.equal(compact.jobIds.length);
+        expect(compact.relations.length).to.equal(compact.jobIds.length);
+        expect(compact.edgeIndexes.length % 2).to.equal(0);
+        expect(compact.edgeIndexes.every((index) => index < compact.jobIds.length)).to.equal(true);
+      });
+    });
+  }
+});
