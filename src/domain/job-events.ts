@@ -116,6 +116,19 @@ function eventOf(record: JobRecord, type: EventType, seq: number, time: Date, ex
   return event;
 }
 
+const encodedEvents = new WeakMap<ProvenanceEvent, string>();
+
+/**
+ * The JSON of an event (its time as an ISO string), made once per event
+ * object: the store's outbox and the event log both hold this text, and an
+ * event is written to both. Events are never changed after they are made.
+ */
+export function eventJson(event: ProvenanceEvent): string {
+  let json = encodedEvents.get(event);
+  if (json === undefined) encodedEvents.set(event, (json = JSON.stringify(event)));
+  return json;
+}
+
 /** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */
 export function compareCursors(a: string, b: string): number {
   const [aMs, aSeq] = parseCursor(a)!;
