@@ -9,7 +9,17 @@ import type { JobRecord } from '../../domain/job.js';
  * slower writer that keeps it, so every number comes back as written.
  */
 export function encodeRecord(record: JobRecord): string {
-  return containsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
+  return clientJsonHoldsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
+}
+
+/**
+ * Only the JSON a client or a handler gives (payload, metadata, output) can
+ * hold a -0: every other number of a record is a count, a sequence number
+ * or a difference of two times. Walking only those skips the rest of the
+ * record on every write.
+ */
+function clientJsonHoldsNegativeZero(record: JobRecord): boolean {
+  return containsNegativeZero(record.payload) || containsNegativeZero(record.metadata) || containsNegativeZero(record.result?.output);
 }
 
 export function decodeRecord(text: string): JobRecord {
