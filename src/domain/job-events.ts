@@ -90,6 +90,7 @@ export function withEvents(record: JobRecord, types: readonly EventType[], now: 
   if (types.length === 0) return record;
   let seq = record.eventSeq ?? 0;
   const added = types.map((type) => eventOf(record, type, ++seq, now, extra));
+  if (added.length > 1) encodeTogether(added);
   return { ...record, eventSeq: seq, pendingEvents: [...(record.pendingEvents ?? []), ...added] };
 }
 
@@ -127,6 +128,20 @@ export function eventJson(event: ProvenanceEvent): string {
   let json = encodedEvents.get(event);
   if (json === undefined) encodedEvents.set(event, (json = JSON.stringify(event)));
   return json;
+}
+
+/**
+ * The events one write adds differ only in seq and type, the first two
+ * members of each (eventOf): one JSON.stringify serves them all, with those
+ * two members written for each (a recorded finished job has three events).
+ */
+function encodeTogether(events: readonly ProvenanceEvent[]): void {
+  const first = events[0]!;
+  const json = JSON.stringify(first);
+  const head = `{"seq":${first.seq},"type":${JSON.stringify(first.type)},`;
+  if (!json.startsWith(head)) return;
+  const shared = json.slice(head.length);
+  for (const event of events) encodedEvents.set(event, `{"seq":${event.seq},"type":${JSON.stringify(event.type)},${shared}`);
 }
 
 /** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */
