@@ -336,117 +336,72 @@ describe('SQLite lineage graph', function () {
 
 /** A database as the committed code of issue #2 wrote it: its schema (version 1), rows and edges. */
 function writeIssue2Database(path: string, records: readonly JobRecord[]): void {
-  const db = new Database(path);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec(ISSUE_2_SCHEMA);
-    db.pragma('user_version = 1');
-    const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, etag, parent_ids, labels, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
-    for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.etag, JSON.stringify(r.parentIds),
-        JSON.stringify(r.labels), encodeRecord(r),
-      );
-      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-    }
-  } finally {
-    db.close();
-  }
+  writeOldDatabase(path, 1, records);
 }
 
 /** A database as the committed code of issue #3 wrote it: its schema (version 2), rows and edges. */
 function writeIssue3Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 2, records);
+}
+
+/** A database as the committed code of issue #4 wrote it: its schema (version 3), rows and edges. */
+function writeIssue4Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 3, records);
+}
+
+/** A database as the committed code of issue #7 wrote it: its schema (version 5), rows, edges and reader rows; outboxes in the documents. */
+function writeIssue7Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 5, records);
+}
+
+/**
+ * The jobs columns each schema version added, with their values as the code of that version wrote them
+ * (version 4 added readers and payload_redacted, and job_readers; version 5 no column).
+ */
+const COLUMNS_BY_VERSION: Array<Record<string, (r: JobRecord) => unknown>> = [
+  {
+    job_id: (r) => r.jobId,
+    tenant: (r) => r.tenant,
+    request_id: (r) => r.requestId ?? null,
+    type: (r) => r.type,
+    status: (r) => r.status,
+    cache_state: (r) => r.cacheState,
+    definition_hash: (r) => r.definitionHash,
+    input_hash: (r) => r.inputHash,
+    provider_id: (r) => r.provider.id,
+    provider_model: (r) => r.provider.model,
+    provider_version: (r) => r.provider.version,
+    created_at: (r) => r.createdAt.getTime(),
+    etag: (r) => r.etag,
+    parent_ids: (r) => JSON.stringify(r.parentIds),
+    labels: (r) => JSON.stringify(r.labels),
+    doc: (r) => encodeRecord(r),
+  },
+  { completed_at: (r) => r.completedAt?.getTime() ?? null, origin: (r) => r.origin },
+  { pending_event_count: (r) => r.pendingEvents?.length ?? 0 },
+  { readers: (r) => JSON.stringify(r.readers), payload_redacted: (r) => (r.payloadRedacted ? 1 : 0) },
+  {},
+];
+
+/** A database of that schema version as the committed code wrote it: the schema statements of the versions up to it, rows, edges and (from version 4) reader rows. */
+function writeOldDatabase(path: string, version: number, records: readonly JobRecord[]): void {
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
     // Migration 2 converts the times of rows already there; none are when a database is created.
     db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
-    db.exec(ISSUE_2_SCHEMA);
-    db.exec(ISSUE_3_MIGRATION);
-    db.pragma('user_version = 2');
+    for (const statements of OLD_SCHEMA_STATEMENTS.slice(0, version)) db.exec(statements);
+    db.pragma(`user_version = ${version}`);
+    const columns = Object.entries(Object.assign({}, ...COLUMNS_BY_VERSION.slice(0, version)) as Record<string, (r: JobRecord) => unknown>);
     const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (${columns.map(([name]) => name).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
     const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
+    const insertReader = version >= 4 ? db.prepare('INSERT OR IGNORE INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?)') : undefined;
     for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
-        JSON.stringify(r.parentIds), JSON.stringify(r.labels), encodeRecord(r),
-      );
+      insertJob.run(columns.map(([, value]) => value(r)));
       for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-    }
-  } finally {
-    db.close();
-  }
-}
-
-/** A database as the committed code of issue #4 wrote it: its schema (version 3), rows and edges. */
-function writeIssue4Database(path: string, records: readonly JobRecord[]): void {
-  const db = new Database(path);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
-    db.exec(ISSUE_2_SCHEMA);
-    db.exec(ISSUE_3_MIGRATION);
-    db.exec(ISSUE_4_MIGRATION);
-    db.pragma('user_version = 3');
-    const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, pending_event_count, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
-    for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
-        JSON.stringify(r.parentIds), JSON.stringify(r.labels), r.pendingEvents?.length ?? 0, encodeRecord(r),
-      );
-      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-    }
-  } finally {
-    db.close();
-  }
-}
-
-/** A database as the committed code of issue #7 wrote it: its schema (version 5), rows, edges and reader rows; outboxes in the documents. */
-function writeIssue7Database(path: string, records: readonly JobRecord[]): void {
-  const db = new Database(path);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
-    db.exec(ISSUE_2_SCHEMA);
-    db.exec(ISSUE_3_MIGRATION);
-    db.exec(ISSUE_4_MIGRATION);
-    db.exec(ISSUE_5_MIGRATION);
-    db.exec(ISSUE_7_MIGRATION);
-    db.pragma('user_version = 5');
-    const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted,
-         pending_event_count, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
-    const insertReader = db.prepare('INSERT OR IGNORE INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?)');
-    for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
-        JSON.stringify(r.parentIds), JSON.stringify(r.labels), JSON.stringify(r.readers), r.payloadRedacted ? 1 : 0,
-        r.pendingEvents?.length ?? 0, encodeRecord(r),
-      );
-      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-      for (const subject of r.readers) insertReader.run(subject, r.createdAt.getTime(), r.jobId);
+      for (const subject of insertReader ? r.readers : []) insertReader!.run(subject, r.createdAt.getTime(), r.jobId);
     }
   } finally {
     db.close();
@@ -572,3 +527,6 @@ BEGIN
   DELETE FROM lineage_changes WHERE seq <= NEW.seq - 100000;
 END;
 `;
+
+/** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
+const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION];
