@@ -12,7 +12,7 @@ export function isValidJobId(id: string): boolean {
  * bits. Ids made later sort later, which keeps index inserts local.
  */
 export function newJobId(now: Date = new Date()): string {
-  const bytes = randomBytes(16);
+  const bytes = randomPoolBytes(16);
   const ms = BigInt(now.getTime());
   for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
@@ -23,5 +23,21 @@ export function newJobId(now: Date = new Date()): string {
 
 /** A fresh etag for each write of a record (AIP-154); opaque to clients. */
 export function newEtag(): string {
-  return randomBytes(12).toString('base64url');
+  return randomPoolBytes(12).toString('base64url');
+}
+
+/** Random bytes are drawn from the system in blocks of this many: one call per few hundred ids instead of one per id. */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
+/** count (at most RANDOM_POOL_BYTES) bytes from the pool, never handed out twice: the caller may change them. */
+function randomPoolBytes(count: number): Buffer {
+  if (randomPoolOffset + count > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomPoolOffset = 0;
+  }
+  const bytes = randomPool.subarray(randomPoolOffset, randomPoolOffset + count);
+  randomPoolOffset += count;
+  return bytes;
 }
