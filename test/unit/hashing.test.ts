@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import canonicalize from 'canonicalize';
 import type { RecordJobCommand } from '../../src/domain/commands.js';
 import { canonicalJson, definitionHash, inputHash, outputHash, removeVolatileKeys, sha256Hex } from '../../src/domain/hashing.js';
 import type { JsonObject } from '../../src/domain/json.js';
@@ -83,5 +84,14 @@ describe('recordFingerprint', () => {
     expect(recordFingerprint(command)).to.equal(expected);
     expect(recordFingerprint(command, canonicalJson(command.payload))).to.equal(expected);
     expect(recordFingerprint({ ...command, requestId: 'other', etag: undefined, allowMissingParents: false })).to.equal(expected);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('writes strings, numbers and arrays of strings as canonicalize does, and refuses what it refuses', () => {
+    for (const value of ['', 'a"b\\c\n\u0001é😀\u2028', 0, -0, 1e21, 1e-7, 0.1 + 0.2, -17, [], ['x', 'é😀', ''], ['x', 1], [null]]) {
+      expect(canonicalJson(value), JSON.stringify(value)).to.equal(canonicalize(value));
+    }
+    for (const value of ['a\ud800', ['b', '\udc00'], NaN, Infinity]) expect(() => canonicalJson(value), String(value)).to.throw();
   });
 });
