@@ -8,6 +8,7 @@ import { FAST_EXECUTION, Trace, waitForJob } from '../support/execution.js';
 import { collectEvents, connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { restCall, type RestAnswer } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { until } from '../support/waits.js';
 
 const { JOB_STATUS_RUNNING: RUNNING, JOB_STATUS_SUCCEEDED: SUCCEEDED } = JobStatus;
 
@@ -221,12 +222,16 @@ describe('access model', function () {
     }
     const cacheStates = async (jobs: Job[], api: Client = ada) =>
       Promise.all(jobs.map(async (job) => CacheState[(await (job.tenant === 'globex' ? bob : api).getJob({ jobId: job.jobId })).cacheState]));
+    /** A rerun's differential invalidation follows its SUCCEEDED write (one bulk update): once this job is STALE, the whole of it is done. */
+    const invalidationReached = (job: Job) =>
+      until(async () => (await ada.getJob({ jobId: job.jobId })).cacheState === CacheState.CACHE_STATE_STALE, `the rerun's invalidation to reach ${job.jobId}`);
 
     it("a rerun of someone else's result makes STALE only the rerunner's own dependents: no back door around InvalidateCache", async () => {
       const { payload, root, own, colleagues, foreign } = await resultWithDependents(true);
       expect((await failure(carl.invalidateCache({ jobId: root.jobId }))).code).to.equal(status.PERMISSION_DENIED);
       const rerun = await waitForJob(carl, (await carl.submitJob({ type: 'test.counter', payload, cachePolicy: CachePolicy.CACHE_POLICY_BYPASS })).jobId);
       expect(rerun.result?.outputHash).to.not.equal(root.result?.outputHash);
+      await invalidationReached(colleagues);
       expect(await cacheStates([root, own, colleagues, foreign])).to.deep.equal(['CACHE_STATE_FRESH', 'CACHE_STATE_FRESH', 'CACHE_STATE_STALE', 'CACHE_STATE_FRESH']);
     });
 
@@ -234,6 +239,7 @@ describe('access model', function () {
       const { root, own, colleagues, foreign } = await resultWithDependents(true);
       const rerun = await waitForJob(olga, (await olga.rerunJob({ jobId: root.jobId })).jobId);
       expect(rerun.result?.outputHash).to.not.equal(root.result?.outputHash);
+      await invalidationReached(own);
       expect(await cacheStates([root, own, colleagues, foreign])).to.deep.equal(['CACHE_STATE_FRESH', 'CACHE_STATE_STALE', 'CACHE_STATE_FRESH', 'CACHE_STATE_FRESH']);
     });
 
@@ -257,6 +263,7 @@ describe('access model', function () {
       const submitted = await rest('carl', 'POST', '/jobs', { type: 'test.counter', payload, cachePolicy: 'CACHE_POLICY_BYPASS' });
       expect(submitted.status).to.equal(200);
       await waitForJob(carl, (submitted.body as { jobId: string }).jobId);
+      await invalidationReached(colleagues);
       expect(await cacheStates([root, own, colleagues, foreign])).to.deep.equal(['CACHE_STATE_FRESH', 'CACHE_STATE_FRESH', 'CACHE_STATE_STALE', 'CACHE_STATE_FRESH']);
 
       expect((await rest('carl', 'POST', `/jobs/${root.jobId}/invalidate-cache`, {})).status).to.equal(403);
