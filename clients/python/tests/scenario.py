@@ -12,8 +12,7 @@ import threading
 from provenance_client import ProvenanceClient
 from provenance_client.hashing import definition_hash
 
-# After provenance_client, which puts the generated modules on sys.path.
-from provenance.v1 import job_pb2, provenance_service_pb2  # isort: skip
+from provenance.v1 import job_pb2, provenance_service_pb2
 
 COMPLETED_EVENT = "job.provenance.completed"
 EVENT_WAIT_S = 20

@@ -12,9 +12,8 @@ from google.protobuf import duration_pb2
 
 from provenance_client import ProvenanceClient, ResumePolicy, error_details
 
-# After provenance_client, which puts the generated modules on sys.path.
-from google.rpc import error_details_pb2, status_pb2  # isort: skip
-from provenance.v1 import event_pb2, provenance_service_pb2, provenance_service_pb2_grpc  # isort: skip
+from google.rpc import error_details_pb2, status_pb2
+from provenance.v1 import event_pb2, provenance_service_pb2, provenance_service_pb2_grpc
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
