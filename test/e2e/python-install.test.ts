@@ -30,6 +30,8 @@ describe('the Python client installed with pip into a fresh virtual environment'
 
   it('installs offline, imports without the repository and makes every kind of call, blocking and on asyncio', async () => {
     await run(PYTHON, ['-m', 'venv', '--system-site-packages', venv]);
+    // setuptools builds in the source folder and never deletes from build/: a module removed since an earlier install would ship again.
+    for (const leftover of ['build', 'provenance_client.egg-info']) rmSync(join(ROOT, 'clients/python', leftover), { recursive: true, force: true });
     await run(join(venv, 'bin/pip'), ['install', '--quiet', '--no-build-isolation', '--no-index', join(ROOT, 'clients/python')], { cwd: directory });
     const program = join(directory, 'installed_client.py');
     copyFileSync(join(ROOT, 'clients/python/tests/installed_client.py'), program);

@@ -1,7 +1,7 @@
 """The shared client scenario of docs/clients-scenario.md, run by test_scenario.py.
 
 Also runs alone, from clients/python: PROVENANCE_ADDRESS=... PROVENANCE_SCENARIO_PREFIX=... \
-PROVENANCE_HASH_VECTORS=... /usr/bin/python3 -m tests.scenario > out.json
+PROVENANCE_HASH_VECTORS=... PYTHONPATH=gen /usr/bin/python3 -m tests.scenario > out.json
 """
 
 import json
