@@ -64,6 +64,15 @@ describe('the Python client installed with pip into a fresh virtual environment'
       badRequest: { code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', fieldViolations: ['type'], preconditionViolations: [], resourceInfo: null },
       unknownKeyword: { raised: 'TypeError', message: seen.sync.unknownKeyword.message },
       wrongValue: { raised: 'ValueError', message: seen.sync.wrongValue.message },
+      cancelFinished: {
+        code: 'FAILED_PRECONDITION',
+        reason: 'NOT_CANCELLABLE',
+        fieldViolations: [],
+        preconditionViolations: [['NOT_CANCELLABLE', `jobs/${id('a')}`]],
+        resourceInfo: null,
+      },
+      rerun: 'JOB_STATUS_QUEUED',
+      auditEvents: true,
     });
     expect(seen.sync.unknownKeyword.message).to.match(/^record_job\(\) got an unexpected keyword argument 'jobId'; its fields are .*\bjob_id\b/);
     expect(seen.sync.wrongValue.message).to.match(/^submit_job\(\) argument 'parent_job_ids': /);

@@ -1,21 +1,20 @@
 """AsyncProvenanceClient: ProvenanceClient's calls on grpc.aio, for asyncio programs."""
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
-from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service, provenance_service_pb2_grpc
+from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service
 
 from .client import batch_request, lineage_request
-from .connection import connection
+from .connection import Connected, Connection
 from .events import ResumePolicy, Resumption, Subscription
 from .lineage_graph import LineageGraph
 from .requests import build_request
 
 
-class AsyncProvenanceClient:
+class AsyncProvenanceClient(Connected):
     """ProvenanceClient for asyncio: the same arguments and methods, each a coroutine.
 
     The list_* and iter_* methods and watch_events return async iterators
@@ -25,36 +24,10 @@ class AsyncProvenanceClient:
     error_details() decodes.
     """
 
-    def __init__(
-        self,
-        address: str,
-        *,
-        token: str | None = None,
-        api_key: str | None = None,
-        root_certificates: bytes | None = None,
-        private_key: bytes | None = None,
-        certificate_chain: bytes | None = None,
-        tls: bool | None = None,
-        timeout: float | None = None,
-        options: Sequence[tuple[str, Any]] = (),
-    ):
-        settings = connection(
-            token=token,
-            api_key=api_key,
-            root_certificates=root_certificates,
-            private_key=private_key,
-            certificate_chain=certificate_chain,
-            tls=tls,
-            options=options,
-        )
+    def _open_channel(self, address: str, settings: Connection) -> grpc.aio.Channel:
         if settings.credentials is not None:
-            self._channel = grpc.aio.secure_channel(address, settings.credentials, settings.options)
-        else:
-            self._channel = grpc.aio.insecure_channel(address, settings.options)
-        self.stub = provenance_service_pb2_grpc.ProvenanceServiceStub(self._channel)
-        self.metadata = settings.metadata
-        self.timeout = timeout
-        self._event_streams: weakref.WeakSet[AsyncEventStream] = weakref.WeakSet()
+            return grpc.aio.secure_channel(address, settings.credentials, settings.options)
+        return grpc.aio.insecure_channel(address, settings.options)
 
     async def record_job(self, **fields: Any) -> job_pb2.Job:
         return await self._unary(self.stub.RecordJob, build_request("record_job()", service.RecordJobRequest, fields))

@@ -1,19 +1,18 @@
 """ProvenanceClient: channel, credentials and deadlines, and pythonic calls over the generated stub."""
 
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
-from provenance.v1 import audit_pb2, job_pb2, provenance_service_pb2 as service, provenance_service_pb2_grpc
+from provenance.v1 import audit_pb2, job_pb2, provenance_service_pb2 as service
 
-from .connection import connection
+from .connection import Connected, Connection
 from .events import EventStream, ResumePolicy, Resumption
 from .lineage_graph import LineageGraph
 from .requests import build_request
 
 
-class ProvenanceClient:
+class ProvenanceClient(Connected):
     """A connection to the provenance service, blocking (AsyncProvenanceClient is the asyncio one).
 
     Plaintext by default; TLS when tls=True or when any certificate is given
@@ -33,37 +32,10 @@ class ProvenanceClient:
     generated messages.
     """
 
-    def __init__(
-        self,
-        address: str,
-        *,
-        token: str | None = None,
-        api_key: str | None = None,
-        root_certificates: bytes | None = None,
-        private_key: bytes | None = None,
-        certificate_chain: bytes | None = None,
-        tls: bool | None = None,
-        timeout: float | None = None,
-        options: Sequence[tuple[str, Any]] = (),
-    ):
-        settings = connection(
-            token=token,
-            api_key=api_key,
-            root_certificates=root_certificates,
-            private_key=private_key,
-            certificate_chain=certificate_chain,
-            tls=tls,
-            options=options,
-        )
+    def _open_channel(self, address: str, settings: Connection) -> grpc.Channel:
         if settings.credentials is not None:
-            self._channel = grpc.secure_channel(address, settings.credentials, settings.options)
-        else:
-            self._channel = grpc.insecure_channel(address, settings.options)
-        self.stub = provenance_service_pb2_grpc.ProvenanceServiceStub(self._channel)
-        # Public, with timeout, for direct stub calls: client.stub.X(request, metadata=client.metadata).
-        self.metadata = settings.metadata
-        self.timeout = timeout
-        self._event_streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+            return grpc.secure_channel(address, settings.credentials, settings.options)
+        return grpc.insecure_channel(address, settings.options)
 
     def record_job(self, **fields: Any) -> job_pb2.Job:
         """RecordJob: the provenance of a job that ran elsewhere (fields of RecordJobRequest). Returns the stored Job."""

@@ -1,10 +1,13 @@
-"""What ProvenanceClient and AsyncProvenanceClient set up alike: channel credentials, channel arguments and call metadata."""
+"""What ProvenanceClient and AsyncProvenanceClient set up alike: channel credentials, channel arguments, call metadata and the stub."""
 
+import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from provenance.v1 import provenance_service_pb2_grpc
 
 # The service's default PROVENANCE_MAX_MESSAGE_BYTES; grpc's own 4 MiB limit
 # would refuse large lineage answers.
@@ -49,3 +52,41 @@ def connection(
         *options,
     ]
     return Connection(credentials, channel_options, tuple(metadata))
+
+
+class Connected(ABC):
+    """The constructor ProvenanceClient and AsyncProvenanceClient share; each opens its own kind of channel (_open_channel)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str | None = None,
+        api_key: str | None = None,
+        root_certificates: bytes | None = None,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        tls: bool | None = None,
+        timeout: float | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+    ):
+        settings = connection(
+            token=token,
+            api_key=api_key,
+            root_certificates=root_certificates,
+            private_key=private_key,
+            certificate_chain=certificate_chain,
+            tls=tls,
+            options=options,
+        )
+        self._channel = self._open_channel(address, settings)
+        self.stub = provenance_service_pb2_grpc.ProvenanceServiceStub(self._channel)
+        # Public, with timeout, for direct stub calls: client.stub.X(request, metadata=client.metadata).
+        self.metadata = settings.metadata
+        self.timeout = timeout
+        # The client's open event streams, which close() ends.
+        self._event_streams: weakref.WeakSet = weakref.WeakSet()
+
+    @abstractmethod
+    def _open_channel(self, address: str, settings: Connection) -> Any:
+        """A blocking or a grpc.aio channel to address, with settings' credentials and arguments."""

@@ -10,8 +10,8 @@ import json
 import sys
 
 import grpc
-import provenance.v1.job_pb2
 import provenance_client
+from provenance.v1 import job_pb2
 from provenance_client import AsyncProvenanceClient, ProvenanceClient, error_details
 
 
@@ -62,6 +62,10 @@ def run_sync(address, prefix):
             "badRequest": refusal(lambda: client.record_job(job_id=f"{prefix}-g", type="", status="SUCCEEDED", output_hash="h")),
             "unknownKeyword": refusal(lambda: client.record_job(jobId=f"{prefix}-f")),
             "wrongValue": refusal(lambda: client.submit_job(type="echo", parent_job_ids="not-a-list")),
+            # Last, as a rerun is a new job under the run's labels.
+            "cancelFinished": refusal(lambda: client.cancel_job(root.job_id, reason="too late")),
+            "rerun": job_pb2.JobStatus.Name(client.rerun_job(root.job_id).status),
+            "auditEvents": sum(1 for _ in client.iter_audit_events(page_size=2)) > 0,
         }
 
 
@@ -98,7 +102,7 @@ def main():
             {
                 # Where Python found the package and its generated modules: the virtual environment's site-packages.
                 "clientFile": provenance_client.__file__,
-                "generatedFile": provenance.v1.job_pb2.__file__,
+                "generatedFile": job_pb2.__file__,
                 "sync": run_sync(address, prefix),
                 "asyncio": asyncio.run(run_async(address, prefix)),
             }
