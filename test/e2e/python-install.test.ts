@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,5 +82,18 @@ describe('the Python client installed with pip into a fresh virtual environment'
     expect(seen.asyncio.lineage).to.deep.equal([id('async-a')]);
     expect(seen.asyncio.events.at(-1)).to.equal('job.provenance.completed');
     expect(seen.asyncio.notFound).to.include({ code: 'NOT_FOUND', reason: 'JOB_NOT_FOUND' });
+  });
+
+  it('gives a type checker the types of its calls, down to the generated messages (py.typed)', async () => {
+    // A wrong annotation that only the types of get_job and of the generated Job reveal: mypy must refuse it.
+    const program = join(directory, 'typed.py');
+    writeFileSync(program, 'from provenance_client import ProvenanceClient\n\n\ndef job_id(client: ProvenanceClient) -> int:\n    return client.get_job("j").job_id\n');
+    // grpcio and Debian's protobuf ship no type stubs: only they are skipped.
+    const mypy = [join(venv, 'bin/python'), '-m', 'mypy', '--ignore-missing-imports', '--cache-dir', join(directory, 'mypy-cache'), program];
+    const refused = await run(mypy[0]!, mypy.slice(1), { cwd: directory }).then(
+      () => ({ stdout: '' }),
+      (error: { stdout: string }) => error,
+    );
+    expect(refused.stdout).to.include('typed.py:5: error: Incompatible return value type (got "str", expected "int")');
   });
 });

@@ -4,6 +4,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from provenance.v1 import event_pb2, provenance_service_pb2
@@ -145,7 +146,8 @@ class EventStream:
         self._open_call = open_call
         self._subscription = Subscription(request, resume)
         self._on_resume = on_resume
-        self._call = None
+        # The open call: an iterator of WatchEventsResponse that is also a grpc.Call (grpcio has no type stubs).
+        self._call: Any = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
