@@ -134,6 +134,10 @@ class AsyncEventStream:
     """EventStream for asyncio: an async iterator over a WatchEvents subscription that resumes the same way.
 
     close() (from the event loop's thread) or leaving an async with block ends the iteration.
+    grpc.aio 1.51 reports empty response headers when the status arrives
+    before Python read them, so a call the server registered and ended at
+    once, without an event, may count as an attempt that failed before
+    registration.
     """
 
     def __init__(

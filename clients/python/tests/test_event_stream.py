@@ -257,21 +257,22 @@ class AsyncEventStreamTest(unittest.IsolatedAsyncioTestCase):
         for metadata in servicer.metadata:
             self.assertEqual((metadata["authorization"], metadata["x-api-key"]), ("Bearer t0ken", "k3y"))
 
-    async def test_a_registered_call_starts_the_count_again_and_max_attempts_in_a_row_raise(self):
-        restart = [Step([], (UNAVAILABLE, "7-0"), registered=True), Step([], (UNAVAILABLE, NO_DETAILS))]
+    async def test_a_call_that_delivered_starts_the_count_again_and_max_attempts_in_a_row_raise(self):
+        # Registration proven by an event: grpc.aio 1.51 may drop headers that come with the status (see the README).
         refused = Step([], (UNAVAILABLE, NO_DETAILS))
-        servicer, client = await self.serve(restart * 2 + [Step(["8-0"], (UNAVAILABLE, "7-0"))] + [refused] * 3)
+        delivered_then_ended = [Step([cursor], (UNAVAILABLE, "0-0")) for cursor in ("1-0", "2-0", "3-0")]
+        servicer, client = await self.serve([delivered_then_ended[0], refused, delivered_then_ended[1], refused, delivered_then_ended[2], refused, refused])
         resumptions = []
         policy = ResumePolicy(max_attempts=2, initial_delay=0.001, max_delay=0.01)
         events = client.watch_events(job_ids=["j"], resume=policy, on_resume=resumptions.append)
-        self.assertEqual((await events.__anext__()).cursor, "8-0")
+        self.assertEqual([(await events.__anext__()).cursor for _ in range(3)], ["1-0", "2-0", "3-0"])
         with self.assertRaises(grpc.RpcError) as ended:
             await events.__anext__()
         self.assertEqual(ended.exception.code(), UNAVAILABLE)
         with self.assertRaises(StopAsyncIteration):
             await events.__anext__()
         self.assertEqual([resumption.attempt for resumption in resumptions], [1, 2, 1, 2, 1, 2])
-        self.assertEqual([request.after_cursor for request in servicer.requests], [""] + ["7-0"] * 4 + ["8-0"] * 2)
+        self.assertEqual([request.after_cursor for request in servicer.requests], ["", "1-0", "1-0", "2-0", "2-0", "3-0", "3-0"])
 
     async def test_other_errors_are_raised_without_resuming(self):
         servicer, client = await self.serve([Step(["1-0"], (RESOURCE_EXHAUSTED, "0-0"), reason="TOO_MANY_SUBSCRIPTIONS"), Step(["2-0"], None)])
