@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { JobStatus, ProvenanceClient } from '@provenance/client';
-import { GO_OFFLINE_ENV, PYTHON, REPOSITORY_ROOT } from '../support/client-programs.js';
+import { GO_OFFLINE_ENV, PYTHON, PYTHON_SOURCE_ENV, REPOSITORY_ROOT } from '../support/client-programs.js';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startRestartableServer, type RestartableServer } from '../support/restartable-server.js';
@@ -175,7 +175,7 @@ describe('event watches of the three clients across server restarts (issue #12)'
       watchInProcess(server.address, jobId),
       watchInChild('python', PYTHON, ['-m', 'unittest', '-v', 'tests.test_watch_restarts'], join(REPOSITORY_ROOT, 'clients/python'), {
         ...childEnv,
-        PYTHONDONTWRITEBYTECODE: '1',
+        ...PYTHON_SOURCE_ENV,
       }),
       watchInChild('go', 'go', ['test', '-count=1', '-v', '-run', '^TestWatchAcrossServerRestarts$', './provenance'], join(REPOSITORY_ROOT, 'clients/go'), {
         ...childEnv,

@@ -15,7 +15,7 @@ import {
   type JsonObject,
 } from '@provenance/client';
 import { randomBytes } from 'node:crypto';
-import { GO_OFFLINE_ENV, PYTHON, REPOSITORY_ROOT as ROOT } from '../support/client-programs.js';
+import { GO_OFFLINE_ENV, PYTHON, PYTHON_SOURCE_ENV, REPOSITORY_ROOT as ROOT } from '../support/client-programs.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -105,7 +105,7 @@ describe('the shared client scenario in TypeScript, Python and Go', function () 
     const python = scenarioEnv('py');
     await run(PYTHON, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
       cwd: join(ROOT, 'clients/python'),
-      env: { ...process.env, ...python, PYTHONDONTWRITEBYTECODE: '1' },
+      env: { ...process.env, ...python, ...PYTHON_SOURCE_ENV },
     });
 
     const go = scenarioEnv('go');
@@ -135,7 +135,7 @@ describe('the shared client scenario in TypeScript, Python and Go', function () 
 
     const python = await run(PYTHON, ['-c', readmeBlock('clients/python/README.md', 'python')], {
       cwd: join(ROOT, 'clients/python'),
-      env: { ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: join(ROOT, 'clients/python') },
+      env: { ...env, ...PYTHON_SOURCE_ENV },
     });
     expect(python.stdout).not.to.equal('');
 

@@ -1,7 +1,7 @@
 """The shared client scenario of docs/clients-scenario.md, run by test_scenario.py.
 
 Also runs alone, from clients/python: PROVENANCE_ADDRESS=... PROVENANCE_SCENARIO_PREFIX=... \
-PROVENANCE_HASH_VECTORS=... /usr/bin/python3 -m tests.scenario > out.json
+PROVENANCE_HASH_VECTORS=... PYTHONPATH=gen /usr/bin/python3 -m tests.scenario > out.json
 """
 
 import json
@@ -12,8 +12,7 @@ import threading
 from provenance_client import ProvenanceClient
 from provenance_client.hashing import definition_hash
 
-# After provenance_client, which puts the generated modules on sys.path.
-from provenance.v1 import job_pb2, provenance_service_pb2  # isort: skip
+from provenance.v1 import job_pb2, provenance_service_pb2
 
 COMPLETED_EVENT = "job.provenance.completed"
 EVENT_WAIT_S = 20

@@ -4,8 +4,7 @@ import unittest
 
 from provenance_client import LineageGraph
 
-# After provenance_client, which puts the generated modules on sys.path.
-from provenance.v1 import lineage_pb2, provenance_service_pb2  # isort: skip
+from provenance.v1 import lineage_pb2, provenance_service_pb2
 
 ROOT, ANCESTOR, DESCENDANT = (
     lineage_pb2.LINEAGE_RELATION_ROOT,

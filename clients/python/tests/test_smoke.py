@@ -14,8 +14,7 @@ from google.protobuf import json_format
 from provenance_client import ProvenanceClient, error_details
 from provenance_client.hashing import definition_hash, input_hash, output_hash
 
-# After provenance_client, which puts the generated modules on sys.path.
-from provenance.v1 import job_pb2, provenance_service_pb2  # isort: skip
+from provenance.v1 import job_pb2, provenance_service_pb2
 
 ADDRESS = os.environ.get("PROVENANCE_ADDRESS")
 COMPLETED_EVENT = "job.provenance.completed"
