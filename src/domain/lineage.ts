@@ -200,12 +200,13 @@ function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): number[] {
   return edges;
 }
 
-/** The lineage's edges as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
-export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>): LineageEdge[] {
+/** The lineage's edges (edge from to edge end - 1, when given) as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
+export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>, from = 0, end = Infinity): LineageEdge[] {
   const idAt = (index: number) => (index === 0 ? lineage.root.jobId : lineage.nodes[index - 1]!.row.jobId);
   const { edgeIndexes } = lineage;
-  const edges: LineageEdge[] = new Array(edgeIndexes.length / 2);
-  for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * k]!), childJobId: idAt(edgeIndexes[2 * k + 1]!) };
+  const first = Math.min(from, edgeIndexes.length / 2);
+  const edges: LineageEdge[] = new Array(Math.min(end, edgeIndexes.length / 2) - first);
+  for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * (first + k)]!), childJobId: idAt(edgeIndexes[2 * (first + k) + 1]!) };
   return edges;
 }
 

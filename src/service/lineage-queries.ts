@@ -11,6 +11,7 @@ import { Violations, effectivePageSize } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
+import { nextTurn } from './next-turn.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
@@ -29,6 +30,7 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
   });
+  await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
   return seen;
@@ -65,6 +67,8 @@ async function walk(
       ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection, nearest: limits.maxNodes + 1 })
       : undefined;
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
+  // Receiving the rows, building the answer and filtering it each take tens of milliseconds on a large lineage: other calls run between them.
+  await nextTurn();
   return buildLineage(rootRow(root, projection), { ancestors, descendants }, limits);
 }
 
