@@ -7,6 +7,9 @@ import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { secretKeyMatcher } from './domain/redaction.js';
 import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event-log.js';
+import { RedisConnectionWatch } from './adapters/shared/redis-connection-watch.js';
+import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
+import { buildInfo } from './platform/build-info.js';
 import { BeeQueueJobQueue } from './adapters/bee-queue/bee-queue-job-queue.js';
 import { createDefaultRegistry } from './handlers/built-in-handlers.js';
 import { loadHandlerModules } from './handlers/handler-modules.js';
@@ -17,6 +20,7 @@ import { JobAccessCache } from './service/event-stream/job-access-cache.js';
 import { PublishingStore } from './service/event-stream/publishing-store.js';
 import { WorkerPool } from './service/execution/worker-pool.js';
 import { ProvenanceService } from './service/provenance-service.js';
+import { TimedStore } from './service/timed-store.js';
 import { MongoAuditLog } from './adapters/mongo/mongo-audit-log.js';
 import { MongoProvenanceStore } from './adapters/mongo/mongo-provenance-store.js';
 import { SqliteAuditLog } from './adapters/sqlite/sqlite-audit-log.js';
@@ -35,6 +39,8 @@ export interface Runtime {
   hub: EventHub;
   /** How many jobs the queue holds, for the metrics. */
   queueDepth(): Promise<QueueDepth>;
+  /** Whether the Redis connections are up now, by connection (queue, events), for the metrics. */
+  redisUp(): Record<string, boolean>;
   /** Stops the workers (waiting up to graceMs for running jobs) and the hub, then closes queue, event log and store. */
   close(graceMs: number): Promise<void>;
 }
@@ -48,18 +54,22 @@ export async function openRuntime(
 ): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const rawStore = await openStore(config, options.lineageGraph ?? 'background');
+  const timedStore = new TimedStore(await openStore(config, options.lineageGraph ?? 'background'), metrics);
   const audit = await openAuditLog(config);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
+  const redis = new RedisConnectionWatch(logger.child({ component: 'redis' }));
+  const eventLogConnection = redis.connection('events');
+  const queueConnection = redis.connection('queue');
   const eventLog = await RedisStreamEventLog.connect({
     redisUrl: config.redisUrl,
     key: `${execution.redisPrefix}:events`,
     retention: config.events.retention,
-    onError: (error) => log.warn({ err: error }, 'event log connection trouble; it recovers by itself'),
+    onError: (error) => eventLogConnection.failed(error),
   });
-  const relay = new EventRelay(rawStore, eventLog, log);
-  const store = new PublishingStore(rawStore, relay, metrics);
+  eventLog.onReady(() => eventLogConnection.ready());
+  const relay = new EventRelay(timedStore, eventLog, log, metrics);
+  const store = new PublishingStore(timedStore, relay, metrics);
   const hub = new EventHub(
     eventLog,
     { bufferLimit: config.events.subscriberBuffer, readBatch: 500, blockMs: 5_000, maxPerPrincipal: config.events.maxSubscriptionsPerPrincipal },
@@ -72,8 +82,9 @@ export async function openRuntime(
     retries: execution.jobRetries,
     backoffMs: execution.jobBackoffMs,
     stallIntervalMs: execution.stallIntervalMs,
-    onError: (error) => log.warn({ err: error }, 'job queue connection trouble; it recovers by itself'),
+    onError: (error) => queueConnection.failed(error),
   });
+  queue.onReady(() => queueConnection.ready());
   const service = new ProvenanceService({
     store,
     queue,
@@ -108,6 +119,7 @@ export async function openRuntime(
     startWorkers: () => pool.start(),
     hub,
     queueDepth: () => queue.depth(),
+    redisUp: () => redis.state(),
     async close(graceMs) {
       clearInterval(sweeper);
       pool.stop();
@@ -118,6 +130,16 @@ export async function openRuntime(
       await store.close();
     },
   };
+}
+
+/** The Prometheus metrics of a process (server or worker), before its runtime is open. */
+export function prometheusMetrics(): PrometheusMetrics {
+  return new PrometheusMetrics(buildInfo());
+}
+
+/** Adds to the metrics what is read from the runtime at each scrape. */
+export function sampleRuntime(metrics: PrometheusMetrics, runtime: Runtime): void {
+  metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount, redisUp: () => runtime.redisUp() });
 }
 
 /** The audit trail lives in the same database as the records, on a connection of its own. */

@@ -1,4 +1,4 @@
-import { openRuntime } from './composition.js';
+import { openRuntime, prometheusMetrics, sampleRuntime } from './composition.js';
 import { operatorsOnly } from './http/caller.js';
 import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
@@ -6,7 +6,6 @@ import { openApiRoute } from './http/routes/openapi.js';
 import { restGateway } from './http/routes/rest.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
-import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
 import { metricsInterceptor } from './grpc/interceptors/metrics.js';
 import { requestIdInterceptor } from './grpc/interceptors/request-id.js';
@@ -20,12 +19,12 @@ import { startGrpcServer } from './grpc/server.js';
  */
 const { config, logger } = startup();
 const security = refuseConfiguration(() => serverSecurity(config, logger));
-const metrics = new PrometheusMetrics();
+const metrics = prometheusMetrics();
 const runtime = await openRuntime(config, logger, metrics).catch((error: unknown) => {
   logger.fatal({ err: error }, 'cannot start');
   process.exit(1);
 });
-metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount });
+sampleRuntime(metrics, runtime);
 // Before gRPC serves: the reader is positioned on the log by the time the first WatchEvents comes.
 runtime.hub.start();
 const server = await startGrpcServer(
@@ -45,6 +44,7 @@ const rest = restGateway(server.address, config.security.auth.tls, {
   maxMessageBytes: config.maxMessageBytes,
   ...config.rest,
   logger,
+  gatewayToken: security.gatewayToken,
   ...(security.authentication ? { authentication: security.authentication } : {}),
 });
 const http = config.httpAddress

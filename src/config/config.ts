@@ -13,6 +13,8 @@ export interface Config {
   grpcAddress: string;
   /** Where health and metrics are served over HTTP; undefined when switched off. */
   httpAddress: string | undefined;
+  /** Where a worker process (npm run worker) serves its health and metrics over HTTP; undefined (the default) when it serves none. */
+  workerMetricsAddress: string | undefined;
   storage: { type: 'sqlite'; path: string } | { type: 'mongodb'; uri: string; database: string };
   redisUrl: string;
   storeTimeoutMs: number;
@@ -70,10 +72,16 @@ export interface Config {
 }
 
 
-/** PROVENANCE_HTTP_ADDRESS=off: no HTTP listener (a blank value means the default, as for every variable). */
+/** PROVENANCE_HTTP_ADDRESS=off: no HTTP listener (a blank value means the default, as for every variable); the default of PROVENANCE_WORKER_METRICS_ADDRESS. */
 const HTTP_OFF = 'off';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** The address of an optional listener; undefined when it is off. */
+function listenAddress(read: Read, name: string, fallback: string): string | undefined {
+  const text = read(name) ?? fallback;
+  return text === HTTP_OFF ? undefined : address(read, name, text);
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const read = (name: string): string | undefined => {
@@ -97,7 +105,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     grpcAddress: address(read, 'PROVENANCE_GRPC_ADDRESS', '127.0.0.1:50051'),
-    httpAddress: read('PROVENANCE_HTTP_ADDRESS') === HTTP_OFF ? undefined : address(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
+    httpAddress: listenAddress(read, 'PROVENANCE_HTTP_ADDRESS', '127.0.0.1:8080'),
+    workerMetricsAddress: listenAddress(read, 'PROVENANCE_WORKER_METRICS_ADDRESS', HTTP_OFF),
     storage,
     redisUrl,
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),

@@ -7,27 +7,12 @@ export function isValidJobId(id: string): boolean {
   return JOB_ID_PATTERN.test(id);
 }
 
-/** Random bytes drawn a page at a time: a job's submission, claim and outcome each take fresh ones, and one call for each of them cost more than the bytes. */
-const RANDOM_PAGE_BYTES = 4096;
-let randomPage = Buffer.alloc(0);
-let randomOffset = 0;
-
-/** size fresh random bytes, in a buffer of their own. */
-function randomBytes(size: number): Buffer {
-  if (randomOffset + size > randomPage.length) {
-    randomPage = randomFillSync(Buffer.allocUnsafe(RANDOM_PAGE_BYTES));
-    randomOffset = 0;
-  }
-  randomOffset += size;
-  return Buffer.from(randomPage.subarray(randomOffset - size, randomOffset));
-}
-
 /**
  * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random
  * bits. Ids made later sort later, which keeps index inserts local.
  */
 export function newJobId(now: Date = new Date()): string {
-  const bytes = randomBytes(16);
+  const bytes = randomPoolBytes(16);
   const ms = BigInt(now.getTime());
   for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
@@ -38,5 +23,21 @@ export function newJobId(now: Date = new Date()): string {
 
 /** A fresh etag for each write of a record (AIP-154); opaque to clients. */
 export function newEtag(): string {
-  return randomBytes(12).toString('base64url');
+  return randomPoolBytes(12).toString('base64url');
+}
+
+/** Random bytes are drawn from the system in blocks of this many: a job's submission, claim and outcome each take fresh ones, and one system call for each cost more than the bytes. */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
+/** count (at most RANDOM_POOL_BYTES) bytes from the pool, never handed out twice: the caller may change them. */
+function randomPoolBytes(count: number): Buffer {
+  if (randomPoolOffset + count > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafe(RANDOM_POOL_BYTES));
+    randomPoolOffset = 0;
+  }
+  const bytes = randomPool.subarray(randomPoolOffset, randomPoolOffset + count);
+  randomPoolOffset += count;
+  return bytes;
 }

@@ -90,6 +90,7 @@ export function withEvents(record: JobRecord, types: readonly EventType[], now: 
   if (types.length === 0) return record;
   let seq = record.eventSeq ?? 0;
   const added = types.map((type) => eventOf(record, type, ++seq, now, extra));
+  if (added.length > 1) encodeTogether(added);
   return { ...record, eventSeq: seq, pendingEvents: [...(record.pendingEvents ?? []), ...added] };
 }
 
@@ -114,6 +115,33 @@ function eventOf(record: JobRecord, type: EventType, seq: number, time: Date, ex
   if (record.rerunOfJobId) event.rerunOfJobId = record.rerunOfJobId;
   if (record.error) event.error = record.error;
   return event;
+}
+
+const encodedEvents = new WeakMap<ProvenanceEvent, string>();
+
+/**
+ * The JSON of an event (its time as an ISO string), made once per event
+ * object: the store's outbox and the event log both hold this text, and an
+ * event is written to both. Events are never changed after they are made.
+ */
+export function eventJson(event: ProvenanceEvent): string {
+  let json = encodedEvents.get(event);
+  if (json === undefined) encodedEvents.set(event, (json = JSON.stringify(event)));
+  return json;
+}
+
+/**
+ * The events one write adds differ only in seq and type, the first two
+ * members of each (eventOf): one JSON.stringify serves them all, with those
+ * two members written for each (a recorded finished job has three events).
+ */
+function encodeTogether(events: readonly ProvenanceEvent[]): void {
+  const first = events[0]!;
+  const json = JSON.stringify(first);
+  const head = `{"seq":${first.seq},"type":${JSON.stringify(first.type)},`;
+  if (!json.startsWith(head)) return;
+  const shared = json.slice(head.length);
+  for (const event of events) encodedEvents.set(event, `{"seq":${event.seq},"type":${JSON.stringify(event.type)},${shared}`);
 }
 
 /** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */

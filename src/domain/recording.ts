@@ -2,7 +2,8 @@ import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
 import type { RecordJobCommand } from './commands.js';
 import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
 import { withLifecycleEvents } from './job-events.js';
-import { canonicalJson, outputHash, sha256Hex } from './hashing.js';
+import { canonicalJson, canonicalObject, outputHash, sha256Hex } from './hashing.js';
+import type { JsonValue } from './json.js';
 import { newEtag } from './ids.js';
 import type { JobRecord, JobResult, JobStatus } from './job.js';
 import { cacheStateFor, isForwardTransition } from './job.js';
@@ -13,10 +14,18 @@ import type { Principal } from './principal.js';
  * second request for an existing job id does to it.
  */
 
-/** Fingerprint of what a request asks for; the idempotency key and the etag condition are not part of it. */
-export function recordFingerprint(command: RecordJobCommand): string {
-  const { requestId: _requestId, etag: _etag, allowMissingParents: _allow, ...content } = command;
-  return sha256Hex(canonicalJson(JSON.parse(JSON.stringify(content))));
+/**
+ * Fingerprint of what a request asks for; the idempotency key and the etag
+ * condition are not part of it. canonicalPayload: canonicalJson of the
+ * payload, when the definition hash made it already. canonicalize writes
+ * Dates through toJSON and leaves out undefined members, so the text is
+ * that of the request's JSON, without a round trip through it.
+ */
+export function recordFingerprint(command: RecordJobCommand, canonicalPayload = canonicalJson(command.payload)): string {
+  const { requestId: _requestId, etag: _etag, allowMissingParents: _allow, payload: _payload, ...content } = command;
+  const members: Record<string, string | undefined> = { payload: canonicalPayload };
+  for (const [key, value] of Object.entries(content)) members[key] = value === undefined ? undefined : canonicalJson(value as JsonValue);
+  return sha256Hex(canonicalObject(members));
 }
 
 export interface NewRecordContext {

@@ -25,19 +25,20 @@ export interface ServerSecurity {
    * authentication is configured.
    */
   authentication: CallerAuthentication | undefined;
+  /** The secret by which the REST gateway marks the calls it forwards (CallerAuthentication.gatewayToken), with or without authentication. */
+  gatewayToken: string;
 }
 
 /**
- * Safe by default: with no authentication configured, the server only
- * listens on loopback (where the caller is the anonymous admin of tenant
+ * Safe by default: with no authentication configured, the server (or a
+ * worker's metrics listener, given as listeners) only listens on loopback (where the caller is the anonymous admin of tenant
  * "default"), with gRPC and with HTTP alike, unless
  * PROVENANCE_ALLOW_INSECURE=true says otherwise.
  */
-export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
+export function serverSecurity(config: Config, logger: Logger, listeners: ReadonlyArray<readonly [variable: string, address: string]> = serverListeners(config)): ServerSecurity {
   const { auth, allowInsecure } = config.security;
   const authenticator = createAuthenticator(auth);
   if (!authenticator) {
-    const listeners = [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress] as const, ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
     for (const [variable, address] of listeners) {
       const host = splitAddress(address).bareHost;
       if (isLoopback(host) || allowInsecure) continue;
@@ -46,17 +47,18 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         `listens on ${host}, beyond loopback, with no authentication configured: configure JWT (PROVENANCE_JWT_*), API keys (PROVENANCE_API_KEYS_FILE) or mTLS (PROVENANCE_TLS_*), or set PROVENANCE_ALLOW_INSECURE=true`,
       );
     }
-    logger.warn({ address: config.grpcAddress }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
+    logger.warn({ address: listeners[0]?.[1] }, 'no authentication configured: every caller is the anonymous admin of tenant "default"');
   }
   const perSecond = config.security.rateLimitPerSecond ?? (authenticator ? DEFAULT_RATE_LIMIT : 0);
   const failureLimit = config.security.authFailureLimit;
   const throttle = authenticator && failureLimit.perMinute > 0 ? new AuthenticationThrottle(authenticator, failureLimit) : undefined;
+  const gatewayToken = randomBytes(32).toString('base64url');
   const authentication: CallerAuthentication | undefined = authenticator && {
     authenticator,
     authenticate: (credentials, peer) => (throttle ? throttle.authenticate(credentials, peer) : authenticator.authenticate(credentials)),
-    gatewayToken: randomBytes(32).toString('base64url'),
+    gatewayToken,
   };
-  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN }, logger)];
+  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN, gatewayToken }, logger)];
   if (perSecond > 0) interceptors.push(rateLimitInterceptor({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
   const { tls } = auth;
   const credentials = tls
@@ -66,7 +68,12 @@ export function serverSecurity(config: Config, logger: Logger): ServerSecurity {
         tls.clientCertificateAuthority !== undefined,
       )
     : ServerCredentials.createInsecure();
-  return { credentials, interceptors, authentication };
+  return { credentials, interceptors, authentication, gatewayToken };
+}
+
+/** The server's listeners, by the variable that sets each: gRPC, and HTTP unless it is off. */
+function serverListeners(config: Config): Array<readonly [string, string]> {
+  return [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress], ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
 }
 
 function isLoopback(host: string): boolean {

@@ -21,6 +21,7 @@ const METADATA_TEXT = /^[\x20-\x7e]*$/;
  * address (whose failures the throttle counts), before anything else is done
  * for it; or the answer refusing it: 401 with no detail (the reason is
  * logged, the credential never), or 429 for an address that failed too often.
+ * The caller found is named in the request's access line.
  * `method` names what was asked for in the log and in the error's details.
  */
 export async function identifyCaller(
@@ -31,7 +32,9 @@ export async function identifyCaller(
 ): Promise<{ principal: Principal } | { refusal: HttpResponse }> {
   const peer = request.socket.remoteAddress ?? '';
   try {
-    return { principal: await authentication.authenticate({ metadata: credentialsOf(request) }, peer) };
+    const principal = await authentication.authenticate({ metadata: credentialsOf(request) }, peer);
+    context.identified(principal);
+    return { principal };
   } catch (error) {
     if (error instanceof AuthenticationThrottled) {
       context.log.debug({ path: context.url.pathname, peer }, 'HTTP request refused: too many failed authentications from its address');

@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Principal } from '../domain/principal.js';
 import { ProvenanceError } from '../domain/errors.js';
 import { toRpcStatus } from '../grpc/errors.js';
 import { splitAddress } from '../platform/address.js';
@@ -29,6 +30,8 @@ export interface RouteContext {
   closed: AbortSignal;
   /** Call before reading the body: a client that sent "Expect: 100-continue" waits for this to send it, and gets no body sent for an answer given without. */
   acceptBody(): void;
+  /** Names the caller, once a route has established who it is, in the request's access line. */
+  identified(principal: Principal): void;
 }
 
 /** One method on one path (or on every path under it); each file of routes/ exports the routes of one group. */
@@ -130,6 +133,8 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
   response.on('error', (error) => log.debug({ err: error }, 'response failed'));
   const url = requestUrl(request.url);
   let status = 400;
+  let principal: Principal | undefined;
+  const identified = (caller: Principal) => (principal = caller);
   try {
     let continued = false;
     const acceptBody = () => {
@@ -138,7 +143,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       response.writeContinue();
     };
     const answer = url
-      ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody })
+      ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified })
       : listenerError(400, new ProvenanceError('INVALID_ARGUMENT', 'the request target is not a valid URL or path', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'target', description: 'is not a valid URL or path' }] }), log);
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
@@ -163,7 +168,19 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       response.writeHead(500, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId }).end(answer.body);
     }
   }
-  log.debug({ method: request.method, path: url?.pathname, status, durationMs: Math.round(performance.now() - started) }, 'request ended');
+  // The access line: one per request, at info. A streamed answer (server-sent events) ends when its stream does.
+  options.logger.info(
+    {
+      requestId,
+      method: request.method,
+      path: url?.pathname,
+      status,
+      durationMs: Math.round(performance.now() - started),
+      peer: request.socket.remoteAddress,
+      ...(principal && { principal: principal.subject, tenant: principal.tenant }),
+    },
+    'request ended',
+  );
 }
 
 /** Whether the request has a body that was not read to its end: the route answered without it (401, 413, 429, a route that takes none). */

@@ -74,6 +74,7 @@ export interface ExecutionSettings {
 
 /** What the service logs through: work that happens after the caller got the answer (workers, sweeps). */
 export interface ServiceLog {
+  debug(fields: object, message: string): void;
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;

@@ -1,7 +1,7 @@
 import { canRead, requireRole } from '../domain/access.js';
 import type { RecordJobCommand } from '../domain/commands.js';
 import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNotFound } from '../domain/errors.js';
-import { definitionHash, inputHash } from '../domain/hashing.js';
+import { canonicalJson, definitionHash, inputHash } from '../domain/hashing.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
 import type { JobView } from '../domain/job-view.js';
@@ -119,13 +119,15 @@ class BatchRecorder {
     const { request: command, redacted } = redactRequest(request, this.deps.limits.isSecretKey);
     const jobId = command.jobId ?? newJobId(this.now);
     if (!command.jobId) this.generatedIds.add(jobId);
+    // One canonical text of the payload serves both hashes.
+    const canonicalPayload = canonicalJson(command.payload);
     return {
       index,
       command,
       payloadRedacted: redacted,
       jobId,
-      fingerprint: recordFingerprint(command),
-      definitionHash: definitionHash(command.type, command.payload, this.deps.limits.volatileKeys),
+      fingerprint: recordFingerprint(command, canonicalPayload),
+      definitionHash: definitionHash(command.type, command.payload, this.deps.limits.volatileKeys, canonicalPayload),
     };
   }
 

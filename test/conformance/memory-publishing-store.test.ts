@@ -10,10 +10,10 @@ import { runProvenanceStoreConformance } from './provenance-store/index.js';
 /** The store as the use cases see it, over the memory adapters: the suite's answers must not change by relaying. */
 const events = new MemoryEventLog();
 const inner = new WeakMap<ProvenanceStore, MemoryProvenanceStore>();
-const QUIET_LOG = { info() {}, warn() {}, error() {} };
+const QUIET_LOG = { debug() {}, info() {}, warn() {}, error() {} };
 
 function publishing(store: MemoryProvenanceStore, log: EventLog = events): PublishingStore {
-  const published = new PublishingStore(store, new EventRelay(store, log, QUIET_LOG), NO_METRICS);
+  const published = new PublishingStore(store, new EventRelay(store, log, QUIET_LOG, NO_METRICS), NO_METRICS);
   inner.set(published, store);
   return published;
 }

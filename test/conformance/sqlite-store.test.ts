@@ -3,13 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 import { withEvents } from '../../src/domain/job-events.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
+import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
 import { SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
+import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store/index.js';
 
@@ -197,6 +200,60 @@ describe('SQLite schema migration', function () {
     expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
   });
 
+  it('brings a database of issue #7 (schema version 5) to the current version, its pending events moved out of the documents and relayed by the sweep', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const subject = 'ana@example.test';
+    const t0 = Date.UTC(2025, 8, 1, 8, 0, 0, 0);
+    const at = (offsetMs: number) => new Date(t0 + offsetMs);
+    const relayed = makeJob({ tenant, createdAt: at(0) });
+    // Left behind by a crash or an unreachable Redis: one event, several, and the outbox of a submitted job still running.
+    const pendingOne = withEvents(makeJob({ tenant, parentIds: [relayed.jobId], createdAt: at(1000) }), ['job.provenance.created'], at(1000));
+    const pendingThree = withEvents(
+      makeJob({ tenant, readers: [subject], createdAt: at(2000) }),
+      ['job.provenance.created', 'compute.job.completed', 'job.provenance.completed'],
+      at(2000),
+    );
+    const running = withEvents(
+      makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', createdAt: at(3000) }),
+      ['compute.job.submitted', 'job.provenance.created', 'compute.job.started'],
+      at(3000),
+    );
+    const emptyOutbox = { ...makeJob({ tenant, createdAt: at(4000) }), eventSeq: 2, pendingEvents: [] };
+    const records = [relayed, pendingOne, pendingThree, running, emptyOutbox];
+    writeIssue7Database(path, records);
+
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
+      expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING'], limit: 10 })).to.deep.equal([running]);
+      expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([pendingThree]);
+
+      const log = new MemoryEventLog();
+      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+      expect(await new EventRelay(store, log, quiet, NO_METRICS).sweep()).to.equal(3);
+      const appended = await log.read(undefined, 100);
+      const expected = sortById([pendingOne, pendingThree, running]).flatMap((r) => r.pendingEvents!);
+      expect(appended.map(({ cursor: _cursor, ...event }) => event)).to.deep.equal(expected);
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
+      const withoutOutboxes = records.map((r) => (r.pendingEvents?.length ? (({ pendingEvents: _relayed, ...rest }) => rest)(r) : r));
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(withoutOutboxes));
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    // The same schema as a new database's, and no document holds an outbox of events any more.
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare("SELECT count(*) FROM jobs WHERE json_array_length(doc, '$.pendingEvents') > 0 OR pending_event_count <> 0").pluck().get()).to.equal(0);
+    } finally {
+      db.close();
+    }
+  });
+
   it('creates the current version in a new database', async () => {
     const path = newPath();
     await SqliteProvenanceStore.open({ path }).close();
@@ -280,83 +337,87 @@ describe('SQLite lineage graph', function () {
 
 /** A database as the committed code of issue #2 wrote it: its schema (version 1), rows and edges. */
 function writeIssue2Database(path: string, records: readonly JobRecord[]): void {
-  const db = new Database(path);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec(ISSUE_2_SCHEMA);
-    db.pragma('user_version = 1');
-    const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, etag, parent_ids, labels, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
-    for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.etag, JSON.stringify(r.parentIds),
-        JSON.stringify(r.labels), encodeRecord(r),
-      );
-      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-    }
-  } finally {
-    db.close();
-  }
+  writeOldDatabase(path, 1, records);
 }
 
 /** A database as the committed code of issue #3 wrote it: its schema (version 2), rows and edges. */
 function writeIssue3Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 2, records);
+}
+
+/** A database as the committed code of issue #4 wrote it: its schema (version 3), rows and edges. */
+function writeIssue4Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 3, records);
+}
+
+/** A database as the committed code of issue #7 wrote it: its schema (version 5), rows, edges and reader rows; outboxes in the documents. */
+function writeIssue7Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 5, records);
+}
+
+/**
+ * The jobs columns each schema version added, with their values as the code of that version wrote them
+ * (version 4 added readers and payload_redacted, and job_readers; version 5 no column).
+ */
+const COLUMNS_BY_VERSION: Array<Record<string, (r: JobRecord) => unknown>> = [
+  {
+    job_id: (r) => r.jobId,
+    tenant: (r) => r.tenant,
+    request_id: (r) => r.requestId ?? null,
+    type: (r) => r.type,
+    status: (r) => r.status,
+    cache_state: (r) => r.cacheState,
+    definition_hash: (r) => r.definitionHash,
+    input_hash: (r) => r.inputHash,
+    provider_id: (r) => r.provider.id,
+    provider_model: (r) => r.provider.model,
+    provider_version: (r) => r.provider.version,
+    created_at: (r) => r.createdAt.getTime(),
+    etag: (r) => r.etag,
+    parent_ids: (r) => JSON.stringify(r.parentIds),
+    labels: (r) => JSON.stringify(r.labels),
+    doc: (r) => encodeRecord(r),
+  },
+  { completed_at: (r) => r.completedAt?.getTime() ?? null, origin: (r) => r.origin },
+  { pending_event_count: (r) => r.pendingEvents?.length ?? 0 },
+  { readers: (r) => JSON.stringify(r.readers), payload_redacted: (r) => (r.payloadRedacted ? 1 : 0) },
+  {},
+];
+
+/** A database of that schema version as the committed code wrote it: the schema statements of the versions up to it, rows, edges and (from version 4) reader rows. */
+function writeOldDatabase(path: string, version: number, records: readonly JobRecord[]): void {
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
     // Migration 2 converts the times of rows already there; none are when a database is created.
     db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
-    db.exec(ISSUE_2_SCHEMA);
-    db.exec(ISSUE_3_MIGRATION);
-    db.pragma('user_version = 2');
+    for (const statements of OLD_SCHEMA_STATEMENTS.slice(0, version)) db.exec(statements);
+    db.pragma(`user_version = ${version}`);
+    const columns = Object.entries(Object.assign({}, ...COLUMNS_BY_VERSION.slice(0, version)) as Record<string, (r: JobRecord) => unknown>);
     const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (${columns.map(([name]) => name).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
     const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
+    const insertReader = version >= 4 ? db.prepare('INSERT OR IGNORE INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?)') : undefined;
     for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
-        JSON.stringify(r.parentIds), JSON.stringify(r.labels), encodeRecord(r),
-      );
+      insertJob.run(columns.map(([, value]) => value(r)));
       for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
+      for (const subject of insertReader ? r.readers : []) insertReader!.run(subject, r.createdAt.getTime(), r.jobId);
     }
   } finally {
     db.close();
   }
 }
 
-/** A database as the committed code of issue #4 wrote it: its schema (version 3), rows and edges. */
-function writeIssue4Database(path: string, records: readonly JobRecord[]): void {
-  const db = new Database(path);
+/** The tables, indexes and triggers of a database, by name, with their SQL. */
+function schemaOf(path: string): Array<{ type: string; name: string; sql: string | null }> {
+  const db = new Database(path, { readonly: true });
   try {
-    db.pragma('journal_mode = WAL');
-    db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
-    db.exec(ISSUE_2_SCHEMA);
-    db.exec(ISSUE_3_MIGRATION);
-    db.exec(ISSUE_4_MIGRATION);
-    db.pragma('user_version = 3');
-    const insertJob = db.prepare(
-      `INSERT INTO jobs (job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id,
-         provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, pending_event_count, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
-    for (const r of records) {
-      insertJob.run(
-        r.jobId, r.tenant, r.requestId ?? null, r.type, r.status, r.cacheState, r.definitionHash, r.inputHash, r.provider.id,
-        r.provider.model, r.provider.version, r.createdAt.getTime(), r.completedAt?.getTime() ?? null, r.origin, r.etag,
-        JSON.stringify(r.parentIds), JSON.stringify(r.labels), r.pendingEvents?.length ?? 0, encodeRecord(r),
-      );
-      for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
-    }
+    return db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{
+      type: string;
+      name: string;
+      sql: string | null;
+    }>;
   } finally {
     db.close();
   }
@@ -425,3 +486,48 @@ ALTER TABLE jobs ADD COLUMN pending_event_count INTEGER NOT NULL DEFAULT 0;
 UPDATE jobs SET pending_event_count = json_array_length(doc, '$.pendingEvents') WHERE json_array_length(doc, '$.pendingEvents') > 0;
 CREATE INDEX jobs_with_pending_events ON jobs (job_id) WHERE pending_event_count > 0;
 `;
+
+/** The migration of issue #5 (commit 0c9e66d), verbatim: with the three above, what every version 4 database holds. */
+const ISSUE_5_MIGRATION = `
+ALTER TABLE jobs ADD COLUMN readers TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE jobs ADD COLUMN payload_redacted INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET readers = json_extract(doc, '$.readers') WHERE json_array_length(doc, '$.readers') > 0;
+UPDATE jobs SET payload_redacted = 1 WHERE json_extract(doc, '$.payloadRedacted');
+CREATE TABLE job_readers (
+  subject TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  PRIMARY KEY (subject, created_at, job_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX job_readers_by_job ON job_readers (job_id);
+INSERT OR IGNORE INTO job_readers (subject, created_at, job_id)
+  SELECT reader.value, jobs.created_at, jobs.job_id FROM jobs, json_each(jobs.readers) AS reader;
+`;
+
+/** The migration of issue #7 (commit ae5860b), verbatim: with the four above, what every version 5 database holds. */
+const ISSUE_7_MIGRATION = `
+CREATE TABLE lineage_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL
+);
+CREATE TRIGGER lineage_change_on_insert AFTER INSERT ON jobs
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (NEW.job_id);
+END;
+CREATE TRIGGER lineage_change_on_update AFTER UPDATE OF parent_ids, tenant, readers ON jobs
+WHEN OLD.parent_ids IS NOT NEW.parent_ids OR OLD.tenant IS NOT NEW.tenant OR OLD.readers IS NOT NEW.readers
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (NEW.job_id);
+END;
+CREATE TRIGGER lineage_change_on_delete AFTER DELETE ON jobs
+BEGIN
+  INSERT INTO lineage_changes (job_id) VALUES (OLD.job_id);
+END;
+CREATE TRIGGER lineage_changes_trim AFTER INSERT ON lineage_changes WHEN NEW.seq % 1000 = 0
+BEGIN
+  DELETE FROM lineage_changes WHERE seq <= NEW.seq - 100000;
+END;
+`;
+
+/** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
+const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION];

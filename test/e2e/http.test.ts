@@ -25,8 +25,7 @@ describe('the HTTP listener', function () {
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'provenance-http-'));
-    // Debug level: each call's end is logged under its request id.
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), ...FAST_EXECUTION, PROVENANCE_LOG_LEVEL: 'debug' });
+    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db'), ...FAST_EXECUTION });
     api = connect(server.address);
   });
   after(async () => {
@@ -74,7 +73,7 @@ describe('the HTTP listener', function () {
 
   it('runs the curl examples of docs/operations.md as written', async () => {
     const commands = [...OPERATIONS_PAGE.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => block[1]!.split('\n').filter((line) => line.startsWith('curl ')));
-    expect(commands).to.have.length(4);
+    expect(commands).to.have.length(5);
     const outputs: string[] = [];
     for (const command of commands) {
       const { stdout } = await promisify(execFile)('sh', ['-c', command.replaceAll('127.0.0.1:8080', server.httpAddress)]);
@@ -85,6 +84,7 @@ describe('the HTTP listener', function () {
     expect(JSON.parse(outputs[1]!)).to.deep.include({ ready: true });
     expect(outputs[2]).to.match(/^provenance_queue_jobs\{state="waiting"\} \d+$/m);
     expect(outputs[3]).to.match(/^HTTP\/1\.1 200 OK\r$/m).and.to.match(/^X-Request-Id: my-trace-1\r$/m);
+    expect(outputs[4]).to.equal('metrics pass promtool\n');
   });
 
   it('answers every gRPC call with its request id, and logs the call under it', async () => {
@@ -163,7 +163,8 @@ describe('the HTTP listener', function () {
     expect(calls('CheckReproducibility', 'OK')).to.equal(2);
     expect(calls('InvalidateCache', 'OK')).to.equal(1);
     expect(calls('GetJob', 'NOT_FOUND')).to.equal(1);
-    expect(calls('WatchEvents', 'CANCELLED')).to.equal(1);
+    expect(calls('WatchEvents', 'CANCELLED')).to.equal(0);
+    expect(moved('provenance_grpc_stream_duration_seconds_count', { method: `${SERVICE}/WatchEvents`, code: 'CANCELLED' })).to.equal(1);
   });
 
   it('shows the jobs the queue holds by state, and a cancelled job as completed', async () => {

@@ -68,6 +68,14 @@ describe('loadConfig', () => {
     expect(refusal({ PROVENANCE_HTTP_ADDRESS: '127.0.0.1:70000' })).to.match(/^PROVENANCE_HTTP_ADDRESS: must be host:port/);
   });
 
+  it('gives a worker no metrics listener unless PROVENANCE_WORKER_METRICS_ADDRESS names one', () => {
+    expect(loadConfig({}).workerMetricsAddress).to.equal(undefined);
+    expect(loadConfig({ PROVENANCE_WORKER_METRICS_ADDRESS: 'off' }).workerMetricsAddress).to.equal(undefined);
+    expect(loadConfig({ PROVENANCE_WORKER_METRICS_ADDRESS: '  ' }).workerMetricsAddress).to.equal(undefined);
+    expect(loadConfig({ PROVENANCE_WORKER_METRICS_ADDRESS: '127.0.0.1:9464' }).workerMetricsAddress).to.equal('127.0.0.1:9464');
+    expect(refusal({ PROVENANCE_WORKER_METRICS_ADDRESS: '9464' })).to.match(/^PROVENANCE_WORKER_METRICS_ADDRESS: must be host:port/);
+  });
+
   it('accepts an IPv6 address', () => {
     expect(loadConfig({ PROVENANCE_GRPC_ADDRESS: '[::1]:0' }).grpcAddress).to.equal('[::1]:0');
   });

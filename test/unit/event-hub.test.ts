@@ -8,7 +8,7 @@ import { event } from '../conformance/event-log.js';
 import { rejection, sleep, until } from '../support/waits.js';
 import { ScriptedEventLog } from '../support/scripted-event-log.js';
 
-const QUIET = { info: () => {}, warn: () => {}, error: () => {} };
+const QUIET = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const READER = { tenant: 'tenant-1', subject: 'alice' };
 // The events of these tests name no other job: each is shown as it is.
 const EVERYTHING: EventFilter = { reader: READER, view: async (events) => events as unknown as EventView[] };

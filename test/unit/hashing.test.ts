@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { canonicalJson, definitionHash, inputHash, outputHash, removeVolatileKeys } from '../../src/domain/hashing.js';
-import type { SubmitJobCommand } from '../../src/domain/commands.js';
+import canonicalize from 'canonicalize';
+import type { RecordJobCommand, SubmitJobCommand } from '../../src/domain/commands.js';
 import { submissionFingerprint } from '../../src/domain/execution.js';
+import { canonicalJson, definitionHash, inputHash, outputHash, removeVolatileKeys, sha256Hex } from '../../src/domain/hashing.js';
 import type { JsonObject } from '../../src/domain/json.js';
+import { recordFingerprint } from '../../src/domain/recording.js';
 
 interface Vectors {
   volatileKeys: string[];
@@ -22,6 +24,8 @@ describe('hashing test vectors (docs/hashing.md)', () => {
       const payload = JSON.parse(vector.payloadJson) as JsonObject;
       expect(canonicalJson({ type: vector.type, payload: removeVolatileKeys(payload, volatileKeys) })).to.equal(vector.canonical);
       expect(definitionHash(vector.type, payload, volatileKeys)).to.equal(vector.sha256);
+      // As the recording path asks: with the payload's canonical text made for the request fingerprint.
+      expect(definitionHash(vector.type, payload, volatileKeys, canonicalJson(payload))).to.equal(vector.sha256);
     });
   }
   for (const vector of vectors.input) {
@@ -76,5 +80,43 @@ describe('submissionFingerprint', () => {
     expect(submissionFingerprint({ command: { ...command, requestId: undefined }, cachePolicy: 'BYPASS', rerunOfJobId: 'orig' })).to.equal(
       '229d477b11b46c062874756d50680e068345c52901c4a4cdefccdb40ca195883',
     );
+  });
+});
+
+describe('recordFingerprint', () => {
+  it('is the hash of the canonical JSON of the request as JSON, without the request id, etag and allow_missing_parents', () => {
+    const command: RecordJobCommand = {
+      jobId: 'j1',
+      requestId: 'r1',
+      type: 'train',
+      payload: { lr: 0.01, nested: [{ b: 1, a: null }, 'x'], createdAt: 'monday', 'é': -0 },
+      provider: { id: 'p', model: 'm', version: 'v' },
+      parentIds: ['b', 'a'],
+      status: 'SUCCEEDED',
+      startedAt: new Date(Date.UTC(2025, 0, 1)),
+      completedAt: undefined,
+      outputHash: 'sha256:1',
+      error: { reason: 'R', message: 'm' },
+      labels: { z: '1', a: '2' },
+      metadata: { deep: { list: [1, 2.5, { k: true }] } },
+      allowMissingParents: true,
+      readers: ['ana'],
+      attempt: 2,
+      etag: 'e1',
+    };
+    const { requestId: _r, etag: _e, allowMissingParents: _a, ...content } = command;
+    const expected = sha256Hex(canonicalJson(JSON.parse(JSON.stringify(content)) as JsonObject));
+    expect(recordFingerprint(command)).to.equal(expected);
+    expect(recordFingerprint(command, canonicalJson(command.payload))).to.equal(expected);
+    expect(recordFingerprint({ ...command, requestId: 'other', etag: undefined, allowMissingParents: false })).to.equal(expected);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('writes strings, numbers and arrays of strings as canonicalize does, and refuses what it refuses', () => {
+    for (const value of ['', 'a"b\\c\n\u0001é😀\u2028', 0, -0, 1e21, 1e-7, 0.1 + 0.2, -17, [], ['x', 'é😀', ''], ['x', 1], [null]]) {
+      expect(canonicalJson(value), JSON.stringify(value)).to.equal(canonicalize(value));
+    }
+    for (const value of ['a\ud800', ['b', '\udc00'], NaN, Infinity]) expect(() => canonicalJson(value), String(value)).to.throw();
   });
 });

@@ -6,6 +6,7 @@ import {
   CancelJobRequest,
   decodeStatus,
   definitionHash,
+  durationMs,
   GetJobRequest,
   GraphFormat,
   inputHash,
@@ -95,6 +96,7 @@ describe('@provenance/client calls against a live server', function () {
     expect((await client.checkReproducibility({ jobId: 'calls-b' })).reproducible).to.equal(true);
 
     const echoed = await until(client, (await client.submitJob({ type: 'echo', payload: { text: 'hi' } })).jobId, (job) => job.status === SUCCEEDED);
+    expect(durationMs(echoed.duration)).to.be.a('number').and.to.be.at.least(0);
     const rerun = await client.rerunJob({ jobId: echoed.jobId, payloadChange: { $case: 'payloadOverrides', value: { text: 'again' } } });
     expect(rerun).to.include({ rerunOfJobId: echoed.jobId });
     const sleeper = await client.submitJob({ type: 'sleep', payload: { ms: 60_000 } });

@@ -2,8 +2,8 @@
 // typed calls with credentials and a default deadline, and WatchEvents,
 // which resumes after the last event it delivered when the server ends the
 // stream with a status a subscriber can resume from. The generated stubs are
-// in example.com/provenance/clients/go/gen/provenance/v1; Stub gives them
-// for the calls this package does not wrap.
+// in example.com/provenance/clients/go/gen/provenance/v1; every RPC has a
+// method here, and Stub gives them with call options.
 package provenance
 
 import (
@@ -157,6 +157,12 @@ func (c *Client) RecordJob(ctx context.Context, request *provenancev1.RecordJobR
 	return c.stub.RecordJob(ctx, request)
 }
 
+// BatchRecordJobs records up to the server's batch limit of jobs in one
+// call; each result carries its own status.
+func (c *Client) BatchRecordJobs(ctx context.Context, request *provenancev1.BatchRecordJobsRequest) (*provenancev1.BatchRecordJobsResponse, error) {
+	return c.stub.BatchRecordJobs(ctx, request)
+}
+
 // SubmitJob submits a job for the service's workers to run.
 func (c *Client) SubmitJob(ctx context.Context, request *provenancev1.SubmitJobRequest) (*provenancev1.Job, error) {
 	return c.stub.SubmitJob(ctx, request)
@@ -167,6 +173,11 @@ func (c *Client) GetJob(ctx context.Context, jobID string) (*provenancev1.Job, e
 	return c.stub.GetJob(ctx, &provenancev1.GetJobRequest{JobId: jobID})
 }
 
+// ListJobs returns one page of the jobs the caller may read, filtered.
+func (c *Client) ListJobs(ctx context.Context, request *provenancev1.ListJobsRequest) (*provenancev1.ListJobsResponse, error) {
+	return c.stub.ListJobs(ctx, request)
+}
+
 // GetLineage returns the ancestors and/or descendants of a job.
 func (c *Client) GetLineage(ctx context.Context, request *provenancev1.GetLineageRequest) (*provenancev1.GetLineageResponse, error) {
 	return c.stub.GetLineage(ctx, request)
@@ -175,4 +186,38 @@ func (c *Client) GetLineage(ctx context.Context, request *provenancev1.GetLineag
 // CheckReproducibility tells whether a job can be reproduced, and why not.
 func (c *Client) CheckReproducibility(ctx context.Context, jobID string) (*provenancev1.CheckReproducibilityResponse, error) {
 	return c.stub.CheckReproducibility(ctx, &provenancev1.CheckReproducibilityRequest{JobId: jobID})
+}
+
+// ListDependents returns one page of the jobs built on a job, directly or
+// (Transitive) through others.
+func (c *Client) ListDependents(ctx context.Context, request *provenancev1.ListDependentsRequest) (*provenancev1.ListDependentsResponse, error) {
+	return c.stub.ListDependents(ctx, request)
+}
+
+// ExportProvenanceGraph returns a job's lineage as whole records and edges,
+// and as a document in the requested format.
+func (c *Client) ExportProvenanceGraph(ctx context.Context, request *provenancev1.ExportProvenanceGraphRequest) (*provenancev1.ExportProvenanceGraphResponse, error) {
+	return c.stub.ExportProvenanceGraph(ctx, request)
+}
+
+// RerunJob submits a new job from a submitted job's definition, changed as
+// the request says.
+func (c *Client) RerunJob(ctx context.Context, request *provenancev1.RerunJobRequest) (*provenancev1.Job, error) {
+	return c.stub.RerunJob(ctx, request)
+}
+
+// CancelJob cancels a submitted job that has not finished, giving a reason.
+func (c *Client) CancelJob(ctx context.Context, request *provenancev1.CancelJobRequest) (*provenancev1.Job, error) {
+	return c.stub.CancelJob(ctx, request)
+}
+
+// InvalidateCache marks a job and the jobs built on it STALE (DryRun: only
+// says which it would).
+func (c *Client) InvalidateCache(ctx context.Context, request *provenancev1.InvalidateCacheRequest) (*provenancev1.InvalidateCacheResponse, error) {
+	return c.stub.InvalidateCache(ctx, request)
+}
+
+// ListAuditEvents returns one page of the audit trail; it needs an admin.
+func (c *Client) ListAuditEvents(ctx context.Context, request *provenancev1.ListAuditEventsRequest) (*provenancev1.ListAuditEventsResponse, error) {
+	return c.stub.ListAuditEvents(ctx, request)
 }

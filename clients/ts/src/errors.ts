@@ -1,4 +1,5 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { durationMs } from './durations.js';
 import { BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo, RetryInfo } from './gen/google/rpc/error_details.js';
 import { Status } from './gen/google/rpc/status.js';
 
@@ -82,8 +83,7 @@ export class ProvenanceClientError extends Error implements ServiceError {
 
   /** How long the server asks the caller to wait before retrying (RetryInfo), in milliseconds. */
   get retryDelayMs(): number | undefined {
-    const delay = this.statusDetails?.retryInfo?.retryDelay;
-    return delay ? Number(delay.seconds) * 1000 + Math.floor(delay.nanos / 1e6) : undefined;
+    return durationMs(this.statusDetails?.retryInfo?.retryDelay);
   }
 }
 

@@ -3,6 +3,7 @@ export { status } from '@grpc/grpc-js';
 export { ProvenanceClient, type ProvenanceClientOptions, type RequestOptions, type TlsOptions } from './client.js';
 export { LineageGraph } from './lineage-graph.js';
 export { EventWatch, type ResumePolicy, type Resumption, type WatchOptions } from './events.js';
+export { durationMs } from './durations.js';
 export { decodeStatus, ProvenanceClientError, statusDetails, type StatusDetails } from './errors.js';
 export {
   canonicalJson,
@@ -17,6 +18,7 @@ export {
 } from './hashing.js';
 
 // The generated messages and enums most callers need; everything else is under "@provenance/client/gen/…".
+export { Duration } from './gen/google/protobuf/duration.js';
 export { AuditEvent } from './gen/provenance/v1/audit.js';
 export { ProvenanceEvent, StartPosition, startPositionFromJSON, startPositionToJSON } from './gen/provenance/v1/event.js';
 export {

@@ -1,12 +1,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobOrigin, JobStatus } from '../../domain/job.js';
 import type { QueueDepth } from '../../domain/ports/job-queue.js';
-import type { Metrics } from '../../domain/ports/metrics.js';
+import type { AttemptFailure, Metrics, StoreOperation } from '../../domain/ports/metrics.js';
 
 /** What is read when /metrics is scraped rather than counted as it happens. */
 export interface SampledSources {
   queueDepth(): Promise<QueueDepth>;
   subscriberCount(): number;
+  /** Whether each Redis connection of the process (the job queue's, the event log's) is up now, by name. */
+  redisUp(): Record<string, boolean>;
+}
+
+/** What provenance_build_info says about the running code. */
+export interface BuildInfo {
+  /** package.json's version. */
+  version: string;
+  /** The git commit the build was made from; "unknown" when the build had no git. */
+  commit: string;
 }
 
 /**
@@ -20,6 +30,12 @@ const OVERFLOW_LABEL = 'other';
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const JOB_SECONDS_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 const NODE_COUNT_BUCKETS = [0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10_000, 100_000];
+/** A WatchEvents call lasts as long as its subscription: from a second to a day. */
+const STREAM_SECONDS_BUCKETS = [1, 10, 60, 300, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400];
+/** The embedded store answers in tens of microseconds; MongoDB in milliseconds. */
+const STORE_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Milliseconds right after a write; up to the length of an outage of the event log for what the sweep relays. */
+const RELAY_LAG_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 1800, 3600];
 
 /** The Metrics port on prom-client, in a registry of its own (with Node's process metrics), exposed by the HTTP listener. */
 export class PrometheusMetrics implements Metrics {
@@ -58,12 +74,56 @@ export class PrometheusMetrics implements Metrics {
     ['method', 'code'],
     SECONDS_BUCKETS,
   );
+  private readonly streamDuration = this.histogram(
+    'provenance_grpc_stream_duration_seconds',
+    'Server-streaming gRPC calls (WatchEvents) from arrival to status, by method and status code: each lasts as long as its subscription.',
+    ['method', 'code'],
+    STREAM_SECONDS_BUCKETS,
+  );
+  private readonly storeDuration = this.histogram(
+    'provenance_store_operation_duration_seconds',
+    'Calls of the store (SQLite or MongoDB), by operation and outcome (ok or error).',
+    ['operation', 'outcome'],
+    STORE_SECONDS_BUCKETS,
+  );
+  /** One child per operation and outcome, made on first use: no label object per call. */
+  private readonly storeTimers = { ok: new Map<StoreOperation, Histogram.Internal<string>>(), error: new Map<StoreOperation, Histogram.Internal<string>>() };
+  private readonly relayLag = this.histogram(
+    'provenance_event_relay_lag_seconds',
+    'From the write that committed an event to its record\'s outbox to its append to the event log.',
+    [],
+    RELAY_LAG_SECONDS_BUCKETS,
+  );
+  private readonly outboxEvents = new Gauge({
+    name: 'provenance_event_outbox_backlog_events',
+    help: 'Events the last relay sweep had to leave in the outboxes because the event log could not take them.',
+    registers: [this.registry],
+  });
+  private readonly queueWait = this.histogram(
+    'provenance_job_queue_wait_seconds',
+    'From a job\'s (re-)queueing to a worker claiming it, by job type; a retry\'s wait includes its backoff.',
+    ['type'],
+    JOB_SECONDS_BUCKETS,
+  );
+  private readonly retries = this.counter('provenance_job_retries_total', 'Attempts that failed with retries left, by job type and reason (handler_error or timeout).', [
+    'type',
+    'reason',
+  ]);
+  private readonly timeouts = this.counter('provenance_job_timeouts_total', 'Attempts aborted by the job timeout, by job type, retried or not.', ['type']);
 
-  constructor() {
+  constructor(build: BuildInfo) {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which `promtool check metrics` refuses; each is the sum of the same name without _total, by type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    new Gauge({
+      name: 'provenance_build_info',
+      help: 'Always 1; the labels name the running build: its version (package.json) and git commit.',
+      labelNames: ['version', 'commit'],
+      registers: [this.registry],
+    }).set({ version: build.version, commit: build.commit }, 1);
   }
 
-  /** Adds the gauges read at scrape time: queue depth by state, and open WatchEvents subscriptions. */
+  /** Adds the gauges read at scrape time: queue depth by state, open WatchEvents subscriptions, and whether each Redis connection is up. */
   sample(sources: SampledSources): void {
     new Gauge({
       name: 'provenance_queue_jobs',
@@ -82,6 +142,15 @@ export class PrometheusMetrics implements Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.subscriberCount());
+      },
+    });
+    new Gauge({
+      name: 'provenance_redis_up',
+      help: 'Whether the Redis connection is up (1) or lost (0), by connection: queue (the job queue) and events (the event log).',
+      labelNames: ['connection'],
+      registers: [this.registry],
+      collect() {
+        for (const [connection, up] of Object.entries(sources.redisUp())) this.set({ connection }, up ? 1 : 0);
       },
     });
   }
@@ -128,6 +197,42 @@ export class PrometheusMetrics implements Metrics {
 
   callEnded(method: string, code: string, durationMs: number): void {
     this.grpcDuration.observe({ method: this.methods.of(method), code }, durationMs / 1000);
+  }
+
+  streamEnded(method: string, code: string, durationMs: number): void {
+    this.streamDuration.observe({ method: this.methods.of(method), code }, durationMs / 1000);
+  }
+
+  storeOperation(operation: StoreOperation, durationMs: number, failed: boolean): void {
+    const outcome = failed ? 'error' : 'ok';
+    const timers = this.storeTimers[outcome];
+    let timer = timers.get(operation);
+    if (!timer) {
+      timer = this.storeDuration.labels({ operation, outcome });
+      timers.set(operation, timer);
+    }
+    timer.observe(durationMs / 1000);
+  }
+
+  eventRelayed(lagMs: number): void {
+    // Clocks of two processes (the writer's and the relaying sweep's) may disagree by a little.
+    this.relayLag.observe(Math.max(0, lagMs) / 1000);
+  }
+
+  outboxBacklog(events: number): void {
+    this.outboxEvents.set(events);
+  }
+
+  jobStarted(type: string, queueWaitMs: number): void {
+    this.queueWait.observe({ type: this.jobTypes.of(type) }, Math.max(0, queueWaitMs) / 1000);
+  }
+
+  jobRetried(type: string, reason: AttemptFailure): void {
+    this.retries.inc({ type: this.jobTypes.of(type), reason });
+  }
+
+  jobTimedOut(type: string): void {
+    this.timeouts.inc({ type: this.jobTypes.of(type) });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
-import { parseCursor, type LoggedEvent, type ProvenanceEvent } from '../../domain/job-events.js';
+import { eventJson, parseCursor, type LoggedEvent, type ProvenanceEvent } from '../../domain/job-events.js';
 import type { EventLog, EventLogBounds } from '../../domain/ports/event-log.js';
 import { translateRedisError } from '../shared/redis-errors.js';
 
@@ -270,7 +270,7 @@ export class RedisStreamEventLog implements EventLog {
         jobKeys.set(event.jobId, keyIndex);
       }
       // What tells two events with one seq apart: a record's events of one seq have one type and one time.
-      eventArguments.push(keyIndex, event.seq, `${event.type} ${new Date(event.time).getTime()}`, JSON.stringify(event));
+      eventArguments.push(keyIndex, event.seq, `${event.type} ${new Date(event.time).getTime()}`, eventJson(event));
     }
     const jobIds = [...jobKeys.keys()];
     const keys = [this.options.key, ...jobIds.flatMap((jobId) => [`${this.options.key}:seq:${jobId}`, `${this.options.key}:appended:${jobId}`])];

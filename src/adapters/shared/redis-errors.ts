@@ -17,15 +17,16 @@ const CONNECTION_FAILURE_MESSAGES = /^(Stream isn't writeable|Connection is clos
  * message stays out of what callers see: it names hosts.
  */
 export function translateRedisError(error: unknown): unknown {
-  if (error instanceof ProvenanceError || !(error instanceof Error)) return error;
-  const unreachable =
-    error instanceof ReplyError
-      ? NOT_SERVING_REPLY.test(error.message)
-      : CONNECTION_FAILURE_NAMES.has(error.name) ||
-        CONNECTION_FAILURE_MESSAGES.test(error.message) ||
-        typeof (error as NodeJS.ErrnoException).syscall === 'string';
-  if (!unreachable) return error;
+  if (error instanceof ProvenanceError || !isRedisUnreachable(error)) return error;
   const translated = unavailable('the job queue (Redis) is unavailable; retry later', 1000, 'QUEUE_UNAVAILABLE');
   translated.cause = error;
   return translated;
+}
+
+/** Whether an ioredis failure means that Redis cannot be reached (or cannot serve) right now. */
+export function isRedisUnreachable(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  return error instanceof ReplyError
+    ? NOT_SERVING_REPLY.test(error.message)
+    : CONNECTION_FAILURE_NAMES.has(error.name) || CONNECTION_FAILURE_MESSAGES.test(error.message) || typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
 import type { LineageQuery } from '../../domain/ports/provenance-store.js';
-import { decodeRecord } from './record-json.js';
+import { DOC_WITH_OUTBOX, decodeRecord } from './record-json.js';
 
 /**
  * What finds the jobs of a lineage with their depths: the in-memory graph,
@@ -55,7 +55,7 @@ export class LineageRows {
     this.summaries = db.prepare<[string], [string, string, JobStatus, CacheState]>(
       'SELECT job_id, type, status, cache_state FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
     ).raw();
-    this.docs = db.prepare<[string], { jobId: string; doc: string }>('SELECT job_id AS jobId, doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))');
+    this.docs = db.prepare<[string], { jobId: string; doc: string }>(`SELECT job_id AS jobId, ${DOC_WITH_OUTBOX} AS doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`);
   }
 
   read(walker: LineageWalker, query: LineageQuery): LineageRow[] {

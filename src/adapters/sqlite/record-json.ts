@@ -9,7 +9,17 @@ import type { JobRecord } from '../../domain/job.js';
  * slower writer that keeps it, so every number comes back as written.
  */
 export function encodeRecord(record: JobRecord): string {
-  return containsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
+  return clientJsonHoldsNegativeZero(record) ? writeJson(record) : JSON.stringify(record);
+}
+
+/**
+ * Only the JSON a client or a handler gives (payload, metadata, output) can
+ * hold a -0: every other number of a record is a count, a sequence number
+ * or a difference of two times. Walking only those skips the rest of the
+ * record on every write.
+ */
+function clientJsonHoldsNegativeZero(record: JobRecord): boolean {
+  return containsNegativeZero(record.payload) || containsNegativeZero(record.metadata) || containsNegativeZero(record.result?.output);
 }
 
 export function decodeRecord(text: string): JobRecord {
@@ -57,3 +67,15 @@ function writeJson(value: unknown): string {
   }
   return text + '}';
 }
+
+/**
+ * A jobs row's document with its pending events, in order, as the port's
+ * records carry them. The usual row has none: one probe of job_outbox's key,
+ * and the document as stored.
+ */
+export const DOC_WITH_OUTBOX = `CASE
+  WHEN EXISTS (SELECT 1 FROM job_outbox WHERE job_outbox.job_id = jobs.job_id)
+  THEN json_set(jobs.doc, '$.pendingEvents', json((
+    SELECT json_group_array(json(job_outbox.event) ORDER BY job_outbox.seq) FROM job_outbox WHERE job_outbox.job_id = jobs.job_id)))
+  ELSE jobs.doc
+END`;

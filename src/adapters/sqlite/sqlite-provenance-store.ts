@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newEtag } from '../../domain/ids.js';
+import { eventJson } from '../../domain/job-events.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type {
@@ -18,7 +19,7 @@ import type {
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
 import { LineageRows } from './lineage-rows.js';
-import { decodeRecord, encodeRecord } from './record-json.js';
+import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 
@@ -45,7 +46,6 @@ interface JobRow {
   labels: string;
   readers: string;
   payloadRedacted: number;
-  pendingEventCount: number;
   doc: string;
 }
 
@@ -129,6 +129,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             if (insertJob.run(toJobRow(record)).changes === 1) {
               this.insertEdges(record.jobId, record.parentIds);
               this.insertReaders(record);
+              this.insertOutbox(record);
               return { inserted: true };
             }
             return { inserted: false, conflict: jobExists.get(record.jobId) ? 'JOB_ID' : 'REQUEST_ID' };
@@ -144,7 +145,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedIndexedFields, updateJob, deleteEdges, deleteReaders } = this.statements;
+    const { storedIndexedFields, updateJob, deleteEdges, deleteReaders, deleteOutbox } = this.statements;
     return this.guarded(() =>
       this.db
         .transaction((): boolean[] =>
@@ -159,9 +160,12 @@ export class SqliteProvenanceStore implements ProvenanceStore {
               this.insertEdges(record.jobId, record.parentIds);
             }
             if (previous.readers !== row.readers || previous.createdAt !== row.createdAt) {
-              deleteReaders.run(record.jobId);
+              deleteReaders.run({ jobId: record.jobId, readers: previous.readers, createdAt: previous.createdAt });
               this.insertReaders(record);
             }
+            // The record's outbox is the one it carries: what an earlier write left is either in it or was relayed.
+            deleteOutbox.run(record.jobId);
+            this.insertOutbox(record);
             return true;
           }),
         )
@@ -190,13 +194,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
-    const { clearWholeOutbox, clearPendingEvents } = this.statements;
+    const { clearPendingEvents } = this.statements;
     this.guarded(() =>
       this.db
         .transaction(() => {
-          for (const clearance of clearances) {
-            if (clearWholeOutbox.run(clearance).changes === 0) clearPendingEvents.run(clearance);
-          }
+          for (const clearance of clearances) clearPendingEvents.run(clearance);
         })
         .immediate(),
     );
@@ -209,15 +211,10 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async listByStatus(query: StatusQuery): Promise<JobRecord[]> {
+    const { listSubmittedByStatus, listByStatus } = this.statements;
+    const page = { statuses: JSON.stringify(query.statuses), afterJobId: query.afterJobId ?? '', limit: query.limit };
     return this.guarded(() =>
-      this.statements.listByStatus
-        .all({
-          origin: query.origin,
-          statuses: JSON.stringify(query.statuses),
-          afterJobId: query.afterJobId ?? '',
-          limit: query.limit,
-        })
-        .map(decodeRecord),
+      (query.origin === 'SUBMITTED' ? listSubmittedByStatus.all(page) : listByStatus.all({ ...page, origin: query.origin })).map(decodeRecord),
     );
   }
 
@@ -252,12 +249,12 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     const sql = `
       SELECT doc FROM (
         SELECT * FROM (
-          SELECT jobs.created_at, jobs.job_id, jobs.doc FROM jobs
+          SELECT jobs.created_at, jobs.job_id, ${DOC_WITH_OUTBOX} AS doc FROM jobs
           WHERE jobs.tenant = ?${own.sql}
           ORDER BY jobs.created_at DESC, jobs.job_id DESC LIMIT ?)
         UNION ALL
         SELECT * FROM (
-          SELECT shared.created_at, shared.job_id, jobs.doc FROM job_readers AS shared CROSS JOIN jobs ON jobs.job_id = shared.job_id
+          SELECT shared.created_at, shared.job_id, ${DOC_WITH_OUTBOX} AS doc FROM job_readers AS shared CROSS JOIN jobs ON jobs.job_id = shared.job_id
           WHERE shared.subject = ? AND jobs.tenant <> ?${shared.sql}
           ORDER BY shared.created_at DESC, shared.job_id DESC LIMIT ?))
       ORDER BY created_at DESC, job_id DESC LIMIT ?`;
@@ -321,6 +318,10 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   private insertReaders(record: JobRecord): void {
     const createdAt = record.createdAt.getTime();
     for (const subject of record.readers) this.statements.insertReader.run(subject, createdAt, record.jobId);
+  }
+
+  private insertOutbox(record: JobRecord): void {
+    for (const event of record.pendingEvents ?? []) this.statements.insertOutboxEvent.run(record.jobId, event.seq, eventJson(event));
   }
 
   private guarded<T>(work: () => T): T {
@@ -387,16 +388,22 @@ function toJobRow(record: JobRecord): JobRow {
     labels: JSON.stringify(record.labels),
     readers: JSON.stringify(record.readers),
     payloadRedacted: record.payloadRedacted ? 1 : 0,
-    pendingEventCount: record.pendingEvents?.length ?? 0,
-    doc: encodeRecord(record),
+    doc: encodeRecord(withoutOutbox(record)),
   };
+}
+
+/** The record as `doc` holds it: its pending events are rows of job_outbox; an empty outbox stays in the document. */
+function withoutOutbox(record: JobRecord): JobRecord {
+  if (record.pendingEvents === undefined || record.pendingEvents.length === 0) return record;
+  const { pendingEvents: _inOutboxTable, ...rest } = record;
+  return rest;
 }
 
 function prepareStatements(db: Database.Database) {
   const jobColumns =
-    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted, pending_event_count, doc';
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted, doc';
   const jobValues =
-    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @readers, @payloadRedacted, @pendingEventCount, @doc';
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @readers, @payloadRedacted, @doc';
   return {
     ping: db.prepare('SELECT 1'),
     // DO NOTHING without a target covers both the primary key and the request id index, and no other constraint.
@@ -428,7 +435,15 @@ function prepareStatements(db: Database.Database) {
     insertReader: db.prepare<[string, number, string]>(
       'INSERT INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
-    deleteReaders: db.prepare<[string]>('DELETE FROM job_readers WHERE job_id = ?'),
+    // By job_readers' key, from the readers and creation time the row had: no index by job id needed.
+    deleteReaders: db.prepare<{ jobId: string; readers: string; createdAt: number }>(
+      `DELETE FROM job_readers
+       WHERE subject IN (SELECT value FROM json_each(@readers)) AND created_at = @createdAt AND job_id = @jobId`,
+    ),
+    insertOutboxEvent: db.prepare<[jobId: string, seq: number, event: string]>(
+      'INSERT INTO job_outbox (job_id, seq, event) VALUES (?, ?, ?)',
+    ),
+    deleteOutbox: db.prepare<[string]>('DELETE FROM job_outbox WHERE job_id = ?'),
     storedIndexedFields: db.prepare<[string, string], { parentIds: string; readers: string; createdAt: number }>(
       'SELECT parent_ids AS parentIds, readers, created_at AS createdAt FROM jobs WHERE job_id = ? AND etag = ?',
     ),
@@ -439,33 +454,21 @@ function prepareStatements(db: Database.Database) {
          doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
        WHERE job_id IN (SELECT value FROM json_each(@jobIds)) AND status = 'SUCCEEDED'`,
     ),
-    /*
-     * The outbox keeps its events with seq > upToSeq, in order; an emptied one
-     * is removed from the document. Only the outbox and its count change (not
-     * the etag, nor any other byte of the document), and only when some
-     * event is to go.
-     */
-    // The usual case, the whole outbox relayed: one pass over the document instead of the four below.
-    clearWholeOutbox: db.prepare<{ jobId: string; etag: string; upToSeq: number }>(
-      `UPDATE jobs SET pending_event_count = 0, doc = json_remove(doc, '$.pendingEvents')
-       WHERE job_id = @jobId AND etag = @etag AND pending_event_count > 0 AND doc ->> '$.pendingEvents[#-1].seq' <= @upToSeq`,
-    ),
+    // The events with seq > upToSeq stay, in order; the etag condition is evaluated once per clearance.
     clearPendingEvents: db.prepare<{ jobId: string; etag: string; upToSeq: number }>(
-      `UPDATE jobs SET
-         pending_event_count = (SELECT count(*) FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq),
-         doc = CASE
-           WHEN EXISTS (SELECT 1 FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq)
-           THEN json_set(doc, '$.pendingEvents', (
-             SELECT json_group_array(json(value) ORDER BY key) FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' > @upToSeq))
-           ELSE json_remove(doc, '$.pendingEvents')
-         END
-       WHERE job_id = @jobId AND etag = @etag AND pending_event_count > 0
-         AND EXISTS (SELECT 1 FROM json_each(doc, '$.pendingEvents') WHERE value ->> 'seq' <= @upToSeq)`,
+      `DELETE FROM job_outbox
+       WHERE job_id = @jobId AND seq <= @upToSeq AND EXISTS (SELECT 1 FROM jobs WHERE job_id = @jobId AND etag = @etag)`,
     ),
-    // The condition repeats the partial index's, so that the index (holding only these rows) is used.
+    /*
+     * A page of job ids from job_outbox's key, in order, each once (every one
+     * has its jobs row: both are written in one transaction); the limit
+     * inside, so that only a page is sorted however many outboxes wait.
+     */
     listWithPendingEvents: db
       .prepare<{ afterJobId: string; limit: number }, string>(
-        `SELECT doc FROM jobs WHERE pending_event_count > 0 AND job_id > @afterJobId ORDER BY job_id LIMIT @limit`,
+        `SELECT ${DOC_WITH_OUTBOX}
+         FROM (SELECT DISTINCT job_id FROM job_outbox WHERE job_id > @afterJobId ORDER BY job_id LIMIT @limit) AS pending
+         CROSS JOIN jobs ON jobs.job_id = pending.job_id ORDER BY pending.job_id`,
       )
       .pluck(),
     // A NULL completedAfter bounds nothing; a NULL completed_at is never newer than a bound.
@@ -474,25 +477,34 @@ function prepareStatements(db: Database.Database) {
         { tenant: string; definitionHash: string; inputHash: string; completedAfter: number | null; excludeJobId: string },
         string
       >(
-        `SELECT doc FROM jobs
+        `SELECT ${DOC_WITH_OUTBOX} FROM jobs
          WHERE tenant = @tenant AND definition_hash = @definitionHash AND input_hash = @inputHash
            AND status = 'SUCCEEDED' AND cache_state = 'FRESH' AND payload_redacted = 0 AND job_id <> @excludeJobId
            AND (@completedAfter IS NULL OR completed_at > @completedAfter)
          ORDER BY completed_at DESC, job_id DESC LIMIT 1`,
       )
       .pluck(),
+    // The literal origin lets the planner use the partial index jobs_submitted_by_status.
+    listSubmittedByStatus: db
+      .prepare<{ statuses: string; afterJobId: string; limit: number }, string>(
+        // Every job id is longer than '', which therefore starts at the beginning.
+        `SELECT ${DOC_WITH_OUTBOX} FROM jobs
+         WHERE origin = 'SUBMITTED' AND status IN (SELECT value FROM json_each(@statuses)) AND job_id > @afterJobId
+         ORDER BY job_id LIMIT @limit`,
+      )
+      .pluck(),
+    // Recorded jobs by status: no use case asks, so no index is kept for it; the table is read in key order.
     listByStatus: db
       .prepare<{ origin: JobOrigin; statuses: string; afterJobId: string; limit: number }, string>(
-        // Every job id is longer than '', which therefore starts at the beginning.
-        `SELECT doc FROM jobs
+        `SELECT ${DOC_WITH_OUTBOX} FROM jobs
          WHERE origin = @origin AND status IN (SELECT value FROM json_each(@statuses)) AND job_id > @afterJobId
          ORDER BY job_id LIMIT @limit`,
       )
       .pluck(),
-    getJobs: db.prepare<[string], string>('SELECT doc FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').pluck(),
+    getJobs: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`).pluck(),
     findByRequestIds: db
       .prepare<[string, string], string>(
-        'SELECT doc FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))',
+        `SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))`,
       )
       .pluck(),
     findReferencedIds: db
@@ -502,13 +514,13 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     listChildren: db
       .prepare<[string, number], string>(
-        `SELECT jobs.doc FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
+        `SELECT ${DOC_WITH_OUTBOX} FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
          WHERE edge.parent_id = ? ORDER BY edge.child_id LIMIT ?`,
       )
       .pluck(),
     listChildrenAfter: db
       .prepare<[string, string, number], string>(
-        `SELECT jobs.doc FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
+        `SELECT ${DOC_WITH_OUTBOX} FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id
          WHERE edge.parent_id = ? AND edge.child_id > ? ORDER BY edge.child_id LIMIT ?`,
       )
       .pluck(),

@@ -13,6 +13,13 @@ const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerRef
 
 /** The metadata entry by which this process's REST gateway marks the calls it forwards. */
 export const GATEWAY_TOKEN_KEY = 'x-provenance-gateway';
+/**
+ * The address of the REST caller, which the gateway sends with each call it
+ * forwards (they all come from loopback); kept only on a call that carries
+ * the gateway's token, removed from any other, so that access lines name
+ * the real client.
+ */
+export const CLIENT_ADDRESS_KEY = 'x-provenance-client-address';
 
 export interface CallerAuthentication {
   /** The credentials alone, for the calls the REST gateway forwards. */
@@ -35,7 +42,7 @@ export interface CallerAuthentication {
  * a peer address that failed too often is RESOURCE_EXHAUSTED with
  * RetryInfo); without one, every caller is the fallback principal.
  */
-export function authenticationInterceptor(authentication: CallerAuthentication | { fallback: Principal }, logger: Logger): ServerInterceptor {
+export function authenticationInterceptor(authentication: CallerAuthentication | { fallback: Principal; gatewayToken: string }, logger: Logger): ServerInterceptor {
   return (method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
@@ -43,7 +50,11 @@ export function authenticationInterceptor(authentication: CallerAuthentication |
           onReceiveMetadata: (metadata, nextMetadata) => {
             removePrincipal(metadata);
             const [token] = metadata.get(GATEWAY_TOKEN_KEY);
+            const [clientAddress] = metadata.get(CLIENT_ADDRESS_KEY);
             metadata.remove(GATEWAY_TOKEN_KEY);
+            metadata.remove(CLIENT_ADDRESS_KEY);
+            const forwarded = typeof token === 'string' && sameSecret(token, authentication.gatewayToken);
+            if (forwarded && typeof clientAddress === 'string') metadata.set(CLIENT_ADDRESS_KEY, clientAddress);
             if (OPEN_SERVICES.some((prefix) => method.path.startsWith(prefix))) return nextMetadata(metadata);
             if ('fallback' in authentication) {
               setPrincipal(metadata, authentication.fallback);
@@ -52,7 +63,6 @@ export function authenticationInterceptor(authentication: CallerAuthentication |
             const peerCertificate = call.getAuthContext().sslPeerCertificate;
             const credentials = { metadata, ...(peerCertificate ? { peerCertificate } : {}) };
             const peer = peerAddress(call.getPeer());
-            const forwarded = typeof token === 'string' && sameSecret(token, authentication.gatewayToken);
             const authenticated = forwarded ? authentication.authenticator.authenticate(credentials) : authentication.authenticate(credentials, peer);
             authenticated.then(
               (principal) => {
@@ -76,7 +86,7 @@ export function authenticationInterceptor(authentication: CallerAuthentication |
 }
 
 /** The address of a grpc-js peer ("127.0.0.1:51234", "::1:51234"), without its port. */
-function peerAddress(peer: string): string {
+export function peerAddress(peer: string): string {
   const colon = peer.lastIndexOf(':');
   return colon > 0 && /^\d+$/.test(peer.slice(colon + 1)) ? peer.slice(0, colon) : peer;
 }

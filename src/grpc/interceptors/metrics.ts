@@ -1,7 +1,11 @@
 import { ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 
-/** Times every call, from its arrival to its status (or the client cancelling it), by method and status code. */
+/**
+ * Times every call, from its arrival to its status (or the client cancelling
+ * it), by method and status code; server-streaming calls (WatchEvents) apart
+ * from unary ones, since they last as long as their subscriptions.
+ */
 export function metricsInterceptor(metrics: Metrics): ServerInterceptor {
   return (method, call) => {
     const started = performance.now();
@@ -9,7 +13,9 @@ export function metricsInterceptor(metrics: Metrics): ServerInterceptor {
     const end = (code: string) => {
       if (ended) return;
       ended = true;
-      metrics.callEnded(method.path.slice(1), code, performance.now() - started);
+      const durationMs = performance.now() - started;
+      if (method.responseStream) metrics.streamEnded(method.path.slice(1), code, durationMs);
+      else metrics.callEnded(method.path.slice(1), code, durationMs);
     };
     return new ServerInterceptingCall(call, {
       start: (next) => next({ onCancel: () => end('CANCELLED') }),

@@ -1,30 +1,58 @@
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../../platform/request-id.js';
+import { principalIfAny } from '../principal-metadata.js';
+import { CLIENT_ADDRESS_KEY, peerAddress } from './authentication.js';
 
 /**
  * Gives every call a request id: the client's x-request-id when it is
  * well-formed, else a fresh one. Handlers find it in the call's metadata
  * (request-id-metadata.ts) and log under it; the client gets it back in the
  * response headers, or in the trailers of a call refused before any header
- * was sent. The end of each call is logged under it at debug level. Runs
- * first, so that the other interceptors' log lines can name it too.
+ * was sent. Runs first, so that the other interceptors' log lines can name it
+ * too, and so that it sees every call end: it writes the call's access line,
+ * at info, with the method, the status code, the duration, the caller's
+ * address and the principal the authentication interceptor found (on the
+ * same metadata object, which the interceptors hand on). A call the REST
+ * gateway forwarded names the REST client's address, not the gateway's.
  */
 export function requestIdInterceptor(logger: Logger): ServerInterceptor {
   return (method, call) => {
     const started = performance.now();
     let requestId: string | undefined;
+    let received: Metadata | undefined;
     /** Normally the one taken from the metadata; a call refused before its metadata was read still gets one. */
     const id = () => (requestId ??= acceptedRequestId(undefined));
     let headersSent = false;
+    let logged = false;
+    const accessLine = (code: string) => {
+      if (logged) return;
+      logged = true;
+      const principal = received && principalIfAny(received);
+      const [forwardedFor] = received?.get(CLIENT_ADDRESS_KEY) ?? [];
+      logger.info(
+        {
+          requestId: id(),
+          method: method.path,
+          code,
+          durationMs: Math.round(performance.now() - started),
+          peer: typeof forwardedFor === 'string' ? forwardedFor : peerAddress(call.getPeer()),
+          ...(typeof forwardedFor === 'string' && { via: 'rest' }),
+          ...(principal && { principal: principal.subject, tenant: principal.tenant }),
+        },
+        'call ended',
+      );
+    };
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
             requestId = acceptedRequestId(metadata.get(REQUEST_ID_HEADER)[0]);
             metadata.set(REQUEST_ID_HEADER, requestId);
+            received = metadata;
             nextMetadata(metadata);
           },
+          onCancel: () => accessLine('CANCELLED'),
         }),
       sendMetadata: (metadata, next) => {
         headersSent = true;
@@ -32,7 +60,7 @@ export function requestIdInterceptor(logger: Logger): ServerInterceptor {
         next(metadata);
       },
       sendStatus: (sent, next) => {
-        logger.debug({ requestId: id(), method: method.path, code: status[sent.code], durationMs: Math.round(performance.now() - started) }, 'call ended');
+        accessLine(status[sent.code]);
         if (headersSent) return next(sent);
         const metadata = sent.metadata?.clone() ?? new Metadata();
         metadata.set(REQUEST_ID_HEADER, id());

@@ -5,7 +5,8 @@ import getRawBody from 'raw-body';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '@provenance/client/gen/google/rpc/status';
 import { toRpcStatus } from '../../grpc/errors.js';
-import { GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../grpc/interceptors/authentication.js';
+import { CLIENT_ADDRESS_KEY, GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../grpc/interceptors/authentication.js';
+import { ANONYMOUS_ADMIN } from '../../domain/principal.js';
 import { REQUEST_ID_HEADER } from '../../platform/request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
@@ -28,12 +29,13 @@ export interface RestGatewayOptions {
   maxBodyBytes: number;
   /**
    * How callers are authenticated (from the request's headers and its peer
-   * address), before anything else is done for a request; and the token that
-   * tells the gRPC side that a call was forwarded after that. The gRPC twin
+   * address), before anything else is done for a request. The gRPC twin
    * authenticates the call again: it is the one that decides the principal.
    * Absent when no authentication is configured.
    */
-  authentication?: Pick<CallerAuthentication, 'authenticate' | 'gatewayToken'>;
+  authentication?: Pick<CallerAuthentication, 'authenticate'>;
+  /** Tells the gRPC side that a call was forwarded by this gateway, so that it trusts the client address sent along (ServerSecurity.gatewayToken). */
+  gatewayToken: string;
   /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
   timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
@@ -78,6 +80,9 @@ export class RestGateway {
       if (this.options.authentication) {
         const caller = await identifyCaller(this.options.authentication, request, context, route.grpcPath);
         if ('refusal' in caller) return caller.refusal;
+      } else {
+        // What the gRPC twin makes of every call when no authentication is configured (security.ts).
+        context.identified(ANONYMOUS_ADMIN);
       }
       const body = await this.readBody(request, context);
       const query = new URLSearchParams(url.searchParams);
@@ -120,11 +125,17 @@ export class RestGateway {
     }
   }
 
-  /** The caller's credentials (checked already: without authentication configured, there are none to forward) and the HTTP request's id, so that both sides log under one id. */
+  /**
+   * The caller's credentials (checked already: without authentication
+   * configured, there are none to forward), the HTTP request's id, so that
+   * both sides log under one id, and the caller's address, which the gRPC
+   * side trusts for the gateway's token.
+   */
   private metadataOf(request: IncomingMessage, requestId: string): Metadata {
     const metadata = this.options.authentication ? credentialsOf(request) : new Metadata();
     metadata.set(REQUEST_ID_HEADER, requestId);
-    if (this.options.authentication) metadata.set(GATEWAY_TOKEN_KEY, this.options.authentication.gatewayToken);
+    metadata.set(GATEWAY_TOKEN_KEY, this.options.gatewayToken);
+    if (request.socket.remoteAddress) metadata.set(CLIENT_ADDRESS_KEY, request.socket.remoteAddress);
     return metadata;
   }
 

@@ -1,6 +1,7 @@
 import { ProvenanceError } from '../../domain/errors.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
+import type { Metrics } from '../../domain/ports/metrics.js';
 import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
 import type { ServiceLog } from '../provenance-service.js';
 
@@ -11,43 +12,58 @@ const SWEEP_PAGE = 500;
  * right after each write, and in sweeps for what an unreachable log or a
  * crash left behind. Appending is idempotent per job and sequence number, so
  * relaying an outbox twice, or from two processes at once, adds each event
- * once and keeps each job's events in order.
+ * once and keeps each job's events in order. It times each event from its
+ * commit (the event's time) to its append, and each sweep reports how many
+ * events it had to leave in the outboxes.
  */
 export class EventRelay {
   constructor(
     private readonly store: ProvenanceStore,
     private readonly events: EventLog,
     private readonly log: ServiceLog,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
    * Appends the outboxes of records that were just written, then clears them.
    * A log that cannot be reached leaves the events in the outboxes for the
-   * sweep; the writes they describe stand.
+   * sweep; the writes they describe stand. Resolves with the number of
+   * events left in the outboxes that way.
    */
-  async relay(records: readonly JobRecord[]): Promise<void> {
+  async relay(records: readonly JobRecord[]): Promise<number> {
     const withEvents = records.filter((record) => (record.pendingEvents?.length ?? 0) > 0);
-    if (withEvents.length === 0) return;
+    if (withEvents.length === 0) return 0;
+    const events = withEvents.flatMap((record) => record.pendingEvents!);
     try {
       await this.completeInvalidations(withEvents);
-      await this.events.append(withEvents.flatMap((record) => record.pendingEvents!));
+      await this.events.append(events);
+      const appended = Date.now();
+      for (const event of events) this.metrics.eventRelayed(appended - event.time.getTime());
       await this.store.clearPendingEvents(
         withEvents.map((record) => ({ jobId: record.jobId, etag: record.etag, upToSeq: record.pendingEvents!.at(-1)!.seq })),
       );
+      return 0;
     } catch (error) {
       if (!(error instanceof ProvenanceError) || error.code !== 'UNAVAILABLE') throw error;
-      this.log.warn({ err: error.cause ?? error, jobIds: withEvents.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
+      // Debug only: every write during an outage comes here. A Redis outage is logged once where its connections are
+      // watched, a database outage by the calls that fail on it, and the sweep reports the backlog.
+      this.log.debug({ err: error.cause ?? error, jobIds: withEvents.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
+      return events.length;
     }
   }
 
   /** Relays every outbox that is not empty; returns how many records had events. */
   async sweep(): Promise<number> {
     let relayed = 0;
+    let left = 0;
     for (let after: string | undefined; ; ) {
       const records = await this.store.listWithPendingEvents(SWEEP_PAGE, after);
-      await this.relay(records);
+      left += await this.relay(records);
       relayed += records.length;
-      if (records.length < SWEEP_PAGE) return relayed;
+      if (records.length < SWEEP_PAGE) {
+        this.metrics.outboxBacklog(left);
+        return relayed;
+      }
       after = records[records.length - 1]!.jobId;
     }
   }

@@ -30,7 +30,11 @@ async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ run
     const parents = job.parentIds.length === 0 ? [] : await deps.store.getJobs(job.parentIds);
     const running = claimed(job, parents, deps.now());
     // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
-    if (await groupCommit(deps.store).replace(running, job.etag)) return { running, parents };
+    if (await groupCommit(deps.store).replace(running, job.etag)) {
+      // A QUEUED record was last written when it was (re-)queued: its wait ends now.
+      if (job.status === 'QUEUED') deps.metrics.jobStarted(job.type, running.startedAt!.getTime() - job.updatedAt.getTime());
+      return { running, parents };
+    }
   }
   throw new RetryableAttemptError(`job ${jobId} kept changing while it was being claimed`);
 }
@@ -93,7 +97,9 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
     if (delivery.signal.aborted) return stopped(deps, running);
     const timedOut = attempt.signal.aborted;
     const message = timedOut ? String((attempt.signal.reason as Error).message) : error instanceof Error ? error.message : String(error);
+    if (timedOut) deps.metrics.jobTimedOut(running.type);
     if (!delivery.finalAttempt) {
+      deps.metrics.jobRetried(running.type, timedOut ? 'timeout' : 'handler_error');
       await deps.store.replaceJob(requeued(running, deps.now()), running.etag);
       throw new RetryableAttemptError(message);
     }

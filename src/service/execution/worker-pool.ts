@@ -1,3 +1,4 @@
+import { ProvenanceError } from '../../domain/errors.js';
 import type { JobQueue } from '../../domain/ports/job-queue.js';
 import type { ProvenanceService, ServiceLog } from '../provenance-service.js';
 import { RetryableAttemptError } from './run-job.js';
@@ -43,7 +44,10 @@ export class WorkerPool {
       const { enqueued } = await this.service.repairSweep();
       if (enqueued > 0) this.log.info({ trigger, enqueued }, 'repair sweep enqueued jobs the queue did not hold');
     } catch (error) {
-      this.log.warn({ err: error, trigger }, 'repair sweep failed; it runs again on the next trigger');
+      // Unreachable Redis or database: the outage has its own lines, and the sweep runs again when the queue reconnects.
+      const message = 'repair sweep failed; it runs again on the next trigger';
+      if (error instanceof ProvenanceError && error.code === 'UNAVAILABLE') this.log.debug({ err: error, trigger }, message);
+      else this.log.warn({ err: error, trigger }, message);
     }
   }
 }

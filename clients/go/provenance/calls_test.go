@@ -1,0 +1,124 @@
+package provenance_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	provenancev1 "example.com/provenance/clients/go/gen/provenance/v1"
+	"example.com/provenance/clients/go/provenance"
+)
+
+// TestEveryCall reaches each RPC through its Client method on a live server,
+// checking an answer that shows the request got there whole.
+func TestEveryCall(t *testing.T) {
+	if os.Getenv("PROVENANCE_ADDRESS") == "" {
+		t.Skip("PROVENANCE_ADDRESS is not set: the test needs a live server (host:port, plaintext, no authentication)")
+	}
+	client := dialLiveServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prefix := randomPrefix(t)
+	a, b := prefix+"-a", prefix+"-b"
+	succeeded := provenancev1.JobStatus_JOB_STATUS_SUCCEEDED
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The run's prefix in the payload gives job a a definition hash of its own, for ListJobs' filter.
+	recorded, err := client.RecordJob(ctx, &provenancev1.RecordJobRequest{JobId: a, Type: "echo", Payload: mustStruct(t, map[string]any{"run": prefix}), Status: succeeded, OutputHash: "h-a"})
+	check(err)
+	batch, err := client.BatchRecordJobs(ctx, &provenancev1.BatchRecordJobsRequest{Requests: []*provenancev1.RecordJobRequest{
+		{JobId: b, Type: "echo", ParentJobIds: []string{a}, Payload: mustStruct(t, map[string]any{"n": 2.0}), Status: succeeded, OutputHash: "h-b"},
+		{JobId: "not a valid id", Type: "echo", Status: succeeded, OutputHash: "h"},
+	}})
+	check(err)
+	if codesOf := []codes.Code{codes.Code(batch.Results[0].GetStatus().GetCode()), codes.Code(batch.Results[1].GetStatus().GetCode())}; !reflect.DeepEqual(codesOf, []codes.Code{codes.OK, codes.InvalidArgument}) {
+		t.Errorf("BatchRecordJobs statuses %v", codesOf)
+	}
+
+	job, err := client.GetJob(ctx, b)
+	check(err)
+	if !reflect.DeepEqual(job.ParentJobIds, []string{a}) {
+		t.Errorf("GetJob parents %v", job.ParentJobIds)
+	}
+	listed, err := client.ListJobs(ctx, &provenancev1.ListJobsRequest{PageSize: 10, Filter: `definition_hash = "` + recorded.DefinitionHash + `"`})
+	check(err)
+	if len(listed.Jobs) != 1 || listed.Jobs[0].JobId != a {
+		t.Errorf("ListJobs %v", listed.Jobs)
+	}
+	dependents, err := client.ListDependents(ctx, &provenancev1.ListDependentsRequest{JobId: a})
+	check(err)
+	if len(dependents.Dependents) != 1 || dependents.Dependents[0].GetJob().GetJobId() != b {
+		t.Errorf("ListDependents %v", dependents.Dependents)
+	}
+	graph, err := client.ExportProvenanceGraph(ctx, &provenancev1.ExportProvenanceGraphRequest{
+		JobId: b, Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_ANCESTORS, Format: provenancev1.GraphFormat_GRAPH_FORMAT_NATIVE,
+	})
+	check(err)
+	if len(graph.Edges) != 1 || graph.Edges[0].ParentJobId != a || graph.Edges[0].ChildJobId != b {
+		t.Errorf("ExportProvenanceGraph edges %v", graph.Edges)
+	}
+	report, err := client.CheckReproducibility(ctx, b)
+	check(err)
+	if !report.Reproducible {
+		t.Errorf("CheckReproducibility %v", report)
+	}
+
+	echoed, err := client.SubmitJob(ctx, &provenancev1.SubmitJobRequest{Type: "echo", Payload: mustStruct(t, map[string]any{"text": "hi"})})
+	check(err)
+	check(client.WatchEvents(ctx, &provenancev1.WatchEventsRequest{JobIds: []string{echoed.JobId}, StartPosition: provenancev1.StartPosition_START_POSITION_OLDEST},
+		func(event *provenancev1.ProvenanceEvent) error {
+			if event.Type == "job.provenance.completed" {
+				return provenance.StopWatching
+			}
+			return nil
+		}))
+	rerun, err := client.RerunJob(ctx, &provenancev1.RerunJobRequest{
+		JobId: echoed.JobId, PayloadChange: &provenancev1.RerunJobRequest_PayloadOverrides{PayloadOverrides: mustStruct(t, map[string]any{"text": "again"})},
+	})
+	check(err)
+	if rerun.RerunOfJobId != echoed.JobId {
+		t.Errorf("RerunJob rerun of %q, want %q", rerun.RerunOfJobId, echoed.JobId)
+	}
+	sleeper, err := client.SubmitJob(ctx, &provenancev1.SubmitJobRequest{Type: "sleep", Payload: mustStruct(t, map[string]any{"ms": 60000.0})})
+	check(err)
+	cancelled, err := client.CancelJob(ctx, &provenancev1.CancelJobRequest{JobId: sleeper.JobId, Reason: "test"})
+	check(err)
+	if cancelled.Status != provenancev1.JobStatus_JOB_STATUS_CANCELLED {
+		t.Errorf("CancelJob status %v", cancelled.Status)
+	}
+	invalidated, err := client.InvalidateCache(ctx, &provenancev1.InvalidateCacheRequest{JobId: a, DryRun: true})
+	check(err)
+	affected := append([]string(nil), invalidated.AffectedJobIds...)
+	sort.Strings(affected)
+	if !reflect.DeepEqual(affected, []string{a, b}) || !invalidated.DryRun {
+		t.Errorf("InvalidateCache affected %v (dry run %v)", affected, invalidated.DryRun)
+	}
+	audit, err := client.ListAuditEvents(ctx, &provenancev1.ListAuditEventsRequest{Filter: `job_id = "` + a + `"`})
+	check(err)
+	var methods []string
+	for _, entry := range audit.AuditEvents {
+		methods = append(methods, entry.Method)
+	}
+	if !contains(methods, "/provenance.v1.ProvenanceService/RecordJob") {
+		t.Errorf("ListAuditEvents methods %v", methods)
+	}
+}
+
+func contains(values []string, wanted string) bool {
+	for _, value := range values {
+		if value == wanted {
+			return true
+		}
+	}
+	return false
+}
