@@ -69,6 +69,9 @@ export interface LineageLimits {
   maxNodes: number;
 }
 
+/** Rows or edges handled between two pauses of buildLineageInSteps: a step takes a few milliseconds. */
+export const LINEAGE_STEP_SIZE = 10_000;
+
 /**
  * Builds the answer from the rows the store found. The rows of each direction
  * must cover every job within maxDepth + 1 edges of the root: the extra level
@@ -79,20 +82,39 @@ export function buildLineage(
   found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
   limits: LineageLimits,
 ): Lineage {
+  const steps = buildLineageInSteps(root, found, limits);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * buildLineage, pausing (yield) after each LINEAGE_STEP_SIZE rows or edges,
+ * so that the caller can let other work run between steps on a large
+ * lineage; it returns the lineage.
+ */
+export function* buildLineageInSteps(
+  root: LineageRow,
+  found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
+  limits: LineageLimits,
+): Generator<void, Lineage> {
   const truncation = new Set<TruncationReason>();
   const ranked: LineageNode[] = [];
   if (found.ancestors) {
     const depths = hasDepths(found.ancestors) ? undefined : ancestorDepths(root, found.ancestors);
-    collect(found.ancestors, depths, 'ANCESTOR', limits.maxDepth, ranked, truncation);
+    yield* collect(found.ancestors, depths, 'ANCESTOR', limits.maxDepth, ranked, truncation);
   }
   if (found.descendants) {
     const depths = hasDepths(found.descendants) ? undefined : descendantDepths(root, found.descendants);
     // A job is both an ancestor and a descendant only in a cycle (never stored now, but older data may hold one): it is shown once, as an ancestor.
     const seen = found.ancestors ? new Set(ranked.map((n) => n.row.jobId)) : undefined;
     const fresh = seen ? found.descendants.filter((row) => !seen.has(row.jobId)) : found.descendants;
-    collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
+    yield* collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
   }
+  yield;
   ranked.sort(nearestFirst);
+  yield;
   const nodes = ranked.length > limits.maxNodes ? ranked.slice(0, limits.maxNodes) : ranked;
   if (nodes.length < ranked.length) truncation.add('MAX_NODES');
 
@@ -102,10 +124,11 @@ export function buildLineage(
     if (node.relation === 'ANCESTOR') ancestorDepth = Math.max(ancestorDepth, node.depth);
     else descendantDepth = Math.max(descendantDepth, node.depth);
   }
+  const edgeIndexes = yield* edgesAmong(root, nodes);
   return {
     root,
     nodes,
-    edgeIndexes: edgesAmong(root, nodes),
+    edgeIndexes,
     ancestorDepth,
     descendantDepth,
     truncation: [...truncation].sort(),
@@ -118,15 +141,17 @@ function hasDepths(rows: readonly LineageRow[]): boolean {
 }
 
 /** Turns rows into nodes at their depth (the store's, or depths'), leaving out those not reachable and those beyond maxDepth. */
-function collect(
+function* collect(
   rows: readonly LineageRow[],
   depths: ReadonlyMap<string, number> | undefined,
   relation: LineageRelation,
   maxDepth: number,
   into: LineageNode[],
   truncation: Set<TruncationReason>,
-): void {
-  for (const row of rows) {
+): Generator<void, void> {
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+    const row = rows[i]!;
     const depth = depths ? depths.get(row.jobId) : row.depth;
     if (depth === undefined) continue;
     if (depth > maxDepth) truncation.add('MAX_DEPTH');
@@ -185,9 +210,12 @@ function nearestFirst(a: LineageNode, b: LineageNode): number {
 }
 
 /** The edges into each of [root, ...nodes] in turn, each child's in the order of its parent array, as index pairs. */
-function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): number[] {
+function* edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): Generator<void, number[]> {
   const indexOf = new Map<string, number>([[root.jobId, 0]]);
-  nodes.forEach((node, i) => indexOf.set(node.row.jobId, i + 1));
+  for (let i = 0; i < nodes.length; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+    indexOf.set(nodes[i]!.row.jobId, i + 1);
+  }
   const edges: number[] = [];
   const addEdgesOf = (child: LineageRow, childIndex: number) => {
     for (const parent of child.parentIds) {
@@ -196,16 +224,20 @@ function edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): number[] {
     }
   };
   addEdgesOf(root, 0);
-  nodes.forEach((node, i) => addEdgesOf(node.row, i + 1));
+  for (let i = 0; i < nodes.length; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+    addEdgesOf(nodes[i]!.row, i + 1);
+  }
   return edges;
 }
 
-/** The lineage's edges as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
-export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>): LineageEdge[] {
+/** The lineage's edges (edge from to edge end - 1, when given) as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
+export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>, from = 0, end = Infinity): LineageEdge[] {
   const idAt = (index: number) => (index === 0 ? lineage.root.jobId : lineage.nodes[index - 1]!.row.jobId);
   const { edgeIndexes } = lineage;
-  const edges: LineageEdge[] = new Array(edgeIndexes.length / 2);
-  for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * k]!), childJobId: idAt(edgeIndexes[2 * k + 1]!) };
+  const first = Math.min(from, edgeIndexes.length / 2);
+  const edges: LineageEdge[] = new Array(Math.min(end, edgeIndexes.length / 2) - first);
+  for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * (first + k)]!), childJobId: idAt(edgeIndexes[2 * (first + k) + 1]!) };
   return edges;
 }
 

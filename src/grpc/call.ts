@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../domain/principal.js';
 import { ProvenanceServiceService, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { ProvenanceService } from '../service/provenance-service.js';
+import type { EncodedMessage } from './encoded-messages.js';
 import { toServiceError } from './errors.js';
 import { UndecodableRequest } from './request-decoding.js';
 import { requestLogger } from './request-id-metadata.js';
@@ -95,10 +96,11 @@ export class CallEdge<S extends AuditTrail = ProvenanceService> {
   }
 
   /** A grpc-js unary handler of the use case. */
-  unary<M extends UnaryMethod>(method: M, useCase: UseCase<RequestOf<M>, ResponseOf<M>>): handleUnaryCall<RequestOf<M>, ResponseOf<M>> {
+  unary<M extends UnaryMethod, Res extends ResponseOf<M> | EncodedMessage = ResponseOf<M>>(method: M, useCase: UseCase<RequestOf<M>, Res>): handleUnaryCall<RequestOf<M>, ResponseOf<M>> {
     return (call, callback) => {
       void this.answer(method, call, useCase).then(
-        (response) => callback(null, response),
+        // The service definition writes an EncodedMessage as it is (encoded-messages.ts).
+        (response) => callback(null, response as unknown as ResponseOf<M>),
         (failure: ServiceError) => callback(failure),
       );
     };

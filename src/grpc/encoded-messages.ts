@@ -1,22 +1,41 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { nextTurn } from '../service/next-turn.js';
 
 /**
  * A response message already encoded, written as it is. A WatchEvents event
  * goes to every subscriber of the process: encoding it once, rather than
  * once per subscriber, took a third of the server's time with 100
- * subscribers (bench/, events scenario).
+ * subscribers (bench/, events scenario). A large unary answer (GetLineage)
+ * is encoded in parts between which other calls run (encodeInParts).
  */
 export class EncodedMessage {
   constructor(readonly bytes: Buffer) {}
 }
 
-/** The definition, with server streams that accept an EncodedMessage in place of a response. */
-export function streamsAcceptingEncodedMessages<S extends ServiceDefinition>(definition: S): S {
+/** The definition, with methods that accept an EncodedMessage in place of a response. */
+export function acceptingEncodedMessages<S extends ServiceDefinition>(definition: S): S {
   const methods = Object.entries(definition).map(([name, method]) => [
     name,
-    method.responseStream
-      ? { ...method, responseSerialize: (value: unknown) => (value instanceof EncodedMessage ? value.bytes : method.responseSerialize(value)) }
-      : method,
+    { ...method, responseSerialize: (value: unknown) => (value instanceof EncodedMessage ? value.bytes : method.responseSerialize(value)) },
   ]);
   return Object.fromEntries(methods) as S;
+}
+
+/**
+ * A message given as parts, each a message of the same type whose encoding
+ * is a run of the whole one's fields, in field order: their encodings, one
+ * after the other, are the whole message's bytes. The event loop turns
+ * between parts, so that one large answer (grpc-js serializes a response in
+ * one call) never holds the calls beside it for longer than a part takes
+ * (docs/decisions.md, "Large lineage answers").
+ */
+export async function encodeInParts<T>(type: { encode(message: T, writer: BinaryWriter): BinaryWriter }, parts: Iterable<T>): Promise<EncodedMessage> {
+  const writer = new BinaryWriter();
+  for (const part of parts) {
+    type.encode(part, writer);
+    await nextTurn();
+  }
+  const bytes = writer.finish();
+  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }

@@ -10,7 +10,7 @@ import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
 import { CompactLineage, LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
 import { StartPosition, type ProvenanceEvent } from '@provenance/client/gen/provenance/v1/event';
-import { GraphFormat, type GetLineageResponse, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { GetLineageResponse, GraphFormat, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -173,13 +173,34 @@ export function lineageViewFromProto(value: number): LineageView | 'INVALID' {
   return fromProtoEnum<LineageView>(ProtoView, 'LINEAGE_VIEW_', value) ?? 'BASIC';
 }
 
+/** The answer as one message (what lineageResponseParts gives, joined). */
 export function toLineageResponse(lineage: Lineage<JobView>, view: LineageCommand['view']): GetLineageResponse {
-  const rootNode: DomainLineageNode<JobView> = { row: lineage.root, depth: 0, relation: 'ROOT' };
+  const parts = [...lineageResponseParts(lineage, view, Infinity)];
+  return { ...parts.at(-1)!, root: parts[0]!.root, nodes: parts.flatMap((part) => part.nodes), edges: parts.flatMap((part) => part.edges) };
+}
+
+/** Nodes or edges per part of an answer: a part maps and encodes in a few milliseconds (docs/decisions.md, "Large lineage answers"). */
+export const LINEAGE_PART_SIZE = 2000;
+
+/**
+ * The answer in parts whose encodings, one after the other, are the whole
+ * answer's bytes (encodeInParts): the root, the nodes and the edges a part
+ * size at a time, then the other fields. Each part is mapped only when it is
+ * asked for.
+ */
+export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCommand['view'], partSize = LINEAGE_PART_SIZE): Generator<GetLineageResponse> {
+  const empty = GetLineageResponse.fromPartial({});
   const compact = view === 'COMPACT';
-  return {
-    root: toLineageNode(rootNode, view),
-    nodes: compact ? [] : lineage.nodes.map((node) => toLineageNode(node, view)),
-    edges: compact ? [] : lineageEdges(lineage),
+  yield { ...empty, root: toLineageNode({ row: lineage.root, depth: 0, relation: 'ROOT' }, view) };
+  if (!compact) {
+    for (let i = 0; i < lineage.nodes.length; i += partSize) {
+      yield { ...empty, nodes: lineage.nodes.slice(i, i + partSize).map((node) => toLineageNode(node, view)) };
+    }
+    const edgeCount = lineage.edgeIndexes.length / 2;
+    for (let k = 0; k < edgeCount; k += partSize) yield { ...empty, edges: lineageEdges(lineage, k, k + partSize) };
+  }
+  yield {
+    ...empty,
     ancestorDepth: lineage.ancestorDepth,
     descendantDepth: lineage.descendantDepth,
     truncated: lineage.truncation.length > 0,

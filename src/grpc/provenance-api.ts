@@ -1,7 +1,7 @@
 import type { Server } from '@grpc/grpc-js';
 import { ProvenanceServiceService, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { CallEdge, type CallDependencies } from './call.js';
-import { streamsAcceptingEncodedMessages } from './encoded-messages.js';
+import { acceptingEncodedMessages } from './encoded-messages.js';
 import { auditHandlers } from './handlers/audit.js';
 import { eventHandlers } from './handlers/events.js';
 import { executionHandlers } from './handlers/execution.js';
@@ -29,5 +29,5 @@ export function addToServer(server: Server, deps: ProvenanceApiDependencies): vo
     ...eventHandlers(edge),
     ...auditHandlers(edge),
   };
-  server.addService(streamsAcceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, deps.decoding)), handlers);
+  server.addService(acceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, deps.decoding)), handlers);
 }

@@ -2,7 +2,7 @@ import type { LineageCommand, ListDependentsCommand } from '../domain/commands.j
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
-import { buildLineage, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
+import { buildLineage, buildLineageInSteps, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -11,6 +11,7 @@ import { Violations, effectivePageSize } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
+import { inTurns, nextTurn } from './next-turn.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
@@ -29,6 +30,7 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
   });
+  await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
   return seen;
@@ -65,7 +67,8 @@ async function walk(
       ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection, nearest: limits.maxNodes + 1 })
       : undefined;
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
-  return buildLineage(rootRow(root, projection), { ancestors, descendants }, limits);
+  // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
+  return inTurns(buildLineageInSteps(rootRow(root, projection), { ancestors, descendants }, limits));
 }
 
 /** The root as the store would return it in that projection: its whole record in FULL only. */

@@ -9,7 +9,7 @@ import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
 import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
-import { packLineageRows, unpackLineageRows } from '../../src/adapters/sqlite/packed-lineage-rows.js';
+import { ROWS_PER_STEP, packLineageRows, unpackLineageRowsInSteps } from '../../src/adapters/sqlite/packed-lineage-rows.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { freshEtag, makeJob, mulberry32, nextJobId, randomDag } from '../support/job-records.js';
 import { rejection } from '../support/waits.js';
@@ -162,6 +162,23 @@ describe('SQLite lineage graph (compact, in the background)', function () {
       releaseLoad();
       await store.close();
     }
+  });
+
+  /** The rows unpacked, with the number of pauses on the way. */
+  function unpacked(packed: ReturnType<typeof packLineageRows>): { rows: LineageRow[]; pauses: number } {
+    const steps = unpackLineageRowsInSteps(packed);
+    for (let pauses = 0; ; pauses++) {
+      const step = steps.next();
+      if (step.done) return { rows: step.value, pauses };
+    }
+  }
+  const unpackLineageRows = (packed: ReturnType<typeof packLineageRows>) => unpacked(packed).rows;
+
+  it('unpacks many rows in steps, pausing between them', () => {
+    const rows = Array.from({ length: ROWS_PER_STEP * 2 + 1 }, (_, i): LineageRow => ({ jobId: `j${i}`, parentIds: i === 0 ? [] : [`j${i - 1}`], tenant: 't', readers: [], depth: i + 1 }));
+    const { rows: back, pauses } = unpacked(packLineageRows(rows));
+    expect(pauses).to.equal(2);
+    expect(back).to.deep.equal(rows);
   });
 
   it('packs rows without records for the crossing between threads, and unpacks them equal', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildLineage, lineageEdges, findCycle, type LineageRow } from '../../src/domain/lineage.js';
+import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, lineageEdges, findCycle, type LineageRow } from '../../src/domain/lineage.js';
 
 const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds, tenant: 't', readers: [] });
 
@@ -76,6 +76,22 @@ describe('buildLineage', () => {
     // a → r → s and a → s
     const lineage = buildLineage(row('r', 'a'), { ancestors: [a], descendants: [row('s', 'r', 'a')] }, { maxDepth: 5, maxNodes: 10 });
     expect(lineageEdges(lineage)).to.deep.include({ parentJobId: 'a', childJobId: 's' });
+  });
+});
+
+describe('buildLineageInSteps', () => {
+  it('pauses between steps of a large lineage and ends with what buildLineage builds', () => {
+    // A chain of 2.5 steps' worth of ancestors, each also a child of the first: 5 steps' worth of edges.
+    const count = LINEAGE_STEP_SIZE * 2.5;
+    const rows = Array.from({ length: count }, (_, i) => row(`j${i}`, ...(i === 0 ? [] : [`j${i - 1}`, 'j0'])));
+    const root = row('root', `j${count - 1}`);
+    const steps = buildLineageInSteps(root, { ancestors: rows, descendants: [] }, { maxDepth: count, maxNodes: count });
+    let pauses = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) pauses++;
+    expect(pauses).to.be.at.least(6);
+    expect(step.value).to.deep.equal(buildLineage(root, { ancestors: rows, descendants: [] }, { maxDepth: count, maxNodes: count }));
+    expect(step.value.nodes).to.have.length(count);
   });
 });
 

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
-import { unpackLineageRows, type PackedLineageRows } from './packed-lineage-rows.js';
+import { unpackLineageRowsInSteps, type PackedLineageRows } from './packed-lineage-rows.js';
 
 export interface GraphWorkerData {
   path: string;
@@ -115,7 +115,7 @@ export class LineageGraphThread {
         this.pending.delete(message.id);
         if (this.pending.size === 0) this.worker.unref();
         if (message.type === 'answer') waiting.resolve(message.rows);
-        else if (message.type === 'packedAnswer') waiting.resolve(unpackLineageRows(message.packed));
+        else if (message.type === 'packedAnswer') unpackInTurns(message.packed, waiting);
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }
     }
@@ -129,4 +129,23 @@ export class LineageGraphThread {
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
   }
+}
+
+/**
+ * Unpacks a large answer a step at a time, with a turn of the event loop
+ * between steps, so that the calls beside it are served meanwhile
+ * (docs/decisions.md, "Large lineage answers").
+ */
+function unpackInTurns(packed: PackedLineageRows, waiting: Pending): void {
+  const steps = unpackLineageRowsInSteps(packed);
+  const step = () => {
+    try {
+      const next = steps.next();
+      if (next.done) waiting.resolve(next.value);
+      else setImmediate(step);
+    } catch (error) {
+      waiting.reject(error);
+    }
+  };
+  step();
 }

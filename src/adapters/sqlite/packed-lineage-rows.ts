@@ -50,14 +50,22 @@ export function packLineageRows(rows: readonly LineageRow[]): PackedLineageRows 
   return { strings: JSON.stringify(strings.values), readerLists: JSON.stringify(readerLists.values), columns, parents: Int32Array.from(parents) };
 }
 
-/** The rows packLineageRows packed; rows with equal reader lists share one array. */
-export function unpackLineageRows(packed: PackedLineageRows): LineageRow[] {
+/** Rows unpacked between two pauses of unpackLineageRowsInSteps: a step takes a few milliseconds. */
+export const ROWS_PER_STEP = 10_000;
+
+/**
+ * The rows packLineageRows packed (rows with equal reader lists share one
+ * array), pausing (yield) after each ROWS_PER_STEP rows, so that the
+ * receiving thread can serve other calls between steps; it returns the rows.
+ */
+export function* unpackLineageRowsInSteps(packed: PackedLineageRows): Generator<void, LineageRow[]> {
   const strings = JSON.parse(packed.strings) as string[];
   const readerLists = (JSON.parse(packed.readerLists) as number[][]).map((list) => list.map((index) => strings[index]!));
   const { columns, parents } = packed;
   const rows = new Array<LineageRow>(columns.length / COLUMNS);
   let parent = 0;
   for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % ROWS_PER_STEP === 0) yield;
     const at = i * COLUMNS;
     const parentIds = new Array<string>(columns[at + 7]!);
     for (let p = 0; p < parentIds.length; p++) parentIds[p] = strings[parents[parent++]!]!;

@@ -1,15 +1,16 @@
 import { invalidArgument } from '../../domain/errors.js';
 import { renderGraph } from '../../domain/graph-export/index.js';
 import { lineageEdges } from '../../domain/lineage.js';
-import { ReproducibilityIssueReason, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { GetLineageResponse, ReproducibilityIssueReason, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
+import { encodeInParts } from '../encoded-messages.js';
 import {
   directionsFromProto,
   graphFormatFromProto,
   lineageViewFromProto,
   restrictedJob,
   toJobMessage,
-  toLineageResponse,
+  lineageResponseParts,
   toProtoGraphFormat,
   toTruncationReasons,
 } from '../mapping.js';
@@ -31,7 +32,7 @@ export function lineageHandlers(
           maxNodes: request.maxNodes,
           view,
         });
-        return toLineageResponse(lineage, view);
+        return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
       },
       audited: rootOnly,
     }),

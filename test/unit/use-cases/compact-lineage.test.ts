@@ -8,7 +8,8 @@ import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-prove
 import type { LineageView } from '../../../src/domain/commands.js';
 import type { LineageDirection } from '../../../src/domain/lineage.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
-import { toLineageResponse } from '../../../src/grpc/mapping.js';
+import { encodeInParts } from '../../../src/grpc/encoded-messages.js';
+import { lineageResponseParts, toLineageResponse } from '../../../src/grpc/mapping.js';
 import { mulberry32, randomDag } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 
@@ -16,7 +17,8 @@ import { memoryService, principal, type MemoryService } from '../../support/memo
  * GetLineage's COMPACT view, as it crosses the wire and the TypeScript
  * client reads it (LineageGraph), equals the IDS view's answer, on random
  * DAGs where every seventh job belongs to another tenant (restricted
- * placeholders), cut by max_nodes and max_depth, each direction and both.
+ * placeholders), cut by max_nodes and max_depth, each direction and both;
+ * every view's answer encoded in parts is the same bytes as in one call.
  */
 
 const alice = principal('default', 'alice');
@@ -28,10 +30,14 @@ const stores: Array<{ name: string; open(): ProvenanceStore }> = [
   { name: 'SQLite', open: () => SqliteProvenanceStore.open({ path: join(sqliteDirectory, `${Date.now()}-${Math.random()}.db`) }) },
 ];
 
-/** The answer as a client decodes it off the wire. */
-async function wireAnswer(s: MemoryService, view: LineageView, command: { jobId: string; directions: LineageDirection[]; maxDepth: number; maxNodes: number }): Promise<GetLineageResponse> {
-  const answer = toLineageResponse(await s.service.getLineage(alice, { ...command, view }), view);
-  return GetLineageResponse.decode(GetLineageResponse.encode(answer).finish());
+type Command = { jobId: string; directions: LineageDirection[]; maxDepth: number; maxNodes: number };
+
+/** The answer as a client decodes it off the wire, encoded in parts (of 7 nodes or edges) as the server sends it; those bytes are the whole answer's. */
+async function wireAnswer(s: MemoryService, view: LineageView, command: Command): Promise<GetLineageResponse> {
+  const lineage = await s.service.getLineage(alice, { ...command, view });
+  const { bytes } = await encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view, 7));
+  expect(bytes).to.deep.equal(Buffer.from(GetLineageResponse.encode(toLineageResponse(lineage, view)).finish()));
+  return GetLineageResponse.decode(bytes);
 }
 
 /** What a caller reads of the compact answer through LineageGraph, shaped as a GetLineageResponse. */
@@ -89,6 +95,15 @@ describe('use cases: the compact lineage view', () => {
         expect(seen.hidden).to.be.greaterThan(0);
         expect(seen.maxNodes).to.be.greaterThan(0);
         expect(seen.maxDepth).to.be.greaterThan(0);
+      });
+
+      it('is encoded in parts to the bytes of the whole answer in every view', async () => {
+        const jobId = dag[JOBS - 1]!.jobId;
+        for (const view of ['IDS', 'COMPACT', 'BASIC', 'FULL'] as LineageView[]) {
+          const answer = await wireAnswer(s, view, { jobId, directions: ['ANCESTORS', 'DESCENDANTS'], maxDepth: 0, maxNodes: 0 });
+          expect(answer.hiddenNodeCount).to.be.greaterThan(0);
+          if (view !== 'COMPACT') expect(answer.edges.length).to.be.greaterThan(7);
+        }
       });
 
       it('packs the ids once, with the root at index 0 and each edge as a pair of indexes', async () => {
