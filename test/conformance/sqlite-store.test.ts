@@ -79,7 +79,7 @@ describe('SQLite schema migration', function () {
       const children = await store.listChildren(parent.jobId, 10);
       expect(children.map((r) => r.jobId)).to.deep.equal(sortById([olderResult, newerResult, running]).map((r) => r.jobId));
 
-      const query = { ...hashes, excludeJobId: parent.jobId };
+      const query = { ...hashes, cacheKeySalt: '', excludeJobId: parent.jobId };
       expect((await store.findReusableResult(query))?.jobId).to.equal(newerResult.jobId);
       expect((await store.findReusableResult({ ...query, completedAfter: at(1500) }))?.jobId).to.equal(newerResult.jobId);
       expect((await store.findReusableResult({ ...query, completedAfter: at(2000) }))?.jobId).to.equal(undefined);
@@ -132,7 +132,7 @@ describe('SQLite schema migration', function () {
     try {
       expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
       expect(await store.listWithPendingEvents(10)).to.deep.equal([pending]);
-      expect((await store.findReusableResult({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, excludeJobId: 'none' }))?.jobId).to.equal(
+      expect((await store.findReusableResult({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, cacheKeySalt: '', excludeJobId: 'none' }))?.jobId).to.equal(
         result.jobId,
       );
       expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['QUEUED'], limit: 10 })).to.deep.equal([queued]);
@@ -182,7 +182,7 @@ describe('SQLite schema migration', function () {
       }
       expect(paged).to.deep.equal(visible.map((r) => r.jobId));
       expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
-      expect((await store.findReusableResult({ ...hashes, excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: '', excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
       expect(await store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([
         { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject], depth: 1 },
       ]);

@@ -53,14 +53,14 @@ export function describeQueries(suite: StoreSuite): void {
     });
 
     async function found(overrides: { excludeJobId?: string; completedAfter?: Date; tenant?: string } = {}): Promise<string | undefined> {
-      const result = await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody`, ...overrides });
+      const result = await store().findReusableResult({ tenant, definitionHash, inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody`, ...overrides });
       return result?.jobId;
     }
 
     it('finds the newest fresh success of the tenant, definition and input, whole', async () => {
       expect(await found()).to.equal(`${tag}-a`);
       const [stored] = await store().getJobs([`${tag}-a`]);
-      expect(await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
+      expect(await store().findReusableResult({ tenant, definitionHash, inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
     });
 
     it('skips a result whose payload was redacted, however new', async () => {
@@ -83,8 +83,8 @@ export function describeQueries(suite: StoreSuite): void {
     });
 
     it('finds nothing for other hashes, and only its own in another tenant', async () => {
-      expect(await store().findReusableResult({ tenant, definitionHash, inputHash: sha256Hex('unknown'), excludeJobId: `${tag}-nobody` })).to.equal(undefined);
-      expect(await store().findReusableResult({ tenant, definitionHash: sha256Hex('unknown'), inputHash, excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+      expect(await store().findReusableResult({ tenant, definitionHash, inputHash: sha256Hex('unknown'), cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+      expect(await store().findReusableResult({ tenant, definitionHash: sha256Hex('unknown'), inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.equal(undefined);
       expect(await found({ tenant: otherTenantResult.tenant })).to.equal(otherTenantResult.jobId);
       expect(await found({ tenant: uniqueTenant() })).to.equal(undefined);
     });
