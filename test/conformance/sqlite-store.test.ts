@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 import { withEvents } from '../../src/domain/job-events.js';
+import { cacheKeySalt } from '../../src/domain/cache-salt.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
@@ -254,6 +255,30 @@ describe('SQLite schema migration', function () {
     }
   });
 
+  it('brings a database of issue #15 (schema version 6) to the current version: its results stay reusable without salts, and only without (issue #16 item 5)', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const result = makeJob({ tenant, completedAt: new Date(Date.UTC(2026, 0, 1)) });
+    writeIssue15Database(path, [result]);
+
+    const hashes = { tenant, definitionHash: result.definitionHash, inputHash: result.inputHash, excludeJobId: 'none' };
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(await store.findReusableResult({ ...hashes, cacheKeySalt: '' })).to.deep.equal(result);
+      expect(await store.findReusableResult({ ...hashes, cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 'new' }) })).to.equal(undefined);
+      const salted = makeJob({ tenant, definitionHash: result.definitionHash, inputHash: result.inputHash, tenantCacheSalt: 'new', completedAt: new Date(Date.UTC(2026, 0, 2)) });
+      await store.insertJobs([salted]);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 'new' }) }))?.jobId).to.equal(salted.jobId);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: '' }))?.jobId).to.equal(result.jobId);
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+  });
+
   it('creates the current version in a new database', async () => {
     const path = newPath();
     await SqliteProvenanceStore.open({ path }).close();
@@ -355,6 +380,11 @@ function writeIssue7Database(path: string, records: readonly JobRecord[]): void 
   writeOldDatabase(path, 5, records);
 }
 
+/** A database as the committed code of issue #15 wrote it: its schema (version 6), rows, edges and reader rows; records without outboxes or salts. */
+function writeIssue15Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 6, records);
+}
+
 /**
  * The jobs columns each schema version added, with their values as the code of that version wrote them
  * (version 4 added readers and payload_redacted, and job_readers; version 5 no column).
@@ -381,6 +411,7 @@ const COLUMNS_BY_VERSION: Array<Record<string, (r: JobRecord) => unknown>> = [
   { completed_at: (r) => r.completedAt?.getTime() ?? null, origin: (r) => r.origin },
   { pending_event_count: (r) => r.pendingEvents?.length ?? 0 },
   { readers: (r) => JSON.stringify(r.readers), payload_redacted: (r) => (r.payloadRedacted ? 1 : 0) },
+  {},
   {},
 ];
 
@@ -529,5 +560,22 @@ BEGIN
 END;
 `;
 
+const ISSUE_15_MIGRATION = `
+CREATE TABLE job_outbox (
+  job_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (job_id, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO job_outbox (job_id, seq, event)
+  SELECT jobs.job_id, pending.value ->> 'seq', json(pending.value)
+  FROM jobs, json_each(jobs.doc, '$.pendingEvents') AS pending WHERE jobs.pending_event_count > 0;
+UPDATE jobs SET doc = json_remove(doc, '$.pendingEvents'), pending_event_count = 0 WHERE pending_event_count > 0;
+DROP INDEX jobs_with_pending_events;
+DROP INDEX jobs_by_origin_status;
+CREATE INDEX jobs_submitted_by_status ON jobs (status, job_id) WHERE origin = 'SUBMITTED';
+DROP INDEX job_readers_by_job;
+`;
+
 /** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
-const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION];
+const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION, ISSUE_15_MIGRATION];
