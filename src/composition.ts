@@ -105,7 +105,7 @@ export async function openRuntime(
     secret: config.security.secret ?? randomBytes(32),
     audit,
     metrics,
-    execution: { cacheTtlMs: execution.cacheTtlMs, jobTimeoutMs: execution.jobTimeoutMs, maxOutputBytes: execution.maxOutputBytes },
+    execution: { cacheTtlMs: execution.cacheTtlMs, tenantCacheSalts: execution.tenantCacheSalts, jobTimeoutMs: execution.jobTimeoutMs, maxOutputBytes: execution.maxOutputBytes },
     log,
     now: () => new Date(),
   });

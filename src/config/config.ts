@@ -1,6 +1,6 @@
 import { loadAuthConfig, type AuthConfig } from '../auth/auth-config.js';
 import { ConfigError } from './config-error.js';
-import { address, boolean, integer, list, oneOf, retention, secret, token, type Read } from './values.js';
+import { address, boolean, integer, list, oneOf, retention, secret, tenantCacheSalts, token, type Read } from './values.js';
 import { DEFAULT_VOLATILE_KEYS } from '../domain/hashing.js';
 import { DEFAULT_REDACT_KEYS, normalizeSecretKey } from '../domain/redaction.js';
 
@@ -63,6 +63,8 @@ export interface Config {
     jobBackoffMs: number;
     stallIntervalMs: number;
     cacheTtlMs: number;
+    /** Each tenant's cache salt (PROVENANCE_CACHE_SALTS); a tenant not named has none. */
+    tenantCacheSalts: ReadonlyMap<string, string>;
     maxOutputBytes: number;
     handlerModules: string[];
     repairIntervalMs: number;
@@ -155,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
       jobBackoffMs: integer(read, 'PROVENANCE_JOB_BACKOFF_MS', 1_000, 1, 3_600_000),
       stallIntervalMs: integer(read, 'PROVENANCE_STALL_INTERVAL_MS', 5_000, 100, 3_600_000),
       cacheTtlMs: integer(read, 'PROVENANCE_CACHE_TTL', 86_400, 0, 10 * 365 * 86_400) * 1000,
+      tenantCacheSalts: tenantCacheSalts(read, 'PROVENANCE_CACHE_SALTS'),
       maxOutputBytes: integer(read, 'PROVENANCE_MAX_OUTPUT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
       handlerModules: read('PROVENANCE_HANDLERS') === undefined ? [] : list(read, 'PROVENANCE_HANDLERS', []),
       repairIntervalMs: integer(read, 'PROVENANCE_REPAIR_INTERVAL_MS', 60_000, 0, 86_400_000),

@@ -1,3 +1,4 @@
+import { CACHE_SALT_RULE, isValidCacheSalt } from '../domain/cache-salt.js';
 import { ConfigError } from './config-error.js';
 
 /** Reads one environment variable: undefined when unset or blank. */
@@ -69,4 +70,32 @@ export function list(read: Read, name: string, fallback: readonly string[]): str
   const items = text.split(',').map((item) => item.trim());
   if (items.some((item) => item === '')) throw new ConfigError(name, `must be a comma-separated list without empty items, got "${text}"`);
   return items;
+}
+
+/** The most tenants PROVENANCE_CACHE_SALTS may name. */
+const MAX_SALTED_TENANTS = 10_000;
+
+/**
+ * A JSON object of tenant to cache salt ({"acme": "2026-12-05"}); each salt
+ * follows the rule of a request's cache_salt. Unset: no tenant has a salt.
+ */
+export function tenantCacheSalts(read: Read, name: string): ReadonlyMap<string, string> {
+  const text = read(name);
+  if (text === undefined) return new Map();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(name, 'must be a JSON object of tenant to salt, e.g. {"acme": "2026-12-05"}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(name, 'must be a JSON object of tenant to salt, e.g. {"acme": "2026-12-05"}');
+  }
+  const entries = Object.entries(parsed);
+  if (entries.length > MAX_SALTED_TENANTS) throw new ConfigError(name, `may name at most ${MAX_SALTED_TENANTS} tenants, got ${entries.length}`);
+  for (const [tenant, salt] of entries) {
+    if (tenant === '' || tenant.length > 256) throw new ConfigError(name, 'each tenant must be 1 to 256 characters');
+    if (typeof salt !== 'string' || !isValidCacheSalt(salt)) throw new ConfigError(name, `the salt of tenant "${tenant}" ${CACHE_SALT_RULE}`);
+  }
+  return new Map(entries as Array<[string, string]>);
 }

@@ -28,6 +28,7 @@ export interface RecordJobCommand {
   readers: string[];
   attempt: number;
   etag?: string;
+  cacheSalt?: string;
 }
 
 export interface PageRequest {
@@ -70,6 +71,7 @@ export interface SubmitJobCommand {
   requestId?: string;
   metadata: JsonObject;
   readers: string[];
+  cacheSalt?: string;
 }
 
 export interface RerunJobCommand {
@@ -84,6 +86,8 @@ export interface RerunJobCommand {
   /** undefined: BYPASS. */
   cachePolicy?: CachePolicy | 'INVALID';
   requestId?: string;
+  /** undefined: the original's. */
+  cacheSalt?: string;
 }
 
 export interface CancelJobCommand {

@@ -1,3 +1,4 @@
+import { saltsOf } from './cache-salt.js';
 import type { SubmitJobCommand } from './commands.js';
 import { withEvents, withLifecycleEvents } from './job-events.js';
 import { canonicalJson, hashedOutput, inputHash, sha256Hex } from './hashing.js';
@@ -47,6 +48,8 @@ export interface NewSubmissionContext {
   fingerprint: string;
   payloadRedacted: boolean;
   rerunOfJobId?: string;
+  /** The tenant's salt now (PROVENANCE_CACHE_SALTS); undefined: none. */
+  tenantCacheSalt?: string;
 }
 
 export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissionContext): JobRecord {
@@ -73,6 +76,7 @@ export function newSubmittedJob(command: SubmitJobCommand, context: NewSubmissio
     origin: 'SUBMITTED',
     payloadRedacted: context.payloadRedacted,
     cachePolicy: context.cachePolicy,
+    ...saltsOf(context.tenantCacheSalt, command.cacheSalt),
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;

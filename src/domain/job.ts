@@ -59,6 +59,10 @@ export interface JobRecord {
   payloadRedacted: boolean;
   /** For submitted jobs: how the worker uses the result cache. */
   cachePolicy?: CachePolicy;
+  /** The salt the creating request named (cache-salt.ts); absent: none. */
+  cacheSalt?: string;
+  /** The tenant's salt (PROVENANCE_CACHE_SALTS) when the job was created; absent: none. */
+  tenantCacheSalt?: string;
   /** Idempotency key of the request that created the record (AIP-155). */
   requestId?: string;
   /** Fingerprint of the request that created the record: replays of it are answered from the record. */

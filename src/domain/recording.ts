@@ -1,4 +1,5 @@
 import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
+import { saltsOf } from './cache-salt.js';
 import type { RecordJobCommand } from './commands.js';
 import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
 import { withLifecycleEvents } from './job-events.js';
@@ -36,6 +37,8 @@ export interface NewRecordContext {
   inputHash: string;
   fingerprint: string;
   payloadRedacted: boolean;
+  /** The tenant's salt now (PROVENANCE_CACHE_SALTS); undefined: none. */
+  tenantCacheSalt?: string;
 }
 
 export function newRecordedJob(command: RecordJobCommand, context: NewRecordContext): JobRecord {
@@ -61,6 +64,7 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
     etag: newEtag(),
     origin: 'RECORDED',
     payloadRedacted: context.payloadRedacted,
+    ...saltsOf(context.tenantCacheSalt, command.cacheSalt),
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;
@@ -95,7 +99,7 @@ export function updateRecordedJob(principal: Principal, existing: JobRecord, com
     });
   }
   if (!sameJob(existing, command)) {
-    throw jobExists(existing.jobId, 'with a different type, payload, provider or parents');
+    throw jobExists(existing.jobId, 'with a different type, payload, provider, parents or cache salt');
   }
   const merged = withOutcome(
     {
@@ -160,7 +164,8 @@ function sameJob(existing: JobRecord, command: RecordJobCommand): boolean {
     canonicalJson(existing.payload) === canonicalJson(command.payload) &&
     canonicalJson({ ...existing.provider }) === canonicalJson({ ...command.provider }) &&
     existing.parentIds.length === command.parentIds.length &&
-    existing.parentIds.every((id, i) => id === command.parentIds[i])
+    existing.parentIds.every((id, i) => id === command.parentIds[i]) &&
+    (existing.cacheSalt ?? '') === (command.cacheSalt ?? '')
   );
 }
 

@@ -10,7 +10,8 @@ export type ReproducibilityIssueReason =
   | 'DEFINITION_HASH_MISMATCH'
   | 'INPUT_HASH_MISMATCH'
   | 'NO_HANDLER'
-  | 'ANCESTRY_TRUNCATED';
+  | 'ANCESTRY_TRUNCATED'
+  | 'CACHE_SALT_MISMATCH';
 
 export interface ReproducibilityIssue {
   reason: ReproducibilityIssueReason;
@@ -29,6 +30,8 @@ export interface ReproducibilityInput {
   volatileKeys: ReadonlySet<string>;
   /** Whether this service could run a job of that type and provider again. */
   hasHandler(type: string, providerId: string): boolean;
+  /** The salt the tenant of a record has now (PROVENANCE_CACHE_SALTS); undefined: none. */
+  tenantCacheSalt(tenant: string): string | undefined;
   /** Who asks: of an ancestor it may not read, it is told that it is there, under its placeholder, and nothing else. */
   viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
 }
@@ -49,6 +52,14 @@ export function checkReproducibility(input: ReproducibilityInput): Reproducibili
     }
     if (record.cacheState === 'STALE') {
       issues.push({ reason: 'STALE_RESULT', jobId: record.jobId, message: `${subject} has a stale result: something upstream changed` });
+    }
+    const saltNow = input.tenantCacheSalt(record.tenant) ?? '';
+    if (record.status === 'SUCCEEDED' && (record.tenantCacheSalt ?? '') !== saltNow) {
+      issues.push({
+        reason: 'CACHE_SALT_MISMATCH',
+        jobId: record.jobId,
+        message: `${subject} succeeded under tenant cache salt "${record.tenantCacheSalt ?? ''}", but the tenant's salt is now "${saltNow}": its result is disowned, and the same job would run again`,
+      });
     }
     if (record.payloadRedacted) {
       issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: record.jobId, message: `the stored payload of ${subject} was redacted` });

@@ -1,5 +1,6 @@
 import { isReaderGrant } from './access.js';
 import type { RecordJobCommand, SubmitJobCommand } from './commands.js';
+import { CACHE_SALT_RULE, isValidCacheSalt } from './cache-salt.js';
 import type { FieldViolation } from './errors.js';
 import { canonicalJson, findNonFiniteNumber, outputHash } from './hashing.js';
 import { isValidJobId } from './ids.js';
@@ -92,6 +93,10 @@ export class Violations {
     if (value !== undefined && value.length > max) this.add(field, `must be at most ${max} characters`);
   }
 
+  cacheSalt(field: string, value: string | undefined): void {
+    if (value !== undefined && !isValidCacheSalt(value)) this.add(field, CACHE_SALT_RULE);
+  }
+
   printableToken(field: string, value: string | undefined, max: number): void {
     if (value === undefined) return;
     if (value.length > max || !PRINTABLE_TOKEN.test(value)) {
@@ -179,6 +184,7 @@ export function validateSubmitJob(command: SubmitJobCommand, limits: ServiceLimi
 /** What RecordJob and SubmitJob share: the job's definition, parents, labels, readers and idempotency key. */
 function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJobCommand, limits: ServiceLimits): void {
   v.printableToken('request_id', command.requestId, 128);
+  v.cacheSalt('cache_salt', command.cacheSalt);
   v.type('type', command.type);
   v.json('payload', command.payload, limits.maxPayloadBytes);
   v.json('metadata', command.metadata, limits.maxPayloadBytes);

@@ -55,6 +55,7 @@ export function toRecordJobCommand(request: RecordJobRequest): RecordJobCommand 
     readers: request.readerSubjects,
     attempt: request.attempt,
     etag: request.etag || undefined,
+    cacheSalt: request.cacheSalt || undefined,
   };
 }
 
@@ -94,6 +95,8 @@ export function toJobMessage(record: JobView): Job {
     restricted: false,
     updateTime: record.updatedAt,
     cachePolicy: record.cachePolicy ? toProtoEnum(ProtoCachePolicy, 'CACHE_POLICY_', record.cachePolicy) : ProtoCachePolicy.CACHE_POLICY_UNSPECIFIED,
+    cacheSalt: record.cacheSalt ?? '',
+    tenantCacheSalt: record.tenantCacheSalt ?? '',
   };
 }
 
@@ -114,6 +117,7 @@ export function toSubmitJobCommand(request: SubmitJobRequest): SubmitJobCommand 
     readers: request.readerSubjects,
     ...(cachePolicy ? { cachePolicy } : {}),
     ...(request.requestId ? { requestId: request.requestId } : {}),
+    ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
   };
 }
 
@@ -128,6 +132,7 @@ export function toRerunJobCommand(request: RerunJobRequest): RerunJobCommand {
     replaceParents: request.replaceParents,
     ...(cachePolicy ? { cachePolicy } : {}),
     ...(request.requestId ? { requestId: request.requestId } : {}),
+    ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
   };
 }
 

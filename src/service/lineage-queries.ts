@@ -209,6 +209,7 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
+    tenantCacheSalt: (tenant) => deps.execution.tenantCacheSalts.get(tenant),
     viewer: viewerOf(deps, principal),
   });
   deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');

@@ -66,6 +66,8 @@ export interface ServiceDependencies {
 export interface ExecutionSettings {
   /** How old a cached result may be; 0: any age. */
   cacheTtlMs: number;
+  /** Each tenant's cache salt (PROVENANCE_CACHE_SALTS): new records take their tenant's. */
+  tenantCacheSalts: ReadonlyMap<string, string>;
   /** A handler still running after this is aborted and the attempt fails with TIMEOUT. */
   jobTimeoutMs: number;
   /** Outputs larger than this (canonical JSON) keep only their hash. */

@@ -176,6 +176,7 @@ class BatchRecorder {
       ),
       fingerprint: item.fingerprint,
       payloadRedacted: item.payloadRedacted,
+      tenantCacheSalt: this.deps.execution.tenantCacheSalts.get(this.principal.tenant),
     });
     this.addPending(record);
     if (command.requestId) this.byRequestId.set(command.requestId, record);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 import { withEvents } from '../../src/domain/job-events.js';
+import { cacheKeySalt } from '../../src/domain/cache-salt.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
@@ -79,7 +80,7 @@ describe('SQLite schema migration', function () {
       const children = await store.listChildren(parent.jobId, 10);
       expect(children.map((r) => r.jobId)).to.deep.equal(sortById([olderResult, newerResult, running]).map((r) => r.jobId));
 
-      const query = { ...hashes, excludeJobId: parent.jobId };
+      const query = { ...hashes, cacheKeySalt: '', excludeJobId: parent.jobId };
       expect((await store.findReusableResult(query))?.jobId).to.equal(newerResult.jobId);
       expect((await store.findReusableResult({ ...query, completedAfter: at(1500) }))?.jobId).to.equal(newerResult.jobId);
       expect((await store.findReusableResult({ ...query, completedAfter: at(2000) }))?.jobId).to.equal(undefined);
@@ -132,7 +133,7 @@ describe('SQLite schema migration', function () {
     try {
       expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
       expect(await store.listWithPendingEvents(10)).to.deep.equal([pending]);
-      expect((await store.findReusableResult({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, excludeJobId: 'none' }))?.jobId).to.equal(
+      expect((await store.findReusableResult({ tenant, definitionHash: parent.definitionHash, inputHash: parent.inputHash, cacheKeySalt: '', excludeJobId: 'none' }))?.jobId).to.equal(
         result.jobId,
       );
       expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['QUEUED'], limit: 10 })).to.deep.equal([queued]);
@@ -182,7 +183,7 @@ describe('SQLite schema migration', function () {
       }
       expect(paged).to.deep.equal(visible.map((r) => r.jobId));
       expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([sharedTwice, shared]);
-      expect((await store.findReusableResult({ ...hashes, excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: '', excludeJobId: root.jobId }))?.jobId).to.equal(result.jobId);
       expect(await store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })).to.deep.equal([
         { jobId: shared.jobId, parentIds: [root.jobId], tenant: otherTenant, readers: ['zoe@example.test', subject], depth: 1 },
       ]);
@@ -252,6 +253,30 @@ describe('SQLite schema migration', function () {
     } finally {
       db.close();
     }
+  });
+
+  it('brings a database of issue #15 (schema version 6) to the current version: its results stay reusable without salts, and only without (issue #16 item 5)', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const result = makeJob({ tenant, completedAt: new Date(Date.UTC(2026, 0, 1)) });
+    writeIssue15Database(path, [result]);
+
+    const hashes = { tenant, definitionHash: result.definitionHash, inputHash: result.inputHash, excludeJobId: 'none' };
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(await store.findReusableResult({ ...hashes, cacheKeySalt: '' })).to.deep.equal(result);
+      expect(await store.findReusableResult({ ...hashes, cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 'new' }) })).to.equal(undefined);
+      const salted = makeJob({ tenant, definitionHash: result.definitionHash, inputHash: result.inputHash, tenantCacheSalt: 'new', completedAt: new Date(Date.UTC(2026, 0, 2)) });
+      await store.insertJobs([salted]);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 'new' }) }))?.jobId).to.equal(salted.jobId);
+      expect((await store.findReusableResult({ ...hashes, cacheKeySalt: '' }))?.jobId).to.equal(result.jobId);
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
   });
 
   it('creates the current version in a new database', async () => {
@@ -355,6 +380,11 @@ function writeIssue7Database(path: string, records: readonly JobRecord[]): void 
   writeOldDatabase(path, 5, records);
 }
 
+/** A database as the committed code of issue #15 wrote it: its schema (version 6), rows, edges and reader rows; records without outboxes or salts. */
+function writeIssue15Database(path: string, records: readonly JobRecord[]): void {
+  writeOldDatabase(path, 6, records);
+}
+
 /**
  * The jobs columns each schema version added, with their values as the code of that version wrote them
  * (version 4 added readers and payload_redacted, and job_readers; version 5 no column).
@@ -381,6 +411,7 @@ const COLUMNS_BY_VERSION: Array<Record<string, (r: JobRecord) => unknown>> = [
   { completed_at: (r) => r.completedAt?.getTime() ?? null, origin: (r) => r.origin },
   { pending_event_count: (r) => r.pendingEvents?.length ?? 0 },
   { readers: (r) => JSON.stringify(r.readers), payload_redacted: (r) => (r.payloadRedacted ? 1 : 0) },
+  {},
   {},
 ];
 
@@ -529,5 +560,22 @@ BEGIN
 END;
 `;
 
+const ISSUE_15_MIGRATION = `
+CREATE TABLE job_outbox (
+  job_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (job_id, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO job_outbox (job_id, seq, event)
+  SELECT jobs.job_id, pending.value ->> 'seq', json(pending.value)
+  FROM jobs, json_each(jobs.doc, '$.pendingEvents') AS pending WHERE jobs.pending_event_count > 0;
+UPDATE jobs SET doc = json_remove(doc, '$.pendingEvents'), pending_event_count = 0 WHERE pending_event_count > 0;
+DROP INDEX jobs_with_pending_events;
+DROP INDEX jobs_by_origin_status;
+CREATE INDEX jobs_submitted_by_status ON jobs (status, job_id) WHERE origin = 'SUBMITTED';
+DROP INDEX job_readers_by_job;
+`;
+
 /** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
-const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION];
+const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION, ISSUE_15_MIGRATION];

@@ -78,7 +78,7 @@ export function memoryService(options: MemoryServiceOptions = {}) {
       isSecretKey: secretKeyMatcher(['password', 'token']),
       ...options.limits,
     },
-    execution: { cacheTtlMs: 0, jobTimeoutMs: 60_000, maxOutputBytes: 64 * 1024, ...options.execution },
+    execution: { cacheTtlMs: 0, tenantCacheSalts: new Map(), jobTimeoutMs: 60_000, maxOutputBytes: 64 * 1024, ...options.execution },
     secret: Buffer.alloc(32, 7),
     audit,
     metrics: NO_METRICS,

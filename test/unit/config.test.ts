@@ -30,6 +30,22 @@ describe('loadConfig', () => {
     expect(config.volatileKeys).to.include.members(['timestamp', 'createdAt', 'updatedAt', 'requestedAt']);
   });
 
+  it('reads each tenant\'s cache salt from a JSON object, strictly (issue #16 item 5)', () => {
+    expect(loadConfig({}).execution.tenantCacheSalts).to.deep.equal(new Map());
+    expect(loadConfig({ PROVENANCE_CACHE_SALTS: '{"acme": "2026-12-05", "lab": "v2"}' }).execution.tenantCacheSalts).to.deep.equal(
+      new Map([['acme', '2026-12-05'], ['lab', 'v2']]),
+    );
+    const shape = 'PROVENANCE_CACHE_SALTS: must be a JSON object of tenant to salt, e.g. {"acme": "2026-12-05"}';
+    expect(refusal({ PROVENANCE_CACHE_SALTS: 'acme=v2' })).to.equal(shape);
+    expect(refusal({ PROVENANCE_CACHE_SALTS: '["v2"]' })).to.equal(shape);
+    expect(refusal({ PROVENANCE_CACHE_SALTS: '{"acme": 2}' })).to.equal(
+      'PROVENANCE_CACHE_SALTS: the salt of tenant "acme" must be 1 to 128 printable ASCII characters without spaces',
+    );
+    expect(refusal({ PROVENANCE_CACHE_SALTS: '{"acme": "two words"}' })).to.contain('the salt of tenant "acme"');
+    expect(refusal({ PROVENANCE_CACHE_SALTS: `{"acme": "${'x'.repeat(129)}"}` })).to.contain('the salt of tenant "acme"');
+    expect(refusal({ PROVENANCE_CACHE_SALTS: '{"": "v2"}' })).to.equal('PROVENANCE_CACHE_SALTS: each tenant must be 1 to 256 characters');
+  });
+
   it('lets a batch take at least the parents of one record', () => {
     expect(loadConfig({ PROVENANCE_MAX_PARENTS: '20000' })).to.deep.include({ maxParents: 20_000, maxBatchParents: 20_000 });
     expect(loadConfig({ PROVENANCE_MAX_PARENTS: '10', PROVENANCE_MAX_BATCH_PARENTS: '10' })).to.deep.include({ maxParents: 10, maxBatchParents: 10 });

@@ -129,6 +129,7 @@ describe('reproducibility of a job with a hidden parent (issue #13, item 6)', ()
       ancestryTruncated: false,
       volatileKeys: new Set(DEFAULT_VOLATILE_KEYS),
       hasHandler: () => true,
+      tenantCacheSalt: () => undefined,
       viewer: carl,
     });
     expect(issues).to.deep.equal([{ reason: 'INPUTS_INCOMPLETE', jobId: placeholder(parent.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' }]);

@@ -73,8 +73,11 @@ func TestEveryCall(t *testing.T) {
 		t.Errorf("CheckReproducibility %v", report)
 	}
 
-	echoed, err := client.SubmitJob(ctx, &provenancev1.SubmitJobRequest{Type: "echo", Payload: mustStruct(t, map[string]any{"text": "hi"})})
+	echoed, err := client.SubmitJob(ctx, &provenancev1.SubmitJobRequest{Type: "echo", Payload: mustStruct(t, map[string]any{"text": "hi"}), CacheSalt: prefix})
 	check(err)
+	if echoed.CacheSalt != prefix {
+		t.Errorf("SubmitJob cache salt %q", echoed.CacheSalt)
+	}
 	check(client.WatchEvents(ctx, &provenancev1.WatchEventsRequest{JobIds: []string{echoed.JobId}, StartPosition: provenancev1.StartPosition_START_POSITION_OLDEST},
 		func(event *provenancev1.ProvenanceEvent) error {
 			if event.Type == "job.provenance.completed" {

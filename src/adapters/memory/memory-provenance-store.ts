@@ -1,4 +1,5 @@
 import { compareCodeUnits } from '../../domain/hashing.js';
+import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import type { JobRecord } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
@@ -109,6 +110,7 @@ export class MemoryProvenanceStore implements ProvenanceStore {
         r.tenant === query.tenant &&
         r.definitionHash === query.definitionHash &&
         r.inputHash === query.inputHash &&
+        cacheKeySalt(r) === query.cacheKeySalt &&
         r.status === 'SUCCEEDED' &&
         r.cacheState === 'FRESH' &&
         !r.payloadRedacted &&

@@ -1,3 +1,4 @@
+import { cacheKeySalt } from '../../domain/cache-salt.js';
 import type { JobRecord } from '../../domain/job.js';
 import { setMember, type JsonObject, type JsonValue } from '../../domain/json.js';
 
@@ -6,10 +7,13 @@ import { setMember, type JsonObject, type JsonValue } from '../../domain/json.js
  * fields, with jobId as _id and the keys of client JSON escaped (see
  * escapeKeys), plus hasPendingEvents, true exactly when the outbox
  * (pendingEvents) is not empty: the key of a partial index, so that the few
- * records with pending events are found without reading the others. Absent
- * optional fields are not stored (ignoreUndefined).
+ * records with pending events are found without reading the others; and
+ * cacheKeySalt (domain/cache-salt.ts), only when the record has salts: part
+ * of the cache key index, absent (as in every document written before salts
+ * existed) for the records without. Absent optional fields are not stored
+ * (ignoreUndefined).
  */
-export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string; hasPendingEvents?: true };
+export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string; hasPendingEvents?: true; cacheKeySalt?: string };
 
 /*
  * Client JSON (payload, metadata, result.output) may use any object key, but
@@ -56,12 +60,14 @@ export function toDocument(record: JobRecord): JobDocument {
   const { jobId, ...fields } = record;
   const document: JobDocument = mapClientJson({ _id: jobId, ...fields }, escapeKeys);
   if (hasPendingEvents(record)) document.hasPendingEvents = true;
+  const salt = cacheKeySalt(record);
+  if (salt !== '') document.cacheKeySalt = salt;
   return document;
 }
 
 /** The record a document holds; fields the document lacks stay absent. */
 export function fromDocument(document: JobDocument): JobRecord {
-  const { _id, hasPendingEvents: _derived, ...fields } = document;
+  const { _id, hasPendingEvents: _derived, cacheKeySalt: _derivedSalt, ...fields } = document;
   return mapClientJson({ jobId: _id, ...fields }, unescapeKeys);
 }
 

@@ -52,8 +52,9 @@ export class MongoProvenanceStore implements ProvenanceStore {
   static async connect(options: MongoConnectionOptions): Promise<MongoProvenanceStore> {
     const { client, collection } = await connectCollection<JobDocument>(options, COLLECTION, [
       { key: { parentIds: 1 } },
-      // The cache lookup: a tenant's newest fresh result of one definition and input.
-      { key: { tenant: 1, definitionHash: 1, inputHash: 1, completedAt: -1, _id: -1 } },
+      // The cache lookup: a tenant's newest fresh result of one definition, input and salts (absent cacheKeySalt: none).
+      // A database created before salts keeps its index without cacheKeySalt too (docs/operations.md): it may be dropped.
+      { key: { tenant: 1, definitionHash: 1, inputHash: 1, cacheKeySalt: 1, completedAt: -1, _id: -1 } },
       { key: { status: 1, createdAt: -1 } },
       // The worker's startup sweep over submitted jobs by status.
       { key: { origin: 1, status: 1, _id: 1 } },
@@ -278,6 +279,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
         tenant: query.tenant,
         definitionHash: query.definitionHash,
         inputHash: query.inputHash,
+        cacheKeySalt: query.cacheKeySalt === '' ? { $exists: false } : query.cacheKeySalt,
         status: 'SUCCEEDED',
         cacheState: 'FRESH',
         payloadRedacted: false,

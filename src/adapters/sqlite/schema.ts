@@ -156,7 +156,7 @@ END;
  * - jobs_by_tenant_created: listJobs, a tenant's records newest first.
  * - jobs_by_tenant_status_created, jobs_by_tenant_type_created: listJobs
  *   filtered by status or by type.
- * - jobs_by_cache_key: findReusableResult.
+ * - jobs_by_cache_key: findReusableResult (with cache_salt since version 7).
  * - jobs_submitted_by_status (replacing jobs_by_origin_status):
  *   listByStatus of submitted jobs, the repair sweep. Partial: recorded
  *   jobs, most of a store, have no entry; nothing asks for them by status.
@@ -186,8 +186,22 @@ CREATE INDEX jobs_submitted_by_status ON jobs (status, job_id) WHERE origin = 'S
 DROP INDEX job_readers_by_job;
 `;
 
+/**
+ * Version 7, cache salts (issue #16 item 5, domain/cache-salt.ts): cache_salt
+ * holds the record's cacheKeySalt, '' for a record without salts (every
+ * record written before, whose documents hold none: nothing to backfill),
+ * and findReusableResult matches it exactly. It joins the cache key index
+ * before completed_at, so that the newest result under one salt is still the
+ * first entry of its range.
+ */
+const MIGRATION_V7 = `
+ALTER TABLE jobs ADD COLUMN cache_salt TEXT NOT NULL DEFAULT '';
+DROP INDEX jobs_by_cache_key;
+CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cache_salt, completed_at, job_id);
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import { eventJson } from '../../domain/job-events.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
@@ -46,6 +47,7 @@ interface JobRow {
   labels: string;
   readers: string;
   payloadRedacted: number;
+  cacheSalt: string;
   doc: string;
 }
 
@@ -186,6 +188,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         tenant: query.tenant,
         definitionHash: query.definitionHash,
         inputHash: query.inputHash,
+        cacheSalt: query.cacheKeySalt,
         completedAfter: query.completedAfter?.getTime() ?? null,
         excludeJobId: query.excludeJobId,
       }),
@@ -388,6 +391,7 @@ function toJobRow(record: JobRecord): JobRow {
     labels: JSON.stringify(record.labels),
     readers: JSON.stringify(record.readers),
     payloadRedacted: record.payloadRedacted ? 1 : 0,
+    cacheSalt: cacheKeySalt(record),
     doc: encodeRecord(withoutOutbox(record)),
   };
 }
@@ -401,9 +405,9 @@ function withoutOutbox(record: JobRecord): JobRecord {
 
 function prepareStatements(db: Database.Database) {
   const jobColumns =
-    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted, doc';
+    'job_id, tenant, request_id, type, status, cache_state, definition_hash, input_hash, provider_id, provider_model, provider_version, created_at, completed_at, origin, etag, parent_ids, labels, readers, payload_redacted, cache_salt, doc';
   const jobValues =
-    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @readers, @payloadRedacted, @doc';
+    '@jobId, @tenant, @requestId, @type, @status, @cacheState, @definitionHash, @inputHash, @providerId, @providerModel, @providerVersion, @createdAt, @completedAt, @origin, @etag, @parentIds, @labels, @readers, @payloadRedacted, @cacheSalt, @doc';
   return {
     ping: db.prepare('SELECT 1'),
     // DO NOTHING without a target covers both the primary key and the request id index, and no other constraint.
@@ -474,11 +478,11 @@ function prepareStatements(db: Database.Database) {
     // A NULL completedAfter bounds nothing; a NULL completed_at is never newer than a bound.
     findReusableResult: db
       .prepare<
-        { tenant: string; definitionHash: string; inputHash: string; completedAfter: number | null; excludeJobId: string },
+        { tenant: string; definitionHash: string; inputHash: string; cacheSalt: string; completedAfter: number | null; excludeJobId: string },
         string
       >(
         `SELECT ${DOC_WITH_OUTBOX} FROM jobs
-         WHERE tenant = @tenant AND definition_hash = @definitionHash AND input_hash = @inputHash
+         WHERE tenant = @tenant AND definition_hash = @definitionHash AND input_hash = @inputHash AND cache_salt = @cacheSalt
            AND status = 'SUCCEEDED' AND cache_state = 'FRESH' AND payload_redacted = 0 AND job_id <> @excludeJobId
            AND (@completedAfter IS NULL OR completed_at > @completedAfter)
          ORDER BY completed_at DESC, job_id DESC LIMIT 1`,

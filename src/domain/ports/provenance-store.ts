@@ -144,6 +144,8 @@ export interface ReusableResultQuery {
   tenant: string;
   definitionHash: string;
   inputHash: string;
+  /** Only records whose cacheKeySalt (domain/cache-salt.ts) is this; '' for records without salts. */
+  cacheKeySalt: string;
   completedAfter?: Date;
   excludeJobId: string;
 }

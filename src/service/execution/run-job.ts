@@ -1,4 +1,5 @@
 import { submitterOf } from '../../domain/access.js';
+import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { REASONS, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { JsonValue } from '../../domain/json.js';
@@ -60,6 +61,7 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
       tenant: running.tenant,
       definitionHash: running.definitionHash,
       inputHash: running.inputHash,
+      cacheKeySalt: cacheKeySalt(running),
       ...(deps.execution.cacheTtlMs > 0 ? { completedAfter: new Date(deps.now().getTime() - deps.execution.cacheTtlMs) } : {}),
       excludeJobId: running.jobId,
     });
@@ -114,6 +116,7 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
     tenant: done.tenant,
     definitionHash: done.definitionHash,
     inputHash: done.inputHash,
+    cacheKeySalt: cacheKeySalt(done),
     excludeJobId: done.jobId,
   });
   if (!(await finish(deps, running, done))) return;

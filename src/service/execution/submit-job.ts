@@ -54,8 +54,11 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
   if (command.replaceParents) v.parents('parent_job_ids', command.parentIds, deps.limits.maxParents);
   else if (command.parentIds.length > 0) v.add('parent_job_ids', 'given without replace_parents');
   if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
+  v.cacheSalt('cache_salt', command.cacheSalt);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const original = await readableJob(deps, principal, command.jobId);
+  // The tenant's salt is always today's; the request's is the original's unless the rerun names one.
+  const cacheSalt = command.cacheSalt ?? original.cacheSalt;
   const payload: JsonObject = command.payloadReplacement ?? (command.payloadOverrides ? (mergePatch(original.payload, command.payloadOverrides) as JsonObject) : original.payload);
   const submitCommand: SubmitJobCommand = {
     type: original.type,
@@ -68,6 +71,7 @@ export async function rerunJob(deps: ServiceDependencies, principal: Principal, 
     // Entries stored before grants named a tenant grant nothing, and are not carried over.
     readers: isOwner(principal, original) ? original.readers.filter(isReaderGrant) : [],
     ...(command.requestId ? { requestId: command.requestId } : {}),
+    ...(cacheSalt ? { cacheSalt } : {}),
   };
   const violations = validateSubmitJob(submitCommand, deps.limits);
   if (violations.length > 0) throw invalidArgument(violations);
@@ -111,6 +115,7 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
     cachePolicy: submission.cachePolicy,
     fingerprint,
     payloadRedacted: redacted,
+    tenantCacheSalt: deps.execution.tenantCacheSalts.get(principal.tenant),
     ...(submission.rerunOfJobId ? { rerunOfJobId: submission.rerunOfJobId } : {}),
   });
   const outcome = await groupCommit(deps.store).insert(job, command.jobId === undefined);

@@ -59,7 +59,7 @@ export function describeOutbox(suite: StoreSuite): void {
       expect(await store().listChildren(parent.jobId, 10)).to.deep.equal(sortById([detailed, reusable]));
       expect(await store().findByRequestIds(tenant, [detailed.requestId!])).to.deep.equal([detailed]);
       expect(
-        await store().findReusableResult({ tenant, definitionHash: reusable.definitionHash, inputHash: reusable.inputHash, excludeJobId: parent.jobId }),
+        await store().findReusableResult({ tenant, definitionHash: reusable.definitionHash, inputHash: reusable.inputHash, cacheKeySalt: '', excludeJobId: parent.jobId }),
       ).to.deep.equal(reusable);
       const failedSubmitted = await store().listByStatus({ origin: 'SUBMITTED', statuses: ['FAILED'], limit: 1000 });
       expect(failedSubmitted.filter((r) => r.jobId === detailed.jobId)).to.deep.equal([detailed]);

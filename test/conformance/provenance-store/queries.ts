@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { cacheKeySalt } from '../../../src/domain/cache-salt.js';
 import { compareCodeUnits, sha256Hex } from '../../../src/domain/hashing.js';
 import type { JobRecord, JobStatus } from '../../../src/domain/job.js';
 import type { JobFilter, ListJobsQuery } from '../../../src/domain/ports/provenance-store.js';
@@ -46,21 +47,25 @@ export function describeQueries(suite: StoreSuite): void {
             // The newest result of all, but computed from a redacted payload.
             succeeded('redacted', at(8500), { payloadRedacted: true }),
             otherTenantResult,
+            // Newer than every unsalted result, but each under salts (domain/cache-salt.ts) of its own.
+            succeeded('request-salted', at(9500), { cacheSalt: 'v2' }),
+            succeeded('tenant-salted', at(9500), { tenantCacheSalt: 'v2' }),
+            succeeded('both-salted', at(9500), { tenantCacheSalt: 't', cacheSalt: 'v2' }),
           ],
           5,
         ),
       );
     });
 
-    async function found(overrides: { excludeJobId?: string; completedAfter?: Date; tenant?: string } = {}): Promise<string | undefined> {
-      const result = await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody`, ...overrides });
+    async function found(overrides: { excludeJobId?: string; completedAfter?: Date; tenant?: string; cacheKeySalt?: string } = {}): Promise<string | undefined> {
+      const result = await store().findReusableResult({ tenant, definitionHash, inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody`, ...overrides });
       return result?.jobId;
     }
 
     it('finds the newest fresh success of the tenant, definition and input, whole', async () => {
       expect(await found()).to.equal(`${tag}-a`);
       const [stored] = await store().getJobs([`${tag}-a`]);
-      expect(await store().findReusableResult({ tenant, definitionHash, inputHash, excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
+      expect(await store().findReusableResult({ tenant, definitionHash, inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.deep.equal(stored);
     });
 
     it('skips a result whose payload was redacted, however new', async () => {
@@ -68,6 +73,15 @@ export function describeQueries(suite: StoreSuite): void {
       expect(redacted).to.include({ status: 'SUCCEEDED', cacheState: 'FRESH', payloadRedacted: true });
       expect(await found({ completedAfter: at(8000) })).to.equal(undefined);
       expect(await found({ completedAfter: at(2999) })).to.equal(`${tag}-a`);
+    });
+
+    it('finds only results of the same salts, and the unsalted ones for no salt (issue #16 item 5)', async () => {
+      expect(await found({ cacheKeySalt: cacheKeySalt({ cacheSalt: 'v2' }) })).to.equal(`${tag}-request-salted`);
+      expect(await found({ cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 'v2' }) })).to.equal(`${tag}-tenant-salted`);
+      expect(await found({ cacheKeySalt: cacheKeySalt({ tenantCacheSalt: 't', cacheSalt: 'v2' }) })).to.equal(`${tag}-both-salted`);
+      expect(await found({ cacheKeySalt: cacheKeySalt({ cacheSalt: 'v3' }) })).to.equal(undefined);
+      expect(await found({ cacheKeySalt: cacheKeySalt({ cacheSalt: 'v2' }), excludeJobId: `${tag}-request-salted` })).to.equal(undefined);
+      expect(await found()).to.equal(`${tag}-a`);
     });
 
     it('skips the excluded job', async () => {
@@ -83,8 +97,8 @@ export function describeQueries(suite: StoreSuite): void {
     });
 
     it('finds nothing for other hashes, and only its own in another tenant', async () => {
-      expect(await store().findReusableResult({ tenant, definitionHash, inputHash: sha256Hex('unknown'), excludeJobId: `${tag}-nobody` })).to.equal(undefined);
-      expect(await store().findReusableResult({ tenant, definitionHash: sha256Hex('unknown'), inputHash, excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+      expect(await store().findReusableResult({ tenant, definitionHash, inputHash: sha256Hex('unknown'), cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.equal(undefined);
+      expect(await store().findReusableResult({ tenant, definitionHash: sha256Hex('unknown'), inputHash, cacheKeySalt: '', excludeJobId: `${tag}-nobody` })).to.equal(undefined);
       expect(await found({ tenant: otherTenantResult.tenant })).to.equal(otherTenantResult.jobId);
       expect(await found({ tenant: uniqueTenant() })).to.equal(undefined);
     });

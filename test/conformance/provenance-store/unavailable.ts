@@ -29,7 +29,7 @@ export function describeUnavailable(suite: StoreSuite): void {
         ['markStale', () => store.markStale([record.jobId], new Date())],
         [
           'findReusableResult',
-          () => store.findReusableResult({ tenant: record.tenant, definitionHash: record.definitionHash, inputHash: record.inputHash, excludeJobId: 'other' }),
+          () => store.findReusableResult({ tenant: record.tenant, definitionHash: record.definitionHash, inputHash: record.inputHash, cacheKeySalt: '', excludeJobId: 'other' }),
         ],
         ['listByStatus', () => store.listByStatus({ origin: 'RECORDED', statuses: ['SUCCEEDED'], limit: 10 })],
         ['clearPendingEvents', () => store.clearPendingEvents([{ jobId: record.jobId, etag: record.etag, upToSeq: 1 }])],

@@ -28,7 +28,7 @@ JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_STATUS_WAITING: JobStatus
 
 class Job(_message.Message):
-    __slots__ = ["attempt", "cache_policy", "cache_state", "complete_time", "create_time", "definition_hash", "duration", "error", "etag", "input_hash", "job_id", "labels", "metadata", "origin", "owner", "parent_job_ids", "payload", "payload_redacted", "provider", "reader_subjects", "rerun_of_job_id", "restricted", "result", "start_time", "status", "tenant", "type", "update_time"]
+    __slots__ = ["attempt", "cache_policy", "cache_salt", "cache_state", "complete_time", "create_time", "definition_hash", "duration", "error", "etag", "input_hash", "job_id", "labels", "metadata", "origin", "owner", "parent_job_ids", "payload", "payload_redacted", "provider", "reader_subjects", "rerun_of_job_id", "restricted", "result", "start_time", "status", "tenant", "tenant_cache_salt", "type", "update_time"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Job(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CACHE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SALT_FIELD_NUMBER: _ClassVar[int]
     CACHE_STATE_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -61,11 +62,13 @@ class Job(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CACHE_SALT_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     attempt: int
     cache_policy: CachePolicy
+    cache_salt: str
     cache_state: CacheState
     complete_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
@@ -90,9 +93,10 @@ class Job(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     status: JobStatus
     tenant: str
+    tenant_cache_salt: str
     type: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, job_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., definition_hash: _Optional[str] = ..., input_hash: _Optional[str] = ..., provider: _Optional[_Union[Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., cache_state: _Optional[_Union[CacheState, str]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt: _Optional[int] = ..., rerun_of_job_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tenant: _Optional[str] = ..., owner: _Optional[str] = ..., reader_subjects: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., origin: _Optional[_Union[JobOrigin, str]] = ..., payload_redacted: bool = ..., restricted: bool = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., cache_policy: _Optional[_Union[CachePolicy, str]] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., definition_hash: _Optional[str] = ..., input_hash: _Optional[str] = ..., provider: _Optional[_Union[Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., cache_state: _Optional[_Union[CacheState, str]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt: _Optional[int] = ..., rerun_of_job_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tenant: _Optional[str] = ..., owner: _Optional[str] = ..., reader_subjects: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., origin: _Optional[_Union[JobOrigin, str]] = ..., payload_redacted: bool = ..., restricted: bool = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., cache_policy: _Optional[_Union[CachePolicy, str]] = ..., cache_salt: _Optional[str] = ..., tenant_cache_salt: _Optional[str] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ["dependency_job_id", "message", "reason"]

@@ -20,6 +20,7 @@ GRAPH_FORMAT_PROV_JSON: GraphFormat
 GRAPH_FORMAT_UNSPECIFIED: GraphFormat
 REPRODUCIBILITY_ISSUE_REASON_ANCESTOR_NOT_SUCCEEDED: ReproducibilityIssueReason
 REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED: ReproducibilityIssueReason
+REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH: ReproducibilityIssueReason
 REPRODUCIBILITY_ISSUE_REASON_DEFINITION_HASH_MISMATCH: ReproducibilityIssueReason
 REPRODUCIBILITY_ISSUE_REASON_INPUTS_INCOMPLETE: ReproducibilityIssueReason
 REPRODUCIBILITY_ISSUE_REASON_INPUT_HASH_MISMATCH: ReproducibilityIssueReason
@@ -237,7 +238,7 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RecordJobRequest(_message.Message):
-    __slots__ = ["allow_missing_parents", "attempt", "complete_time", "error", "etag", "job_id", "labels", "metadata", "output", "output_hash", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "start_time", "status", "type"]
+    __slots__ = ["allow_missing_parents", "attempt", "cache_salt", "complete_time", "error", "etag", "job_id", "labels", "metadata", "output", "output_hash", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "start_time", "status", "type"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +248,7 @@ class RecordJobRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ALLOW_MISSING_PARENTS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SALT_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +267,7 @@ class RecordJobRequest(_message.Message):
     TYPE_FIELD_NUMBER: _ClassVar[int]
     allow_missing_parents: bool
     attempt: int
+    cache_salt: str
     complete_time: _timestamp_pb2.Timestamp
     error: _job_pb2.JobError
     etag: str
@@ -281,7 +284,7 @@ class RecordJobRequest(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     status: _job_pb2.JobStatus
     type: str
-    def __init__(self, job_id: _Optional[str] = ..., request_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., provider: _Optional[_Union[_job_pb2.Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_job_pb2.JobStatus, str]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., output_hash: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[_job_pb2.JobError, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allow_missing_parents: bool = ..., reader_subjects: _Optional[_Iterable[str]] = ..., attempt: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., request_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., provider: _Optional[_Union[_job_pb2.Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_job_pb2.JobStatus, str]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., output_hash: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[_job_pb2.JobError, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allow_missing_parents: bool = ..., reader_subjects: _Optional[_Iterable[str]] = ..., attempt: _Optional[int] = ..., etag: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class ReproducibilityIssue(_message.Message):
     __slots__ = ["job_id", "message", "reason"]
@@ -294,8 +297,9 @@ class ReproducibilityIssue(_message.Message):
     def __init__(self, reason: _Optional[_Union[ReproducibilityIssueReason, str]] = ..., job_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RerunJobRequest(_message.Message):
-    __slots__ = ["cache_policy", "job_id", "parent_job_ids", "payload_overrides", "payload_replacement", "replace_parents", "request_id"]
+    __slots__ = ["cache_policy", "cache_salt", "job_id", "parent_job_ids", "payload_overrides", "payload_replacement", "replace_parents", "request_id"]
     CACHE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SALT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
@@ -303,16 +307,17 @@ class RerunJobRequest(_message.Message):
     REPLACE_PARENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     cache_policy: _job_pb2.CachePolicy
+    cache_salt: str
     job_id: str
     parent_job_ids: _containers.RepeatedScalarFieldContainer[str]
     payload_overrides: _struct_pb2.Struct
     payload_replacement: _struct_pb2.Struct
     replace_parents: bool
     request_id: str
-    def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ["cache_policy", "job_id", "labels", "metadata", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "type"]
+    __slots__ = ["cache_policy", "cache_salt", "job_id", "labels", "metadata", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "type"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -321,6 +326,7 @@ class SubmitJobRequest(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CACHE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SALT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
@@ -331,6 +337,7 @@ class SubmitJobRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     cache_policy: _job_pb2.CachePolicy
+    cache_salt: str
     job_id: str
     labels: _containers.ScalarMap[str, str]
     metadata: _struct_pb2.Struct
@@ -340,7 +347,7 @@ class SubmitJobRequest(_message.Message):
     reader_subjects: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     type: str
-    def __init__(self, type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., provider: _Optional[_Union[_job_pb2.Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reader_subjects: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., provider: _Optional[_Union[_job_pb2.Provider, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reader_subjects: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ["after_cursor", "event_types", "job_ids", "labels", "lineage_of", "start_position"]

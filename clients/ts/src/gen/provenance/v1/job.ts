@@ -362,6 +362,21 @@ export interface Job {
     | undefined;
   /** For submitted jobs: how the worker uses the result cache. */
   cachePolicy: CachePolicy;
+  /**
+   * The salt of the request that created the job (SubmitJobRequest,
+   * RerunJobRequest or RecordJobRequest cache_salt); empty when it named none.
+   * With tenant_cache_salt it forms the job's cache key beside the definition
+   * and input hashes: a result is reused only by a job with the same pair.
+   * Not secret: every reader of the record sees it.
+   */
+  cacheSalt: string;
+  /**
+   * The salt configured for the job's tenant (PROVENANCE_CACHE_SALTS) when the
+   * job was created; empty when none was. Changing the tenant's salt disowns
+   * every result cached under the old one at once, without rewriting records.
+   * Not secret: every reader of the record sees it.
+   */
+  tenantCacheSalt: string;
 }
 
 export interface Job_LabelsEntry {
@@ -442,6 +457,8 @@ function createBaseJob(): Job {
     restricted: false,
     updateTime: undefined,
     cachePolicy: 0,
+    cacheSalt: "",
+    tenantCacheSalt: "",
   };
 }
 
@@ -530,6 +547,12 @@ export const Job: MessageFns<Job> = {
     }
     if (message.cachePolicy !== 0) {
       writer.uint32(224).int32(message.cachePolicy);
+    }
+    if (message.cacheSalt !== "") {
+      writer.uint32(234).string(message.cacheSalt);
+    }
+    if (message.tenantCacheSalt !== "") {
+      writer.uint32(242).string(message.tenantCacheSalt);
     }
     return writer;
   },
@@ -774,6 +797,22 @@ export const Job: MessageFns<Job> = {
             message.cachePolicy = reader.int32() as any;
             continue;
           }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.cacheSalt = reader.string();
+            continue;
+          }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.tenantCacheSalt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -881,6 +920,16 @@ export const Job: MessageFns<Job> = {
         : isSet(object.cache_policy)
         ? cachePolicyFromJSON(object.cache_policy)
         : 0,
+      cacheSalt: isSet(object.cacheSalt)
+        ? globalThis.String(object.cacheSalt)
+        : isSet(object.cache_salt)
+        ? globalThis.String(object.cache_salt)
+        : "",
+      tenantCacheSalt: isSet(object.tenantCacheSalt)
+        ? globalThis.String(object.tenantCacheSalt)
+        : isSet(object.tenant_cache_salt)
+        ? globalThis.String(object.tenant_cache_salt)
+        : "",
     };
   },
 
@@ -976,6 +1025,12 @@ export const Job: MessageFns<Job> = {
     if (message.cachePolicy !== 0) {
       obj.cachePolicy = cachePolicyToJSON(message.cachePolicy);
     }
+    if (message.cacheSalt !== "") {
+      obj.cacheSalt = message.cacheSalt;
+    }
+    if (message.tenantCacheSalt !== "") {
+      obj.tenantCacheSalt = message.tenantCacheSalt;
+    }
     return obj;
   },
 
@@ -1028,6 +1083,8 @@ export const Job: MessageFns<Job> = {
     message.restricted = object.restricted ?? false;
     message.updateTime = object.updateTime ?? undefined;
     message.cachePolicy = object.cachePolicy ?? 0;
+    message.cacheSalt = object.cacheSalt ?? "";
+    message.tenantCacheSalt = object.tenantCacheSalt ?? "";
     return message;
   },
 };

@@ -147,6 +147,12 @@ export enum ReproducibilityIssueReason {
    * ancestor was checked.
    */
   REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED = 8,
+  /**
+   * REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH - The job or an ancestor succeeded under a tenant cache salt that is no
+   * longer the tenant's (PROVENANCE_CACHE_SALTS changed): its result is
+   * disowned, and a job asking for the same work runs again.
+   */
+  REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -179,6 +185,9 @@ export function reproducibilityIssueReasonFromJSON(object: any): Reproducibility
     case 8:
     case "REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED":
       return ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED;
+    case 9:
+    case "REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH":
+      return ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -206,6 +215,8 @@ export function reproducibilityIssueReasonToJSON(object: ReproducibilityIssueRea
       return "REPRODUCIBILITY_ISSUE_REASON_NO_HANDLER";
     case ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED:
       return "REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED";
+    case ReproducibilityIssueReason.REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH:
+      return "REPRODUCIBILITY_ISSUE_REASON_CACHE_SALT_MISMATCH";
     case ReproducibilityIssueReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -296,6 +307,12 @@ export interface RecordJobRequest {
    * otherwise the call fails with ABORTED (AIP-154). Empty: no condition.
    */
   etag: string;
+  /**
+   * Cache salt of the job (Job.cache_salt): a SUCCEEDED recorded job's result
+   * is reused only by jobs with the same salt (and the same tenant salt).
+   * 1 to 128 printable ASCII characters without spaces; empty: none.
+   */
+  cacheSalt: string;
 }
 
 export interface RecordJobRequest_LabelsEntry {
@@ -571,6 +588,13 @@ export interface SubmitJobRequest {
    * ALREADY_EXISTS, unless it is the same request again.
    */
   jobId: string;
+  /**
+   * Enters the job's cache key (not its definition hash): the job reuses only
+   * a result made under the same salt and the same tenant salt, so a new salt
+   * makes every result cached under the old one unreachable for reuse.
+   * 1 to 128 printable ASCII characters without spaces; empty: none.
+   */
+  cacheSalt: string;
 }
 
 export interface SubmitJobRequest_LabelsEntry {
@@ -602,6 +626,12 @@ export interface RerunJobRequest {
   cachePolicy: CachePolicy;
   /** Idempotency key (AIP-155), as in RecordJobRequest.request_id. */
   requestId: string;
+  /**
+   * Cache salt of the rerun, as in SubmitJobRequest.cache_salt. Empty: the
+   * original's salt. The tenant salt is always the one configured now.
+   * 1 to 128 printable ASCII characters without spaces; empty: none.
+   */
+  cacheSalt: string;
 }
 
 /** Request of CancelJob. */
@@ -720,6 +750,7 @@ function createBaseRecordJobRequest(): RecordJobRequest {
     readerSubjects: [],
     attempt: 0,
     etag: "",
+    cacheSalt: "",
   };
 }
 
@@ -778,6 +809,9 @@ export const RecordJobRequest: MessageFns<RecordJobRequest> = {
     }
     if (message.etag !== "") {
       writer.uint32(146).string(message.etag);
+    }
+    if (message.cacheSalt !== "") {
+      writer.uint32(154).string(message.cacheSalt);
     }
     return writer;
   },
@@ -942,6 +976,14 @@ export const RecordJobRequest: MessageFns<RecordJobRequest> = {
             message.etag = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.cacheSalt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1019,6 +1061,11 @@ export const RecordJobRequest: MessageFns<RecordJobRequest> = {
         : [],
       attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
       etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+      cacheSalt: isSet(object.cacheSalt)
+        ? globalThis.String(object.cacheSalt)
+        : isSet(object.cache_salt)
+        ? globalThis.String(object.cache_salt)
+        : "",
     };
   },
 
@@ -1084,6 +1131,9 @@ export const RecordJobRequest: MessageFns<RecordJobRequest> = {
     if (message.etag !== "") {
       obj.etag = message.etag;
     }
+    if (message.cacheSalt !== "") {
+      obj.cacheSalt = message.cacheSalt;
+    }
     return obj;
   },
 
@@ -1122,6 +1172,7 @@ export const RecordJobRequest: MessageFns<RecordJobRequest> = {
     message.readerSubjects = object.readerSubjects?.map((e) => e) || [];
     message.attempt = object.attempt ?? 0;
     message.etag = object.etag ?? "";
+    message.cacheSalt = object.cacheSalt ?? "";
     return message;
   },
 };
@@ -3098,6 +3149,7 @@ function createBaseSubmitJobRequest(): SubmitJobRequest {
     metadata: undefined,
     readerSubjects: [],
     jobId: "",
+    cacheSalt: "",
   };
 }
 
@@ -3132,6 +3184,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.jobId !== "") {
       writer.uint32(82).string(message.jobId);
+    }
+    if (message.cacheSalt !== "") {
+      writer.uint32(90).string(message.cacheSalt);
     }
     return writer;
   },
@@ -3232,6 +3287,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cacheSalt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3289,6 +3352,11 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      cacheSalt: isSet(object.cacheSalt)
+        ? globalThis.String(object.cacheSalt)
+        : isSet(object.cache_salt)
+        ? globalThis.String(object.cache_salt)
+        : "",
     };
   },
 
@@ -3330,6 +3398,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
     }
+    if (message.cacheSalt !== "") {
+      obj.cacheSalt = message.cacheSalt;
+    }
     return obj;
   },
 
@@ -3358,6 +3429,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.metadata = object.metadata ?? undefined;
     message.readerSubjects = object.readerSubjects?.map((e) => e) || [];
     message.jobId = object.jobId ?? "";
+    message.cacheSalt = object.cacheSalt ?? "";
     return message;
   },
 };
@@ -3455,6 +3527,7 @@ function createBaseRerunJobRequest(): RerunJobRequest {
     replaceParents: false,
     cachePolicy: 0,
     requestId: "",
+    cacheSalt: "",
   };
 }
 
@@ -3482,6 +3555,9 @@ export const RerunJobRequest: MessageFns<RerunJobRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(58).string(message.requestId);
+    }
+    if (message.cacheSalt !== "") {
+      writer.uint32(66).string(message.cacheSalt);
     }
     return writer;
   },
@@ -3561,6 +3637,14 @@ export const RerunJobRequest: MessageFns<RerunJobRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cacheSalt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3609,6 +3693,11 @@ export const RerunJobRequest: MessageFns<RerunJobRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      cacheSalt: isSet(object.cacheSalt)
+        ? globalThis.String(object.cacheSalt)
+        : isSet(object.cache_salt)
+        ? globalThis.String(object.cache_salt)
+        : "",
     };
   },
 
@@ -3633,6 +3722,9 @@ export const RerunJobRequest: MessageFns<RerunJobRequest> = {
     }
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
+    }
+    if (message.cacheSalt !== "") {
+      obj.cacheSalt = message.cacheSalt;
     }
     return obj;
   },
@@ -3661,6 +3753,7 @@ export const RerunJobRequest: MessageFns<RerunJobRequest> = {
     message.replaceParents = object.replaceParents ?? false;
     message.cachePolicy = object.cachePolicy ?? 0;
     message.requestId = object.requestId ?? "";
+    message.cacheSalt = object.cacheSalt ?? "";
     return message;
   },
 };
