@@ -55,8 +55,8 @@ export interface SubscriptionSlot {
  * subscription registers before that position is known.
  *
  * While no subscription is open or being opened, the reader reads nothing
- * (reading and parsing every event cost a busy writer about an eighth of
- * its CPU for no one): it forgets its position and waits. The next open()
+ * (reading and parsing every event cost a busy writer CPU for no one; see
+ * docs/decisions.md): it forgets its position and waits. The next open()
  * wakes it, and the position is taken from the log again first, as at
  * start-up; a subscription that starts from an older cursor catches up from
  * the log, as it would at start-up.
