@@ -48,6 +48,10 @@ export class ScriptedEventLog implements EventLog {
   readonly calls = { bounds: 0, read: 0, readBlocking: 0 };
   /** The cursor of the last event a blocking read handed over. */
   lastBlockingAnswer: string | undefined;
+  /** Cursors of every event the blocking reads answered with, in order. */
+  readonly blockingAnswers: string[] = [];
+  /** Blocking reads called and not yet answered. */
+  blockingReadsUnderWay = 0;
   private readonly events: LoggedEvent[] = [];
   private readonly appendListeners = new Set<() => void>();
   private closed = false;
@@ -66,6 +70,15 @@ export class ScriptedEventLog implements EventLog {
 
   async readBlocking(after: string, limit: number, waitMs: number): Promise<LoggedEvent[]> {
     this.calls.readBlocking++;
+    this.blockingReadsUnderWay++;
+    try {
+      return await this.answerBlocking(after, limit, waitMs);
+    } finally {
+      this.blockingReadsUnderWay--;
+    }
+  }
+
+  private async answerBlocking(after: string, limit: number, waitMs: number): Promise<LoggedEvent[]> {
     if (this.after(after).length === 0 && !this.closed) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -80,6 +93,7 @@ export class ScriptedEventLog implements EventLog {
     const answer = this.closed ? [] : this.after(after).slice(0, limit);
     await this.blockingReadGate.pass();
     if (answer.length > 0) this.lastBlockingAnswer = answer.at(-1)!.cursor;
+    this.blockingAnswers.push(...answer.map((event) => event.cursor));
     return answer;
   }
 

@@ -43,6 +43,12 @@ describe('EventHub', () => {
   });
 
   const open = (start: StartAt = NOW) => hub.open(EVERYTHING, start, hub.reserve(READER));
+  /** A subscription of another principal that keeps the reader reading (it reads nothing while nobody is subscribed), once it blocks on the log. */
+  const keepReading = async () => {
+    const events = collect(await hub.open(EVERYTHING, NOW, hub.reserve({ tenant: READER.tenant, subject: 'keeper' })));
+    await until(() => log.calls.read > 0 && log.calls.readBlocking > 0, 'the keeper to catch up and the reader to wait on the log');
+    return events;
+  };
 
   it('gives a subscription opened while the reader starts every later event (the reader starts no later than it)', async () => {
     log.boundsGate.hold();
@@ -62,7 +68,7 @@ describe('EventHub', () => {
 
   it('starts a subscription from now after the newest event of the log, not after the last one the reader handed over', async () => {
     hub.start();
-    await until(() => log.calls.readBlocking > 0, 'the reader to wait on the log');
+    await keepReading();
     // The log has the event, but the reader has not had it yet.
     log.blockingReadGate.hold();
     await log.append([event('before', 1)]);
@@ -75,7 +81,7 @@ describe('EventHub', () => {
 
   it('reads the log again when live events were dropped while its catch-up read was under way', async () => {
     hub.start();
-    await until(() => log.calls.readBlocking > 0, 'the reader to wait on the log');
+    await keepReading();
     await log.append([event('a', 1), event('b', 1)]);
     await until(() => log.lastBlockingAnswer === '2-0', 'the reader to pass the first events');
     log.readGate.hold();
@@ -87,6 +93,27 @@ describe('EventHub', () => {
     log.readGate.open();
     await until(() => events.some((e) => e.jobId === 'g'), 'the last event');
     expect(jobsOf(events)).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  });
+
+  it('reads nothing while nobody is subscribed, and gives a later subscriber every event after its start', async () => {
+    hub.start();
+    const first = await open();
+    await until(() => log.calls.readBlocking > 0, 'the reader to wait on the log');
+    await log.append([event('seen', 1)]);
+    await until(() => log.lastBlockingAnswer === '1-0', 'the reader to hand the event over');
+    first.close();
+    // The blocking read under way when the last subscriber left ends after blockMs; a reader that read on would be in the next one.
+    await until(() => log.blockingReadsUnderWay === 0, 'the blocking read under way to end');
+    await log.append([event('unwatched', 1), event('unwatched', 2)]);
+
+    const fromNow = collect(await open());
+    const fromCursor = collect(await open({ kind: 'after', cursor: '1-0' }));
+    await log.append([event('watched', 1)]);
+    await until(() => fromNow.length > 0 && fromCursor.some((e) => e.jobId === 'watched'), 'the event after both subscriptions');
+    expect(jobsOf(fromNow)).to.deep.equal(['watched']);
+    expect(jobsOf(fromCursor)).to.deep.equal(['unwatched', 'unwatched', 'watched']);
+    // The unwatched events were never read by the reader: only the catch-up from the cursor read them.
+    expect(log.blockingAnswers).to.deep.equal(['1-0', '4-0']);
   });
 
   it('refuses new subscriptions with UNAVAILABLE once stopped, also one that was waiting on the log', async () => {

@@ -113,6 +113,22 @@ describe('the access cache of the event stream', () => {
     expect(store.reads).to.have.length(2);
   });
 
+  it('fails every subscription of a batch whose read fails, and reads its events again on the next ask', async () => {
+    const shared = cache();
+    const batch: LoggedEvent[] = [
+      {
+        ...{ cursor: '1-0', seq: 1, type: 'job.provenance.created', jobType: 't', status: 'SUCCEEDED', definitionHash: 'd', inputHash: 'i' },
+        ...{ jobId: 'c1', tenant: 'acme', labels: {}, readers: [], parentIds: ['a'], time: new Date() },
+      },
+    ];
+    store.failing = true;
+    const outcomes = await Promise.allSettled([shared.ofEvents(batch), shared.ofEvents(batch)]);
+    expect(outcomes.map((outcome) => outcome.status)).to.deep.equal(['rejected', 'rejected']);
+    store.failing = false;
+    expect((await shared.ofEvents(batch))(batch[0]!).get('a')).to.deep.include({ tenant: 'acme' });
+    expect(store.reads).to.deep.equal([['a'], ['a']]);
+  });
+
   it('fails every caller waiting on a read that fails, and reads again on the next ask', async () => {
     const shared = cache();
     store.failing = true;

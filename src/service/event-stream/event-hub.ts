@@ -51,8 +51,15 @@ export interface SubscriptionSlot {
  * resume.
  *
  * The reader must never pass an event that a registered subscription has
- * not read itself: it takes its starting position from the log once, and
- * no subscription registers before that position is known.
+ * not read itself: it takes its starting position from the log, and no
+ * subscription registers before that position is known.
+ *
+ * While no subscription is open or being opened, the reader reads nothing
+ * (reading and parsing every event cost a busy writer CPU for no one; see
+ * docs/decisions.md): it forgets its position and waits. The next open()
+ * wakes it, and the position is taken from the log again first, as at
+ * start-up; a subscription that starts from an older cursor catches up from
+ * the log, as it would at start-up.
  */
 export class EventHub {
   private readonly subscribers = new Set<Subscription>();
@@ -64,7 +71,12 @@ export class EventHub {
   private positioning: Promise<void> | undefined;
   private stopped = false;
   private reader: Promise<void> | undefined;
+  /** Ends the reader's wait before retrying a failed read. */
   private wakeReader: (() => void) | undefined;
+  /** Ends the reader's wait while nobody is subscribed. */
+  private wakeIdleReader: (() => void) | undefined;
+  /** open() calls under way: the reader keeps (or takes) its position for them. */
+  private opening = 0;
 
   private readonly options: HubOptions;
 
@@ -122,6 +134,7 @@ export class EventHub {
   stop(): void {
     this.stopped = true;
     this.wakeReader?.();
+    this.wakeIdleReader?.();
     for (const subscription of this.subscribers) subscription.fail(shuttingDown());
   }
 
@@ -139,7 +152,18 @@ export class EventHub {
    */
   async open(filter: EventFilter, start: StartAt, slot: SubscriptionSlot): Promise<Subscription> {
     if (this.stopped) throw shuttingDown();
-    await this.positioned();
+    this.opening++;
+    try {
+      this.wakeIdleReader?.();
+      await this.positioned();
+      return await this.register(filter, start, slot);
+    } finally {
+      this.opening--;
+    }
+  }
+
+  /** Takes the subscription's start from the log and adds it to the subscribers, which the reader hands live events to from then on. */
+  private async register(filter: EventFilter, start: StartAt, slot: SubscriptionSlot): Promise<Subscription> {
     // Undefined: from the oldest event kept.
     let after: string | undefined;
     if (start.kind !== 'oldest') {
@@ -167,8 +191,9 @@ export class EventHub {
   }
 
   /**
-   * Where the reader starts: the log's newest event, asked for once, by the
-   * reader or by the first open() if that comes first (just after start-up).
+   * Where the reader starts: the log's newest event, asked for once per
+   * stretch of open subscriptions, by the reader or by the first open() if
+   * that comes first (just after start-up, or after an idle stretch).
    * A subscription that registered at a later position could otherwise lose
    * the events between the two.
    */
@@ -185,9 +210,21 @@ export class EventHub {
     return this.positioning;
   }
 
+  /** Forgets the position (the next subscriber takes a new one) and waits for an open() or stop(). */
+  private async idle(): Promise<void> {
+    this.position = undefined;
+    this.positioning = undefined;
+    await new Promise<void>((resolve) => (this.wakeIdleReader = resolve));
+    this.wakeIdleReader = undefined;
+  }
+
   private async read(): Promise<void> {
     while (!this.stopped) {
       try {
+        if (this.subscribers.size === 0 && this.opening === 0) {
+          await this.idle();
+          continue;
+        }
         await this.positioned();
         const events = await this.log.readBlocking(this.position!, this.options.readBatch, this.options.blockMs);
         if (events.length === 0) continue;

@@ -28,8 +28,8 @@ export class JobAccessCache {
   private readonly entries = new Map<string, { access: ReadableBy; expiresAt: number }>();
   /** The read under way for each id being read. */
   private readonly reading = new Map<string, Lookup>();
-  /** What was read for each event object, and when. */
-  private readonly byEvent = new WeakMap<LoggedEvent, { known: KnownJobs; readAt: number }>();
+  /** What was read (or is being read) for each event object, and when. */
+  private readonly byEvent = new WeakMap<LoggedEvent, { known: Promise<KnownJobs>; readAt: number }>();
 
   constructor(
     private readonly store: Pick<ProvenanceStore, 'getJobs'>,
@@ -40,8 +40,9 @@ export class JobAccessCache {
   /**
    * The access of the jobs each event names. The hub hands the same event
    * objects to every subscription: what was read for an event serves the
-   * others while it is fresh, so that what each subscription does per event
-   * is a lookup.
+   * others while it is fresh, also while it is still being read (the
+   * subscriptions of one batch ask in the same turn), so that what each
+   * subscription does per event is a lookup. A failed read is forgotten.
    */
   async ofEvents(events: readonly LoggedEvent[]): Promise<(event: LoggedEvent) => KnownJobs> {
     const now = this.now();
@@ -50,10 +51,18 @@ export class JobAccessCache {
       return !read || now - read.readAt > this.options.ttlMs;
     });
     if (stale.length > 0) {
-      const known = await this.known(stale.flatMap(eventReferencedJobIds));
+      const known = this.known(stale.flatMap(eventReferencedJobIds));
       for (const event of stale) this.byEvent.set(event, { known, readAt: now });
+      known.catch(() => {
+        for (const event of stale) if (this.byEvent.get(event)?.known === known) this.byEvent.delete(event);
+      });
     }
-    return (event) => this.byEvent.get(event)!.known;
+    const pending = events.map((event) => this.byEvent.get(event)!.known);
+    const reads = [...new Set(pending)];
+    const answers = await Promise.all(reads);
+    const answerOf = new Map(reads.map((read, i) => [read, answers[i]!]));
+    const knownFor = new Map(events.map((event, i) => [event, answerOf.get(pending[i]!)!]));
+    return (event) => knownFor.get(event)!;
   }
 
   async known(ids: Iterable<string>): Promise<KnownJobs> {
