@@ -76,23 +76,35 @@ export interface ComparisonInput {
   viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
 }
 
+/** Ancestor pairs compared between two pauses of compareJobsInSteps. */
+export const COMPARISON_STEP_SIZE = 1_000;
+
+/** compareJobsInSteps run to its end at once. */
+export function compareJobs(input: ComparisonInput): JobComparison {
+  const steps = compareJobsInSteps(input);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
 /**
  * Explains how two jobs differ, then walks up their lineages along aligned
  * parents (breadth first, so each pair at its nearest depth) to the nearest
- * ancestor pairs where the difference starts.
+ * ancestor pairs where the difference starts; pauses every
+ * COMPARISON_STEP_SIZE pairs, so that a large ancestry is compared in steps.
  */
-export function compareJobs(input: ComparisonInput): JobComparison {
+export function* compareJobsInSteps(input: ComparisonInput): Generator<void, JobComparison> {
   const { viewer } = input;
-  const difference = differenceOf(input.left, input.right, input);
+  const { difference, aligned: rootAligned } = explain(input.left, input.right, input);
   const divergences: Divergence[] = [];
   const seen = new Set<string>();
   let truncated = input.ancestryTruncated;
   let compared = 0;
-  let level: Array<[JobRecord, JobRecord]> = [[input.left, input.right]];
+  let level: AlignedParents[] = [rootAligned];
   for (let depth = 1; level.length > 0; depth++) {
-    const next: Array<[JobRecord, JobRecord]> = [];
-    for (const [left, right] of level) {
-      const { pairs, unalignedLeft, unalignedRight } = alignParents(left, right, input);
+    const next: AlignedParents[] = [];
+    for (const { pairs, unalignedLeft, unalignedRight } of level) {
       for (const hiddenId of unalignedLeft.filter((id) => hidden(id, input))) divergences.push(restrictedDivergence(depth, viewer.placeholder(hiddenId), ''));
       for (const hiddenId of unalignedRight.filter((id) => hidden(id, input))) divergences.push(restrictedDivergence(depth, '', viewer.placeholder(hiddenId)));
       for (const [leftParent, rightParent] of pairs) {
@@ -104,9 +116,10 @@ export function compareJobs(input: ComparisonInput): JobComparison {
           continue;
         }
         compared++;
-        const pairDifference = differenceOf(leftParent, rightParent, input);
-        if (startsHere(pairDifference)) divergences.push({ depth, restricted: false, difference: pairDifference });
-        else next.push([leftParent, rightParent]);
+        if (compared % COMPARISON_STEP_SIZE === 0) yield;
+        const pair = explain(leftParent, rightParent, input);
+        if (startsHere(pair.difference)) divergences.push({ depth, restricted: false, difference: pair.difference });
+        else next.push(pair.aligned);
       }
     }
     level = next;
@@ -150,10 +163,11 @@ export function startsHere(d: JobDifference): boolean {
   );
 }
 
-/** How right differs from left; both readable by the caller. */
-export function differenceOf(left: JobRecord, right: JobRecord, input: Pick<ComparisonInput, 'ancestors' | 'volatileKeys' | 'viewer'>): JobDifference {
+/** How right differs from left (both readable by the caller), with their aligned parents, for the walk to go on from. */
+function explain(left: JobRecord, right: JobRecord, input: Pick<ComparisonInput, 'ancestors' | 'volatileKeys' | 'viewer'>): { difference: JobDifference; aligned: AlignedParents } {
   const payload = payloadDifferences(removeVolatileKeys(left.payload, input.volatileKeys), removeVolatileKeys(right.payload, input.volatileKeys));
-  const { pairs, unalignedLeft, unalignedRight } = alignParents(left, right, input);
+  const aligned = alignParents(left, right, input);
+  const { pairs, unalignedLeft, unalignedRight } = aligned;
   const leftOutputHash = left.result?.outputHash ?? '';
   const rightOutputHash = right.result?.outputHash ?? '';
   // A parent with no readable record within the limits is shown as a placeholder: its id may be another tenant's.
@@ -161,7 +175,7 @@ export function differenceOf(left: JobRecord, right: JobRecord, input: Pick<Comp
     const record = input.ancestors.get(id);
     return record !== undefined && input.viewer.mayRead(record) ? id : input.viewer.placeholder(id);
   };
-  return {
+  const difference: JobDifference = {
     leftJobId: left.jobId,
     rightJobId: right.jobId,
     definitionHashEqual: left.definitionHash === right.definitionHash,
@@ -181,6 +195,7 @@ export function differenceOf(left: JobRecord, right: JobRecord, input: Pick<Comp
     unalignedLeftParentJobIds: unalignedLeft.map(shown),
     unalignedRightParentJobIds: unalignedRight.map(shown),
   };
+  return { difference, aligned };
 }
 
 interface AlignedParents {
@@ -197,7 +212,8 @@ interface AlignedParents {
  * record, are never paired (their hashes must not show through an alignment).
  */
 export function alignParents(left: JobRecord, right: JobRecord, input: Pick<ComparisonInput, 'ancestors' | 'viewer'>): AlignedParents {
-  const shared = new Set(left.parentIds.filter((id) => right.parentIds.includes(id)));
+  const rightIds = new Set(right.parentIds);
+  const shared = new Set(left.parentIds.filter((id) => rightIds.has(id)));
   const comparable = (id: string) => {
     const record = input.ancestors.get(id);
     return record !== undefined && input.viewer.mayRead(record) ? record : undefined;

@@ -1,11 +1,11 @@
-import { compareJobs as compare, type JobComparison } from '../domain/comparison.js';
+import { compareJobsInSteps, type JobComparison } from '../domain/comparison.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
-import { buildLineage } from '../domain/lineage.js';
+import { buildLineageInSteps } from '../domain/lineage.js';
 import type { Principal } from '../domain/principal.js';
 import { Violations } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
-import { nextTurn } from './next-turn.js';
+import { inTurns } from './next-turn.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import { viewerOf } from './views.js';
 
@@ -22,9 +22,9 @@ export async function compareJobs(deps: ServiceDependencies, principal: Principa
   if (v.list.length > 0) throw invalidArgument(v.list);
   const [left, right] = await Promise.all([readableJob(deps, principal, command.leftJobId), readableJob(deps, principal, command.rightJobId)]);
   const [leftAncestry, rightAncestry] = await Promise.all([ancestry(deps, left), ancestry(deps, right)]);
-  await nextTurn();
   const ancestors = new Map<string, JobRecord>([...leftAncestry.records, ...rightAncestry.records]);
-  return compare({
+  // Comparing two large ancestries takes a while: other calls run between its steps.
+  return inTurns(compareJobsInSteps({
     left,
     right,
     ancestors,
@@ -32,13 +32,13 @@ export async function compareJobs(deps: ServiceDependencies, principal: Principa
     maxAncestorPairs: deps.limits.maxLineageNodes,
     volatileKeys: deps.limits.volatileKeys,
     viewer: viewerOf(deps, principal),
-  });
+  }));
 }
 
 /** A job's ancestors within PROVENANCE_MAX_LINEAGE_DEPTH and PROVENANCE_MAX_LINEAGE_NODES, whole, by id. */
 async function ancestry(deps: ServiceDependencies, job: JobRecord): Promise<{ records: Array<[string, JobRecord]>; truncated: boolean }> {
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL', nearest: limits.maxNodes + 1 });
-  const lineage = buildLineage({ jobId: job.jobId, parentIds: job.parentIds, tenant: job.tenant, readers: job.readers, record: job }, { ancestors: found }, limits);
+  const lineage = await inTurns(buildLineageInSteps({ jobId: job.jobId, parentIds: job.parentIds, tenant: job.tenant, readers: job.readers, record: job }, { ancestors: found }, limits));
   return { records: lineage.nodes.map((node): [string, JobRecord] => [node.row.jobId, node.row.record!]), truncated: lineage.truncation.length > 0 };
 }
