@@ -1,6 +1,6 @@
 import { canonicalJson, compareCodeUnits, removeVolatileKeys } from './hashing.js';
 import type { JobRecord, Provider } from './job.js';
-import type { JobViewer } from './job-view.js';
+import type { JobViewer, KnownJobs } from './job-view.js';
 import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
 
 /** Fixed bounds of one CompareJobs answer (docs/limits.md). */
@@ -67,13 +67,15 @@ export interface ComparisonInput {
   right: JobRecord;
   /** Every ancestor record of either job found within the lineage limits, by id (a parent not here has no record, or lies past the limits). */
   ancestors: ReadonlyMap<string, JobRecord>;
+  /** Who may read each job the compared records name as a parent (both jobs' and every ancestor's): an id absent from it has no job. */
+  known: KnownJobs;
   /** Whether either ancestry was cut by the lineage limits. */
   ancestryTruncated: boolean;
   /** Most ancestor pairs compared; past it the walk stops and the answer is truncated. */
   maxAncestorPairs: number;
   volatileKeys: ReadonlySet<string>;
   /** Who asks: an ancestor it may not read is shown as its placeholder and nothing else; nothing computed from it is told. */
-  viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
+  viewer: Pick<JobViewer, 'mayRead' | 'placeholder' | 'shownId'>;
 }
 
 /** Ancestor pairs compared between two pauses of compareJobsInSteps. */
@@ -148,8 +150,8 @@ function divergenceRightId(d: Divergence): string {
 
 /** A parent the caller may not read: never aligned, so nothing of it is compared; reported as a restricted divergence when unaligned. */
 function hidden(jobId: string, input: ComparisonInput): boolean {
-  const record = input.ancestors.get(jobId);
-  return record !== undefined && !input.viewer.mayRead(record);
+  const access = input.known.get(jobId);
+  return access !== undefined && !input.viewer.mayRead(access);
 }
 
 /** The difference does not come only from the parents: the pair's own definition, provider or parents differ, or its outputs do with equal inputs. */
@@ -164,17 +166,13 @@ export function startsHere(d: JobDifference): boolean {
 }
 
 /** How right differs from left (both readable by the caller), with their aligned parents, for the walk to go on from. */
-function explain(left: JobRecord, right: JobRecord, input: Pick<ComparisonInput, 'ancestors' | 'volatileKeys' | 'viewer'>): { difference: JobDifference; aligned: AlignedParents } {
+function explain(left: JobRecord, right: JobRecord, input: Pick<ComparisonInput, 'ancestors' | 'known' | 'volatileKeys' | 'viewer'>): { difference: JobDifference; aligned: AlignedParents } {
   const payload = payloadDifferences(removeVolatileKeys(left.payload, input.volatileKeys), removeVolatileKeys(right.payload, input.volatileKeys));
   const aligned = alignParents(left, right, input);
   const { pairs, unalignedLeft, unalignedRight } = aligned;
   const leftOutputHash = left.result?.outputHash ?? '';
   const rightOutputHash = right.result?.outputHash ?? '';
-  // A parent with no readable record within the limits is shown as a placeholder: its id may be another tenant's.
-  const shown = (id: string) => {
-    const record = input.ancestors.get(id);
-    return record !== undefined && input.viewer.mayRead(record) ? id : input.viewer.placeholder(id);
-  };
+  const shown = (id: string) => input.viewer.shownId(id, input.known);
   const difference: JobDifference = {
     leftJobId: left.jobId,
     rightJobId: right.jobId,

@@ -7,7 +7,7 @@ import { Violations } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
 import { inTurns } from './next-turn.js';
 import type { ServiceDependencies } from './provenance-service.js';
-import { viewerOf } from './views.js';
+import { knownJobs, viewerOf } from './views.js';
 
 export interface CompareJobsCommand {
   leftJobId: string;
@@ -23,11 +23,15 @@ export async function compareJobs(deps: ServiceDependencies, principal: Principa
   const [left, right] = await Promise.all([readableJob(deps, principal, command.leftJobId), readableJob(deps, principal, command.rightJobId)]);
   const [leftAncestry, rightAncestry] = await Promise.all([ancestry(deps, left), ancestry(deps, right)]);
   const ancestors = new Map<string, JobRecord>([...leftAncestry.records, ...rightAncestry.records]);
+  // Parents past the lineage limits, or with no record, are looked up in one store read: who may read them decides how they are shown.
+  const named = [left, right, ...ancestors.values()].flatMap((record) => record.parentIds);
+  const known = await knownJobs(deps, named, [left, right, ...ancestors.values()]);
   // Comparing two large ancestries takes a while: other calls run between its steps.
   return inTurns(compareJobsInSteps({
     left,
     right,
     ancestors,
+    known,
     ancestryTruncated: leftAncestry.truncated || rightAncestry.truncated,
     maxAncestorPairs: deps.limits.maxLineageNodes,
     volatileKeys: deps.limits.volatileKeys,

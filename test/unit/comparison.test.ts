@@ -5,7 +5,7 @@ import type { JobRecord } from '../../src/domain/job.js';
 import type { JsonObject } from '../../src/domain/json.js';
 import { makeJob } from '../support/job-records.js';
 
-const readAll = { mayRead: () => true, placeholder: (id: string) => `opaque-${id}` };
+const readAll = { mayRead: () => true, placeholder: (id: string) => `opaque-${id}`, shownId: (id: string) => id };
 const job = (jobId: string, outputHash: string, overrides: Partial<JobRecord> = {}): JobRecord => {
   const made = makeJob({ jobId, type: 'train', payload: {}, ...overrides });
   return { ...made, result: { outputHash, cached: false } };
@@ -15,6 +15,7 @@ const input = (left: JobRecord, right: JobRecord, ancestors: Map<string, JobReco
   left,
   right,
   ancestors,
+  known: new Map([...ancestors, [left.jobId, left], [right.jobId, right]]),
   ancestryTruncated: false,
   maxAncestorPairs: 1000,
   volatileKeys: new Set(DEFAULT_VOLATILE_KEYS),
@@ -104,7 +105,8 @@ describe('comparison: the divergence walk', () => {
     const hidden = job('hidden', 'secret', { tenant: 'other' });
     const c = job('c', 'h', { parentIds: ['hidden'] });
     const c2 = job('c2', 'h');
-    const viewer = { mayRead: (r: { tenant: string }) => r.tenant !== 'other', placeholder: (id: string) => `opaque-${id}` };
+    const mayRead = (r: { tenant: string }) => r.tenant !== 'other';
+    const viewer = { mayRead, placeholder: (id: string) => `opaque-${id}`, shownId: (id: string) => (id === 'hidden' ? `opaque-${id}` : id) };
     const comparison = compareJobs({ ...input(c, c2, byId(hidden)), viewer });
     expect(comparison.difference.unalignedLeftParentJobIds).to.deep.equal(['opaque-hidden']);
     expect(comparison.divergences).to.deep.equal([{ depth: 1, restricted: true, leftJobId: 'opaque-hidden', rightJobId: '' }]);

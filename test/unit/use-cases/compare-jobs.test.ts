@@ -108,5 +108,13 @@ for (const { name, open } of stores) {
       const owner = await compare('x', 'x2');
       expect(owner.difference.parentOutputDifferences).to.deep.equal([{ leftParentJobId: 'hidden', rightParentJobId: 'hidden2', leftOutputHash: 'secret-1', rightOutputHash: 'secret-2' }]);
     });
+
+    it('names a parent that has no record by its id, as every read path does', async () => {
+      await record('d', { parentIds: ['gone'], allowMissingParents: true });
+      await record('d2');
+      const { difference, divergences } = await compare('d', 'd2');
+      expect([difference.unalignedLeftParentJobIds, difference.unalignedRightParentJobIds]).to.deep.equal([['gone'], []]);
+      expect(divergences).to.deep.equal([]);
+    });
   });
 }
