@@ -3,6 +3,7 @@ import { ProvenanceServiceService, type ProvenanceServiceServer } from '@provena
 import { CallEdge, type CallDependencies } from './call.js';
 import { acceptingEncodedMessages } from './encoded-messages.js';
 import { auditHandlers } from './handlers/audit.js';
+import { comparisonHandlers } from './handlers/comparison.js';
 import { eventHandlers } from './handlers/events.js';
 import { executionHandlers } from './handlers/execution.js';
 import { jobHandlers } from './handlers/jobs.js';
@@ -25,6 +26,7 @@ export function addToServer(server: Server, deps: ProvenanceApiDependencies): vo
   const handlers: ProvenanceServiceServer = {
     ...jobHandlers(edge),
     ...lineageHandlers(edge),
+    ...comparisonHandlers(edge),
     ...executionHandlers(edge),
     ...eventHandlers(edge),
     ...auditHandlers(edge),

@@ -20,6 +20,8 @@ import type { Metrics } from '../domain/ports/metrics.js';
 import type { ProvenanceStore } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import type { ServiceLimits } from '../domain/validation.js';
+import { compareJobs, type CompareJobsCommand } from './compare-jobs.js';
+import type { JobComparison } from '../domain/comparison.js';
 import { getJob, listJobs, type JobPage } from './job-queries.js';
 import {
   checkJobReproducibility,
@@ -118,6 +120,10 @@ export class ProvenanceService {
 
   checkReproducibility(principal: Principal, jobId: string): Promise<ReproducibilityReport> {
     return checkJobReproducibility(this.deps, principal, jobId);
+  }
+
+  compareJobs(principal: Principal, command: CompareJobsCommand): Promise<JobComparison> {
+    return compareJobs(this.deps, principal, command);
   }
 
   submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobView> {

@@ -546,5 +546,35 @@ export function describeApi(lane: ApiLane): void {
         expect(report.issues.map((i) => ReproducibilityIssueReason[i.reason])).to.deep.equal(['REPRODUCIBILITY_ISSUE_REASON_ANCESTRY_TRUNCATED']);
       });
     });
+
+    describe('CompareJobs', () => {
+      it('names exactly a changed payload, a changed provider version and a changed grandparent output of a rerun', async () => {
+        const provider = (version: string) => ({ id: 'gpu-pool', model: 'resnet', version });
+        await record({ jobId: id('a'), type: 'ingest', payload: { source: 's3://a' }, outputHash: 'h-a' });
+        await record({ jobId: id('b'), type: 'clean', parentJobIds: [id('a')], outputHash: 'h-b' });
+        await record({ jobId: id('c'), type: 'train', payload: { lr: 0.1, requestedAt: '1' }, provider: provider('1'), parentJobIds: [id('b')], outputHash: 'h-c' });
+        await record({ jobId: id('a2'), type: 'ingest', payload: { source: 's3://a' }, outputHash: 'h-a2' });
+        await record({ jobId: id('b2'), type: 'clean', parentJobIds: [id('a2')], outputHash: 'h-b2' });
+        await record({ jobId: id('c2'), type: 'train', payload: { lr: 0.2, requestedAt: '2' }, provider: provider('2'), parentJobIds: [id('b2')], outputHash: 'h-c2' });
+
+        const comparison = await api.compareJobs({ leftJobId: id('c'), rightJobId: id('c2') });
+        const { difference } = comparison;
+        expect(difference).to.deep.include({ leftJobId: id('c'), rightJobId: id('c2'), definitionHashEqual: false, omittedPayloadDifferenceCount: 0 });
+        expect(difference!.payloadDifferences).to.deep.equal([{ path: '/lr', leftValueJson: '0.1', rightValueJson: '0.2', valuesOmitted: false }]);
+        expect(difference!.providerChanges).to.deep.equal([{ field: 'version', leftValue: '1', rightValue: '2' }]);
+        expect(difference!.parentOutputDifferences).to.deep.equal([{ leftParentJobId: id('b'), rightParentJobId: id('b2'), leftOutputHash: 'h-b', rightOutputHash: 'h-b2' }]);
+        expect(comparison.divergences.map((d) => [d.depth, d.restricted, d.difference?.leftJobId, d.difference?.rightJobId])).to.deep.equal([[2, false, id('a'), id('a2')]]);
+        expect(comparison.divergences[0]!.difference).to.deep.include({ definitionHashEqual: true, payloadDifferences: [], providerChanges: [], outputHashEqual: false });
+        expect(comparison).to.deep.include({ omittedDivergenceCount: 0, truncated: false, comparedAncestorPairCount: 2 });
+      });
+
+      it('is INVALID_ARGUMENT naming each missing id, and NOT_FOUND for an unknown job', async () => {
+        const error = await failure(api.compareJobs({}));
+        expect(error.code).to.equal(status.INVALID_ARGUMENT);
+        expect(statusDetails(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['left_job_id', 'right_job_id']);
+        await record({ jobId: id('known'), type: 'echo' });
+        expect((await failure(api.compareJobs({ leftJobId: id('known'), rightJobId: id('none') }))).code).to.equal(status.NOT_FOUND);
+      });
+    });
   });
 }

@@ -8,6 +8,7 @@ import { CacheState, JobStatus, LineageView, type Job } from '@provenance/client
 import { Job as JobJson } from '@provenance/client/gen/provenance/v1/job';
 import {
   CheckReproducibilityResponse,
+  CompareJobsResponse,
   ExportProvenanceGraphResponse,
   GetLineageResponse,
   InvalidateCacheResponse,
@@ -109,6 +110,16 @@ describe('the REST endpoints', function () {
     expect((exported.body as { content: string }).content).to.match(/^digraph provenance \{/);
     const reproducible = await rest('GET', `/jobs/${report.jobId}/reproducible`);
     expect(reproducible.body).to.deep.equal(CheckReproducibilityResponse.toJSON(await api.checkReproducibility({ jobId: report.jobId })));
+  });
+
+  it('GET /jobs/:id/compare answers what CompareJobs answers', async () => {
+    // Outside the diamond, which the other tests count.
+    const compare = (jobId: string, extra: object) => api.recordJob({ jobId, type: 'compared', payload: { step: 'compared', ...extra }, status: SUCCEEDED, outputHash: jobId });
+    const [left, right] = [await compare('rest-compared', {}), await compare('rest-compared-rerun', { extra: 1 })];
+    const compared = await rest('GET', `/jobs/${left.jobId}/compare?right_job_id=${right.jobId}`);
+    expect(compared.status).to.equal(200);
+    expect(compared.body).to.deep.equal(CompareJobsResponse.toJSON(await api.compareJobs({ leftJobId: left.jobId, rightJobId: right.jobId })));
+    expect(compared.body).to.have.nested.property('difference.payloadDifferences[0].path', '/extra');
   });
 
   it('GET /jobs pages as ListJobs does, and POST /jobs submits a job that runs', async () => {

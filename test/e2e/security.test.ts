@@ -266,6 +266,7 @@ describe('security', function () {
       await admin.listDependents({ jobId: parent.jobId });
       await admin.exportProvenanceGraph({ jobId: parent.jobId });
       await admin.checkReproducibility({ jobId: parent.jobId });
+      await admin.compareJobs({ leftJobId: parent.jobId, rightJobId: parent.jobId });
       const sleeper = await admin.submitJob({ type: 'sleep', payload: { ms: 60_000 } });
       await admin.rerunJob({ jobId: parent.jobId });
       await admin.cancelJob({ jobId: sleeper.jobId });
@@ -279,6 +280,7 @@ describe('security', function () {
         'BatchRecordJobs',
         'CancelJob',
         'CheckReproducibility',
+        'CompareJobs',
         'ExportProvenanceGraph',
         'GetJob',
         'GetLineage',

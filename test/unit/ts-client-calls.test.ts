@@ -94,6 +94,8 @@ describe('@provenance/client calls against a live server', function () {
     const graph = await client.exportProvenanceGraph({ jobId: 'calls-b', direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, format: GraphFormat.GRAPH_FORMAT_NATIVE });
     expect(graph.edges).to.deep.equal([{ parentJobId: 'calls-a', childJobId: 'calls-b' }]);
     expect((await client.checkReproducibility({ jobId: 'calls-b' })).reproducible).to.equal(true);
+    const comparison = await client.compareJobs({ leftJobId: 'calls-a', rightJobId: 'calls-b' });
+    expect(comparison.difference?.payloadDifferences.map((d) => [d.path, d.leftValueJson, d.rightValueJson])).to.deep.equal([['/n', '1', '2']]);
 
     const echoed = await until(client, (await client.submitJob({ type: 'echo', payload: { text: 'hi' } })).jobId, (job) => job.status === SUCCEEDED);
     expect(durationMs(echoed.duration)).to.be.a('number').and.to.be.at.least(0);

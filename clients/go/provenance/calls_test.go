@@ -72,6 +72,11 @@ func TestEveryCall(t *testing.T) {
 	if !report.Reproducible {
 		t.Errorf("CheckReproducibility %v", report)
 	}
+	comparison, err := client.CompareJobs(ctx, a, b)
+	check(err)
+	if d := comparison.GetDifference(); d.GetLeftJobId() != a || d.GetRightJobId() != b || d.GetLeftOutputHash() != "h-a" || d.GetRightOutputHash() != "h-b" {
+		t.Errorf("CompareJobs %v", comparison)
+	}
 
 	echoed, err := client.SubmitJob(ctx, &provenancev1.SubmitJobRequest{Type: "echo", Payload: mustStruct(t, map[string]any{"text": "hi"}), CacheSalt: prefix})
 	check(err)

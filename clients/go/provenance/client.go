@@ -188,6 +188,12 @@ func (c *Client) CheckReproducibility(ctx context.Context, jobID string) (*prove
 	return c.stub.CheckReproducibility(ctx, &provenancev1.CheckReproducibilityRequest{JobId: jobID})
 }
 
+// CompareJobs tells why two jobs differ (typically a job and its rerun), and
+// where their lineages diverge.
+func (c *Client) CompareJobs(ctx context.Context, leftJobID, rightJobID string) (*provenancev1.CompareJobsResponse, error) {
+	return c.stub.CompareJobs(ctx, &provenancev1.CompareJobsRequest{LeftJobId: leftJobID, RightJobId: rightJobID})
+}
+
 // ListDependents returns one page of the jobs built on a job, directly or
 // (Transitive) through others.
 func (c *Client) ListDependents(ctx context.Context, request *provenancev1.ListDependentsRequest) (*provenancev1.ListDependentsResponse, error) {

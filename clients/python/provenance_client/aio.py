@@ -66,6 +66,9 @@ class AsyncProvenanceClient(Connected):
     async def check_reproducibility(self, job_id: str) -> service.CheckReproducibilityResponse:
         return await self._unary(self.stub.CheckReproducibility, service.CheckReproducibilityRequest(job_id=job_id))
 
+    async def compare_jobs(self, left_job_id: str, right_job_id: str) -> service.CompareJobsResponse:
+        return await self._unary(self.stub.CompareJobs, service.CompareJobsRequest(left_job_id=left_job_id, right_job_id=right_job_id))
+
     async def list_jobs(self, filter: str | None = None, page_size: int = 0) -> AsyncIterator[list[job_pb2.Job]]:
         async for page in self._pages(self.stub.ListJobs, service.ListJobsRequest(filter=filter or "", page_size=page_size)):
             yield list(page.jobs)

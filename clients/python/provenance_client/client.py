@@ -86,6 +86,10 @@ class ProvenanceClient(Connected):
     def check_reproducibility(self, job_id: str) -> service.CheckReproducibilityResponse:
         return self._unary(self.stub.CheckReproducibility, service.CheckReproducibilityRequest(job_id=job_id))
 
+    def compare_jobs(self, left_job_id: str, right_job_id: str) -> service.CompareJobsResponse:
+        """CompareJobs: why two jobs differ (typically a job and its rerun), and where their lineages diverge."""
+        return self._unary(self.stub.CompareJobs, service.CompareJobsRequest(left_job_id=left_job_id, right_job_id=right_job_id))
+
     def list_jobs(self, filter: str | None = None, page_size: int = 0) -> Iterator[list[job_pb2.Job]]:
         """ListJobs, newest first: yields one list of Jobs per page, fetching each page when it is reached."""
         for page in self._pages(self.stub.ListJobs, service.ListJobsRequest(filter=filter or "", page_size=page_size)):

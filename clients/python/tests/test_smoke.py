@@ -1,5 +1,6 @@
 """ProvenanceClient against a live server at PROVENANCE_ADDRESS (plaintext, no authentication)."""
 
+import asyncio
 import datetime
 import os
 import socket
@@ -11,7 +12,7 @@ import uuid
 import grpc
 from google.protobuf import json_format
 
-from provenance_client import ProvenanceClient, error_details
+from provenance_client import AsyncProvenanceClient, ProvenanceClient, error_details
 from provenance_client.hashing import definition_hash, input_hash, output_hash
 
 from provenance.v1 import job_pb2, provenance_service_pb2
@@ -118,6 +119,20 @@ class SmokeTest(unittest.TestCase):
             {(job_id, provenance_service_pb2.REPRODUCIBILITY_ISSUE_REASON_NO_HANDLER) for job_id in (raw, features, model)},
         )
         self.assertEqual(self.client.get_job(features).parent_job_ids, [raw])
+
+    def test_compare_jobs_names_the_changed_payload_path_sync_and_asyncio(self):
+        left, right = self.job_id("compared-left"), self.job_id("compared-right")
+        self.client.record_job(job_id=left, type="train", payload={"lr": 0.1, "epochs": 3}, status="SUCCEEDED", output_hash="h-left")
+        self.client.record_job(job_id=right, type="train", payload={"lr": 0.2, "epochs": 3}, status="SUCCEEDED", output_hash="h-right")
+        comparison = self.client.compare_jobs(left, right)
+        self.assertFalse(comparison.difference.definition_hash_equal)
+        self.assertEqual([(d.path, d.left_value_json, d.right_value_json) for d in comparison.difference.payload_differences], [("/lr", "0.1", "0.2")])
+
+        async def compare_async():
+            async with AsyncProvenanceClient(ADDRESS, timeout=30) as client:
+                return await client.compare_jobs(left, right)
+
+        self.assertEqual(asyncio.run(compare_async()), comparison)
 
     def test_list_jobs_yields_pages_newest_first(self):
         ids = [self.job_id(f"listed-{index}") for index in range(3)]

@@ -5,6 +5,7 @@ import {
   BatchRecordJobsRequest,
   CancelJobRequest,
   CheckReproducibilityRequest,
+  CompareJobsRequest,
   ExportProvenanceGraphRequest,
   GetJobRequest,
   GetLineageRequest,
@@ -19,6 +20,7 @@ import {
   WatchEventsRequest,
   type BatchRecordJobsResponse,
   type CheckReproducibilityResponse,
+  type CompareJobsResponse,
   type DeepPartial,
   type ExportProvenanceGraphResponse,
   type GetLineageResponse,
@@ -141,6 +143,11 @@ export class ProvenanceClient {
 
   checkReproducibility(request: DeepPartial<CheckReproducibilityRequest>, options?: RequestOptions): Promise<CheckReproducibilityResponse> {
     return this.unary(this.raw.checkReproducibility, CheckReproducibilityRequest, request, options);
+  }
+
+  /** Why two jobs differ (typically a job and its rerun), and where their lineages diverge. */
+  compareJobs(request: DeepPartial<CompareJobsRequest>, options?: RequestOptions): Promise<CompareJobsResponse> {
+    return this.unary(this.raw.compareJobs, CompareJobsRequest, request, options);
   }
 
   /** Runs a job on the server's worker pool, after its parents. */

@@ -50,6 +50,12 @@ type ProvenanceServiceClient interface {
 	ExportProvenanceGraph(ctx context.Context, in *ExportProvenanceGraphRequest, opts ...grpc.CallOption) (*ExportProvenanceGraphResponse, error)
 	// Tells whether a job can be reproduced, and every reason it cannot.
 	CheckReproducibility(ctx context.Context, in *CheckReproducibilityRequest, opts ...grpc.CallOption) (*CheckReproducibilityResponse, error)
+	// Explains why two jobs differ, typically a job and its rerun or two runs
+	// of one type: for the pair itself, then for the nearest ancestor pairs
+	// where the two lineages diverge (parents aligned by definition hash, then
+	// by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+	// an ancestor the caller may not read appears as a restricted placeholder.
+	CompareJobs(ctx context.Context, in *CompareJobsRequest, opts ...grpc.CallOption) (*CompareJobsResponse, error)
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.
 	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*Job, error)
@@ -152,6 +158,15 @@ func (c *provenanceServiceClient) ExportProvenanceGraph(ctx context.Context, in 
 func (c *provenanceServiceClient) CheckReproducibility(ctx context.Context, in *CheckReproducibilityRequest, opts ...grpc.CallOption) (*CheckReproducibilityResponse, error) {
 	out := new(CheckReproducibilityResponse)
 	err := c.cc.Invoke(ctx, "/provenance.v1.ProvenanceService/CheckReproducibility", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provenanceServiceClient) CompareJobs(ctx context.Context, in *CompareJobsRequest, opts ...grpc.CallOption) (*CompareJobsResponse, error) {
+	out := new(CompareJobsResponse)
+	err := c.cc.Invoke(ctx, "/provenance.v1.ProvenanceService/CompareJobs", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +287,12 @@ type ProvenanceServiceServer interface {
 	ExportProvenanceGraph(context.Context, *ExportProvenanceGraphRequest) (*ExportProvenanceGraphResponse, error)
 	// Tells whether a job can be reproduced, and every reason it cannot.
 	CheckReproducibility(context.Context, *CheckReproducibilityRequest) (*CheckReproducibilityResponse, error)
+	// Explains why two jobs differ, typically a job and its rerun or two runs
+	// of one type: for the pair itself, then for the nearest ancestor pairs
+	// where the two lineages diverge (parents aligned by definition hash, then
+	// by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+	// an ancestor the caller may not read appears as a restricted placeholder.
+	CompareJobs(context.Context, *CompareJobsRequest) (*CompareJobsResponse, error)
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.
 	SubmitJob(context.Context, *SubmitJobRequest) (*Job, error)
@@ -328,6 +349,9 @@ func (UnimplementedProvenanceServiceServer) ExportProvenanceGraph(context.Contex
 }
 func (UnimplementedProvenanceServiceServer) CheckReproducibility(context.Context, *CheckReproducibilityRequest) (*CheckReproducibilityResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckReproducibility not implemented")
+}
+func (UnimplementedProvenanceServiceServer) CompareJobs(context.Context, *CompareJobsRequest) (*CompareJobsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompareJobs not implemented")
 }
 func (UnimplementedProvenanceServiceServer) SubmitJob(context.Context, *SubmitJobRequest) (*Job, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SubmitJob not implemented")
@@ -504,6 +528,24 @@ func _ProvenanceService_CheckReproducibility_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProvenanceService_CompareJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvenanceServiceServer).CompareJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/provenance.v1.ProvenanceService/CompareJobs",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvenanceServiceServer).CompareJobs(ctx, req.(*CompareJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProvenanceService_SubmitJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SubmitJobRequest)
 	if err := dec(in); err != nil {
@@ -650,6 +692,10 @@ var _ProvenanceService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckReproducibility",
 			Handler:    _ProvenanceService_CheckReproducibility_Handler,
+		},
+		{
+			MethodName: "CompareJobs",
+			Handler:    _ProvenanceService_CompareJobs_Handler,
 		},
 		{
 			MethodName: "SubmitJob",

@@ -75,6 +75,28 @@ class CheckReproducibilityResponse(_message.Message):
     reproducible: bool
     def __init__(self, job_id: _Optional[str] = ..., reproducible: bool = ..., issues: _Optional[_Iterable[_Union[ReproducibilityIssue, _Mapping]]] = ..., checked_ancestor_count: _Optional[int] = ...) -> None: ...
 
+class CompareJobsRequest(_message.Message):
+    __slots__ = ["left_job_id", "right_job_id"]
+    LEFT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    left_job_id: str
+    right_job_id: str
+    def __init__(self, left_job_id: _Optional[str] = ..., right_job_id: _Optional[str] = ...) -> None: ...
+
+class CompareJobsResponse(_message.Message):
+    __slots__ = ["compared_ancestor_pair_count", "difference", "divergences", "omitted_divergence_count", "truncated"]
+    COMPARED_ANCESTOR_PAIR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DIVERGENCES_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_DIVERGENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    compared_ancestor_pair_count: int
+    difference: JobDifference
+    divergences: _containers.RepeatedCompositeFieldContainer[LineageDivergence]
+    omitted_divergence_count: int
+    truncated: bool
+    def __init__(self, difference: _Optional[_Union[JobDifference, _Mapping]] = ..., divergences: _Optional[_Iterable[_Union[LineageDivergence, _Mapping]]] = ..., omitted_divergence_count: _Optional[int] = ..., truncated: bool = ..., compared_ancestor_pair_count: _Optional[int] = ...) -> None: ...
+
 class Dependent(_message.Message):
     __slots__ = ["depth", "job"]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +199,48 @@ class InvalidateCacheResponse(_message.Message):
     skipped_job_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, affected_job_ids: _Optional[_Iterable[str]] = ..., affected_count: _Optional[int] = ..., dry_run: bool = ..., skipped_job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class JobDifference(_message.Message):
+    __slots__ = ["definition_hash_equal", "left_job_id", "left_output_hash", "left_type", "omitted_payload_difference_count", "output_hash_equal", "parent_output_differences", "payload_differences", "provider_changes", "right_job_id", "right_output_hash", "right_type", "unaligned_left_parent_job_ids", "unaligned_right_parent_job_ids"]
+    DEFINITION_HASH_EQUAL_FIELD_NUMBER: _ClassVar[int]
+    LEFT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    LEFT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_PAYLOAD_DIFFERENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_EQUAL_FIELD_NUMBER: _ClassVar[int]
+    PARENT_OUTPUT_DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNALIGNED_LEFT_PARENT_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNALIGNED_RIGHT_PARENT_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    definition_hash_equal: bool
+    left_job_id: str
+    left_output_hash: str
+    left_type: str
+    omitted_payload_difference_count: int
+    output_hash_equal: bool
+    parent_output_differences: _containers.RepeatedCompositeFieldContainer[ParentOutputDifference]
+    payload_differences: _containers.RepeatedCompositeFieldContainer[PayloadDifference]
+    provider_changes: _containers.RepeatedCompositeFieldContainer[ProviderChange]
+    right_job_id: str
+    right_output_hash: str
+    right_type: str
+    unaligned_left_parent_job_ids: _containers.RepeatedScalarFieldContainer[str]
+    unaligned_right_parent_job_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, left_job_id: _Optional[str] = ..., right_job_id: _Optional[str] = ..., definition_hash_equal: bool = ..., left_type: _Optional[str] = ..., right_type: _Optional[str] = ..., payload_differences: _Optional[_Iterable[_Union[PayloadDifference, _Mapping]]] = ..., omitted_payload_difference_count: _Optional[int] = ..., provider_changes: _Optional[_Iterable[_Union[ProviderChange, _Mapping]]] = ..., output_hash_equal: bool = ..., left_output_hash: _Optional[str] = ..., right_output_hash: _Optional[str] = ..., parent_output_differences: _Optional[_Iterable[_Union[ParentOutputDifference, _Mapping]]] = ..., unaligned_left_parent_job_ids: _Optional[_Iterable[str]] = ..., unaligned_right_parent_job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LineageDivergence(_message.Message):
+    __slots__ = ["depth", "difference", "restricted"]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_FIELD_NUMBER: _ClassVar[int]
+    depth: int
+    difference: JobDifference
+    restricted: bool
+    def __init__(self, depth: _Optional[int] = ..., difference: _Optional[_Union[JobDifference, _Mapping]] = ..., restricted: bool = ...) -> None: ...
+
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ["filter", "page_size", "page_token"]
     FILTER_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +300,40 @@ class ListJobsResponse(_message.Message):
     jobs: _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]
     next_page_token: str
     def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ParentOutputDifference(_message.Message):
+    __slots__ = ["left_output_hash", "left_parent_job_id", "right_output_hash", "right_parent_job_id"]
+    LEFT_OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    LEFT_PARENT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_PARENT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    left_output_hash: str
+    left_parent_job_id: str
+    right_output_hash: str
+    right_parent_job_id: str
+    def __init__(self, left_parent_job_id: _Optional[str] = ..., right_parent_job_id: _Optional[str] = ..., left_output_hash: _Optional[str] = ..., right_output_hash: _Optional[str] = ...) -> None: ...
+
+class PayloadDifference(_message.Message):
+    __slots__ = ["left_value_json", "path", "right_value_json", "values_omitted"]
+    LEFT_VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    VALUES_OMITTED_FIELD_NUMBER: _ClassVar[int]
+    left_value_json: str
+    path: str
+    right_value_json: str
+    values_omitted: bool
+    def __init__(self, path: _Optional[str] = ..., left_value_json: _Optional[str] = ..., right_value_json: _Optional[str] = ..., values_omitted: bool = ...) -> None: ...
+
+class ProviderChange(_message.Message):
+    __slots__ = ["field", "left_value", "right_value"]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    LEFT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    left_value: str
+    right_value: str
+    def __init__(self, field: _Optional[str] = ..., left_value: _Optional[str] = ..., right_value: _Optional[str] = ...) -> None: ...
 
 class RecordJobRequest(_message.Message):
     __slots__ = ["allow_missing_parents", "attempt", "cache_salt", "complete_time", "error", "etag", "job_id", "labels", "metadata", "output", "output_hash", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "start_time", "status", "type"]

@@ -62,6 +62,11 @@ class ProvenanceServiceStub(object):
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityRequest.SerializeToString,
                 response_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityResponse.FromString,
                 )
+        self.CompareJobs = channel.unary_unary(
+                '/provenance.v1.ProvenanceService/CompareJobs',
+                request_serializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.SerializeToString,
+                response_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.FromString,
+                )
         self.SubmitJob = channel.unary_unary(
                 '/provenance.v1.ProvenanceService/SubmitJob',
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.SubmitJobRequest.SerializeToString,
@@ -177,6 +182,17 @@ class ProvenanceServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareJobs(self, request, context):
+        """Explains why two jobs differ, typically a job and its rerun or two runs
+        of one type: for the pair itself, then for the nearest ancestor pairs
+        where the two lineages diverge (parents aligned by definition hash, then
+        by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+        an ancestor the caller may not read appears as a restricted placeholder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitJob(self, request, context):
         """Submits a job for the service's workers to run once its parents have
         succeeded, reusing a cached result when the cache policy allows.
@@ -275,6 +291,11 @@ def add_ProvenanceServiceServicer_to_server(servicer, server):
                     servicer.CheckReproducibility,
                     request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityRequest.FromString,
                     response_serializer=provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityResponse.SerializeToString,
+            ),
+            'CompareJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareJobs,
+                    request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.FromString,
+                    response_serializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.SerializeToString,
             ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
@@ -456,6 +477,23 @@ class ProvenanceService(object):
         return grpc.experimental.unary_unary(request, target, '/provenance.v1.ProvenanceService/CheckReproducibility',
             provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityRequest.SerializeToString,
             provenance_dot_v1_dot_provenance__service__pb2.CheckReproducibilityResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CompareJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/provenance.v1.ProvenanceService/CompareJobs',
+            provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.SerializeToString,
+            provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

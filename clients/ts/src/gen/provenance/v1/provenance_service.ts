@@ -550,6 +550,148 @@ export interface ReproducibilityIssue {
   message: string;
 }
 
+/** Request of CompareJobs. */
+export interface CompareJobsRequest {
+  /** Id of the first job (typically the original); required. */
+  leftJobId: string;
+  /** Id of the second job (typically the rerun); required. */
+  rightJobId: string;
+}
+
+/** Response of CompareJobs. */
+export interface CompareJobsResponse {
+  /** How the two jobs themselves differ. */
+  difference?:
+    | JobDifference
+    | undefined;
+  /**
+   * The nearest ancestor pairs, walking up from both jobs along aligned
+   * parents, whose own explanation is not empty: their definition, provider
+   * or unaligned parents differ, or their outputs differ although their
+   * aligned parents' outputs do not. The walk does not go above a pair it
+   * reports. Ordered by depth, then by left job id; at most 100
+   * (omitted_divergence_count says how many more).
+   */
+  divergences: LineageDivergence[];
+  /** How many divergences were found beyond the 100 returned. */
+  omittedDivergenceCount: number;
+  /**
+   * True when either ancestry is deeper or larger than
+   * PROVENANCE_MAX_LINEAGE_DEPTH or PROVENANCE_MAX_LINEAGE_NODES, so that not
+   * every ancestor pair was compared.
+   */
+  truncated: boolean;
+  /** How many ancestor pairs were compared. */
+  comparedAncestorPairCount: number;
+}
+
+/**
+ * How one job (left) differs from another (right). Payloads are compared
+ * after the volatile keys were removed at every depth, as the definition
+ * hash does.
+ */
+export interface JobDifference {
+  /** Id of the left job (a placeholder when restricted). */
+  leftJobId: string;
+  /** Id of the right job (a placeholder when restricted). */
+  rightJobId: string;
+  /** True when both jobs have the same definition hash. */
+  definitionHashEqual: boolean;
+  /** Type of the left job. */
+  leftType: string;
+  /** Type of the right job. */
+  rightType: string;
+  /** Where the normalized payloads differ, in path order; at most 100. */
+  payloadDifferences: PayloadDifference[];
+  /** How many payload differences were found beyond the 100 returned. */
+  omittedPayloadDifferenceCount: number;
+  /** Each provider field (id, model, version) whose value differs. */
+  providerChanges: ProviderChange[];
+  /** True when both jobs have the same output hash (both empty included). */
+  outputHashEqual: boolean;
+  /** Output hash of the left job; empty when it has no result. */
+  leftOutputHash: string;
+  /** Output hash of the right job; empty when it has no result. */
+  rightOutputHash: string;
+  /**
+   * Aligned parent pairs whose output hashes differ, in the left job's
+   * parent order.
+   */
+  parentOutputDifferences: ParentOutputDifference[];
+  /**
+   * Parents of the left job that no parent of the right job aligns with
+   * (placeholders for parents the caller may not read).
+   */
+  unalignedLeftParentJobIds: string[];
+  /**
+   * Parents of the right job that no parent of the left job aligns with
+   * (placeholders for parents the caller may not read).
+   */
+  unalignedRightParentJobIds: string[];
+}
+
+/** One place where two normalized payloads differ. */
+export interface PayloadDifference {
+  /**
+   * RFC 6901 JSON pointer to the differing member or item, e.g.
+   * "/params/lr" ("" for the whole payload).
+   */
+  path: string;
+  /**
+   * Canonical JSON of the left value; empty when the left payload has
+   * nothing at path, or when values_omitted is set.
+   */
+  leftValueJson: string;
+  /**
+   * Canonical JSON of the right value; empty when the right payload has
+   * nothing at path, or when values_omitted is set.
+   */
+  rightValueJson: string;
+  /**
+   * True when either value's JSON is longer than 1024 characters: both
+   * values are then left empty.
+   */
+  valuesOmitted: boolean;
+}
+
+/** One provider field whose value differs between two jobs. */
+export interface ProviderChange {
+  /** "id", "model" or "version". */
+  field: string;
+  /** The left job's value. */
+  leftValue: string;
+  /** The right job's value. */
+  rightValue: string;
+}
+
+/** Two aligned parents whose output hashes differ. */
+export interface ParentOutputDifference {
+  /** The left job's parent. */
+  leftParentJobId: string;
+  /** The right job's parent. */
+  rightParentJobId: string;
+  /** Output hash of the left parent; empty when it has no result. */
+  leftOutputHash: string;
+  /** Output hash of the right parent; empty when it has no result. */
+  rightOutputHash: string;
+}
+
+/** An ancestor pair where the two lineages diverge. */
+export interface LineageDivergence {
+  /** Depth of the pair above the compared jobs (1 for their parents). */
+  depth: number;
+  /** How the pair differs. When restricted, only its job ids are set. */
+  difference?:
+    | JobDifference
+    | undefined;
+  /**
+   * True when the caller may not read one of the pair (or an unaligned
+   * parent it stands for): its ids are placeholders, or empty on the side
+   * that has no such ancestor, and nothing else of it is told.
+   */
+  restricted: boolean;
+}
+
 /** Request of SubmitJob. */
 export interface SubmitJobRequest {
   /** The kind of work; required. A handler must be registered for it. */
@@ -3137,6 +3279,1073 @@ export const ReproducibilityIssue: MessageFns<ReproducibilityIssue> = {
   },
 };
 
+function createBaseCompareJobsRequest(): CompareJobsRequest {
+  return { leftJobId: "", rightJobId: "" };
+}
+
+export const CompareJobsRequest: MessageFns<CompareJobsRequest> = {
+  encode(message: CompareJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leftJobId !== "") {
+      writer.uint32(10).string(message.leftJobId);
+    }
+    if (message.rightJobId !== "") {
+      writer.uint32(18).string(message.rightJobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompareJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompareJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leftJobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rightJobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompareJobsRequest {
+    return {
+      leftJobId: isSet(object.leftJobId)
+        ? globalThis.String(object.leftJobId)
+        : isSet(object.left_job_id)
+        ? globalThis.String(object.left_job_id)
+        : "",
+      rightJobId: isSet(object.rightJobId)
+        ? globalThis.String(object.rightJobId)
+        : isSet(object.right_job_id)
+        ? globalThis.String(object.right_job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CompareJobsRequest): unknown {
+    const obj: any = {};
+    if (message.leftJobId !== "") {
+      obj.leftJobId = message.leftJobId;
+    }
+    if (message.rightJobId !== "") {
+      obj.rightJobId = message.rightJobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompareJobsRequest>, I>>(base?: I): CompareJobsRequest {
+    return CompareJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompareJobsRequest>, I>>(object: I): CompareJobsRequest {
+    const message = createBaseCompareJobsRequest();
+    message.leftJobId = object.leftJobId ?? "";
+    message.rightJobId = object.rightJobId ?? "";
+    return message;
+  },
+};
+
+function createBaseCompareJobsResponse(): CompareJobsResponse {
+  return {
+    difference: undefined,
+    divergences: [],
+    omittedDivergenceCount: 0,
+    truncated: false,
+    comparedAncestorPairCount: 0,
+  };
+}
+
+export const CompareJobsResponse: MessageFns<CompareJobsResponse> = {
+  encode(message: CompareJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.difference !== undefined) {
+      JobDifference.encode(message.difference, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.divergences) {
+      LineageDivergence.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.omittedDivergenceCount !== 0) {
+      writer.uint32(24).int32(message.omittedDivergenceCount);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(32).bool(message.truncated);
+    }
+    if (message.comparedAncestorPairCount !== 0) {
+      writer.uint32(40).int32(message.comparedAncestorPairCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompareJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompareJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.difference = JobDifference.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.divergences.push(LineageDivergence.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.omittedDivergenceCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.comparedAncestorPairCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompareJobsResponse {
+    return {
+      difference: isSet(object.difference) ? JobDifference.fromJSON(object.difference) : undefined,
+      divergences: globalThis.Array.isArray(object?.divergences)
+        ? object.divergences.map((e: any) => LineageDivergence.fromJSON(e))
+        : [],
+      omittedDivergenceCount: isSet(object.omittedDivergenceCount)
+        ? globalThis.Number(object.omittedDivergenceCount)
+        : isSet(object.omitted_divergence_count)
+        ? globalThis.Number(object.omitted_divergence_count)
+        : 0,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      comparedAncestorPairCount: isSet(object.comparedAncestorPairCount)
+        ? globalThis.Number(object.comparedAncestorPairCount)
+        : isSet(object.compared_ancestor_pair_count)
+        ? globalThis.Number(object.compared_ancestor_pair_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: CompareJobsResponse): unknown {
+    const obj: any = {};
+    if (message.difference !== undefined) {
+      obj.difference = JobDifference.toJSON(message.difference);
+    }
+    if (message.divergences?.length) {
+      obj.divergences = message.divergences.map((e) => LineageDivergence.toJSON(e));
+    }
+    if (message.omittedDivergenceCount !== 0) {
+      obj.omittedDivergenceCount = Math.round(message.omittedDivergenceCount);
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.comparedAncestorPairCount !== 0) {
+      obj.comparedAncestorPairCount = Math.round(message.comparedAncestorPairCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompareJobsResponse>, I>>(base?: I): CompareJobsResponse {
+    return CompareJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompareJobsResponse>, I>>(object: I): CompareJobsResponse {
+    const message = createBaseCompareJobsResponse();
+    message.difference = (object.difference !== undefined && object.difference !== null)
+      ? JobDifference.fromPartial(object.difference)
+      : undefined;
+    message.divergences = object.divergences?.map((e) => LineageDivergence.fromPartial(e)) || [];
+    message.omittedDivergenceCount = object.omittedDivergenceCount ?? 0;
+    message.truncated = object.truncated ?? false;
+    message.comparedAncestorPairCount = object.comparedAncestorPairCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseJobDifference(): JobDifference {
+  return {
+    leftJobId: "",
+    rightJobId: "",
+    definitionHashEqual: false,
+    leftType: "",
+    rightType: "",
+    payloadDifferences: [],
+    omittedPayloadDifferenceCount: 0,
+    providerChanges: [],
+    outputHashEqual: false,
+    leftOutputHash: "",
+    rightOutputHash: "",
+    parentOutputDifferences: [],
+    unalignedLeftParentJobIds: [],
+    unalignedRightParentJobIds: [],
+  };
+}
+
+export const JobDifference: MessageFns<JobDifference> = {
+  encode(message: JobDifference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leftJobId !== "") {
+      writer.uint32(10).string(message.leftJobId);
+    }
+    if (message.rightJobId !== "") {
+      writer.uint32(18).string(message.rightJobId);
+    }
+    if (message.definitionHashEqual !== false) {
+      writer.uint32(24).bool(message.definitionHashEqual);
+    }
+    if (message.leftType !== "") {
+      writer.uint32(34).string(message.leftType);
+    }
+    if (message.rightType !== "") {
+      writer.uint32(42).string(message.rightType);
+    }
+    for (const v of message.payloadDifferences) {
+      PayloadDifference.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.omittedPayloadDifferenceCount !== 0) {
+      writer.uint32(56).int32(message.omittedPayloadDifferenceCount);
+    }
+    for (const v of message.providerChanges) {
+      ProviderChange.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.outputHashEqual !== false) {
+      writer.uint32(72).bool(message.outputHashEqual);
+    }
+    if (message.leftOutputHash !== "") {
+      writer.uint32(82).string(message.leftOutputHash);
+    }
+    if (message.rightOutputHash !== "") {
+      writer.uint32(90).string(message.rightOutputHash);
+    }
+    for (const v of message.parentOutputDifferences) {
+      ParentOutputDifference.encode(v!, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.unalignedLeftParentJobIds) {
+      writer.uint32(106).string(v!);
+    }
+    for (const v of message.unalignedRightParentJobIds) {
+      writer.uint32(114).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobDifference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobDifference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leftJobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rightJobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.definitionHashEqual = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.leftType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rightType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.payloadDifferences.push(PayloadDifference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.omittedPayloadDifferenceCount = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.providerChanges.push(ProviderChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.outputHashEqual = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.leftOutputHash = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.rightOutputHash = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.parentOutputDifferences.push(ParentOutputDifference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.unalignedLeftParentJobIds.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.unalignedRightParentJobIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobDifference {
+    return {
+      leftJobId: isSet(object.leftJobId)
+        ? globalThis.String(object.leftJobId)
+        : isSet(object.left_job_id)
+        ? globalThis.String(object.left_job_id)
+        : "",
+      rightJobId: isSet(object.rightJobId)
+        ? globalThis.String(object.rightJobId)
+        : isSet(object.right_job_id)
+        ? globalThis.String(object.right_job_id)
+        : "",
+      definitionHashEqual: isSet(object.definitionHashEqual)
+        ? globalThis.Boolean(object.definitionHashEqual)
+        : isSet(object.definition_hash_equal)
+        ? globalThis.Boolean(object.definition_hash_equal)
+        : false,
+      leftType: isSet(object.leftType)
+        ? globalThis.String(object.leftType)
+        : isSet(object.left_type)
+        ? globalThis.String(object.left_type)
+        : "",
+      rightType: isSet(object.rightType)
+        ? globalThis.String(object.rightType)
+        : isSet(object.right_type)
+        ? globalThis.String(object.right_type)
+        : "",
+      payloadDifferences: globalThis.Array.isArray(object?.payloadDifferences)
+        ? object.payloadDifferences.map((e: any) => PayloadDifference.fromJSON(e))
+        : globalThis.Array.isArray(object?.payload_differences)
+        ? object.payload_differences.map((e: any) => PayloadDifference.fromJSON(e))
+        : [],
+      omittedPayloadDifferenceCount: isSet(object.omittedPayloadDifferenceCount)
+        ? globalThis.Number(object.omittedPayloadDifferenceCount)
+        : isSet(object.omitted_payload_difference_count)
+        ? globalThis.Number(object.omitted_payload_difference_count)
+        : 0,
+      providerChanges: globalThis.Array.isArray(object?.providerChanges)
+        ? object.providerChanges.map((e: any) => ProviderChange.fromJSON(e))
+        : globalThis.Array.isArray(object?.provider_changes)
+        ? object.provider_changes.map((e: any) => ProviderChange.fromJSON(e))
+        : [],
+      outputHashEqual: isSet(object.outputHashEqual)
+        ? globalThis.Boolean(object.outputHashEqual)
+        : isSet(object.output_hash_equal)
+        ? globalThis.Boolean(object.output_hash_equal)
+        : false,
+      leftOutputHash: isSet(object.leftOutputHash)
+        ? globalThis.String(object.leftOutputHash)
+        : isSet(object.left_output_hash)
+        ? globalThis.String(object.left_output_hash)
+        : "",
+      rightOutputHash: isSet(object.rightOutputHash)
+        ? globalThis.String(object.rightOutputHash)
+        : isSet(object.right_output_hash)
+        ? globalThis.String(object.right_output_hash)
+        : "",
+      parentOutputDifferences: globalThis.Array.isArray(object?.parentOutputDifferences)
+        ? object.parentOutputDifferences.map((e: any) => ParentOutputDifference.fromJSON(e))
+        : globalThis.Array.isArray(object?.parent_output_differences)
+        ? object.parent_output_differences.map((e: any) => ParentOutputDifference.fromJSON(e))
+        : [],
+      unalignedLeftParentJobIds: globalThis.Array.isArray(object?.unalignedLeftParentJobIds)
+        ? object.unalignedLeftParentJobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unaligned_left_parent_job_ids)
+        ? object.unaligned_left_parent_job_ids.map((e: any) => globalThis.String(e))
+        : [],
+      unalignedRightParentJobIds: globalThis.Array.isArray(object?.unalignedRightParentJobIds)
+        ? object.unalignedRightParentJobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unaligned_right_parent_job_ids)
+        ? object.unaligned_right_parent_job_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: JobDifference): unknown {
+    const obj: any = {};
+    if (message.leftJobId !== "") {
+      obj.leftJobId = message.leftJobId;
+    }
+    if (message.rightJobId !== "") {
+      obj.rightJobId = message.rightJobId;
+    }
+    if (message.definitionHashEqual !== false) {
+      obj.definitionHashEqual = message.definitionHashEqual;
+    }
+    if (message.leftType !== "") {
+      obj.leftType = message.leftType;
+    }
+    if (message.rightType !== "") {
+      obj.rightType = message.rightType;
+    }
+    if (message.payloadDifferences?.length) {
+      obj.payloadDifferences = message.payloadDifferences.map((e) => PayloadDifference.toJSON(e));
+    }
+    if (message.omittedPayloadDifferenceCount !== 0) {
+      obj.omittedPayloadDifferenceCount = Math.round(message.omittedPayloadDifferenceCount);
+    }
+    if (message.providerChanges?.length) {
+      obj.providerChanges = message.providerChanges.map((e) => ProviderChange.toJSON(e));
+    }
+    if (message.outputHashEqual !== false) {
+      obj.outputHashEqual = message.outputHashEqual;
+    }
+    if (message.leftOutputHash !== "") {
+      obj.leftOutputHash = message.leftOutputHash;
+    }
+    if (message.rightOutputHash !== "") {
+      obj.rightOutputHash = message.rightOutputHash;
+    }
+    if (message.parentOutputDifferences?.length) {
+      obj.parentOutputDifferences = message.parentOutputDifferences.map((e) => ParentOutputDifference.toJSON(e));
+    }
+    if (message.unalignedLeftParentJobIds?.length) {
+      obj.unalignedLeftParentJobIds = message.unalignedLeftParentJobIds;
+    }
+    if (message.unalignedRightParentJobIds?.length) {
+      obj.unalignedRightParentJobIds = message.unalignedRightParentJobIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobDifference>, I>>(base?: I): JobDifference {
+    return JobDifference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobDifference>, I>>(object: I): JobDifference {
+    const message = createBaseJobDifference();
+    message.leftJobId = object.leftJobId ?? "";
+    message.rightJobId = object.rightJobId ?? "";
+    message.definitionHashEqual = object.definitionHashEqual ?? false;
+    message.leftType = object.leftType ?? "";
+    message.rightType = object.rightType ?? "";
+    message.payloadDifferences = object.payloadDifferences?.map((e) => PayloadDifference.fromPartial(e)) || [];
+    message.omittedPayloadDifferenceCount = object.omittedPayloadDifferenceCount ?? 0;
+    message.providerChanges = object.providerChanges?.map((e) => ProviderChange.fromPartial(e)) || [];
+    message.outputHashEqual = object.outputHashEqual ?? false;
+    message.leftOutputHash = object.leftOutputHash ?? "";
+    message.rightOutputHash = object.rightOutputHash ?? "";
+    message.parentOutputDifferences =
+      object.parentOutputDifferences?.map((e) => ParentOutputDifference.fromPartial(e)) || [];
+    message.unalignedLeftParentJobIds = object.unalignedLeftParentJobIds?.map((e) => e) || [];
+    message.unalignedRightParentJobIds = object.unalignedRightParentJobIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePayloadDifference(): PayloadDifference {
+  return { path: "", leftValueJson: "", rightValueJson: "", valuesOmitted: false };
+}
+
+export const PayloadDifference: MessageFns<PayloadDifference> = {
+  encode(message: PayloadDifference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.leftValueJson !== "") {
+      writer.uint32(18).string(message.leftValueJson);
+    }
+    if (message.rightValueJson !== "") {
+      writer.uint32(26).string(message.rightValueJson);
+    }
+    if (message.valuesOmitted !== false) {
+      writer.uint32(32).bool(message.valuesOmitted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayloadDifference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayloadDifference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leftValueJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rightValueJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.valuesOmitted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayloadDifference {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      leftValueJson: isSet(object.leftValueJson)
+        ? globalThis.String(object.leftValueJson)
+        : isSet(object.left_value_json)
+        ? globalThis.String(object.left_value_json)
+        : "",
+      rightValueJson: isSet(object.rightValueJson)
+        ? globalThis.String(object.rightValueJson)
+        : isSet(object.right_value_json)
+        ? globalThis.String(object.right_value_json)
+        : "",
+      valuesOmitted: isSet(object.valuesOmitted)
+        ? globalThis.Boolean(object.valuesOmitted)
+        : isSet(object.values_omitted)
+        ? globalThis.Boolean(object.values_omitted)
+        : false,
+    };
+  },
+
+  toJSON(message: PayloadDifference): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.leftValueJson !== "") {
+      obj.leftValueJson = message.leftValueJson;
+    }
+    if (message.rightValueJson !== "") {
+      obj.rightValueJson = message.rightValueJson;
+    }
+    if (message.valuesOmitted !== false) {
+      obj.valuesOmitted = message.valuesOmitted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayloadDifference>, I>>(base?: I): PayloadDifference {
+    return PayloadDifference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayloadDifference>, I>>(object: I): PayloadDifference {
+    const message = createBasePayloadDifference();
+    message.path = object.path ?? "";
+    message.leftValueJson = object.leftValueJson ?? "";
+    message.rightValueJson = object.rightValueJson ?? "";
+    message.valuesOmitted = object.valuesOmitted ?? false;
+    return message;
+  },
+};
+
+function createBaseProviderChange(): ProviderChange {
+  return { field: "", leftValue: "", rightValue: "" };
+}
+
+export const ProviderChange: MessageFns<ProviderChange> = {
+  encode(message: ProviderChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    if (message.leftValue !== "") {
+      writer.uint32(18).string(message.leftValue);
+    }
+    if (message.rightValue !== "") {
+      writer.uint32(26).string(message.rightValue);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leftValue = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rightValue = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderChange {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      leftValue: isSet(object.leftValue)
+        ? globalThis.String(object.leftValue)
+        : isSet(object.left_value)
+        ? globalThis.String(object.left_value)
+        : "",
+      rightValue: isSet(object.rightValue)
+        ? globalThis.String(object.rightValue)
+        : isSet(object.right_value)
+        ? globalThis.String(object.right_value)
+        : "",
+    };
+  },
+
+  toJSON(message: ProviderChange): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.leftValue !== "") {
+      obj.leftValue = message.leftValue;
+    }
+    if (message.rightValue !== "") {
+      obj.rightValue = message.rightValue;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProviderChange>, I>>(base?: I): ProviderChange {
+    return ProviderChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProviderChange>, I>>(object: I): ProviderChange {
+    const message = createBaseProviderChange();
+    message.field = object.field ?? "";
+    message.leftValue = object.leftValue ?? "";
+    message.rightValue = object.rightValue ?? "";
+    return message;
+  },
+};
+
+function createBaseParentOutputDifference(): ParentOutputDifference {
+  return { leftParentJobId: "", rightParentJobId: "", leftOutputHash: "", rightOutputHash: "" };
+}
+
+export const ParentOutputDifference: MessageFns<ParentOutputDifference> = {
+  encode(message: ParentOutputDifference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leftParentJobId !== "") {
+      writer.uint32(10).string(message.leftParentJobId);
+    }
+    if (message.rightParentJobId !== "") {
+      writer.uint32(18).string(message.rightParentJobId);
+    }
+    if (message.leftOutputHash !== "") {
+      writer.uint32(26).string(message.leftOutputHash);
+    }
+    if (message.rightOutputHash !== "") {
+      writer.uint32(34).string(message.rightOutputHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParentOutputDifference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParentOutputDifference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leftParentJobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rightParentJobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leftOutputHash = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rightOutputHash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParentOutputDifference {
+    return {
+      leftParentJobId: isSet(object.leftParentJobId)
+        ? globalThis.String(object.leftParentJobId)
+        : isSet(object.left_parent_job_id)
+        ? globalThis.String(object.left_parent_job_id)
+        : "",
+      rightParentJobId: isSet(object.rightParentJobId)
+        ? globalThis.String(object.rightParentJobId)
+        : isSet(object.right_parent_job_id)
+        ? globalThis.String(object.right_parent_job_id)
+        : "",
+      leftOutputHash: isSet(object.leftOutputHash)
+        ? globalThis.String(object.leftOutputHash)
+        : isSet(object.left_output_hash)
+        ? globalThis.String(object.left_output_hash)
+        : "",
+      rightOutputHash: isSet(object.rightOutputHash)
+        ? globalThis.String(object.rightOutputHash)
+        : isSet(object.right_output_hash)
+        ? globalThis.String(object.right_output_hash)
+        : "",
+    };
+  },
+
+  toJSON(message: ParentOutputDifference): unknown {
+    const obj: any = {};
+    if (message.leftParentJobId !== "") {
+      obj.leftParentJobId = message.leftParentJobId;
+    }
+    if (message.rightParentJobId !== "") {
+      obj.rightParentJobId = message.rightParentJobId;
+    }
+    if (message.leftOutputHash !== "") {
+      obj.leftOutputHash = message.leftOutputHash;
+    }
+    if (message.rightOutputHash !== "") {
+      obj.rightOutputHash = message.rightOutputHash;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParentOutputDifference>, I>>(base?: I): ParentOutputDifference {
+    return ParentOutputDifference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParentOutputDifference>, I>>(object: I): ParentOutputDifference {
+    const message = createBaseParentOutputDifference();
+    message.leftParentJobId = object.leftParentJobId ?? "";
+    message.rightParentJobId = object.rightParentJobId ?? "";
+    message.leftOutputHash = object.leftOutputHash ?? "";
+    message.rightOutputHash = object.rightOutputHash ?? "";
+    return message;
+  },
+};
+
+function createBaseLineageDivergence(): LineageDivergence {
+  return { depth: 0, difference: undefined, restricted: false };
+}
+
+export const LineageDivergence: MessageFns<LineageDivergence> = {
+  encode(message: LineageDivergence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.depth !== 0) {
+      writer.uint32(8).int32(message.depth);
+    }
+    if (message.difference !== undefined) {
+      JobDifference.encode(message.difference, writer.uint32(18).fork()).join();
+    }
+    if (message.restricted !== false) {
+      writer.uint32(24).bool(message.restricted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LineageDivergence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLineageDivergence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.depth = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.difference = JobDifference.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.restricted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LineageDivergence {
+    return {
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+      difference: isSet(object.difference) ? JobDifference.fromJSON(object.difference) : undefined,
+      restricted: isSet(object.restricted) ? globalThis.Boolean(object.restricted) : false,
+    };
+  },
+
+  toJSON(message: LineageDivergence): unknown {
+    const obj: any = {};
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
+    }
+    if (message.difference !== undefined) {
+      obj.difference = JobDifference.toJSON(message.difference);
+    }
+    if (message.restricted !== false) {
+      obj.restricted = message.restricted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LineageDivergence>, I>>(base?: I): LineageDivergence {
+    return LineageDivergence.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LineageDivergence>, I>>(object: I): LineageDivergence {
+    const message = createBaseLineageDivergence();
+    message.depth = object.depth ?? 0;
+    message.difference = (object.difference !== undefined && object.difference !== null)
+      ? JobDifference.fromPartial(object.difference)
+      : undefined;
+    message.restricted = object.restricted ?? false;
+    return message;
+  },
+};
+
 function createBaseSubmitJobRequest(): SubmitJobRequest {
   return {
     type: "",
@@ -4755,6 +5964,22 @@ export const ProvenanceServiceService = {
     responseDeserialize: (value: Buffer): CheckReproducibilityResponse => CheckReproducibilityResponse.decode(value),
   },
   /**
+   * Explains why two jobs differ, typically a job and its rerun or two runs
+   * of one type: for the pair itself, then for the nearest ancestor pairs
+   * where the two lineages diverge (parents aligned by definition hash, then
+   * by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+   * an ancestor the caller may not read appears as a restricted placeholder.
+   */
+  compareJobs: {
+    path: "/provenance.v1.ProvenanceService/CompareJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompareJobsRequest): Buffer => Buffer.from(CompareJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompareJobsRequest => CompareJobsRequest.decode(value),
+    responseSerialize: (value: CompareJobsResponse): Buffer => Buffer.from(CompareJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompareJobsResponse => CompareJobsResponse.decode(value),
+  },
+  /**
    * Submits a job for the service's workers to run once its parents have
    * succeeded, reusing a cached result when the cache policy allows.
    */
@@ -4888,6 +6113,14 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
   exportProvenanceGraph: handleUnaryCall<ExportProvenanceGraphRequest, ExportProvenanceGraphResponse>;
   /** Tells whether a job can be reproduced, and every reason it cannot. */
   checkReproducibility: handleUnaryCall<CheckReproducibilityRequest, CheckReproducibilityResponse>;
+  /**
+   * Explains why two jobs differ, typically a job and its rerun or two runs
+   * of one type: for the pair itself, then for the nearest ancestor pairs
+   * where the two lineages diverge (parents aligned by definition hash, then
+   * by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+   * an ancestor the caller may not read appears as a restricted placeholder.
+   */
+  compareJobs: handleUnaryCall<CompareJobsRequest, CompareJobsResponse>;
   /**
    * Submits a job for the service's workers to run once its parents have
    * succeeded, reusing a cached result when the cache policy allows.
@@ -5075,6 +6308,28 @@ export interface ProvenanceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckReproducibilityResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Explains why two jobs differ, typically a job and its rerun or two runs
+   * of one type: for the pair itself, then for the nearest ancestor pairs
+   * where the two lineages diverge (parents aligned by definition hash, then
+   * by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
+   * an ancestor the caller may not read appears as a restricted placeholder.
+   */
+  compareJobs(
+    request: CompareJobsRequest,
+    callback: (error: ServiceError | null, response: CompareJobsResponse) => void,
+  ): ClientUnaryCall;
+  compareJobs(
+    request: CompareJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompareJobsResponse) => void,
+  ): ClientUnaryCall;
+  compareJobs(
+    request: CompareJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompareJobsResponse) => void,
   ): ClientUnaryCall;
   /**
    * Submits a job for the service's workers to run once its parents have
