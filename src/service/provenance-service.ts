@@ -2,6 +2,7 @@ import type {
   CancelJobCommand,
   InvalidateCacheCommand,
   LineageCommand,
+  StreamLineageCommand,
   ListDependentsCommand,
   ListJobsCommand,
   PageRequest,
@@ -25,6 +26,8 @@ import {
   checkJobReproducibility,
   exportGraph,
   getLineage,
+  streamLineage,
+  type LineageStreamMessage,
   listDependents,
   type DependentsPage,
   type ExportCommand,
@@ -118,6 +121,10 @@ export class ProvenanceService {
 
   checkReproducibility(principal: Principal, jobId: string): Promise<ReproducibilityReport> {
     return checkJobReproducibility(this.deps, principal, jobId);
+  }
+
+  streamLineage(principal: Principal, command: StreamLineageCommand): Promise<Iterable<LineageStreamMessage>> {
+    return streamLineage(this.deps, principal, command);
   }
 
   submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobView> {
