@@ -266,6 +266,7 @@ describe('security', function () {
       await admin.listDependents({ jobId: parent.jobId });
       await admin.exportProvenanceGraph({ jobId: parent.jobId });
       await admin.checkReproducibility({ jobId: parent.jobId });
+      for await (const message of admin.streamLineage({ jobId: parent.jobId })) expect(message.root?.jobId).to.equal(parent.jobId);
       const sleeper = await admin.submitJob({ type: 'sleep', payload: { ms: 60_000 } });
       await admin.rerunJob({ jobId: parent.jobId });
       await admin.cancelJob({ jobId: sleeper.jobId });
@@ -288,6 +289,7 @@ describe('security', function () {
         'ListJobs',
         'RecordJob',
         'RerunJob',
+        'StreamLineage',
         'SubmitJob',
         'WatchEvents',
       ]);
