@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service
 
-from .client import LINEAGE_STREAM_ATTEMPTS, batch_request, lineage_request, stream_lineage_request
+from .client import batch_request, lineage_request, lineage_stream_resumes, stream_lineage_request
 from .connection import Connected, Connection
 from .events import ResumePolicy, Resumption, Subscription
 from .lineage_graph import LineageGraph
@@ -112,7 +112,7 @@ class AsyncProvenanceClient(Connected):
                 return
             except grpc.RpcError as error:
                 failed_in_a_row += 1
-                if error.code() != grpc.StatusCode.UNAVAILABLE or failed_in_a_row >= LINEAGE_STREAM_ATTEMPTS:
+                if not lineage_stream_resumes(error, failed_in_a_row):
                     raise
             finally:
                 call.cancel()

@@ -141,7 +141,7 @@ class ProvenanceClient(Connected):
                 return
             except grpc.RpcError as error:
                 failed_in_a_row += 1
-                if error.code() != grpc.StatusCode.UNAVAILABLE or failed_in_a_row >= LINEAGE_STREAM_ATTEMPTS:
+                if not lineage_stream_resumes(error, failed_in_a_row):
                     raise
             finally:
                 call.cancel()
@@ -200,6 +200,11 @@ LINEAGE_STREAM_ATTEMPTS = 3
 def stream_lineage_request(job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str) -> service.StreamLineageRequest:
     fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token)
     return build_request("stream_lineage()", service.StreamLineageRequest, fields)
+
+
+def lineage_stream_resumes(error: grpc.RpcError, failed_in_a_row: int) -> bool:
+    """Whether stream_lineage opens the stream again after this failure, the failed_in_a_row-th without a message."""
+    return error.code() == grpc.StatusCode.UNAVAILABLE and failed_in_a_row < LINEAGE_STREAM_ATTEMPTS
 
 
 def batch_request(method: str, requests: Sequence[dict[str, Any]]) -> service.BatchRecordJobsRequest:
