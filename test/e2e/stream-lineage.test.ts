@@ -14,21 +14,44 @@ import { bearerTokens } from '../support/bearer-tokens.js';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
 import { connect, statusDetails, type Client } from '../support/grpc-client.js';
 import { mulberry32 } from '../support/job-records.js';
+import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
 import { openEventStream } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
 
+interface Lane {
+  name: string;
+  jobs: number;
+  start(directory: string, env: Record<string, string>): Promise<ServerProcess>;
+  dispose(): Promise<void>;
+}
+
+let mongo: MongoLane | undefined;
+const lanes: Lane[] = [
+  { name: 'SQLite', jobs: 3000, start: (directory, env) => startServer({ ...env, PROVENANCE_SQLITE_PATH: join(directory, 'provenance.db') }), dispose: async () => undefined },
+  {
+    name: process.env.MONGODB_URI ? 'MongoDB' : 'MongoDB emulator',
+    // The emulator is quadratic on big graphs.
+    jobs: process.env.MONGODB_URI ? 3000 : 400,
+    async start(_directory, env) {
+      mongo = await startMongoLane();
+      return startServer({ ...env, MONGODB_URI: mongo.uri, PROVENANCE_MONGODB_DATABASE: mongo.newDatabaseName() });
+    },
+    dispose: async () => mongo?.stop(),
+  },
+];
+
 /**
- * StreamLineage on a live server (SQLite): gRPC streams cut by the client
- * after a message and resumed with its token yield exactly GetLineage's
- * answer; its refusals; its REST twin as server-sent events; the
- * TypeScript client's async iterator.
+ * StreamLineage on a live server, on each store: gRPC streams cut by the
+ * client after a message and resumed with its token yield exactly
+ * GetLineage's answer; its refusals; its REST twin as server-sent events;
+ * the TypeScript client's async iterator.
  */
-describe('StreamLineage (SQLite)', function () {
-  this.timeout(120_000);
+for (const lane of lanes) describe(`StreamLineage (${lane.name})`, function () {
+  this.timeout(180_000);
   const tokens = bearerTokens();
-  const JOBS = 3000;
+  const JOBS = lane.jobs;
   const id = (i: number) => `sl-${String(i).padStart(5, '0')}`;
   let directory: TemporaryDirectory;
   let server: ServerProcess;
@@ -37,7 +60,7 @@ describe('StreamLineage (SQLite)', function () {
 
   before(async () => {
     directory = await makeTemporaryDirectory();
-    server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory.path, 'provenance.db'), ...tokens.env, PROVENANCE_RATE_LIMIT: '0' });
+    server = await lane.start(directory.path, { ...tokens.env, PROVENANCE_RATE_LIMIT: '0' });
     aliceHeader = await tokens.header('alice', 'lab', ['submitter']);
     alice = connect(server.address, { headers: aliceHeader });
     eve = connect(server.address, { headers: await tokens.header('eve', 'lab', ['submitter']) });
@@ -47,7 +70,7 @@ describe('StreamLineage (SQLite)', function () {
     const requests = [];
     for (let i = 0; i < JOBS; i++) {
       const parents = new Set<string>();
-      for (let p = 0; p < Math.min(i, 3); p++) parents.add(id(Math.max(0, i - 1 - Math.floor(random() * 200))));
+      for (let p = 0; p < Math.min(i, 3); p++) parents.add(id(Math.max(0, i - 1 - Math.floor(random() * Math.min(200, JOBS / 20)))));
       requests.push({ jobId: id(i), type: 'step', parentJobIds: [...parents], status: SUCCEEDED, outputHash: 'h' });
     }
     for (let start = 0; start < JOBS; start += 1000) {
@@ -58,6 +81,7 @@ describe('StreamLineage (SQLite)', function () {
   after(async () => {
     for (const client of [alice, eve, mallory]) client?.close();
     await server?.stop();
+    await lane.dispose();
     await directory?.remove();
   });
 
@@ -90,14 +114,15 @@ describe('StreamLineage (SQLite)', function () {
   });
 
   for (const [label, direction, root] of [
-    ['ancestors', LineageDirection.LINEAGE_DIRECTION_ANCESTORS, id(2900)],
-    ['descendants', LineageDirection.LINEAGE_DIRECTION_DESCENDANTS, id(100)],
+    ['ancestors', LineageDirection.LINEAGE_DIRECTION_ANCESTORS, id(JOBS - 100)],
+    ['descendants', LineageDirection.LINEAGE_DIRECTION_DESCENDANTS, id(Math.floor(JOBS / 30))],
   ] as const) {
     it(`cut 10 times and resumed, yields exactly GetLineage's answer (${label})`, async () => {
       const expected = await alice.getLineage({ jobId: root, direction, view: LineageView.LINEAGE_VIEW_IDS });
       expect(expected.truncated).to.equal(false);
-      expect(expected.nodes.length).to.be.greaterThan(1000);
-      const request = { jobId: root, direction, maxMessageNodes: 100 };
+      expect(expected.nodes.length).to.be.greaterThan(JOBS / 10);
+      const maxMessageNodes = Math.ceil(expected.nodes.length / 14);
+      const request = { jobId: root, direction, maxMessageNodes };
       const received: StreamLineageResponse[] = [];
       let resumeToken = '';
       for (let cut = 0; cut < 10; cut++) {
@@ -109,13 +134,13 @@ describe('StreamLineage (SQLite)', function () {
       received.push(...rest);
       expect(received.filter((m) => m.last)).to.have.length(1);
       expect(received.at(-1)!.last).to.equal(true);
-      expect(received.every((m) => m.nodes.length <= 100)).to.equal(true);
+      expect(received.every((m) => m.nodes.length <= maxMessageNodes)).to.equal(true);
       expect(joined(received)).to.deep.equal({ root: [root], nodes: nodesOf(expected), edges: edgesOf(expected) });
     });
   }
 
   it('refuses a forged token and one of another caller with INVALID_ARGUMENT (resume_token)', async () => {
-    const request = { jobId: id(2900), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, maxMessageNodes: 10 };
+    const request = { jobId: id(JOBS - 100), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, maxMessageNodes: 10 };
     const { resumeToken } = await firstMessage(alice, request);
     for (const [client, token] of [
       [alice, 'forged'],
@@ -152,8 +177,8 @@ describe('StreamLineage (SQLite)', function () {
   });
 
   it('is served as server-sent events, each with its resume token as id, and resumes from Last-Event-ID', async () => {
-    const root = id(2900);
-    const path = `/jobs/${root}/lineage:stream?direction=LINEAGE_DIRECTION_ANCESTORS&max_message_nodes=500`;
+    const root = id(JOBS - 100);
+    const path = `/jobs/${root}/lineage:stream?direction=LINEAGE_DIRECTION_ANCESTORS&max_message_nodes=${Math.ceil(JOBS / 6)}`;
     const expected = await alice.getLineage({ jobId: root, direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS, view: LineageView.LINEAGE_VIEW_IDS });
     const first = await openEventStream(server.httpAddress, path, aliceHeader);
     expect(first.response.status).to.equal(200);
@@ -169,7 +194,7 @@ describe('StreamLineage (SQLite)', function () {
   });
 
   it("is the TypeScript client's async iterator", async () => {
-    const root = id(100);
+    const root = id(Math.floor(JOBS / 30));
     const request = { jobId: root, direction: LineageDirection.LINEAGE_DIRECTION_DESCENDANTS };
     const expected = await alice.getLineage({ ...request, view: LineageView.LINEAGE_VIEW_IDS });
     const messages: StreamLineageResponse[] = [];
