@@ -43,6 +43,19 @@ export interface ListJobsCommand extends PageRequest {
 /** COMPACT: what IDS shows, packed by the transport (the job ids once, the edges as index pairs). */
 export type LineageView = 'IDS' | 'BASIC' | 'FULL' | 'COMPACT';
 
+/** StreamLineage: the lineage in the IDS view, in messages that each carry a resume token. */
+export interface StreamLineageCommand {
+  jobId: string;
+  /** Both directions for LINEAGE_DIRECTION_BOTH; 'INVALID' for a value outside the enum. */
+  directions: LineageDirection[] | 'INVALID';
+  /** 0: the configured maximum. */
+  maxDepth: number;
+  /** '' to start; else the token of the last message processed. */
+  resumeToken: string;
+  /** 0: LINEAGE_STREAM_SLICE_NODES. */
+  maxMessageNodes: number;
+}
+
 export interface LineageCommand {
   jobId: string;
   /** Both directions for LINEAGE_DIRECTION_BOTH; 'INVALID' for a value outside the enum. */

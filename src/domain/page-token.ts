@@ -30,14 +30,14 @@ export function encodePageToken(query: JsonValue, position: JsonObject, secret: 
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
 }
 
-/** The position a token carries, or INVALID_ARGUMENT when it is malformed, forged, or belongs to another query. */
-export function decodePageToken(token: string, query: JsonValue, secret: Buffer): JsonObject {
+/** The position a token carries (in the request field named field), or INVALID_ARGUMENT when it is malformed, forged, or belongs to another query. */
+export function decodePageToken(token: string, query: JsonValue, secret: Buffer, field = 'page_token'): JsonObject {
   const parsed = decrypt(token, secret);
   if (!isJsonObject(parsed) || !isJsonObject(parsed.p) || typeof parsed.q !== 'string') {
-    throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
+    throw invalidArgument([{ field, description: 'is not a page token this service issued' }]);
   }
   if (parsed.q !== queryFingerprint(query)) {
-    throw invalidArgument([{ field: 'page_token', description: 'was issued for a different query (the other request fields must stay the same between pages)' }]);
+    throw invalidArgument([{ field, description: 'was issued for a different query (the other request fields must stay the same between pages)' }]);
   }
   return parsed.p;
 }

@@ -23,7 +23,7 @@ function fromProtoEnum<T extends string>(protoEnum: ProtoEnum, prefix: string, v
   return typeof name === 'string' && name.startsWith(prefix) ? (name.slice(prefix.length) as T) : 'INVALID';
 }
 
-function toProtoEnum(protoEnum: ProtoEnum, prefix: string, name: string): number {
+export function toProtoEnum(protoEnum: ProtoEnum, prefix: string, name: string): number {
   return protoEnum[prefix + name] as number;
 }
 
@@ -239,7 +239,7 @@ export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
   return lineage.truncation.map((reason) => toProtoEnum(TruncationReason, 'TRUNCATION_REASON_', reason));
 }
 
-function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCommand['view']): LineageNode {
+export function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCommand['view']): LineageNode {
   const { row } = node;
   if (node.restricted) return { ...LineageNode.fromPartial({}), jobId: row.jobId, depth: node.depth, relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation), restricted: true };
   const summary = view !== 'IDS' && view !== 'COMPACT';

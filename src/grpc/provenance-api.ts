@@ -8,6 +8,7 @@ import { eventHandlers } from './handlers/events.js';
 import { executionHandlers } from './handlers/execution.js';
 import { jobHandlers } from './handlers/jobs.js';
 import { lineageHandlers } from './handlers/lineage.js';
+import { lineageStreamHandlers } from './handlers/lineage-stream.js';
 import { decodingFailuresAsValues, type DecodingLimits } from './request-decoding.js';
 
 export interface ProvenanceApiDependencies extends CallDependencies {
@@ -27,6 +28,7 @@ export function addToServer(server: Server, deps: ProvenanceApiDependencies): vo
     ...jobHandlers(edge),
     ...lineageHandlers(edge),
     ...comparisonHandlers(edge),
+    ...lineageStreamHandlers(edge),
     ...executionHandlers(edge),
     ...eventHandlers(edge),
     ...auditHandlers(edge),

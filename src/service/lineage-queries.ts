@@ -1,8 +1,18 @@
-import type { LineageCommand, ListDependentsCommand } from '../domain/commands.js';
+import type { LineageCommand, ListDependentsCommand, StreamLineageCommand } from '../domain/commands.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
-import { buildLineage, buildLineageInSteps, type Lineage, type LineageDirection, type LineageRow } from '../domain/lineage.js';
+import {
+  buildLineage,
+  buildLineageInSteps,
+  type Lineage,
+  type LineageDirection,
+  type LineageEdge,
+  type LineageNode,
+  type LineageRow,
+  type TruncationReason,
+} from '../domain/lineage.js';
+import { LINEAGE_STREAM_SLICE_NODES, edgesByLaterEndpoint, firstPositionAfter, streamSlices, type StreamPosition } from '../domain/lineage-stream.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -83,6 +93,76 @@ function rootRow(root: JobRecord, projection: LineageProjection): LineageRow {
     cacheState: root.cacheState,
     ...(projection === 'FULL' ? { record: root } : {}),
   };
+}
+
+/** One StreamLineage message, as the caller may see it. */
+export interface LineageStreamMessage {
+  /** In the first message of a stream that did not resume. */
+  root?: LineageRow<JobView>;
+  nodes: Array<LineageNode<JobView>>;
+  edges: LineageEdge[];
+  resumeToken: string;
+  /** In the last message only: the limits that cut the lineage (possibly none). */
+  truncation?: TruncationReason[];
+}
+
+/**
+ * StreamLineage: the walk of GetLineage in the IDS view (so within the same
+ * depth and node limits, and with the same placeholders), done before the
+ * first message; then its messages, each made when it is asked for. A resume
+ * token names the last node sent (encrypted, bound to the query and the
+ * caller); a resumed stream walks again and starts after that node in the
+ * lineage's order, so nothing is sent twice (docs/decisions.md, "Streamed
+ * lineage").
+ */
+export async function streamLineage(deps: ServiceDependencies, principal: Principal, command: StreamLineageCommand): Promise<Iterable<LineageStreamMessage>> {
+  const v = new Violations();
+  v.jobId('job_id', command.jobId, true);
+  if (command.directions === 'INVALID') v.add('direction', 'unknown direction');
+  v.nonNegative('max_depth', command.maxDepth);
+  v.nonNegative('max_message_nodes', command.maxMessageNodes);
+  if (v.list.length > 0) throw invalidArgument(v.list);
+  const directions = command.directions as LineageDirection[];
+  const query = { method: 'StreamLineage', jobId: command.jobId, directions, maxDepth: command.maxDepth, subject: principal.subject };
+  const resumeAfter = command.resumeToken ? streamPosition(decodePageToken(command.resumeToken, query, deps.secret, 'resume_token')) : undefined;
+  const root = await readableJob(deps, principal, command.jobId);
+  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes });
+  await nextTurn();
+  const seen = await asSeenBy(deps, principal, lineage);
+  const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
+  const { starts, edgeNumbers } = edgesByLaterEndpoint(lineage.edgeIndexes, lineage.nodes.length);
+  const idAt = (position: number) => (position === 0 ? seen.root.jobId : seen.nodes[position - 1]!.row.jobId);
+  const keyAt = (position: number): StreamPosition => {
+    if (position === 0) return { depth: 0, relation: 'ROOT', jobId: root.jobId };
+    const node = lineage.nodes[position - 1]!;
+    return { depth: node.depth, relation: node.relation, jobId: node.row.jobId };
+  };
+  function* messages(): Generator<LineageStreamMessage> {
+    for (const { from, to } of streamSlices(lineage.nodes.length, start, capped(command.maxMessageNodes, LINEAGE_STREAM_SLICE_NODES))) {
+      const edges: LineageEdge[] = [];
+      for (let e = starts[from]!; e < starts[to]!; e++) {
+        const k = edgeNumbers[e]!;
+        edges.push({ parentJobId: idAt(lineage.edgeIndexes[2 * k]!), childJobId: idAt(lineage.edgeIndexes[2 * k + 1]!) });
+      }
+      const last = to === lineage.nodes.length + 1;
+      yield {
+        ...(from === 0 ? { root: seen.root } : {}),
+        nodes: seen.nodes.slice(Math.max(from, 1) - 1, to - 1),
+        edges,
+        // The closing message of a stream resumed after its end names the same last node.
+        resumeToken: encodePageToken(query, { ...keyAt(Math.max(to, 1) - 1) }, deps.secret),
+        ...(last ? { truncation: lineage.truncation } : {}),
+      };
+    }
+  }
+  return messages();
+}
+
+/** The node a resume token names, or INVALID_ARGUMENT. */
+function streamPosition(position: Record<string, unknown>): StreamPosition {
+  const { depth, relation, jobId } = position;
+  if (typeof depth === 'number' && typeof jobId === 'string' && (relation === 'ROOT' || relation === 'ANCESTOR' || relation === 'DESCENDANT')) return { depth, relation, jobId };
+  throw invalidArgument([{ field: 'resume_token', description: 'is not a resume token this service issued' }]);
 }
 
 /** A dependent the caller may read, with its record; or one it may not, under an opaque id only. */

@@ -2,6 +2,7 @@ import type {
   CancelJobCommand,
   InvalidateCacheCommand,
   LineageCommand,
+  StreamLineageCommand,
   ListDependentsCommand,
   ListJobsCommand,
   PageRequest,
@@ -27,6 +28,8 @@ import {
   checkJobReproducibility,
   exportGraph,
   getLineage,
+  streamLineage,
+  type LineageStreamMessage,
   listDependents,
   type DependentsPage,
   type ExportCommand,
@@ -124,6 +127,10 @@ export class ProvenanceService {
 
   compareJobs(principal: Principal, command: CompareJobsCommand): Promise<JobComparison> {
     return compareJobs(this.deps, principal, command);
+  }
+
+  streamLineage(principal: Principal, command: StreamLineageCommand): Promise<Iterable<LineageStreamMessage>> {
+    return streamLineage(this.deps, principal, command);
   }
 
   submitJob(principal: Principal, command: SubmitJobCommand): Promise<JobView> {

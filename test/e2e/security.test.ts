@@ -267,6 +267,7 @@ describe('security', function () {
       await admin.exportProvenanceGraph({ jobId: parent.jobId });
       await admin.checkReproducibility({ jobId: parent.jobId });
       await admin.compareJobs({ leftJobId: parent.jobId, rightJobId: parent.jobId });
+      for await (const message of admin.streamLineage({ jobId: parent.jobId })) expect(message.root?.jobId).to.equal(parent.jobId);
       const sleeper = await admin.submitJob({ type: 'sleep', payload: { ms: 60_000 } });
       await admin.rerunJob({ jobId: parent.jobId });
       await admin.cancelJob({ jobId: sleeper.jobId });
@@ -290,6 +291,7 @@ describe('security', function () {
         'ListJobs',
         'RecordJob',
         'RerunJob',
+        'StreamLineage',
         'SubmitJob',
         'WatchEvents',
       ]);

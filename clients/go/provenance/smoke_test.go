@@ -149,6 +149,30 @@ func TestSmoke(t *testing.T) {
 		if !proto.Equal(graph, ids) {
 			t.Errorf("compact view %v, IDS view %v", graph, ids)
 		}
+
+		// StreamLineage, a node a message, sends the IDS view's nodes and edges.
+		var streamed []*provenancev1.StreamLineageResponse
+		streamRequest := &provenancev1.StreamLineageRequest{JobId: model.JobId, Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_ANCESTORS, MaxMessageNodes: 1}
+		err = client.StreamLineage(ctx, streamRequest, func(message *provenancev1.StreamLineageResponse) error {
+			streamed = append(streamed, message)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(streamed) != len(ids.Nodes) || !streamed[len(streamed)-1].Last || !proto.Equal(streamed[0].Root, ids.Root) {
+			t.Fatalf("streamed %v, IDS view %v", streamed, ids)
+		}
+		edgeCount := 0
+		for i, message := range streamed {
+			if !proto.Equal(message.Nodes[0], ids.Nodes[i]) {
+				t.Errorf("streamed node %d %v, IDS view %v", i, message.Nodes[0], ids.Nodes[i])
+			}
+			edgeCount += len(message.Edges)
+		}
+		if edgeCount != len(ids.Edges) {
+			t.Errorf("streamed %d edges, IDS view %d", edgeCount, len(ids.Edges))
+		}
 	})
 
 	t.Run("events of a submitted job, across a dropped connection", func(t *testing.T) {

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service
 
-from .client import batch_request, lineage_request
+from .client import batch_request, lineage_request, lineage_stream_resumes, stream_lineage_request
 from .connection import Connected, Connection
 from .events import ResumePolicy, Resumption, Subscription
 from .lineage_graph import LineageGraph
@@ -96,6 +96,29 @@ class AsyncProvenanceClient(Connected):
         async for page in self.list_audit_events(filter, page_size):
             for audit_event in page:
                 yield audit_event
+
+    async def stream_lineage(
+        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_message_nodes: int = 0, resume_token: str = ""
+    ) -> AsyncIterator[service.StreamLineageResponse]:
+        """StreamLineage as an async iterator, resuming as ProvenanceClient.stream_lineage does."""
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token)
+        failed_in_a_row = 0
+        while True:
+            call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)
+            try:
+                async for message in call:
+                    failed_in_a_row = 0
+                    request.resume_token = message.resume_token
+                    yield message
+                    if message.last:
+                        return
+                return
+            except grpc.RpcError as error:
+                failed_in_a_row += 1
+                if not lineage_stream_resumes(error, failed_in_a_row):
+                    raise
+            finally:
+                call.cancel()
 
     def watch_events(
         self, *, resume: ResumePolicy | None = None, on_resume: Callable[[Resumption], None] | None = None, **filters: Any

@@ -120,6 +120,36 @@ class ProvenanceClient(Connected):
         for page in self.list_audit_events(filter, page_size):
             yield from page
 
+    def stream_lineage(
+        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_message_nodes: int = 0, resume_token: str = ""
+    ) -> Iterator[service.StreamLineageResponse]:
+        """StreamLineage: the lineage nearest first, in messages of at most max_message_nodes nodes (0: the server's 1,000).
+
+        A stream that fails UNAVAILABLE is opened again with the resume token
+        of the last message received, so every node and edge comes once; it
+        gives up after LINEAGE_STREAM_ATTEMPTS failures in a row without a
+        message. resume_token starts after a message an earlier iteration
+        processed. The client's timeout is the deadline of each call.
+        """
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token)
+        failed_in_a_row = 0
+        while True:
+            call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)
+            try:
+                for message in call:
+                    failed_in_a_row = 0
+                    request.resume_token = message.resume_token
+                    yield message
+                    if message.last:
+                        return
+                return
+            except grpc.RpcError as error:
+                failed_in_a_row += 1
+                if not lineage_stream_resumes(error, failed_in_a_row):
+                    raise
+            finally:
+                call.cancel()
+
     def watch_events(
         self, *, resume: ResumePolicy | None = None, on_resume: Callable[[Resumption], None] | None = None, **filters: Any
     ) -> EventStream:
@@ -165,6 +195,20 @@ class ProvenanceClient(Connected):
 def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int) -> service.GetLineageRequest:
     fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view)
     return build_request("get_lineage()", service.GetLineageRequest, fields)
+
+
+#: How many times in a row a lineage stream is resumed without receiving a message before its failure is raised.
+LINEAGE_STREAM_ATTEMPTS = 3
+
+
+def stream_lineage_request(job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str) -> service.StreamLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token)
+    return build_request("stream_lineage()", service.StreamLineageRequest, fields)
+
+
+def lineage_stream_resumes(error: grpc.RpcError, failed_in_a_row: int) -> bool:
+    """Whether stream_lineage opens the stream again after this failure, the failed_in_a_row-th without a message."""
+    return error.code() == grpc.StatusCode.UNAVAILABLE and failed_in_a_row < LINEAGE_STREAM_ATTEMPTS
 
 
 def batch_request(method: str, requests: Sequence[dict[str, Any]]) -> service.BatchRecordJobsRequest:

@@ -107,6 +107,22 @@ class SmokeTest(unittest.TestCase):
         graph = self.client.get_lineage_graph(model, direction="ANCESTORS")
         self.assertEqual((graph.root, graph.nodes, graph.edges), (ids.root, list(ids.nodes), list(ids.edges)))
 
+        # StreamLineage, a node a message, is the IDS view's graph; resumed after its first message, it sends the rest.
+        streamed = list(self.client.stream_lineage(model, direction="ANCESTORS", max_message_nodes=1))
+        self.assertEqual([message.last for message in streamed], [False, True])
+        self.assertEqual(streamed[0].root, ids.root)
+        self.assertEqual([node for message in streamed for node in message.nodes], list(ids.nodes))
+        edge_pairs = lambda edges: sorted((edge.parent_job_id, edge.child_job_id) for edge in edges)
+        self.assertEqual(edge_pairs(edge for message in streamed for edge in message.edges), edge_pairs(ids.edges))
+        rest = list(self.client.stream_lineage(model, direction="ANCESTORS", max_message_nodes=1, resume_token=streamed[0].resume_token))
+        self.assertEqual([list(message.nodes) for message in rest], [list(streamed[1].nodes)])
+
+        async def stream_asynchronously():
+            async with AsyncProvenanceClient(ADDRESS, timeout=30) as client:
+                return [message async for message in client.stream_lineage(model, direction="ANCESTORS")]
+
+        self.assertEqual([list(message.nodes) for message in asyncio.run(stream_asynchronously())], [list(ids.nodes)])
+
         descendants = self.client.get_lineage(raw, direction="LINEAGE_DIRECTION_DESCENDANTS", max_depth=1, view="FULL")
         self.assertEqual({node.job_id for node in descendants.nodes}, {features, model})
         self.assertEqual({node.job.type for node in descendants.nodes}, {"featurize", "train"})

@@ -16,6 +16,8 @@ import {
   ProvenanceServiceClient,
   RecordJobRequest,
   RerunJobRequest,
+  StreamLineageRequest,
+  type StreamLineageResponse,
   SubmitJobRequest,
   WatchEventsRequest,
   type BatchRecordJobsResponse,
@@ -32,6 +34,8 @@ import {
 import { toClientError } from './errors.js';
 import { EventWatch, type WatchOptions } from './events.js';
 import { LineageGraph } from './lineage-graph.js';
+import { lineageStreamOpener, streamLineageMessages } from './lineage-stream.js';
+
 
 export interface TlsOptions {
   /** PEM CA certificates to trust; the system's when absent. */
@@ -179,6 +183,17 @@ export class ProvenanceClient {
   watchEvents(request: DeepPartial<WatchEventsRequest> = {}, options?: WatchOptions): EventWatch {
     const open = (next: WatchEventsRequest, deadline: number) => this.raw.watchEvents(next, new Metadata(), { deadline });
     return new EventWatch(open, WatchEventsRequest.fromPartial(request), options);
+  }
+
+  /**
+   * A job's lineage, streamed breadth first in messages of at most 1,000
+   * nodes: `for await (const message of client.streamLineage({ jobId }))`.
+   * Resumes by itself after a lost stream (lineage-stream.ts); options.timeoutMs
+   * is the deadline of each call it makes.
+   */
+  streamLineage(request: DeepPartial<StreamLineageRequest>, options: { timeoutMs?: number } = {}): AsyncGenerator<StreamLineageResponse, void, undefined> {
+    const open = lineageStreamOpener((next, metadata, callOptions) => this.raw.streamLineage(next, metadata, callOptions), options.timeoutMs ?? this.timeoutMs);
+    return streamLineageMessages(open, StreamLineageRequest.fromPartial(request));
   }
 
   /** Closes the channel; calls still open are cancelled. */

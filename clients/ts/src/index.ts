@@ -2,6 +2,7 @@
 export { status } from '@grpc/grpc-js';
 export { ProvenanceClient, type ProvenanceClientOptions, type RequestOptions, type TlsOptions } from './client.js';
 export { LineageGraph } from './lineage-graph.js';
+export { LINEAGE_STREAM_ATTEMPTS } from './lineage-stream.js';
 export { EventWatch, type ResumePolicy, type Resumption, type WatchOptions } from './events.js';
 export { durationMs } from './durations.js';
 export { decodeStatus, ProvenanceClientError, statusDetails, type StatusDetails } from './errors.js';
@@ -87,6 +88,8 @@ export {
   reproducibilityIssueReasonFromJSON,
   reproducibilityIssueReasonToJSON,
   RerunJobRequest,
+  StreamLineageRequest,
+  StreamLineageResponse,
   SubmitJobRequest,
   WatchEventsRequest,
   WatchEventsResponse,

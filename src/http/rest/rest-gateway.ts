@@ -88,7 +88,8 @@ export class RestGateway {
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
       const lastEventId = request.headers['last-event-id'];
-      if (route.serverStreaming && typeof lastEventId === 'string' && !query.has('after_cursor')) query.set('after_cursor', lastEventId);
+      const resumeField = route.queryFields.has('after_cursor') ? 'after_cursor' : 'resume_token';
+      if (route.serverStreaming && typeof lastEventId === 'string' && !query.has(resumeField)) query.set(resumeField, lastEventId);
       const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body));
       if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
@@ -165,7 +166,7 @@ export class RestGateway {
    * A server stream as server-sent events: the HTTP answer starts once the
    * gRPC stream's headers say the subscription is registered (an error, or
    * no headers within the timeout, is an ordinary error answer); each
-   * message is an event whose id is its cursor; a stream that ends with an
+   * message is an event whose id is its cursor or resume token; a stream that ends with an
    * error sends it as an `error` event (with the cursors to resume from)
    * and ends. The gRPC call is cancelled as soon as the HTTP client leaves,
    * at whatever point that happens.
@@ -246,8 +247,10 @@ function sendEvents(
     if (closed.aborted) return finish();
     closed.addEventListener('abort', finish, { once: true });
     call.on('data', (bytes: Buffer) => {
-      const json = route.response.toJSON(route.response.decode(bytes)) as { event?: { cursor?: string } };
-      const id = json.event?.cursor ? `id: ${json.event.cursor}\n` : '';
+      const json = route.response.toJSON(route.response.decode(bytes)) as { event?: { cursor?: string }; resumeToken?: string };
+      // Where a reconnecting EventSource resumes: an event's cursor (WatchEvents), a message's resume token (StreamLineage).
+      const resumeFrom = json.event?.cursor ?? json.resumeToken;
+      const id = resumeFrom ? `id: ${resumeFrom}\n` : '';
       if (!response.write(`${id}data: ${JSON.stringify(json)}\n\n`)) {
         call.pause();
         response.once('drain', () => call.resume());

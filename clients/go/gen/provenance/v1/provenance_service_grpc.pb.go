@@ -56,6 +56,14 @@ type ProvenanceServiceClient interface {
 	// by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
 	// an ancestor the caller may not read appears as a restricted placeholder.
 	CompareJobs(ctx context.Context, in *CompareJobsRequest, opts ...grpc.CallOption) (*CompareJobsResponse, error)
+	// Streams a job's lineage breadth first, nearest first, in messages of at
+	// most 1,000 nodes each (with depths, relations and restricted
+	// placeholders as in GetLineage's IDS view) and the edges that the
+	// message's nodes complete. Every message carries a resume token: a
+	// client that lost the stream calls again with the token of the last
+	// message it processed and gets the rest, nothing twice. The headers come
+	// once the walk is done and the call audited.
+	StreamLineage(ctx context.Context, in *StreamLineageRequest, opts ...grpc.CallOption) (ProvenanceService_StreamLineageClient, error)
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.
 	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*Job, error)
@@ -173,6 +181,38 @@ func (c *provenanceServiceClient) CompareJobs(ctx context.Context, in *CompareJo
 	return out, nil
 }
 
+func (c *provenanceServiceClient) StreamLineage(ctx context.Context, in *StreamLineageRequest, opts ...grpc.CallOption) (ProvenanceService_StreamLineageClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ProvenanceService_serviceDesc.Streams[0], "/provenance.v1.ProvenanceService/StreamLineage", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &provenanceServiceStreamLineageClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type ProvenanceService_StreamLineageClient interface {
+	Recv() (*StreamLineageResponse, error)
+	grpc.ClientStream
+}
+
+type provenanceServiceStreamLineageClient struct {
+	grpc.ClientStream
+}
+
+func (x *provenanceServiceStreamLineageClient) Recv() (*StreamLineageResponse, error) {
+	m := new(StreamLineageResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *provenanceServiceClient) SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*Job, error) {
 	out := new(Job)
 	err := c.cc.Invoke(ctx, "/provenance.v1.ProvenanceService/SubmitJob", in, out, opts...)
@@ -210,7 +250,7 @@ func (c *provenanceServiceClient) InvalidateCache(ctx context.Context, in *Inval
 }
 
 func (c *provenanceServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (ProvenanceService_WatchEventsClient, error) {
-	stream, err := c.cc.NewStream(ctx, &_ProvenanceService_serviceDesc.Streams[0], "/provenance.v1.ProvenanceService/WatchEvents", opts...)
+	stream, err := c.cc.NewStream(ctx, &_ProvenanceService_serviceDesc.Streams[1], "/provenance.v1.ProvenanceService/WatchEvents", opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +333,14 @@ type ProvenanceServiceServer interface {
 	// by type). Both jobs must be readable by the caller (NOT_FOUND otherwise);
 	// an ancestor the caller may not read appears as a restricted placeholder.
 	CompareJobs(context.Context, *CompareJobsRequest) (*CompareJobsResponse, error)
+	// Streams a job's lineage breadth first, nearest first, in messages of at
+	// most 1,000 nodes each (with depths, relations and restricted
+	// placeholders as in GetLineage's IDS view) and the edges that the
+	// message's nodes complete. Every message carries a resume token: a
+	// client that lost the stream calls again with the token of the last
+	// message it processed and gets the rest, nothing twice. The headers come
+	// once the walk is done and the call audited.
+	StreamLineage(*StreamLineageRequest, ProvenanceService_StreamLineageServer) error
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.
 	SubmitJob(context.Context, *SubmitJobRequest) (*Job, error)
@@ -352,6 +400,9 @@ func (UnimplementedProvenanceServiceServer) CheckReproducibility(context.Context
 }
 func (UnimplementedProvenanceServiceServer) CompareJobs(context.Context, *CompareJobsRequest) (*CompareJobsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CompareJobs not implemented")
+}
+func (UnimplementedProvenanceServiceServer) StreamLineage(*StreamLineageRequest, ProvenanceService_StreamLineageServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamLineage not implemented")
 }
 func (UnimplementedProvenanceServiceServer) SubmitJob(context.Context, *SubmitJobRequest) (*Job, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SubmitJob not implemented")
@@ -546,6 +597,27 @@ func _ProvenanceService_CompareJobs_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProvenanceService_StreamLineage_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamLineageRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProvenanceServiceServer).StreamLineage(m, &provenanceServiceStreamLineageServer{stream})
+}
+
+type ProvenanceService_StreamLineageServer interface {
+	Send(*StreamLineageResponse) error
+	grpc.ServerStream
+}
+
+type provenanceServiceStreamLineageServer struct {
+	grpc.ServerStream
+}
+
+func (x *provenanceServiceStreamLineageServer) Send(m *StreamLineageResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 func _ProvenanceService_SubmitJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SubmitJobRequest)
 	if err := dec(in); err != nil {
@@ -719,6 +791,11 @@ var _ProvenanceService_serviceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamLineage",
+			Handler:       _ProvenanceService_StreamLineage_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "WatchEvents",
 			Handler:       _ProvenanceService_WatchEvents_Handler,

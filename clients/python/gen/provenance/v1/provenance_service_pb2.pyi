@@ -414,6 +414,38 @@ class RerunJobRequest(_message.Message):
     request_id: str
     def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
+class StreamLineageRequest(_message.Message):
+    __slots__ = ["direction", "job_id", "max_depth", "max_message_nodes", "resume_token"]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_NODES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    direction: _lineage_pb2.LineageDirection
+    job_id: str
+    max_depth: int
+    max_message_nodes: int
+    resume_token: str
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ...) -> None: ...
+
+class StreamLineageResponse(_message.Message):
+    __slots__ = ["edges", "last", "nodes", "resume_token", "root", "truncated", "truncation_reasons"]
+    EDGES_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_REASONS_FIELD_NUMBER: _ClassVar[int]
+    edges: _containers.RepeatedCompositeFieldContainer[_lineage_pb2.Edge]
+    last: bool
+    nodes: _containers.RepeatedCompositeFieldContainer[_lineage_pb2.LineageNode]
+    resume_token: str
+    root: _lineage_pb2.LineageNode
+    truncated: bool
+    truncation_reasons: _containers.RepeatedScalarFieldContainer[_lineage_pb2.TruncationReason]
+    def __init__(self, root: _Optional[_Union[_lineage_pb2.LineageNode, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_lineage_pb2.LineageNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., resume_token: _Optional[str] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., last: bool = ...) -> None: ...
+
 class SubmitJobRequest(_message.Message):
     __slots__ = ["cache_policy", "cache_salt", "job_id", "labels", "metadata", "parent_job_ids", "payload", "provider", "reader_subjects", "request_id", "type"]
     class LabelsEntry(_message.Message):

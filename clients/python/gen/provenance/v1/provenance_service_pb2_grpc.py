@@ -67,6 +67,11 @@ class ProvenanceServiceStub(object):
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.SerializeToString,
                 response_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.FromString,
                 )
+        self.StreamLineage = channel.unary_stream(
+                '/provenance.v1.ProvenanceService/StreamLineage',
+                request_serializer=provenance_dot_v1_dot_provenance__service__pb2.StreamLineageRequest.SerializeToString,
+                response_deserializer=provenance_dot_v1_dot_provenance__service__pb2.StreamLineageResponse.FromString,
+                )
         self.SubmitJob = channel.unary_unary(
                 '/provenance.v1.ProvenanceService/SubmitJob',
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.SubmitJobRequest.SerializeToString,
@@ -193,6 +198,19 @@ class ProvenanceServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamLineage(self, request, context):
+        """Streams a job's lineage breadth first, nearest first, in messages of at
+        most 1,000 nodes each (with depths, relations and restricted
+        placeholders as in GetLineage's IDS view) and the edges that the
+        message's nodes complete. Every message carries a resume token: a
+        client that lost the stream calls again with the token of the last
+        message it processed and gets the rest, nothing twice. The headers come
+        once the walk is done and the call audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitJob(self, request, context):
         """Submits a job for the service's workers to run once its parents have
         succeeded, reusing a cached result when the cache policy allows.
@@ -296,6 +314,11 @@ def add_ProvenanceServiceServicer_to_server(servicer, server):
                     servicer.CompareJobs,
                     request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.FromString,
                     response_serializer=provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.SerializeToString,
+            ),
+            'StreamLineage': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamLineage,
+                    request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.StreamLineageRequest.FromString,
+                    response_serializer=provenance_dot_v1_dot_provenance__service__pb2.StreamLineageResponse.SerializeToString,
             ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
@@ -494,6 +517,23 @@ class ProvenanceService(object):
         return grpc.experimental.unary_unary(request, target, '/provenance.v1.ProvenanceService/CompareJobs',
             provenance_dot_v1_dot_provenance__service__pb2.CompareJobsRequest.SerializeToString,
             provenance_dot_v1_dot_provenance__service__pb2.CompareJobsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StreamLineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/provenance.v1.ProvenanceService/StreamLineage',
+            provenance_dot_v1_dot_provenance__service__pb2.StreamLineageRequest.SerializeToString,
+            provenance_dot_v1_dot_provenance__service__pb2.StreamLineageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

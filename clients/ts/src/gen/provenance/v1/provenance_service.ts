@@ -440,6 +440,63 @@ export interface GetLineageResponse {
   compact?: CompactLineage | undefined;
 }
 
+/** Request of StreamLineage. */
+export interface StreamLineageRequest {
+  /** Id of the root job; required. */
+  jobId: string;
+  /** Which way to walk; unspecified means both. */
+  direction: LineageDirection;
+  /** Maximum depth in edges, as in GetLineageRequest.max_depth. */
+  maxDepth: number;
+  /**
+   * The resume_token of the last message processed, to get the messages
+   * after it; empty to start. It is bound to the other request fields and
+   * to the caller: used with others, INVALID_ARGUMENT.
+   */
+  resumeToken: string;
+  /**
+   * Most nodes per message: 0 means 1,000, larger values are capped at it;
+   * negative values are INVALID_ARGUMENT. It may change between resumes.
+   */
+  maxMessageNodes: number;
+}
+
+/**
+ * One message of the StreamLineage stream: the next nodes in GetLineage's
+ * order (nearest first: by depth, ancestors before descendants, then job id).
+ */
+export interface StreamLineageResponse {
+  /**
+   * The root job (depth 0, relation ROOT): set in the first message of a
+   * stream that did not resume, unset in the others.
+   */
+  root?:
+    | LineageNode
+    | undefined;
+  /**
+   * The next nodes, at most max_message_nodes, in the IDS view: job_id, depth, relation
+   * and restricted only.
+   */
+  nodes: LineageNode[];
+  /**
+   * The edges whose later endpoint (in stream order, the root first) is
+   * among this message's nodes or root: over the whole stream, every edge
+   * of GetLineage's answer once.
+   */
+  edges: Edge[];
+  /** Token to resume after this message (StreamLineageRequest.resume_token). */
+  resumeToken: string;
+  /**
+   * Set in the last message only: true when a limit cut the lineage;
+   * truncation_reasons says which.
+   */
+  truncated: boolean;
+  /** Set in the last message only: every limit that cut the lineage. */
+  truncationReasons: TruncationReason[];
+  /** True in the last message of the stream. */
+  last: boolean;
+}
+
 /** Request of ListDependents. */
 export interface ListDependentsRequest {
   /** Id of the job whose dependents to list; required. */
@@ -2286,6 +2343,352 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     message.compact = (object.compact !== undefined && object.compact !== null)
       ? CompactLineage.fromPartial(object.compact)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseStreamLineageRequest(): StreamLineageRequest {
+  return { jobId: "", direction: 0, maxDepth: 0, resumeToken: "", maxMessageNodes: 0 };
+}
+
+export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
+  encode(message: StreamLineageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.direction !== 0) {
+      writer.uint32(16).int32(message.direction);
+    }
+    if (message.maxDepth !== 0) {
+      writer.uint32(24).int32(message.maxDepth);
+    }
+    if (message.resumeToken !== "") {
+      writer.uint32(34).string(message.resumeToken);
+    }
+    if (message.maxMessageNodes !== 0) {
+      writer.uint32(40).int32(message.maxMessageNodes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamLineageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamLineageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.direction = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxDepth = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resumeToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxMessageNodes = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamLineageRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      direction: isSet(object.direction) ? lineageDirectionFromJSON(object.direction) : 0,
+      maxDepth: isSet(object.maxDepth)
+        ? globalThis.Number(object.maxDepth)
+        : isSet(object.max_depth)
+        ? globalThis.Number(object.max_depth)
+        : 0,
+      resumeToken: isSet(object.resumeToken)
+        ? globalThis.String(object.resumeToken)
+        : isSet(object.resume_token)
+        ? globalThis.String(object.resume_token)
+        : "",
+      maxMessageNodes: isSet(object.maxMessageNodes)
+        ? globalThis.Number(object.maxMessageNodes)
+        : isSet(object.max_message_nodes)
+        ? globalThis.Number(object.max_message_nodes)
+        : 0,
+    };
+  },
+
+  toJSON(message: StreamLineageRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.direction !== 0) {
+      obj.direction = lineageDirectionToJSON(message.direction);
+    }
+    if (message.maxDepth !== 0) {
+      obj.maxDepth = Math.round(message.maxDepth);
+    }
+    if (message.resumeToken !== "") {
+      obj.resumeToken = message.resumeToken;
+    }
+    if (message.maxMessageNodes !== 0) {
+      obj.maxMessageNodes = Math.round(message.maxMessageNodes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamLineageRequest>, I>>(base?: I): StreamLineageRequest {
+    return StreamLineageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamLineageRequest>, I>>(object: I): StreamLineageRequest {
+    const message = createBaseStreamLineageRequest();
+    message.jobId = object.jobId ?? "";
+    message.direction = object.direction ?? 0;
+    message.maxDepth = object.maxDepth ?? 0;
+    message.resumeToken = object.resumeToken ?? "";
+    message.maxMessageNodes = object.maxMessageNodes ?? 0;
+    return message;
+  },
+};
+
+function createBaseStreamLineageResponse(): StreamLineageResponse {
+  return {
+    root: undefined,
+    nodes: [],
+    edges: [],
+    resumeToken: "",
+    truncated: false,
+    truncationReasons: [],
+    last: false,
+  };
+}
+
+export const StreamLineageResponse: MessageFns<StreamLineageResponse> = {
+  encode(message: StreamLineageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.root !== undefined) {
+      LineageNode.encode(message.root, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.nodes) {
+      LineageNode.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.edges) {
+      Edge.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.resumeToken !== "") {
+      writer.uint32(34).string(message.resumeToken);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(40).bool(message.truncated);
+    }
+    if (message.truncationReasons.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.truncationReasons) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.last !== false) {
+      writer.uint32(56).bool(message.last);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamLineageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamLineageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.root = LineageNode.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodes.push(LineageNode.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.edges.push(Edge.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resumeToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.truncationReasons.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.truncationReasons.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.last = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamLineageResponse {
+    return {
+      root: isSet(object.root) ? LineageNode.fromJSON(object.root) : undefined,
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => LineageNode.fromJSON(e)) : [],
+      edges: globalThis.Array.isArray(object?.edges) ? object.edges.map((e: any) => Edge.fromJSON(e)) : [],
+      resumeToken: isSet(object.resumeToken)
+        ? globalThis.String(object.resumeToken)
+        : isSet(object.resume_token)
+        ? globalThis.String(object.resume_token)
+        : "",
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      truncationReasons: globalThis.Array.isArray(object?.truncationReasons)
+        ? object.truncationReasons.map((e: any) => truncationReasonFromJSON(e))
+        : globalThis.Array.isArray(object?.truncation_reasons)
+        ? object.truncation_reasons.map((e: any) => truncationReasonFromJSON(e))
+        : [],
+      last: isSet(object.last) ? globalThis.Boolean(object.last) : false,
+    };
+  },
+
+  toJSON(message: StreamLineageResponse): unknown {
+    const obj: any = {};
+    if (message.root !== undefined) {
+      obj.root = LineageNode.toJSON(message.root);
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => LineageNode.toJSON(e));
+    }
+    if (message.edges?.length) {
+      obj.edges = message.edges.map((e) => Edge.toJSON(e));
+    }
+    if (message.resumeToken !== "") {
+      obj.resumeToken = message.resumeToken;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.truncationReasons?.length) {
+      obj.truncationReasons = message.truncationReasons.map((e) => truncationReasonToJSON(e));
+    }
+    if (message.last !== false) {
+      obj.last = message.last;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamLineageResponse>, I>>(base?: I): StreamLineageResponse {
+    return StreamLineageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamLineageResponse>, I>>(object: I): StreamLineageResponse {
+    const message = createBaseStreamLineageResponse();
+    message.root = (object.root !== undefined && object.root !== null)
+      ? LineageNode.fromPartial(object.root)
+      : undefined;
+    message.nodes = object.nodes?.map((e) => LineageNode.fromPartial(e)) || [];
+    message.edges = object.edges?.map((e) => Edge.fromPartial(e)) || [];
+    message.resumeToken = object.resumeToken ?? "";
+    message.truncated = object.truncated ?? false;
+    message.truncationReasons = object.truncationReasons?.map((e) => e) || [];
+    message.last = object.last ?? false;
     return message;
   },
 };
@@ -5980,6 +6383,25 @@ export const ProvenanceServiceService = {
     responseDeserialize: (value: Buffer): CompareJobsResponse => CompareJobsResponse.decode(value),
   },
   /**
+   * Streams a job's lineage breadth first, nearest first, in messages of at
+   * most 1,000 nodes each (with depths, relations and restricted
+   * placeholders as in GetLineage's IDS view) and the edges that the
+   * message's nodes complete. Every message carries a resume token: a
+   * client that lost the stream calls again with the token of the last
+   * message it processed and gets the rest, nothing twice. The headers come
+   * once the walk is done and the call audited.
+   */
+  streamLineage: {
+    path: "/provenance.v1.ProvenanceService/StreamLineage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamLineageRequest): Buffer => Buffer.from(StreamLineageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamLineageRequest => StreamLineageRequest.decode(value),
+    responseSerialize: (value: StreamLineageResponse): Buffer =>
+      Buffer.from(StreamLineageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamLineageResponse => StreamLineageResponse.decode(value),
+  },
+  /**
    * Submits a job for the service's workers to run once its parents have
    * succeeded, reusing a cached result when the cache policy allows.
    */
@@ -6121,6 +6543,16 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
    * an ancestor the caller may not read appears as a restricted placeholder.
    */
   compareJobs: handleUnaryCall<CompareJobsRequest, CompareJobsResponse>;
+  /**
+   * Streams a job's lineage breadth first, nearest first, in messages of at
+   * most 1,000 nodes each (with depths, relations and restricted
+   * placeholders as in GetLineage's IDS view) and the edges that the
+   * message's nodes complete. Every message carries a resume token: a
+   * client that lost the stream calls again with the token of the last
+   * message it processed and gets the rest, nothing twice. The headers come
+   * once the walk is done and the call audited.
+   */
+  streamLineage: handleServerStreamingCall<StreamLineageRequest, StreamLineageResponse>;
   /**
    * Submits a job for the service's workers to run once its parents have
    * succeeded, reusing a cached result when the cache policy allows.
@@ -6331,6 +6763,24 @@ export interface ProvenanceServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CompareJobsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams a job's lineage breadth first, nearest first, in messages of at
+   * most 1,000 nodes each (with depths, relations and restricted
+   * placeholders as in GetLineage's IDS view) and the edges that the
+   * message's nodes complete. Every message carries a resume token: a
+   * client that lost the stream calls again with the token of the last
+   * message it processed and gets the rest, nothing twice. The headers come
+   * once the walk is done and the call audited.
+   */
+  streamLineage(
+    request: StreamLineageRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<StreamLineageResponse>;
+  streamLineage(
+    request: StreamLineageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<StreamLineageResponse>;
   /**
    * Submits a job for the service's workers to run once its parents have
    * succeeded, reusing a cached result when the cache policy allows.

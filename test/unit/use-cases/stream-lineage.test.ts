@@ -1,0 +1,112 @@
+import { expect } from 'chai';
+import { readerGrant } from '../../../src/domain/access.js';
+import { lineageEdges, type LineageDirection } from '../../../src/domain/lineage.js';
+import type { LineageStreamMessage } from '../../../src/service/lineage-queries.js';
+import { mulberry32, recordJobCommand } from '../../support/job-records.js';
+import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+
+const alice = principal('lab', 'alice');
+const eve = principal('other-lab', 'eve');
+
+/** StreamLineage over the memory adapters: cut and resumed, it yields exactly GetLineage's answer. */
+describe('use cases: StreamLineage', () => {
+  let s: MemoryService;
+  const JOBS = 600;
+  const id = (i: number) => `job-${String(i).padStart(4, '0')}`;
+  before(async () => {
+    s = memoryService();
+    const random = mulberry32(16);
+    const commands = [];
+    for (let i = 0; i < JOBS; i++) {
+      // Every seventh job is eve's, shared with nobody: alice sees it as a restricted placeholder. alice's jobs (shared with eve) consume hers only.
+      const owner = i % 7 === 3 ? eve : alice;
+      const parents = new Set<string>();
+      for (let p = 0; p < Math.min(i, 3); p++) {
+        const parent = Math.max(0, i - 1 - Math.floor(random() * 60));
+        if (owner === eve || parent % 7 !== 3) parents.add(id(parent));
+      }
+      commands.push({ owner, command: recordJobCommand({ jobId: id(i), parentIds: [...parents], readers: owner === alice ? [readerGrant(eve)!] : [] }) });
+    }
+    for (const { owner, command } of commands) await s.service.recordJob(owner, command);
+  });
+  after(() => s.close());
+
+  const flatten = (messages: readonly LineageStreamMessage[]) => ({
+    root: messages.flatMap((m) => (m.root ? [m.root.jobId] : [])),
+    nodes: messages.flatMap((m) => m.nodes.map((n) => [n.row.jobId, n.depth, n.relation, n.restricted ?? false])),
+    edges: messages.flatMap((m) => m.edges.map((e) => `${e.parentJobId}>${e.childJobId}`)).sort(),
+    truncation: messages.at(-1)!.truncation,
+  });
+
+  for (const [label, directions, rootIndex] of [
+    ['ancestors', ['ANCESTORS'], 550],
+    ['descendants', ['DESCENDANTS'], 40],
+    ['both', ['ANCESTORS', 'DESCENDANTS'], 300],
+  ] as const) {
+    it(`cut after each of 10 messages and resumed, yields exactly GetLineage's answer (${label})`, async () => {
+      const jobId = id(rootIndex);
+      const expected = await s.service.getLineage(alice, { jobId, directions: [...directions] as LineageDirection[], maxDepth: 0, maxNodes: 0, view: 'IDS' });
+      expect(expected.nodes.length).to.be.greaterThan(100);
+      // alice's jobs never consume eve's: only descendants can be placeholders.
+      if (directions.includes('DESCENDANTS' as never)) expect(expected.hiddenNodeCount).to.be.greaterThan(0);
+      const command = { jobId, directions: [...directions] as LineageDirection[], maxDepth: 0, maxMessageNodes: Math.ceil(expected.nodes.length / 14) };
+      const received: LineageStreamMessage[] = [];
+      let resumeToken = '';
+      for (let cut = 0; cut < 10; cut++) {
+        // Each stream is abandoned after one message: the next one resumes from its token.
+        const [message] = await s.service.streamLineage(alice, { ...command, resumeToken });
+        received.push(message!);
+        resumeToken = message!.resumeToken;
+      }
+      received.push(...(await s.service.streamLineage(alice, { ...command, resumeToken })));
+      expect(received.length).to.be.greaterThan(11);
+      expect(received.slice(0, -1).every((m) => m.truncation === undefined)).to.equal(true);
+      const got = flatten(received);
+      expect(got.root).to.deep.equal([jobId]);
+      expect(got.nodes).to.deep.equal(expected.nodes.map((n) => [n.row.jobId, n.depth, n.relation, n.restricted ?? false]));
+      expect(got.edges).to.deep.equal(lineageEdges(expected).map((e) => `${e.parentJobId}>${e.childJobId}`).sort());
+      expect(got.truncation).to.deep.equal([]);
+    });
+  }
+
+  it('after the last message, a resumed stream sends one empty closing message', async () => {
+    const command = { jobId: id(5), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 0, resumeToken: '' };
+    const all = [...(await s.service.streamLineage(alice, command))];
+    expect(all).to.have.length(1);
+    const after = [...(await s.service.streamLineage(alice, { ...command, resumeToken: all[0]!.resumeToken }))];
+    expect(after.map((m) => [m.nodes.length, m.edges.length, m.truncation])).to.deep.equal([[0, 0, []]]);
+  });
+
+  it('refuses a forged token, a token of another query or caller, and negative limits (INVALID_ARGUMENT)', async () => {
+    const command = { jobId: id(300), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
+    const [first] = await s.service.streamLineage(alice, command);
+    const refusal = async (who: typeof alice, changed: Partial<typeof command>) => {
+      try {
+        await s.service.streamLineage(who, { ...command, ...changed });
+      } catch (error) {
+        return (error as { code?: string; details?: { fieldViolations?: Array<{ field: string }> } });
+      }
+      throw new Error('not refused');
+    };
+    for (const [who, changed] of [
+      [alice, { resumeToken: 'forged' }],
+      [alice, { resumeToken: first!.resumeToken, directions: ['DESCENDANTS'] }],
+      [eve, { resumeToken: first!.resumeToken }],
+    ] as const) {
+      const error = await refusal(who, changed as Partial<typeof command>);
+      expect(error.code).to.equal('INVALID_ARGUMENT');
+      expect(error.details?.fieldViolations?.map((v) => v.field)).to.deep.equal(['resume_token']);
+    }
+    expect((await refusal(alice, { maxMessageNodes: -1 })).code).to.equal('INVALID_ARGUMENT');
+  });
+
+  it("refuses another tenant's root as NOT_FOUND", async () => {
+    const other = principal('third-lab', 'mallory');
+    try {
+      await s.service.streamLineage(other, { jobId: id(300), directions: ['ANCESTORS'], maxDepth: 0, maxMessageNodes: 0, resumeToken: '' });
+      expect.fail('not refused');
+    } catch (error) {
+      expect((error as { code?: string }).code).to.equal('NOT_FOUND');
+    }
+  });
+});
