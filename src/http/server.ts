@@ -224,13 +224,26 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, logger: 
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ([408, 'Request Timeout', new ProvenanceError('DEADLINE_EXCEEDED', 'the request took too long to arrive', 'REQUEST_TIMEOUT')] as const)
         : ([400, 'Bad Request', new ProvenanceError('INVALID_ARGUMENT', 'the request is not valid HTTP/1.1', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'request', description: 'is not valid HTTP/1.1' }] })] as const);
-  answerOnSocket(socket, status, reason, answer, logger);
+  answerOnSocket(socket, status, reason, answer, logger, mayCarryBody(error as NodeJS.ErrnoException & { rawPacket?: Buffer }));
+}
+
+/**
+ * Whether the answer to a request Node could not parse may have content: a
+ * HEAD's answer must have none (RFC 9110), and the request's method is known
+ * only when the bytes Node last read start with it. A head spread over many
+ * reads (one over the limit) fails in a later read, so its answer has none,
+ * whatever its method: its status line still says what went wrong.
+ */
+function mayCarryBody(error: { rawPacket?: Buffer }): boolean {
+  const start = error.rawPacket?.subarray(0, 8).toString('latin1') ?? '';
+  return /^(GET|POST|PUT|PATCH|DELETE|OPTIONS|TRACE) /.test(start);
 }
 
 /** An answer written on a socket Node has let go of (no request or response object), which then closes after the linger. */
-function answerOnSocket(socket: Duplex, status: number, reason: string, error: ProvenanceError, logger: Logger): void {
-  const body = `${JSON.stringify(errorBody(toRpcStatus(error, 'HTTP', logger), status))}\n`;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+function answerOnSocket(socket: Duplex, status: number, reason: string, error: ProvenanceError, logger: Logger, withBody = true): void {
+  const body = withBody ? `${JSON.stringify(errorBody(toRpcStatus(error, 'HTTP', logger), status))}\n` : '';
+  const type = withBody ? 'Content-Type: application/json\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   destroyAfterLingering(socket);
 }
 

@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { request as httpRequest } from 'node:http';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
@@ -102,12 +103,33 @@ describe('fuzz findings, as regression tests', function () {
           socket.write(Buffer.concat([Buffer.from(head), body]));
           const answer = await response;
           expect(answer.status).to.equal(expected);
-          expect(JSON.parse(answer.body)).to.have.property('error');
+          // A head over the limit may fail in a later read than its method's, and then the answer has no content (mayCarryBody).
+          if (expected === 400 || answer.body !== '') expect(JSON.parse(answer.body)).to.have.property('error');
         } finally {
           socket.destroy();
         }
       }
     }
+    await stillServes();
+  });
+
+  it("answers a HEAD it cannot parse without content, so that the client reads the status instead of failing on the body", async () => {
+    // The answer carried the error body: "Parse Error: Data after `Connection: close`" in the client, and no status.
+    const [host, port] = server.httpAddress.split(':') as [string, string];
+    const head = (path: string) =>
+      new Promise<{ status: number; bytes: number }>((resolve, reject) => {
+        const request = httpRequest({ host, port, method: 'HEAD', path }, (response) => {
+          let bytes = 0;
+          response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+          response.on('end', () => resolve({ status: response.statusCode!, bytes }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await head(`/events?job_ids=${'a'.repeat(1_250_000)}`)).to.deep.equal({ status: 431, bytes: 0 });
+    expect(await head(`/events?job_ids=${'a'.repeat(20_000)}`)).to.deep.equal({ status: 431, bytes: 0 });
+    const malformed = await rawExchange(server.httpAddress, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n');
+    expect(malformed).to.deep.include({ status: 400, body: '' });
     await stillServes();
   });
 
