@@ -7,6 +7,7 @@ import { FAST_EXECUTION, Trace, waitForJob, type StoreLane } from '../support/ex
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { until } from '../support/waits.js';
 
 const { JOB_STATUS_SUCCEEDED: SUCCEEDED, JOB_STATUS_FAILED: FAILED, JOB_STATUS_CANCELLED: CANCELLED } = JobStatus;
 
@@ -158,7 +159,8 @@ export function describeExecution(makeLane: () => StoreLane): void {
       const onChanging = await finished(await traced({ name: 'on-changing' }, { parentJobIds: [changing.jobId] }));
       const rerun = await finished(await api.rerunJob({ jobId: changing.jobId }));
       expect(rerun.result?.outputHash).not.to.equal(changing.result?.outputHash);
-      expect((await api.getJob({ jobId: onChanging.jobId })).cacheState).to.equal(CacheState.CACHE_STATE_STALE);
+      // The invalidation follows the rerun's SUCCEEDED write (docs/api.md, RerunJob).
+      await until(async () => (await api.getJob({ jobId: onChanging.jobId })).cacheState === CacheState.CACHE_STATE_STALE, 'the rerun to make on-changing STALE');
       expect((await api.getJob({ jobId: changing.jobId })).cacheState).to.equal(CacheState.CACHE_STATE_FRESH);
     });
 
