@@ -7,6 +7,7 @@ import { NO_METRICS, type Metrics } from './domain/ports/metrics.js';
 import type { ProvenanceStore } from './domain/ports/provenance-store.js';
 import { secretKeyMatcher } from './domain/redaction.js';
 import { RedisStreamEventLog } from './adapters/redis-streams/redis-stream-event-log.js';
+import { untilRedisAnswers } from './adapters/shared/redis-at-start.js';
 import { RedisConnectionWatch } from './adapters/shared/redis-connection-watch.js';
 import { PrometheusMetrics } from './adapters/prometheus/prometheus-metrics.js';
 import { buildInfo } from './platform/build-info.js';
@@ -61,6 +62,8 @@ export async function openRuntime(
   const redis = new RedisConnectionWatch(logger.child({ component: 'redis' }));
   const eventLogConnection = redis.connection('events');
   const queueConnection = redis.connection('queue');
+  // A process started before Redis waits for it; once it answers, a failure to connect is a failure to start.
+  await untilRedisAnswers(config.redisUrl, eventLogConnection);
   const eventLog = await RedisStreamEventLog.connect({
     redisUrl: config.redisUrl,
     key: `${execution.redisPrefix}:events`,

@@ -20,16 +20,25 @@ const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
 /** Generous: a start takes about a second, but many times that beside CPU-bound processes. */
 const STARTUP_TIMEOUT_MS = 60_000;
 
+/** What the process printed so far, each time it prints, until it serves (to see what a start that waits is waiting for). */
+export type StartProgress = (output: string) => void;
+
 /** nodeOptions go to node before the script (e.g. --cpu-prof). */
-export function startServer(env: Record<string, string | undefined>, nodeOptions: string[] = []): Promise<ServerProcess> {
-  return startEntryPoint(MAIN, /"address":"([^"]+)"[^\n]*"msg":"serving"/, env, nodeOptions);
+export function startServer(env: Record<string, string | undefined>, nodeOptions: string[] = [], progress?: StartProgress): Promise<ServerProcess> {
+  return startEntryPoint(MAIN, /"address":"([^"]+)"[^\n]*"msg":"serving"/, env, nodeOptions, progress);
 }
 
-export function startWorker(env: Record<string, string | undefined>, nodeOptions: string[] = []): Promise<ServerProcess> {
-  return startEntryPoint(WORKER, /"msg":"working"/, env, nodeOptions);
+export function startWorker(env: Record<string, string | undefined>, nodeOptions: string[] = [], progress?: StartProgress): Promise<ServerProcess> {
+  return startEntryPoint(WORKER, /"msg":"working"/, env, nodeOptions, progress);
 }
 
-function startEntryPoint(script: string, ready: RegExp, env: Record<string, string | undefined>, nodeOptions: string[]): Promise<ServerProcess> {
+function startEntryPoint(
+  script: string,
+  ready: RegExp,
+  env: Record<string, string | undefined>,
+  nodeOptions: string[],
+  progress: StartProgress | undefined,
+): Promise<ServerProcess> {
   // Unless the test shares a queue between processes, each process gets Redis keys of its own, deleted when it stops.
   const ownPrefix = env.PROVENANCE_REDIS_PREFIX === undefined ? uniqueQueuePrefix() : undefined;
   const child = spawn(process.execPath, [...nodeOptions, script], {
@@ -72,7 +81,7 @@ function startEntryPoint(script: string, ready: RegExp, env: Record<string, stri
     }, STARTUP_TIMEOUT_MS);
     const onData = () => {
       const started = ready.exec(output);
-      if (!started) return;
+      if (!started) return progress?.(output);
       clearTimeout(timer);
       child.stdout!.off('data', onData);
       const httpAddress = /"httpAddress":"([^"]+)"/.exec(started[0])?.[1] ?? '';
