@@ -95,6 +95,7 @@ export async function openRuntime(
     limits: {
       maxLineageDepth: config.maxLineageDepth,
       maxLineageNodes: config.maxLineageNodes,
+      maxStreamLineageNodes: config.maxStreamLineageNodes,
       batchSize: config.batchSize,
       maxParents: config.maxParents,
       maxBatchParents: config.maxBatchParents,
