@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
 import { readerGrant } from '../../../src/domain/access.js';
+import type { LineageStepRow } from '../../../src/domain/lineage-stream.js';
 import { lineageEdges, type LineageDirection } from '../../../src/domain/lineage.js';
 import type { LineageStreamMessage } from '../../../src/service/lineage-queries.js';
 import { mulberry32, recordJobCommand } from '../../support/job-records.js';
@@ -8,13 +10,24 @@ import { memoryService, principal, type MemoryService } from '../../support/memo
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
 
+/** The memory store, counting the steps of lineage walks asked of it. */
+class StepCountingStore extends MemoryProvenanceStore {
+  steps = 0;
+
+  override lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    this.steps++;
+    return super.lineageStep(jobIds);
+  }
+}
+
 /** StreamLineage over the memory adapters: cut and resumed, it yields exactly GetLineage's answer. */
 describe('use cases: StreamLineage', () => {
   let s: MemoryService;
   const JOBS = 600;
   const id = (i: number) => `job-${String(i).padStart(4, '0')}`;
+  const store = new StepCountingStore();
   before(async () => {
-    s = memoryService();
+    s = memoryService({ store });
     const random = mulberry32(16);
     const commands = [];
     for (let i = 0; i < JOBS; i++) {
@@ -79,6 +92,19 @@ describe('use cases: StreamLineage', () => {
       expect(got.truncation).to.deep.equal([]);
     });
   }
+
+  it('walks only as far as the messages asked for: a stream not read on holds its walk where it is', async () => {
+    store.steps = 0;
+    const command = { jobId: id(550), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
+    const messages = (await s.service.streamLineage(alice, command))[Symbol.asyncIterator]();
+    expect(store.steps).to.equal(0);
+    await messages.next();
+    // The root, then layers until 6 nodes are in hand (so that the first message knows it is not the last).
+    const forFirst = store.steps;
+    expect(forFirst).to.be.within(2, 4);
+    while (!(await messages.next()).done);
+    expect(store.steps).to.be.greaterThan(3 * forFirst);
+  });
 
   it('after the last message, a resumed stream sends one empty closing message', async () => {
     const command = { jobId: id(5), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 0, resumeToken: '' };
