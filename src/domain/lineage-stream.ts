@@ -1,3 +1,4 @@
+import type { JobView } from './job-view.js';
 import type { LineageDirection, LineageEdge, LineageNode, LineageRelation, LineageRow, TruncationReason } from './lineage.js';
 
 /**
@@ -32,7 +33,8 @@ export interface StreamPosition {
 
 /** A node as the caller may see it (a restricted one under its placeholder), its position (real id), and its edges to nodes sent before it. */
 export interface StreamedNode {
-  node: LineageNode;
+  /** In the IDS view: no record. */
+  node: LineageNode<JobView>;
   position: StreamPosition;
   edges: LineageEdge[];
 }
@@ -184,7 +186,7 @@ export class LineageStreamWalk {
     }
   }
 
-  private shown(row: LineageStepRow, restricted: boolean): LineageNode {
+  private shown(row: LineageStepRow, restricted: boolean): LineageNode<JobView> {
     const { depth, relation } = this;
     if (restricted) return { depth, relation, restricted: true, row: { jobId: this.options.placeholder(row.jobId), parentIds: [], tenant: '', readers: [] } };
     return { depth, relation, row: { jobId: row.jobId, parentIds: row.parentIds, tenant: row.tenant, readers: row.readers } };

@@ -142,7 +142,7 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   const rootView: LineageRow<JobView> = { jobId: root.jobId, parentIds: root.parentIds, tenant: root.tenant, readers: root.readers };
   const message = (streamed: readonly StreamedNode[], first: boolean, after: StreamPosition, truncation?: TruncationReason[]): LineageStreamMessage => ({
     ...(first ? { root: rootView } : {}),
-    nodes: streamed.map((s) => s.node as LineageNode<JobView>),
+    nodes: streamed.map((s) => s.node),
     edges: streamed.flatMap((s) => s.edges),
     // A message without nodes (the root's alone, or the closing one of a stream resumed after its end) names the position it follows.
     resumeToken: encodePageToken(query, { ...(streamed.at(-1)?.position ?? after) }, deps.secret),
