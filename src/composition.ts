@@ -98,6 +98,7 @@ export async function openRuntime(
     limits: {
       maxLineageDepth: config.maxLineageDepth,
       maxLineageNodes: config.maxLineageNodes,
+      maxStreamLineageNodes: config.maxStreamLineageNodes,
       batchSize: config.batchSize,
       maxParents: config.maxParents,
       maxBatchParents: config.maxBatchParents,

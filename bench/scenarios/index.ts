@@ -6,7 +6,8 @@ import { growth } from './growth.js';
 import { leaks } from './leaks.js';
 import { lineage } from './lineage.js';
 import { lineageMongo } from './lineage-mongo.js';
+import { streamLineage } from './stream-lineage.js';
 import { unary } from './unary.js';
 
 /** In the order `npm run bench` runs them: batch ingest records the graph that the lineage scenarios then read. */
-export const SCENARIOS: Scenario[] = [batchIngest, lineage, lineageMongo, growth, unary, execution, events, leaks];
+export const SCENARIOS: Scenario[] = [batchIngest, lineage, lineageMongo, growth, streamLineage, unary, execution, events, leaks];

@@ -20,6 +20,7 @@ export interface Config {
   storeTimeoutMs: number;
   maxLineageDepth: number;
   maxLineageNodes: number;
+  maxStreamLineageNodes: number;
   batchSize: number;
   maxParents: number;
   maxBatchParents: number;
@@ -114,6 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxLineageDepth: integer(read, 'PROVENANCE_MAX_LINEAGE_DEPTH', 100, 1, 10_000),
     maxLineageNodes: integer(read, 'PROVENANCE_MAX_LINEAGE_NODES', 100_000, 1, 10_000_000),
+    maxStreamLineageNodes: integer(read, 'PROVENANCE_MAX_STREAM_LINEAGE_NODES', 10_000_000, 1, 100_000_000),
     batchSize: integer(read, 'PROVENANCE_BATCH_SIZE', 1000, 1, 100_000),
     maxParents,
     maxBatchParents: integer(read, 'PROVENANCE_MAX_BATCH_PARENTS', Math.max(10_000, maxParents), maxParents, 10_000_000),

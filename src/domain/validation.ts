@@ -11,6 +11,8 @@ import type { SecretKeyMatcher } from './redaction.js';
 export interface ServiceLimits {
   maxLineageDepth: number;
   maxLineageNodes: number;
+  /** The most nodes one StreamLineage stream sends (PROVENANCE_MAX_STREAM_LINEAGE_NODES). */
+  maxStreamLineageNodes: number;
   batchSize: number;
   /** The most parents one job may name (PROVENANCE_MAX_PARENTS). */
   maxParents: number;

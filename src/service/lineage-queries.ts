@@ -12,7 +12,7 @@ import {
   type LineageRow,
   type TruncationReason,
 } from '../domain/lineage.js';
-import { LINEAGE_STREAM_SLICE_NODES, edgesByLaterEndpoint, firstPositionAfter, streamSlices, type StreamPosition } from '../domain/lineage-stream.js';
+import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -107,15 +107,16 @@ export interface LineageStreamMessage {
 }
 
 /**
- * StreamLineage: the walk of GetLineage in the IDS view (so within the same
- * depth and node limits, and with the same placeholders), done before the
- * first message; then its messages, each made when it is asked for. A resume
- * token names the last node sent (encrypted, bound to the query and the
- * caller); a resumed stream walks again and starts after that node in the
- * lineage's order, so nothing is sent twice (docs/decisions.md, "Streamed
- * lineage").
+ * StreamLineage: GetLineage's lineage in the IDS view (same order, same
+ * placeholders, same depth limit; PROVENANCE_MAX_STREAM_LINEAGE_NODES for
+ * the node limit), walked a layer at a time as the messages are asked for
+ * (domain/lineage-stream.ts): the service holds the ids reached and one
+ * store step, never the lineage. A resume token names the last node sent
+ * (encrypted, bound to the query and the caller); a resumed stream walks
+ * again up to that node, sending nothing, and goes on after it, so nothing
+ * is sent twice (docs/decisions.md, "Streamed lineage").
  */
-export async function streamLineage(deps: ServiceDependencies, principal: Principal, command: StreamLineageCommand): Promise<Iterable<LineageStreamMessage>> {
+export async function streamLineage(deps: ServiceDependencies, principal: Principal, command: StreamLineageCommand): Promise<AsyncIterable<LineageStreamMessage>> {
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   if (command.directions === 'INVALID') v.add('direction', 'unknown direction');
@@ -126,34 +127,43 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   const query = { method: 'StreamLineage', jobId: command.jobId, directions, maxDepth: command.maxDepth, subject: principal.subject };
   const resumeAfter = command.resumeToken ? streamPosition(decodePageToken(command.resumeToken, query, deps.secret, 'resume_token')) : undefined;
   const root = await readableJob(deps, principal, command.jobId);
-  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes });
-  await nextTurn();
-  const seen = await asSeenBy(deps, principal, lineage);
-  const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
-  const { starts, edgeNumbers } = edgesByLaterEndpoint(lineage.edgeIndexes, lineage.nodes.length);
-  const idAt = (position: number) => (position === 0 ? seen.root.jobId : seen.nodes[position - 1]!.row.jobId);
-  const keyAt = (position: number): StreamPosition => {
-    if (position === 0) return { depth: 0, relation: 'ROOT', jobId: root.jobId };
-    const node = lineage.nodes[position - 1]!;
-    return { depth: node.depth, relation: node.relation, jobId: node.row.jobId };
-  };
-  function* messages(): Generator<LineageStreamMessage> {
-    for (const { from, to } of streamSlices(lineage.nodes.length, start, capped(command.maxMessageNodes, LINEAGE_STREAM_SLICE_NODES))) {
-      const edges: LineageEdge[] = [];
-      for (let e = starts[from]!; e < starts[to]!; e++) {
-        const k = edgeNumbers[e]!;
-        edges.push({ parentJobId: idAt(lineage.edgeIndexes[2 * k]!), childJobId: idAt(lineage.edgeIndexes[2 * k + 1]!) });
+  const viewer = viewerOf(deps, principal);
+  const walk = new LineageStreamWalk({
+    rootId: root.jobId,
+    directions,
+    maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
+    maxNodes: deps.limits.maxStreamLineageNodes,
+    ...(resumeAfter ? { resumeAfter } : {}),
+    mayRead: (row) => viewer.mayRead(row),
+    placeholder: (jobId) => viewer.placeholder(jobId),
+  });
+  const messageNodes = capped(command.maxMessageNodes, LINEAGE_STREAM_SLICE_NODES);
+  // The caller may read the root, and the IDS view shows nothing of its record.
+  const rootView: LineageRow<JobView> = { jobId: root.jobId, parentIds: root.parentIds, tenant: root.tenant, readers: root.readers };
+  const message = (streamed: readonly StreamedNode[], first: boolean, after: StreamPosition, truncation?: TruncationReason[]): LineageStreamMessage => ({
+    ...(first ? { root: rootView } : {}),
+    nodes: streamed.map((s) => s.node),
+    edges: streamed.flatMap((s) => s.edges),
+    // A message without nodes (the root's alone, or the closing one of a stream resumed after its end) names the position it follows.
+    resumeToken: encodePageToken(query, { ...(streamed.at(-1)?.position ?? after) }, deps.secret),
+    ...(truncation ? { truncation } : {}),
+  });
+  async function* messages(): AsyncGenerator<LineageStreamMessage> {
+    let first = resumeAfter === undefined;
+    let after: StreamPosition = resumeAfter ?? { depth: 0, relation: 'ROOT', jobId: root.jobId };
+    let pending: StreamedNode[] = [];
+    for (let jobIds = walk.nextStep(); jobIds; jobIds = walk.nextStep()) {
+      pending.push(...walk.accept(await deps.store.lineageStep(jobIds)));
+      // A message goes once a node follows it, so that the last one, which says so, is never one that turns out full.
+      while (pending.length > messageNodes) {
+        const sent = pending.slice(0, messageNodes);
+        pending = pending.slice(messageNodes);
+        yield message(sent, first, after);
+        first = false;
+        after = sent.at(-1)!.position;
       }
-      const last = to === lineage.nodes.length + 1;
-      yield {
-        ...(from === 0 ? { root: seen.root } : {}),
-        nodes: seen.nodes.slice(Math.max(from, 1) - 1, to - 1),
-        edges,
-        // The closing message of a stream resumed after its end names the same last node.
-        resumeToken: encodePageToken(query, { ...keyAt(Math.max(to, 1) - 1) }, deps.secret),
-        ...(last ? { truncation: lineage.truncation } : {}),
-      };
     }
+    yield message(pending, first, after, walk.truncationReasons());
   }
   return messages();
 }

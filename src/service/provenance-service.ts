@@ -129,7 +129,7 @@ export class ProvenanceService {
     return compareJobs(this.deps, principal, command);
   }
 
-  streamLineage(principal: Principal, command: StreamLineageCommand): Promise<Iterable<LineageStreamMessage>> {
+  streamLineage(principal: Principal, command: StreamLineageCommand): Promise<AsyncIterable<LineageStreamMessage>> {
     return streamLineage(this.deps, principal, command);
   }
 

@@ -1,5 +1,6 @@
 import type { JobRecord } from '../domain/job.js';
 import type { LineageRow } from '../domain/lineage.js';
+import type { LineageStepRow } from '../domain/lineage-stream.js';
 import type { Metrics, StoreOperation } from '../domain/ports/metrics.js';
 import type {
   InsertOptions,
@@ -105,5 +106,9 @@ export class TimedStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.timed('lineage', () => this.store.lineage(query));
+  }
+
+  lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    return this.timed('lineageStep', () => this.store.lineageStep(jobIds));
   }
 }

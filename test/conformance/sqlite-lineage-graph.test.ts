@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
+import type { LineageStepRow } from '../../src/domain/lineage-stream.js';
 import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
@@ -28,6 +29,18 @@ function byId(rows: readonly LineageRow[]): LineageRow[] {
 }
 
 /** The walk a plain breadth-first search over the model gives: rows with their shortest depths, ids without a row passed through. */
+/** Step rows by job id, each with its children's ids sorted. */
+function sortedSteps(rows: readonly LineageStepRow[]): LineageStepRow[] {
+  return [...rows].map((row) => ({ ...row, childIds: [...row.childIds].sort(compareCodeUnits) })).sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+}
+
+/** What lineageStep answers for ids on the model. */
+function modelSteps(model: ReadonlyMap<string, ModelJob>, ids: readonly string[]): LineageStepRow[] {
+  const children = new Map<string, string[]>();
+  for (const [jobId, job] of model) for (const parent of job.parentIds) children.set(parent, [...(children.get(parent) ?? []), jobId]);
+  return sortedSteps(ids.filter((jobId) => model.has(jobId)).map((jobId) => ({ jobId, ...model.get(jobId)!, childIds: children.get(jobId) ?? [] })));
+}
+
 function modelWalk(model: ReadonlyMap<string, ModelJob>, root: string, direction: LineageDirection, maxDepth: number): LineageRow[] {
   const next = new Map<string, string[]>();
   for (const [jobId, job] of model) {
@@ -123,6 +136,12 @@ describe('SQLite lineage graph (compact, in the background)', function () {
               }
             }
           }
+          // StreamLineage's steps: every job's row and children, and an id without a row left out.
+          const stepIds = [nextJobId('absent'), ...ids.slice(0, 300)];
+          const expectedSteps = modelSteps(model, stepIds);
+          expect(sortedSteps(incremental.step(stepIds)), `round ${round}: steps, kept up to date`).to.deep.equal(expectedSteps);
+          expect(sortedSteps(fresh.step(stepIds)), `round ${round}: steps, freshly loaded`).to.deep.equal(expectedSteps);
+          expect(sortedSteps(tableWalk.step(stepIds)), `round ${round}: steps, from the table`).to.deep.equal(expectedSteps);
         })();
       }
     } finally {
@@ -151,12 +170,16 @@ describe('SQLite lineage graph (compact, in the background)', function () {
       expect(loading?.name).to.equal('lineageGraph');
       expect(loading?.progress).to.be.a('string');
       const duringLoad = await Promise.all(queries.map(async (query) => byId(await store.lineage(query))));
+      const stepIds = dag.slice(100, 200).map((record) => record.jobId);
+      const stepsDuringLoad = sortedSteps(await store.lineageStep(stepIds));
 
       releaseLoad();
       await loading!.done;
       expect(store.loading()).to.equal(undefined);
       const afterLoad = await Promise.all(queries.map(async (query) => byId(await store.lineage(query))));
       expect(duringLoad).to.deep.equal(afterLoad);
+      expect(stepsDuringLoad).to.deep.equal(sortedSteps(await store.lineageStep(stepIds)));
+      expect(stepsDuringLoad).to.have.length(100);
       expect(afterLoad.some((rows) => rows.length > 100)).to.equal(true);
     } finally {
       releaseLoad();

@@ -70,6 +70,7 @@ export function memoryService(options: MemoryServiceOptions = {}) {
     limits: {
       maxLineageDepth: 50,
       maxLineageNodes: 1000,
+      maxStreamLineageNodes: 1000,
       batchSize: 100,
       maxParents: 100,
       maxBatchParents: 1000,

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       maxLineageDepth: 100,
       maxLineageNodes: 100_000,
+      maxStreamLineageNodes: 10_000_000,
       batchSize: 1000,
       maxParents: 1000,
       maxBatchParents: 10_000,

@@ -6,6 +6,7 @@ import { recordJobCommand } from '../support/job-records.js';
 const limits: ServiceLimits = {
   maxLineageDepth: 10,
   maxLineageNodes: 10,
+  maxStreamLineageNodes: 10,
   batchSize: 1000,
   maxParents: 1000,
   maxBatchParents: 10_000,

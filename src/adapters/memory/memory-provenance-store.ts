@@ -3,6 +3,7 @@ import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import type { JobRecord } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type {
   InsertOutcome,
   JobFilter,
@@ -218,6 +219,16 @@ export class MemoryProvenanceStore implements ProvenanceStore {
       frontier = following;
     }
     return rows;
+  }
+
+  async lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    const { jobs, children } = this.open();
+    return [...new Set(jobIds)].flatMap((jobId) => {
+      const record = jobs.get(jobId);
+      if (!record) return [];
+      const { parentIds, tenant, readers } = record;
+      return [{ jobId, parentIds: [...parentIds], tenant, readers: [...readers], childIds: [...(children.get(jobId) ?? [])] }];
+    });
   }
 
   private open(): StoredRecords {

@@ -10,6 +10,7 @@ import {
 import type { ProvenanceEvent } from '../../domain/job-events.js';
 import type { JobRecord } from '../../domain/job.js';
 import { descendantsWithPending, findCycle, type LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { newEtag } from '../../domain/ids.js';
 import type {
   InsertOptions,
@@ -442,6 +443,20 @@ export class MongoProvenanceStore implements ProvenanceStore {
     });
   }
 
+  /** Two queries: the rows (by _id), and the jobs naming one of them as a parent (by the parentIds index), ids and parents only. */
+  lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    return this.guard(async () => {
+      const ids = [...new Set(jobIds)];
+      const [documents, children] = await Promise.all([
+        this.jobs.find({ _id: { $in: ids } }, { projection: IDS_FIELDS }).toArray(),
+        this.jobs.find({ parentIds: { $in: ids } }, { projection: { _id: 1, parentIds: 1 } }).toArray(),
+      ]);
+      const childIds = new Map(documents.map((document): [string, string[]] => [document._id, []]));
+      for (const child of children) for (const parentId of child.parentIds) childIds.get(parentId)?.push(child._id);
+      return documents.map((document) => ({ ...lineageRow(document, { projection: 'IDS' }), childIds: childIds.get(document._id)! }));
+    });
+  }
+
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
@@ -541,7 +556,7 @@ function lineagePipeline(query: LineageQuery): Document[] {
   return pipeline;
 }
 
-function lineageRow(document: Document, query: LineageQuery): LineageRow {
+function lineageRow(document: Document, query: Pick<LineageQuery, 'projection'>): LineageRow {
   const row: LineageRow = {
     jobId: document._id as string,
     parentIds: document.parentIds as string[],

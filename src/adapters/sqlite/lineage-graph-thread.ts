@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
 import { unpackLineageRowsInSteps, type PackedLineageRows } from './packed-lineage-rows.js';
 
@@ -11,13 +12,13 @@ export interface GraphWorkerData {
   retryLoadMs: number;
 }
 
-export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery };
+export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery } | { type: 'lineageStep'; id: number; jobIds: readonly string[] };
 
 export type FromGraphWorker =
   | { type: 'progress'; read: number; total: number }
   | { type: 'loaded' }
   | { type: 'loadFailed'; message: string }
-  | { type: 'answer'; id: number; rows: LineageRow[] }
+  | { type: 'answer'; id: number; rows: LineageRow[] | LineageStepRow[] }
   | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
   | { type: 'failed'; id: number; unavailable: boolean; message: string };
 
@@ -25,7 +26,7 @@ const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
 const RETRY_LOAD_MS = 1000;
 
 interface Pending {
-  resolve(rows: LineageRow[]): void;
+  resolve(rows: LineageRow[] | LineageStepRow[]): void;
   reject(error: unknown): void;
 }
 
@@ -56,13 +57,21 @@ export class LineageGraphThread {
   }
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
+    return this.ask((id) => ({ type: 'lineage', id, query })) as Promise<LineageRow[]>;
+  }
+
+  lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    return this.ask((id) => ({ type: 'lineageStep', id, jobIds })) as Promise<LineageStepRow[]>;
+  }
+
+  private ask(message: (id: number) => ToGraphWorker): Promise<LineageRow[] | LineageStepRow[]> {
     if (this.closed) return Promise.reject(unavailable('the SQLite database is closed'));
     const id = ++this.nextId;
-    return new Promise<LineageRow[]>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // Only a query waiting for its answer keeps the process alive.
       this.worker.ref();
-      this.post({ type: 'lineage', id, query });
+      this.post(message(id));
     });
   }
 

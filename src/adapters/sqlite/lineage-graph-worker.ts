@@ -26,8 +26,23 @@ const tableWalk = new TableWalk(db);
 
 port.on('message', (message: ToGraphWorker) => {
   if (message.type === 'load') load();
-  else answer(message.id, message.query);
+  else if (message.type === 'lineage') answer(message.id, message.query);
+  else answerStep(message.id, message.jobIds);
 });
+
+/** A step of StreamLineage's walk: a thousand jobs at most, so the rows are posted as they are. */
+function answerStep(id: number, jobIds: readonly string[]): void {
+  try {
+    const found = db.transaction(() => {
+      if (!graph.loaded) return tableWalk.step(jobIds);
+      graph.refresh();
+      return graph.step(jobIds);
+    })();
+    post({ type: 'answer', id, rows: found });
+  } catch (error) {
+    queryFailed(id, error);
+  }
+}
 
 function answer(id: number, query: LineageQuery): void {
   try {
@@ -43,10 +58,14 @@ function answer(id: number, query: LineageQuery): void {
       port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.parents.buffer]);
     }
   } catch (error) {
-    const known = unavailableOrAsIs(error);
-    const unavailable = known instanceof ProvenanceError && known.code === 'UNAVAILABLE';
-    post({ type: 'failed', id, unavailable, message: known instanceof Error ? known.message : String(known) });
+    queryFailed(id, error);
   }
+}
+
+function queryFailed(id: number, error: unknown): void {
+  const known = unavailableOrAsIs(error);
+  const unavailable = known instanceof ProvenanceError && known.code === 'UNAVAILABLE';
+  post({ type: 'failed', id, unavailable, message: known instanceof Error ? known.message : String(known) });
 }
 
 /** One step now and one per turn of the event loop after, so that queries are answered between steps. */

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
-import { orderedRows, type LineageWalker } from './lineage-rows.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
+import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
 
 type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: string];
 
@@ -36,7 +37,7 @@ const LOAD_STEP_ROWS = 2_000;
  * Callers refresh inside the read transaction of the query they answer, so
  * the graph and the rows they read next are of one snapshot.
  */
-export class LineageGraph implements LineageWalker {
+export class LineageGraph implements LineageWalker, LineageStepper {
   private readonly indexOf = new Map<string, number>();
   private ids: string[] = [];
   /** By index: where the job's parents start in parentPool, or NO_ROW. */
@@ -149,15 +150,7 @@ export class LineageGraph implements LineageWalker {
           if (start === NO_ROW) continue;
           for (let p = start, end = start + this.parentCount[index]!; p < end; p++) reach(this.parentPool[p]!);
         } else {
-          if (index < this.compactedCount) {
-            for (let c = this.childStart[index]!, end = this.childStart[index + 1]!; c < end; c++) {
-              const child = this.childPool[c]!;
-              if (this.hasParent(child, index)) reach(child);
-            }
-          }
-          for (const child of this.extraChildren.get(index) ?? []) {
-            if (this.hasParent(child, index)) reach(child);
-          }
+          this.forEachChild(index, reach);
         }
       }
       levels.push(next.filter((index) => this.parentStart[index] !== NO_ROW));
@@ -166,11 +159,48 @@ export class LineageGraph implements LineageWalker {
     return orderedRows(levels, (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
   }
 
+  /** LineageStepper: each job's row in the ids view with its children's ids (each once; ids without a row are left out). */
+  step(jobIds: readonly string[]): LineageStepRow[] {
+    const rows: LineageStepRow[] = [];
+    for (const jobId of new Set(jobIds)) {
+      const index = this.indexOf.get(jobId);
+      if (index === undefined || this.parentStart[index] === NO_ROW) continue;
+      // A child listed both in the compacted pool and among the extras (its parents changed back) is named once.
+      const children = new Set<number>();
+      this.forEachChild(index, (child) => children.add(child));
+      rows.push({
+        jobId,
+        parentIds: this.parentIdsOf(index),
+        tenant: this.tenants.value(this.tenantOf[index]!),
+        readers: this.readerLists.value(this.readersOf[index]!),
+        childIds: [...children].map((child) => this.ids[child]!),
+      });
+    }
+    return rows;
+  }
+
+  /** Calls reach with each job that has index among its parents now: a child run may name a job whose parents changed since, which its parents tell. */
+  private forEachChild(index: number, reach: (child: number) => void): void {
+    if (index < this.compactedCount) {
+      for (let c = this.childStart[index]!, end = this.childStart[index + 1]!; c < end; c++) {
+        const child = this.childPool[c]!;
+        if (this.hasParent(child, index)) reach(child);
+      }
+    }
+    for (const child of this.extraChildren.get(index) ?? []) {
+      if (this.hasParent(child, index)) reach(child);
+    }
+  }
+
   private row(index: number, depth: number): LineageRow {
+    return { jobId: this.ids[index]!, parentIds: this.parentIdsOf(index), tenant: this.tenants.value(this.tenantOf[index]!), readers: this.readerLists.value(this.readersOf[index]!), depth };
+  }
+
+  private parentIdsOf(index: number): string[] {
     const start = this.parentStart[index]!;
     const parentIds = new Array<string>(this.parentCount[index]!);
     for (let p = 0; p < parentIds.length; p++) parentIds[p] = this.ids[this.parentPool[start + p]!]!;
-    return { jobId: this.ids[index]!, parentIds, tenant: this.tenants.value(this.tenantOf[index]!), readers: this.readerLists.value(this.readersOf[index]!), depth };
+    return parentIds;
   }
 
   private hasParent(child: number, parent: number): boolean {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { LineageQuery } from '../../domain/ports/provenance-store.js';
 import { DOC_WITH_OUTBOX, decodeRecord } from './record-json.js';
 
@@ -14,6 +15,11 @@ import { DOC_WITH_OUTBOX, decodeRecord } from './record-json.js';
  */
 export interface LineageWalker {
   walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest?: number): LineageRow[];
+}
+
+/** What answers ProvenanceStore.lineageStep: the in-memory graph, or the table (TableWalk) while the graph loads. */
+export interface LineageStepper {
+  step(jobIds: readonly string[]): LineageStepRow[];
 }
 
 /**
@@ -81,15 +87,35 @@ export class LineageRows {
  * since each job is reached once. A single recursive query could not keep
  * depths shortest without visiting a job once per path length.
  */
-export class TableWalk implements LineageWalker {
+export class TableWalk implements LineageWalker, LineageStepper {
   private readonly rows: Database.Statement<[string], [jobId: string, parentIds: string, tenant: string, readers: string]>;
   private readonly children: Database.Statement<[string], string>;
+  private readonly edgesFrom: Database.Statement<[string], [parentId: string, childId: string]>;
 
   constructor(db: Database.Database) {
     this.rows = db.prepare<[string], [string, string, string, string]>(
       'SELECT job_id, parent_ids, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))',
     ).raw();
     this.children = db.prepare<[string], string>('SELECT DISTINCT child_id FROM job_parents WHERE parent_id IN (SELECT value FROM json_each(?))').pluck();
+    this.edgesFrom = db.prepare<[string], [string, string]>('SELECT DISTINCT parent_id, child_id FROM job_parents WHERE parent_id IN (SELECT value FROM json_each(?))').raw();
+  }
+
+  /** LineageStepper: two statements, the rows and the edges from them. */
+  step(jobIds: readonly string[]): LineageStepRow[] {
+    const ids = JSON.stringify(jobIds);
+    const childIds = new Map<string, string[]>();
+    for (const [parentId, childId] of this.edgesFrom.all(ids)) {
+      let children = childIds.get(parentId);
+      if (!children) childIds.set(parentId, (children = []));
+      children.push(childId);
+    }
+    return this.rows.all(ids).map(([jobId, parentIds, tenant, readers]) => ({
+      jobId,
+      parentIds: JSON.parse(parentIds) as string[],
+      tenant,
+      readers: JSON.parse(readers) as string[],
+      childIds: childIds.get(jobId) ?? [],
+    }));
   }
 
   walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {

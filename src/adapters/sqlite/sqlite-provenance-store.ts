@@ -6,6 +6,7 @@ import { newEtag } from '../../domain/ids.js';
 import { eventJson } from '../../domain/job-events.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type {
   InsertOutcome,
   LineageQuery,
@@ -294,6 +295,18 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         this.lineageRows ??= new LineageRows(this.db);
         this.graph.refresh();
         return this.lineageRows.read(this.graph, query);
+      })(),
+    );
+  }
+
+  /** A step over the lineage graph (on its thread when it has one). */
+  async lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    if (this.graphThread) return this.graphThread.lineageStep(jobIds);
+    return this.guarded(() =>
+      this.db.transaction((): LineageStepRow[] => {
+        this.graph ??= new LineageGraph(this.db);
+        this.graph.refresh();
+        return this.graph.step(jobIds);
       })(),
     );
   }

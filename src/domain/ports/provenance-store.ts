@@ -1,5 +1,6 @@
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
+import type { LineageStepRow } from '../lineage-stream.js';
 
 /**
  * Where provenance documents live. Adapters: adapters/mongo (production) and
@@ -118,6 +119,18 @@ export interface ProvenanceStore {
    * the answer (LineageQuery.nearest).
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
+
+  /**
+   * One step of a lineage walk too large to hold at once (StreamLineage,
+   * domain/lineage-stream.ts): for each of jobIds that has a record, its row
+   * in the IDS projection (no depth) with the ids of the jobs naming it as a
+   * parent (childIds, each once); ids without a record are left out. Rows in
+   * no particular order. The caller asks for at most
+   * LINEAGE_STREAM_STEP_JOBS ids at a time, so that a step is bounded by
+   * those jobs and their children. SQLite: one walk of its graph (from the
+   * table while the graph loads); MongoDB: two queries.
+   */
+  lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]>;
 }
 
 export interface StoreLoading {

@@ -14,11 +14,12 @@ export function lineageStreamHandlers(edge: CallEdge): Pick<ProvenanceServiceSer
 }
 
 /**
- * StreamLineage: walks (and audits) first, then sends the headers and the
- * messages one at a time, each made only when the previous one has gone to
- * HTTP/2 without filling the call's buffer, else after 'drain': a slow
- * client holds one message's worth of encoding, not the lineage's. The
- * stream stops as soon as the call ends (cancelled, deadline, client gone).
+ * StreamLineage: reads the root (and audits) first, then sends the headers
+ * and the messages one at a time, each walked and made only when the
+ * previous one has gone to HTTP/2 without filling the call's buffer, else
+ * after 'drain': a slow client holds the walk where it is, with one
+ * message's worth of encoding. The stream stops as soon as the call ends
+ * (cancelled, deadline, client gone), and so does the walk.
  */
 function streamLineage(call: ServerWritableStream<StreamLineageRequest, StreamLineageResponse>, edge: CallEdge): void {
   const callEnded = streamEndSignal(call.metadata);
@@ -52,7 +53,7 @@ function streamLineage(call: ServerWritableStream<StreamLineageRequest, StreamLi
         if (ended()) return;
         call.sendMetadata(new Metadata());
         try {
-          for (const message of messages) {
+          for await (const message of messages) {
             if (ended()) return;
             if (call.write(toStreamLineageResponse(message))) continue;
             await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type {
   InsertOptions,
@@ -98,6 +99,10 @@ export class PublishingStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.store.lineage(query);
+  }
+
+  lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    return this.store.lineageStep(jobIds);
   }
 
   markStale(jobIds: readonly string[], now: Date): Promise<number> {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { compareCodeUnits } from '../../../src/domain/hashing.js';
 import type { JobRecord } from '../../../src/domain/job.js';
 import type { LineageDirection } from '../../../src/domain/lineage.js';
+import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import { makeJob, mulberry32, nextJobId, randomDag } from '../../support/job-records.js';
 import { insertAll, uniqueTenant, reachable, shortestDepths, withoutDepth, awkwardJson, everyFieldSet, noOptionalField } from './helpers.js';
 import type { StoreSuite } from './harness.js';
@@ -133,6 +134,46 @@ export function describeLineage(suite: StoreSuite): void {
           expect(withoutDepth(row), row.jobId).to.deep.equal({ jobId, parentIds, tenant, readers, type, status, cacheState, record });
         }
       }
+    });
+
+    describe('lineageStep', () => {
+      const stepOf = async (s: ProvenanceStore, jobIds: string[]) =>
+        new Map((await s.lineageStep(jobIds)).map((row) => [row.jobId, { ...row, childIds: [...row.childIds].sort(compareCodeUnits) }]));
+
+      it("gives each job's ids row and its children's ids, leaving out ids without a record", async () => {
+        const step = await stepOf(store(), [id('m'), id('ghost'), id('lone'), id('r1'), id('x'), id('w'), id('nothing'), id('m')]);
+        expect([...step.keys()].sort(compareCodeUnits)).to.deep.equal(names('m', 'lone', 'r1', 'x', 'w'));
+        const children: Record<string, string[]> = { m: names('x', 'y'), lone: [], r1: names('m', 'u'), x: names('z'), w: names('v') };
+        for (const [name, childIds] of Object.entries(children)) {
+          const { jobId, parentIds, tenant, readers } = graph.get(id(name))!;
+          expect(step.get(id(name)), name).to.deep.equal({ jobId, parentIds, tenant, readers, childIds });
+        }
+      });
+
+      it('sees a child recorded after an earlier step', async () => {
+        const parent = makeJob({ jobId: nextJobId('step-parent') });
+        await insertAll(store(), [parent]);
+        expect((await stepOf(store(), [parent.jobId])).get(parent.jobId)!.childIds).to.deep.equal([]);
+        const child = makeJob({ jobId: nextJobId('step-child'), parentIds: [parent.jobId] });
+        await insertAll(store(), [child]);
+        expect((await stepOf(store(), [parent.jobId])).get(parent.jobId)!.childIds).to.deep.equal([child.jobId]);
+      });
+
+      it('agrees with the records on a random graph', async function () {
+        this.timeout(60_000);
+        const dag = randomDag(300, 20261205, { maxParents: 3, window: 50 });
+        const dagStore = await openStore();
+        await insertAll(dagStore, dag);
+        const childrenOf = new Map<string, string[]>();
+        for (const record of dag) for (const parent of record.parentIds) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), record.jobId]);
+        for (let start = 0; start < dag.length; start += 100) {
+          const chunk = dag.slice(start, start + 100);
+          const step = await stepOf(dagStore, chunk.map((record) => record.jobId));
+          for (const { jobId, parentIds, tenant, readers } of chunk) {
+            expect(step.get(jobId), jobId).to.deep.equal({ jobId, parentIds, tenant, readers, childIds: [...(childrenOf.get(jobId) ?? [])].sort(compareCodeUnits) });
+          }
+        }
+      });
     });
 
     it('agrees with a breadth-first search on a random graph', async function () {

@@ -25,6 +25,7 @@ export function describeUnavailable(suite: StoreSuite): void {
         ['listJobs', () => store.listJobs({ reader: { tenant: 'default', grant: 'default/tester' }, filter: {}, limit: 10 })],
         ['listChildren', () => store.listChildren(record.jobId, 10)],
         ['lineage', () => store.lineage({ rootId: record.jobId, direction: 'DESCENDANTS', projection: 'IDS' })],
+        ['lineageStep', () => store.lineageStep([record.jobId])],
         ['replaceJobs', () => store.replaceJobs([{ record: { ...record, etag: freshEtag() }, expectedEtag: record.etag }])],
         ['markStale', () => store.markStale([record.jobId], new Date())],
         [

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
 import { readerGrant } from '../../../src/domain/access.js';
+import type { LineageStepRow } from '../../../src/domain/lineage-stream.js';
 import { lineageEdges, type LineageDirection } from '../../../src/domain/lineage.js';
 import type { LineageStreamMessage } from '../../../src/service/lineage-queries.js';
 import { mulberry32, recordJobCommand } from '../../support/job-records.js';
@@ -8,13 +10,24 @@ import { memoryService, principal, type MemoryService } from '../../support/memo
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
 
+/** The memory store, counting the steps of lineage walks asked of it. */
+class StepCountingStore extends MemoryProvenanceStore {
+  steps = 0;
+
+  override lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
+    this.steps++;
+    return super.lineageStep(jobIds);
+  }
+}
+
 /** StreamLineage over the memory adapters: cut and resumed, it yields exactly GetLineage's answer. */
 describe('use cases: StreamLineage', () => {
   let s: MemoryService;
   const JOBS = 600;
   const id = (i: number) => `job-${String(i).padStart(4, '0')}`;
+  const store = new StepCountingStore();
   before(async () => {
-    s = memoryService();
+    s = memoryService({ store });
     const random = mulberry32(16);
     const commands = [];
     for (let i = 0; i < JOBS; i++) {
@@ -30,6 +43,17 @@ describe('use cases: StreamLineage', () => {
     for (const { owner, command } of commands) await s.service.recordJob(owner, command);
   });
   after(() => s.close());
+
+  const all = async (messages: AsyncIterable<LineageStreamMessage>) => {
+    const list: LineageStreamMessage[] = [];
+    for await (const message of messages) list.push(message);
+    return list;
+  };
+  /** The first message; the stream is then abandoned, as by a client that lost it. */
+  const firstOf = async (messages: AsyncIterable<LineageStreamMessage>) => {
+    for await (const message of messages) return message;
+    throw new Error('no message');
+  };
 
   const flatten = (messages: readonly LineageStreamMessage[]) => ({
     root: messages.flatMap((m) => (m.root ? [m.root.jobId] : [])),
@@ -54,11 +78,11 @@ describe('use cases: StreamLineage', () => {
       let resumeToken = '';
       for (let cut = 0; cut < 10; cut++) {
         // Each stream is abandoned after one message: the next one resumes from its token.
-        const [message] = await s.service.streamLineage(alice, { ...command, resumeToken });
+        const message = await firstOf(await s.service.streamLineage(alice, { ...command, resumeToken }));
         received.push(message!);
         resumeToken = message!.resumeToken;
       }
-      received.push(...(await s.service.streamLineage(alice, { ...command, resumeToken })));
+      received.push(...(await all(await s.service.streamLineage(alice, { ...command, resumeToken }))));
       expect(received.length).to.be.greaterThan(11);
       expect(received.slice(0, -1).every((m) => m.truncation === undefined)).to.equal(true);
       const got = flatten(received);
@@ -69,17 +93,30 @@ describe('use cases: StreamLineage', () => {
     });
   }
 
+  it('walks only as far as the messages asked for: a stream not read on holds its walk where it is', async () => {
+    store.steps = 0;
+    const command = { jobId: id(550), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
+    const messages = (await s.service.streamLineage(alice, command))[Symbol.asyncIterator]();
+    expect(store.steps).to.equal(0);
+    await messages.next();
+    // The root, then layers until 6 nodes are in hand (so that the first message knows it is not the last).
+    const forFirst = store.steps;
+    expect(forFirst).to.be.within(2, 4);
+    while (!(await messages.next()).done);
+    expect(store.steps).to.be.greaterThan(3 * forFirst);
+  });
+
   it('after the last message, a resumed stream sends one empty closing message', async () => {
     const command = { jobId: id(5), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 0, resumeToken: '' };
-    const all = [...(await s.service.streamLineage(alice, command))];
-    expect(all).to.have.length(1);
-    const after = [...(await s.service.streamLineage(alice, { ...command, resumeToken: all[0]!.resumeToken }))];
+    const whole = await all(await s.service.streamLineage(alice, command));
+    expect(whole).to.have.length(1);
+    const after = await all(await s.service.streamLineage(alice, { ...command, resumeToken: whole[0]!.resumeToken }));
     expect(after.map((m) => [m.nodes.length, m.edges.length, m.truncation])).to.deep.equal([[0, 0, []]]);
   });
 
   it('refuses a forged token, a token of another query or caller, and negative limits (INVALID_ARGUMENT)', async () => {
     const command = { jobId: id(300), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
-    const [first] = await s.service.streamLineage(alice, command);
+    const first = await firstOf(await s.service.streamLineage(alice, command));
     const refusal = async (who: typeof alice, changed: Partial<typeof command>) => {
       try {
         await s.service.streamLineage(who, { ...command, ...changed });

@@ -62,7 +62,9 @@ type ProvenanceServiceClient interface {
 	// message's nodes complete. Every message carries a resume token: a
 	// client that lost the stream calls again with the token of the last
 	// message it processed and gets the rest, nothing twice. The headers come
-	// once the walk is done and the call audited.
+	// once the root is read and the call audited; each message is walked when
+	// the client is ready for it, so the server holds the ids reached, never
+	// the whole lineage.
 	StreamLineage(ctx context.Context, in *StreamLineageRequest, opts ...grpc.CallOption) (ProvenanceService_StreamLineageClient, error)
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.
@@ -339,7 +341,9 @@ type ProvenanceServiceServer interface {
 	// message's nodes complete. Every message carries a resume token: a
 	// client that lost the stream calls again with the token of the last
 	// message it processed and gets the rest, nothing twice. The headers come
-	// once the walk is done and the call audited.
+	// once the root is read and the call audited; each message is walked when
+	// the client is ready for it, so the server holds the ids reached, never
+	// the whole lineage.
 	StreamLineage(*StreamLineageRequest, ProvenanceService_StreamLineageServer) error
 	// Submits a job for the service's workers to run once its parents have
 	// succeeded, reusing a cached result when the cache policy allows.

@@ -205,7 +205,9 @@ class ProvenanceServiceServicer(object):
         message's nodes complete. Every message carries a resume token: a
         client that lost the stream calls again with the token of the last
         message it processed and gets the rest, nothing twice. The headers come
-        once the walk is done and the call audited.
+        once the root is read and the call audited; each message is walked when
+        the client is ready for it, so the server holds the ids reached, never
+        the whole lineage.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

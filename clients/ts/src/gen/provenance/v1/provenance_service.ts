@@ -6389,7 +6389,9 @@ export const ProvenanceServiceService = {
    * message's nodes complete. Every message carries a resume token: a
    * client that lost the stream calls again with the token of the last
    * message it processed and gets the rest, nothing twice. The headers come
-   * once the walk is done and the call audited.
+   * once the root is read and the call audited; each message is walked when
+   * the client is ready for it, so the server holds the ids reached, never
+   * the whole lineage.
    */
   streamLineage: {
     path: "/provenance.v1.ProvenanceService/StreamLineage" as const,
@@ -6550,7 +6552,9 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
    * message's nodes complete. Every message carries a resume token: a
    * client that lost the stream calls again with the token of the last
    * message it processed and gets the rest, nothing twice. The headers come
-   * once the walk is done and the call audited.
+   * once the root is read and the call audited; each message is walked when
+   * the client is ready for it, so the server holds the ids reached, never
+   * the whole lineage.
    */
   streamLineage: handleServerStreamingCall<StreamLineageRequest, StreamLineageResponse>;
   /**
@@ -6770,7 +6774,9 @@ export interface ProvenanceServiceClient extends Client {
    * message's nodes complete. Every message carries a resume token: a
    * client that lost the stream calls again with the token of the last
    * message it processed and gets the rest, nothing twice. The headers come
-   * once the walk is done and the call audited.
+   * once the root is read and the call audited; each message is walked when
+   * the client is ready for it, so the server holds the ids reached, never
+   * the whole lineage.
    */
   streamLineage(
     request: StreamLineageRequest,
