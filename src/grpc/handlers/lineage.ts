@@ -66,6 +66,7 @@ export function lineageHandlers(
           jobId: request.jobId,
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
+          ...lineageShapingFromProto(request),
         });
         const summary = {
           truncated: lineage.truncation.length > 0,
