@@ -38,12 +38,14 @@ export interface FanOut {
 }
 
 /**
- * The most jobs a COLLAPSE filter may walk through, summed over the matching
- * jobs it walks from (each walks the non-matching jobs below it until the
- * next matching ones): about a second of work. A filter that matches few of
- * many jobs stays far below it; past it the call is RESOURCE_EXHAUSTED.
+ * What a COLLAPSE filter may cost (collapsedParents): its edges (collapsed
+ * edges can be quadratic in the jobs: a non-matching hub between m matching
+ * parents and m matching children gives m² edges; 1,000,000 is five times
+ * the edges of the largest plain answer on the bench graph); the work of
+ * its sets (the lineage's edges × the matching jobs / 32, about a second);
+ * the sets held at once (32 MB). Past any, RESOURCE_EXHAUSTED.
  */
-export const MAX_COLLAPSE_VISITS = 20_000_000;
+export const COLLAPSE_LIMITS = { edges: 1_000_000, wordOperations: 400_000_000, liveWords: 8_000_000 };
 
 /** Rows, edges or visits handled between two pauses. */
 const STEP = 10_000;
@@ -170,37 +172,107 @@ function* reachable(graph: Graph, side: Uint8Array, member: Uint8Array): Generat
   return reached;
 }
 
-/** COLLAPSE's edges, as parent lists by child: a -> b when both match and a reaches b through non-matching jobs only. */
+/**
+ * COLLAPSE's edges, as parent lists by child: a -> b when both match and a
+ * reaches b through non-matching jobs only. In an order that puts parents
+ * first, each job gets the set of matching jobs that reach it so (a bitset
+ * over the matching jobs): a matching parent itself, a non-matching one's
+ * set; a non-matching job's set is kept only until its last child has read
+ * it. Linear in the lineage's edges times the matching jobs / 32.
+ */
 function* collapsedParents(graph: Graph, member: Uint8Array): Generator<void, number[][]> {
   const count = member.length;
+  const bitOf = new Int32Array(count).fill(-1);
+  const memberAt: number[] = [];
+  for (let p = 0; p < count; p++) {
+    if (!member[p]) continue;
+    bitOf[p] = memberAt.length;
+    memberAt.push(p);
+  }
+  const words = Math.ceil(memberAt.length / 32);
+  // A set is made for each non-matching job and each matching one with a non-matching parent, and grows by each non-matching parent's.
+  let setOperations = 0;
+  for (let p = 0; p < count; p++) {
+    let fromSets = 0;
+    for (const parent of graph.parents[p]!) if (!member[parent]) fromSets++;
+    if (!member[p] || fromSets > 0) setOperations += 1 + fromSets;
+  }
+  if (setOperations * words > COLLAPSE_LIMITS.wordOperations) throw collapseTooLarge(`would take ${setOperations} set operations over ${memberAt.length} matching jobs`);
+  const order = yield* parentsFirst(graph);
+  const remainingChildren = new Int32Array(count);
+  for (let p = 0; p < count; p++) remainingChildren[p] = graph.children[p]!.length;
+  const reachedBy: Array<Int32Array | undefined> = new Array(count);
+  const free: Int32Array[] = [];
+  let liveWords = 0;
+  const take = (): Int32Array => {
+    const reused = free.pop();
+    if (reused) return reused.fill(0);
+    liveWords += words;
+    if (liveWords > COLLAPSE_LIMITS.liveWords) throw collapseTooLarge(`would hold more than ${COLLAPSE_LIMITS.liveWords} words of sets at once`);
+    return new Int32Array(words);
+  };
   const parents: number[][] = Array.from({ length: count }, () => []);
-  // visitedBy[p] = the member walking from it + 1, so that no walk clears the marks of the one before.
-  const visitedBy = new Int32Array(count);
-  let visits = 0;
-  for (let from = 0; from < count; from++) {
-    if (!member[from]) continue;
-    const stack = [from];
-    visitedBy[from] = from + 1;
-    while (stack.length > 0) {
-      const at = stack.pop()!;
-      for (const child of graph.children[at]!) {
-        if (visitedBy[child] === from + 1) continue;
-        visitedBy[child] = from + 1;
-        if (member[child]) parents[child]!.push(from);
-        else stack.push(child);
-        if (++visits % STEP === 0) yield;
-        if (visits > MAX_COLLAPSE_VISITS) throw collapseTooLarge();
+  let collapsedEdges = 0;
+  for (let i = 0; i < order.length; i++) {
+    if (i % STEP === 0) yield;
+    const at = order[i]!;
+    const ownParents = graph.parents[at]!;
+    if (member[at] && ownParents.every((parent) => member[parent])) {
+      // Only matching parents: the lineage's own edges, and no set to make.
+      parents[at] = ownParents.slice();
+      collapsedEdges += ownParents.length;
+      if (collapsedEdges > COLLAPSE_LIMITS.edges) throw collapseTooLarge(`has more than ${COLLAPSE_LIMITS.edges} edges`);
+      for (const parent of ownParents) remainingChildren[parent]!--;
+      continue;
+    }
+    const set = take();
+    for (const parent of ownParents) {
+      if (member[parent]) set[bitOf[parent]! >>> 5]! |= 1 << (bitOf[parent]! & 31);
+      else {
+        const above = reachedBy[parent];
+        if (above) for (let w = 0; w < words; w++) set[w]! |= above[w]!;
+      }
+      if (--remainingChildren[parent]! === 0 && reachedBy[parent]) {
+        free.push(reachedBy[parent]!);
+        reachedBy[parent] = undefined;
       }
     }
+    if (member[at]) {
+      const list = parents[at]!;
+      for (let w = 0; w < words; w++) {
+        for (let bits = set[w]!; bits !== 0; bits &= bits - 1) list.push(memberAt[w * 32 + 31 - Math.clz32(bits & -bits)]!);
+      }
+      collapsedEdges += list.length;
+      if (collapsedEdges > COLLAPSE_LIMITS.edges) throw collapseTooLarge(`has more than ${COLLAPSE_LIMITS.edges} edges`);
+      free.push(set);
+    } else if (remainingChildren[at]! > 0) reachedBy[at] = set;
+    else free.push(set);
   }
-  // Walks started in position order: each list is ascending already.
+  // Bits in position order: each list is ascending already.
   return parents;
 }
 
-function collapseTooLarge(): ProvenanceError {
+/** The positions in an order that puts every parent before its children (Kahn); a job on a cycle (never stored now, older data may hold one) is left out. */
+function* parentsFirst(graph: Graph): Generator<void, Int32Array> {
+  const count = graph.parents.length;
+  const waiting = new Int32Array(count);
+  const order = new Int32Array(count);
+  let placed = 0;
+  for (let p = 0; p < count; p++) {
+    waiting[p] = graph.parents[p]!.length;
+    if (waiting[p] === 0) order[placed++] = p;
+  }
+  for (let next = 0; next < placed; next++) {
+    if (next % STEP === 0) yield;
+    for (const child of graph.children[order[next]!]!) if (--waiting[child]! === 0) order[placed++] = child;
+  }
+  return order.subarray(0, placed);
+}
+
+function collapseTooLarge(what: string): ProvenanceError {
   return new ProvenanceError(
     'RESOURCE_EXHAUSTED',
-    `the filter leaves more than ${MAX_COLLAPSE_VISITS} jobs to walk through in COLLAPSE mode; use PRUNE, a narrower filter or a smaller max_depth`,
+    `the filter's COLLAPSE answer ${what}; use PRUNE, a narrower filter or a smaller max_depth`,
     'LINEAGE_FILTER_TOO_COSTLY',
   );
 }
