@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { buildLineage, lineageEdges, type Lineage, type LineageRow } from '../../src/domain/lineage.js';
-import type { LineageSelection } from '../../src/domain/lineage-selection.js';
+import { COLLAPSE_LIMITS, type LineageSelection } from '../../src/domain/lineage-selection.js';
+import { ProvenanceError } from '../../src/domain/errors.js';
 
 /**
  * The filter modes and fan-out caps on small graphs drawn here; random
@@ -65,6 +66,18 @@ describe('lineage selection (filters and fan-out caps)', () => {
       root: { omittedChildren: 0, omittedParents: 1 },
       truncation: ['FAN_OUT'],
     });
+  });
+
+  it('refuses a COLLAPSE answer past its edge limit: a non-matching hub between m matching parents and m matching children', () => {
+    const m = Math.ceil(Math.sqrt(COLLAPSE_LIMITS.edges)) + 1;
+    const parents = Array.from({ length: m }, (_, i) => row(`p${i}`, ['r']));
+    const hub = row('hub', parents.map((p) => p.jobId), 'skip');
+    const children = Array.from({ length: m }, (_, i) => row(`c${i}`, ['hub']));
+    const limits = { maxDepth: 100, maxNodes: 10 * m };
+    const build = () => buildLineage(row('r'), { descendants: [...parents, hub, ...children] }, limits, select({ matches: keepType }));
+    expect(build).to.throw(ProvenanceError).with.property('code', 'RESOURCE_EXHAUSTED');
+    // PRUNE on the same graph is linear: it stops at the hub.
+    expect(buildLineage(row('r'), { descendants: [...parents, hub, ...children] }, limits, select({ matches: keepType, mode: 'PRUNE' })).nodes).to.have.length(m);
   });
 
   it('cuts the capped answer at max_nodes, nearest first, with the counts of the jobs left', () => {
