@@ -767,7 +767,9 @@ type GetLineageRequest struct {
 	// the fan-out caps. Bad syntax is INVALID_ARGUMENT naming filter.
 	Filter string `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	// What happens to the jobs that do not match filter; unspecified means
-	// COLLAPSE. Ignored without a filter.
+	// COLLAPSE. Ignored without a filter. A COLLAPSE answer of more than
+	// 1,000,000 edges (collapsed edges can be quadratic in the jobs) is
+	// RESOURCE_EXHAUSTED (docs/limits.md).
 	FilterMode LineageFilterMode `protobuf:"varint,7,opt,name=filter_mode,json=filterMode,proto3,enum=provenance.v1.LineageFilterMode" json:"filter_mode,omitempty"`
 	// Most children of each job shown (the root and descendants): 0 means no
 	// cap; larger than the configured maximum node count

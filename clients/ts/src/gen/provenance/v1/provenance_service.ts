@@ -418,7 +418,9 @@ export interface GetLineageRequest {
   filter: string;
   /**
    * What happens to the jobs that do not match filter; unspecified means
-   * COLLAPSE. Ignored without a filter.
+   * COLLAPSE. Ignored without a filter. A COLLAPSE answer of more than
+   * 1,000,000 edges (collapsed edges can be quadratic in the jobs) is
+   * RESOURCE_EXHAUSTED (docs/limits.md).
    */
   filterMode: LineageFilterMode;
   /**
