@@ -1,6 +1,7 @@
 import type { CachePolicy, JobError, JobStatus, Provider } from './job.js';
 import type { JsonObject, JsonValue } from './json.js';
 import type { LineageDirection } from './lineage.js';
+import type { LineageFilterMode } from './lineage-selection.js';
 
 /**
  * Requests as the service sees them: the transport has turned protobuf
@@ -43,8 +44,19 @@ export interface ListJobsCommand extends PageRequest {
 /** COMPACT: what IDS shows, packed by the transport (the job ids once, the edges as index pairs). */
 export type LineageView = 'IDS' | 'BASIC' | 'FULL' | 'COMPACT';
 
+/** The filter and fan-out caps GetLineage, StreamLineage and ExportProvenanceGraph take (lineage-selection.ts). */
+export interface LineageShaping {
+  /** ListJobs filter syntax; '' or absent: no filter. */
+  filter?: string;
+  /** 'INVALID' for a value outside the enum. */
+  filterMode?: LineageFilterMode | 'INVALID';
+  /** 0 or absent: no cap. */
+  maxChildrenPerNode?: number;
+  maxParentsPerNode?: number;
+}
+
 /** StreamLineage: the lineage in the IDS view, in messages that each carry a resume token. */
-export interface StreamLineageCommand {
+export interface StreamLineageCommand extends LineageShaping {
   jobId: string;
   /** Both directions for LINEAGE_DIRECTION_BOTH; 'INVALID' for a value outside the enum. */
   directions: LineageDirection[] | 'INVALID';
@@ -56,7 +68,7 @@ export interface StreamLineageCommand {
   maxMessageNodes: number;
 }
 
-export interface LineageCommand {
+export interface LineageCommand extends LineageShaping {
   jobId: string;
   /** Both directions for LINEAGE_DIRECTION_BOTH; 'INVALID' for a value outside the enum. */
   directions: LineageDirection[] | 'INVALID';

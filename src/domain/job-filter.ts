@@ -1,4 +1,4 @@
-import { JOB_STATUSES, type JobStatus } from './job.js';
+import { JOB_STATUSES, type JobRecord, type JobStatus } from './job.js';
 import { addTimeBound, filterError, parseComparisons, stringValue } from './filter-syntax.js';
 import type { JobFilter } from './ports/provenance-store.js';
 
@@ -46,4 +46,36 @@ export function parseJobFilter(text: string | undefined): JobFilter {
 function setOnce<K extends keyof JobFilter>(filter: JobFilter, key: K, field: string, value: JobFilter[K]): void {
   if (filter[key] !== undefined) throw filterError(`${field} is given twice`);
   filter[key] = value;
+}
+
+/** The fields of a job a filter tests: what a lineage row of the SUMMARY projection has (type, status), and the record for the others. */
+export type FilteredJob = Pick<JobRecord, 'type' | 'status'> & { record?: Pick<JobRecord, 'provider' | 'labels' | 'createdAt' | 'definitionHash'> };
+
+/** Whether testing the filter needs the whole record, not only a job's type and status. */
+export function filterNeedsRecord(filter: JobFilter): boolean {
+  return (
+    filter.providerId !== undefined ||
+    filter.providerModel !== undefined ||
+    filter.providerVersion !== undefined ||
+    filter.definitionHash !== undefined ||
+    filter.labels !== undefined ||
+    filter.createdAt !== undefined
+  );
+}
+
+/** Whether a job meets every condition of the filter (as ListJobs selects records); a condition on a field the job does not carry fails. */
+export function jobMatches(job: Partial<FilteredJob>, filter: JobFilter): boolean {
+  if (filter.type !== undefined && job.type !== filter.type) return false;
+  if (filter.status !== undefined && job.status !== filter.status) return false;
+  if (!filterNeedsRecord(filter)) return true;
+  const record = job.record;
+  if (!record) return false;
+  if (filter.providerId !== undefined && record.provider.id !== filter.providerId) return false;
+  if (filter.providerModel !== undefined && record.provider.model !== filter.providerModel) return false;
+  if (filter.providerVersion !== undefined && record.provider.version !== filter.providerVersion) return false;
+  if (filter.definitionHash !== undefined && record.definitionHash !== filter.definitionHash) return false;
+  for (const [key, value] of Object.entries(filter.labels ?? {})) if (!Object.hasOwn(record.labels, key) || record.labels[key] !== value) return false;
+  const time = record.createdAt.getTime();
+  const { gt, gte, lt, lte } = filter.createdAt ?? {};
+  return (gt === undefined || time > gt.getTime()) && (gte === undefined || time >= gte.getTime()) && (lt === undefined || time < lt.getTime()) && (lte === undefined || time <= lte.getTime());
 }

@@ -117,7 +117,9 @@ export class JobViewer {
   /** A node as the caller may see it: the same node when nothing of it changes. */
   private node(node: LineageNode, known: KnownJobs): LineageNode<JobView> {
     if (!this.mayRead(node.row)) {
-      return { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: this.placeholder(node.row.jobId), parentIds: [], tenant: '', readers: [] } };
+      const placeholder: LineageNode<JobView> = { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: this.placeholder(node.row.jobId), parentIds: [], tenant: '', readers: [] } };
+      if (node.fanOut) placeholder.fanOut = node.fanOut;
+      return placeholder;
     }
     const record = node.row.record && this.job(node.row.record, known);
     return record === node.row.record ? (node as LineageNode<JobView>) : { ...node, row: { ...node.row, record } };

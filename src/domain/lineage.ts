@@ -1,4 +1,5 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
+import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
 
 /**
  * Lineage over parent arrays. The stores return the set of jobs within a
@@ -10,7 +11,7 @@ import type { CacheState, JobRecord, JobStatus } from './job.js';
 
 export type LineageDirection = 'ANCESTORS' | 'DESCENDANTS';
 export type LineageRelation = 'ROOT' | 'ANCESTOR' | 'DESCENDANT';
-export type TruncationReason = 'MAX_DEPTH' | 'MAX_NODES';
+export type TruncationReason = 'MAX_DEPTH' | 'MAX_NODES' | 'FAN_OUT';
 
 /** What a store returns for one job of a lineage, depending on the projection asked for; R: JobView once seen by a caller (job-view.ts). */
 export interface LineageRow<R extends JobRecord = JobRecord> {
@@ -38,6 +39,8 @@ export interface LineageNode<R extends JobRecord = JobRecord> {
   relation: LineageRelation;
   /** The caller may not read this job: row holds only its opaque id. */
   restricted?: boolean;
+  /** What the fan-out caps left out of this job's children or parents (lineage-selection.ts); absent when nothing. */
+  fanOut?: FanOut;
 }
 
 export interface LineageEdge {
@@ -62,6 +65,8 @@ export interface Lineage<R extends JobRecord = JobRecord> {
   truncation: TruncationReason[];
   /** How many nodes are restricted placeholders. */
   hiddenNodeCount: number;
+  /** What the fan-out caps left out of the root's children or parents; absent when nothing. */
+  rootFanOut?: FanOut;
 }
 
 export interface LineageLimits {
@@ -81,8 +86,9 @@ export function buildLineage(
   root: LineageRow,
   found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
   limits: LineageLimits,
+  selection?: LineageSelection,
 ): Lineage {
-  const steps = buildLineageInSteps(root, found, limits);
+  const steps = buildLineageInSteps(root, found, limits, selection);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -92,12 +98,15 @@ export function buildLineage(
 /**
  * buildLineage, pausing (yield) after each LINEAGE_STEP_SIZE rows or edges,
  * so that the caller can let other work run between steps on a large
- * lineage; it returns the lineage.
+ * lineage; it returns the lineage. A selection (filter, fan-out caps)
+ * applies to the jobs within maxDepth, before maxNodes; the rows must then
+ * cover every job within maxDepth + 1 (no LineageQuery.nearest cut).
  */
 export function* buildLineageInSteps(
   root: LineageRow,
   found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
   limits: LineageLimits,
+  selection?: LineageSelection,
 ): Generator<void, Lineage> {
   const truncation = new Set<TruncationReason>();
   const ranked: LineageNode[] = [];
@@ -115,6 +124,7 @@ export function* buildLineageInSteps(
   yield;
   ranked.sort(nearestFirst);
   yield;
+  if (isSelective(selection)) return yield* selectedLineage(root, ranked, limits, selection, truncation);
   const nodes = ranked.length > limits.maxNodes ? ranked.slice(0, limits.maxNodes) : ranked;
   if (nodes.length < ranked.length) truncation.add('MAX_NODES');
 
@@ -133,6 +143,44 @@ export function* buildLineageInSteps(
     descendantDepth,
     truncation: [...truncation].sort(),
     hiddenNodeCount: 0,
+  };
+}
+
+/** The lineage of the selected jobs among ranked (nearest first), cut at maxNodes, with the selection's edges among those left. */
+function* selectedLineage(
+  root: LineageRow,
+  ranked: readonly LineageNode[],
+  limits: LineageLimits,
+  selection: LineageSelection,
+  truncation: Set<TruncationReason>,
+): Generator<void, Lineage> {
+  const selected = yield* selectLineage(root, ranked, selection);
+  if (selected.fanOut.size > 0) truncation.add('FAN_OUT');
+  const shown = Math.min(selected.nodes.length, limits.maxNodes);
+  if (shown < selected.nodes.length) truncation.add('MAX_NODES');
+  const nodes = selected.nodes.slice(0, shown);
+  for (const [index, fanOut] of selected.fanOut) if (index > 0 && index <= shown) nodes[index - 1] = { ...nodes[index - 1]!, fanOut };
+  const edgeIndexes: number[] = [];
+  for (let k = 0; k < selected.edgeIndexes.length; k += 2) {
+    const [parent, child] = [selected.edgeIndexes[k]!, selected.edgeIndexes[k + 1]!];
+    if (parent <= shown && child <= shown) edgeIndexes.push(parent, child);
+  }
+  let ancestorDepth = 0;
+  let descendantDepth = 0;
+  for (const node of nodes) {
+    if (node.relation === 'ANCESTOR') ancestorDepth = Math.max(ancestorDepth, node.depth);
+    else descendantDepth = Math.max(descendantDepth, node.depth);
+  }
+  const rootFanOut = selected.fanOut.get(0);
+  return {
+    root,
+    nodes,
+    edgeIndexes,
+    ancestorDepth,
+    descendantDepth,
+    truncation: [...truncation].sort(),
+    hiddenNodeCount: 0,
+    ...(rootFanOut ? { rootFanOut } : {}),
   };
 }
 

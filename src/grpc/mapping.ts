@@ -1,14 +1,15 @@
-import type { LineageCommand, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
+import type { LineageCommand, LineageShaping, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { DocumentFormat } from '../domain/graph-export/index.js';
 import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { AuditEvent } from '@provenance/client/gen/provenance/v1/audit';
 import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
+import type { LineageFilterMode } from '../domain/lineage-selection.js';
 import { lineageEdges, type Lineage, type LineageDirection, type LineageNode as DomainLineageNode } from '../domain/lineage.js';
 import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
-import { CompactLineage, LineageDirection as ProtoDirection, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
+import { CompactLineage, LineageDirection as ProtoDirection, LineageFilterMode as ProtoFilterMode, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
 import { StartPosition, type ProvenanceEvent } from '@provenance/client/gen/provenance/v1/event';
 import { GetLineageResponse, GraphFormat, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
@@ -174,6 +175,16 @@ export function toProtoGraphFormat(format: DocumentFormat | 'NATIVE'): GraphForm
   return toProtoEnum(GraphFormat, 'GRAPH_FORMAT_', format);
 }
 
+/** The request's filter and caps; an unspecified mode means COLLAPSE. */
+export function lineageShapingFromProto(request: { filter: string; filterMode: number; maxChildrenPerNode: number; maxParentsPerNode: number }): LineageShaping {
+  return {
+    filter: request.filter,
+    filterMode: fromProtoEnum<LineageFilterMode>(ProtoFilterMode, 'LINEAGE_FILTER_MODE_', request.filterMode) ?? 'COLLAPSE',
+    maxChildrenPerNode: request.maxChildrenPerNode,
+    maxParentsPerNode: request.maxParentsPerNode,
+  };
+}
+
 export function lineageViewFromProto(value: number): LineageView | 'INVALID' {
   return fromProtoEnum<LineageView>(ProtoView, 'LINEAGE_VIEW_', value) ?? 'BASIC';
 }
@@ -196,7 +207,7 @@ export const LINEAGE_PART_SIZE = 2000;
 export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCommand['view'], partSize = LINEAGE_PART_SIZE): Generator<GetLineageResponse> {
   const empty = GetLineageResponse.fromPartial({});
   const compact = view === 'COMPACT';
-  yield { ...empty, root: toLineageNode({ row: lineage.root, depth: 0, relation: 'ROOT' }, view) };
+  yield { ...empty, root: toLineageNode(rootNode(lineage), view) };
   if (!compact) {
     for (let i = 0; i < lineage.nodes.length; i += partSize) {
       yield { ...empty, nodes: lineage.nodes.slice(i, i + partSize).map((node) => toLineageNode(node, view)) };
@@ -215,6 +226,11 @@ export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCo
   };
 }
 
+/** The root as a node of the answer, with what the caps left out of it. */
+export function rootNode(lineage: Pick<Lineage<JobView>, 'root' | 'rootFanOut'>): DomainLineageNode<JobView> {
+  return { row: lineage.root, depth: 0, relation: 'ROOT', ...(lineage.rootFanOut ? { fanOut: lineage.rootFanOut } : {}) };
+}
+
 /** The COMPACT view: index 0 the root, index i the node nodes[i - 1]; the edges are the domain's index pairs as they are. */
 function toCompactLineage(lineage: Lineage<JobView>): CompactLineage {
   const count = lineage.nodes.length + 1;
@@ -222,6 +238,14 @@ function toCompactLineage(lineage: Lineage<JobView>): CompactLineage {
   const depths: number[] = new Array(count);
   const relations: LineageRelation[] = new Array(count);
   const restrictedIndexes: number[] = [];
+  const fanOutTruncatedIndexes: number[] = [];
+  const fanOutOmittedCounts: number[] = [];
+  const addFanOut = (index: number, node: Pick<DomainLineageNode, 'fanOut'>) => {
+    if (!node.fanOut) return;
+    fanOutTruncatedIndexes.push(index);
+    fanOutOmittedCounts.push(node.fanOut.omittedChildren, node.fanOut.omittedParents);
+  };
+  addFanOut(0, rootNode(lineage));
   const relationOf = { ROOT: LineageRelation.LINEAGE_RELATION_ROOT, ANCESTOR: LineageRelation.LINEAGE_RELATION_ANCESTOR, DESCENDANT: LineageRelation.LINEAGE_RELATION_DESCENDANT };
   jobIds[0] = lineage.root.jobId;
   depths[0] = 0;
@@ -231,8 +255,9 @@ function toCompactLineage(lineage: Lineage<JobView>): CompactLineage {
     depths[i + 1] = node.depth;
     relations[i + 1] = relationOf[node.relation];
     if (node.restricted) restrictedIndexes.push(i + 1);
+    addFanOut(i + 1, node);
   });
-  return { jobIds, depths, relations, restrictedIndexes, edgeIndexes: lineage.edgeIndexes };
+  return { jobIds, depths, relations, restrictedIndexes, edgeIndexes: lineage.edgeIndexes, fanOutTruncatedIndexes, fanOutOmittedCounts };
 }
 
 export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
@@ -241,7 +266,19 @@ export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
 
 export function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCommand['view']): LineageNode {
   const { row } = node;
-  if (node.restricted) return { ...LineageNode.fromPartial({}), jobId: row.jobId, depth: node.depth, relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation), restricted: true };
+  const omittedChildCount = node.fanOut?.omittedChildren ?? 0;
+  const omittedParentCount = node.fanOut?.omittedParents ?? 0;
+  if (node.restricted) {
+    return {
+      ...LineageNode.fromPartial({}),
+      jobId: row.jobId,
+      depth: node.depth,
+      relation: toProtoEnum(LineageRelation, 'LINEAGE_RELATION_', node.relation),
+      restricted: true,
+      omittedChildCount,
+      omittedParentCount,
+    };
+  }
   const summary = view !== 'IDS' && view !== 'COMPACT';
   return {
     jobId: row.jobId,
@@ -252,6 +289,8 @@ export function toLineageNode(node: DomainLineageNode<JobView>, view: LineageCom
     cacheState: summary && row.cacheState ? toProtoEnum(CacheState, 'CACHE_STATE_', row.cacheState) : CacheState.CACHE_STATE_UNSPECIFIED,
     restricted: false,
     job: view === 'FULL' && row.record ? toJobMessage(row.record) : undefined,
+    omittedChildCount,
+    omittedParentCount,
   };
 }
 

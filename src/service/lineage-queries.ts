@@ -1,4 +1,4 @@
-import type { LineageCommand, ListDependentsCommand, StreamLineageCommand } from '../domain/commands.js';
+import type { LineageCommand, LineageShaping, ListDependentsCommand, StreamLineageCommand } from '../domain/commands.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
@@ -12,7 +12,11 @@ import {
   type LineageRow,
   type TruncationReason,
 } from '../domain/lineage.js';
+import { filterNeedsRecord, jobMatches, parseJobFilter } from '../domain/job-filter.js';
+import { isSelective, type FanOut, type LineageSelection } from '../domain/lineage-selection.js';
 import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
+import { edgesByLaterEndpoint, firstPositionAfter, streamSlices } from '../domain/lineage-stream-slices.js';
+import type { JsonObject } from '../domain/json.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
@@ -34,12 +38,14 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   if (command.view === 'INVALID') v.add('view', 'unknown view');
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_nodes', command.maxNodes);
+  validateShaping(v, command);
   if (v.list.length > 0) throw invalidArgument(v.list);
+  const shaping = lineageShaping(deps, principal, command);
   const root = await readableJob(deps, principal, command.jobId);
   const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
-  });
+  }, shaping);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -71,14 +77,61 @@ async function walk(
   directions: readonly LineageDirection[],
   projection: LineageProjection,
   limits: { maxDepth: number; maxNodes: number },
+  shaping?: Shaping,
 ): Promise<Lineage> {
+  const selective = isSelective(shaping?.selection);
+  // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
+  const walked = selective && RICHNESS[shaping!.projection] > RICHNESS[projection] ? shaping!.projection : projection;
+  // A selection chooses among every job within maxDepth: the store may not cut the nearest ones first.
+  const nearest = selective ? undefined : limits.maxNodes + 1;
   const query = (direction: LineageDirection) =>
     directions.includes(direction)
-      ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection, nearest: limits.maxNodes + 1 })
+      ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked, ...(nearest ? { nearest } : {}) })
       : undefined;
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
-  return inTurns(buildLineageInSteps(rootRow(root, projection), { ancestors, descendants }, limits));
+  const lineage = await inTurns(buildLineageInSteps(rootRow(root, walked), { ancestors, descendants }, limits, shaping?.selection));
+  if (walked !== 'FULL' || projection === 'FULL') return lineage;
+  return { ...lineage, root: withoutRecord(lineage.root), nodes: lineage.nodes.map((node) => ({ ...node, row: withoutRecord(node.row) })) };
+}
+
+const RICHNESS: Record<LineageProjection, number> = { IDS: 0, SUMMARY: 1, FULL: 2 };
+
+function withoutRecord(row: LineageRow): LineageRow {
+  const { record: _record, ...rest } = row;
+  return rest;
+}
+
+/** A request's filter and caps, ready for the walk: the selection, and the projection its filter needs. */
+interface Shaping {
+  selection: LineageSelection;
+  projection: LineageProjection;
+}
+
+function validateShaping(v: Violations, shaping: LineageShaping): void {
+  if (shaping.filterMode === 'INVALID') v.add('filter_mode', 'unknown filter mode');
+  v.nonNegative('max_children_per_node', shaping.maxChildrenPerNode ?? 0);
+  v.nonNegative('max_parents_per_node', shaping.maxParentsPerNode ?? 0);
+}
+
+/**
+ * The selection of a valid request (the filter parsed: INVALID_ARGUMENT
+ * naming filter). A job the caller may not read never matches, so that a
+ * filter tells nothing of it; caps above the configured maximum node count
+ * are capped at it.
+ */
+function lineageShaping(deps: ServiceDependencies, principal: Principal, shaping: LineageShaping): Shaping {
+  const filter = shaping.filter ? parseJobFilter(shaping.filter) : undefined;
+  const hasConditions = filter !== undefined && Object.keys(filter).length > 0;
+  const viewer = viewerOf(deps, principal);
+  const cap = (requested: number | undefined) => Math.min(requested ?? 0, deps.limits.maxLineageNodes);
+  const selection: LineageSelection = {
+    ...(hasConditions ? { matches: (row: LineageRow) => viewer.mayRead(row) && jobMatches(row, filter) } : {}),
+    mode: shaping.filterMode === 'PRUNE' ? 'PRUNE' : 'COLLAPSE',
+    maxChildrenPerNode: cap(shaping.maxChildrenPerNode),
+    maxParentsPerNode: cap(shaping.maxParentsPerNode),
+  };
+  return { selection, projection: !hasConditions ? 'IDS' : filterNeedsRecord(filter) ? 'FULL' : 'SUMMARY' };
 }
 
 /** The root as the store would return it in that projection: its whole record in FULL only. */
@@ -99,6 +152,8 @@ function rootRow(root: JobRecord, projection: LineageProjection): LineageRow {
 export interface LineageStreamMessage {
   /** In the first message of a stream that did not resume. */
   root?: LineageRow<JobView>;
+  /** With root: what the fan-out caps left out of its children or parents. */
+  rootFanOut?: FanOut;
   nodes: Array<LineageNode<JobView>>;
   edges: LineageEdge[];
   resumeToken: string;
@@ -122,11 +177,25 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   if (command.directions === 'INVALID') v.add('direction', 'unknown direction');
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_message_nodes', command.maxMessageNodes);
+  validateShaping(v, command);
   if (v.list.length > 0) throw invalidArgument(v.list);
+  const shaping = lineageShaping(deps, principal, command);
   const directions = command.directions as LineageDirection[];
-  const query = { method: 'StreamLineage', jobId: command.jobId, directions, maxDepth: command.maxDepth, subject: principal.subject };
+  const query = {
+    method: 'StreamLineage',
+    jobId: command.jobId,
+    directions,
+    maxDepth: command.maxDepth,
+    subject: principal.subject,
+    // Bound only when given, so that the tokens of a stream without them read as before they existed.
+    ...(command.filter ? { filter: command.filter, filterMode: shaping.selection.mode } : {}),
+    ...(command.maxChildrenPerNode ? { maxChildrenPerNode: command.maxChildrenPerNode } : {}),
+    ...(command.maxParentsPerNode ? { maxParentsPerNode: command.maxParentsPerNode } : {}),
+  };
   const resumeAfter = command.resumeToken ? streamPosition(decodePageToken(command.resumeToken, query, deps.secret, 'resume_token')) : undefined;
   const root = await readableJob(deps, principal, command.jobId);
+  // A filter or a cap needs the whole walk (collapsed edges, kept children): that stream holds it, within the GetLineage limits.
+  if (isSelective(shaping.selection)) return shapedStream(deps, principal, { root, directions, command, shaping, query, resumeAfter });
   const viewer = viewerOf(deps, principal);
   const walk = new LineageStreamWalk({
     rootId: root.jobId,
@@ -164,6 +233,50 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
       }
     }
     yield message(pending, first, after, walk.truncationReasons());
+  }
+  return messages();
+}
+
+interface ShapedStream {
+  root: JobRecord;
+  directions: LineageDirection[];
+  command: StreamLineageCommand;
+  shaping: Shaping;
+  query: JsonObject;
+  resumeAfter: StreamPosition | undefined;
+}
+
+/** StreamLineage with a filter or a fan-out cap: the lineage walked and shaped whole, as GetLineage does, then sent in slices. */
+async function shapedStream(deps: ServiceDependencies, principal: Principal, stream: ShapedStream): Promise<AsyncIterable<LineageStreamMessage>> {
+  const { root, directions, command, shaping, query, resumeAfter } = stream;
+  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping);
+  await nextTurn();
+  const seen = await asSeenBy(deps, principal, lineage);
+  const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
+  const { starts, edgeNumbers } = edgesByLaterEndpoint(lineage.edgeIndexes, lineage.nodes.length);
+  const idAt = (position: number) => (position === 0 ? seen.root.jobId : seen.nodes[position - 1]!.row.jobId);
+  const keyAt = (position: number): StreamPosition => {
+    if (position === 0) return { depth: 0, relation: 'ROOT', jobId: root.jobId };
+    const node = lineage.nodes[position - 1]!;
+    return { depth: node.depth, relation: node.relation, jobId: node.row.jobId };
+  };
+  async function* messages(): AsyncGenerator<LineageStreamMessage> {
+    for (const { from, to } of streamSlices(lineage.nodes.length, start, capped(command.maxMessageNodes, LINEAGE_STREAM_SLICE_NODES))) {
+      const edges: LineageEdge[] = [];
+      for (let e = starts[from]!; e < starts[to]!; e++) {
+        const k = edgeNumbers[e]!;
+        edges.push({ parentJobId: idAt(lineage.edgeIndexes[2 * k]!), childJobId: idAt(lineage.edgeIndexes[2 * k + 1]!) });
+      }
+      const last = to === lineage.nodes.length + 1;
+      yield {
+        ...(from === 0 ? { root: seen.root, ...(seen.rootFanOut ? { rootFanOut: seen.rootFanOut } : {}) } : {}),
+        nodes: seen.nodes.slice(Math.max(from, 1) - 1, to - 1),
+        edges,
+        // The closing message of a stream resumed after its end names the same last node.
+        resumeToken: encodePageToken(query, { ...keyAt(Math.max(to, 1) - 1) }, deps.secret),
+        ...(last ? { truncation: lineage.truncation } : {}),
+      };
+    }
   }
   return messages();
 }
@@ -268,7 +381,7 @@ async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobI
   return new Map((await deps.store.getJobs(page.map((d) => d.jobId))).map((job) => [job.jobId, job]));
 }
 
-export interface ExportCommand {
+export interface ExportCommand extends LineageShaping {
   jobId: string;
   directions: LineageDirection[] | 'INVALID';
   maxDepth: number;

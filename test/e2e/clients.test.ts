@@ -8,6 +8,7 @@ import {
   DEFAULT_VOLATILE_KEYS,
   JobStatus,
   LineageDirection,
+  LineageFilterMode,
   ProvenanceClient,
   ReproducibilityIssueReason,
   StartPosition,
@@ -26,6 +27,7 @@ const VECTORS = join(ROOT, 'test/fixtures/hash-vectors.json');
 interface ScenarioResult {
   vectorHashes: Array<{ name: string; sha256: string }>;
   lineage: { nodes: Array<[string, number]>; edges: Array<[string, string]> };
+  cappedLineage: { nodes: Array<[string, number]>; edges: Array<[string, string]>; rootOmittedParents: number };
   events: string[];
   finalStatus: string;
   reproducible: boolean;
@@ -50,6 +52,18 @@ async function typescriptScenario(address: string, prefix: string): Promise<Scen
     const lineage = await client.getLineage({ jobId: id('c'), direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS });
     const nodes = lineage.nodes.map((n): [string, number] => [bare(n.jobId), n.depth]).sort();
     const edges = lineage.edges.map((e): [string, string] => [bare(e.parentJobId), bare(e.childJobId)]).sort();
+    const capped = await client.getLineage({
+      jobId: id('c'),
+      direction: LineageDirection.LINEAGE_DIRECTION_ANCESTORS,
+      filter: 'status = SUCCEEDED',
+      filterMode: LineageFilterMode.LINEAGE_FILTER_MODE_PRUNE,
+      maxParentsPerNode: 1,
+    });
+    const cappedLineage = {
+      nodes: capped.nodes.map((n): [string, number] => [bare(n.jobId), n.depth]),
+      edges: capped.edges.map((e): [string, string] => [bare(e.parentJobId), bare(e.childJobId)]),
+      rootOmittedParents: capped.root!.omittedParentCount,
+    };
 
     const watch = client.watchEvents({ jobIds: [id('d')], startPosition: StartPosition.START_POSITION_OLDEST }, { timeoutMs: 20_000 });
     await client.submitJob({ jobId: id('d'), type: 'echo', payload: { msg: 'hi' }, parentJobIds: [id('c')] });
@@ -64,6 +78,7 @@ async function typescriptScenario(address: string, prefix: string): Promise<Scen
     return {
       vectorHashes,
       lineage: { nodes, edges },
+      cappedLineage,
       events,
       finalStatus: JobStatus[d.status],
       reproducible: report.reproducible,

@@ -41,9 +41,20 @@ func ExpandCompactLineage(response *provenancev1.GetLineageResponse) (*provenanc
 	for _, index := range compact.RestrictedIndexes {
 		restricted[index] = true
 	}
+	if len(compact.FanOutOmittedCounts) != 2*len(compact.FanOutTruncatedIndexes) {
+		return nil, fmt.Errorf("malformed compact lineage: %d fan-out indexes, %d counts", len(compact.FanOutTruncatedIndexes), len(compact.FanOutOmittedCounts))
+	}
 	nodes := make([]*provenancev1.LineageNode, len(ids)-1)
 	for i := 1; i < len(ids); i++ {
 		nodes[i-1] = &provenancev1.LineageNode{JobId: ids[i], Depth: compact.Depths[i], Relation: compact.Relations[i], Restricted: restricted[uint32(i)]}
+	}
+	// What the fan-out caps left out: index 0 is the root, which the answer carries whole.
+	for k, index := range compact.FanOutTruncatedIndexes {
+		if index == 0 || int(index) >= len(ids) {
+			continue
+		}
+		nodes[index-1].OmittedChildCount = int32(compact.FanOutOmittedCounts[2*k])
+		nodes[index-1].OmittedParentCount = int32(compact.FanOutOmittedCounts[2*k+1])
 	}
 	edges := make([]*provenancev1.Edge, len(compact.EdgeIndexes)/2)
 	for k := range edges {

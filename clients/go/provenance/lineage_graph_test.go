@@ -20,6 +20,9 @@ func TestExpandCompactLineageGivesTheIDSViewsAnswer(t *testing.T) {
 			Relations:         []provenancev1.LineageRelation{root, ancestor, descendant, ancestor},
 			RestrictedIndexes: []uint32{2},
 			EdgeIndexes:       []uint32{1, 0, 3, 0, 3, 1, 0, 2},
+			// The caps left out 3 children of the root (carried by Root itself) and 2 parents of features.
+			FanOutTruncatedIndexes: []uint32{0, 1},
+			FanOutOmittedCounts:    []uint32{3, 0, 0, 2},
 		},
 	})
 	if err != nil {
@@ -36,7 +39,7 @@ func TestExpandCompactLineageGivesTheIDSViewsAnswer(t *testing.T) {
 	want := &provenancev1.GetLineageResponse{
 		Root: rootNode, AncestorDepth: 2, DescendantDepth: 1, HiddenNodeCount: 1,
 		Nodes: []*provenancev1.LineageNode{
-			{JobId: "features", Depth: 1, Relation: ancestor},
+			{JobId: "features", Depth: 1, Relation: ancestor, OmittedParentCount: 2},
 			{JobId: "opaque-1", Depth: 1, Relation: descendant, Restricted: true},
 			{JobId: "raw", Depth: 2, Relation: ancestor},
 		},

@@ -18,6 +18,7 @@ import (
 type scenarioOutput struct {
 	VectorHashes          []vectorHash    `json:"vectorHashes"`
 	Lineage               scenarioLineage `json:"lineage"`
+	CappedLineage         cappedLineage   `json:"cappedLineage"`
 	Events                []string        `json:"events"`
 	FinalStatus           string          `json:"finalStatus"`
 	Reproducible          bool            `json:"reproducible"`
@@ -28,6 +29,12 @@ type scenarioOutput struct {
 type vectorHash struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
+}
+
+type cappedLineage struct {
+	Nodes              [][2]any    `json:"nodes"` // [id, depth]
+	Edges              [][2]string `json:"edges"` // [parent, child]
+	RootOmittedParents int32       `json:"rootOmittedParents"`
 }
 
 type scenarioLineage struct {
@@ -123,6 +130,22 @@ func TestScenario(t *testing.T) {
 		a, b := output.Lineage.Edges[i], output.Lineage.Edges[j]
 		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
 	})
+
+	// 3b. The same lineage, filtered (PRUNE) and capped at one parent per job.
+	capped, err := client.GetLineage(ctx, &provenancev1.GetLineageRequest{
+		JobId: id("c"), Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_ANCESTORS,
+		Filter: "status = SUCCEEDED", FilterMode: provenancev1.LineageFilterMode_LINEAGE_FILTER_MODE_PRUNE, MaxParentsPerNode: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	output.CappedLineage = cappedLineage{Nodes: [][2]any{}, Edges: [][2]string{}, RootOmittedParents: capped.Root.OmittedParentCount}
+	for _, node := range capped.Nodes {
+		output.CappedLineage.Nodes = append(output.CappedLineage.Nodes, [2]any{unprefixed(node.JobId), node.Depth})
+	}
+	for _, edge := range capped.Edges {
+		output.CappedLineage.Edges = append(output.CappedLineage.Edges, [2]string{unprefixed(edge.ParentJobId), unprefixed(edge.ChildJobId)})
+	}
 
 	// 4. The events of a submitted job, until its provenance is complete.
 	watchCtx, cancel := context.WithTimeout(ctx, 20*time.Second)

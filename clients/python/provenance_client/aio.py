@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service
 
-from .client import batch_request, lineage_request, lineage_stream_resumes, stream_lineage_request
+from .client import batch_request, lineage_request, lineage_stream_resumes, shaping, stream_lineage_request
 from .connection import Connected, Connection
 from .events import ResumePolicy, Resumption, Subscription
 from .lineage_graph import LineageGraph
@@ -52,12 +52,45 @@ class AsyncProvenanceClient(Connected):
         return await self._unary(self.stub.GetJob, service.GetJobRequest(job_id=job_id))
 
     async def get_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0, view: str | int = "BASIC"
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_nodes: int = 0,
+        view: str | int = "BASIC",
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
     ) -> service.GetLineageResponse:
-        return await self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view))
+        return await self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
 
-    async def get_lineage_graph(self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0) -> LineageGraph:
-        return LineageGraph(await self.get_lineage(job_id, direction, max_depth, max_nodes, view="COMPACT"))
+    async def get_lineage_graph(
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_nodes: int = 0,
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
+    ) -> LineageGraph:
+        return LineageGraph(
+            await self.get_lineage(
+                job_id,
+                direction,
+                max_depth,
+                max_nodes,
+                view="COMPACT",
+                filter=filter,
+                filter_mode=filter_mode,
+                max_children_per_node=max_children_per_node,
+                max_parents_per_node=max_parents_per_node,
+            )
+        )
 
     async def export_provenance_graph(self, job_id: str, **fields: Any) -> service.ExportProvenanceGraphResponse:
         request = build_request("export_provenance_graph()", service.ExportProvenanceGraphRequest, dict(job_id=job_id, **fields))
@@ -98,10 +131,20 @@ class AsyncProvenanceClient(Connected):
                 yield audit_event
 
     async def stream_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_message_nodes: int = 0, resume_token: str = ""
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_message_nodes: int = 0,
+        resume_token: str = "",
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
     ) -> AsyncIterator[service.StreamLineageResponse]:
         """StreamLineage as an async iterator, resuming as ProvenanceClient.stream_lineage does."""
-        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token)
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
         failed_in_a_row = 0
         while True:
             call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)

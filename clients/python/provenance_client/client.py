@@ -69,14 +69,51 @@ class ProvenanceClient(Connected):
         return self._unary(self.stub.GetJob, service.GetJobRequest(job_id=job_id))
 
     def get_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0, view: str | int = "BASIC"
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_nodes: int = 0,
+        view: str | int = "BASIC",
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
     ) -> service.GetLineageResponse:
-        """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC, FULL or COMPACT; 0 means the server's limit."""
-        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view))
+        """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC, FULL or COMPACT; 0 means the server's limit.
 
-    def get_lineage_graph(self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0) -> LineageGraph:
+        filter (ListJobs syntax) keeps the matching jobs, filter_mode COLLAPSE (default) or PRUNE says what
+        happens to the others; max_children_per_node and max_parents_per_node cap each job's fan-out (0: none).
+        """
+        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
+
+    def get_lineage_graph(
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_nodes: int = 0,
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
+    ) -> LineageGraph:
         """GetLineage in the COMPACT view, as a LineageGraph: the IDS view's nodes and edges, from far fewer bytes."""
-        return LineageGraph(self.get_lineage(job_id, direction, max_depth, max_nodes, view="COMPACT"))
+        return LineageGraph(
+            self.get_lineage(
+                job_id,
+                direction,
+                max_depth,
+                max_nodes,
+                view="COMPACT",
+                filter=filter,
+                filter_mode=filter_mode,
+                max_children_per_node=max_children_per_node,
+                max_parents_per_node=max_parents_per_node,
+            )
+        )
 
     def export_provenance_graph(self, job_id: str, **fields: Any) -> service.ExportProvenanceGraphResponse:
         """ExportProvenanceGraph: the job's lineage whole, or rendered (other fields of the request: direction, max_depth, format)."""
@@ -121,7 +158,17 @@ class ProvenanceClient(Connected):
             yield from page
 
     def stream_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_message_nodes: int = 0, resume_token: str = ""
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_message_nodes: int = 0,
+        resume_token: str = "",
+        *,
+        filter: str = "",
+        filter_mode: str | int = 0,
+        max_children_per_node: int = 0,
+        max_parents_per_node: int = 0,
     ) -> Iterator[service.StreamLineageResponse]:
         """StreamLineage: the lineage nearest first, in messages of at most max_message_nodes nodes (0: the server's 1,000).
 
@@ -131,7 +178,7 @@ class ProvenanceClient(Connected):
         message. resume_token starts after a message an earlier iteration
         processed. The client's timeout is the deadline of each call.
         """
-        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token)
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
         failed_in_a_row = 0
         while True:
             call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)
@@ -192,8 +239,13 @@ class ProvenanceClient(Connected):
             request.page_token = page.next_page_token
 
 
-def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int) -> service.GetLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view)
+def shaping(filter: str, filter_mode: str | int, max_children_per_node: int, max_parents_per_node: int) -> dict[str, Any]:
+    """The lineage filter (ListJobs syntax), its mode (COLLAPSE or PRUNE) and the fan-out caps (0: none), as request fields."""
+    return dict(filter=filter, filter_mode=filter_mode, max_children_per_node=max_children_per_node, max_parents_per_node=max_parents_per_node)
+
+
+def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int, shaping: dict[str, Any]) -> service.GetLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view, **shaping)
     return build_request("get_lineage()", service.GetLineageRequest, fields)
 
 
@@ -201,8 +253,10 @@ def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes
 LINEAGE_STREAM_ATTEMPTS = 3
 
 
-def stream_lineage_request(job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str) -> service.StreamLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token)
+def stream_lineage_request(
+    job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str, shaping: dict[str, Any]
+) -> service.StreamLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token, **shaping)
     return build_request("stream_lineage()", service.StreamLineageRequest, fields)
 
 

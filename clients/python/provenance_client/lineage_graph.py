@@ -31,9 +31,17 @@ class LineageGraph:
     def nodes(self):
         compact = self.compact
         restricted = set(compact.restricted_indexes)
+        counts = compact.fan_out_omitted_counts
+        # What the fan-out caps left out, by index: (children, parents).
+        fan_out = {index: (counts[2 * k], counts[2 * k + 1]) for k, index in enumerate(compact.fan_out_truncated_indexes)}
         return [
             lineage_pb2.LineageNode(
-                job_id=compact.job_ids[i], depth=compact.depths[i], relation=compact.relations[i], restricted=i in restricted
+                job_id=compact.job_ids[i],
+                depth=compact.depths[i],
+                relation=compact.relations[i],
+                restricted=i in restricted,
+                omitted_child_count=fan_out.get(i, (0, 0))[0],
+                omitted_parent_count=fan_out.get(i, (0, 0))[1],
             )
             for i in range(1, len(compact.job_ids))
         ]

@@ -47,6 +47,15 @@ def run_scenario(address, prefix, vectors):
         nodes = sorted([short(node.job_id), node.depth] for node in lineage.nodes)
         edges = sorted([short(edge.parent_job_id), short(edge.child_job_id)] for edge in lineage.edges)
 
+        capped = client.get_lineage(
+            job_id("c"), direction="ANCESTORS", filter="status = SUCCEEDED", filter_mode="PRUNE", max_parents_per_node=1
+        )
+        capped_lineage = {
+            "nodes": [[short(node.job_id), node.depth] for node in capped.nodes],
+            "edges": [[short(edge.parent_job_id), short(edge.child_job_id)] for edge in capped.edges],
+            "rootOmittedParents": capped.root.omitted_parent_count,
+        }
+
         # From the oldest event kept: only P-d's events pass the filter and none
         # exists before the submit, so none can slip by while the server is
         # still opening the subscription (which a client cannot observe).
@@ -70,6 +79,7 @@ def run_scenario(address, prefix, vectors):
     return {
         "vectorHashes": vector_hashes,
         "lineage": {"nodes": nodes, "edges": edges},
+        "cappedLineage": capped_lineage,
         "events": event_types,
         "finalStatus": job_pb2.JobStatus.Name(submitted.status),
         "reproducible": reproducibility.reproducible,

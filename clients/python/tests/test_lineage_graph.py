@@ -27,6 +27,9 @@ class LineageGraphTest(unittest.TestCase):
                 relations=[ROOT, ANCESTOR, DESCENDANT, ANCESTOR],
                 restricted_indexes=[2],
                 edge_indexes=[1, 0, 3, 0, 3, 1, 0, 2],
+                # The caps left out 3 children of the root (carried by root itself) and 2 parents of features.
+                fan_out_truncated_indexes=[0, 1],
+                fan_out_omitted_counts=[3, 0, 0, 2],
             ),
         ).SerializeToString()
         graph = LineageGraph(provenance_service_pb2.GetLineageResponse.FromString(wire))
@@ -36,7 +39,7 @@ class LineageGraphTest(unittest.TestCase):
         self.assertEqual(
             graph.nodes,
             [
-                lineage_pb2.LineageNode(job_id="features", depth=1, relation=ANCESTOR),
+                lineage_pb2.LineageNode(job_id="features", depth=1, relation=ANCESTOR, omitted_parent_count=2),
                 lineage_pb2.LineageNode(job_id="opaque-1", depth=1, relation=DESCENDANT, restricted=True),
                 lineage_pb2.LineageNode(job_id="raw", depth=2, relation=ANCESTOR),
             ],

@@ -43,9 +43,13 @@ export {
 export {
   CompactLineage,
   Edge,
+  FanOutTruncation,
   LineageDirection,
   lineageDirectionFromJSON,
   lineageDirectionToJSON,
+  LineageFilterMode,
+  lineageFilterModeFromJSON,
+  lineageFilterModeToJSON,
   LineageNode,
   LineageRelation,
   lineageRelationFromJSON,

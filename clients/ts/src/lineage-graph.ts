@@ -35,10 +35,16 @@ export class LineageGraph implements GetLineageResponse {
   /** Ancestors and descendants, nearest first, without the root: as the IDS view's nodes. */
   get nodes(): LineageNode[] {
     if (this.decodedNodes) return this.decodedNodes;
-    const { jobIds, depths, relations, restrictedIndexes } = this.compact;
+    const { jobIds, depths, relations, restrictedIndexes, fanOutTruncatedIndexes, fanOutOmittedCounts } = this.compact;
     const restricted = new Set(restrictedIndexes);
     const nodes: LineageNode[] = new Array(Math.max(0, jobIds.length - 1));
     for (let i = 1; i < jobIds.length; i++) nodes[i - 1] = idsViewNode(jobIds[i]!, depths[i] ?? 0, relations[i] ?? 0, restricted.has(i));
+    fanOutTruncatedIndexes.forEach((index, k) => {
+      // Index 0 is the root, which the answer carries whole.
+      if (index === 0 || index >= jobIds.length) return;
+      nodes[index - 1]!.omittedChildCount = fanOutOmittedCounts[2 * k] ?? 0;
+      nodes[index - 1]!.omittedParentCount = fanOutOmittedCounts[2 * k + 1] ?? 0;
+    });
     return (this.decodedNodes = nodes);
   }
 
@@ -54,5 +60,5 @@ export class LineageGraph implements GetLineageResponse {
 
 /** A node as the IDS view sends it: id, depth and relation (and nothing else of a restricted placeholder either). */
 function idsViewNode(jobId: string, depth: number, relation: LineageRelation, restricted: boolean): LineageNode {
-  return { jobId, depth, relation, type: '', status: 0, cacheState: 0, restricted, job: undefined };
+  return { jobId, depth, relation, type: '', status: 0, cacheState: 0, restricted, job: undefined, omittedChildCount: 0, omittedParentCount: 0 };
 }

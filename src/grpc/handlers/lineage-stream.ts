@@ -3,7 +3,7 @@ import type { ProvenanceServiceServer, StreamLineageRequest, StreamLineageRespon
 import { StreamLineageResponse as ResponseMessage } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { LineageStreamMessage } from '../../service/lineage-queries.js';
 import type { CallEdge } from '../call.js';
-import { directionsFromProto, toLineageNode, toProtoEnum } from '../mapping.js';
+import { directionsFromProto, lineageShapingFromProto, rootNode, toLineageNode, toProtoEnum } from '../mapping.js';
 import { streamEndSignal } from '../interceptors/stream-lifetime.js';
 import { rootOnly } from './audited-jobs.js';
 import { TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
@@ -45,6 +45,7 @@ function streamLineage(call: ServerWritableStream<StreamLineageRequest, StreamLi
           maxDepth: request.maxDepth,
           resumeToken: request.resumeToken,
           maxMessageNodes: request.maxMessageNodes,
+          ...lineageShapingFromProto(request),
         }),
       audited: rootOnly,
     })
@@ -78,7 +79,7 @@ function toStreamLineageResponse(message: LineageStreamMessage): StreamLineageRe
   const last = message.truncation !== undefined;
   return {
     ...ResponseMessage.fromPartial({}),
-    root: message.root ? toLineageNode({ row: message.root, depth: 0, relation: 'ROOT' }, 'IDS') : undefined,
+    root: message.root ? toLineageNode(rootNode({ root: message.root, ...(message.rootFanOut ? { rootFanOut: message.rootFanOut } : {}) }), 'IDS') : undefined,
     nodes: message.nodes.map((node) => toLineageNode(node, 'IDS')),
     edges: message.edges,
     resumeToken: message.resumeToken,

@@ -11,6 +11,8 @@ import {
   restrictedJob,
   toJobMessage,
   lineageResponseParts,
+  lineageShapingFromProto,
+  rootNode,
   toProtoGraphFormat,
   toTruncationReasons,
 } from '../mapping.js';
@@ -31,6 +33,7 @@ export function lineageHandlers(
           maxDepth: request.maxDepth,
           maxNodes: request.maxNodes,
           view,
+          ...lineageShapingFromProto(request),
         });
         return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
       },
@@ -63,12 +66,16 @@ export function lineageHandlers(
           jobId: request.jobId,
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
+          ...lineageShapingFromProto(request),
         });
         const summary = {
           truncated: lineage.truncation.length > 0,
           truncationReasons: toTruncationReasons(lineage),
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
+          fanOutTruncations: [rootNode(lineage), ...lineage.nodes].flatMap((node) =>
+            node.fanOut ? [{ jobId: node.row.jobId, omittedChildCount: node.fanOut.omittedChildren, omittedParentCount: node.fanOut.omittedParents }] : [],
+          ),
         };
         if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...renderGraph(format, lineage) };
         return {

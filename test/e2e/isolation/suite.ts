@@ -7,6 +7,7 @@ import {
   GraphFormat,
   JobStatus,
   LineageDirection,
+  LineageFilterMode,
   LineageView,
   StartPosition,
   statusDetails,
@@ -28,7 +29,8 @@ import { PRINCIPALS, TENANTS, World, canWrite, keysIn, mayRead, principalKey, sc
  * The isolation suite (issue #13): a seeded world of two tenants built
  * through the API (world.ts), then thousands of seeded probes over every
  * read path, through gRPC and REST: GetJob, ListJobs with filters,
- * GetLineage in every direction and view, ListDependents, every export
+ * GetLineage in every direction and view (with filters naming hidden jobs'
+ * types, both filter modes, fan-out caps), ListDependents, every export
  * format, CheckReproducibility, WatchEvents and /events from the oldest
  * event and live, the audit trail, /metrics, and the refusals of write
  * paths that name jobs. It counts two things, and both must be 0:
@@ -65,6 +67,7 @@ const IN_FLIGHT = 6;
 
 const DIRECTIONS = [LineageDirection.LINEAGE_DIRECTION_ANCESTORS, LineageDirection.LINEAGE_DIRECTION_DESCENDANTS, LineageDirection.LINEAGE_DIRECTION_BOTH];
 const VIEWS = [LineageView.LINEAGE_VIEW_IDS, LineageView.LINEAGE_VIEW_BASIC, LineageView.LINEAGE_VIEW_FULL, LineageView.LINEAGE_VIEW_COMPACT];
+const FILTER_MODES = [LineageFilterMode.LINEAGE_FILTER_MODE_UNSPECIFIED, LineageFilterMode.LINEAGE_FILTER_MODE_COLLAPSE, LineageFilterMode.LINEAGE_FILTER_MODE_PRUNE];
 const FORMATS = [GraphFormat.GRAPH_FORMAT_NATIVE, GraphFormat.GRAPH_FORMAT_PROV_JSON, GraphFormat.GRAPH_FORMAT_DOT, GraphFormat.GRAPH_FORMAT_MERMAID];
 const EVENT_TYPES = ['compute.job.submitted', 'job.provenance.created', 'compute.job.failed', 'compute.job.cached', 'compute.job.cancelled', 'compute.job.rerun'];
 
@@ -339,12 +342,16 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
       function lineageProbe(prober: Principal, transport: Transport): Targeted {
         const [direction, view, maxDepth] = [world.pick(DIRECTIONS), world.pick(VIEWS), world.pick([0, 1, 2, 5])];
         const [directionName, viewName] = [LineageDirection[direction], LineageView[view]];
-        const label = `${directionName} ${viewName} depth ${maxDepth}`;
+        // A filter may name what only a hidden job has (its type): a hidden job never matches, so the answer tells nothing of it.
+        const filter = world.pick(['', '', `labels.suite = "${world.suiteLabel()}"`, 'status = SUCCEEDED', `type = "${world.pick([...world.jobs.values()]).type}"`]);
+        const [filterMode, maxChildrenPerNode, maxParentsPerNode] = [world.pick(FILTER_MODES), world.pick([0, 0, 1, 2]), world.pick([0, 0, 1])];
+        const shaping = `filter=${encodeURIComponent(filter)}&filter_mode=${LineageFilterMode[filterMode]}&max_children_per_node=${maxChildrenPerNode}&max_parents_per_node=${maxParentsPerNode}`;
+        const label = `${directionName} ${viewName} depth ${maxDepth} ${shaping}`;
         return twins(
           prober,
           transport,
-          [`GetLineage ${label}`, (jobId) => world.client(prober).getLineage({ jobId, direction, view, maxDepth })],
-          [`GET /jobs/:id/lineage ${label}`, (jobId) => ['GET', `/jobs/${jobId}/lineage?direction=${directionName}&view=${viewName}&max_depth=${maxDepth}`]],
+          [`GetLineage ${label}`, (jobId) => world.client(prober).getLineage({ jobId, direction, view, maxDepth, filter, filterMode, maxChildrenPerNode, maxParentsPerNode })],
+          [`GET /jobs/:id/lineage ${label}`, (jobId) => ['GET', `/jobs/${jobId}/lineage?direction=${directionName}&view=${viewName}&max_depth=${maxDepth}&${shaping}`]],
         );
       }
 

@@ -14,25 +14,29 @@ _sym_db = _symbol_database.Default()
 from provenance.v1 import job_pb2 as provenance_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprovenance/v1/lineage.proto\x12\rprovenance.v1\x1a\x17provenance/v1/job.proto\"L\n\x04\x45\x64ge\x12\"\n\rparent_job_id\x18\x01 \x01(\tR\x0bparentJobId\x12 \n\x0c\x63hild_job_id\x18\x02 \x01(\tR\nchildJobId\"\xbe\x02\n\x0bLineageNode\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\x05R\x05\x64\x65pth\x12:\n\x08relation\x18\x03 \x01(\x0e\x32\x1e.provenance.v1.LineageRelationR\x08relation\x12\x12\n\x04type\x18\x04 \x01(\tR\x04type\x12\x30\n\x06status\x18\x05 \x01(\x0e\x32\x18.provenance.v1.JobStatusR\x06status\x12:\n\x0b\x63\x61\x63he_state\x18\x06 \x01(\x0e\x32\x19.provenance.v1.CacheStateR\ncacheState\x12\x1e\n\nrestricted\x18\x07 \x01(\x08R\nrestricted\x12$\n\x03job\x18\x08 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\"\xd1\x01\n\x0e\x43ompactLineage\x12\x17\n\x07job_ids\x18\x01 \x03(\tR\x06jobIds\x12\x16\n\x06\x64\x65pths\x18\x02 \x03(\x05R\x06\x64\x65pths\x12<\n\trelations\x18\x03 \x03(\x0e\x32\x1e.provenance.v1.LineageRelationR\trelations\x12-\n\x12restricted_indexes\x18\x04 \x03(\rR\x11restrictedIndexes\x12!\n\x0c\x65\x64ge_indexes\x18\x05 \x03(\rR\x0b\x65\x64geIndexes*\x95\x01\n\x10LineageDirection\x12!\n\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bLINEAGE_DIRECTION_ANCESTORS\x10\x01\x12!\n\x1dLINEAGE_DIRECTION_DESCENDANTS\x10\x02\x12\x1a\n\x16LINEAGE_DIRECTION_BOTH\x10\x03*\x8a\x01\n\x0bLineageView\x12\x1c\n\x18LINEAGE_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10LINEAGE_VIEW_IDS\x10\x01\x12\x16\n\x12LINEAGE_VIEW_BASIC\x10\x02\x12\x15\n\x11LINEAGE_VIEW_FULL\x10\x03\x12\x18\n\x14LINEAGE_VIEW_COMPACT\x10\x04*\x8e\x01\n\x0fLineageRelation\x12 \n\x1cLINEAGE_RELATION_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_RELATION_ROOT\x10\x01\x12\x1d\n\x19LINEAGE_RELATION_ANCESTOR\x10\x02\x12\x1f\n\x1bLINEAGE_RELATION_DESCENDANT\x10\x03*w\n\x10TruncationReason\x12!\n\x1dTRUNCATION_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRUNCATION_REASON_MAX_DEPTH\x10\x01\x12\x1f\n\x1bTRUNCATION_REASON_MAX_NODES\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprovenance/v1/lineage.proto\x12\rprovenance.v1\x1a\x17provenance/v1/job.proto\"L\n\x04\x45\x64ge\x12\"\n\rparent_job_id\x18\x01 \x01(\tR\x0bparentJobId\x12 \n\x0c\x63hild_job_id\x18\x02 \x01(\tR\nchildJobId\"\xa0\x03\n\x0bLineageNode\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\x05R\x05\x64\x65pth\x12:\n\x08relation\x18\x03 \x01(\x0e\x32\x1e.provenance.v1.LineageRelationR\x08relation\x12\x12\n\x04type\x18\x04 \x01(\tR\x04type\x12\x30\n\x06status\x18\x05 \x01(\x0e\x32\x18.provenance.v1.JobStatusR\x06status\x12:\n\x0b\x63\x61\x63he_state\x18\x06 \x01(\x0e\x32\x19.provenance.v1.CacheStateR\ncacheState\x12\x1e\n\nrestricted\x18\x07 \x01(\x08R\nrestricted\x12$\n\x03job\x18\x08 \x01(\x0b\x32\x12.provenance.v1.JobR\x03job\x12.\n\x13omitted_child_count\x18\t \x01(\x05R\x11omittedChildCount\x12\x30\n\x14omitted_parent_count\x18\n \x01(\x05R\x12omittedParentCount\"\x8b\x01\n\x10\x46\x61nOutTruncation\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12.\n\x13omitted_child_count\x18\x02 \x01(\x05R\x11omittedChildCount\x12\x30\n\x14omitted_parent_count\x18\x03 \x01(\x05R\x12omittedParentCount\"\xc1\x02\n\x0e\x43ompactLineage\x12\x17\n\x07job_ids\x18\x01 \x03(\tR\x06jobIds\x12\x16\n\x06\x64\x65pths\x18\x02 \x03(\x05R\x06\x64\x65pths\x12<\n\trelations\x18\x03 \x03(\x0e\x32\x1e.provenance.v1.LineageRelationR\trelations\x12-\n\x12restricted_indexes\x18\x04 \x03(\rR\x11restrictedIndexes\x12!\n\x0c\x65\x64ge_indexes\x18\x05 \x03(\rR\x0b\x65\x64geIndexes\x12\x39\n\x19\x66\x61n_out_truncated_indexes\x18\x06 \x03(\rR\x16\x66\x61nOutTruncatedIndexes\x12\x33\n\x16\x66\x61n_out_omitted_counts\x18\x07 \x03(\rR\x13\x66\x61nOutOmittedCounts*y\n\x11LineageFilterMode\x12#\n\x1fLINEAGE_FILTER_MODE_UNSPECIFIED\x10\x00\x12 \n\x1cLINEAGE_FILTER_MODE_COLLAPSE\x10\x01\x12\x1d\n\x19LINEAGE_FILTER_MODE_PRUNE\x10\x02*\x95\x01\n\x10LineageDirection\x12!\n\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bLINEAGE_DIRECTION_ANCESTORS\x10\x01\x12!\n\x1dLINEAGE_DIRECTION_DESCENDANTS\x10\x02\x12\x1a\n\x16LINEAGE_DIRECTION_BOTH\x10\x03*\x8a\x01\n\x0bLineageView\x12\x1c\n\x18LINEAGE_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10LINEAGE_VIEW_IDS\x10\x01\x12\x16\n\x12LINEAGE_VIEW_BASIC\x10\x02\x12\x15\n\x11LINEAGE_VIEW_FULL\x10\x03\x12\x18\n\x14LINEAGE_VIEW_COMPACT\x10\x04*\x8e\x01\n\x0fLineageRelation\x12 \n\x1cLINEAGE_RELATION_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_RELATION_ROOT\x10\x01\x12\x1d\n\x19LINEAGE_RELATION_ANCESTOR\x10\x02\x12\x1f\n\x1bLINEAGE_RELATION_DESCENDANT\x10\x03*\x96\x01\n\x10TruncationReason\x12!\n\x1dTRUNCATION_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRUNCATION_REASON_MAX_DEPTH\x10\x01\x12\x1f\n\x1bTRUNCATION_REASON_MAX_NODES\x10\x02\x12\x1d\n\x19TRUNCATION_REASON_FAN_OUT\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'provenance.v1.lineage_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _LINEAGEDIRECTION._serialized_start=683
-  _LINEAGEDIRECTION._serialized_end=832
-  _LINEAGEVIEW._serialized_start=835
-  _LINEAGEVIEW._serialized_end=973
-  _LINEAGERELATION._serialized_start=976
-  _LINEAGERELATION._serialized_end=1118
-  _TRUNCATIONREASON._serialized_start=1120
-  _TRUNCATIONREASON._serialized_end=1239
+  _LINEAGEFILTERMODE._serialized_start=1034
+  _LINEAGEFILTERMODE._serialized_end=1155
+  _LINEAGEDIRECTION._serialized_start=1158
+  _LINEAGEDIRECTION._serialized_end=1307
+  _LINEAGEVIEW._serialized_start=1310
+  _LINEAGEVIEW._serialized_end=1448
+  _LINEAGERELATION._serialized_start=1451
+  _LINEAGERELATION._serialized_end=1593
+  _TRUNCATIONREASON._serialized_start=1596
+  _TRUNCATIONREASON._serialized_end=1746
   _EDGE._serialized_start=71
   _EDGE._serialized_end=147
   _LINEAGENODE._serialized_start=150
-  _LINEAGENODE._serialized_end=468
-  _COMPACTLINEAGE._serialized_start=471
-  _COMPACTLINEAGE._serialized_end=680
+  _LINEAGENODE._serialized_end=566
+  _FANOUTTRUNCATION._serialized_start=569
+  _FANOUTTRUNCATION._serialized_end=708
+  _COMPACTLINEAGE._serialized_start=711
+  _COMPACTLINEAGE._serialized_end=1032
 # @@protoc_insertion_point(module_scope)

@@ -106,22 +106,31 @@ class Dependent(_message.Message):
     def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class ExportProvenanceGraphRequest(_message.Message):
-    __slots__ = ["direction", "format", "job_id", "max_depth"]
+    __slots__ = ["direction", "filter", "filter_mode", "format", "job_id", "max_children_per_node", "max_depth", "max_parents_per_node"]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHILDREN_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     direction: _lineage_pb2.LineageDirection
+    filter: str
+    filter_mode: _lineage_pb2.LineageFilterMode
     format: GraphFormat
     job_id: str
+    max_children_per_node: int
     max_depth: int
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ...) -> None: ...
+    max_parents_per_node: int
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
 
 class ExportProvenanceGraphResponse(_message.Message):
-    __slots__ = ["content", "content_type", "edges", "format", "hidden_node_count", "jobs", "truncated", "truncation_reasons"]
+    __slots__ = ["content", "content_type", "edges", "fan_out_truncations", "format", "hidden_node_count", "jobs", "truncated", "truncation_reasons"]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EDGES_FIELD_NUMBER: _ClassVar[int]
+    FAN_OUT_TRUNCATIONS_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     HIDDEN_NODE_COUNT_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
@@ -130,12 +139,13 @@ class ExportProvenanceGraphResponse(_message.Message):
     content: str
     content_type: str
     edges: _containers.RepeatedCompositeFieldContainer[_lineage_pb2.Edge]
+    fan_out_truncations: _containers.RepeatedCompositeFieldContainer[_lineage_pb2.FanOutTruncation]
     format: GraphFormat
     hidden_node_count: int
     jobs: _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]
     truncated: bool
     truncation_reasons: _containers.RepeatedScalarFieldContainer[_lineage_pb2.TruncationReason]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., content: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., content: _Optional[str] = ..., content_type: _Optional[str] = ..., fan_out_truncations: _Optional[_Iterable[_Union[_lineage_pb2.FanOutTruncation, _Mapping]]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ["job_id"]
@@ -144,18 +154,26 @@ class GetJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class GetLineageRequest(_message.Message):
-    __slots__ = ["direction", "job_id", "max_depth", "max_nodes", "view"]
+    __slots__ = ["direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_nodes", "max_parents_per_node", "view"]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHILDREN_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_NODES_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
     direction: _lineage_pb2.LineageDirection
+    filter: str
+    filter_mode: _lineage_pb2.LineageFilterMode
     job_id: str
+    max_children_per_node: int
     max_depth: int
     max_nodes: int
+    max_parents_per_node: int
     view: _lineage_pb2.LineageView
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
 
 class GetLineageResponse(_message.Message):
     __slots__ = ["ancestor_depth", "compact", "descendant_depth", "edges", "hidden_node_count", "nodes", "root", "truncated", "truncation_reasons"]
@@ -415,18 +433,26 @@ class RerunJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class StreamLineageRequest(_message.Message):
-    __slots__ = ["direction", "job_id", "max_depth", "max_message_nodes", "resume_token"]
+    __slots__ = ["direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_message_nodes", "max_parents_per_node", "resume_token"]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHILDREN_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_NODES_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     direction: _lineage_pb2.LineageDirection
+    filter: str
+    filter_mode: _lineage_pb2.LineageFilterMode
     job_id: str
+    max_children_per_node: int
     max_depth: int
     max_message_nodes: int
+    max_parents_per_node: int
     resume_token: str
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
 
 class StreamLineageResponse(_message.Message):
     __slots__ = ["edges", "last", "nodes", "resume_token", "root", "truncated", "truncation_reasons"]

@@ -20,6 +20,61 @@ export const protobufPackage = "provenance.v1";
 
 export const protobufFileName = "provenance/v1/lineage.proto";
 
+/**
+ * How a lineage filter (GetLineageRequest.filter) shapes the answer. The
+ * root is always returned, whether it matches or not, and depths are always
+ * the jobs' true shortest depths from the root in the whole lineage.
+ */
+export enum LineageFilterMode {
+  /** LINEAGE_FILTER_MODE_UNSPECIFIED - Not set; treated as LINEAGE_FILTER_MODE_COLLAPSE. */
+  LINEAGE_FILTER_MODE_UNSPECIFIED = 0,
+  /**
+   * LINEAGE_FILTER_MODE_COLLAPSE - Walk through every job, return only the matching ones: an edge a -> b
+   * is in the answer when a reaches b through non-matching jobs only (edges
+   * collapsed to the nearest matching ancestor or descendant).
+   */
+  LINEAGE_FILTER_MODE_COLLAPSE = 1,
+  /**
+   * LINEAGE_FILTER_MODE_PRUNE - Stop at non-matching jobs: a job is in the answer when it matches and a
+   * path of matching jobs joins it to the root; the edges are those of the
+   * lineage among the jobs kept.
+   */
+  LINEAGE_FILTER_MODE_PRUNE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function lineageFilterModeFromJSON(object: any): LineageFilterMode {
+  switch (object) {
+    case 0:
+    case "LINEAGE_FILTER_MODE_UNSPECIFIED":
+      return LineageFilterMode.LINEAGE_FILTER_MODE_UNSPECIFIED;
+    case 1:
+    case "LINEAGE_FILTER_MODE_COLLAPSE":
+      return LineageFilterMode.LINEAGE_FILTER_MODE_COLLAPSE;
+    case 2:
+    case "LINEAGE_FILTER_MODE_PRUNE":
+      return LineageFilterMode.LINEAGE_FILTER_MODE_PRUNE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LineageFilterMode.UNRECOGNIZED;
+  }
+}
+
+export function lineageFilterModeToJSON(object: LineageFilterMode): string {
+  switch (object) {
+    case LineageFilterMode.LINEAGE_FILTER_MODE_UNSPECIFIED:
+      return "LINEAGE_FILTER_MODE_UNSPECIFIED";
+    case LineageFilterMode.LINEAGE_FILTER_MODE_COLLAPSE:
+      return "LINEAGE_FILTER_MODE_COLLAPSE";
+    case LineageFilterMode.LINEAGE_FILTER_MODE_PRUNE:
+      return "LINEAGE_FILTER_MODE_PRUNE";
+    case LineageFilterMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Which way to walk the lineage graph from the root job. */
 export enum LineageDirection {
   /** LINEAGE_DIRECTION_UNSPECIFIED - Not set; treated as LINEAGE_DIRECTION_BOTH. */
@@ -201,6 +256,12 @@ export enum TruncationReason {
    * ones were kept.
    */
   TRUNCATION_REASON_MAX_NODES = 2,
+  /**
+   * TRUNCATION_REASON_FAN_OUT - A job had more children than max_children_per_node or more parents than
+   * max_parents_per_node: the nodes say how many each left out
+   * (LineageNode.omitted_child_count and omitted_parent_count).
+   */
+  TRUNCATION_REASON_FAN_OUT = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -215,6 +276,9 @@ export function truncationReasonFromJSON(object: any): TruncationReason {
     case 2:
     case "TRUNCATION_REASON_MAX_NODES":
       return TruncationReason.TRUNCATION_REASON_MAX_NODES;
+    case 3:
+    case "TRUNCATION_REASON_FAN_OUT":
+      return TruncationReason.TRUNCATION_REASON_FAN_OUT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -230,6 +294,8 @@ export function truncationReasonToJSON(object: TruncationReason): string {
       return "TRUNCATION_REASON_MAX_DEPTH";
     case TruncationReason.TRUNCATION_REASON_MAX_NODES:
       return "TRUNCATION_REASON_MAX_NODES";
+    case TruncationReason.TRUNCATION_REASON_FAN_OUT:
+      return "TRUNCATION_REASON_FAN_OUT";
     case TruncationReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -270,7 +336,32 @@ export interface LineageNode {
    */
   restricted: boolean;
   /** The whole record (FULL view only). */
-  job?: Job | undefined;
+  job?:
+    | Job
+    | undefined;
+  /**
+   * How many of this job's children the answer leaves out because of
+   * max_children_per_node (the edges to them are omitted; a child may still
+   * show through another parent). Only the root and descendants have their
+   * children capped; 0 when nothing was left out.
+   */
+  omittedChildCount: number;
+  /**
+   * How many of this job's parents the answer leaves out because of
+   * max_parents_per_node, as omitted_child_count for parents. Only the root
+   * and ancestors have their parents capped.
+   */
+  omittedParentCount: number;
+}
+
+/** The fan-out caps' effect on one job (ExportProvenanceGraphResponse). */
+export interface FanOutTruncation {
+  /** Id of the job (an opaque id for a restricted placeholder). */
+  jobId: string;
+  /** As LineageNode.omitted_child_count. */
+  omittedChildCount: number;
+  /** As LineageNode.omitted_parent_count. */
+  omittedParentCount: number;
 }
 
 /**
@@ -297,6 +388,18 @@ export interface CompactLineage {
    * edge_indexes[2k + 1] (the child that consumed its output).
    */
   edgeIndexes: number[];
+  /**
+   * Indexes of the jobs whose children or parents the fan-out caps left
+   * out, ascending.
+   */
+  fanOutTruncatedIndexes: number[];
+  /**
+   * For each entry i of fan_out_truncated_indexes, flattened:
+   * fan_out_omitted_counts[2i] children and fan_out_omitted_counts[2i + 1]
+   * parents left out (LineageNode.omitted_child_count and
+   * omitted_parent_count).
+   */
+  fanOutOmittedCounts: number[];
 }
 
 function createBaseEdge(): Edge {
@@ -393,7 +496,18 @@ export const Edge: MessageFns<Edge> = {
 };
 
 function createBaseLineageNode(): LineageNode {
-  return { jobId: "", depth: 0, relation: 0, type: "", status: 0, cacheState: 0, restricted: false, job: undefined };
+  return {
+    jobId: "",
+    depth: 0,
+    relation: 0,
+    type: "",
+    status: 0,
+    cacheState: 0,
+    restricted: false,
+    job: undefined,
+    omittedChildCount: 0,
+    omittedParentCount: 0,
+  };
 }
 
 export const LineageNode: MessageFns<LineageNode> = {
@@ -421,6 +535,12 @@ export const LineageNode: MessageFns<LineageNode> = {
     }
     if (message.job !== undefined) {
       Job.encode(message.job, writer.uint32(66).fork()).join();
+    }
+    if (message.omittedChildCount !== 0) {
+      writer.uint32(72).int32(message.omittedChildCount);
+    }
+    if (message.omittedParentCount !== 0) {
+      writer.uint32(80).int32(message.omittedParentCount);
     }
     return writer;
   },
@@ -502,6 +622,22 @@ export const LineageNode: MessageFns<LineageNode> = {
             message.job = Job.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.omittedChildCount = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.omittedParentCount = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -532,6 +668,16 @@ export const LineageNode: MessageFns<LineageNode> = {
         : 0,
       restricted: isSet(object.restricted) ? globalThis.Boolean(object.restricted) : false,
       job: isSet(object.job) ? Job.fromJSON(object.job) : undefined,
+      omittedChildCount: isSet(object.omittedChildCount)
+        ? globalThis.Number(object.omittedChildCount)
+        : isSet(object.omitted_child_count)
+        ? globalThis.Number(object.omitted_child_count)
+        : 0,
+      omittedParentCount: isSet(object.omittedParentCount)
+        ? globalThis.Number(object.omittedParentCount)
+        : isSet(object.omitted_parent_count)
+        ? globalThis.Number(object.omitted_parent_count)
+        : 0,
     };
   },
 
@@ -561,6 +707,12 @@ export const LineageNode: MessageFns<LineageNode> = {
     if (message.job !== undefined) {
       obj.job = Job.toJSON(message.job);
     }
+    if (message.omittedChildCount !== 0) {
+      obj.omittedChildCount = Math.round(message.omittedChildCount);
+    }
+    if (message.omittedParentCount !== 0) {
+      obj.omittedParentCount = Math.round(message.omittedParentCount);
+    }
     return obj;
   },
 
@@ -577,12 +729,135 @@ export const LineageNode: MessageFns<LineageNode> = {
     message.cacheState = object.cacheState ?? 0;
     message.restricted = object.restricted ?? false;
     message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    message.omittedChildCount = object.omittedChildCount ?? 0;
+    message.omittedParentCount = object.omittedParentCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseFanOutTruncation(): FanOutTruncation {
+  return { jobId: "", omittedChildCount: 0, omittedParentCount: 0 };
+}
+
+export const FanOutTruncation: MessageFns<FanOutTruncation> = {
+  encode(message: FanOutTruncation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.omittedChildCount !== 0) {
+      writer.uint32(16).int32(message.omittedChildCount);
+    }
+    if (message.omittedParentCount !== 0) {
+      writer.uint32(24).int32(message.omittedParentCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FanOutTruncation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFanOutTruncation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.omittedChildCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.omittedParentCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FanOutTruncation {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      omittedChildCount: isSet(object.omittedChildCount)
+        ? globalThis.Number(object.omittedChildCount)
+        : isSet(object.omitted_child_count)
+        ? globalThis.Number(object.omitted_child_count)
+        : 0,
+      omittedParentCount: isSet(object.omittedParentCount)
+        ? globalThis.Number(object.omittedParentCount)
+        : isSet(object.omitted_parent_count)
+        ? globalThis.Number(object.omitted_parent_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: FanOutTruncation): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.omittedChildCount !== 0) {
+      obj.omittedChildCount = Math.round(message.omittedChildCount);
+    }
+    if (message.omittedParentCount !== 0) {
+      obj.omittedParentCount = Math.round(message.omittedParentCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FanOutTruncation>, I>>(base?: I): FanOutTruncation {
+    return FanOutTruncation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FanOutTruncation>, I>>(object: I): FanOutTruncation {
+    const message = createBaseFanOutTruncation();
+    message.jobId = object.jobId ?? "";
+    message.omittedChildCount = object.omittedChildCount ?? 0;
+    message.omittedParentCount = object.omittedParentCount ?? 0;
     return message;
   },
 };
 
 function createBaseCompactLineage(): CompactLineage {
-  return { jobIds: [], depths: [], relations: [], restrictedIndexes: [], edgeIndexes: [] };
+  return {
+    jobIds: [],
+    depths: [],
+    relations: [],
+    restrictedIndexes: [],
+    edgeIndexes: [],
+    fanOutTruncatedIndexes: [],
+    fanOutOmittedCounts: [],
+  };
 }
 
 export const CompactLineage: MessageFns<CompactLineage> = {
@@ -614,6 +889,20 @@ export const CompactLineage: MessageFns<CompactLineage> = {
     if (message.edgeIndexes.length !== 0) {
       writer.uint32(42).fork();
       for (const v of message.edgeIndexes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.fanOutTruncatedIndexes.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.fanOutTruncatedIndexes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.fanOutOmittedCounts.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.fanOutOmittedCounts) {
         writer.uint32(v);
       }
       writer.join();
@@ -714,6 +1003,42 @@ export const CompactLineage: MessageFns<CompactLineage> = {
 
             break;
           }
+          case 6: {
+            if (tag === 48) {
+              message.fanOutTruncatedIndexes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fanOutTruncatedIndexes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.fanOutOmittedCounts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fanOutOmittedCounts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -747,6 +1072,16 @@ export const CompactLineage: MessageFns<CompactLineage> = {
         : globalThis.Array.isArray(object?.edge_indexes)
         ? object.edge_indexes.map((e: any) => globalThis.Number(e))
         : [],
+      fanOutTruncatedIndexes: globalThis.Array.isArray(object?.fanOutTruncatedIndexes)
+        ? object.fanOutTruncatedIndexes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.fan_out_truncated_indexes)
+        ? object.fan_out_truncated_indexes.map((e: any) => globalThis.Number(e))
+        : [],
+      fanOutOmittedCounts: globalThis.Array.isArray(object?.fanOutOmittedCounts)
+        ? object.fanOutOmittedCounts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.fan_out_omitted_counts)
+        ? object.fan_out_omitted_counts.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -767,6 +1102,12 @@ export const CompactLineage: MessageFns<CompactLineage> = {
     if (message.edgeIndexes?.length) {
       obj.edgeIndexes = message.edgeIndexes.map((e) => Math.round(e));
     }
+    if (message.fanOutTruncatedIndexes?.length) {
+      obj.fanOutTruncatedIndexes = message.fanOutTruncatedIndexes.map((e) => Math.round(e));
+    }
+    if (message.fanOutOmittedCounts?.length) {
+      obj.fanOutOmittedCounts = message.fanOutOmittedCounts.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -780,6 +1121,8 @@ export const CompactLineage: MessageFns<CompactLineage> = {
     message.relations = object.relations?.map((e) => e) || [];
     message.restrictedIndexes = object.restrictedIndexes?.map((e) => e) || [];
     message.edgeIndexes = object.edgeIndexes?.map((e) => e) || [];
+    message.fanOutTruncatedIndexes = object.fanOutTruncatedIndexes?.map((e) => e) || [];
+    message.fanOutOmittedCounts = object.fanOutOmittedCounts?.map((e) => e) || [];
     return message;
   },
 };

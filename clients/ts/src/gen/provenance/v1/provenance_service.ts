@@ -39,9 +39,13 @@ import {
 import {
   CompactLineage,
   Edge,
+  FanOutTruncation,
   LineageDirection,
   lineageDirectionFromJSON,
   lineageDirectionToJSON,
+  LineageFilterMode,
+  lineageFilterModeFromJSON,
+  lineageFilterModeToJSON,
   LineageNode,
   LineageView,
   lineageViewFromJSON,
@@ -402,6 +406,40 @@ export interface GetLineageRequest {
   maxNodes: number;
   /** How much of each node to return; unspecified means BASIC. */
   view: LineageView;
+  /**
+   * Keeps only the jobs that match, in the ListJobs filter syntax
+   * (ListJobsRequest.filter: type, status, provider.id, provider.model,
+   * provider.version, labels.<key>, definition_hash, create_time; the same
+   * length and comparison limits). Empty: every job. The root is always
+   * returned, matching or not. A job the caller may not read never matches.
+   * The filter applies to the jobs within max_depth, before max_nodes and
+   * the fan-out caps. Bad syntax is INVALID_ARGUMENT naming filter.
+   */
+  filter: string;
+  /**
+   * What happens to the jobs that do not match filter; unspecified means
+   * COLLAPSE. Ignored without a filter. A COLLAPSE answer of more than
+   * 1,000,000 edges (collapsed edges can be quadratic in the jobs) is
+   * RESOURCE_EXHAUSTED (docs/limits.md).
+   */
+  filterMode: LineageFilterMode;
+  /**
+   * Most children of each job shown (the root and descendants): 0 means no
+   * cap; larger than the configured maximum node count
+   * (PROVENANCE_MAX_LINEAGE_NODES, default 100,000), it is capped at it;
+   * negative values are INVALID_ARGUMENT. The children kept are the first
+   * in the lineage's order (nearest first: by depth, then job id); the
+   * others are left out, with the jobs reachable only through them, and
+   * each job says how many it left out (LineageNode.omitted_child_count,
+   * reason TRUNCATION_REASON_FAN_OUT). Applied after filter, before
+   * max_nodes; depths do not change.
+   */
+  maxChildrenPerNode: number;
+  /**
+   * Most parents of each job shown (the root and ancestors), as
+   * max_children_per_node for parents (LineageNode.omitted_parent_count).
+   */
+  maxParentsPerNode: number;
 }
 
 /** Response of GetLineage. */
@@ -459,6 +497,14 @@ export interface StreamLineageRequest {
    * negative values are INVALID_ARGUMENT. It may change between resumes.
    */
   maxMessageNodes: number;
+  /** As GetLineageRequest.filter. */
+  filter: string;
+  /** As GetLineageRequest.filter_mode. */
+  filterMode: LineageFilterMode;
+  /** As GetLineageRequest.max_children_per_node. */
+  maxChildrenPerNode: number;
+  /** As GetLineageRequest.max_parents_per_node. */
+  maxParentsPerNode: number;
 }
 
 /**
@@ -554,6 +600,14 @@ export interface ExportProvenanceGraphRequest {
   maxDepth: number;
   /** The document format; unspecified means NATIVE. */
   format: GraphFormat;
+  /** As GetLineageRequest.filter. */
+  filter: string;
+  /** As GetLineageRequest.filter_mode. */
+  filterMode: LineageFilterMode;
+  /** As GetLineageRequest.max_children_per_node. */
+  maxChildrenPerNode: number;
+  /** As GetLineageRequest.max_parents_per_node. */
+  maxParentsPerNode: number;
 }
 
 /** Response of ExportProvenanceGraph. */
@@ -577,6 +631,11 @@ export interface ExportProvenanceGraphResponse {
   content: string;
   /** Media type of content, e.g. "text/vnd.graphviz". */
   contentType: string;
+  /**
+   * The jobs whose children or parents the fan-out caps left out, with how
+   * many, in the order of jobs (every format).
+   */
+  fanOutTruncations: FanOutTruncation[];
 }
 
 /** Request of CheckReproducibility. */
@@ -1962,7 +2021,17 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
 };
 
 function createBaseGetLineageRequest(): GetLineageRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, maxNodes: 0, view: 0 };
+  return {
+    jobId: "",
+    direction: 0,
+    maxDepth: 0,
+    maxNodes: 0,
+    view: 0,
+    filter: "",
+    filterMode: 0,
+    maxChildrenPerNode: 0,
+    maxParentsPerNode: 0,
+  };
 }
 
 export const GetLineageRequest: MessageFns<GetLineageRequest> = {
@@ -1981,6 +2050,18 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     }
     if (message.view !== 0) {
       writer.uint32(40).int32(message.view);
+    }
+    if (message.filter !== "") {
+      writer.uint32(50).string(message.filter);
+    }
+    if (message.filterMode !== 0) {
+      writer.uint32(56).int32(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      writer.uint32(64).int32(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      writer.uint32(72).int32(message.maxParentsPerNode);
     }
     return writer;
   },
@@ -2038,6 +2119,38 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
             message.view = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.filterMode = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxChildrenPerNode = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxParentsPerNode = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2069,6 +2182,22 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
         ? globalThis.Number(object.max_nodes)
         : 0,
       view: isSet(object.view) ? lineageViewFromJSON(object.view) : 0,
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      filterMode: isSet(object.filterMode)
+        ? lineageFilterModeFromJSON(object.filterMode)
+        : isSet(object.filter_mode)
+        ? lineageFilterModeFromJSON(object.filter_mode)
+        : 0,
+      maxChildrenPerNode: isSet(object.maxChildrenPerNode)
+        ? globalThis.Number(object.maxChildrenPerNode)
+        : isSet(object.max_children_per_node)
+        ? globalThis.Number(object.max_children_per_node)
+        : 0,
+      maxParentsPerNode: isSet(object.maxParentsPerNode)
+        ? globalThis.Number(object.maxParentsPerNode)
+        : isSet(object.max_parents_per_node)
+        ? globalThis.Number(object.max_parents_per_node)
+        : 0,
     };
   },
 
@@ -2089,6 +2218,18 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     if (message.view !== 0) {
       obj.view = lineageViewToJSON(message.view);
     }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.filterMode !== 0) {
+      obj.filterMode = lineageFilterModeToJSON(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      obj.maxChildrenPerNode = Math.round(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
+    }
     return obj;
   },
 
@@ -2102,6 +2243,10 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     message.maxDepth = object.maxDepth ?? 0;
     message.maxNodes = object.maxNodes ?? 0;
     message.view = object.view ?? 0;
+    message.filter = object.filter ?? "";
+    message.filterMode = object.filterMode ?? 0;
+    message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
+    message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
     return message;
   },
 };
@@ -2348,7 +2493,17 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
 };
 
 function createBaseStreamLineageRequest(): StreamLineageRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, resumeToken: "", maxMessageNodes: 0 };
+  return {
+    jobId: "",
+    direction: 0,
+    maxDepth: 0,
+    resumeToken: "",
+    maxMessageNodes: 0,
+    filter: "",
+    filterMode: 0,
+    maxChildrenPerNode: 0,
+    maxParentsPerNode: 0,
+  };
 }
 
 export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
@@ -2367,6 +2522,18 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     }
     if (message.maxMessageNodes !== 0) {
       writer.uint32(40).int32(message.maxMessageNodes);
+    }
+    if (message.filter !== "") {
+      writer.uint32(50).string(message.filter);
+    }
+    if (message.filterMode !== 0) {
+      writer.uint32(56).int32(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      writer.uint32(64).int32(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      writer.uint32(72).int32(message.maxParentsPerNode);
     }
     return writer;
   },
@@ -2424,6 +2591,38 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
             message.maxMessageNodes = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.filterMode = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxChildrenPerNode = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxParentsPerNode = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2459,6 +2658,22 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
         : isSet(object.max_message_nodes)
         ? globalThis.Number(object.max_message_nodes)
         : 0,
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      filterMode: isSet(object.filterMode)
+        ? lineageFilterModeFromJSON(object.filterMode)
+        : isSet(object.filter_mode)
+        ? lineageFilterModeFromJSON(object.filter_mode)
+        : 0,
+      maxChildrenPerNode: isSet(object.maxChildrenPerNode)
+        ? globalThis.Number(object.maxChildrenPerNode)
+        : isSet(object.max_children_per_node)
+        ? globalThis.Number(object.max_children_per_node)
+        : 0,
+      maxParentsPerNode: isSet(object.maxParentsPerNode)
+        ? globalThis.Number(object.maxParentsPerNode)
+        : isSet(object.max_parents_per_node)
+        ? globalThis.Number(object.max_parents_per_node)
+        : 0,
     };
   },
 
@@ -2479,6 +2694,18 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     if (message.maxMessageNodes !== 0) {
       obj.maxMessageNodes = Math.round(message.maxMessageNodes);
     }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.filterMode !== 0) {
+      obj.filterMode = lineageFilterModeToJSON(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      obj.maxChildrenPerNode = Math.round(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
+    }
     return obj;
   },
 
@@ -2492,6 +2719,10 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     message.maxDepth = object.maxDepth ?? 0;
     message.resumeToken = object.resumeToken ?? "";
     message.maxMessageNodes = object.maxMessageNodes ?? 0;
+    message.filter = object.filter ?? "";
+    message.filterMode = object.filterMode ?? 0;
+    message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
+    message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
     return message;
   },
 };
@@ -3035,7 +3266,16 @@ export const ListDependentsResponse: MessageFns<ListDependentsResponse> = {
 };
 
 function createBaseExportProvenanceGraphRequest(): ExportProvenanceGraphRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, format: 0 };
+  return {
+    jobId: "",
+    direction: 0,
+    maxDepth: 0,
+    format: 0,
+    filter: "",
+    filterMode: 0,
+    maxChildrenPerNode: 0,
+    maxParentsPerNode: 0,
+  };
 }
 
 export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphRequest> = {
@@ -3051,6 +3291,18 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     }
     if (message.format !== 0) {
       writer.uint32(32).int32(message.format);
+    }
+    if (message.filter !== "") {
+      writer.uint32(42).string(message.filter);
+    }
+    if (message.filterMode !== 0) {
+      writer.uint32(48).int32(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      writer.uint32(56).int32(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      writer.uint32(64).int32(message.maxParentsPerNode);
     }
     return writer;
   },
@@ -3100,6 +3352,38 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
             message.format = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.filterMode = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxChildrenPerNode = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxParentsPerNode = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3126,6 +3410,22 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
         ? globalThis.Number(object.max_depth)
         : 0,
       format: isSet(object.format) ? graphFormatFromJSON(object.format) : 0,
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      filterMode: isSet(object.filterMode)
+        ? lineageFilterModeFromJSON(object.filterMode)
+        : isSet(object.filter_mode)
+        ? lineageFilterModeFromJSON(object.filter_mode)
+        : 0,
+      maxChildrenPerNode: isSet(object.maxChildrenPerNode)
+        ? globalThis.Number(object.maxChildrenPerNode)
+        : isSet(object.max_children_per_node)
+        ? globalThis.Number(object.max_children_per_node)
+        : 0,
+      maxParentsPerNode: isSet(object.maxParentsPerNode)
+        ? globalThis.Number(object.maxParentsPerNode)
+        : isSet(object.max_parents_per_node)
+        ? globalThis.Number(object.max_parents_per_node)
+        : 0,
     };
   },
 
@@ -3143,6 +3443,18 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     if (message.format !== 0) {
       obj.format = graphFormatToJSON(message.format);
     }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.filterMode !== 0) {
+      obj.filterMode = lineageFilterModeToJSON(message.filterMode);
+    }
+    if (message.maxChildrenPerNode !== 0) {
+      obj.maxChildrenPerNode = Math.round(message.maxChildrenPerNode);
+    }
+    if (message.maxParentsPerNode !== 0) {
+      obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
+    }
     return obj;
   },
 
@@ -3155,6 +3467,10 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     message.direction = object.direction ?? 0;
     message.maxDepth = object.maxDepth ?? 0;
     message.format = object.format ?? 0;
+    message.filter = object.filter ?? "";
+    message.filterMode = object.filterMode ?? 0;
+    message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
+    message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
     return message;
   },
 };
@@ -3169,6 +3485,7 @@ function createBaseExportProvenanceGraphResponse(): ExportProvenanceGraphRespons
     format: 0,
     content: "",
     contentType: "",
+    fanOutTruncations: [],
   };
 }
 
@@ -3201,6 +3518,9 @@ export const ExportProvenanceGraphResponse: MessageFns<ExportProvenanceGraphResp
     }
     if (message.contentType !== "") {
       writer.uint32(66).string(message.contentType);
+    }
+    for (const v of message.fanOutTruncations) {
+      FanOutTruncation.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3292,6 +3612,14 @@ export const ExportProvenanceGraphResponse: MessageFns<ExportProvenanceGraphResp
             message.contentType = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.fanOutTruncations.push(FanOutTruncation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3326,6 +3654,11 @@ export const ExportProvenanceGraphResponse: MessageFns<ExportProvenanceGraphResp
         : isSet(object.content_type)
         ? globalThis.String(object.content_type)
         : "",
+      fanOutTruncations: globalThis.Array.isArray(object?.fanOutTruncations)
+        ? object.fanOutTruncations.map((e: any) => FanOutTruncation.fromJSON(e))
+        : globalThis.Array.isArray(object?.fan_out_truncations)
+        ? object.fan_out_truncations.map((e: any) => FanOutTruncation.fromJSON(e))
+        : [],
     };
   },
 
@@ -3355,6 +3688,9 @@ export const ExportProvenanceGraphResponse: MessageFns<ExportProvenanceGraphResp
     if (message.contentType !== "") {
       obj.contentType = message.contentType;
     }
+    if (message.fanOutTruncations?.length) {
+      obj.fanOutTruncations = message.fanOutTruncations.map((e) => FanOutTruncation.toJSON(e));
+    }
     return obj;
   },
 
@@ -3373,6 +3709,7 @@ export const ExportProvenanceGraphResponse: MessageFns<ExportProvenanceGraphResp
     message.format = object.format ?? 0;
     message.content = object.content ?? "";
     message.contentType = object.contentType ?? "";
+    message.fanOutTruncations = object.fanOutTruncations?.map((e) => FanOutTruncation.fromPartial(e)) || [];
     return message;
   },
 };
