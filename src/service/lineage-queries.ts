@@ -18,6 +18,7 @@ import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
+import { jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
@@ -34,12 +35,13 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   if (command.view === 'INVALID') v.add('view', 'unknown view');
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_nodes', command.maxNodes);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const root = await readableJob(deps, principal, command.jobId);
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
   const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
-  });
+  }, command.asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -54,6 +56,12 @@ async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage
   return viewer.lineage(lineage, await knownJobs(deps, named, rows));
 }
 
+/** The root the caller may read, as it was at asOf when given (NOT_FOUND if created after). */
+async function readableRoot(deps: ServiceDependencies, principal: Principal, jobId: string, asOf: Date | undefined): Promise<JobRecord> {
+  const root = await readableJob(deps, principal, jobId);
+  return asOf ? jobAsOf(deps, root, asOf) : root;
+}
+
 /** 0 means the configured maximum; larger requests are capped at it. */
 function capped(requested: number, maximum: number): number {
   return requested === 0 ? maximum : Math.min(requested, maximum);
@@ -64,6 +72,13 @@ function capped(requested: number, maximum: number): number {
  * buildLineage can tell whether the depth limit cut anything, and asking for
  * one node more than maxNodes (LineageQuery.nearest), so that it can tell
  * whether the node limit did.
+ *
+ * As of a time: the walk of the present graph, then the jobs created by then
+ * with their states then, in one history read. Parents exist before their
+ * children, so every job on a path between two jobs created by then was
+ * created by then too: the shortest depths stay those of the present graph.
+ * The store may not cut the walk to the nearest jobs, since jobs created
+ * later may be among them: buildLineage cuts after the filter.
  */
 async function walk(
   deps: ServiceDependencies,
@@ -71,11 +86,14 @@ async function walk(
   directions: readonly LineageDirection[],
   projection: LineageProjection,
   limits: { maxDepth: number; maxNodes: number },
+  asOf?: Date,
 ): Promise<Lineage> {
-  const query = (direction: LineageDirection) =>
-    directions.includes(direction)
-      ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection, nearest: limits.maxNodes + 1 })
-      : undefined;
+  const query = async (direction: LineageDirection) => {
+    if (!directions.includes(direction)) return undefined;
+    const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection };
+    if (!asOf) return deps.store.lineage({ ...lineageQuery, nearest: limits.maxNodes + 1 });
+    return rowsAsOf(deps, await deps.store.lineage(lineageQuery), asOf);
+  };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
   return inTurns(buildLineageInSteps(rootRow(root, projection), { ancestors, descendants }, limits));
@@ -121,12 +139,14 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   if (command.directions === 'INVALID') v.add('direction', 'unknown direction');
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_message_nodes', command.maxMessageNodes);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const directions = command.directions as LineageDirection[];
-  const query = { method: 'StreamLineage', jobId: command.jobId, directions, maxDepth: command.maxDepth, subject: principal.subject };
+  const query = { method: 'StreamLineage', jobId: command.jobId, directions, maxDepth: command.maxDepth, subject: principal.subject, ...asOfKey(command.asOf) };
   const resumeAfter = command.resumeToken ? streamPosition(decodePageToken(command.resumeToken, query, deps.secret, 'resume_token')) : undefined;
-  const root = await readableJob(deps, principal, command.jobId);
-  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes });
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
+  const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes };
+  const lineage = await walk(deps, root, directions, 'IDS', limits, command.asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
@@ -158,6 +178,11 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   return messages();
 }
 
+/** What binds a page or resume token to its as_of: a token of another as_of (or none) is INVALID_ARGUMENT. */
+function asOfKey(asOf: Date | undefined): { asOf?: number } {
+  return asOf ? { asOf: asOf.getTime() } : {};
+}
+
 /** The node a resume token names, or INVALID_ARGUMENT. */
 function streamPosition(position: Record<string, unknown>): StreamPosition {
   const { depth, relation, jobId } = position;
@@ -179,31 +204,34 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   v.nonNegative('page_size', command.pageSize);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject };
+  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject, ...asOfKey(command.asOf) };
   const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
   if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
   const pageSize = effectivePageSize(command.pageSize);
-  const root = await readableJob(deps, principal, command.jobId);
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
+  const { asOf } = command;
 
   let candidates: Array<{ jobId: string; depth: number }>;
   let truncated = false;
   let snapshotId: string | undefined;
   let records: Map<string, JobRecord>;
-  if (command.transitive) {
+  if (command.transitive || asOf) {
     // The walk of the sequence's first page when this process still holds it (docs/decisions.md, Lineage); else a walk now, kept for the next pages.
+    // As of a time, the children too come from a walk (of depth 1), whose jobs created later are left out before paging.
     const keptId = typeof position?.snapshot === 'string' ? position.snapshot : undefined;
     const kept = keptId === undefined ? undefined : deps.dependentsSnapshots.get(keptId);
-    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root);
+    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root, command.transitive, asOf);
     truncated = snapshot.truncated;
     candidates = [];
     for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.jobIds.length && candidates.length <= pageSize; i++) {
       candidates.push({ jobId: snapshot.jobIds[i]!, depth: snapshot.depths[i]! });
     }
     if (candidates.length > pageSize) snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
-    records = await pageRecords(deps, candidates.slice(0, pageSize));
+    records = await pageRecords(deps, candidates.slice(0, pageSize), asOf);
   } else {
     const children = await deps.store.listChildren(root.jobId, pageSize + 1, afterJobId || undefined);
     candidates = children.map((job) => ({ jobId: job.jobId, depth: 1 }));
@@ -230,13 +258,15 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
  * from a walk in the ids view: what each job is and who may read it is read
  * for the jobs of a page only.
  */
-async function walkDependents(deps: ServiceDependencies, root: JobRecord): Promise<DependentsSnapshot> {
-  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes });
+async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: Date | undefined): Promise<DependentsSnapshot> {
+  const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
+  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth, maxNodes: deps.limits.maxLineageNodes }, asOf);
   return {
     rootId: root.jobId,
     jobIds: lineage.nodes.map((node) => node.row.jobId),
     depths: lineage.nodes.map((node) => node.depth),
-    truncated: lineage.truncation.length > 0,
+    // Children only: grandchildren are not a cut.
+    truncated: lineage.truncation.some((reason) => transitive || reason === 'MAX_NODES'),
   };
 }
 
@@ -253,15 +283,19 @@ function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string):
   return low;
 }
 
-/** The whole records of a page's jobs, in one store read. */
-async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>): Promise<Map<string, JobRecord>> {
-  return new Map((await deps.store.getJobs(page.map((d) => d.jobId))).map((job) => [job.jobId, job]));
+/** The whole records of a page's jobs, in one store read (and one history read as of a time). */
+async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>, asOf: Date | undefined): Promise<Map<string, JobRecord>> {
+  const jobs = await deps.store.getJobs(page.map((d) => d.jobId));
+  const records = asOf ? (await rowsAsOf(deps, jobs.map((job) => ({ ...job, record: job })), asOf)).map((row) => row.record!) : jobs;
+  return new Map(records.map((job) => [job.jobId, job]));
 }
 
 export interface ExportCommand {
   jobId: string;
   directions: LineageDirection[] | 'INVALID';
   maxDepth: number;
+  /** The graph as it was then; undefined: now. */
+  asOf?: Date;
 }
 
 /** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */

@@ -1,3 +1,4 @@
+import type { JobState } from '../domain/job-history.js';
 import type { JobRecord } from '../domain/job.js';
 import type { LineageRow } from '../domain/lineage.js';
 import type { Metrics, StoreOperation } from '../domain/ports/metrics.js';
@@ -105,5 +106,9 @@ export class TimedStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.timed('lineage', () => this.store.lineage(query));
+  }
+
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    return this.timed('statesAsOf', () => this.store.statesAsOf(jobIds, asOf));
   }
 }

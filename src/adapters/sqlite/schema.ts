@@ -200,8 +200,28 @@ DROP INDEX jobs_by_cache_key;
 CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cache_salt, completed_at, job_id);
 `;
 
+/**
+ * Version 8, history (issue #16 item 1, domain/job-history.ts): every write
+ * of a record appends its new state, at the write's time, in the write's
+ * transaction; the as-of reads take, per job, the latest entry at or before
+ * their time through the primary key (job_id, at, seq), seq ordering the
+ * entries of one time as written. Nothing else reads it. Rows written
+ * before hold no history (nothing to backfill: their earlier states were
+ * never kept); statesAsOf answers their current state for every time since
+ * their creation.
+ */
+const MIGRATION_V8 = `
+CREATE TABLE job_history (
+  job_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (job_id, at, seq)
+) STRICT, WITHOUT ROWID;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7, MIGRATION_V8];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

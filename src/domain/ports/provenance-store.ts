@@ -1,3 +1,4 @@
+import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
 
@@ -118,6 +119,22 @@ export interface ProvenanceStore {
    * the answer (LineageQuery.nearest).
    */
   lineage(query: LineageQuery): Promise<LineageRow[]>;
+
+  /**
+   * Of jobIds, the jobs created at or before asOf, each with its state then
+   * (domain/job-history.ts): that of its latest history entry at or before
+   * asOf, or null when the job has no history entry (a record written
+   * before the store kept history: its current state stands for every
+   * time since its creation). Jobs created later, or unknown, are absent.
+   *
+   * Every write that changes a record (insertJobs, replaceJob(s),
+   * markStale) appends the new state to the history, in the write's
+   * transaction where the store has them (MongoDB adapter: right after the
+   * write). An insert's entry is at the record's createdAt, a replacement's
+   * at its updatedAt, markStale's at now. Reads other than this one never
+   * touch the history.
+   */
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>>;
 }
 
 export interface StoreLoading {

@@ -44,6 +44,7 @@ function streamLineage(call: ServerWritableStream<StreamLineageRequest, StreamLi
           maxDepth: request.maxDepth,
           resumeToken: request.resumeToken,
           maxMessageNodes: request.maxMessageNodes,
+          asOf: request.asOf,
         }),
       audited: rootOnly,
     })

@@ -31,6 +31,7 @@ export function lineageHandlers(
           maxDepth: request.maxDepth,
           maxNodes: request.maxNodes,
           view,
+          asOf: request.asOf,
         });
         return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
       },
@@ -44,6 +45,7 @@ export function lineageHandlers(
           transitive: request.transitive,
           pageSize: request.pageSize,
           pageToken: request.pageToken || undefined,
+          asOf: request.asOf,
         });
         return {
           dependents: page.dependents.map((d) => ({ job: 'job' in d ? toJobMessage(d.job) : restrictedJob(d.restrictedJobId), depth: d.depth })),
@@ -63,6 +65,7 @@ export function lineageHandlers(
           jobId: request.jobId,
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
+          asOf: request.asOf,
         });
         const summary = {
           truncated: lineage.truncation.length > 0,

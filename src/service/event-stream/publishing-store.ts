@@ -1,3 +1,4 @@
+import type { JobState } from '../../domain/job-history.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
@@ -98,6 +99,10 @@ export class PublishingStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.store.lineage(query);
+  }
+
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    return this.store.statesAsOf(jobIds, asOf);
   }
 
   markStale(jobIds: readonly string[], now: Date): Promise<number> {

@@ -106,16 +106,18 @@ class Dependent(_message.Message):
     def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class ExportProvenanceGraphRequest(_message.Message):
-    __slots__ = ["direction", "format", "job_id", "max_depth"]
+    __slots__ = ["as_of", "direction", "format", "job_id", "max_depth"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     format: GraphFormat
     job_id: str
     max_depth: int
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportProvenanceGraphResponse(_message.Message):
     __slots__ = ["content", "content_type", "edges", "format", "hidden_node_count", "jobs", "truncated", "truncation_reasons"]
@@ -138,24 +140,28 @@ class ExportProvenanceGraphResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., content: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ["job_id"]
+    __slots__ = ["as_of", "job_id"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetLineageRequest(_message.Message):
-    __slots__ = ["direction", "job_id", "max_depth", "max_nodes", "view"]
+    __slots__ = ["as_of", "direction", "job_id", "max_depth", "max_nodes", "view"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_NODES_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     job_id: str
     max_depth: int
     max_nodes: int
     view: _lineage_pb2.LineageView
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetLineageResponse(_message.Message):
     __slots__ = ["ancestor_depth", "compact", "descendant_depth", "edges", "hidden_node_count", "nodes", "root", "truncated", "truncation_reasons"]
@@ -260,16 +266,18 @@ class ListAuditEventsResponse(_message.Message):
     def __init__(self, audit_events: _Optional[_Iterable[_Union[_audit_pb2.AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListDependentsRequest(_message.Message):
-    __slots__ = ["job_id", "page_size", "page_token", "transitive"]
+    __slots__ = ["as_of", "job_id", "page_size", "page_token", "transitive"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TRANSITIVE_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     job_id: str
     page_size: int
     page_token: str
     transitive: bool
-    def __init__(self, job_id: _Optional[str] = ..., transitive: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., transitive: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListDependentsResponse(_message.Message):
     __slots__ = ["dependents", "hidden_node_count", "next_page_token", "truncated"]
@@ -415,18 +423,20 @@ class RerunJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class StreamLineageRequest(_message.Message):
-    __slots__ = ["direction", "job_id", "max_depth", "max_message_nodes", "resume_token"]
+    __slots__ = ["as_of", "direction", "job_id", "max_depth", "max_message_nodes", "resume_token"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_NODES_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     job_id: str
     max_depth: int
     max_message_nodes: int
     resume_token: str
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StreamLineageResponse(_message.Message):
     __slots__ = ["edges", "last", "nodes", "resume_token", "root", "truncated", "truncation_reasons"]

@@ -352,6 +352,15 @@ export interface BatchRecordJobsResult {
 export interface GetJobRequest {
   /** Id of the job; required. */
   jobId: string;
+  /**
+   * As of that time: the job as it was then (docs/api.md, "As of a
+   * time"): a job created later is NOT_FOUND, and the job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Request of ListJobs. */
@@ -402,6 +411,16 @@ export interface GetLineageRequest {
   maxNodes: number;
   /** How much of each node to return; unspecified means BASIC. */
   view: LineageView;
+  /**
+   * As of that time: the lineage as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Response of GetLineage. */
@@ -459,6 +478,16 @@ export interface StreamLineageRequest {
    * negative values are INVALID_ARGUMENT. It may change between resumes.
    */
   maxMessageNodes: number;
+  /**
+   * As of that time: the lineage as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND. A resume token is bound to as_of.
+   */
+  asOf?: Date | undefined;
 }
 
 /**
@@ -513,6 +542,17 @@ export interface ListDependentsRequest {
   pageSize: number;
   /** next_page_token of a previous call with the same job_id and transitive. */
   pageToken: string;
+  /**
+   * As of that time: the dependents as they were then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A job_id created later is NOT_FOUND. A page token is bound to as_of:
+   * used with another, INVALID_ARGUMENT.
+   */
+  asOf?: Date | undefined;
 }
 
 /** One dependent of a job. */
@@ -554,6 +594,16 @@ export interface ExportProvenanceGraphRequest {
   maxDepth: number;
   /** The document format; unspecified means NATIVE. */
   format: GraphFormat;
+  /**
+   * As of that time: the graph as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Response of ExportProvenanceGraph. */
@@ -1691,13 +1741,16 @@ export const BatchRecordJobsResult: MessageFns<BatchRecordJobsResult> = {
 };
 
 function createBaseGetJobRequest(): GetJobRequest {
-  return { jobId: "" };
+  return { jobId: "", asOf: undefined };
 }
 
 export const GetJobRequest: MessageFns<GetJobRequest> = {
   encode(message: GetJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.jobId !== "") {
       writer.uint32(10).string(message.jobId);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1723,6 +1776,14 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1742,6 +1803,11 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -1749,6 +1815,9 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
     const obj: any = {};
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
+    }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
     }
     return obj;
   },
@@ -1759,6 +1828,7 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetJobRequest>, I>>(object: I): GetJobRequest {
     const message = createBaseGetJobRequest();
     message.jobId = object.jobId ?? "";
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -1962,7 +2032,7 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
 };
 
 function createBaseGetLineageRequest(): GetLineageRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, maxNodes: 0, view: 0 };
+  return { jobId: "", direction: 0, maxDepth: 0, maxNodes: 0, view: 0, asOf: undefined };
 }
 
 export const GetLineageRequest: MessageFns<GetLineageRequest> = {
@@ -1981,6 +2051,9 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     }
     if (message.view !== 0) {
       writer.uint32(40).int32(message.view);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2038,6 +2111,14 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
             message.view = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2069,6 +2150,11 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
         ? globalThis.Number(object.max_nodes)
         : 0,
       view: isSet(object.view) ? lineageViewFromJSON(object.view) : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -2089,6 +2175,9 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     if (message.view !== 0) {
       obj.view = lineageViewToJSON(message.view);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -2102,6 +2191,7 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     message.maxDepth = object.maxDepth ?? 0;
     message.maxNodes = object.maxNodes ?? 0;
     message.view = object.view ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -2348,7 +2438,7 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
 };
 
 function createBaseStreamLineageRequest(): StreamLineageRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, resumeToken: "", maxMessageNodes: 0 };
+  return { jobId: "", direction: 0, maxDepth: 0, resumeToken: "", maxMessageNodes: 0, asOf: undefined };
 }
 
 export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
@@ -2367,6 +2457,9 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     }
     if (message.maxMessageNodes !== 0) {
       writer.uint32(40).int32(message.maxMessageNodes);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2424,6 +2517,14 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
             message.maxMessageNodes = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2459,6 +2560,11 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
         : isSet(object.max_message_nodes)
         ? globalThis.Number(object.max_message_nodes)
         : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -2479,6 +2585,9 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     if (message.maxMessageNodes !== 0) {
       obj.maxMessageNodes = Math.round(message.maxMessageNodes);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -2492,6 +2601,7 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     message.maxDepth = object.maxDepth ?? 0;
     message.resumeToken = object.resumeToken ?? "";
     message.maxMessageNodes = object.maxMessageNodes ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -2694,7 +2804,7 @@ export const StreamLineageResponse: MessageFns<StreamLineageResponse> = {
 };
 
 function createBaseListDependentsRequest(): ListDependentsRequest {
-  return { jobId: "", transitive: false, pageSize: 0, pageToken: "" };
+  return { jobId: "", transitive: false, pageSize: 0, pageToken: "", asOf: undefined };
 }
 
 export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
@@ -2710,6 +2820,9 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2759,6 +2872,14 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2789,6 +2910,11 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -2806,6 +2932,9 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -2818,6 +2947,7 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     message.transitive = object.transitive ?? false;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -3035,7 +3165,7 @@ export const ListDependentsResponse: MessageFns<ListDependentsResponse> = {
 };
 
 function createBaseExportProvenanceGraphRequest(): ExportProvenanceGraphRequest {
-  return { jobId: "", direction: 0, maxDepth: 0, format: 0 };
+  return { jobId: "", direction: 0, maxDepth: 0, format: 0, asOf: undefined };
 }
 
 export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphRequest> = {
@@ -3051,6 +3181,9 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     }
     if (message.format !== 0) {
       writer.uint32(32).int32(message.format);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3100,6 +3233,14 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
             message.format = reader.int32() as any;
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3126,6 +3267,11 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
         ? globalThis.Number(object.max_depth)
         : 0,
       format: isSet(object.format) ? graphFormatFromJSON(object.format) : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -3143,6 +3289,9 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     if (message.format !== 0) {
       obj.format = graphFormatToJSON(message.format);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -3155,6 +3304,7 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     message.direction = object.direction ?? 0;
     message.maxDepth = object.maxDepth ?? 0;
     message.format = object.format ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
