@@ -30,6 +30,9 @@ import { InsertTurns, type Decision } from './insert-turns.js';
 
 const COLLECTION = 'jobs';
 const HISTORY_COLLECTION = 'job_history';
+/** The _id of the entry that says the jobs of a database older than history got theirs (no job id has a NUL). */
+const HISTORY_BACKFILLED = '\u0000backfilled';
+const HISTORY_BACKFILL_BATCH = 1000;
 /** More jobs than any lineage returns (PROVENANCE_MAX_LINEAGE_NODES is at most 10,000,000): the server's 16 MiB reply limit is what bounds a batch. */
 const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
@@ -95,7 +98,9 @@ export class MongoProvenanceStore implements ProvenanceStore {
       // statesAsOf: a job's entries up to a time.
       await history.createIndexes([{ key: { jobId: 1, at: 1 } }]);
       const turns = await InsertTurns.open(client.db(options.database), options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS);
-      return new MongoProvenanceStore(client, collection, history, turns);
+      const store = new MongoProvenanceStore(client, collection, history, turns);
+      await store.backfillHistory();
+      return store;
     } catch (error) {
       await client.close();
       throw translateDriverError(error);
@@ -342,6 +347,32 @@ export class MongoProvenanceStore implements ProvenanceStore {
       }
       return states;
     });
+  }
+
+  /**
+   * Once per database: gives every job one entry at its creation, of its
+   * state now, so that a database of a build before history answers as of
+   * any time since (its earlier states were never kept: docs/decisions.md,
+   * "As of a time"). A marker entry says it was done; a process stopped
+   * before it is done does it again (entries already written stay as they
+   * are). On a new database, one read that finds no job.
+   */
+  private async backfillHistory(): Promise<void> {
+    if ((await this.history.countDocuments({ _id: HISTORY_BACKFILLED }, { limit: 1 })) > 0) return;
+    let batch: JobHistoryEntry[] = [];
+    for await (const document of this.jobs.aggregate<JobDocument>([{ $project: { ...STATE_FIELDS, createdAt: 1 } }])) {
+      batch.push({ jobId: document._id, at: document.createdAt, state: stateOf(fromDocument(document)) });
+      if (batch.length === HISTORY_BACKFILL_BATCH) {
+        await this.appendHistory(batch);
+        batch = [];
+      }
+    }
+    await this.appendHistory(batch);
+    try {
+      await this.history.insertOne({ _id: HISTORY_BACKFILLED, jobId: '', at: new Date(0), order: 0, state: '' });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
   }
 
   /**

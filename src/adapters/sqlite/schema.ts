@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { encodeJobState, stateOf } from '../../domain/job-history.js';
+import { decodeRecord } from './record-json.js';
 
 /**
  * jobs: one row per record. `doc` holds the whole record (record-json.ts);
@@ -206,9 +208,8 @@ CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cac
  * transaction; the as-of reads take, per job, the latest entry at or before
  * their time through the primary key (job_id, at, seq), seq ordering the
  * entries of one time as written. Nothing else reads it. Rows written
- * before hold no history (nothing to backfill: their earlier states were
- * never kept); statesAsOf answers their current state for every time since
- * their creation.
+ * before get one entry, at their creation, of the state they have now:
+ * their earlier states were never kept (docs/decisions.md, "As of a time").
  */
 const MIGRATION_V8 = `
 CREATE TABLE job_history (
@@ -218,6 +219,7 @@ CREATE TABLE job_history (
   state TEXT NOT NULL,
   PRIMARY KEY (job_id, at, seq)
 ) STRICT, WITHOUT ROWID;
+INSERT INTO job_history (job_id, at, seq, state) SELECT job_id, created_at, 1, job_state_of(doc) FROM jobs;
 `;
 
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
@@ -232,6 +234,7 @@ export function migrate(db: Database.Database): void {
   db.function('iso_to_millis', { deterministic: true, directOnly: true }, (iso: string | null) =>
     iso === null ? null : Date.parse(iso),
   );
+  db.function('job_state_of', { deterministic: true, directOnly: true }, (doc: string) => encodeJobState(stateOf(decodeRecord(doc))));
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {

@@ -123,9 +123,10 @@ export interface ProvenanceStore {
   /**
    * Of jobIds, the jobs created at or before asOf, each with its state then
    * (domain/job-history.ts): that of its latest history entry at or before
-   * asOf, or null when the job has no history entry (a record written
-   * before the store kept history: its current state stands for every
-   * time since its creation). Jobs created later, or unknown, are absent.
+   * asOf, or null when it has none (a record written before the store kept
+   * history, to which no entry was given when the store started keeping
+   * it: its current state stands for every time since its creation). Jobs
+   * created later, or unknown, are absent.
    *
    * Every write that changes a record (insertJobs, replaceJob(s),
    * markStale) appends the new state to the history, in the write's
