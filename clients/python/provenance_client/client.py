@@ -1,5 +1,6 @@
 """ProvenanceClient: channel, credentials and deadlines, and pythonic calls over the generated stub."""
 
+import datetime
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -65,18 +66,21 @@ class ProvenanceClient(Connected):
         """InvalidateCache: the job's output and its dependents' may no longer be reused (dry_run: only say which)."""
         return self._unary(self.stub.InvalidateCache, service.InvalidateCacheRequest(job_id=job_id, dry_run=dry_run))
 
-    def get_job(self, job_id: str) -> job_pb2.Job:
-        return self._unary(self.stub.GetJob, service.GetJobRequest(job_id=job_id))
+    def get_job(self, job_id: str, as_of: datetime.datetime | None = None) -> job_pb2.Job:
+        """GetJob; as_of: the job as it was then (naive datetimes are UTC)."""
+        return self._unary(self.stub.GetJob, get_job_request(job_id, as_of))
 
     def get_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0, view: str | int = "BASIC"
+        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0, view: str | int = "BASIC", as_of: datetime.datetime | None = None
     ) -> service.GetLineageResponse:
         """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC, FULL or COMPACT; 0 means the server's limit."""
-        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view))
+        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, as_of))
 
-    def get_lineage_graph(self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0) -> LineageGraph:
+    def get_lineage_graph(
+        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_nodes: int = 0, as_of: datetime.datetime | None = None
+    ) -> LineageGraph:
         """GetLineage in the COMPACT view, as a LineageGraph: the IDS view's nodes and edges, from far fewer bytes."""
-        return LineageGraph(self.get_lineage(job_id, direction, max_depth, max_nodes, view="COMPACT"))
+        return LineageGraph(self.get_lineage(job_id, direction, max_depth, max_nodes, view="COMPACT", as_of=as_of))
 
     def export_provenance_graph(self, job_id: str, **fields: Any) -> service.ExportProvenanceGraphResponse:
         """ExportProvenanceGraph: the job's lineage whole, or rendered (other fields of the request: direction, max_depth, format)."""
@@ -100,14 +104,14 @@ class ProvenanceClient(Connected):
         for page in self.list_jobs(filter, page_size):
             yield from page
 
-    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> Iterator[service.ListDependentsResponse]:
+    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> Iterator[service.ListDependentsResponse]:
         """ListDependents: yields each page as the ListDependentsResponse (dependents, truncated, hidden_node_count)."""
-        request = service.ListDependentsRequest(job_id=job_id, transitive=transitive, page_size=page_size)
+        request = list_dependents_request(job_id, transitive, page_size, as_of)
         return self._pages(self.stub.ListDependents, request)
 
-    def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> Iterator[service.Dependent]:
+    def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> Iterator[service.Dependent]:
         """ListDependents: yields every Dependent across the pages."""
-        for page in self.list_dependents(job_id, transitive, page_size):
+        for page in self.list_dependents(job_id, transitive, page_size, as_of):
             yield from page.dependents
 
     def list_audit_events(self, filter: str | None = None, page_size: int = 0) -> Iterator[list[audit_pb2.AuditEvent]]:
@@ -121,7 +125,13 @@ class ProvenanceClient(Connected):
             yield from page
 
     def stream_lineage(
-        self, job_id: str, direction: str | int = "BOTH", max_depth: int = 0, max_message_nodes: int = 0, resume_token: str = ""
+        self,
+        job_id: str,
+        direction: str | int = "BOTH",
+        max_depth: int = 0,
+        max_message_nodes: int = 0,
+        resume_token: str = "",
+        as_of: datetime.datetime | None = None,
     ) -> Iterator[service.StreamLineageResponse]:
         """StreamLineage: the lineage nearest first, in messages of at most max_message_nodes nodes (0: the server's 1,000).
 
@@ -131,7 +141,7 @@ class ProvenanceClient(Connected):
         message. resume_token starts after a message an earlier iteration
         processed. The client's timeout is the deadline of each call.
         """
-        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token)
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, as_of)
         failed_in_a_row = 0
         while True:
             call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)
@@ -192,17 +202,33 @@ class ProvenanceClient(Connected):
             request.page_token = page.next_page_token
 
 
-def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int) -> service.GetLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view)
+def as_of_field(as_of: datetime.datetime | None) -> dict[str, Any]:
+    """The as_of field of a request (the answer as it was then; naive datetimes are UTC), or none."""
+    return {} if as_of is None else dict(as_of=as_of)
+
+
+def get_job_request(job_id: str, as_of: datetime.datetime | None) -> service.GetJobRequest:
+    return build_request("get_job()", service.GetJobRequest, dict(job_id=job_id, **as_of_field(as_of)))
+
+
+def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int, as_of: datetime.datetime | None = None) -> service.GetLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view, **as_of_field(as_of))
     return build_request("get_lineage()", service.GetLineageRequest, fields)
+
+
+def list_dependents_request(job_id: str, transitive: bool, page_size: int, as_of: datetime.datetime | None) -> service.ListDependentsRequest:
+    fields = dict(job_id=job_id, transitive=transitive, page_size=page_size, **as_of_field(as_of))
+    return build_request("list_dependents()", service.ListDependentsRequest, fields)
 
 
 #: How many times in a row a lineage stream is resumed without receiving a message before its failure is raised.
 LINEAGE_STREAM_ATTEMPTS = 3
 
 
-def stream_lineage_request(job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str) -> service.StreamLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token)
+def stream_lineage_request(
+    job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str, as_of: datetime.datetime | None = None
+) -> service.StreamLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token, **as_of_field(as_of))
     return build_request("stream_lineage()", service.StreamLineageRequest, fields)
 
 
