@@ -5,11 +5,11 @@ import type { CacheState, JobError, JobRecord, JobStatus } from './job.js';
  * The part of a record that changes after its insert, as the stores' history
  * keeps it (docs/decisions.md, "As of a time"): everything but what a job
  * is (type, payload, provider, parents, tenant, owner, creation), which
- * never changes, the outbox, and the readers: who may see a job is decided
- * by its current readers, at any time asked for. The result's output is not kept again: a
- * result is written once, with the terminal SUCCEEDED status, and never
- * changes after, so the current record's output is the output of every
- * state that has the result.
+ * never changes, the outbox, and the readers (who may see a job is decided
+ * by its current readers, whatever the time asked for). The result's output
+ * is not kept again: a result is written once, with the terminal SUCCEEDED
+ * status, and never changes after, so the current record's output is the
+ * output of every state that has the result.
  */
 export interface JobState {
   status: JobStatus;

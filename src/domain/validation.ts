@@ -37,11 +37,11 @@ const MAX_FIELD_PATH = 256;
 /** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
 export const MAX_JSON_DEPTH = 64;
 
-/** Collects the violations of one request; field paths use the proto field names. */
 /** 0001-01-01T00:00:00Z (Date.UTC reads years below 100 as 19xx). */
 const MIN_TIMESTAMP_MS = -62_135_596_800_000;
 const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+/** Collects the violations of one request; field paths use the proto field names. */
 export class Violations {
   readonly list: FieldViolation[] = [];
 

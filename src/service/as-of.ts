@@ -22,10 +22,7 @@ export async function jobAsOf(deps: ServiceDependencies, job: JobRecord, asOf: D
 /** Of the rows of a walk, those of the jobs created by asOf, with their type, status, cache state and record (whichever the projection has) as they were. */
 export async function rowsAsOf(deps: ServiceDependencies, rows: readonly LineageRow[], asOf: Date): Promise<LineageRow[]> {
   if (rows.length === 0) return [];
-  const states = await deps.store.statesAsOf(
-    rows.map((row) => row.jobId),
-    asOf,
-  );
+  const states = await deps.store.statesAsOf(rows.map((row) => row.jobId), asOf);
   const kept: LineageRow[] = [];
   for (const row of rows) {
     if (!states.has(row.jobId)) continue;
