@@ -210,6 +210,8 @@ CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cac
  * entries of one time as written. Nothing else reads it. Rows written
  * before get one entry, at their creation, of the state they have now:
  * their earlier states were never kept (docs/decisions.md, "As of a time").
+ * The payload and output, which no state holds and which may be large, are
+ * left out before the document is parsed.
  */
 const MIGRATION_V8 = `
 CREATE TABLE job_history (
@@ -219,7 +221,8 @@ CREATE TABLE job_history (
   state TEXT NOT NULL,
   PRIMARY KEY (job_id, at, seq)
 ) STRICT, WITHOUT ROWID;
-INSERT INTO job_history (job_id, at, seq, state) SELECT job_id, created_at, 1, job_state_of(doc) FROM jobs;
+INSERT INTO job_history (job_id, at, seq, state)
+  SELECT job_id, created_at, 1, job_state_of(json_remove(doc, '$.payload', '$.result.output')) FROM jobs;
 `;
 
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
