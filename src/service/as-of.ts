@@ -1,7 +1,7 @@
-import { jobNotFound } from '../domain/errors.js';
+import { failedPrecondition, jobName, jobNotFound, type ProvenanceError } from '../domain/errors.js';
 import { recordAsOf } from '../domain/job-history.js';
 import type { JobRecord } from '../domain/job.js';
-import type { LineageRow } from '../domain/lineage.js';
+import type { LineageDirection, LineageRow } from '../domain/lineage.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
 /**
@@ -10,6 +10,19 @@ import type { ServiceDependencies } from './provenance-service.js';
  * one call. Who may see a job is decided by its current record, never by a
  * state of the past: the rows keep their current tenant and readers.
  */
+
+/**
+ * How many times PROVENANCE_MAX_LINEAGE_NODES jobs of today's graph an as-of
+ * walk reads at most, per direction: the store cannot cut it to the nearest
+ * jobs (jobs created later may be among them), so this bounds what it reads.
+ */
+export const AS_OF_WALK_FACTOR = 4;
+
+/** A lineage too large today, within the depth asked for, to be walked as of a time (AS_OF_WALK_FACTOR). */
+export function asOfLineageTooLarge(rootId: string, direction: LineageDirection, readLimit: number): ProvenanceError {
+  const description = `the ${direction.toLowerCase()} of job ${rootId} within max_depth + 1 are more than ${readLimit} jobs today (${AS_OF_WALK_FACTOR} × PROVENANCE_MAX_LINEAGE_NODES): as of a time, ask for a smaller max_depth`;
+  return failedPrecondition(description, 'AS_OF_LINEAGE_TOO_LARGE', [{ type: 'AS_OF_LINEAGE_TOO_LARGE', subject: jobName(rootId), description }]);
+}
 
 /** The job as it was at asOf; NOT_FOUND, as for a job that does not exist, when it was created after. */
 export async function jobAsOf(deps: ServiceDependencies, job: JobRecord, asOf: Date): Promise<JobRecord> {

@@ -18,7 +18,7 @@ import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
-import { jobAsOf, rowsAsOf } from './as-of.js';
+import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
@@ -78,7 +78,8 @@ function capped(requested: number, maximum: number): number {
  * children, so every job on a path between two jobs created by then was
  * created by then too: the shortest depths stay those of the present graph.
  * The store may not cut the walk to the nearest jobs, since jobs created
- * later may be among them: buildLineage cuts after the filter.
+ * later may be among them: buildLineage cuts after the filter, and a walk
+ * of more than AS_OF_WALK_FACTOR × the configured node limit is refused.
  */
 async function walk(
   deps: ServiceDependencies,
@@ -92,7 +93,11 @@ async function walk(
     if (!directions.includes(direction)) return undefined;
     const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection };
     if (!asOf) return deps.store.lineage({ ...lineageQuery, nearest: limits.maxNodes + 1 });
-    return rowsAsOf(deps, await deps.store.lineage(lineageQuery), asOf);
+    // More rows than asked for as nearest: the walk found more jobs than that (LineageQuery.nearest).
+    const readLimit = AS_OF_WALK_FACTOR * deps.limits.maxLineageNodes;
+    const rows = await deps.store.lineage({ ...lineageQuery, nearest: readLimit });
+    if (rows.length > readLimit) throw asOfLineageTooLarge(root.jobId, direction, readLimit);
+    return rowsAsOf(deps, rows, asOf);
   };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.

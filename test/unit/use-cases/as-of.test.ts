@@ -144,6 +144,27 @@ describe('use cases: as of a time', () => {
         ]);
       });
 
+      it('refuses an as-of walk of more than 4 × PROVENANCE_MAX_LINEAGE_NODES jobs of today\'s graph, and answers one of that many', async () => {
+        const small = memoryService({ store: open(), limits: { maxLineageNodes: 2 } });
+        try {
+          await small.service.recordJob(alice, recordJobCommand({ jobId: 'hub' }));
+          for (let i = 0; i < 8; i++) await small.service.recordJob(alice, recordJobCommand({ jobId: `spoke-${i}`, parentIds: ['hub'] }));
+          const asOf = small.clock.advance(1000);
+          const command = { jobId: 'hub', directions: ['DESCENDANTS' as const], maxDepth: 0, maxNodes: 0, view: 'IDS' as const, asOf };
+          const answer = await small.service.getLineage(alice, command);
+          expect([answer.nodes.length, answer.truncation]).to.deep.equal([2, ['MAX_NODES']]);
+          await small.service.recordJob(alice, recordJobCommand({ jobId: 'spoke-8', parentIds: ['hub'] }));
+          const error = failure(await rejection(small.service.getLineage(alice, command)));
+          expect([error.code, error.reason]).to.deep.equal(['FAILED_PRECONDITION', 'AS_OF_LINEAGE_TOO_LARGE']);
+          const dependents = small.service.listDependents(alice, { jobId: 'hub', transitive: false, pageSize: 0, asOf });
+          expect(failure(await rejection(dependents)).code).to.equal('FAILED_PRECONDITION');
+          // Without as_of, the walk is cut to the nearest in the store, as ever.
+          expect((await small.service.getLineage(alice, { ...command, asOf: undefined })).nodes).to.have.length(2);
+        } finally {
+          await small.close();
+        }
+      });
+
       it('refuses an as_of outside the Timestamp range with a field violation, before reading anything', async () => {
         for (const asOf of [new Date(Number.NaN), new Date(Date.UTC(10000, 0, 1)), new Date(-62_135_596_800_001)]) {
           const calls = [
