@@ -66,6 +66,8 @@ export interface StreamLineageCommand extends LineageShaping {
   resumeToken: string;
   /** 0: LINEAGE_STREAM_SLICE_NODES. */
   maxMessageNodes: number;
+  /** The lineage as it was then (docs/decisions.md, "As of a time"); undefined: now. */
+  asOf?: Date;
 }
 
 export interface LineageCommand extends LineageShaping {
@@ -77,11 +79,15 @@ export interface LineageCommand extends LineageShaping {
   /** 0: the configured maximum. */
   maxNodes: number;
   view: LineageView | 'INVALID';
+  /** The lineage as it was then (docs/decisions.md, "As of a time"); undefined: now. */
+  asOf?: Date;
 }
 
 export interface ListDependentsCommand extends PageRequest {
   jobId: string;
   transitive: boolean;
+  /** The dependents as they were then; undefined: now. */
+  asOf?: Date;
 }
 
 export interface SubmitJobCommand {

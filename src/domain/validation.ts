@@ -39,6 +39,10 @@ const MAX_FIELD_PATH = 256;
 /** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
 export const MAX_JSON_DEPTH = 64;
 
+/** 0001-01-01T00:00:00Z (Date.UTC reads years below 100 as 19xx). */
+const MIN_TIMESTAMP_MS = -62_135_596_800_000;
+const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Collects the violations of one request; field paths use the proto field names. */
 export class Violations {
   readonly list: FieldViolation[] = [];
@@ -108,6 +112,13 @@ export class Violations {
 
   time(field: string, value: Date | undefined): void {
     if (value !== undefined && Number.isNaN(value.getTime())) this.add(field, 'is not a valid time');
+  }
+
+  /** A google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+  timestamp(field: string, value: Date | undefined): void {
+    if (value === undefined) return;
+    const ms = value.getTime();
+    if (Number.isNaN(ms) || ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) this.add(field, 'must be a valid time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z');
   }
 
   nonNegative(field: string, value: number): void {

@@ -1,5 +1,6 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { invalidArgument } from '../domain/errors.js';
+import type { RequestFieldProblem } from './request-fields.js';
 
 /**
  * grpc-js answers a request it cannot decode with INTERNAL. Such a request
@@ -11,10 +12,13 @@ import { invalidArgument } from '../domain/errors.js';
  * (request-fields.ts says why).
  */
 export class UndecodableRequest {
-  constructor(readonly description: string) {}
+  constructor(
+    readonly description: string,
+    readonly field = 'request',
+  ) {}
 
   toError() {
-    return invalidArgument([{ field: 'request', description: this.description }]);
+    return invalidArgument([{ field: this.field, description: this.description }]);
   }
 }
 
@@ -23,11 +27,14 @@ export interface DecodingLimits {
   maxFields: number;
   /** The field counter of each method's requests, by method path. */
   fieldCounters: ReadonlyMap<string, (bytes: Uint8Array, limit: number) => number>;
+  /** The check of the Timestamp fields of each method's requests that has some, by method path (request-fields.ts). */
+  timestampChecks: ReadonlyMap<string, (bytes: Uint8Array) => RequestFieldProblem | undefined>;
 }
 
 export function decodingFailuresAsValues<S extends ServiceDefinition>(definition: S, limits: DecodingLimits): S {
   const methods = Object.entries(definition).map(([name, method]) => {
     const countFields = limits.fieldCounters.get(method.path);
+    const checkTimestamps = limits.timestampChecks.get(method.path);
     return [
       name,
       {
@@ -36,6 +43,8 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
           if (countFields && countFields(bytes, limits.maxFields) > limits.maxFields) {
             return new UndecodableRequest(`holds more than ${limits.maxFields} fields, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS): send it in smaller parts`);
           }
+          const timestampProblem = checkTimestamps?.(bytes);
+          if (timestampProblem) return new UndecodableRequest(timestampProblem.description, timestampProblem.field);
           try {
             return method.requestDeserialize(bytes);
           } catch (error) {

@@ -78,3 +78,69 @@ function countFields(bytes: Uint8Array, root: Shape, limit: number): number {
   }
   return count;
 }
+
+/** The range of a google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+const MAX_TIMESTAMP_NANOS = 999_999_999;
+
+/** What is wrong with a field of a request, as a field violation. */
+export interface RequestFieldProblem {
+  field: string;
+  description: string;
+}
+
+/**
+ * For each method path whose request has top-level google.protobuf.Timestamp
+ * fields, a check of those fields on the wire: the decoder turns a Timestamp
+ * into a Date, which would silently carry nanos out of range into the
+ * seconds; such a Timestamp, or one out of its range, is the caller's error
+ * (the field's violation), not a time.
+ */
+export function requestTimestampChecks(descriptorSet: Uint8Array): Map<string, (bytes: Uint8Array) => RequestFieldProblem | undefined> {
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
+  const checks = new Map<string, (bytes: Uint8Array) => RequestFieldProblem | undefined>();
+  for (const file of registry.files) {
+    for (const service of file.services) {
+      for (const method of service.methods) {
+        const timestamps = new Map(
+          method.input.fields
+            .filter((field) => field.fieldKind === 'message' && field.message.typeName === 'google.protobuf.Timestamp')
+            .map((field) => [field.number, field.name]),
+        );
+        if (timestamps.size > 0) checks.set(`/${service.typeName}/${method.name}`, (bytes) => invalidTimestamp(bytes, timestamps));
+      }
+    }
+  }
+  return checks;
+}
+
+function invalidTimestamp(bytes: Uint8Array, timestamps: ReadonlyMap<number, string>): RequestFieldProblem | undefined {
+  const reader = new BinaryReader(bytes);
+  try {
+    while (reader.pos < bytes.length) {
+      const [number, wireType] = reader.tag();
+      const field = timestamps.get(number);
+      if (field === undefined || wireType !== WireType.LengthDelimited) {
+        reader.skip(wireType, number);
+        continue;
+      }
+      const end = reader.uint32() + reader.pos;
+      let seconds = 0n;
+      let nanos = 0;
+      while (reader.pos < end) {
+        const [part, partType] = reader.tag();
+        if (part === 1 && partType === WireType.Varint) seconds = BigInt(reader.int64());
+        else if (part === 2 && partType === WireType.Varint) nanos = reader.int32();
+        else reader.skip(partType, part);
+      }
+      if (nanos < 0 || nanos > MAX_TIMESTAMP_NANOS) return { field, description: `nanos must be from 0 to ${MAX_TIMESTAMP_NANOS}, not ${nanos}` };
+      if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) {
+        return { field, description: 'must be a valid time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z' };
+      }
+    }
+  } catch {
+    // Malformed: the decoder's error is the one to give.
+  }
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { ServingHealth } from './health.js';
 import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import * as provenanceApi from './provenance-api.js';
 import { createReflection } from './reflection.js';
-import { requestFieldCounters } from './request-fields.js';
+import { requestFieldCounters, requestTimestampChecks } from './request-fields.js';
 import { keepProtoKeysInStructs } from './struct-keys.js';
 
 export interface GrpcServerOptions {
@@ -42,7 +42,8 @@ export async function startGrpcServer(options: GrpcServerOptions, context: CallD
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(readFileSync(DESCRIPTOR_SET_PATH)) };
+  const descriptorSet = readFileSync(DESCRIPTOR_SET_PATH);
+  const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(descriptorSet), timestampChecks: requestTimestampChecks(descriptorSet) };
   provenanceApi.addToServer(server, { ...context, decoding });
   const health = new ServingHealth(() => context.service.isReady(), () => context.service.backgroundLoad());
   health.implementation.addToServer(server);

@@ -7,6 +7,7 @@ import { parseJobFilter } from '../domain/job-filter.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
+import { jobAsOf } from './as-of.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import { viewJob, viewJobs } from './views.js';
 
@@ -19,9 +20,14 @@ export async function readableJob(deps: ServiceDependencies, principal: Principa
   return readable(principal, jobId!, job);
 }
 
-/** GetJob: the job as the caller may see it. */
-export async function getJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined): Promise<JobView> {
-  return viewJob(deps, principal, await readableJob(deps, principal, jobId));
+/** GetJob: the job as the caller may see it; with asOf, as it was then (NOT_FOUND if created after). */
+export async function getJob(deps: ServiceDependencies, principal: Principal, jobId: string | undefined, asOf?: Date): Promise<JobView> {
+  const v = new Violations();
+  v.jobId('job_id', jobId, true);
+  v.timestamp('as_of', asOf);
+  if (v.list.length > 0) throw invalidArgument(v.list);
+  const job = await readableJob(deps, principal, jobId);
+  return viewJob(deps, principal, asOf ? await jobAsOf(deps, job, asOf) : job);
 }
 
 export interface JobPage {

@@ -22,6 +22,7 @@ import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
+import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
@@ -39,13 +40,14 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_nodes', command.maxNodes);
   validateShaping(v, command);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const shaping = lineageShaping(deps, principal, command);
-  const root = await readableJob(deps, principal, command.jobId);
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
   const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
     maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
     maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
-  }, shaping);
+  }, shaping, command.asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -60,6 +62,12 @@ async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage
   return viewer.lineage(lineage, await knownJobs(deps, named, rows));
 }
 
+/** The root the caller may read, as it was at asOf when given (NOT_FOUND if created after). */
+async function readableRoot(deps: ServiceDependencies, principal: Principal, jobId: string, asOf: Date | undefined): Promise<JobRecord> {
+  const root = await readableJob(deps, principal, jobId);
+  return asOf ? jobAsOf(deps, root, asOf) : root;
+}
+
 /** 0 means the configured maximum; larger requests are capped at it. */
 function capped(requested: number, maximum: number): number {
   return requested === 0 ? maximum : Math.min(requested, maximum);
@@ -70,6 +78,14 @@ function capped(requested: number, maximum: number): number {
  * buildLineage can tell whether the depth limit cut anything, and asking for
  * one node more than maxNodes (LineageQuery.nearest), so that it can tell
  * whether the node limit did.
+ *
+ * As of a time: the walk of the present graph, then the jobs created by then
+ * with their states then, in one history read. Parents exist before their
+ * children, so every job on a path between two jobs created by then was
+ * created by then too: the shortest depths stay those of the present graph.
+ * The store may not cut the walk to the nearest jobs, since jobs created
+ * later may be among them: buildLineage cuts after the filter, and a walk
+ * of more than AS_OF_WALK_FACTOR × the configured node limit is refused.
  */
 async function walk(
   deps: ServiceDependencies,
@@ -78,16 +94,24 @@ async function walk(
   projection: LineageProjection,
   limits: { maxDepth: number; maxNodes: number },
   shaping?: Shaping,
+  asOf?: Date,
 ): Promise<Lineage> {
   const selective = isSelective(shaping?.selection);
   // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
   const walked = selective && RICHNESS[shaping!.projection] > RICHNESS[projection] ? shaping!.projection : projection;
-  // A selection chooses among every job within maxDepth: the store may not cut the nearest ones first.
-  const nearest = selective ? undefined : limits.maxNodes + 1;
-  const query = (direction: LineageDirection) =>
-    directions.includes(direction)
-      ? deps.store.lineage({ rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked, ...(nearest ? { nearest } : {}) })
-      : undefined;
+  const query = async (direction: LineageDirection) => {
+    if (!directions.includes(direction)) return undefined;
+    const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked };
+    if (!asOf) {
+      // A selection chooses among every job within maxDepth: the store may not cut the nearest ones first.
+      return deps.store.lineage(selective ? lineageQuery : { ...lineageQuery, nearest: limits.maxNodes + 1 });
+    }
+    // More rows than asked for as nearest: the walk found more jobs than that (LineageQuery.nearest).
+    const readLimit = AS_OF_WALK_FACTOR * deps.limits.maxLineageNodes;
+    const rows = await deps.store.lineage({ ...lineageQuery, nearest: readLimit });
+    if (rows.length > readLimit) throw asOfLineageTooLarge(root.jobId, direction, readLimit);
+    return rowsAsOf(deps, rows, asOf);
+  };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
   const lineage = await inTurns(buildLineageInSteps(rootRow(root, walked), { ancestors, descendants }, limits, shaping?.selection));
@@ -178,6 +202,7 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
   v.nonNegative('max_depth', command.maxDepth);
   v.nonNegative('max_message_nodes', command.maxMessageNodes);
   validateShaping(v, command);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
   const shaping = lineageShaping(deps, principal, command);
   const directions = command.directions as LineageDirection[];
@@ -191,11 +216,12 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
     ...(command.filter ? { filter: command.filter, filterMode: shaping.selection.mode } : {}),
     ...(command.maxChildrenPerNode ? { maxChildrenPerNode: command.maxChildrenPerNode } : {}),
     ...(command.maxParentsPerNode ? { maxParentsPerNode: command.maxParentsPerNode } : {}),
+    ...asOfKey(command.asOf),
   };
   const resumeAfter = command.resumeToken ? streamPosition(decodePageToken(command.resumeToken, query, deps.secret, 'resume_token')) : undefined;
-  const root = await readableJob(deps, principal, command.jobId);
-  // A filter or a cap needs the whole walk (collapsed edges, kept children): that stream holds it, within the GetLineage limits.
-  if (isSelective(shaping.selection)) return shapedStream(deps, principal, { root, directions, command, shaping, query, resumeAfter });
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
+  // A filter or a cap needs the whole walk (collapsed edges, kept children), as as_of does (the states of then, read in bulk): that stream holds it, within the GetLineage limits.
+  if (isSelective(shaping.selection) || command.asOf) return shapedStream(deps, principal, { root, directions, command, shaping, query, resumeAfter });
   const viewer = viewerOf(deps, principal);
   const walk = new LineageStreamWalk({
     rootId: root.jobId,
@@ -249,7 +275,7 @@ interface ShapedStream {
 /** StreamLineage with a filter or a fan-out cap: the lineage walked and shaped whole, as GetLineage does, then sent in slices. */
 async function shapedStream(deps: ServiceDependencies, principal: Principal, stream: ShapedStream): Promise<AsyncIterable<LineageStreamMessage>> {
   const { root, directions, command, shaping, query, resumeAfter } = stream;
-  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping);
+  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping, command.asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
@@ -281,6 +307,11 @@ async function shapedStream(deps: ServiceDependencies, principal: Principal, str
   return messages();
 }
 
+/** What binds a page or resume token to its as_of: a token of another as_of (or none) is INVALID_ARGUMENT. */
+function asOfKey(asOf: Date | undefined): { asOf?: number } {
+  return asOf ? { asOf: asOf.getTime() } : {};
+}
+
 /** The node a resume token names, or INVALID_ARGUMENT. */
 function streamPosition(position: Record<string, unknown>): StreamPosition {
   const { depth, relation, jobId } = position;
@@ -302,31 +333,34 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   v.nonNegative('page_size', command.pageSize);
+  v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject };
+  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject, ...asOfKey(command.asOf) };
   const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
   if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
   const pageSize = effectivePageSize(command.pageSize);
-  const root = await readableJob(deps, principal, command.jobId);
+  const root = await readableRoot(deps, principal, command.jobId, command.asOf);
+  const { asOf } = command;
 
   let candidates: Array<{ jobId: string; depth: number }>;
   let truncated = false;
   let snapshotId: string | undefined;
   let records: Map<string, JobRecord>;
-  if (command.transitive) {
+  if (command.transitive || asOf) {
     // The walk of the sequence's first page when this process still holds it (docs/decisions.md, Lineage); else a walk now, kept for the next pages.
+    // As of a time, the children too come from a walk (of depth 1), whose jobs created later are left out before paging.
     const keptId = typeof position?.snapshot === 'string' ? position.snapshot : undefined;
     const kept = keptId === undefined ? undefined : deps.dependentsSnapshots.get(keptId);
-    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root);
+    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root, command.transitive, asOf);
     truncated = snapshot.truncated;
     candidates = [];
     for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.jobIds.length && candidates.length <= pageSize; i++) {
       candidates.push({ jobId: snapshot.jobIds[i]!, depth: snapshot.depths[i]! });
     }
     if (candidates.length > pageSize) snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
-    records = await pageRecords(deps, candidates.slice(0, pageSize));
+    records = await pageRecords(deps, candidates.slice(0, pageSize), asOf);
   } else {
     const children = await deps.store.listChildren(root.jobId, pageSize + 1, afterJobId || undefined);
     candidates = children.map((job) => ({ jobId: job.jobId, depth: 1 }));
@@ -353,13 +387,15 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
  * from a walk in the ids view: what each job is and who may read it is read
  * for the jobs of a page only.
  */
-async function walkDependents(deps: ServiceDependencies, root: JobRecord): Promise<DependentsSnapshot> {
-  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes });
+async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: Date | undefined): Promise<DependentsSnapshot> {
+  const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
+  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth, maxNodes: deps.limits.maxLineageNodes }, undefined, asOf);
   return {
     rootId: root.jobId,
     jobIds: lineage.nodes.map((node) => node.row.jobId),
     depths: lineage.nodes.map((node) => node.depth),
-    truncated: lineage.truncation.length > 0,
+    // Children only: grandchildren are not a cut.
+    truncated: lineage.truncation.some((reason) => transitive || reason === 'MAX_NODES'),
   };
 }
 
@@ -376,15 +412,19 @@ function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string):
   return low;
 }
 
-/** The whole records of a page's jobs, in one store read. */
-async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>): Promise<Map<string, JobRecord>> {
-  return new Map((await deps.store.getJobs(page.map((d) => d.jobId))).map((job) => [job.jobId, job]));
+/** The whole records of a page's jobs, in one store read (and one history read as of a time). */
+async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>, asOf: Date | undefined): Promise<Map<string, JobRecord>> {
+  const jobs = await deps.store.getJobs(page.map((d) => d.jobId));
+  const records = asOf ? (await rowsAsOf(deps, jobs.map((job) => ({ ...job, record: job })), asOf)).map((row) => row.record!) : jobs;
+  return new Map(records.map((job) => [job.jobId, job]));
 }
 
 export interface ExportCommand extends LineageShaping {
   jobId: string;
   directions: LineageDirection[] | 'INVALID';
   maxDepth: number;
+  /** The graph as it was then; undefined: now. */
+  asOf?: Date;
 }
 
 /** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */

@@ -101,8 +101,8 @@ export class ProvenanceService {
     return recordJobs(this.deps, principal, commands);
   }
 
-  getJob(principal: Principal, jobId: string | undefined): Promise<JobView> {
-    return getJob(this.deps, principal, jobId);
+  getJob(principal: Principal, jobId: string | undefined, asOf?: Date): Promise<JobView> {
+    return getJob(this.deps, principal, jobId, asOf);
   }
 
   listJobs(principal: Principal, command: ListJobsCommand): Promise<JobPage> {

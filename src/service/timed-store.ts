@@ -1,3 +1,4 @@
+import type { JobState } from '../domain/job-history.js';
 import type { JobRecord } from '../domain/job.js';
 import type { LineageRow } from '../domain/lineage.js';
 import type { LineageStepRow } from '../domain/lineage-stream.js';
@@ -110,5 +111,9 @@ export class TimedStore implements ProvenanceStore {
 
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
     return this.timed('lineageStep', () => this.store.lineageStep(jobIds));
+  }
+
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    return this.timed('statesAsOf', () => this.store.statesAsOf(jobIds, asOf));
   }
 }

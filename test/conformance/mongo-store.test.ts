@@ -3,6 +3,9 @@ import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { InsertTurns } from '../../src/adapters/mongo/insert-turns.js';
 import { MongoProvenanceStore } from '../../src/adapters/mongo/mongo-provenance-store.js';
+import { toDocument, type JobDocument } from '../../src/adapters/mongo/documents.js';
+import { stateOf } from '../../src/domain/job-history.js';
+import type { JobRecord } from '../../src/domain/job.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { startEmulatorProcess, startMongoLane, type EmulatorProcess, type MongoLane } from '../support/mongo-lane.js';
 import { runProvenanceStoreConformance } from './provenance-store/index.js';
@@ -75,6 +78,29 @@ describe('MongoDB store lane', function () {
       const y = makeJob({ jobId: 'y-of-dead-writer', parentIds: [x.jobId] });
       expect(await store.insertJobs([y])).to.deep.equal([{ inserted: false, conflict: 'LINEAGE_CYCLE', cycle: [y.jobId, x.jobId, y.jobId] }]);
       expect(await store.getJobs([x.jobId])).to.deep.equal([x]);
+    });
+  });
+
+  describe('MongoDB history of a database older than history (issue #16 item 1)', function () {
+    it('gives each job its state now from its creation until its next write, once, and keeps it across connections', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      client ??= await new MongoClient(lane!.uri).connect();
+      const createdAt = new Date(Date.UTC(2026, 0, 1));
+      const old = makeJob({ status: 'RUNNING', createdAt, labels: { stage: 'old' } });
+      // As a build before history wrote it.
+      await client.db(database).collection<JobDocument>('jobs').insertOne(toDocument(old));
+      const store = await connect(database);
+      expect((await store.statesAsOf([old.jobId], new Date(createdAt.getTime() - 1))).size).to.equal(0);
+      expect((await store.statesAsOf([old.jobId], createdAt)).get(old.jobId)).to.deep.equal(stateOf(old));
+      const later = new Date(Date.UTC(2026, 0, 5));
+      const failed: JobRecord = { ...old, status: 'FAILED', completedAt: later, updatedAt: later, etag: 'after-history', labels: { stage: 'new' } };
+      expect(await store.replaceJob(failed, old.etag)).to.equal(true);
+      // Another process connecting later finds the history kept, and adds nothing to it.
+      const other = await connect(database);
+      expect((await other.statesAsOf([old.jobId], new Date(later.getTime() - 1))).get(old.jobId)).to.deep.equal(stateOf(old));
+      expect((await other.statesAsOf([old.jobId], later)).get(old.jobId)).to.deep.equal(stateOf(failed));
+      expect(await client.db(database).collection('job_history').countDocuments({ jobId: old.jobId })).to.equal(2);
     });
   });
 

@@ -7,6 +7,7 @@ import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 import { withEvents } from '../../src/domain/job-events.js';
 import { cacheKeySalt } from '../../src/domain/cache-salt.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
+import { stateOf } from '../../src/domain/job-history.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { NO_METRICS } from '../../src/domain/ports/metrics.js';
@@ -277,6 +278,50 @@ describe('SQLite schema migration', function () {
     const fresh = newPath();
     await SqliteProvenanceStore.open({ path: fresh }).close();
     expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+  });
+
+  it('brings a database of issue #16 item 5 (schema version 7) to the current version: each job\'s state now stands from its creation until its next write (issue #16 item 1)', async () => {
+    const path = newPath();
+    const createdAt = new Date(Date.UTC(2026, 0, 1));
+    const old = makeJob({ status: 'RUNNING', createdAt, labels: { stage: 'old' } });
+    writeOldDatabase(path, 7, [old]);
+    const later = new Date(Date.UTC(2026, 0, 5));
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect((await store.statesAsOf([old.jobId], new Date(createdAt.getTime() - 1))).size).to.equal(0);
+      expect((await store.statesAsOf([old.jobId], createdAt)).get(old.jobId)).to.deep.equal(stateOf(old));
+      const failed: JobRecord = { ...old, status: 'FAILED', completedAt: later, updatedAt: later, etag: 'after-migration', labels: { stage: 'new' } };
+      expect(await store.replaceJob(failed, old.etag)).to.equal(true);
+      expect((await store.statesAsOf([old.jobId], new Date(later.getTime() - 1))).get(old.jobId)).to.deep.equal(stateOf(old));
+      expect((await store.statesAsOf([old.jobId], later)).get(old.jobId)).to.deep.equal(stateOf(failed));
+    } finally {
+      await store.close();
+    }
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+  });
+
+  it('keeps the history through a restart: a reopened file answers as of every earlier time (issue #16 item 1)', async () => {
+    const path = newPath();
+    const createdAt = new Date(Date.UTC(2026, 1, 1));
+    const queued = makeJob({ status: 'QUEUED', createdAt });
+    const running: JobRecord = { ...queued, status: 'RUNNING', startedAt: new Date(createdAt.getTime() + 1000), updatedAt: new Date(createdAt.getTime() + 1000), etag: 'running' };
+    const first = SqliteProvenanceStore.open({ path });
+    try {
+      await first.insertJobs([queued]);
+      expect(await first.replaceJob(running, queued.etag)).to.equal(true);
+    } finally {
+      await first.close();
+    }
+    const reopened = SqliteProvenanceStore.open({ path });
+    try {
+      expect((await reopened.statesAsOf([queued.jobId], createdAt)).get(queued.jobId)).to.deep.equal(stateOf(queued));
+      expect((await reopened.statesAsOf([queued.jobId], running.updatedAt)).get(queued.jobId)).to.deep.equal(stateOf(running));
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('creates the current version in a new database', async () => {
@@ -560,6 +605,12 @@ BEGIN
 END;
 `;
 
+const ISSUE_16_SALT_MIGRATION = `
+ALTER TABLE jobs ADD COLUMN cache_salt TEXT NOT NULL DEFAULT '';
+DROP INDEX jobs_by_cache_key;
+CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cache_salt, completed_at, job_id);
+`;
+
 const ISSUE_15_MIGRATION = `
 CREATE TABLE job_outbox (
   job_id TEXT NOT NULL,
@@ -578,4 +629,4 @@ DROP INDEX job_readers_by_job;
 `;
 
 /** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
-const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION, ISSUE_15_MIGRATION];
+const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION, ISSUE_15_MIGRATION, ISSUE_16_SALT_MIGRATION];

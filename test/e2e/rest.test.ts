@@ -112,6 +112,23 @@ describe('the REST endpoints', function () {
     expect(reproducible.body).to.deep.equal(CheckReproducibilityResponse.toJSON(await api.checkReproducibility({ jobId: report.jobId })));
   });
 
+  it('GET routes take as_of as an RFC 3339 query parameter, and answer what their twins answer as of that time', async () => {
+    const asOf = report.createTime!;
+    const at = encodeURIComponent(asOf.toISOString());
+    const lineage = await rest('GET', `/jobs/${raw.jobId}/lineage?direction=descendants&as_of=${at}`);
+    expect(lineage.status).to.equal(200);
+    expect(lineage.body).to.deep.equal(GetLineageResponse.toJSON(await api.getLineage({ jobId: raw.jobId, direction: 2, asOf })));
+    const dependents = await rest('GET', `/jobs/${raw.jobId}/dependents?transitive=true&as_of=${at}`);
+    expect(dependents.body).to.deep.equal(ListDependentsResponse.toJSON(await api.listDependents({ jobId: raw.jobId, transitive: true, asOf })));
+    const exported = await rest('GET', `/jobs/${report.jobId}/export?as_of=${at}`);
+    expect(exported.body).to.deep.equal(ExportProvenanceGraphResponse.toJSON(await api.exportProvenanceGraph({ jobId: report.jobId, asOf })));
+    const job = await rest('GET', `/jobs/${report.jobId}/provenance?as_of=${at}`);
+    expect(job.body).to.deep.equal(JobJson.toJSON(await api.getJob({ jobId: report.jobId, asOf })));
+    const beforeRaw = encodeURIComponent(new Date(raw.createTime!.getTime() - 1).toISOString());
+    expect((await rest('GET', `/jobs/${raw.jobId}/provenance?as_of=${beforeRaw}`)).status).to.equal(404);
+    expect((await rest('GET', `/jobs/${raw.jobId}/lineage?as_of=${beforeRaw}`)).status).to.equal(404);
+  });
+
   it('GET /jobs/:id/compare answers what CompareJobs answers', async () => {
     // Outside the diamond, which the other tests count.
     const compare = (jobId: string, extra: object) => api.recordJob({ jobId, type: 'compared', payload: { step: 'compared', ...extra }, status: SUCCEEDED, outputHash: jobId });
@@ -204,6 +221,8 @@ describe('the REST endpoints', function () {
     expect(await violated('GET', `/jobs/${raw.jobId}/lineage?max_depth=deep`)).to.deep.equal(['max_depth']);
     expect(await violated('GET', `/jobs/${raw.jobId}/dependents?transitive=yes`)).to.deep.equal(['transitive']);
     expect(await violated('GET', `/jobs/${raw.jobId}/lineage?colour=red`)).to.deep.equal(['colour']);
+    expect(await violated('GET', `/jobs/${raw.jobId}/lineage?as_of=yesterday`)).to.deep.equal(['as_of']);
+    expect(await violated('GET', `/jobs/${raw.jobId}/provenance?as_of=0000-12-31T23:59:59Z`)).to.deep.equal(['as_of']);
     expect(await violated('POST', '/jobs', { type: 'echo', colour: 'red' })).to.deep.equal(['colour']);
     expect(await violated('POST', '/jobs', '{"type": ')).to.deep.equal(['body']);
     expect(await violated('POST', '/jobs', '[1, 2]')).to.deep.equal(['body']);

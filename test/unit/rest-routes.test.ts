@@ -23,7 +23,7 @@ describe('REST routes and transcoding', () => {
     expect(routed('GET', '/jobs/a.b-c/lineage').pathValues).to.deep.equal({ job_id: 'a.b-c' });
     const escaped = routed('GET', '/jobs/x%2Fy/provenance');
     expect(escaped.pathValues).to.deep.equal({ job_id: 'x%2Fy' });
-    expect(transcodeRequest(escaped.route, escaped.pathValues, new URLSearchParams(), '')).to.deep.equal({ jobId: 'x/y' });
+    expect(transcodeRequest(escaped.route, escaped.pathValues, new URLSearchParams(), '')).to.deep.equal({ jobId: 'x/y', asOf: undefined });
     expect(routed('POST', '/jobs:record').route.operationId).to.equal('RecordJob');
     expect(matchRoute(routes, 'GET', '/jobs/a/b/lineage')).to.equal(undefined);
     expect(matchRoute(routes, 'PUT', '/jobs')).to.deep.equal({ allowed: ['GET', 'POST'] });

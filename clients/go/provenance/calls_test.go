@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	provenancev1 "example.com/provenance/clients/go/gen/provenance/v1"
 	"example.com/provenance/clients/go/provenance"
@@ -49,6 +51,21 @@ func TestEveryCall(t *testing.T) {
 	check(err)
 	if !reflect.DeepEqual(job.ParentJobIds, []string{a}) {
 		t.Errorf("GetJob parents %v", job.ParentJobIds)
+	}
+	// As of a's creation, b did not exist yet, unless both were stamped with the same millisecond.
+	aCreated := recorded.CreateTime.AsTime()
+	if asOf, err := client.GetJobAsOf(ctx, a, aCreated); err != nil || asOf.JobId != a {
+		t.Errorf("GetJobAsOf %v %v", asOf, err)
+	}
+	pastDependents, err := client.ListDependents(ctx, &provenancev1.ListDependentsRequest{JobId: a, AsOf: timestamppb.New(aCreated)})
+	check(err)
+	if job.CreateTime.AsTime().After(aCreated) {
+		if _, err := client.GetJobAsOf(ctx, b, aCreated); status.Code(err) != codes.NotFound {
+			t.Errorf("GetJobAsOf of a job created later: %v", err)
+		}
+		if len(pastDependents.Dependents) != 0 {
+			t.Errorf("ListDependents as of a's creation %v", pastDependents.Dependents)
+		}
 	}
 	listed, err := client.ListJobs(ctx, &provenancev1.ListJobsRequest{PageSize: 10, Filter: `definition_hash = "` + recorded.DefinitionHash + `"`})
 	check(err)

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	provenancev1 "example.com/provenance/clients/go/gen/provenance/v1"
 )
@@ -171,6 +172,14 @@ func (c *Client) SubmitJob(ctx context.Context, request *provenancev1.SubmitJobR
 // GetJob returns one job's provenance record.
 func (c *Client) GetJob(ctx context.Context, jobID string) (*provenancev1.Job, error) {
 	return c.stub.GetJob(ctx, &provenancev1.GetJobRequest{JobId: jobID})
+}
+
+// GetJobAsOf returns one job's provenance record as it was at asOf
+// (NotFound for a job created after). GetLineage, ListDependents,
+// ExportProvenanceGraph and StreamLineage take as_of in their requests
+// (AsOf: timestamppb.New(t)).
+func (c *Client) GetJobAsOf(ctx context.Context, jobID string, asOf time.Time) (*provenancev1.Job, error) {
+	return c.stub.GetJob(ctx, &provenancev1.GetJobRequest{JobId: jobID, AsOf: timestamppb.New(asOf)})
 }
 
 // ListJobs returns one page of the jobs the caller may read, filtered.

@@ -1,13 +1,14 @@
 """AsyncProvenanceClient: ProvenanceClient's calls on grpc.aio, for asyncio programs."""
 
 import asyncio
+import datetime
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
 from provenance.v1 import audit_pb2, event_pb2, job_pb2, provenance_service_pb2 as service
 
-from .client import batch_request, lineage_request, lineage_stream_resumes, shaping, stream_lineage_request
+from .client import batch_request, get_job_request, lineage_request, lineage_stream_resumes, list_dependents_request, shaping, stream_lineage_request
 from .connection import Connected, Connection
 from .events import ResumePolicy, Resumption, Subscription
 from .lineage_graph import LineageGraph
@@ -48,8 +49,9 @@ class AsyncProvenanceClient(Connected):
     async def invalidate_cache(self, job_id: str, dry_run: bool = False) -> service.InvalidateCacheResponse:
         return await self._unary(self.stub.InvalidateCache, service.InvalidateCacheRequest(job_id=job_id, dry_run=dry_run))
 
-    async def get_job(self, job_id: str) -> job_pb2.Job:
-        return await self._unary(self.stub.GetJob, service.GetJobRequest(job_id=job_id))
+    async def get_job(self, job_id: str, as_of: datetime.datetime | None = None) -> job_pb2.Job:
+        """GetJob; as_of: the job as it was then (naive datetimes are UTC)."""
+        return await self._unary(self.stub.GetJob, get_job_request(job_id, as_of))
 
     async def get_lineage(
         self,
@@ -63,8 +65,9 @@ class AsyncProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> service.GetLineageResponse:
-        return await self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
+        return await self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, as_of, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
 
     async def get_lineage_graph(
         self,
@@ -77,6 +80,7 @@ class AsyncProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> LineageGraph:
         return LineageGraph(
             await self.get_lineage(
@@ -89,6 +93,7 @@ class AsyncProvenanceClient(Connected):
                 filter_mode=filter_mode,
                 max_children_per_node=max_children_per_node,
                 max_parents_per_node=max_parents_per_node,
+                as_of=as_of,
             )
         )
 
@@ -111,12 +116,12 @@ class AsyncProvenanceClient(Connected):
             for job in page:
                 yield job
 
-    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> AsyncIterator[service.ListDependentsResponse]:
-        request = service.ListDependentsRequest(job_id=job_id, transitive=transitive, page_size=page_size)
+    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> AsyncIterator[service.ListDependentsResponse]:
+        request = list_dependents_request(job_id, transitive, page_size, as_of)
         return self._pages(self.stub.ListDependents, request)
 
-    async def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> AsyncIterator[service.Dependent]:
-        async for page in self.list_dependents(job_id, transitive, page_size):
+    async def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> AsyncIterator[service.Dependent]:
+        async for page in self.list_dependents(job_id, transitive, page_size, as_of):
             for dependent in page.dependents:
                 yield dependent
 
@@ -142,9 +147,10 @@ class AsyncProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> AsyncIterator[service.StreamLineageResponse]:
         """StreamLineage as an async iterator, resuming as ProvenanceClient.stream_lineage does."""
-        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, as_of, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
         failed_in_a_row = 0
         while True:
             call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)

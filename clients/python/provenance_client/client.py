@@ -1,5 +1,6 @@
 """ProvenanceClient: channel, credentials and deadlines, and pythonic calls over the generated stub."""
 
+import datetime
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -65,8 +66,9 @@ class ProvenanceClient(Connected):
         """InvalidateCache: the job's output and its dependents' may no longer be reused (dry_run: only say which)."""
         return self._unary(self.stub.InvalidateCache, service.InvalidateCacheRequest(job_id=job_id, dry_run=dry_run))
 
-    def get_job(self, job_id: str) -> job_pb2.Job:
-        return self._unary(self.stub.GetJob, service.GetJobRequest(job_id=job_id))
+    def get_job(self, job_id: str, as_of: datetime.datetime | None = None) -> job_pb2.Job:
+        """GetJob; as_of: the job as it was then (naive datetimes are UTC)."""
+        return self._unary(self.stub.GetJob, get_job_request(job_id, as_of))
 
     def get_lineage(
         self,
@@ -80,13 +82,14 @@ class ProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> service.GetLineageResponse:
         """GetLineage: direction ANCESTORS, DESCENDANTS or BOTH; view IDS, BASIC, FULL or COMPACT; 0 means the server's limit.
 
         filter (ListJobs syntax) keeps the matching jobs, filter_mode COLLAPSE (default) or PRUNE says what
         happens to the others; max_children_per_node and max_parents_per_node cap each job's fan-out (0: none).
         """
-        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
+        return self._unary(self.stub.GetLineage, lineage_request(job_id, direction, max_depth, max_nodes, view, as_of, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node)))
 
     def get_lineage_graph(
         self,
@@ -99,6 +102,7 @@ class ProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> LineageGraph:
         """GetLineage in the COMPACT view, as a LineageGraph: the IDS view's nodes and edges, from far fewer bytes."""
         return LineageGraph(
@@ -112,6 +116,7 @@ class ProvenanceClient(Connected):
                 filter_mode=filter_mode,
                 max_children_per_node=max_children_per_node,
                 max_parents_per_node=max_parents_per_node,
+                as_of=as_of,
             )
         )
 
@@ -137,14 +142,14 @@ class ProvenanceClient(Connected):
         for page in self.list_jobs(filter, page_size):
             yield from page
 
-    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> Iterator[service.ListDependentsResponse]:
+    def list_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> Iterator[service.ListDependentsResponse]:
         """ListDependents: yields each page as the ListDependentsResponse (dependents, truncated, hidden_node_count)."""
-        request = service.ListDependentsRequest(job_id=job_id, transitive=transitive, page_size=page_size)
+        request = list_dependents_request(job_id, transitive, page_size, as_of)
         return self._pages(self.stub.ListDependents, request)
 
-    def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0) -> Iterator[service.Dependent]:
+    def iter_dependents(self, job_id: str, transitive: bool = False, page_size: int = 0, as_of: datetime.datetime | None = None) -> Iterator[service.Dependent]:
         """ListDependents: yields every Dependent across the pages."""
-        for page in self.list_dependents(job_id, transitive, page_size):
+        for page in self.list_dependents(job_id, transitive, page_size, as_of):
             yield from page.dependents
 
     def list_audit_events(self, filter: str | None = None, page_size: int = 0) -> Iterator[list[audit_pb2.AuditEvent]]:
@@ -169,6 +174,7 @@ class ProvenanceClient(Connected):
         filter_mode: str | int = 0,
         max_children_per_node: int = 0,
         max_parents_per_node: int = 0,
+        as_of: datetime.datetime | None = None,
     ) -> Iterator[service.StreamLineageResponse]:
         """StreamLineage: the lineage nearest first, in messages of at most max_message_nodes nodes (0: the server's 1,000).
 
@@ -178,7 +184,7 @@ class ProvenanceClient(Connected):
         message. resume_token starts after a message an earlier iteration
         processed. The client's timeout is the deadline of each call.
         """
-        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
+        request = stream_lineage_request(job_id, direction, max_depth, max_message_nodes, resume_token, as_of, shaping(filter, filter_mode, max_children_per_node, max_parents_per_node))
         failed_in_a_row = 0
         while True:
             call = self.stub.StreamLineage(request, timeout=self.timeout, metadata=self.metadata)
@@ -244,9 +250,25 @@ def shaping(filter: str, filter_mode: str | int, max_children_per_node: int, max
     return dict(filter=filter, filter_mode=filter_mode, max_children_per_node=max_children_per_node, max_parents_per_node=max_parents_per_node)
 
 
-def lineage_request(job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int, shaping: dict[str, Any]) -> service.GetLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view, **shaping)
+def as_of_field(as_of: datetime.datetime | None) -> dict[str, Any]:
+    """The as_of field of a request (the answer as it was then; naive datetimes are UTC), or none."""
+    return {} if as_of is None else dict(as_of=as_of)
+
+
+def get_job_request(job_id: str, as_of: datetime.datetime | None) -> service.GetJobRequest:
+    return build_request("get_job()", service.GetJobRequest, dict(job_id=job_id, **as_of_field(as_of)))
+
+
+def lineage_request(
+    job_id: str, direction: str | int, max_depth: int, max_nodes: int, view: str | int, as_of: datetime.datetime | None = None, shaping: dict[str, Any] | None = None
+) -> service.GetLineageRequest:
+    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_nodes=max_nodes, view=view, **as_of_field(as_of), **(shaping or {}))
     return build_request("get_lineage()", service.GetLineageRequest, fields)
+
+
+def list_dependents_request(job_id: str, transitive: bool, page_size: int, as_of: datetime.datetime | None) -> service.ListDependentsRequest:
+    fields = dict(job_id=job_id, transitive=transitive, page_size=page_size, **as_of_field(as_of))
+    return build_request("list_dependents()", service.ListDependentsRequest, fields)
 
 
 #: How many times in a row a lineage stream is resumed without receiving a message before its failure is raised.
@@ -254,9 +276,17 @@ LINEAGE_STREAM_ATTEMPTS = 3
 
 
 def stream_lineage_request(
-    job_id: str, direction: str | int, max_depth: int, max_message_nodes: int, resume_token: str, shaping: dict[str, Any]
+    job_id: str,
+    direction: str | int,
+    max_depth: int,
+    max_message_nodes: int,
+    resume_token: str,
+    as_of: datetime.datetime | None = None,
+    shaping: dict[str, Any] | None = None,
 ) -> service.StreamLineageRequest:
-    fields = dict(job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token, **shaping)
+    fields = dict(
+        job_id=job_id, direction=direction, max_depth=max_depth, max_message_nodes=max_message_nodes, resume_token=resume_token, **as_of_field(as_of), **(shaping or {})
+    )
     return build_request("stream_lineage()", service.StreamLineageRequest, fields)
 
 

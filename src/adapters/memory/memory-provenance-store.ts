@@ -1,6 +1,7 @@
 import { compareCodeUnits } from '../../domain/hashing.js';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
+import { historyEntry, stateAt, stateOf, type JobState } from '../../domain/job-history.js';
 import type { JobRecord } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -27,6 +28,8 @@ class StoredRecords {
   readonly children = new Map<string, Set<string>>();
   /** "tenant\0requestId" → job id. */
   readonly requestIds = new Map<string, string>();
+  /** job id → its history entries, in the order written (copies: nothing outside holds them). */
+  readonly history = new Map<string, Array<{ at: Date; state: JobState }>>();
 }
 
 /**
@@ -71,6 +74,7 @@ export class MemoryProvenanceStore implements ProvenanceStore {
         return { inserted: false, conflict: 'REQUEST_ID' };
       }
       this.write(copy(record));
+      this.appendHistory(historyEntry(record, 'INSERT'));
       return { inserted: true };
     });
   }
@@ -87,6 +91,7 @@ export class MemoryProvenanceStore implements ProvenanceStore {
       if (stored?.etag !== expectedEtag) return false;
       this.unindex(stored);
       this.write(copy(record));
+      this.appendHistory(historyEntry(record, 'REPLACE'));
       return true;
     });
   }
@@ -99,6 +104,7 @@ export class MemoryProvenanceStore implements ProvenanceStore {
       const record = jobs.get(jobId);
       if (record?.status !== 'SUCCEEDED') continue;
       Object.assign(record, { cacheState: 'STALE', etag, updatedAt: new Date(now) });
+      this.appendHistory({ jobId, at: now, state: stateOf(record) });
       marked++;
     }
     return marked;
@@ -231,6 +237,18 @@ export class MemoryProvenanceStore implements ProvenanceStore {
     });
   }
 
+  async statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    const { jobs, history } = this.open();
+    const states = new Map<string, JobState | null>();
+    for (const jobId of jobIds) {
+      const record = jobs.get(jobId);
+      if (!record || record.createdAt.getTime() > asOf.getTime()) continue;
+      const entries = history.get(jobId);
+      states.set(jobId, entries === undefined ? null : copy(stateAt(entries, asOf) ?? null));
+    }
+    return states;
+  }
+
   private open(): StoredRecords {
     if (this.closed) throw closedAdapter('provenance store');
     return this.data;
@@ -264,6 +282,13 @@ export class MemoryProvenanceStore implements ProvenanceStore {
       const { parentIds, tenant, readers } = jobs.get(id)!;
       return { jobId: id, parentIds, tenant, readers };
     });
+  }
+
+  private appendHistory(entry: { jobId: string; at: Date; state: JobState }): void {
+    const { history } = this.data;
+    let entries = history.get(entry.jobId);
+    if (!entries) history.set(entry.jobId, (entries = []));
+    entries.push(copy({ at: entry.at, state: entry.state }));
   }
 
   private write(record: JobRecord): void {

@@ -12,6 +12,7 @@ import type { JobRecord } from '../../domain/job.js';
 import { descendantsWithPending, findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { newEtag } from '../../domain/ids.js';
+import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryEntry, type JobState } from '../../domain/job-history.js';
 import type {
   InsertOptions,
   InsertOutcome,
@@ -29,6 +30,10 @@ import { translateDriverError } from './errors.js';
 import { InsertTurns, type Decision } from './insert-turns.js';
 
 const COLLECTION = 'jobs';
+const HISTORY_COLLECTION = 'job_history';
+/** The _id of the entry that says the jobs of a database older than history got theirs (no job id has a NUL). */
+const HISTORY_BACKFILLED = '\u0000backfilled';
+const HISTORY_BACKFILL_BATCH = 1000;
 /** More jobs than any lineage returns (PROVENANCE_MAX_LINEAGE_NODES is at most 10,000,000): the server's 16 MiB reply limit is what bounds a batch. */
 const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
@@ -39,6 +44,27 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 type InsertStep = 'WRITTEN' | 'WRITE' | 'JOB_ID' | 'REQUEST_ID';
 
+/**
+ * One history entry (domain/job-history.ts) in the job_history collection.
+ * _id is the job id and the etag of the write it records (unique per write),
+ * so that writing an entry again (a retried insert) is a no-op; order, a
+ * time with sub-millisecond precision from this process, orders the entries
+ * of one job at one millisecond; state is the state's JSON text, so that
+ * client JSON (metadata) needs no key escaping.
+ */
+interface HistoryDocument {
+  _id: string;
+  jobId: string;
+  at: Date;
+  order: number;
+  state: string;
+}
+
+/** The fields a state is made of, projected from a job document (the emulator ignores find() projections: aggregate). */
+const STATE_FIELDS = Object.fromEntries(
+  ['status', 'cacheState', 'result', 'error', 'startedAt', 'completedAt', 'updatedAt', 'durationMs', 'attempt', 'labels', 'metadata', 'etag', 'eventSeq'].map((field) => [field, 1]),
+);
+
 /** The ProvenanceStore on MongoDB: one document per job in the `jobs` collection (docs: DESIGN.md). */
 export class MongoProvenanceStore implements ProvenanceStore {
   private closed = false;
@@ -46,6 +72,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
   private constructor(
     private readonly client: MongoClient,
     private readonly jobs: Collection<JobDocument>,
+    private readonly history: Collection<HistoryDocument>,
     private readonly turns: InsertTurns,
   ) {}
 
@@ -68,8 +95,13 @@ export class MongoProvenanceStore implements ProvenanceStore {
       { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
     ]);
     try {
+      const history = client.db(options.database).collection<HistoryDocument>(HISTORY_COLLECTION);
+      // statesAsOf: a job's entries up to a time.
+      await history.createIndexes([{ key: { jobId: 1, at: 1 } }]);
       const turns = await InsertTurns.open(client.db(options.database), options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS);
-      return new MongoProvenanceStore(client, collection, turns);
+      const store = new MongoProvenanceStore(client, collection, history, turns);
+      await store.backfillHistory();
+      return store;
     } catch (error) {
       await client.close();
       throw translateDriverError(error);
@@ -118,6 +150,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
     if (records.length === 0) return [];
     try {
       await this.jobs.insertMany(records.map(toDocument), { ordered: false });
+      await this.appendHistory(records.map((record) => historyEntry(record, 'INSERT')));
       return records.map((): InsertOutcome => ({ inserted: true }));
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
@@ -177,6 +210,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
         if (isDuplicateKeyError(error) && attempt < MAX_INSERT_ATTEMPTS) continue;
         throw error;
       }
+      // A record stored earlier by this call may still lack its entry.
+      await this.appendHistory(records.filter((_, index) => plan[index] === 'WRITE' || plan[index] === 'WRITTEN').map((record) => historyEntry(record, 'INSERT')));
       return plan.map((step): InsertOutcome =>
         step === 'WRITTEN' || step === 'WRITE' ? { inserted: true } : { inserted: false, conflict: step },
       );
@@ -250,28 +285,122 @@ export class MongoProvenanceStore implements ProvenanceStore {
         })),
         { ordered: false },
       );
-      if (matchedCount === replacements.length) return replacements.map(() => true);
-      if (matchedCount === 0) return replacements.map(() => false);
-      const etags = await this.storedEtags(replacements.map(({ record }) => record.jobId));
-      const replaced: boolean[] = [];
-      for (let index = replacements.length - 1; index >= 0; index--) {
-        const { record, expectedEtag } = replacements[index]!;
-        replaced[index] = etags.get(record.jobId) === record.etag;
-        if (replaced[index]) etags.set(record.jobId, expectedEtag);
-      }
+      const replaced = await this.replaced(replacements, matchedCount);
+      await this.appendHistory(replacements.filter((_, index) => replaced[index]).map(({ record }) => historyEntry(record, 'REPLACE')));
       return replaced;
     });
   }
 
+  /** Which replacements of the bulk write happened, given how many matched. */
+  private async replaced(replacements: readonly Replacement[], matchedCount: number): Promise<boolean[]> {
+    if (matchedCount === replacements.length) return replacements.map(() => true);
+    if (matchedCount === 0) return replacements.map(() => false);
+    const etags = await this.storedEtags(replacements.map(({ record }) => record.jobId));
+    const replaced: boolean[] = [];
+    for (let index = replacements.length - 1; index >= 0; index--) {
+      const { record, expectedEtag } = replacements[index]!;
+      replaced[index] = etags.get(record.jobId) === record.etag;
+      if (replaced[index]) etags.set(record.jobId, expectedEtag);
+    }
+    return replaced;
+  }
+
+  /** The marked records, found by the etag the update gave them all, take their history entries after the update. */
   markStale(jobIds: readonly string[], now: Date): Promise<number> {
     return this.guard(async () => {
       if (jobIds.length === 0) return 0;
+      const etag = newEtag();
       const result = await this.jobs.updateMany(
         { _id: { $in: [...jobIds] }, status: 'SUCCEEDED' },
-        { $set: { cacheState: 'STALE', etag: newEtag(), updatedAt: now } },
+        { $set: { cacheState: 'STALE', etag, updatedAt: now } },
       );
+      if (result.matchedCount > 0) {
+        const marked = await this.jobs
+          .aggregate<JobDocument>([{ $match: { _id: { $in: [...jobIds] }, etag } }, { $project: STATE_FIELDS }])
+          .toArray();
+        await this.appendHistory(marked.map((document) => ({ jobId: document._id, at: now, state: stateOf(fromDocument(document)) })));
+      }
       return result.matchedCount;
     });
+  }
+
+  /**
+   * Jobs created by asOf, then their entries up to asOf (a plain find, sorted
+   * here: a job has few entries), the latest of each taken.
+   */
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    return this.guard(async () => {
+      const states = new Map<string, JobState | null>();
+      if (jobIds.length === 0) return states;
+      const existing = await this.jobs
+        .aggregate<Pick<JobDocument, '_id'>>([{ $match: { _id: { $in: [...jobIds] }, createdAt: { $lte: asOf } } }, { $project: { _id: 1 } }])
+        .toArray();
+      if (existing.length === 0) return states;
+      const entries = await this.history.find({ jobId: { $in: existing.map((document) => document._id) }, at: { $lte: asOf } }).toArray();
+      const latest = new Map<string, HistoryDocument>();
+      for (const entry of entries) {
+        const kept = latest.get(entry.jobId);
+        if (!kept || entry.at.getTime() > kept.at.getTime() || (entry.at.getTime() === kept.at.getTime() && entry.order > kept.order)) latest.set(entry.jobId, entry);
+      }
+      for (const { _id: jobId } of existing) {
+        const entry = latest.get(jobId);
+        states.set(jobId, entry ? decodeJobState(entry.state) : null);
+      }
+      return states;
+    });
+  }
+
+  /**
+   * Once per database: gives every job one entry at its creation, of its
+   * state now, so that a database of a build before history answers as of
+   * any time since (its earlier states were never kept: docs/decisions.md,
+   * "As of a time"). A marker entry says it was done; a process stopped
+   * before it is done does it again (entries already written stay as they
+   * are). On a new database, one read that finds no job.
+   */
+  private async backfillHistory(): Promise<void> {
+    if ((await this.history.countDocuments({ _id: HISTORY_BACKFILLED }, { limit: 1 })) > 0) return;
+    let batch: JobHistoryEntry[] = [];
+    for await (const document of this.jobs.aggregate<JobDocument>([{ $project: { ...STATE_FIELDS, createdAt: 1 } }])) {
+      batch.push({ jobId: document._id, at: document.createdAt, state: stateOf(fromDocument(document)) });
+      if (batch.length === HISTORY_BACKFILL_BATCH) {
+        await this.appendHistory(batch);
+        batch = [];
+      }
+    }
+    await this.appendHistory(batch);
+    try {
+      await this.history.insertOne({ _id: HISTORY_BACKFILLED, jobId: '', at: new Date(0), order: 0, state: '' });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+  }
+
+  /**
+   * Writes history entries, unordered; one already stored (same job and
+   * etag: a retried write) stays as it is. The emulator writes nothing of a
+   * batch that hit a duplicate, so then the entries not stored are written
+   * again.
+   */
+  private async appendHistory(entries: readonly JobHistoryEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const documents = entries.map((entry): HistoryDocument => ({
+      _id: `${entry.jobId} ${entry.state.etag}`,
+      jobId: entry.jobId,
+      at: entry.at,
+      order: performance.timeOrigin + performance.now(),
+      state: encodeJobState(entry.state),
+    }));
+    try {
+      await this.history.insertMany(documents, { ordered: false });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const stored = new Set(
+        (await this.history.aggregate<{ _id: string }>([{ $match: { _id: { $in: documents.map((d) => d._id) } } }, { $project: { _id: 1 } }]).toArray()).map((d) => d._id),
+      );
+      const missing = documents.filter((document) => !stored.has(document._id));
+      if (missing.length > 0) await this.history.insertMany(missing, { ordered: false });
+    }
   }
 
   findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined> {

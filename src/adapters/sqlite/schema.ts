@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { encodeJobState, stateOf } from '../../domain/job-history.js';
+import { decodeRecord } from './record-json.js';
 
 /**
  * jobs: one row per record. `doc` holds the whole record (record-json.ts);
@@ -200,8 +202,31 @@ DROP INDEX jobs_by_cache_key;
 CREATE INDEX jobs_by_cache_key ON jobs (tenant, definition_hash, input_hash, cache_salt, completed_at, job_id);
 `;
 
+/**
+ * Version 8, history (issue #16 item 1, domain/job-history.ts): every write
+ * of a record appends its new state, at the write's time, in the write's
+ * transaction; the as-of reads take, per job, the latest entry at or before
+ * their time through the primary key (job_id, at, seq), seq ordering the
+ * entries of one time as written. Nothing else reads it. Rows written
+ * before get one entry, at their creation, of the state they have now:
+ * their earlier states were never kept (docs/decisions.md, "As of a time").
+ * The payload and output, which no state holds and which may be large, are
+ * left out before the document is parsed.
+ */
+const MIGRATION_V8 = `
+CREATE TABLE job_history (
+  job_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (job_id, at, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO job_history (job_id, at, seq, state)
+  SELECT job_id, created_at, 1, job_state_of(json_remove(doc, '$.payload', '$.result.output')) FROM jobs;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7, MIGRATION_V8];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -212,6 +237,7 @@ export function migrate(db: Database.Database): void {
   db.function('iso_to_millis', { deterministic: true, directOnly: true }, (iso: string | null) =>
     iso === null ? null : Date.parse(iso),
   );
+  db.function('job_state_of', { deterministic: true, directOnly: true }, (doc: string) => encodeJobState(stateOf(decodeRecord(doc))));
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import { eventJson } from '../../domain/job-events.js';
+import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryEntry, type JobState } from '../../domain/job-history.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -133,6 +134,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
               this.insertEdges(record.jobId, record.parentIds);
               this.insertReaders(record);
               this.insertOutbox(record);
+              this.insertHistory(historyEntry(record, 'INSERT'));
               return { inserted: true };
             }
             return { inserted: false, conflict: jobExists.get(record.jobId) ? 'JOB_ID' : 'REQUEST_ID' };
@@ -169,6 +171,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             // The record's outbox is the one it carries: what an earlier write left is either in it or was relayed.
             deleteOutbox.run(record.jobId);
             this.insertOutbox(record);
+            this.insertHistory(historyEntry(record, 'REPLACE'));
             return true;
           }),
         )
@@ -176,10 +179,20 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  /** The update returns the marked records (without payload and output, which no state holds) for their history entries, in the same transaction. */
   async markStale(jobIds: readonly string[], now: Date): Promise<number> {
     const etag = newEtag();
-    return this.guarded(
-      () => this.statements.markStale.run({ jobIds: JSON.stringify(jobIds), etag, updatedAt: now.toISOString() }).changes,
+    return this.guarded(() =>
+      this.db
+        .transaction((): number => {
+          const marked = this.statements.markStale.all({ jobIds: JSON.stringify(jobIds), etag, updatedAt: now.toISOString() });
+          for (const doc of marked) {
+            const record = decodeRecord(doc);
+            this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
+          }
+          return marked.length;
+        })
+        .immediate(),
     );
   }
 
@@ -311,6 +324,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  async statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    const rows = this.guarded(() => this.statements.statesAsOf.all({ jobIds: JSON.stringify(jobIds), asOf: asOf.getTime() }));
+    return new Map(rows.map(([jobId, state]) => [jobId, state === null ? null : decodeJobState(state)]));
+  }
+
   /**
    * The cycle inserting the record would close, if any. Only an id that some
    * stored job names as a parent can close one; then the cycle exists if the
@@ -338,6 +356,10 @@ export class SqliteProvenanceStore implements ProvenanceStore {
 
   private insertOutbox(record: JobRecord): void {
     for (const event of record.pendingEvents ?? []) this.statements.insertOutboxEvent.run(record.jobId, event.seq, eventJson(event));
+  }
+
+  private insertHistory(entry: JobHistoryEntry): void {
+    this.statements.insertHistory.run({ jobId: entry.jobId, at: entry.at.getTime(), state: encodeJobState(entry.state) });
   }
 
   private guarded<T>(work: () => T): T {
@@ -466,11 +488,27 @@ function prepareStatements(db: Database.Database) {
     ),
     updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
     // json_set rewrites only the three members: every other byte of the document stays as encodeRecord wrote it.
-    markStale: db.prepare<{ jobIds: string; etag: string; updatedAt: string }>(
-      `UPDATE jobs SET cache_state = 'STALE', etag = @etag,
-         doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
-       WHERE job_id IN (SELECT value FROM json_each(@jobIds)) AND status = 'SUCCEEDED'`,
+    markStale: db
+      .prepare<{ jobIds: string; etag: string; updatedAt: string }, string>(
+        `UPDATE jobs SET cache_state = 'STALE', etag = @etag,
+           doc = json_set(doc, '$.cacheState', 'STALE', '$.etag', @etag, '$.updatedAt', @updatedAt)
+         WHERE job_id IN (SELECT value FROM json_each(@jobIds)) AND status = 'SUCCEEDED'
+         RETURNING json_remove(doc, '$.payload', '$.result.output')`,
+      )
+      .pluck(),
+    // seq orders the entries of one job and time as written (the write lock serializes them).
+    insertHistory: db.prepare<{ jobId: string; at: number; state: string }>(
+      `INSERT INTO job_history (job_id, at, seq, state)
+       VALUES (@jobId, @at, (SELECT coalesce(max(seq), 0) + 1 FROM job_history WHERE job_id = @jobId AND at = @at), @state)`,
     ),
+    // Per job, one backward probe of job_history's key from (job_id, asOf).
+    statesAsOf: db
+      .prepare<{ jobIds: string; asOf: number }, [jobId: string, state: string | null]>(
+        `SELECT jobs.job_id,
+           (SELECT state FROM job_history WHERE job_history.job_id = jobs.job_id AND job_history.at <= @asOf ORDER BY at DESC, seq DESC LIMIT 1)
+         FROM jobs WHERE jobs.job_id IN (SELECT value FROM json_each(@jobIds)) AND jobs.created_at <= @asOf`,
+      )
+      .raw(),
     // The events with seq > upToSeq stay, in order; the etag condition is evaluated once per clearance.
     clearPendingEvents: db.prepare<{ jobId: string; etag: string; upToSeq: number }>(
       `DELETE FROM job_outbox

@@ -1,3 +1,4 @@
+import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
 import type { LineageStepRow } from '../lineage-stream.js';
@@ -131,6 +132,23 @@ export interface ProvenanceStore {
    * table while the graph loads); MongoDB: two queries.
    */
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]>;
+
+  /**
+   * Of jobIds, the jobs created at or before asOf, each with its state then
+   * (domain/job-history.ts): that of its latest history entry at or before
+   * asOf, or null when it has none (a record written before the store kept
+   * history, to which no entry was given when the store started keeping
+   * it: its current state stands for every time since its creation). Jobs
+   * created later, or unknown, are absent.
+   *
+   * Every write that changes a record (insertJobs, replaceJob(s),
+   * markStale) appends the new state to the history, in the write's
+   * transaction where the store has them (MongoDB adapter: right after the
+   * write). An insert's entry is at the record's createdAt, a replacement's
+   * at its updatedAt, markStale's at now. Reads other than this one never
+   * touch the history.
+   */
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>>;
 }
 
 export interface StoreLoading {

@@ -30,7 +30,7 @@ export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'reco
     }),
 
     getJob: edge.unary('getJob', {
-      run: async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined)),
+      run: async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined, request.asOf)),
       audited: (request) => ids([request.jobId]),
       shownTenants: tenantOf,
     }),

@@ -46,6 +46,7 @@ function streamLineage(call: ServerWritableStream<StreamLineageRequest, StreamLi
           resumeToken: request.resumeToken,
           maxMessageNodes: request.maxMessageNodes,
           ...lineageShapingFromProto(request),
+          asOf: request.asOf,
         }),
       audited: rootOnly,
     })

@@ -34,6 +34,7 @@ export function lineageHandlers(
           maxNodes: request.maxNodes,
           view,
           ...lineageShapingFromProto(request),
+          asOf: request.asOf,
         });
         return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
       },
@@ -47,6 +48,7 @@ export function lineageHandlers(
           transitive: request.transitive,
           pageSize: request.pageSize,
           pageToken: request.pageToken || undefined,
+          asOf: request.asOf,
         });
         return {
           dependents: page.dependents.map((d) => ({ job: 'job' in d ? toJobMessage(d.job) : restrictedJob(d.restrictedJobId), depth: d.depth })),
@@ -67,6 +69,7 @@ export function lineageHandlers(
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
           ...lineageShapingFromProto(request),
+          asOf: request.asOf,
         });
         const summary = {
           truncated: lineage.truncation.length > 0,

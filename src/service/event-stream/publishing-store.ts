@@ -1,3 +1,4 @@
+import type { JobState } from '../../domain/job-history.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -103,6 +104,10 @@ export class PublishingStore implements ProvenanceStore {
 
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
     return this.store.lineageStep(jobIds);
+  }
+
+  statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
+    return this.store.statesAsOf(jobIds, asOf);
   }
 
   markStale(jobIds: readonly string[], now: Date): Promise<number> {

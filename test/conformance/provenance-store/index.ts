@@ -1,6 +1,7 @@
 import { harnessResources } from '../resources.js';
 import { describeCycleRules } from './cycles.js';
 import type { StoreHarness } from './harness.js';
+import { describeHistory } from './history.js';
 import { describeLineage } from './lineage.js';
 import { describeOutbox } from './outbox.js';
 import { describePublishing } from './publishing.js';
@@ -15,7 +16,7 @@ export type { StoreHarness } from './harness.js';
  * give the same answers. Each adapter has a runner (*.test.ts) that builds a
  * harness and calls runProvenanceStoreConformance. Its parts, one file each
  * in this folder, are by concern: records and etags, queries and pages,
- * lineage, cycles, the outbox (or, for a store that relays it, the
+ * lineage, the history of states, cycles, the outbox (or, for a store that relays it, the
  * relay), a database that is gone.
  */
 
@@ -28,6 +29,7 @@ export function runProvenanceStoreConformance(harness: StoreHarness): void {
     describeRecords(suite);
     describeQueries(suite);
     describeLineage(suite);
+    describeHistory(suite);
     describeCycleRules({
       open,
       async openTwin(store) {

@@ -106,7 +106,8 @@ class Dependent(_message.Message):
     def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class ExportProvenanceGraphRequest(_message.Message):
-    __slots__ = ["direction", "filter", "filter_mode", "format", "job_id", "max_children_per_node", "max_depth", "max_parents_per_node"]
+    __slots__ = ["as_of", "direction", "filter", "filter_mode", "format", "job_id", "max_children_per_node", "max_depth", "max_parents_per_node"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +116,7 @@ class ExportProvenanceGraphRequest(_message.Message):
     MAX_CHILDREN_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     filter: str
     filter_mode: _lineage_pb2.LineageFilterMode
@@ -123,7 +125,7 @@ class ExportProvenanceGraphRequest(_message.Message):
     max_children_per_node: int
     max_depth: int
     max_parents_per_node: int
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportProvenanceGraphResponse(_message.Message):
     __slots__ = ["content", "content_type", "edges", "fan_out_truncations", "format", "hidden_node_count", "jobs", "truncated", "truncation_reasons"]
@@ -148,13 +150,16 @@ class ExportProvenanceGraphResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_lineage_pb2.Edge, _Mapping]]] = ..., truncated: bool = ..., truncation_reasons: _Optional[_Iterable[_Union[_lineage_pb2.TruncationReason, str]]] = ..., hidden_node_count: _Optional[int] = ..., format: _Optional[_Union[GraphFormat, str]] = ..., content: _Optional[str] = ..., content_type: _Optional[str] = ..., fan_out_truncations: _Optional[_Iterable[_Union[_lineage_pb2.FanOutTruncation, _Mapping]]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ["job_id"]
+    __slots__ = ["as_of", "job_id"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetLineageRequest(_message.Message):
-    __slots__ = ["direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_nodes", "max_parents_per_node", "view"]
+    __slots__ = ["as_of", "direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_nodes", "max_parents_per_node", "view"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +169,7 @@ class GetLineageRequest(_message.Message):
     MAX_NODES_FIELD_NUMBER: _ClassVar[int]
     MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     filter: str
     filter_mode: _lineage_pb2.LineageFilterMode
@@ -173,7 +179,7 @@ class GetLineageRequest(_message.Message):
     max_nodes: int
     max_parents_per_node: int
     view: _lineage_pb2.LineageView
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., view: _Optional[_Union[_lineage_pb2.LineageView, str]] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetLineageResponse(_message.Message):
     __slots__ = ["ancestor_depth", "compact", "descendant_depth", "edges", "hidden_node_count", "nodes", "root", "truncated", "truncation_reasons"]
@@ -278,16 +284,18 @@ class ListAuditEventsResponse(_message.Message):
     def __init__(self, audit_events: _Optional[_Iterable[_Union[_audit_pb2.AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListDependentsRequest(_message.Message):
-    __slots__ = ["job_id", "page_size", "page_token", "transitive"]
+    __slots__ = ["as_of", "job_id", "page_size", "page_token", "transitive"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TRANSITIVE_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     job_id: str
     page_size: int
     page_token: str
     transitive: bool
-    def __init__(self, job_id: _Optional[str] = ..., transitive: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., transitive: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListDependentsResponse(_message.Message):
     __slots__ = ["dependents", "hidden_node_count", "next_page_token", "truncated"]
@@ -433,7 +441,8 @@ class RerunJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
 class StreamLineageRequest(_message.Message):
-    __slots__ = ["direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_message_nodes", "max_parents_per_node", "resume_token"]
+    __slots__ = ["as_of", "direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_message_nodes", "max_parents_per_node", "resume_token"]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     FILTER_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -443,6 +452,7 @@ class StreamLineageRequest(_message.Message):
     MAX_MESSAGE_NODES_FIELD_NUMBER: _ClassVar[int]
     MAX_PARENTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
     direction: _lineage_pb2.LineageDirection
     filter: str
     filter_mode: _lineage_pb2.LineageFilterMode
@@ -452,7 +462,7 @@ class StreamLineageRequest(_message.Message):
     max_message_nodes: int
     max_parents_per_node: int
     resume_token: str
-    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., direction: _Optional[_Union[_lineage_pb2.LineageDirection, str]] = ..., max_depth: _Optional[int] = ..., resume_token: _Optional[str] = ..., max_message_nodes: _Optional[int] = ..., filter: _Optional[str] = ..., filter_mode: _Optional[_Union[_lineage_pb2.LineageFilterMode, str]] = ..., max_children_per_node: _Optional[int] = ..., max_parents_per_node: _Optional[int] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StreamLineageResponse(_message.Message):
     __slots__ = ["edges", "last", "nodes", "resume_token", "root", "truncated", "truncation_reasons"]

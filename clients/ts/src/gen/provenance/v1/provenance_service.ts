@@ -356,6 +356,15 @@ export interface BatchRecordJobsResult {
 export interface GetJobRequest {
   /** Id of the job; required. */
   jobId: string;
+  /**
+   * As of that time: the job as it was then (docs/api.md, "As of a
+   * time"): a job created later is NOT_FOUND, and the job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Request of ListJobs. */
@@ -440,6 +449,16 @@ export interface GetLineageRequest {
    * max_children_per_node for parents (LineageNode.omitted_parent_count).
    */
   maxParentsPerNode: number;
+  /**
+   * As of that time: the lineage as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Response of GetLineage. */
@@ -505,6 +524,16 @@ export interface StreamLineageRequest {
   maxChildrenPerNode: number;
   /** As GetLineageRequest.max_parents_per_node. */
   maxParentsPerNode: number;
+  /**
+   * As of that time: the lineage as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND. A resume token is bound to as_of.
+   */
+  asOf?: Date | undefined;
 }
 
 /**
@@ -559,6 +588,17 @@ export interface ListDependentsRequest {
   pageSize: number;
   /** next_page_token of a previous call with the same job_id and transitive. */
   pageToken: string;
+  /**
+   * As of that time: the dependents as they were then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A job_id created later is NOT_FOUND. A page token is bound to as_of:
+   * used with another, INVALID_ARGUMENT.
+   */
+  asOf?: Date | undefined;
 }
 
 /** One dependent of a job. */
@@ -608,6 +648,16 @@ export interface ExportProvenanceGraphRequest {
   maxChildrenPerNode: number;
   /** As GetLineageRequest.max_parents_per_node. */
   maxParentsPerNode: number;
+  /**
+   * As of that time: the graph as it was then (docs/api.md, "As of a
+   * time"): jobs created later are left out, and every job shows the
+   * status, cache state, result and other changing fields it had then.
+   * Unset: now. A time in the future answers as now. Who may read a job is
+   * decided by its current readers, whatever the time. A time outside
+   * 0001-01-01 to 9999-12-31 is INVALID_ARGUMENT.
+   * A root created later is NOT_FOUND.
+   */
+  asOf?: Date | undefined;
 }
 
 /** Response of ExportProvenanceGraph. */
@@ -1750,13 +1800,16 @@ export const BatchRecordJobsResult: MessageFns<BatchRecordJobsResult> = {
 };
 
 function createBaseGetJobRequest(): GetJobRequest {
-  return { jobId: "" };
+  return { jobId: "", asOf: undefined };
 }
 
 export const GetJobRequest: MessageFns<GetJobRequest> = {
   encode(message: GetJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.jobId !== "") {
       writer.uint32(10).string(message.jobId);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1782,6 +1835,14 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1801,6 +1862,11 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -1808,6 +1874,9 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
     const obj: any = {};
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
+    }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
     }
     return obj;
   },
@@ -1818,6 +1887,7 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetJobRequest>, I>>(object: I): GetJobRequest {
     const message = createBaseGetJobRequest();
     message.jobId = object.jobId ?? "";
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -2031,6 +2101,7 @@ function createBaseGetLineageRequest(): GetLineageRequest {
     filterMode: 0,
     maxChildrenPerNode: 0,
     maxParentsPerNode: 0,
+    asOf: undefined,
   };
 }
 
@@ -2062,6 +2133,9 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     }
     if (message.maxParentsPerNode !== 0) {
       writer.uint32(72).int32(message.maxParentsPerNode);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2151,6 +2225,14 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
             message.maxParentsPerNode = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2198,6 +2280,11 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
         : isSet(object.max_parents_per_node)
         ? globalThis.Number(object.max_parents_per_node)
         : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -2230,6 +2317,9 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     if (message.maxParentsPerNode !== 0) {
       obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -2247,6 +2337,7 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
     message.filterMode = object.filterMode ?? 0;
     message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
     message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -2503,6 +2594,7 @@ function createBaseStreamLineageRequest(): StreamLineageRequest {
     filterMode: 0,
     maxChildrenPerNode: 0,
     maxParentsPerNode: 0,
+    asOf: undefined,
   };
 }
 
@@ -2534,6 +2626,9 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     }
     if (message.maxParentsPerNode !== 0) {
       writer.uint32(72).int32(message.maxParentsPerNode);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2623,6 +2718,14 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
             message.maxParentsPerNode = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2674,6 +2777,11 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
         : isSet(object.max_parents_per_node)
         ? globalThis.Number(object.max_parents_per_node)
         : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -2706,6 +2814,9 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     if (message.maxParentsPerNode !== 0) {
       obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -2723,6 +2834,7 @@ export const StreamLineageRequest: MessageFns<StreamLineageRequest> = {
     message.filterMode = object.filterMode ?? 0;
     message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
     message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -2925,7 +3037,7 @@ export const StreamLineageResponse: MessageFns<StreamLineageResponse> = {
 };
 
 function createBaseListDependentsRequest(): ListDependentsRequest {
-  return { jobId: "", transitive: false, pageSize: 0, pageToken: "" };
+  return { jobId: "", transitive: false, pageSize: 0, pageToken: "", asOf: undefined };
 }
 
 export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
@@ -2941,6 +3053,9 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2990,6 +3105,14 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3020,6 +3143,11 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -3037,6 +3165,9 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -3049,6 +3180,7 @@ export const ListDependentsRequest: MessageFns<ListDependentsRequest> = {
     message.transitive = object.transitive ?? false;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
@@ -3275,6 +3407,7 @@ function createBaseExportProvenanceGraphRequest(): ExportProvenanceGraphRequest 
     filterMode: 0,
     maxChildrenPerNode: 0,
     maxParentsPerNode: 0,
+    asOf: undefined,
   };
 }
 
@@ -3303,6 +3436,9 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     }
     if (message.maxParentsPerNode !== 0) {
       writer.uint32(64).int32(message.maxParentsPerNode);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3384,6 +3520,14 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
             message.maxParentsPerNode = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3426,6 +3570,11 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
         : isSet(object.max_parents_per_node)
         ? globalThis.Number(object.max_parents_per_node)
         : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
     };
   },
 
@@ -3455,6 +3604,9 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     if (message.maxParentsPerNode !== 0) {
       obj.maxParentsPerNode = Math.round(message.maxParentsPerNode);
     }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
     return obj;
   },
 
@@ -3471,6 +3623,7 @@ export const ExportProvenanceGraphRequest: MessageFns<ExportProvenanceGraphReque
     message.filterMode = object.filterMode ?? 0;
     message.maxChildrenPerNode = object.maxChildrenPerNode ?? 0;
     message.maxParentsPerNode = object.maxParentsPerNode ?? 0;
+    message.asOf = object.asOf ?? undefined;
     return message;
   },
 };
