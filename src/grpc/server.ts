@@ -5,6 +5,7 @@ import { splitAddress } from '../platform/address.js';
 import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
 import type { CallDependencies } from './call.js';
 import { ServingHealth } from './health.js';
+import { sendWindowInterceptor } from './interceptors/send-window.js';
 import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import * as provenanceApi from './provenance-api.js';
 import { createReflection } from './reflection.js';
@@ -33,8 +34,9 @@ export interface RunningServer {
 export async function startGrpcServer(options: GrpcServerOptions, context: CallDependencies): Promise<RunningServer> {
   keepProtoKeysInStructs();
   const server = new Server({
-    // Last: WatchEvents relies on it for its deadline and for hearing of its call's end (stream-lifetime.ts).
-    interceptors: [...options.interceptors, streamLifetimeInterceptor(context.logger)],
+    // WatchEvents relies on the stream lifetime for its deadline and for hearing of its call's end (stream-lifetime.ts), and on
+    // the send window, which sees the handler's messages first, for handing several events to HTTP/2 at once (send-window.ts).
+    interceptors: [...options.interceptors, streamLifetimeInterceptor(context.logger), sendWindowInterceptor()],
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Pings find dead peers of long-lived streams; clients may ping every 10 s.

@@ -127,8 +127,10 @@ describe('provenance events through WatchEvents', function () {
   });
 
   it('ends a subscriber that reads too slowly with RESOURCE_EXHAUSTED, from where it resumes completely', async () => {
-    const { api } = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
-    const slow = api.events({});
+    const { api, server } = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
+    // grpc-js's own 64 KiB HTTP/2 window rather than the client's 1 MiB, which would hold every event of the test unread.
+    const slowClient = connect(server.address, { flowControlWindow: 65_535 });
+    const slow = slowClient.events({});
     const ready = subscribed(slow);
     const reading = collectEvents(slow, 10_000);
     // A client that does not read: HTTP/2 flow control stops the server's writes, and its queue fills.
@@ -138,6 +140,7 @@ describe('provenance events through WatchEvents', function () {
     for (let i = 0; i < requests.length; i += 100) await api.batchRecordJobs({ requests: requests.slice(i, i + 100) });
     slow.resume();
     const cut = await reading;
+    slowClient.close();
     expect(cut.error?.code).to.equal(status.RESOURCE_EXHAUSTED);
     const info = statusDetails(cut.error).errorInfo!;
     expect(info.reason).to.equal('SUBSCRIBER_TOO_SLOW');

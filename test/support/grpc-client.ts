@@ -16,6 +16,8 @@ export interface ConnectOptions {
   headers?: Record<string, string>;
   /** Plaintext when absent. */
   tls?: TlsOptions;
+  /** The HTTP/2 window (bytes); the client's own 1 MiB when absent. */
+  flowControlWindow?: number;
 }
 
 /**
@@ -28,7 +30,10 @@ export function connect(address: string, options: ConnectOptions = {}) {
     address,
     ...(options.headers ? { metadata: options.headers } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
-    channelOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
+    channelOptions: {
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      ...(options.flowControlWindow ? { 'grpc-node.flow_control_window': options.flowControlWindow } : {}),
+    },
   });
   return Object.assign(client, {
     events: (request: DeepPartial<WatchEventsRequest>): ClientReadableStream<WatchEventsResponse> => client.raw.watchEvents(WatchEventsRequest.fromPartial(request)),

@@ -10,6 +10,7 @@ import {
   StartPosition,
   type EventWatch,
   ProvenanceEvent,
+  type ProvenanceClientOptions,
   type Resumption,
   type WatchEventsResponse,
 } from '@provenance/client';
@@ -208,10 +209,11 @@ describe('@provenance/client watchEvents against a live server', function () {
   let directory: TemporaryDirectory;
   const servers: ServerProcess[] = [];
   const clients: ProvenanceClient[] = [];
-  const start = async (env: Record<string, string> = {}) => {
+  /** channelOptions: e.g. a small HTTP/2 window, for a client meant to fall behind. */
+  const start = async (env: Record<string, string> = {}, channelOptions?: ProvenanceClientOptions['channelOptions']) => {
     const server = await startServer({ PROVENANCE_SQLITE_PATH: join(directory.path, `p${servers.length}.db`), ...env });
     servers.push(server);
-    const client = new ProvenanceClient({ address: server.address, timeoutMs: 10_000 });
+    const client = new ProvenanceClient({ address: server.address, timeoutMs: 10_000, ...(channelOptions ? { channelOptions } : {}) });
     clients.push(client);
     return client;
   };
@@ -319,7 +321,8 @@ describe('@provenance/client watchEvents against a live server', function () {
   });
 
   it('resumes after the server ends a subscriber that reads too slowly (RESOURCE_EXHAUSTED), yielding every event once, in order', async () => {
-    const client = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' });
+    // grpc-js's own 64 KiB HTTP/2 window rather than the client's 1 MiB, which would hold every event of the test unread.
+    const client = await start({ PROVENANCE_SUBSCRIBER_BUFFER: '50' }, { 'grpc-node.flow_control_window': 65_535 });
     await client.recordJob({ type: 'first', status: SUCCEEDED, outputHash: 'f' });
     const resumptions: Resumption[] = [];
     const watch = client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { onResume: (r) => resumptions.push(r), timeoutMs: 40_000 });

@@ -77,6 +77,17 @@ export interface RequestOptions {
 /** The server's own default PROVENANCE_MAX_MESSAGE_BYTES: a large lineage answer fits; grpc-js would stop at 4 MiB. */
 const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The HTTP/2 window of each stream and of the connection: how much the
+ * server may send before this client says it has read it. grpc-js keeps
+ * HTTP/2's 64 KiB and, unlike the C and Go libraries, never grows it; a
+ * watch then got at most 64 KiB of events (about 230) per round trip, and
+ * while writes kept the server's turns long, its events waited seconds for
+ * the window (docs/decisions.md, "Events reach subscribers in the turn they
+ * are read"). A stream holds at most this much unread.
+ */
+const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 1024 * 1024;
+
 type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: Metadata,
@@ -101,6 +112,7 @@ export class ProvenanceClient {
     const { interceptors = [], ...channelOptions } = options.channelOptions ?? {};
     this.raw = new ProvenanceServiceClient(options.address, channelCredentials(options.tls), {
       'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES,
+      'grpc-node.flow_control_window': DEFAULT_FLOW_CONTROL_WINDOW_BYTES,
       ...channelOptions,
       interceptors: [...credentialHeaders(options), ...interceptors],
     });

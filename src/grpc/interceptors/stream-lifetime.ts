@@ -31,8 +31,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * does not read never is. An interceptor's listener is in place from the
  * start of the call, so it hears of every end, and the deadline is its own.
  *
- * Put it last among the server's interceptors: it then sees the handler's
- * messages first and its request metadata as the handler gets it.
+ * Put it last among the server's interceptors but the send window
+ * (send-window.ts), which only passes messages on: it then sees the
+ * handler's messages before any other and its request metadata as the
+ * handler gets it.
  */
 export function streamLifetimeInterceptor(logger: Logger): ServerInterceptor {
   return (method, call) => {
