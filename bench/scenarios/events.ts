@@ -9,6 +9,7 @@ import { ClientProcesses, serveClientRoles, totalCpuSeconds, type RoleOperations
 import type { BenchContext, Scenario } from '../support/context.js';
 import { coreShare, cpuSeconds, ownCpuSecondsSince } from '../support/process-stats.js';
 import { percentile, tail } from '../support/stats.js';
+import { sendWindowInterceptor } from '../../src/grpc/interceptors/send-window.js';
 
 const SCENARIO = 'events';
 const RECORD_BATCH = 1000;
@@ -378,7 +379,10 @@ interface BroadcastServer {
  * The baseline: a bare grpc-js server, in a process of its own as ours is,
  * serving the WatchEvents method of the same clients; it holds the messages
  * already encoded and writes each to every subscriber, waiting for 'drain'
- * per subscriber as ours does, so a slow client slows only itself.
+ * per subscriber as ours does, so a slow client slows only itself. It hands
+ * messages to HTTP/2 through the same send window as ours
+ * (sendWindowInterceptor), so that the baseline is not slowed by a
+ * transport setting ours does without.
  */
 async function startBroadcastServer(messages: Uint8Array[]): Promise<BroadcastServer> {
   const child = fork(fileURLToPath(import.meta.url), [BROADCAST_ROLE], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -403,6 +407,7 @@ async function serveBroadcast(): Promise<void> {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    interceptors: [sendWindowInterceptor()],
   });
   server.addService(
     {

@@ -17,7 +17,8 @@ export const SEND_WINDOW_BYTES = 128 * 1024;
  * more), a WatchEvents subscriber then got about one event per turn, and
  * events waited seconds for their turn (docs/decisions.md, "Events reach
  * subscribers in the turn they are read"). Here a message already encoded
- * (EncodedMessage: every WatchEvents event) counts as written as soon as it
+ * (EncodedMessage: every WatchEvents event; or a Buffer, as a server with
+ * identity serializers sends) counts as written as soon as it
  * is handed on, while the call has less than SEND_WINDOW_BYTES handed on
  * and not yet written; past that, the handler's stream waits, as before,
  * for the writes to complete, so a client that reads slowly still slows
@@ -42,7 +43,7 @@ class WindowedSendCall extends ServerInterceptingCall {
   }
 
   override sendMessage(message: unknown, callback: () => void): void {
-    const bytes = message instanceof EncodedMessage ? message.bytes.length : SEND_WINDOW_BYTES;
+    const bytes = message instanceof EncodedMessage ? message.bytes.length : Buffer.isBuffer(message) ? message.length : SEND_WINDOW_BYTES;
     this.inFlight += bytes;
     super.sendMessage(message, () => {
       this.inFlight -= bytes;
