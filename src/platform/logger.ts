@@ -1,24 +1,26 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 
-/** Bytes of log lines held before they are written without waiting for the end of the turn (below sonic-boom's 16 KiB write size). */
-const TURN_BUFFER_BYTES = 8192;
+/** Bytes of log lines held before they are written without waiting for the flush (below sonic-boom's 16 KiB write size). */
+const HELD_BYTES = 8192;
+/** The longest a line waits to be written. */
+const FLUSH_MS = 20;
 
 /** Structured JSON logs on stdout, one object per line. */
 export function createLogger(level: Config['logLevel']): Logger {
-  return pino({ level, base: { service: 'provenance' } }, stdoutByTurn());
+  return pino({ level, base: { service: 'provenance' } }, heldStdout());
 }
 
 /**
- * Stdout, written once per turn of the event loop: the lines logged during
- * a turn (an access line per call, under load many per turn) go out in one
- * synchronous write right after it, instead of one write each, which took a
- * tenth of a GetJob's server time (docs/decisions.md, "Log lines written by
- * turn"). A line waits for no later event, and what is held when the
- * process exits is written then.
+ * Stdout, written at most FLUSH_MS after a line is logged, or as soon as
+ * HELD_BYTES wait: under load the access lines of many calls go out in one
+ * write, instead of one write each (and one wake-up of whatever reads the
+ * pipe), which took a tenth of a GetJob's server time (docs/decisions.md,
+ * "Log lines written together"). What is held when the process exits, a
+ * fatal error included, is written then.
  */
-function stdoutByTurn(): DestinationStream {
-  const output = pino.destination({ dest: 1, sync: true, minLength: TURN_BUFFER_BYTES });
+function heldStdout(): DestinationStream {
+  const output = pino.destination({ dest: 1, sync: true, minLength: HELD_BYTES });
   let flushScheduled = false;
   const flush = () => {
     flushScheduled = false;
@@ -30,7 +32,7 @@ function stdoutByTurn(): DestinationStream {
       output.write(line);
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(flush);
+        setTimeout(flush, FLUSH_MS).unref();
       }
     },
   };
