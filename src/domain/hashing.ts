@@ -32,23 +32,66 @@ export function sha256Hex(text: string): string {
 }
 
 export function canonicalJson(value: JsonValue): string {
-  // Strings, finite numbers and arrays of strings, most of the members of a request, are written by canonicalize with
-  // JSON.stringify once checked; the same checks here spare its set-up (a set and a walk) on every call.
-  if (typeof value === 'string' ? isWellFormed(value) : typeof value === 'number' ? Number.isFinite(value) : isArrayOfWellFormedStrings(value)) {
-    return JSON.stringify(value);
+  // Plain JSON, nearly every value hashed, is written here in one walk; canonicalize, which sets up a set of the
+  // objects seen and checks every string with a loop of its own, writes the rest (Dates, and the values it refuses).
+  const text = plainCanonicalJson(value, 0);
+  if (text !== undefined) return text;
+  const written = canonicalize(value);
+  if (written === undefined) throw new TypeError('value has no JSON form');
+  return written;
+}
+
+/** Deeper than any value validation lets through (64 levels): past it, canonicalize's cycle check takes over. */
+const PLAIN_DEPTH = 100;
+
+/**
+ * RFC 8785 of a value made only of null, booleans, finite numbers, strings
+ * without lone surrogates, arrays and plain objects, as canonicalize writes
+ * it (members by key in UTF-16 code units, undefined members left out,
+ * numbers and strings as JSON.stringify writes them); undefined for any
+ * other value, which canonicalize then writes or refuses.
+ */
+function plainCanonicalJson(value: JsonValue, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormed(value) ? JSON.stringify(value) : undefined;
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return undefined;
   }
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('value has no JSON form');
-  return text;
+  if (value === null) return 'null';
+  if (depth === PLAIN_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const written = item === undefined ? undefined : plainCanonicalJson(item, depth + 1);
+      if (written === undefined) return undefined;
+      text += i === 0 ? written : `,${written}`;
+    }
+    return `${text}]`;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  let text = '{';
+  for (const key of Object.keys(value).sort()) {
+    const item = value[key];
+    if (item === undefined) continue;
+    const written = isWellFormed(key) ? plainCanonicalJson(item, depth + 1) : undefined;
+    if (written === undefined) return undefined;
+    text += `${text.length === 1 ? '' : ','}${JSON.stringify(key)}:${written}`;
+  }
+  return `${text}}`;
 }
 
 /** Whether the string holds no lone surrogate, which RFC 8785 refuses (String.prototype.isWellFormed, ES2024). */
 function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
-}
-
-function isArrayOfWellFormedStrings(value: JsonValue): boolean {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string' && isWellFormed(item));
 }
 
 /**

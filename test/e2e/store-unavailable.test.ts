@@ -6,6 +6,7 @@ import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../support/mongo-lane.js';
 import { listenSilently, type SilentListener } from '../support/net.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { until } from '../support/waits.js';
 
 /**
  * Calls whose store is down answer UNAVAILABLE with the store's own reason,
@@ -63,7 +64,8 @@ describe('when the database goes away', function () {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(health).to.deep.equal({ status: 'NOT_SERVING' });
-      expect(server.output()).to.match(/"level":40[^\n]*the database is unavailable/);
+      // Log lines are written up to 20 ms after they are logged (src/platform/logger.ts).
+      await until(() => /"level":40[^\n]*the database is unavailable/.test(server.output()), 'the outage to be logged');
     } finally {
       api.close();
       grpcurl.close();

@@ -4,7 +4,8 @@ import canonicalize from 'canonicalize';
 import type { RecordJobCommand, SubmitJobCommand } from '../../src/domain/commands.js';
 import { submissionFingerprint } from '../../src/domain/execution.js';
 import { canonicalJson, definitionHash, inputHash, outputHash, removeVolatileKeys, sha256Hex } from '../../src/domain/hashing.js';
-import type { JsonObject } from '../../src/domain/json.js';
+import { setMember, type JsonObject, type JsonValue } from '../../src/domain/json.js';
+import { seededRandom } from '../support/seeded-random.js';
 import { recordFingerprint } from '../../src/domain/recording.js';
 
 interface Vectors {
@@ -118,5 +119,31 @@ describe('canonicalJson', () => {
       expect(canonicalJson(value), JSON.stringify(value)).to.equal(canonicalize(value));
     }
     for (const value of ['a\ud800', ['b', '\udc00'], NaN, Infinity]) expect(() => canonicalJson(value), String(value)).to.throw();
+  });
+
+  it('writes any JSON value as canonicalize does: keys in code unit order, undefined members left out, Dates and toJSON through it', () => {
+    const random = seededRandom('HASHING_SEED', 'random JSON values');
+    const keys = ['a', 'B', 'b', 'aa', '', 'é', '😀', '\uff61', '__proto__', '10', '9', 'a b'];
+    const strings = ['', 'x', 'a"b\\c\n', '\u0001é😀\u2028', '\uffff'];
+    const numbers = [0, -0, 1, -17, 0.1 + 0.2, 1e21, 1e-7, 2 ** 53 + 2, -1.5e300];
+    const value = (depth: number): JsonValue => {
+      const kind = random.int(0, depth > 4 ? 3 : 5);
+      if (kind === 0) return random.pick(strings);
+      if (kind === 1) return random.pick(numbers);
+      if (kind === 2) return random.chance(0.5);
+      if (kind === 3) return null;
+      if (kind === 4) return Array.from({ length: random.int(0, 4) }, () => value(depth + 1));
+      const object: JsonObject = {};
+      for (let i = random.int(0, 5); i > 0; i--) setMember(object, random.pick(keys), value(depth + 1));
+      return object;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const made = value(0);
+      expect(canonicalJson(made), JSON.stringify(made)).to.equal(canonicalize(made));
+    }
+    const odd = { when: new Date(0), skipped: undefined, nested: { toJSON: () => ({ z: 1, a: [new Date(1)] }) } } as unknown as JsonValue;
+    expect(canonicalJson(odd)).to.equal(canonicalize(odd));
+    expect(canonicalJson(Object.assign(Object.create(null) as JsonObject, { b: 1, a: 2 }))).to.equal('{"a":2,"b":1}');
+    for (const value of [{ 'k\ud800': 1 }, { a: [1, NaN] }, { a: { b: -Infinity } }] as JsonValue[]) expect(() => canonicalJson(value), String(value)).to.throw();
   });
 });

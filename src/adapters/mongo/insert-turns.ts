@@ -93,12 +93,15 @@ export class InsertTurns {
   ): Promise<InsertOutcome[]> {
     const token = randomUUID();
     const intentIds = records.map((_, index) => `${token}:${index}`);
-    await this.intents.insertMany(records.map((record, index) => ({ _id: intentIds[index]!, record: toDocument(record) })));
+    // Written while the turn is waited for and the records decided: only taking the turn, which names them, needs them stored.
+    const intentsWritten = this.intents.insertMany(records.map((record, index) => ({ _id: intentIds[index]!, record: toDocument(record) })));
+    intentsWritten.catch(() => undefined);
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       const turn = await this.closedTurn(write);
       const decisions = await decide(records);
       const toWrite = records.flatMap((record, index) => (decisions[index] === undefined ? [{ record, index }] : []));
+      await intentsWritten;
       if (toWrite.length === 0) {
         await this.intents.deleteMany({ _id: { $in: intentIds } });
         return decisions as InsertOutcome[];
