@@ -156,6 +156,27 @@ export function runJobQueueConformance(harness: JobQueueHarness): void {
       expect(peak).to.equal(3);
     });
 
+    it('runs as many deliveries at once as its concurrency', async () => {
+      const queue = await open(harness.newNamespace());
+      let running = 0;
+      let peak = 0;
+      let finished = 0;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      queue.process(12, async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await released;
+        running--;
+        finished++;
+      });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => queue.enqueue(`wide-${i}`)));
+      await until(() => running === 12, 'twelve deliveries running at once');
+      release();
+      await until(() => finished === 20, 'every delivery to finish');
+      expect(peak).to.equal(12);
+    });
+
     it('retries a rejected delivery with a growing backoff, says which attempt is the last, and stops there', async () => {
       const tuning = { ...TUNING, retries: 2, backoffMs: 100 };
       const queue = await open(harness.newNamespace(), tuning);

@@ -405,6 +405,84 @@ describe('SQLite lineage graph', function () {
   });
 });
 
+describe('SQLite replacements', function () {
+  let replacementDirectory: string;
+
+  before(() => {
+    replacementDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-replacements-'));
+  });
+
+  after(() => {
+    rmSync(replacementDirectory, { recursive: true, force: true });
+  });
+
+  /**
+   * A replacement writes only the columns that changed (replaceJobs), with
+   * a statement per set of changed columns up to a bound, then every column:
+   * whatever it changed, the row and its reader rows must be what inserting
+   * the same record into an empty database writes. 128 sets of changes go
+   * past the bound.
+   */
+  it('leaves every column as an insert of the same record would, whichever columns change, past the bound on prepared updates', async () => {
+    const path = join(replacementDirectory, 'replaced.sqlite');
+    const store = SqliteProvenanceStore.open({ path });
+    const raw = new Database(path, { readonly: true });
+    try {
+      const parent = makeJob();
+      const original = makeJob({ status: 'QUEUED', origin: 'SUBMITTED', parentIds: [parent.jobId] });
+      await store.insertJobs([parent, original]);
+      const variants: Array<(record: JobRecord) => Partial<JobRecord>> = [
+        () => ({ type: 'text.translate' }),
+        (r) => ({ status: 'SUCCEEDED', cacheState: 'FRESH', completedAt: new Date(r.createdAt.getTime() + 1000) }),
+        () => ({ labels: { team: 'platform', stage: 'replaced' } }),
+        () => ({ readers: ['user:auditor@example.test'] }),
+        () => ({ requestId: 'request-replaced' }),
+        (r) => ({ provider: { ...r.provider, model: 'summarizer-large' } }),
+        (r) => ({ createdAt: new Date(r.createdAt.getTime() - 60_000), inputHash: 'f'.repeat(64) }),
+      ];
+      let current = original;
+      for (let changes = 0; changes < 2 ** variants.length; changes++) {
+        let next: JobRecord = { ...original, etag: `etag-${changes}` };
+        variants.forEach((variant, bit) => {
+          if (changes & (1 << bit)) next = { ...next, ...variant(original) };
+        });
+        expect(await store.replaceJob(next, current.etag)).to.equal(true);
+        current = next;
+        expect(storedRows(raw, next.jobId), `changes ${changes.toString(2)}`).to.deep.equal(await rowsOfFreshInsert([parent, next]));
+      }
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  let fresh = 0;
+  /** What inserting these records into an empty database stores for the last one. */
+  async function rowsOfFreshInsert(records: JobRecord[]): Promise<ReturnType<typeof storedRows>> {
+    const path = join(replacementDirectory, `fresh-${++fresh}.sqlite`);
+    const store = SqliteProvenanceStore.open({ path, lineageGraph: 'on-demand' });
+    try {
+      await store.insertJobs(records);
+      const raw = new Database(path, { readonly: true });
+      try {
+        return storedRows(raw, records.at(-1)!.jobId);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  }
+
+  function storedRows(raw: Database.Database, jobId: string): { job: unknown; readers: unknown[]; parents: unknown[] } {
+    return {
+      job: raw.prepare('SELECT * FROM jobs WHERE job_id = ?').get(jobId),
+      readers: raw.prepare('SELECT * FROM job_readers WHERE job_id = ? ORDER BY subject').all(jobId),
+      parents: raw.prepare('SELECT * FROM job_parents WHERE child_id = ? ORDER BY parent_id').all(jobId),
+    };
+  }
+});
+
 /** A database as the committed code of issue #2 wrote it: its schema (version 1), rows and edges. */
 function writeIssue2Database(path: string, records: readonly JobRecord[]): void {
   writeOldDatabase(path, 1, records);

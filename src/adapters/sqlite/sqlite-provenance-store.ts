@@ -53,6 +53,45 @@ interface JobRow {
   doc: string;
 }
 
+/** The column of each field of JobRow. */
+const COLUMN_OF: Readonly<Record<keyof JobRow, string>> = {
+  jobId: 'job_id',
+  tenant: 'tenant',
+  requestId: 'request_id',
+  type: 'type',
+  status: 'status',
+  cacheState: 'cache_state',
+  definitionHash: 'definition_hash',
+  inputHash: 'input_hash',
+  providerId: 'provider_id',
+  providerModel: 'provider_model',
+  providerVersion: 'provider_version',
+  createdAt: 'created_at',
+  completedAt: 'completed_at',
+  origin: 'origin',
+  etag: 'etag',
+  parentIds: 'parent_ids',
+  labels: 'labels',
+  readers: 'readers',
+  payloadRedacted: 'payload_redacted',
+  cacheSalt: 'cache_salt',
+  doc: 'doc',
+};
+
+/** A stored row's columns that a replacement compares with the new row's: all but the key, and the etag and document, which a replacement always changes. */
+type StoredRow = Omit<JobRow, 'jobId' | 'etag' | 'doc'>;
+const COMPARED_COLUMNS = (Object.keys(COLUMN_OF) as Array<keyof JobRow>).filter(
+  (field): field is keyof StoredRow => field !== 'jobId' && field !== 'etag' && field !== 'doc',
+);
+
+/**
+ * How many sets of changed columns get an UPDATE of their own; a replacement
+ * that changes another set writes every column. The lifecycle of a job
+ * changes a handful of sets; a store that sees more (records replaced in
+ * every possible way) stays bounded.
+ */
+const MAX_UPDATE_STATEMENTS = 64;
+
 /** ProvenanceStore on one SQLite file (or in memory), through better-sqlite3. */
 export class SqliteProvenanceStore implements ProvenanceStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -63,6 +102,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    */
   private graph: LineageGraph | undefined;
   private lineageRows: LineageRows | undefined;
+  /** replaceJobs's UPDATE statements, by the columns they write (updateStatement). */
+  private readonly updates = new Map<string, Database.Statement<JobRow>>();
 
   private constructor(
     private readonly db: Database.Database,
@@ -156,17 +197,26 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return replaced!;
   }
 
+  /**
+   * Each replacement writes only the columns whose values differ from the
+   * stored row's (with the etag and document, which always do): SQLite
+   * maintains an index, and runs a trigger on a column, only when the
+   * UPDATE names one of its columns. A worker's claim and outcome change
+   * the status, hashes, cache state and completion time, so the indexes by
+   * tenant and creation time, type and request id, and the lineage trigger
+   * are left alone.
+   */
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedIndexedFields, updateJob, deleteEdges, deleteReaders, deleteOutbox } = this.statements;
+    const { storedRow, deleteEdges, deleteReaders, deleteOutbox } = this.statements;
     return this.guarded(() =>
       this.db
         .transaction((): boolean[] =>
           replacements.map(({ record, expectedEtag }) => {
-            // Reading before writing tells whether parents or readers changed, so their rows are rewritten only then.
-            const previous = storedIndexedFields.get(record.jobId, expectedEtag);
+            const previous = storedRow.get(record.jobId, expectedEtag);
             if (previous === undefined) return false;
             const row = toJobRow(record);
-            updateJob.run(row);
+            const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
+            this.updateStatement(changed).run(row);
             if (previous.parentIds !== row.parentIds) {
               deleteEdges.run(record.jobId);
               this.insertEdges(record.jobId, record.parentIds);
@@ -184,6 +234,18 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         )
         .immediate(),
     );
+  }
+
+  /** The UPDATE of these columns, the etag and the document; prepared once per set of columns, up to MAX_UPDATE_STATEMENTS sets. */
+  private updateStatement(changed: ReadonlyArray<keyof StoredRow>): Database.Statement<JobRow> {
+    const key = changed.join(',');
+    let statement = this.updates.get(key);
+    if (statement) return statement;
+    if (this.updates.size >= MAX_UPDATE_STATEMENTS) return this.statements.updateJob;
+    const assignments = [...changed, 'etag', 'doc'].map((field) => `${COLUMN_OF[field as keyof JobRow]} = @${field}`).join(', ');
+    statement = this.db.prepare<JobRow>(`UPDATE jobs SET ${assignments} WHERE job_id = @jobId`);
+    this.updates.set(key, statement);
+    return statement;
   }
 
   /** The update returns the marked records (without payload and output, which no state holds) for their history entries, in the same transaction. */
@@ -495,8 +557,9 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO job_outbox (job_id, seq, event) VALUES (?, ?, ?)',
     ),
     deleteOutbox: db.prepare<[string]>('DELETE FROM job_outbox WHERE job_id = ?'),
-    storedIndexedFields: db.prepare<[string, string], { parentIds: string; readers: string; createdAt: number }>(
-      'SELECT parent_ids AS parentIds, readers, created_at AS createdAt FROM jobs WHERE job_id = ? AND etag = ?',
+    // The row a replacement compares with, if it still has the etag the replacement expects.
+    storedRow: db.prepare<[string, string], StoredRow>(
+      `SELECT ${COMPARED_COLUMNS.map((field) => `${COLUMN_OF[field]} AS ${field}`).join(', ')} FROM jobs WHERE job_id = ? AND etag = ?`,
     ),
     updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
     // json_set rewrites only the three members: every other byte of the document stays as encodeRecord wrote it.

@@ -98,7 +98,7 @@ async function submit(deps: ServiceDependencies, principal: Principal, asked: Su
   if (earlier) return replayed(deps, earlier, fingerprint);
 
   // A parent the caller may not read is refused like one that does not exist.
-  const stored = await deps.store.getJobs(command.parentIds);
+  const stored = command.parentIds.length === 0 ? [] : await deps.store.getJobs(command.parentIds);
   const parents = stored.filter((parent) => canRead(principal, parent));
   const found = new Set(parents.map((p) => p.jobId));
   const missing = command.parentIds.filter((id) => !found.has(id));
