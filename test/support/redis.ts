@@ -14,7 +14,7 @@ export function uniqueQueuePrefix(): string {
   return `${RUN_PREFIX}:${++prefixes}`;
 }
 
-/** Deletes every key under prefix (keys named "<prefix>:..."), by SCAN and UNLINK; resolves with how many there were. */
+/** Deletes every key under prefix (keys named "<prefix>:..."), by SCAN (10,000 keys a step: other runs may have left millions) and UNLINK; resolves with how many there were. */
 export async function deleteQueueKeys(prefix: string, redisUrl = TEST_REDIS_URL): Promise<number> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   // A failed connection rejects connect() below; without a listener ioredis would also print it.
@@ -24,7 +24,7 @@ export async function deleteQueueKeys(prefix: string, redisUrl = TEST_REDIS_URL)
     await redis.connect();
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*`, 'COUNT', 10_000);
       if (keys.length > 0) deleted += await redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');
