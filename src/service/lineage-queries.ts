@@ -3,7 +3,6 @@ import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
 import {
-  buildLineage,
   buildLineageInSteps,
   type Lineage,
   type LineageDirection,
@@ -16,7 +15,7 @@ import { LINEAGE_STREAM_SLICE_NODES, edgesByLaterEndpoint, firstPositionAfter, s
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
-import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
+import { checkReproducibilityInSteps, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
@@ -279,19 +278,23 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const job = await readableJob(deps, principal, jobId);
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
-  const lineage = buildLineage(rootRow(job, 'FULL'), { ancestors: found }, limits);
+  // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
+  const lineage = await inTurns(buildLineageInSteps(rootRow(job, 'FULL'), { ancestors: found }, limits));
   const ancestors = lineage.nodes.map((n) => n.row.record!);
-  const issues = checkReproducibility({
+  // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
+  const known = new Map<string, JobRecord>([[job.jobId, job]]);
+  for (const row of found) known.set(row.jobId, row.record!);
+  await nextTurn();
+  const issues = await inTurns(checkReproducibilityInSteps({
     job,
     ancestors,
-    // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
-    known: new Map([[job.jobId, job], ...found.map((row): [string, JobRecord] => [row.jobId, row.record!])]),
+    known,
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
     tenantCacheSalt: (tenant) => deps.execution.tenantCacheSalts.get(tenant),
     viewer: viewerOf(deps, principal),
-  });
+  }));
   deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
 }

@@ -1,13 +1,15 @@
-import { lineageEdges, type Lineage } from '../lineage.js';
-import { exportedJobs, type ExportedJob } from './exported-jobs.js';
+import type { Lineage } from '../lineage.js';
+import type { ExportedJob } from './exported-jobs.js';
+import { eachEdgeInSteps, eachJobInSteps } from './in-steps.js';
 import type { RenderedGraph } from './rendered-graph.js';
 
-/** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. */
-export function renderDot(lineage: Lineage): RenderedGraph {
+/** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. In steps (in-steps.ts). */
+export function* renderDot(lineage: Lineage): Generator<void, RenderedGraph> {
   const lines = ['digraph provenance {', '  node [shape=box, style=rounded];'];
-  for (const job of exportedJobs(lineage)) lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`);
-  for (const edge of lineageEdges(lineage)) lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`);
+  yield* eachJobInSteps(lineage, (job) => lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`));
+  yield* eachEdgeInSteps(lineage, (edge) => lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
   lines.push('}', '');
+  yield;
   return { content: lines.join('\n'), contentType: 'text/vnd.graphviz' };
 }
 

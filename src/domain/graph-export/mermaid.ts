@@ -1,6 +1,6 @@
 import { JOB_STATUSES } from '../job.js';
-import { lineageEdges, type Lineage } from '../lineage.js';
-import { exportedJobs } from './exported-jobs.js';
+import type { Lineage } from '../lineage.js';
+import { eachEdgeInSteps, eachJobInSteps } from './in-steps.js';
 import type { RenderedGraph } from './rendered-graph.js';
 
 const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string> = {
@@ -16,21 +16,23 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
 /**
  * Mermaid flowchart, top down. Mermaid ids cannot hold every character a job
  * id may, so jobs are n0, n1, ... in the lineage's order, with the job id in
- * the label; the class of each node is its status (or restricted).
+ * the label; the class of each node is its status (or restricted). In
+ * steps (in-steps.ts).
  */
-export function renderMermaid(lineage: Lineage): RenderedGraph {
+export function* renderMermaid(lineage: Lineage): Generator<void, RenderedGraph> {
   const lines = ['flowchart TD'];
   const nodeIds = new Map<string, string>();
-  for (const job of exportedJobs(lineage)) {
+  yield* eachJobInSteps(lineage, (job) => {
     const nodeId = `n${nodeIds.size}`;
     nodeIds.set(job.id, nodeId);
     const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
     const statusClass = (job.record?.status ?? 'RESTRICTED').toLowerCase();
     lines.push(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
-  }
-  for (const edge of lineageEdges(lineage)) lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`);
+  });
+  yield* eachEdgeInSteps(lineage, (edge) => lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`));
   for (const [status, style] of Object.entries(STATUS_STYLES)) lines.push(`  classDef ${status.toLowerCase()} ${style}`);
   lines.push('');
+  yield;
   return { content: lines.join('\n'), contentType: 'text/vnd.mermaid' };
 }
 

@@ -1,9 +1,9 @@
 import { invalidArgument } from '../../domain/errors.js';
-import { renderGraph } from '../../domain/graph-export/index.js';
-import { lineageEdges } from '../../domain/lineage.js';
-import { GetLineageResponse, ReproducibilityIssueReason, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { renderGraphInSteps } from '../../domain/graph-export/index.js';
+import { inTurns } from '../../service/next-turn.js';
+import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, GetLineageResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
-import { encodeInParts } from '../encoded-messages.js';
+import { EncodedMessage, encodeInParts } from '../encoded-messages.js';
 import {
   directionsFromProto,
   graphFormatFromProto,
@@ -11,6 +11,8 @@ import {
   restrictedJob,
   toJobMessage,
   lineageResponseParts,
+  nativeExportParts,
+  reproducibilityResponseParts,
   toProtoGraphFormat,
   toTruncationReasons,
 } from '../mapping.js';
@@ -70,33 +72,20 @@ export function lineageHandlers(
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
         };
-        if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...renderGraph(format, lineage) };
-        return {
-          ...summary,
-          jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
-          edges: lineageEdges(lineage),
-          content: '',
-          contentType: '',
-        };
+        // A large lineage's document is rendered, and its native answer mapped and encoded, in steps between which other calls run.
+        if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...(await inTurns(renderGraphInSteps(format, lineage))) };
+        // The native format's first job is the root, which the caller may read.
+        return encodeInParts(ExportProvenanceGraphResponse, nativeExportParts(lineage, summary), new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
-      // The native format's first job is the root.
-      shownTenants: (response) => tenantsOf(response.jobs.slice(0, 1)),
+      shownTenants: (response) => (response instanceof EncodedMessage ? response.shownTenants : tenantsOf(response.jobs.slice(0, 1))),
     }),
 
     checkReproducibility: edge.unary('checkReproducibility', {
       run: async (request, principal) => {
         const report = await service.checkReproducibility(principal, request.jobId);
-        return {
-          jobId: report.jobId,
-          reproducible: report.issues.length === 0,
-          issues: report.issues.map((issue) => ({
-            reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
-            jobId: issue.jobId,
-            message: issue.message,
-          })),
-          checkedAncestorCount: report.checkedAncestorCount,
-        };
+        // A large ancestry may have an issue per ancestor: they are mapped and encoded in parts, between which other calls run.
+        return encodeInParts(CheckReproducibilityResponse, reproducibilityResponseParts(report));
       },
       audited: (request) => ids([request.jobId]),
     }),
