@@ -2,7 +2,9 @@ import type { LineageCommand, ListDependentsCommand, StreamLineageCommand } from
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
+import type { ReadableBy } from '../domain/access.js';
 import {
+  LINEAGE_STEP_SIZE,
   buildLineageInSteps,
   type Lineage,
   type LineageDirection,
@@ -45,12 +47,35 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   return seen;
 }
 
-/** The lineage as the caller may see it; the ids its readable records name beyond its rows are looked up in one store read. */
+/**
+ * The lineage as the caller may see it; the ids its readable records name
+ * beyond its rows are looked up in one store read. In steps of
+ * LINEAGE_STEP_SIZE rows, with a turn of the event loop between them: the
+ * rows' access, the ids their records name, the views.
+ */
 async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
   const viewer = viewerOf(deps, principal);
-  const rows = [lineage.root, ...lineage.nodes.map((node) => node.row)];
-  const named = rows.flatMap((row) => (row.record && viewer.mayRead(row) ? referencedJobIds(row.record) : []));
-  return viewer.lineage(lineage, await knownJobs(deps, named, rows));
+  const known = new Map<string, ReadableBy | undefined>([[lineage.root.jobId, lineage.root]]);
+  await eachInTurns(lineage.nodes.length, (i) => known.set(lineage.nodes[i]!.row.jobId, lineage.nodes[i]!.row));
+  const wanted = new Set<string>();
+  const addNamed = (row: LineageRow) => {
+    if (!row.record || !viewer.mayRead(row)) return;
+    for (const id of referencedJobIds(row.record)) if (!known.has(id)) wanted.add(id);
+  };
+  addNamed(lineage.root);
+  await eachInTurns(lineage.nodes.length, (i) => addNamed(lineage.nodes[i]!.row));
+  if (wanted.size > 0) {
+    for (const [id, job] of await knownJobs(deps, wanted)) known.set(id, job);
+  }
+  return inTurns(viewer.lineageInSteps(lineage, known));
+}
+
+/** Calls visit(0) to visit(count - 1), letting the event loop turn after every LINEAGE_STEP_SIZE calls. */
+async function eachInTurns(count: number, visit: (index: number) => void): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) await nextTurn();
+    visit(i);
+  }
 }
 
 /** 0 means the configured maximum; larger requests are capped at it. */
@@ -231,12 +256,13 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
  */
 async function walkDependents(deps: ServiceDependencies, root: JobRecord): Promise<DependentsSnapshot> {
   const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes });
-  return {
-    rootId: root.jobId,
-    jobIds: lineage.nodes.map((node) => node.row.jobId),
-    depths: lineage.nodes.map((node) => node.depth),
-    truncated: lineage.truncation.length > 0,
-  };
+  const jobIds: string[] = new Array(lineage.nodes.length);
+  const depths: number[] = new Array(lineage.nodes.length);
+  await eachInTurns(lineage.nodes.length, (i) => {
+    jobIds[i] = lineage.nodes[i]!.row.jobId;
+    depths[i] = lineage.nodes[i]!.depth;
+  });
+  return { rootId: root.jobId, jobIds, depths, truncated: lineage.truncation.length > 0 };
 }
 
 /** The index of the first job after (depth, jobId) in the snapshot's order (binary search; jobIds compare by UTF-16 code units, as buildLineage sorts them). */
