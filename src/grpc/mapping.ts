@@ -197,10 +197,15 @@ export const LINEAGE_PART_SIZE = 2000;
 /**
  * The answer in parts whose encodings, one after the other, are the whole
  * answer's bytes (encodeInParts): the root, the nodes and the edges a part
- * size at a time, then the other fields. Each part is mapped only when it is
+ * size at a time (fewer nodes in the full view, whose nodes carry records),
+ * then the other fields. Each part is mapped only when it is
  * asked for.
  */
-export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCommand['view'], partSize = LINEAGE_PART_SIZE): Generator<GetLineageResponse> {
+export function* lineageResponseParts(
+  lineage: Lineage<JobView>,
+  view: LineageCommand['view'],
+  partSize = view === 'FULL' ? RECORDS_PART_SIZE : LINEAGE_PART_SIZE,
+): Generator<GetLineageResponse> {
   const empty = GetLineageResponse.fromPartial({});
   const compact = view === 'COMPACT';
   yield { ...empty, root: toLineageNode({ row: lineage.root, depth: 0, relation: 'ROOT' }, view) };
@@ -222,21 +227,21 @@ export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCo
   };
 }
 
-/** Whole records per part of a native export: a record maps and encodes in tens of microseconds. */
-export const EXPORT_JOBS_PART_SIZE = 500;
+/** Whole records per part of an answer (the full view, a native export): a record maps and encodes in tens of microseconds. */
+export const RECORDS_PART_SIZE = 500;
 
 /**
  * The native export in parts whose encodings, one after the other, are the
  * whole answer's bytes (encodeInParts): its jobs (the root, then the nodes,
- * whole records or placeholders) EXPORT_JOBS_PART_SIZE at a time, its edges
+ * whole records or placeholders) RECORDS_PART_SIZE at a time, its edges
  * LINEAGE_PART_SIZE at a time, then the summary. Each part is mapped only
  * when it is asked for.
  */
 export function* nativeExportParts(lineage: Lineage<JobView>, summary: Partial<ExportProvenanceGraphResponse>): Generator<ExportProvenanceGraphResponse> {
   const empty = ExportProvenanceGraphResponse.fromPartial({});
   const jobs = [{ row: lineage.root, restricted: false }, ...lineage.nodes];
-  for (let i = 0; i < jobs.length; i += EXPORT_JOBS_PART_SIZE) {
-    yield { ...empty, jobs: jobs.slice(i, i + EXPORT_JOBS_PART_SIZE).map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))) };
+  for (let i = 0; i < jobs.length; i += RECORDS_PART_SIZE) {
+    yield { ...empty, jobs: jobs.slice(i, i + RECORDS_PART_SIZE).map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))) };
   }
   const edgeCount = lineage.edgeIndexes.length / 2;
   for (let k = 0; k < edgeCount; k += LINEAGE_PART_SIZE) yield { ...empty, edges: lineageEdges(lineage, k, k + LINEAGE_PART_SIZE) };
