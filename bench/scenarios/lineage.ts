@@ -48,6 +48,9 @@ const VIEWS: ViewCases[] = [
   { label: 'full view (whole records)', view: LineageView.LINEAGE_VIEW_FULL, cases: { [FULL_ANCESTORS]: {} }, samples: 'lineageRoots' },
 ];
 
+/** Room for the largest big call's answer: the PROV-JSON export of a whole ancestry (about 70,000 jobs) is about 69 MB. */
+const MAX_MESSAGE_BYTES = 256 * 2 ** 20;
+
 /** Big calls of each kind run beside the GetJob probe (bench/support/big-calls.ts). */
 const PROBED_CALLS_PER_KIND = 3;
 
@@ -55,8 +58,8 @@ export const lineage: Scenario = {
   name: 'lineage',
   async run(context: BenchContext) {
     const path = await context.graphDatabase();
-    const server = await context.startServer({ PROVENANCE_SQLITE_PATH: path });
-    const client = new ProvenanceClient({ address: server.address, timeoutMs: 120_000 });
+    const server = await context.startServer({ PROVENANCE_SQLITE_PATH: path, PROVENANCE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) });
+    const client = new ProvenanceClient({ address: server.address, timeoutMs: 600_000, channelOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES } });
     const db = new Database(path, { readonly: true });
     const probe = await GetJobProbe.start();
     try {
