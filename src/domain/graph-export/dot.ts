@@ -1,16 +1,18 @@
 import type { Lineage } from '../lineage.js';
 import type { ExportedJob } from './exported-jobs.js';
-import { eachEdgeInSteps, eachJobInSteps } from './in-steps.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import { eachEdgeInSteps, eachJobInSteps, TextPieces } from './in-steps.js';
+import type { RenderedDocument } from './rendered-graph.js';
 
 /** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. In steps (in-steps.ts). */
-export function* renderDot(lineage: Lineage): Generator<void, RenderedGraph> {
-  const lines = ['digraph provenance {', '  node [shape=box, style=rounded];'];
-  yield* eachJobInSteps(lineage, (job) => lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`));
-  yield* eachEdgeInSteps(lineage, (edge) => lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
-  lines.push('}', '');
-  yield;
-  return { content: lines.join('\n'), contentType: 'text/vnd.graphviz' };
+export function* renderDot(lineage: Lineage): Generator<void, RenderedDocument> {
+  const text = new TextPieces();
+  const line = (content: string) => text.write(`${content}\n`);
+  line('digraph provenance {');
+  line('  node [shape=box, style=rounded];');
+  yield* eachJobInSteps(lineage, (job) => line(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`));
+  yield* eachEdgeInSteps(lineage, (edge) => line(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
+  line('}');
+  return { pieces: text.done(), contentType: 'text/vnd.graphviz' };
 }
 
 function attributes(job: ExportedJob, isRoot: boolean): string {

@@ -8,6 +8,32 @@ import { exportedJob, exportedJobCount, type ExportedJob } from './exported-jobs
  */
 export const EXPORT_STEP_SIZE = 2000;
 
+/** Writes per piece of a TextPieces: a piece joins the text of a step or so. */
+const WRITES_PER_PIECE = 4 * EXPORT_STEP_SIZE;
+
+/** Text written a string at a time, kept as pieces of WRITES_PER_PIECE strings each, joined as they fill. */
+export class TextPieces {
+  private readonly pieces: string[] = [];
+  private pending: string[] = [];
+
+  write(text: string): void {
+    this.pending.push(text);
+    if (this.pending.length >= WRITES_PER_PIECE) this.endPiece();
+  }
+
+  /** The pieces of everything written. */
+  done(): string[] {
+    this.endPiece();
+    return this.pieces;
+  }
+
+  private endPiece(): void {
+    if (this.pending.length === 0) return;
+    this.pieces.push(this.pending.join(''));
+    this.pending = [];
+  }
+}
+
 /** Calls visit(0) to visit(count - 1), pausing (yield) after every EXPORT_STEP_SIZE calls. */
 export function* eachInSteps(count: number, visit: (index: number) => void): Generator<void, void> {
   for (let i = 0; i < count; i++) {
@@ -31,36 +57,34 @@ export function* eachEdgeInSteps(lineage: Lineage, visit: (edge: LineageEdge) =>
 }
 
 /**
- * JSON.stringify(value, null, 2), written in steps: an object or an array of
+ * JSON.stringify(value, null, 2), written to out in steps: an object or an array of
  * more than EXPORT_STEP_SIZE members, or holding one, is written a member at
  * a time, with a pause after every EXPORT_STEP_SIZE members; smaller values
  * in one call of JSON.stringify each. For plain data (no undefined, no
  * toJSON), as the documents are.
  */
-export function* prettyJsonInSteps(value: unknown): Generator<void, string> {
-  const out: string[] = [];
+export function* prettyJsonInSteps(value: unknown, out: TextPieces): Generator<void, void> {
   let written = 0;
   function* write(item: unknown, indent: string): Generator<void, void> {
     if (!isLarge(item)) {
       // JSON escapes line breaks inside strings: the only ones in its text are its own, which take the indentation of where it stands.
-      out.push(JSON.stringify(item, null, 2).replace(/\n/g, `\n${indent}`));
+      out.write(JSON.stringify(item, null, 2).replace(/\n/g, `\n${indent}`));
       return;
     }
     const inner = `${indent}  `;
     const list = Array.isArray(item);
     const entries: Array<[string | undefined, unknown]> = list ? item.map((member) => [undefined, member]) : Object.entries(item as object);
-    out.push(list ? '[' : '{');
+    out.write(list ? '[' : '{');
     for (let i = 0; i < entries.length; i++) {
       const [key, member] = entries[i]!;
-      out.push(i === 0 ? `\n${inner}` : `,\n${inner}`);
-      if (key !== undefined) out.push(`${JSON.stringify(key)}: `);
+      out.write(i === 0 ? `\n${inner}` : `,\n${inner}`);
+      if (key !== undefined) out.write(`${JSON.stringify(key)}: `);
       yield* write(member, inner);
       if (++written % EXPORT_STEP_SIZE === 0) yield;
     }
-    out.push(`\n${indent}${list ? ']' : '}'}`);
+    out.write(`\n${indent}${list ? ']' : '}'}`);
   }
   yield* write(value, '');
-  return out.join('');
 }
 
 /** An object or an array of more than EXPORT_STEP_SIZE members, or holding one at any depth. */

@@ -1,7 +1,7 @@
 import type { Provider } from '../job.js';
 import type { Lineage } from '../lineage.js';
-import { eachEdgeInSteps, eachInSteps, eachJobInSteps, prettyJsonInSteps } from './in-steps.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import { eachEdgeInSteps, eachInSteps, eachJobInSteps, prettyJsonInSteps, TextPieces } from './in-steps.js';
+import type { RenderedDocument } from './rendered-graph.js';
 
 /**
  * W3C PROV-JSON (Member Submission, 2013): jobs are activities, job outputs
@@ -21,7 +21,7 @@ type AttributeValue = string | { $: string; type: string };
 type Attributes = Record<string, AttributeValue>;
 
 /** In steps (in-steps.ts): the records, then the document's text. */
-export function* renderProvJson(lineage: Lineage): Generator<void, RenderedGraph> {
+export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocument> {
   const activity: Record<string, Attributes> = {};
   const entity: Record<string, Attributes> = {};
   const agent: Record<string, Attributes> = {};
@@ -86,7 +86,10 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedGraph
   };
   // Kinds without records are left out, as the submission's examples do.
   const document = { prefix: PREFIXES, ...Object.fromEntries(Object.entries(records).filter(([, kind]) => Object.keys(kind).length > 0)) };
-  return { content: `${yield* prettyJsonInSteps(document)}\n`, contentType: 'application/json' };
+  const text = new TextPieces();
+  yield* prettyJsonInSteps(document, text);
+  text.write('\n');
+  return { pieces: text.done(), contentType: 'application/json' };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../../domain/errors.js';
-import { renderGraphInSteps } from '../../domain/graph-export/index.js';
-import { inTurns } from '../../service/next-turn.js';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
+import { inTurns, nextTurn } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, GetLineageResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
 import { EncodedMessage, encodeInParts } from '../encoded-messages.js';
@@ -16,7 +17,7 @@ import {
   toProtoGraphFormat,
   toTruncationReasons,
 } from '../mapping.js';
-import { ids, rootOnly, tenantsOf } from './audited-jobs.js';
+import { ids, rootOnly } from './audited-jobs.js';
 
 /** Walks of the graph: GetLineage, ListDependents, ExportProvenanceGraph, CheckReproducibility. */
 export function lineageHandlers(
@@ -72,13 +73,14 @@ export function lineageHandlers(
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
         };
-        // A large lineage's document is rendered, and its native answer mapped and encoded, in steps between which other calls run.
-        if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...(await inTurns(renderGraphInSteps(format, lineage))) };
+        // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
+        if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
         // The native format's first job is the root, which the caller may read.
         return encodeInParts(ExportProvenanceGraphResponse, nativeExportParts(lineage, summary), new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
-      shownTenants: (response) => (response instanceof EncodedMessage ? response.shownTenants : tenantsOf(response.jobs.slice(0, 1))),
+      // Every answer is encoded here: the native format's names its root's tenant, a document's none.
+      shownTenants: (response) => response.shownTenants,
     }),
 
     checkReproducibility: edge.unary('checkReproducibility', {
@@ -90,4 +92,31 @@ export function lineageHandlers(
       audited: (request) => ids([request.jobId]),
     }),
   };
+}
+
+/** ExportProvenanceGraphResponse.content's field number (provenance_service.proto). */
+const CONTENT_FIELD = 7;
+
+/**
+ * A document format's answer, encoded as one encode of the whole answer
+ * would, but with the document's text written a piece at a time and a turn
+ * of the event loop between pieces: a whole ancestry's PROV-JSON is tens of
+ * megabytes, one string field that grpc-js would encode in one block of
+ * about a second (docs/decisions.md, "Large lineage answers").
+ */
+export async function encodeDocumentAnswer(summary: Partial<ExportProvenanceGraphResponse>, document: RenderedDocument): Promise<EncodedMessage> {
+  const writer = new BinaryWriter();
+  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial(summary), writer);
+  let byteLength = 0;
+  for (const piece of document.pieces) byteLength += Buffer.byteLength(piece, 'utf8');
+  if (byteLength > 0) {
+    writer.tag(CONTENT_FIELD, WireType.LengthDelimited).uint32(byteLength);
+    for (const piece of document.pieces) {
+      writer.raw(Buffer.from(piece, 'utf8'));
+      await nextTurn();
+    }
+  }
+  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial({ contentType: document.contentType }), writer);
+  const bytes = writer.finish();
+  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
