@@ -4,7 +4,7 @@ import { GetLineageResponse, Job } from '@provenance/client';
 import { buildLineage } from '../../src/domain/lineage.js';
 import type { JobView } from '../../src/domain/job-view.js';
 import { toJobMessage, toLineageResponse } from '../../src/grpc/mapping.js';
-import { jsonInParts, messageParts } from '../../src/http/rest/json-in-parts.js';
+import { jsonInParts as jsonPieces, messageParts } from '../../src/http/rest/json-in-parts.js';
 import { loadRestRoutes, type RestRoute } from '../../src/http/rest/rest-routes.js';
 import { makeJob, randomDag } from '../support/job-records.js';
 
@@ -13,6 +13,9 @@ const routes = loadRestRoutes(
   fileURLToPath(new URL('../../../src/gen/provenance.binpb', import.meta.url)),
 );
 const routeOf = (operationId: string): RestRoute => routes.find((r) => r.operationId === operationId)!;
+
+/** The text of jsonInParts' pieces. */
+const jsonInParts = async (codec: RestRoute['response'], bytes: Uint8Array, partBytes?: number) => Buffer.concat(await jsonPieces(codec, bytes, partBytes)).toString('utf8');
 
 /** What the gateway wrote before answers were transcoded in parts: the whole answer decoded, mapped and written at once. */
 const oneStep = (route: RestRoute, bytes: Uint8Array) => JSON.stringify(route.response.toJSON(route.response.decode(bytes)));

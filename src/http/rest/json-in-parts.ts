@@ -30,27 +30,28 @@ export function* messageParts(bytes: Uint8Array, partBytes: number): Generator<U
 }
 
 /**
- * The proto3 JSON of an encoded answer, the text JSON.stringify gives of
- * codec.toJSON(codec.decode(bytes)), made a part at a time (messageParts)
- * with a turn of the event loop between parts, so that a large answer of the
- * REST gateway (a whole lineage) never holds the calls beside it for longer
- * than a part takes (docs/decisions.md, "Large lineage answers"). Each part
- * is decoded, mapped and written as text at once: a repeated field's
- * elements are kept as the text of each part's run of them, joined at the
- * end, and no object of the whole answer is ever made. The fields of a
- * message come in the order its encoder writes them, which is the order its
- * toJSON names them in; a field of a message appears once, except repeated
- * fields (joined in order) and maps (their entries merged).
+ * The proto3 JSON of an encoded answer, the UTF-8 of the text JSON.stringify
+ * gives of codec.toJSON(codec.decode(bytes)), made a part at a time
+ * (messageParts) with a turn of the event loop between parts, so that a
+ * large answer of the REST gateway (a whole lineage) never holds the calls
+ * beside it for longer than a part takes (docs/decisions.md, "Large lineage
+ * answers"). Each part is decoded, mapped and written as bytes at once: a
+ * repeated field's elements are kept as the bytes of each part's run of
+ * them, and the answer comes as those pieces, in order; neither an object
+ * nor a string of the whole answer is ever made. The fields of a message
+ * come in the order its encoder writes them, which is the order its toJSON
+ * names them in; a field of a message appears once, except repeated fields
+ * (joined in order) and maps (their entries merged).
  */
-export async function jsonInParts(codec: JsonCodec, bytes: Uint8Array, partBytes = JSON_PART_BYTES): Promise<string> {
-  if (bytes.length <= partBytes) return JSON.stringify(codec.toJSON(codec.decode(bytes)));
-  const fields = new Map<string, { runs: string[] } | { value: unknown }>();
+export async function jsonInParts(codec: JsonCodec, bytes: Uint8Array, partBytes = JSON_PART_BYTES): Promise<Buffer[]> {
+  if (bytes.length <= partBytes) return [Buffer.from(JSON.stringify(codec.toJSON(codec.decode(bytes))), 'utf8')];
+  const fields = new Map<string, { runs: Buffer[] } | { value: unknown }>();
   for (const part of messageParts(bytes, partBytes)) {
     const json = codec.toJSON(codec.decode(part)) as Record<string, unknown>;
     for (const [name, value] of Object.entries(json)) {
       const field = fields.get(name);
       if (Array.isArray(value)) {
-        const run = JSON.stringify(value).slice(1, -1);
+        const run = Buffer.from(JSON.stringify(value).slice(1, -1), 'utf8');
         if (!field) fields.set(name, { runs: [run] });
         else if ('runs' in field) field.runs.push(run);
       } else if (field && 'value' in field && isPlainObject(field.value) && isPlainObject(value)) {
@@ -62,8 +63,26 @@ export async function jsonInParts(codec: JsonCodec, bytes: Uint8Array, partBytes
     }
     await nextTurn();
   }
-  const members = [...fields].map(([name, field]) => `${JSON.stringify(name)}:${'runs' in field ? `[${field.runs.filter((run) => run !== '').join(',')}]` : JSON.stringify(field.value)}`);
-  return `{${members.join(',')}}`;
+  const text = (value: string): Buffer => Buffer.from(value, 'utf8');
+  const pieces: Buffer[] = [text('{')];
+  for (const [name, field] of fields) {
+    if (pieces.length > 1) pieces.push(text(','));
+    pieces.push(text(`${JSON.stringify(name)}:`));
+    if ('value' in field) {
+      pieces.push(text(JSON.stringify(field.value)));
+      continue;
+    }
+    pieces.push(text('['));
+    field.runs
+      .filter((run) => run.length > 0)
+      .forEach((run, i) => {
+        if (i > 0) pieces.push(text(','));
+        pieces.push(run);
+      });
+    pieces.push(text(']'));
+  }
+  pieces.push(text('}'));
+  return pieces;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

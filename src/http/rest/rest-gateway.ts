@@ -16,6 +16,8 @@ import { matchRoute, type RestRoute } from './rest-routes.js';
 import { jsonInParts } from './json-in-parts.js';
 import { encodedRequest, transcodeRequest } from './transcode.js';
 
+const NEWLINE = Buffer.from('\n');
+
 /** A comment line this often keeps an idle event stream's connection open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -96,7 +98,7 @@ export class RestGateway {
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
       // A large answer (a whole lineage, an export) is transcoded in parts, with other calls served between them.
-      return { status: 200, contentType: 'application/json', body: `${await jsonInParts(route.response, answer.bytes)}\n` };
+      return { status: 200, contentType: 'application/json', body: Buffer.concat([...(await jsonInParts(route.response, answer.bytes)), NEWLINE]) };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
       return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
