@@ -90,7 +90,7 @@ export const growth: Scenario = {
           // After the size's other figures: the full views and exports below raise the server's RSS.
           if (size === Math.max(...context.sizes.growth)) {
             const descendants = cases.find((c) => c.name === DESCENDANTS)!;
-            const targets = { client, address: server.address, httpAddress: server.httpAddress, ancestors, descendants, probedJob: PROBED_JOB };
+            const targets = { address: server.address, httpAddress: server.httpAddress, maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: BIG_CALL_TIMEOUT_MS, ancestors, descendants, probedJob: PROBED_JOB };
             await measureBigCallWaits(context, 'growth', `${size.toLocaleString('en-US')} jobs: `, probe, targets, 1);
           }
         } finally {

@@ -72,7 +72,7 @@ export const lineage: Scenario = {
         }
       }
       const [ancestors, descendants] = [FULL_ANCESTORS, DESCENDANTS].map((name) => cases.find((c) => c.name === name)!) as [LineageCase, LineageCase];
-      const targets = { client, address: server.address, httpAddress: server.httpAddress, ancestors, descendants, probedJob: ancestors.roots[0]! };
+      const targets = { address: server.address, httpAddress: server.httpAddress, maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: 600_000, ancestors, descendants, probedJob: ancestors.roots[0]! };
       await measureBigCallWaits(context, 'lineage', '', probe, targets, PROBED_CALLS_PER_KIND);
       await measureDependentsPages(context, client, descendants);
     } finally {

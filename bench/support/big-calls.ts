@@ -1,5 +1,6 @@
-import { LineageDirection, LineageView, type ProvenanceClient } from '@provenance/client';
+import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/client';
 import { GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { ClientProcesses, serveClientRoles } from './client-processes.js';
 import type { BenchContext } from './context.js';
 import { FULL_ANCESTORS, serviceLineage, type LineageCase } from './lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS } from './probe.js';
@@ -10,13 +11,19 @@ import { percentile } from './stats.js';
  * call that walks a whole lineage and answers it (or a first page of it), in
  * every form it takes (views, REST, export formats). The longest a GetJob
  * waited during each kind is a figure of its own, so that a kind that still
- * holds the event loop in one block shows by name.
+ * holds the event loop in one block shows by name. The calls are made from
+ * a process of their own: decoding a whole ancestry takes the client
+ * seconds, and the bench process, which reads the server's log pipe, would
+ * leave it full meanwhile; the server's logger then sleeps until the pipe
+ * drains (pino writes synchronously), a wait the probe would count.
  */
 
 export interface BigCallTargets {
-  client: ProvenanceClient;
   /** host:port of the gRPC listener (the probe's target). */
   address: string;
+  /** The largest answer the client takes, and how long a call may last. */
+  maxMessageBytes: number;
+  timeoutMs: number;
   /** host:port of the server's HTTP listener (the REST gateway). */
   httpAddress: string;
   /** Late jobs, whose whole ancestry is the graph's largest lineage. */
@@ -32,8 +39,11 @@ interface BigCall {
   name: string;
   roots: 'ancestors' | 'descendants';
   size: 'nodes' | 'jobs checked' | 'characters' | 'dependents (a page)';
-  call(targets: BigCallTargets, root: string): Promise<number>;
+  call(targets: CallTargets, root: string): Promise<number>;
 }
+
+/** What a call is made with, in the calling process. */
+type CallTargets = Pick<BigCallTargets, 'httpAddress' | 'ancestors' | 'descendants'> & { client: ProvenanceClient };
 
 const ANCESTORS = LineageDirection.LINEAGE_DIRECTION_ANCESTORS;
 
@@ -95,20 +105,48 @@ export async function measureBigCallWaits(
   targets: BigCallTargets,
   callsPerKind: number,
 ): Promise<void> {
-  for (const kind of BIG_CALLS) {
-    const lineageCase = targets[kind.roots];
-    const roots = lineageCase.roots.slice(0, callsPerKind);
-    const sizes: number[] = [];
-    const { probe: waited } = await probe.during(targets.address, targets.probedJob, async () => {
-      for (const root of roots) sizes.push(await kind.call(targets, root));
-    });
-    context.report({
-      scenario,
-      name: `${prefix}longest GetJob wait during ${kind.name} (${lineageCase.name === FULL_ANCESTORS ? 'whole ancestry' : lineageCase.name})`,
-      unit: 'ms',
-      value: waited.longestMs,
-      limit: { max: PROBE_WAIT_LIMIT_MS },
-      notes: { calls: roots.length, [`${kind.size} p50`]: percentile(sizes, 0.5), 'probe calls': waited.calls, 'probe p50 ms': waited.p50Ms },
-    });
+  const caller = await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [targets]);
+  try {
+    for (const kind of BIG_CALLS) {
+      const lineageCase = targets[kind.roots];
+      const roots = lineageCase.roots.slice(0, callsPerKind);
+      const sizes: number[] = [];
+      const { probe: waited } = await probe.during(targets.address, targets.probedJob, async () => {
+        for (const root of roots) {
+          const [answer] = await caller.all<number>('call', () => ({ kind: kind.name, root }) satisfies CallRequest);
+          sizes.push(answer!.result);
+        }
+      });
+      context.report({
+        scenario,
+        name: `${prefix}longest GetJob wait during ${kind.name} (${lineageCase.name === FULL_ANCESTORS ? 'whole ancestry' : lineageCase.name})`,
+        unit: 'ms',
+        value: waited.longestMs,
+        limit: { max: PROBE_WAIT_LIMIT_MS },
+        notes: { calls: roots.length, [`${kind.size} p50`]: percentile(sizes, 0.5), 'probe calls': waited.calls, 'probe p50 ms': waited.p50Ms },
+      });
+    }
+  } finally {
+    await caller.close();
   }
 }
+
+interface CallRequest {
+  kind: string;
+  root: string;
+}
+
+const BIG_CALLER_ROLE = 'big-caller';
+
+serveClientRoles(import.meta.url, {
+  [BIG_CALLER_ROLE]: async (targets: BigCallTargets) => {
+    const client = new ProvenanceClient({
+      address: targets.address,
+      timeoutMs: targets.timeoutMs,
+      channelOptions: { 'grpc.max_receive_message_length': targets.maxMessageBytes },
+    });
+    return {
+      call: ({ kind, root }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client }, root),
+    };
+  },
+});
