@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { ProvenanceClient } from '@provenance/client';
 import type { BenchContext, Scenario } from '../support/context.js';
 import { formatNumber } from '../support/figures.js';
-import { bareLineageStatement, FULL_ANCESTORS, lineageCases, serviceLineage } from '../support/lineage-cases.js';
+import { measureBigCallWaits } from '../support/big-calls.js';
+import { bareLineageStatement, DESCENDANTS, FULL_ANCESTORS, lineageCases, serviceLineage } from '../support/lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS, type ProbeResult } from '../support/probe.js';
 import { rssMiB } from '../support/process-stats.js';
 import { elapsedMs, percentile, timeMs } from '../support/stats.js';
@@ -18,12 +19,16 @@ import { elapsedMs, percentile, timeMs } from '../support/stats.js';
  * own, started the moment the server serves); later lineages' p50 against
  * the bare query, and the longest GetJob wait during them; the server's RSS
  * per job (above that of a server on an empty store); bytes on disk per job.
+ * At the largest size, also the longest GetJob wait beside each kind of big
+ * call (bench/support/big-calls.ts), one call of each.
  */
 
 /** Warm lineages run beside the probe, at each size. */
 const PROBED_LINEAGES = 3;
 /** Room for the whole ancestry of a late job at 1,000,000 jobs (about 750,000 nodes, ids view) in one answer. */
 const MAX_MESSAGE_BYTES = 1024 * 2 ** 20;
+/** Whole lineages at 1,000,000 jobs, in the full view or over REST, take tens of seconds on a loaded machine. */
+const BIG_CALL_TIMEOUT_MS = 600_000;
 /** The job every probe call reads: the graph's first, present at every size. */
 const PROBED_JOB = 'g000000';
 
@@ -37,14 +42,20 @@ export const growth: Scenario = {
       for (const size of context.sizes.growth) {
         const path = await context.graphDatabase(size);
         const loadSeconds = context.graphLoadTime(size);
-        const serverEnv = { PROVENANCE_SQLITE_PATH: path, PROVENANCE_MAX_LINEAGE_NODES: String(size), PROVENANCE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) };
+        const serverEnv = {
+          PROVENANCE_SQLITE_PATH: path,
+          PROVENANCE_MAX_LINEAGE_NODES: String(size),
+          PROVENANCE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+          PROVENANCE_REST_TIMEOUT_MS: String(BIG_CALL_TIMEOUT_MS),
+        };
         const startupStart = process.hrtime.bigint();
         const server = await context.startServer(serverEnv);
         const startupMs = elapsedMs(startupStart);
-        const client = new ProvenanceClient({ address: server.address, timeoutMs: 600_000, channelOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES } });
+        const client = new ProvenanceClient({ address: server.address, timeoutMs: BIG_CALL_TIMEOUT_MS, channelOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES } });
         const db = new Database(path, { readonly: true });
         try {
-          const ancestors = lineageCases(size, context.sizes.lineageRoots).find((c) => c.name === FULL_ANCESTORS)!;
+          const cases = lineageCases(size, context.sizes.lineageRoots);
+          const ancestors = cases.find((c) => c.name === FULL_ANCESTORS)!;
           const [firstRoot, ...laterRoots] = ancestors.roots;
           let firstNodes = 0;
           const cold = await probe.during(server.address, PROBED_JOB, () => timeMs(async () => (firstNodes = await serviceLineage(client, ancestors, firstRoot!))), { cold: true });
@@ -76,6 +87,12 @@ export const growth: Scenario = {
             diskBytesPerJob: diskBytes / size,
           });
           rows.push([size.toLocaleString('en-US'), ...figures.map(formatNumber)]);
+          // After the size's other figures: the full views and exports below raise the server's RSS.
+          if (size === Math.max(...context.sizes.growth)) {
+            const descendants = cases.find((c) => c.name === DESCENDANTS)!;
+            const targets = { address: server.address, httpAddress: server.httpAddress, maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: BIG_CALL_TIMEOUT_MS, ancestors, descendants, probedJob: PROBED_JOB };
+            await measureBigCallWaits(context, 'growth', `${size.toLocaleString('en-US')} jobs: `, probe, targets, 1);
+          }
         } finally {
           db.close();
           client.close();

@@ -12,6 +12,7 @@ export interface LineageCase {
 }
 
 export const FULL_ANCESTORS = 'ancestors (full)';
+export const DESCENDANTS = 'descendants of an early job (full)';
 
 /** The three cases of issue #7 on a graph of size jobs: ancestors of late jobs (whole, and 10 deep), descendants of early ones. */
 export function lineageCases(size: number, rootsPerCase: number): LineageCase[] {
@@ -20,7 +21,7 @@ export function lineageCases(size: number, rootsPerCase: number): LineageCase[] 
   return [
     { name: FULL_ANCESTORS, direction: 'ANCESTORS', maxDepth: 0, roots: late },
     { name: 'ancestors, max_depth 10', direction: 'ANCESTORS', maxDepth: 10, roots: late },
-    { name: 'descendants of an early job (full)', direction: 'DESCENDANTS', maxDepth: 0, roots: early },
+    { name: DESCENDANTS, direction: 'DESCENDANTS', maxDepth: 0, roots: early },
   ];
 }
 

@@ -2,7 +2,7 @@ import { canRead, opaqueJobId, type ReadableBy } from './access.js';
 import type { LoggedEvent } from './job-events.js';
 import { REASONS, dependencyFailureMessage } from './execution.js';
 import type { JobError, JobRecord } from './job.js';
-import type { Lineage, LineageNode, LineageRow } from './lineage.js';
+import { LINEAGE_STEP_SIZE, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -99,15 +99,26 @@ export class JobViewer {
    * viewed. known must hold the rows' jobs and every id their records name.
    */
   lineage(lineage: Lineage, known: KnownJobs): Lineage<JobView> {
+    const steps = this.lineageInSteps(lineage, known);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** lineage(), pausing (yield) after every LINEAGE_STEP_SIZE nodes, so that the caller can let other work run between steps on a large lineage. */
+  *lineageInSteps(lineage: Lineage, known: KnownJobs): Generator<void, Lineage<JobView>> {
     let hiddenNodeCount = 0;
     // Most lineages show every node as it is: a second array of nodes is made only once one changes.
     let nodes: Array<LineageNode<JobView>> | undefined;
-    lineage.nodes.forEach((node, index) => {
+    for (let index = 0; index < lineage.nodes.length; index++) {
+      if (index > 0 && index % LINEAGE_STEP_SIZE === 0) yield;
+      const node = lineage.nodes[index]!;
       const shown = this.node(node, known);
       if (shown.restricted) hiddenNodeCount++;
       if (shown !== node) nodes ??= (lineage.nodes as Array<LineageNode<JobView>>).slice(0, index);
       nodes?.push(shown);
-    });
+    }
     const record = lineage.root.record && this.job(lineage.root.record, known);
     const root = record === lineage.root.record ? (lineage.root as LineageRow<JobView>) : { ...lineage.root, record };
     // The edges are indexes into the nodes: they go through the placeholders as they are.

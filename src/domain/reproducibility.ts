@@ -36,11 +36,29 @@ export interface ReproducibilityInput {
   viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
 }
 
+/** Records checked between two pauses of checkReproducibilityInSteps: each is hashed twice, so a step takes a few milliseconds. */
+export const REPRODUCIBILITY_STEP_SIZE = 250;
+
 /** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
 export function checkReproducibility(input: ReproducibilityInput): ReproducibilityIssue[] {
+  const steps = checkReproducibilityInSteps(input);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * checkReproducibility, pausing (yield) after every REPRODUCIBILITY_STEP_SIZE
+ * records, so that the caller can let other work run between steps on a
+ * large ancestry; it returns the issues.
+ */
+export function* checkReproducibilityInSteps(input: ReproducibilityInput): Generator<void, ReproducibilityIssue[]> {
   const issues: ReproducibilityIssue[] = [];
   const reportedMissing = new Set<string>();
-  for (const record of [input.job, ...input.ancestors]) {
+  for (let index = 0; index <= input.ancestors.length; index++) {
+    if (index > 0 && index % REPRODUCIBILITY_STEP_SIZE === 0) yield;
+    const record = index === 0 ? input.job : input.ancestors[index - 1]!;
     if (!input.viewer.mayRead(record)) {
       issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: input.viewer.placeholder(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' });
       continue;

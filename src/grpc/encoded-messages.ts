@@ -10,7 +10,11 @@ import { nextTurn } from '../service/next-turn.js';
  * is encoded in parts between which other calls run (encodeInParts).
  */
 export class EncodedMessage {
-  constructor(readonly bytes: Buffer) {}
+  constructor(
+    readonly bytes: Buffer,
+    /** The tenants of the jobs of the answer that its call's audit entry names (call.ts, shownTenants), which the audit then need not look up. */
+    readonly shownTenants: ReadonlyMap<string, string> = new Map(),
+  ) {}
 }
 
 /** The definition, with methods that accept an EncodedMessage in place of a response. */
@@ -30,12 +34,16 @@ export function acceptingEncodedMessages<S extends ServiceDefinition>(definition
  * one call) never holds the calls beside it for longer than a part takes
  * (docs/decisions.md, "Large lineage answers").
  */
-export async function encodeInParts<T>(type: { encode(message: T, writer: BinaryWriter): BinaryWriter }, parts: Iterable<T>): Promise<EncodedMessage> {
+export async function encodeInParts<T>(
+  type: { encode(message: T, writer: BinaryWriter): BinaryWriter },
+  parts: Iterable<T>,
+  shownTenants?: ReadonlyMap<string, string>,
+): Promise<EncodedMessage> {
   const writer = new BinaryWriter();
   for (const part of parts) {
     type.encode(part, writer);
     await nextTurn();
   }
   const bytes = writer.finish();
-  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), shownTenants);
 }

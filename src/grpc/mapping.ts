@@ -1,5 +1,6 @@
 import type { LineageCommand, LineageShaping, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { DocumentFormat } from '../domain/graph-export/index.js';
+import type { ReproducibilityReport } from '../service/lineage-queries.js';
 import type { StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { AuditEvent } from '@provenance/client/gen/provenance/v1/audit';
 import type { CachePolicy, JobStatus } from '../domain/job.js';
@@ -11,7 +12,13 @@ import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
 import { CompactLineage, LineageDirection as ProtoDirection, LineageFilterMode as ProtoFilterMode, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
 import { StartPosition, type ProvenanceEvent } from '@provenance/client/gen/provenance/v1/event';
-import { GetLineageResponse, GraphFormat, type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
+import {
+  CheckReproducibilityResponse,
+  ExportProvenanceGraphResponse,
+  GetLineageResponse,
+  GraphFormat,
+  ReproducibilityIssueReason,
+  type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -201,10 +208,15 @@ export const LINEAGE_PART_SIZE = 2000;
 /**
  * The answer in parts whose encodings, one after the other, are the whole
  * answer's bytes (encodeInParts): the root, the nodes and the edges a part
- * size at a time, then the other fields. Each part is mapped only when it is
+ * size at a time (fewer nodes in the full view, whose nodes carry records),
+ * then the other fields. Each part is mapped only when it is
  * asked for.
  */
-export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCommand['view'], partSize = LINEAGE_PART_SIZE): Generator<GetLineageResponse> {
+export function* lineageResponseParts(
+  lineage: Lineage<JobView>,
+  view: LineageCommand['view'],
+  partSize = view === 'FULL' ? RECORDS_PART_SIZE : LINEAGE_PART_SIZE,
+): Generator<GetLineageResponse> {
   const empty = GetLineageResponse.fromPartial({});
   const compact = view === 'COMPACT';
   yield { ...empty, root: toLineageNode(rootNode(lineage), view) };
@@ -229,6 +241,44 @@ export function* lineageResponseParts(lineage: Lineage<JobView>, view: LineageCo
 /** The root as a node of the answer, with what the caps left out of it. */
 export function rootNode(lineage: Pick<Lineage<JobView>, 'root' | 'rootFanOut'>): DomainLineageNode<JobView> {
   return { row: lineage.root, depth: 0, relation: 'ROOT', ...(lineage.rootFanOut ? { fanOut: lineage.rootFanOut } : {}) };
+}
+
+/** Whole records per part of an answer (the full view, a native export): a record maps and encodes in tens of microseconds. */
+export const RECORDS_PART_SIZE = 500;
+
+/**
+ * The native export in parts whose encodings, one after the other, are the
+ * whole answer's bytes (encodeInParts): its jobs (the root, then the nodes,
+ * whole records or placeholders) RECORDS_PART_SIZE at a time, its edges
+ * LINEAGE_PART_SIZE at a time, then the summary. Each part is mapped only
+ * when it is asked for.
+ */
+export function* nativeExportParts(lineage: Lineage<JobView>, summary: Partial<ExportProvenanceGraphResponse>): Generator<ExportProvenanceGraphResponse> {
+  const empty = ExportProvenanceGraphResponse.fromPartial({});
+  const jobs = [{ row: lineage.root, restricted: false }, ...lineage.nodes];
+  for (let i = 0; i < jobs.length; i += RECORDS_PART_SIZE) {
+    yield { ...empty, jobs: jobs.slice(i, i + RECORDS_PART_SIZE).map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))) };
+  }
+  const edgeCount = lineage.edgeIndexes.length / 2;
+  for (let k = 0; k < edgeCount; k += LINEAGE_PART_SIZE) yield { ...empty, edges: lineageEdges(lineage, k, k + LINEAGE_PART_SIZE) };
+  yield { ...empty, ...summary };
+}
+
+/** The answer of CheckReproducibility in parts whose encodings, one after the other, are the whole answer's bytes (encodeInParts): LINEAGE_PART_SIZE issues a part. */
+export function* reproducibilityResponseParts(report: ReproducibilityReport): Generator<CheckReproducibilityResponse> {
+  const empty = CheckReproducibilityResponse.fromPartial({});
+  yield { ...empty, jobId: report.jobId, reproducible: report.issues.length === 0 };
+  for (let i = 0; i < report.issues.length; i += LINEAGE_PART_SIZE) {
+    yield {
+      ...empty,
+      issues: report.issues.slice(i, i + LINEAGE_PART_SIZE).map((issue) => ({
+        reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
+        jobId: issue.jobId,
+        message: issue.message,
+      })),
+    };
+  }
+  yield { ...empty, checkedAncestorCount: report.checkedAncestorCount };
 }
 
 /** The COMPACT view: index 0 the root, index i the node nodes[i - 1]; the edges are the domain's index pairs as they are. */

@@ -31,8 +31,8 @@ export function negotiatedEncoding(request: IncomingMessage): ContentEncoding {
  * The body as sent: compressed in zlib's thread pool (the event loop is not
  * held) with that encoding, or as it is when identity or under the threshold.
  */
-export async function encodedBody(body: string, encoding: ContentEncoding): Promise<{ bytes: Buffer; encoding: ContentEncoding }> {
-  const bytes = Buffer.from(body, 'utf8');
+export async function encodedBody(body: string | Buffer, encoding: ContentEncoding): Promise<{ bytes: Buffer; encoding: ContentEncoding }> {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   if (encoding === 'identity' || bytes.length < COMPRESSION_THRESHOLD_BYTES) return { bytes, encoding: 'identity' };
   if (encoding === 'gzip') return { bytes: await gzipAsync(bytes), encoding };
   return { bytes: await brotliAsync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } }), encoding };

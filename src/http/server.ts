@@ -15,7 +15,8 @@ import { errorBody, listenerError, methodNotAllowed, statusResponse } from './re
 export interface HttpResponse {
   status: number;
   contentType: string;
-  body: string;
+  /** Text, or its UTF-8 bytes (a large answer made in parts: rest/json-in-parts.ts). */
+  body: string | Buffer;
   headers?: Record<string, string>;
   /** Writes the body instead of `body`, for as long as it lasts (server-sent events, never compressed); resolves when the response has ended. Not called for HEAD. */
   stream?: (response: ServerResponse) => Promise<void>;

@@ -2,8 +2,9 @@ import type { LineageCommand, LineageShaping, ListDependentsCommand, StreamLinea
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView } from '../domain/job-view.js';
+import type { ReadableBy } from '../domain/access.js';
 import {
-  buildLineage,
+  LINEAGE_STEP_SIZE,
   buildLineageInSteps,
   type Lineage,
   type LineageDirection,
@@ -20,7 +21,7 @@ import type { JsonObject } from '../domain/json.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
-import { checkReproducibility, type ReproducibilityIssue } from '../domain/reproducibility.js';
+import { checkReproducibilityInSteps, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
@@ -54,12 +55,35 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   return seen;
 }
 
-/** The lineage as the caller may see it; the ids its readable records name beyond its rows are looked up in one store read. */
+/**
+ * The lineage as the caller may see it; the ids its readable records name
+ * beyond its rows are looked up in one store read. In steps of
+ * LINEAGE_STEP_SIZE rows, with a turn of the event loop between them: the
+ * rows' access, the ids their records name, the views.
+ */
 async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
   const viewer = viewerOf(deps, principal);
-  const rows = [lineage.root, ...lineage.nodes.map((node) => node.row)];
-  const named = rows.flatMap((row) => (row.record && viewer.mayRead(row) ? referencedJobIds(row.record) : []));
-  return viewer.lineage(lineage, await knownJobs(deps, named, rows));
+  const known = new Map<string, ReadableBy | undefined>([[lineage.root.jobId, lineage.root]]);
+  await eachInTurns(lineage.nodes.length, (i) => known.set(lineage.nodes[i]!.row.jobId, lineage.nodes[i]!.row));
+  const wanted = new Set<string>();
+  const addNamed = (row: LineageRow) => {
+    if (!row.record || !viewer.mayRead(row)) return;
+    for (const id of referencedJobIds(row.record)) if (!known.has(id)) wanted.add(id);
+  };
+  addNamed(lineage.root);
+  await eachInTurns(lineage.nodes.length, (i) => addNamed(lineage.nodes[i]!.row));
+  if (wanted.size > 0) {
+    for (const [id, job] of await knownJobs(deps, wanted)) known.set(id, job);
+  }
+  return inTurns(viewer.lineageInSteps(lineage, known));
+}
+
+/** Calls visit(0) to visit(count - 1), letting the event loop turn after every LINEAGE_STEP_SIZE calls. */
+async function eachInTurns(count: number, visit: (index: number) => void): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) await nextTurn();
+    visit(i);
+  }
 }
 
 /** The root the caller may read, as it was at asOf when given (NOT_FOUND if created after). */
@@ -390,13 +414,14 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
 async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: Date | undefined): Promise<DependentsSnapshot> {
   const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
   const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth, maxNodes: deps.limits.maxLineageNodes }, undefined, asOf);
-  return {
-    rootId: root.jobId,
-    jobIds: lineage.nodes.map((node) => node.row.jobId),
-    depths: lineage.nodes.map((node) => node.depth),
-    // Children only: grandchildren are not a cut.
-    truncated: lineage.truncation.some((reason) => transitive || reason === 'MAX_NODES'),
-  };
+  const jobIds: string[] = new Array(lineage.nodes.length);
+  const depths: number[] = new Array(lineage.nodes.length);
+  await eachInTurns(lineage.nodes.length, (i) => {
+    jobIds[i] = lineage.nodes[i]!.row.jobId;
+    depths[i] = lineage.nodes[i]!.depth;
+  });
+  // Children only: grandchildren are not a cut.
+  return { rootId: root.jobId, jobIds, depths, truncated: lineage.truncation.some((reason) => transitive || reason === 'MAX_NODES') };
 }
 
 /** The index of the first job after (depth, jobId) in the snapshot's order (binary search; jobIds compare by UTF-16 code units, as buildLineage sorts them). */
@@ -442,19 +467,23 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const job = await readableJob(deps, principal, jobId);
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
-  const lineage = buildLineage(rootRow(job, 'FULL'), { ancestors: found }, limits);
+  // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
+  const lineage = await inTurns(buildLineageInSteps(rootRow(job, 'FULL'), { ancestors: found }, limits));
   const ancestors = lineage.nodes.map((n) => n.row.record!);
-  const issues = checkReproducibility({
+  // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
+  const known = new Map<string, JobRecord>([[job.jobId, job]]);
+  for (const row of found) known.set(row.jobId, row.record!);
+  await nextTurn();
+  const issues = await inTurns(checkReproducibilityInSteps({
     job,
     ancestors,
-    // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
-    known: new Map([[job.jobId, job], ...found.map((row): [string, JobRecord] => [row.jobId, row.record!])]),
+    known,
     ancestryTruncated: lineage.truncation.length > 0,
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
     tenantCacheSalt: (tenant) => deps.execution.tenantCacheSalts.get(tenant),
     viewer: viewerOf(deps, principal),
-  });
+  }));
   deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');
   return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
 }

@@ -9,6 +9,7 @@ import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
 import type { LineageStepRow } from '../../src/domain/lineage-stream.js';
 import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
+import { RECORD_ROWS_PER_PART } from '../../src/adapters/sqlite/lineage-graph-thread.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
 import { ROWS_PER_STEP, packLineageRows, unpackLineageRowsInSteps } from '../../src/adapters/sqlite/packed-lineage-rows.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
@@ -184,6 +185,24 @@ describe('SQLite lineage graph (compact, in the background)', function () {
     } finally {
       releaseLoad();
       await store.close();
+    }
+  });
+
+  it('sends answers with records in parts, each query whole and its own when several are asked at once', async () => {
+    const path = newPath();
+    const jobs = Array.from({ length: Math.floor(RECORD_ROWS_PER_PART * 2.5) }, (_, i) => makeJob({ jobId: `chain-${i}`, parentIds: i === 0 ? [] : [`chain-${i - 1}`] }));
+    const onDemand = SqliteProvenanceStore.open({ path, lineageGraph: 'on-demand' });
+    const background = SqliteProvenanceStore.open({ path });
+    try {
+      await onDemand.insertJobs(jobs);
+      await background.loading()?.done;
+      const queries = [jobs.at(-1)!, jobs[RECORD_ROWS_PER_PART + 10]!].map((job) => ({ rootId: job.jobId, direction: 'ANCESTORS' as const, projection: 'FULL' as const }));
+      const [inParts, ...others] = await Promise.all(queries.map((query) => background.lineage(query)));
+      expect(inParts).to.have.length(jobs.length - 1);
+      for (const [i, rows] of [inParts!, ...others].entries()) expect(byId(rows)).to.deep.equal(byId(await onDemand.lineage(queries[i]!)));
+    } finally {
+      await background.close();
+      await onDemand.close();
     }
   });
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { BIG_CALL_KINDS } from '../../bench/support/big-calls.js';
 import { BenchContext, SMOKE_SIZES } from '../../bench/support/context.js';
 import type { Figure, Measurement } from '../../bench/support/figures.js';
 import { SCENARIOS } from '../../bench/scenarios/index.js';
@@ -13,10 +14,10 @@ import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
 /** The figures each scenario must report, at the least. */
 const EXPECTED_FIGURES: Record<string, number> = {
   'batch-ingest': 1,
-  // Per view and case, against the bare query and the in-memory walk; depth 10 end to end; the GetJob probe; ListDependents pages.
-  lineage: 13,
-  // Per size: load rate, start-up, first lineage, cold probe, later lineages, warm probe, RSS per job, disk per job.
-  growth: 8 * SMOKE_SIZES.growth.length,
+  // Per view and case, against the bare query and the in-memory walk; depth 10 end to end; the GetJob probe beside each kind of big call; ListDependents pages.
+  lineage: 12 + BIG_CALL_KINDS,
+  // Per size: load rate, start-up, first lineage, cold probe, later lineages, warm probe, RSS per job, disk per job; at the largest, the probe beside each kind of big call.
+  growth: 8 * SMOKE_SIZES.growth.length + BIG_CALL_KINDS,
   // StreamLineage and GetLineage: the server's peak RSS and its growth per node.
   'stream-lineage': 4,
   unary: 1,

@@ -12,13 +12,22 @@ export interface GraphWorkerData {
   retryLoadMs: number;
 }
 
-export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery } | { type: 'lineageStep'; id: number; jobIds: readonly string[] };
+export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery } | { type: 'lineageStep'; id: number; jobIds: readonly string[] } | { type: 'nextPart'; id: number };
+
+/**
+ * Rows with whole records per message of an answer: the receiving thread
+ * takes a message in one block (structured clone), a few milliseconds for
+ * this many records; the next part is asked for after a turn of its event
+ * loop (docs/decisions.md, "Large lineage answers").
+ */
+export const RECORD_ROWS_PER_PART = 1000;
 
 export type FromGraphWorker =
   | { type: 'progress'; read: number; total: number }
   | { type: 'loaded' }
   | { type: 'loadFailed'; message: string }
-  | { type: 'answer'; id: number; rows: LineageRow[] | LineageStepRow[] }
+  /** Rows with records, RECORD_ROWS_PER_PART at most; more: the worker holds the rest, sent a part per nextPart. A step's rows come whole. */
+  | { type: 'answer'; id: number; rows: LineageRow[] | LineageStepRow[]; more: boolean }
   | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
   | { type: 'failed'; id: number; unavailable: boolean; message: string };
 
@@ -28,6 +37,8 @@ const RETRY_LOAD_MS = 1000;
 interface Pending {
   resolve(rows: LineageRow[] | LineageStepRow[]): void;
   reject(error: unknown): void;
+  /** The parts of an answer with records received so far. */
+  received?: LineageRow[];
 }
 
 /**
@@ -121,10 +132,21 @@ export class LineageGraphThread {
       default: {
         const waiting = this.pending.get(message.id);
         if (!waiting) return;
+        if (message.type === 'answer' && message.more) {
+          const received = (waiting.received ??= []);
+          for (const row of message.rows) received.push(row);
+          const id = message.id;
+          // The calls beside it are served before the next part is taken in.
+          setImmediate(() => this.post({ type: 'nextPart', id }));
+          return;
+        }
         this.pending.delete(message.id);
         if (this.pending.size === 0) this.worker.unref();
-        if (message.type === 'answer') waiting.resolve(message.rows);
-        else if (message.type === 'packedAnswer') unpackInTurns(message.packed, waiting);
+        if (message.type === 'answer') {
+          if (!waiting.received) return waiting.resolve(message.rows);
+          for (const row of message.rows) waiting.received.push(row);
+          waiting.resolve(waiting.received);
+        } else if (message.type === 'packedAnswer') unpackInTurns(message.packed, waiting);
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }
     }

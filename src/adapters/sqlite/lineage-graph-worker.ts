@@ -1,12 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageQuery } from '../../domain/ports/provenance-store.js';
 import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageRows, TableWalk } from './lineage-rows.js';
 import { packLineageRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
-import type { FromGraphWorker, GraphWorkerData, ToGraphWorker } from './lineage-graph-thread.js';
+import { RECORD_ROWS_PER_PART, type FromGraphWorker, type GraphWorkerData, type ToGraphWorker } from './lineage-graph-thread.js';
 
 /**
  * The lineage graph's thread (lineage-graph-thread.ts starts it): loads the
@@ -23,9 +24,12 @@ const db = new Database(path, { readonly: true, fileMustExist: true, timeout: bu
 const graph = new LineageGraph(db);
 const rows = new LineageRows(db);
 const tableWalk = new TableWalk(db);
+/** The rest of each answer with records that is sent in parts, by query id: where its next part starts. */
+const heldAnswers = new Map<number, { rows: LineageRow[]; next: number }>();
 
 port.on('message', (message: ToGraphWorker) => {
   if (message.type === 'load') load();
+  else if (message.type === 'nextPart') sendPart(message.id);
   else if (message.type === 'lineage') answer(message.id, message.query);
   else answerStep(message.id, message.jobIds);
 });
@@ -38,10 +42,21 @@ function answerStep(id: number, jobIds: readonly string[]): void {
       graph.refresh();
       return graph.step(jobIds);
     })();
-    post({ type: 'answer', id, rows: found });
+    post({ type: 'answer', id, rows: found, more: false });
   } catch (error) {
     queryFailed(id, error);
   }
+}
+
+/** The next part of a held answer; the last one lets it go. */
+function sendPart(id: number): void {
+  const held = heldAnswers.get(id);
+  if (!held) return;
+  const end = held.next + RECORD_ROWS_PER_PART;
+  const more = end < held.rows.length;
+  post({ type: 'answer', id, rows: held.rows.slice(held.next, end), more });
+  if (more) held.next = end;
+  else heldAnswers.delete(id);
 }
 
 function answer(id: number, query: LineageQuery): void {
@@ -52,7 +67,8 @@ function answer(id: number, query: LineageQuery): void {
       return rows.read(graph, query);
     })();
     if (query.projection === 'FULL') {
-      post({ type: 'answer', id, rows: found });
+      heldAnswers.set(id, { rows: found, next: 0 });
+      sendPart(id);
     } else {
       const packed = packLineageRows(found);
       port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.parents.buffer]);

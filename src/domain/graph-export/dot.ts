@@ -1,14 +1,18 @@
-import { lineageEdges, type Lineage } from '../lineage.js';
-import { exportedJobs, type ExportedJob } from './exported-jobs.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import type { Lineage } from '../lineage.js';
+import type { ExportedJob } from './exported-jobs.js';
+import { eachEdgeInSteps, eachJobInSteps, TextPieces } from './in-steps.js';
+import type { RenderedDocument } from './rendered-graph.js';
 
-/** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. */
-export function renderDot(lineage: Lineage): RenderedGraph {
-  const lines = ['digraph provenance {', '  node [shape=box, style=rounded];'];
-  for (const job of exportedJobs(lineage)) lines.push(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`);
-  for (const edge of lineageEdges(lineage)) lines.push(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`);
-  lines.push('}', '');
-  return { content: lines.join('\n'), contentType: 'text/vnd.graphviz' };
+/** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. In steps (in-steps.ts). */
+export function* renderDot(lineage: Lineage): Generator<void, RenderedDocument> {
+  const text = new TextPieces();
+  const line = (content: string) => text.write(`${content}\n`);
+  line('digraph provenance {');
+  line('  node [shape=box, style=rounded];');
+  yield* eachJobInSteps(lineage, (job) => line(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`));
+  yield* eachEdgeInSteps(lineage, (edge) => line(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
+  line('}');
+  return { pieces: text.done(), contentType: 'text/vnd.graphviz' };
 }
 
 function attributes(job: ExportedJob, isRoot: boolean): string {

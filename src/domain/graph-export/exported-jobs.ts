@@ -7,10 +7,16 @@ export interface ExportedJob {
   record?: JobRecord;
 }
 
-/** The root, then the lineage's nodes in their order (nearest first). */
-export function exportedJobs(lineage: Lineage): ExportedJob[] {
-  const root: ExportedJob = { id: lineage.root.jobId, record: wholeRecord(lineage.root.record, lineage.root.jobId) };
-  return [root, ...lineage.nodes.map((node): ExportedJob => ({ id: node.row.jobId, record: node.restricted ? undefined : wholeRecord(node.row.record, node.row.jobId) }))];
+/** How many jobs the export holds: the root and the lineage's nodes. */
+export function exportedJobCount(lineage: Lineage): number {
+  return lineage.nodes.length + 1;
+}
+
+/** Job index of the export: the root at 0, then the lineage's nodes in their order (nearest first). */
+export function exportedJob(lineage: Lineage, index: number): ExportedJob {
+  if (index === 0) return { id: lineage.root.jobId, record: wholeRecord(lineage.root.record, lineage.root.jobId) };
+  const node = lineage.nodes[index - 1]!;
+  return { id: node.row.jobId, record: node.restricted ? undefined : wholeRecord(node.row.record, node.row.jobId) };
 }
 
 function wholeRecord(record: JobRecord | undefined, jobId: string): JobRecord {

@@ -1,15 +1,16 @@
 import type { Lineage } from '../lineage.js';
 import { renderDot } from './dot.js';
+import { allSteps } from './in-steps.js';
 import { renderMermaid } from './mermaid.js';
 import { renderProvJson } from './prov-json.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
 
-export type { RenderedGraph } from './rendered-graph.js';
+export type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
 
 /** The document formats of ExportProvenanceGraph besides the native one (records and edges as messages). */
 export type DocumentFormat = 'PROV_JSON' | 'DOT' | 'MERMAID';
 
-const RENDERERS: Record<DocumentFormat, (lineage: Lineage) => RenderedGraph> = {
+const RENDERERS: Record<DocumentFormat, (lineage: Lineage) => Generator<void, RenderedDocument>> = {
   PROV_JSON: renderProvJson,
   DOT: renderDot,
   MERMAID: renderMermaid,
@@ -17,5 +18,16 @@ const RENDERERS: Record<DocumentFormat, (lineage: Lineage) => RenderedGraph> = {
 
 /** Renders an exported lineage (whole records, restricted jobs as placeholders) in the root, then nodes, then edges order. */
 export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedGraph {
+  const { pieces, contentType } = allSteps(renderGraphInSteps(format, lineage));
+  return { content: pieces.join(''), contentType };
+}
+
+/**
+ * renderGraph, pausing (yield) after every EXPORT_STEP_SIZE jobs, edges or
+ * document members, so that the caller can let other calls run between
+ * steps on a large lineage (docs/decisions.md, "Large lineage answers");
+ * the text comes as pieces, never joined whole.
+ */
+export function renderGraphInSteps(format: DocumentFormat, lineage: Lineage): Generator<void, RenderedDocument> {
   return RENDERERS[format](lineage);
 }

@@ -1,7 +1,7 @@
 import { JOB_STATUSES } from '../job.js';
-import { lineageEdges, type Lineage } from '../lineage.js';
-import { exportedJobs } from './exported-jobs.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import type { Lineage } from '../lineage.js';
+import { eachEdgeInSteps, eachJobInSteps, TextPieces } from './in-steps.js';
+import type { RenderedDocument } from './rendered-graph.js';
 
 const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string> = {
   QUEUED: 'fill:#e9ecef,stroke:#6c757d',
@@ -16,22 +16,24 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
 /**
  * Mermaid flowchart, top down. Mermaid ids cannot hold every character a job
  * id may, so jobs are n0, n1, ... in the lineage's order, with the job id in
- * the label; the class of each node is its status (or restricted).
+ * the label; the class of each node is its status (or restricted). In
+ * steps (in-steps.ts).
  */
-export function renderMermaid(lineage: Lineage): RenderedGraph {
-  const lines = ['flowchart TD'];
+export function* renderMermaid(lineage: Lineage): Generator<void, RenderedDocument> {
+  const text = new TextPieces();
+  const line = (content: string) => text.write(`${content}\n`);
+  line('flowchart TD');
   const nodeIds = new Map<string, string>();
-  for (const job of exportedJobs(lineage)) {
+  yield* eachJobInSteps(lineage, (job) => {
     const nodeId = `n${nodeIds.size}`;
     nodeIds.set(job.id, nodeId);
     const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
     const statusClass = (job.record?.status ?? 'RESTRICTED').toLowerCase();
-    lines.push(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
-  }
-  for (const edge of lineageEdges(lineage)) lines.push(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`);
-  for (const [status, style] of Object.entries(STATUS_STYLES)) lines.push(`  classDef ${status.toLowerCase()} ${style}`);
-  lines.push('');
-  return { content: lines.join('\n'), contentType: 'text/vnd.mermaid' };
+    line(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
+  });
+  yield* eachEdgeInSteps(lineage, (edge) => line(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`));
+  for (const [status, style] of Object.entries(STATUS_STYLES)) line(`  classDef ${status.toLowerCase()} ${style}`);
+  return { pieces: text.done(), contentType: 'text/vnd.mermaid' };
 }
 
 /** Label text as Mermaid entity codes where a character would end the label or be read as markup. */

@@ -1,7 +1,7 @@
 import type { Provider } from '../job.js';
-import { lineageEdges, type Lineage } from '../lineage.js';
-import { exportedJobs } from './exported-jobs.js';
-import type { RenderedGraph } from './rendered-graph.js';
+import type { Lineage } from '../lineage.js';
+import { eachEdgeInSteps, eachInSteps, eachJobInSteps, prettyJsonInSteps, TextPieces } from './in-steps.js';
+import type { RenderedDocument } from './rendered-graph.js';
 
 /**
  * W3C PROV-JSON (Member Submission, 2013): jobs are activities, job outputs
@@ -20,7 +20,8 @@ const PREFIXES = {
 type AttributeValue = string | { $: string; type: string };
 type Attributes = Record<string, AttributeValue>;
 
-export function renderProvJson(lineage: Lineage): RenderedGraph {
+/** In steps (in-steps.ts): the records, then the document's text. */
+export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocument> {
   const activity: Record<string, Attributes> = {};
   const entity: Record<string, Attributes> = {};
   const agent: Record<string, Attributes> = {};
@@ -31,11 +32,11 @@ export function renderProvJson(lineage: Lineage): RenderedGraph {
   const outputOf = new Map<string, string>();
   const startOf = new Map<string, Date>();
 
-  for (const { id, record } of exportedJobs(lineage)) {
+  yield* eachJobInSteps(lineage, ({ id, record }) => {
     const activityId = `provenance:${id}`;
     if (!record) {
       activity[activityId] = { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } };
-      continue;
+      return;
     }
     activity[activityId] = withoutUndefined({
       'prov:type': record.type,
@@ -63,29 +64,32 @@ export function renderProvJson(lineage: Lineage): RenderedGraph {
       agent[agentId] ??= providerAgent(record.provider);
       wasAssociatedWith.push({ 'prov:activity': activityId, 'prov:agent': agentId });
     }
-  }
+  });
 
-  for (const { parentJobId, childJobId } of lineageEdges(lineage)) {
+  yield* eachEdgeInSteps(lineage, ({ parentJobId, childJobId }) => {
     const child = `provenance:${childJobId}`;
     wasInformedBy.push({ 'prov:informed': child, 'prov:informant': `provenance:${parentJobId}` });
     const parentOutput = outputOf.get(parentJobId);
     if (parentOutput) {
       used.push(withoutUndefined({ 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf.get(childJobId)?.toISOString() }));
     }
-  }
+  });
 
   const records = {
     entity,
     activity,
     agent,
-    wasGeneratedBy: blankIds('generated', wasGeneratedBy),
-    used: blankIds('used', used),
-    wasInformedBy: blankIds('informed', wasInformedBy),
-    wasAssociatedWith: blankIds('associated', wasAssociatedWith),
+    wasGeneratedBy: yield* blankIds('generated', wasGeneratedBy),
+    used: yield* blankIds('used', used),
+    wasInformedBy: yield* blankIds('informed', wasInformedBy),
+    wasAssociatedWith: yield* blankIds('associated', wasAssociatedWith),
   };
   // Kinds without records are left out, as the submission's examples do.
   const document = { prefix: PREFIXES, ...Object.fromEntries(Object.entries(records).filter(([, kind]) => Object.keys(kind).length > 0)) };
-  return { content: `${JSON.stringify(document, null, 2)}\n`, contentType: 'application/json' };
+  const text = new TextPieces();
+  yield* prettyJsonInSteps(document, text);
+  text.write('\n');
+  return { pieces: text.done(), contentType: 'application/json' };
 }
 
 /**
@@ -113,6 +117,8 @@ function withoutUndefined(attributes: Record<string, AttributeValue | undefined>
 }
 
 /** Relations keyed by blank-node ids, numbered per kind in the order they were found: `_:used1`, `_:used2`, ... */
-function blankIds(kind: string, relations: readonly Attributes[]): Record<string, Attributes> {
-  return Object.fromEntries(relations.map((attributes, i) => [`_:${kind}${i + 1}`, attributes]));
+function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, Record<string, Attributes>> {
+  const keyed: Record<string, Attributes> = {};
+  yield* eachInSteps(relations.length, (i) => (keyed[`_:${kind}${i + 1}`] = relations[i]!));
+  return keyed;
 }

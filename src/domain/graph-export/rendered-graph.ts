@@ -4,3 +4,9 @@ export interface RenderedGraph {
   /** Media type of content. */
   contentType: string;
 }
+
+/** A rendered document as the pieces of its text, in order (their concatenation is the content): no step joins a large document whole. */
+export interface RenderedDocument {
+  pieces: string[];
+  contentType: string;
+}

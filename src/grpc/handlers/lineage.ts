@@ -1,9 +1,10 @@
 import { invalidArgument } from '../../domain/errors.js';
-import { renderGraph } from '../../domain/graph-export/index.js';
-import { lineageEdges } from '../../domain/lineage.js';
-import { GetLineageResponse, ReproducibilityIssueReason, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
+import { inTurns, nextTurn } from '../../service/next-turn.js';
+import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, GetLineageResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
-import { encodeInParts } from '../encoded-messages.js';
+import { EncodedMessage, encodeInParts } from '../encoded-messages.js';
 import {
   directionsFromProto,
   graphFormatFromProto,
@@ -13,10 +14,12 @@ import {
   lineageResponseParts,
   lineageShapingFromProto,
   rootNode,
+  nativeExportParts,
+  reproducibilityResponseParts,
   toProtoGraphFormat,
   toTruncationReasons,
 } from '../mapping.js';
-import { ids, rootOnly, tenantsOf } from './audited-jobs.js';
+import { ids, rootOnly } from './audited-jobs.js';
 
 /** Walks of the graph: GetLineage, ListDependents, ExportProvenanceGraph, CheckReproducibility. */
 export function lineageHandlers(
@@ -80,35 +83,52 @@ export function lineageHandlers(
             node.fanOut ? [{ jobId: node.row.jobId, omittedChildCount: node.fanOut.omittedChildren, omittedParentCount: node.fanOut.omittedParents }] : [],
           ),
         };
-        if (format !== 'NATIVE') return { ...summary, jobs: [], edges: [], ...renderGraph(format, lineage) };
-        return {
-          ...summary,
-          jobs: [{ row: lineage.root, restricted: false }, ...lineage.nodes].map((node) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!))),
-          edges: lineageEdges(lineage),
-          content: '',
-          contentType: '',
-        };
+        // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
+        if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
+        // The native format's first job is the root, which the caller may read.
+        return encodeInParts(ExportProvenanceGraphResponse, nativeExportParts(lineage, summary), new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
-      // The native format's first job is the root.
-      shownTenants: (response) => tenantsOf(response.jobs.slice(0, 1)),
+      // Every answer is encoded here: the native format's names its root's tenant, a document's none.
+      shownTenants: (response) => response.shownTenants,
     }),
 
     checkReproducibility: edge.unary('checkReproducibility', {
       run: async (request, principal) => {
         const report = await service.checkReproducibility(principal, request.jobId);
-        return {
-          jobId: report.jobId,
-          reproducible: report.issues.length === 0,
-          issues: report.issues.map((issue) => ({
-            reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
-            jobId: issue.jobId,
-            message: issue.message,
-          })),
-          checkedAncestorCount: report.checkedAncestorCount,
-        };
+        // A large ancestry may have an issue per ancestor: they are mapped and encoded in parts, between which other calls run.
+        return encodeInParts(CheckReproducibilityResponse, reproducibilityResponseParts(report));
       },
       audited: (request) => ids([request.jobId]),
     }),
   };
+}
+
+/** ExportProvenanceGraphResponse.content's field number (provenance_service.proto). */
+const CONTENT_FIELD = 7;
+
+/**
+ * A document format's answer, encoded as one encode of the whole answer
+ * would, but with the document's text written a piece at a time and a turn
+ * of the event loop between pieces: a whole ancestry's PROV-JSON is tens of
+ * megabytes, one string field that grpc-js would encode in one block of
+ * about a second (docs/decisions.md, "Large lineage answers").
+ */
+export async function encodeDocumentAnswer(summary: Partial<ExportProvenanceGraphResponse>, document: RenderedDocument): Promise<EncodedMessage> {
+  const writer = new BinaryWriter();
+  // The fields in field order, as a one-step encoding writes them: those before content, content, then those after it.
+  const { fanOutTruncations, ...beforeContent } = summary;
+  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial(beforeContent), writer);
+  let byteLength = 0;
+  for (const piece of document.pieces) byteLength += Buffer.byteLength(piece, 'utf8');
+  if (byteLength > 0) {
+    writer.tag(CONTENT_FIELD, WireType.LengthDelimited).uint32(byteLength);
+    for (const piece of document.pieces) {
+      writer.raw(Buffer.from(piece, 'utf8'));
+      await nextTurn();
+    }
+  }
+  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial({ contentType: document.contentType, ...(fanOutTruncations ? { fanOutTruncations } : {}) }), writer);
+  const bytes = writer.finish();
+  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }

@@ -13,7 +13,10 @@ import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { credentialsOf, identifyCaller } from '../caller.js';
 import { errorBody, errorResponse, methodNotAllowed, statusResponse } from './http-status.js';
 import { matchRoute, type RestRoute } from './rest-routes.js';
+import { jsonInParts } from './json-in-parts.js';
 import { encodedRequest, transcodeRequest } from './transcode.js';
+
+const NEWLINE = Buffer.from('\n');
 
 /** A comment line this often keeps an idle event stream's connection open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
@@ -94,7 +97,8 @@ export class RestGateway {
       if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
-      return { status: 200, contentType: 'application/json', body: `${JSON.stringify(route.response.toJSON(route.response.decode(answer.bytes)))}\n` };
+      // A large answer (a whole lineage, an export) is transcoded in parts, with other calls served between them.
+      return { status: 200, contentType: 'application/json', body: Buffer.concat([...(await jsonInParts(route.response, answer.bytes)), NEWLINE]) };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
       return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);

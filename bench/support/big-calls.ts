@@ -1,0 +1,152 @@
+import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/client';
+import { GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { ClientProcesses, serveClientRoles } from './client-processes.js';
+import type { BenchContext } from './context.js';
+import { FULL_ANCESTORS, serviceLineage, type LineageCase } from './lineage-cases.js';
+import { GetJobProbe, PROBE_WAIT_LIMIT_MS } from './probe.js';
+import { percentile } from './stats.js';
+
+/**
+ * The big calls of issue #18 item 4, each asked beside the GetJob probe: every
+ * call that walks a whole lineage and answers it (or a first page of it), in
+ * every form it takes (views, REST, export formats). The longest a GetJob
+ * waited during each kind is a figure of its own, so that a kind that still
+ * holds the event loop in one block shows by name. The calls are made from
+ * a process of their own: decoding a whole ancestry takes the client
+ * seconds, and the bench process, which reads the server's log pipe, would
+ * leave it full meanwhile; the server's logger then sleeps until the pipe
+ * drains (pino writes synchronously), a wait the probe would count.
+ */
+
+export interface BigCallTargets {
+  /** host:port of the gRPC listener (the probe's target). */
+  address: string;
+  /** The largest answer the client takes, and how long a call may last. */
+  maxMessageBytes: number;
+  timeoutMs: number;
+  /** host:port of the server's HTTP listener (the REST gateway). */
+  httpAddress: string;
+  /** Late jobs, whose whole ancestry is the graph's largest lineage. */
+  ancestors: LineageCase;
+  /** Early jobs, whose descendants are most of the graph. */
+  descendants: LineageCase;
+  /** The job the probe reads. */
+  probedJob: string;
+}
+
+/** One kind of big call: call answers the size of its answer, in the unit size names. */
+interface BigCall {
+  name: string;
+  roots: 'ancestors' | 'descendants';
+  size: 'nodes' | 'jobs checked' | 'characters' | 'dependents (a page)';
+  call(targets: CallTargets, root: string): Promise<number>;
+}
+
+/** What a call is made with, in the calling process. */
+type CallTargets = Pick<BigCallTargets, 'httpAddress' | 'ancestors' | 'descendants'> & { client: ProvenanceClient };
+
+const ANCESTORS = LineageDirection.LINEAGE_DIRECTION_ANCESTORS;
+
+function exported(format: GraphFormat): BigCall['call'] {
+  return async ({ client }, root) => {
+    const answer = await client.exportProvenanceGraph({ jobId: root, direction: ANCESTORS, format });
+    if (answer.truncated) throw new Error(`the export of ${root} was truncated: raise the server's limits`);
+    // The native format's jobs include the root.
+    return format === GraphFormat.GRAPH_FORMAT_NATIVE ? answer.jobs.length - 1 : answer.content.length;
+  };
+}
+
+const BIG_CALLS: BigCall[] = [
+  { name: 'GetLineage, ids view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_IDS) },
+  { name: 'GetLineage, compact view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_COMPACT) },
+  { name: 'GetLineage, full view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_FULL) },
+  {
+    name: 'REST GetLineage, full view',
+    roots: 'ancestors',
+    size: 'nodes',
+    call: async ({ httpAddress }, root) => {
+      const response = await fetch(`http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`);
+      const body = (await response.json()) as { nodes?: unknown[]; truncated?: boolean };
+      if (response.status !== 200 || body.truncated) throw new Error(`REST GetLineage of ${root} answered ${response.status}${body.truncated ? ' (truncated)' : ''}`);
+      return body.nodes?.length ?? 0;
+    },
+  },
+  { name: 'ExportProvenanceGraph, native', roots: 'ancestors', size: 'nodes', call: exported(GraphFormat.GRAPH_FORMAT_NATIVE) },
+  { name: 'ExportProvenanceGraph, PROV-JSON', roots: 'ancestors', size: 'characters', call: exported(GraphFormat.GRAPH_FORMAT_PROV_JSON) },
+  { name: 'ExportProvenanceGraph, DOT', roots: 'ancestors', size: 'characters', call: exported(GraphFormat.GRAPH_FORMAT_DOT) },
+  { name: 'ExportProvenanceGraph, Mermaid', roots: 'ancestors', size: 'characters', call: exported(GraphFormat.GRAPH_FORMAT_MERMAID) },
+  {
+    name: 'CheckReproducibility',
+    roots: 'ancestors',
+    size: 'jobs checked',
+    call: async ({ client }, root) => (await client.checkReproducibility({ jobId: root })).checkedAncestorCount,
+  },
+  {
+    name: 'transitive ListDependents, first page',
+    roots: 'descendants',
+    size: 'dependents (a page)',
+    call: async ({ client }, root) => (await client.listDependents({ jobId: root, transitive: true, pageSize: 100 })).dependents.length,
+  },
+];
+
+/** How many big-call figures measureBigCallWaits reports. */
+export const BIG_CALL_KINDS = BIG_CALLS.length;
+
+/**
+ * For each kind of big call, the longest GetJob wait while callsPerKind of
+ * them ran one after the other (on the first roots of their case), reported
+ * as `<prefix>longest GetJob wait during <kind> (<case>)`.
+ */
+export async function measureBigCallWaits(
+  context: BenchContext,
+  scenario: string,
+  prefix: string,
+  probe: GetJobProbe,
+  targets: BigCallTargets,
+  callsPerKind: number,
+): Promise<void> {
+  const caller = await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [targets]);
+  try {
+    for (const kind of BIG_CALLS) {
+      const lineageCase = targets[kind.roots];
+      const roots = lineageCase.roots.slice(0, callsPerKind);
+      const sizes: number[] = [];
+      const { probe: waited } = await probe.during(targets.address, targets.probedJob, async () => {
+        for (const root of roots) {
+          const [answer] = await caller.all<number>('call', () => ({ kind: kind.name, root }) satisfies CallRequest);
+          sizes.push(answer!.result);
+        }
+      });
+      context.report({
+        scenario,
+        name: `${prefix}longest GetJob wait during ${kind.name} (${lineageCase.name === FULL_ANCESTORS ? 'whole ancestry' : lineageCase.name})`,
+        unit: 'ms',
+        value: waited.longestMs,
+        limit: { max: PROBE_WAIT_LIMIT_MS },
+        notes: { calls: roots.length, [`${kind.size} p50`]: percentile(sizes, 0.5), 'probe calls': waited.calls, 'probe p50 ms': waited.p50Ms },
+      });
+    }
+  } finally {
+    await caller.close();
+  }
+}
+
+interface CallRequest {
+  kind: string;
+  root: string;
+}
+
+const BIG_CALLER_ROLE = 'big-caller';
+
+serveClientRoles(import.meta.url, {
+  [BIG_CALLER_ROLE]: async (targets: BigCallTargets) => {
+    const client = new ProvenanceClient({
+      address: targets.address,
+      timeoutMs: targets.timeoutMs,
+      channelOptions: { 'grpc.max_receive_message_length': targets.maxMessageBytes },
+    });
+    return {
+      call: ({ kind, root }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client }, root),
+    };
+  },
+});
