@@ -29,7 +29,7 @@ describe('bee-queue job queue', function () {
     newNamespace: newPrefix,
     open: (prefix, tuning) => BeeQueueJobQueue.connect({ redisUrl: TEST_REDIS_URL, prefix, ...tuning }),
     async dispose() {
-      for (const prefix of prefixes.splice(0)) await deleteQueueKeys(prefix);
+      await deleteQueueKeys(prefixes.splice(0));
     },
   });
 
@@ -37,7 +37,7 @@ describe('bee-queue job queue', function () {
     this.timeout(30_000);
 
     after(async () => {
-      for (const prefix of prefixes.splice(0)) await deleteQueueKeys(prefix);
+      await deleteQueueKeys(prefixes.splice(0));
     });
 
     it('connect rejects with UNAVAILABLE at once when Redis cannot be reached', async () => {
@@ -104,7 +104,7 @@ describe('bee-queue job queue', function () {
     this.timeout(30_000);
 
     after(async () => {
-      for (const prefix of prefixes.splice(0)) await deleteQueueKeys(prefix);
+      await deleteQueueKeys(prefixes.splice(0));
     });
 
     it('leaves its job to another worker, with the retries untouched', async () => {

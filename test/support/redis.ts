@@ -14,20 +14,33 @@ export function uniqueQueuePrefix(): string {
   return `${RUN_PREFIX}:${++prefixes}`;
 }
 
-/** Deletes every key under prefix (keys named "<prefix>:..."), by SCAN (10,000 keys a step: other runs may have left millions) and UNLINK; resolves with how many there were. */
-export async function deleteQueueKeys(prefix: string, redisUrl = TEST_REDIS_URL): Promise<number> {
+/**
+ * Deletes every key under the prefixes (keys named "<prefix>:..."), by SCAN
+ * and UNLINK; resolves with how many there were. Prefixes of this run's
+ * (uniqueQueuePrefix) are deleted in one pass over the keys, 10,000 a step:
+ * other runs may have left millions.
+ */
+export async function deleteQueueKeys(prefixes: string | readonly string[], redisUrl = TEST_REDIS_URL): Promise<number> {
+  const all = typeof prefixes === 'string' ? [prefixes] : prefixes;
+  if (all.length === 0) return 0;
+  const ours = all.every((prefix) => prefix.startsWith(`${RUN_PREFIX}:`));
+  const passes = ours && all.length > 1 ? [`${RUN_PREFIX}:`] : all.map((prefix) => `${prefix}:`);
+  const wanted = (key: string) => all.some((prefix) => key.startsWith(`${prefix}:`));
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   // A failed connection rejects connect() below; without a listener ioredis would also print it.
   redis.on('error', () => {});
   let deleted = 0;
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*`, 'COUNT', 10_000);
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    for (const pass of passes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `${escapeGlob(pass)}*`, 'COUNT', 10_000);
+        const keys = found.filter(wanted);
+        if (keys.length > 0) deleted += await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }
