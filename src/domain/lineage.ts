@@ -128,22 +128,19 @@ export function* buildLineageInSteps(
   const nodes = ranked.length > limits.maxNodes ? ranked.slice(0, limits.maxNodes) : ranked;
   if (nodes.length < ranked.length) truncation.add('MAX_NODES');
 
+  const edgeIndexes = yield* edgesAmong(root, nodes);
+  return { root, nodes, edgeIndexes, ...farthestDepths(nodes), truncation: [...truncation].sort(), hiddenNodeCount: 0 };
+}
+
+/** The largest depth among the ancestors and among the descendants (0 when there are none). */
+function farthestDepths(nodes: readonly LineageNode[]): { ancestorDepth: number; descendantDepth: number } {
   let ancestorDepth = 0;
   let descendantDepth = 0;
   for (const node of nodes) {
     if (node.relation === 'ANCESTOR') ancestorDepth = Math.max(ancestorDepth, node.depth);
     else descendantDepth = Math.max(descendantDepth, node.depth);
   }
-  const edgeIndexes = yield* edgesAmong(root, nodes);
-  return {
-    root,
-    nodes,
-    edgeIndexes,
-    ancestorDepth,
-    descendantDepth,
-    truncation: [...truncation].sort(),
-    hiddenNodeCount: 0,
-  };
+  return { ancestorDepth, descendantDepth };
 }
 
 /** The lineage of the selected jobs among ranked (nearest first), cut at maxNodes, with the selection's edges among those left. */
@@ -165,19 +162,12 @@ function* selectedLineage(
     const [parent, child] = [selected.edgeIndexes[k]!, selected.edgeIndexes[k + 1]!];
     if (parent <= shown && child <= shown) edgeIndexes.push(parent, child);
   }
-  let ancestorDepth = 0;
-  let descendantDepth = 0;
-  for (const node of nodes) {
-    if (node.relation === 'ANCESTOR') ancestorDepth = Math.max(ancestorDepth, node.depth);
-    else descendantDepth = Math.max(descendantDepth, node.depth);
-  }
   const rootFanOut = selected.fanOut.get(0);
   return {
     root,
     nodes,
     edgeIndexes,
-    ancestorDepth,
-    descendantDepth,
+    ...farthestDepths(nodes),
     truncation: [...truncation].sort(),
     hiddenNodeCount: 0,
     ...(rootFanOut ? { rootFanOut } : {}),

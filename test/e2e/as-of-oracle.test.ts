@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import { CacheState, JobStatus, LineageDirection, LineageRelation, LineageView } from '@provenance/client';
 import { connect, type Client } from '../support/grpc-client.js';
 import { mulberry32 } from '../support/job-records.js';
-import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import type { ServerProcess } from '../support/server-process.js';
+import { storeLanes, type StoreLane } from '../support/store-lanes.js';
 
 /**
  * The oracle for "as of a time" (issue #16 item 1): a seeded random history
@@ -19,31 +16,14 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
  * created after the time is NOT_FOUND.
  */
 
-interface Lane {
-  name: string;
+interface Lane extends StoreLane {
   steps: number;
-  start(): Promise<ServerProcess>;
-  dispose(): Promise<void>;
 }
 
-const sqliteDirectory = mkdtempSync(join(tmpdir(), 'provenance-as-of-'));
-let mongo: MongoLane | undefined;
+const [sqliteLane, mongoLane] = storeLanes('provenance-as-of-');
 const lanes: Lane[] = [
-  {
-    name: 'SQLite',
-    steps: 160,
-    start: () => startServer({ PROVENANCE_SQLITE_PATH: join(sqliteDirectory, 'as-of.db') }),
-    dispose: async () => rmSync(sqliteDirectory, { recursive: true, force: true }),
-  },
-  {
-    name: process.env.MONGODB_URI ? 'MongoDB' : 'MongoDB emulator',
-    steps: 100,
-    async start() {
-      mongo = await startMongoLane();
-      return startServer({ MONGODB_URI: mongo.uri, PROVENANCE_MONGODB_DATABASE: mongo.newDatabaseName() });
-    },
-    dispose: async () => mongo?.stop(),
-  },
+  { ...sqliteLane, steps: 160 },
+  { ...mongoLane, steps: 100 },
 ];
 
 type Status = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';

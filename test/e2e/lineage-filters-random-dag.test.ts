@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { JobRecord } from '../../src/domain/job.js';
 import { JobStatus, LineageDirection, LineageFilterMode, LineageView, StreamLineageRequest, TruncationReason, type GetLineageResponse, type StreamLineageResponse } from '@provenance/client';
 import { connect } from '../support/grpc-client.js';
 import { mulberry32, randomDag } from '../support/job-records.js';
-import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import type { ServerProcess } from '../support/server-process.js';
+import { storeLanes, type StoreLane } from '../support/store-lanes.js';
 
 /**
  * Lineage filters (COLLAPSE and PRUNE) and per-hop fan-out caps on a seeded
@@ -20,35 +17,16 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const LIMITS = { PROVENANCE_MAX_LINEAGE_DEPTH: '10000', PROVENANCE_MAX_LINEAGE_NODES: '1000000' };
 
-interface Lane {
-  name: string;
+interface Lane extends StoreLane {
   jobs: number;
   questions: number;
-  start(): Promise<ServerProcess>;
-  dispose(): Promise<void>;
 }
 
-const sqliteDirectory = mkdtempSync(join(tmpdir(), 'provenance-filters-'));
-let mongo: MongoLane | undefined;
+const [sqliteLane, mongoLane] = storeLanes('provenance-filters-', LIMITS);
 const lanes: Lane[] = [
-  {
-    name: 'SQLite',
-    jobs: 4000,
-    questions: 240,
-    start: () => startServer({ ...LIMITS, PROVENANCE_SQLITE_PATH: join(sqliteDirectory, 'dag.db') }),
-    dispose: async () => rmSync(sqliteDirectory, { recursive: true, force: true }),
-  },
-  {
-    name: process.env.MONGODB_URI ? 'MongoDB' : 'MongoDB emulator',
-    // The emulator is quadratic on big graphs; a real server takes the full size.
-    jobs: process.env.MONGODB_URI ? 4000 : 300,
-    questions: process.env.MONGODB_URI ? 240 : 60,
-    async start() {
-      mongo = await startMongoLane();
-      return startServer({ ...LIMITS, MONGODB_URI: mongo.uri, PROVENANCE_MONGODB_DATABASE: mongo.newDatabaseName() });
-    },
-    dispose: async () => mongo?.stop(),
-  },
+  { ...sqliteLane, jobs: 4000, questions: 240 },
+  // The emulator is quadratic on big graphs; a real server takes the full size.
+  { ...mongoLane, jobs: mongoLane.emulated ? 300 : 4000, questions: mongoLane.emulated ? 60 : 240 },
 ];
 
 const FILTERS: Array<{ text: string; test?: (job: Job) => boolean }> = [

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { JobRecord } from '../../src/domain/job.js';
 import { JobStatus } from '@provenance/client';
 import { LineageDirection, LineageView } from '@provenance/client';
 import { connect } from '../support/grpc-client.js';
 import { mulberry32, randomDag } from '../support/job-records.js';
-import { startMongoLane, type MongoLane } from '../support/mongo-lane.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import type { ServerProcess } from '../support/server-process.js';
+import { storeLanes, type StoreLane } from '../support/store-lanes.js';
 
 /**
  * GetLineage on a seeded random DAG, checked answer by answer against a
@@ -18,35 +15,16 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const LIMITS = { PROVENANCE_MAX_LINEAGE_DEPTH: '10000', PROVENANCE_MAX_LINEAGE_NODES: '1000000' };
 
-interface Lane {
-  name: string;
+interface Lane extends StoreLane {
   jobs: number;
   roots: number;
-  start(): Promise<ServerProcess>;
-  dispose(): Promise<void>;
 }
 
-const sqliteDirectory = mkdtempSync(join(tmpdir(), 'provenance-dag-'));
-let mongo: MongoLane | undefined;
+const [sqliteLane, mongoLane] = storeLanes('provenance-dag-', LIMITS);
 const lanes: Lane[] = [
-  {
-    name: 'SQLite',
-    jobs: 10_000,
-    roots: 25,
-    start: () => startServer({ ...LIMITS, PROVENANCE_SQLITE_PATH: join(sqliteDirectory, 'dag.db') }),
-    dispose: async () => rmSync(sqliteDirectory, { recursive: true, force: true }),
-  },
-  {
-    name: process.env.MONGODB_URI ? 'MongoDB' : 'MongoDB emulator',
-    // The emulator is quadratic on big graphs; a real server takes the full size.
-    jobs: process.env.MONGODB_URI ? 10_000 : 300,
-    roots: process.env.MONGODB_URI ? 25 : 8,
-    async start() {
-      mongo = await startMongoLane();
-      return startServer({ ...LIMITS, MONGODB_URI: mongo.uri, PROVENANCE_MONGODB_DATABASE: mongo.newDatabaseName() });
-    },
-    dispose: async () => mongo?.stop(),
-  },
+  { ...sqliteLane, jobs: 10_000, roots: 25 },
+  // The emulator is quadratic on big graphs; a real server takes the full size.
+  { ...mongoLane, jobs: mongoLane.emulated ? 300 : 10_000, roots: mongoLane.emulated ? 8 : 25 },
 ];
 
 /** Shortest depth of every job within maxDepth edges of root, following next. */
