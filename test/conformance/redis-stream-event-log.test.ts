@@ -32,7 +32,7 @@ describe('Redis Streams event log', function () {
     newNamespace,
     open: (namespace, retention) => RedisStreamEventLog.connect({ redisUrl: TEST_REDIS_URL, key: streamKey(namespace), retention }),
     async dispose() {
-      for (const namespace of namespaces.splice(0)) await deleteQueueKeys(namespace);
+      await deleteQueueKeys(namespaces.splice(0));
     },
   });
 
@@ -40,7 +40,7 @@ describe('Redis Streams event log', function () {
     this.timeout(30_000);
 
     after(async () => {
-      for (const namespace of namespaces.splice(0)) await deleteQueueKeys(namespace);
+      await deleteQueueKeys(namespaces.splice(0));
     });
 
     it("keeps each job's last seq, and what each seq was, for a day after the job's last append", async () => {

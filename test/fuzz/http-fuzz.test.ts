@@ -261,12 +261,14 @@ function unchunked(data: Buffer): Buffer {
   }
 }
 
-/** Resolves with the status line and headers of the first response, as soon as they have arrived. */
+/** Resolves with the status line and headers of the response (after any interim 1xx), as soon as they have arrived. */
 function readHead(socket: import('node:net').Socket): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let received = '';
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1');
+      // An interim answer (100 Continue, to a request that said Expect: 100-continue) comes before the response.
+      while (/^HTTP\/1\.[01] 1(?!01)\d\d /.test(received) && received.includes('\r\n\r\n')) received = received.slice(received.indexOf('\r\n\r\n') + 4);
       const end = received.indexOf('\r\n\r\n');
       if (end < 0) return;
       const [statusLine, ...lines] = received.slice(0, end).split('\r\n');

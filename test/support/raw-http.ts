@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 
-/** The first response read off a raw connection: status line, headers (lowercase names), and the body its Content-Length announces. */
+/** The first response read off a raw connection (after any interim 1xx): status line, headers (lowercase names), and the body its Content-Length announces. */
 export interface RawResponse {
   status: number;
   headers: Record<string, string>;
@@ -37,6 +37,10 @@ export function readResponse(socket: Socket): Promise<RawResponse> {
     };
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
+      // An interim answer (100 Continue, to a request that said Expect: 100-continue) comes before the response.
+      while (!head && /^HTTP\/1\.[01] 1(?!01)\d\d /.test(received.toString('latin1', 0, 16)) && received.includes('\r\n\r\n')) {
+        received = received.subarray(received.indexOf('\r\n\r\n') + 4);
+      }
       if (!head) {
         const end = received.indexOf('\r\n\r\n');
         if (end < 0) return;
