@@ -15,7 +15,7 @@ import {
 } from '../domain/lineage.js';
 import { filterNeedsRecord, jobMatches, parseJobFilter } from '../domain/job-filter.js';
 import { isSelective, type FanOut, type LineageSelection } from '../domain/lineage-selection.js';
-import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
+import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type LineageStepRow, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
 import { edgesByLaterEndpoint, firstPositionAfter, streamSlices } from '../domain/lineage-stream-slices.js';
 import type { JsonObject } from '../domain/json.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
@@ -267,12 +267,22 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
     resumeToken: encodePageToken(query, { ...(streamed.at(-1)?.position ?? after) }, deps.secret),
     ...(truncation ? { truncation } : {}),
   });
+  /** A step's read, already handled, so that a stream abandoned with a read in flight leaves no unhandled rejection; awaiting it still throws. */
+  const readStep = (jobIds: string[] | undefined): Promise<LineageStepRow[]> | undefined => {
+    if (!jobIds) return undefined;
+    const read = deps.store.lineageStep(jobIds);
+    read.catch(() => undefined);
+    return read;
+  };
   async function* messages(): AsyncGenerator<LineageStreamMessage> {
     let first = resumeAfter === undefined;
     let after: StreamPosition = resumeAfter ?? { depth: 0, relation: 'ROOT', jobId: root.jobId };
     let pending: StreamedNode[] = [];
-    for (let jobIds = walk.nextStep(); jobIds; jobIds = walk.nextStep()) {
-      pending.push(...walk.accept(await deps.store.lineageStep(jobIds)));
+    let reading = readStep(walk.nextStep());
+    while (reading) {
+      pending.push(...walk.accept(await reading));
+      // The next step is read while this one's messages are sent: one step ahead at most, so that memory stays two steps and a message.
+      reading = readStep(walk.nextStep());
       // A message goes once a node follows it, so that the last one, which says so, is never one that turns out full.
       while (pending.length > messageNodes) {
         const sent = pending.slice(0, messageNodes);

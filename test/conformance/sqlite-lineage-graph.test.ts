@@ -11,7 +11,7 @@ import type { LineageProjection } from '../../src/domain/ports/provenance-store.
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
 import { RECORD_ROWS_PER_PART } from '../../src/adapters/sqlite/lineage-graph-thread.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
-import { ROWS_PER_STEP, packLineageRows, unpackLineageRowsInSteps } from '../../src/adapters/sqlite/packed-lineage-rows.js';
+import { ROWS_PER_STEP, packLineageRows, packLineageStepRows, unpackLineageRowsInSteps, unpackLineageStepRows } from '../../src/adapters/sqlite/packed-lineage-rows.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { freshEtag, makeJob, mulberry32, nextJobId, randomDag } from '../support/job-records.js';
 import { rejection } from '../support/waits.js';
@@ -233,6 +233,16 @@ describe('SQLite lineage graph (compact, in the background)', function () {
     const summaries = rows.map((row, i): LineageRow => ({ ...row, type: `type-${i % 2}`, status: 'SUCCEEDED', cacheState: i === 0 ? 'STALE' : 'FRESH' }));
     expect(unpackLineageRows(packLineageRows(summaries))).to.deep.equal(summaries);
     expect(unpackLineageRows(packLineageRows([]))).to.deep.equal([]);
+  });
+
+  it("packs StreamLineage's step rows for the crossing between threads, and unpacks them equal", () => {
+    const rows: LineageStepRow[] = [
+      { jobId: 'a', parentIds: [], tenant: 't', readers: [], childIds: ['b\n"é"', 'c'] },
+      { jobId: 'b\n"é"', parentIds: ['a', 'missing'], tenant: 't', readers: ['zoe@example.test', 'ana@example.test'], childIds: [] },
+      { jobId: 'c', parentIds: ['b\n"é"', 'a'], tenant: 'u', readers: ['ana@example.test', 'zoe@example.test'], childIds: ['d', 'e', 'a'] },
+    ];
+    expect(unpackLineageStepRows(packLineageStepRows(rows))).to.deep.equal(rows);
+    expect(unpackLineageStepRows(packLineageStepRows([]))).to.deep.equal([]);
   });
 
   it('rejects lineage with UNAVAILABLE once closed, as every other call', async () => {

@@ -18,8 +18,8 @@ const EXPECTED_FIGURES: Record<string, number> = {
   lineage: 12 + BIG_CALL_KINDS,
   // Per size: load rate, start-up, first lineage, cold probe, later lineages, warm probe, RSS per job, disk per job; at the largest, the probe beside each kind of big call.
   growth: 8 * SMOKE_SIZES.growth.length + BIG_CALL_KINDS,
-  // StreamLineage and GetLineage: the server's peak RSS and its growth per node.
-  'stream-lineage': 4,
+  // StreamLineage and GetLineage: the server's peak RSS, its growth per node, and the time; the stream cut and resumed: the peak RSS.
+  'stream-lineage': 7,
   unary: 1,
   execution: SMOKE_SIZES.executionConcurrency.length,
   events: 3,

@@ -3,7 +3,7 @@ import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
-import { unpackLineageRowsInSteps, type PackedLineageRows } from './packed-lineage-rows.js';
+import { unpackLineageRowsInSteps, unpackLineageStepRows, type PackedLineageRows, type PackedLineageStepRows } from './packed-lineage-rows.js';
 
 export interface GraphWorkerData {
   path: string;
@@ -26,9 +26,10 @@ export type FromGraphWorker =
   | { type: 'progress'; read: number; total: number }
   | { type: 'loaded' }
   | { type: 'loadFailed'; message: string }
-  /** Rows with records, RECORD_ROWS_PER_PART at most; more: the worker holds the rest, sent a part per nextPart. A step's rows come whole. */
-  | { type: 'answer'; id: number; rows: LineageRow[] | LineageStepRow[]; more: boolean }
+  /** Rows with records, RECORD_ROWS_PER_PART at most; more: the worker holds the rest, sent a part per nextPart. */
+  | { type: 'answer'; id: number; rows: LineageRow[]; more: boolean }
   | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
+  | { type: 'packedStepAnswer'; id: number; packed: PackedLineageStepRows }
   | { type: 'failed'; id: number; unavailable: boolean; message: string };
 
 const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
@@ -147,6 +148,7 @@ export class LineageGraphThread {
           for (const row of message.rows) waiting.received.push(row);
           waiting.resolve(waiting.received);
         } else if (message.type === 'packedAnswer') unpackInTurns(message.packed, waiting);
+        else if (message.type === 'packedStepAnswer') unpackStep(message.packed, waiting);
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }
     }
@@ -159,6 +161,14 @@ export class LineageGraphThread {
   private failPending(error: unknown): void {
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
+  }
+}
+
+function unpackStep(packed: PackedLineageStepRows, waiting: Pending): void {
+  try {
+    waiting.resolve(unpackLineageStepRows(packed));
+  } catch (error) {
+    waiting.reject(error);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
+import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { Interned } from './lineage-graph.js';
 
 /**
@@ -76,6 +77,60 @@ export function* unpackLineageRowsInSteps(packed: PackedLineageRows): Generator<
       row.cacheState = strings[columns[at + 6]!] as CacheState;
     }
     rows[i] = row;
+  }
+  return rows;
+}
+
+/**
+ * StreamLineage's step rows (ProvenanceStore.lineageStep), packed the same
+ * way for the same reason: each id once per step however many rows name it,
+ * and the rows as indexes. A step holds a thousand jobs at most, so it is
+ * unpacked at once.
+ */
+export interface PackedLineageStepRows {
+  /** JSON array of the distinct strings the rows name. */
+  strings: string;
+  /** JSON array of the distinct reader lists, each an array of string indexes. */
+  readerLists: string;
+  /** Per row, STEP_COLUMNS ints: job id, tenant, reader list, parent count, child count. */
+  columns: Int32Array<ArrayBuffer>;
+  /** Every row's parents then its children, in row order, as string indexes. */
+  neighbours: Int32Array<ArrayBuffer>;
+}
+
+const STEP_COLUMNS = 5;
+
+export function packLineageStepRows(rows: readonly LineageStepRow[]): PackedLineageStepRows {
+  const strings = new Interned<string>();
+  const readerLists = new Interned<number[]>();
+  const columns = new Int32Array(rows.length * STEP_COLUMNS);
+  const neighbours: number[] = [];
+  rows.forEach((row, i) => {
+    const readers = row.readers.map((reader) => strings.index(reader, reader));
+    columns.set([strings.index(row.jobId, row.jobId), strings.index(row.tenant, row.tenant), readerLists.index(readers.join(','), readers), row.parentIds.length, row.childIds.length], i * STEP_COLUMNS);
+    for (const parentId of row.parentIds) neighbours.push(strings.index(parentId, parentId));
+    for (const childId of row.childIds) neighbours.push(strings.index(childId, childId));
+  });
+  return { strings: JSON.stringify(strings.values), readerLists: JSON.stringify(readerLists.values), columns, neighbours: Int32Array.from(neighbours) };
+}
+
+/** The rows packLineageStepRows packed (rows with equal reader lists share one array). */
+export function unpackLineageStepRows(packed: PackedLineageStepRows): LineageStepRow[] {
+  const strings = JSON.parse(packed.strings) as string[];
+  const readerLists = (JSON.parse(packed.readerLists) as number[][]).map((list) => list.map((index) => strings[index]!));
+  const { columns, neighbours } = packed;
+  const ids = (count: number, from: number) => {
+    const list = new Array<string>(count);
+    for (let k = 0; k < count; k++) list[k] = strings[neighbours[from + k]!]!;
+    return list;
+  };
+  const rows = new Array<LineageStepRow>(columns.length / STEP_COLUMNS);
+  let next = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const at = i * STEP_COLUMNS;
+    const [parentCount, childCount] = [columns[at + 3]!, columns[at + 4]!];
+    rows[i] = { jobId: strings[columns[at]!]!, parentIds: ids(parentCount, next), tenant: strings[columns[at + 1]!]!, readers: readerLists[columns[at + 2]!]!, childIds: ids(childCount, next + parentCount) };
+    next += parentCount + childCount;
   }
   return rows;
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
 import { readerGrant } from '../../../src/domain/access.js';
-import type { LineageStepRow } from '../../../src/domain/lineage-stream.js';
+import { LineageStreamWalk, type LineageStepRow } from '../../../src/domain/lineage-stream.js';
 import { lineageEdges, type LineageDirection } from '../../../src/domain/lineage.js';
 import type { LineageStreamMessage } from '../../../src/service/lineage-queries.js';
 import { mulberry32, recordJobCommand } from '../../support/job-records.js';
@@ -10,13 +10,20 @@ import { memoryService, principal, type MemoryService } from '../../support/memo
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
 
-/** The memory store, counting the steps of lineage walks asked of it. */
+/** The memory store, counting the steps of lineage walks asked of it; from step holdFrom on (1 first), each is held until failHeld(). */
 class StepCountingStore extends MemoryProvenanceStore {
   steps = 0;
+  holdFrom = Infinity;
+  private readonly held: Array<(error: Error) => void> = [];
 
   override lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {
-    this.steps++;
+    if (++this.steps >= this.holdFrom) return new Promise((_resolve, reject) => this.held.push(reject));
     return super.lineageStep(jobIds);
+  }
+
+  failHeld(error: Error): number {
+    for (const reject of this.held) reject(error);
+    return this.held.splice(0).length;
   }
 }
 
@@ -93,17 +100,50 @@ describe('use cases: StreamLineage', () => {
     });
   }
 
-  it('walks only as far as the messages asked for: a stream not read on holds its walk where it is', async () => {
+  /** The steps the first message of 5 nodes of id(550)'s ancestry needs: the root, then layers until 6 nodes are in hand (so that it knows it is not the last). */
+  async function stepsForFirstMessage(): Promise<number> {
+    const walk = new LineageStreamWalk({ rootId: id(550), directions: ['ANCESTORS'], maxDepth: 100, maxNodes: 10_000, mayRead: () => true, placeholder: (jobId) => jobId });
+    let needed = 0;
+    for (let inHand = 0, jobIds = walk.nextStep(); inHand <= 5 && jobIds; jobIds = walk.nextStep(), needed++) inHand += walk.accept(await store.lineageStep(jobIds)).length;
+    return needed;
+  }
+
+  it('walks only as far as the messages asked for, one step ahead: a stream not read on holds its walk where it is', async () => {
+    const needed = await stepsForFirstMessage();
+    expect(needed).to.be.within(2, 4);
     store.steps = 0;
     const command = { jobId: id(550), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
     const messages = (await s.service.streamLineage(alice, command))[Symbol.asyncIterator]();
     expect(store.steps).to.equal(0);
     await messages.next();
-    // The root, then layers until 6 nodes are in hand (so that the first message knows it is not the last).
+    // Those, and the next one, read while the first message is sent.
     const forFirst = store.steps;
-    expect(forFirst).to.be.within(2, 4);
+    expect(forFirst).to.equal(needed + 1);
     while (!(await messages.next()).done);
     expect(store.steps).to.be.greaterThan(3 * forFirst);
+  });
+
+  it('a stream abandoned while its step read ahead is pending leaves no unhandled rejection when that read fails', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const needed = await stepsForFirstMessage();
+      store.steps = 0;
+      // The read ahead of the first message is held.
+      store.holdFrom = needed + 1;
+      const command = { jobId: id(550), directions: ['ANCESTORS'] as LineageDirection[], maxDepth: 0, maxMessageNodes: 5, resumeToken: '' };
+      const messages = (await s.service.streamLineage(alice, command))[Symbol.asyncIterator]();
+      expect((await messages.next()).done).to.equal(false);
+      await messages.return!(undefined);
+      expect(store.failHeld(new Error('the store went away'))).to.equal(1);
+      // Node reports an unhandled rejection once the microtasks after it have run: a macrotask later it would have.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).to.deep.equal([]);
+    } finally {
+      store.holdFrom = Infinity;
+      process.off('unhandledRejection', record);
+    }
   });
 
   it('after the last message, a resumed stream sends one empty closing message', async () => {
