@@ -1,5 +1,5 @@
 import { ProvenanceError } from './errors.js';
-import type { LineageNode, LineageRow } from './lineage.js';
+import type { LineageDirection, LineageNode, LineageRow } from './lineage.js';
 
 /**
  * Filters and per-hop fan-out caps of a lineage (docs/decisions.md, "Lineage
@@ -267,6 +267,19 @@ function* parentsFirst(graph: Graph): Generator<void, Int32Array> {
     for (const child of graph.children[order[next]!]!) if (--waiting[child]! === 0) order[placed++] = child;
   }
   return order.subarray(0, placed);
+}
+
+/**
+ * A filter or a cap chooses among every job within max_depth, so the walk
+ * may not be cut to the nearest first: more jobs within max_depth + 1 than
+ * readLimit (4 × PROVENANCE_MAX_LINEAGE_NODES, as an as-of walk) are refused.
+ */
+export function selectionWalkTooLarge(rootId: string, direction: LineageDirection, readLimit: number): ProvenanceError {
+  return new ProvenanceError(
+    'RESOURCE_EXHAUSTED',
+    `the ${direction.toLowerCase()} of job ${rootId} within max_depth + 1 are more than ${readLimit} jobs (4 × PROVENANCE_MAX_LINEAGE_NODES), too many to filter or cap; ask for a smaller max_depth`,
+    'LINEAGE_FILTER_TOO_COSTLY',
+  );
 }
 
 function collapseTooLarge(what: string): ProvenanceError {

@@ -14,7 +14,7 @@ import {
   type TruncationReason,
 } from '../domain/lineage.js';
 import { filterNeedsRecord, jobMatches, parseJobFilter } from '../domain/job-filter.js';
-import { isSelective, type FanOut, type LineageSelection } from '../domain/lineage-selection.js';
+import { isSelective, selectionWalkTooLarge, type FanOut, type LineageSelection } from '../domain/lineage-selection.js';
 import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type LineageStepRow, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
 import { edgesByLaterEndpoint, firstPositionAfter, streamSlices } from '../domain/lineage-stream-slices.js';
 import type { JsonObject } from '../domain/json.js';
@@ -126,15 +126,13 @@ async function walk(
   const query = async (direction: LineageDirection) => {
     if (!directions.includes(direction)) return undefined;
     const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked };
-    if (!asOf) {
-      // A selection chooses among every job within maxDepth: the store may not cut the nearest ones first.
-      return deps.store.lineage(selective ? lineageQuery : { ...lineageQuery, nearest: limits.maxNodes + 1 });
-    }
-    // More rows than asked for as nearest: the walk found more jobs than that (LineageQuery.nearest).
+    if (!asOf && !selective) return deps.store.lineage({ ...lineageQuery, nearest: limits.maxNodes + 1 });
+    // A selection, like as_of, chooses among every job within maxDepth, so the store may not cut the nearest ones first: it reads a bounded number.
     const readLimit = AS_OF_WALK_FACTOR * deps.limits.maxLineageNodes;
     const rows = await deps.store.lineage({ ...lineageQuery, nearest: readLimit });
-    if (rows.length > readLimit) throw asOfLineageTooLarge(root.jobId, direction, readLimit);
-    return rowsAsOf(deps, rows, asOf);
+    // More rows than asked for as nearest: the walk found more jobs than that (LineageQuery.nearest).
+    if (rows.length > readLimit) throw asOf ? asOfLineageTooLarge(root.jobId, direction, readLimit) : selectionWalkTooLarge(root.jobId, direction, readLimit);
+    return asOf ? rowsAsOf(deps, rows, asOf) : rows;
   };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.

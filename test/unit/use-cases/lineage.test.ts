@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { readerGrant } from '../../../src/domain/access.js';
 import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+import { rejection } from '../../support/waits.js';
+import type { ProvenanceError } from '../../../src/domain/errors.js';
 
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
@@ -61,5 +63,20 @@ describe('use cases: lineage queries', () => {
     const report = await s.service.checkReproducibility(alice, 'model');
     expect(report.issues.map((issue) => [issue.reason, issue.jobId])).to.deep.equal([['INPUT_HASH_MISMATCH', 'clean']]);
     expect(report.checkedAncestorCount).to.equal(2);
+  });
+
+  it('refuses a filtered or capped walk of more than 4 × PROVENANCE_MAX_LINEAGE_NODES jobs, and answers one of that many', async () => {
+    const small = memoryService({ limits: { maxLineageNodes: 2 } });
+    await small.service.recordJob(alice, recordJobCommand({ jobId: 'hub' }));
+    for (let i = 0; i < 8; i++) await small.service.recordJob(alice, recordJobCommand({ jobId: `spoke-${i}`, parentIds: ['hub'] }));
+    const filtered = { jobId: 'hub', directions: ['DESCENDANTS' as const], maxDepth: 0, maxNodes: 0, view: 'IDS' as const, filter: 'status = SUCCEEDED' };
+    const capped = { ...filtered, filter: '', maxChildrenPerNode: 1 };
+    expect((await small.service.getLineage(alice, filtered)).nodes).to.have.length(2);
+    expect((await small.service.getLineage(alice, capped)).nodes).to.have.length(1);
+    await small.service.recordJob(alice, recordJobCommand({ jobId: 'spoke-8', parentIds: ['hub'] }));
+    for (const command of [filtered, capped]) {
+      const error = (await rejection(small.service.getLineage(alice, command))) as ProvenanceError;
+      expect([error.code, error.reason]).to.deep.equal(['RESOURCE_EXHAUSTED', 'LINEAGE_FILTER_TOO_COSTLY']);
+    }
   });
 });
