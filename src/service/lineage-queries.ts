@@ -233,6 +233,7 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
     jobId: command.jobId,
     directions,
     maxDepth: command.maxDepth,
+    tenant: principal.tenant,
     subject: principal.subject,
     // Bound only when given, so that the tokens of a stream without them read as before they existed.
     ...(command.filter ? { filter: command.filter, filterMode: shaping.selection.mode } : {}),
@@ -367,7 +368,7 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   v.nonNegative('page_size', command.pageSize);
   v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject, ...asOfKey(command.asOf) };
+  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, tenant: principal.tenant, subject: principal.subject, ...asOfKey(command.asOf) };
   const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
