@@ -13,7 +13,7 @@ import {
   toJobMessage,
   lineageResponseParts,
   lineageShapingFromProto,
-  rootNode,
+  fanOutTruncations,
   nativeExportParts,
   reproducibilityResponseParts,
   toProtoGraphFormat,
@@ -79,9 +79,7 @@ export function lineageHandlers(
           truncationReasons: toTruncationReasons(lineage),
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
-          fanOutTruncations: [rootNode(lineage), ...lineage.nodes].flatMap((node) =>
-            node.fanOut ? [{ jobId: node.row.jobId, omittedChildCount: node.fanOut.omittedChildren, omittedParentCount: node.fanOut.omittedParents }] : [],
-          ),
+          fanOutTruncations: await inTurns(fanOutTruncations(lineage)),
         };
         // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
         if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
