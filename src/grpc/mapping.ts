@@ -247,7 +247,7 @@ export function rootNode(lineage: Pick<Lineage<JobView>, 'root' | 'rootFanOut'>)
 /**
  * Whole records per part of an answer (the full view, a native export): a
  * record maps and encodes in tens of microseconds, several times that on the
- * loaded 2-core machine, where parts of 500 took up to 50 ms.
+ * loaded 2-core machine, where a part of 500 took up to about 50 ms.
  */
 export const RECORDS_PART_SIZE = 250;
 
