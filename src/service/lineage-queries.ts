@@ -478,10 +478,12 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
   // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
   const lineage = await inTurns(buildLineageInSteps(rootRow(job, 'FULL'), { ancestors: found }, limits));
-  const ancestors = lineage.nodes.map((n) => n.row.record!);
+  const ancestors: JobRecord[] = new Array(lineage.nodes.length);
+  await eachInTurns(lineage.nodes.length, (i) => (ancestors[i] = lineage.nodes[i]!.row.record!));
   // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
   const known = new Map<string, JobRecord>([[job.jobId, job]]);
-  for (const row of found) known.set(row.jobId, row.record!);
+  await nextTurn();
+  await eachInTurns(found.length, (i) => known.set(found[i]!.jobId, found[i]!.record!));
   await nextTurn();
   const issues = await inTurns(checkReproducibilityInSteps({
     job,
