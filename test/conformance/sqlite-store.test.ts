@@ -459,6 +459,68 @@ describe('SQLite lineage graph', function () {
   });
 });
 
+describe('SQLite history rows', function () {
+  let historyDirectory: string;
+
+  before(() => {
+    historyDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-history-'));
+  });
+
+  after(() => {
+    rmSync(historyDirectory, { recursive: true, force: true });
+  });
+
+  function historyRows(path: string): Array<{ jobId: string; at: number; seq: number }> {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare('SELECT job_id AS jobId, at, seq FROM job_history ORDER BY job_id, at, seq').all() as Array<{ jobId: string; at: number; seq: number }>;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('writes none for an insert, and the state an insert wrote before a job\'s first change, replacement or markStale, in its transaction', async () => {
+    const path = join(historyDirectory, 'first-change.sqlite');
+    const createdAt = new Date(Date.UTC(2026, 3, 1));
+    const later = new Date(createdAt.getTime() + 1000);
+    const latest = new Date(createdAt.getTime() + 2000);
+    const unchanged = makeJob({ createdAt });
+    const replaced = makeJob({ status: 'RUNNING', createdAt });
+    const staled = makeJob({ createdAt, completedAt: createdAt });
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      await store.insertJobs([unchanged, replaced, staled]);
+      expect(historyRows(path)).to.deep.equal([]);
+      const ids = [unchanged, replaced, staled].map((r) => r.jobId);
+      const asCreated = new Map([unchanged, replaced, staled].map((r) => [r.jobId, stateOf(r)]));
+      expect(await store.statesAsOf(ids, createdAt)).to.deep.equal(asCreated);
+
+      const failed: JobRecord = { ...replaced, status: 'FAILED', completedAt: later, updatedAt: later, etag: 'failed' };
+      expect(await store.replaceJob(failed, replaced.etag)).to.equal(true);
+      expect(await store.markStale([staled.jobId], latest)).to.equal(1);
+      const [stale] = await store.getJobs([staled.jobId]);
+      expect(historyRows(path)).to.deep.equal(
+        [
+          { jobId: replaced.jobId, at: createdAt.getTime(), seq: 1 },
+          { jobId: replaced.jobId, at: later.getTime(), seq: 1 },
+          { jobId: staled.jobId, at: createdAt.getTime(), seq: 1 },
+          { jobId: staled.jobId, at: latest.getTime(), seq: 1 },
+        ].sort((a, b) => compareCodeUnits(a.jobId, b.jobId) || a.at - b.at),
+      );
+      expect(await store.statesAsOf(ids, createdAt)).to.deep.equal(asCreated);
+      expect(await store.statesAsOf(ids, latest)).to.deep.equal(
+        new Map([
+          [unchanged.jobId, stateOf(unchanged)],
+          [replaced.jobId, stateOf(failed)],
+          [staled.jobId, stateOf(stale!)],
+        ]),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('SQLite replacements', function () {
   let replacementDirectory: string;
 

@@ -164,6 +164,9 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * transaction and kept up to date with the batch's own inserts, instead
    * of two probes per record; generated ids are checked too, at no cost.
    * The outboxes of the inserted records go into one outbox row at the end.
+   * An insert writes no history entry: a job without one is in its current
+   * state since its creation (statesAsOf), until its first change writes
+   * the state it replaces (keepFirstState).
    */
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const { insertJob, takenAmong, namedAmong } = this.statements;
@@ -185,7 +188,6 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             for (const parentId of record.parentIds) named.add(parentId);
             this.insertEdges(record.jobId, record.parentIds);
             this.insertReaders(record);
-            this.insertHistory(historyEntry(record, 'INSERT'));
             inserted.push(record);
             return { inserted: true };
           });
@@ -224,6 +226,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             if (previous === undefined) return false;
             const row = toJobRow(record);
             const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
+            this.statements.keepFirstState.run(JSON.stringify([record.jobId]));
             this.updateStatement(changed).run(row);
             if (previous.parentIds !== row.parentIds) {
               deleteEdges.run(record.jobId);
@@ -267,7 +270,9 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return this.guarded(() =>
       this.db
         .transaction((): number => {
-          const marked = this.statements.markStale.all({ jobIds: JSON.stringify(jobIds), etag, updatedAt: now.toISOString() });
+          const ids = JSON.stringify(jobIds);
+          this.statements.keepFirstState.run(ids);
+          const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt: now.toISOString() });
           for (const doc of marked) {
             const record = decodeRecord(doc);
             this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
@@ -423,9 +428,15 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  /** A job that has no history entry (none was changed since its insert) is in the state of its document. */
   async statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
     const rows = this.guarded(() => this.statements.statesAsOf.all({ jobIds: JSON.stringify(jobIds), asOf: asOf.getTime() }));
-    return new Map(rows.map(([jobId, state]) => [jobId, state === null ? null : decodeJobState(state)]));
+    return new Map(
+      rows.map(([jobId, state, unchanged]) => [
+        jobId,
+        state !== null ? decodeJobState(state) : unchanged !== null ? stateOf(decodeRecord(unchanged)) : null,
+      ]),
+    );
   }
 
   /**
@@ -625,14 +636,32 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO job_history (job_id, at, seq, state)
        VALUES (@jobId, @at, (SELECT coalesce(max(seq), 0) + 1 FROM job_history WHERE job_id = @jobId AND at = @at), @state)`,
     ),
-    // Per job, one backward probe of job_history's key from (job_id, asOf).
+    /*
+     * Per job, one backward probe of job_history's key from (job_id, asOf);
+     * for a job that has no entry, its document (without payload and output,
+     * which no state holds).
+     */
     statesAsOf: db
-      .prepare<{ jobIds: string; asOf: number }, [jobId: string, state: string | null]>(
+      .prepare<{ jobIds: string; asOf: number }, [jobId: string, state: string | null, unchanged: string | null]>(
         `SELECT jobs.job_id,
-           (SELECT state FROM job_history WHERE job_history.job_id = jobs.job_id AND job_history.at <= @asOf ORDER BY at DESC, seq DESC LIMIT 1)
+           (SELECT state FROM job_history WHERE job_history.job_id = jobs.job_id AND job_history.at <= @asOf ORDER BY at DESC, seq DESC LIMIT 1),
+           CASE WHEN NOT EXISTS (SELECT 1 FROM job_history WHERE job_history.job_id = jobs.job_id)
+             THEN json_remove(jobs.doc, '$.payload', '$.result.output') END
          FROM jobs WHERE jobs.job_id IN (SELECT value FROM json_each(@jobIds)) AND jobs.created_at <= @asOf`,
       )
       .raw(),
+    /*
+     * Of a JSON array of ids, the jobs without a history entry (unchanged
+     * since their insert) get one, at their creation, of the state their
+     * document holds: run before a write changes them. job_state_of is
+     * migrate's (schema.ts), on every connection the store opens.
+     */
+    keepFirstState: db.prepare<[string]>(
+      `INSERT INTO job_history (job_id, at, seq, state)
+       SELECT jobs.job_id, jobs.created_at, 1, job_state_of(json_remove(jobs.doc, '$.payload', '$.result.output'))
+       FROM jobs WHERE jobs.job_id IN (SELECT value FROM json_each(?))
+         AND NOT EXISTS (SELECT 1 FROM job_history WHERE job_history.job_id = jobs.job_id)`,
+    ),
     /*
      * Of a JSON array of [jobId, etag, upToSeq]: a record whose etag has
      * changed keeps its outbox; one cleared up to its last event loses its
