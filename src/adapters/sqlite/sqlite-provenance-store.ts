@@ -133,6 +133,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db);
+      // After the migrations, whose statement journals may hold whole tables: see docs/decisions.md, "SQLite: temporary files in memory".
+      db.pragma('temp_store = MEMORY');
       const background = options.path !== MEMORY_PATH && (options.lineageGraph ?? 'background') === 'background';
       return new SqliteProvenanceStore(db, background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined);
     } catch (error) {
