@@ -459,28 +459,19 @@ describe('SQLite lineage graph', function () {
   });
 });
 
-describe('SQLite history rows', function () {
-  let historyDirectory: string;
+describe('SQLite replacements', function () {
+  let replacementDirectory: string;
 
   before(() => {
-    historyDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-history-'));
+    replacementDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-replacements-'));
   });
 
   after(() => {
-    rmSync(historyDirectory, { recursive: true, force: true });
+    rmSync(replacementDirectory, { recursive: true, force: true });
   });
 
-  function historyRows(path: string): Array<{ jobId: string; at: number; seq: number }> {
-    const db = new Database(path, { readonly: true });
-    try {
-      return db.prepare('SELECT job_id AS jobId, at, seq FROM job_history ORDER BY job_id, at, seq').all() as Array<{ jobId: string; at: number; seq: number }>;
-    } finally {
-      db.close();
-    }
-  }
-
-  it('writes none for an insert, and the state an insert wrote before a job\'s first change, replacement or markStale, in its transaction', async () => {
-    const path = join(historyDirectory, 'first-change.sqlite');
+  it('writes no history row for an insert, and the state a job was inserted in before its first change (replacement or markStale), in that transaction', async () => {
+    const path = join(replacementDirectory, 'first-change.sqlite');
     const createdAt = new Date(Date.UTC(2026, 3, 1));
     const later = new Date(createdAt.getTime() + 1000);
     const latest = new Date(createdAt.getTime() + 2000);
@@ -518,18 +509,6 @@ describe('SQLite history rows', function () {
     } finally {
       await store.close();
     }
-  });
-});
-
-describe('SQLite replacements', function () {
-  let replacementDirectory: string;
-
-  before(() => {
-    replacementDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-replacements-'));
-  });
-
-  after(() => {
-    rmSync(replacementDirectory, { recursive: true, force: true });
   });
 
   /**
@@ -624,14 +603,26 @@ function writeIssue15Database(path: string, records: readonly JobRecord[]): void
   writeOldDatabase(path, 6, records);
 }
 
-/** How many rows outbox_writes holds (schema version 9). */
-function outboxWriteCount(path: string): number {
+/** What read answers from the database at path, opened read-only. */
+function readDatabase<T>(path: string, read: (db: Database.Database) => T): T {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare('SELECT count(*) FROM outbox_writes').pluck().get() as number;
+    return read(db);
   } finally {
     db.close();
   }
+}
+
+/** How many rows outbox_writes holds (schema version 9). */
+function outboxWriteCount(path: string): number {
+  return readDatabase(path, (db) => db.prepare('SELECT count(*) FROM outbox_writes').pluck().get() as number);
+}
+
+function historyRows(path: string): Array<{ jobId: string; at: number; seq: number }> {
+  return readDatabase(
+    path,
+    (db) => db.prepare('SELECT job_id AS jobId, at, seq FROM job_history ORDER BY job_id, at, seq').all() as Array<{ jobId: string; at: number; seq: number }>,
+  );
 }
 
 /**
@@ -702,25 +693,19 @@ function writeOldDatabase(path: string, version: number, records: readonly JobRe
 
 /** The tables, indexes and triggers of a database, by name, with their SQL. */
 function schemaOf(path: string): Array<{ type: string; name: string; sql: string | null }> {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{
-      type: string;
-      name: string;
-      sql: string | null;
-    }>;
-  } finally {
-    db.close();
-  }
+  return readDatabase(
+    path,
+    (db) =>
+      db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{
+        type: string;
+        name: string;
+        sql: string | null;
+      }>,
+  );
 }
 
 function schemaVersion(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.pragma('user_version', { simple: true }) as number;
-  } finally {
-    db.close();
-  }
+  return readDatabase(path, (db) => db.pragma('user_version', { simple: true }) as number);
 }
 
 function sortById(records: readonly JobRecord[]): JobRecord[] {
@@ -843,6 +828,7 @@ CREATE INDEX jobs_submitted_by_status ON jobs (status, job_id) WHERE origin = 'S
 DROP INDEX job_readers_by_job;
 `;
 
+/** The migration of issue #16 item 1 (commit d58bbd3), verbatim: with the seven above, what every version 8 database holds. */
 const ISSUE_16_HISTORY_MIGRATION = `
 CREATE TABLE job_history (
   job_id TEXT NOT NULL,

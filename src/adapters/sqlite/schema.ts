@@ -225,14 +225,20 @@ INSERT INTO job_history (job_id, at, seq, state)
   SELECT job_id, created_at, 1, job_state_of(json_remove(doc, '$.payload', '$.result.output')) FROM jobs;
 `;
 
-/** How many records' outboxes one outbox_writes row holds at most (a write of the service holds at most 1,000 records). */
-export const OUTBOX_WRITE_RECORDS = 1000;
+/**
+ * How many records' outboxes one outbox_writes row holds at most; a write of
+ * more records writes several rows. Reading a record's pending events loads
+ * its whole row (SQLite reads a value whole), so this bounds that read at
+ * about 32 records' outboxes (some 13 KB for recorded finished jobs).
+ */
+export const OUTBOX_WRITE_RECORDS = 32;
 
 /**
  * Version 9, a compact outbox (issue #15 item 1, issue #18 item 6): one row
- * of outbox_writes per write that has events, instead of one job_outbox row
- * per event. Its `events` (JSONB) is an array with one entry per record of
- * the write, that record's whole outbox as its write carried it
+ * of outbox_writes per write that has events (per OUTBOX_WRITE_RECORDS of
+ * its records), instead of one job_outbox row per event. Its `events`
+ * (JSONB) is an array with one entry per record, that record's whole outbox
+ * as its write carried it
  * (outbox-json.ts: an event that differs from the one before only in seq
  * and type is written as [seq, type]); encoded once, appended at the end of
  * its table's key, and deleted as one row. job_outbox keeps one small row

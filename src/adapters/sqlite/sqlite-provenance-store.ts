@@ -23,7 +23,7 @@ import { LineageGraphThread } from './lineage-graph-thread.js';
 import { LineageRows } from './lineage-rows.js';
 import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
 import { encodeOutboxes } from './outbox-json.js';
-import { migrate } from './schema.js';
+import { OUTBOX_WRITE_RECORDS, migrate } from './schema.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 
 const MEMORY_PATH = ':memory:';
@@ -466,13 +466,19 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     for (const subject of record.readers) this.statements.insertReader.run(subject, createdAt, record.jobId);
   }
 
-  /** The outboxes of records just written, if any is not empty: one outbox_writes row holding them all, and a job_outbox row per record pointing into it. */
+  /**
+   * The outboxes of records just written that are not empty: an
+   * outbox_writes row per OUTBOX_WRITE_RECORDS of them, and a job_outbox row
+   * per record pointing into it.
+   */
   private insertOutboxes(records: readonly JobRecord[]): void {
     const withEvents = records.filter((record) => (record.pendingEvents?.length ?? 0) > 0);
-    if (withEvents.length === 0) return;
     const { insertOutboxWrite, insertJobOutboxes } = this.statements;
-    const writeId = insertOutboxWrite.get(encodeOutboxes(withEvents.map((record) => record.pendingEvents!)))!;
-    insertJobOutboxes.run({ writeId, rows: JSON.stringify(withEvents.map((record) => [record.jobId, record.pendingEvents!.at(-1)!.seq])) });
+    for (let start = 0; start < withEvents.length; start += OUTBOX_WRITE_RECORDS) {
+      const chunk = withEvents.slice(start, start + OUTBOX_WRITE_RECORDS);
+      const writeId = insertOutboxWrite.get(encodeOutboxes(chunk.map((record) => record.pendingEvents!)))!;
+      insertJobOutboxes.run({ writeId, rows: JSON.stringify(chunk.map((record) => [record.jobId, record.pendingEvents!.at(-1)!.seq])) });
+    }
   }
 
   /** Of these outbox rows, which job_outbox rows pointed to, those no job_outbox row points to any more. */
