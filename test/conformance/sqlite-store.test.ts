@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
-import { eventJson, withEvents } from '../../src/domain/job-events.js';
+import { eventJson, withEvents, type ProvenanceEvent } from '../../src/domain/job-events.js';
 import { cacheKeySalt } from '../../src/domain/cache-salt.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import { encodeJobState, stateOf } from '../../src/domain/job-history.js';
@@ -52,6 +52,14 @@ describe('SQLite schema migration', function () {
   let migrationDirectory: string;
   let files = 0;
   const newPath = () => join(migrationDirectory, `db-${++files}.sqlite`);
+
+  /** The version and schema of a new database's. */
+  async function expectCurrentSchema(path: string): Promise<void> {
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+  }
 
   before(() => {
     migrationDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-migration-'));
@@ -231,23 +239,15 @@ describe('SQLite schema migration', function () {
       expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING'], limit: 10 })).to.deep.equal([running]);
       expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([pendingThree]);
 
-      const log = new MemoryEventLog();
-      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-      expect(await new EventRelay(store, log, quiet, NO_METRICS).sweep()).to.equal(3);
-      const appended = await log.read(undefined, 100);
-      const expected = sortById([pendingOne, pendingThree, running]).flatMap((r) => r.pendingEvents!);
-      expect(appended.map(({ cursor: _cursor, ...event }) => event)).to.deep.equal(expected);
+      expect(await sweepToLog(store)).to.deep.equal({ swept: 3, appended: sortById([pendingOne, pendingThree, running]).flatMap((r) => r.pendingEvents!) });
       expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
       const withoutOutboxes = records.map((r) => (r.pendingEvents?.length ? (({ pendingEvents: _relayed, ...rest }) => rest)(r) : r));
       expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(withoutOutboxes));
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
     // The same schema as a new database's, and no document holds an outbox of events any more.
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare("SELECT count(*) FROM jobs WHERE json_array_length(doc, '$.pendingEvents') > 0 OR pending_event_count <> 0").pluck().get()).to.equal(0);
@@ -274,10 +274,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
   });
 
   it('brings a database of issue #16 item 5 (schema version 7) to the current version: each job\'s state now stands from its creation until its next write (issue #16 item 1)', async () => {
@@ -297,10 +294,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
   });
 
   it('brings a database of issue #16 item 1 (schema version 8) to the current version: its pending events move into outbox rows, every event as it was, read, cleared, replaced and relayed in order (issue #15 item 1)', async () => {
@@ -340,21 +334,16 @@ describe('SQLite schema migration', function () {
       expect(await store.replaceJob(started, running.etag)).to.equal(true);
       expect(await store.getJobs([running.jobId])).to.deep.equal([started]);
 
-      const log = new MemoryEventLog();
-      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-      expect(await new EventRelay(store, log, quiet, NO_METRICS).sweep()).to.equal(pending.length);
-      const appended = (await log.read(undefined, 2 * pending.length)).map(({ cursor: _cursor, ...event }) => event);
-      const expected = sortById([pendingOne, partlyCleared, started, ...many]).flatMap((r) => r.pendingEvents!);
-      expect(appended).to.deep.equal(expected);
+      expect(await sweepToLog(store)).to.deep.equal({
+        swept: pending.length,
+        appended: sortById([pendingOne, partlyCleared, started, ...many]).flatMap((r) => r.pendingEvents!),
+      });
       expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
       expect(outboxWriteCount(path)).to.equal(0);
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
   });
 
   it('keeps the history through a restart: a reopened file answers as of every earlier time (issue #16 item 1)', async () => {
@@ -601,6 +590,15 @@ function writeIssue7Database(path: string, records: readonly JobRecord[]): void 
 /** A database as the committed code of issue #15 wrote it: its schema (version 6), rows, edges and reader rows; records without outboxes or salts. */
 function writeIssue15Database(path: string, records: readonly JobRecord[]): void {
   writeOldDatabase(path, 6, records);
+}
+
+/** One relay sweep of the store into an empty event log: how many records it relayed, and the events appended, in order, without cursors. */
+async function sweepToLog(store: ProvenanceStore): Promise<{ swept: number; appended: ProvenanceEvent[] }> {
+  const log = new MemoryEventLog();
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const swept = await new EventRelay(store, log, quiet, NO_METRICS).sweep();
+  const appended = (await log.read(undefined, 100_000)).map(({ cursor: _cursor, ...event }) => event);
+  return { swept, appended };
 }
 
 /** What read answers from the database at path, opened read-only. */
