@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
-import { withEvents } from '../../src/domain/job-events.js';
+import { eventJson, withEvents, type ProvenanceEvent } from '../../src/domain/job-events.js';
 import { cacheKeySalt } from '../../src/domain/cache-salt.js';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
-import { stateOf } from '../../src/domain/job-history.js';
+import { encodeJobState, stateOf } from '../../src/domain/job-history.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js';
 import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
-import { SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
+import { OUTBOX_WRITE_RECORDS, SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
@@ -52,6 +52,14 @@ describe('SQLite schema migration', function () {
   let migrationDirectory: string;
   let files = 0;
   const newPath = () => join(migrationDirectory, `db-${++files}.sqlite`);
+
+  /** The version and schema of a new database's. */
+  async function expectCurrentSchema(path: string): Promise<void> {
+    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
+    const fresh = newPath();
+    await SqliteProvenanceStore.open({ path: fresh }).close();
+    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+  }
 
   before(() => {
     migrationDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-migration-'));
@@ -231,23 +239,15 @@ describe('SQLite schema migration', function () {
       expect(await store.listByStatus({ origin: 'SUBMITTED', statuses: ['RUNNING'], limit: 10 })).to.deep.equal([running]);
       expect(await store.listJobs({ reader: { tenant: nextJobId('tenant'), grant: subject }, filter: {}, limit: 10 })).to.deep.equal([pendingThree]);
 
-      const log = new MemoryEventLog();
-      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-      expect(await new EventRelay(store, log, quiet, NO_METRICS).sweep()).to.equal(3);
-      const appended = await log.read(undefined, 100);
-      const expected = sortById([pendingOne, pendingThree, running]).flatMap((r) => r.pendingEvents!);
-      expect(appended.map(({ cursor: _cursor, ...event }) => event)).to.deep.equal(expected);
+      expect(await sweepToLog(store)).to.deep.equal({ swept: 3, appended: sortById([pendingOne, pendingThree, running]).flatMap((r) => r.pendingEvents!) });
       expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
       const withoutOutboxes = records.map((r) => (r.pendingEvents?.length ? (({ pendingEvents: _relayed, ...rest }) => rest)(r) : r));
       expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(withoutOutboxes));
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
     // The same schema as a new database's, and no document holds an outbox of events any more.
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare("SELECT count(*) FROM jobs WHERE json_array_length(doc, '$.pendingEvents') > 0 OR pending_event_count <> 0").pluck().get()).to.equal(0);
@@ -274,10 +274,7 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
   });
 
   it('brings a database of issue #16 item 5 (schema version 7) to the current version: each job\'s state now stands from its creation until its next write (issue #16 item 1)', async () => {
@@ -297,10 +294,56 @@ describe('SQLite schema migration', function () {
     } finally {
       await store.close();
     }
-    expect(schemaVersion(path)).to.equal(SCHEMA_VERSION);
-    const fresh = newPath();
-    await SqliteProvenanceStore.open({ path: fresh }).close();
-    expect(schemaOf(path)).to.deep.equal(schemaOf(fresh));
+    await expectCurrentSchema(path);
+  });
+
+  it('brings a database of issue #16 item 1 (schema version 8) to the current version: its pending events move into outbox rows, every event as it was, read, cleared, replaced and relayed in order (issue #15 item 1)', async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const t0 = Date.UTC(2026, 2, 1, 8, 0, 0, 0);
+    const at = (offsetMs: number) => new Date(t0 + offsetMs);
+    const relayed = makeJob({ tenant, createdAt: at(0) });
+    const pendingOne = withEvents(makeJob({ tenant, parentIds: [relayed.jobId], createdAt: at(1000) }), ['job.provenance.created'], at(1000));
+    const pendingThree = withEvents(
+      makeJob({ tenant, createdAt: at(2000) }),
+      ['job.provenance.created', 'compute.job.completed', 'job.provenance.completed'],
+      at(2000),
+    );
+    const running = withEvents(makeJob({ tenant, origin: 'SUBMITTED', status: 'RUNNING', createdAt: at(3000) }), ['compute.job.submitted', 'job.provenance.created'], at(3000));
+    const emptyOutbox = { ...makeJob({ tenant, createdAt: at(4000) }), eventSeq: 2, pendingEvents: [] };
+    // More outboxes than one outbox row holds.
+    const many = Array.from({ length: OUTBOX_WRITE_RECORDS }, (_, i) =>
+      withEvents(makeJob({ tenant, createdAt: at(5000 + i) }), ['job.provenance.created'], at(5000 + i)),
+    );
+    const records = [relayed, pendingOne, pendingThree, running, emptyOutbox, ...many];
+    const pending = [pendingOne, pendingThree, running, ...many];
+    writeOldDatabase(path, 8, records);
+
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      expect(outboxWriteCount(path)).to.equal(2);
+      expect(sortById(await store.getJobs(records.map((r) => r.jobId)))).to.deep.equal(sortById(records));
+      expect(await store.listWithPendingEvents(pending.length + 1)).to.deep.equal(sortById(pending));
+
+      // A partial clearance, and a replacement that carries the outbox further, work on the moved outboxes.
+      await store.clearPendingEvents([{ jobId: pendingThree.jobId, etag: pendingThree.etag, upToSeq: 1 }]);
+      const { pendingEvents: _cleared, ...withoutOutbox } = pendingThree;
+      const partlyCleared = { ...withoutOutbox, pendingEvents: pendingThree.pendingEvents!.slice(1) };
+      expect(await store.getJobs([pendingThree.jobId])).to.deep.equal([partlyCleared]);
+      const started = withEvents({ ...running, etag: 'started', updatedAt: at(9000) }, ['compute.job.started'], at(9000));
+      expect(await store.replaceJob(started, running.etag)).to.equal(true);
+      expect(await store.getJobs([running.jobId])).to.deep.equal([started]);
+
+      expect(await sweepToLog(store)).to.deep.equal({
+        swept: pending.length,
+        appended: sortById([pendingOne, partlyCleared, started, ...many]).flatMap((r) => r.pendingEvents!),
+      });
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([]);
+      expect(outboxWriteCount(path)).to.equal(0);
+    } finally {
+      await store.close();
+    }
+    await expectCurrentSchema(path);
   });
 
   it('keeps the history through a restart: a reopened file answers as of every earlier time (issue #16 item 1)', async () => {
@@ -416,6 +459,47 @@ describe('SQLite replacements', function () {
     rmSync(replacementDirectory, { recursive: true, force: true });
   });
 
+  it('writes no history row for an insert, and the state a job was inserted in before its first change (replacement or markStale), in that transaction', async () => {
+    const path = join(replacementDirectory, 'first-change.sqlite');
+    const createdAt = new Date(Date.UTC(2026, 3, 1));
+    const later = new Date(createdAt.getTime() + 1000);
+    const latest = new Date(createdAt.getTime() + 2000);
+    const unchanged = makeJob({ createdAt });
+    const replaced = makeJob({ status: 'RUNNING', createdAt });
+    const staled = makeJob({ createdAt, completedAt: createdAt });
+    const store = SqliteProvenanceStore.open({ path });
+    try {
+      await store.insertJobs([unchanged, replaced, staled]);
+      expect(historyRows(path)).to.deep.equal([]);
+      const ids = [unchanged, replaced, staled].map((r) => r.jobId);
+      const asCreated = new Map([unchanged, replaced, staled].map((r) => [r.jobId, stateOf(r)]));
+      expect(await store.statesAsOf(ids, createdAt)).to.deep.equal(asCreated);
+
+      const failed: JobRecord = { ...replaced, status: 'FAILED', completedAt: later, updatedAt: later, etag: 'failed' };
+      expect(await store.replaceJob(failed, replaced.etag)).to.equal(true);
+      expect(await store.markStale([staled.jobId], latest)).to.equal(1);
+      const [stale] = await store.getJobs([staled.jobId]);
+      expect(historyRows(path)).to.deep.equal(
+        [
+          { jobId: replaced.jobId, at: createdAt.getTime(), seq: 1 },
+          { jobId: replaced.jobId, at: later.getTime(), seq: 1 },
+          { jobId: staled.jobId, at: createdAt.getTime(), seq: 1 },
+          { jobId: staled.jobId, at: latest.getTime(), seq: 1 },
+        ].sort((a, b) => compareCodeUnits(a.jobId, b.jobId) || a.at - b.at),
+      );
+      expect(await store.statesAsOf(ids, createdAt)).to.deep.equal(asCreated);
+      expect(await store.statesAsOf(ids, latest)).to.deep.equal(
+        new Map([
+          [unchanged.jobId, stateOf(unchanged)],
+          [replaced.jobId, stateOf(failed)],
+          [staled.jobId, stateOf(stale!)],
+        ]),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   /**
    * A replacement writes only the columns that changed (replaceJobs), with
    * a statement per set of changed columns up to a bound, then every column:
@@ -508,6 +592,37 @@ function writeIssue15Database(path: string, records: readonly JobRecord[]): void
   writeOldDatabase(path, 6, records);
 }
 
+/** One relay sweep of the store into an empty event log: how many records it relayed, and the events appended, in order, without cursors. */
+async function sweepToLog(store: ProvenanceStore): Promise<{ swept: number; appended: ProvenanceEvent[] }> {
+  const log = new MemoryEventLog();
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const swept = await new EventRelay(store, log, quiet, NO_METRICS).sweep();
+  const appended = (await log.read(undefined, 100_000)).map(({ cursor: _cursor, ...event }) => event);
+  return { swept, appended };
+}
+
+/** What read answers from the database at path, opened read-only. */
+function readDatabase<T>(path: string, read: (db: Database.Database) => T): T {
+  const db = new Database(path, { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** How many rows outbox_writes holds (schema version 9). */
+function outboxWriteCount(path: string): number {
+  return readDatabase(path, (db) => db.prepare('SELECT count(*) FROM outbox_writes').pluck().get() as number);
+}
+
+function historyRows(path: string): Array<{ jobId: string; at: number; seq: number }> {
+  return readDatabase(
+    path,
+    (db) => db.prepare('SELECT job_id AS jobId, at, seq FROM job_history ORDER BY job_id, at, seq').all() as Array<{ jobId: string; at: number; seq: number }>,
+  );
+}
+
 /**
  * The jobs columns each schema version added, with their values as the code of that version wrote them
  * (version 4 added readers and payload_redacted, and job_readers; version 5 no column).
@@ -538,13 +653,18 @@ const COLUMNS_BY_VERSION: Array<Record<string, (r: JobRecord) => unknown>> = [
   {},
 ];
 
-/** A database of that schema version as the committed code wrote it: the schema statements of the versions up to it, rows, edges and (from version 4) reader rows. */
+/**
+ * A database of that schema version as the committed code wrote it: the schema statements of the versions up to it, rows, edges,
+ * (from version 4) reader rows, (from version 6) outbox rows, one per pending event, and (from version 8) one history entry per record.
+ */
 function writeOldDatabase(path: string, version: number, records: readonly JobRecord[]): void {
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
     // Migration 2 converts the times of rows already there; none are when a database is created.
     db.function('iso_to_millis', (iso: string | null) => (iso === null ? null : Date.parse(iso)));
+    // Migration 8 fills the history of rows already there; none are.
+    db.function('job_state_of', (_doc: string) => null);
     for (const statements of OLD_SCHEMA_STATEMENTS.slice(0, version)) db.exec(statements);
     db.pragma(`user_version = ${version}`);
     const columns = Object.entries(Object.assign({}, ...COLUMNS_BY_VERSION.slice(0, version)) as Record<string, (r: JobRecord) => unknown>);
@@ -553,10 +673,16 @@ function writeOldDatabase(path: string, version: number, records: readonly JobRe
     );
     const insertEdge = db.prepare('INSERT INTO job_parents (child_id, parent_id) VALUES (?, ?)');
     const insertReader = version >= 4 ? db.prepare('INSERT OR IGNORE INTO job_readers (subject, created_at, job_id) VALUES (?, ?, ?)') : undefined;
+    const insertEvent = version >= 6 ? db.prepare('INSERT INTO job_outbox (job_id, seq, event) VALUES (?, ?, ?)') : undefined;
+    const insertHistory = version >= 8 ? db.prepare('INSERT INTO job_history (job_id, at, seq, state) VALUES (?, ?, 1, ?)') : undefined;
     for (const r of records) {
-      insertJob.run(columns.map(([, value]) => value(r)));
+      // From version 6 a document holds no pending events (an empty outbox stays as written): they are outbox rows.
+      const stored = insertEvent && r.pendingEvents?.length ? (({ pendingEvents: _inOutbox, ...rest }) => rest)(r) : r;
+      insertJob.run(columns.map(([, value]) => value(stored)));
       for (const parentId of r.parentIds) insertEdge.run(r.jobId, parentId);
       for (const subject of insertReader ? r.readers : []) insertReader!.run(subject, r.createdAt.getTime(), r.jobId);
+      for (const event of insertEvent ? (r.pendingEvents ?? []) : []) insertEvent!.run(r.jobId, event.seq, eventJson(event));
+      insertHistory?.run(r.jobId, r.createdAt.getTime(), encodeJobState(stateOf(r)));
     }
   } finally {
     db.close();
@@ -565,25 +691,19 @@ function writeOldDatabase(path: string, version: number, records: readonly JobRe
 
 /** The tables, indexes and triggers of a database, by name, with their SQL. */
 function schemaOf(path: string): Array<{ type: string; name: string; sql: string | null }> {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{
-      type: string;
-      name: string;
-      sql: string | null;
-    }>;
-  } finally {
-    db.close();
-  }
+  return readDatabase(
+    path,
+    (db) =>
+      db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{
+        type: string;
+        name: string;
+        sql: string | null;
+      }>,
+  );
 }
 
 function schemaVersion(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.pragma('user_version', { simple: true }) as number;
-  } finally {
-    db.close();
-  }
+  return readDatabase(path, (db) => db.pragma('user_version', { simple: true }) as number);
 }
 
 function sortById(records: readonly JobRecord[]): JobRecord[] {
@@ -706,5 +826,27 @@ CREATE INDEX jobs_submitted_by_status ON jobs (status, job_id) WHERE origin = 'S
 DROP INDEX job_readers_by_job;
 `;
 
+/** The migration of issue #16 item 1 (commit d58bbd3), verbatim: with the seven above, what every version 8 database holds. */
+const ISSUE_16_HISTORY_MIGRATION = `
+CREATE TABLE job_history (
+  job_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (job_id, at, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO job_history (job_id, at, seq, state)
+  SELECT job_id, created_at, 1, job_state_of(json_remove(doc, '$.payload', '$.result.output')) FROM jobs;
+`;
+
 /** What each schema version added, verbatim: OLD_SCHEMA_STATEMENTS[i] takes a database to version i + 1. */
-const OLD_SCHEMA_STATEMENTS = [ISSUE_2_SCHEMA, ISSUE_3_MIGRATION, ISSUE_4_MIGRATION, ISSUE_5_MIGRATION, ISSUE_7_MIGRATION, ISSUE_15_MIGRATION, ISSUE_16_SALT_MIGRATION];
+const OLD_SCHEMA_STATEMENTS = [
+  ISSUE_2_SCHEMA,
+  ISSUE_3_MIGRATION,
+  ISSUE_4_MIGRATION,
+  ISSUE_5_MIGRATION,
+  ISSUE_7_MIGRATION,
+  ISSUE_15_MIGRATION,
+  ISSUE_16_SALT_MIGRATION,
+  ISSUE_16_HISTORY_MIGRATION,
+];

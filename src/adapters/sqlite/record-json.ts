@@ -1,9 +1,12 @@
 import type { JobRecord } from '../../domain/job.js';
+import { decodeOutbox, type StoredOutbox } from './outbox-json.js';
 
 /**
  * The text form of a JobRecord in the `doc` column: its JSON, with Dates as
  * ISO 8601 strings (millisecond precision, as Date has), restored as Dates,
  * the times of pending events included; absent optional fields stay absent.
+ * A stored outbox that a read attached (DOC_WITH_OUTBOX) becomes the
+ * record's pending events.
  * JSON.stringify writes -0 as 0, while JSON.parse reads "-0" back as -0:
  * records holding a -0 (in a payload, metadata or output) go through a
  * slower writer that keeps it, so every number comes back as written.
@@ -27,8 +30,9 @@ export function decodeRecord(text: string): JobRecord {
   for (const field of DATE_FIELDS) {
     if (doc[field] !== undefined) doc[field] = new Date(doc[field] as string);
   }
-  const pendingEvents = doc.pendingEvents as Array<{ time: string | Date }> | undefined;
-  if (pendingEvents !== undefined) for (const event of pendingEvents) event.time = new Date(event.time);
+  const pendingEvents = doc.pendingEvents as Array<{ time: string | Date }> | StoredOutbox | undefined;
+  if (Array.isArray(pendingEvents)) for (const event of pendingEvents) event.time = new Date(event.time);
+  else if (pendingEvents !== undefined) doc.pendingEvents = decodeOutbox(pendingEvents);
   return doc as unknown as JobRecord;
 }
 
@@ -69,13 +73,13 @@ function writeJson(value: unknown): string {
 }
 
 /**
- * A jobs row's document with its pending events, in order, as the port's
- * records carry them. The usual row has none: one probe of job_outbox's key,
- * and the document as stored.
+ * A jobs row's document with its pending events, as the port's records carry
+ * them: its job_outbox row, if any, says where its outbox is (schema.ts
+ * version 9), attached as a StoredOutbox that decodeRecord expands. The
+ * usual row has none: one probe of job_outbox's key, and the document as
+ * stored.
  */
-export const DOC_WITH_OUTBOX = `CASE
-  WHEN EXISTS (SELECT 1 FROM job_outbox WHERE job_outbox.job_id = jobs.job_id)
-  THEN json_set(jobs.doc, '$.pendingEvents', json((
-    SELECT json_group_array(json(job_outbox.event) ORDER BY job_outbox.seq) FROM job_outbox WHERE job_outbox.job_id = jobs.job_id)))
-  ELSE jobs.doc
-END`;
+export const DOC_WITH_OUTBOX = `coalesce((
+  SELECT json_set(jobs.doc, '$.pendingEvents', json_object('after', job_outbox.after_seq, 'events', outbox_writes.events -> job_outbox.entry))
+  FROM job_outbox CROSS JOIN outbox_writes ON outbox_writes.write_id = job_outbox.write_id
+  WHERE job_outbox.job_id = jobs.job_id), jobs.doc)`;

@@ -225,8 +225,59 @@ INSERT INTO job_history (job_id, at, seq, state)
   SELECT job_id, created_at, 1, job_state_of(json_remove(doc, '$.payload', '$.result.output')) FROM jobs;
 `;
 
+/**
+ * How many records' outboxes one outbox_writes row holds at most; a write of
+ * more records writes several rows. Reading a record's pending events loads
+ * its whole row (SQLite reads a value whole), so this bounds that read at
+ * about 32 records' outboxes (some 13 KB for recorded finished jobs).
+ */
+export const OUTBOX_WRITE_RECORDS = 32;
+
+/**
+ * Version 9, a compact outbox (issue #15 item 1, issue #18 item 6): one row
+ * of outbox_writes per write that has events (per OUTBOX_WRITE_RECORDS of
+ * its records), instead of one job_outbox row per event. Its `events`
+ * (JSONB) is an array with one entry per record, that record's whole outbox
+ * as its write carried it
+ * (outbox-json.ts: an event that differs from the one before only in seq
+ * and type is written as [seq, type]); encoded once, appended at the end of
+ * its table's key, and deleted as one row. job_outbox keeps one small row
+ * per record whose outbox is not empty: where its entry is (write_id,
+ * entry), its last seq (a clearance up to it empties the outbox) and
+ * after_seq (the events up to it were cleared by a partial clearance, rare:
+ * the relay clears whole outboxes). A write of a record replaces its
+ * job_outbox row; the write row goes once no job_outbox row points to it
+ * (job_outbox_by_write). The pending events of a version 8 database move
+ * into write rows of OUTBOX_WRITE_RECORDS records each, in job id order,
+ * every event as it was.
+ */
+const MIGRATION_V9 = `
+ALTER TABLE job_outbox RENAME TO job_outbox_v8;
+CREATE TABLE outbox_writes (
+  write_id INTEGER PRIMARY KEY,
+  events BLOB NOT NULL
+) STRICT;
+CREATE TABLE job_outbox (
+  job_id TEXT PRIMARY KEY NOT NULL,
+  write_id INTEGER NOT NULL,
+  entry INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  after_seq INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX job_outbox_by_write ON job_outbox (write_id);
+CREATE TEMP TABLE moved_outboxes AS
+  SELECT job_id, (row_number() OVER (ORDER BY job_id) - 1) AS position, json_group_array(json(event) ORDER BY seq) AS events, max(seq) AS last_seq
+  FROM job_outbox_v8 GROUP BY job_id;
+INSERT INTO job_outbox (job_id, write_id, entry, last_seq, after_seq)
+  SELECT job_id, position / ${OUTBOX_WRITE_RECORDS} + 1, position % ${OUTBOX_WRITE_RECORDS}, last_seq, 0 FROM moved_outboxes;
+INSERT INTO outbox_writes (write_id, events)
+  SELECT position / ${OUTBOX_WRITE_RECORDS} + 1, jsonb_group_array(json(events) ORDER BY position) FROM moved_outboxes GROUP BY position / ${OUTBOX_WRITE_RECORDS};
+DROP TABLE moved_outboxes;
+DROP TABLE job_outbox_v8;
+`;
+
 /** Migration i takes a database from version i to version i + 1; a new database runs them all. */
-const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7, MIGRATION_V8];
+const MIGRATIONS = [SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4, MIGRATION_V5, MIGRATION_V6, MIGRATION_V7, MIGRATION_V8, MIGRATION_V9];
 
 /** Bumped by every migration; stored in PRAGMA user_version. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
-import { eventJson } from '../../domain/job-events.js';
 import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryEntry, type JobState } from '../../domain/job-history.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
@@ -23,7 +22,8 @@ import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
 import { LineageRows } from './lineage-rows.js';
 import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
-import { migrate } from './schema.js';
+import { encodeOutboxes } from './outbox-json.js';
+import { OUTBOX_WRITE_RECORDS, migrate } from './schema.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 
 const MEMORY_PATH = ':memory:';
@@ -133,6 +133,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db);
+      // After the migrations, whose statement journals may hold whole tables: see docs/decisions.md, "SQLite: temporary files in memory".
+      db.pragma('temp_store = MEMORY');
       const background = options.path !== MEMORY_PATH && (options.lineageGraph ?? 'background') === 'background';
       return new SqliteProvenanceStore(db, background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined);
     } catch (error) {
@@ -163,6 +165,10 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * job names as a parent, is read once for the batch inside the
    * transaction and kept up to date with the batch's own inserts, instead
    * of two probes per record; generated ids are checked too, at no cost.
+   * The outboxes of the inserted records go into one outbox row at the end.
+   * An insert writes no history entry: a job without one is in its current
+   * state since its creation (statesAsOf), until its first change writes
+   * the state it replaces (keepFirstState).
    */
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const { insertJob, takenAmong, namedAmong } = this.statements;
@@ -172,7 +178,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
           const ids = JSON.stringify(records.map((record) => record.jobId));
           const taken = new Set(takenAmong.all(ids));
           const named = new Set(namedAmong.all(ids));
-          return records.map((record): InsertOutcome => {
+          const inserted: JobRecord[] = [];
+          const outcomes = records.map((record): InsertOutcome => {
             // A record whose id is taken is refused for that, whatever its parents.
             if (taken.has(record.jobId)) return { inserted: false, conflict: 'JOB_ID' };
             const cycle = this.cycleClosedBy(record, named.has(record.jobId));
@@ -183,10 +190,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             for (const parentId of record.parentIds) named.add(parentId);
             this.insertEdges(record.jobId, record.parentIds);
             this.insertReaders(record);
-            this.insertOutbox(record);
-            this.insertHistory(historyEntry(record, 'INSERT'));
+            inserted.push(record);
             return { inserted: true };
           });
+          this.insertOutboxes(inserted);
+          return outcomes;
         })
         .immediate(),
     );
@@ -204,18 +212,23 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * UPDATE names one of its columns. A worker's claim and outcome change
    * the status, hashes, cache state and completion time, so the indexes by
    * tenant and creation time, type and request id, and the lineage trigger
-   * are left alone.
+   * are left alone. A record's outbox is the one it carries (what an
+   * earlier write left is either in it or was relayed): the replaced
+   * records' outbox rows are replaced together at the end, the last
+   * replacement of a record standing for it.
    */
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedRow, deleteEdges, deleteReaders, deleteOutbox } = this.statements;
+    const { storedRow, deleteEdges, deleteReaders } = this.statements;
     return this.guarded(() =>
       this.db
-        .transaction((): boolean[] =>
-          replacements.map(({ record, expectedEtag }) => {
+        .transaction((): boolean[] => {
+          const replaced = new Map<string, JobRecord>();
+          const applied = replacements.map(({ record, expectedEtag }) => {
             const previous = storedRow.get(record.jobId, expectedEtag);
             if (previous === undefined) return false;
             const row = toJobRow(record);
             const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
+            this.statements.keepFirstState.run(JSON.stringify([record.jobId]));
             this.updateStatement(changed).run(row);
             if (previous.parentIds !== row.parentIds) {
               deleteEdges.run(record.jobId);
@@ -225,13 +238,18 @@ export class SqliteProvenanceStore implements ProvenanceStore {
               deleteReaders.run({ jobId: record.jobId, readers: previous.readers, createdAt: previous.createdAt });
               this.insertReaders(record);
             }
-            // The record's outbox is the one it carries: what an earlier write left is either in it or was relayed.
-            deleteOutbox.run(record.jobId);
-            this.insertOutbox(record);
             this.insertHistory(historyEntry(record, 'REPLACE'));
+            replaced.set(record.jobId, record);
             return true;
-          }),
-        )
+          });
+          if (replaced.size > 0) {
+            const { deleteOutboxes } = this.statements;
+            const left = deleteOutboxes.all(JSON.stringify([...replaced.keys()]));
+            this.insertOutboxes([...replaced.values()]);
+            this.deleteEmptyOutboxWrites(left);
+          }
+          return applied;
+        })
         .immediate(),
     );
   }
@@ -254,7 +272,9 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return this.guarded(() =>
       this.db
         .transaction((): number => {
-          const marked = this.statements.markStale.all({ jobIds: JSON.stringify(jobIds), etag, updatedAt: now.toISOString() });
+          const ids = JSON.stringify(jobIds);
+          this.statements.keepFirstState.run(ids);
+          const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt: now.toISOString() });
           for (const doc of marked) {
             const record = decodeRecord(doc);
             this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
@@ -279,11 +299,26 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return doc === undefined ? undefined : decodeRecord(doc);
   }
 
-  /** One statement for the whole batch (a relay clears the outboxes of a write's records together). */
+  /**
+   * Three statements for the whole batch, in one transaction: the outboxes
+   * cleared up to their last event lose their job_outbox rows, the others
+   * note how far they were cleared, and the outbox rows that no record
+   * points to any more go (a relay clears the outboxes of a write's records
+   * together: its row, whole).
+   */
   async clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
     if (clearances.length === 0) return;
     const batch = JSON.stringify(clearances.map(({ jobId, etag, upToSeq }) => [jobId, etag, upToSeq]));
-    this.guarded(() => this.statements.clearPendingEvents.run(batch));
+    const { clearOutboxes, clearOutboxesPartly } = this.statements;
+    this.guarded(() =>
+      this.db
+        .transaction(() => {
+          const left = clearOutboxes.all(batch);
+          clearOutboxesPartly.run(batch);
+          this.deleteEmptyOutboxWrites(left);
+        })
+        .immediate(),
+    );
   }
 
   async listWithPendingEvents(limit: number, afterJobId?: string): Promise<JobRecord[]> {
@@ -395,9 +430,15 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  /** A job that has no history entry (none was changed since its insert) is in the state of its document. */
   async statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>> {
     const rows = this.guarded(() => this.statements.statesAsOf.all({ jobIds: JSON.stringify(jobIds), asOf: asOf.getTime() }));
-    return new Map(rows.map(([jobId, state]) => [jobId, state === null ? null : decodeJobState(state)]));
+    return new Map(
+      rows.map(([jobId, state, unchanged]) => [
+        jobId,
+        state !== null ? decodeJobState(state) : unchanged !== null ? stateOf(decodeRecord(unchanged)) : null,
+      ]),
+    );
   }
 
   /**
@@ -425,8 +466,24 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     for (const subject of record.readers) this.statements.insertReader.run(subject, createdAt, record.jobId);
   }
 
-  private insertOutbox(record: JobRecord): void {
-    for (const event of record.pendingEvents ?? []) this.statements.insertOutboxEvent.run(record.jobId, event.seq, eventJson(event));
+  /**
+   * The outboxes of records just written that are not empty: an
+   * outbox_writes row per OUTBOX_WRITE_RECORDS of them, and a job_outbox row
+   * per record pointing into it.
+   */
+  private insertOutboxes(records: readonly JobRecord[]): void {
+    const withEvents = records.filter((record) => (record.pendingEvents?.length ?? 0) > 0);
+    const { insertOutboxWrite, insertJobOutboxes } = this.statements;
+    for (let start = 0; start < withEvents.length; start += OUTBOX_WRITE_RECORDS) {
+      const chunk = withEvents.slice(start, start + OUTBOX_WRITE_RECORDS);
+      const writeId = insertOutboxWrite.get(encodeOutboxes(chunk.map((record) => record.pendingEvents!)))!;
+      insertJobOutboxes.run({ writeId, rows: JSON.stringify(chunk.map((record) => [record.jobId, record.pendingEvents!.at(-1)!.seq])) });
+    }
+  }
+
+  /** Of these outbox rows, which job_outbox rows pointed to, those no job_outbox row points to any more. */
+  private deleteEmptyOutboxWrites(writeIds: readonly number[]): void {
+    if (writeIds.length > 0) this.statements.deleteEmptyOutboxWrites.run(JSON.stringify([...new Set(writeIds)]));
   }
 
   private insertHistory(entry: JobHistoryEntry): void {
@@ -553,10 +610,21 @@ function prepareStatements(db: Database.Database) {
       `DELETE FROM job_readers
        WHERE subject IN (SELECT value FROM json_each(@readers)) AND created_at = @createdAt AND job_id = @jobId`,
     ),
-    insertOutboxEvent: db.prepare<[jobId: string, seq: number, event: string]>(
-      'INSERT INTO job_outbox (job_id, seq, event) VALUES (?, ?, ?)',
+    // The outbox row takes the next write_id: ids of deleted rows may come back, since no job_outbox row points to them.
+    insertOutboxWrite: db.prepare<[events: string], number>('INSERT INTO outbox_writes (events) VALUES (jsonb(?)) RETURNING write_id').pluck(),
+    // Of a JSON array of [jobId, lastSeq], in the order of the write row's entries.
+    insertJobOutboxes: db.prepare<{ writeId: number; rows: string }>(
+      `INSERT INTO job_outbox (job_id, write_id, entry, last_seq, after_seq)
+       SELECT value ->> 0, @writeId, key, value ->> 1, 0 FROM json_each(@rows)`,
     ),
-    deleteOutbox: db.prepare<[string]>('DELETE FROM job_outbox WHERE job_id = ?'),
+    // Of a JSON array of job ids; returns the outbox rows their rows pointed to.
+    deleteOutboxes: db
+      .prepare<[string], number>('DELETE FROM job_outbox WHERE job_id IN (SELECT value FROM json_each(?)) RETURNING write_id')
+      .pluck(),
+    deleteEmptyOutboxWrites: db.prepare<[string]>(
+      `DELETE FROM outbox_writes WHERE write_id IN (SELECT value FROM json_each(?))
+         AND NOT EXISTS (SELECT 1 FROM job_outbox WHERE job_outbox.write_id = outbox_writes.write_id)`,
+    ),
     // The row a replacement compares with, if it still has the etag the replacement expects.
     storedRow: db.prepare<[string, string], StoredRow>(
       `SELECT ${COMPARED_COLUMNS.map((field) => `${COLUMN_OF[field]} AS ${field}`).join(', ')} FROM jobs WHERE job_id = ? AND etag = ?`,
@@ -576,35 +644,71 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO job_history (job_id, at, seq, state)
        VALUES (@jobId, @at, (SELECT coalesce(max(seq), 0) + 1 FROM job_history WHERE job_id = @jobId AND at = @at), @state)`,
     ),
-    // Per job, one backward probe of job_history's key from (job_id, asOf).
+    /*
+     * Per job, one backward probe of job_history's key from (job_id, asOf);
+     * for a job that has no entry, its document (without payload and output,
+     * which no state holds).
+     */
     statesAsOf: db
-      .prepare<{ jobIds: string; asOf: number }, [jobId: string, state: string | null]>(
+      .prepare<{ jobIds: string; asOf: number }, [jobId: string, state: string | null, unchanged: string | null]>(
         `SELECT jobs.job_id,
-           (SELECT state FROM job_history WHERE job_history.job_id = jobs.job_id AND job_history.at <= @asOf ORDER BY at DESC, seq DESC LIMIT 1)
+           (SELECT state FROM job_history WHERE job_history.job_id = jobs.job_id AND job_history.at <= @asOf ORDER BY at DESC, seq DESC LIMIT 1),
+           CASE WHEN NOT EXISTS (SELECT 1 FROM job_history WHERE job_history.job_id = jobs.job_id)
+             THEN json_remove(jobs.doc, '$.payload', '$.result.output') END
          FROM jobs WHERE jobs.job_id IN (SELECT value FROM json_each(@jobIds)) AND jobs.created_at <= @asOf`,
       )
       .raw(),
     /*
-     * Of a JSON array of [jobId, etag, upToSeq]: the events with seq > upToSeq
-     * stay, in order, and a record whose etag has changed keeps its outbox.
-     * Each clearance reads its jobs row and its outbox rows by key.
+     * Of a JSON array of ids, the jobs without a history entry (unchanged
+     * since their insert) get one, at their creation, of the state their
+     * document holds: run before a write changes them. job_state_of is
+     * migrate's (schema.ts), on every connection the store opens.
      */
-    clearPendingEvents: db.prepare<[string]>(
-      `DELETE FROM job_outbox WHERE (job_id, seq) IN (
-         SELECT job_outbox.job_id, job_outbox.seq
-         FROM json_each(?) AS clearance
-         CROSS JOIN jobs ON jobs.job_id = clearance.value ->> 0 AND jobs.etag = clearance.value ->> 1
-         CROSS JOIN job_outbox ON job_outbox.job_id = jobs.job_id AND job_outbox.seq <= clearance.value ->> 2)`,
+    keepFirstState: db.prepare<[string]>(
+      `INSERT INTO job_history (job_id, at, seq, state)
+       SELECT jobs.job_id, jobs.created_at, 1, job_state_of(json_remove(jobs.doc, '$.payload', '$.result.output'))
+       FROM jobs WHERE jobs.job_id IN (SELECT value FROM json_each(?))
+         AND NOT EXISTS (SELECT 1 FROM job_history WHERE job_history.job_id = jobs.job_id)`,
     ),
     /*
-     * A page of job ids from job_outbox's key, in order, each once (every one
-     * has its jobs row: both are written in one transaction); the limit
-     * inside, so that only a page is sorted however many outboxes wait.
+     * Of a JSON array of [jobId, etag, upToSeq]: a record whose etag has
+     * changed keeps its outbox; one cleared up to its last event loses its
+     * job_outbox row (returning the outbox row it pointed to); each
+     * clearance reads its jobs row and its job_outbox row by key.
+     */
+    clearOutboxes: db
+      .prepare<[string], number>(
+        `DELETE FROM job_outbox WHERE job_id IN (
+           SELECT job_outbox.job_id
+           FROM json_each(?) AS clearance
+           CROSS JOIN jobs ON jobs.job_id = clearance.value ->> 0 AND jobs.etag = clearance.value ->> 1
+           CROSS JOIN job_outbox ON job_outbox.job_id = jobs.job_id AND job_outbox.last_seq <= clearance.value ->> 2)
+         RETURNING write_id`,
+      )
+      .pluck(),
+    /*
+     * The rest (after clearOutboxes): the events with seq > upToSeq stay, in
+     * order. An outbox that clearOutboxes emptied costs one probe of
+     * job_outbox's key.
+     */
+    clearOutboxesPartly: db.prepare<[string]>(
+      `UPDATE job_outbox SET after_seq = cleared.up_to
+       FROM (
+         SELECT clearance.value ->> 0 AS job_id, max(clearance.value ->> 2) AS up_to
+         FROM json_each(?) AS clearance
+         WHERE EXISTS (SELECT 1 FROM job_outbox WHERE job_outbox.job_id = clearance.value ->> 0)
+           AND EXISTS (SELECT 1 FROM jobs WHERE jobs.job_id = clearance.value ->> 0 AND jobs.etag = clearance.value ->> 1)
+         GROUP BY 1) AS cleared
+       WHERE job_outbox.job_id = cleared.job_id AND job_outbox.after_seq < cleared.up_to`,
+    ),
+    /*
+     * A page of job ids from job_outbox's key, in order (every one has its
+     * jobs row: both are written in one transaction).
      */
     listWithPendingEvents: db
       .prepare<{ afterJobId: string; limit: number }, string>(
         `SELECT ${DOC_WITH_OUTBOX}
-         FROM (SELECT DISTINCT job_id FROM job_outbox WHERE job_id > @afterJobId ORDER BY job_id LIMIT @limit) AS pending
+         FROM (SELECT job_id FROM job_outbox WHERE job_id > @afterJobId ORDER BY job_id LIMIT @limit) AS pending
          CROSS JOIN jobs ON jobs.job_id = pending.job_id ORDER BY pending.job_id`,
       )
       .pluck(),

@@ -145,8 +145,10 @@ export interface ProvenanceStore {
    * markStale) appends the new state to the history, in the write's
    * transaction where the store has them (MongoDB adapter: right after the
    * write). An insert's entry is at the record's createdAt, a replacement's
-   * at its updatedAt, markStale's at now. Reads other than this one never
-   * touch the history.
+   * at its updatedAt, markStale's at now. The SQLite adapter writes an
+   * insert's entry only when the job first changes (until then its document
+   * holds that state), and answers the same. Reads other than this one
+   * never touch the history.
    */
   statesAsOf(jobIds: readonly string[], asOf: Date): Promise<Map<string, JobState | null>>;
 }
