@@ -21,6 +21,7 @@ import type {
 } from '../../domain/ports/provenance-store.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
+import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { LineageRows } from './lineage-rows.js';
 import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
 import { migrate } from './schema.js';
@@ -139,6 +140,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       db?.close();
       throw unavailableOrAsIs(error);
     }
+  }
+
+  /** The audit trail on this store's connection (sqlite-audit-log.ts says why); close it before the store. */
+  auditLog(): SqliteAuditLog {
+    return SqliteAuditLog.onConnection(this.db);
   }
 
   loading(): StoreLoading | undefined {
