@@ -5,6 +5,7 @@ import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import { eventJson } from '../../domain/job-events.js';
 import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryEntry, type JobState } from '../../domain/job-history.js';
+import type { JobAccess } from '../../domain/access.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -314,6 +315,12 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       return doc === undefined ? [] : [decodeRecord(doc)];
     }
     return this.guarded(() => getJobs.all(JSON.stringify(jobIds)).map(decodeRecord));
+  }
+
+  async getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    return this.guarded(() =>
+      this.statements.getAccess.all(JSON.stringify(jobIds)).map(([jobId, tenant, readers]) => ({ jobId, tenant, readers: JSON.parse(readers) as string[] })),
+    );
   }
 
   async findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
@@ -646,6 +653,7 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     getJob: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id = ?`).pluck(),
     getJobs: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`).pluck(),
+    getAccess: db.prepare<[string], [jobId: string, tenant: string, readers: string]>('SELECT job_id, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').raw(),
     findByRequestIds: db
       .prepare<[string, string], string>(
         `SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))`,
