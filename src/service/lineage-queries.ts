@@ -233,6 +233,7 @@ export async function streamLineage(deps: ServiceDependencies, principal: Princi
     jobId: command.jobId,
     directions,
     maxDepth: command.maxDepth,
+    tenant: principal.tenant,
     subject: principal.subject,
     // Bound only when given, so that the tokens of a stream without them read as before they existed.
     ...(command.filter ? { filter: command.filter, filterMode: shaping.selection.mode } : {}),
@@ -367,7 +368,7 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   v.nonNegative('page_size', command.pageSize);
   v.timestamp('as_of', command.asOf);
   if (v.list.length > 0) throw invalidArgument(v.list);
-  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, subject: principal.subject, ...asOfKey(command.asOf) };
+  const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, tenant: principal.tenant, subject: principal.subject, ...asOfKey(command.asOf) };
   const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
   const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
   const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
@@ -477,10 +478,12 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
   // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
   const lineage = await inTurns(buildLineageInSteps(rootRow(job, 'FULL'), { ancestors: found }, limits));
-  const ancestors = lineage.nodes.map((n) => n.row.record!);
+  const ancestors: JobRecord[] = new Array(lineage.nodes.length);
+  await eachInTurns(lineage.nodes.length, (i) => (ancestors[i] = lineage.nodes[i]!.row.record!));
   // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
   const known = new Map<string, JobRecord>([[job.jobId, job]]);
-  for (const row of found) known.set(row.jobId, row.record!);
+  await nextTurn();
+  await eachInTurns(found.length, (i) => known.set(found[i]!.jobId, found[i]!.record!));
   await nextTurn();
   const issues = await inTurns(checkReproducibilityInSteps({
     job,

@@ -104,6 +104,42 @@ describe('MongoDB store lane', function () {
     });
   });
 
+  describe('MongoDB history of a write whose process stopped before its entry (issue #16 item 1)', function () {
+    it('writes the entries the flags of the writes point to, at their times, once, and leaves no flag behind', async () => {
+      const database = lane!.newDatabaseName();
+      databases.push(database);
+      client ??= await new MongoClient(lane!.uri).connect();
+      const store = await connect(database);
+      const history = client.db(database).collection<{ _id: string; jobId: string }>('job_history');
+      const jobs = client.db(database).collection<JobDocument>('jobs');
+      const createdAt = new Date(Date.UTC(2026, 1, 1));
+      const running = makeJob({ status: 'RUNNING', createdAt, updatedAt: createdAt });
+      expect(await store.insertJobs([running])).to.deep.equal([{ inserted: true }]);
+      const later = new Date(Date.UTC(2026, 1, 2));
+      const failed: JobRecord = { ...running, status: 'FAILED', completedAt: later, updatedAt: later, etag: 'lost-entry' };
+      expect(await store.replaceJob(failed, running.etag)).to.equal(true);
+      // The process stopped after the write, before its entry: as the replacement's entry were never written.
+      await history.deleteOne({ _id: `${running.jobId} lost-entry` });
+      // And one stopped after an insert, before its entry.
+      const unrecorded = makeJob({ status: 'SUCCEEDED', createdAt, updatedAt: createdAt });
+      await jobs.insertOne(toDocument(unrecorded));
+      expect((await store.statesAsOf([running.jobId], later)).get(running.jobId)).to.deep.equal(stateOf(running));
+      expect((await store.statesAsOf([unrecorded.jobId], later)).get(unrecorded.jobId)).to.equal(null);
+
+      await store.repairHistory();
+      expect((await store.statesAsOf([running.jobId], new Date(later.getTime() - 1))).get(running.jobId)).to.deep.equal(stateOf(running));
+      expect((await store.statesAsOf([running.jobId], later)).get(running.jobId)).to.deep.equal(stateOf(failed));
+      expect((await store.statesAsOf([unrecorded.jobId], createdAt)).get(unrecorded.jobId)).to.deep.equal(stateOf(unrecorded));
+      expect(await jobs.countDocuments({ historyPending: true })).to.equal(0);
+      // A later pass has nothing to do; a connection (which runs one) neither.
+      await store.repairHistory();
+      await connect(database);
+      expect(await history.countDocuments({ jobId: { $in: [running.jobId, unrecorded.jobId] } })).to.equal(3);
+      // Records read back carry no flag.
+      expect(await store.getJobs([failed.jobId])).to.deep.equal([failed]);
+    });
+  });
+
   runProvenanceStoreConformance({
     name: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'MongoDB (jongodb emulator)',
     async create() {

@@ -83,22 +83,66 @@ export function collectEventsUntil(
   wanted: string,
   timeoutMs = 20_000,
 ): Promise<{ events: ProvenanceEvent[]; error?: ServiceError }> {
+  const received = receivedFrom(stream);
   return new Promise((resolve, reject) => {
     const events: ProvenanceEvent[] = [];
     const timer = setTimeout(() => {
+      received.wake = undefined;
       stream.cancel();
       reject(new Error(`got ${events.length} events but not ${wanted} within ${timeoutMs} ms: ${events.map((e) => `${e.type}:${e.jobId}`).join(', ')}`));
     }, timeoutMs);
-    const done = (error?: ServiceError) => {
+    const take = () => {
+      // One at a time: what this collector does not need stays for the next one.
+      while (received.events.length > 0) {
+        events.push(received.events.shift()!);
+        if (enough(events)) return finish();
+      }
+      if (received.ended) finish(received.error);
+    };
+    const finish = (error?: ServiceError) => {
       clearTimeout(timer);
-      stream.removeAllListeners('data');
+      received.wake = undefined;
       resolve(error ? { events, error } : { events });
     };
-    stream.on('data', (response: WatchEventsResponse) => {
-      events.push(response.event!);
-      if (enough(events)) done();
-    });
-    stream.on('error', (error: ServiceError) => done(error));
-    stream.on('end', () => done());
+    received.wake = take;
+    take();
   });
+}
+
+interface Received {
+  /** Events not yet taken by a collector. */
+  events: ProvenanceEvent[];
+  ended: boolean;
+  error?: ServiceError;
+  /** The collector reading now, if any. */
+  wake?: () => void;
+}
+
+const receivedByStream = new WeakMap<ClientReadableStream<WatchEventsResponse>, Received>();
+
+/**
+ * What a stream has sent, kept from its first collection on, so that
+ * nothing it sends between two collections is lost: not an event, and not
+ * the status that ends it (which may come while a test is busy elsewhere,
+ * e.g. waiting for a Redis server it killed to exit).
+ */
+function receivedFrom(stream: ClientReadableStream<WatchEventsResponse>): Received {
+  let received = receivedByStream.get(stream);
+  if (received) return received;
+  const state: Received = { events: [] as ProvenanceEvent[], ended: false };
+  stream.on('data', (response: WatchEventsResponse) => {
+    state.events.push(response.event!);
+    state.wake?.();
+  });
+  stream.on('error', (error: ServiceError) => {
+    state.ended = true;
+    state.error = error;
+    state.wake?.();
+  });
+  stream.on('end', () => {
+    state.ended = true;
+    state.wake?.();
+  });
+  receivedByStream.set(stream, state);
+  return state;
 }

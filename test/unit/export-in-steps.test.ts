@@ -45,6 +45,21 @@ describe('graph export in steps', () => {
     for (const small of [0, 'text', null, [], {}, { a: [1, { b: 2 }] }]) expect(prettyJson(small).value).to.equal(JSON.stringify(small, null, 2));
   });
 
+  it('writes a Map as the object of its entries, in its order, small or large', () => {
+    const entries = Array.from({ length: 2 * EXPORT_STEP_SIZE + 3 }, (_, i): [string, unknown] => [`_:k${(i * 7919) % 5003}`, { i, inner: new Map([['x', [i]]]) }]);
+    const asObjects = (pairs: Array<[string, unknown]>) => Object.fromEntries(pairs.map(([key, value]) => [key, { ...(value as object), inner: { x: [(value as { i: number }).i] } }]));
+    const value = { prefix: { a: 'b' }, large: new Map(entries), small: new Map(entries.slice(0, 3)), empty: new Map(), proto: new Map([['__proto__', 1]]) };
+    const { pauses, value: text } = prettyJson(value);
+    expect(text).to.equal(JSON.stringify({ prefix: { a: 'b' }, large: asObjects(entries), small: asObjects(entries.slice(0, 3)), empty: {}, proto: JSON.parse('{"__proto__": 1}') }, null, 2));
+    expect(pauses).to.be.at.least(2);
+  });
+
+  it("writes PROV-JSON as JSON.stringify(document, null, 2) would, the document's members in their order", () => {
+    const { pieces } = run(renderGraphInSteps('PROV_JSON', largeLineage())).value;
+    const content = pieces.join('');
+    expect(content).to.equal(`${JSON.stringify(JSON.parse(content), null, 2)}\n`);
+  });
+
   it('renders every format in steps, pausing every EXPORT_STEP_SIZE jobs or edges', () => {
     const lineage = largeLineage();
     const edges = lineage.edgeIndexes.length / 2;

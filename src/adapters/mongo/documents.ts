@@ -10,10 +10,12 @@ import { setMember, type JsonObject, type JsonValue } from '../../domain/json.js
  * records with pending events are found without reading the others; and
  * cacheKeySalt (domain/cache-salt.ts), only when the record has salts: part
  * of the cache key index, absent (as in every document written before salts
- * existed) for the records without. Absent optional fields are not stored
- * (ignoreUndefined).
+ * existed) for the records without; and historyPending, set by every write
+ * of the document and removed once the write's history entry is known to be
+ * stored (MongoProvenanceStore.repairHistory): the key of a partial index
+ * too. Absent optional fields are not stored (ignoreUndefined).
  */
-export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string; hasPendingEvents?: true; cacheKeySalt?: string };
+export type JobDocument = Omit<JobRecord, 'jobId'> & { _id: string; hasPendingEvents?: true; cacheKeySalt?: string; historyPending?: true };
 
 /*
  * Client JSON (payload, metadata, result.output) may use any object key, but
@@ -60,6 +62,7 @@ export function toDocument(record: JobRecord): JobDocument {
   const { jobId, ...fields } = record;
   const document: JobDocument = mapClientJson({ _id: jobId, ...fields }, escapeKeys);
   if (hasPendingEvents(record)) document.hasPendingEvents = true;
+  document.historyPending = true;
   const salt = cacheKeySalt(record);
   if (salt !== '') document.cacheKeySalt = salt;
   return document;
@@ -67,7 +70,7 @@ export function toDocument(record: JobRecord): JobDocument {
 
 /** The record a document holds; fields the document lacks stay absent. */
 export function fromDocument(document: JobDocument): JobRecord {
-  const { _id, hasPendingEvents: _derived, cacheKeySalt: _derivedSalt, ...fields } = document;
+  const { _id, hasPendingEvents: _derived, cacheKeySalt: _derivedSalt, historyPending: _unconfirmed, ...fields } = document;
   return mapClientJson({ jobId: _id, ...fields }, unescapeKeys);
 }
 

@@ -35,6 +35,10 @@ const HISTORY_COLLECTION = 'job_history';
 /** The _id of the entry that says the jobs of a database older than history got theirs (no job id has a NUL). */
 const HISTORY_BACKFILLED = '\u0000backfilled';
 const HISTORY_BACKFILL_BATCH = 1000;
+/** Documents whose history entry repairHistory confirms per round trip. */
+const HISTORY_REPAIR_BATCH = 1000;
+/** How often each process confirms the history entries of the documents written since (and repairs those a stopped process did not write). */
+const HISTORY_REPAIR_INTERVAL_MS = 60_000;
 /** More jobs than any lineage returns (PROVENANCE_MAX_LINEAGE_NODES is at most 10,000,000): the server's 16 MiB reply limit is what bounds a batch. */
 const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
@@ -69,6 +73,9 @@ const STATE_FIELDS = Object.fromEntries(
 /** The ProvenanceStore on MongoDB: one document per job in the `jobs` collection (docs: DESIGN.md). */
 export class MongoProvenanceStore implements ProvenanceStore {
   private closed = false;
+  private repairTimer: NodeJS.Timeout | undefined;
+  /** The repair pass under way, which a second caller joins rather than runs again. */
+  private repairing: Promise<void> | undefined;
 
   private constructor(
     private readonly client: MongoClient,
@@ -94,6 +101,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
       { key: { tenant: 1, requestId: 1 }, unique: true, partialFilterExpression: { requestId: { $exists: true } } },
       // The relay's sweep: only the few records with pending events are in it.
       { key: { hasPendingEvents: 1, _id: 1 }, partialFilterExpression: { hasPendingEvents: true } },
+      // The history repair: only the documents written since its last pass are in it.
+      { key: { historyPending: 1, _id: 1 }, partialFilterExpression: { historyPending: true } },
     ]);
     try {
       const history = client.db(options.database).collection<HistoryDocument>(HISTORY_COLLECTION);
@@ -102,6 +111,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
       const turns = await InsertTurns.open(client.db(options.database), options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS);
       const store = new MongoProvenanceStore(client, collection, history, turns);
       await store.backfillHistory();
+      await store.repairHistory();
+      store.repairTimer = setInterval(() => void store.repairHistory().catch(() => undefined), HISTORY_REPAIR_INTERVAL_MS).unref();
       return store;
     } catch (error) {
       await client.close();
@@ -121,6 +132,8 @@ export class MongoProvenanceStore implements ProvenanceStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.repairTimer);
+    await this.repairing?.catch(() => undefined);
     await this.client.close();
   }
 
@@ -314,7 +327,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
       const etag = newEtag();
       const result = await this.jobs.updateMany(
         { _id: { $in: [...jobIds] }, status: 'SUCCEEDED' },
-        { $set: { cacheState: 'STALE', etag, updatedAt: now } },
+        { $set: { cacheState: 'STALE', etag, updatedAt: now, historyPending: true } },
       );
       if (result.matchedCount > 0) {
         const marked = await this.jobs
@@ -376,6 +389,53 @@ export class MongoProvenanceStore implements ProvenanceStore {
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
+  }
+
+  /**
+   * MongoDB writes a job and its history entry one after the other (no
+   * multi-document transaction on a standalone server), so a process
+   * stopped between the two leaves a state without its entry. Every write
+   * flags its document (historyPending); this pass, at connect and every
+   * HISTORY_REPAIR_INTERVAL_MS in every process, goes once through the
+   * flagged documents in id order, writes the entry of each one's current
+   * state where it is missing (the entry an insert writes, at createdAt,
+   * when the job has none; else at updatedAt, the time its write gave it:
+   * the very entry the write would have written, under the same _id), and
+   * removes the flags of the documents still at the etag it read. A state
+   * that a later write replaced before any pass saw it is not recovered
+   * (docs/decisions.md, "As of a time"). A failed pass is repeated by the
+   * next one.
+   */
+  repairHistory(): Promise<void> {
+    this.repairing ??= this.guard(async () => {
+      for (let after = ''; ; ) {
+        const flagged = await this.jobs
+          .aggregate<JobDocument>([
+            { $match: { historyPending: true, _id: { $gt: after } } },
+            { $sort: { _id: 1 } },
+            { $limit: HISTORY_REPAIR_BATCH },
+            { $project: { ...STATE_FIELDS, createdAt: 1 } },
+          ])
+          .toArray();
+        if (flagged.length === 0) return;
+        const ids = flagged.map((document) => document._id);
+        const stored = await this.history.aggregate<Pick<HistoryDocument, '_id' | 'jobId'>>([{ $match: { jobId: { $in: ids } } }, { $project: { _id: 1, jobId: 1 } }]).toArray();
+        const entryIds = new Set(stored.map((entry) => entry._id));
+        const withEntries = new Set(stored.map((entry) => entry.jobId));
+        await this.appendHistory(
+          flagged
+            .filter((document) => !entryIds.has(`${document._id} ${document.etag}`))
+            .map((document) => ({ jobId: document._id, at: withEntries.has(document._id) ? document.updatedAt : document.createdAt, state: stateOf(fromDocument(document)) })),
+        );
+        await this.jobs.updateMany(
+          { _id: { $in: ids }, $or: flagged.map((document) => ({ _id: document._id, etag: document.etag })) },
+          { $unset: { historyPending: '' } },
+        );
+        if (flagged.length < HISTORY_REPAIR_BATCH) return;
+        after = ids[ids.length - 1]!;
+      }
+    }).finally(() => (this.repairing = undefined));
+    return this.repairing;
   }
 
   /**

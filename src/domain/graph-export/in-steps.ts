@@ -4,9 +4,10 @@ import { exportedJob, exportedJobCount, type ExportedJob } from './exported-jobs
 /**
  * Jobs, edges or document members handled between two pauses of an export
  * document's rendering (renderGraphInSteps): a step takes a few
- * milliseconds on a large lineage.
+ * milliseconds on a large lineage (a PROV-JSON step of 2,000 jobs took up
+ * to 60 ms on the loaded 2-core machine).
  */
-export const EXPORT_STEP_SIZE = 2000;
+export const EXPORT_STEP_SIZE = 1000;
 
 /** Writes per piece of a TextPieces: a piece joins the text of a step or so. */
 const WRITES_PER_PIECE = 4 * EXPORT_STEP_SIZE;
@@ -57,27 +58,31 @@ export function* eachEdgeInSteps(lineage: Lineage, visit: (edge: LineageEdge) =>
 }
 
 /**
- * JSON.stringify(value, null, 2), written to out in steps: an object or an array of
- * more than EXPORT_STEP_SIZE members, or holding one, is written a member at
- * a time, with a pause after every EXPORT_STEP_SIZE members; smaller values
- * in one call of JSON.stringify each. For plain data (no undefined, no
- * toJSON), as the documents are.
+ * JSON.stringify(value, null, 2), written to out in steps, where a Map is
+ * written as the object of its entries, in its order (a document's large
+ * objects are Maps: listing the keys of an object of tens of thousands held
+ * the event loop for a tenth of a second and more). An object, a Map or an
+ * array of more than EXPORT_STEP_SIZE members, or holding one, is written a
+ * member at a time, with a pause after every EXPORT_STEP_SIZE members;
+ * smaller values in one call of JSON.stringify each. For plain data (no
+ * undefined, no toJSON, string keys), as the documents are.
  */
 export function* prettyJsonInSteps(value: unknown, out: TextPieces): Generator<void, void> {
   let written = 0;
   function* write(item: unknown, indent: string): Generator<void, void> {
     if (!isLarge(item)) {
       // JSON escapes line breaks inside strings: the only ones in its text are its own, which take the indentation of where it stands.
-      out.write(JSON.stringify(item, null, 2).replace(/\n/g, `\n${indent}`));
+      const text = holdsMap(item) ? JSON.stringify(item, mapsAsObjects, 2) : JSON.stringify(item, null, 2);
+      out.write(text.replace(/\n/g, `\n${indent}`));
       return;
     }
     const inner = `${indent}  `;
     const list = Array.isArray(item);
-    const entries: Array<[string | undefined, unknown]> = list ? item.map((member) => [undefined, member]) : Object.entries(item as object);
     out.write(list ? '[' : '{');
-    for (let i = 0; i < entries.length; i++) {
-      const [key, member] = entries[i]!;
-      out.write(i === 0 ? `\n${inner}` : `,\n${inner}`);
+    let first = true;
+    for (const [key, member] of membersOf(item as object)) {
+      out.write(first ? `\n${inner}` : `,\n${inner}`);
+      first = false;
       if (key !== undefined) out.write(`${JSON.stringify(key)}: `);
       yield* write(member, inner);
       if (++written % EXPORT_STEP_SIZE === 0) yield;
@@ -87,11 +92,33 @@ export function* prettyJsonInSteps(value: unknown, out: TextPieces): Generator<v
   yield* write(value, '');
 }
 
-/** An object or an array of more than EXPORT_STEP_SIZE members, or holding one at any depth. */
+/** An array's members (without keys), a Map's or an object's entries, in the order JSON.stringify writes them. */
+function* membersOf(item: object): Generator<[string | undefined, unknown]> {
+  if (Array.isArray(item)) for (const member of item as unknown[]) yield [undefined, member];
+  else yield* item instanceof Map ? (item as Map<string, unknown>) : Object.entries(item);
+}
+
+/** Whether a Map is in the value, at any depth: JSON.stringify writes one as {} unless told otherwise (mapsAsObjects). */
+function holdsMap(item: unknown): boolean {
+  if (item === null || typeof item !== 'object') return false;
+  if (item instanceof Map) return true;
+  for (const member of Array.isArray(item) ? item : Object.values(item)) if (holdsMap(member)) return true;
+  return false;
+}
+
+/** A JSON.stringify replacer: a Map as the object of its entries (Object.fromEntries defines each key, __proto__ too). */
+function mapsAsObjects(_key: string, value: unknown): unknown {
+  return value instanceof Map ? Object.fromEntries(value) : value;
+}
+
+/** An object, a Map or an array of more than EXPORT_STEP_SIZE members, or holding one at any depth. */
 function isLarge(item: unknown): boolean {
   if (item === null || typeof item !== 'object') return false;
-  const members = Array.isArray(item) ? item : Object.values(item);
-  return members.length > EXPORT_STEP_SIZE || members.some(isLarge);
+  const size = item instanceof Map ? item.size : Array.isArray(item) ? item.length : Object.keys(item).length;
+  if (size > EXPORT_STEP_SIZE) return true;
+  const members = item instanceof Map ? item.values() : Array.isArray(item) ? item : Object.values(item);
+  for (const member of members) if (isLarge(member)) return true;
+  return false;
 }
 
 /** Runs steps to their end without pausing: for callers that need no turns between them (tests, small documents). */

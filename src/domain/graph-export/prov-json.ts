@@ -22,9 +22,10 @@ type Attributes = Record<string, AttributeValue>;
 
 /** In steps (in-steps.ts): the records, then the document's text. */
 export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocument> {
-  const activity: Record<string, Attributes> = {};
-  const entity: Record<string, Attributes> = {};
-  const agent: Record<string, Attributes> = {};
+  // Maps, not objects: prettyJsonInSteps writes them as objects, in steps, without listing tens of thousands of keys at once.
+  const activity = new Map<string, Attributes>();
+  const entity = new Map<string, Attributes>();
+  const agent = new Map<string, Attributes>();
   const wasGeneratedBy: Attributes[] = [];
   const wasAssociatedWith: Attributes[] = [];
   const used: Attributes[] = [];
@@ -35,10 +36,10 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
   yield* eachJobInSteps(lineage, ({ id, record }) => {
     const activityId = `provenance:${id}`;
     if (!record) {
-      activity[activityId] = { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } };
+      activity.set(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
       return;
     }
-    activity[activityId] = withoutUndefined({
+    activity.set(activityId, withoutUndefined({
       'prov:type': record.type,
       'prov:startTime': record.startedAt?.toISOString(),
       'prov:endTime': record.completedAt?.toISOString(),
@@ -47,12 +48,12 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
       'attribute:definitionHash': record.definitionHash,
       'attribute:inputHash': record.inputHash,
       'attribute:durationMs': record.durationMs === undefined ? undefined : { $: String(record.durationMs), type: 'xsd:long' },
-    });
+    }));
     if (record.startedAt) startOf.set(id, record.startedAt);
     if (record.result?.outputHash) {
       const entityId = `output:${id}`;
       outputOf.set(id, entityId);
-      entity[entityId] = { 'attribute:outputHash': record.result.outputHash };
+      entity.set(entityId, { 'attribute:outputHash': record.result.outputHash });
       wasGeneratedBy.push(withoutUndefined({
         'prov:entity': entityId,
         'prov:activity': activityId,
@@ -61,7 +62,7 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
     }
     const agentId = providerAgentId(record.provider);
     if (agentId) {
-      agent[agentId] ??= providerAgent(record.provider);
+      if (!agent.has(agentId)) agent.set(agentId, providerAgent(record.provider));
       wasAssociatedWith.push({ 'prov:activity': activityId, 'prov:agent': agentId });
     }
   });
@@ -85,7 +86,7 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
     wasAssociatedWith: yield* blankIds('associated', wasAssociatedWith),
   };
   // Kinds without records are left out, as the submission's examples do.
-  const document = { prefix: PREFIXES, ...Object.fromEntries(Object.entries(records).filter(([, kind]) => Object.keys(kind).length > 0)) };
+  const document = { prefix: PREFIXES, ...Object.fromEntries(Object.entries(records).filter(([, kind]) => kind.size > 0)) };
   const text = new TextPieces();
   yield* prettyJsonInSteps(document, text);
   text.write('\n');
@@ -117,8 +118,8 @@ function withoutUndefined(attributes: Record<string, AttributeValue | undefined>
 }
 
 /** Relations keyed by blank-node ids, numbered per kind in the order they were found: `_:used1`, `_:used2`, ... */
-function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, Record<string, Attributes>> {
-  const keyed: Record<string, Attributes> = {};
-  yield* eachInSteps(relations.length, (i) => (keyed[`_:${kind}${i + 1}`] = relations[i]!));
+function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, Map<string, Attributes>> {
+  const keyed = new Map<string, Attributes>();
+  yield* eachInSteps(relations.length, (i) => keyed.set(`_:${kind}${i + 1}`, relations[i]!));
   return keyed;
 }

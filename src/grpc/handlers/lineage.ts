@@ -1,10 +1,10 @@
 import { invalidArgument } from '../../domain/errors.js';
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { WireType } from '@bufbuild/protobuf/wire';
 import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
 import { inTurns, nextTurn } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, GetLineageResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
-import { EncodedMessage, encodeInParts } from '../encoded-messages.js';
+import { EncodedMessage, encodeInParts, joinInTurns, type Utf8Text } from '../encoded-messages.js';
 import {
   directionsFromProto,
   graphFormatFromProto,
@@ -13,7 +13,7 @@ import {
   toJobMessage,
   lineageResponseParts,
   lineageShapingFromProto,
-  rootNode,
+  fanOutTruncations,
   nativeExportParts,
   reproducibilityResponseParts,
   toProtoGraphFormat,
@@ -79,9 +79,7 @@ export function lineageHandlers(
           truncationReasons: toTruncationReasons(lineage),
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
-          fanOutTruncations: [rootNode(lineage), ...lineage.nodes].flatMap((node) =>
-            node.fanOut ? [{ jobId: node.row.jobId, omittedChildCount: node.fanOut.omittedChildren, omittedParentCount: node.fanOut.omittedParents }] : [],
-          ),
+          fanOutTruncations: await inTurns(fanOutTruncations(lineage)),
         };
         // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
         if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
@@ -109,26 +107,25 @@ const CONTENT_FIELD = 7;
 
 /**
  * A document format's answer, encoded as one encode of the whole answer
- * would, but with the document's text written a piece at a time and a turn
- * of the event loop between pieces: a whole ancestry's PROV-JSON is tens of
- * megabytes, one string field that grpc-js would encode in one block of
- * about a second (docs/decisions.md, "Large lineage answers").
+ * would, but with the document's text measured and written a piece at a
+ * time and a turn of the event loop between pieces (joinInTurns): a whole
+ * ancestry's PROV-JSON is tens of megabytes, one string field that grpc-js
+ * would encode in one block of about a second (docs/decisions.md, "Large
+ * lineage answers").
  */
 export async function encodeDocumentAnswer(summary: Partial<ExportProvenanceGraphResponse>, document: RenderedDocument): Promise<EncodedMessage> {
-  const writer = new BinaryWriter();
   // The fields in field order, as a one-step encoding writes them: those before content, content, then those after it.
   const { fanOutTruncations, ...beforeContent } = summary;
-  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial(beforeContent), writer);
-  let byteLength = 0;
-  for (const piece of document.pieces) byteLength += Buffer.byteLength(piece, 'utf8');
-  if (byteLength > 0) {
-    writer.tag(CONTENT_FIELD, WireType.LengthDelimited).uint32(byteLength);
-    for (const piece of document.pieces) {
-      writer.raw(Buffer.from(piece, 'utf8'));
-      await nextTurn();
-    }
+  const content: Utf8Text[] = [];
+  let contentBytes = 0;
+  for (const text of document.pieces) {
+    const byteLength = Buffer.byteLength(text, 'utf8');
+    content.push({ text, byteLength });
+    contentBytes += byteLength;
+    await nextTurn();
   }
-  ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial({ contentType: document.contentType, ...(fanOutTruncations ? { fanOutTruncations } : {}) }), writer);
-  const bytes = writer.finish();
-  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const head = ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial(beforeContent));
+  if (contentBytes > 0) head.tag(CONTENT_FIELD, WireType.LengthDelimited).uint32(contentBytes);
+  const tail = ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial({ contentType: document.contentType, ...(fanOutTruncations ? { fanOutTruncations } : {}) }));
+  return new EncodedMessage(await joinInTurns([head.finish(), ...(contentBytes > 0 ? content : []), tail.finish()]));
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
 import { Status } from '@provenance/client/gen/google/rpc/status';
+import { joinInTurns } from '../../grpc/encoded-messages.js';
 import { toRpcStatus } from '../../grpc/errors.js';
 import { CLIENT_ADDRESS_KEY, GATEWAY_TOKEN_KEY, type CallerAuthentication } from '../../grpc/interceptors/authentication.js';
 import { ANONYMOUS_ADMIN } from '../../domain/principal.js';
@@ -98,7 +99,7 @@ export class RestGateway {
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);
       // A large answer (a whole lineage, an export) is transcoded in parts, with other calls served between them.
-      return { status: 200, contentType: 'application/json', body: Buffer.concat([...(await jsonInParts(route.response, answer.bytes)), NEWLINE]) };
+      return { status: 200, contentType: 'application/json', body: await joinInTurns([...(await jsonInParts(route.response, answer.bytes)), NEWLINE]) };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
       return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);

@@ -29,9 +29,11 @@ import { PRINCIPALS, TENANTS, World, canWrite, keysIn, mayRead, principalKey, sc
  * The isolation suite (issue #13): a seeded world of two tenants built
  * through the API (world.ts), then thousands of seeded probes over every
  * read path, through gRPC and REST: GetJob, ListJobs with filters,
- * GetLineage in every direction and view (with filters naming hidden jobs'
- * types, both filter modes, fan-out caps), ListDependents, every export
- * format, CheckReproducibility, WatchEvents and /events from the oldest
+ * GetLineage in every direction and view and StreamLineage (with filters
+ * naming hidden jobs' types, both filter modes, fan-out caps),
+ * ListDependents, every export format (with the same shaping),
+ * GetJob and every lineage read as of a time (none, one while the world
+ * was built, one to come), CheckReproducibility, WatchEvents and /events from the oldest
  * event and live, the audit trail, /metrics, and the refusals of write
  * paths that name jobs. It counts two things, and both must be 0:
  *
@@ -196,8 +198,25 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
       // Read while the world is built, however long that takes.
       const liveAnswers = live.map(({ principal, stream }) => readUntil(stream, () => world.markers.get(principal.tenant), this.timeout()));
 
+      const builtFrom = Date.now();
       await world.build({ recordedPerTenant: size.recordedPerTenant });
       await world.recordMarkers();
+      const builtTo = Date.now();
+      /** No time; a time while the world was built (jobs created later are absent, states as they were then); or one to come (answers as now). */
+      const pickAsOf = (): Date | undefined => {
+        const roll = world.random();
+        if (roll < 0.5) return undefined;
+        if (roll < 0.9) return new Date(builtFrom + Math.floor(world.random() * (builtTo - builtFrom)));
+        return new Date(builtTo + 86_400_000);
+      };
+      const asOfParameter = (asOf: Date | undefined) => (asOf ? `&as_of=${encodeURIComponent(asOf.toISOString())}` : '');
+      /** A filter may name what only a hidden job has (its type): a hidden job never matches, so the answer tells nothing of it. */
+      const pickShaping = () => {
+        const filter = world.pick(['', '', `labels.suite = "${world.suiteLabel()}"`, 'status = SUCCEEDED', `type = "${world.pick([...world.jobs.values()]).type}"`]);
+        const [filterMode, maxChildrenPerNode, maxParentsPerNode] = [world.pick(FILTER_MODES), world.pick([0, 0, 1, 2]), world.pick([0, 0, 1])];
+        const query = `filter=${encodeURIComponent(filter)}&filter_mode=${LineageFilterMode[filterMode]}&max_children_per_node=${maxChildrenPerNode}&max_parents_per_node=${maxParentsPerNode}`;
+        return { request: { filter, filterMode, maxChildrenPerNode, maxParentsPerNode }, query };
+      };
 
       // Live events were shown before the suite had the other tenant take the dangling ids the prober's tenant named: nothing stood behind them then.
       const danglingOf = (principal: Principal) => world.dangling.filter((dangling) => dangling.namedBy === principal.tenant).map((dangling) => dangling.jobId);
@@ -308,7 +327,7 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
         // These would write a job on a readable parent, or run it again: asked only about hidden and missing ones.
         const never = () => false;
         const refusedRerun = (job: JobFacts) => !world.wouldRun(job);
-        const plans = [getJobProbe, lineageProbe, dependentsProbe, exportProbe, reproducibilityProbe, cancelProbe, invalidateProbe, watchJobProbe, watchLineageProbe];
+        const plans = [getJobProbe, lineageProbe, streamLineageProbe, dependentsProbe, exportProbe, reproducibilityProbe, cancelProbe, invalidateProbe, watchJobProbe, watchLineageProbe];
         return [
           ...plans.map((plan) => ({ forReadable: any, plan })),
           { forReadable: refusedRerun, plan: rerunProbe },
@@ -336,47 +355,79 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
 
       function getJobProbe(prober: Principal, transport: Transport): Targeted {
         const api = world.client(prober);
-        return twins(prober, transport, ['GetJob', (jobId) => api.getJob({ jobId })], ['GET /jobs/:id/provenance', (jobId) => ['GET', `/jobs/${jobId}/provenance`]]);
+        const asOf = pickAsOf();
+        const label = asOf ? ` as of ${asOf.toISOString()}` : '';
+        return twins(
+          prober,
+          transport,
+          [`GetJob${label}`, (jobId) => api.getJob({ jobId, ...(asOf ? { asOf } : {}) })],
+          [`GET /jobs/:id/provenance${label}`, (jobId) => ['GET', `/jobs/${jobId}/provenance?${asOfParameter(asOf).slice(1)}`]],
+        );
       }
 
       function lineageProbe(prober: Principal, transport: Transport): Targeted {
         const [direction, view, maxDepth] = [world.pick(DIRECTIONS), world.pick(VIEWS), world.pick([0, 1, 2, 5])];
         const [directionName, viewName] = [LineageDirection[direction], LineageView[view]];
-        // A filter may name what only a hidden job has (its type): a hidden job never matches, so the answer tells nothing of it.
-        const filter = world.pick(['', '', `labels.suite = "${world.suiteLabel()}"`, 'status = SUCCEEDED', `type = "${world.pick([...world.jobs.values()]).type}"`]);
-        const [filterMode, maxChildrenPerNode, maxParentsPerNode] = [world.pick(FILTER_MODES), world.pick([0, 0, 1, 2]), world.pick([0, 0, 1])];
-        const shaping = `filter=${encodeURIComponent(filter)}&filter_mode=${LineageFilterMode[filterMode]}&max_children_per_node=${maxChildrenPerNode}&max_parents_per_node=${maxParentsPerNode}`;
-        const label = `${directionName} ${viewName} depth ${maxDepth} ${shaping}`;
+        const [shaping, asOf] = [pickShaping(), pickAsOf()];
+        const query = `max_depth=${maxDepth}&${shaping.query}${asOfParameter(asOf)}`;
+        const label = `${directionName} ${viewName} ${query}`;
         return twins(
           prober,
           transport,
-          [`GetLineage ${label}`, (jobId) => world.client(prober).getLineage({ jobId, direction, view, maxDepth, filter, filterMode, maxChildrenPerNode, maxParentsPerNode })],
-          [`GET /jobs/:id/lineage ${label}`, (jobId) => ['GET', `/jobs/${jobId}/lineage?direction=${directionName}&view=${viewName}&max_depth=${maxDepth}&${shaping}`]],
+          [`GetLineage ${label}`, (jobId) => world.client(prober).getLineage({ jobId, direction, view, maxDepth, ...shaping.request, ...(asOf ? { asOf } : {}) })],
+          [`GET /jobs/:id/lineage ${label}`, (jobId) => ['GET', `/jobs/${jobId}/lineage?direction=${directionName}&view=${viewName}&${query}`]],
         );
       }
 
-      function dependentsProbe(prober: Principal, transport: Transport): Targeted {
-        const [transitive, pageSize] = [world.random() < 0.5, world.pick([0, 2, 5])];
-        const label = `transitive ${transitive} page ${pageSize}`;
+      /** The whole stream, a few nodes a message; resume tokens left out of the answer (they differ from call to call: random IVs). */
+      function streamLineageProbe(prober: Principal, transport: Transport): Targeted {
+        const [direction, maxDepth, maxMessageNodes] = [world.pick(DIRECTIONS), world.pick([0, 1, 2, 5]), world.pick([0, 1, 3])];
+        const [shaping, asOf] = [pickShaping(), pickAsOf()];
+        const query = `direction=${LineageDirection[direction]}&max_depth=${maxDepth}&max_message_nodes=${maxMessageNodes}&${shaping.query}${asOfParameter(asOf)}`;
         return (jobId) =>
           transport === 'grpc'
-            ? probe(`ListDependents ${label}`, prober, [jobId], async () => {
-                const first = world.client(prober).listDependents({ jobId, transitive, pageSize });
+            ? probe(`StreamLineage ${query}`, prober, [jobId], async () => {
+                const messages: unknown[] = [];
+                try {
+                  for await (const message of world.client(prober).streamLineage({ jobId, direction, maxDepth, maxMessageNodes, ...shaping.request, ...(asOf ? { asOf } : {}) })) {
+                    messages.push({ ...message, resumeToken: '' });
+                  }
+                } catch (error) {
+                  return errorText(error);
+                }
+                return JSON.stringify(messages);
+              })
+            : probe(`GET /jobs/:id/lineage:stream ${query}`, prober, [jobId], async () => {
+                const response = await fetch(`http://${server.httpAddress}/jobs/${jobId}/lineage:stream?${query}`, { headers: headersOf(prober) });
+                const text = await response.text();
+                return `${response.status} ${text.replace(/"resumeToken":"[^"]*"|^id: .*$/gm, '')}`;
+              });
+      }
+
+      function dependentsProbe(prober: Principal, transport: Transport): Targeted {
+        const [transitive, pageSize, asOf] = [world.random() < 0.5, world.pick([0, 2, 5]), pickAsOf()];
+        const query = `transitive=${transitive}&page_size=${pageSize}${asOfParameter(asOf)}`;
+        const request = { transitive, pageSize, ...(asOf ? { asOf } : {}) };
+        return (jobId) =>
+          transport === 'grpc'
+            ? probe(`ListDependents ${query}`, prober, [jobId], async () => {
+                const first = world.client(prober).listDependents({ jobId, ...request });
                 const answer = await grpc(first);
                 const token = (await first.catch(() => undefined))?.nextPageToken;
-                return token ? `${answer} ${await grpc(world.client(prober).listDependents({ jobId, transitive, pageSize, pageToken: token }))}` : answer;
+                return token ? `${answer} ${await grpc(world.client(prober).listDependents({ jobId, ...request, pageToken: token }))}` : answer;
               })
-            : probe(`GET /jobs/:id/dependents ${label}`, prober, [jobId], () => rest(prober, 'GET', `/jobs/${jobId}/dependents?transitive=${transitive}&page_size=${pageSize}`));
+            : probe(`GET /jobs/:id/dependents ${query}`, prober, [jobId], () => rest(prober, 'GET', `/jobs/${jobId}/dependents?${query}`));
       }
 
       function exportProbe(prober: Principal, transport: Transport): Targeted {
         const [format, direction] = [world.pick(FORMATS), world.pick(DIRECTIONS)];
-        const label = `${GraphFormat[format]} ${LineageDirection[direction]}`;
+        const [shaping, asOf] = [pickShaping(), pickAsOf()];
+        const query = `format=${GraphFormat[format]}&direction=${LineageDirection[direction]}&${shaping.query}${asOfParameter(asOf)}`;
         return twins(
           prober,
           transport,
-          [`ExportProvenanceGraph ${label}`, (jobId) => world.client(prober).exportProvenanceGraph({ jobId, format, direction })],
-          [`GET /jobs/:id/export ${label}`, (jobId) => ['GET', `/jobs/${jobId}/export?format=${GraphFormat[format]}&direction=${LineageDirection[direction]}`]],
+          [`ExportProvenanceGraph ${query}`, (jobId) => world.client(prober).exportProvenanceGraph({ jobId, format, direction, ...shaping.request, ...(asOf ? { asOf } : {}) })],
+          [`GET /jobs/:id/export ${query}`, (jobId) => ['GET', `/jobs/${jobId}/export?${query}`]],
         );
       }
 

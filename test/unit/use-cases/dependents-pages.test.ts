@@ -99,6 +99,19 @@ describe('use cases: transitive ListDependents page by page', () => {
     expect(walks).to.have.length(2 * pages - 1);
   });
 
+  it("refuses a page token of another caller, a subject of the same name in another tenant too (INVALID_ARGUMENT)", async () => {
+    await start();
+    const first = await list(alice, 5);
+    for (const who of [eve, principal('other-lab', alice.subject)]) {
+      const error = await list(who, 5, first.nextPageToken).then(
+        () => expect.fail('not refused'),
+        (refusal: { code?: string; details?: { fieldViolations?: Array<{ field: string }> } }) => refusal,
+      );
+      expect(error.code).to.equal('INVALID_ARGUMENT');
+      expect(error.details?.fieldViolations?.map((v) => v.field)).to.deep.equal(['page_token']);
+    }
+  });
+
   it('keeps no snapshot larger than the cache holds, and pages by walking', async () => {
     await start({ maxSnapshots: 10, maxJobIds: 10, idleTtlMs: 60_000 });
     walks = [];

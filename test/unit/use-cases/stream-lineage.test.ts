@@ -169,6 +169,8 @@ describe('use cases: StreamLineage', () => {
       [alice, { resumeToken: 'forged' }],
       [alice, { resumeToken: first!.resumeToken, directions: ['DESCENDANTS'] }],
       [eve, { resumeToken: first!.resumeToken }],
+      // A subject of the same name in another tenant is another caller.
+      [principal('other-lab', alice.subject), { resumeToken: first!.resumeToken }],
     ] as const) {
       const error = await refusal(who, changed as Partial<typeof command>);
       expect(error.code).to.equal('INVALID_ARGUMENT');
