@@ -24,7 +24,6 @@ import { ProvenanceService } from './service/provenance-service.js';
 import { TimedStore } from './service/timed-store.js';
 import { MongoAuditLog } from './adapters/mongo/mongo-audit-log.js';
 import { MongoProvenanceStore } from './adapters/mongo/mongo-provenance-store.js';
-import { SqliteAuditLog } from './adapters/sqlite/sqlite-audit-log.js';
 import { SqliteProvenanceStore } from './adapters/sqlite/sqlite-provenance-store.js';
 
 /**
@@ -55,8 +54,9 @@ export async function openRuntime(
 ): Promise<Runtime> {
   const handlers = createDefaultRegistry();
   await loadHandlerModules(config.execution.handlerModules, handlers);
-  const timedStore = new TimedStore(await openStore(config, options.lineageGraph ?? 'background'), metrics);
-  const audit = await openAuditLog(config);
+  const records = await openStore(config, options.lineageGraph ?? 'background');
+  const timedStore = new TimedStore(records, metrics);
+  const audit = await openAuditLog(config, records);
   const execution = config.execution;
   const log = logger.child({ component: 'execution' });
   const redis = new RedisConnectionWatch(logger.child({ component: 'redis' }));
@@ -146,13 +146,14 @@ export function sampleRuntime(metrics: PrometheusMetrics, runtime: Runtime): voi
   metrics.sample({ queueDepth: () => runtime.queueDepth(), subscriberCount: () => runtime.hub.subscriberCount, redisUp: () => runtime.redisUp() });
 }
 
-/** The audit trail lives in the same database as the records, on a connection of its own. */
-async function openAuditLog(config: Config): Promise<AuditLog & { close(): Promise<void> }> {
+/** The audit trail lives in the same database as the records: on MongoDB through a client of its own, on SQLite on the store's connection. */
+async function openAuditLog(config: Config, store: ProvenanceStore): Promise<AuditLog & { close(): Promise<void> }> {
   const { storage } = config;
   if (storage.type === 'mongodb') {
     return MongoAuditLog.connect({ uri: storage.uri, database: storage.database, appName: 'provenance-audit', serverSelectionTimeoutMS: config.storeTimeoutMs });
   }
-  return SqliteAuditLog.open({ path: storage.path, busyTimeoutMs: config.storeTimeoutMs });
+  // openStore opened a SqliteProvenanceStore for this storage.
+  return (store as SqliteProvenanceStore).auditLog();
 }
 
 async function openStore(config: Config, lineageGraph: 'background' | 'on-demand'): Promise<ProvenanceStore> {

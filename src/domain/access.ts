@@ -19,6 +19,9 @@ export interface ReadableBy {
   readers: readonly string[];
 }
 
+/** A job's id with its access: what a view needs of the jobs a record names. */
+export type JobAccess = ReadableBy & { jobId: string };
+
 /** Between the tenant and the subject of a reader grant. */
 const GRANT_SEPARATOR = '/';
 

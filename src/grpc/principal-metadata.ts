@@ -2,18 +2,16 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Principal } from '../domain/principal.js';
 
 /**
- * How the authentication interceptor hands the caller to the handlers: in a
- * metadata entry that it always removes from what the client sent first, so
- * a client cannot choose who it is.
+ * How the authentication interceptor hands the caller to the handlers: beside
+ * the call's metadata object (which grpc-js hands down the interceptors to
+ * the handler), never in it, so a client cannot choose who it is; and read
+ * as the object it is, where a metadata entry was written as JSON and parsed
+ * again by each reader (three a call).
  */
-const PRINCIPAL_KEY = 'x-provenance-principal';
+const principals = new WeakMap<Metadata, Principal>();
 
 export function setPrincipal(metadata: Metadata, principal: Principal): void {
-  metadata.set(PRINCIPAL_KEY, JSON.stringify(principal));
-}
-
-export function removePrincipal(metadata: Metadata): void {
-  metadata.remove(PRINCIPAL_KEY);
+  principals.set(metadata, principal);
 }
 
 /** The caller of a call the authentication interceptor let through. */
@@ -25,6 +23,5 @@ export function principalOf(call: { metadata: Metadata }): Principal {
 
 /** The caller, unless the call is one that needs none (health, reflection). */
 export function principalIfAny(metadata: Metadata): Principal | undefined {
-  const [value] = metadata.get(PRINCIPAL_KEY);
-  return typeof value === 'string' ? (JSON.parse(value) as Principal) : undefined;
+  return principals.get(metadata);
 }

@@ -43,6 +43,8 @@ export async function startGrpcServer(options: GrpcServerOptions, context: CallD
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    // No channelz service is served, so its per-call counters and closures would be kept for no reader.
+    'grpc.enable_channelz': 0,
   });
   const descriptorSet = readFileSync(DESCRIPTOR_SET_PATH);
   const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(descriptorSet), timestampChecks: requestTimestampChecks(descriptorSet) };

@@ -1,3 +1,4 @@
+import type { JobAccess } from '../domain/access.js';
 import type { JobState } from '../domain/job-history.js';
 import type { JobRecord } from '../domain/job.js';
 import type { LineageRow } from '../domain/lineage.js';
@@ -63,6 +64,10 @@ export class TimedStore implements ProvenanceStore {
 
   replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
     return this.timed('replaceJobs', () => this.store.replaceJobs(replacements));
+  }
+
+  getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    return this.timed('getAccess', () => this.store.getAccess(jobIds));
   }
 
   markStale(jobIds: readonly string[], now: Date): Promise<number> {

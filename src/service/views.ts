@@ -1,23 +1,20 @@
-import type { ReadableBy } from '../domain/access.js';
+import type { JobAccess, ReadableBy } from '../domain/access.js';
 import type { JobRecord } from '../domain/job.js';
 import { JobViewer, referencedJobIds, type JobView, type KnownJobs } from '../domain/job-view.js';
 import type { Principal } from '../domain/principal.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
-/** A job whose access is already in hand: a record, a lineage row. */
-export type JobAccess = ReadableBy & { jobId: string };
-
 export function viewerOf(deps: ServiceDependencies, principal: Principal): JobViewer {
   return new JobViewer(principal, deps.secret);
 }
 
-/** The access of every id in ids: from the jobs in hand, and one store read of the others (those it does not find have no job). */
+/** The access of every id in ids: from the jobs in hand (records, lineage rows), and one store read of the others' access (those it does not find have no job). */
 export async function knownJobs(deps: ServiceDependencies, ids: Iterable<string>, inHand: Iterable<JobAccess> = []): Promise<KnownJobs> {
   const known = new Map<string, ReadableBy | undefined>();
   for (const job of inHand) known.set(job.jobId, job);
   const wanted = [...new Set(ids)].filter((id) => !known.has(id));
   if (wanted.length === 0) return known;
-  for (const job of await deps.store.getJobs(wanted)) known.set(job.jobId, job);
+  for (const job of await deps.store.getAccess(wanted)) known.set(job.jobId, job);
   for (const id of wanted) if (!known.has(id)) known.set(id, undefined);
   return known;
 }

@@ -31,6 +31,32 @@ runAuditLogConformance({
   },
 });
 
+// As the server runs it: on the store's connection, which the log leaves open when it closes.
+runAuditLogConformance({
+  name: "SQLite, on the store's connection",
+  async create() {
+    const store = SqliteProvenanceStore.open({ path: newPath(), lineageGraph: 'on-demand' });
+    const log = store.auditLog();
+    return {
+      append: (entry) => log.append(entry),
+      list: (query) => log.list(query),
+      async close() {
+        await log.close();
+        await store.close();
+      },
+    };
+  },
+  async createBreakable() {
+    const store = SqliteProvenanceStore.open({ path: newPath(), lineageGraph: 'on-demand' });
+    const log = store.auditLog();
+    // The store's connection closed is a database the log can no longer use.
+    return { log, breakDatabase: () => store.close() };
+  },
+  async dispose() {
+    rmSync(directory, { recursive: true, force: true });
+  },
+});
+
 describe('SqliteAuditLog on the records file', function () {
   const entry = (tenant: string) => ({
     subject: 'alice',
@@ -68,6 +94,28 @@ describe('SqliteAuditLog on the records file', function () {
     } finally {
       await reopenedStore.close();
       await reopenedLog.close();
+    }
+  });
+
+  it("on the store's connection, leaves it open when it closes, and its entries beside the store's records", async () => {
+    const path = newPath();
+    const tenant = nextJobId('tenant');
+    const record = makeJob({ tenant });
+    const store = SqliteProvenanceStore.open({ path, lineageGraph: 'on-demand' });
+    try {
+      const log = store.auditLog();
+      await log.append(entry(tenant));
+      expect(await store.insertJobs([record])).to.deep.equal([{ inserted: true }]);
+      await log.close();
+      expect(await store.getJobs([record.jobId])).to.deep.equal([record]);
+    } finally {
+      await store.close();
+    }
+    const reopened = SqliteAuditLog.open({ path });
+    try {
+      expect((await reopened.list({ tenant, limit: 10 })).map((item) => item.method)).to.deep.equal(['/provenance.v1.ProvenanceService/GetJob']);
+    } finally {
+      await reopened.close();
     }
   });
 

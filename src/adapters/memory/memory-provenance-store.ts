@@ -2,6 +2,7 @@ import { compareCodeUnits } from '../../domain/hashing.js';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import { historyEntry, stateAt, stateOf, type JobState } from '../../domain/job-history.js';
+import type { JobAccess } from '../../domain/access.js';
 import type { JobRecord } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -162,6 +163,14 @@ export class MemoryProvenanceStore implements ProvenanceStore {
     return [...new Set(jobIds)].flatMap((jobId) => {
       const record = jobs.get(jobId);
       return record ? [copy(record)] : [];
+    });
+  }
+
+  async getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    const { jobs } = this.open();
+    return [...new Set(jobIds)].flatMap((jobId) => {
+      const record = jobs.get(jobId);
+      return record ? [{ jobId, tenant: record.tenant, readers: [...record.readers] }] : [];
     });
   }
 

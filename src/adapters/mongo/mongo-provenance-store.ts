@@ -7,6 +7,7 @@ import {
   type Filter,
   type UpdateFilter,
 } from 'mongodb';
+import type { JobAccess } from '../../domain/access.js';
 import type { ProvenanceEvent } from '../../domain/job-events.js';
 import type { JobRecord } from '../../domain/job.js';
 import { descendantsWithPending, findCycle, type LineageRow } from '../../domain/lineage.js';
@@ -581,6 +582,14 @@ export class MongoProvenanceStore implements ProvenanceStore {
       if (jobIds.length === 0) return [];
       const documents = await this.jobs.find({ _id: { $in: [...jobIds] } }).toArray();
       return documents.map(fromDocument);
+    });
+  }
+
+  getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    return this.guard(async () => {
+      if (jobIds.length === 0) return [];
+      const documents = await this.jobs.find({ _id: { $in: [...jobIds] } }, { projection: { _id: 1, tenant: 1, readers: 1 } }).toArray();
+      return documents.map((document) => ({ jobId: document._id, tenant: document.tenant, readers: document.readers }));
     });
   }
 

@@ -26,6 +26,8 @@ export interface BuildInfo {
  */
 const MAX_LABEL_VALUES = 100;
 const OVERFLOW_LABEL = 'other';
+/** The call timers kept: a method label (MAX_LABEL_VALUES) by each of the 17 gRPC status codes. */
+const MAX_CALL_TIMERS = MAX_LABEL_VALUES * 17;
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const JOB_SECONDS_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
@@ -87,6 +89,8 @@ export class PrometheusMetrics implements Metrics {
     STORE_SECONDS_BUCKETS,
   );
   /** One child per operation and outcome, made on first use: no label object per call. */
+  /** The histogram child of each method and code seen, found without hashing a label object per call. */
+  private readonly callTimers = new Map<string, Histogram.Internal<string>>();
   private readonly storeTimers = { ok: new Map<StoreOperation, Histogram.Internal<string>>(), error: new Map<StoreOperation, Histogram.Internal<string>>() };
   private readonly relayLag = this.histogram(
     'provenance_event_relay_lag_seconds',
@@ -196,7 +200,13 @@ export class PrometheusMetrics implements Metrics {
   }
 
   callEnded(method: string, code: string, durationMs: number): void {
-    this.grpcDuration.observe({ method: this.methods.of(method), code }, durationMs / 1000);
+    const key = `${method} ${code}`;
+    let timer = this.callTimers.get(key);
+    if (!timer) {
+      timer = this.grpcDuration.labels({ method: this.methods.of(method), code });
+      if (this.callTimers.size < MAX_CALL_TIMERS) this.callTimers.set(key, timer);
+    }
+    timer.observe(durationMs / 1000);
   }
 
   streamEnded(method: string, code: string, durationMs: number): void {

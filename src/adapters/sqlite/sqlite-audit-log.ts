@@ -65,7 +65,11 @@ interface PendingAppend {
 }
 
 /**
- * AuditLog on the SQLite file of the records, through a connection of its own.
+ * AuditLog on the SQLite file of the records: in the server, on the store's
+ * connection (onConnection), so that its commits leave that connection's
+ * page cache warm; a connection of its own drops the other's cache at every
+ * commit, and each GetJob then read its pages again (docs/decisions.md,
+ * "The audit trail on the store's connection").
  *
  * Group commit: the entries appended during one turn of the event loop are
  * written in one transaction right after it (setImmediate), and each append
@@ -80,7 +84,11 @@ export class SqliteAuditLog implements AuditLog {
   private pending: PendingAppend[] = [];
   private commitScheduled = false;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    /** Whether close() closes the connection: not when it is the store's. */
+    private readonly ownsConnection: boolean,
+  ) {
     this.insertEvent = db.prepare(
       `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids, caller_tenant)
        VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids, @caller_tenant)`,
@@ -105,23 +113,28 @@ export class SqliteAuditLog implements AuditLog {
       const opened = (db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 }));
       opened.pragma('journal_mode = WAL');
       opened.pragma('synchronous = NORMAL');
-      opened
-        .transaction(() => {
-          opened.exec(SCHEMA);
-          const columns = opened.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('audit_events')").all();
-          if (!columns.some((column) => column.name === 'caller_tenant')) opened.exec('ALTER TABLE audit_events ADD COLUMN caller_tenant TEXT');
-        })
-        .immediate();
-      return new SqliteAuditLog(opened);
+      createTables(opened);
+      return new SqliteAuditLog(opened, true);
     } catch (error) {
       db?.close();
       throw unavailableOrAsIs(error);
     }
   }
 
+  /** On a connection already open (the store's: SqliteProvenanceStore.auditLog), which close() leaves open; creates the audit tables if missing. */
+  static onConnection(db: Database.Database): SqliteAuditLog {
+    try {
+      createTables(db);
+      return new SqliteAuditLog(db, false);
+    } catch (error) {
+      throw unavailableOrAsIs(error);
+    }
+  }
+
+  /** Commits what is pending; closes the connection if it is its own. */
   async close(): Promise<void> {
     this.commitPending();
-    if (this.db.open) this.db.close();
+    if (this.ownsConnection && this.db.open) this.db.close();
   }
 
   /** Resolves once the entry is committed, together with the others appended in the same turn of the event loop. */
@@ -210,6 +223,14 @@ export class SqliteAuditLog implements AuditLog {
       throw unavailableOrAsIs(error);
     }
   }
+}
+
+function createTables(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('audit_events')").all();
+    if (!columns.some((column) => column.name === 'caller_tenant')) db.exec('ALTER TABLE audit_events ADD COLUMN caller_tenant TEXT');
+  }).immediate();
 }
 
 /** The rowid an id of this store stands for; ids are compared as numbers, not as strings ("9" < "10"). */

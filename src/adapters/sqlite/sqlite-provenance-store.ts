@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
 import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryEntry, type JobState } from '../../domain/job-history.js';
+import type { JobAccess } from '../../domain/access.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -20,6 +21,7 @@ import type {
 } from '../../domain/ports/provenance-store.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
+import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { LineageRows } from './lineage-rows.js';
 import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
 import { encodeOutboxes } from './outbox-json.js';
@@ -141,6 +143,11 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       db?.close();
       throw unavailableOrAsIs(error);
     }
+  }
+
+  /** The audit trail on this store's connection (sqlite-audit-log.ts says why); close it before the store. */
+  auditLog(): SqliteAuditLog {
+    return SqliteAuditLog.onConnection(this.db);
   }
 
   loading(): StoreLoading | undefined {
@@ -343,6 +350,12 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       return doc === undefined ? [] : [decodeRecord(doc)];
     }
     return this.guarded(() => getJobs.all(JSON.stringify(jobIds)).map(decodeRecord));
+  }
+
+  async getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    return this.guarded(() =>
+      this.statements.getAccess.all(JSON.stringify(jobIds)).map(([jobId, tenant, readers]) => ({ jobId, tenant, readers: JSON.parse(readers) as string[] })),
+    );
   }
 
   async findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
@@ -744,6 +757,7 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     getJob: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id = ?`).pluck(),
     getJobs: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`).pluck(),
+    getAccess: db.prepare<[string], [jobId: string, tenant: string, readers: string]>('SELECT job_id, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').raw(),
     findByRequestIds: db
       .prepare<[string, string], string>(
         `SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))`,

@@ -1,3 +1,4 @@
+import type { JobAccess } from '../access.js';
 import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { LineageDirection, LineageRow } from '../lineage.js';
@@ -92,6 +93,13 @@ export interface ProvenanceStore {
 
   /** The records of those ids that exist, each once, in no particular order. */
   getJobs(jobIds: readonly string[]): Promise<JobRecord[]>;
+
+  /**
+   * The access (tenant and reader grants) of those ids that have a record,
+   * each once, in no particular order: what a view needs of the jobs a
+   * record names, without reading and decoding their whole records.
+   */
+  getAccess(jobIds: readonly string[]): Promise<JobAccess[]>;
 
   /** The records a tenant created with those request ids. */
   findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]>;

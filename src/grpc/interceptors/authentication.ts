@@ -5,7 +5,7 @@ import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
 import type { Authenticator, CallCredentials } from '../../auth/authenticator.js';
 import type { Principal } from '../../domain/principal.js';
 import { toServiceError } from '../errors.js';
-import { removePrincipal, setPrincipal } from '../principal-metadata.js';
+import { setPrincipal } from '../principal-metadata.js';
 import { requestLogger } from '../request-id-metadata.js';
 
 /** Health and reflection answer without credentials: load balancers and grpcurl need them before anything else. */
@@ -48,7 +48,6 @@ export function authenticationInterceptor(authentication: CallerAuthentication |
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
-            removePrincipal(metadata);
             const [token] = metadata.get(GATEWAY_TOKEN_KEY);
             const [clientAddress] = metadata.get(CLIENT_ADDRESS_KEY);
             metadata.remove(GATEWAY_TOKEN_KEY);

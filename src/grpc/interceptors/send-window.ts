@@ -29,7 +29,8 @@ export const SEND_WINDOW_BYTES = 128 * 1024;
  * handler's messages first.
  */
 export function sendWindowInterceptor(): ServerInterceptor {
-  return (method, call) => (method.responseStream ? new WindowedSendCall(call) : new ServerInterceptingCall(call));
+  // A unary call passes as it is: a layer that only forwards costs every call its closures (grpc-js chains what an interceptor returns).
+  return (method, call) => (method.responseStream ? new WindowedSendCall(call) : (call as ServerInterceptingCall));
 }
 
 class WindowedSendCall extends ServerInterceptingCall {

@@ -38,8 +38,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export function streamLifetimeInterceptor(logger: Logger): ServerInterceptor {
   return (method, call) => {
-    // Unary handlers answer through a callback, which grpc-js writes in one go.
-    if (!method.responseStream) return new ServerInterceptingCall(call);
+    // Unary handlers answer through a callback, which grpc-js writes in one go; their call passes as it is (send-window.ts says why).
+    if (!method.responseStream) return call as ServerInterceptingCall;
     const ended = new AbortController();
     let statusSent = false;
     let deadlineTimer: NodeJS.Timeout | undefined;

@@ -1,3 +1,4 @@
+import type { JobAccess } from '../../domain/access.js';
 import type { JobState } from '../../domain/job-history.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
@@ -80,6 +81,10 @@ export class PublishingStore implements ProvenanceStore {
 
   getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
     return this.store.getJobs(jobIds);
+  }
+
+  getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
+    return this.store.getAccess(jobIds);
   }
 
   findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {

@@ -5,7 +5,7 @@ import { freshEtag, makeJob, nextJobId } from '../../support/job-records.js';
 import { insertAll, ids, sortById, byId, uniqueTenant, awkwardJson, everyFieldSet, noOptionalField, shuffled } from './helpers.js';
 import type { StoreSuite } from './harness.js';
 
-/** Records and etags: health, round trips, getJobs, insertJobs (collisions), replaceJob(s), markStale. A part of runProvenanceStoreConformance (index.ts). */
+/** Records and etags: health, round trips, getJobs, getAccess, insertJobs (collisions), replaceJob(s), markStale. A part of runProvenanceStoreConformance (index.ts). */
 export function describeRecords(suite: StoreSuite): void {
   const { harness, open: openStore, use: useStore } = suite;
   describe('health', function () {
@@ -110,6 +110,19 @@ export function describeRecords(suite: StoreSuite): void {
     it('returns nothing for missing ids and for an empty list', async () => {
       expect(await store().getJobs([nextJobId('missing'), nextJobId('missing')])).to.deep.equal([]);
       expect(await store().getJobs([])).to.deep.equal([]);
+    });
+  });
+
+  describe('getAccess', function () {
+    const store = useStore();
+
+    it("returns the tenant and reader grants of the records that exist, each once, and nothing for missing ids", async () => {
+      const shared = makeJob({ tenant: uniqueTenant(), readers: ['other/alice', 'other/bob'] });
+      const own = makeJob();
+      await insertAll(store(), [shared, own]);
+      const asked = [nextJobId('missing'), own.jobId, shared.jobId, shared.jobId];
+      expect(sortById(await store().getAccess(asked))).to.deep.equal(sortById([shared, own].map(({ jobId, tenant, readers }) => ({ jobId, tenant, readers }))));
+      expect(await store().getAccess([])).to.deep.equal([]);
     });
   });
 
