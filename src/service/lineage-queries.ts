@@ -63,6 +63,8 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
  */
 async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
   const viewer = viewerOf(deps, principal);
+  // Without records (every view but FULL), no row names an id beyond the rows: there is no access to look up.
+  if (!lineage.root.record) return inTurns(viewer.lineageInSteps(lineage, new Map()));
   const known = new Map<string, ReadableBy | undefined>([[lineage.root.jobId, lineage.root]]);
   await eachInTurns(lineage.nodes.length, (i) => known.set(lineage.nodes[i]!.row.jobId, lineage.nodes[i]!.row));
   const wanted = new Set<string>();
@@ -123,6 +125,11 @@ async function walk(
   const selective = isSelective(shaping?.selection);
   // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
   const walked = selective && RICHNESS[shaping!.projection] > RICHNESS[projection] ? shaping!.projection : projection;
+  if (!asOf && !selective && walked === 'IDS') {
+    // Built where the graph is held, from its indexes, when the store can (ProvenanceStore.builtLineage): the same answer at a fraction of the work.
+    const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits });
+    if (built) return { root: rootRow(root, 'IDS'), ...built, hiddenNodeCount: 0 };
+  }
   const query = async (direction: LineageDirection) => {
     if (!directions.includes(direction)) return undefined;
     const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked };
