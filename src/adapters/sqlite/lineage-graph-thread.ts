@@ -3,7 +3,7 @@ import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { BuiltLineage, BuiltLineageQuery, LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
-import { unpackBuiltLineageInSteps, type PackedBuiltLineage } from './built-lineage.js';
+import { unpackBuiltLineage, type PackedBuiltLineage } from './built-lineage.js';
 import { unpackLineageRowsInSteps, unpackLineageStepRows, type PackedLineageRows, type PackedLineageStepRows } from './packed-lineage-rows.js';
 
 export interface GraphWorkerData {
@@ -166,8 +166,11 @@ export class LineageGraphThread {
         } else if (message.type === 'packedAnswer') unpackInTurns(unpackLineageRowsInSteps(message.packed), waiting);
         else if (message.type === 'packedStepAnswer') unpackStep(message.packed, waiting);
         else if (message.type === 'builtAnswer') {
-          if (message.packed) unpackInTurns(unpackBuiltLineageInSteps(message.packed), waiting);
-          else waiting.resolve(undefined);
+          try {
+            waiting.resolve(message.packed && unpackBuiltLineage(message.packed));
+          } catch (error) {
+            waiting.reject(error);
+          }
         }
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }

@@ -5,6 +5,7 @@ import type { BuiltLineageQuery, LineageQuery } from '../../domain/ports/provena
 import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageRows, TableWalk } from './lineage-rows.js';
+import { movedBuffers } from './built-lineage.js';
 import { packLineageRows, packLineageStepRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 import { RECORD_ROWS_PER_PART, type FromGraphWorker, type GraphWorkerData, type ToGraphWorker } from './lineage-graph-thread.js';
@@ -58,7 +59,7 @@ function answerBuilt(id: number, query: BuiltLineageQuery): void {
       graph.refresh();
       return graph.built(query);
     })();
-    port.postMessage({ type: 'builtAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.edgeIndexes.buffer]);
+    port.postMessage({ type: 'builtAnswer', id, packed } satisfies FromGraphWorker, movedBuffers(packed));
   } catch (error) {
     queryFailed(id, error);
   }

@@ -21,7 +21,7 @@ import type {
   StatusQuery,
   StoreLoading,
 } from '../../domain/ports/provenance-store.js';
-import { unpackBuiltLineageInSteps, type PackedBuiltLineage } from './built-lineage.js';
+import { unpackBuiltLineage, type PackedBuiltLineage } from './built-lineage.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
 import { LineageRows } from './lineage-rows.js';
@@ -396,12 +396,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         return this.graph.built(query);
       })(),
     );
-    // In one go on this thread, as its walk was: a graph held here is one of few lineage queries or a small database.
-    const steps = unpackBuiltLineageInSteps(packed);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-    }
+    return unpackBuiltLineage(packed);
   }
 
   /** A step over the lineage graph (on its thread when it has one). */

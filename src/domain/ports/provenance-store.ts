@@ -1,6 +1,6 @@
 import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
-import type { Lineage, LineageDirection, LineageRow } from '../lineage.js';
+import type { ColumnarLineage, LineageDirection, LineageRow } from '../lineage.js';
 import type { LineageStepRow } from '../lineage-stream.js';
 
 /**
@@ -137,8 +137,9 @@ export interface ProvenanceStore {
    * A lineage without filter, fan-out caps or as_of, built by a store that
    * holds the graph (SQLite's lineage graph) as buildLineage builds it from
    * lineage()'s rows: the same nodes in the same order, cut at maxDepth and
-   * maxNodes, the same edges and truncation reasons; each row in the IDS
-   * projection without its parentIds (empty: the edges say them).
+   * maxNodes, the same edges and truncation reasons; the nodes in columns
+   * (ids, depths, relations, who may read each), without their parents:
+   * the edges say them.
    * Undefined when the store cannot (its graph is not loaded yet): the
    * caller builds it from lineage(). Absent: the store never can.
    */
@@ -242,8 +243,8 @@ export interface BuiltLineageQuery {
   maxNodes: number;
 }
 
-/** A lineage as ProvenanceStore.builtLineage gives it: all but the root, which the caller holds. */
-export type BuiltLineage = Omit<Lineage, 'root' | 'hiddenNodeCount' | 'rootFanOut'>;
+/** A lineage as ProvenanceStore.builtLineage gives it: all but the root, which the caller holds, with its nodes in columns. */
+export type BuiltLineage = Omit<ColumnarLineage, 'root' | 'hiddenNodeCount'>;
 
 /** All conditions must hold. createdAt bounds are combined. */
 export interface JobFilter {
