@@ -2,6 +2,7 @@ import { canRead, opaqueJobId, type ReadableBy } from './access.js';
 import type { LoggedEvent } from './job-events.js';
 import { REASONS, dependencyFailureMessage } from './execution.js';
 import type { JobError, JobRecord } from './job.js';
+import { utf8StringAt } from './utf8-strings.js';
 import { LINEAGE_STEP_SIZE, type ColumnarLineage, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
 import type { Principal } from './principal.js';
 
@@ -127,8 +128,8 @@ export class JobViewer {
 
   /**
    * columnsInSteps: lineageInSteps for a lineage whose nodes are columns
-   * (they carry no records): the ids of the jobs the caller may not read
-   * become their placeholders, listed as restricted. Who may read is asked
+   * (they carry no records): the jobs the caller may not read are listed
+   * as restricted, with their placeholders. Who may read is asked
    * once per distinct tenant and reader list; when the caller may read every
    * node, as is usual, nothing is copied.
    */
@@ -137,15 +138,15 @@ export class JobViewer {
     const readable = columns.accesses.map((access) => this.mayRead(access));
     const seen = lineage as ColumnarLineage<JobView>;
     if (readable.every(Boolean)) return { ...seen, hiddenNodeCount: 0 };
-    const jobIds = columns.jobIds.slice();
     const restricted: number[] = [];
-    for (let i = 0; i < jobIds.length; i++) {
+    const placeholders: string[] = [];
+    for (let i = 0; i < columns.accessIndexes.length; i++) {
       if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
       if (readable[columns.accessIndexes[i]!]) continue;
       restricted.push(i);
-      jobIds[i] = this.placeholder(jobIds[i]!);
+      placeholders.push(this.placeholder(utf8StringAt(columns.jobIds, i)));
     }
-    return { ...seen, columns: { ...columns, jobIds, restricted }, hiddenNodeCount: restricted.length };
+    return { ...seen, columns: { ...columns, restricted, placeholders }, hiddenNodeCount: restricted.length };
   }
 
   /** A node as the caller may see it: the same node when nothing of it changes. */

@@ -1,4 +1,5 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
+import { fromUtf8Strings, type Utf8Strings } from './utf8-strings.js';
 import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
 
 /**
@@ -71,20 +72,21 @@ export interface Lineage<R extends JobRecord = JobRecord> {
 
 /**
  * A lineage's nodes in columns rather than objects (ProvenanceStore.builtLineage):
- * node i of Lineage.nodes is jobIds[i] at depths[i], of relations[i]. The
- * compact view is made and sent from them without an object per node
- * (docs/decisions.md, "Lineage built on the graph").
+ * node i of Lineage.nodes has id i of jobIds, depths[i] and relations[i].
+ * The compact view is made and sent from them without an object or a
+ * string per node (docs/decisions.md, "Lineage built on the graph").
  */
 export interface LineageColumns {
-  jobIds: string[];
+  jobIds: Utf8Strings;
   depths: Int32Array<ArrayBuffer>;
   /** RELATION_CODES: 0 ancestor, 1 descendant. */
   relations: Uint8Array<ArrayBuffer>;
   /** Who may read node i: accesses[accessIndexes[i]] (few, as tenants and reader lists are). */
   accessIndexes: Int32Array<ArrayBuffer>;
   accesses: Array<Pick<LineageRow, 'tenant' | 'readers'>>;
-  /** Once seen by a caller (JobViewer.columnsInSteps): the nodes it may not read, ascending, whose jobIds are their placeholders. */
+  /** Once seen by a caller (JobViewer.columnsInSteps): the nodes it may not read, ascending, and the placeholder each is shown under. */
   restricted?: number[];
+  placeholders?: string[];
 }
 
 /** LineageColumns.relations' codes, by relation. */
@@ -111,13 +113,15 @@ export function* lineageOfColumns<R extends JobRecord>(lineage: ColumnarLineage<
 }
 
 function* nodesOfColumns(columns: LineageColumns): Generator<void, LineageNode[]> {
-  const { jobIds, depths, relations, accessIndexes, accesses } = columns;
-  const restricted = new Set(columns.restricted);
+  const { depths, relations, accessIndexes, accesses, restricted = [], placeholders = [] } = columns;
+  const jobIds = fromUtf8Strings(columns.jobIds);
+  yield;
+  const placeholderOf = new Map(restricted.map((node, k) => [node, placeholders[k]!]));
   const nodes = new Array<LineageNode>(jobIds.length);
   for (let i = 0; i < jobIds.length; i++) {
     if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
-    const [depth, relation] = [depths[i]!, CODED_RELATIONS[relations[i]!]!];
-    if (restricted.has(i)) nodes[i] = { depth, relation, restricted: true, row: { jobId: jobIds[i]!, parentIds: [], tenant: '', readers: [] } };
+    const [depth, relation, placeholder] = [depths[i]!, CODED_RELATIONS[relations[i]!]!, placeholderOf.get(i)];
+    if (placeholder !== undefined) nodes[i] = { depth, relation, restricted: true, row: { jobId: placeholder, parentIds: [], tenant: '', readers: [] } };
     else nodes[i] = { depth, relation, row: { jobId: jobIds[i]!, parentIds: NO_PARENT_IDS as string[], ...accesses[accessIndexes[i]!]! } };
   }
   return nodes;

@@ -73,7 +73,7 @@ async function answerLineage(deps: ServiceDependencies, principal: Principal, co
   if (built) {
     await nextTurn();
     const seen = await inTurns(viewerOf(deps, principal).columnsInSteps(built));
-    deps.metrics.lineageAnswered(performance.now() - started, seen.columns.jobIds.length);
+    deps.metrics.lineageAnswered(performance.now() - started, seen.columns.depths.length);
     return seen;
   }
   const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, command.asOf);

@@ -1,16 +1,19 @@
 import type { LineageRow, TruncationReason } from '../../domain/lineage.js';
 import type { BuiltLineage } from '../../domain/ports/provenance-store.js';
+import type { Utf8Strings } from '../../domain/utf8-strings.js';
 
 /**
  * A lineage built on the graph's thread from its interned indexes
  * (LineageGraph.built), as it crosses to the thread that serves calls: the
- * nodes' ids in one JSON text, everything else ints in typed arrays whose
- * buffers are moved. No row object, parent id string or map keyed by id on
- * either thread (docs/decisions.md, "Lineage built on the graph").
+ * nodes' ids as UTF-8 and everything else as ints, in typed arrays whose
+ * buffers are moved, and who may read the nodes (a few distinct tenants
+ * and reader lists) in one JSON text. No row object, parent id string or
+ * map keyed by id on either thread (docs/decisions.md, "Lineage built on
+ * the graph").
  */
 export interface PackedBuiltLineage {
-  /** JSON array of the nodes' ids, nearest first. */
-  jobIds: string;
+  /** The nodes' ids, nearest first. */
+  jobIds: Utf8Strings;
   /** JSON array of who may read the nodes: each distinct tenant and reader list the nodes have. */
   accesses: string;
   depths: Int32Array<ArrayBuffer>;
@@ -25,12 +28,11 @@ export interface PackedBuiltLineage {
 
 /** The buffers a packed lineage moves to the receiving thread. */
 export function movedBuffers(packed: PackedBuiltLineage): ArrayBuffer[] {
-  return [packed.depths.buffer, packed.relations.buffer, packed.accessIndexes.buffer, packed.edgeIndexes.buffer];
+  return [packed.jobIds.utf8.buffer, packed.jobIds.offsets.buffer, packed.depths.buffer, packed.relations.buffer, packed.accessIndexes.buffer, packed.edgeIndexes.buffer];
 }
 
 export function unpackBuiltLineage(packed: PackedBuiltLineage): BuiltLineage {
-  const { depths, relations, accessIndexes, edgeIndexes, truncation, ancestorDepth, descendantDepth } = packed;
-  const jobIds = JSON.parse(packed.jobIds) as string[];
+  const { jobIds, depths, relations, accessIndexes, edgeIndexes, truncation, ancestorDepth, descendantDepth } = packed;
   const accesses = JSON.parse(packed.accesses) as Array<Pick<LineageRow, 'tenant' | 'readers'>>;
   return { columns: { jobIds, depths, relations, accessIndexes, accesses }, edgeIndexes, truncation, ancestorDepth, descendantDepth };
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { LineageDirection, LineageRow, TruncationReason } from '../../domain/lineage.js';
 import type { BuiltLineageQuery } from '../../domain/ports/provenance-store.js';
+import { toUtf8Strings } from '../../domain/utf8-strings.js';
 import type { PackedBuiltLineage } from './built-lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
@@ -199,7 +200,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     for (let i = 0; i < kept; i++) jobIds[i] = ids[order[i]!]!;
     const access = (key: number) => ({ tenant: this.tenants.value(Math.floor(key / readerListCount)), readers: this.readerLists.value(key % readerListCount) });
     return {
-      jobIds: JSON.stringify(jobIds),
+      jobIds: toUtf8Strings(jobIds),
       accesses: JSON.stringify(Array.from(accesses.keys(), access)),
       depths,
       relations,
