@@ -63,11 +63,12 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   private readonly readerLists = new Interned<string[]>();
   /**
    * Each id's place in code-unit order among the first rankedCount ids, as of
-   * the last compaction: a built lineage sorts its levels by these ints,
-   * several times faster than by the strings, and by the strings only
-   * where an id interned since is compared.
+   * the last compaction, and the index at each place: a built lineage sorts
+   * a level as the ints of its places, several times faster than by the
+   * strings, and by the strings only a level with an id interned since.
    */
   private rank = new Int32Array(0);
+  private byRank = new Int32Array(0);
   private rankedCount = 0;
   /** visited[i] === walkNumber when the current walk has reached index i. */
   private visited = new Int32Array(1024);
@@ -171,8 +172,13 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     if (kept < total) truncation.add('MAX_NODES');
 
     // Nearest first: by depth, then ancestors before descendants, then job id (code units).
-    const { ids, rank, rankedCount } = this;
-    const byJobId = (a: number, b: number) => (a < rankedCount && b < rankedCount ? rank[a]! - rank[b]! : ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0);
+    const { ids, rank, byRank, rankedCount } = this;
+    const sortedByJobId = (level: number[]): number[] => {
+      if (level.some((index) => index >= rankedCount)) return level.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+      const places = Int32Array.from(level, (index) => rank[index]!).sort();
+      for (let i = 0; i < places.length; i++) level[i] = byRank[places[i]!]!;
+      return level;
+    };
     const order = new Int32Array(kept);
     const depths = new Int32Array(kept);
     const relations = new Uint8Array(kept);
@@ -185,7 +191,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     for (let d = 0; d < maxDepth && count < kept; d++) {
       // Relation codes as RELATION_CODES: 0 ancestors, 1 descendants.
       for (const [relation, levels] of [ancestors, descendants].entries()) {
-        const level = levels[d]?.sort(byJobId) ?? [];
+        const level = sortedByJobId(levels[d] ?? []);
         for (let i = 0; i < level.length && count < kept; i++, count++) {
           const index = level[i]!;
           order[count] = index;
@@ -422,6 +428,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   private rankIds(): void {
     const { ids } = this;
     const order = Array.from(ids.keys()).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+    this.byRank = Int32Array.from(order);
     this.rank = new Int32Array(ids.length);
     for (let place = 0; place < order.length; place++) this.rank[order[place]!] = place;
     this.rankedCount = ids.length;
