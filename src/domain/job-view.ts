@@ -2,7 +2,8 @@ import { canRead, opaqueJobId, type ReadableBy } from './access.js';
 import type { LoggedEvent } from './job-events.js';
 import { REASONS, dependencyFailureMessage } from './execution.js';
 import type { JobError, JobRecord } from './job.js';
-import { LINEAGE_STEP_SIZE, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
+import { utf8StringAt } from './utf8-strings.js';
+import { LINEAGE_STEP_SIZE, type ColumnarLineage, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -123,6 +124,29 @@ export class JobViewer {
     const root = record === lineage.root.record ? (lineage.root as LineageRow<JobView>) : { ...lineage.root, record };
     // The edges are indexes into the nodes: they go through the placeholders as they are.
     return { ...lineage, root, nodes: nodes ?? (lineage.nodes as Array<LineageNode<JobView>>), hiddenNodeCount };
+  }
+
+  /**
+   * columnsInSteps: lineageInSteps for a lineage whose nodes are columns
+   * (they carry no records): the jobs the caller may not read are listed
+   * as restricted, with their placeholders. Who may read is asked
+   * once per distinct tenant and reader list; when the caller may read every
+   * node, as is usual, nothing is copied.
+   */
+  *columnsInSteps(lineage: ColumnarLineage): Generator<void, ColumnarLineage<JobView>> {
+    const { columns } = lineage;
+    const readable = columns.accesses.map((access) => this.mayRead(access));
+    const seen = lineage as ColumnarLineage<JobView>;
+    if (readable.every(Boolean)) return { ...seen, hiddenNodeCount: 0 };
+    const restricted: number[] = [];
+    const placeholders: string[] = [];
+    for (let i = 0; i < columns.accessIndexes.length; i++) {
+      if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+      if (readable[columns.accessIndexes[i]!]) continue;
+      restricted.push(i);
+      placeholders.push(this.placeholder(utf8StringAt(columns.jobIds, i)));
+    }
+    return { ...seen, columns: { ...columns, restricted, placeholders }, hiddenNodeCount: restricted.length };
   }
 
   /** A node as the caller may see it: the same node when nothing of it changes. */

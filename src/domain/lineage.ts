@@ -1,4 +1,5 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
+import { fromUtf8Strings, type Utf8Strings } from './utf8-strings.js';
 import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
 
 /**
@@ -67,6 +68,63 @@ export interface Lineage<R extends JobRecord = JobRecord> {
   hiddenNodeCount: number;
   /** What the fan-out caps left out of the root's children or parents; absent when nothing. */
   rootFanOut?: FanOut;
+}
+
+/**
+ * A lineage's nodes in columns rather than objects (ProvenanceStore.builtLineage):
+ * node i of Lineage.nodes has id i of jobIds, depths[i] and relations[i].
+ * The compact view is made and sent from them without an object or a
+ * string per node (docs/decisions.md, "Lineage built on the graph").
+ */
+export interface LineageColumns {
+  jobIds: Utf8Strings;
+  depths: Int32Array<ArrayBuffer>;
+  /** RELATION_CODES: 0 ancestor, 1 descendant. */
+  relations: Uint8Array<ArrayBuffer>;
+  /** Who may read node i: accesses[accessIndexes[i]] (few, as tenants and reader lists are). */
+  accessIndexes: Int32Array<ArrayBuffer>;
+  accesses: Array<Pick<LineageRow, 'tenant' | 'readers'>>;
+  /** Once seen by a caller (JobViewer.columnsInSteps): the nodes it may not read, ascending, and the placeholder each is shown under. */
+  restricted?: number[];
+  placeholders?: string[];
+}
+
+/** LineageColumns.relations' codes, by relation. */
+export const RELATION_CODES = { ANCESTOR: 0, DESCENDANT: 1 } as const;
+const CODED_RELATIONS: LineageRelation[] = ['ANCESTOR', 'DESCENDANT'];
+
+/** A lineage whose nodes are columns: one without filter or fan-out caps, its rows in the IDS projection. */
+export type ColumnarLineage<R extends JobRecord = JobRecord> = Omit<Lineage<R>, 'nodes' | 'rootFanOut' | 'edgeIndexes'> & {
+  columns: LineageColumns;
+  edgeIndexes: Int32Array<ArrayBuffer>;
+};
+
+/** A node's row from columns holds no parents: the lineage's edges say them. */
+const NO_PARENT_IDS: readonly string[] = Object.freeze([]);
+
+/** The lineage with its nodes as objects, LINEAGE_STEP_SIZE nodes per step (yield); restricted ones as JobViewer makes their placeholders. */
+export function* lineageOfColumns<R extends JobRecord>(lineage: ColumnarLineage<R>): Generator<void, Lineage<R>> {
+  const { columns, edgeIndexes, ...rest } = lineage;
+  const nodes = (yield* nodesOfColumns(columns)) as Array<LineageNode<R>>;
+  // A loop: Array.from takes several times as long.
+  const edges = new Array<number>(edgeIndexes.length);
+  for (let k = 0; k < edges.length; k++) edges[k] = edgeIndexes[k]!;
+  return { ...rest, nodes, edgeIndexes: edges };
+}
+
+function* nodesOfColumns(columns: LineageColumns): Generator<void, LineageNode[]> {
+  const { depths, relations, accessIndexes, accesses, restricted = [], placeholders = [] } = columns;
+  const jobIds = fromUtf8Strings(columns.jobIds);
+  yield;
+  const placeholderOf = new Map(restricted.map((node, k) => [node, placeholders[k]!]));
+  const nodes = new Array<LineageNode>(jobIds.length);
+  for (let i = 0; i < jobIds.length; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+    const [depth, relation, placeholder] = [depths[i]!, CODED_RELATIONS[relations[i]!]!, placeholderOf.get(i)];
+    if (placeholder !== undefined) nodes[i] = { depth, relation, restricted: true, row: { jobId: placeholder, parentIds: [], tenant: '', readers: [] } };
+    else nodes[i] = { depth, relation, row: { jobId: jobIds[i]!, parentIds: NO_PARENT_IDS as string[], ...accesses[accessIndexes[i]!]! } };
+  }
+  return nodes;
 }
 
 export interface LineageLimits {

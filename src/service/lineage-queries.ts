@@ -6,6 +6,8 @@ import type { ReadableBy } from '../domain/access.js';
 import {
   LINEAGE_STEP_SIZE,
   buildLineageInSteps,
+  lineageOfColumns,
+  type ColumnarLineage,
   type Lineage,
   type LineageDirection,
   type LineageEdge,
@@ -32,7 +34,27 @@ import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
-export async function getLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand): Promise<Lineage<JobView>> {
+/**
+ * GetLineage's answer. In the compact view, a lineage the store builds
+ * (ProvenanceStore.builtLineage) is answered in its columns, without an
+ * object per node (docs/decisions.md, "Lineage built on the graph").
+ */
+export async function getLineage<C extends LineageCommand>(deps: ServiceDependencies, principal: Principal, command: C): Promise<LineageAnswer<C['view']>> {
+  return answerLineage(deps, principal, command, command.view === 'COMPACT') as Promise<LineageAnswer<C['view']>>;
+}
+
+/** What GetLineage answers in a view: columns possibly in the compact view, objects in every other. */
+export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' ? Lineage<JobView> | ColumnarLineage<JobView> : Lineage<JobView>;
+
+/** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */
+export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
+  return answerLineage(deps, principal, { ...command, maxNodes: 0, view: 'FULL' }, false);
+}
+
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: true): Promise<Lineage<JobView> | ColumnarLineage<JobView>>;
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: false): Promise<Lineage<JobView>>;
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: boolean): Promise<Lineage<JobView> | ColumnarLineage<JobView>>;
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: boolean): Promise<Lineage<JobView> | ColumnarLineage<JobView>> {
   const started = performance.now();
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
@@ -45,10 +67,16 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
   if (v.list.length > 0) throw invalidArgument(v.list);
   const shaping = lineageShaping(deps, principal, command);
   const root = await readableRoot(deps, principal, command.jobId, command.asOf);
-  const lineage = await walk(deps, root, command.directions as LineageDirection[], PROJECTIONS[command.view as keyof typeof PROJECTIONS], {
-    maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth),
-    maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes),
-  }, shaping, command.asOf);
+  const directions = command.directions as LineageDirection[];
+  const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes) };
+  const built = columnar ? await builtWalk(deps, root, directions, limits, shaping, command.asOf) : undefined;
+  if (built) {
+    await nextTurn();
+    const seen = await inTurns(viewerOf(deps, principal).columnsInSteps(built));
+    deps.metrics.lineageAnswered(performance.now() - started, seen.columns.depths.length);
+    return seen;
+  }
+  const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, command.asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -63,6 +91,8 @@ export async function getLineage(deps: ServiceDependencies, principal: Principal
  */
 async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
   const viewer = viewerOf(deps, principal);
+  // Without records (every view but FULL), no row names an id beyond the rows: there is no access to look up.
+  if (!lineage.root.record) return inTurns(viewer.lineageInSteps(lineage, new Map()));
   const known = new Map<string, ReadableBy | undefined>([[lineage.root.jobId, lineage.root]]);
   await eachInTurns(lineage.nodes.length, (i) => known.set(lineage.nodes[i]!.row.jobId, lineage.nodes[i]!.row));
   const wanted = new Set<string>();
@@ -123,6 +153,8 @@ async function walk(
   const selective = isSelective(shaping?.selection);
   // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
   const walked = selective && RICHNESS[shaping!.projection] > RICHNESS[projection] ? shaping!.projection : projection;
+  const built = walked === 'IDS' ? await builtWalk(deps, root, directions, limits, shaping, asOf) : undefined;
+  if (built) return inTurns(lineageOfColumns(built));
   const query = async (direction: LineageDirection) => {
     if (!directions.includes(direction)) return undefined;
     const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked };
@@ -139,6 +171,25 @@ async function walk(
   const lineage = await inTurns(buildLineageInSteps(rootRow(root, walked), { ancestors, descendants }, limits, shaping?.selection));
   if (walked !== 'FULL' || projection === 'FULL') return lineage;
   return { ...lineage, root: withoutRecord(lineage.root), nodes: lineage.nodes.map((node) => ({ ...node, row: withoutRecord(node.row) })) };
+}
+
+/**
+ * The walk built where the graph is held, from its indexes, when the store
+ * can (ProvenanceStore.builtLineage) and the question is one it answers (no
+ * filter, caps or as_of; the IDS projection): the answer buildLineage would
+ * build, at a fraction of the work.
+ */
+async function builtWalk(
+  deps: ServiceDependencies,
+  root: JobRecord,
+  directions: readonly LineageDirection[],
+  limits: { maxDepth: number; maxNodes: number },
+  shaping: Shaping | undefined,
+  asOf: Date | undefined,
+): Promise<ColumnarLineage | undefined> {
+  if (asOf || isSelective(shaping?.selection)) return undefined;
+  const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits });
+  return built && { root: rootRow(root, 'IDS'), ...built, hiddenNodeCount: 0 };
 }
 
 const RICHNESS: Record<LineageProjection, number> = { IDS: 0, SUMMARY: 1, FULL: 2 };
@@ -461,10 +512,6 @@ export interface ExportCommand extends LineageShaping {
   asOf?: Date;
 }
 
-/** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */
-export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
-  return getLineage(deps, principal, { ...command, maxNodes: 0, view: 'FULL' });
-}
 
 export interface ReproducibilityReport {
   jobId: string;

@@ -28,6 +28,7 @@ import {
   checkJobReproducibility,
   exportGraph,
   getLineage,
+  type LineageAnswer,
   streamLineage,
   type LineageStreamMessage,
   listDependents,
@@ -109,7 +110,7 @@ export class ProvenanceService {
     return listJobs(this.deps, principal, command);
   }
 
-  getLineage(principal: Principal, command: LineageCommand): Promise<Lineage<JobView>> {
+  getLineage<C extends LineageCommand>(principal: Principal, command: C): Promise<LineageAnswer<C['view']>> {
     return getLineage(this.deps, principal, command);
   }
 

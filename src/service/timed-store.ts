@@ -5,6 +5,8 @@ import type { LineageRow } from '../domain/lineage.js';
 import type { LineageStepRow } from '../domain/lineage-stream.js';
 import type { Metrics, StoreOperation } from '../domain/ports/metrics.js';
 import type {
+  BuiltLineage,
+  BuiltLineageQuery,
   InsertOptions,
   InsertOutcome,
   LineageQuery,
@@ -112,6 +114,12 @@ export class TimedStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.timed('lineage', () => this.store.lineage(query));
+  }
+
+  /** Timed only where the store builds lineages (ProvenanceStore.builtLineage). */
+  builtLineage(query: BuiltLineageQuery): Promise<BuiltLineage | undefined> {
+    const { store } = this;
+    return store.builtLineage ? this.timed('builtLineage', () => store.builtLineage!(query)) : Promise.resolve(undefined);
   }
 
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {

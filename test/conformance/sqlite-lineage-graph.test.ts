@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { compareCodeUnits } from '../../src/domain/hashing.js';
 import type { JobRecord } from '../../src/domain/job.js';
-import type { LineageDirection, LineageRow } from '../../src/domain/lineage.js';
+import { buildLineage, lineageOfColumns, type LineageDirection, type LineageRow } from '../../src/domain/lineage.js';
 import type { LineageStepRow } from '../../src/domain/lineage-stream.js';
 import type { LineageProjection } from '../../src/domain/ports/provenance-store.js';
+import { unpackBuiltLineage } from '../../src/adapters/sqlite/built-lineage.js';
 import { LineageGraph } from '../../src/adapters/sqlite/lineage-graph.js';
 import { RECORD_ROWS_PER_PART } from '../../src/adapters/sqlite/lineage-graph-thread.js';
 import { TableWalk } from '../../src/adapters/sqlite/lineage-rows.js';
@@ -137,6 +138,24 @@ describe('SQLite lineage graph (compact, in the background)', function () {
               }
             }
           }
+          // The lineage built on the graph: what buildLineage builds from its walks' rows, in every direction and cut.
+          for (const root of [nextJobId('absent'), ...ids.slice(0, 15)]) {
+            for (const directions of [['ANCESTORS'], ['DESCENDANTS'], ['ANCESTORS', 'DESCENDANTS']] as LineageDirection[][]) {
+              for (const limits of [{ maxDepth: 10_000, maxNodes: 100_000 }, { maxDepth: 1, maxNodes: 100_000 }, { maxDepth: 2, maxNodes: 5 }, { maxDepth: 10_000, maxNodes: 0 }]) {
+                const label = `round ${round}: ${directions.join(' and ')} of ${root} within ${limits.maxDepth}, ${limits.maxNodes} nodes`;
+                const rootRow: LineageRow = { jobId: root, parentIds: model.get(root)?.parentIds ?? [], tenant: 't-a', readers: [] };
+                const rows = (direction: LineageDirection) => (directions.includes(direction) ? incremental.walk(root, direction, limits.maxDepth + 1) : undefined);
+                const { root: _root, hiddenNodeCount: _hidden, ...expected } = buildLineage(rootRow, { ancestors: rows('ANCESTORS'), descendants: rows('DESCENDANTS') }, limits);
+                const withoutParents = { ...expected, nodes: expected.nodes.map((node) => ({ ...node, row: { jobId: node.row.jobId, parentIds: [], tenant: node.row.tenant, readers: node.row.readers } })) };
+                // Kept up to date, the graph has ids interned since it last ranked them (LineageGraph.rank); freshly loaded, none.
+                for (const [graph, how] of [[incremental, 'kept up to date'], [fresh, 'freshly loaded']] as const) {
+                  const built = drained(lineageOfColumns({ root: rootRow, hiddenNodeCount: 0, ...unpackBuiltLineage(graph.built({ rootId: root, directions, ...limits })) }));
+                  const { root: _builtRoot, hiddenNodeCount: _builtHidden, ...fromColumns } = built;
+                  expect(fromColumns, `${label}, ${how}`).to.deep.equal(withoutParents);
+                }
+              }
+            }
+          }
           // StreamLineage's steps: every job's row and children, and an id without a row left out.
           const stepIds = [nextJobId('absent'), ...ids.slice(0, 300)];
           const expectedSteps = modelSteps(model, stepIds);
@@ -205,6 +224,14 @@ describe('SQLite lineage graph (compact, in the background)', function () {
       await onDemand.close();
     }
   });
+
+  /** What steps return, run in one go. */
+  function drained<T>(steps: Generator<void, T>): T {
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
 
   /** The rows unpacked, with the number of pauses on the way. */
   function unpacked(packed: ReturnType<typeof packLineageRows>): { rows: LineageRow[]; pauses: number } {

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { unavailable } from '../../domain/errors.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
-import type { LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
+import type { BuiltLineage, BuiltLineageQuery, LineageQuery, StoreLoading } from '../../domain/ports/provenance-store.js';
+import { unpackBuiltLineage, type PackedBuiltLineage } from './built-lineage.js';
 import { unpackLineageRowsInSteps, unpackLineageStepRows, type PackedLineageRows, type PackedLineageStepRows } from './packed-lineage-rows.js';
 
 export interface GraphWorkerData {
@@ -12,7 +13,12 @@ export interface GraphWorkerData {
   retryLoadMs: number;
 }
 
-export type ToGraphWorker = { type: 'load' } | { type: 'lineage'; id: number; query: LineageQuery } | { type: 'lineageStep'; id: number; jobIds: readonly string[] } | { type: 'nextPart'; id: number };
+export type ToGraphWorker =
+  | { type: 'load' }
+  | { type: 'lineage'; id: number; query: LineageQuery }
+  | { type: 'builtLineage'; id: number; query: BuiltLineageQuery }
+  | { type: 'lineageStep'; id: number; jobIds: readonly string[] }
+  | { type: 'nextPart'; id: number };
 
 /**
  * Rows with whole records per message of an answer: the receiving thread
@@ -30,13 +36,17 @@ export type FromGraphWorker =
   | { type: 'answer'; id: number; rows: LineageRow[]; more: boolean }
   | { type: 'packedAnswer'; id: number; packed: PackedLineageRows }
   | { type: 'packedStepAnswer'; id: number; packed: PackedLineageStepRows }
+  /** packed undefined: the graph is not loaded yet (ProvenanceStore.builtLineage). */
+  | { type: 'builtAnswer'; id: number; packed: PackedBuiltLineage | undefined }
   | { type: 'failed'; id: number; unavailable: boolean; message: string };
 
 const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
 const RETRY_LOAD_MS = 1000;
 
+type Answer = LineageRow[] | LineageStepRow[] | BuiltLineage | undefined;
+
 interface Pending {
-  resolve(rows: LineageRow[] | LineageStepRow[]): void;
+  resolve(answer: Answer): void;
   reject(error: unknown): void;
   /** The parts of an answer with records received so far. */
   received?: LineageRow[];
@@ -76,7 +86,13 @@ export class LineageGraphThread {
     return this.ask((id) => ({ type: 'lineageStep', id, jobIds })) as Promise<LineageStepRow[]>;
   }
 
-  private ask(message: (id: number) => ToGraphWorker): Promise<LineageRow[] | LineageStepRow[]> {
+  /** ProvenanceStore.builtLineage: undefined until the graph is loaded. */
+  builtLineage(query: BuiltLineageQuery): Promise<BuiltLineage | undefined> {
+    if (!this.loaded) return Promise.resolve(undefined);
+    return this.ask((id) => ({ type: 'builtLineage', id, query })) as Promise<BuiltLineage | undefined>;
+  }
+
+  private ask(message: (id: number) => ToGraphWorker): Promise<Answer> {
     if (this.closed) return Promise.reject(unavailable('the SQLite database is closed'));
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
@@ -147,8 +163,15 @@ export class LineageGraphThread {
           if (!waiting.received) return waiting.resolve(message.rows);
           for (const row of message.rows) waiting.received.push(row);
           waiting.resolve(waiting.received);
-        } else if (message.type === 'packedAnswer') unpackInTurns(message.packed, waiting);
+        } else if (message.type === 'packedAnswer') unpackInTurns(unpackLineageRowsInSteps(message.packed), waiting);
         else if (message.type === 'packedStepAnswer') unpackStep(message.packed, waiting);
+        else if (message.type === 'builtAnswer') {
+          try {
+            waiting.resolve(message.packed && unpackBuiltLineage(message.packed));
+          } catch (error) {
+            waiting.reject(error);
+          }
+        }
         else waiting.reject(message.unavailable ? unavailable(message.message) : new Error(message.message));
       }
     }
@@ -177,8 +200,7 @@ function unpackStep(packed: PackedLineageStepRows, waiting: Pending): void {
  * between steps, so that the calls beside it are served meanwhile
  * (docs/decisions.md, "Large lineage answers").
  */
-function unpackInTurns(packed: PackedLineageRows, waiting: Pending): void {
-  const steps = unpackLineageRowsInSteps(packed);
+function unpackInTurns(steps: Generator<void, Answer>, waiting: Pending): void {
   const step = () => {
     try {
       const next = steps.next();

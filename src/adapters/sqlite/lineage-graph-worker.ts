@@ -1,10 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { LineageRow } from '../../domain/lineage.js';
-import type { LineageQuery } from '../../domain/ports/provenance-store.js';
+import type { BuiltLineageQuery, LineageQuery } from '../../domain/ports/provenance-store.js';
 import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageRows, TableWalk } from './lineage-rows.js';
+import { movedBuffers } from './built-lineage.js';
 import { packLineageRows, packLineageStepRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 import { RECORD_ROWS_PER_PART, type FromGraphWorker, type GraphWorkerData, type ToGraphWorker } from './lineage-graph-thread.js';
@@ -31,6 +32,7 @@ port.on('message', (message: ToGraphWorker) => {
   if (message.type === 'load') load();
   else if (message.type === 'nextPart') sendPart(message.id);
   else if (message.type === 'lineage') answer(message.id, message.query);
+  else if (message.type === 'builtLineage') answerBuilt(message.id, message.query);
   else answerStep(message.id, message.jobIds);
 });
 
@@ -44,6 +46,20 @@ function answerStep(id: number, jobIds: readonly string[]): void {
     })();
     const packed = packLineageStepRows(found);
     port.postMessage({ type: 'packedStepAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.neighbours.buffer]);
+  } catch (error) {
+    queryFailed(id, error);
+  }
+}
+
+/** A lineage built on the graph (undefined while it loads: the caller builds it from rows), whose buffers are moved. */
+function answerBuilt(id: number, query: BuiltLineageQuery): void {
+  try {
+    if (!graph.loaded) return post({ type: 'builtAnswer', id, packed: undefined });
+    const packed = db.transaction(() => {
+      graph.refresh();
+      return graph.built(query);
+    })();
+    port.postMessage({ type: 'builtAnswer', id, packed } satisfies FromGraphWorker, movedBuffers(packed));
   } catch (error) {
     queryFailed(id, error);
   }

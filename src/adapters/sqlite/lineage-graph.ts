@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
+import type { LineageDirection, LineageRow, TruncationReason } from '../../domain/lineage.js';
+import type { BuiltLineageQuery } from '../../domain/ports/provenance-store.js';
+import { toUtf8Strings } from '../../domain/utf8-strings.js';
+import type { PackedBuiltLineage } from './built-lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
 
@@ -58,6 +61,15 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   private extraChildCount = 0;
   private readonly tenants = new Interned<string>();
   private readonly readerLists = new Interned<string[]>();
+  /**
+   * Each id's place in code-unit order among the first rankedCount ids, as of
+   * the last compaction, and the index at each place: a built lineage sorts
+   * a level as the ints of its places, several times faster than by the
+   * strings, and by the strings only a level with an id interned since.
+   */
+  private rank = new Int32Array(0);
+  private byRank = new Int32Array(0);
+  private rankedCount = 0;
   /** visited[i] === walkNumber when the current walk has reached index i. */
   private visited = new Int32Array(1024);
   private walkNumber = 0;
@@ -130,9 +142,111 @@ export class LineageGraph implements LineageWalker, LineageStepper {
    * parents of their own, so nothing lies behind them).
    */
   walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
-    const levels: number[][] = [];
     const rootIndex = this.indexOf.get(rootId);
     if (rootIndex === undefined) return [];
+    return orderedRows(this.levels(rootIndex, direction, maxDepth), (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
+  }
+
+  /**
+   * ProvenanceStore.builtLineage on the graph: the walks of walk(), one level
+   * past maxDepth, ordered, cut and joined by edges as buildLineage does, in
+   * indexes, packed (built-lineage.ts). Only the levels up to the cut are
+   * sorted.
+   */
+  built({ rootId, directions, maxDepth, maxNodes }: BuiltLineageQuery): PackedBuiltLineage {
+    const rootIndex = this.indexOf.get(rootId);
+    const walked = (direction: LineageDirection) => (rootIndex !== undefined && directions.includes(direction) ? this.levels(rootIndex, direction, maxDepth + 1) : []);
+    const ancestors = walked('ANCESTORS');
+    let descendants = walked('DESCENDANTS');
+    if (ancestors.length > 0 && descendants.length > 0) {
+      // A job is both an ancestor and a descendant only in a cycle (older data may hold one): it is shown once, as an ancestor.
+      const isAncestor = new Uint8Array(this.ids.length);
+      for (const level of ancestors.slice(0, maxDepth)) for (const index of level) isAncestor[index] = 1;
+      descendants = descendants.map((level) => level.filter((index) => isAncestor[index] === 0));
+    }
+    const truncation = new Set<TruncationReason>();
+    if ((ancestors[maxDepth]?.length ?? 0) > 0 || (descendants[maxDepth]?.length ?? 0) > 0) truncation.add('MAX_DEPTH');
+    let total = 0;
+    for (const levels of [ancestors, descendants]) for (const level of levels.slice(0, maxDepth)) total += level.length;
+    const kept = Math.min(total, maxNodes);
+    if (kept < total) truncation.add('MAX_NODES');
+
+    // Nearest first: by depth, then ancestors before descendants, then job id (code units).
+    const { ids, rank, byRank, rankedCount } = this;
+    const sortedByJobId = (level: number[]): number[] => {
+      if (level.some((index) => index >= rankedCount)) return level.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+      const places = Int32Array.from(level, (index) => rank[index]!).sort();
+      for (let i = 0; i < places.length; i++) level[i] = byRank[places[i]!]!;
+      return level;
+    };
+    const order = new Int32Array(kept);
+    const depths = new Int32Array(kept);
+    const relations = new Uint8Array(kept);
+    const accessIndexes = new Int32Array(kept);
+    // Who may read each node: its tenant and reader list (by their indexes in the graph's), numbered in order of first use.
+    const accesses = new Map<number, number>();
+    const readerListCount = this.readerLists.values.length;
+    const farthest = [0, 0];
+    let count = 0;
+    for (let d = 0; d < maxDepth && count < kept; d++) {
+      // Relation codes as RELATION_CODES: 0 ancestors, 1 descendants.
+      for (const [relation, levels] of [ancestors, descendants].entries()) {
+        const level = sortedByJobId(levels[d] ?? []);
+        for (let i = 0; i < level.length && count < kept; i++, count++) {
+          const index = level[i]!;
+          order[count] = index;
+          depths[count] = d + 1;
+          relations[count] = relation;
+          accessIndexes[count] = numbered(accesses, this.tenantOf[index]! * readerListCount + this.readersOf[index]!);
+          farthest[relation] = d + 1;
+        }
+      }
+    }
+    const jobIds = new Array<string>(kept);
+    for (let i = 0; i < kept; i++) jobIds[i] = ids[order[i]!]!;
+    const access = (key: number) => ({ tenant: this.tenants.value(Math.floor(key / readerListCount)), readers: this.readerLists.value(key % readerListCount) });
+    return {
+      jobIds: toUtf8Strings(jobIds),
+      accesses: JSON.stringify(Array.from(accesses.keys(), access)),
+      depths,
+      relations,
+      accessIndexes,
+      edgeIndexes: rootIndex === undefined ? new Int32Array(0) : this.edgesAmong(rootIndex, order),
+      truncation: [...truncation].sort(),
+      ancestorDepth: farthest[0]!,
+      descendantDepth: farthest[1]!,
+    };
+  }
+
+  /** The edges into each of [root, ...nodes] in turn, each child's in the order of its parents, as index pairs into [root, ...nodes] (buildLineage's edges). */
+  private edgesAmong(rootIndex: number, nodes: Int32Array): Int32Array<ArrayBuffer> {
+    const position = new Int32Array(this.ids.length).fill(-1);
+    const indexAt = (child: number) => (child === 0 ? rootIndex : nodes[child - 1]!);
+    let parents = 0;
+    for (let child = 0; child <= nodes.length; child++) {
+      position[indexAt(child)] = child;
+      parents += this.parentCount[indexAt(child)]!;
+    }
+    // Room for every parent; the answer is the part filled (a view, whose whole buffer is moved).
+    const edges = new Int32Array(2 * parents);
+    let length = 0;
+    for (let child = 0; child <= nodes.length; child++) {
+      const index = indexAt(child);
+      const start = this.parentStart[index]!;
+      if (start === NO_ROW) continue;
+      for (let p = start, end = start + this.parentCount[index]!; p < end; p++) {
+        const parent = position[this.parentPool[p]!]!;
+        if (parent < 0) continue;
+        edges[length++] = parent;
+        edges[length++] = child;
+      }
+    }
+    return edges.subarray(0, length);
+  }
+
+  /** The indexes first reached at each depth up to maxDepth (levels[d]: depth d + 1), in no order; parents with no row are passed through but not listed. */
+  private levels(rootIndex: number, direction: LineageDirection, maxDepth: number): number[][] {
+    const levels: number[][] = [];
     const visited = this.visited;
     const walk = ++this.walkNumber;
     visited[rootIndex] = walk;
@@ -156,7 +270,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
       levels.push(next.filter((index) => this.parentStart[index] !== NO_ROW));
       frontier = next;
     }
-    return orderedRows(levels, (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
+    return levels;
   }
 
   /** LineageStepper: each job's row in the ids view with its children's ids (each once; ids without a row are left out). */
@@ -307,6 +421,17 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     this.compactedCount = count;
     this.extraChildren.clear();
     this.extraChildCount = 0;
+    this.rankIds();
+  }
+
+  /** Ranks every id interned so far (rank). */
+  private rankIds(): void {
+    const { ids } = this;
+    const order = Array.from(ids.keys()).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+    this.byRank = Int32Array.from(order);
+    this.rank = new Int32Array(ids.length);
+    for (let place = 0; place < order.length; place++) this.rank[order[place]!] = place;
+    this.rankedCount = ids.length;
   }
 }
 
@@ -328,6 +453,13 @@ export class Interned<T> {
   value(index: number): T {
     return this.values[index]!;
   }
+}
+
+/** The number of key in numbers, given the next one if it has none. */
+function numbered(numbers: Map<number, number>, key: number): number {
+  let number = numbers.get(key);
+  if (number === undefined) numbers.set(key, (number = numbers.size));
+  return number;
 }
 
 function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {

@@ -9,6 +9,8 @@ import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/j
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type {
+  BuiltLineage,
+  BuiltLineageQuery,
   InsertOutcome,
   LineageQuery,
   ListJobsQuery,
@@ -19,6 +21,7 @@ import type {
   StatusQuery,
   StoreLoading,
 } from '../../domain/ports/provenance-store.js';
+import { unpackBuiltLineage, type PackedBuiltLineage } from './built-lineage.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
@@ -429,6 +432,19 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         return this.lineageRows.read(this.graph, query);
       })(),
     );
+  }
+
+  /** Built on the lineage graph (on its thread when it has one; undefined while that thread loads it). */
+  async builtLineage(query: BuiltLineageQuery): Promise<BuiltLineage | undefined> {
+    if (this.graphThread) return this.graphThread.builtLineage(query);
+    const packed = this.guarded(() =>
+      this.db.transaction((): PackedBuiltLineage => {
+        this.graph ??= new LineageGraph(this.db);
+        this.graph.refresh();
+        return this.graph.built(query);
+      })(),
+    );
+    return unpackBuiltLineage(packed);
   }
 
   /** A step over the lineage graph (on its thread when it has one). */

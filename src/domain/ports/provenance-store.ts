@@ -1,7 +1,7 @@
 import type { JobAccess } from '../access.js';
 import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
-import type { LineageDirection, LineageRow } from '../lineage.js';
+import type { ColumnarLineage, LineageDirection, LineageRow } from '../lineage.js';
 import type { LineageStepRow } from '../lineage-stream.js';
 
 /**
@@ -142,6 +142,18 @@ export interface ProvenanceStore {
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]>;
 
   /**
+   * A lineage without filter, fan-out caps or as_of, built by a store that
+   * holds the graph (SQLite's lineage graph) as buildLineage builds it from
+   * lineage()'s rows: the same nodes in the same order, cut at maxDepth and
+   * maxNodes, the same edges and truncation reasons; the nodes in columns
+   * (ids, depths, relations, who may read each), without their parents:
+   * the edges say them.
+   * Undefined when the store cannot (its graph is not loaded yet): the
+   * caller builds it from lineage(). Absent: the store never can.
+   */
+  builtLineage?(query: BuiltLineageQuery): Promise<BuiltLineage | undefined>;
+
+  /**
    * Of jobIds, the jobs created at or before asOf, each with its state then
    * (domain/job-history.ts): that of its latest history entry at or before
    * asOf, or null when it has none (a record written before the store kept
@@ -232,6 +244,17 @@ export interface LineageQuery {
    */
   nearest?: number;
 }
+
+/** What ProvenanceStore.builtLineage answers: GetLineage's walk of the root in those directions. */
+export interface BuiltLineageQuery {
+  rootId: string;
+  directions: readonly LineageDirection[];
+  maxDepth: number;
+  maxNodes: number;
+}
+
+/** A lineage as ProvenanceStore.builtLineage gives it: all but the root, which the caller holds, with its nodes in columns. */
+export type BuiltLineage = Omit<ColumnarLineage, 'root' | 'hiddenNodeCount'>;
 
 /** All conditions must hold. createdAt bounds are combined. */
 export interface JobFilter {

@@ -2,8 +2,9 @@ import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
 import { inTurns, nextTurn } from '../../service/next-turn.js';
-import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, GetLineageResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
+import { encodeLineageAnswer } from '../compact-lineage.js';
 import { EncodedMessage, encodeInParts, joinInTurns, type Utf8Text } from '../encoded-messages.js';
 import {
   directionsFromProto,
@@ -11,7 +12,6 @@ import {
   lineageViewFromProto,
   restrictedJob,
   toJobMessage,
-  lineageResponseParts,
   lineageShapingFromProto,
   fanOutTruncations,
   nativeExportParts,
@@ -39,7 +39,7 @@ export function lineageHandlers(
           ...lineageShapingFromProto(request),
           asOf: request.asOf,
         });
-        return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
+        return encodeLineageAnswer(lineage, view);
       },
       audited: rootOnly,
     }),

@@ -5,6 +5,8 @@ import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type {
+  BuiltLineage,
+  BuiltLineageQuery,
   InsertOptions,
   InsertOutcome,
   LineageQuery,
@@ -105,6 +107,10 @@ export class PublishingStore implements ProvenanceStore {
 
   lineage(query: LineageQuery): Promise<LineageRow[]> {
     return this.store.lineage(query);
+  }
+
+  builtLineage(query: BuiltLineageQuery): Promise<BuiltLineage | undefined> {
+    return this.store.builtLineage ? this.store.builtLineage(query) : Promise.resolve(undefined);
   }
 
   lineageStep(jobIds: readonly string[]): Promise<LineageStepRow[]> {

@@ -1,0 +1,65 @@
+/**
+ * Many short strings as UTF-8 bytes back to back: string i is bytes
+ * offsets[i] to offsets[i + 1] of utf8. Typed arrays cross threads moved,
+ * not copied, and are written to the wire as they are, without a string
+ * per entry on the receiving side (docs/decisions.md, "Lineage built on
+ * the graph").
+ */
+export interface Utf8Strings {
+  utf8: Uint8Array<ArrayBuffer>;
+  /** One more than there are strings. */
+  offsets: Int32Array<ArrayBuffer>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function toUtf8Strings(strings: readonly string[]): Utf8Strings {
+  const offsets = new Int32Array(strings.length + 1);
+  let length = 0;
+  for (const string of strings) length += string.length;
+  // Exact for ASCII, which ids are (ids.ts); grown for anything longer.
+  let utf8 = new Uint8Array(length);
+  let at = 0;
+  for (let i = 0; i < strings.length; i++) {
+    const string = strings[i]!;
+    if (at + 3 * string.length > utf8.length) utf8 = grown(utf8, Math.max(2 * utf8.length, at + 3 * string.length));
+    let ascii = true;
+    for (let c = 0; c < string.length; c++) {
+      const code = string.charCodeAt(c);
+      if (code > 0x7f) {
+        ascii = false;
+        break;
+      }
+      utf8[at + c] = code;
+    }
+    at += ascii ? string.length : encoder.encodeInto(string, utf8.subarray(at)).written;
+    offsets[i + 1] = at;
+  }
+  return { utf8: at === utf8.length ? utf8 : utf8.slice(0, at), offsets };
+}
+
+export function utf8StringCount(strings: Utf8Strings): number {
+  return strings.offsets.length - 1;
+}
+
+export function utf8StringAt(strings: Utf8Strings, index: number): string {
+  return decoder.decode(strings.utf8.subarray(strings.offsets[index], strings.offsets[index + 1]));
+}
+
+/** Every string: from one decoding of the whole when it is ASCII (byte offsets are then character offsets), else one by one. */
+export function fromUtf8Strings(strings: Utf8Strings): string[] {
+  const count = utf8StringCount(strings);
+  const all = decoder.decode(strings.utf8);
+  const list = new Array<string>(count);
+  const { offsets } = strings;
+  if (all.length === strings.utf8.length) for (let i = 0; i < count; i++) list[i] = all.slice(offsets[i], offsets[i + 1]);
+  else for (let i = 0; i < count; i++) list[i] = utf8StringAt(strings, i);
+  return list;
+}
+
+function grown(bytes: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
+  const bigger = new Uint8Array(length);
+  bigger.set(bytes);
+  return bigger;
+}
