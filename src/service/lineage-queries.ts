@@ -35,16 +35,16 @@ import { knownJobs, viewerOf, viewJobs } from './views.js';
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
 /**
- * GetLineage's answer. In the compact view, a lineage the store builds
- * (ProvenanceStore.builtLineage) is answered in its columns, without an
- * object per node (docs/decisions.md, "Lineage built on the graph").
+ * GetLineage's answer. In the IDS and compact views, a lineage the store
+ * builds (ProvenanceStore.builtLineage) is answered in its columns, without
+ * an object per node (docs/decisions.md, "Lineage built on the graph").
  */
 export async function getLineage<C extends LineageCommand>(deps: ServiceDependencies, principal: Principal, command: C): Promise<LineageAnswer<C['view']>> {
-  return answerLineage(deps, principal, command, command.view === 'COMPACT') as Promise<LineageAnswer<C['view']>>;
+  return answerLineage(deps, principal, command, command.view === 'COMPACT' || command.view === 'IDS') as Promise<LineageAnswer<C['view']>>;
 }
 
-/** What GetLineage answers in a view: columns possibly in the compact view, objects in every other. */
-export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' ? Lineage<JobView> | ColumnarLineage<JobView> : Lineage<JobView>;
+/** What GetLineage answers in a view: columns possibly in the IDS and compact views, objects in every other. */
+export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' | 'IDS' ? Lineage<JobView> | ColumnarLineage<JobView> : Lineage<JobView>;
 
 /** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */
 export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {

@@ -4,7 +4,7 @@ import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-ex
 import { inTurns, nextTurn } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
-import { encodeLineageAnswer } from '../compact-lineage.js';
+import { encodeLineageAnswer } from '../lineage-answer.js';
 import { EncodedMessage, encodeInParts, joinInTurns, type Utf8Text } from '../encoded-messages.js';
 import {
   directionsFromProto,

@@ -10,6 +10,7 @@ import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store
 import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 import { rejection } from '../../support/waits.js';
+import { lineageObjects } from '../../support/lineage-objects.js';
 
 /** GetJob, GetLineage, ExportProvenanceGraph, ListDependents and StreamLineage as of a time, over the memory and SQLite stores with the test clock. */
 
@@ -152,7 +153,7 @@ describe('use cases: as of a time', () => {
           for (let i = 0; i < 8; i++) await small.service.recordJob(alice, recordJobCommand({ jobId: `spoke-${i}`, parentIds: ['hub'] }));
           const asOf = small.clock.advance(1000);
           const command = { jobId: 'hub', directions: ['DESCENDANTS' as const], maxDepth: 0, maxNodes: 0, view: 'IDS' as const, asOf };
-          const answer = await small.service.getLineage(alice, command);
+          const answer = await lineageObjects(await small.service.getLineage(alice, command));
           expect([answer.nodes.length, answer.truncation]).to.deep.equal([2, ['MAX_NODES']]);
           await small.service.recordJob(alice, recordJobCommand({ jobId: 'spoke-8', parentIds: ['hub'] }));
           const error = failure(await rejection(small.service.getLineage(alice, command)));
@@ -160,7 +161,7 @@ describe('use cases: as of a time', () => {
           const dependents = small.service.listDependents(alice, { jobId: 'hub', transitive: false, pageSize: 0, asOf });
           expect(failure(await rejection(dependents)).code).to.equal('FAILED_PRECONDITION');
           // Without as_of, the walk is cut to the nearest in the store, as ever.
-          expect((await small.service.getLineage(alice, { ...command, asOf: undefined })).nodes).to.have.length(2);
+          expect((await lineageObjects(await small.service.getLineage(alice, { ...command, asOf: undefined }))).nodes).to.have.length(2);
         } finally {
           await small.close();
         }

@@ -6,6 +6,7 @@ import { lineageEdges, type LineageDirection } from '../../../src/domain/lineage
 import type { LineageStreamMessage } from '../../../src/service/lineage-queries.js';
 import { mulberry32, recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+import { lineageObjects } from '../../support/lineage-objects.js';
 
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
@@ -76,7 +77,7 @@ describe('use cases: StreamLineage', () => {
   ] as const) {
     it(`cut after each of 10 messages and resumed, yields exactly GetLineage's answer (${label})`, async () => {
       const jobId = id(rootIndex);
-      const expected = await s.service.getLineage(alice, { jobId, directions: [...directions] as LineageDirection[], maxDepth: 0, maxNodes: 0, view: 'IDS' });
+      const expected = await lineageObjects(await s.service.getLineage(alice, { jobId, directions: [...directions] as LineageDirection[], maxDepth: 0, maxNodes: 0, view: 'IDS' }));
       expect(expected.nodes.length).to.be.greaterThan(100);
       // alice's jobs never consume eve's: only descendants can be placeholders.
       if (directions.includes('DESCENDANTS' as never)) expect(expected.hiddenNodeCount).to.be.greaterThan(0);

@@ -1,0 +1,218 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { LineageRelation } from '@provenance/client/gen/provenance/v1/lineage';
+import { GetLineageResponse } from '@provenance/client/gen/provenance/v1/provenance_service';
+import type { LineageView } from '../domain/commands.js';
+import type { JobView } from '../domain/job-view.js';
+import { RELATION_CODES, type ColumnarLineage, type Lineage } from '../domain/lineage.js';
+import { nextTurn } from '../service/next-turn.js';
+import { EncodedMessage, encodeInParts } from './encoded-messages.js';
+import { lineageResponseParts } from './mapping.js';
+
+/**
+ * GetLineage's answer, encoded: a lineage of node objects in parts
+ * (lineageResponseParts), one in columns from its columns (the IDS and
+ * COMPACT views of a lineage the store built).
+ */
+export function encodeLineageAnswer(lineage: Lineage<JobView> | ColumnarLineage<JobView>, view: LineageView | 'INVALID'): Promise<EncodedMessage> {
+  if (!('columns' in lineage)) return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
+  return view === 'COMPACT' ? encodeCompactAnswer(lineage) : encodeIdsAnswer(lineage);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The ids of an answer's jobs as UTF-8, by index in [root, ...nodes]: the
+ * root's, then each node's from the columns, or the placeholder a
+ * restricted node is shown under. Copied from the bytes the ids came in,
+ * never made into strings.
+ */
+class AnswerIds {
+  private readonly root: Uint8Array;
+  private readonly shown: ReadonlyMap<number, Uint8Array>;
+  private readonly utf8: Uint8Array;
+  private readonly offsets: Int32Array;
+
+  constructor(lineage: ColumnarLineage<JobView>) {
+    const { jobIds, restricted = [], placeholders = [] } = lineage.columns;
+    this.root = encoder.encode(lineage.root.jobId);
+    // Keyed by answer index: node i is at i + 1.
+    this.shown = new Map(restricted.map((node, k) => [node + 1, encoder.encode(placeholders[k]!)]));
+    this.utf8 = jobIds.utf8;
+    this.offsets = jobIds.offsets;
+  }
+
+  byteLength(index: number): number {
+    if (index === 0) return this.root.length;
+    return this.shownAt(index)?.length ?? this.offsets[index]! - this.offsets[index - 1]!;
+  }
+
+  /** Writes id index's bytes at `at` of out; returns where they end. */
+  write(index: number, out: Uint8Array, at: number): number {
+    const placeholder = index === 0 ? this.root : this.shownAt(index);
+    const [bytes, start, end] = placeholder ? [placeholder, 0, placeholder.length] : [this.utf8, this.offsets[index - 1]!, this.offsets[index]!];
+    for (let b = start; b < end; b++) out[at++] = bytes[b]!;
+    return at;
+  }
+
+  private shownAt(index: number): Uint8Array | undefined {
+    return this.shown.size > 0 ? this.shown.get(index) : undefined;
+  }
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let rest = value >>> 7; rest > 0; rest >>>= 7) size++;
+  return size;
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  let rest = value >>> 0;
+  while (rest >= 0x80) {
+    out[at++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  out[at++] = rest;
+  return at;
+}
+
+/** A string field of an id as `writer.uint32(tag).string(id)` writes it, and as ts-proto does not for an empty one. */
+function idFieldSize(ids: AnswerIds, index: number): number {
+  const length = ids.byteLength(index);
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+function writeIdField(ids: AnswerIds, index: number, tag: number, out: Uint8Array, at: number): number {
+  const length = ids.byteLength(index);
+  if (length === 0) return at;
+  out[at++] = tag;
+  at = writeVarint(out, at, length);
+  return ids.write(index, out, at);
+}
+
+/** Entries (ids, nodes, edges) written between two turns of the event loop: a step takes a few milliseconds. */
+const IDS_PER_TURN = 20_000;
+
+/** Tags of GetLineageResponse.compact and of CompactLineage's fields (lineage.proto), each length-delimited (wire type 2). */
+const COMPACT_TAG = (9 << 3) | 2;
+const [JOB_IDS_TAG, DEPTHS_TAG, RELATIONS_TAG, RESTRICTED_TAG, EDGES_TAG] = [1, 2, 3, 4, 5].map((field) => (field << 3) | 2) as [number, number, number, number, number];
+
+/** Tags of GetLineageResponse.nodes and .edges, of LineageNode's job_id, depth, relation and restricted, and of Edge's two ids (lineage.proto). */
+const [NODES_TAG, EDGE_ENTRIES_TAG] = [(2 << 3) | 2, (3 << 3) | 2];
+const [NODE_ID_TAG, NODE_DEPTH_TAG, NODE_RELATION_TAG, NODE_RESTRICTED_TAG] = [(1 << 3) | 2, 2 << 3, 3 << 3, 7 << 3];
+const [PARENT_ID_TAG, CHILD_ID_TAG] = [(1 << 3) | 2, (2 << 3) | 2];
+
+function protoRelation(code: number): LineageRelation {
+  return code === RELATION_CODES.ANCESTOR ? LineageRelation.LINEAGE_RELATION_ANCESTOR : LineageRelation.LINEAGE_RELATION_DESCENDANT;
+}
+
+/**
+ * The compact view's answer written from the columns, as the generated
+ * encoder writes the CompactLineage that the lineage's nodes as objects
+ * would map to (mapping.ts, toCompactLineage): the same fields in the same
+ * order, hence the same bytes (test/unit/use-cases/compact-lineage.test.ts
+ * checks), without an object or array per node. Columns come without
+ * fan-out caps: fields 6 and 7 are empty, and an empty repeated field is
+ * not written. The event loop turns every IDS_PER_TURN ids.
+ */
+async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<EncodedMessage> {
+  const writer = new BinaryWriter();
+  // The fields before compact, as the IDS view of the lineage without its nodes writes them.
+  for (const part of lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')) GetLineageResponse.encode(part, writer);
+  const { columns } = lineage;
+  const { depths, relations, restricted = [] } = columns;
+  const ids = new AnswerIds(lineage);
+  const count = depths.length + 1;
+  writer.uint32(COMPACT_TAG).fork();
+  // Every id, the root's included, as a job_ids entry (an empty one too: a repeated string is written whatever its value).
+  for (let from = 0; from < count; from += IDS_PER_TURN) {
+    const end = Math.min(from + IDS_PER_TURN, count);
+    let size = 0;
+    for (let i = from; i < end; i++) size += 1 + varintSize(ids.byteLength(i)) + ids.byteLength(i);
+    const entries = new Uint8Array(size);
+    let at = 0;
+    for (let i = from; i < end; i++) {
+      entries[at++] = JOB_IDS_TAG;
+      at = ids.write(i, entries, writeVarint(entries, at, ids.byteLength(i)));
+    }
+    writer.raw(entries);
+    await nextTurn();
+  }
+  writer.uint32(DEPTHS_TAG).fork().int32(0);
+  for (const depth of depths) writer.int32(depth);
+  writer.join();
+  writer.uint32(RELATIONS_TAG).fork().int32(LineageRelation.LINEAGE_RELATION_ROOT);
+  for (const relation of relations) writer.int32(protoRelation(relation));
+  writer.join();
+  if (restricted.length > 0) {
+    writer.uint32(RESTRICTED_TAG).fork();
+    // Indexes of [root, ...nodes]: node i is at i + 1.
+    for (const node of restricted) writer.uint32(node + 1);
+    writer.join();
+  }
+  await nextTurn();
+  if (lineage.edgeIndexes.length > 0) {
+    writer.uint32(EDGES_TAG).fork();
+    for (const index of lineage.edgeIndexes) writer.uint32(index);
+    writer.join();
+  }
+  writer.join();
+  const bytes = writer.finish();
+  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/**
+ * The IDS view's answer written from the columns, as the generated encoder
+ * writes the answer the lineage's nodes as objects map to (mapping.ts,
+ * toLineageNode and lineageEdges): the root, each node (job_id, depth,
+ * relation, and restricted when it is a placeholder; columns come without
+ * fan-out caps), each edge as its two ids, then the other fields. Measured
+ * first, then written into one buffer, IDS_PER_TURN nodes or edges between
+ * turns of the event loop, with no object or string per node or edge
+ * (docs/decisions.md, "Lineage built on the graph").
+ */
+async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<EncodedMessage> {
+  const [head, tail] = [...lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')].map((part) => GetLineageResponse.encode(part).finish()) as [Uint8Array, Uint8Array];
+  const { depths, relations } = lineage.columns;
+  const { edgeIndexes } = lineage;
+  const ids = new AnswerIds(lineage);
+  const restricted = new Set(lineage.columns.restricted);
+  const depthSize = (i: number) => (depths[i] === 0 ? 0 : 1 + varintSize(depths[i]!));
+  const nodeSize = (i: number) => idFieldSize(ids, i + 1) + depthSize(i) + 1 + varintSize(protoRelation(relations[i]!)) + (restricted.has(i) ? 2 : 0);
+  const edgeSize = (k: number) => idFieldSize(ids, edgeIndexes[2 * k]!) + idFieldSize(ids, edgeIndexes[2 * k + 1]!);
+  const edgeCount = edgeIndexes.length / 2;
+  let total = head.length + tail.length;
+  for (let i = 0; i < depths.length; i++) total += 1 + varintSize(nodeSize(i)) + nodeSize(i);
+  await nextTurn();
+  for (let k = 0; k < edgeCount; k++) total += 1 + varintSize(edgeSize(k)) + edgeSize(k);
+  await nextTurn();
+  const out = Buffer.allocUnsafe(total);
+  out.set(head, 0);
+  let at = head.length;
+  for (let i = 0; i < depths.length; i++) {
+    if (i > 0 && i % IDS_PER_TURN === 0) await nextTurn();
+    out[at++] = NODES_TAG;
+    at = writeVarint(out, at, nodeSize(i));
+    at = writeIdField(ids, i + 1, NODE_ID_TAG, out, at);
+    // ts-proto leaves out a zero depth; both relations are above 0.
+    if (depths[i] !== 0) {
+      out[at++] = NODE_DEPTH_TAG;
+      at = writeVarint(out, at, depths[i]!);
+    }
+    out[at++] = NODE_RELATION_TAG;
+    at = writeVarint(out, at, protoRelation(relations[i]!));
+    if (restricted.has(i)) {
+      out[at++] = NODE_RESTRICTED_TAG;
+      out[at++] = 1;
+    }
+  }
+  for (let k = 0; k < edgeCount; k++) {
+    if (k % IDS_PER_TURN === 0) await nextTurn();
+    out[at++] = EDGE_ENTRIES_TAG;
+    at = writeVarint(out, at, edgeSize(k));
+    at = writeIdField(ids, edgeIndexes[2 * k]!, PARENT_ID_TAG, out, at);
+    at = writeIdField(ids, edgeIndexes[2 * k + 1]!, CHILD_ID_TAG, out, at);
+  }
+  out.set(tail, at);
+  if (at + tail.length !== total) throw new Error('the IDS answer is not as long as measured');
+  return new EncodedMessage(out);
+}
