@@ -7,8 +7,8 @@ import { restGateway } from './http/routes/rest.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
-import { metricsInterceptor } from './grpc/interceptors/metrics.js';
-import { requestIdInterceptor } from './grpc/interceptors/request-id.js';
+import { metricsConcern } from './grpc/interceptors/metrics.js';
+import { requestIdConcern } from './grpc/interceptors/request-id.js';
 import { principalOf } from './grpc/principal-metadata.js';
 import { serverSecurity } from './grpc/security.js';
 import { startGrpcServer } from './grpc/server.js';
@@ -31,8 +31,8 @@ const server = await startGrpcServer(
   {
     address: config.grpcAddress,
     credentials: security.credentials,
-    // The request id first, so that every later interceptor's log lines can name it.
-    interceptors: [requestIdInterceptor(logger), metricsInterceptor(metrics), ...security.interceptors],
+    // The request id first, so that every later concern's log lines can name it.
+    concerns: [requestIdConcern(logger), metricsConcern(metrics), ...security.concerns],
     maxMessageBytes: config.maxMessageBytes,
     maxRequestFields: config.maxRequestFields,
     shutdownGraceMs: config.shutdownGraceMs,

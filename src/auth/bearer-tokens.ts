@@ -26,6 +26,9 @@ export type JwtConfig = JwtKeys & {
   rolesClaim: string;
 };
 
+/** How many verified tokens are kept; past it, the oldest kept is forgotten. */
+const VERIFIED_TOKENS_KEPT = 1000;
+
 /**
  * Verifies bearer JWTs. Only the algorithms of the configured keys are
  * accepted, each with its own key: `none`, an unconfigured algorithm, or an
@@ -33,6 +36,16 @@ export type JwtConfig = JwtKeys & {
  */
 export class BearerTokenVerifier {
   private readonly keys = new Map<string, KeyObject>();
+  /**
+   * Tokens that passed, by their text, with the time until which they pass:
+   * a client sends the same token with every call, and verifying its
+   * signature each time cost more than the rest of its authentication (issue
+   * #15, per-call costs). Only the expiry depends on the time once a token
+   * passed (its nbf is behind it, the rest is fixed by its text and the
+   * configuration), so a kept token goes to the whole verification again
+   * from its expiry on, which refuses it as before. Refusals are not kept.
+   */
+  private readonly verified = new Map<string, { principal: Principal; passesUntilMs: number }>();
 
   constructor(private readonly config: JwtConfig) {
     if (config.hmacSecret) this.keys.set('HS256', config.hmacSecret);
@@ -40,6 +53,9 @@ export class BearerTokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
+    const kept = this.verified.get(token);
+    if (kept && Date.now() < kept.passesUntilMs) return kept.principal;
+    this.verified.delete(token);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header) => this.keyFor(header.alg), {
@@ -53,7 +69,15 @@ export class BearerTokenVerifier {
       if (error instanceof errors.JOSEError) throw new AuthenticationFailed(`bearer token refused (${error.code}): ${error.message}`, { cause: error });
       throw error;
     }
-    return this.principal(payload);
+    const principal = this.principal(payload);
+    this.keep(token, principal, payload.exp!);
+    return principal;
+  }
+
+  /** jose refuses a token once exp <= now - clock tolerance, in whole seconds: it passes until (exp + tolerance) s. */
+  private keep(token: string, principal: Principal, exp: number): void {
+    if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { principal, passesUntilMs: (exp + this.config.clockSkewSeconds) * 1000 });
   }
 
   /** The key of the token's algorithm only: jose has already refused any algorithm not in the whitelist. */

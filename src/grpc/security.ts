@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { AuthenticationThrottle } from '../auth/authentication-throttle.js';
@@ -8,8 +8,9 @@ import { createAuthenticator } from '../auth/authenticator.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/config.js';
 import { ANONYMOUS_ADMIN } from '../domain/principal.js';
-import { authenticationInterceptor, type CallerAuthentication } from './interceptors/authentication.js';
-import { rateLimitInterceptor } from './interceptors/rate-limit.js';
+import { authenticationConcern, type CallerAuthentication } from './interceptors/authentication.js';
+import type { CallConcern } from './interceptors/call-concerns.js';
+import { rateLimitConcern } from './interceptors/rate-limit.js';
 
 /** Calls per second per principal when authentication is configured and PROVENANCE_RATE_LIMIT is not set. */
 const DEFAULT_RATE_LIMIT = 500;
@@ -17,7 +18,7 @@ const DEFAULT_RATE_LIMIT = 500;
 export interface ServerSecurity {
   credentials: ServerCredentials;
   /** Authentication first, then the rate limit (which needs the principal). */
-  interceptors: ServerInterceptor[];
+  concerns: CallConcern[];
   /**
    * How the authentication interceptor checks credentials, for the HTTP
    * side to check them the same way (with the same failure limit by
@@ -58,8 +59,8 @@ export function serverSecurity(config: Config, logger: Logger, listeners: Readon
     authenticate: (credentials, peer) => (throttle ? throttle.authenticate(credentials, peer) : authenticator.authenticate(credentials)),
     gatewayToken,
   };
-  const interceptors = [authenticationInterceptor(authentication ?? { fallback: ANONYMOUS_ADMIN, gatewayToken }, logger)];
-  if (perSecond > 0) interceptors.push(rateLimitInterceptor({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
+  const concerns = [authenticationConcern(authentication ?? { fallback: ANONYMOUS_ADMIN, gatewayToken }, logger)];
+  if (perSecond > 0) concerns.push(rateLimitConcern({ perSecond, burst: config.security.rateLimitBurst ?? perSecond * 2 }, logger));
   const { tls } = auth;
   const credentials = tls
     ? ServerCredentials.createSsl(
@@ -68,7 +69,7 @@ export function serverSecurity(config: Config, logger: Logger, listeners: Readon
         tls.clientCertificateAuthority !== undefined,
       )
     : ServerCredentials.createInsecure();
-  return { credentials, interceptors, authentication, gatewayToken };
+  return { credentials, concerns, authentication, gatewayToken };
 }
 
 /** The server's listeners, by the variable that sets each: gRPC, and HTTP unless it is off. */

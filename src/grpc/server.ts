@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Server, type ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
 import type { CallDependencies } from './call.js';
 import { ServingHealth } from './health.js';
+import { concernsInterceptor, type CallConcern } from './interceptors/call-concerns.js';
 import { sendWindowInterceptor } from './interceptors/send-window.js';
 import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import * as provenanceApi from './provenance-api.js';
@@ -15,7 +16,8 @@ import { keepProtoKeysInStructs } from './struct-keys.js';
 export interface GrpcServerOptions {
   address: string;
   credentials: ServerCredentials;
-  interceptors: ServerInterceptor[];
+  /** Request id, metrics, authentication, rate limit...: run in this order, as one interceptor (call-concerns.ts). */
+  concerns: CallConcern[];
   maxMessageBytes: number;
   /** The most fields a request may hold, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS). */
   maxRequestFields: number;
@@ -36,7 +38,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: CallD
   const server = new Server({
     // WatchEvents relies on the stream lifetime for its deadline and for hearing of its call's end (stream-lifetime.ts), and on
     // the send window, which sees the handler's messages first, for handing several events to HTTP/2 at once (send-window.ts).
-    interceptors: [...options.interceptors, streamLifetimeInterceptor(context.logger), sendWindowInterceptor()],
+    interceptors: [concernsInterceptor(options.concerns), streamLifetimeInterceptor(context.logger), sendWindowInterceptor()],
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Pings find dead peers of long-lived streams; clients may ping every 10 s.

@@ -117,6 +117,15 @@ describe('bearer JWT authentication', () => {
       expect(await refused(authenticator, await signToken(claims({ exp: nowSeconds() - 10 }), 'HS256', secret))).to.match(/ERR_JWT_EXPIRED/);
     });
 
+    it('refuses a token it accepted before once the token expires', async () => {
+      const authenticator = authenticatorFor({ secret: true }, { PROVENANCE_JWT_CLOCK_SKEW_S: '0' });
+      const token = await signToken(claims({ exp: nowSeconds() + 1 }), 'HS256', secret);
+      expect((await accepted(authenticator, token)).subject).to.equal('alice');
+      expect((await accepted(authenticator, token)).subject).to.equal('alice');
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      expect(await refused(authenticator, token)).to.match(/ERR_JWT_EXPIRED/);
+    });
+
     it('refuses a token without exp', async () => {
       expect(await refused(authenticatorFor({ secret: true }), await signToken(without(claims(), 'exp'), 'HS256', secret))).to.match(/"exp" claim/);
     });

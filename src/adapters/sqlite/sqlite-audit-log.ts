@@ -80,7 +80,9 @@ interface PendingAppend {
  */
 export class SqliteAuditLog implements AuditLog {
   private readonly insertEvent: Database.Statement<Omit<AuditRow, 'id'>>;
-  private readonly insertEventJobs: Database.Statement<[number | bigint]>;
+  private readonly insertEventJobs: Database.Statement<[number | bigint, number | bigint]>;
+  /** Made once: better-sqlite3 builds a wrapper function of its variants at each db.transaction(). */
+  private readonly insertBatch: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
   private pending: PendingAppend[] = [];
   private commitScheduled = false;
 
@@ -94,10 +96,30 @@ export class SqliteAuditLog implements AuditLog {
        VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids, @caller_tenant)`,
     );
     // OR IGNORE: a job named twice in one entry is one row, so the job filter returns the entry once.
+    // One statement for the entries of a batch, by the range of their ids: the batch's transaction holds the write lock,
+    // so the ids its inserts were given are consecutive and no other entry falls between them.
     this.insertEventJobs = db.prepare(
       `INSERT OR IGNORE INTO audit_event_jobs (tenant, job_id, time, audit_id)
-       SELECT e.tenant, j.value, e.time, e.id FROM audit_events e, json_each(e.job_ids) j WHERE e.id = ?`,
+       SELECT e.tenant, j.value, e.time, e.id FROM audit_events e, json_each(e.job_ids) j WHERE e.id BETWEEN ? AND ?`,
     );
+    this.insertBatch = db.transaction((batch: readonly PendingAppend[]) => {
+      let first: number | bigint | undefined;
+      let last: number | bigint | undefined;
+      for (const { entry } of batch) {
+        const { lastInsertRowid } = this.insertEvent.run({
+          tenant: entry.tenant,
+          subject: entry.subject,
+          method: entry.method,
+          time: entry.time.getTime(),
+          outcome: entry.outcome,
+          job_ids: JSON.stringify(entry.jobIds),
+          caller_tenant: entry.callerTenant ?? null,
+        });
+        first ??= lastInsertRowid;
+        last = lastInsertRowid;
+      }
+      if (first !== undefined && last !== undefined) this.insertEventJobs.run(first, last);
+    });
   }
 
   /**
@@ -157,24 +179,7 @@ export class SqliteAuditLog implements AuditLog {
     if (batch.length === 0) return;
     this.pending = [];
     try {
-      this.guarded(() =>
-        this.db
-          .transaction(() => {
-            for (const { entry } of batch) {
-              const { lastInsertRowid } = this.insertEvent.run({
-                tenant: entry.tenant,
-                subject: entry.subject,
-                method: entry.method,
-                time: entry.time.getTime(),
-                outcome: entry.outcome,
-                job_ids: JSON.stringify(entry.jobIds),
-                caller_tenant: entry.callerTenant ?? null,
-              });
-              if (entry.jobIds.length > 0) this.insertEventJobs.run(lastInsertRowid);
-            }
-          })
-          .immediate(),
-      );
+      this.guarded(() => this.insertBatch.immediate(batch));
     } catch (error) {
       for (const { reject } of batch) reject(error);
       return;

@@ -97,6 +97,19 @@ const COMPARED_COLUMNS = (Object.keys(COLUMN_OF) as Array<keyof JobRow>).filter(
  */
 const MAX_UPDATE_STATEMENTS = 64;
 
+/** Up to this many ids, getAccess looks each up by key: for a few ids, cheaper than one walk of a JSON array (measured at 0.7× for two). */
+const KEY_LOOKUPS_UP_TO = 8;
+
+/** job_id, tenant, readers (a JSON array) of a jobs row. */
+type AccessRow = [jobId: string, tenant: string, readers: string];
+
+/** No reader grants: most jobs' readers, shared rather than parsed for each row (JobAccess.readers is read-only). */
+const NO_READERS: readonly string[] = Object.freeze([]);
+
+function accessOfRow([jobId, tenant, readers]: AccessRow): JobAccess {
+  return { jobId, tenant, readers: readers === '[]' ? NO_READERS : (JSON.parse(readers) as string[]) };
+}
+
 /** ProvenanceStore on one SQLite file (or in memory), through better-sqlite3. */
 export class SqliteProvenanceStore implements ProvenanceStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -356,9 +369,17 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   async getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
-    return this.guarded(() =>
-      this.statements.getAccess.all(JSON.stringify(jobIds)).map(([jobId, tenant, readers]) => ({ jobId, tenant, readers: JSON.parse(readers) as string[] })),
-    );
+    const { getAccessOf, getAccess } = this.statements;
+    if (jobIds.length > KEY_LOOKUPS_UP_TO) return this.guarded(() => getAccess.all(JSON.stringify(jobIds)).map(accessOfRow));
+    // The few ids a record names (GetJob's parents): a key lookup each, without a JSON array to write and walk.
+    return this.guarded(() => {
+      const found: JobAccess[] = [];
+      for (const jobId of jobIds.length === 1 ? jobIds : new Set(jobIds)) {
+        const row = getAccessOf.get(jobId);
+        if (row) found.push(accessOfRow(row));
+      }
+      return found;
+    });
   }
 
   async findByRequestIds(tenant: string, requestIds: readonly string[]): Promise<JobRecord[]> {
@@ -773,7 +794,8 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     getJob: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id = ?`).pluck(),
     getJobs: db.prepare<[string], string>(`SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`).pluck(),
-    getAccess: db.prepare<[string], [jobId: string, tenant: string, readers: string]>('SELECT job_id, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').raw(),
+    getAccess: db.prepare<[string], AccessRow>('SELECT job_id, tenant, readers FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))').raw(),
+    getAccessOf: db.prepare<[string], AccessRow>('SELECT job_id, tenant, readers FROM jobs WHERE job_id = ?').raw(),
     findByRequestIds: db
       .prepare<[string, string], string>(
         `SELECT ${DOC_WITH_OUTBOX} FROM jobs WHERE tenant = ? AND request_id IN (SELECT value FROM json_each(?))`,

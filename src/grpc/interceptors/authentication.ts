@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AuthenticationThrottled } from '../../auth/authentication-throttle.js';
 import type { Authenticator, CallCredentials } from '../../auth/authenticator.js';
@@ -7,6 +7,7 @@ import type { Principal } from '../../domain/principal.js';
 import { toServiceError } from '../errors.js';
 import { setPrincipal } from '../principal-metadata.js';
 import { requestLogger } from '../request-id-metadata.js';
+import type { CallConcern } from './call-concerns.js';
 
 /** Health and reflection answer without credentials: load balancers and grpcurl need them before anything else. */
 const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
@@ -42,46 +43,42 @@ export interface CallerAuthentication {
  * a peer address that failed too often is RESOURCE_EXHAUSTED with
  * RetryInfo); without one, every caller is the fallback principal.
  */
-export function authenticationInterceptor(authentication: CallerAuthentication | { fallback: Principal; gatewayToken: string }, logger: Logger): ServerInterceptor {
-  return (method, call) =>
-    new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            const [token] = metadata.get(GATEWAY_TOKEN_KEY);
-            const [clientAddress] = metadata.get(CLIENT_ADDRESS_KEY);
-            metadata.remove(GATEWAY_TOKEN_KEY);
-            metadata.remove(CLIENT_ADDRESS_KEY);
-            const forwarded = typeof token === 'string' && sameSecret(token, authentication.gatewayToken);
-            if (forwarded && typeof clientAddress === 'string') metadata.set(CLIENT_ADDRESS_KEY, clientAddress);
-            if (OPEN_SERVICES.some((prefix) => method.path.startsWith(prefix))) return nextMetadata(metadata);
-            if ('fallback' in authentication) {
-              setPrincipal(metadata, authentication.fallback);
-              return nextMetadata(metadata);
-            }
-            const peerCertificate = call.getAuthContext().sslPeerCertificate;
-            const credentials = { metadata, ...(peerCertificate ? { peerCertificate } : {}) };
-            const peer = peerAddress(call.getPeer());
-            const authenticated = forwarded ? authentication.authenticator.authenticate(credentials) : authentication.authenticate(credentials, peer);
-            authenticated.then(
-              (principal) => {
-                setPrincipal(metadata, principal);
-                nextMetadata(metadata);
-              },
-              (error: unknown) => {
-                const log = requestLogger(logger, metadata);
-                if (error instanceof AuthenticationThrottled) {
-                  log.debug({ method: method.path, peer }, 'call refused: too many failed authentications from its address');
-                  const refused = toServiceError(error, method.path, logger);
-                  return call.sendStatus({ code: refused.code, details: refused.details, metadata: refused.metadata });
-                }
-                log.info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer }, 'unauthenticated call refused');
-                return call.sendStatus({ code: status.UNAUTHENTICATED, details: 'unauthenticated' });
-              },
-            );
-          },
-        }),
-    });
+export function authenticationConcern(authentication: CallerAuthentication | { fallback: Principal; gatewayToken: string }, logger: Logger): CallConcern {
+  return (method, call) => ({
+    onReceiveMetadata: (metadata, next, refuse) => {
+      const [token] = metadata.get(GATEWAY_TOKEN_KEY);
+      const [clientAddress] = metadata.get(CLIENT_ADDRESS_KEY);
+      metadata.remove(GATEWAY_TOKEN_KEY);
+      metadata.remove(CLIENT_ADDRESS_KEY);
+      const forwarded = typeof token === 'string' && sameSecret(token, authentication.gatewayToken);
+      if (forwarded && typeof clientAddress === 'string') metadata.set(CLIENT_ADDRESS_KEY, clientAddress);
+      if (OPEN_SERVICES.some((prefix) => method.path.startsWith(prefix))) return next(metadata);
+      if ('fallback' in authentication) {
+        setPrincipal(metadata, authentication.fallback);
+        return next(metadata);
+      }
+      const peerCertificate = call.getAuthContext().sslPeerCertificate;
+      const credentials = { metadata, ...(peerCertificate ? { peerCertificate } : {}) };
+      const peer = peerAddress(call.getPeer());
+      const authenticated = forwarded ? authentication.authenticator.authenticate(credentials) : authentication.authenticate(credentials, peer);
+      authenticated.then(
+        (principal) => {
+          setPrincipal(metadata, principal);
+          next(metadata);
+        },
+        (error: unknown) => {
+          const log = requestLogger(logger, metadata);
+          if (error instanceof AuthenticationThrottled) {
+            log.debug({ method: method.path, peer }, 'call refused: too many failed authentications from its address');
+            const refused = toServiceError(error, method.path, logger);
+            return refuse({ code: refused.code, details: refused.details, metadata: refused.metadata });
+          }
+          log.info({ method: method.path, reason: error instanceof Error ? error.message : String(error), peer }, 'unauthenticated call refused');
+          return refuse({ code: status.UNAUTHENTICATED, details: 'unauthenticated' });
+        },
+      );
+    },
+  });
 }
 
 /** The address of a grpc-js peer ("127.0.0.1:51234", "::1:51234"), without its port. */

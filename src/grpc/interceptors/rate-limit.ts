@@ -1,8 +1,8 @@
-import { ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ProvenanceError } from '../../domain/errors.js';
 import { toServiceError } from '../errors.js';
 import { principalIfAny } from '../principal-metadata.js';
+import type { CallConcern } from './call-concerns.js';
 
 export interface RateLimit {
   /** Calls per second each principal may make on average. */
@@ -18,9 +18,9 @@ const SWEEP_AT_BUCKETS = 10_000;
  * A token bucket per principal (tenant and subject), in this process: a call
  * over the limit ends RESOURCE_EXHAUSTED with a RetryInfo saying when a call
  * would be allowed again. Calls without a principal (health, reflection) are
- * not limited. Runs after the authentication interceptor.
+ * not limited. Runs after the authentication concern.
  */
-export function rateLimitInterceptor(limit: RateLimit, logger: Logger, now: () => number = Date.now): ServerInterceptor {
+export function rateLimitConcern(limit: RateLimit, logger: Logger, now: () => number = Date.now): CallConcern {
   const buckets = new Map<string, { tokens: number; at: number }>();
   /** Milliseconds until the next call is allowed; 0 takes a token now. */
   const take = (key: string): number => {
@@ -36,20 +36,16 @@ export function rateLimitInterceptor(limit: RateLimit, logger: Logger, now: () =
     }
     return Math.ceil(((1 - bucket.tokens) / limit.perSecond) * 1000);
   };
-  return (method, call) =>
-    new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            const principal = principalIfAny(metadata);
-            const waitMs = principal ? take(`${principal.tenant}\u0000${principal.subject}`) : 0;
-            if (waitMs === 0) return nextMetadata(metadata);
-            const limited = new ProvenanceError('RESOURCE_EXHAUSTED', `more than ${limit.perSecond} calls per second; retry in ${waitMs} ms`, 'RATE_LIMITED', {
-              retryDelayMs: waitMs,
-            });
-            const failure = toServiceError(limited, method.path, logger);
-            call.sendStatus({ code: failure.code, details: failure.details, metadata: failure.metadata });
-          },
-        }),
-    });
+  return (method) => ({
+    onReceiveMetadata: (metadata, next, refuse) => {
+      const principal = principalIfAny(metadata);
+      const waitMs = principal ? take(`${principal.tenant}\u0000${principal.subject}`) : 0;
+      if (waitMs === 0) return next(metadata);
+      const limited = new ProvenanceError('RESOURCE_EXHAUSTED', `more than ${limit.perSecond} calls per second; retry in ${waitMs} ms`, 'RATE_LIMITED', {
+        retryDelayMs: waitMs,
+      });
+      const failure = toServiceError(limited, method.path, logger);
+      refuse({ code: failure.code, details: failure.details, metadata: failure.metadata });
+    },
+  });
 }
