@@ -1,5 +1,6 @@
 import type { JobRecord } from '../domain/job.js';
-import type { InsertOutcome, ProvenanceStore } from '../domain/ports/provenance-store.js';
+import type { InsertOutcome } from '../domain/ports/provenance-store.js';
+import type { RelayingStore } from './event-stream/publishing-store.js';
 import { TurnBatches } from './turn-batches.js';
 
 /** A record to insert, and whether the server generated its id (InsertOptions.generatedIds). */
@@ -33,12 +34,14 @@ export interface GroupCommit {
   insertAll(records: readonly JobRecord[], generatedIds: ReadonlySet<string>): Promise<InsertOutcome[]>;
   /** replaceJob, batched. */
   replace(record: JobRecord, expectedEtag: string): Promise<boolean>;
+  /** replaceJob, batched, resolving before the events are relayed (RelayingStore.replaceJobsRelayingLater): a worker's claim. */
+  claim(record: JobRecord, expectedEtag: string): Promise<boolean>;
 }
 
-const writesByStore = new WeakMap<ProvenanceStore, GroupCommit>();
+const writesByStore = new WeakMap<RelayingStore, GroupCommit>();
 
 /** The batches of that store, shared by every use case of the process that writes through it. */
-export function groupCommit(store: ProvenanceStore): GroupCommit {
+export function groupCommit(store: RelayingStore): GroupCommit {
   let writes = writesByStore.get(store);
   if (!writes) {
     const inserts = new TurnBatches<NewRecord, InsertOutcome>(
@@ -50,11 +53,13 @@ export function groupCommit(store: ProvenanceStore): GroupCommit {
       MAX_BATCH,
     );
     const replacements = new TurnBatches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobs(batch), MAX_BATCH);
+    const claims = new TurnBatches<{ record: JobRecord; expectedEtag: string }, boolean>((batch) => store.replaceJobsRelayingLater(batch), MAX_BATCH);
     writes = {
       insert: (record, generatedId) => inserts.add(record.jobId, { record, generatedId }),
       insertAll: (records, generatedIds) =>
         Promise.all(records.map((record) => inserts.add(record.jobId, { record, generatedId: generatedIds.has(record.jobId) }))),
       replace: (record, expectedEtag) => replacements.add(record.jobId, { record, expectedEtag }),
+      claim: (record, expectedEtag) => claims.add(record.jobId, { record, expectedEtag }),
     };
     writesByStore.set(store, writes);
   }

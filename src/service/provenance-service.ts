@@ -18,7 +18,6 @@ import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
 import type { AuditLog } from '../domain/ports/audit-log.js';
 import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
 import type { Metrics } from '../domain/ports/metrics.js';
-import type { ProvenanceStore } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import type { ServiceLimits } from '../domain/validation.js';
 import { compareJobs, type CompareJobsCommand } from './compare-jobs.js';
@@ -38,6 +37,7 @@ import {
 } from './lineage-queries.js';
 import { audit, listAuditEvents, type AuditPage } from './audit.js';
 import type { EventHub, Subscription } from './event-stream/event-hub.js';
+import type { RelayingStore } from './event-stream/publishing-store.js';
 import type { JobAccessCache } from './event-stream/job-access-cache.js';
 import type { DependentsSnapshots } from './dependents-snapshots.js';
 import { watchEvents } from './event-stream/subscribe.js';
@@ -50,7 +50,7 @@ import { recordJobs, type RecordOutcome } from './record-jobs.js';
 
 export interface ServiceDependencies {
   /** The store with its writes relayed to the event log (PublishingStore). */
-  store: ProvenanceStore;
+  store: RelayingStore;
   queue: JobQueue;
   /** This process's fan-out of the event log; started only where WatchEvents is served. */
   hub: EventHub;

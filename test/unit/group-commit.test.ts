@@ -1,15 +1,17 @@
 import { expect } from 'chai';
 import type { JobRecord } from '../../src/domain/job.js';
-import type { InsertOptions, InsertOutcome, ProvenanceStore, Replacement } from '../../src/domain/ports/provenance-store.js';
+import type { InsertOptions, InsertOutcome, Replacement } from '../../src/domain/ports/provenance-store.js';
+import type { RelayingStore } from '../../src/service/event-stream/publishing-store.js';
 import { groupCommit } from '../../src/service/group-commit.js';
 import { makeJob } from '../support/job-records.js';
 
-/** The two calls group commit makes, recorded; insertJobs refuses ids starting with "taken". */
+/** The three calls group commit makes, recorded; insertJobs refuses ids starting with "taken". */
 class RecordingStore {
   readonly insertCalls: string[][] = [];
   /** The generated ids each insertJobs call was told of. */
   readonly generatedIds: string[][] = [];
   readonly replaceCalls: string[][] = [];
+  readonly claimCalls: string[][] = [];
   failNext: Error | undefined;
 
   async insertJobs(records: readonly JobRecord[], options?: InsertOptions): Promise<InsertOutcome[]> {
@@ -25,6 +27,12 @@ class RecordingStore {
     return replacements.map((r) => r.expectedEtag === 'current');
   }
 
+  async replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]> {
+    this.claimCalls.push(replacements.map((r) => r.record.jobId));
+    this.throwIfFailing();
+    return replacements.map((r) => r.expectedEtag === 'current');
+  }
+
   private throwIfFailing(): void {
     const failure = this.failNext;
     this.failNext = undefined;
@@ -34,7 +42,7 @@ class RecordingStore {
 
 function setUp() {
   const store = new RecordingStore();
-  return { store, writes: groupCommit(store as unknown as ProvenanceStore) };
+  return { store, writes: groupCommit(store as unknown as RelayingStore) };
 }
 
 describe('group commit', () => {
@@ -66,6 +74,18 @@ describe('group commit', () => {
     const outcomes = await Promise.all([writes.replace(job, 'current'), writes.replace(makeJob({ jobId: 'other' }), 'stale'), writes.replace(job, 'current')]);
     expect(store.replaceCalls).to.deep.equal([['twice', 'other'], ['twice']]);
     expect(outcomes).to.deep.equal([true, false, true]);
+  });
+
+  it("writes the claims of one turn in one call that does not wait for the relay, apart from the other replacements", async () => {
+    const { store, writes } = setUp();
+    const outcomes = await Promise.all([
+      writes.claim(makeJob({ jobId: 'a' }), 'current'),
+      writes.replace(makeJob({ jobId: 'b' }), 'current'),
+      writes.claim(makeJob({ jobId: 'c' }), 'stale'),
+    ]);
+    expect(store.claimCalls).to.deep.equal([['a', 'c']]);
+    expect(store.replaceCalls).to.deep.equal([['b']]);
+    expect(outcomes).to.deep.equal([true, true, false]);
   });
 
   it('keeps at most 1000 records in one call', async () => {

@@ -52,6 +52,18 @@ export class EventRelay {
     }
   }
 
+  /**
+   * relay(), not waited for: for a write whose caller goes on without its
+   * events being in the log (a worker's claim). An error other than an
+   * unreachable log is logged; the events stay in the outboxes for the next
+   * write of the job or the sweep.
+   */
+  relayInBackground(records: readonly JobRecord[]): void {
+    this.relay(records).catch((error: unknown) => {
+      this.log.warn({ err: error, jobIds: records.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
+    });
+  }
+
   /** Relays every outbox that is not empty; returns how many records had events. */
   async sweep(): Promise<number> {
     let relayed = 0;

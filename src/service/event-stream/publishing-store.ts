@@ -20,13 +20,27 @@ import type {
 } from '../../domain/ports/provenance-store.js';
 import type { EventRelay } from './event-relay.js';
 
+/** The store as the use cases see it (PublishingStore). */
+export interface RelayingStore extends ProvenanceStore {
+  /**
+   * replaceJobs that resolves once the records are written, their events'
+   * relay to the log under way but not waited for. For a worker's claim:
+   * its compare-and-set is what the worker waits for; the claim's events
+   * reach the log at once all the same, and the outcome's write carries
+   * them too (a record's pending events stay in the record the worker holds),
+   * so the outcome's relay appends them if this one has not, in order and
+   * once (appending is idempotent per job and sequence number).
+   */
+  replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]>;
+}
+
 /**
  * The store as the use cases see it: every write that commits a record
  * relays that record's outbox to the event log right after, so that no use
  * case has to remember to, and counts the records it created and completed.
  * Reads pass straight through.
  */
-export class PublishingStore implements ProvenanceStore {
+export class PublishingStore implements RelayingStore {
   constructor(
     private readonly store: ProvenanceStore,
     private readonly relay: EventRelay,
@@ -53,20 +67,32 @@ export class PublishingStore implements ProvenanceStore {
     return applied;
   }
 
+  async replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const applied = await this.store.replaceJobs(replacements);
+    const records = replacements.filter((_, i) => applied[i]).map((r) => r.record);
+    this.counted(records);
+    this.relay.relayInBackground(records);
+    return applied;
+  }
+
+  private async committed(records: readonly JobRecord[]): Promise<void> {
+    this.counted(records);
+    await this.relay.relay(records);
+  }
+
   /**
    * A write completed a record when the newest event of its outbox, the one
    * that write numbered last, is job.provenance.completed: only the move to a
    * terminal status adds that event, and every later write of a terminal
    * record (an invalidation) adds an event after it.
    */
-  private async committed(records: readonly JobRecord[]): Promise<void> {
+  private counted(records: readonly JobRecord[]): void {
     for (const record of records) {
       const newest = record.pendingEvents?.at(-1);
       if (newest?.type === 'job.provenance.completed' && newest.seq === record.eventSeq) {
         this.metrics.jobCompleted(record.type, record.origin, record.status, record.durationMs);
       }
     }
-    await this.relay.relay(records);
   }
 
   ping(): Promise<void> {

@@ -31,7 +31,8 @@ async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ run
     const parents = job.parentIds.length === 0 ? [] : await deps.store.getJobs(job.parentIds);
     const running = claimed(job, parents, deps.now());
     // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
-    if (await groupCommit(deps.store).replace(running, job.etag)) {
+    // The handler runs once the claim is written, without waiting for its events to reach the log (GroupCommit.claim).
+    if (await groupCommit(deps.store).claim(running, job.etag)) {
       // A QUEUED record was last written when it was (re-)queued: its wait ends now.
       if (job.status === 'QUEUED') deps.metrics.jobStarted(job.type, running.startedAt!.getTime() - job.updatedAt.getTime());
       return { running, parents };

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { withEvents, type ProvenanceEvent } from '../../../src/domain/job-events.js';
 import type { EventLog } from '../../../src/domain/ports/event-log.js';
+import type { RelayingStore } from '../../../src/service/event-stream/publishing-store.js';
 import { freshEtag, makeJob } from '../../support/job-records.js';
 import type { StoreHarness, StoreSuite } from './harness.js';
 import { insertAll } from './helpers.js';
+import { until } from '../../support/waits.js';
 
 /**
  * A store that relays its writes (PublishingStore): each write that commits
@@ -50,6 +52,27 @@ export function describePublishing(suite: StoreSuite, publishing: NonNullable<St
       expect((await store().getJobs([original.jobId]))[0]).to.not.have.property('pendingEvents');
     });
 
+    it('relays a write it does not wait for (a claim), whose events the next write carries, each appended once and in order', async () => {
+      const queued = makeJob({ status: 'QUEUED' });
+      await insertAll(store(), [queued]);
+      const relaying = store() as RelayingStore;
+      const running = withEvents({ ...queued, status: 'RUNNING', etag: freshEtag() }, ['compute.job.started'], at(7));
+      expect(await relaying.replaceJobsRelayingLater([{ record: running, expectedEtag: freshEtag() }])).to.deep.equal([false]);
+      expect(await relaying.replaceJobsRelayingLater([{ record: running, expectedEtag: queued.etag }])).to.deep.equal([true]);
+      // The outcome is built from the record the worker holds, with the claim's event still in it: relayed or not, it is appended once.
+      const done = withEvents({ ...running, status: 'SUCCEEDED', etag: freshEtag() }, ['job.provenance.completed'], at(8));
+      expect(await store().replaceJob(done, running.etag)).to.equal(true);
+      expect(await appendedFor(events, queued.jobId)).to.deep.equal(done.pendingEvents);
+
+      const alone = makeJob({ status: 'QUEUED' });
+      await insertAll(store(), [alone]);
+      const claimed = withEvents({ ...alone, status: 'RUNNING', etag: freshEtag() }, ['compute.job.started'], at(9));
+      expect(await relaying.replaceJobsRelayingLater([{ record: claimed, expectedEtag: alone.etag }])).to.deep.equal([true]);
+      await until(async () => (await appendedFor(events, alone.jobId)).length === 1, "the claim's event in the log");
+      expect(await appendedFor(events, alone.jobId)).to.deep.equal(claimed.pendingEvents);
+      await until(async () => (await store().getJobs([alone.jobId]))[0]!.pendingEvents === undefined, "the claim's outbox cleared");
+    });
+
     it('marks the jobs an invalidation event names stale before it relays the event', async () => {
       const parent = makeJob();
       const child = makeJob({ parentIds: [parent.jobId], status: 'SUCCEEDED', cacheState: 'FRESH' });
@@ -71,6 +94,11 @@ export function describePublishing(suite: StoreSuite, publishing: NonNullable<St
       await insertAll(store, [record]);
       expect(await store.getJobs([record.jobId])).to.deep.equal([record]);
       expect(await store.listWithPendingEvents(10)).to.deep.equal([record]);
+      // A write not waited for leaves its events in the outbox the same way, and nothing rejects unhandled.
+      const running = withEvents({ ...record, status: 'RUNNING', etag: freshEtag() }, ['compute.job.started'], at(10));
+      expect(await (store as RelayingStore).replaceJobsRelayingLater([{ record: running, expectedEtag: record.etag }])).to.deep.equal([true]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await store.listWithPendingEvents(10)).to.deep.equal([running]);
     });
   });
 }
