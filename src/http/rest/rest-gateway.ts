@@ -10,6 +10,7 @@ import { CLIENT_ADDRESS_KEY, GATEWAY_TOKEN_KEY, type CallerAuthentication } from
 import { ANONYMOUS_ADMIN } from '../../domain/principal.js';
 import { REQUEST_ID_HEADER } from '../../platform/request-id.js';
 import type { HttpResponse, RouteContext } from '../server.js';
+import { receiveAnswersInPlace } from './answers-in-place.js';
 import { GatewayChannel, isTransportFailure } from './gateway-channel.js';
 import { credentialsOf, identifyCaller } from '../caller.js';
 import { errorBody, errorResponse, methodNotAllowed, statusResponse } from './http-status.js';
@@ -60,6 +61,8 @@ export class RestGateway {
   private readonly channel: GatewayChannel;
 
   constructor(private readonly options: RestGatewayOptions) {
+    // A whole lineage's answer is received without being joined in one block at its end.
+    receiveAnswersInPlace();
     this.channel = new GatewayChannel({
       target: options.grpcTarget,
       credentials: options.credentials,
