@@ -58,6 +58,28 @@ export function fromUtf8Strings(strings: Utf8Strings): string[] {
   return list;
 }
 
+/**
+ * fromUtf8Strings, stepSize strings at a time with a pause (yield) after
+ * each run of them: decoding the 700,000 ids of a whole ancestry on a
+ * 1,000,000-job graph at once held the thread for 0.8 to 1.7 s on the
+ * loaded 2-core machine.
+ */
+export function* fromUtf8StringsInSteps(strings: Utf8Strings, stepSize: number): Generator<void, string[]> {
+  const count = utf8StringCount(strings);
+  const list = new Array<string>(count);
+  const { offsets } = strings;
+  for (let from = 0; from < count; from += stepSize) {
+    const to = Math.min(count, from + stepSize);
+    const start = offsets[from]!;
+    const run = decoder.decode(strings.utf8.subarray(start, offsets[to]));
+    // ASCII (as ids are): byte offsets are character offsets.
+    if (run.length === offsets[to]! - start) for (let i = from; i < to; i++) list[i] = run.slice(offsets[i]! - start, offsets[i + 1]! - start);
+    else for (let i = from; i < to; i++) list[i] = utf8StringAt(strings, i);
+    yield;
+  }
+  return list;
+}
+
 function grown(bytes: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
   const bigger = new Uint8Array(length);
   bigger.set(bytes);
