@@ -1,5 +1,14 @@
 import { expect } from 'chai';
-import { fromUtf8Strings, fromUtf8StringsInSteps, toUtf8Strings, utf8StringAt, utf8StringCount } from '../../src/domain/utf8-strings.js';
+import { fromUtf8StringsInSteps, toUtf8Strings, utf8StringAt, utf8StringCount, type Utf8Strings } from '../../src/domain/utf8-strings.js';
+
+/** Every string, the steps run to their end. */
+function fromUtf8Strings(strings: Utf8Strings): string[] {
+  const steps = fromUtf8StringsInSteps(strings, 2);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
 
 describe('UTF-8 strings back to back', () => {
   it('gives back each string, ASCII or not, empty or not', () => {
