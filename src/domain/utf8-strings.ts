@@ -47,14 +47,25 @@ export function utf8StringAt(strings: Utf8Strings, index: number): string {
   return decoder.decode(strings.utf8.subarray(strings.offsets[index], strings.offsets[index + 1]));
 }
 
-/** Every string: from one decoding of the whole when it is ASCII (byte offsets are then character offsets), else one by one. */
-export function fromUtf8Strings(strings: Utf8Strings): string[] {
+/**
+ * Every string, stepSize at a time with a pause (yield) after each run of
+ * them (one decoding of the run when it is ASCII, else one by one):
+ * decoding the 700,000 ids of a whole ancestry on a 1,000,000-job graph at
+ * once held the thread for 0.8 to 1.7 s on the loaded 2-core machine.
+ */
+export function* fromUtf8StringsInSteps(strings: Utf8Strings, stepSize: number): Generator<void, string[]> {
   const count = utf8StringCount(strings);
-  const all = decoder.decode(strings.utf8);
   const list = new Array<string>(count);
   const { offsets } = strings;
-  if (all.length === strings.utf8.length) for (let i = 0; i < count; i++) list[i] = all.slice(offsets[i], offsets[i + 1]);
-  else for (let i = 0; i < count; i++) list[i] = utf8StringAt(strings, i);
+  for (let from = 0; from < count; from += stepSize) {
+    const to = Math.min(count, from + stepSize);
+    const start = offsets[from]!;
+    const run = decoder.decode(strings.utf8.subarray(start, offsets[to]));
+    // ASCII (as ids are): byte offsets are character offsets.
+    if (run.length === offsets[to]! - start) for (let i = from; i < to; i++) list[i] = run.slice(offsets[i]! - start, offsets[i + 1]! - start);
+    else for (let i = from; i < to; i++) list[i] = utf8StringAt(strings, i);
+    yield;
+  }
   return list;
 }
 

@@ -14,8 +14,23 @@ export class EncodedMessage {
     readonly bytes: Buffer,
     /** The tenants of the jobs of the answer that its call's audit entry names (call.ts, shownTenants), which the audit then need not look up. */
     readonly shownTenants: ReadonlyMap<string, string> = new Map(),
+    /**
+     * The gRPC frame of the message: its 5-byte prefix, then bytes (which
+     * is a view of it). A large answer is joined with room for the prefix,
+     * so that grpc-js writes it as it is rather than copying it into a
+     * frame of its own in one block (framed-answers.ts).
+     */
+    readonly frame?: Buffer,
   ) {}
+
+  /** The message whose gRPC frame is frame (frameInTurns). */
+  static framed(frame: Buffer, shownTenants?: ReadonlyMap<string, string>): EncodedMessage {
+    return new EncodedMessage(frame.subarray(GRPC_PREFIX_BYTES), shownTenants, frame);
+  }
 }
+
+/** A gRPC message's prefix: its compressed flag (1 byte) and its length (4 bytes, big-endian). */
+export const GRPC_PREFIX_BYTES = 5;
 
 /** The definition, with methods that accept an EncodedMessage in place of a response. */
 export function acceptingEncodedMessages<S extends ServiceDefinition>(definition: S): S {
@@ -60,7 +75,7 @@ export async function encodeInParts<T>(
     }
     encoded.push(type.encode(part, writer).finish());
   }
-  return new EncodedMessage(await joinInTurns(encoded), shownTenants);
+  return EncodedMessage.framed(await frameInTurns(encoded), shownTenants);
 }
 
 /**
@@ -72,23 +87,41 @@ export async function encodeInParts<T>(
  */
 export const JOIN_STEP_BYTES = 1024 * 1024;
 
-/** Text to be written as UTF-8, with its length in bytes (Buffer.byteLength), measured beforehand. */
-export interface Utf8Text {
-  text: string;
-  byteLength: number;
-}
-
 /**
  * The pieces one after the other in one Buffer, about stepBytes written
  * between two turns of the event loop: joining a large answer (tens of MB)
  * in one call held the calls beside it for as long as its copy took
  * (docs/decisions.md, "Large lineage answers").
  */
-export async function joinInTurns(pieces: ReadonlyArray<Uint8Array | Utf8Text>, stepBytes = JOIN_STEP_BYTES): Promise<Buffer> {
-  let total = 0;
+export function joinInTurns(pieces: readonly Uint8Array[], stepBytes = JOIN_STEP_BYTES): Promise<Buffer> {
+  return joinAfter(0, pieces, stepBytes);
+}
+
+/**
+ * The pieces joined in turns as joinInTurns joins them, as one
+ * uncompressed gRPC message: after its prefix (EncodedMessage.framed).
+ */
+export async function frameInTurns(pieces: readonly Uint8Array[], stepBytes = JOIN_STEP_BYTES): Promise<Buffer> {
+  return withPrefix(await joinAfter(GRPC_PREFIX_BYTES, pieces, stepBytes));
+}
+
+/** A frame for an uncompressed message of messageBytes bytes, its prefix written, the message's bytes left for the caller to write after it. */
+export function allocateFrame(messageBytes: number): Buffer {
+  return withPrefix(Buffer.allocUnsafe(GRPC_PREFIX_BYTES + messageBytes));
+}
+
+function withPrefix(frame: Buffer): Buffer {
+  frame.writeUInt8(0, 0);
+  frame.writeUInt32BE(frame.byteLength - GRPC_PREFIX_BYTES, 1);
+  return frame;
+}
+
+/** The pieces one after the other in one Buffer, after headroom bytes left for the caller to write. */
+async function joinAfter(headroom: number, pieces: readonly Uint8Array[], stepBytes: number): Promise<Buffer> {
+  let total = headroom;
   for (const piece of pieces) total += piece.byteLength;
   const joined = Buffer.allocUnsafe(total);
-  let offset = 0;
+  let offset = headroom;
   let sinceTurn = 0;
   const written = async (bytes: number) => {
     offset += bytes;
@@ -98,12 +131,6 @@ export async function joinInTurns(pieces: ReadonlyArray<Uint8Array | Utf8Text>, 
     await nextTurn();
   };
   for (const piece of pieces) {
-    if (!(piece instanceof Uint8Array)) {
-      // A text piece is a step of a document's rendering, a fraction of a MiB: it is written whole.
-      if (joined.write(piece.text, offset, piece.byteLength, 'utf8') !== piece.byteLength) throw new Error('a text piece is not as long as measured');
-      await written(piece.byteLength);
-      continue;
-    }
     for (let from = 0; from < piece.byteLength; from += stepBytes) {
       const part = piece.subarray(from, from + stepBytes);
       joined.set(part, offset);

@@ -5,7 +5,7 @@ import type { LineageView } from '../domain/commands.js';
 import type { JobView } from '../domain/job-view.js';
 import { RELATION_CODES, type ColumnarLineage, type Lineage } from '../domain/lineage.js';
 import { nextTurn } from '../service/next-turn.js';
-import { EncodedMessage, encodeInParts } from './encoded-messages.js';
+import { allocateFrame, EncodedMessage, encodeInParts, GRPC_PREFIX_BYTES } from './encoded-messages.js';
 import { lineageResponseParts } from './mapping.js';
 
 /**
@@ -166,7 +166,7 @@ async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<E
  * toLineageNode and lineageEdges): the root, each node (job_id, depth,
  * relation, and restricted when it is a placeholder; columns come without
  * fan-out caps), each edge as its two ids, then the other fields. Measured
- * first, then written into one buffer, IDS_PER_TURN nodes or edges between
+ * first, then written into one gRPC frame, IDS_PER_TURN nodes or edges between
  * turns of the event loop, with no object or string per node or edge
  * (docs/decisions.md, "Lineage built on the graph").
  */
@@ -185,7 +185,9 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
   await nextTurn();
   for (let k = 0; k < edgeCount; k++) total += 1 + varintSize(edgeSize(k)) + edgeSize(k);
   await nextTurn();
-  const out = Buffer.allocUnsafe(total);
+  // Written after its gRPC prefix, so that grpc-js sends it without a copy (framed-answers.ts).
+  const frame = allocateFrame(total);
+  const out = frame.subarray(GRPC_PREFIX_BYTES);
   out.set(head, 0);
   let at = head.length;
   for (let i = 0; i < depths.length; i++) {
@@ -214,5 +216,5 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
   }
   out.set(tail, at);
   if (at + tail.length !== total) throw new Error('the IDS answer is not as long as measured');
-  return new EncodedMessage(out);
+  return EncodedMessage.framed(frame);
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { splitAddress } from '../platform/address.js';
 import { DESCRIPTOR_SET_PATH } from '../platform/generated-documents.js';
 import type { CallDependencies } from './call.js';
+import { sendFramedAnswers } from './framed-answers.js';
 import { ServingHealth } from './health.js';
 import { concernsInterceptor, type CallConcern } from './interceptors/call-concerns.js';
 import { sendWindowInterceptor } from './interceptors/send-window.js';
@@ -35,6 +36,7 @@ export interface RunningServer {
 
 export async function startGrpcServer(options: GrpcServerOptions, context: CallDependencies): Promise<RunningServer> {
   keepProtoKeysInStructs();
+  sendFramedAnswers();
   const server = new Server({
     // WatchEvents relies on the stream lifetime for its deadline and for hearing of its call's end (stream-lifetime.ts), and on
     // the send window, which sees the handler's messages first, for handing several events to HTTP/2 at once (send-window.ts).

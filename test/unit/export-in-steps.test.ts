@@ -13,7 +13,7 @@ import { randomDag } from '../support/job-records.js';
 function prettyJson(value: unknown): { pauses: number; value: string } {
   const text = new TextPieces();
   const { pauses } = run(prettyJsonInSteps(value, text));
-  return { pauses, value: text.done().join('') };
+  return { pauses, value: Buffer.concat(text.done()).toString('utf8') };
 }
 
 /** The steps of a generator run to its end; how many pauses it made, and its value. */
@@ -66,7 +66,7 @@ describe('graph export in steps', () => {
     for (const format of ['PROV_JSON', 'DOT', 'MERMAID'] satisfies DocumentFormat[]) {
       const { pauses, value } = run(renderGraphInSteps(format, lineage));
       expect(value.pieces.length, format).to.be.above(1);
-      expect({ content: value.pieces.join(''), contentType: value.contentType }, format).to.deep.equal(renderGraph(format, lineage));
+      expect({ content: Buffer.concat(value.pieces).toString('utf8'), contentType: value.contentType }, format).to.deep.equal(renderGraph(format, lineage));
       expect(pauses, format).to.be.at.least(Math.floor((lineage.nodes.length + 1) / EXPORT_STEP_SIZE) + Math.floor(edges / EXPORT_STEP_SIZE));
     }
   });
@@ -91,9 +91,9 @@ describe('graph export in steps', () => {
     for (const format of ['PROV_JSON', 'DOT', 'MERMAID'] satisfies DocumentFormat[]) {
       const document = run(renderGraphInSteps(format, lineage)).value;
       // A character of several UTF-8 bytes, so that the content's length in bytes is not its length in characters.
-      document.pieces.push('é → 😀');
+      document.pieces.push(Buffer.from('é → 😀', 'utf8'));
       const { bytes } = await encodeDocumentAnswer(summary, document);
-      const whole = ExportProvenanceGraphResponse.encode({ ...summary, jobs: [], edges: [], content: document.pieces.join(''), contentType: document.contentType }).finish();
+      const whole = ExportProvenanceGraphResponse.encode({ ...summary, jobs: [], edges: [], content: Buffer.concat(document.pieces).toString('utf8'), contentType: document.contentType }).finish();
       expect(bytes, format).to.deep.equal(Buffer.from(whole));
     }
   });

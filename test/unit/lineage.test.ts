@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, lineageEdges, findCycle, type LineageRow } from '../../src/domain/lineage.js';
+import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, lineageEdges, findCycle, sortInSteps, type LineageRow } from '../../src/domain/lineage.js';
+import { mulberry32 } from '../support/job-records.js';
 
 const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds, tenant: 't', readers: [] });
 
@@ -92,6 +93,26 @@ describe('buildLineageInSteps', () => {
     expect(pauses).to.be.at.least(6);
     expect(step.value).to.deep.equal(buildLineage(root, { ancestors: rows, descendants: [] }, { maxDepth: count, maxNodes: count }));
     expect(step.value.nodes).to.have.length(count);
+  });
+});
+
+describe('sortInSteps', () => {
+  it("orders as Array.prototype.sort does, pausing after each run sorted and each run's worth merged", () => {
+    const random = mulberry32(20261205);
+    // A total order: by a small key with many ties, then by a unique one.
+    const compare = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
+    for (const count of [0, 1, LINEAGE_STEP_SIZE, LINEAGE_STEP_SIZE + 1, LINEAGE_STEP_SIZE * 3.5]) {
+      const items = Array.from({ length: count }, (_, i): [number, number] => [Math.floor(random() * 50), i]).sort(() => random() - 0.5);
+      const expected = [...items].sort(compare);
+      const steps = sortInSteps(items, compare);
+      let pauses = 0;
+      let step = steps.next();
+      for (; !step.done; step = steps.next()) pauses++;
+      expect(step.value, `${count} items`).to.deep.equal(expected);
+      const runs = Math.ceil(count / LINEAGE_STEP_SIZE);
+      if (runs > 1) expect(pauses, `${count} items`).to.equal(runs + Math.floor((count * Math.ceil(Math.log2(runs))) / LINEAGE_STEP_SIZE));
+      else expect(pauses).to.equal(0);
+    }
   });
 });
 

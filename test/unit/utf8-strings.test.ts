@@ -1,5 +1,14 @@
 import { expect } from 'chai';
-import { fromUtf8Strings, toUtf8Strings, utf8StringAt, utf8StringCount } from '../../src/domain/utf8-strings.js';
+import { fromUtf8StringsInSteps, toUtf8Strings, utf8StringAt, utf8StringCount, type Utf8Strings } from '../../src/domain/utf8-strings.js';
+
+/** Every string, the steps run to their end. */
+function fromUtf8Strings(strings: Utf8Strings): string[] {
+  const steps = fromUtf8StringsInSteps(strings, 2);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
 
 describe('UTF-8 strings back to back', () => {
   it('gives back each string, ASCII or not, empty or not', () => {
@@ -9,6 +18,21 @@ describe('UTF-8 strings back to back', () => {
       expect(fromUtf8Strings(packed)).to.deep.equal(strings);
       expect(strings.map((_, i) => utf8StringAt(packed, i))).to.deep.equal(strings);
       expect(Buffer.from(packed.utf8).toString('utf8')).to.equal(strings.join(''));
+    }
+  });
+
+  it('gives them back in steps, pausing after each run of stepSize strings, ASCII runs or not', () => {
+    const strings = ['g1', 'é', '', 'g2', 'g3', '😀x', 'g4'];
+    for (const stepSize of [1, 2, 3, 7, 100]) {
+      const steps = fromUtf8StringsInSteps(toUtf8Strings(strings), stepSize);
+      let pauses = 0;
+      for (let step = steps.next(); ; step = steps.next(), pauses++) {
+        if (step.done) {
+          expect(step.value, `step ${stepSize}`).to.deep.equal(strings);
+          break;
+        }
+      }
+      expect(pauses, `step ${stepSize}`).to.equal(Math.ceil(strings.length / stepSize));
     }
   });
 });

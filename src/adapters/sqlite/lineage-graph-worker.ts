@@ -6,7 +6,7 @@ import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageRows, TableWalk } from './lineage-rows.js';
 import { movedBuffers } from './built-lineage.js';
-import { packLineageRows, packLineageStepRows } from './packed-lineage-rows.js';
+import { packedBuffers, packLineageRows, packLineageStepRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 import { RECORD_ROWS_PER_PART, type FromGraphWorker, type GraphWorkerData, type ToGraphWorker } from './lineage-graph-thread.js';
 
@@ -88,7 +88,7 @@ function answer(id: number, query: LineageQuery): void {
       sendPart(id);
     } else {
       const packed = packLineageRows(found);
-      port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, [packed.columns.buffer, packed.parents.buffer]);
+      port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, packedBuffers(packed));
     }
   } catch (error) {
     queryFailed(id, error);

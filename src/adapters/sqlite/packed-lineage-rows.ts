@@ -1,19 +1,20 @@
 import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
+import { fromUtf8StringsInSteps, toUtf8Strings, type Utf8Strings } from '../../domain/utf8-strings.js';
 import { Interned } from './lineage-graph.js';
 
 /**
  * Lineage rows without records (ids and summary projections) as they cross
- * from the graph's thread: every string once, in one JSON text, and the rows
- * as indexes into it in two Int32Arrays, whose buffers are moved, not
- * copied. Rebuilding 100,000 rows from this takes a fraction of what the
+ * from the graph's thread: every string once, as UTF-8 back to back, and
+ * the rows as indexes into them in two Int32Arrays; all their buffers are
+ * moved, not copied. Rebuilding 100,000 rows from this takes a fraction of what the
  * structured clone of the row objects takes on the receiving thread
  * (docs/decisions.md, "SQLite lineage graph").
  */
 export interface PackedLineageRows {
-  /** JSON array of the distinct strings the rows name. */
-  strings: string;
+  /** The distinct strings the rows name (decoded in steps: one JSON text of a whole ancestry's ids was parsed in one block). */
+  strings: Utf8Strings;
   /** JSON array of the distinct reader lists, each an array of string indexes. */
   readerLists: string;
   /** Per row, COLUMNS ints: job id, tenant, reader list, depth, type, status, cache state (NONE when absent), parent count. */
@@ -48,7 +49,12 @@ export function packLineageRows(rows: readonly LineageRow[]): PackedLineageRows 
     );
     for (const parentId of row.parentIds) parents.push(strings.index(parentId, parentId));
   });
-  return { strings: JSON.stringify(strings.values), readerLists: JSON.stringify(readerLists.values), columns, parents: Int32Array.from(parents) };
+  return { strings: toUtf8Strings(strings.values), readerLists: JSON.stringify(readerLists.values), columns, parents: Int32Array.from(parents) };
+}
+
+/** The buffers of packed rows, which cross threads moved. */
+export function packedBuffers(packed: PackedLineageRows): ArrayBuffer[] {
+  return [packed.strings.utf8.buffer, packed.strings.offsets.buffer, packed.columns.buffer, packed.parents.buffer];
 }
 
 /** Rows unpacked between two pauses of unpackLineageRowsInSteps: a step takes a few milliseconds. */
@@ -56,11 +62,12 @@ export const ROWS_PER_STEP = 10_000;
 
 /**
  * The rows packLineageRows packed (rows with equal reader lists share one
- * array), pausing (yield) after each ROWS_PER_STEP rows, so that the
- * receiving thread can serve other calls between steps; it returns the rows.
+ * array), pausing (yield) after each ROWS_PER_STEP strings decoded and
+ * then after each ROWS_PER_STEP rows, so that the receiving thread can
+ * serve other calls between steps; it returns the rows.
  */
 export function* unpackLineageRowsInSteps(packed: PackedLineageRows): Generator<void, LineageRow[]> {
-  const strings = JSON.parse(packed.strings) as string[];
+  const strings = yield* fromUtf8StringsInSteps(packed.strings, ROWS_PER_STEP);
   const readerLists = (JSON.parse(packed.readerLists) as number[][]).map((list) => list.map((index) => strings[index]!));
   const { columns, parents } = packed;
   const rows = new Array<LineageRow>(columns.length / COLUMNS);

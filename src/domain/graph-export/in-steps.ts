@@ -12,9 +12,15 @@ export const EXPORT_STEP_SIZE = 1000;
 /** Writes per piece of a TextPieces: a piece joins the text of a step or so. */
 const WRITES_PER_PIECE = 4 * EXPORT_STEP_SIZE;
 
-/** Text written a string at a time, kept as pieces of WRITES_PER_PIECE strings each, joined as they fill. */
+/**
+ * Text written a string at a time, kept as pieces of WRITES_PER_PIECE
+ * strings each, joined and encoded as UTF-8 as they fill: a whole
+ * ancestry's PROV-JSON is tens of MB, which as strings would sit in the
+ * JavaScript heap until the answer is sent, to be marked by every full
+ * collection meanwhile; as bytes it is outside it.
+ */
 export class TextPieces {
-  private readonly pieces: string[] = [];
+  private readonly pieces: Buffer[] = [];
   private pending: string[] = [];
 
   write(text: string): void {
@@ -22,15 +28,15 @@ export class TextPieces {
     if (this.pending.length >= WRITES_PER_PIECE) this.endPiece();
   }
 
-  /** The pieces of everything written. */
-  done(): string[] {
+  /** The pieces of everything written, as UTF-8. */
+  done(): Buffer[] {
     this.endPiece();
     return this.pieces;
   }
 
   private endPiece(): void {
     if (this.pending.length === 0) return;
-    this.pieces.push(this.pending.join(''));
+    this.pieces.push(Buffer.from(this.pending.join(''), 'utf8'));
     this.pending = [];
   }
 }

@@ -19,7 +19,7 @@ const RENDERERS: Record<DocumentFormat, (lineage: Lineage) => Generator<void, Re
 /** Renders an exported lineage (whole records, restricted jobs as placeholders) in the root, then nodes, then edges order. */
 export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedGraph {
   const { pieces, contentType } = allSteps(renderGraphInSteps(format, lineage));
-  return { content: pieces.join(''), contentType };
+  return { content: Buffer.concat(pieces).toString('utf8'), contentType };
 }
 
 /**

@@ -5,8 +5,8 @@ export interface RenderedGraph {
   contentType: string;
 }
 
-/** A rendered document as the pieces of its text, in order (their concatenation is the content): no step joins a large document whole. */
+/** A rendered document as the pieces of its text as UTF-8, in order (their concatenation is the content): no step joins a large document whole. */
 export interface RenderedDocument {
-  pieces: string[];
+  pieces: Buffer[];
   contentType: string;
 }

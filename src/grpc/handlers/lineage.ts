@@ -1,11 +1,11 @@
 import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
-import { inTurns, nextTurn } from '../../service/next-turn.js';
+import { inTurns } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
 import { encodeLineageAnswer } from '../lineage-answer.js';
-import { EncodedMessage, encodeInParts, joinInTurns, type Utf8Text } from '../encoded-messages.js';
+import { EncodedMessage, encodeInParts, frameInTurns } from '../encoded-messages.js';
 import {
   directionsFromProto,
   graphFormatFromProto,
@@ -107,8 +107,8 @@ const CONTENT_FIELD = 7;
 
 /**
  * A document format's answer, encoded as one encode of the whole answer
- * would, but with the document's text measured and written a piece at a
- * time and a turn of the event loop between pieces (joinInTurns): a whole
+ * would, but with the document's text (UTF-8 pieces) written a MiB at a
+ * time and a turn of the event loop between (frameInTurns): a whole
  * ancestry's PROV-JSON is tens of megabytes, one string field that grpc-js
  * would encode in one block of about a second (docs/decisions.md, "Large
  * lineage answers").
@@ -116,16 +116,11 @@ const CONTENT_FIELD = 7;
 export async function encodeDocumentAnswer(summary: Partial<ExportProvenanceGraphResponse>, document: RenderedDocument): Promise<EncodedMessage> {
   // The fields in field order, as a one-step encoding writes them: those before content, content, then those after it.
   const { fanOutTruncations, ...beforeContent } = summary;
-  const content: Utf8Text[] = [];
+  const content = document.pieces;
   let contentBytes = 0;
-  for (const text of document.pieces) {
-    const byteLength = Buffer.byteLength(text, 'utf8');
-    content.push({ text, byteLength });
-    contentBytes += byteLength;
-    await nextTurn();
-  }
+  for (const piece of content) contentBytes += piece.byteLength;
   const head = ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial(beforeContent));
   if (contentBytes > 0) head.tag(CONTENT_FIELD, WireType.LengthDelimited).uint32(contentBytes);
   const tail = ExportProvenanceGraphResponse.encode(ExportProvenanceGraphResponse.fromPartial({ contentType: document.contentType, ...(fanOutTruncations ? { fanOutTruncations } : {}) }));
-  return new EncodedMessage(await joinInTurns([head.finish(), ...(contentBytes > 0 ? content : []), tail.finish()]));
+  return EncodedMessage.framed(await frameInTurns([head.finish(), ...(contentBytes > 0 ? content : []), tail.finish()]));
 }
