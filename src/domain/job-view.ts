@@ -162,16 +162,22 @@ export class JobViewer {
 
   /** Whether a job the caller may not read has this id; an id no job has hides nothing. */
   private hides(jobId: string, known: KnownJobs): boolean {
-    if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
     const job = known.get(jobId);
-    return job !== undefined && !this.mayRead(job);
+    if (job === undefined) {
+      if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
+      return false;
+    }
+    return !this.mayRead(job);
   }
 
-  /** Whether a record or an event names a hidden job: asked of every event for every subscriber, so it copies nothing. */
+  /** Whether a record or an event names a hidden job: asked of every event for every subscriber, so it allocates nothing. */
   private namesHidden(known: KnownJobs, parentIds: readonly string[], cachedFromJobId?: string, dependencyJobId?: string, rerunOfJobId?: string): boolean {
     for (const id of parentIds) if (this.hides(id, known)) return true;
-    const hidesAny = (id: string | undefined) => !!id && this.hides(id, known);
-    return hidesAny(cachedFromJobId) || hidesAny(dependencyJobId) || hidesAny(rerunOfJobId);
+    return (
+      (cachedFromJobId !== undefined && cachedFromJobId !== '' && this.hides(cachedFromJobId, known)) ||
+      (dependencyJobId !== undefined && dependencyJobId !== '' && this.hides(dependencyJobId, known)) ||
+      (rerunOfJobId !== undefined && rerunOfJobId !== '' && this.hides(rerunOfJobId, known))
+    );
   }
 
   /** The hidden jobs among ids, each with its placeholder. */

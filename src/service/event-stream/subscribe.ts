@@ -45,8 +45,8 @@ async function openSubscription(deps: ServiceDependencies, principal: Principal,
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
     ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
     view: async (events) => {
-      const knownFor = await deps.eventJobAccess.ofEvents(events);
-      return events.map((event) => viewer.event(event, knownFor(event)));
+      const known = await deps.eventJobAccess.ofEvents(events);
+      return events.map((event, i) => viewer.event(event, known[i]!));
     },
   };
   const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
