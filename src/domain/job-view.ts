@@ -46,12 +46,26 @@ function namedIds(parentIds: readonly string[], cachedFromJobId: string | undefi
   return ids;
 }
 
+/**
+ * Whether a map of accesses holds a job that callers of a tenant and subject
+ * may not read (events(): asked once per map and caller, not per event): by
+ * map, then by tenant and subject. The maps are the answers of the event
+ * access cache, each shared by the events of one read and every subscriber
+ * they go to, and never changed once answered.
+ */
+const hidesSomething = new WeakMap<KnownJobs, Map<string, boolean>>();
+
 export class JobViewer {
+  /** The caller's tenant and subject as one key (hidesSomething). */
+  private readonly callerKey: string;
+
   constructor(
     private readonly principal: Pick<Principal, 'tenant' | 'subject'>,
     /** The deployment's secret, which keys the placeholders. */
     private readonly key: Buffer,
-  ) {}
+  ) {
+    this.callerKey = `${principal.tenant}\u0000${principal.subject}`;
+  }
 
   mayRead(job: ReadableBy): boolean {
     return canRead(this.principal, job);
@@ -91,6 +105,50 @@ export class JobViewer {
     const view = withShownIds(event, hidden);
     if (event.cachedFromJobId) view.cachedFromJobId = shown(event.cachedFromJobId, hidden);
     return view as EventView;
+  }
+
+  /**
+   * Events of jobs the caller may read, as it may see them; known[i] must
+   * hold every id events[i] names. The events of one read share their map
+   * (the event access cache's answer), and most maps hide nothing from the
+   * caller: then every event of theirs is shown as it is, found by asking
+   * the map once for all the callers of the same tenant and subject, rather
+   * than asking for every id of every event of every subscriber.
+   */
+  events(events: readonly LoggedEvent[], known: readonly KnownJobs[]): EventView[] {
+    const views = new Array<EventView>(events.length);
+    let map: KnownJobs | undefined;
+    let hidesNothing = false;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (known[i] !== map) {
+        map = known[i]!;
+        hidesNothing = !this.hidesSomethingIn(map);
+      }
+      if (hidesNothing) {
+        this.requireReadable(event);
+        views[i] = event as EventView;
+      } else views[i] = this.event(event, map);
+    }
+    return views;
+  }
+
+  /** Whether the map holds a job the caller may not read. */
+  private hidesSomethingIn(known: KnownJobs): boolean {
+    let byCaller = hidesSomething.get(known);
+    if (!byCaller) hidesSomething.set(known, (byCaller = new Map()));
+    let hides = byCaller.get(this.callerKey);
+    if (hides === undefined) {
+      hides = false;
+      for (const job of known.values()) {
+        if (job !== undefined && !this.mayRead(job)) {
+          hides = true;
+          break;
+        }
+      }
+      byCaller.set(this.callerKey, hides);
+    }
+    return hides;
   }
 
   /**
@@ -162,16 +220,22 @@ export class JobViewer {
 
   /** Whether a job the caller may not read has this id; an id no job has hides nothing. */
   private hides(jobId: string, known: KnownJobs): boolean {
-    if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
     const job = known.get(jobId);
-    return job !== undefined && !this.mayRead(job);
+    if (job === undefined) {
+      if (!known.has(jobId)) throw new Error(`job ${jobId} is shown without its access having been looked up`);
+      return false;
+    }
+    return !this.mayRead(job);
   }
 
-  /** Whether a record or an event names a hidden job: asked of every event for every subscriber, so it copies nothing. */
+  /** Whether a record or an event names a hidden job: asked of every event for every subscriber, so it allocates nothing. */
   private namesHidden(known: KnownJobs, parentIds: readonly string[], cachedFromJobId?: string, dependencyJobId?: string, rerunOfJobId?: string): boolean {
     for (const id of parentIds) if (this.hides(id, known)) return true;
-    const hidesAny = (id: string | undefined) => !!id && this.hides(id, known);
-    return hidesAny(cachedFromJobId) || hidesAny(dependencyJobId) || hidesAny(rerunOfJobId);
+    return (
+      (cachedFromJobId !== undefined && cachedFromJobId !== '' && this.hides(cachedFromJobId, known)) ||
+      (dependencyJobId !== undefined && dependencyJobId !== '' && this.hides(dependencyJobId, known)) ||
+      (rerunOfJobId !== undefined && rerunOfJobId !== '' && this.hides(rerunOfJobId, known))
+    );
   }
 
   /** The hidden jobs among ids, each with its placeholder. */

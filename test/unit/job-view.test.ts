@@ -85,6 +85,31 @@ describe('job views (issue #13, item 4)', () => {
     expect(carl.event(readable, knownOf([own]))).to.equal(readable);
   });
 
+  it('views a batch of events sharing one access map per read: as they are where the map hides nothing from the caller, with placeholders where it hides something, for each caller as its own', () => {
+    const event = (jobId: string, tenant: string, parentIds: string[]): LoggedEvent => ({
+      ...{ cursor: '1-0', seq: 1, type: 'job.provenance.created', jobType: 'echo', status: 'QUEUED', definitionHash: 'd', inputHash: 'i' },
+      ...{ jobId, tenant, labels: {}, readers: [], parentIds, time: new Date() },
+    });
+    const fromOwn = event('a-1', 'acme', [own.jobId]);
+    const fromShared = event('a-2', 'acme', [shared.jobId, 'dangling']);
+    const fromHidden = event('a-3', 'acme', [hidden.jobId]);
+    // Two reads: the first names only jobs carl may read, the second also one he may not.
+    const clear = knownOf([own, shared], ['dangling']);
+    const withHidden = knownOf([own, hidden]);
+    const batch = [fromOwn, fromShared, fromOwn, fromHidden];
+    const views = carl.events(batch, [clear, clear, withHidden, withHidden]);
+    expect(views[0]).to.equal(fromOwn);
+    expect(views[1]).to.equal(fromShared);
+    expect(views[2]).to.equal(fromOwn);
+    expect(views[3]!.parentIds).to.deep.equal([placeholder(hidden.jobId)]);
+    // globex's dora reads the hidden job but not acme's: the same maps hide something else from her.
+    const dora = new JobViewer({ tenant: 'globex', subject: 'dora' }, KEY);
+    const hiddensChild = event('g-2', 'globex', [hidden.jobId, own.jobId]);
+    expect(dora.events([hiddensChild], [withHidden])[0]!.parentIds).to.deep.equal([hidden.jobId, placeholder(own.jobId)]);
+    expect(carl.events([fromHidden], [withHidden])[0]!.parentIds).to.deep.equal([placeholder(hidden.jobId)]);
+    expect(() => carl.events([hiddensChild], [clear])).to.throw(/may not read/);
+  });
+
   it('refuses to show an id it was not told about, or a record the caller may not read: a read path that forgets fails instead of leaking', () => {
     expect(() => carl.job(acme('a-x', { parentIds: [hidden.jobId] }), knownOf([]))).to.throw(/without its access having been looked up/);
     expect(() => carl.job(hidden, knownOf([]))).to.throw(/may not read/);

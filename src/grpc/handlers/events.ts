@@ -46,6 +46,20 @@ function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEvents
 
   /** The cursor of the last event handed to HTTP/2. */
   let lastSent: string | undefined;
+  /**
+   * The cursors of the events written and not yet handed on, oldest at
+   * handedOn: the call runs its writes' callbacks in order, so one callback
+   * serves every write, rather than a closure per event per subscriber.
+   */
+  let writing: string[] = [];
+  let handedOn = 0;
+  const sentOne = () => {
+    lastSent = writing[handedOn++];
+    if (handedOn === writing.length) {
+      writing = [];
+      handedOn = 0;
+    }
+  };
   const log = edge.logOf(call);
   /** A failure to open is translated (and audited) by the edge already. */
   const failToOpen = (failure: ServiceError) => {
@@ -73,7 +87,8 @@ function streamEvents(call: ServerWritableStream<WatchEventsRequest, WatchEvents
       for await (const batch of opened.batches()) {
         for (const event of batch) {
           if (opened.isEnded) break;
-          if (call.write(encodedEvent(event) as unknown as WatchEventsResponse, () => (lastSent = event.cursor))) continue;
+          writing.push(event.cursor);
+          if (call.write(encodedEvent(event) as unknown as WatchEventsResponse, sentOne)) continue;
           if (!opened.isEnded) await new Promise<void>((resolve) => (resumeWriting = resolve));
           resumeWriting = undefined;
         }

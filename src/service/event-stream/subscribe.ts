@@ -44,10 +44,7 @@ async function openSubscription(deps: ServiceDependencies, principal: Principal,
     ...(root ? { lineage: new Set([root.jobId]) } : {}),
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
     ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
-    view: async (events) => {
-      const knownFor = await deps.eventJobAccess.ofEvents(events);
-      return events.map((event) => viewer.event(event, knownFor(event)));
-    },
+    view: async (events) => viewer.events(events, await deps.eventJobAccess.ofEvents(events)),
   };
   const start: StartAt = command.afterCursor ? { kind: 'after', cursor: command.afterCursor } : command.startPosition === 'OLDEST' ? { kind: 'oldest' } : { kind: 'now' };
   const subscription = await deps.hub.open(filter, start, slot);
