@@ -161,8 +161,13 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
         if (answer.includes('restricted-')) placeholdersSeen++;
         const named = new Set(probe.named.flatMap((value) => [scanKey(value), ...keysIn(value)]));
         for (const key of new Set(keysIn(answer))) {
-          if (secrets.has(key) && !named.has(key)) leaks.push({ probe: probe.label, prober: principalKey(probe.prober), detail: secrets.get(key)! });
+          if (secrets.has(key) && !named.has(key)) leaks.push({ probe: probe.label, prober: principalKey(probe.prober), detail: `${secrets.get(key)!}\n      in: …${around(answer, key)}…` });
         }
+      };
+      /** Where a leaked key stands in its answer: enough before it to name the job and field that carried it. */
+      const around = (answer: string, key: string) => {
+        const at = answer.indexOf(key);
+        return answer.slice(Math.max(0, at - 600), at + key.length + 60);
       };
       const secretsCache = new Map<string, { version: number; secrets: Map<string, string> }>();
       const secretsOf = (principal: Principal) => {
