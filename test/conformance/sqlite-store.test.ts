@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +14,6 @@ import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
 import { OUTBOX_WRITE_RECORDS, SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
-import { FALLBACK_AUTOCHECKPOINT_PAGES } from '../../src/adapters/sqlite/wal-checkpoint-thread.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store/index.js';
@@ -445,44 +444,6 @@ describe('SQLite lineage graph', function () {
       expect(ids(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' }))).to.deep.equal([b.jobId, c.jobId].sort(compareCodeUnits));
     } finally {
       await close();
-    }
-  });
-});
-
-describe('SQLite checkpoints', function () {
-  let checkpointDirectory: string;
-
-  before(() => {
-    checkpointDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-checkpoints-'));
-  });
-
-  after(() => {
-    rmSync(checkpointDirectory, { recursive: true, force: true });
-  });
-
-  /** The WAL index (the -shm file) as SQLite lays it out: the frames in the WAL (mxFrame) and how many a checkpoint copied (nBackfill). */
-  function walIndex(path: string): { frames: number; copied: number } {
-    const header = readFileSync(`${path}-shm`).subarray(0, 100);
-    return { frames: header.readUInt32LE(16), copied: header.readUInt32LE(96) };
-  }
-
-  it('copies the WAL of its writes into the database file on the checkpoint thread, not in the commits of the serving connection', async () => {
-    const path = join(checkpointDirectory, 'provenance.sqlite');
-    const store = SqliteProvenanceStore.open({ path });
-    try {
-      const records = Array.from({ length: 200 }, () => makeJob());
-      await store.insertJobs(records);
-      // Far below the serving connection's own threshold, so only the thread copies them.
-      const written = walIndex(path);
-      expect(written.frames).to.be.above(0).and.below(FALLBACK_AUTOCHECKPOINT_PAGES);
-      const deadline = Date.now() + 10_000;
-      while (walIndex(path).copied < written.frames && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(walIndex(path).copied).to.equal(walIndex(path).frames);
-      expect((await store.getJobs(records.map((r) => r.jobId))).map((r) => r.jobId).sort(compareCodeUnits)).to.deep.equal(
-        records.map((r) => r.jobId).sort(compareCodeUnits),
-      );
-    } finally {
-      await store.close();
     }
   });
 });
