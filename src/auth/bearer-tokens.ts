@@ -47,14 +47,19 @@ export class BearerTokenVerifier {
    */
   private readonly verified = new Map<string, { principal: Principal; passesUntilMs: number }>();
 
-  constructor(private readonly config: JwtConfig) {
+  constructor(
+    private readonly config: JwtConfig,
+    /** The time in ms, for expiry: both the kept tokens' and jose's (tests set it). */
+    private readonly now: () => number = Date.now,
+  ) {
     if (config.hmacSecret) this.keys.set('HS256', config.hmacSecret);
     if (config.publicKey) this.keys.set(config.publicKey.algorithm, config.publicKey.key);
   }
 
   async verify(token: string): Promise<Principal> {
     const kept = this.verified.get(token);
-    if (kept && Date.now() < kept.passesUntilMs) return kept.principal;
+    const now = this.now();
+    if (kept && now < kept.passesUntilMs) return kept.principal;
     this.verified.delete(token);
     let payload: JWTPayload;
     try {
@@ -63,6 +68,7 @@ export class BearerTokenVerifier {
         issuer: this.config.issuer,
         audience: this.config.audience,
         clockTolerance: this.config.clockSkewSeconds,
+        currentDate: new Date(now),
         requiredClaims: ['exp'],
       }));
     } catch (error) {
