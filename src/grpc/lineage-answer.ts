@@ -176,13 +176,20 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
   const { edgeIndexes } = lineage;
   const ids = new AnswerIds(lineage);
   const restricted = new Set(lineage.columns.restricted);
-  const depthSize = (i: number) => (depths[i] === 0 ? 0 : 1 + varintSize(depths[i]!));
-  const nodeSize = (i: number) => idFieldSize(ids, i + 1) + depthSize(i) + 1 + varintSize(protoRelation(relations[i]!)) + (restricted.has(i) ? 2 : 0);
-  const edgeSize = (k: number) => idFieldSize(ids, edgeIndexes[2 * k]!) + idFieldSize(ids, edgeIndexes[2 * k + 1]!);
-  const edgeCount = edgeIndexes.length / 2;
+  // Each id's field size, by index in [root, ...nodes], measured once: an id is in its node and in each of its edges.
+  const idFields = new Int32Array(depths.length + 1);
+  for (let i = 0; i < idFields.length; i++) idFields[i] = idFieldSize(ids, i);
+  const nodeSizes = new Int32Array(depths.length);
   let total = head.length + tail.length;
-  for (let i = 0; i < depths.length; i++) total += 1 + varintSize(nodeSize(i)) + nodeSize(i);
+  for (let i = 0; i < depths.length; i++) {
+    const depthSize = depths[i] === 0 ? 0 : 1 + varintSize(depths[i]!);
+    const size = idFields[i + 1]! + depthSize + 1 + varintSize(protoRelation(relations[i]!)) + (restricted.has(i) ? 2 : 0);
+    nodeSizes[i] = size;
+    total += 1 + varintSize(size) + size;
+  }
   await nextTurn();
+  const edgeSize = (k: number) => idFields[edgeIndexes[2 * k]!]! + idFields[edgeIndexes[2 * k + 1]!]!;
+  const edgeCount = edgeIndexes.length / 2;
   for (let k = 0; k < edgeCount; k++) total += 1 + varintSize(edgeSize(k)) + edgeSize(k);
   await nextTurn();
   // Written after its gRPC prefix, so that grpc-js sends it without a copy (framed-answers.ts).
@@ -193,7 +200,7 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
   for (let i = 0; i < depths.length; i++) {
     if (i > 0 && i % IDS_PER_TURN === 0) await nextTurn();
     out[at++] = NODES_TAG;
-    at = writeVarint(out, at, nodeSize(i));
+    at = writeVarint(out, at, nodeSizes[i]!);
     at = writeIdField(ids, i + 1, NODE_ID_TAG, out, at);
     // ts-proto leaves out a zero depth; both relations are above 0.
     if (depths[i] !== 0) {
