@@ -524,7 +524,10 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
             let end = endId;
             if (readable) {
               const by = writer ?? world.writersOf(prober.tenant)[0]!;
-              const marker = await world.client(by).recordJob({ jobId: endId, type: 'marker', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'marker', parentJobIds: [root] });
+              // A payload of its own: two tenants' markers on one root would otherwise share their hashes, and one recorded but not yet
+              // learned would make the other's hashes look like a secret of its tenant to whoever lists it meanwhile.
+              const request = { jobId: endId, type: 'marker', payload: { end: endId }, status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'marker', parentJobIds: [root] };
+              const marker = await world.client(by).recordJob(request);
               world.learn(marker, { jobId: endId, tenant: prober.tenant, readers: [], tokens: [endId], type: 'marker', parentIds: [root] });
             } else end = endOf(prober);
             // Refused before the stream starts when the root is not readable; then there is no end to wait for.
