@@ -12,7 +12,7 @@ import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import * as provenanceApi from './provenance-api.js';
 import { createReflection } from './reflection.js';
 import { requestFieldCounters, requestTimestampChecks } from './request-fields.js';
-import { keepProtoKeysInStructs } from './struct-keys.js';
+import { keepProtoKeysAsData } from './proto-keys.js';
 
 export interface GrpcServerOptions {
   address: string;
@@ -35,7 +35,7 @@ export interface RunningServer {
 
 
 export async function startGrpcServer(options: GrpcServerOptions, context: CallDependencies): Promise<RunningServer> {
-  keepProtoKeysInStructs();
+  keepProtoKeysAsData();
   sendFramedAnswers();
   const server = new Server({
     // WatchEvents relies on the stream lifetime for its deadline and for hearing of its call's end (stream-lifetime.ts), and on

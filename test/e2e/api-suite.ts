@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { MAX_FILTER_COMPARISONS } from '../../src/domain/filter-syntax.js';
 import { DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash } from '../../src/domain/hashing.js';
 import { CacheState, JobOrigin, JobStatus } from '@provenance/client';
 import { LineageDirection, LineageRelation, LineageView, TruncationReason } from '@provenance/client';
-import { GraphFormat, ReproducibilityIssueReason, type RecordJobRequest, type DeepPartial } from '@provenance/client';
+import { GraphFormat, RecordJobRequest, ReproducibilityIssueReason, SubmitJobRequest, WatchEventsRequest, type BatchRecordJobsResponse, type DeepPartial } from '@provenance/client';
 import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { mulberry32 } from '../support/job-records.js';
 import { parseDot, parseMermaid, provJsonProblems } from '../support/graph-documents.js';
@@ -176,6 +176,25 @@ export function describeApi(lane: ApiLane): void {
         expect(await violations(api.getLineage({ jobId: 'x', maxDepth: -1, maxNodes: -2 }))).to.deep.equal(['max_depth', 'max_nodes']);
         expect(await violations(api.getLineage({ jobId: 'x', direction: 42 as LineageDirection }))).to.deep.equal(['direction']);
         expect(await countJobs()).to.equal(before);
+      });
+
+      it('refuses a "__proto__" label key like any other bad key, in RecordJob, BatchRecordJobs, SubmitJob and WatchEvents', async () => {
+        const before = await countJobs();
+        // JSON.parse: an object literal would take "__proto__" as its prototype. The raw stub encodes the request as it is (fromPartial would drop the key).
+        const labels = JSON.parse('{"team": "a", "__proto__": "x"}') as Record<string, string>;
+        const unary = <T>(call: (done: (error: ServiceError | null, value?: T) => void) => unknown) =>
+          new Promise<T>((resolve, reject) => void call((error, value) => (error ? reject(error) : resolve(value!))));
+        const recordRequest = (jobId: string) => ({ ...RecordJobRequest.fromPartial({ jobId, type: 't', status: SUCCEEDED, outputHash: 'x' }), labels });
+        expect(await violations(unary((done) => api.raw.recordJob(recordRequest(id('proto-label')), done)))).to.deep.equal(['labels[__proto__]']);
+        const submitRequest = { ...SubmitJobRequest.fromPartial({ type: 'echo' }), labels };
+        expect(await violations(unary((done) => api.raw.submitJob(submitRequest, done)))).to.deep.equal(['labels[__proto__]']);
+        const fine = RecordJobRequest.fromPartial({ jobId: id('proto-label-fine'), type: 't', status: SUCCEEDED, outputHash: 'x', labels: { team: 'a' } });
+        const batch = await unary<BatchRecordJobsResponse>((done) => api.raw.batchRecordJobs({ requests: [recordRequest(id('proto-label-batch')), fine] }, done));
+        expect(batch.results.map((r) => r.status!.code)).to.deep.equal([status.INVALID_ARGUMENT, status.OK]);
+        expect(decodeStatus(batch.results[0]!.status!).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['labels[__proto__]']);
+        expect(await countJobs()).to.equal(before + 1);
+        const watch = api.raw.watchEvents({ ...WatchEventsRequest.fromPartial({}), labels });
+        expect(await violations(new Promise((resolve, reject) => watch.on('error', reject).on('end', resolve)))).to.deep.equal(['labels[__proto__]']);
       });
 
       it('refuses a page token made for another filter', async () => {

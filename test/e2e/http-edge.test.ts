@@ -163,6 +163,13 @@ describe('the HTTP edge', function () {
     expect(overRestAgain.payload).to.deep.equal(JSON.parse('{"__proto__":{"y":2},"c":3}'));
   });
 
+  it('refuses a "__proto__" label key over REST as the service refuses any bad key (it was dropped on the way through gRPC)', async () => {
+    const refused = await violations('POST', '/jobs:record', '{"jobId": "proto-label", "type": "t", "status": "JOB_STATUS_SUCCEEDED", "outputHash": "h", "labels": {"__proto__": "x"}}');
+    expect(refused.status).to.equal(400);
+    expect(refused.fields).to.have.keys('labels[__proto__]');
+    expect((await fetch(`http://${server.httpAddress}/jobs/proto-label/provenance`)).status).to.equal(404);
+  });
+
   it('releases the subscription of every GET /events, whenever its client leaves: thousands of cycles leave the subscriber gauge at 0', async () => {
     // Events to replay, so that a stream has something to send at once.
     for (let i = 0; i < 5; i++) await api.recordJob({ jobId: `sse-cycle-${i}`, type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });

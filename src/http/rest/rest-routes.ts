@@ -4,7 +4,7 @@ import * as auditMessages from '@provenance/client/gen/provenance/v1/audit';
 import * as jobMessages from '@provenance/client/gen/provenance/v1/job';
 import * as serviceMessages from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { FieldViolation } from '../../domain/errors.js';
-import { keepProtoKeysInStructs } from '../../grpc/struct-keys.js';
+import { keepProtoKeysAsData } from '../../grpc/proto-keys.js';
 import { DurationMapping } from './durations.js';
 import { JsonMapping } from './json-mapping.js';
 
@@ -76,8 +76,8 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
   const methods = methodTypes(files);
   const durations = new DurationMapping(files);
   const mapping = new JsonMapping(files);
-  // Request and response codecs hold payloads: a "__proto__" key must survive them as data.
-  keepProtoKeysInStructs();
+  // Request and response codecs hold payloads and labels: a "__proto__" key must survive them as data.
+  keepProtoKeysAsData();
   const routes: RestRoute[] = [];
   for (const [template, operations] of Object.entries(document.paths)) {
     for (const [httpMethod, operation] of Object.entries(operations)) {
