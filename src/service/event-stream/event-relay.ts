@@ -17,6 +17,10 @@ const SWEEP_PAGE = 500;
  * events it had to leave in the outboxes.
  */
 export class EventRelay {
+  private runningSweep: Promise<number> | undefined;
+  /** The sweep that starts once the running one ends (sweep() says why). */
+  private queuedSweep: Promise<number> | undefined;
+
   constructor(
     private readonly store: ProvenanceStore,
     private readonly events: EventLog,
@@ -64,8 +68,36 @@ export class EventRelay {
     });
   }
 
-  /** Relays every outbox that is not empty; returns how many records had events. */
-  async sweep(): Promise<number> {
+  /**
+   * Relays every outbox that is not empty; returns how many records had
+   * events. One sweep at a time: the interval and the log's reconnection
+   * both ask for sweeps, and on a busy server one took longer than the
+   * interval, so two read and appended the same outboxes (the appends are
+   * idempotent, but the work and the relay-lag metric were doubled). A sweep
+   * asked for while one runs starts once it ends, once for every caller who
+   * asked meanwhile: what was written before the ask is swept after it.
+   */
+  sweep(): Promise<number> {
+    if (this.queuedSweep) return this.queuedSweep;
+    if (!this.runningSweep) return this.startSweep();
+    this.queuedSweep = this.runningSweep
+      .catch(() => 0)
+      .then(() => {
+        this.queuedSweep = undefined;
+        return this.startSweep();
+      });
+    return this.queuedSweep;
+  }
+
+  private startSweep(): Promise<number> {
+    const running = this.sweepOnce().finally(() => {
+      this.runningSweep = undefined;
+    });
+    this.runningSweep = running;
+    return running;
+  }
+
+  private async sweepOnce(): Promise<number> {
     let relayed = 0;
     let left = 0;
     for (let after: string | undefined; ; ) {
