@@ -2,6 +2,7 @@ import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/cli
 import { GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { ClientProcesses, serveClientRoles } from './client-processes.js';
 import type { BenchContext } from './context.js';
+import { readJsonObjectStream } from './json-body.js';
 import { FULL_ANCESTORS, serviceLineage, type LineageCase } from './lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS } from './probe.js';
 import { percentile } from './stats.js';
@@ -66,9 +67,11 @@ const BIG_CALLS: BigCall[] = [
     size: 'nodes',
     call: async ({ httpAddress }, root) => {
       const response = await fetch(`http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`);
-      const body = (await response.json()) as { nodes?: unknown[]; truncated?: boolean };
-      if (response.status !== 200 || body.truncated) throw new Error(`REST GetLineage of ${root} answered ${response.status}${body.truncated ? ' (truncated)' : ''}`);
-      return body.nodes?.length ?? 0;
+      if (response.status !== 200 || !response.body) throw new Error(`REST GetLineage of ${root} answered ${response.status}: ${await response.text()}`);
+      // Counted as it streams: a whole ancestry at 1,000,000 jobs is more JSON than one string can hold.
+      const body = await readJsonObjectStream(response.body, 'nodes');
+      if (body.scalars.get('truncated') === 'true') throw new Error(`REST GetLineage of ${root} was truncated: raise the server's limits`);
+      return body.elements;
     },
   },
   { name: 'ExportProvenanceGraph, native', roots: 'ancestors', size: 'nodes', call: exported(GraphFormat.GRAPH_FORMAT_NATIVE) },
