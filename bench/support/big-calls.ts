@@ -57,8 +57,11 @@ function exported(format: GraphFormat): BigCall['call'] {
   };
 }
 
+/** The kind of big call that is a whole lineage in the ids view, as serviceLineage makes it. */
+export const IDS_LINEAGE = 'GetLineage, ids view';
+
 const BIG_CALLS: BigCall[] = [
-  { name: 'GetLineage, ids view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_IDS) },
+  { name: IDS_LINEAGE, roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_IDS) },
   { name: 'GetLineage, compact view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_COMPACT) },
   { name: 'GetLineage, full view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_FULL) },
   {
@@ -96,6 +99,29 @@ const BIG_CALLS: BigCall[] = [
 export const BIG_CALL_KINDS = BIG_CALLS.length;
 
 /**
+ * A process of its own that makes big calls (the module's comment says why),
+ * to the server each call names: it can be started before the server is.
+ * call answers the size of the answer, in its kind's unit.
+ */
+export class BigCaller {
+  private constructor(private readonly processes: ClientProcesses) {}
+
+  static async start(limits: CallerLimits): Promise<BigCaller> {
+    return new BigCaller(await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [limits]));
+  }
+
+  async call(targets: BigCallTargets, kind: string, root: string): Promise<number> {
+    const { address, httpAddress, ancestors, descendants } = targets;
+    const [answer] = await this.processes.all<number>('call', () => ({ kind, root, targets: { address, httpAddress, ancestors, descendants } }) satisfies CallRequest);
+    return answer!.result;
+  }
+
+  close(): Promise<void> {
+    return this.processes.close();
+  }
+}
+
+/**
  * For each kind of big call, the longest GetJob wait while callsPerKind of
  * them ran one after the other (on the first roots of their case), reported
  * as `<prefix>longest GetJob wait during <kind> (<case>)`.
@@ -108,17 +134,14 @@ export async function measureBigCallWaits(
   targets: BigCallTargets,
   callsPerKind: number,
 ): Promise<void> {
-  const caller = await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [targets]);
+  const caller = await BigCaller.start(targets);
   try {
     for (const kind of BIG_CALLS) {
       const lineageCase = targets[kind.roots];
       const roots = lineageCase.roots.slice(0, callsPerKind);
       const sizes: number[] = [];
       const { probe: waited } = await probe.during(targets.address, targets.probedJob, async () => {
-        for (const root of roots) {
-          const [answer] = await caller.all<number>('call', () => ({ kind: kind.name, root }) satisfies CallRequest);
-          sizes.push(answer!.result);
-        }
+        for (const root of roots) sizes.push(await caller.call(targets, kind.name, root));
       });
       context.report({
         scenario,
@@ -134,22 +157,27 @@ export async function measureBigCallWaits(
   }
 }
 
+/** The largest answer the caller takes, and how long a call may last. */
+type CallerLimits = Pick<BigCallTargets, 'maxMessageBytes' | 'timeoutMs'>;
+
 interface CallRequest {
   kind: string;
   root: string;
+  targets: Pick<BigCallTargets, 'address' | 'httpAddress' | 'ancestors' | 'descendants'>;
 }
 
 const BIG_CALLER_ROLE = 'big-caller';
 
 serveClientRoles(import.meta.url, {
-  [BIG_CALLER_ROLE]: async (targets: BigCallTargets) => {
-    const client = new ProvenanceClient({
-      address: targets.address,
-      timeoutMs: targets.timeoutMs,
-      channelOptions: { 'grpc.max_receive_message_length': targets.maxMessageBytes },
-    });
+  [BIG_CALLER_ROLE]: async ({ maxMessageBytes, timeoutMs }: CallerLimits) => {
+    const clients = new Map<string, ProvenanceClient>();
+    const clientOf = (address: string) => {
+      let client = clients.get(address);
+      if (!client) clients.set(address, (client = new ProvenanceClient({ address, timeoutMs, channelOptions: { 'grpc.max_receive_message_length': maxMessageBytes } })));
+      return client;
+    };
     return {
-      call: ({ kind, root }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client }, root),
+      call: ({ kind, root, targets }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client: clientOf(targets.address) }, root),
     };
   },
 });
