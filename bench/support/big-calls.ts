@@ -1,3 +1,4 @@
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/client';
 import { GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { ClientProcesses, serveClientRoles } from './client-processes.js';
@@ -48,6 +49,12 @@ type CallTargets = Pick<BigCallTargets, 'httpAddress' | 'ancestors' | 'descendan
 
 const ANCESTORS = LineageDirection.LINEAGE_DIRECTION_ANCESTORS;
 
+async function text(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 function exported(format: GraphFormat): BigCall['call'] {
   return async ({ client }, root) => {
     const answer = await client.exportProvenanceGraph({ jobId: root, direction: ANCESTORS, format });
@@ -69,10 +76,12 @@ const BIG_CALLS: BigCall[] = [
     roots: 'ancestors',
     size: 'nodes',
     call: async ({ httpAddress }, root) => {
-      const response = await fetch(`http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`);
-      if (response.status !== 200 || !response.body) throw new Error(`REST GetLineage of ${root} answered ${response.status}: ${await response.text()}`);
+      // node:http, not fetch: fetch gives up on an answer whose head takes over 300 s (undici's headersTimeout), as a whole ancestry's full view at 1,000,000 jobs does on a loaded machine.
+      const url = `http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`;
+      const response = await new Promise<IncomingMessage>((resolve, reject) => httpGet(url, resolve).on('error', reject));
+      if (response.statusCode !== 200) throw new Error(`REST GetLineage of ${root} answered ${response.statusCode}: ${(await text(response)).slice(0, 500)}`);
       // Counted as it streams: a whole ancestry at 1,000,000 jobs is more JSON than one string can hold.
-      const body = await readJsonObjectStream(response.body, 'nodes');
+      const body = await readJsonObjectStream(response, 'nodes');
       if (body.scalars.get('truncated') === 'true') throw new Error(`REST GetLineage of ${root} was truncated: raise the server's limits`);
       return body.elements;
     },
