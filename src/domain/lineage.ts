@@ -1,7 +1,6 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
 import { fromUtf8StringsInSteps, type Utf8Strings } from './utf8-strings.js';
 import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
-import { IdPositions } from './id-positions.js';
 
 /**
  * Lineage over parent arrays. The stores return the set of jobs within a
@@ -342,8 +341,7 @@ function nearestFirst(a: LineageNode, b: LineageNode): number {
 
 /** The edges into each of [root, ...nodes] in turn, each child's in the order of its parent array, as index pairs. */
 function* edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): Generator<void, number[]> {
-  const indexOf = new IdPositions(nodes.length + 1);
-  indexOf.set(root.jobId, 0);
+  const indexOf = new Map<string, number>([[root.jobId, 0]]);
   for (let i = 0; i < nodes.length; i++) {
     if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
     indexOf.set(nodes[i]!.row.jobId, i + 1);
