@@ -1,10 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { ProvenanceClient } from '@provenance/client';
 import type { BenchContext, Scenario } from '../support/context.js';
 import { formatNumber } from '../support/figures.js';
-import { measureBigCallWaits } from '../support/big-calls.js';
-import { bareLineageStatement, DESCENDANTS, FULL_ANCESTORS, lineageCases, serviceLineage } from '../support/lineage-cases.js';
+import { BigCaller, IDS_LINEAGE, measureBigCallWaits, type BigCallTargets } from '../support/big-calls.js';
+import { bareLineageStatement, DESCENDANTS, FULL_ANCESTORS, lineageCases } from '../support/lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS, type ProbeResult } from '../support/probe.js';
 import { rssMiB } from '../support/process-stats.js';
 import { elapsedMs, percentile, timeMs } from '../support/stats.js';
@@ -37,6 +36,8 @@ export const growth: Scenario = {
   async run(context: BenchContext) {
     const rows: string[][] = [];
     const probe = await GetJobProbe.start();
+    // The lineages are asked from a process of their own: decoding a whole ancestry takes a client seconds, during which the bench process would not read the server's log pipe, and the server's logger waits for a full pipe to drain (support/big-calls.ts).
+    const caller = await BigCaller.start({ maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: BIG_CALL_TIMEOUT_MS });
     try {
       const emptyRssMiB = await emptyServerRss(context);
       for (const size of context.sizes.growth) {
@@ -51,24 +52,26 @@ export const growth: Scenario = {
         const startupStart = process.hrtime.bigint();
         const server = await context.startServer(serverEnv);
         const startupMs = elapsedMs(startupStart);
-        const client = new ProvenanceClient({ address: server.address, timeoutMs: BIG_CALL_TIMEOUT_MS, channelOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES } });
         const db = new Database(path, { readonly: true });
         try {
           const cases = lineageCases(size, context.sizes.lineageRoots);
           const ancestors = cases.find((c) => c.name === FULL_ANCESTORS)!;
+          const descendants = cases.find((c) => c.name === DESCENDANTS)!;
+          const targets: BigCallTargets = { address: server.address, httpAddress: server.httpAddress, maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: BIG_CALL_TIMEOUT_MS, ancestors, descendants, probedJob: PROBED_JOB };
+          const serviceLineage = (root: string) => caller.call(targets, IDS_LINEAGE, root);
           const [firstRoot, ...laterRoots] = ancestors.roots;
           let firstNodes = 0;
-          const cold = await probe.during(server.address, PROBED_JOB, () => timeMs(async () => (firstNodes = await serviceLineage(client, ancestors, firstRoot!))), { cold: true });
+          const cold = await probe.during(server.address, PROBED_JOB, () => timeMs(async () => (firstNodes = await serviceLineage(firstRoot!))), { cold: true });
           const bare = bareLineageStatement(db, ancestors);
           const ours: number[] = [];
           const baseline: number[] = [];
           const nodes: number[] = [];
           for (const root of laterRoots.length > 0 ? laterRoots : [firstRoot!]) {
-            ours.push(await timeMs(async () => nodes.push(await serviceLineage(client, ancestors, root))));
+            ours.push(await timeMs(async () => nodes.push(await serviceLineage(root))));
             baseline.push(await timeMs(() => bare(root)));
           }
           const warm = await probe.during(server.address, PROBED_JOB, async () => {
-            for (const root of ancestors.roots.slice(0, PROBED_LINEAGES)) await serviceLineage(client, ancestors, root);
+            for (const root of ancestors.roots.slice(0, PROBED_LINEAGES)) await serviceLineage(root);
           });
           const rss = rssMiB(server.child.pid!);
           const diskBytes = [path, `${path}-wal`].filter(existsSync).reduce((sum, file) => sum + statSync(file).size, 0);
@@ -89,17 +92,15 @@ export const growth: Scenario = {
           rows.push([size.toLocaleString('en-US'), ...figures.map(formatNumber)]);
           // After the size's other figures: the full views and exports below raise the server's RSS.
           if (size === Math.max(...context.sizes.growth)) {
-            const descendants = cases.find((c) => c.name === DESCENDANTS)!;
-            const targets = { address: server.address, httpAddress: server.httpAddress, maxMessageBytes: MAX_MESSAGE_BYTES, timeoutMs: BIG_CALL_TIMEOUT_MS, ancestors, descendants, probedJob: PROBED_JOB };
             await measureBigCallWaits(context, 'growth', `${size.toLocaleString('en-US')} jobs: `, probe, targets, 1);
           }
         } finally {
           db.close();
-          client.close();
           await context.stop(server);
         }
       }
     } finally {
+      await caller.close();
       await probe.close();
     }
     context.note(

@@ -1,7 +1,9 @@
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/client';
 import { GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { ClientProcesses, serveClientRoles } from './client-processes.js';
 import type { BenchContext } from './context.js';
+import { readJsonObjectStream } from './json-body.js';
 import { FULL_ANCESTORS, serviceLineage, type LineageCase } from './lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS } from './probe.js';
 import { percentile } from './stats.js';
@@ -47,6 +49,12 @@ type CallTargets = Pick<BigCallTargets, 'httpAddress' | 'ancestors' | 'descendan
 
 const ANCESTORS = LineageDirection.LINEAGE_DIRECTION_ANCESTORS;
 
+async function text(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 function exported(format: GraphFormat): BigCall['call'] {
   return async ({ client }, root) => {
     const answer = await client.exportProvenanceGraph({ jobId: root, direction: ANCESTORS, format });
@@ -56,8 +64,11 @@ function exported(format: GraphFormat): BigCall['call'] {
   };
 }
 
+/** The kind of big call that is a whole lineage in the ids view, as serviceLineage makes it. */
+export const IDS_LINEAGE = 'GetLineage, ids view';
+
 const BIG_CALLS: BigCall[] = [
-  { name: 'GetLineage, ids view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_IDS) },
+  { name: IDS_LINEAGE, roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_IDS) },
   { name: 'GetLineage, compact view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_COMPACT) },
   { name: 'GetLineage, full view', roots: 'ancestors', size: 'nodes', call: ({ client, ancestors }, root) => serviceLineage(client, ancestors, root, LineageView.LINEAGE_VIEW_FULL) },
   {
@@ -65,10 +76,14 @@ const BIG_CALLS: BigCall[] = [
     roots: 'ancestors',
     size: 'nodes',
     call: async ({ httpAddress }, root) => {
-      const response = await fetch(`http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`);
-      const body = (await response.json()) as { nodes?: unknown[]; truncated?: boolean };
-      if (response.status !== 200 || body.truncated) throw new Error(`REST GetLineage of ${root} answered ${response.status}${body.truncated ? ' (truncated)' : ''}`);
-      return body.nodes?.length ?? 0;
+      // node:http, not fetch: fetch gives up on an answer whose head takes over 300 s (undici's headersTimeout), as a whole ancestry's full view at 1,000,000 jobs does on a loaded machine.
+      const url = `http://${httpAddress}/jobs/${encodeURIComponent(root)}/lineage?direction=ancestors&view=full`;
+      const response = await new Promise<IncomingMessage>((resolve, reject) => httpGet(url, resolve).on('error', reject));
+      if (response.statusCode !== 200) throw new Error(`REST GetLineage of ${root} answered ${response.statusCode}: ${(await text(response)).slice(0, 500)}`);
+      // Counted as it streams: a whole ancestry at 1,000,000 jobs is more JSON than one string can hold.
+      const body = await readJsonObjectStream(response, 'nodes');
+      if (body.scalars.get('truncated') === 'true') throw new Error(`REST GetLineage of ${root} was truncated: raise the server's limits`);
+      return body.elements;
     },
   },
   { name: 'ExportProvenanceGraph, native', roots: 'ancestors', size: 'nodes', call: exported(GraphFormat.GRAPH_FORMAT_NATIVE) },
@@ -93,6 +108,29 @@ const BIG_CALLS: BigCall[] = [
 export const BIG_CALL_KINDS = BIG_CALLS.length;
 
 /**
+ * A process of its own that makes big calls (the module's comment says why),
+ * to the server each call names: it can be started before the server is.
+ * call answers the size of the answer, in its kind's unit.
+ */
+export class BigCaller {
+  private constructor(private readonly processes: ClientProcesses) {}
+
+  static async start(limits: CallerLimits): Promise<BigCaller> {
+    return new BigCaller(await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [limits]));
+  }
+
+  async call(targets: BigCallTargets, kind: string, root: string): Promise<number> {
+    const { address, httpAddress, ancestors, descendants } = targets;
+    const [answer] = await this.processes.all<number>('call', () => ({ kind, root, targets: { address, httpAddress, ancestors, descendants } }) satisfies CallRequest);
+    return answer!.result;
+  }
+
+  close(): Promise<void> {
+    return this.processes.close();
+  }
+}
+
+/**
  * For each kind of big call, the longest GetJob wait while callsPerKind of
  * them ran one after the other (on the first roots of their case), reported
  * as `<prefix>longest GetJob wait during <kind> (<case>)`.
@@ -105,17 +143,14 @@ export async function measureBigCallWaits(
   targets: BigCallTargets,
   callsPerKind: number,
 ): Promise<void> {
-  const caller = await ClientProcesses.start(import.meta.url, BIG_CALLER_ROLE, [targets]);
+  const caller = await BigCaller.start(targets);
   try {
     for (const kind of BIG_CALLS) {
       const lineageCase = targets[kind.roots];
       const roots = lineageCase.roots.slice(0, callsPerKind);
       const sizes: number[] = [];
       const { probe: waited } = await probe.during(targets.address, targets.probedJob, async () => {
-        for (const root of roots) {
-          const [answer] = await caller.all<number>('call', () => ({ kind: kind.name, root }) satisfies CallRequest);
-          sizes.push(answer!.result);
-        }
+        for (const root of roots) sizes.push(await caller.call(targets, kind.name, root));
       });
       context.report({
         scenario,
@@ -131,22 +166,27 @@ export async function measureBigCallWaits(
   }
 }
 
+/** The largest answer the caller takes, and how long a call may last. */
+type CallerLimits = Pick<BigCallTargets, 'maxMessageBytes' | 'timeoutMs'>;
+
 interface CallRequest {
   kind: string;
   root: string;
+  targets: Pick<BigCallTargets, 'address' | 'httpAddress' | 'ancestors' | 'descendants'>;
 }
 
 const BIG_CALLER_ROLE = 'big-caller';
 
 serveClientRoles(import.meta.url, {
-  [BIG_CALLER_ROLE]: async (targets: BigCallTargets) => {
-    const client = new ProvenanceClient({
-      address: targets.address,
-      timeoutMs: targets.timeoutMs,
-      channelOptions: { 'grpc.max_receive_message_length': targets.maxMessageBytes },
-    });
+  [BIG_CALLER_ROLE]: async ({ maxMessageBytes, timeoutMs }: CallerLimits) => {
+    const clients = new Map<string, ProvenanceClient>();
+    const clientOf = (address: string) => {
+      let client = clients.get(address);
+      if (!client) clients.set(address, (client = new ProvenanceClient({ address, timeoutMs, channelOptions: { 'grpc.max_receive_message_length': maxMessageBytes } })));
+      return client;
+    };
     return {
-      call: ({ kind, root }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client }, root),
+      call: ({ kind, root, targets }: CallRequest) => BIG_CALLS.find((k) => k.name === kind)!.call({ ...targets, client: clientOf(targets.address) }, root),
     };
   },
 });
