@@ -155,9 +155,10 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       if (request.method === 'HEAD') response.end();
       else await answer.stream(response);
     } else {
-      const { bytes, encoding } = await encodedBody(answer.body, negotiatedEncoding(request));
-      response.writeHead(answer.status, { ...headers, Vary: 'Accept-Encoding', 'Content-Length': bytes.length, ...(encoding === 'identity' ? {} : { 'Content-Encoding': encoding }) });
-      response.end(request.method === 'HEAD' ? undefined : bytes);
+      const { pieces, length, encoding } = await encodedBody(answer.body, negotiatedEncoding(request));
+      response.writeHead(answer.status, { ...headers, Vary: 'Accept-Encoding', 'Content-Length': length, ...(encoding === 'identity' ? {} : { 'Content-Encoding': encoding }) });
+      if (request.method !== 'HEAD') for (const piece of pieces) response.write(piece);
+      response.end();
     }
   } catch (error) {
     status = 500;

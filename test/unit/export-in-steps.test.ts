@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ExportProvenanceGraphResponse } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { renderGraph, renderGraphInSteps, type DocumentFormat } from '../../src/domain/graph-export/index.js';
-import { EXPORT_STEP_SIZE, prettyJsonInSteps, TextPieces } from '../../src/domain/graph-export/in-steps.js';
+import { EXPORT_STEP_SIZE, ObjectMembers, prettyJsonInSteps, TextPieces } from '../../src/domain/graph-export/in-steps.js';
 import type { JobView } from '../../src/domain/job-view.js';
 import { buildLineage, lineageEdges, type Lineage } from '../../src/domain/lineage.js';
 import { encodeInParts } from '../../src/grpc/encoded-messages.js';
@@ -51,6 +51,19 @@ describe('graph export in steps', () => {
     const value = { prefix: { a: 'b' }, large: new Map(entries), small: new Map(entries.slice(0, 3)), empty: new Map(), proto: new Map([['__proto__', 1]]) };
     const { pauses, value: text } = prettyJson(value);
     expect(text).to.equal(JSON.stringify({ prefix: { a: 'b' }, large: asObjects(entries), small: asObjects(entries.slice(0, 3)), empty: {}, proto: JSON.parse('{"__proto__": 1}') }, null, 2));
+    expect(pauses).to.be.at.least(2);
+  });
+
+  it('writes ObjectMembers as the object of its members, in their order, small or large, as JSON.stringify does', () => {
+    const members = (count: number) => {
+      const kept = new ObjectMembers<unknown>();
+      for (let i = 0; i < count; i++) kept.add(`_:k${(i * 7919) % 5003}\n"q"`, { i, inner: new Map([['x', [i]]]), list: [i] });
+      return kept;
+    };
+    const value = { large: members(2 * EXPORT_STEP_SIZE + 3), small: members(3), empty: members(0), inList: [members(2)] };
+    const { pauses, value: text } = prettyJson(value);
+    const asObject = (kept: ObjectMembers<unknown>) => Object.fromEntries(kept.entries.map(([key, v]) => [key, { ...(v as object), inner: { x: (v as { list: number[] }).list } }]));
+    expect(text).to.equal(JSON.stringify({ large: asObject(value.large), small: asObject(value.small), empty: {}, inList: [asObject(value.inList[0]!)] }, null, 2));
     expect(pauses).to.be.at.least(2);
   });
 

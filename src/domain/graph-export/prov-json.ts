@@ -1,6 +1,6 @@
 import type { Provider } from '../job.js';
 import type { Lineage } from '../lineage.js';
-import { eachEdgeInSteps, eachInSteps, eachJobInSteps, prettyJsonInSteps, TextPieces } from './in-steps.js';
+import { eachInSteps, eachJobInSteps, ObjectMembers, prettyJsonInSteps, TextPieces } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
 /**
@@ -22,24 +22,31 @@ type Attributes = Record<string, AttributeValue>;
 
 /** In steps (in-steps.ts): the records, then the document's text. */
 export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocument> {
-  // Maps, not objects: prettyJsonInSteps writes them as objects, in steps, without listing tens of thousands of keys at once.
-  const activity = new Map<string, Attributes>();
-  const entity = new Map<string, Attributes>();
+  // Not objects: prettyJsonInSteps writes these as objects, in steps, without listing tens of thousands of keys at once. Not
+  // Maps either, for the kinds with a member per job or edge: a Map growing past 65,536 keys rehashes them all in one block
+  // (15 to 20 ms of CPU on the loaded 2-core machine), and four grew in step here. Jobs are kept by their index in the export.
+  const activity = new ObjectMembers<Attributes>();
+  const entity = new ObjectMembers<Attributes>();
   const agent = new Map<string, Attributes>();
   const wasGeneratedBy: Attributes[] = [];
   const wasAssociatedWith: Attributes[] = [];
   const used: Attributes[] = [];
   const wasInformedBy: Attributes[] = [];
-  const outputOf = new Map<string, string>();
-  const startOf = new Map<string, Date>();
+  const ids: string[] = [];
+  const outputOf: (string | undefined)[] = [];
+  const startOf: (Date | undefined)[] = [];
 
   yield* eachJobInSteps(lineage, ({ id, record }) => {
+    const index = ids.length;
+    ids.push(id);
+    outputOf.push(undefined);
+    startOf.push(record?.startedAt);
     const activityId = `provenance:${id}`;
     if (!record) {
-      activity.set(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
+      activity.add(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
       return;
     }
-    activity.set(activityId, withoutUndefined({
+    activity.add(activityId, withoutUndefined({
       'prov:type': record.type,
       'prov:startTime': record.startedAt?.toISOString(),
       'prov:endTime': record.completedAt?.toISOString(),
@@ -49,11 +56,10 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
       'attribute:inputHash': record.inputHash,
       'attribute:durationMs': record.durationMs === undefined ? undefined : { $: String(record.durationMs), type: 'xsd:long' },
     }));
-    if (record.startedAt) startOf.set(id, record.startedAt);
     if (record.result?.outputHash) {
       const entityId = `output:${id}`;
-      outputOf.set(id, entityId);
-      entity.set(entityId, { 'attribute:outputHash': record.result.outputHash });
+      outputOf[index] = entityId;
+      entity.add(entityId, { 'attribute:outputHash': record.result.outputHash });
       wasGeneratedBy.push(withoutUndefined({
         'prov:entity': entityId,
         'prov:activity': activityId,
@@ -67,12 +73,14 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
     }
   });
 
-  yield* eachEdgeInSteps(lineage, ({ parentJobId, childJobId }) => {
-    const child = `provenance:${childJobId}`;
-    wasInformedBy.push({ 'prov:informed': child, 'prov:informant': `provenance:${parentJobId}` });
-    const parentOutput = outputOf.get(parentJobId);
+  const { edgeIndexes } = lineage;
+  yield* eachInSteps(edgeIndexes.length / 2, (k) => {
+    const [parentIndex, childIndex] = [edgeIndexes[2 * k]!, edgeIndexes[2 * k + 1]!];
+    const child = `provenance:${ids[childIndex]}`;
+    wasInformedBy.push({ 'prov:informed': child, 'prov:informant': `provenance:${ids[parentIndex]}` });
+    const parentOutput = outputOf[parentIndex];
     if (parentOutput) {
-      used.push(withoutUndefined({ 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf.get(childJobId)?.toISOString() }));
+      used.push(withoutUndefined({ 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf[childIndex]?.toISOString() }));
     }
   });
 
@@ -118,8 +126,8 @@ function withoutUndefined(attributes: Record<string, AttributeValue | undefined>
 }
 
 /** Relations keyed by blank-node ids, numbered per kind in the order they were found: `_:used1`, `_:used2`, ... */
-function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, Map<string, Attributes>> {
-  const keyed = new Map<string, Attributes>();
-  yield* eachInSteps(relations.length, (i) => keyed.set(`_:${kind}${i + 1}`, relations[i]!));
+function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, ObjectMembers<Attributes>> {
+  const keyed = new ObjectMembers<Attributes>();
+  yield* eachInSteps(relations.length, (i) => keyed.add(`_:${kind}${i + 1}`, relations[i]!));
   return keyed;
 }
