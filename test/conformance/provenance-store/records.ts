@@ -124,6 +124,17 @@ export function describeRecords(suite: StoreSuite): void {
       expect(sortById(await store().getAccess(asked))).to.deep.equal(sortById([shared, own].map(({ jobId, tenant, readers }) => ({ jobId, tenant, readers }))));
       expect(await store().getAccess([])).to.deep.equal([]);
     });
+
+    it('answers the same for every number of ids, one to many, duplicates and missing ones among them', async () => {
+      const jobs = Array.from({ length: 12 }, () => makeJob());
+      await insertAll(store(), jobs);
+      const access = jobs.map(({ jobId, tenant, readers }) => ({ jobId, tenant, readers }));
+      for (let count = 1; count <= jobs.length; count++) {
+        const asked = [...jobs.slice(0, count).map((job) => job.jobId), jobs[0]!.jobId, nextJobId('missing')];
+        expect(sortById(await store().getAccess(asked)), `${count} ids`).to.deep.equal(sortById(access.slice(0, count)));
+        expect(await store().getAccess([jobs[count - 1]!.jobId]), `id ${count}`).to.deep.equal([access[count - 1]]);
+      }
+    });
   });
 
   describe('insertJobs', function () {
