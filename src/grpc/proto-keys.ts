@@ -42,7 +42,7 @@ function keepProtoKeysInStructs(): void {
     return object;
   };
   Struct.decode = (input, length) => {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const reader = readerOf(input);
     const guarded = reader as unknown as Record<string, number | undefined>;
     const depth = guarded[DECODE_DEPTH] ?? 0;
     if (depth >= MAX_DECODE_DEPTH) throw new Error('protobuf decode recursion limit exceeded');
@@ -94,14 +94,14 @@ function keepProtoKeysInMaps(messages: Record<string, unknown>): void {
     const field = names[2]!.charAt(0).toLowerCase() + names[2]!.slice(1);
     const decodeEntry = entryCodec.decode.bind(entryCodec);
     entryCodec.decode = (input, length) => {
-      const reader: CarryingReader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const reader: CarryingReader = readerOf(input);
       const entry = decodeEntry(reader, length);
       if (entry.key === '__proto__' && entry.value !== undefined) (reader[PROTO_KEY_VALUES] ??= new Map()).set(field, entry.value);
       return entry;
     };
     const decodeMessage = messageCodec.decode.bind(messageCodec);
     messageCodec.decode = (input, length) => {
-      const reader: CarryingReader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const reader: CarryingReader = readerOf(input);
       // An enclosing message's own entries are its own: they wait while this one is decoded.
       const enclosing = reader[PROTO_KEY_VALUES];
       reader[PROTO_KEY_VALUES] = undefined;
@@ -115,6 +115,11 @@ function keepProtoKeysInMaps(messages: Record<string, unknown>): void {
       }
     };
   }
+}
+
+/** The reader a generated decoder was handed, or one over the bytes it was handed, as the generated decoders make it. */
+function readerOf(input: BinaryReader | Uint8Array): BinaryReader {
+  return input instanceof BinaryReader ? input : new BinaryReader(input);
 }
 
 function isCodec(value: unknown): value is Codec {
