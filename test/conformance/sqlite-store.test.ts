@@ -14,6 +14,7 @@ import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
 import { OUTBOX_WRITE_RECORDS, SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
+import { CHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, WalIndexReader } from '../../src/adapters/sqlite/wal-checkpoint-thread.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { runProvenanceStoreConformance } from './provenance-store/index.js';
@@ -444,6 +445,45 @@ describe('SQLite lineage graph', function () {
       expect(ids(await reader.lineage({ rootId: a.jobId, direction: 'DESCENDANTS', projection: 'IDS' }))).to.deep.equal([b.jobId, c.jobId].sort(compareCodeUnits));
     } finally {
       await close();
+    }
+  });
+});
+
+describe('SQLite checkpoints', function () {
+  let checkpointDirectory: string;
+
+  before(() => {
+    checkpointDirectory = mkdtempSync(join(tmpdir(), 'provenance-sqlite-checkpoints-'));
+  });
+
+  after(() => {
+    rmSync(checkpointDirectory, { recursive: true, force: true });
+  });
+
+  it('copies the WAL into the database file once it holds CHECKPOINT_PAGES pages, below the serving connection\'s own threshold (on the checkpoint thread)', async () => {
+    const path = join(checkpointDirectory, 'provenance.sqlite');
+    const store = SqliteProvenanceStore.open({ path });
+    const walIndex = new WalIndexReader(path);
+    try {
+      const records: JobRecord[] = [];
+      let written = walIndex.read()!;
+      while (written.frames < CHECKPOINT_PAGES) {
+        const batch = Array.from({ length: 200 }, () => makeJob());
+        await store.insertJobs(batch);
+        records.push(...batch);
+        written = walIndex.read()!;
+      }
+      // Below the serving connection's own threshold, so only the thread copies them.
+      expect(written.frames).to.be.below(FALLBACK_AUTOCHECKPOINT_PAGES);
+      const deadline = Date.now() + 10_000;
+      while (walIndex.read()!.copied < written.frames && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(walIndex.read()!.copied).to.equal(written.frames);
+      expect((await store.getJobs(records.map((r) => r.jobId))).map((r) => r.jobId).sort(compareCodeUnits)).to.deep.equal(
+        records.map((r) => r.jobId).sort(compareCodeUnits),
+      );
+    } finally {
+      walIndex.close();
+      await store.close();
     }
   });
 });

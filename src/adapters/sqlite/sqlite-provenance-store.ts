@@ -24,6 +24,7 @@ import type {
 import { unpackBuiltLineage, type PackedBuiltLineage } from './built-lineage.js';
 import { LineageGraph } from './lineage-graph.js';
 import { LineageGraphThread } from './lineage-graph-thread.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointThread } from './wal-checkpoint-thread.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { LineageRows } from './lineage-rows.js';
 import { DOC_WITH_OUTBOX, decodeRecord, encodeRecord } from './record-json.js';
@@ -132,6 +133,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     private readonly db: Database.Database,
     /** Else the graph is held on this thread (graph above). */
     private readonly graphThread: LineageGraphThread | undefined,
+    /** Else this connection checkpoints by itself, at SQLite's default threshold. */
+    private readonly checkpoints: WalCheckpointThread | undefined,
   ) {
     this.statements = prepareStatements(db);
   }
@@ -159,7 +162,13 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       // After the migrations, whose statement journals may hold whole tables: see docs/decisions.md, "SQLite: temporary files in memory".
       db.pragma('temp_store = MEMORY');
       const background = options.path !== MEMORY_PATH && (options.lineageGraph ?? 'background') === 'background';
-      return new SqliteProvenanceStore(db, background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined);
+      // Checkpoints go to a thread of their own with the graph's (a serving process); see WalCheckpointThread.
+      if (background) db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      return new SqliteProvenanceStore(
+        db,
+        background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined,
+        background ? new WalCheckpointThread(options.path, busyTimeoutMs) : undefined,
+      );
     } catch (error) {
       db?.close();
       throw unavailableOrAsIs(error);
@@ -181,6 +190,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
 
   async close(): Promise<void> {
     await this.graphThread?.close();
+    // Before the last connection closes, which checkpoints the whole WAL and removes it.
+    await this.checkpoints?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -200,7 +211,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    */
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const { insertJob, takenAmong, namedAmong } = this.statements;
-    return this.guarded(() =>
+    return this.writing(() =>
       this.db
         .transaction((): InsertOutcome[] => {
           const ids = JSON.stringify(records.map((record) => record.jobId));
@@ -247,7 +258,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    */
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
     const { storedRow, deleteEdges, deleteReaders } = this.statements;
-    return this.guarded(() =>
+    return this.writing(() =>
       this.db
         .transaction((): boolean[] => {
           const replaced = new Map<string, JobRecord>();
@@ -297,7 +308,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   /** The update returns the marked records (without payload and output, which no state holds) for their history entries, in the same transaction. */
   async markStale(jobIds: readonly string[], now: Date): Promise<number> {
     const etag = newEtag();
-    return this.guarded(() =>
+    return this.writing(() =>
       this.db
         .transaction((): number => {
           const ids = JSON.stringify(jobIds);
@@ -338,7 +349,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     if (clearances.length === 0) return;
     const batch = JSON.stringify(clearances.map(({ jobId, etag, upToSeq }) => [jobId, etag, upToSeq]));
     const { clearOutboxes, clearOutboxesPartly } = this.statements;
-    this.guarded(() =>
+    this.writing(() =>
       this.db
         .transaction(() => {
           const left = clearOutboxes.all(batch);
@@ -537,6 +548,13 @@ export class SqliteProvenanceStore implements ProvenanceStore {
 
   private insertHistory(entry: JobHistoryEntry): void {
     this.statements.insertHistory.run({ jobId: entry.jobId, at: entry.at.getTime(), state: encodeJobState(entry.state) });
+  }
+
+  /** A write transaction; then the checkpoint thread is asked for a checkpoint if the WAL wants one. */
+  private writing<T>(work: () => T): T {
+    const result = this.guarded(work);
+    this.checkpoints?.written();
+    return result;
   }
 
   private guarded<T>(work: () => T): T {
