@@ -300,6 +300,24 @@ export function ancestorDepths(root: LineageRow, rows: readonly LineageRow[]): M
   return bfs(root.jobId, (id) => (id === root.jobId ? root.parentIds : (byId.get(id)?.parentIds ?? [])).filter((p) => byId.has(p)));
 }
 
+/**
+ * The descendants of rootId nearest first (by depth, then job id), pausing
+ * (yield) as sortInSteps does: at the store's depths when it gave them,
+ * else at those a breadth-first search finds; a row that does not reach
+ * rootId is left out.
+ */
+export function* descendantsNearestFirst(rootId: string, rows: readonly LineageRow[]): Generator<void, LineageRow[]> {
+  const depths = hasDepths(rows) ? undefined : descendantDepths({ jobId: rootId, parentIds: [], tenant: '', readers: [] }, rows);
+  const ranked: Array<{ row: LineageRow; depth: number }> = [];
+  for (const row of rows) {
+    const depth = row.depth ?? depths!.get(row.jobId);
+    if (depth !== undefined) ranked.push({ row, depth });
+  }
+  yield;
+  const sorted = yield* sortInSteps(ranked, (a, b) => a.depth - b.depth || (a.row.jobId < b.row.jobId ? -1 : a.row.jobId > b.row.jobId ? 1 : 0));
+  return sorted.map((ranked) => ranked.row);
+}
+
 /** Shortest depth of every row that reaches the root through parent arrays. */
 export function descendantDepths(root: LineageRow, rows: readonly LineageRow[]): Map<string, number> {
   const children = childrenByParent(rows);

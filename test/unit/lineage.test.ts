@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, lineageEdges, findCycle, sortInSteps, type LineageRow } from '../../src/domain/lineage.js';
+import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, descendantsNearestFirst, lineageEdges, findCycle, sortInSteps, type LineageRow } from '../../src/domain/lineage.js';
 import { mulberry32 } from '../support/job-records.js';
 
 const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds, tenant: 't', readers: [] });
@@ -113,6 +113,36 @@ describe('sortInSteps', () => {
       if (runs > 1) expect(pauses, `${count} items`).to.equal(runs + Math.floor((count * Math.ceil(Math.log2(runs))) / LINEAGE_STEP_SIZE));
       else expect(pauses).to.equal(0);
     }
+  });
+});
+
+describe('descendantsNearestFirst', () => {
+  const finish = <T>(steps: Generator<void, T>): T => {
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  };
+
+  it('orders the descendants by their shortest depth, then job id, found by search or given by the store, and leaves out a row that does not reach the root', () => {
+    // Of a: b and d at 1 (d names a), c at 2, e at 2 (through d); x names nothing of a's.
+    const rows = [e, row('x', 'y'), d, c, b];
+    expect(finish(descendantsNearestFirst('a', rows)).map((r) => r.jobId)).to.deep.equal(['b', 'd', 'c', 'e']);
+    const withDepths = [{ ...e, depth: 2 }, { ...d, depth: 1 }, { ...c, depth: 2 }, { ...b, depth: 1 }];
+    expect(finish(descendantsNearestFirst('a', withDepths)).map((r) => r.jobId)).to.deep.equal(['b', 'd', 'c', 'e']);
+  });
+
+  it('pauses on a long list and gives what one sort gives', () => {
+    const count = 3 * LINEAGE_STEP_SIZE;
+    const random = mulberry32(7);
+    const rows = Array.from({ length: count }, (_, i) => ({ ...row(`j${i}`, 'a'), depth: 1 + Math.floor(random() * 5) }));
+    const steps = descendantsNearestFirst('a', rows);
+    let pauses = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) pauses++;
+    expect(pauses).to.be.greaterThan(1);
+    const expected = [...rows].sort((x, y) => x.depth - y.depth || (x.jobId < y.jobId ? -1 : x.jobId > y.jobId ? 1 : 0));
+    expect(step.value.map((r) => r.jobId)).to.deep.equal(expected.map((r) => r.jobId));
   });
 });
 

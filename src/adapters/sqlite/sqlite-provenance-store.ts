@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
 import { newEtag } from '../../domain/ids.js';
@@ -33,6 +34,9 @@ import { OUTBOX_WRITE_RECORDS, migrate } from './schema.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
 
 const MEMORY_PATH = ':memory:';
+
+/** How many jobs markStale marks in one transaction (a few milliseconds of writing). */
+export const MARK_STALE_STEP = 1_000;
 
 /** The columns of a jobs row, as named parameters of the insert and update statements. */
 interface JobRow {
@@ -306,22 +310,35 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   /** The update returns the marked records (without payload and output, which no state holds) for their history entries, in the same transaction. */
+  /**
+   * MARK_STALE_STEP jobs a transaction, with a turn of the event loop
+   * between: one transaction for the 50,000 descendants of an invalidated
+   * job held every other call for seconds (docs/decisions.md, "Large
+   * invalidations"). The port allows it: a repeat completes a list cut short.
+   */
   async markStale(jobIds: readonly string[], now: Date): Promise<number> {
     const etag = newEtag();
-    return this.writing(() =>
-      this.db
-        .transaction((): number => {
-          const ids = JSON.stringify(jobIds);
-          this.statements.keepFirstState.run(ids);
-          const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt: now.toISOString() });
-          for (const doc of marked) {
-            const record = decodeRecord(doc);
-            this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
-          }
-          return marked.length;
-        })
-        .immediate(),
-    );
+    // Each id once, so that one named twice in two steps is neither counted nor given history twice.
+    const unique = [...new Set(jobIds)];
+    let count = 0;
+    for (let from = 0; from < unique.length; from += MARK_STALE_STEP) {
+      if (from > 0) await setImmediate();
+      const ids = JSON.stringify(unique.slice(from, from + MARK_STALE_STEP));
+      count += this.writing(() =>
+        this.db
+          .transaction((): number => {
+            this.statements.keepFirstState.run(ids);
+            const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt: now.toISOString() });
+            for (const doc of marked) {
+              const record = decodeRecord(doc);
+              this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
+            }
+            return marked.length;
+          })
+          .immediate(),
+      );
+    }
+    return count;
   }
 
   async findReusableResult(query: ReusableResultQuery): Promise<JobRecord | undefined> {

@@ -58,10 +58,13 @@ export interface ProvenanceStore {
 
   /**
    * Sets cacheState STALE (with a new etag, the same for every record of the
-   * call, and updatedAt = now) on every SUCCEEDED record of jobIds, in one
-   * bulk update: only results can be stale, and records still being written
+   * call, and updatedAt = now) on every SUCCEEDED record of jobIds, in bulk
+   * updates: only results can be stale, and records still being written
    * by workers must not have their etag changed under them. Returns how many
-   * records it marked.
+   * records it marked. A long list may be written in several transactions
+   * (SQLite: MARK_STALE_STEP ids each), so that no write holds the others
+   * long: a crash between them leaves a part marked, which calling it again
+   * completes (the event relay does, before it publishes an invalidation).
    */
   markStale(jobIds: readonly string[], now: Date): Promise<number>;
 

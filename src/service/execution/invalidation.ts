@@ -1,12 +1,12 @@
 import type { InvalidateCacheCommand } from '../../domain/commands.js';
 import { ProvenanceError, invalidArgument } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
-import { compareCodeUnits } from '../../domain/hashing.js';
 import { mayMakeStale, permissionDenied, requireRole } from '../../domain/access.js';
-import { descendantDepths, type LineageRow } from '../../domain/lineage.js';
+import { descendantsNearestFirst, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';
+import { inTurns } from '../next-turn.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
 
@@ -68,12 +68,10 @@ export async function invalidateDescendants(deps: ServiceDependencies, runner: P
 async function descendantsByAuthority(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<{ within: string[]; outside: LineageRow[] }> {
   // Whole records: the rule needs each job's owner.
   const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'FULL' });
-  const byId = new Map(rows.map((row) => [row.jobId, row]));
   const within: string[] = [];
   const outside: LineageRow[] = [];
-  for (const id of nearestFirst(jobId, rows)) {
-    const row = byId.get(id)!;
-    if (mayMakeStale(principal, row.record!)) within.push(id);
+  for (const row of await inTurns(descendantsNearestFirst(jobId, rows))) {
+    if (mayMakeStale(principal, row.record!)) within.push(row.jobId);
     else outside.push(row);
   }
   return { within, outside };
@@ -97,9 +95,4 @@ async function recordInvalidation(deps: ServiceDependencies, jobId: string, inva
   const others = invalidatedJobIds.filter((id) => id !== jobId);
   if (others.length > 0) await deps.store.markStale(others, deps.now());
   deps.metrics.invalidated(invalidatedJobIds.length);
-}
-
-function nearestFirst(jobId: string, descendants: readonly LineageRow[]): string[] {
-  const depths = descendantDepths({ jobId, parentIds: [], tenant: '', readers: [] }, descendants);
-  return [...depths.keys()].sort((a, b) => depths.get(a)! - depths.get(b)! || compareCodeUnits(a, b));
 }

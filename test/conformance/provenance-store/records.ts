@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { canonicalJson, compareCodeUnits, outputHash } from '../../../src/domain/hashing.js';
 import type { JsonValue } from '../../../src/domain/json.js';
+import { MARK_STALE_STEP } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { freshEtag, makeJob, nextJobId } from '../../support/job-records.js';
 import { insertAll, ids, sortById, byId, uniqueTenant, awkwardJson, everyFieldSet, noOptionalField, shuffled } from './helpers.js';
 import type { StoreSuite } from './harness.js';
@@ -419,6 +420,17 @@ export function describeRecords(suite: StoreSuite): void {
       expect(await store().replaceJob(replacement, record.etag)).to.equal(false);
       expect(await store().replaceJob(replacement, stale!.etag)).to.equal(true);
       expect(await store().getJobs([record.jobId])).to.deep.equal([replacement]);
+    });
+
+    it('marks a list longer than a step of the SQLite adapter whole, with one etag, counting an id named twice once', async () => {
+      const records = Array.from({ length: 2 * MARK_STALE_STEP + 1 }, () => makeJob());
+      await insertAll(store(), records);
+      // Named again where a later step of the list would take them.
+      const asked = [...ids(records), records[0]!.jobId, records[MARK_STALE_STEP + 1]!.jobId];
+      expect(await store().markStale(asked, now)).to.equal(records.length);
+      const stored = await store().getJobs(ids(records));
+      expect(stored.map((record) => record.cacheState)).to.deep.equal(records.map(() => 'STALE'));
+      expect(new Set(stored.map((record) => record.etag)).size).to.equal(1);
     });
 
     it('counts nothing for missing ids and for an empty list', async () => {
