@@ -193,7 +193,11 @@ export function invalidated(job: JobRecord, invalidatedJobIds: readonly string[]
 export function waitingDescendantsToFail(failedJobId: string, descendants: readonly LineageRow[]): string[] {
   const children = new Map<string, LineageRow[]>();
   for (const row of descendants) {
-    for (const parent of row.parentIds) children.set(parent, [...(children.get(parent) ?? []), row]);
+    for (const parent of row.parentIds) {
+      const siblings = children.get(parent);
+      if (siblings) siblings.push(row);
+      else children.set(parent, [row]);
+    }
   }
   const doomed: string[] = [];
   const seen = new Set([failedJobId]);

@@ -1,8 +1,12 @@
 import { dependencyFailure, failed, queued, startingStatus, waitingDescendantsToFail } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
+import { nextTurn } from '../next-turn.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 
 const CHILD_PAGE = 500;
+
+/** The WAITING descendants of a failed job failed in one write. */
+export const FAIL_STEP = 500;
 
 /**
  * What a job reaching a terminal status means for the jobs that wait on it:
@@ -53,13 +57,24 @@ export async function releaseIfReady(deps: ServiceDependencies, waiting: readonl
   for (const parent of failedParents.values()) await failWaitingDescendants(deps, parent);
 }
 
-/** Fails the WAITING jobs downstream of a failed or cancelled job, in one bulk compare-and-set. */
+/**
+ * Fails the WAITING jobs downstream of a failed or cancelled job, by bulk
+ * compare-and-sets of FAIL_STEP jobs with a turn of the event loop between:
+ * one write of 20,000 children held every other call for seconds
+ * (docs/decisions.md, "Large invalidations, in steps"). Each job's write
+ * stands alone; the repair sweep fails those a crash left WAITING.
+ */
 export async function failWaitingDescendants(deps: ServiceDependencies, cause: JobRecord): Promise<JobRecord[]> {
   const rows = await deps.store.lineage({ rootId: cause.jobId, direction: 'DESCENDANTS', projection: 'FULL' });
   const doomed = new Set(waitingDescendantsToFail(cause.jobId, rows));
   const records = rows.filter((row) => doomed.has(row.jobId)).map((row) => row.record!);
   const now = deps.now();
-  const updates = records.map((record) => ({ record: failed(record, dependencyFailure(cause), now), expectedEtag: record.etag }));
-  const applied = await deps.store.replaceJobs(updates);
-  return updates.filter((_, i) => applied[i]).map((u) => u.record);
+  const failures: JobRecord[] = [];
+  for (let from = 0; from < records.length; from += FAIL_STEP) {
+    if (from > 0) await nextTurn();
+    const updates = records.slice(from, from + FAIL_STEP).map((record) => ({ record: failed(record, dependencyFailure(cause), now), expectedEtag: record.etag }));
+    const applied = await deps.store.replaceJobs(updates);
+    for (let i = 0; i < updates.length; i++) if (applied[i]) failures.push(updates[i]!.record);
+  }
+  return failures;
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
 import { enqueueRecovered } from '../../../src/domain/execution.js';
+import { FAIL_STEP } from '../../../src/service/execution/settlement.js';
 import type { JsonObject } from '../../../src/domain/json.js';
 import { rejection } from '../../support/waits.js';
 import { recordJobCommand } from '../../support/job-records.js';
@@ -82,6 +83,16 @@ describe('use cases: execution', () => {
     expect(second.status).to.equal('SUCCEEDED');
     expect(second.result).to.include({ cached: true, cachedFromJobId: 'first' });
     expect(runs).to.equal(1);
+  });
+
+  it('fails every WAITING descendant of a failed job, more than one write of them (FAIL_STEP) and their own children', async () => {
+    await s.service.submitJob(alice, { ...submit('doomed-root', { message: 'no' }), type: 'fail' });
+    const children = Array.from({ length: 2 * FAIL_STEP + 1 }, (_, i) => `doomed-${i}`);
+    for (const child of children) await s.service.submitJob(alice, submit(child, {}, ['doomed-root']));
+    await s.service.submitJob(alice, submit('doomed-grandchild', {}, [children.at(-1)!]));
+    await run('doomed-root');
+    const failed = await Promise.all([...children, 'doomed-grandchild'].map((id) => s.service.getJob(alice, id)));
+    expect(failed.map((job) => [job.status, job.error?.reason])).to.deep.equal(failed.map(() => ['FAILED', 'DEPENDENCY_FAILED']));
   });
 
   it('runs a job whose parents succeeded with their outputs, and fails it when a parent failed', async () => {
