@@ -24,6 +24,8 @@ export interface EventFilter {
   jobIds?: ReadonlySet<string>;
   /** A job and its descendants; grows as jobs downstream of them are created. */
   lineage?: Set<string>;
+  /** The most jobs lineage may hold: past it the subscription ends (watchedLineageTooLarge), so that one cannot grow without bound. */
+  lineageLimit?: number;
   types?: ReadonlySet<EventType>;
   labels?: Readonly<Record<string, string>>;
   /** The events that passed, as the reader may see them (job-view.ts): the other jobs they name that it may not read, under placeholders. */
@@ -355,7 +357,7 @@ export class Subscription {
           after = page[page.length - 1]!.cursor;
           this.lastSeen = after;
           // Each page starts after the one before: nothing in it was seen yet.
-          const deliverable = page.filter((event) => matches(this.filter, event));
+          const deliverable = this.passing(page);
           if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
         }
         if (this.closed || last) break;
@@ -369,13 +371,21 @@ export class Subscription {
         const taken = this.queue.length <= this.options.readBatch ? this.queue : this.queue.slice(0, this.options.readBatch);
         if (taken === this.queue) this.queue = [];
         else this.queue.splice(0, taken.length);
-        const deliverable = taken.filter((event) => this.isNew(event) && matches(this.filter, event));
+        const deliverable = this.passing(taken.filter((event) => this.isNew(event)));
         if (deliverable.length > 0) yield this.delivered(await this.filter.view(deliverable));
       }
       if (this.failure) throw this.failure;
     } finally {
       this.close();
     }
+  }
+
+  /** The events that pass the filter; throws once its lineage holds more jobs than its limit (a batch's worth past it at most). */
+  private passing(events: readonly LoggedEvent[]): LoggedEvent[] {
+    const passed = events.filter((event) => matches(this.filter, event));
+    const { lineage, lineageLimit = Infinity } = this.filter;
+    if (lineage && lineage.size > lineageLimit) throw watchedLineageTooLarge(lineageLimit);
+    return passed;
   }
 
   /** Events the subscription ends without: only those its filter would have let through count. */
@@ -398,6 +408,15 @@ export class Subscription {
     this.lastSeen = event.cursor;
     return true;
   }
+}
+
+/** A lineage_of subscription that follows, or would follow, more than limit jobs. */
+export function watchedLineageTooLarge(limit: number): ProvenanceError {
+  return new ProvenanceError(
+    'RESOURCE_EXHAUSTED',
+    `the job watched through lineage_of and its descendants are more than ${limit} jobs (PROVENANCE_MAX_LINEAGE_NODES), too many for one subscription to follow; watch a job further downstream, or name job_ids`,
+    'WATCHED_LINEAGE_TOO_LARGE',
+  );
 }
 
 function shuttingDown(): ProvenanceError {

@@ -6,7 +6,7 @@ import { MAX_WATCHED_JOB_IDS, validateLabels, Violations } from '../../domain/va
 import { readableJob } from '../job-queries.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
-import type { EventFilter, StartAt, Subscription, SubscriptionSlot } from './event-hub.js';
+import { watchedLineageTooLarge, type EventFilter, type StartAt, type Subscription, type SubscriptionSlot } from './event-hub.js';
 
 /**
  * WatchEvents: a subscription to the events of the jobs the caller may read
@@ -41,7 +41,7 @@ async function openSubscription(deps: ServiceDependencies, principal: Principal,
   const filter: EventFilter = {
     reader: { tenant: principal.tenant, subject: principal.subject },
     ...(command.jobIds.length > 0 ? { jobIds: new Set(command.jobIds) } : {}),
-    ...(root ? { lineage: new Set([root.jobId]) } : {}),
+    ...(root ? { lineage: new Set([root.jobId]), lineageLimit: deps.limits.maxLineageNodes } : {}),
     ...(command.eventTypes.length > 0 ? { types: new Set(command.eventTypes as EventType[]) } : {}),
     ...(Object.keys(command.labels).length > 0 ? { labels: command.labels } : {}),
     view: async (events) => viewer.events(events, await deps.eventJobAccess.ofEvents(events)),
@@ -51,7 +51,11 @@ async function openSubscription(deps: ServiceDependencies, principal: Principal,
   if (root) {
     // After open(), so that a job created meanwhile is either found here or seen in the queued events.
     try {
-      for (const row of await deps.store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS' })) filter.lineage!.add(row.jobId);
+      // With nearest, a store that gives depths sends at most limit + 1 rows: enough to tell whether the root and its descendants pass the limit.
+      const limit = deps.limits.maxLineageNodes;
+      const descendants = await deps.store.lineage({ rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS', nearest: limit });
+      if (descendants.length >= limit) throw watchedLineageTooLarge(limit);
+      for (const row of descendants) filter.lineage!.add(row.jobId);
     } catch (error) {
       subscription.close();
       throw error;

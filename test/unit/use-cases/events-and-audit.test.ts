@@ -49,6 +49,39 @@ describe('use cases: events and the audit trail', () => {
     }
   });
 
+  it('follows a lineage of at most PROVENANCE_MAX_LINEAGE_NODES jobs: a larger one is refused, and one growing past it ends its subscription', async () => {
+    s.close();
+    s = memoryService({ limits: { maxLineageNodes: 4 } });
+    s.hub.start();
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'small' }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'small-1', parentIds: ['small'] }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'small-2', parentIds: ['small-1'] }));
+    const watch = { jobIds: [], eventTypes: ['job.provenance.created'], labels: {}, startPosition: 'NOW' as const, lineageOf: 'small' };
+    const followed = await s.service.watchEvents(alice, watch);
+    const seen: string[] = [];
+    const ended = (async () => {
+      try {
+        for await (const batch of followed.batches()) seen.push(...batch.map((e) => e.jobId));
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    // The root and two descendants: one more is the fourth job, the limit; the fifth passes it.
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'small-3', parentIds: ['small-2'] }));
+    await until(() => seen.length === 1, 'the fourth job followed');
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'small-4', parentIds: ['small-3'] }));
+    const error = await ended;
+    expect(seen).to.deep.equal(['small-3']);
+    expect(error).to.be.instanceOf(ProvenanceError).and.include({ code: 'RESOURCE_EXHAUSTED', reason: 'WATCHED_LINEAGE_TOO_LARGE' });
+
+    const refused = await rejection(s.service.watchEvents(alice, watch));
+    expect(refused).to.be.instanceOf(ProvenanceError).and.include({ code: 'RESOURCE_EXHAUSTED', reason: 'WATCHED_LINEAGE_TOO_LARGE' });
+    // The refused subscription gave its slot back, and a smaller lineage is followed as before.
+    const smaller = await s.service.watchEvents(alice, { ...watch, lineageOf: 'small-2' });
+    smaller.close();
+  });
+
   it("writes the caller's entries to its tenant's trail, which only that tenant's admin lists, newest first", async () => {
     await s.service.audit(alice, GET_JOB, ['a'], 'OK');
     s.clock.advance(1000);
