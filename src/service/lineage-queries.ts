@@ -46,9 +46,10 @@ export async function getLineage<C extends LineageCommand>(deps: ServiceDependen
 /** What GetLineage answers in a view: columns possibly in the IDS and compact views, objects in every other. */
 export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' | 'IDS' ? Lineage<JobView> | ColumnarLineage<JobView> : Lineage<JobView>;
 
-/** The root and its lineage as whole records, limited like GetLineage with the configured maximum node count. */
+/** The root and its lineage as whole records (or as types and statuses, without wholeRecords), limited like GetLineage with the configured maximum node count. */
 export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
-  return answerLineage(deps, principal, { ...command, maxNodes: 0, view: 'FULL' }, false);
+  const { wholeRecords, ...lineageCommand } = command;
+  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, false);
 }
 
 async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: true): Promise<Lineage<JobView> | ColumnarLineage<JobView>>;
@@ -510,6 +511,8 @@ export interface ExportCommand extends LineageShaping {
   maxDepth: number;
   /** The graph as it was then; undefined: now. */
   asOf?: Date;
+  /** Whether the format shows whole records (exportReadsRecords); without, each job's type and status are read (the BASIC view). */
+  wholeRecords: boolean;
 }
 
 

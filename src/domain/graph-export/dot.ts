@@ -16,9 +16,9 @@ export function* renderDot(lineage: Lineage): Generator<void, RenderedDocument> 
 }
 
 function attributes(job: ExportedJob, isRoot: boolean): string {
-  const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
+  const label = job.summary ? [job.id, job.summary.type, job.summary.status] : [job.id, 'restricted'];
   const list = [`label=${quoted(label.join('\n'))}`];
-  if (!job.record) list.push('style="rounded,dashed"');
+  if (!job.summary) list.push('style="rounded,dashed"');
   if (isRoot) list.push('peripheries=2');
   return list.join(', ');
 }

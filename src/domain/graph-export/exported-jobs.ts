@@ -1,10 +1,28 @@
-import type { JobRecord } from '../job.js';
+import type { JobRecord, JobStatus } from '../job.js';
 import type { Lineage } from '../lineage.js';
 
-/** One job of an exported graph: a readable job with its whole record, or a restricted one known by its opaque id only. */
+/**
+ * One job of an exported graph: a readable job with its type and status (and
+ * its whole record when the lineage was read with records), or a restricted
+ * one known by its opaque id only.
+ */
 export interface ExportedJob {
   id: string;
+  /** Absent for a restricted job. */
+  summary?: { type: string; status: JobStatus };
+  /** Absent for a restricted job, and for every job of a lineage read without records (exportReadsRecords). */
   record?: JobRecord;
+}
+
+/**
+ * Whether a format shows more of a job than its type and status: DOT and
+ * Mermaid do not, so their lineage is read without records (the BASIC
+ * view), which keeps tens of MB of records from crossing threads and
+ * filling the serving thread's heap for a whole ancestry (docs/decisions.md,
+ * "Large lineage answers").
+ */
+export function exportReadsRecords(format: 'NATIVE' | 'PROV_JSON' | 'DOT' | 'MERMAID'): boolean {
+  return format === 'NATIVE' || format === 'PROV_JSON';
 }
 
 /** How many jobs the export holds: the root and the lineage's nodes. */
@@ -14,13 +32,20 @@ export function exportedJobCount(lineage: Lineage): number {
 
 /** Job index of the export: the root at 0, then the lineage's nodes in their order (nearest first). */
 export function exportedJob(lineage: Lineage, index: number): ExportedJob {
-  if (index === 0) return { id: lineage.root.jobId, record: wholeRecord(lineage.root.record, lineage.root.jobId) };
-  const node = lineage.nodes[index - 1]!;
-  return { id: node.row.jobId, record: node.restricted ? undefined : wholeRecord(node.row.record, node.row.jobId) };
+  const row = index === 0 ? lineage.root : lineage.nodes[index - 1]!.row;
+  if (index > 0 && lineage.nodes[index - 1]!.restricted) return { id: row.jobId };
+  const { record } = row;
+  const summary = summaryOf(record ?? row, row.jobId);
+  return record ? { id: row.jobId, summary, record } : { id: row.jobId, summary };
 }
 
-function wholeRecord(record: JobRecord | undefined, jobId: string): JobRecord {
-  // A lineage read without whole records would export readable jobs as if they were restricted.
-  if (!record) throw new Error(`graph export needs whole records; job ${jobId} has none`);
-  return record;
+/** A readable job's whole record, for the formats that show it: a lineage read without records would export readable jobs as if they were restricted. */
+export function wholeRecord(job: ExportedJob): JobRecord | undefined {
+  if (job.summary && !job.record) throw new Error(`graph export needs whole records; job ${job.id} has none`);
+  return job.record;
+}
+
+function summaryOf(job: { type?: string; status?: JobStatus }, jobId: string): ExportedJob['summary'] {
+  if (job.type === undefined || job.status === undefined) throw new Error(`graph export needs each job's type and status; job ${jobId} has none`);
+  return { type: job.type, status: job.status };
 }

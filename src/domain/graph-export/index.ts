@@ -6,6 +6,7 @@ import { renderProvJson } from './prov-json.js';
 import type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
 
 export type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
+export { exportReadsRecords } from './exported-jobs.js';
 
 /** The document formats of ExportProvenanceGraph besides the native one (records and edges as messages). */
 export type DocumentFormat = 'PROV_JSON' | 'DOT' | 'MERMAID';

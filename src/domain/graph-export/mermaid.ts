@@ -27,8 +27,8 @@ export function* renderMermaid(lineage: Lineage): Generator<void, RenderedDocume
   yield* eachJobInSteps(lineage, (job) => {
     const nodeId = `n${nodeIds.size}`;
     nodeIds.set(job.id, nodeId);
-    const label = job.record ? [job.id, job.record.type, job.record.status] : [job.id, 'restricted'];
-    const statusClass = (job.record?.status ?? 'RESTRICTED').toLowerCase();
+    const label = job.summary ? [job.id, job.summary.type, job.summary.status] : [job.id, 'restricted'];
+    const statusClass = (job.summary?.status ?? 'RESTRICTED').toLowerCase();
     line(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
   });
   yield* eachEdgeInSteps(lineage, (edge) => line(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`));

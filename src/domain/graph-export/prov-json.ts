@@ -1,5 +1,6 @@
 import type { Provider } from '../job.js';
 import type { Lineage } from '../lineage.js';
+import { wholeRecord } from './exported-jobs.js';
 import { eachInSteps, eachJobInSteps, ObjectMembers, prettyJsonInSteps, TextPieces } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
@@ -36,7 +37,9 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
   const outputOf: (string | undefined)[] = [];
   const startOf: (Date | undefined)[] = [];
 
-  yield* eachJobInSteps(lineage, ({ id, record }) => {
+  yield* eachJobInSteps(lineage, (job) => {
+    const { id } = job;
+    const record = wholeRecord(job);
     const index = ids.length;
     ids.push(id);
     outputOf.push(undefined);

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
-import { renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
+import { exportReadsRecords, renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
 import { inTurns } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
@@ -73,6 +73,7 @@ export function lineageHandlers(
           maxDepth: request.maxDepth,
           ...lineageShapingFromProto(request),
           asOf: request.asOf,
+          wholeRecords: exportReadsRecords(format),
         });
         const summary = {
           truncated: lineage.truncation.length > 0,

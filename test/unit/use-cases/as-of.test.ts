@@ -11,6 +11,7 @@ import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 import { rejection } from '../../support/waits.js';
 import { lineageObjects } from '../../support/lineage-objects.js';
+import { renderGraph } from '../../../src/domain/graph-export/index.js';
 
 /** GetJob, GetLineage, ExportProvenanceGraph, ListDependents and StreamLineage as of a time, over the memory and SQLite stores with the test clock. */
 
@@ -100,9 +101,12 @@ describe('use cases: as of a time', () => {
         ]);
         const early = s.service.getLineage(alice, { jobId: 'late', directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'FULL', asOf: t.childRecorded });
         expect(failure(await rejection(early)).code).to.equal('NOT_FOUND');
-        const full = await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded });
+        const full = await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: true });
         expect(full.root.record).to.include({ status: 'SUCCEEDED', cacheState: 'FRESH' });
         expect(full.nodes.map((node) => node.row.record!.jobId)).to.deep.equal(['child']);
+        // The documents that show only types and statuses read no records, and show those of then all the same.
+        const basic = await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: false });
+        for (const format of ['DOT', 'MERMAID'] as const) expect(renderGraph(format, basic)).to.deep.equal(renderGraph(format, full));
       });
 
       it('ListDependents lists the dependents of then, children or transitive, and binds its page tokens to as_of', async () => {

@@ -5,6 +5,7 @@ import { memoryService, principal, type MemoryService } from '../../support/memo
 import { rejection } from '../../support/waits.js';
 import type { ProvenanceError } from '../../../src/domain/errors.js';
 import { lineageObjects } from '../../support/lineage-objects.js';
+import { renderGraph } from '../../../src/domain/graph-export/index.js';
 
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
@@ -52,8 +53,21 @@ describe('use cases: lineage queries', () => {
   });
 
   it('exports the graph as whole records', async () => {
-    const graph = await s.service.exportGraph(eve, { jobId: 'report', directions: ['ANCESTORS'], maxDepth: 0 });
+    const graph = await s.service.exportGraph(eve, { jobId: 'report', directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true });
     expect(graph.nodes.map((n) => n.row.record?.jobId)).to.deep.equal(['model', 'clean', 'raw']);
+  });
+
+  it('exports the graph without records for the documents that show only types and statuses, rendering them the same', async () => {
+    // Alice may not read eve's report: it is a placeholder among model's descendants.
+    for (const [caller, jobId] of [[eve, 'report'], [alice, 'model']] as const) {
+      const command = { jobId, directions: ['ANCESTORS' as const, 'DESCENDANTS' as const], maxDepth: 0 };
+      const basic = await s.service.exportGraph(caller, { ...command, wholeRecords: false });
+      const full = await s.service.exportGraph(caller, { ...command, wholeRecords: true });
+      expect(basic.nodes.map((n) => n.row.record)).to.deep.equal(basic.nodes.map(() => undefined));
+      expect(basic.hiddenNodeCount).to.equal(caller === alice ? 1 : 0);
+      for (const format of ['DOT', 'MERMAID'] as const) expect(renderGraph(format, basic)).to.deep.equal(renderGraph(format, full));
+      expect(() => renderGraph('PROV_JSON', basic)).to.throw(/needs whole records/);
+    }
   });
 
   it('finds a recorded lineage reproducible, and names what no longer matches once a parent changes its output', async () => {
