@@ -42,6 +42,36 @@ export function acceptingEncodedMessages<S extends ServiceDefinition>(definition
 }
 
 /**
+ * The writer of the small answers encoded whole (encodeWhole), kept between
+ * calls: a fresh writer starts at 128 bytes and doubles, copying, up to the
+ * answer's size, on every call.
+ */
+let wholeWriter = new BinaryWriter();
+/** A writer grown past this is dropped after its answer, so that one large answer does not hold its buffer for good. */
+const KEPT_WRITER_BYTES = 64 * 1024;
+
+/**
+ * A small answer encoded at once, in its gRPC frame (EncodedMessage.framed),
+ * so that grpc-js sends the frame as it is instead of copying the message
+ * into one (framed-answers.ts). For answers of one record (GetJob); large
+ * ones are encoded in parts (encodeInParts).
+ */
+export function encodeWhole<T>(type: { encode(message: T, writer: BinaryWriter): BinaryWriter }, message: T, shownTenants?: ReadonlyMap<string, string>): EncodedMessage {
+  let bytes: Uint8Array;
+  try {
+    bytes = type.encode(message, wholeWriter).finish();
+  } catch (error) {
+    // What was written of the message must not open the next answer.
+    wholeWriter = new BinaryWriter();
+    throw error;
+  }
+  if (bytes.byteLength > KEPT_WRITER_BYTES) wholeWriter = new BinaryWriter();
+  const frame = allocateFrame(bytes.byteLength);
+  frame.set(bytes, GRPC_PREFIX_BYTES);
+  return EncodedMessage.framed(frame, shownTenants);
+}
+
+/**
  * The longest encodeInParts encodes between two turns of the event loop: a
  * part of a large answer takes 1 to 2 ms, so an answer of a few parts
  * (a GetLineage of a thousand nodes) is encoded without turns, each of
