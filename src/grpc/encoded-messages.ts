@@ -7,7 +7,8 @@ import { nextTurn } from '../service/next-turn.js';
  * goes to every subscriber of the process: encoding it once, rather than
  * once per subscriber, took a third of the server's time with 100
  * subscribers (bench/, events scenario). A large unary answer (GetLineage)
- * is encoded in parts between which other calls run (encodeInParts).
+ * is encoded in parts between which other calls run (encodeInParts); a
+ * GetJob answer at once, into its frame (encodeWhole).
  */
 export class EncodedMessage {
   constructor(
