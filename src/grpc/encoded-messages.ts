@@ -7,7 +7,8 @@ import { nextTurn } from '../service/next-turn.js';
  * goes to every subscriber of the process: encoding it once, rather than
  * once per subscriber, took a third of the server's time with 100
  * subscribers (bench/, events scenario). A large unary answer (GetLineage)
- * is encoded in parts between which other calls run (encodeInParts).
+ * is encoded in parts between which other calls run (encodeInParts); a
+ * GetJob answer at once, into its frame (encodeWhole).
  */
 export class EncodedMessage {
   constructor(
@@ -39,6 +40,36 @@ export function acceptingEncodedMessages<S extends ServiceDefinition>(definition
     { ...method, responseSerialize: (value: unknown) => (value instanceof EncodedMessage ? value.bytes : method.responseSerialize(value)) },
   ]);
   return Object.fromEntries(methods) as S;
+}
+
+/**
+ * The writer of the small answers encoded whole (encodeWhole), kept between
+ * calls: a fresh writer starts at 128 bytes and doubles, copying, up to the
+ * answer's size, on every call.
+ */
+let wholeWriter = new BinaryWriter();
+/** A writer grown past this is dropped after its answer, so that one large answer does not hold its buffer for good. */
+const KEPT_WRITER_BYTES = 64 * 1024;
+
+/**
+ * A small answer encoded at once, in its gRPC frame (EncodedMessage.framed),
+ * so that grpc-js sends the frame as it is instead of copying the message
+ * into one (framed-answers.ts). For answers of one record (GetJob); large
+ * ones are encoded in parts (encodeInParts).
+ */
+export function encodeWhole<T>(type: { encode(message: T, writer: BinaryWriter): BinaryWriter }, message: T, shownTenants?: ReadonlyMap<string, string>): EncodedMessage {
+  let bytes: Uint8Array;
+  try {
+    bytes = type.encode(message, wholeWriter).finish();
+  } catch (error) {
+    // What was written of the message must not open the next answer.
+    wholeWriter = new BinaryWriter();
+    throw error;
+  }
+  if (bytes.byteLength > KEPT_WRITER_BYTES) wholeWriter = new BinaryWriter();
+  const frame = allocateFrame(bytes.byteLength);
+  frame.set(bytes, GRPC_PREFIX_BYTES);
+  return EncodedMessage.framed(frame, shownTenants);
 }
 
 /**

@@ -53,6 +53,9 @@ interface AuditRow {
   caller_tenant: string | null;
 }
 
+/** An audit_events row as inserted, its columns in the INSERT's order (the id is the table's). */
+type InsertedRow = [tenant: string, subject: string, method: string, time: number, outcome: string, jobIds: string, callerTenant: string | null];
+
 const EVENT_COLUMNS = 'e.id, e.tenant, e.subject, e.method, e.time, e.outcome, e.job_ids, e.caller_tenant';
 
 /** The most entries one transaction writes; more appended in one turn of the event loop commit in several. */
@@ -79,7 +82,7 @@ interface PendingAppend {
  * GetJob call.
  */
 export class SqliteAuditLog implements AuditLog {
-  private readonly insertEvent: Database.Statement<Omit<AuditRow, 'id'>>;
+  private readonly insertEvent: Database.Statement<InsertedRow>;
   private readonly insertEventJobs: Database.Statement<[number | bigint, number | bigint]>;
   /** Made once: better-sqlite3 builds a wrapper function of its variants at each db.transaction(). */
   private readonly insertBatch: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
@@ -91,9 +94,9 @@ export class SqliteAuditLog implements AuditLog {
     /** Whether close() closes the connection: not when it is the store's. */
     private readonly ownsConnection: boolean,
   ) {
+    // Parameters by position: better-sqlite3 binds named ones by looking each name up in an object, on every entry.
     this.insertEvent = db.prepare(
-      `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids, caller_tenant)
-       VALUES (@tenant, @subject, @method, @time, @outcome, @job_ids, @caller_tenant)`,
+      `INSERT INTO audit_events (tenant, subject, method, time, outcome, job_ids, caller_tenant) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     // OR IGNORE: a job named twice in one entry is one row, so the job filter returns the entry once.
     // One statement for the entries of a batch, by the range of their ids: the batch's transaction holds the write lock,
@@ -106,15 +109,15 @@ export class SqliteAuditLog implements AuditLog {
       let first: number | bigint | undefined;
       let last: number | bigint | undefined;
       for (const { entry } of batch) {
-        const { lastInsertRowid } = this.insertEvent.run({
-          tenant: entry.tenant,
-          subject: entry.subject,
-          method: entry.method,
-          time: entry.time.getTime(),
-          outcome: entry.outcome,
-          job_ids: JSON.stringify(entry.jobIds),
-          caller_tenant: entry.callerTenant ?? null,
-        });
+        const { lastInsertRowid } = this.insertEvent.run(
+          entry.tenant,
+          entry.subject,
+          entry.method,
+          entry.time.getTime(),
+          entry.outcome,
+          JSON.stringify(entry.jobIds),
+          entry.callerTenant ?? null,
+        );
         first ??= lastInsertRowid;
         last = lastInsertRowid;
       }

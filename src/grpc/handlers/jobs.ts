@@ -1,5 +1,7 @@
 import type { ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { Job } from '@provenance/client/gen/provenance/v1/job';
 import { CallEdge } from '../call.js';
+import { encodeWhole } from '../encoded-messages.js';
 import { OK_STATUS, toRpcStatus } from '../errors.js';
 import { toJobMessage, toRecordJobCommand } from '../mapping.js';
 import { ids, jobIdsOf, tenantOf, tenantsOf } from './audited-jobs.js';
@@ -29,10 +31,14 @@ export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'reco
       shownTenants: (response) => tenantsOf(response.results.map((r) => r.job)),
     }),
 
+    // Encoded here, in its frame: grpc-js then sends it without a copy (encodeWhole).
     getJob: edge.unary('getJob', {
-      run: async (request, principal) => toJobMessage(await service.getJob(principal, request.jobId || undefined, request.asOf)),
+      run: async (request, principal) => {
+        const job = toJobMessage(await service.getJob(principal, request.jobId || undefined, request.asOf));
+        return encodeWhole(Job, job, tenantOf(job));
+      },
       audited: (request) => ids([request.jobId]),
-      shownTenants: tenantOf,
+      shownTenants: (response) => response.shownTenants,
     }),
 
     listJobs: edge.unary('listJobs', {
