@@ -207,6 +207,33 @@ describe('SQLite lineage graph (compact, in the background)', function () {
     }
   });
 
+  it('answers a lineage larger than its table walk limit from the graph once it is loaded, and smaller ones from the table meanwhile', async () => {
+    const path = newPath();
+    let releaseLoad!: () => void;
+    const held = new Promise<void>((resolve) => (releaseLoad = resolve));
+    const store = SqliteProvenanceStore.open({ path, holdGraphLoad: held, tableWalkJobsWhileLoading: 50 });
+    try {
+      const chain = Array.from({ length: 200 }, (_, i) => makeJob({ jobId: `walked-${i}`, parentIds: i === 0 ? [] : [`walked-${i - 1}`] }));
+      await store.insertJobs(chain);
+      const small = { rootId: chain[40]!.jobId, direction: 'ANCESTORS' as const, projection: 'IDS' as const };
+      const large = { rootId: chain[199]!.jobId, direction: 'ANCESTORS' as const, projection: 'FULL' as const };
+      let answeredWhileLoading: boolean | undefined;
+      const largeAnswer = store.lineage(large).then((rows) => {
+        answeredWhileLoading = store.loading() !== undefined;
+        return rows;
+      });
+      // Asked after the large one, answered from the table while the load is held: the large one did not hold the thread.
+      expect(await store.lineage(small)).to.have.length(40);
+      expect(store.loading()).to.not.equal(undefined);
+      releaseLoad();
+      expect(await largeAnswer).to.have.length(199);
+      expect(answeredWhileLoading).to.equal(false);
+    } finally {
+      releaseLoad();
+      await store.close();
+    }
+  });
+
   it('sends answers with records in parts, each query whole and its own when several are asked at once', async () => {
     const path = newPath();
     const jobs = Array.from({ length: Math.floor(RECORD_ROWS_PER_PART * 2.5) }, (_, i) => makeJob({ jobId: `chain-${i}`, parentIds: i === 0 ? [] : [`chain-${i - 1}`] }));

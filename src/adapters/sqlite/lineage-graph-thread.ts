@@ -11,6 +11,8 @@ export interface GraphWorkerData {
   busyTimeoutMs: number;
   /** After a failed load, the next try. */
   retryLoadMs: number;
+  /** While the graph loads, the most jobs a lineage walks from the table before it waits for the graph instead. */
+  tableWalkJobs: number;
 }
 
 export type ToGraphWorker =
@@ -42,6 +44,8 @@ export type FromGraphWorker =
 
 const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
 const RETRY_LOAD_MS = 1000;
+/** About a second of walking the table on a busy machine: larger lineages are answered from the graph once it is loaded. */
+export const TABLE_WALK_JOBS_WHILE_LOADING = 10_000;
 
 type Answer = LineageRow[] | LineageStepRow[] | BuiltLineage | undefined;
 
@@ -74,6 +78,7 @@ export class LineageGraphThread {
     private readonly path: string,
     private readonly busyTimeoutMs: number,
     private readonly holdLoad: Promise<void> = Promise.resolve(),
+    private readonly tableWalkJobs = TABLE_WALK_JOBS_WHILE_LOADING,
   ) {
     this.start();
   }
@@ -116,7 +121,7 @@ export class LineageGraphThread {
   }
 
   private start(): void {
-    const data: GraphWorkerData = { path: this.path, busyTimeoutMs: this.busyTimeoutMs, retryLoadMs: RETRY_LOAD_MS };
+    const data: GraphWorkerData = { path: this.path, busyTimeoutMs: this.busyTimeoutMs, retryLoadMs: RETRY_LOAD_MS, tableWalkJobs: this.tableWalkJobs };
     const worker = new Worker(WORKER_URL, { workerData: data });
     this.worker = worker;
     worker.unref();

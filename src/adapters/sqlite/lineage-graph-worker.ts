@@ -4,7 +4,7 @@ import type { LineageRow } from '../../domain/lineage.js';
 import type { BuiltLineageQuery, LineageQuery } from '../../domain/ports/provenance-store.js';
 import { ProvenanceError } from '../../domain/errors.js';
 import { LineageGraph } from './lineage-graph.js';
-import { LineageRows, TableWalk } from './lineage-rows.js';
+import { LineageRows, TableWalk, WalkPastLimit } from './lineage-rows.js';
 import { movedBuffers } from './built-lineage.js';
 import { packedBuffers, packLineageRows, packLineageStepRows } from './packed-lineage-rows.js';
 import { unavailableOrAsIs } from './sqlite-errors.js';
@@ -18,7 +18,7 @@ import { RECORD_ROWS_PER_PART, type FromGraphWorker, type GraphWorkerData, type 
  * Two read-only connections: the load's transaction holds one snapshot
  * while the answers read the latest.
  */
-const { path, busyTimeoutMs, retryLoadMs } = workerData as GraphWorkerData;
+const { path, busyTimeoutMs, retryLoadMs, tableWalkJobs } = workerData as GraphWorkerData;
 const port = parentPort!;
 const post = (message: FromGraphWorker) => port.postMessage(message);
 const db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
@@ -27,6 +27,14 @@ const rows = new LineageRows(db);
 const tableWalk = new TableWalk(db);
 /** The rest of each answer with records that is sent in parts, by query id: where its next part starts. */
 const heldAnswers = new Map<number, { rows: LineageRow[]; next: number }>();
+/**
+ * Queries whose walk from the table went past tableWalkJobs while the graph
+ * loaded: answered from the graph once it is loaded. The table walk runs on
+ * this thread, between the load's steps, so a whole ancestry of 714,556 jobs
+ * from the table (87 to 136 s at 1,000,000 jobs) held the load, which takes
+ * seconds, for as long (docs/decisions.md, "SQLite lineage graph").
+ */
+const waitingForGraph: Array<{ id: number; query: LineageQuery }> = [];
 
 port.on('message', (message: ToGraphWorker) => {
   if (message.type === 'load') load();
@@ -76,10 +84,11 @@ function sendPart(id: number): void {
   else heldAnswers.delete(id);
 }
 
-function answer(id: number, query: LineageQuery): void {
+/** tableWalkLimit: past it, a walk from the table (the graph still loading) waits for the graph instead. */
+function answer(id: number, query: LineageQuery, tableWalkLimit = tableWalkJobs): void {
   try {
     const found = db.transaction(() => {
-      if (!graph.loaded) return rows.read(tableWalk, query);
+      if (!graph.loaded) return rows.read(tableWalk.upTo(tableWalkLimit), query);
       graph.refresh();
       return rows.read(graph, query);
     })();
@@ -91,8 +100,14 @@ function answer(id: number, query: LineageQuery): void {
       port.postMessage({ type: 'packedAnswer', id, packed } satisfies FromGraphWorker, packedBuffers(packed));
     }
   } catch (error) {
-    queryFailed(id, error);
+    if (error instanceof WalkPastLimit) waitingForGraph.push({ id, query });
+    else queryFailed(id, error);
   }
+}
+
+/** The queries that waited for the graph: from it once it is loaded, else (its load failed) from the table, whatever their size. */
+function answerWaiting(): void {
+  for (const { id, query } of waitingForGraph.splice(0)) answer(id, query, Infinity);
 }
 
 function queryFailed(id: number, error: unknown): void {
@@ -125,6 +140,7 @@ function load(): void {
       }
       loader!.close();
       post({ type: 'loaded' });
+      answerWaiting();
     } catch (error) {
       failed(loader, error);
     }
@@ -135,5 +151,6 @@ function load(): void {
 function failed(loader: Database.Database | undefined, error: unknown): void {
   loader?.close();
   post({ type: 'loadFailed', message: error instanceof Error ? error.message : String(error) });
+  answerWaiting();
   setTimeout(load, retryLoadMs);
 }

@@ -118,7 +118,12 @@ export class TableWalk implements LineageWalker, LineageStepper {
     }));
   }
 
-  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+  /** The same walk, given up (WalkPastLimit) once it has reached more than maxJobs jobs. */
+  upTo(maxJobs: number): LineageWalker {
+    return { walk: (rootId, direction, maxDepth, nearest) => this.walk(rootId, direction, maxDepth, nearest, maxJobs) };
+  }
+
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity, maxJobs = Infinity): LineageRow[] {
     const levels: LineageRow[][] = [];
     const reached = new Set([rootId]);
     // The root need not have a row to have descendants; its ancestors come from its row.
@@ -127,6 +132,7 @@ export class TableWalk implements LineageWalker, LineageStepper {
     for (let depth = 1; depth <= maxDepth && frontierIds.length > 0; depth++) {
       const next = direction === 'ANCESTORS' ? frontier.flatMap((row) => row.parentIds) : this.children.all(JSON.stringify(frontierIds));
       const fresh = next.filter((id) => !reached.has(id) && reached.add(id));
+      if (reached.size > maxJobs + 1) throw new WalkPastLimit();
       frontier = this.read(fresh, depth);
       frontierIds = frontier.map((row) => row.jobId);
       levels.push(frontier);
@@ -142,6 +148,13 @@ export class TableWalk implements LineageWalker, LineageStepper {
       readers: JSON.parse(readers) as string[],
       depth,
     }));
+  }
+}
+
+/** A TableWalk.upTo walk that reached more jobs than its limit. */
+export class WalkPastLimit extends Error {
+  constructor() {
+    super('the walk reached more jobs than its limit');
   }
 }
 

@@ -151,10 +151,18 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * lineageGraph 'background' (the default for a file): the lineage graph is
    * loaded at once on a thread of its own, which answers lineage queries
    * (docs/decisions.md, "SQLite lineage graph"); holdGraphLoad delays that
-   * load until it settles (for tests). 'on-demand': on this thread, at the
-   * first lineage query (a process that asks none never holds it).
+   * load until it settles, and tableWalkJobsWhileLoading sets how far a
+   * lineage walks the table meanwhile before it waits for the graph (for
+   * tests). 'on-demand': on this thread, at the first lineage query (a
+   * process that asks none never holds it).
    */
-  static open(options: { path: string; busyTimeoutMs?: number; lineageGraph?: 'background' | 'on-demand'; holdGraphLoad?: Promise<void> }): SqliteProvenanceStore {
+  static open(options: {
+    path: string;
+    busyTimeoutMs?: number;
+    lineageGraph?: 'background' | 'on-demand';
+    holdGraphLoad?: Promise<void>;
+    tableWalkJobsWhileLoading?: number;
+  }): SqliteProvenanceStore {
     let db: Database.Database | undefined;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
@@ -170,7 +178,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       if (background) db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
       return new SqliteProvenanceStore(
         db,
-        background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad) : undefined,
+        background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad, options.tableWalkJobsWhileLoading) : undefined,
         background ? new WalCheckpointThread(options.path, busyTimeoutMs) : undefined,
       );
     } catch (error) {
