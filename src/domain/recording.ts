@@ -23,11 +23,17 @@ import type { Principal } from './principal.js';
  * that of the request's JSON, without a round trip through it.
  */
 export function recordFingerprint(command: RecordJobCommand, canonicalPayload = canonicalJson(command.payload)): string {
-  const { requestId: _requestId, etag: _etag, allowMissingParents: _allow, payload: _payload, ...content } = command;
   const members: Record<string, string | undefined> = { payload: canonicalPayload };
-  for (const [key, value] of Object.entries(content)) members[key] = value === undefined ? undefined : canonicalJson(value as JsonValue);
+  // A walk of the keys rather than a rest pattern, which copies the command member by member first.
+  for (const key of Object.keys(command) as Array<keyof RecordJobCommand>) {
+    const value = command[key];
+    if (!NOT_FINGERPRINTED.has(key) && value !== undefined) members[key] = canonicalJson(value as JsonValue);
+  }
   return sha256Hex(canonicalObject(members));
 }
+
+/** The members the fingerprint leaves out: the idempotency key, the etag condition, and the payload, given as canonicalPayload. */
+const NOT_FINGERPRINTED: ReadonlySet<keyof RecordJobCommand> = new Set(['requestId', 'etag', 'allowMissingParents', 'payload']);
 
 export interface NewRecordContext {
   jobId: string;
@@ -68,7 +74,9 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;
-  return withLifecycleEvents(undefined, withOutcome(record, command), context.now);
+  // The record is new and nobody else's yet: the outcome is added to it, rather than to a copy (withOutcome).
+  addOutcome(record, command, command.startedAt, command.completedAt);
+  return withLifecycleEvents(undefined, record, context.now);
 }
 
 export type RecordUpdate = { kind: 'unchanged' } | { kind: 'updated'; record: JobRecord };
@@ -143,13 +151,18 @@ function withOutcome(record: JobRecord, command: RecordJobCommand): JobRecord {
   delete next.durationMs;
   delete next.result;
   delete next.error;
-  if (startedAt) next.startedAt = startedAt;
-  if (completedAt) next.completedAt = completedAt;
-  if (startedAt && completedAt) next.durationMs = completedAt.getTime() - startedAt.getTime();
-  const result = resultOf(command);
-  if (result) next.result = result;
-  if (command.error) next.error = command.error;
+  addOutcome(next, command, startedAt, completedAt);
   return next;
+}
+
+/** Adds these times, the duration and the request's result and error to a record that has none of them. */
+function addOutcome(record: JobRecord, command: RecordJobCommand, startedAt: Date | undefined, completedAt: Date | undefined): void {
+  if (startedAt) record.startedAt = startedAt;
+  if (completedAt) record.completedAt = completedAt;
+  if (startedAt && completedAt) record.durationMs = completedAt.getTime() - startedAt.getTime();
+  const result = resultOf(command);
+  if (result) record.result = result;
+  if (command.error) record.error = command.error;
 }
 
 function resultOf(command: RecordJobCommand): JobResult | undefined {
