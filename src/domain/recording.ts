@@ -74,9 +74,7 @@ export function newRecordedJob(command: RecordJobCommand, context: NewRecordCont
     requestHash: context.fingerprint,
   };
   if (command.requestId) record.requestId = command.requestId;
-  // The record is new and nobody else's yet: the outcome is added to it, rather than to a copy (withOutcome).
-  addOutcome(record, command, command.startedAt, command.completedAt);
-  return withLifecycleEvents(undefined, record, context.now);
+  return withLifecycleEvents(undefined, withOutcome(record, command), context.now);
 }
 
 export type RecordUpdate = { kind: 'unchanged' } | { kind: 'updated'; record: JobRecord };
@@ -151,18 +149,13 @@ function withOutcome(record: JobRecord, command: RecordJobCommand): JobRecord {
   delete next.durationMs;
   delete next.result;
   delete next.error;
-  addOutcome(next, command, startedAt, completedAt);
-  return next;
-}
-
-/** Adds these times, the duration and the request's result and error to a record that has none of them. */
-function addOutcome(record: JobRecord, command: RecordJobCommand, startedAt: Date | undefined, completedAt: Date | undefined): void {
-  if (startedAt) record.startedAt = startedAt;
-  if (completedAt) record.completedAt = completedAt;
-  if (startedAt && completedAt) record.durationMs = completedAt.getTime() - startedAt.getTime();
+  if (startedAt) next.startedAt = startedAt;
+  if (completedAt) next.completedAt = completedAt;
+  if (startedAt && completedAt) next.durationMs = completedAt.getTime() - startedAt.getTime();
   const result = resultOf(command);
-  if (result) record.result = result;
-  if (command.error) record.error = command.error;
+  if (result) next.result = result;
+  if (command.error) next.error = command.error;
+  return next;
 }
 
 function resultOf(command: RecordJobCommand): JobResult | undefined {
