@@ -111,8 +111,22 @@ export function canonicalObject(members: Readonly<Record<string, string | undefi
  * object), which tells callers that its canonical JSON is unchanged.
  */
 export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<string>): JsonValue {
+  // Most payloads hold none: a walk that only reads spares them a copy of every object, member by member.
+  return holdsVolatileKey(value, volatileKeys) ? withoutVolatileKeys(value, volatileKeys) : value;
+}
+
+function holdsVolatileKey(value: JsonValue, volatileKeys: ReadonlySet<string>): boolean {
+  if (Array.isArray(value)) return value.some((item) => holdsVolatileKey(item, volatileKeys));
+  if (!isJsonObject(value)) return false;
+  for (const key of Object.keys(value)) {
+    if (volatileKeys.has(key) || holdsVolatileKey(value[key]!, volatileKeys)) return true;
+  }
+  return false;
+}
+
+function withoutVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<string>): JsonValue {
   if (Array.isArray(value)) {
-    const items = value.map((item) => removeVolatileKeys(item, volatileKeys));
+    const items = value.map((item) => withoutVolatileKeys(item, volatileKeys));
     return items.every((item, i) => item === value[i]) ? value : items;
   }
   if (!isJsonObject(value)) return value;
@@ -123,7 +137,7 @@ export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<s
       changed = true;
       continue;
     }
-    const normalized = removeVolatileKeys(item, volatileKeys);
+    const normalized = withoutVolatileKeys(item, volatileKeys);
     changed ||= normalized !== item;
     setMember(kept, key, normalized);
   }
@@ -142,10 +156,14 @@ export function definitionHash(type: string, payload: JsonObject, volatileKeys: 
 }
 
 export function inputHash(definition: string, parents: readonly ParentOutput[]): string {
-  const sorted = [...parents]
-    .sort((a, b) => compareCodeUnits(a.jobId, b.jobId))
-    .map((p) => ({ jobId: p.jobId, outputHash: p.outputHash }));
-  return sha256Hex(canonicalJson({ definitionHash: definition, parents: sorted }));
+  const sorted = [...parents].sort((a, b) => compareCodeUnits(a.jobId, b.jobId));
+  // canonicalJson({ definitionHash, parents: [{ jobId, outputHash }] }), written directly: its members are in key order already.
+  let text = `{"definitionHash":${canonicalJson(definition)},"parents":[`;
+  for (let i = 0; i < sorted.length; i++) {
+    const { jobId, outputHash } = sorted[i]!;
+    text += `${i === 0 ? '' : ','}{"jobId":${canonicalJson(jobId)},"outputHash":${outputHash === null ? 'null' : canonicalJson(outputHash)}}`;
+  }
+  return sha256Hex(`${text}]}`);
 }
 
 export function outputHash(output: JsonValue): string {

@@ -117,7 +117,13 @@ function eventOf(record: JobRecord, type: EventType, seq: number, time: Date, ex
   return event;
 }
 
-const encodedEvents = new WeakMap<ProvenanceEvent, string>();
+/** An event's JSON, and for events encoded together (encodeTogether) the text after their first two members, one string for them all. */
+interface EncodedEvent {
+  json: string;
+  sharedTail?: string;
+}
+
+const encodedEvents = new WeakMap<ProvenanceEvent, EncodedEvent>();
 
 /**
  * The JSON of an event (its time as an ISO string), made once per event
@@ -125,9 +131,9 @@ const encodedEvents = new WeakMap<ProvenanceEvent, string>();
  * event is written to both. Events are never changed after they are made.
  */
 export function eventJson(event: ProvenanceEvent): string {
-  let json = encodedEvents.get(event);
-  if (json === undefined) encodedEvents.set(event, (json = JSON.stringify(event)));
-  return json;
+  let encoded = encodedEvents.get(event);
+  if (encoded === undefined) encodedEvents.set(event, (encoded = { json: JSON.stringify(event) }));
+  return encoded.json;
 }
 
 /**
@@ -138,10 +144,28 @@ export function eventJson(event: ProvenanceEvent): string {
 function encodeTogether(events: readonly ProvenanceEvent[]): void {
   const first = events[0]!;
   const json = JSON.stringify(first);
-  const head = `{"seq":${first.seq},"type":${JSON.stringify(first.type)},`;
+  const head = eventHead(first);
   if (!json.startsWith(head)) return;
-  const shared = json.slice(head.length);
-  for (const event of events) encodedEvents.set(event, `{"seq":${event.seq},"type":${JSON.stringify(event.type)},${shared}`);
+  const sharedTail = json.slice(head.length);
+  for (const event of events) encodedEvents.set(event, { json: `${eventHead(event)}${sharedTail}`, sharedTail });
+}
+
+/**
+ * The JSON of an event after its seq and type members (from its first
+ * comma on); undefined if its JSON does not start with them. Events
+ * encoded together have the same tail, as one string: comparing them
+ * compares two references.
+ */
+export function eventTail(event: ProvenanceEvent): string | undefined {
+  const json = eventJson(event);
+  const { sharedTail } = encodedEvents.get(event)!;
+  if (sharedTail !== undefined) return sharedTail;
+  const head = eventHead(event);
+  return json.startsWith(head) ? json.slice(head.length) : undefined;
+}
+
+function eventHead(event: ProvenanceEvent): string {
+  return `{"seq":${event.seq},"type":${JSON.stringify(event.type)},`;
 }
 
 /** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */

@@ -23,11 +23,17 @@ import type { Principal } from './principal.js';
  * that of the request's JSON, without a round trip through it.
  */
 export function recordFingerprint(command: RecordJobCommand, canonicalPayload = canonicalJson(command.payload)): string {
-  const { requestId: _requestId, etag: _etag, allowMissingParents: _allow, payload: _payload, ...content } = command;
   const members: Record<string, string | undefined> = { payload: canonicalPayload };
-  for (const [key, value] of Object.entries(content)) members[key] = value === undefined ? undefined : canonicalJson(value as JsonValue);
+  // A walk of the keys rather than a rest pattern, which copies the command member by member first.
+  for (const key of Object.keys(command) as Array<keyof RecordJobCommand>) {
+    const value = command[key];
+    if (!NOT_FINGERPRINTED.has(key) && value !== undefined) members[key] = canonicalJson(value as JsonValue);
+  }
   return sha256Hex(canonicalObject(members));
 }
+
+/** The members the fingerprint leaves out: the idempotency key, the etag condition, and the payload, given as canonicalPayload. */
+const NOT_FINGERPRINTED: ReadonlySet<keyof RecordJobCommand> = new Set(['requestId', 'etag', 'allowMissingParents', 'payload']);
 
 export interface NewRecordContext {
   jobId: string;

@@ -1,4 +1,4 @@
-import { eventJson, type ProvenanceEvent } from '../../domain/job-events.js';
+import { eventJson, eventTail, type ProvenanceEvent } from '../../domain/job-events.js';
 
 /**
  * The JSON of one write's outboxes (an outbox_writes row, schema.ts version
@@ -19,10 +19,8 @@ function encodeOutbox(events: readonly ProvenanceEvent[]): string {
   let previousRest: string | undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    const json = eventJson(event);
-    const head = `{"seq":${event.seq},"type":${JSON.stringify(event.type)},`;
-    const rest = json.startsWith(head) ? json.slice(head.length) : undefined;
-    text += (i === 0 ? '' : ',') + (rest !== undefined && rest === previousRest ? `[${event.seq},${JSON.stringify(event.type)}]` : json);
+    const rest = eventTail(event);
+    text += (i === 0 ? '' : ',') + (rest !== undefined && rest === previousRest ? `[${event.seq},${JSON.stringify(event.type)}]` : eventJson(event));
     previousRest = rest;
   }
   return text + ']';
