@@ -82,6 +82,9 @@ function serverNodeOptions(): string[] {
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** The allocator settings `npm start` gives the server (package.json; README, "Memory"), so that the bench measures the server as it runs. */
+const START_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+
 /** What every scenario gets: sizes, a scratch folder, servers and Redis prefixes that are cleaned up, and the report. */
 export class BenchContext {
   readonly directory = mkdtempSync(join(tmpdir(), 'provenance-bench-'));
@@ -113,6 +116,7 @@ export class BenchContext {
   /** A server as `npm start` runs it, with lineage depth enough for the whole graph; stopped at the end. nodeOptions go to node before the script. */
   async startServer(env: Record<string, string | undefined> = {}, nodeOptions: string[] = []): Promise<ServerProcess> {
     const defaults = {
+      ...START_MALLOC_ENV,
       PROVENANCE_MAX_LINEAGE_DEPTH: '10000',
       PROVENANCE_SQLITE_PATH: join(this.directory, `server-${randomBytes(4).toString('hex')}.db`),
       PROVENANCE_REDIS_PREFIX: this.redisPrefix(),

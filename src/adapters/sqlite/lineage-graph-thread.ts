@@ -46,6 +46,15 @@ const WORKER_URL = new URL('./lineage-graph-worker.js', import.meta.url);
 const RETRY_LOAD_MS = 1000;
 /** About a second of walking the table on a busy machine: larger lineages are answered from the graph once it is loaded. */
 export const TABLE_WALK_JOBS_WHILE_LOADING = 10_000;
+/**
+ * The graph thread's young generation (V8's default keeps 32 MiB of
+ * semi-spaces committed): at 321,000 jobs the thread's heap after 23 whole
+ * ancestries was 53 MiB instead of 126, with no more CPU; at 1,000,000 the
+ * difference was within one run's noise (docs/decisions.md, "Server RSS at
+ * 1,000,000 jobs"). The old generation is left unbounded: a whole ancestry
+ * with records must still fit.
+ */
+const GRAPH_THREAD_YOUNG_GENERATION_MB = 16;
 
 type Answer = LineageRow[] | LineageStepRow[] | BuiltLineage | undefined;
 
@@ -122,7 +131,7 @@ export class LineageGraphThread {
 
   private start(): void {
     const data: GraphWorkerData = { path: this.path, busyTimeoutMs: this.busyTimeoutMs, retryLoadMs: RETRY_LOAD_MS, tableWalkJobs: this.tableWalkJobs };
-    const worker = new Worker(WORKER_URL, { workerData: data });
+    const worker = new Worker(WORKER_URL, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: GRAPH_THREAD_YOUNG_GENERATION_MB } });
     this.worker = worker;
     worker.unref();
     worker.on('message', (message: FromGraphWorker) => this.receive(message));
