@@ -465,6 +465,9 @@ describe('SQLite checkpoints', function () {
     const store = SqliteProvenanceStore.open({ path });
     const walIndex = new WalIndexReader(path);
     try {
+      // The graph's load reads in a transaction of its own: a checkpoint while it runs stops at its snapshot, and without
+      // writes after it nothing asks for another (on a busy machine the load outlasted the writes below).
+      await store.loading()?.done;
       const records: JobRecord[] = [];
       let written = walIndex.read()!;
       while (written.frames < CHECKPOINT_PAGES) {
