@@ -489,6 +489,36 @@ describe('SQLite checkpoints', function () {
       await store.close();
     }
   });
+  it('copies what a reader held back once it lets go, without another write', async () => {
+    const path = join(checkpointDirectory, 'held-back.sqlite');
+    const store = SqliteProvenanceStore.open({ path });
+    const walIndex = new WalIndexReader(path);
+    const reader = new Database(path, { readonly: true });
+    try {
+      await store.loading()?.done;
+      await store.insertJobs([makeJob()]);
+      // A read transaction keeps its snapshot: a checkpoint cannot copy the frames written after it.
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM jobs').get();
+      let written = walIndex.read()!;
+      while (written.frames < CHECKPOINT_PAGES) {
+        await store.insertJobs(Array.from({ length: 200 }, () => makeJob()));
+        written = walIndex.read()!;
+      }
+      // The thread's checkpoint has run, and stopped at the reader's snapshot, before the reader lets go.
+      const checkpointed = Date.now() + 30_000;
+      while (walIndex.read()!.copied === 0 && Date.now() < checkpointed) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(walIndex.read()!.copied).to.be.above(0).and.below(written.frames);
+      reader.exec('COMMIT');
+      const deadline = Date.now() + 30_000;
+      while (walIndex.read()!.copied < written.frames && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(walIndex.read()!.copied).to.equal(written.frames);
+    } finally {
+      reader.close();
+      walIndex.close();
+      await store.close();
+    }
+  });
 });
 
 describe('SQLite replacements', function () {

@@ -14,6 +14,14 @@ const { path, busyTimeoutMs } = workerData as CheckpointWorkerData;
 const db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
 let scheduled = false;
 
+/**
+ * After a checkpoint that a reader's snapshot stopped short (the graph's
+ * load holds one for its whole load), the next try: asks come only with
+ * writes, and without one the WAL stayed uncopied until the next write.
+ */
+const RETRY_STOPPED_CHECKPOINT_MS = 1000;
+let retry: NodeJS.Timeout | undefined;
+
 parentPort!.on('message', () => {
   if (scheduled) return;
   scheduled = true;
@@ -23,13 +31,16 @@ parentPort!.on('message', () => {
 
 function checkpoint(): void {
   scheduled = false;
+  clearTimeout(retry);
+  retry = undefined;
   // Opened for each ask (they are rare) rather than kept: a thread that ends on an error leaves no descriptor open.
   const walIndex = new WalIndexReader(path);
   const wanted = wantsCheckpoint(walIndex.read());
   walIndex.close();
   if (!wanted) return;
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
+    if (result && result.checkpointed < result.log) retry = setTimeout(checkpoint, RETRY_STOPPED_CHECKPOINT_MS);
   } catch (error) {
     // Another connection's checkpoint under way (the serving connection's past its threshold, another process's): the next ask copies what it left.
     if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
