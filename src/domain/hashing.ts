@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject, setMember } from './json.js';
+import { hasKeyAnywhere, isJsonObject, setMember } from './json.js';
 
 /**
  * Hashes of docs/hashing.md. Every hash is lowercase hex SHA-256 over the
@@ -112,16 +112,7 @@ export function canonicalObject(members: Readonly<Record<string, string | undefi
  */
 export function removeVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<string>): JsonValue {
   // Most payloads hold none: a walk that only reads spares them a copy of every object, member by member.
-  return holdsVolatileKey(value, volatileKeys) ? withoutVolatileKeys(value, volatileKeys) : value;
-}
-
-function holdsVolatileKey(value: JsonValue, volatileKeys: ReadonlySet<string>): boolean {
-  if (Array.isArray(value)) return value.some((item) => holdsVolatileKey(item, volatileKeys));
-  if (!isJsonObject(value)) return false;
-  for (const key of Object.keys(value)) {
-    if (volatileKeys.has(key) || holdsVolatileKey(value[key]!, volatileKeys)) return true;
-  }
-  return false;
+  return hasKeyAnywhere(value, (key) => volatileKeys.has(key)) ? withoutVolatileKeys(value, volatileKeys) : value;
 }
 
 function withoutVolatileKeys(value: JsonValue, volatileKeys: ReadonlySet<string>): JsonValue {

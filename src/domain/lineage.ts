@@ -308,14 +308,14 @@ export function ancestorDepths(root: LineageRow, rows: readonly LineageRow[]): M
  */
 export function* descendantsNearestFirst(rootId: string, rows: readonly LineageRow[]): Generator<void, LineageRow[]> {
   const depths = hasDepths(rows) ? undefined : descendantDepths({ jobId: rootId, parentIds: [], tenant: '', readers: [] }, rows);
-  const ranked: Array<{ row: LineageRow; depth: number }> = [];
+  const ranked: LineageNode[] = [];
   for (const row of rows) {
     const depth = row.depth ?? depths!.get(row.jobId);
-    if (depth !== undefined) ranked.push({ row, depth });
+    if (depth !== undefined) ranked.push({ row, depth, relation: 'DESCENDANT' });
   }
   yield;
-  const sorted = yield* sortInSteps(ranked, (a, b) => a.depth - b.depth || (a.row.jobId < b.row.jobId ? -1 : a.row.jobId > b.row.jobId ? 1 : 0));
-  return sorted.map((ranked) => ranked.row);
+  const sorted = yield* sortInSteps(ranked, nearestFirst);
+  return sorted.map((node) => node.row);
 }
 
 /** Shortest depth of every row that reaches the root through parent arrays. */

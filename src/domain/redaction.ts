@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject, setMember } from './json.js';
+import { hasKeyAnywhere, isJsonObject, setMember } from './json.js';
 
 /**
  * Payload and metadata keys whose values are secrets: replaced before
@@ -84,7 +84,7 @@ export function secretKeyMatcher(entries: readonly string[]): SecretKeyMatcher {
  */
 export function redact<T extends JsonValue>(value: T, isSecret: SecretKeyMatcher): { value: T; redacted: boolean } {
   // Most values hold no secret: a walk that only reads spares them a copy of every object, member by member.
-  if (!holdsSecret(value, isSecret)) return { value, redacted: false };
+  if (!hasKeyAnywhere(value, isSecret)) return { value, redacted: false };
   let redacted = false;
   const walk = (item: JsonValue): JsonValue => {
     if (Array.isArray(item)) return item.map(walk);
@@ -98,15 +98,6 @@ export function redact<T extends JsonValue>(value: T, isSecret: SecretKeyMatcher
     return copy;
   };
   return { value: walk(value) as T, redacted };
-}
-
-function holdsSecret(value: JsonValue, isSecret: SecretKeyMatcher): boolean {
-  if (Array.isArray(value)) return value.some((item) => holdsSecret(item, isSecret));
-  if (!isJsonObject(value)) return false;
-  for (const key of Object.keys(value)) {
-    if (isSecret(key) || holdsSecret(value[key]!, isSecret)) return true;
-  }
-  return false;
 }
 
 /** A request with its payload and metadata redacted, and whether anything was. */

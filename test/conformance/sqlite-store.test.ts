@@ -17,6 +17,7 @@ import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenan
 import { CHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, WalIndexReader } from '../../src/adapters/sqlite/wal-checkpoint-thread.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
+import { until } from '../support/waits.js';
 import { runProvenanceStoreConformance } from './provenance-store/index.js';
 
 // Files rather than ':memory:', so that the suite runs on what production runs: WAL journal, real I/O.
@@ -478,8 +479,7 @@ describe('SQLite checkpoints', function () {
       }
       // Below the serving connection's own threshold, so only the thread copies them.
       expect(written.frames).to.be.below(FALLBACK_AUTOCHECKPOINT_PAGES);
-      const deadline = Date.now() + 10_000;
-      while (walIndex.read()!.copied < written.frames && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => walIndex.read()!.copied === written.frames, 'the checkpoint thread to copy the WAL', 10_000);
       expect(walIndex.read()!.copied).to.equal(written.frames);
       expect((await store.getJobs(records.map((r) => r.jobId))).map((r) => r.jobId).sort(compareCodeUnits)).to.deep.equal(
         records.map((r) => r.jobId).sort(compareCodeUnits),
@@ -506,12 +506,10 @@ describe('SQLite checkpoints', function () {
         written = walIndex.read()!;
       }
       // The thread's checkpoint has run, and stopped at the reader's snapshot, before the reader lets go.
-      const checkpointed = Date.now() + 30_000;
-      while (walIndex.read()!.copied === 0 && Date.now() < checkpointed) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => walIndex.read()!.copied > 0, 'a checkpoint stopped at the reader', 30_000);
       expect(walIndex.read()!.copied).to.be.above(0).and.below(written.frames);
       reader.exec('COMMIT');
-      const deadline = Date.now() + 30_000;
-      while (walIndex.read()!.copied < written.frames && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => walIndex.read()!.copied === written.frames, 'the retried checkpoint to copy the WAL', 30_000);
       expect(walIndex.read()!.copied).to.equal(written.frames);
     } finally {
       reader.close();

@@ -317,15 +317,17 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     return statement;
   }
 
-  /** The update returns the marked records (without payload and output, which no state holds) for their history entries, in the same transaction. */
   /**
    * MARK_STALE_STEP jobs a transaction, with a turn of the event loop
    * between: one transaction for the 50,000 descendants of an invalidated
    * job held every other call for seconds (docs/decisions.md, "Large
    * invalidations"). The port allows it: a repeat completes a list cut short.
+   * The update returns the marked records (without payload and output, which
+   * no state holds) for their history entries, in the same transaction.
    */
   async markStale(jobIds: readonly string[], now: Date): Promise<number> {
     const etag = newEtag();
+    const updatedAt = now.toISOString();
     // Each id once, so that one named twice in two steps is neither counted nor given history twice.
     const unique = [...new Set(jobIds)];
     let count = 0;
@@ -336,7 +338,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
         this.db
           .transaction((): number => {
             this.statements.keepFirstState.run(ids);
-            const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt: now.toISOString() });
+            const marked = this.statements.markStale.all({ jobIds: ids, etag, updatedAt });
             for (const doc of marked) {
               const record = decodeRecord(doc);
               this.insertHistory({ jobId: record.jobId, at: now, state: stateOf(record) });
