@@ -8,6 +8,7 @@ import { decodeJobState, encodeJobState, historyEntry, stateOf, type JobHistoryE
 import type { JobAccess } from '../../domain/access.js';
 import type { CacheState, JobOrigin, JobRecord, JobStatus } from '../../domain/job.js';
 import { findCycle, type LineageRow } from '../../domain/lineage.js';
+import { StepSizes } from '../../domain/step-sizes.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type {
   BuiltLineage,
@@ -35,8 +36,10 @@ import { unavailableOrAsIs } from './sqlite-errors.js';
 
 const MEMORY_PATH = ':memory:';
 
-/** How many jobs markStale marks in one transaction (a few milliseconds of writing). */
+/** The most jobs markStale marks in one transaction; fewer when the last one took longer than its budget (StepSizes). */
 export const MARK_STALE_STEP = 1_000;
+/** The fewest: the first step, and every step on a machine too busy to write more within the budget. */
+const LEAST_MARK_STALE_STEP = 20;
 
 /** The columns of a jobs row, as named parameters of the insert and update statements. */
 interface JobRow {
@@ -318,10 +321,12 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   /**
-   * MARK_STALE_STEP jobs a transaction, with a turn of the event loop
-   * between: one transaction for the 50,000 descendants of an invalidated
-   * job held every other call for seconds (docs/decisions.md, "Large
-   * invalidations"). The port allows it: a repeat completes a list cut short.
+   * In transactions of about STEP_BUDGET_MS each (20 to MARK_STALE_STEP
+   * jobs, StepSizes), with a turn of the event loop between: one
+   * transaction for the 50,000 descendants of an invalidated job held every
+   * other call for seconds, and steps of 1,000 for 100 ms to over a second
+   * (docs/decisions.md, "Large invalidations, in steps"). The port allows
+   * it: a repeat completes a list cut short.
    * The update returns the marked records (without payload and output, which
    * no state holds) for their history entries, in the same transaction.
    */
@@ -330,10 +335,13 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     const updatedAt = now.toISOString();
     // Each id once, so that one named twice in two steps is neither counted nor given history twice.
     const unique = [...new Set(jobIds)];
+    const steps = new StepSizes(LEAST_MARK_STALE_STEP, MARK_STALE_STEP);
     let count = 0;
-    for (let from = 0; from < unique.length; from += MARK_STALE_STEP) {
+    for (let from = 0; from < unique.length; ) {
       if (from > 0) await setImmediate();
-      const ids = JSON.stringify(unique.slice(from, from + MARK_STALE_STEP));
+      const size = steps.next;
+      const ids = JSON.stringify(unique.slice(from, from + size));
+      const started = performance.now();
       count += this.writing(() =>
         this.db
           .transaction((): number => {
@@ -347,6 +355,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
           })
           .immediate(),
       );
+      steps.took(Math.min(size, unique.length - from), performance.now() - started);
+      from += size;
     }
     return count;
   }

@@ -62,7 +62,7 @@ export interface ProvenanceStore {
    * updates: only results can be stale, and records still being written
    * by workers must not have their etag changed under them. Returns how many
    * records it marked. A long list may be written in several transactions
-   * (SQLite: MARK_STALE_STEP ids each), so that no write holds the others
+   * (SQLite: steps of about STEP_BUDGET_MS), so that no write holds the others
    * long: a crash between them leaves a part marked, which calling it again
    * completes (the event relay does, before it publishes an invalidation).
    */

@@ -1,12 +1,15 @@
 import { dependencyFailure, failed, queued, startingStatus, waitingDescendantsToFail } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
+import { StepSizes } from '../../domain/step-sizes.js';
 import { nextTurn } from '../next-turn.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 
 const CHILD_PAGE = 500;
 
-/** The WAITING descendants of a failed job failed in one write. */
+/** The most WAITING descendants of a failed job failed in one write; fewer when the last write took longer than its budget (StepSizes). */
 export const FAIL_STEP = 500;
+/** The fewest: the first write, and every write on a machine too busy to do more within the budget. */
+const LEAST_FAIL_STEP = 20;
 
 /**
  * What a job reaching a terminal status means for the jobs that wait on it:
@@ -59,10 +62,11 @@ export async function releaseIfReady(deps: ServiceDependencies, waiting: readonl
 
 /**
  * Fails the WAITING jobs downstream of a failed or cancelled job, by bulk
- * compare-and-sets of FAIL_STEP jobs with a turn of the event loop between:
- * one write of 20,000 children held every other call for seconds
- * (docs/decisions.md, "Large invalidations, in steps"). Each job's write
- * stands alone; the repair sweep fails those a crash left WAITING.
+ * compare-and-sets of about STEP_BUDGET_MS each (20 to FAIL_STEP jobs,
+ * StepSizes) with a turn of the event loop between: one write of 20,000
+ * children held every other call for seconds (docs/decisions.md, "Large
+ * invalidations, in steps"). Each job's write stands alone; the repair
+ * sweep fails those a crash left WAITING.
  */
 export async function failWaitingDescendants(deps: ServiceDependencies, cause: JobRecord): Promise<JobRecord[]> {
   const rows = await deps.store.lineage({ rootId: cause.jobId, direction: 'DESCENDANTS', projection: 'FULL' });
@@ -70,11 +74,16 @@ export async function failWaitingDescendants(deps: ServiceDependencies, cause: J
   const records = rows.filter((row) => doomed.has(row.jobId)).map((row) => row.record!);
   const now = deps.now();
   const failures: JobRecord[] = [];
-  for (let from = 0; from < records.length; from += FAIL_STEP) {
+  const steps = new StepSizes(LEAST_FAIL_STEP, FAIL_STEP);
+  for (let from = 0; from < records.length; ) {
     if (from > 0) await nextTurn();
-    const updates = records.slice(from, from + FAIL_STEP).map((record) => ({ record: failed(record, dependencyFailure(cause), now), expectedEtag: record.etag }));
+    // The event loop's busy time, not the time the write took: a store that writes over the network (MongoDB) holds the loop only briefly.
+    const before = performance.eventLoopUtilization();
+    const updates = records.slice(from, from + steps.next).map((record) => ({ record: failed(record, dependencyFailure(cause), now), expectedEtag: record.etag }));
     const applied = await deps.store.replaceJobs(updates);
     for (let i = 0; i < updates.length; i++) if (applied[i]) failures.push(updates[i]!.record);
+    steps.took(updates.length, performance.eventLoopUtilization(before).active);
+    from += updates.length;
   }
   return failures;
 }
