@@ -134,11 +134,13 @@ export interface LineageLimits {
 
 /**
  * Rows or edges handled between two pauses of buildLineageInSteps (and of
- * the views and access steps): a step takes a few milliseconds. 10,000 held
- * the event loop 40 to 75 ms of CPU in edgesAmong on the loaded 2-core
- * machine (a whole ancestry of 69,000 jobs with records).
+ * the views and access steps): well under a millisecond, so that the caller,
+ * which lets the event loop turn at the pauses that come once its time
+ * budget is spent (service/next-turn.ts, inTurns), never overruns it by
+ * much. 10,000 held the event loop 40 to 75 ms of CPU in edgesAmong on the
+ * loaded 2-core machine (a whole ancestry of 69,000 jobs with records).
  */
-export const LINEAGE_STEP_SIZE = 2_500;
+export const LINEAGE_STEP_SIZE = 500;
 
 /**
  * Builds the answer from the rows the store found. The rows of each direction

@@ -4,7 +4,7 @@ import { GetLineageResponse } from '@provenance/client/gen/provenance/v1/provena
 import type { LineageView } from '../domain/commands.js';
 import type { JobView } from '../domain/job-view.js';
 import { RELATION_CODES, type ColumnarLineage, type Lineage } from '../domain/lineage.js';
-import { nextTurn } from '../service/next-turn.js';
+import { TurnClock } from '../service/next-turn.js';
 import { allocateFrame, EncodedMessage, encodeInParts, GRPC_PREFIX_BYTES } from './encoded-messages.js';
 import { lineageResponseParts } from './mapping.js';
 
@@ -89,8 +89,13 @@ function writeIdField(ids: AnswerIds, index: number, tag: number, out: Uint8Arra
   return ids.write(index, out, at);
 }
 
-/** Entries (ids, nodes, edges) written between two turns of the event loop: a step takes a few milliseconds. */
-const IDS_PER_TURN = 20_000;
+/** Entries (ids, nodes, edges) measured or written between two looks at the turn clock: well under a millisecond. */
+const ENTRIES_PER_LOOK = 1024;
+
+/** Whether entry i is one at which the encoders look at the clock. */
+function look(i: number): boolean {
+  return i % ENTRIES_PER_LOOK === 0;
+}
 
 /** Tags of GetLineageResponse.compact and of CompactLineage's fields (lineage.proto), each length-delimited (wire type 2). */
 const COMPACT_TAG = (9 << 3) | 2;
@@ -112,9 +117,10 @@ function protoRelation(code: number): LineageRelation {
  * order, hence the same bytes (test/unit/use-cases/compact-lineage.test.ts
  * checks), without an object or array per node. Columns come without
  * fan-out caps: fields 6 and 7 are empty, and an empty repeated field is
- * not written. The event loop turns every IDS_PER_TURN ids.
+ * not written. The event loop turns once TURN_BUDGET_MS is spent.
  */
 async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<EncodedMessage> {
+  const clock = new TurnClock();
   const writer = new BinaryWriter();
   // The fields before compact, as the IDS view of the lineage without its nodes writes them.
   for (const part of lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')) GetLineageResponse.encode(part, writer);
@@ -124,8 +130,9 @@ async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<E
   const count = depths.length + 1;
   writer.uint32(COMPACT_TAG).fork();
   // Every id, the root's included, as a job_ids entry (an empty one too: a repeated string is written whatever its value).
-  for (let from = 0; from < count; from += IDS_PER_TURN) {
-    const end = Math.min(from + IDS_PER_TURN, count);
+  for (let from = 0; from < count; from += ENTRIES_PER_LOOK) {
+    if (clock.due()) await clock.turn();
+    const end = Math.min(from + ENTRIES_PER_LOOK, count);
     let size = 0;
     for (let i = from; i < end; i++) size += 1 + varintSize(ids.byteLength(i)) + ids.byteLength(i);
     const entries = new Uint8Array(size);
@@ -135,24 +142,34 @@ async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<E
       at = ids.write(i, entries, writeVarint(entries, at, ids.byteLength(i)));
     }
     writer.raw(entries);
-    await nextTurn();
   }
   writer.uint32(DEPTHS_TAG).fork().int32(0);
-  for (const depth of depths) writer.int32(depth);
+  for (let i = 0; i < depths.length; i++) {
+    if (look(i) && clock.due()) await clock.turn();
+    writer.int32(depths[i]!);
+  }
   writer.join();
   writer.uint32(RELATIONS_TAG).fork().int32(LineageRelation.LINEAGE_RELATION_ROOT);
-  for (const relation of relations) writer.int32(protoRelation(relation));
+  for (let i = 0; i < relations.length; i++) {
+    if (look(i) && clock.due()) await clock.turn();
+    writer.int32(protoRelation(relations[i]!));
+  }
   writer.join();
   if (restricted.length > 0) {
     writer.uint32(RESTRICTED_TAG).fork();
     // Indexes of [root, ...nodes]: node i is at i + 1.
-    for (const node of restricted) writer.uint32(node + 1);
+    for (let k = 0; k < restricted.length; k++) {
+      if (look(k) && clock.due()) await clock.turn();
+      writer.uint32(restricted[k]! + 1);
+    }
     writer.join();
   }
-  await nextTurn();
   if (lineage.edgeIndexes.length > 0) {
     writer.uint32(EDGES_TAG).fork();
-    for (const index of lineage.edgeIndexes) writer.uint32(index);
+    for (let k = 0; k < lineage.edgeIndexes.length; k++) {
+      if (look(k) && clock.due()) await clock.turn();
+      writer.uint32(lineage.edgeIndexes[k]!);
+    }
     writer.join();
   }
   writer.join();
@@ -166,11 +183,12 @@ async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<E
  * toLineageNode and lineageEdges): the root, each node (job_id, depth,
  * relation, and restricted when it is a placeholder; columns come without
  * fan-out caps), each edge as its two ids, then the other fields. Measured
- * first, then written into one gRPC frame, IDS_PER_TURN nodes or edges between
- * turns of the event loop, with no object or string per node or edge
+ * first, then written into one gRPC frame, with turns of the event loop once
+ * TURN_BUDGET_MS is spent, and no object or string per node or edge
  * (docs/decisions.md, "Lineage built on the graph").
  */
 async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<EncodedMessage> {
+  const clock = new TurnClock();
   const [head, tail] = [...lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')].map((part) => GetLineageResponse.encode(part).finish()) as [Uint8Array, Uint8Array];
   const { depths, relations } = lineage.columns;
   const { edgeIndexes } = lineage;
@@ -178,27 +196,32 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
   const restricted = new Set(lineage.columns.restricted);
   // Each id's field size, by index in [root, ...nodes], measured once: an id is in its node and in each of its edges.
   const idFields = new Int32Array(depths.length + 1);
-  for (let i = 0; i < idFields.length; i++) idFields[i] = idFieldSize(ids, i);
+  for (let i = 0; i < idFields.length; i++) {
+    if (look(i) && clock.due()) await clock.turn();
+    idFields[i] = idFieldSize(ids, i);
+  }
   const nodeSizes = new Int32Array(depths.length);
   let total = head.length + tail.length;
   for (let i = 0; i < depths.length; i++) {
+    if (look(i) && clock.due()) await clock.turn();
     const depthSize = depths[i] === 0 ? 0 : 1 + varintSize(depths[i]!);
     const size = idFields[i + 1]! + depthSize + 1 + varintSize(protoRelation(relations[i]!)) + (restricted.has(i) ? 2 : 0);
     nodeSizes[i] = size;
     total += 1 + varintSize(size) + size;
   }
-  await nextTurn();
   const edgeSize = (k: number) => idFields[edgeIndexes[2 * k]!]! + idFields[edgeIndexes[2 * k + 1]!]!;
   const edgeCount = edgeIndexes.length / 2;
-  for (let k = 0; k < edgeCount; k++) total += 1 + varintSize(edgeSize(k)) + edgeSize(k);
-  await nextTurn();
+  for (let k = 0; k < edgeCount; k++) {
+    if (look(k) && clock.due()) await clock.turn();
+    total += 1 + varintSize(edgeSize(k)) + edgeSize(k);
+  }
   // Written after its gRPC prefix, so that grpc-js sends it without a copy (framed-answers.ts).
   const frame = allocateFrame(total);
   const out = frame.subarray(GRPC_PREFIX_BYTES);
   out.set(head, 0);
   let at = head.length;
   for (let i = 0; i < depths.length; i++) {
-    if (i > 0 && i % IDS_PER_TURN === 0) await nextTurn();
+    if (look(i) && clock.due()) await clock.turn();
     out[at++] = NODES_TAG;
     at = writeVarint(out, at, nodeSizes[i]!);
     at = writeIdField(ids, i + 1, NODE_ID_TAG, out, at);
@@ -215,7 +238,7 @@ async function encodeIdsAnswer(lineage: ColumnarLineage<JobView>): Promise<Encod
     }
   }
   for (let k = 0; k < edgeCount; k++) {
-    if (k % IDS_PER_TURN === 0) await nextTurn();
+    if (look(k) && clock.due()) await clock.turn();
     out[at++] = EDGE_ENTRIES_TAG;
     at = writeVarint(out, at, edgeSize(k));
     at = writeIdField(ids, edgeIndexes[2 * k]!, PARENT_ID_TAG, out, at);

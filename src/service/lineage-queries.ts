@@ -29,7 +29,7 @@ import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
-import { inTurns, nextTurn } from './next-turn.js';
+import { inTurns, nextTurn, TurnClock } from './next-turn.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
@@ -86,9 +86,9 @@ async function answerLineage(deps: ServiceDependencies, principal: Principal, co
 
 /**
  * The lineage as the caller may see it; the ids its readable records name
- * beyond its rows are looked up in one store read. In steps of
- * LINEAGE_STEP_SIZE rows, with a turn of the event loop between them: the
- * rows' access, the ids their records name, the views.
+ * beyond its rows are looked up in one store read. In steps, with turns of
+ * the event loop between them (TURN_BUDGET_MS): the rows' access, the ids
+ * their records name, the views.
  */
 async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage: Lineage): Promise<Lineage<JobView>> {
   const viewer = viewerOf(deps, principal);
@@ -109,10 +109,11 @@ async function asSeenBy(deps: ServiceDependencies, principal: Principal, lineage
   return inTurns(viewer.lineageInSteps(lineage, known));
 }
 
-/** Calls visit(0) to visit(count - 1), letting the event loop turn after every LINEAGE_STEP_SIZE calls. */
+/** Calls visit(0) to visit(count - 1), letting the event loop turn once TURN_BUDGET_MS is spent (looking at the clock every LINEAGE_STEP_SIZE calls). */
 async function eachInTurns(count: number, visit: (index: number) => void): Promise<void> {
+  const clock = new TurnClock();
   for (let i = 0; i < count; i++) {
-    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) await nextTurn();
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0 && clock.due()) await clock.turn();
     visit(i);
   }
 }
