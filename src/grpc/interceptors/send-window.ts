@@ -20,11 +20,10 @@ export const SEND_WINDOW_BYTES = 128 * 1024;
  * (EncodedMessage; FramedMessages, WatchEvents events written together;
  * or a Buffer, as a server with identity serializers sends) counts as
  * written as soon as it is handed on, while the call has less than
- * SEND_WINDOW_BYTES handed on
- * and not yet written; past that, the handler's stream waits, as before,
- * for the writes to complete, so a client that reads slowly still slows
- * only its own call. A message of unknown size fills the window: it is
- * passed on alone, as grpc-js would.
+ * SEND_WINDOW_BYTES handed on and not yet written; past that, the
+ * handler's stream waits, as before, for the writes to complete, so a
+ * client that reads slowly still slows only its own call. A message of
+ * unknown size fills the window: it is passed on alone, as grpc-js would.
  *
  * Put it last among the server's interceptors, so that it sees the
  * handler's messages first.
