@@ -30,6 +30,17 @@ export class EncodedMessage {
   }
 }
 
+/**
+ * Several messages of a server stream, each in its gRPC frame, one after the
+ * other: grpc-js writes them to HTTP/2 in one write, which the client reads
+ * as the messages one by one. Only a server that sends framed answers as
+ * they are (framed-answers.ts, framedAnswersSent) may be given one: grpc-js
+ * would otherwise frame them as one message.
+ */
+export class FramedMessages {
+  constructor(readonly frames: Buffer) {}
+}
+
 /** A gRPC message's prefix: its compressed flag (1 byte) and its length (4 bytes, big-endian). */
 export const GRPC_PREFIX_BYTES = 5;
 

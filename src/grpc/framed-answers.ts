@@ -1,5 +1,5 @@
 import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
-import { EncodedMessage } from './encoded-messages.js';
+import { EncodedMessage, FramedMessages } from './encoded-messages.js';
 
 type Serializing = { serializeMessage?: (this: unknown, value: unknown) => Buffer };
 
@@ -17,16 +17,24 @@ const FRAMED = Symbol.for('provenance.framedAnswers');
  *
  * grpc-js has no public hook for this: its call's serializeMessage is
  * wrapped, once per process, for framed messages only; every other answer
- * goes the way it went. A grpc-js without that method (a later version)
- * is left as it is, and framed answers are then copied as any other
- * (their bytes are the message), so the wire is the same either way.
+ * goes the way it went, and so do several messages already framed
+ * (FramedMessages: WatchEvents events written together). A grpc-js without
+ * that method (a later version) is left as it is, and framed answers are
+ * then copied as any other (their bytes are the message), so the wire is
+ * the same either way; FramedMessages are then not sent (framedAnswersSent).
  */
 export function sendFramedAnswers(): void {
   const prototype = BaseServerInterceptingCall.prototype as unknown as Serializing & { [FRAMED]?: true };
   const serialize = prototype.serializeMessage;
   if (prototype[FRAMED] || typeof serialize !== 'function') return;
   prototype.serializeMessage = function (this: unknown, value: unknown): Buffer {
-    return value instanceof EncodedMessage && value.frame ? value.frame : serialize.call(this, value);
+    if (value instanceof EncodedMessage && value.frame) return value.frame;
+    return value instanceof FramedMessages ? value.frames : serialize.call(this, value);
   };
   prototype[FRAMED] = true;
+}
+
+/** Whether grpc-js sends framed answers as they are: FramedMessages may be written only then. */
+export function framedAnswersSent(): boolean {
+  return (BaseServerInterceptingCall.prototype as unknown as { [FRAMED]?: true })[FRAMED] === true;
 }

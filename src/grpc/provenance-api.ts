@@ -14,6 +14,8 @@ import { decodingFailuresAsValues, type DecodingLimits } from './request-decodin
 export interface ProvenanceApiDependencies extends CallDependencies {
   /** What a request may hold before it is decoded (request-decoding.ts). */
   decoding: DecodingLimits;
+  /** The largest message the server sends (PROVENANCE_MAX_MESSAGE_BYTES). */
+  maxMessageBytes: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export function addToServer(server: Server, deps: ProvenanceApiDependencies): vo
     ...comparisonHandlers(edge),
     ...lineageStreamHandlers(edge),
     ...executionHandlers(edge),
-    ...eventHandlers(edge),
+    ...eventHandlers(edge, deps.maxMessageBytes),
     ...auditHandlers(edge),
   };
   server.addService(acceptingEncodedMessages(decodingFailuresAsValues(ProvenanceServiceService, deps.decoding)), handlers);

@@ -52,7 +52,7 @@ export async function startGrpcServer(options: GrpcServerOptions, context: CallD
   });
   const descriptorSet = readFileSync(DESCRIPTOR_SET_PATH);
   const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(descriptorSet), timestampChecks: requestTimestampChecks(descriptorSet) };
-  provenanceApi.addToServer(server, { ...context, decoding });
+  provenanceApi.addToServer(server, { ...context, decoding, maxMessageBytes: options.maxMessageBytes });
   const health = new ServingHealth(() => context.service.isReady(), () => context.service.backgroundLoad());
   health.implementation.addToServer(server);
   createReflection(DESCRIPTOR_SET_PATH).addToServer(server);

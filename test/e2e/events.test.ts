@@ -113,6 +113,18 @@ describe('provenance events through WatchEvents', function () {
     ]);
   });
 
+  it('writes a batch several events at a time, no write larger than the largest message the server sends', async () => {
+    // A batch of these 60 events holds about 17 KB, several times this limit: a write of all of them would end the call.
+    const { api } = await start({ PROVENANCE_MAX_MESSAGE_BYTES: '4096' });
+    const jobIds: string[] = [];
+    for (let i = 0; i < 20; i++) jobIds.push((await api.recordJob({ type: 'small', status: SUCCEEDED, outputHash: `h${i}` })).jobId);
+    // From the oldest: the catch-up reads every event in one page, delivered as one batch.
+    const { events, error } = await collectEvents(api.events({ startPosition: StartPosition.START_POSITION_OLDEST }), 20 * 3);
+    expect(error).to.equal(undefined);
+    expect(events.map((e) => e.jobId)).to.deep.equal(jobIds.flatMap((id) => [id, id, id]));
+    for (let i = 1; i < events.length; i++) expect(compareCursors(events[i - 1]!.cursor, events[i]!.cursor)).to.be.below(0);
+  });
+
   it('resumes after a cursor with no gap and no duplicate', async () => {
     const { api } = await start();
     const first = await subscribed(api.events({}));

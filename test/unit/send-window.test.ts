@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Metadata, type ServerInterceptingCallInterface, type ServerMethodDefinition } from '@grpc/grpc-js';
-import { EncodedMessage } from '../../src/grpc/encoded-messages.js';
+import { EncodedMessage, FramedMessages } from '../../src/grpc/encoded-messages.js';
 import { SEND_WINDOW_BYTES, sendWindowInterceptor } from '../../src/grpc/interceptors/send-window.js';
 
 /** The call below the interceptor: it keeps each message's completion, to be called when the test says the write completed. */
@@ -67,6 +67,17 @@ describe('send window (server-streaming calls)', () => {
     expect(written).to.deep.equal([0, 1, 2, 3]);
     below.completeNext();
     expect(written).to.deep.equal([0, 1, 2, 3, 4]);
+  });
+
+  it('counts messages written together (FramedMessages) by their bytes', () => {
+    const below = new HeldWrites();
+    const call = sendWindowInterceptor()(method(true), below.asCall());
+    const written: number[] = [];
+    for (let i = 0; i < 2; i++) call.sendMessage(new FramedMessages(Buffer.alloc(SEND_WINDOW_BYTES / 2)), () => written.push(i));
+    expect(below.sent).to.have.length(2);
+    expect(written).to.deep.equal([0]);
+    below.completeNext();
+    expect(written).to.deep.equal([0, 1]);
   });
 
   it('passes a message of unknown size on alone, waiting for its write as grpc-js does', () => {

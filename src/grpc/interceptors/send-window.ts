@@ -1,5 +1,5 @@
 import { ServerInterceptingCall, type ServerInterceptingCallInterface, type ServerInterceptor } from '@grpc/grpc-js';
-import { EncodedMessage } from '../encoded-messages.js';
+import { EncodedMessage, FramedMessages } from '../encoded-messages.js';
 
 /**
  * The most bytes of already encoded messages a server-streaming call may
@@ -17,13 +17,13 @@ export const SEND_WINDOW_BYTES = 128 * 1024;
  * more), a WatchEvents subscriber then got about one event per turn, and
  * events waited seconds for their turn (docs/decisions.md, "Events reach
  * subscribers in the turn they are read"). Here a message already encoded
- * (EncodedMessage: every WatchEvents event; or a Buffer, as a server with
- * identity serializers sends) counts as written as soon as it
- * is handed on, while the call has less than SEND_WINDOW_BYTES handed on
- * and not yet written; past that, the handler's stream waits, as before,
- * for the writes to complete, so a client that reads slowly still slows
- * only its own call. A message of unknown size fills the window: it is
- * passed on alone, as grpc-js would.
+ * (EncodedMessage; FramedMessages, WatchEvents events written together;
+ * or a Buffer, as a server with identity serializers sends) counts as
+ * written as soon as it is handed on, while the call has less than
+ * SEND_WINDOW_BYTES handed on and not yet written; past that, the
+ * handler's stream waits, as before, for the writes to complete, so a
+ * client that reads slowly still slows only its own call. A message of
+ * unknown size fills the window: it is passed on alone, as grpc-js would.
  *
  * Put it last among the server's interceptors, so that it sees the
  * handler's messages first.
@@ -44,7 +44,7 @@ class WindowedSendCall extends ServerInterceptingCall {
   }
 
   override sendMessage(message: unknown, callback: () => void): void {
-    const bytes = message instanceof EncodedMessage ? message.bytes.length : Buffer.isBuffer(message) ? message.length : SEND_WINDOW_BYTES;
+    const bytes = sizeOf(message);
     this.inFlight += bytes;
     super.sendMessage(message, () => {
       this.inFlight -= bytes;
@@ -57,4 +57,11 @@ class WindowedSendCall extends ServerInterceptingCall {
     if (this.inFlight < SEND_WINDOW_BYTES) callback();
     else this.waiting = callback;
   }
+}
+
+/** The bytes of a message already encoded; SEND_WINDOW_BYTES for one of unknown size. */
+function sizeOf(message: unknown): number {
+  if (message instanceof EncodedMessage) return message.bytes.length;
+  if (message instanceof FramedMessages) return message.frames.length;
+  return Buffer.isBuffer(message) ? message.length : SEND_WINDOW_BYTES;
 }
