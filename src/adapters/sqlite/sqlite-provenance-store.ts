@@ -414,11 +414,13 @@ export class SqliteProvenanceStore implements ProvenanceStore {
   }
 
   /**
-   * Three statements for the whole batch, in one transaction: the outboxes
-   * cleared up to their last event lose their job_outbox rows, the others
-   * note how far they were cleared, and the outbox rows that no record
-   * points to any more go (a relay clears the outboxes of a write's records
-   * together: its row, whole).
+   * Up to three statements for the whole batch, in one transaction: the
+   * outboxes cleared up to their last event lose their job_outbox rows, the
+   * others note how far they were cleared, and the outbox rows that no
+   * record points to any more go (a relay clears the outboxes of a write's
+   * records together: its row, whole). When every job named lost its
+   * job_outbox row (the relay's case) no outbox of theirs is left to note,
+   * and the second statement is not run.
    */
   async clearPendingEvents(clearances: readonly PendingEventsClearance[]): Promise<void> {
     if (clearances.length === 0) return;
@@ -427,8 +429,9 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     this.writing(() =>
       this.db
         .transaction(() => {
+          // One row per job deleted (job_id is job_outbox's key).
           const left = clearOutboxes.all(batch);
-          clearOutboxesPartly.run(batch);
+          if (left.length < new Set(clearances.map((clearance) => clearance.jobId)).size) clearOutboxesPartly.run(batch);
           this.deleteEmptyOutboxWrites(left);
         })
         .immediate(),
