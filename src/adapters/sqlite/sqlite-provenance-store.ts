@@ -231,12 +231,13 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * transaction and kept up to date with the batch's own inserts, instead
    * of two probes per record; generated ids are checked too, at no cost.
    * Records that pass go into a queue whose rows are written together
-   * (insertQueued: multi-row INSERTs, one statement for their edges and one
-   * for their readers); the queue is written before a record that it could
-   * concern is decided (one it names, one of the same id) and before any
-   * cycle check reads the tables, so each record is decided as if those
-   * before it were written one by one. The outboxes of the inserted records
-   * go into one outbox row at the end. An insert writes no history entry: a
+   * (insertQueued: a multi-row INSERT, one statement for their edges and one
+   * for their readers) once it holds MAX_ROWS_PER_INSERT records, at the
+   * end, and before a record that it could concern is decided (one it
+   * names, one of the same id) and before any cycle check reads the tables,
+   * so each record is decided as if those before it were written one by
+   * one. The outboxes of the inserted records go into outbox rows at the
+   * end (insertOutboxes). An insert writes no history entry: a
    * job without one is in its current state since its creation
    * (statesAsOf), until its first change writes the state it replaces
    * (keepFirstState).
@@ -290,6 +291,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             queued.push(index);
             queuedIds.add(record.jobId);
             for (const parentId of record.parentIds) queuedIds.add(parentId);
+            // A full statement's rows go at once: their documents then die young, not a whole batch of them at a time.
+            if (queued.length === MAX_ROWS_PER_INSERT) insertQueued();
           });
           insertQueued();
           this.insertOutboxes(inserted);
