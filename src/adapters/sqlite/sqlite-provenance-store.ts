@@ -237,10 +237,9 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * names, one of the same id) and before any cycle check reads the tables,
    * so each record is decided as if those before it were written one by
    * one. The outboxes of the inserted records go into outbox rows at the
-   * end (insertOutboxes). An insert writes no history entry: a
-   * job without one is in its current state since its creation
-   * (statesAsOf), until its first change writes the state it replaces
-   * (keepFirstState).
+   * end (insertOutboxes). An insert writes no history entry: a job without
+   * one is in its current state since its creation (statesAsOf), until its
+   * first change writes the state it replaces (keepFirstState).
    */
   async insertJobs(records: readonly JobRecord[]): Promise<InsertOutcome[]> {
     const { takenAmong, namedAmong } = this.statements;
