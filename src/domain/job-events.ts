@@ -123,7 +123,26 @@ interface EncodedEvent {
   sharedTail?: string;
 }
 
-const encodedEvents = new WeakMap<ProvenanceEvent, EncodedEvent>();
+/**
+ * Where an event keeps its EncodedEvent: a property of its own, keyed by a
+ * symbol and not enumerable, so that JSON, spreads, structured clones and
+ * deep equality leave it out. A WeakMap held one entry per event before,
+ * three per recorded job, whose upkeep is the collector's: a
+ * microbenchmark of newRecordedJob in batches of 1,000 spent 26.6 µs per
+ * record with it and 20.4 without (five alternating pairs).
+ */
+const ENCODED = Symbol('encoded event');
+
+type WithEncoding = ProvenanceEvent & { [ENCODED]?: EncodedEvent };
+
+function encodedOf(event: ProvenanceEvent): EncodedEvent | undefined {
+  return (event as WithEncoding)[ENCODED];
+}
+
+function keepEncoded(event: ProvenanceEvent, encoded: EncodedEvent): EncodedEvent {
+  Object.defineProperty(event, ENCODED, { value: encoded, writable: true });
+  return encoded;
+}
 
 /**
  * The JSON of an event (its time as an ISO string), made once per event
@@ -131,9 +150,7 @@ const encodedEvents = new WeakMap<ProvenanceEvent, EncodedEvent>();
  * event is written to both. Events are never changed after they are made.
  */
 export function eventJson(event: ProvenanceEvent): string {
-  let encoded = encodedEvents.get(event);
-  if (encoded === undefined) encodedEvents.set(event, (encoded = { json: JSON.stringify(event) }));
-  return encoded.json;
+  return (encodedOf(event) ?? keepEncoded(event, { json: JSON.stringify(event) })).json;
 }
 
 /**
@@ -147,7 +164,7 @@ function encodeTogether(events: readonly ProvenanceEvent[]): void {
   const head = eventHead(first);
   if (!json.startsWith(head)) return;
   const sharedTail = json.slice(head.length);
-  for (const event of events) encodedEvents.set(event, { json: `${eventHead(event)}${sharedTail}`, sharedTail });
+  for (const event of events) keepEncoded(event, { json: `${eventHead(event)}${sharedTail}`, sharedTail });
 }
 
 /**
@@ -158,7 +175,7 @@ function encodeTogether(events: readonly ProvenanceEvent[]): void {
  */
 export function eventTail(event: ProvenanceEvent): string | undefined {
   const json = eventJson(event);
-  const { sharedTail } = encodedEvents.get(event)!;
+  const { sharedTail } = encodedOf(event)!;
   if (sharedTail !== undefined) return sharedTail;
   const head = eventHead(event);
   return json.startsWith(head) ? json.slice(head.length) : undefined;

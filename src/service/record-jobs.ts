@@ -9,6 +9,7 @@ import { descendantsWithPending, findCycle, type LineageRow } from '../domain/li
 import type { Principal } from '../domain/principal.js';
 import { newRecordedJob, recordFingerprint, updateRecordedJob } from '../domain/recording.js';
 import { redactRequest } from '../domain/redaction.js';
+import { sharedTime } from '../domain/shared-time.js';
 import { validateBatch, validateRecordJob } from '../domain/validation.js';
 import { settle } from './execution/settlement.js';
 import { groupCommit } from './group-commit.js';
@@ -65,7 +66,8 @@ class BatchRecorder {
     private readonly deps: ServiceDependencies,
     private readonly principal: Principal,
   ) {
-    this.now = deps.now();
+    // Every record of the batch and its events carry this time.
+    this.now = sharedTime(deps.now());
   }
 
   async record(commands: readonly RecordJobCommand[], retryConflicts: boolean): Promise<Decided[]> {

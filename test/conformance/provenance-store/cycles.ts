@@ -73,6 +73,17 @@ export function describeCycleRules(harness: CycleHarness): void {
       expect(sortedIds(await store.getJobs([p, q, r, after].map((job) => job.jobId)))).to.deep.equal(sortedIds([p, q, after]));
     });
 
+    it('refuses the record of a batch that closes a cycle through a stored job and an earlier record of the batch', async () => {
+      // c, stored, names x; p names c and x names p in one call: x → c → p → x.
+      const c = makeJob({ jobId: id('c'), parentIds: [id('x')] });
+      expect(await store.insertJobs([c])).to.deep.equal([INSERTED]);
+      const p = makeJob({ jobId: id('p'), parentIds: [id('c')] });
+      const x = makeJob({ jobId: id('x'), parentIds: [id('p')] });
+      const after = makeJob({ jobId: id('after'), parentIds: [id('p')] });
+      expect(await store.insertJobs([p, x, after])).to.deep.equal([INSERTED, cycleOutcome(id('x'), id('c'), id('p'), id('x')), INSERTED]);
+      expect(sortedIds(await store.getJobs([p, x, after].map((job) => job.jobId)))).to.deep.equal(sortedIds([p, after]));
+    });
+
     it('reports a taken job id as JOB_ID even when the record would also close a cycle', async () => {
       const x = makeJob({ jobId: id('x'), parentIds: [id('y')] });
       const y = makeJob({ jobId: id('y') });
