@@ -322,7 +322,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * replacement of a record standing for it.
    */
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedRow, deleteEdges, deleteReaders } = this.statements;
+    const { storedRow, insertFirstState, deleteEdges, deleteReaders } = this.statements;
     return this.writing(() =>
       this.db
         .transaction((): boolean[] => {
@@ -332,7 +332,8 @@ export class SqliteProvenanceStore implements ProvenanceStore {
             if (previous === undefined) return false;
             const row = toJobRow(record);
             const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
-            this.statements.keepFirstState.run(JSON.stringify([record.jobId]));
+            // keepFirstState for this one job, from the row just read: one statement fewer per replacement.
+            if (previous.firstState !== null) insertFirstState.run(record.jobId, previous.createdAt, previous.firstState);
             this.updateStatement(changed).run(row);
             if (previous.parentIds !== row.parentIds) {
               deleteEdges.run(record.jobId);
@@ -528,14 +529,17 @@ export class SqliteProvenanceStore implements ProvenanceStore {
     );
   }
 
+  /**
+   * A first page is asked for every job that succeeds (settle), and most
+   * have no children: the parent index alone says so, where the join with
+   * jobs costs several times as much even when it finds no edge.
+   */
   async listChildren(jobId: string, limit: number, afterJobId?: string): Promise<JobRecord[]> {
-    const { listChildren, listChildrenAfter } = this.statements;
-    return this.guarded(() =>
-      (afterJobId === undefined
-        ? listChildren.all(jobId, limit)
-        : listChildrenAfter.all(jobId, afterJobId, limit)
-      ).map(decodeRecord),
-    );
+    const { hasChildren, listChildren, listChildrenAfter } = this.statements;
+    return this.guarded(() => {
+      if (afterJobId === undefined) return hasChildren.get(jobId) === undefined ? [] : listChildren.all(jobId, limit).map(decodeRecord);
+      return listChildrenAfter.all(jobId, afterJobId, limit).map(decodeRecord);
+    });
   }
 
   /**
@@ -831,10 +835,18 @@ function prepareStatements(db: Database.Database) {
       `DELETE FROM outbox_writes WHERE write_id IN (SELECT value FROM json_each(?))
          AND NOT EXISTS (SELECT 1 FROM job_outbox WHERE job_outbox.write_id = outbox_writes.write_id)`,
     ),
-    // The row a replacement compares with, if it still has the etag the replacement expects.
-    storedRow: db.prepare<[string, string], StoredRow>(
-      `SELECT ${COMPARED_COLUMNS.map((field) => `${COLUMN_OF[field]} AS ${field}`).join(', ')} FROM jobs WHERE job_id = ? AND etag = ?`,
+    /*
+     * The row a replacement compares with, if it still has the etag the
+     * replacement expects; and for a job without a history entry, the state
+     * keepFirstState would keep (insertFirstState writes it).
+     */
+    storedRow: db.prepare<[string, string], StoredRow & { firstState: string | null }>(
+      `SELECT ${COMPARED_COLUMNS.map((field) => `${COLUMN_OF[field]} AS ${field}`).join(', ')},
+         CASE WHEN NOT EXISTS (SELECT 1 FROM job_history WHERE job_history.job_id = jobs.job_id)
+           THEN job_state_of(json_remove(doc, '$.payload', '$.result.output')) END AS firstState
+       FROM jobs WHERE job_id = ? AND etag = ?`,
     ),
+    insertFirstState: db.prepare<[jobId: string, createdAt: number, state: string]>('INSERT INTO job_history (job_id, at, seq, state) VALUES (?, ?, 1, ?)'),
     updateJob: db.prepare<JobRow>(`UPDATE jobs SET (${jobColumns}) = (${jobValues}) WHERE job_id = @jobId`),
     // json_set rewrites only the three members: every other byte of the document stays as encodeRecord wrote it.
     markStale: db
@@ -965,6 +977,7 @@ function prepareStatements(db: Database.Database) {
         'SELECT DISTINCT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM job_parents WHERE parent_id = value)',
       )
       .pluck(),
+    hasChildren: db.prepare<[string], number>('SELECT 1 FROM job_parents WHERE parent_id = ? LIMIT 1').pluck(),
     listChildren: db
       .prepare<[string, number], string>(
         `SELECT ${DOC_WITH_OUTBOX} FROM job_parents AS edge JOIN jobs ON jobs.job_id = edge.child_id

@@ -1,5 +1,6 @@
 import { ProvenanceError } from '../../domain/errors.js';
 import type { JobRecord } from '../../domain/job.js';
+import type { ProvenanceEvent } from '../../domain/job-events.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
@@ -17,6 +18,8 @@ const SWEEP_PAGE = 500;
  * events it had to leave in the outboxes.
  */
 export class EventRelay {
+  /** The events the log has acknowledged from this relay (withoutAppended); held no longer than their records are. */
+  private readonly appended = new WeakSet<ProvenanceEvent>();
   private runningSweep: Promise<number> | undefined;
   /** The sweep that starts once the running one ends (sweep() says why). */
   private queuedSweep: Promise<number> | undefined;
@@ -42,7 +45,10 @@ export class EventRelay {
       await this.completeInvalidations(withEvents);
       await this.events.append(events);
       const appended = Date.now();
-      for (const event of events) this.metrics.eventRelayed(appended - event.time.getTime());
+      for (const event of events) {
+        this.appended.add(event);
+        this.metrics.eventRelayed(appended - event.time.getTime());
+      }
       await this.store.clearPendingEvents(
         withEvents.map((record) => ({ jobId: record.jobId, etag: record.etag, upToSeq: record.pendingEvents!.at(-1)!.seq })),
       );
@@ -54,6 +60,23 @@ export class EventRelay {
       this.log.debug({ err: error.cause ?? error, jobIds: withEvents.map((r) => r.jobId).slice(0, 10) }, 'events left in the outbox for the relay sweep');
       return events.length;
     }
+  }
+
+  /**
+   * The record without the events of its outbox that the log already holds
+   * from this relay, for a write of it: a worker's outcome is built from its
+   * claim, whose event the claim's relay has usually appended by then, and
+   * would otherwise store it in the outbox again and send it to the log a
+   * second time, for the log to skip. An outbox left empty is left out, as a
+   * clearance leaves it.
+   */
+  withoutAppended(record: JobRecord): JobRecord {
+    const pending = record.pendingEvents;
+    if (pending === undefined || !pending.some((event) => this.appended.has(event))) return record;
+    const left = pending.filter((event) => !this.appended.has(event));
+    if (left.length > 0) return { ...record, pendingEvents: left };
+    const { pendingEvents: _appended, ...rest } = record;
+    return rest;
   }
 
   /**

@@ -29,7 +29,8 @@ export interface RelayingStore extends ProvenanceStore {
    * reach the log at once all the same, and the outcome's write carries
    * them too (a record's pending events stay in the record the worker holds),
    * so the outcome's relay appends them if this one has not, in order and
-   * once (appending is idempotent per job and sequence number).
+   * once (appending is idempotent per job and sequence number); if it has,
+   * the outcome's write leaves them out.
    */
   replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]>;
 }
@@ -38,7 +39,8 @@ export interface RelayingStore extends ProvenanceStore {
  * The store as the use cases see it: every write that commits a record
  * relays that record's outbox to the event log right after, so that no use
  * case has to remember to, and counts the records it created and completed.
- * Reads pass straight through.
+ * A replacement's outbox holds only events the log does not hold from this
+ * process's relay. Reads pass straight through.
  */
 export class PublishingStore implements RelayingStore {
   constructor(
@@ -56,23 +58,34 @@ export class PublishingStore implements RelayingStore {
   }
 
   async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
-    const replaced = await this.store.replaceJob(record, expectedEtag);
-    if (replaced) await this.committed([record]);
+    const written = this.relay.withoutAppended(record);
+    const replaced = await this.store.replaceJob(written, expectedEtag);
+    if (replaced) await this.committed([written]);
     return replaced;
   }
 
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const applied = await this.store.replaceJobs(replacements);
-    await this.committed(replacements.filter((_, i) => applied[i]).map((r) => r.record));
+    const written = this.withoutAppended(replacements);
+    const applied = await this.store.replaceJobs(written);
+    await this.committed(written.filter((_, i) => applied[i]).map((r) => r.record));
     return applied;
   }
 
   async replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const applied = await this.store.replaceJobs(replacements);
-    const records = replacements.filter((_, i) => applied[i]).map((r) => r.record);
+    const written = this.withoutAppended(replacements);
+    const applied = await this.store.replaceJobs(written);
+    const records = written.filter((_, i) => applied[i]).map((r) => r.record);
     this.counted(records);
     this.relay.relayInBackground(records);
     return applied;
+  }
+
+  /** Replacements whose records carry events the log already holds, without them (EventRelay.withoutAppended). */
+  private withoutAppended(replacements: readonly Replacement[]): Replacement[] {
+    return replacements.map((replacement) => {
+      const record = this.relay.withoutAppended(replacement.record);
+      return record === replacement.record ? replacement : { record, expectedEtag: replacement.expectedEtag };
+    });
   }
 
   private async committed(records: readonly JobRecord[]): Promise<void> {
