@@ -310,12 +310,12 @@ export class BeeQueueJobQueue implements JobQueue {
   }
 }
 
-/** The channel on which cancel() tells every process on the same prefix and queue to abort a job. */
 /** A key or channel of the queue, named as bee-queue names its own ("<prefix>:<queue name>:<name>"). */
 function queueKey(options: BeeQueueJobQueueOptions, name: string): string {
   return `${options.prefix}:${options.queueName ?? DEFAULT_QUEUE_NAME}:${name}`;
 }
 
+/** The channel on which cancel() tells every process on the same prefix and queue to abort a job. */
 function cancelChannel(options: BeeQueueJobQueueOptions): string {
   return queueKey(options, 'cancel');
 }
