@@ -14,7 +14,7 @@ import { NO_METRICS } from '../../src/domain/ports/metrics.js';
 import { encodeRecord } from '../../src/adapters/sqlite/record-json.js';
 import { OUTBOX_WRITE_RECORDS, SCHEMA_VERSION } from '../../src/adapters/sqlite/schema.js';
 import { SqliteProvenanceStore } from '../../src/adapters/sqlite/sqlite-provenance-store.js';
-import { CHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, WalIndexReader } from '../../src/adapters/sqlite/wal-checkpoint-thread.js';
+import { CHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, walState } from '../../src/adapters/sqlite/wal-checkpoint-thread.js';
 import { EventRelay } from '../../src/service/event-stream/event-relay.js';
 import { makeJob, nextJobId } from '../support/job-records.js';
 import { until } from '../support/waits.js';
@@ -464,35 +464,38 @@ describe('SQLite checkpoints', function () {
   it('copies the WAL into the database file once it holds CHECKPOINT_PAGES pages, below the serving connection\'s own threshold (on the checkpoint thread)', async () => {
     const path = join(checkpointDirectory, 'provenance.sqlite');
     const store = SqliteProvenanceStore.open({ path });
-    const walIndex = new WalIndexReader(path);
+    // A connection of the test's own: the WAL's counts as SQLite gives them to any connection.
+    const observer = new Database(path);
+    const wal = () => walState(observer)!;
     try {
       // The graph's load reads in a transaction of its own: a checkpoint while it runs stops at its snapshot, and without
       // writes after it nothing asks for another (on a busy machine the load outlasted the writes below).
       await store.loading()?.done;
       const records: JobRecord[] = [];
-      let written = walIndex.read()!;
+      let written = wal();
       while (written.frames < CHECKPOINT_PAGES) {
         const batch = Array.from({ length: 200 }, () => makeJob());
         await store.insertJobs(batch);
         records.push(...batch);
-        written = walIndex.read()!;
+        written = wal();
       }
       // Below the serving connection's own threshold, so only the thread copies them.
       expect(written.frames).to.be.below(FALLBACK_AUTOCHECKPOINT_PAGES);
-      await until(() => walIndex.read()!.copied === written.frames, 'the checkpoint thread to copy the WAL', 10_000);
-      expect(walIndex.read()!.copied).to.equal(written.frames);
+      await until(() => wal().copied === written.frames, 'the checkpoint thread to copy the WAL', 10_000);
+      expect(wal().copied).to.equal(written.frames);
       expect((await store.getJobs(records.map((r) => r.jobId))).map((r) => r.jobId).sort(compareCodeUnits)).to.deep.equal(
         records.map((r) => r.jobId).sort(compareCodeUnits),
       );
     } finally {
-      walIndex.close();
+      observer.close();
       await store.close();
     }
   });
   it('copies what a reader held back once it lets go, without another write', async () => {
     const path = join(checkpointDirectory, 'held-back.sqlite');
     const store = SqliteProvenanceStore.open({ path });
-    const walIndex = new WalIndexReader(path);
+    const observer = new Database(path);
+    const wal = () => walState(observer)!;
     const reader = new Database(path, { readonly: true });
     try {
       await store.loading()?.done;
@@ -500,20 +503,20 @@ describe('SQLite checkpoints', function () {
       // A read transaction keeps its snapshot: a checkpoint cannot copy the frames written after it.
       reader.exec('BEGIN');
       reader.prepare('SELECT count(*) FROM jobs').get();
-      let written = walIndex.read()!;
+      let written = wal();
       while (written.frames < CHECKPOINT_PAGES) {
         await store.insertJobs(Array.from({ length: 200 }, () => makeJob()));
-        written = walIndex.read()!;
+        written = wal();
       }
       // The thread's checkpoint has run, and stopped at the reader's snapshot, before the reader lets go.
-      await until(() => walIndex.read()!.copied > 0, 'a checkpoint stopped at the reader', 30_000);
-      expect(walIndex.read()!.copied).to.be.above(0).and.below(written.frames);
+      await until(() => wal().copied > 0, 'a checkpoint stopped at the reader', 30_000);
+      expect(wal().copied).to.be.above(0).and.below(written.frames);
       reader.exec('COMMIT');
-      await until(() => walIndex.read()!.copied === written.frames, 'the retried checkpoint to copy the WAL', 30_000);
-      expect(walIndex.read()!.copied).to.equal(written.frames);
+      await until(() => wal().copied === written.frames, 'the retried checkpoint to copy the WAL', 30_000);
+      expect(wal().copied).to.equal(written.frames);
     } finally {
       reader.close();
-      walIndex.close();
+      observer.close();
       await store.close();
     }
   });

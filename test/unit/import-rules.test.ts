@@ -107,4 +107,17 @@ describe('the import rules of src/', () => {
     expect(brokenImports('newfolder/x.ts', '')).to.have.length(1);
     expect(importSpecifiers("import type {\n  A,\n  B,\n} from './a.js';\nexport * from './b.js';\nimport './c.js';\nconst d = await import('./d.js');")).to.deep.equal(['./a.js', './b.js', './c.js', './d.js']);
   });
+
+  it('let the SQLite adapter touch its database files only through SQLite: from node:fs, mkdirSync alone', () => {
+    // Closing a descriptor of the database, its -wal or its -shm opened outside SQLite releases every POSIX lock the process
+    // holds on that file, the WAL's write lock included: another process then wrote beside this one, and writes were lost
+    // (docs/decisions.md, "The WAL's state through SQLite").
+    const offending = sourceFiles('adapters/sqlite').filter((path) => {
+      const text = readFileSync(join(SRC, path), 'utf8');
+      const fs = importSpecifiers(text).filter((specifier) => /^(node:)?fs(\/|$)/.test(specifier));
+      return fs.length > 0 && !(fs.length === 1 && fs[0] === 'node:fs' && text.includes("import { mkdirSync } from 'node:fs';"));
+    });
+    expect(offending).to.deep.equal([]);
+    expect(importSpecifiers("import { openSync } from 'node:fs';")).to.deep.equal(['node:fs']);
+  });
 });

@@ -196,7 +196,7 @@ export class SqliteProvenanceStore implements ProvenanceStore {
       return new SqliteProvenanceStore(
         db,
         background ? new LineageGraphThread(options.path, busyTimeoutMs, options.holdGraphLoad, options.tableWalkJobsWhileLoading) : undefined,
-        background ? new WalCheckpointThread(options.path, busyTimeoutMs) : undefined,
+        background ? new WalCheckpointThread(options.path, busyTimeoutMs, db) : undefined,
       );
     } catch (error) {
       db?.close();

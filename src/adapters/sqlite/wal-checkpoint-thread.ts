@@ -1,6 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
 
 export interface CheckpointWorkerData {
   path: string;
@@ -24,56 +23,30 @@ export const CHECKPOINT_PAGES = 1000;
  */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 4 * CHECKPOINT_PAGES;
 
-/** The frames in the WAL (mxFrame) and how many of them a checkpoint copied (nBackfill), as the WAL index says. */
-export interface WalIndexHeader {
+/** The frames in the WAL and how many of them a checkpoint copied, as SQLite reports them. */
+export interface WalState {
   frames: number;
   copied: number;
 }
 
-/** Of the WAL index (https://www.sqlite.org/walformat.html): mxFrame in the first header copy, nBackfill after both copies; in the machine's byte order. */
-const MX_FRAME_OFFSET = 16;
-const N_BACKFILL_OFFSET = 96;
-const HEADER_BYTES = 100;
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 /**
- * Reads the WAL index header of the database at path from its -shm file,
- * which SQLite maps into memory and so shares with every connection.
- * A header read while another connection rewrites it may be stale: this
- * only decides when to checkpoint, which SQLite then does consistently.
+ * The WAL's state through the connection: a NOOP checkpoint (SQLite 3.51
+ * and later; better-sqlite3 12 bundles 3.53) copies nothing, takes no lock,
+ * and returns the two counts. Not by reading the -shm file: a descriptor of
+ * it opened and closed outside SQLite releases every POSIX lock this
+ * process holds on it, the WAL write lock included, so that another
+ * process could write at the same time as this one and one of the two
+ * writes was lost (docs/decisions.md, "The WAL's state through SQLite").
  */
-export class WalIndexReader {
-  private fd: number | undefined;
-  private readonly buffer = Buffer.alloc(HEADER_BYTES);
-
-  constructor(private readonly path: string) {}
-
-  /**
-   * Undefined when there is no WAL index to read (the -shm file not there
-   * yet) or it cannot be read: never an error, since the write that asks
-   * has committed, and the fallback threshold checkpoints meanwhile.
-   */
-  read(): WalIndexHeader | undefined {
-    try {
-      this.fd ??= openSync(`${this.path}-shm`, 'r');
-      if (readSync(this.fd, this.buffer, 0, HEADER_BYTES, 0) < HEADER_BYTES) return undefined;
-    } catch {
-      return undefined;
-    }
-    return LITTLE_ENDIAN
-      ? { frames: this.buffer.readUInt32LE(MX_FRAME_OFFSET), copied: this.buffer.readUInt32LE(N_BACKFILL_OFFSET) }
-      : { frames: this.buffer.readUInt32BE(MX_FRAME_OFFSET), copied: this.buffer.readUInt32BE(N_BACKFILL_OFFSET) };
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
+export function walState(db: Database.Database): WalState | undefined {
+  const [result] = db.pragma('wal_checkpoint(NOOP)') as Array<{ busy: number; log: number; checkpointed: number }>;
+  // log is -1 when the connection is not in WAL mode.
+  return result && result.log >= 0 ? { frames: result.log, copied: result.checkpointed } : undefined;
 }
 
 /** True when the WAL has as many pages as SQLite's automatic checkpoint would copy, and not all of them are copied yet. */
-export function wantsCheckpoint(header: WalIndexHeader | undefined): boolean {
-  return header !== undefined && header.frames >= CHECKPOINT_PAGES && header.copied < header.frames;
+export function wantsCheckpoint(wal: WalState | undefined): boolean {
+  return wal !== undefined && wal.frames >= CHECKPOINT_PAGES && wal.copied < wal.frames;
 }
 
 /**
@@ -90,26 +63,25 @@ export function wantsCheckpoint(header: WalIndexHeader | undefined): boolean {
  */
 export class WalCheckpointThread {
   private worker!: Worker;
-  private readonly walIndex: WalIndexReader;
   private closed = false;
 
   constructor(
     private readonly path: string,
     private readonly busyTimeoutMs: number,
+    /** The serving connection, whose writes ask for checkpoints. */
+    private readonly serving: Database.Database,
   ) {
-    this.walIndex = new WalIndexReader(path);
     this.start();
   }
 
   written(): void {
-    if (!this.closed && wantsCheckpoint(this.walIndex.read())) this.worker.postMessage(0);
+    if (!this.closed && wantsCheckpoint(walState(this.serving))) this.worker.postMessage(0);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.worker.terminate();
-    this.walIndex.close();
   }
 
   private start(): void {

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { WalIndexReader, wantsCheckpoint, type CheckpointWorkerData } from './wal-checkpoint-thread.js';
+import { walState, wantsCheckpoint, type CheckpointWorkerData } from './wal-checkpoint-thread.js';
 
 /**
  * The checkpoint thread (wal-checkpoint-thread.ts starts it): a connection
@@ -33,12 +33,8 @@ function checkpoint(): void {
   scheduled = false;
   clearTimeout(retry);
   retry = undefined;
-  // Opened for each ask (they are rare) rather than kept: a thread that ends on an error leaves no descriptor open.
-  const walIndex = new WalIndexReader(path);
-  const wanted = wantsCheckpoint(walIndex.read());
-  walIndex.close();
-  if (!wanted) return;
   try {
+    if (!wantsCheckpoint(walState(db))) return;
     const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
     if (result && result.checkpointed < result.log) retry = setTimeout(checkpoint, RETRY_STOPPED_CHECKPOINT_MS);
   } catch (error) {
