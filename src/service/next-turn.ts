@@ -4,10 +4,11 @@
  * event loop, on the wall clock: a machine too busy to run this process
  * counts too. Counts of items per step took a few milliseconds on a quiet
  * machine and tens to hundreds beside other load, and a call beside the
- * work waits for one step at each of the several turns it needs
- * (docs/decisions.md, "Large lineage answers").
+ * work waits for one step at each of the several turns it needs, so the
+ * budget is as short as encodeInParts's (docs/decisions.md, "Turns by the
+ * clock").
  */
-export const TURN_BUDGET_MS = 5;
+export const TURN_BUDGET_MS = 2;
 
 /**
  * Resolves once the event loop has turned: the calls waiting for it run
