@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { nextTurn } from '../service/next-turn.js';
+import { nextTurn, TurnClock } from '../service/next-turn.js';
 
 /**
  * A response message already encoded, written as it is. A WatchEvents event
@@ -84,20 +84,13 @@ export function encodeWhole<T>(type: { encode(message: T, writer: BinaryWriter):
 }
 
 /**
- * The longest encodeInParts encodes between two turns of the event loop: a
- * part of a large answer takes 1 to 2 ms, so an answer of a few parts
- * (a GetLineage of a thousand nodes) is encoded without turns, each of
- * which cost it a pass of the loop for nothing.
- */
-const ENCODING_MS_PER_TURN = 2;
-
-/**
  * A message given as parts, each a message of the same type whose encoding
  * is a run of the whole one's fields, in field order: their encodings, one
  * after the other, are the whole message's bytes. The event loop turns
- * once ENCODING_MS_PER_TURN is spent (never after the last part), so that
- * one large answer (grpc-js serializes a response in one call) never holds
- * the calls beside it for longer than that and a part take
+ * once TURN_BUDGET_MS is spent (TurnClock; never after the last part, so an
+ * answer of a few parts, a part taking 1 to 2 ms, is encoded without
+ * turns), so that one large answer (grpc-js serializes a response in one
+ * call) never holds the calls beside it for longer than that and a part take
  * (docs/decisions.md, "Large lineage answers"). Each part is encoded on its
  * own, by one writer whose buffer grows to the largest part only, and the
  * parts are joined in turns (joinInTurns).
@@ -109,12 +102,9 @@ export async function encodeInParts<T>(
 ): Promise<EncodedMessage> {
   const writer = new BinaryWriter();
   const encoded: Uint8Array[] = [];
-  let turnStarted = performance.now();
+  const clock = new TurnClock();
   for (const part of parts) {
-    if (performance.now() - turnStarted >= ENCODING_MS_PER_TURN) {
-      await nextTurn();
-      turnStarted = performance.now();
-    }
+    if (clock.due()) await clock.turn();
     encoded.push(type.encode(part, writer).finish());
   }
   return EncodedMessage.framed(await frameInTurns(encoded), shownTenants);

@@ -5,8 +5,8 @@
  * counts too. Counts of items per step took a few milliseconds on a quiet
  * machine and tens to hundreds beside other load, and a call beside the
  * work waits for one step at each of the several turns it needs, so the
- * budget is as short as encodeInParts's (docs/decisions.md, "Turns by the
- * clock").
+ * budget is short: the 2 ms that encodeInParts (grpc/encoded-messages.ts)
+ * had before it took this clock (docs/decisions.md, "Turns by the clock").
  */
 export const TURN_BUDGET_MS = 2;
 
