@@ -181,7 +181,7 @@ function finished(job: JobRecord, status: JobStatus, now: Date, changes: Partial
 export function invalidated(job: JobRecord, invalidatedJobIds: readonly string[], now: Date): JobRecord {
   const staleItself = invalidatedJobIds.includes(job.jobId) && job.status === 'SUCCEEDED';
   const record: JobRecord = { ...job, ...(staleItself ? { cacheState: 'STALE' as const } : {}), updatedAt: now, etag: newEtag() };
-  return withEvents(record, ['cache.invalidated'], now, { invalidatedJobIds: [...invalidatedJobIds] });
+  return withEvents(record, ['cache.invalidated'], now, { invalidatedJobIds: [...invalidatedJobIds], affectedCount: invalidatedJobIds.length });
 }
 
 /**

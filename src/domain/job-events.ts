@@ -45,8 +45,10 @@ export interface ProvenanceEvent {
   rerunOfJobId?: string;
   cachedFromJobId?: string;
   error?: JobError;
-  /** cache.invalidated: the jobs made STALE (the job itself, then its descendants). */
+  /** cache.invalidated: the jobs made STALE (the job itself, then its descendants); in the outbox only (publishedEvent). */
   invalidatedJobIds?: string[];
+  /** cache.invalidated: how many jobs it made STALE; what the log and subscribers get of invalidatedJobIds. */
+  affectedCount?: number;
 }
 
 /** An event as the log holds it: with its position, the cursor subscribers resume after. */
@@ -183,6 +185,20 @@ export function eventTail(event: ProvenanceEvent): string | undefined {
 
 function eventHead(event: ProvenanceEvent): string {
   return `{"seq":${event.seq},"type":${JSON.stringify(event.type)},`;
+}
+
+/**
+ * The event as the log holds it: a cache.invalidated event without the ids
+ * of the jobs it made STALE, which subscribers never get (affectedCount
+ * counts them). They stay in the outbox, where the relay reads them to
+ * complete an invalidation a crash cut short; in the log, an invalidation
+ * of a million jobs would be tens of megabytes in one entry, read and
+ * parsed by every server's hub.
+ */
+export function publishedEvent(event: ProvenanceEvent): ProvenanceEvent {
+  if (event.invalidatedJobIds === undefined) return event;
+  const { invalidatedJobIds: _outboxOnly, ...published } = event;
+  return published;
 }
 
 /** Cursors are Redis-stream-like "<milliseconds>-<sequence>" positions; this orders them. */

@@ -392,7 +392,8 @@ export function toEventMessage(event: EventView): ProvenanceEvent {
     labels: event.labels,
     time: event.time,
     parentJobIds: event.parentIds,
-    affectedCount: event.invalidatedJobIds?.length ?? 0,
+    // An entry an earlier version appended carries the ids instead of the count.
+    affectedCount: event.affectedCount ?? event.invalidatedJobIds?.length ?? 0,
     rerunOfJobId: event.rerunOfJobId ?? '',
     cachedFromJobId: event.cachedFromJobId ?? '',
     error: event.error && { reason: event.error.reason, message: event.error.message, dependencyJobId: event.error.dependencyJobId ?? '' },

@@ -305,6 +305,7 @@ export function fullEvent(jobId: string, seq: number): ProvenanceEvent {
     cachedFromJobId: 'cache-source',
     error: { reason: 'DEPENDENCY_FAILED', message: 'parent "x" failed: ünïcödé', dependencyJobId: 'parent-1' },
     invalidatedJobIds: [jobId, 'child-1', 'grandchild-1'],
+    affectedCount: 3,
   });
 }
 

@@ -248,12 +248,13 @@ describe('access model', function () {
       const byOwner = await olga.invalidateCache({ jobId: root.jobId, dryRun: true });
       expect(byOwner.affectedJobIds).to.deep.equal([root.jobId, own.jobId]);
       expect(byOwner.skippedJobIds).to.have.length(2);
+      expect(byOwner.skippedCount).to.equal(2);
       expect(byOwner.skippedJobIds).to.include(colleagues.jobId);
       const opaque = byOwner.skippedJobIds.find((skipped) => skipped !== colleagues.jobId)!;
       expect(opaque).to.match(/^restricted-[0-9a-f]{32}$/);
 
       const byAdmin = await ada.invalidateCache({ jobId: root.jobId });
-      expect(byAdmin).to.deep.include({ affectedCount: 3, skippedJobIds: [opaque], dryRun: false });
+      expect(byAdmin).to.deep.include({ affectedCount: 3, skippedJobIds: [opaque], skippedCount: 1, dryRun: false });
       expect([...byAdmin.affectedJobIds].sort()).to.deep.equal([root.jobId, own.jobId, colleagues.jobId].sort());
       expect(await cacheStates([root, own, colleagues, foreign])).to.deep.equal(['CACHE_STATE_STALE', 'CACHE_STATE_STALE', 'CACHE_STATE_STALE', 'CACHE_STATE_FRESH']);
     });
@@ -269,9 +270,10 @@ describe('access model', function () {
       expect((await rest('carl', 'POST', `/jobs/${root.jobId}/invalidate-cache`, {})).status).to.equal(403);
       const invalidated = await rest('olga', 'POST', `/jobs/${root.jobId}/invalidate-cache`, {});
       expect(invalidated.status).to.equal(200);
-      const answer = invalidated.body as { affectedJobIds: string[]; skippedJobIds: string[] };
+      const answer = invalidated.body as { affectedJobIds: string[]; skippedJobIds: string[]; skippedCount: number };
       expect(answer.affectedJobIds).to.deep.equal([root.jobId, own.jobId]);
       expect(answer.skippedJobIds).to.include(colleagues.jobId).and.to.have.length(2);
+      expect(answer.skippedCount).to.equal(2);
       expect(await cacheStates([root, own, colleagues, foreign])).to.deep.equal(['CACHE_STATE_STALE', 'CACHE_STATE_STALE', 'CACHE_STATE_STALE', 'CACHE_STATE_FRESH']);
     });
   });

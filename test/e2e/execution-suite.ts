@@ -133,11 +133,11 @@ export function describeExecution(makeLane: () => StoreLane): void {
       const c = await finished(await traced({ name: 'c' }, { parentJobIds: [b.jobId] }));
       const other = await finished(await traced({ name: 'other' }));
       const dry = await api.invalidateCache({ jobId: b.jobId, dryRun: true });
-      expect(dry).to.deep.equal({ affectedJobIds: [b.jobId, c.jobId], affectedCount: 2, dryRun: true, skippedJobIds: [] });
+      expect(dry).to.deep.equal({ affectedJobIds: [b.jobId, c.jobId], affectedCount: 2, dryRun: true, skippedJobIds: [], skippedCount: 0 });
       expect((await api.getJob({ jobId: b.jobId })).cacheState).to.equal(CacheState.CACHE_STATE_FRESH);
 
       const real = await api.invalidateCache({ jobId: b.jobId });
-      expect(real).to.deep.equal({ affectedJobIds: [b.jobId, c.jobId], affectedCount: 2, dryRun: false, skippedJobIds: [] });
+      expect(real).to.deep.equal({ affectedJobIds: [b.jobId, c.jobId], affectedCount: 2, dryRun: false, skippedJobIds: [], skippedCount: 0 });
       const states = await Promise.all([a, b, c, other].map(async (job) => (await api.getJob({ jobId: job.jobId })).cacheState));
       expect(states).to.deep.equal([CacheState.CACHE_STATE_FRESH, CacheState.CACHE_STATE_STALE, CacheState.CACHE_STATE_STALE, CacheState.CACHE_STATE_FRESH]);
 

@@ -30,9 +30,10 @@ export function executionHandlers(edge: CallEdge): Pick<ProvenanceServiceServer,
         const invalidation = await service.invalidateCache(principal, { jobId: request.jobId, dryRun: request.dryRun });
         return {
           affectedJobIds: invalidation.affectedJobIds,
-          affectedCount: invalidation.affectedJobIds.length,
+          affectedCount: invalidation.affectedCount,
           dryRun: invalidation.dryRun,
           skippedJobIds: invalidation.skippedJobIds,
+          skippedCount: invalidation.skippedCount,
         };
       },
       audited: (request, response) => ids([request.jobId].concat(response?.affectedJobIds ?? [])),

@@ -1,6 +1,6 @@
 import { ProvenanceError } from '../../domain/errors.js';
 import type { JobRecord } from '../../domain/job.js';
-import type { ProvenanceEvent } from '../../domain/job-events.js';
+import { publishedEvent, type ProvenanceEvent } from '../../domain/job-events.js';
 import type { EventLog } from '../../domain/ports/event-log.js';
 import type { Metrics } from '../../domain/ports/metrics.js';
 import type { ProvenanceStore } from '../../domain/ports/provenance-store.js';
@@ -9,9 +9,9 @@ import type { ServiceLog } from '../provenance-service.js';
 const SWEEP_PAGE = 500;
 
 /**
- * Takes the events out of the records' outboxes and into the event log:
- * right after each write, and in sweeps for what an unreachable log or a
- * crash left behind. Appending is idempotent per job and sequence number, so
+ * Takes the events out of the records' outboxes and into the event log
+ * (as publishedEvent has them): right after each write, and in sweeps for
+ * what an unreachable log or a crash left behind. Appending is idempotent per job and sequence number, so
  * relaying an outbox twice, or from two processes at once, adds each event
  * once and keeps each job's events in order. It times each event from its
  * commit (the event's time) to its append, and each sweep reports how many
@@ -43,7 +43,7 @@ export class EventRelay {
     const events = withEvents.flatMap((record) => record.pendingEvents!);
     try {
       await this.completeInvalidations(withEvents);
-      await this.events.append(events);
+      await this.events.append(events.map(publishedEvent));
       const appended = Date.now();
       for (const event of events) {
         this.appended.add(event);

@@ -10,11 +10,28 @@ import { inTurns } from '../next-turn.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
 
+/**
+ * The most ids an InvalidateCache answer lists of each kind (affected,
+ * skipped), nearest first; its counts count them all. A large invalidation
+ * is told by its counts: a list of every job would outgrow what clients
+ * receive (4 MiB by default, past about 100,000 ids) and take the serving
+ * thread tens of milliseconds to build and encode. The audit entry names
+ * as many (audit.ts).
+ */
+export const MAX_LISTED_INVALIDATIONS = 1000;
+
 export interface Invalidation {
-  /** The job, then the descendants the caller may make STALE, nearest first. */
+  /** The job, then the descendants the caller may make STALE, nearest first: the first MAX_LISTED_INVALIDATIONS. */
   affectedJobIds: string[];
-  /** The descendants the caller may not make STALE, left as they are, nearest first; those it may not read under opaque ids. */
+  /** How many jobs were (on a dry run, would be) made STALE. */
+  affectedCount: number;
+  /**
+   * The descendants the caller may not make STALE, left as they are, nearest first: the first
+   * MAX_LISTED_INVALIDATIONS, those it may not read under opaque ids.
+   */
   skippedJobIds: string[];
+  /** How many descendants were left as they are. */
+  skippedCount: number;
   dryRun: boolean;
 }
 
@@ -23,7 +40,8 @@ export interface Invalidation {
  * admin of its tenant): the job and every descendant they may make STALE
  * too become STALE, found with one lineage query and marked with one bulk
  * update. The other descendants (another owner's, another tenant's) are
- * left as they are, and reported.
+ * left as they are, and reported: both counted, and listed up to
+ * MAX_LISTED_INVALIDATIONS.
  */
 export async function invalidateCache(deps: ServiceDependencies, principal: Principal, command: InvalidateCacheCommand): Promise<Invalidation> {
   requireRole(principal, 'submitter', 'InvalidateCache');
@@ -37,8 +55,10 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
   const viewer = viewerOf(deps, principal);
   return {
-    affectedJobIds: affected,
-    skippedJobIds: outside.map((row) => (viewer.mayRead(row) ? row.jobId : viewer.placeholder(row.jobId))),
+    affectedJobIds: affected.slice(0, MAX_LISTED_INVALIDATIONS),
+    affectedCount: affected.length,
+    skippedJobIds: outside.slice(0, MAX_LISTED_INVALIDATIONS).map((row) => (viewer.mayRead(row) ? row.jobId : viewer.placeholder(row.jobId))),
+    skippedCount: outside.length,
     dryRun: command.dryRun,
   };
 }

@@ -35,7 +35,7 @@ export function describeOutbox(suite: StoreSuite): void {
         ),
         ['cache.invalidated'],
         at(2),
-        { invalidatedJobIds: [nextJobId('stale'), nextJobId('stale')] },
+        { invalidatedJobIds: [nextJobId('stale'), nextJobId('stale')], affectedCount: 2 },
       );
       const bare = withEvents(noOptionalField({ tenant }), ['job.provenance.created'], at(3));
       const reusable = withEvents(
@@ -44,7 +44,7 @@ export function describeOutbox(suite: StoreSuite): void {
         at(4),
       );
       const records = [parent, detailed, bare, reusable];
-      const optionalEventFields = ['outputHash', 'cachedFromJobId', 'rerunOfJobId', 'error', 'invalidatedJobIds'];
+      const optionalEventFields = ['outputHash', 'cachedFromJobId', 'rerunOfJobId', 'error', 'invalidatedJobIds', 'affectedCount'];
       expect(detailed.pendingEvents!.map((event) => event.seq)).to.deep.equal([1, 2, 3, 4, 5]);
       expect(detailed.pendingEvents![4]).to.include.all.keys(...optionalEventFields);
       expect(bare.pendingEvents![0]).to.not.have.any.keys(...optionalEventFields);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { withEvents, type ProvenanceEvent } from '../../../src/domain/job-events.js';
+import { publishedEvent, withEvents, type ProvenanceEvent } from '../../../src/domain/job-events.js';
 import type { EventLog } from '../../../src/domain/ports/event-log.js';
 import type { RelayingStore } from '../../../src/service/event-stream/publishing-store.js';
 import { freshEtag, makeJob } from '../../support/job-records.js';
@@ -47,8 +47,11 @@ export function describePublishing(suite: StoreSuite, publishing: NonNullable<St
 
       const again = withEvents({ ...done, etag: freshEtag() }, ['cache.invalidated'], at(4), { invalidatedJobIds: [done.jobId] });
       expect(await store().replaceJobs([{ record: again, expectedEtag: done.etag }])).to.deep.equal([true]);
-      // again still carries done's event, as the caller built it from done: the log holds it once.
-      expect(await appendedFor(events, original.jobId)).to.deep.equal([...done.pendingEvents!, ...again.pendingEvents!.slice(1)]);
+      // again still carries done's event, as the caller built it from done: the log holds it once, and its invalidation without the ids.
+      const [invalidation] = again.pendingEvents!.slice(1);
+      expect(invalidation!.invalidatedJobIds).to.deep.equal([done.jobId]);
+      expect(await appendedFor(events, original.jobId)).to.deep.equal([...done.pendingEvents!, publishedEvent(invalidation!)]);
+      expect(publishedEvent(invalidation!)).to.not.have.property('invalidatedJobIds');
       expect((await store().getJobs([original.jobId]))[0]).to.not.have.property('pendingEvents');
     });
 
@@ -82,7 +85,7 @@ export function describePublishing(suite: StoreSuite, publishing: NonNullable<St
       });
       expect(await store().replaceJob(invalidated, parent.etag)).to.equal(true);
       expect((await store().getJobs([child.jobId]))[0]!.cacheState).to.equal('STALE');
-      expect(await appendedFor(events, parent.jobId)).to.deep.equal(invalidated.pendingEvents);
+      expect(await appendedFor(events, parent.jobId)).to.deep.equal(invalidated.pendingEvents!.map(publishedEvent));
     });
   });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
 import { enqueueRecovered } from '../../../src/domain/execution.js';
+import { MAX_LISTED_INVALIDATIONS } from '../../../src/service/execution/invalidation.js';
 import { FAIL_STEP } from '../../../src/service/execution/settlement.js';
 import type { JsonObject } from '../../../src/domain/json.js';
 import { rejection } from '../../support/waits.js';
@@ -147,6 +148,32 @@ describe('use cases: execution', () => {
     expect(done.affectedJobIds).to.deep.equal(['base', 'mid']);
     for (const jobId of ['base', 'mid']) expect((await s.service.getJob(alice, jobId)).cacheState, jobId).to.equal('STALE');
     expect((await s.service.getJob(eve, 'theirs')).cacheState).to.equal('FRESH');
+  });
+
+  it('lists at most MAX_LISTED_INVALIDATIONS jobs of each kind, nearest first, counts them all, and publishes the count without the ids', async () => {
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'wide' }));
+    const children = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => recordJobCommand({ jobId: `${prefix}-${i}`, parentIds: ['wide'] }));
+    const record = async (owner: typeof alice, commands: ReturnType<typeof recordJobCommand>[]) => {
+      for (let i = 0; i < commands.length; i += 100) expect((await s.service.batchRecordJobs(owner, commands.slice(i, i + 100))).every((o) => o.ok)).to.equal(true);
+    };
+    await record(alice, children('mine', MAX_LISTED_INVALIDATIONS + 1));
+    await record(bob, children('bobs', MAX_LISTED_INVALIDATIONS + 3));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'deeper', parentIds: ['mine-0'] }));
+
+    const answer = await s.service.invalidateCache(alice, { jobId: 'wide', dryRun: false });
+    expect(answer.affectedCount).to.equal(MAX_LISTED_INVALIDATIONS + 3);
+    expect(answer.affectedJobIds).to.have.length(MAX_LISTED_INVALIDATIONS);
+    expect(answer.affectedJobIds[0]).to.equal('wide');
+    expect(answer.affectedJobIds).to.not.include('deeper');
+    expect(answer.skippedCount).to.equal(MAX_LISTED_INVALIDATIONS + 3);
+    expect(answer.skippedJobIds).to.have.length(MAX_LISTED_INVALIDATIONS);
+    // Listed or not, every one of them is STALE.
+    for (const jobId of ['deeper', `mine-${MAX_LISTED_INVALIDATIONS}`]) expect((await s.service.getJob(alice, jobId)).cacheState, jobId).to.equal('STALE');
+
+    const published = (await s.events.read(undefined, 10_000)).filter((event) => event.type === 'cache.invalidated');
+    expect(published).to.have.length(1);
+    expect(published[0]!.affectedCount).to.equal(MAX_LISTED_INVALIDATIONS + 3);
+    expect(published[0]).to.not.have.property('invalidatedJobIds');
   });
 
   it('enqueues the submissions of one turn in one call, and marks ENQUEUE_FAILED only the job whose enqueue the queue refused', async () => {

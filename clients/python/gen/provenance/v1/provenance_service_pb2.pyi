@@ -212,16 +212,18 @@ class InvalidateCacheRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., dry_run: bool = ...) -> None: ...
 
 class InvalidateCacheResponse(_message.Message):
-    __slots__ = ["affected_count", "affected_job_ids", "dry_run", "skipped_job_ids"]
+    __slots__ = ["affected_count", "affected_job_ids", "dry_run", "skipped_count", "skipped_job_ids"]
     AFFECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
     AFFECTED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     affected_count: int
     affected_job_ids: _containers.RepeatedScalarFieldContainer[str]
     dry_run: bool
+    skipped_count: int
     skipped_job_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, affected_job_ids: _Optional[_Iterable[str]] = ..., affected_count: _Optional[int] = ..., dry_run: bool = ..., skipped_job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, affected_job_ids: _Optional[_Iterable[str]] = ..., affected_count: _Optional[int] = ..., dry_run: bool = ..., skipped_job_ids: _Optional[_Iterable[str]] = ..., skipped_count: _Optional[int] = ...) -> None: ...
 
 class JobDifference(_message.Message):
     __slots__ = ["definition_hash_equal", "left_job_id", "left_output_hash", "left_type", "omitted_payload_difference_count", "output_hash_equal", "parent_output_differences", "payload_differences", "provider_changes", "right_job_id", "right_output_hash", "right_type", "unaligned_left_parent_job_ids", "unaligned_right_parent_job_ids"]

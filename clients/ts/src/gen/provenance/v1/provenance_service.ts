@@ -965,10 +965,12 @@ export interface InvalidateCacheRequest {
 export interface InvalidateCacheResponse {
   /**
    * The jobs that were (or, on a dry run, would be) marked STALE: the job
-   * and its descendants that the caller may invalidate, nearest first.
+   * and its descendants that the caller may invalidate, nearest first. At
+   * most 1,000 are listed; affected_count counts them all. The others are
+   * the job's STALE descendants (GetLineage, direction DESCENDANTS).
    */
   affectedJobIds: string[];
-  /** Number of affected jobs. */
+  /** Number of affected jobs, listed or not. */
   affectedCount: number;
   /** Echo of the request's dry_run. */
   dryRun: boolean;
@@ -976,9 +978,12 @@ export interface InvalidateCacheResponse {
    * Descendants left as they are because the caller may not invalidate them
    * (they have another owner and the caller is not an admin of their
    * tenant), nearest first; one the caller may not read appears under its
-   * opaque id (restricted-...).
+   * opaque id (restricted-...). At most 1,000 are listed; skipped_count
+   * counts them all.
    */
   skippedJobIds: string[];
+  /** Number of descendants left as they are, listed or not. */
+  skippedCount: number;
 }
 
 /**
@@ -6043,7 +6048,7 @@ export const InvalidateCacheRequest: MessageFns<InvalidateCacheRequest> = {
 };
 
 function createBaseInvalidateCacheResponse(): InvalidateCacheResponse {
-  return { affectedJobIds: [], affectedCount: 0, dryRun: false, skippedJobIds: [] };
+  return { affectedJobIds: [], affectedCount: 0, dryRun: false, skippedJobIds: [], skippedCount: 0 };
 }
 
 export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
@@ -6059,6 +6064,9 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     }
     for (const v of message.skippedJobIds) {
       writer.uint32(34).string(v!);
+    }
+    if (message.skippedCount !== 0) {
+      writer.uint32(40).int32(message.skippedCount);
     }
     return writer;
   },
@@ -6108,6 +6116,14 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
             message.skippedJobIds.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.skippedCount = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6142,6 +6158,11 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
         : globalThis.Array.isArray(object?.skipped_job_ids)
         ? object.skipped_job_ids.map((e: any) => globalThis.String(e))
         : [],
+      skippedCount: isSet(object.skippedCount)
+        ? globalThis.Number(object.skippedCount)
+        : isSet(object.skipped_count)
+        ? globalThis.Number(object.skipped_count)
+        : 0,
     };
   },
 
@@ -6159,6 +6180,9 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     if (message.skippedJobIds?.length) {
       obj.skippedJobIds = message.skippedJobIds;
     }
+    if (message.skippedCount !== 0) {
+      obj.skippedCount = Math.round(message.skippedCount);
+    }
     return obj;
   },
 
@@ -6171,6 +6195,7 @@ export const InvalidateCacheResponse: MessageFns<InvalidateCacheResponse> = {
     message.affectedCount = object.affectedCount ?? 0;
     message.dryRun = object.dryRun ?? false;
     message.skippedJobIds = object.skippedJobIds?.map((e) => e) || [];
+    message.skippedCount = object.skippedCount ?? 0;
     return message;
   },
 };
