@@ -33,7 +33,19 @@ export interface RelayingStore extends ProvenanceStore {
    * the outcome's write leaves them out.
    */
   replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]>;
+
+  /**
+   * replaceJob, telling whether the relay that follows the write appended
+   * every event of the record to the log ('relayed') or left some in the
+   * outbox for the sweep ('left in the outbox': the log or the database
+   * could not be reached). For an invalidation: its relay marks the jobs
+   * the event names STALE before it publishes it, and only a relay that
+   * did not get that far leaves the marking to its caller.
+   */
+  replaceJobRelaying(record: JobRecord, expectedEtag: string): Promise<RelayedReplacement>;
 }
+
+export type RelayedReplacement = 'refused' | 'relayed' | 'left in the outbox';
 
 /**
  * The store as the use cases see it: every write that commits a record
@@ -58,10 +70,13 @@ export class PublishingStore implements RelayingStore {
   }
 
   async replaceJob(record: JobRecord, expectedEtag: string): Promise<boolean> {
+    return (await this.replaceJobRelaying(record, expectedEtag)) !== 'refused';
+  }
+
+  async replaceJobRelaying(record: JobRecord, expectedEtag: string): Promise<RelayedReplacement> {
     const written = this.relay.withoutAppended(record);
-    const replaced = await this.store.replaceJob(written, expectedEtag);
-    if (replaced) await this.committed([written]);
-    return replaced;
+    if (!(await this.store.replaceJob(written, expectedEtag))) return 'refused';
+    return (await this.committed([written])) === 0 ? 'relayed' : 'left in the outbox';
   }
 
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
@@ -88,9 +103,10 @@ export class PublishingStore implements RelayingStore {
     });
   }
 
-  private async committed(records: readonly JobRecord[]): Promise<void> {
+  /** Resolves with the number of events the relay left in the outboxes (EventRelay.relay). */
+  private async committed(records: readonly JobRecord[]): Promise<number> {
     this.counted(records);
-    await this.relay.relay(records);
+    return this.relay.relay(records);
   }
 
   /**

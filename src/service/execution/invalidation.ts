@@ -101,18 +101,26 @@ const WRITE_ATTEMPTS = 5;
 
 /**
  * First the job's record takes the cache.invalidated event (and its own
- * STALE state when it is invalidated), then the other jobs are marked STALE
- * in one bulk update. The event relay marks them again before it publishes
- * (see EventRelay), so a crash between the two writes cannot publish an
- * invalidation that did not happen, nor lose one that did.
+ * STALE state when it is invalidated); then the event relay marks the other
+ * jobs STALE in bulk before it publishes the event (see EventRelay), so a
+ * crash between the two writes cannot publish an invalidation that did not
+ * happen, nor lose one that did. When the relay left the event in the
+ * outbox (the log or the database unreachable), the jobs are marked here:
+ * a database that cannot be written fails the call, and the sweep's relay
+ * marks them again before it publishes. Once, not twice: marking 50,000
+ * jobs a second time doubled the call's writes and their history rows.
  */
 async function recordInvalidation(deps: ServiceDependencies, jobId: string, invalidatedJobIds: readonly string[]): Promise<void> {
+  const now = deps.now();
   for (let attempt = 1; ; attempt++) {
     const [current] = await deps.store.getJobs([jobId]);
-    if (await deps.store.replaceJob(invalidated(current!, invalidatedJobIds, deps.now()), current!.etag)) break;
+    const outcome = await deps.store.replaceJobRelaying(invalidated(current!, invalidatedJobIds, now), current!.etag);
+    if (outcome === 'left in the outbox') {
+      const others = invalidatedJobIds.filter((id) => id !== jobId);
+      if (others.length > 0) await deps.store.markStale(others, now);
+    }
+    if (outcome !== 'refused') break;
     if (attempt === WRITE_ATTEMPTS) throw new ProvenanceError('ABORTED', `job ${jobId} keeps changing; retry the invalidation`, 'CONCURRENT_WRITE');
   }
-  const others = invalidatedJobIds.filter((id) => id !== jobId);
-  if (others.length > 0) await deps.store.markStale(others, deps.now());
   deps.metrics.invalidated(invalidatedJobIds.length);
 }

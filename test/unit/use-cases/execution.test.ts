@@ -150,6 +150,31 @@ describe('use cases: execution', () => {
     expect((await s.service.getJob(eve, 'theirs')).cacheState).to.equal('FRESH');
   });
 
+  it('marks the descendants STALE once: by the relay before it publishes, or by the call when the relay left the event in the outbox', async () => {
+    const marked: string[][] = [];
+    const markStale = s.store.markStale.bind(s.store);
+    s.store.markStale = (jobIds, now) => {
+      marked.push([...jobIds]);
+      return markStale(jobIds, now);
+    };
+    for (const [jobId, parentIds] of [['top', []], ['left', ['top']], ['right', ['top']], ['below', ['left']]] as const) {
+      await s.service.recordJob(alice, recordJobCommand({ jobId, parentIds: [...parentIds] }));
+    }
+    await s.service.invalidateCache(alice, { jobId: 'top', dryRun: false });
+    expect(marked).to.have.length(1);
+    expect([...marked[0]!].sort()).to.deep.equal(['below', 'left', 'right']);
+
+    // The log refuses the event: the relay marks the jobs and leaves the event in the outbox, and the call marks them again itself.
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'upstream' }));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'downstream', parentIds: ['upstream'] }));
+    marked.length = 0;
+    s.events.append = () => Promise.reject(new ProvenanceError('UNAVAILABLE', 'the event log is down', 'EVENT_LOG_UNAVAILABLE'));
+    await s.service.invalidateCache(alice, { jobId: 'upstream', dryRun: false });
+    expect(marked).to.deep.equal([['downstream'], ['downstream']]);
+    expect((await s.service.getJob(alice, 'downstream')).cacheState).to.equal('STALE');
+    expect((await s.store.listWithPendingEvents(10)).map((record) => record.jobId)).to.deep.equal(['upstream']);
+  });
+
   it('lists at most MAX_LISTED_INVALIDATIONS jobs of each kind, nearest first, counts them all, and publishes the count without the ids', async () => {
     await s.service.recordJob(alice, recordJobCommand({ jobId: 'wide' }));
     const children = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => recordJobCommand({ jobId: `${prefix}-${i}`, parentIds: ['wide'] }));
