@@ -11,11 +11,12 @@ const SWEEP_PAGE = 500;
 /**
  * Takes the events out of the records' outboxes and into the event log
  * (as publishedEvent has them): right after each write, and in sweeps for
- * what an unreachable log or a crash left behind. Appending is idempotent per job and sequence number, so
- * relaying an outbox twice, or from two processes at once, adds each event
- * once and keeps each job's events in order. It times each event from its
- * commit (the event's time) to its append, and each sweep reports how many
- * events it had to leave in the outboxes.
+ * what an unreachable log or a crash left behind. Appending is idempotent
+ * per job and sequence number, so relaying an outbox twice, or from two
+ * processes at once, adds each event once and keeps each job's events in
+ * order. It times each event from its commit (the event's time) to its
+ * append, and each sweep reports how many events it had to leave in the
+ * outboxes.
  */
 export class EventRelay {
   /** The events the log has acknowledged from this relay (withoutAppended); held no longer than their records are. */

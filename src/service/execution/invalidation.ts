@@ -38,8 +38,8 @@ export interface Invalidation {
 /**
  * InvalidateCache, for those who may make the job STALE (its owner or an
  * admin of its tenant): the job and every descendant they may make STALE
- * too become STALE, found with one lineage query and marked with one bulk
- * update. The other descendants (another owner's, another tenant's) are
+ * too become STALE, found with one lineage query and marked in bulk
+ * (recordInvalidation). The other descendants (another owner's, another tenant's) are
  * left as they are, and reported: both counted, and listed up to
  * MAX_LISTED_INVALIDATIONS.
  */
