@@ -39,9 +39,9 @@ export interface Invalidation {
  * InvalidateCache, for those who may make the job STALE (its owner or an
  * admin of its tenant): the job and every descendant they may make STALE
  * too become STALE, found with one lineage query and marked in bulk
- * (recordInvalidation). The other descendants (another owner's, another tenant's) are
- * left as they are, and reported: both counted, and listed up to
- * MAX_LISTED_INVALIDATIONS.
+ * (recordInvalidation). The other descendants (another owner's, another
+ * tenant's) are left as they are, and reported: both counted, and listed
+ * up to MAX_LISTED_INVALIDATIONS.
  */
 export async function invalidateCache(deps: ServiceDependencies, principal: Principal, command: InvalidateCacheCommand): Promise<Invalidation> {
   requireRole(principal, 'submitter', 'InvalidateCache');

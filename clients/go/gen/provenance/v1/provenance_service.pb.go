@@ -2984,7 +2984,7 @@ type InvalidateCacheResponse struct {
 	// The jobs that were (or, on a dry run, would be) marked STALE: the job
 	// and its descendants that the caller may invalidate, nearest first. At
 	// most 1,000 are listed; affected_count counts them all. The others are
-	// the job's STALE descendants (GetLineage, direction DESCENDANTS).
+	// among the job's STALE descendants (GetLineage, direction DESCENDANTS).
 	AffectedJobIds []string `protobuf:"bytes,1,rep,name=affected_job_ids,json=affectedJobIds,proto3" json:"affected_job_ids,omitempty"`
 	// Number of affected jobs, listed or not.
 	AffectedCount int32 `protobuf:"varint,2,opt,name=affected_count,json=affectedCount,proto3" json:"affected_count,omitempty"`

@@ -967,7 +967,7 @@ export interface InvalidateCacheResponse {
    * The jobs that were (or, on a dry run, would be) marked STALE: the job
    * and its descendants that the caller may invalidate, nearest first. At
    * most 1,000 are listed; affected_count counts them all. The others are
-   * the job's STALE descendants (GetLineage, direction DESCENDANTS).
+   * among the job's STALE descendants (GetLineage, direction DESCENDANTS).
    */
   affectedJobIds: string[];
   /** Number of affected jobs, listed or not. */
