@@ -207,7 +207,7 @@ describe('SQLite lineage graph (compact, in the background)', function () {
     }
   });
 
-  it('answers a lineage larger than its table walk limit from the graph once it is loaded, and smaller ones from the table meanwhile', async () => {
+  it('answers a lineage larger than its table walk limit from the graph once it is loaded (built there when asked so), and smaller ones from the table meanwhile', async () => {
     const path = newPath();
     let releaseLoad!: () => void;
     const held = new Promise<void>((resolve) => (releaseLoad = resolve));
@@ -222,12 +222,21 @@ describe('SQLite lineage graph (compact, in the background)', function () {
         answeredWhileLoading = store.loading() !== undefined;
         return rows;
       });
-      // Asked after the large one, answered from the table while the load is held: the large one did not hold the thread.
+      // Built on the graph: a large one waits for it, not sent as rows; a small one is left to lineage(), from the table.
+      let builtWhileLoading: boolean | undefined;
+      const largeBuilt = store.builtLineage({ rootId: large.rootId, directions: ['ANCESTORS'], maxDepth: 1000, maxNodes: 1000 }).then((built) => {
+        builtWhileLoading = store.loading() !== undefined;
+        return built;
+      });
+      expect(await store.builtLineage({ rootId: small.rootId, directions: ['ANCESTORS'], maxDepth: 1000, maxNodes: 1000 })).to.equal(undefined);
+      // Asked after the large ones, answered from the table while the load is held: the large ones did not hold the thread.
       expect(await store.lineage(small)).to.have.length(40);
       expect(store.loading()).to.not.equal(undefined);
       releaseLoad();
       expect(await largeAnswer).to.have.length(199);
       expect(answeredWhileLoading).to.equal(false);
+      expect((await largeBuilt)!.columns.depths).to.have.length(199);
+      expect(builtWhileLoading).to.equal(false);
     } finally {
       releaseLoad();
       await store.close();

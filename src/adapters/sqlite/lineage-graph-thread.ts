@@ -100,9 +100,8 @@ export class LineageGraphThread {
     return this.ask((id) => ({ type: 'lineageStep', id, jobIds })) as Promise<LineageStepRow[]>;
   }
 
-  /** ProvenanceStore.builtLineage: undefined until the graph is loaded. */
+  /** ProvenanceStore.builtLineage: while the graph loads, undefined for a lineage the table answers, later for a larger one (lineage-graph-worker.ts, answerBuilt). */
   builtLineage(query: BuiltLineageQuery): Promise<BuiltLineage | undefined> {
-    if (!this.loaded) return Promise.resolve(undefined);
     return this.ask((id) => ({ type: 'builtLineage', id, query })) as Promise<BuiltLineage | undefined>;
   }
 

@@ -35,6 +35,8 @@ const heldAnswers = new Map<number, { rows: LineageRow[]; next: number }>();
  * seconds, for as long (docs/decisions.md, "SQLite lineage graph").
  */
 const waitingForGraph: Array<{ id: number; query: LineageQuery }> = [];
+/** The builtLineage queries too large for the table while the graph loaded: built on the graph once it is loaded. */
+const builtWaitingForGraph: Array<{ id: number; query: BuiltLineageQuery }> = [];
 
 port.on('message', (message: ToGraphWorker) => {
   if (message.type === 'load') load();
@@ -59,10 +61,22 @@ function answerStep(id: number, jobIds: readonly string[]): void {
   }
 }
 
-/** A lineage built on the graph (undefined while it loads: the caller builds it from rows), whose buffers are moved. */
+/**
+ * A lineage built on the graph, whose buffers are moved. While the graph
+ * loads, one the table walks within tableWalkJobs is undefined (the caller
+ * builds it from rows, lineage(), answered from the table); a larger one
+ * waits for the graph like a lineage() past that bound, and is built on it
+ * rather than sent as rows: of a whole ancestry at 1,000,000 jobs the
+ * serving thread would make an object per row and collect them, beside
+ * the calls it serves.
+ */
 function answerBuilt(id: number, query: BuiltLineageQuery): void {
   try {
-    if (!graph.loaded) return post({ type: 'builtAnswer', id, packed: undefined });
+    if (!graph.loaded) {
+      if (walksFromTable(query)) return post({ type: 'builtAnswer', id, packed: undefined });
+      builtWaitingForGraph.push({ id, query });
+      return;
+    }
     const packed = db.transaction(() => {
       graph.refresh();
       return graph.built(query);
@@ -70,6 +84,20 @@ function answerBuilt(id: number, query: BuiltLineageQuery): void {
     port.postMessage({ type: 'builtAnswer', id, packed } satisfies FromGraphWorker, movedBuffers(packed));
   } catch (error) {
     queryFailed(id, error);
+  }
+}
+
+/** Whether each direction's walk from the table, as lineage() would read it for the query, stays within tableWalkJobs. */
+function walksFromTable(query: BuiltLineageQuery): boolean {
+  const walker = tableWalk.upTo(tableWalkJobs);
+  try {
+    db.transaction(() => {
+      for (const direction of query.directions) walker.walk(query.rootId, direction, query.maxDepth + 1);
+    })();
+    return true;
+  } catch (error) {
+    if (error instanceof WalkPastLimit) return false;
+    throw error;
   }
 }
 
@@ -105,9 +133,17 @@ function answer(id: number, query: LineageQuery, tableWalkLimit = tableWalkJobs)
   }
 }
 
-/** The queries that waited for the graph: from it once it is loaded, else (its load failed) from the table, whatever their size. */
+/**
+ * The queries that waited for the graph: from it once it is loaded, else
+ * (its load failed) from the table, whatever their size; a builtLineage
+ * then is undefined, and the caller's lineage() waits for the next load.
+ */
 function answerWaiting(): void {
   for (const { id, query } of waitingForGraph.splice(0)) answer(id, query, Infinity);
+  for (const { id, query } of builtWaitingForGraph.splice(0)) {
+    if (graph.loaded) answerBuilt(id, query);
+    else post({ type: 'builtAnswer', id, packed: undefined });
+  }
 }
 
 function queryFailed(id: number, error: unknown): void {

@@ -151,8 +151,10 @@ export interface ProvenanceStore {
    * maxNodes, the same edges and truncation reasons; the nodes in columns
    * (ids, depths, relations, who may read each), without their parents:
    * the edges say them.
-   * Undefined when the store cannot (its graph is not loaded yet): the
-   * caller builds it from lineage(). Absent: the store never can.
+   * Undefined when the store cannot (its graph is not loaded yet, and the
+   * lineage is one it answers from the table meanwhile): the caller builds
+   * it from lineage(). A larger lineage may wait for the graph, as its
+   * lineage() would. Absent: the store never can.
    */
   builtLineage?(query: BuiltLineageQuery): Promise<BuiltLineage | undefined>;
 
