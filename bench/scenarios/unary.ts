@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { GetJobRequest, JobStatus, ProvenanceClient } from '@provenance/client';
+import { ProvenanceServiceService } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { ClientProcesses, serveClientRoles, totalCpuSeconds } from '../support/client-processes.js';
 import type { Scenario } from '../support/context.js';
 import { ECHO_PATH } from '../support/echo-server.js';
+import { rawAnswer } from '../support/raw-answer.js';
 import { coreShare, cpuSeconds } from '../support/process-stats.js';
 import { elapsedMs, runInFlight } from '../support/stats.js';
 
@@ -151,17 +153,9 @@ async function recordRealisticJob(client: ProvenanceClient): Promise<void> {
   });
 }
 
-/** The size of the GetJob answer as it travels: the call made with the raw client, the answer kept as bytes. */
-function encodedGetJobBytes(client: ProvenanceClient): Promise<number> {
-  return new Promise((resolve, reject) =>
-    client.raw.makeUnaryRequest(
-      '/provenance.v1.ProvenanceService/GetJob',
-      (request: GetJobRequest) => Buffer.from(GetJobRequest.encode(request).finish()),
-      (bytes: Buffer) => bytes,
-      GetJobRequest.fromPartial({ jobId: JOB_ID }),
-      (error, bytes) => (error ? reject(error) : resolve(bytes!.length)),
-    ),
-  );
+/** The size of the GetJob answer as it travels. */
+async function encodedGetJobBytes(client: ProvenanceClient): Promise<number> {
+  return (await rawAnswer(client, ProvenanceServiceService.getJob, GetJobRequest.fromPartial({ jobId: JOB_ID }))).length;
 }
 
 const EMPTY_REQUEST = Buffer.alloc(0);

@@ -1,11 +1,11 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { LineageDirection, LineageView, ProvenanceClient } from '@provenance/client';
-import { ExportProvenanceGraphRequest, GraphFormat } from '@provenance/client/gen/provenance/v1/provenance_service';
+import { ExportProvenanceGraphRequest, GraphFormat, ProvenanceServiceService } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { ClientProcesses, serveClientRoles } from './client-processes.js';
 import type { BenchContext } from './context.js';
 import { readJsonObjectStream } from './json-body.js';
+import { rawAnswer } from './raw-answer.js';
 import { FULL_ANCESTORS, serviceLineage, type LineageCase } from './lineage-cases.js';
 import { GetJobProbe, PROBE_WAIT_LIMIT_MS } from './probe.js';
 import { percentile } from './stats.js';
@@ -57,7 +57,6 @@ async function text(response: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const EXPORT_PATH = '/provenance.v1.ProvenanceService/ExportProvenanceGraph';
 /** ExportProvenanceGraphResponse's fields read here. */
 const EXPORT_JOBS_FIELD = 1;
 const EXPORT_TRUNCATED_FIELD = 3;
@@ -73,18 +72,8 @@ const EXPORT_CONTENT_FIELD = 7;
  */
 function exported(format: GraphFormat): BigCall['call'] {
   return async ({ client, timeoutMs }, root) => {
-    const request = Buffer.from(ExportProvenanceGraphRequest.encode(ExportProvenanceGraphRequest.fromPartial({ jobId: root, direction: ANCESTORS, format })).finish());
-    const answer = await new Promise<Buffer>((resolve, reject) =>
-      client.raw.makeUnaryRequest(
-        EXPORT_PATH,
-        (bytes: Buffer) => bytes,
-        (bytes: Buffer) => bytes,
-        request,
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (error: ServiceError | null, bytes?: Buffer) => (error ? reject(error) : resolve(bytes!)),
-      ),
-    );
+    const request = ExportProvenanceGraphRequest.fromPartial({ jobId: root, direction: ANCESTORS, format });
+    const answer = await rawAnswer(client, ProvenanceServiceService.exportProvenanceGraph, request, timeoutMs);
     let jobs = 0;
     let contentBytes = 0;
     let truncated = false;
