@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { LineageDirection, LineageRow, TruncationReason } from '../../domain/lineage.js';
 import type { BuiltLineageQuery } from '../../domain/ports/provenance-store.js';
-import { toUtf8Strings } from '../../domain/utf8-strings.js';
 import type { PackedBuiltLineage } from './built-lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
+import { InternedIds } from './interned-ids.js';
 import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
 
 type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: string];
@@ -20,10 +20,11 @@ const LOAD_STEP_ROWS = 2_000;
  * per job reached, and a temporary B-tree to remove repeats).
  *
  * Compact (docs/decisions.md, "SQLite lineage graph"): every id is interned
- * once to an index; a job's parents are a run of indexes in one Int32Array
- * pool, its children a run in a second pool (compressed sparse rows);
- * tenants and reader lists, which most jobs share, are interned too. A job
- * costs its id string and map entry plus about 40 bytes of arrays.
+ * once to an index, as bytes outside the heap (InternedIds); a job's
+ * parents are a run of indexes in one Int32Array pool, its children a run
+ * in a second pool (compressed sparse rows); tenants and reader lists,
+ * which most jobs share, are interned too. A job costs about 60 bytes of
+ * typed arrays and its id's bytes.
  *
  * Changes append: a job whose parents change gets a new run at the end of
  * the parent pool (the old run becomes garbage), and its new parents list
@@ -41,8 +42,7 @@ const LOAD_STEP_ROWS = 2_000;
  * the graph and the rows they read next are of one snapshot.
  */
 export class LineageGraph implements LineageWalker, LineageStepper {
-  private readonly indexOf = new Map<string, number>();
-  private ids: string[] = [];
+  private readonly ids = new InternedIds();
   /** By index: where the job's parents start in parentPool, or NO_ROW. */
   private parentStart = new Int32Array(1024);
   private parentCount = new Int32Array(1024);
@@ -99,7 +99,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     }
     const changed = changedJobIds.all(this.appliedThrough);
     for (const jobId of changed) {
-      const index = this.indexOf.get(jobId);
+      const index = this.ids.find(jobId);
       if (index !== undefined) this.remove(index);
     }
     for (const columns of jobsByIds.all(JSON.stringify(changed))) this.add(columns);
@@ -142,9 +142,9 @@ export class LineageGraph implements LineageWalker, LineageStepper {
    * parents of their own, so nothing lies behind them).
    */
   walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
-    const rootIndex = this.indexOf.get(rootId);
+    const rootIndex = this.ids.find(rootId);
     if (rootIndex === undefined) return [];
-    return orderedRows(this.levels(rootIndex, direction, maxDepth), (index) => this.ids[index]!, nearest, (index, depth) => this.row(index, depth));
+    return orderedRows(this.levels(rootIndex, direction, maxDepth), (a, b) => this.compareIds(a, b), nearest, (index, depth) => this.row(index, depth));
   }
 
   /**
@@ -154,13 +154,13 @@ export class LineageGraph implements LineageWalker, LineageStepper {
    * sorted.
    */
   built({ rootId, directions, maxDepth, maxNodes }: BuiltLineageQuery): PackedBuiltLineage {
-    const rootIndex = this.indexOf.get(rootId);
+    const rootIndex = this.ids.find(rootId);
     const walked = (direction: LineageDirection) => (rootIndex !== undefined && directions.includes(direction) ? this.levels(rootIndex, direction, maxDepth + 1) : []);
     const ancestors = walked('ANCESTORS');
     let descendants = walked('DESCENDANTS');
     if (ancestors.length > 0 && descendants.length > 0) {
       // A job is both an ancestor and a descendant only in a cycle (older data may hold one): it is shown once, as an ancestor.
-      const isAncestor = new Uint8Array(this.ids.length);
+      const isAncestor = new Uint8Array(this.ids.count);
       for (const level of ancestors.slice(0, maxDepth)) for (const index of level) isAncestor[index] = 1;
       descendants = descendants.map((level) => level.filter((index) => isAncestor[index] === 0));
     }
@@ -172,9 +172,9 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     if (kept < total) truncation.add('MAX_NODES');
 
     // Nearest first: by depth, then ancestors before descendants, then job id (code units).
-    const { ids, rank, byRank, rankedCount } = this;
+    const { rank, byRank, rankedCount } = this;
     const sortedByJobId = (level: number[]): number[] => {
-      if (level.some((index) => index >= rankedCount)) return level.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+      if (level.some((index) => index >= rankedCount)) return level.sort((a, b) => this.ids.compare(a, b));
       const places = Int32Array.from(level, (index) => rank[index]!).sort();
       for (let i = 0; i < places.length; i++) level[i] = byRank[places[i]!]!;
       return level;
@@ -202,11 +202,9 @@ export class LineageGraph implements LineageWalker, LineageStepper {
         }
       }
     }
-    const jobIds = new Array<string>(kept);
-    for (let i = 0; i < kept; i++) jobIds[i] = ids[order[i]!]!;
     const access = (key: number) => ({ tenant: this.tenants.value(Math.floor(key / readerListCount)), readers: this.readerLists.value(key % readerListCount) });
     return {
-      jobIds: toUtf8Strings(jobIds),
+      jobIds: this.ids.utf8Of(order),
       accesses: JSON.stringify(Array.from(accesses.keys(), access)),
       depths,
       relations,
@@ -220,7 +218,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
 
   /** The edges into each of [root, ...nodes] in turn, each child's in the order of its parents, as index pairs into [root, ...nodes] (buildLineage's edges). */
   private edgesAmong(rootIndex: number, nodes: Int32Array): Int32Array<ArrayBuffer> {
-    const position = new Int32Array(this.ids.length).fill(-1);
+    const position = new Int32Array(this.ids.count).fill(-1);
     const indexAt = (child: number) => (child === 0 ? rootIndex : nodes[child - 1]!);
     let parents = 0;
     for (let child = 0; child <= nodes.length; child++) {
@@ -277,7 +275,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   step(jobIds: readonly string[]): LineageStepRow[] {
     const rows: LineageStepRow[] = [];
     for (const jobId of new Set(jobIds)) {
-      const index = this.indexOf.get(jobId);
+      const index = this.ids.find(jobId);
       if (index === undefined || this.parentStart[index] === NO_ROW) continue;
       // A child listed both in the compacted pool and among the extras (its parents changed back) is named once.
       const children = new Set<number>();
@@ -287,7 +285,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
         parentIds: this.parentIdsOf(index),
         tenant: this.tenants.value(this.tenantOf[index]!),
         readers: this.readerLists.value(this.readersOf[index]!),
-        childIds: [...children].map((child) => this.ids[child]!),
+        childIds: [...children].map((child) => this.ids.id(child)),
       });
     }
     return rows;
@@ -307,13 +305,13 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   }
 
   private row(index: number, depth: number): LineageRow {
-    return { jobId: this.ids[index]!, parentIds: this.parentIdsOf(index), tenant: this.tenants.value(this.tenantOf[index]!), readers: this.readerLists.value(this.readersOf[index]!), depth };
+    return { jobId: this.ids.id(index), parentIds: this.parentIdsOf(index), tenant: this.tenants.value(this.tenantOf[index]!), readers: this.readerLists.value(this.readersOf[index]!), depth };
   }
 
   private parentIdsOf(index: number): string[] {
     const start = this.parentStart[index]!;
     const parentIds = new Array<string>(this.parentCount[index]!);
-    for (let p = 0; p < parentIds.length; p++) parentIds[p] = this.ids[this.parentPool[start + p]!]!;
+    for (let p = 0; p < parentIds.length; p++) parentIds[p] = this.ids.id(this.parentPool[start + p]!);
     return parentIds;
   }
 
@@ -326,11 +324,9 @@ export class LineageGraph implements LineageWalker, LineageStepper {
 
   /** The index of an id, given one if it has none yet. */
   private index(id: string): number {
-    let index = this.indexOf.get(id);
-    if (index === undefined) {
-      index = this.ids.length;
-      this.indexOf.set(id, index);
-      this.ids.push(id);
+    const known = this.ids.count;
+    const index = this.ids.intern(id);
+    if (index === known) {
       if (index >= this.parentStart.length) this.growIndexes();
       this.parentStart[index] = NO_ROW;
       this.parentCount[index] = 0;
@@ -377,7 +373,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   }
 
   private clear(): void {
-    for (let index = 0; index < this.ids.length; index++) this.remove(index);
+    for (let index = 0; index < this.ids.count; index++) this.remove(index);
     this.compact();
   }
 
@@ -388,7 +384,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
 
   /** Rewrites the parent pool without garbage and the child pool from it (counting sort by parent), and empties the extras. */
   private compact(): void {
-    const count = this.ids.length;
+    const count = this.ids.count;
     const parentPool = new Int32Array(Math.max(1024, this.parentPoolLength - this.parentGarbage));
     const childCounts = new Int32Array(count + 1);
     let length = 0;
@@ -426,12 +422,18 @@ export class LineageGraph implements LineageWalker, LineageStepper {
 
   /** Ranks every id interned so far (rank). */
   private rankIds(): void {
-    const { ids } = this;
-    const order = Array.from(ids.keys()).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
-    this.byRank = Int32Array.from(order);
-    this.rank = new Int32Array(ids.length);
-    for (let place = 0; place < order.length; place++) this.rank[order[place]!] = place;
-    this.rankedCount = ids.length;
+    const { count } = this.ids;
+    this.byRank = new Int32Array(count);
+    for (let index = 0; index < count; index++) this.byRank[index] = index;
+    this.byRank.sort((a, b) => this.ids.compare(a, b));
+    this.rank = new Int32Array(count);
+    for (let place = 0; place < count; place++) this.rank[this.byRank[place]!] = place;
+    this.rankedCount = count;
+  }
+
+  /** Code-unit order of two ids by their indexes: by rank when both are ranked. */
+  private compareIds(a: number, b: number): number {
+    return a < this.rankedCount && b < this.rankedCount ? this.rank[a]! - this.rank[b]! : this.ids.compare(a, b);
   }
 }
 

@@ -24,14 +24,11 @@ export interface LineageStepper {
 
 /**
  * The rows of a walk's levels (levels[d]: the jobs first reached at depth
- * d + 1) in LineageWalker's order and cut: only the levels up to the cut are
+ * d + 1) in LineageWalker's order and cut, byJobId ordering two items by
+ * their job ids' code units: only the levels up to the cut are
  * sorted, and only the rows kept are made.
  */
-export function orderedRows<T>(levels: T[][], jobIdOf: (item: T) => string, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
-  const byJobId = (a: T, b: T) => {
-    const [x, y] = [jobIdOf(a), jobIdOf(b)];
-    return x < y ? -1 : x > y ? 1 : 0;
-  };
+export function orderedRows<T>(levels: T[][], byJobId: (a: T, b: T) => number, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
   const total = levels.reduce((sum, level) => sum + level.length, 0);
   const kept = total > nearest + 1 ? nearest : total;
   const rows: LineageRow[] = [];
@@ -137,7 +134,7 @@ export class TableWalk implements LineageWalker, LineageStepper {
       frontierIds = frontier.map((row) => row.jobId);
       levels.push(frontier);
     }
-    return orderedRows(levels, (row) => row.jobId, nearest, (row) => row);
+    return orderedRows(levels, (a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0), nearest, (row) => row);
   }
 
   private read(ids: readonly string[], depth: number): LineageRow[] {
