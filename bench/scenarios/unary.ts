@@ -32,7 +32,7 @@ export const unary: Scenario = {
   name: 'unary',
   async run(context) {
     const { unaryCalls, unaryInFlight, clientProcesses } = context.sizes;
-    // 'info': the harness knows a server is up from its "serving" line (logged at info); the server logs nothing per call at info.
+    // 'info', the level `npm start` runs at: the harness knows a server is up from its "serving" line, and each call's access line (docs/operations.md) is part of what a call costs.
     const server = await context.startServer({ PROVENANCE_LOG_LEVEL: 'info' });
     let echo: EchoServer | undefined;
     let load: ClientProcesses | undefined;
