@@ -10,10 +10,10 @@ const FNV_PRIME = 0x01000193;
 /**
  * Job ids interned to dense indexes, held as UTF-8 bytes back to back in
  * one buffer and found through an open-addressing hash table of indexes:
- * about 20 bytes an id outside the JavaScript heap (its bytes, its offset,
- * its hash and two table slots), where a string per id and a Map entry for
- * it took about 70 bytes of heap, which every full collection of the
- * graph's thread marked (docs/decisions.md, "SQLite lineage graph"). Ids
+ * outside the JavaScript heap, an id's bytes and 16 to 24 more (its
+ * offset, its hash, two to four table slots), where a string per id and a
+ * Map entry for it took about 70 bytes of heap for a 7-character id, which
+ * every full collection of the graph's thread marked (docs/decisions.md, "SQLite lineage graph"). Ids
  * are ASCII (domain/ids.ts), so an id's bytes are its code units and byte
  * order is the code-unit order lineages sort by; an id that is not ASCII
  * (data older than that rule) is still held and found, and compared as a
