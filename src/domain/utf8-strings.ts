@@ -24,19 +24,20 @@ export function toUtf8Strings(strings: readonly string[]): Utf8Strings {
   for (let i = 0; i < strings.length; i++) {
     const string = strings[i]!;
     if (at + 3 * string.length > utf8.length) utf8 = grown(utf8, Math.max(2 * utf8.length, at + 3 * string.length));
-    let ascii = true;
-    for (let c = 0; c < string.length; c++) {
-      const code = string.charCodeAt(c);
-      if (code > 0x7f) {
-        ascii = false;
-        break;
-      }
-      utf8[at + c] = code;
-    }
-    at += ascii ? string.length : encoder.encodeInto(string, utf8.subarray(at)).written;
+    at += writeAscii(string, utf8, at) ? string.length : encoder.encodeInto(string, utf8.subarray(at)).written;
     offsets[i + 1] = at;
   }
   return { utf8: at === utf8.length ? utf8 : utf8.slice(0, at), offsets };
+}
+
+/** Writes the string at `at` of bytes when it is ASCII (its code units are then its UTF-8) and says whether it was; stops at the first code unit that is not. */
+export function writeAscii(string: string, bytes: Uint8Array, at: number): boolean {
+  for (let c = 0; c < string.length; c++) {
+    const code = string.charCodeAt(c);
+    if (code > 0x7f) return false;
+    bytes[at + c] = code;
+  }
+  return true;
 }
 
 export function utf8StringCount(strings: Utf8Strings): number {

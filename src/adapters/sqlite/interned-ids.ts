@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { Utf8Strings } from '../../domain/utf8-strings.js';
+import { writeAscii, type Utf8Strings } from '../../domain/utf8-strings.js';
 
 const encoder = new TextEncoder();
 /** A slot of the hash table that holds no id. */
@@ -127,16 +127,7 @@ export class InternedIds {
       this.bytes = grownBytes(this.bytes, Math.max(2 * this.bytes.length, this.byteLength + 3 * id.length));
       this.text = Buffer.from(this.bytes.buffer);
     }
-    let ascii = true;
-    for (let i = 0; i < id.length; i++) {
-      const code = id.charCodeAt(i);
-      if (code > 0x7f) {
-        ascii = false;
-        break;
-      }
-      this.bytes[this.byteLength + i] = code;
-    }
-    if (ascii) {
+    if (writeAscii(id, this.bytes, this.byteLength)) {
       this.byteLength += id.length;
       return;
     }
