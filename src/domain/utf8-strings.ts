@@ -70,8 +70,9 @@ export function* fromUtf8StringsInSteps(strings: Utf8Strings, stepSize: number):
   return list;
 }
 
-function grown(bytes: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
-  const bigger = new Uint8Array(length);
-  bigger.set(bytes);
+/** A copy of array with room for length entries (at least its own), the rest zero: how the packed arrays here and the lineage graph's grow. */
+export function grown<T extends Uint8Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, length: number): T {
+  const bigger = new (array.constructor as new (length: number) => T)(length);
+  bigger.set(array as never);
   return bigger;
 }

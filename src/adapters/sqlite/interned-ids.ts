@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { writeAscii, type Utf8Strings } from '../../domain/utf8-strings.js';
+import { grown, writeAscii, type Utf8Strings } from '../../domain/utf8-strings.js';
 
 const encoder = new TextEncoder();
 /** A slot of the hash table that holds no id. */
@@ -124,7 +124,7 @@ export class InternedIds {
   private append(id: string): void {
     // At most 3 bytes of UTF-8 per UTF-16 code unit.
     if (this.byteLength + 3 * id.length > this.bytes.length) {
-      this.bytes = grownBytes(this.bytes, Math.max(2 * this.bytes.length, this.byteLength + 3 * id.length));
+      this.bytes = grown(this.bytes, Math.max(2 * this.bytes.length, this.byteLength + 3 * id.length));
       this.text = Buffer.from(this.bytes.buffer);
     }
     if (writeAscii(id, this.bytes, this.byteLength)) {
@@ -152,16 +152,4 @@ function hashOf(id: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), FNV_PRIME);
   return hash >>> 1;
-}
-
-function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {
-  const bigger = new Int32Array(length);
-  bigger.set(array);
-  return bigger;
-}
-
-function grownBytes(bytes: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
-  const bigger = new Uint8Array(length);
-  bigger.set(bytes);
-  return bigger;
 }

@@ -3,6 +3,7 @@ import type { LineageDirection, LineageRow, TruncationReason } from '../../domai
 import type { BuiltLineageQuery } from '../../domain/ports/provenance-store.js';
 import type { PackedBuiltLineage } from './built-lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
+import { grown } from '../../domain/utf8-strings.js';
 import { InternedIds } from './interned-ids.js';
 import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
 
@@ -462,12 +463,6 @@ function numbered(numbers: Map<number, number>, key: number): number {
   let number = numbers.get(key);
   if (number === undefined) numbers.set(key, (number = numbers.size));
   return number;
-}
-
-function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {
-  const bigger = new Int32Array(length);
-  bigger.set(array.subarray(0, Math.min(array.length, length)));
-  return bigger;
 }
 
 function prepareStatements(db: Database.Database) {
