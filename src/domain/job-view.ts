@@ -3,7 +3,7 @@ import type { LoggedEvent } from './job-events.js';
 import { REASONS, dependencyFailureMessage } from './execution.js';
 import type { JobError, JobRecord } from './job.js';
 import { utf8StringAt } from './utf8-strings.js';
-import { LINEAGE_STEP_SIZE, type ColumnarLineage, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
+import { LINEAGE_STEP_SIZE, restrictedNode, type ColumnarLineage, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -209,11 +209,7 @@ export class JobViewer {
 
   /** A node as the caller may see it: the same node when nothing of it changes. */
   private node(node: LineageNode, known: KnownJobs): LineageNode<JobView> {
-    if (!this.mayRead(node.row)) {
-      const placeholder: LineageNode<JobView> = { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: this.placeholder(node.row.jobId), parentIds: [], tenant: '', readers: [] } };
-      if (node.fanOut) placeholder.fanOut = node.fanOut;
-      return placeholder;
-    }
+    if (!this.mayRead(node.row)) return restrictedNode(node, this.placeholder(node.row.jobId));
     const record = node.row.record && this.job(node.row.record, known);
     return record === node.row.record ? (node as LineageNode<JobView>) : { ...node, row: { ...node.row, record } };
   }

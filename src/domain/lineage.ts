@@ -44,6 +44,13 @@ export interface LineageNode<R extends JobRecord = JobRecord> {
   fanOut?: FanOut;
 }
 
+/** A node shown under its placeholder: only its depth, relation and opaque id. */
+export function restrictedNode<R extends JobRecord>(node: Pick<LineageNode, 'depth' | 'relation' | 'fanOut'>, placeholder: string): LineageNode<R> {
+  const restricted: LineageNode<R> = { depth: node.depth, relation: node.relation, restricted: true, row: { jobId: placeholder, parentIds: [], tenant: '', readers: [] } };
+  if (node.fanOut) restricted.fanOut = node.fanOut;
+  return restricted;
+}
+
 export interface LineageEdge {
   parentJobId: string;
   childJobId: string;
@@ -68,6 +75,24 @@ export interface Lineage<R extends JobRecord = JobRecord> {
   hiddenNodeCount: number;
   /** What the fan-out caps left out of the root's children or parents; absent when nothing. */
   rootFanOut?: FanOut;
+}
+
+/**
+ * A lineage whose nodes' records are read a part at a time, as its answer
+ * is written (readRecords), rather than all before it: a whole ancestry's
+ * records, held at once, filled the serving thread's heap, and its
+ * collections held the calls beside it (docs/decisions.md, "Records read
+ * as the answer is written"). The root carries its record; the nodes carry
+ * none until readRecords gives them theirs.
+ */
+export interface LineageReadingRecords<R extends JobRecord = JobRecord> {
+  lineage: Lineage<R>;
+  /**
+   * The nodes with their records, in the same order. A node whose job the
+   * caller may no longer read (its grants changed after the walk) comes
+   * back restricted.
+   */
+  readRecords(nodes: ReadonlyArray<LineageNode<R>>): Promise<Array<LineageNode<R>>>;
 }
 
 /**
@@ -121,7 +146,7 @@ function* nodesOfColumns(columns: LineageColumns): Generator<void, LineageNode[]
   for (let i = 0; i < jobIds.length; i++) {
     if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
     const [depth, relation, placeholder] = [depths[i]!, CODED_RELATIONS[relations[i]!]!, placeholderOf.get(i)];
-    if (placeholder !== undefined) nodes[i] = { depth, relation, restricted: true, row: { jobId: placeholder, parentIds: [], tenant: '', readers: [] } };
+    if (placeholder !== undefined) nodes[i] = restrictedNode({ depth, relation }, placeholder);
     else nodes[i] = { depth, relation, row: { jobId: jobIds[i]!, parentIds: NO_PARENT_IDS as string[], ...accesses[accessIndexes[i]!]! } };
   }
   return nodes;

@@ -93,17 +93,18 @@ export function encodeWhole<T>(type: { encode(message: T, writer: BinaryWriter):
  * call) never holds the calls beside it for longer than that and a part take
  * (docs/decisions.md, "Large lineage answers"). Each part is encoded on its
  * own, by one writer whose buffer grows to the largest part only, and the
- * parts are joined in turns (joinInTurns).
+ * parts are joined in turns (joinInTurns). Parts may come asynchronously: a
+ * part of the FULL view reads its records when it is asked for.
  */
 export async function encodeInParts<T>(
   type: { encode(message: T, writer: BinaryWriter): BinaryWriter },
-  parts: Iterable<T>,
+  parts: Iterable<T> | AsyncIterable<T>,
   shownTenants?: ReadonlyMap<string, string>,
 ): Promise<EncodedMessage> {
   const writer = new BinaryWriter();
   const encoded: Uint8Array[] = [];
   const clock = new TurnClock();
-  for (const part of parts) {
+  for await (const part of parts) {
     if (clock.due()) await clock.turn();
     encoded.push(type.encode(part, writer).finish());
   }

@@ -3,17 +3,22 @@ import { LineageRelation } from '@provenance/client/gen/provenance/v1/lineage';
 import { GetLineageResponse } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { LineageView } from '../domain/commands.js';
 import type { JobView } from '../domain/job-view.js';
-import { RELATION_CODES, type ColumnarLineage, type Lineage } from '../domain/lineage.js';
+import { RELATION_CODES, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../domain/lineage.js';
 import { TurnClock } from '../service/next-turn.js';
 import { allocateFrame, EncodedMessage, encodeInParts, GRPC_PREFIX_BYTES } from './encoded-messages.js';
-import { lineageResponseParts } from './mapping.js';
+import { lineageResponseParts, lineageResponsePartsReadingRecords } from './mapping.js';
 
 /**
  * GetLineage's answer, encoded: a lineage of node objects in parts
- * (lineageResponseParts), one in columns from its columns (the IDS and
- * COMPACT views of a lineage the store built).
+ * (lineageResponseParts), one reading its records in parts as they are
+ * encoded (the FULL view of a lineage the store built), one in columns
+ * from its columns (the IDS and COMPACT views of a lineage the store built).
  */
-export function encodeLineageAnswer(lineage: Lineage<JobView> | ColumnarLineage<JobView>, view: LineageView | 'INVALID'): Promise<EncodedMessage> {
+export function encodeLineageAnswer(
+  lineage: Lineage<JobView> | ColumnarLineage<JobView> | LineageReadingRecords<JobView>,
+  view: LineageView | 'INVALID',
+): Promise<EncodedMessage> {
+  if ('readRecords' in lineage) return encodeInParts(GetLineageResponse, lineageResponsePartsReadingRecords(lineage));
   if (!('columns' in lineage)) return encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view));
   return view === 'COMPACT' ? encodeCompactAnswer(lineage) : encodeIdsAnswer(lineage);
 }

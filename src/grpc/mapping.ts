@@ -8,7 +8,7 @@ import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
 import type { LineageFilterMode } from '../domain/lineage-selection.js';
-import { lineageEdges, type Lineage, type LineageDirection, type LineageNode as DomainLineageNode } from '../domain/lineage.js';
+import { lineageEdges, type Lineage, type LineageDirection, type LineageEdge, type LineageNode as DomainLineageNode, type LineageReadingRecords } from '../domain/lineage.js';
 import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
 import { CompactLineage, type FanOutTruncation, LineageDirection as ProtoDirection, LineageFilterMode as ProtoFilterMode, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
@@ -225,11 +225,62 @@ export function* lineageResponseParts(
     for (let i = 0; i < lineage.nodes.length; i += partSize) {
       yield { ...empty, nodes: lineage.nodes.slice(i, i + partSize).map((node) => toLineageNode(node, view)) };
     }
-    const edgeCount = lineage.edgeIndexes.length / 2;
-    for (let k = 0; k < edgeCount; k += partSize) yield { ...empty, edges: lineageEdges(lineage, k, k + partSize) };
+    yield* edgeParts(lineage, partSize, (edges) => ({ ...empty, edges }));
   }
-  yield {
-    ...empty,
+  yield lineageSummaryPart(lineage, view);
+}
+
+/**
+ * The FULL view's answer in the parts lineageResponseParts gives, each
+ * part's nodes given their records just before it is mapped
+ * (LineageReadingRecords): no more than a part's records are held at once.
+ * A node that comes back restricted is shown under its placeholder in the
+ * edges too, and counted as hidden.
+ */
+export async function* lineageResponsePartsReadingRecords(answer: LineageReadingRecords<JobView>): AsyncGenerator<GetLineageResponse> {
+  const empty = GetLineageResponse.fromPartial({});
+  yield { ...empty, root: toLineageNode(rootNode(answer.lineage), 'FULL') };
+  const lineage = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, nodes: nodes.map((node) => toLineageNode(node, 'FULL')) }));
+  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
+  yield lineageSummaryPart(lineage, 'FULL');
+}
+
+/**
+ * Yields part(nodes) for each partSize nodes of the answer's lineage, read
+ * with their records; returns the lineage with the nodes that came back
+ * restricted in place of theirs (the records left out) and counted as hidden.
+ */
+async function* partsReadingRecords<T>(
+  { lineage, readRecords }: LineageReadingRecords<JobView>,
+  partSize: number,
+  part: (nodes: Array<DomainLineageNode<JobView>>) => T,
+): AsyncGenerator<T, Lineage<JobView>> {
+  let nodes = lineage.nodes;
+  let hiddenNodeCount = lineage.hiddenNodeCount;
+  for (let i = 0; i < lineage.nodes.length; i += partSize) {
+    const read = await readRecords(lineage.nodes.slice(i, i + partSize));
+    read.forEach((node, k) => {
+      if (!node.restricted || lineage.nodes[i + k]!.restricted) return;
+      if (nodes === lineage.nodes) nodes = nodes.slice();
+      nodes[i + k] = node;
+      hiddenNodeCount++;
+    });
+    yield part(read);
+  }
+  return { ...lineage, nodes, hiddenNodeCount };
+}
+
+/** The lineage's edges, partSize a part. */
+function* edgeParts<T>(lineage: Lineage<JobView>, partSize: number, part: (edges: LineageEdge[]) => T): Generator<T> {
+  const edgeCount = lineage.edgeIndexes.length / 2;
+  for (let k = 0; k < edgeCount; k += partSize) yield part(lineageEdges(lineage, k, k + partSize));
+}
+
+/** The last part of a lineage's answer: the fields after the root, the nodes and the edges. */
+function lineageSummaryPart(lineage: Lineage<JobView>, view: LineageCommand['view']): GetLineageResponse {
+  const compact = view === 'COMPACT';
+  return {
+    ...GetLineageResponse.fromPartial({}),
     ancestorDepth: lineage.ancestorDepth,
     descendantDepth: lineage.descendantDepth,
     truncated: lineage.truncation.length > 0,
@@ -270,9 +321,21 @@ export function* nativeExportParts(lineage: Lineage<JobView>, summary: Partial<E
   for (let from = 0; from < jobCount; from += RECORDS_PART_SIZE) {
     yield { ...empty, jobs: Array.from({ length: Math.min(RECORDS_PART_SIZE, jobCount - from) }, (_, k) => job(from + k)) };
   }
-  const edgeCount = lineage.edgeIndexes.length / 2;
-  for (let k = 0; k < edgeCount; k += LINEAGE_PART_SIZE) yield { ...empty, edges: lineageEdges(lineage, k, k + LINEAGE_PART_SIZE) };
+  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
   yield { ...empty, ...summary };
+}
+
+/** The native export in the parts nativeExportParts gives, its nodes' records read a part at a time (as lineageResponsePartsReadingRecords reads them). */
+export async function* nativeExportPartsReadingRecords(
+  answer: LineageReadingRecords<JobView>,
+  summary: Partial<ExportProvenanceGraphResponse>,
+): AsyncGenerator<ExportProvenanceGraphResponse> {
+  const empty = ExportProvenanceGraphResponse.fromPartial({});
+  yield { ...empty, jobs: [toJobMessage(answer.lineage.root.record!)] };
+  const jobOf = (node: DomainLineageNode<JobView>) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!));
+  const lineage = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, jobs: nodes.map(jobOf) }));
+  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
+  yield { ...empty, ...summary, hiddenNodeCount: lineage.hiddenNodeCount };
 }
 
 /** What the fan-out caps left out, per job (the root first), in steps (in-steps.ts) over the nodes. */

@@ -1,17 +1,19 @@
 import type { LineageCommand, LineageShaping, ListDependentsCommand, StreamLineageCommand } from '../domain/commands.js';
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
-import { referencedJobIds, type JobView } from '../domain/job-view.js';
+import { referencedJobIds, type JobView, type JobViewer } from '../domain/job-view.js';
 import type { ReadableBy } from '../domain/access.js';
 import {
   LINEAGE_STEP_SIZE,
   buildLineageInSteps,
   lineageOfColumns,
+  restrictedNode,
   type ColumnarLineage,
   type Lineage,
   type LineageDirection,
   type LineageEdge,
   type LineageNode,
+  type LineageReadingRecords,
   type LineageRow,
   type TruncationReason,
 } from '../domain/lineage.js';
@@ -30,32 +32,58 @@ import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
 import { inTurns, nextTurn, TurnClock } from './next-turn.js';
-import { knownJobs, viewerOf, viewJobs } from './views.js';
+import { knownJobs, viewerOf, viewJob, viewJobs } from './views.js';
 
 const PROJECTIONS = { IDS: 'IDS', COMPACT: 'IDS', BASIC: 'SUMMARY', FULL: 'FULL' } as const;
 
 /**
  * GetLineage's answer. In the IDS and compact views, a lineage the store
  * builds (ProvenanceStore.builtLineage) is answered in its columns, without
- * an object per node (docs/decisions.md, "Lineage built on the graph").
+ * an object per node (docs/decisions.md, "Lineage built on the graph"); in
+ * the FULL view, its records are read as the answer is written
+ * (LineageReadingRecords).
  */
 export async function getLineage<C extends LineageCommand>(deps: ServiceDependencies, principal: Principal, command: C): Promise<LineageAnswer<C['view']>> {
-  return answerLineage(deps, principal, command, command.view === 'COMPACT' || command.view === 'IDS') as Promise<LineageAnswer<C['view']>>;
+  const form = command.view === 'COMPACT' || command.view === 'IDS' ? 'columns' : command.view === 'FULL' ? 'recordsInParts' : 'objects';
+  return answerLineage(deps, principal, command, form) as Promise<LineageAnswer<C['view']>>;
 }
 
-/** What GetLineage answers in a view: columns possibly in the IDS and compact views, objects in every other. */
-export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' | 'IDS' ? Lineage<JobView> | ColumnarLineage<JobView> : Lineage<JobView>;
+/**
+ * What GetLineage answers in a view: columns possibly in the IDS and
+ * compact views, records read as the answer is written possibly in the
+ * FULL view, objects otherwise.
+ */
+export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT' | 'IDS'
+  ? Lineage<JobView> | ColumnarLineage<JobView>
+  : V extends 'FULL'
+    ? Lineage<JobView> | LineageReadingRecords<JobView>
+    : Lineage<JobView>;
 
-/** The root and its lineage as whole records (or as types and statuses, without wholeRecords), limited like GetLineage with the configured maximum node count. */
-export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
-  const { wholeRecords, ...lineageCommand } = command;
-  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, false);
+/**
+ * The root and its lineage as whole records (or as types and statuses, without wholeRecords), limited like GetLineage with
+ * the configured maximum node count; with readInParts, the records may come read as the answer is written.
+ */
+export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView> | LineageReadingRecords<JobView>> {
+  const { wholeRecords, readInParts, ...lineageCommand } = command;
+  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, wholeRecords && readInParts ? 'recordsInParts' : 'objects');
 }
 
-async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: true): Promise<Lineage<JobView> | ColumnarLineage<JobView>>;
-async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: false): Promise<Lineage<JobView>>;
-async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: boolean): Promise<Lineage<JobView> | ColumnarLineage<JobView>>;
-async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, columnar: boolean): Promise<Lineage<JobView> | ColumnarLineage<JobView>> {
+/**
+ * The form an answer is asked in: its nodes as objects, or, where the store
+ * builds the lineage (builtWalk), its columns (the IDS and compact views) or
+ * its nodes with their records read a part at a time as the answer is
+ * written (the FULL view; objects otherwise).
+ */
+type AnswerForm = 'objects' | 'columns' | 'recordsInParts';
+
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, form: Exclude<AnswerForm, 'columns'>): Promise<Lineage<JobView> | LineageReadingRecords<JobView>>;
+async function answerLineage(deps: ServiceDependencies, principal: Principal, command: LineageCommand, form: AnswerForm): Promise<Lineage<JobView> | ColumnarLineage<JobView> | LineageReadingRecords<JobView>>;
+async function answerLineage(
+  deps: ServiceDependencies,
+  principal: Principal,
+  command: LineageCommand,
+  form: AnswerForm,
+): Promise<Lineage<JobView> | ColumnarLineage<JobView> | LineageReadingRecords<JobView>> {
   const started = performance.now();
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
@@ -70,12 +98,17 @@ async function answerLineage(deps: ServiceDependencies, principal: Principal, co
   const root = await readableRoot(deps, principal, command.jobId, command.asOf);
   const directions = command.directions as LineageDirection[];
   const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes) };
-  const built = columnar ? await builtWalk(deps, root, directions, limits, shaping, command.asOf) : undefined;
+  const built = form !== 'objects' ? await builtWalk(deps, root, directions, limits, shaping, command.asOf) : undefined;
   if (built) {
     await nextTurn();
-    const seen = await inTurns(viewerOf(deps, principal).columnsInSteps(built));
+    const viewer = viewerOf(deps, principal);
+    const seen = await inTurns(viewer.columnsInSteps(built));
     deps.metrics.lineageAnswered(performance.now() - started, seen.columns.depths.length);
-    return seen;
+    if (form === 'columns') return seen;
+    const lineage = await inTurns(lineageOfColumns(seen));
+    const rootView = await viewJob(deps, principal, root);
+    const accesses = await inTurns(accessesOf(lineage));
+    return { lineage: { ...lineage, root: { ...rowOf(root, 'SUMMARY'), record: rootView } }, readRecords: (nodes) => withRecords(deps, viewer, accesses, nodes) };
   }
   const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, command.asOf);
   await nextTurn();
@@ -116,6 +149,61 @@ async function eachInTurns(count: number, visit: (index: number) => void): Promi
     if (i > 0 && i % LINEAGE_STEP_SIZE === 0 && clock.due()) await clock.turn();
     visit(i);
   }
+}
+
+/**
+ * Jobs read per store read of withRecords: a record is read and decoded in
+ * tens of microseconds, so that a read of this many stays within about
+ * TURN_BUDGET_MS on a quiet machine.
+ */
+const RECORDS_PER_READ = 64;
+
+/** Who may read each job of a lineage, by id: its root and the nodes the caller may read (a restricted node's row holds its placeholder). */
+function* accessesOf(lineage: Lineage<JobView>): Generator<void, Map<string, ReadableBy>> {
+  const accesses = new Map<string, ReadableBy>([[lineage.root.jobId, lineage.root]]);
+  for (let i = 0; i < lineage.nodes.length; i++) {
+    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
+    const node = lineage.nodes[i]!;
+    if (!node.restricted) accesses.set(node.row.jobId, node.row);
+  }
+  return accesses;
+}
+
+/**
+ * The nodes with their records as the caller may see them
+ * (LineageReadingRecords.readRecords), read RECORDS_PER_READ at a time with
+ * turns of the event loop between reads once TURN_BUDGET_MS is spent. Who
+ * may read the jobs their records name is known from the walk (accesses)
+ * for those in the lineage (every parent, in an ancestry), and looked up in
+ * one store read per read for the others. Jobs are never deleted, so a
+ * node's job is always found; its grants may have changed since the walk,
+ * which is why readability is asked again of the record read.
+ */
+async function withRecords(
+  deps: ServiceDependencies,
+  viewer: JobViewer,
+  accesses: ReadonlyMap<string, ReadableBy>,
+  nodes: ReadonlyArray<LineageNode<JobView>>,
+): Promise<Array<LineageNode<JobView>>> {
+  const clock = new TurnClock();
+  const read = nodes.slice();
+  for (let from = 0; from < nodes.length; from += RECORDS_PER_READ) {
+    if (from > 0 && clock.due()) await clock.turn();
+    const part = nodes.slice(from, from + RECORDS_PER_READ);
+    const records = new Map((await deps.store.getJobs(part.filter((node) => !node.restricted).map((node) => node.row.jobId))).map((record) => [record.jobId, record]));
+    const named = [...records.values()].flatMap(referencedJobIds);
+    const known = new Map(await knownJobs(deps, named.filter((id) => !accesses.has(id)), records.values()));
+    for (const id of named) if (!known.has(id)) known.set(id, accesses.get(id));
+    part.forEach((node, k) => {
+      if (node.restricted) return;
+      const record = records.get(node.row.jobId);
+      if (!record) throw new Error(`job ${node.row.jobId} of a lineage was not found`);
+      read[from + k] = viewer.mayRead(record)
+        ? { ...node, row: { ...rowOf(record, 'SUMMARY'), record: viewer.job(record, known) } }
+        : restrictedNode(node, viewer.placeholder(record.jobId));
+    });
+  }
+  return read;
 }
 
 /** The root the caller may read, as it was at asOf when given (NOT_FOUND if created after). */
@@ -170,7 +258,7 @@ async function walk(
   };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
-  const lineage = await inTurns(buildLineageInSteps(rootRow(root, walked), { ancestors, descendants }, limits, shaping?.selection));
+  const lineage = await inTurns(buildLineageInSteps(rowOf(root, walked), { ancestors, descendants }, limits, shaping?.selection));
   if (walked !== 'FULL' || projection === 'FULL') return lineage;
   return { ...lineage, root: withoutRecord(lineage.root), nodes: lineage.nodes.map((node) => ({ ...node, row: withoutRecord(node.row) })) };
 }
@@ -191,7 +279,7 @@ async function builtWalk(
 ): Promise<ColumnarLineage | undefined> {
   if (asOf || isSelective(shaping?.selection)) return undefined;
   const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits });
-  return built && { root: rootRow(root, 'IDS'), ...built, hiddenNodeCount: 0 };
+  return built && { root: rowOf(root, 'IDS'), ...built, hiddenNodeCount: 0 };
 }
 
 const RICHNESS: Record<LineageProjection, number> = { IDS: 0, SUMMARY: 1, FULL: 2 };
@@ -233,17 +321,17 @@ function lineageShaping(deps: ServiceDependencies, principal: Principal, shaping
   return { selection, projection: !hasConditions ? 'IDS' : filterNeedsRecord(filter) ? 'FULL' : 'SUMMARY' };
 }
 
-/** The root as the store would return it in that projection: its whole record in FULL only. */
-function rootRow(root: JobRecord, projection: LineageProjection): LineageRow {
+/** A job as the store would return its row in that projection: its whole record in FULL only. */
+function rowOf(job: JobRecord, projection: LineageProjection): LineageRow {
   return {
-    jobId: root.jobId,
-    parentIds: root.parentIds,
-    tenant: root.tenant,
-    readers: root.readers,
-    type: root.type,
-    status: root.status,
-    cacheState: root.cacheState,
-    ...(projection === 'FULL' ? { record: root } : {}),
+    jobId: job.jobId,
+    parentIds: job.parentIds,
+    tenant: job.tenant,
+    readers: job.readers,
+    type: job.type,
+    status: job.status,
+    cacheState: job.cacheState,
+    ...(projection === 'FULL' ? { record: job } : {}),
   };
 }
 
@@ -514,6 +602,8 @@ export interface ExportCommand extends LineageShaping {
   asOf?: Date;
   /** Whether the format shows whole records (exportReadsRecords); without, each job's type and status are read (the BASIC view). */
   wholeRecords: boolean;
+  /** Whether the caller writes the answer a part at a time, so that whole records may be read as it goes (LineageReadingRecords). */
+  readInParts?: boolean;
 }
 
 
@@ -528,7 +618,7 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
   // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
-  const lineage = await inTurns(buildLineageInSteps(rootRow(job, 'FULL'), { ancestors: found }, limits));
+  const lineage = await inTurns(buildLineageInSteps(rowOf(job, 'FULL'), { ancestors: found }, limits));
   const ancestors: JobRecord[] = new Array(lineage.nodes.length);
   await eachInTurns(lineage.nodes.length, (i) => (ancestors[i] = lineage.nodes[i]!.row.record!));
   // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.

@@ -13,7 +13,7 @@ import type {
 } from '../domain/commands.js';
 import { ProvenanceError } from '../domain/errors.js';
 import type { JobView } from '../domain/job-view.js';
-import type { Lineage } from '../domain/lineage.js';
+import type { Lineage, LineageReadingRecords } from '../domain/lineage.js';
 import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
 import type { AuditLog } from '../domain/ports/audit-log.js';
 import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
@@ -118,7 +118,7 @@ export class ProvenanceService {
     return listDependents(this.deps, principal, command);
   }
 
-  exportGraph(principal: Principal, command: ExportCommand): Promise<Lineage<JobView>> {
+  exportGraph(principal: Principal, command: ExportCommand): Promise<Lineage<JobView> | LineageReadingRecords<JobView>> {
     return exportGraph(this.deps, principal, command);
   }
 

@@ -1,8 +1,17 @@
-import { lineageOfColumns, type ColumnarLineage, type Lineage } from '../../src/domain/lineage.js';
+import { lineageOfColumns, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../../src/domain/lineage.js';
 import type { JobView } from '../../src/domain/job-view.js';
 import { inTurns } from '../../src/service/next-turn.js';
 
-/** GetLineage's answer with its nodes as objects, whether the store built it in columns (IDS and COMPACT views) or not. */
-export async function lineageObjects(answer: Lineage<JobView> | ColumnarLineage<JobView>): Promise<Lineage<JobView>> {
-  return 'columns' in answer ? inTurns(lineageOfColumns(answer)) : answer;
+/**
+ * GetLineage's answer with its nodes as objects, whether the store built it
+ * in columns (IDS and COMPACT views), with records read as the answer is
+ * written (FULL view; all read here at once), or neither.
+ */
+export async function lineageObjects(answer: Lineage<JobView> | ColumnarLineage<JobView> | LineageReadingRecords<JobView>): Promise<Lineage<JobView>> {
+  if ('columns' in answer) return inTurns(lineageOfColumns(answer));
+  if (!('readRecords' in answer)) return answer;
+  const { lineage } = answer;
+  const nodes = await answer.readRecords(lineage.nodes);
+  const hiddenLater = nodes.filter((node, i) => node.restricted && !lineage.nodes[i]!.restricted).length;
+  return { ...lineage, nodes, hiddenNodeCount: lineage.hiddenNodeCount + hiddenLater };
 }

@@ -43,6 +43,9 @@ export interface MemoryServiceOptions {
   store?: ProvenanceStore;
 }
 
+/** The deployment secret of these services, which keys the placeholders of hidden jobs. */
+export const TEST_SECRET = Buffer.alloc(32, 7);
+
 /**
  * The service over the in-memory adapters (store behind the publishing
  * store, audit log, event log, job queue) with a test clock: the use cases as
@@ -80,7 +83,7 @@ export function memoryService(options: MemoryServiceOptions = {}) {
       ...options.limits,
     },
     execution: { cacheTtlMs: 0, tenantCacheSalts: new Map(), jobTimeoutMs: 60_000, maxOutputBytes: 64 * 1024, ...options.execution },
-    secret: Buffer.alloc(32, 7),
+    secret: TEST_SECRET,
     audit,
     metrics: NO_METRICS,
     log,

@@ -15,6 +15,7 @@ import {
   lineageShapingFromProto,
   fanOutTruncations,
   nativeExportParts,
+  nativeExportPartsReadingRecords,
   reproducibilityResponseParts,
   toProtoGraphFormat,
   toTruncationReasons,
@@ -67,14 +68,17 @@ export function lineageHandlers(
       run: async (request, principal) => {
         const format = graphFormatFromProto(request.format);
         if (format === 'INVALID') throw invalidArgument([{ field: 'format', description: 'unknown format' }]);
-        const lineage = await service.exportGraph(principal, {
+        const answer = await service.exportGraph(principal, {
           jobId: request.jobId,
           directions: directionsFromProto(request.direction),
           maxDepth: request.maxDepth,
           ...lineageShapingFromProto(request),
           asOf: request.asOf,
           wholeRecords: exportReadsRecords(format),
+          // The native format's answer is mapped a part at a time; a document is rendered from the whole lineage.
+          readInParts: format === 'NATIVE',
         });
+        const lineage = 'readRecords' in answer ? answer.lineage : answer;
         const summary = {
           truncated: lineage.truncation.length > 0,
           truncationReasons: toTruncationReasons(lineage),
@@ -85,7 +89,8 @@ export function lineageHandlers(
         // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
         if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
         // The native format's first job is the root, which the caller may read.
-        return encodeInParts(ExportProvenanceGraphResponse, nativeExportParts(lineage, summary), new Map([[lineage.root.jobId, lineage.root.tenant]]));
+        const parts = 'readRecords' in answer ? nativeExportPartsReadingRecords(answer, summary) : nativeExportParts(lineage, summary);
+        return encodeInParts(ExportProvenanceGraphResponse, parts, new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
       // Every answer is encoded here: the native format's names its root's tenant, a document's none.

@@ -101,11 +101,11 @@ describe('use cases: as of a time', () => {
         ]);
         const early = s.service.getLineage(alice, { jobId: 'late', directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'FULL', asOf: t.childRecorded });
         expect(failure(await rejection(early)).code).to.equal('NOT_FOUND');
-        const full = await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: true });
+        const full = await lineageObjects(await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: true }));
         expect(full.root.record).to.include({ status: 'SUCCEEDED', cacheState: 'FRESH' });
         expect(full.nodes.map((node) => node.row.record!.jobId)).to.deep.equal(['child']);
         // The documents that show only types and statuses read no records, and show those of then all the same.
-        const basic = await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: false });
+        const basic = await lineageObjects(await s.service.exportGraph(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, asOf: t.childRecorded, wholeRecords: false }));
         for (const format of ['DOT', 'MERMAID'] as const) expect(renderGraph(format, basic)).to.deep.equal(renderGraph(format, full));
       });
 

@@ -6,14 +6,15 @@ import { GetLineageResponse, LineageGraph, TruncationReason } from '@provenance/
 import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
 import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
 import type { LineageView } from '../../../src/domain/commands.js';
-import { lineageOfColumns, type LineageDirection } from '../../../src/domain/lineage.js';
+import { opaqueJobId, readerGrant } from '../../../src/domain/access.js';
+import type { LineageDirection } from '../../../src/domain/lineage.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import { encodeInParts } from '../../../src/grpc/encoded-messages.js';
 import { lineageResponseParts, toLineageResponse } from '../../../src/grpc/mapping.js';
 import { encodeLineageAnswer } from '../../../src/grpc/lineage-answer.js';
-import { inTurns } from '../../../src/service/next-turn.js';
 import { mulberry32, randomDag } from '../../support/job-records.js';
-import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+import { lineageObjects } from '../../support/lineage-objects.js';
+import { memoryService, principal, TEST_SECRET, type MemoryService } from '../../support/memory-service.js';
 
 /**
  * GetLineage's COMPACT view, as it crosses the wire and the TypeScript
@@ -38,6 +39,8 @@ type Command = { jobId: string; directions: LineageDirection[]; maxDepth: number
 
 /** IDS and compact answers made from columns (a lineage the store built), counted. */
 let columnar = 0;
+/** FULL answers whose records were read as they were encoded (a lineage the store built), counted. */
+let readingRecords = 0;
 
 /**
  * The answer as a client decodes it off the wire, as the server sends it:
@@ -47,10 +50,11 @@ let columnar = 0;
  */
 async function wireAnswer(s: MemoryService, view: LineageView, command: Command): Promise<GetLineageResponse> {
   const lineage = await s.service.getLineage(alice, { ...command, view });
-  const { bytes } = 'columns' in lineage ? await encodeLineageAnswer(lineage, view) : await encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view, 7));
+  const built = 'columns' in lineage || 'readRecords' in lineage;
+  const { bytes } = built ? await encodeLineageAnswer(lineage, view) : await encodeInParts(GetLineageResponse, lineageResponseParts(lineage, view, 7));
   if ('columns' in lineage) columnar++;
-  const objects = 'columns' in lineage ? await inTurns(lineageOfColumns(lineage)) : lineage;
-  expect(bytes).to.deep.equal(Buffer.from(GetLineageResponse.encode(toLineageResponse(objects, view)).finish()));
+  if ('readRecords' in lineage) readingRecords++;
+  expect(bytes).to.deep.equal(Buffer.from(GetLineageResponse.encode(toLineageResponse(await lineageObjects(lineage), view)).finish()));
   return GetLineageResponse.decode(bytes);
 }
 
@@ -118,11 +122,14 @@ describe('use cases: the compact lineage view', () => {
 
       it('is encoded in parts to the bytes of the whole answer in every view', async () => {
         const jobId = dag[JOBS - 1]!.jobId;
+        readingRecords = 0;
         for (const view of ['IDS', 'COMPACT', 'BASIC', 'FULL'] as LineageView[]) {
           const answer = await wireAnswer(s, view, { jobId, directions: ['ANCESTORS', 'DESCENDANTS'], maxDepth: 0, maxNodes: 0 });
           expect(answer.hiddenNodeCount).to.be.greaterThan(0);
           if (view !== 'COMPACT') expect(answer.edges.length).to.be.greaterThan(7);
         }
+        // The store that builds lineages read the FULL view's records as its answer was encoded.
+        expect(readingRecords).to.equal(name === 'SQLite' ? 1 : 0);
       });
 
       it('packs the ids once, with the root at index 0 and each edge as a pair of indexes', async () => {
@@ -137,4 +144,71 @@ describe('use cases: the compact lineage view', () => {
       });
     });
   }
+
+  describe('use cases: the FULL view of a lineage the store built reads its records as it is encoded (SQLite store)', () => {
+    // Every seventh job is another tenant's, hidden from alice; every eleventh another tenant's that grants alice reading.
+    const grant = readerGrant(alice)!;
+    const dag = randomDag(JOBS, 20261206, {
+      maxParents: 3,
+      window: 40,
+      customize: (index) => (index % 7 === 3 ? { tenant: 'other' } : index % 11 === 5 ? { tenant: 'other', readers: [grant] } : {}),
+    });
+    const sqlite = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
+    const memory = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
+
+    before(async () => {
+      sqlite.store = stores[1]!.open();
+      memory.store = stores[0]!.open();
+      for (const side of [sqlite, memory]) {
+        side.s = memoryService({ store: side.store });
+        await side.store.insertJobs(dag);
+      }
+      await sqlite.store.loading()?.done;
+    });
+    after(async () => {
+      for (const side of [sqlite, memory]) {
+        await side.s.close();
+        await side.store.close();
+      }
+    });
+
+    it('answers what the store that reads records with the walk answers, on random roots, both directions and each, with and without limits', async () => {
+      const random = mulberry32(11);
+      const readable = dag.filter((job) => job.tenant === 'default');
+      readingRecords = 0;
+      let compared = 0;
+      for (let r = 0; r < 6; r++) {
+        const jobId = readable[Math.floor(random() * readable.length)]!.jobId;
+        for (const directions of [['ANCESTORS'], ['DESCENDANTS'], ['ANCESTORS', 'DESCENDANTS']] as LineageDirection[][]) {
+          for (const [maxDepth, maxNodes] of [[0, 0], [0, 25], [3, 10]]) {
+            const command = { jobId, directions, maxDepth: maxDepth!, maxNodes: maxNodes! };
+            expect(await wireAnswer(sqlite.s, 'FULL', command), `${jobId} ${directions.join('+')}`).to.deep.equal(await wireAnswer(memory.s, 'FULL', command));
+            compared++;
+          }
+        }
+      }
+      expect(readingRecords).to.equal(compared);
+    });
+
+    it("shows a job whose grant was taken away after the walk as a placeholder, in its node and its edges, and counts it hidden", async () => {
+      const root = dag.find((job) => job.tenant === 'default' && job.parentIds.some((id) => dag.find((parent) => parent.jobId === id)!.readers.includes(grant)))!;
+      const granted = dag.find((job) => root.parentIds.includes(job.jobId) && job.readers.includes(grant))!;
+      const answer = await sqlite.s.service.getLineage(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'FULL' });
+      if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
+      const before = answer.lineage.nodes.find((node) => node.row.jobId === granted.jobId)!;
+      expect(before.restricted).to.equal(undefined);
+      const [stored] = await sqlite.store.getJobs([granted.jobId]);
+      expect(await sqlite.store.replaceJob({ ...stored!, readers: [], etag: `${stored!.etag}-revoked` }, stored!.etag)).to.equal(true);
+
+      const decoded = GetLineageResponse.decode((await encodeLineageAnswer(answer, 'FULL')).bytes);
+      const placeholder = opaqueJobId(granted.jobId, TEST_SECRET);
+      const node = decoded.nodes.find((n) => n.jobId === placeholder)!;
+      expect(node).to.include({ restricted: true });
+      expect(node.job).to.equal(undefined);
+      expect(decoded.nodes.some((n) => n.jobId === granted.jobId || n.job?.jobId === granted.jobId)).to.equal(false);
+      expect(decoded.edges.some((e) => e.parentJobId === granted.jobId || e.childJobId === granted.jobId)).to.equal(false);
+      expect(decoded.edges.some((e) => e.parentJobId === placeholder)).to.equal(true);
+      expect(decoded.hiddenNodeCount).to.equal(answer.lineage.hiddenNodeCount + 1);
+    });
+  });
 });

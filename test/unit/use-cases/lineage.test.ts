@@ -53,7 +53,7 @@ describe('use cases: lineage queries', () => {
   });
 
   it('exports the graph as whole records', async () => {
-    const graph = await s.service.exportGraph(eve, { jobId: 'report', directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true });
+    const graph = await lineageObjects(await s.service.exportGraph(eve, { jobId: 'report', directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true }));
     expect(graph.nodes.map((n) => n.row.record?.jobId)).to.deep.equal(['model', 'clean', 'raw']);
   });
 
@@ -61,8 +61,8 @@ describe('use cases: lineage queries', () => {
     // Alice may not read eve's report: it is a placeholder among model's descendants.
     for (const [caller, jobId] of [[eve, 'report'], [alice, 'model']] as const) {
       const command = { jobId, directions: ['ANCESTORS' as const, 'DESCENDANTS' as const], maxDepth: 0 };
-      const basic = await s.service.exportGraph(caller, { ...command, wholeRecords: false });
-      const full = await s.service.exportGraph(caller, { ...command, wholeRecords: true });
+      const basic = await lineageObjects(await s.service.exportGraph(caller, { ...command, wholeRecords: false }));
+      const full = await lineageObjects(await s.service.exportGraph(caller, { ...command, wholeRecords: true }));
       expect(basic.nodes.map((n) => n.row.record)).to.deep.equal(basic.nodes.map(() => undefined));
       expect(basic.hiddenNodeCount).to.equal(caller === alice ? 1 : 0);
       for (const format of ['DOT', 'MERMAID'] as const) expect(renderGraph(format, basic)).to.deep.equal(renderGraph(format, full));
