@@ -61,11 +61,11 @@ export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT
 
 /**
  * The root and its lineage as whole records (or as types and statuses, without wholeRecords), limited like GetLineage with
- * the configured maximum node count; with readInParts, the records may come read as the answer is written.
+ * the configured maximum node count; whole records may come read as the answer is written (LineageReadingRecords).
  */
 export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView> | LineageReadingRecords<JobView>> {
-  const { wholeRecords, readInParts, ...lineageCommand } = command;
-  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, wholeRecords && readInParts ? 'recordsInParts' : 'objects');
+  const { wholeRecords, ...lineageCommand } = command;
+  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, wholeRecords ? 'recordsInParts' : 'objects');
 }
 
 /**
@@ -602,8 +602,6 @@ export interface ExportCommand extends LineageShaping {
   asOf?: Date;
   /** Whether the format shows whole records (exportReadsRecords); without, each job's type and status are read (the BASIC view). */
   wholeRecords: boolean;
-  /** Whether the caller writes the answer a part at a time, so that whole records may be read as it goes (LineageReadingRecords). */
-  readInParts?: boolean;
 }
 
 

@@ -1,5 +1,5 @@
 import type { JobRecord, JobStatus } from '../job.js';
-import type { Lineage } from '../lineage.js';
+import type { Lineage, LineageNode, LineageRow } from '../lineage.js';
 
 /**
  * One job of an exported graph: a readable job with its type and status (and
@@ -32,8 +32,15 @@ export function exportedJobCount(lineage: Lineage): number {
 
 /** Job index of the export: the root at 0, then the lineage's nodes in their order (nearest first). */
 export function exportedJob(lineage: Lineage, index: number): ExportedJob {
-  const row = index === 0 ? lineage.root : lineage.nodes[index - 1]!.row;
-  if (index > 0 && lineage.nodes[index - 1]!.restricted) return { id: row.jobId };
+  return index === 0 ? exportedRow(lineage.root) : exportedNode(lineage.nodes[index - 1]!);
+}
+
+/** A node of the lineage as a job of the export. */
+export function exportedNode(node: LineageNode): ExportedJob {
+  return node.restricted ? { id: node.row.jobId } : exportedRow(node.row);
+}
+
+function exportedRow(row: LineageRow): ExportedJob {
   const { record } = row;
   const summary = summaryOf(record ?? row, row.jobId);
   return record ? { id: row.jobId, summary, record } : { id: row.jobId, summary };

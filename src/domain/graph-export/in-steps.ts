@@ -1,5 +1,5 @@
-import { lineageEdges, type Lineage, type LineageEdge } from '../lineage.js';
-import { exportedJob, exportedJobCount, type ExportedJob } from './exported-jobs.js';
+import { lineageEdges, type Lineage, type LineageEdge, type LineageNode } from '../lineage.js';
+import { exportedJob, exportedJobCount, exportedNode, type ExportedJob } from './exported-jobs.js';
 
 /**
  * Jobs, edges or document members handled between two pauses of an export
@@ -41,28 +41,6 @@ export class TextPieces {
   }
 }
 
-/**
- * An object's members in the order added, for an object of tens of
- * thousands (a PROV-JSON kind): written as that object by JSON.stringify
- * and prettyJsonInSteps. Keys must be distinct. Unlike a Map's, its growth
- * never rehashes every key in one block.
- */
-export class ObjectMembers<V> {
-  readonly entries: [string, V][] = [];
-
-  add(key: string, value: V): void {
-    this.entries.push([key, value]);
-  }
-
-  get size(): number {
-    return this.entries.length;
-  }
-
-  toJSON(): Record<string, V> {
-    return Object.fromEntries(this.entries);
-  }
-}
-
 /** Calls visit(0) to visit(count - 1), pausing (yield) after every EXPORT_STEP_SIZE calls. */
 export function* eachInSteps(count: number, visit: (index: number) => void): Generator<void, void> {
   for (let i = 0; i < count; i++) {
@@ -71,9 +49,32 @@ export function* eachInSteps(count: number, visit: (index: number) => void): Gen
   }
 }
 
-/** Visits the export's jobs in order (exportedJob), pausing after every EXPORT_STEP_SIZE. */
-export function eachJobInSteps(lineage: Lineage, visit: (job: ExportedJob) => void): Generator<void, void> {
-  return eachInSteps(exportedJobCount(lineage), (index) => visit(exportedJob(lineage, index)));
+/**
+ * A pause of a renderer: nothing, to let other work run,, or the nodes
+ * whose records it needs next, when its lineage's records are read as it is
+ * rendered (LineageReadingRecords); whoever drives it resumes it with those
+ * nodes read, in the same order.
+ */
+export type RenderPause = void | { readRecords: ReadonlyArray<LineageNode> };
+
+/** A renderer's steps (RenderPause), returning T. */
+export type RenderSteps<T> = Generator<RenderPause, T, ReadonlyArray<LineageNode> | undefined>;
+
+/**
+ * Visits the export's jobs in order (exportedJob), pausing after every
+ * EXPORT_STEP_SIZE. With recordsInParts, the nodes are asked for with their
+ * records EXPORT_STEP_SIZE at a time (RenderPause) and visited as they come
+ * back: a node whose job the caller may no longer read comes back
+ * restricted, and is visited so.
+ */
+export function* eachJobInSteps(lineage: Lineage, visit: (job: ExportedJob) => void, recordsInParts = false): RenderSteps<void> {
+  if (!recordsInParts) return yield* eachInSteps(exportedJobCount(lineage), (index) => visit(exportedJob(lineage, index)));
+  visit(exportedJob(lineage, 0));
+  for (let from = 0; from < lineage.nodes.length; from += EXPORT_STEP_SIZE) {
+    const read = yield { readRecords: lineage.nodes.slice(from, from + EXPORT_STEP_SIZE) };
+    if (!read) throw new Error('a renderer reading records in parts was resumed without them');
+    for (const node of read) visit(exportedNode(node));
+  }
 }
 
 /** Visits the lineage's edges in order (lineageEdges), pausing after every EXPORT_STEP_SIZE. */
@@ -85,73 +86,8 @@ export function* eachEdgeInSteps(lineage: Lineage, visit: (edge: LineageEdge) =>
   }
 }
 
-/**
- * JSON.stringify(value, null, 2), written to out in steps, where a Map is
- * written as the object of its entries, in its order (a document's large
- * objects are Maps: listing the keys of an object of tens of thousands held
- * the event loop for a tenth of a second and more). An object, a Map or an
- * array of more than EXPORT_STEP_SIZE members, or holding one, is written a
- * member at a time, with a pause after every EXPORT_STEP_SIZE members;
- * smaller values in one call of JSON.stringify each. For plain data (no
- * undefined, no toJSON, string keys), as the documents are.
- */
-export function* prettyJsonInSteps(value: unknown, out: TextPieces): Generator<void, void> {
-  let written = 0;
-  function* write(item: unknown, indent: string): Generator<void, void> {
-    if (!isLarge(item)) {
-      // JSON escapes line breaks inside strings: the only ones in its text are its own, which take the indentation of where it stands.
-      const text = holdsMap(item) ? JSON.stringify(item, mapsAsObjects, 2) : JSON.stringify(item, null, 2);
-      out.write(text.replace(/\n/g, `\n${indent}`));
-      return;
-    }
-    const inner = `${indent}  `;
-    const list = Array.isArray(item);
-    out.write(list ? '[' : '{');
-    let first = true;
-    for (const [key, member] of membersOf(item as object)) {
-      out.write(first ? `\n${inner}` : `,\n${inner}`);
-      first = false;
-      if (key !== undefined) out.write(`${JSON.stringify(key)}: `);
-      yield* write(member, inner);
-      if (++written % EXPORT_STEP_SIZE === 0) yield;
-    }
-    out.write(`\n${indent}${list ? ']' : '}'}`);
-  }
-  yield* write(value, '');
-}
-
-/** An array's members (without keys), a Map's or an object's entries, in the order JSON.stringify writes them. */
-function* membersOf(item: object): Generator<[string | undefined, unknown]> {
-  if (Array.isArray(item)) for (const member of item as unknown[]) yield [undefined, member];
-  else yield* item instanceof Map ? (item as Map<string, unknown>) : item instanceof ObjectMembers ? (item.entries as [string, unknown][]) : Object.entries(item);
-}
-
-/** Whether a Map is in the value, at any depth: JSON.stringify writes one as {} unless told otherwise (mapsAsObjects). */
-function holdsMap(item: unknown): boolean {
-  if (item === null || typeof item !== 'object') return false;
-  if (item instanceof Map) return true;
-  const members = item instanceof ObjectMembers ? item.entries.map(([, value]) => value) : Array.isArray(item) ? item : Object.values(item);
-  for (const member of members) if (holdsMap(member)) return true;
-  return false;
-}
-
-/** A JSON.stringify replacer: a Map as the object of its entries (Object.fromEntries defines each key, __proto__ too). */
-function mapsAsObjects(_key: string, value: unknown): unknown {
-  return value instanceof Map ? Object.fromEntries(value) : value;
-}
-
-/** An object, a Map or an array of more than EXPORT_STEP_SIZE members, or holding one at any depth. */
-function isLarge(item: unknown): boolean {
-  if (item === null || typeof item !== 'object') return false;
-  const size = item instanceof Map || item instanceof ObjectMembers ? item.size : Array.isArray(item) ? item.length : Object.keys(item).length;
-  if (size > EXPORT_STEP_SIZE) return true;
-  const members = item instanceof Map ? item.values() : item instanceof ObjectMembers ? item.entries.map(([, value]) => value) : Array.isArray(item) ? item : Object.values(item);
-  for (const member of members) if (isLarge(member)) return true;
-  return false;
-}
-
-/** Runs steps to their end without pausing: for callers that need no turns between them (tests, small documents). */
-export function allSteps<T>(steps: Generator<void, T>): T {
+/** Runs steps to their end without pausing: for callers that need no turns between them (tests, small documents), of renderers that read no records. */
+export function allSteps<T>(steps: Generator<unknown, T, undefined>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;

@@ -1,17 +1,18 @@
 import type { Lineage } from '../lineage.js';
 import { renderDot } from './dot.js';
-import { allSteps } from './in-steps.js';
+import { allSteps, type RenderSteps } from './in-steps.js';
 import { renderMermaid } from './mermaid.js';
 import { renderProvJson } from './prov-json.js';
 import type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
 
 export type { RenderedDocument, RenderedGraph } from './rendered-graph.js';
+export type { RenderPause, RenderSteps } from './in-steps.js';
 export { exportReadsRecords } from './exported-jobs.js';
 
 /** The document formats of ExportProvenanceGraph besides the native one (records and edges as messages). */
 export type DocumentFormat = 'PROV_JSON' | 'DOT' | 'MERMAID';
 
-const RENDERERS: Record<DocumentFormat, (lineage: Lineage) => Generator<void, RenderedDocument>> = {
+const RENDERERS: Record<DocumentFormat, (lineage: Lineage, recordsInParts: boolean) => RenderSteps<RenderedDocument>> = {
   PROV_JSON: renderProvJson,
   DOT: renderDot,
   MERMAID: renderMermaid,
@@ -27,8 +28,10 @@ export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedG
  * renderGraph, pausing (yield) after every EXPORT_STEP_SIZE jobs, edges or
  * document members, so that the caller can let other calls run between
  * steps on a large lineage (docs/decisions.md, "Large lineage answers");
- * the text comes as pieces, never joined whole.
+ * the text comes as pieces, never joined whole. With recordsInParts (a
+ * format that shows records, exportReadsRecords), the lineage's nodes carry
+ * no records: the renderer asks for them a step at a time (RenderPause).
  */
-export function renderGraphInSteps(format: DocumentFormat, lineage: Lineage): Generator<void, RenderedDocument> {
-  return RENDERERS[format](lineage);
+export function renderGraphInSteps(format: DocumentFormat, lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+  return RENDERERS[format](lineage, recordsInParts);
 }

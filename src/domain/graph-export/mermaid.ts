@@ -1,6 +1,6 @@
 import { JOB_STATUSES } from '../job.js';
 import type { Lineage } from '../lineage.js';
-import { eachEdgeInSteps, eachJobInSteps, TextPieces } from './in-steps.js';
+import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
 const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string> = {
@@ -19,7 +19,7 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
  * the label; the class of each node is its status (or restricted). In
  * steps (in-steps.ts).
  */
-export function* renderMermaid(lineage: Lineage): Generator<void, RenderedDocument> {
+export function* renderMermaid(lineage: Lineage): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('flowchart TD');

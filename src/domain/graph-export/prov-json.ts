@@ -1,7 +1,7 @@
 import type { Provider } from '../job.js';
 import type { Lineage } from '../lineage.js';
 import { wholeRecord } from './exported-jobs.js';
-import { eachInSteps, eachJobInSteps, ObjectMembers, prettyJsonInSteps, TextPieces } from './in-steps.js';
+import { eachInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
 /**
@@ -19,23 +19,51 @@ const PREFIXES = {
 };
 
 type AttributeValue = string | { $: string; type: string };
-type Attributes = Record<string, AttributeValue>;
+/** Attributes as JSON.stringify writes them: an undefined one is left out. */
+type Attributes = Record<string, AttributeValue | undefined>;
 
-/** In steps (in-steps.ts): the records, then the document's text. */
-export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocument> {
-  // Not objects: prettyJsonInSteps writes these as objects, in steps, without listing tens of thousands of keys at once. Not
-  // Maps either, for the kinds with a member per job or edge: a Map growing past 65,536 keys rehashes them all in one block
-  // (15 to 20 ms of CPU on the loaded 2-core machine), and four grew in step here. Jobs are kept by their index in the export.
-  const activity = new ObjectMembers<Attributes>();
-  const entity = new ObjectMembers<Attributes>();
-  const agent = new Map<string, Attributes>();
-  const wasGeneratedBy: Attributes[] = [];
-  const wasAssociatedWith: Attributes[] = [];
-  const used: Attributes[] = [];
-  const wasInformedBy: Attributes[] = [];
+/** The kinds of PROV records, in the order the document lists them. */
+const KINDS = ['entity', 'activity', 'agent', 'wasGeneratedBy', 'used', 'wasInformedBy', 'wasAssociatedWith'] as const;
+type Kind = (typeof KINDS)[number];
+
+/** How a kind's members are indented in the document: JSON.stringify(document, null, 2) puts them two levels in. */
+const MEMBER_INDENT = '    ';
+
+/**
+ * One kind's members, written as text as they are found, in the form
+ * JSON.stringify(document, null, 2) gives them: no object is kept per job
+ * or edge (a whole ancestry of 714,556 jobs kept millions, whose garbage
+ * collection held the calls beside the export for hundreds of ms).
+ */
+class KindText {
+  readonly text = new TextPieces();
+  size = 0;
+
+  add(key: string, value: Attributes): void {
+    const member = `${JSON.stringify(key)}: ${JSON.stringify(value, null, 2).replace(/\n/g, `\n${MEMBER_INDENT}`)}`;
+    this.text.write(`${this.size === 0 ? '' : ','}\n${MEMBER_INDENT}${member}`);
+    this.size++;
+  }
+
+  /** A relation, keyed by its blank-node id, numbered in the order found: `_:used1`, `_:used2`, ... */
+  addRelation(kind: string, relation: Attributes): void {
+    this.add(`_:${kind}${this.size + 1}`, relation);
+  }
+}
+
+/**
+ * In steps (in-steps.ts): the jobs (their records read a step at a time
+ * with recordsInParts, eachJobInSteps), then the edges, each written as the
+ * text of its members as it is found; the document is those texts in order.
+ * The text is JSON.stringify(document, null, 2) of the document as objects.
+ */
+export function* renderProvJson(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+  const kinds = Object.fromEntries(KINDS.map((kind) => [kind, new KindText()])) as Record<Kind, KindText>;
+  const agentIds = new Set<string>();
+  // Jobs by their index in the export: what the edges need of them.
   const ids: string[] = [];
   const outputOf: (string | undefined)[] = [];
-  const startOf: (Date | undefined)[] = [];
+  const startOf: (string | undefined)[] = [];
 
   yield* eachJobInSteps(lineage, (job) => {
     const { id } = job;
@@ -43,65 +71,58 @@ export function* renderProvJson(lineage: Lineage): Generator<void, RenderedDocum
     const index = ids.length;
     ids.push(id);
     outputOf.push(undefined);
-    startOf.push(record?.startedAt);
+    startOf.push(record?.startedAt?.toISOString());
     const activityId = `provenance:${id}`;
     if (!record) {
-      activity.add(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
+      kinds.activity.add(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
       return;
     }
-    activity.add(activityId, withoutUndefined({
+    kinds.activity.add(activityId, {
       'prov:type': record.type,
-      'prov:startTime': record.startedAt?.toISOString(),
+      'prov:startTime': startOf[index],
       'prov:endTime': record.completedAt?.toISOString(),
       'attribute:status': record.status,
       'attribute:cacheState': record.cacheState,
       'attribute:definitionHash': record.definitionHash,
       'attribute:inputHash': record.inputHash,
       'attribute:durationMs': record.durationMs === undefined ? undefined : { $: String(record.durationMs), type: 'xsd:long' },
-    }));
+    });
     if (record.result?.outputHash) {
       const entityId = `output:${id}`;
       outputOf[index] = entityId;
-      entity.add(entityId, { 'attribute:outputHash': record.result.outputHash });
-      wasGeneratedBy.push(withoutUndefined({
-        'prov:entity': entityId,
-        'prov:activity': activityId,
-        'prov:time': record.completedAt?.toISOString(),
-      }));
+      kinds.entity.add(entityId, { 'attribute:outputHash': record.result.outputHash });
+      kinds.wasGeneratedBy.addRelation('generated', { 'prov:entity': entityId, 'prov:activity': activityId, 'prov:time': record.completedAt?.toISOString() });
     }
     const agentId = providerAgentId(record.provider);
     if (agentId) {
-      if (!agent.has(agentId)) agent.set(agentId, providerAgent(record.provider));
-      wasAssociatedWith.push({ 'prov:activity': activityId, 'prov:agent': agentId });
+      if (!agentIds.has(agentId)) {
+        agentIds.add(agentId);
+        kinds.agent.add(agentId, providerAgent(record.provider));
+      }
+      kinds.wasAssociatedWith.addRelation('associated', { 'prov:activity': activityId, 'prov:agent': agentId });
     }
-  });
+  }, recordsInParts);
 
   const { edgeIndexes } = lineage;
   yield* eachInSteps(edgeIndexes.length / 2, (k) => {
     const [parentIndex, childIndex] = [edgeIndexes[2 * k]!, edgeIndexes[2 * k + 1]!];
     const child = `provenance:${ids[childIndex]}`;
-    wasInformedBy.push({ 'prov:informed': child, 'prov:informant': `provenance:${ids[parentIndex]}` });
+    kinds.wasInformedBy.addRelation('informed', { 'prov:informed': child, 'prov:informant': `provenance:${ids[parentIndex]}` });
     const parentOutput = outputOf[parentIndex];
-    if (parentOutput) {
-      used.push(withoutUndefined({ 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf[childIndex]?.toISOString() }));
-    }
+    if (parentOutput) kinds.used.addRelation('used', { 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf[childIndex] });
   });
 
-  const records = {
-    entity,
-    activity,
-    agent,
-    wasGeneratedBy: yield* blankIds('generated', wasGeneratedBy),
-    used: yield* blankIds('used', used),
-    wasInformedBy: yield* blankIds('informed', wasInformedBy),
-    wasAssociatedWith: yield* blankIds('associated', wasAssociatedWith),
-  };
+  const pieces: Buffer[] = [];
+  const write = (text: string) => pieces.push(Buffer.from(text, 'utf8'));
+  write(`{\n  "prefix": ${JSON.stringify(PREFIXES, null, 2).replace(/\n/g, '\n  ')}`);
   // Kinds without records are left out, as the submission's examples do.
-  const document = { prefix: PREFIXES, ...Object.fromEntries(Object.entries(records).filter(([, kind]) => kind.size > 0)) };
-  const text = new TextPieces();
-  yield* prettyJsonInSteps(document, text);
-  text.write('\n');
-  return { pieces: text.done(), contentType: 'application/json' };
+  for (const kind of KINDS.filter((name) => kinds[name].size > 0)) {
+    write(`,\n  ${JSON.stringify(kind)}: {`);
+    for (const piece of kinds[kind].text.done()) pieces.push(piece);
+    write('\n  }');
+  }
+  write('\n}\n');
+  return { pieces, contentType: 'application/json' };
 }
 
 /**
@@ -116,21 +137,10 @@ function providerAgentId(provider: Provider): string | undefined {
 }
 
 function providerAgent(provider: Provider): Attributes {
-  return withoutUndefined({
+  return {
     'prov:type': { $: 'prov:SoftwareAgent', type: 'xsd:QName' },
     'attribute:providerId': provider.id || undefined,
     'attribute:model': provider.model || undefined,
     'attribute:version': provider.version || undefined,
-  });
-}
-
-function withoutUndefined(attributes: Record<string, AttributeValue | undefined>): Attributes {
-  return Object.fromEntries(Object.entries(attributes).filter((entry): entry is [string, AttributeValue] => entry[1] !== undefined));
-}
-
-/** Relations keyed by blank-node ids, numbered per kind in the order they were found: `_:used1`, `_:used2`, ... */
-function* blankIds(kind: string, relations: readonly Attributes[]): Generator<void, ObjectMembers<Attributes>> {
-  const keyed = new ObjectMembers<Attributes>();
-  yield* eachInSteps(relations.length, (i) => keyed.add(`_:${kind}${i + 1}`, relations[i]!));
-  return keyed;
+  };
 }

@@ -1,7 +1,9 @@
 import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
-import { exportReadsRecords, renderGraphInSteps, type RenderedDocument } from '../../domain/graph-export/index.js';
-import { inTurns } from '../../service/next-turn.js';
+import { exportReadsRecords, renderGraphInSteps, type RenderedDocument, type RenderSteps } from '../../domain/graph-export/index.js';
+import type { JobView } from '../../domain/job-view.js';
+import type { LineageNode, LineageReadingRecords } from '../../domain/lineage.js';
+import { inTurns, TurnClock } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
 import { encodeLineageAnswer } from '../lineage-answer.js';
@@ -75,9 +77,8 @@ export function lineageHandlers(
           ...lineageShapingFromProto(request),
           asOf: request.asOf,
           wholeRecords: exportReadsRecords(format),
-          // The native format's answer is mapped a part at a time; a document is rendered from the whole lineage.
-          readInParts: format === 'NATIVE',
         });
+        const reading = 'readRecords' in answer ? answer : undefined;
         const lineage = 'readRecords' in answer ? answer.lineage : answer;
         const summary = {
           truncated: lineage.truncation.length > 0,
@@ -87,9 +88,12 @@ export function lineageHandlers(
           fanOutTruncations: await inTurns(fanOutTruncations(lineage)),
         };
         // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
-        if (format !== 'NATIVE') return encodeDocumentAnswer(summary, await inTurns(renderGraphInSteps(format, lineage)));
+        if (format !== 'NATIVE') {
+          const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps(format, lineage, reading !== undefined), reading);
+          return encodeDocumentAnswer({ ...summary, hiddenNodeCount: summary.hiddenNodeCount + restrictedSinceWalk }, document);
+        }
         // The native format's first job is the root, which the caller may read.
-        const parts = 'readRecords' in answer ? nativeExportPartsReadingRecords(answer, summary) : nativeExportParts(lineage, summary);
+        const parts = reading ? nativeExportPartsReadingRecords(reading, summary) : nativeExportParts(lineage, summary);
         return encodeInParts(ExportProvenanceGraphResponse, parts, new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
@@ -106,6 +110,32 @@ export function lineageHandlers(
       audited: (request) => ids([request.jobId]),
     }),
   };
+}
+
+/**
+ * Runs a renderer to its end as inTurns does, with a turn of the event loop
+ * once TURN_BUDGET_MS is spent, reading the records it asks for (RenderPause)
+ * from the answer that reads them in parts; with how many of those nodes
+ * came back restricted (their grants changed since the walk), which the
+ * answer counts as hidden.
+ */
+export async function renderInTurns(steps: RenderSteps<RenderedDocument>, reading: LineageReadingRecords<JobView> | undefined): Promise<{ document: RenderedDocument; restrictedSinceWalk: number }> {
+  const clock = new TurnClock();
+  let restrictedSinceWalk = 0;
+  let read: ReadonlyArray<LineageNode<JobView>> | undefined;
+  for (;;) {
+    const step = steps.next(read);
+    read = undefined;
+    if (step.done) return { document: step.value, restrictedSinceWalk };
+    if (step.value) {
+      if (!reading) throw new Error('a renderer asked for records of a lineage that holds them');
+      // The nodes asked for are the answer's own (renderGraphInSteps was given its lineage).
+      const wanted = step.value.readRecords as ReadonlyArray<LineageNode<JobView>>;
+      read = await reading.readRecords(wanted);
+      restrictedSinceWalk += read.filter((node, i) => node.restricted && !wanted[i]!.restricted).length;
+    }
+    if (clock.due()) await clock.turn();
+  }
 }
 
 /** ExportProvenanceGraphResponse.content's field number (provenance_service.proto). */

@@ -7,11 +7,14 @@ import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-prove
 import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
 import type { LineageView } from '../../../src/domain/commands.js';
 import { opaqueJobId, readerGrant } from '../../../src/domain/access.js';
-import type { LineageDirection } from '../../../src/domain/lineage.js';
+import type { Lineage, LineageDirection } from '../../../src/domain/lineage.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import { encodeInParts } from '../../../src/grpc/encoded-messages.js';
 import { lineageResponseParts, toLineageResponse } from '../../../src/grpc/mapping.js';
 import { encodeLineageAnswer } from '../../../src/grpc/lineage-answer.js';
+import { renderInTurns } from '../../../src/grpc/handlers/lineage.js';
+import { renderGraph, renderGraphInSteps } from '../../../src/domain/graph-export/index.js';
+import type { JobView } from '../../../src/domain/job-view.js';
 import { mulberry32, randomDag } from '../../support/job-records.js';
 import { lineageObjects } from '../../support/lineage-objects.js';
 import { memoryService, principal, TEST_SECRET, type MemoryService } from '../../support/memory-service.js';
@@ -154,6 +157,8 @@ describe('use cases: the compact lineage view', () => {
       customize: (index) => (index % 7 === 3 ? { tenant: 'other' } : index % 11 === 5 ? { tenant: 'other', readers: [grant] } : {}),
     });
     const sqlite = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
+    /** The job whose grant the first test of a revocation takes away. */
+    let revokedFirst = '';
     const memory = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
 
     before(async () => {
@@ -190,9 +195,26 @@ describe('use cases: the compact lineage view', () => {
       expect(readingRecords).to.equal(compared);
     });
 
+    it('exports PROV-JSON reading the records a step at a time, as the store that reads records with the walk renders it', async () => {
+      const random = mulberry32(13);
+      const readable = dag.filter((job) => job.tenant === 'default');
+      for (let r = 0; r < 4; r++) {
+        const jobId = readable[Math.floor(random() * readable.length)]!.jobId;
+        const command = { jobId, directions: ['ANCESTORS', 'DESCENDANTS'] as LineageDirection[], maxDepth: 0, wholeRecords: true };
+        const answer = await sqlite.s.service.exportGraph(alice, command);
+        if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
+        const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps('PROV_JSON', answer.lineage, true), answer);
+        const objects = await memory.s.service.exportGraph(alice, command);
+        expect('readRecords' in objects).to.equal(false);
+        expect(Buffer.concat(document.pieces).toString('utf8'), jobId).to.equal(renderGraph('PROV_JSON', objects as Lineage<JobView>).content);
+        expect(restrictedSinceWalk).to.equal(0);
+      }
+    });
+
     it("shows a job whose grant was taken away after the walk as a placeholder, in its node and its edges, and counts it hidden", async () => {
       const root = dag.find((job) => job.tenant === 'default' && job.parentIds.some((id) => dag.find((parent) => parent.jobId === id)!.readers.includes(grant)))!;
       const granted = dag.find((job) => root.parentIds.includes(job.jobId) && job.readers.includes(grant))!;
+      revokedFirst = granted.jobId;
       const answer = await sqlite.s.service.getLineage(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'FULL' });
       if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
       const before = answer.lineage.nodes.find((node) => node.row.jobId === granted.jobId)!;
@@ -209,6 +231,30 @@ describe('use cases: the compact lineage view', () => {
       expect(decoded.edges.some((e) => e.parentJobId === granted.jobId || e.childJobId === granted.jobId)).to.equal(false);
       expect(decoded.edges.some((e) => e.parentJobId === placeholder)).to.equal(true);
       expect(decoded.hiddenNodeCount).to.equal(answer.lineage.hiddenNodeCount + 1);
+
+      const exported = await sqlite.s.service.exportGraph(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true });
+      if (!('readRecords' in exported)) throw new Error('the SQLite store did not build the lineage');
+      const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps('PROV_JSON', exported.lineage, true), exported);
+      expect(restrictedSinceWalk).to.equal(0);
+      const prov = JSON.parse(Buffer.concat(document.pieces).toString('utf8')) as { activity: Record<string, Record<string, unknown>> };
+      expect(prov.activity[`provenance:${placeholder}`]).to.deep.equal({ 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
+      expect(prov.activity[`provenance:${granted.jobId}`]).to.equal(undefined);
+    });
+
+    it('counts a job whose grant is taken away between the walk and the reading of its record as hidden in the export too', async () => {
+      const root = dag.find((job) => job.tenant === 'default' && job.parentIds.some((id) => dag.find((parent) => parent.jobId === id)!.readers.includes(grant) && id !== revokedFirst))!;
+      const granted = dag.find((job) => root.parentIds.includes(job.jobId) && job.readers.includes(grant) && job.jobId !== revokedFirst)!;
+      const exported = await sqlite.s.service.exportGraph(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true });
+      if (!('readRecords' in exported)) throw new Error('the SQLite store did not build the lineage');
+      const [stored] = await sqlite.store.getJobs([granted.jobId]);
+      expect(await sqlite.store.replaceJob({ ...stored!, readers: [], etag: `${stored!.etag}-revoked` }, stored!.etag)).to.equal(true);
+      const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps('PROV_JSON', exported.lineage, true), exported);
+      expect(restrictedSinceWalk).to.equal(1);
+      const prov = JSON.parse(Buffer.concat(document.pieces).toString('utf8')) as { activity: Record<string, unknown>; wasInformedBy: Record<string, Record<string, string>> };
+      expect(prov.activity[`provenance:${granted.jobId}`]).to.equal(undefined);
+      const placeholder = `provenance:${opaqueJobId(granted.jobId, TEST_SECRET)}`;
+      expect(prov.activity[placeholder]).to.deep.equal({ 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
+      expect(Object.values(prov.wasInformedBy).some((relation) => relation['prov:informant'] === placeholder)).to.equal(true);
     });
   });
 });
