@@ -50,7 +50,7 @@ export function* eachInSteps(count: number, visit: (index: number) => void): Gen
 }
 
 /**
- * A pause of a renderer: nothing, to let other work run,, or the nodes
+ * A pause of a renderer: nothing, to let other work run, or the nodes
  * whose records it needs next, when its lineage's records are read as it is
  * rendered (LineageReadingRecords); whoever drives it resumes it with those
  * nodes read, in the same order.

@@ -1,14 +1,18 @@
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { nextTurn } from '../../service/next-turn.js';
+import { TurnClock } from '../../service/next-turn.js';
 import type { JsonCodec } from './rest-routes.js';
 
 /**
- * Bytes of an answer decoded and written as JSON between two turns of the
- * event loop: about 10 ms on a large lineage in the full view (a node with
- * its record is a few hundred bytes), less in the ids view. An answer this
- * size or under is transcoded in one step.
+ * Bytes of an answer decoded and written as JSON at a time: about a
+ * millisecond on a large lineage in the full view (a node with its record
+ * is a few hundred bytes), less in the ids view; the event loop turns once
+ * TURN_BUDGET_MS is spent. Parts of 128 KiB, with a turn after each, took
+ * about 10 ms each: a GetJob beside a whole ancestry's REST full view,
+ * which needs a few turns, waited 56 to 60 ms (docs/decisions.md,
+ * "Records read as the answer is written"). An answer this size or under
+ * is transcoded in one step.
  */
-export const JSON_PART_BYTES = 128 * 1024;
+export const JSON_PART_BYTES = 16 * 1024;
 
 /**
  * An encoded message split at its top-level fields into runs of about
@@ -32,7 +36,7 @@ export function* messageParts(bytes: Uint8Array, partBytes: number): Generator<U
 /**
  * The proto3 JSON of an encoded answer, the UTF-8 of the text JSON.stringify
  * gives of codec.toJSON(codec.decode(bytes)), made a part at a time
- * (messageParts) with a turn of the event loop between parts, so that a
+ * (messageParts) with turns of the event loop between parts, so that a
  * large answer of the REST gateway (a whole lineage) never holds the calls
  * beside it for longer than a part takes (docs/decisions.md, "Large lineage
  * answers"). Each part is decoded, mapped and written as bytes at once: a
@@ -46,7 +50,9 @@ export function* messageParts(bytes: Uint8Array, partBytes: number): Generator<U
 export async function jsonInParts(codec: JsonCodec, bytes: Uint8Array, partBytes = JSON_PART_BYTES): Promise<Buffer[]> {
   if (bytes.length <= partBytes) return [Buffer.from(JSON.stringify(codec.toJSON(codec.decode(bytes))), 'utf8')];
   const fields = new Map<string, { runs: Buffer[] } | { value: unknown }>();
+  const clock = new TurnClock();
   for (const part of messageParts(bytes, partBytes)) {
+    if (clock.due()) await clock.turn();
     const json = codec.toJSON(codec.decode(part)) as Record<string, unknown>;
     for (const [name, value] of Object.entries(json)) {
       const field = fields.get(name);
@@ -61,7 +67,6 @@ export async function jsonInParts(codec: JsonCodec, bytes: Uint8Array, partBytes
         fields.set(name, { value });
       }
     }
-    await nextTurn();
   }
   const text = (value: string): Buffer => Buffer.from(value, 'utf8');
   const pieces: Buffer[] = [text('{')];

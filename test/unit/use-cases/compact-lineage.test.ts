@@ -26,7 +26,10 @@ import { memoryService, principal, TEST_SECRET, type MemoryService } from '../..
  * placeholders), cut by max_nodes and max_depth, each direction and both;
  * every view's answer encoded in parts, or written from the columns of a
  * lineage the store built (IDS and COMPACT), is the same bytes as in one
- * call.
+ * call. The FULL view and PROV-JSON of a lineage the store built, whose
+ * records are read as the answer is written, answer what the store that
+ * reads records with the walk answers, and show a job whose grant was
+ * taken away meanwhile as a placeholder.
  */
 
 const alice = principal('default', 'alice');
