@@ -95,6 +95,13 @@ export interface LineageReadingRecords<R extends JobRecord = JobRecord> {
   readRecords(nodes: ReadonlyArray<LineageNode<R>>): Promise<Array<LineageNode<R>>>;
 }
 
+/** The positions of the nodes that readRecords gave back restricted where they were not when asked for: their grants changed since the walk, and the answer counts them as hidden. */
+export function restrictedSinceWalk(asked: ReadonlyArray<LineageNode>, read: ReadonlyArray<LineageNode>): number[] {
+  const positions: number[] = [];
+  for (let k = 0; k < read.length; k++) if (read[k]!.restricted && !asked[k]!.restricted) positions.push(k);
+  return positions;
+}
+
 /**
  * A lineage's nodes in columns rather than objects (ProvenanceStore.builtLineage):
  * node i of Lineage.nodes has id i of jobIds, depths[i] and relations[i].

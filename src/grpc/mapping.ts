@@ -8,7 +8,7 @@ import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
 import type { LineageFilterMode } from '../domain/lineage-selection.js';
-import { lineageEdges, type Lineage, type LineageDirection, type LineageEdge, type LineageNode as DomainLineageNode, type LineageReadingRecords } from '../domain/lineage.js';
+import { lineageEdges, restrictedSinceWalk, type Lineage, type LineageDirection, type LineageEdge, type LineageNode as DomainLineageNode, type LineageReadingRecords } from '../domain/lineage.js';
 import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
 import { CompactLineage, type FanOutTruncation, LineageDirection as ProtoDirection, LineageFilterMode as ProtoFilterMode, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
@@ -258,13 +258,13 @@ async function* partsReadingRecords<T>(
   let nodes = lineage.nodes;
   let hiddenNodeCount = lineage.hiddenNodeCount;
   for (let i = 0; i < lineage.nodes.length; i += partSize) {
-    const read = await readRecords(lineage.nodes.slice(i, i + partSize));
-    read.forEach((node, k) => {
-      if (!node.restricted || lineage.nodes[i + k]!.restricted) return;
+    const asked = lineage.nodes.slice(i, i + partSize);
+    const read = await readRecords(asked);
+    for (const k of restrictedSinceWalk(asked, read)) {
       if (nodes === lineage.nodes) nodes = nodes.slice();
-      nodes[i + k] = node;
+      nodes[i + k] = read[k]!;
       hiddenNodeCount++;
-    });
+    }
     yield part(read);
   }
   return { ...lineage, nodes, hiddenNodeCount };

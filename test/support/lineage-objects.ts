@@ -1,4 +1,4 @@
-import { lineageOfColumns, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../../src/domain/lineage.js';
+import { lineageOfColumns, restrictedSinceWalk, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../../src/domain/lineage.js';
 import type { JobView } from '../../src/domain/job-view.js';
 import { inTurns } from '../../src/service/next-turn.js';
 
@@ -12,6 +12,5 @@ export async function lineageObjects(answer: Lineage<JobView> | ColumnarLineage<
   if (!('readRecords' in answer)) return answer;
   const { lineage } = answer;
   const nodes = await answer.readRecords(lineage.nodes);
-  const hiddenLater = nodes.filter((node, i) => node.restricted && !lineage.nodes[i]!.restricted).length;
-  return { ...lineage, nodes, hiddenNodeCount: lineage.hiddenNodeCount + hiddenLater };
+  return { ...lineage, nodes, hiddenNodeCount: lineage.hiddenNodeCount + restrictedSinceWalk(lineage.nodes, nodes).length };
 }

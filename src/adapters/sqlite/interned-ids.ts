@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { compareCodeUnits } from '../../domain/hashing.js';
 import { grown, writeAscii, type Utf8Strings } from '../../domain/utf8-strings.js';
 
 const encoder = new TextEncoder();
@@ -74,10 +75,7 @@ export class InternedIds {
 
   /** Code-unit order of the ids at a and b (as `<` orders strings). */
   compare(a: number, b: number): number {
-    if (this.nonAscii > 0) {
-      const [x, y] = [this.id(a), this.id(b)];
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
+    if (this.nonAscii > 0) return compareCodeUnits(this.id(a), this.id(b));
     const { bytes, offsets } = this;
     const [aStart, aEnd, bStart, bEnd] = [offsets[a]!, offsets[a + 1]!, offsets[b]!, offsets[b + 1]!];
     const length = Math.min(aEnd - aStart, bEnd - bStart);

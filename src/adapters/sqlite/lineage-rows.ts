@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { compareCodeUnits } from '../../domain/hashing.js';
 import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
@@ -134,7 +135,7 @@ export class TableWalk implements LineageWalker, LineageStepper {
       frontierIds = frontier.map((row) => row.jobId);
       levels.push(frontier);
     }
-    return orderedRows(levels, (a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0), nearest, (row) => row);
+    return orderedRows(levels, (a, b) => compareCodeUnits(a.jobId, b.jobId), nearest, (row) => row);
   }
 
   private read(ids: readonly string[], depth: number): LineageRow[] {

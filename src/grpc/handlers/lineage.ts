@@ -2,7 +2,7 @@ import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { exportReadsRecords, renderGraphInSteps, type RenderedDocument, type RenderSteps } from '../../domain/graph-export/index.js';
 import type { JobView } from '../../domain/job-view.js';
-import type { LineageNode, LineageReadingRecords } from '../../domain/lineage.js';
+import { restrictedSinceWalk, type LineageNode, type LineageReadingRecords } from '../../domain/lineage.js';
 import { inTurns, TurnClock } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
@@ -121,18 +121,18 @@ export function lineageHandlers(
  */
 export async function renderInTurns(steps: RenderSteps<RenderedDocument>, reading: LineageReadingRecords<JobView> | undefined): Promise<{ document: RenderedDocument; restrictedSinceWalk: number }> {
   const clock = new TurnClock();
-  let restrictedSinceWalk = 0;
+  let restrictedLater = 0;
   let read: ReadonlyArray<LineageNode<JobView>> | undefined;
   for (;;) {
     const step = steps.next(read);
     read = undefined;
-    if (step.done) return { document: step.value, restrictedSinceWalk };
+    if (step.done) return { document: step.value, restrictedSinceWalk: restrictedLater };
     if (step.value) {
       if (!reading) throw new Error('a renderer asked for records of a lineage that holds them');
       // The nodes asked for are the answer's own (renderGraphInSteps was given its lineage).
       const wanted = step.value.readRecords as ReadonlyArray<LineageNode<JobView>>;
       read = await reading.readRecords(wanted);
-      restrictedSinceWalk += read.filter((node, i) => node.restricted && !wanted[i]!.restricted).length;
+      restrictedLater += restrictedSinceWalk(wanted, read).length;
     }
     if (clock.due()) await clock.turn();
   }
