@@ -19,14 +19,8 @@ export interface ReproducibilityIssue {
   message: string;
 }
 
-export interface ReproducibilityInput {
-  job: JobRecord;
-  /** The ancestors to check, nearest first. */
-  ancestors: readonly JobRecord[];
-  /** Every record found within one level beyond the checked ancestors, by id: a parent of a checked job that is not here has no record. */
-  known: ReadonlyMap<string, JobRecord>;
-  /** Whether ancestors exist that were not checked (lineage limits). */
-  ancestryTruncated: boolean;
+/** What the check asks of the service: its settings, and who asks. */
+export interface ReproducibilityRules {
   volatileKeys: ReadonlySet<string>;
   /** Whether this service could run a job of that type and provider again. */
   hasHandler(type: string, providerId: string): boolean;
@@ -36,34 +30,73 @@ export interface ReproducibilityInput {
   viewer: Pick<JobViewer, 'mayRead' | 'placeholder'>;
 }
 
-/** Records checked between two pauses of checkReproducibilityInSteps: each is hashed twice, so a step takes a few milliseconds. */
-export const REPRODUCIBILITY_STEP_SIZE = 250;
+/** Records by id, where the check looks a record's parents up: a parent not here has no record. */
+export interface KnownRecords {
+  get(jobId: string): JobRecord | undefined;
+}
+
+export interface ReproducibilityInput extends ReproducibilityRules {
+  job: JobRecord;
+  /** The ancestors to check, nearest first. */
+  ancestors: readonly JobRecord[];
+  /** Every record found within one level beyond the checked ancestors, by id: a parent of a checked job that is not here has no record. */
+  known: ReadonlyMap<string, JobRecord>;
+  /** Whether ancestors exist that were not checked (lineage limits). */
+  ancestryTruncated: boolean;
+}
 
 /** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
 export function checkReproducibility(input: ReproducibilityInput): ReproducibilityIssue[] {
-  const steps = checkReproducibilityInSteps(input);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  const check = new ReproducibilityCheck(input);
+  const issues = check.issuesOf(input.job, true, input.known);
+  for (const ancestor of input.ancestors) issues.push(...check.issuesOf(ancestor, false, input.known));
+  if (input.ancestryTruncated) issues.push(check.truncation(input.job.jobId));
+  return issues;
 }
 
 /**
- * checkReproducibility, pausing (yield) after every REPRODUCIBILITY_STEP_SIZE
- * records, so that the caller can let other work run between steps on a
- * large ancestry; it returns the issues.
+ * The check of one job, a record at a time: the job's own, then its
+ * ancestors' nearest first, each with the records its parents are looked up
+ * in, so that a large ancestry is checked a part at a time without holding
+ * every record (docs/decisions.md, "Records read as the answer is
+ * written"). The report is the issues of each record in that order, then
+ * the truncation's. A parent missing from several records is reported
+ * once, at the first.
  */
-export function* checkReproducibilityInSteps(input: ReproducibilityInput): Generator<void, ReproducibilityIssue[]> {
-  const issues: ReproducibilityIssue[] = [];
-  const reportedMissing = new Set<string>();
-  for (let index = 0; index <= input.ancestors.length; index++) {
-    if (index > 0 && index % REPRODUCIBILITY_STEP_SIZE === 0) yield;
-    const record = index === 0 ? input.job : input.ancestors[index - 1]!;
-    if (!input.viewer.mayRead(record)) {
-      issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: input.viewer.placeholder(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' });
-      continue;
+export class ReproducibilityCheck {
+  private readonly reportedMissing = new Set<string>();
+  private found = 0;
+
+  constructor(private readonly rules: ReproducibilityRules) {}
+
+  /** How many issues the check has reported so far. */
+  get issueCount(): number {
+    return this.found;
+  }
+
+  /** The issues of the job (isJob) or of one of its ancestors, in the report's order; known holds (at least) the record's parents that exist. */
+  issuesOf(record: JobRecord, isJob: boolean, known: KnownRecords): ReproducibilityIssue[] {
+    const issues = this.recordIssues(record, isJob, known);
+    this.found += issues.length;
+    return issues;
+  }
+
+  /** The issue of an ancestry that exceeds the lineage limits. */
+  truncation(jobId: string): ReproducibilityIssue {
+    this.found++;
+    return {
+      reason: 'ANCESTRY_TRUNCATED',
+      jobId,
+      message: 'the ancestry exceeds the lineage limits (PROVENANCE_MAX_LINEAGE_DEPTH / PROVENANCE_MAX_LINEAGE_NODES); ancestors beyond them were not checked',
+    };
+  }
+
+  private recordIssues(record: JobRecord, isJob: boolean, known: KnownRecords): ReproducibilityIssue[] {
+    const { viewer } = this.rules;
+    if (!viewer.mayRead(record)) {
+      return [{ reason: 'INPUTS_INCOMPLETE', jobId: viewer.placeholder(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' }];
     }
-    const isJob = record === input.job;
+    const issues: ReproducibilityIssue[] = [];
     const subject = isJob ? 'the job' : `ancestor ${record.jobId}`;
     if (!isJob && record.status !== 'SUCCEEDED') {
       issues.push({ reason: 'ANCESTOR_NOT_SUCCEEDED', jobId: record.jobId, message: `${subject} is ${record.status}, so its output is not known` });
@@ -71,7 +104,7 @@ export function* checkReproducibilityInSteps(input: ReproducibilityInput): Gener
     if (record.cacheState === 'STALE') {
       issues.push({ reason: 'STALE_RESULT', jobId: record.jobId, message: `${subject} has a stale result: something upstream changed` });
     }
-    const saltNow = input.tenantCacheSalt(record.tenant) ?? '';
+    const saltNow = this.rules.tenantCacheSalt(record.tenant) ?? '';
     if (record.status === 'SUCCEEDED' && (record.tenantCacheSalt ?? '') !== saltNow) {
       issues.push({
         reason: 'CACHE_SALT_MISMATCH',
@@ -82,7 +115,7 @@ export function* checkReproducibilityInSteps(input: ReproducibilityInput): Gener
     if (record.payloadRedacted) {
       issues.push({ reason: 'INPUTS_INCOMPLETE', jobId: record.jobId, message: `the stored payload of ${subject} was redacted` });
     }
-    const recomputedDefinition = definitionHash(record.type, record.payload, input.volatileKeys);
+    const recomputedDefinition = definitionHash(record.type, record.payload, this.rules.volatileKeys);
     if (recomputedDefinition !== record.definitionHash) {
       issues.push({
         reason: 'DEFINITION_HASH_MISMATCH',
@@ -91,24 +124,17 @@ export function* checkReproducibilityInSteps(input: ReproducibilityInput): Gener
       });
     }
     for (const parentId of record.parentIds) {
-      if (input.known.has(parentId) || reportedMissing.has(parentId)) continue;
-      reportedMissing.add(parentId);
+      if (known.get(parentId) || this.reportedMissing.has(parentId)) continue;
+      this.reportedMissing.add(parentId);
       issues.push({ reason: 'MISSING_ANCESTOR', jobId: parentId, message: `job ${parentId}, a parent of ${record.jobId}, has no record` });
     }
-    if (!input.hasHandler(record.type, record.provider.id)) {
+    if (!this.rules.hasHandler(record.type, record.provider.id)) {
       issues.push({ reason: 'NO_HANDLER', jobId: record.jobId, message: `no handler is registered for type ${record.type} (provider ${record.provider.id || 'any'}), so ${subject} cannot be run again here` });
     }
-    const mismatch = inputHashMismatch(record, subject, input);
+    const mismatch = inputHashMismatch(record, subject, known, viewer);
     if (mismatch) issues.push(mismatch);
+    return issues;
   }
-  if (input.ancestryTruncated) {
-    issues.push({
-      reason: 'ANCESTRY_TRUNCATED',
-      jobId: input.job.jobId,
-      message: 'the ancestry exceeds the lineage limits (PROVENANCE_MAX_LINEAGE_DEPTH / PROVENANCE_MAX_LINEAGE_NODES); ancestors beyond them were not checked',
-    });
-  }
-  return issues;
 }
 
 /**
@@ -118,9 +144,9 @@ export function* checkReproducibilityInSteps(input: ReproducibilityInput): Gener
  * checked offline), and so would whether it matches; the restricted
  * ancestor has its own issue.
  */
-function inputHashMismatch(record: JobRecord, subject: string, input: ReproducibilityInput): ReproducibilityIssue | undefined {
-  const parents = record.parentIds.map((jobId) => ({ jobId, parent: input.known.get(jobId) }));
-  if (parents.some(({ parent }) => parent && !input.viewer.mayRead(parent))) return undefined;
+function inputHashMismatch(record: JobRecord, subject: string, known: KnownRecords, viewer: ReproducibilityRules['viewer']): ReproducibilityIssue | undefined {
+  const parents = record.parentIds.map((jobId) => ({ jobId, parent: known.get(jobId) }));
+  if (parents.some(({ parent }) => parent && !viewer.mayRead(parent))) return undefined;
   const recomputed = inputHash(
     record.definitionHash,
     parents.map(({ jobId, parent }) => ({ jobId, outputHash: parent?.result?.outputHash ?? null })),

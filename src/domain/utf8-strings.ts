@@ -57,17 +57,29 @@ export function utf8StringAt(strings: Utf8Strings, index: number): string {
 export function* fromUtf8StringsInSteps(strings: Utf8Strings, stepSize: number): Generator<void, string[]> {
   const count = utf8StringCount(strings);
   const list = new Array<string>(count);
-  const { offsets } = strings;
   for (let from = 0; from < count; from += stepSize) {
     const to = Math.min(count, from + stepSize);
-    const start = offsets[from]!;
-    const run = decoder.decode(strings.utf8.subarray(start, offsets[to]));
-    // ASCII (as ids are): byte offsets are character offsets.
-    if (run.length === offsets[to]! - start) for (let i = from; i < to; i++) list[i] = run.slice(offsets[i]! - start, offsets[i + 1]! - start);
-    else for (let i = from; i < to; i++) list[i] = utf8StringAt(strings, i);
+    decodeRun(strings, from, to, list, from);
     yield;
   }
   return list;
+}
+
+/** The strings from to to - 1, decoded as fromUtf8StringsInSteps decodes a run of them. */
+export function utf8StringsIn(strings: Utf8Strings, from: number, to: number): string[] {
+  const list = new Array<string>(to - from);
+  decodeRun(strings, from, to, list, 0);
+  return list;
+}
+
+/** Strings from to to - 1 into list from at: one decoding of the run when it is ASCII, else one by one. */
+function decodeRun(strings: Utf8Strings, from: number, to: number, list: string[], at: number): void {
+  const { offsets } = strings;
+  const start = offsets[from]!;
+  const run = decoder.decode(strings.utf8.subarray(start, offsets[to]));
+  // ASCII (as ids are): byte offsets are character offsets.
+  if (run.length === offsets[to]! - start) for (let i = from; i < to; i++) list[at + i - from] = run.slice(offsets[i]! - start, offsets[i + 1]! - start);
+  else for (let i = from; i < to; i++) list[at + i - from] = utf8StringAt(strings, i);
 }
 
 /** A copy of array with room for length entries (at least its own), the rest zero: how the packed arrays here and the lineage graph's grow. */

@@ -349,21 +349,32 @@ export function* fanOutTruncations(lineage: Lineage<JobView>): Generator<void, F
   return truncations;
 }
 
-/** The answer of CheckReproducibility in parts whose encodings, one after the other, are the whole answer's bytes (encodeInParts): LINEAGE_PART_SIZE issues a part. */
-export function* reproducibilityResponseParts(report: ReproducibilityReport): Generator<CheckReproducibilityResponse> {
+/**
+ * The answer of CheckReproducibility in parts whose encodings, one after the
+ * other, are the whole answer's bytes (encodeInParts): the issues as the
+ * check reports them (ReproducibilityReport.issueParts), LINEAGE_PART_SIZE
+ * at most a part. `reproducible` is known at the end and written there: it
+ * is only written when no issue came, and then nothing stands between
+ * job_id and checked_ancestor_count, where one encoding of the whole puts it.
+ */
+export async function* reproducibilityResponseParts(report: ReproducibilityReport): AsyncGenerator<CheckReproducibilityResponse> {
   const empty = CheckReproducibilityResponse.fromPartial({});
-  yield { ...empty, jobId: report.jobId, reproducible: report.issues.length === 0 };
-  for (let i = 0; i < report.issues.length; i += LINEAGE_PART_SIZE) {
-    yield {
-      ...empty,
-      issues: report.issues.slice(i, i + LINEAGE_PART_SIZE).map((issue) => ({
-        reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
-        jobId: issue.jobId,
-        message: issue.message,
-      })),
-    };
+  yield { ...empty, jobId: report.jobId };
+  let issueCount = 0;
+  for await (const issues of report.issueParts) {
+    issueCount += issues.length;
+    for (let i = 0; i < issues.length; i += LINEAGE_PART_SIZE) {
+      yield {
+        ...empty,
+        issues: issues.slice(i, i + LINEAGE_PART_SIZE).map((issue) => ({
+          reason: ReproducibilityIssueReason[`REPRODUCIBILITY_ISSUE_REASON_${issue.reason}`],
+          jobId: issue.jobId,
+          message: issue.message,
+        })),
+      };
+    }
   }
-  yield { ...empty, checkedAncestorCount: report.checkedAncestorCount };
+  yield { ...empty, reproducible: issueCount === 0, checkedAncestorCount: report.checkedAncestorCount };
 }
 
 /** The COMPACT view: index 0 the root, index i the node nodes[i - 1]; the edges are the domain's index pairs as they are. */

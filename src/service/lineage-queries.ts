@@ -25,7 +25,8 @@ import type { JsonObject } from '../domain/json.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
-import { checkReproducibilityInSteps, type ReproducibilityIssue } from '../domain/reproducibility.js';
+import { ReproducibilityCheck, type ReproducibilityIssue } from '../domain/reproducibility.js';
+import { utf8StringCount, utf8StringsIn } from '../domain/utf8-strings.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
@@ -607,33 +608,123 @@ export interface ExportCommand extends LineageShaping {
 
 export interface ReproducibilityReport {
   jobId: string;
-  issues: ReproducibilityIssue[];
+  /**
+   * The issues in the report's order (ReproducibilityCheck), a part at a
+   * time: a whole ancestry's records are read, checked and dropped a part at
+   * a time as the answer is written. Iterated once; an empty report is a
+   * reproducible job.
+   */
+  issueParts: AsyncIterable<readonly ReproducibilityIssue[]>;
   checkedAncestorCount: number;
 }
 
+/** The ancestors CheckReproducibility checks, nearest first, and how their records are read. */
+interface AncestryToCheck {
+  count: number;
+  /** Whether ancestors exist beyond the lineage limits. */
+  truncated: boolean;
+  /** The ids of ancestors from to to - 1. */
+  idsOf(from: number, to: number): string[];
+  /** The records of those of jobIds that exist. */
+  read(jobIds: readonly string[]): Promise<JobRecord[]>;
+}
+
+/** Ancestors checked between two parts of the report. */
+const ANCESTORS_PER_PART = 250;
+
+/**
+ * Records a part's reads may keep for the parts after it: the parents read
+ * for one part are mostly the ancestors of the next ones (nearest first), so
+ * they are not read twice. Past this, the oldest are dropped.
+ */
+const KEPT_RECORDS = 4096;
+
 export async function checkJobReproducibility(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<ReproducibilityReport> {
   const job = await readableJob(deps, principal, jobId);
-  const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
-  const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
-  // Building the ancestry and hashing each ancestor twice take seconds on a large one: other calls run between their steps.
-  const lineage = await inTurns(buildLineageInSteps(rowOf(job, 'FULL'), { ancestors: found }, limits));
-  const ancestors: JobRecord[] = new Array(lineage.nodes.length);
-  await eachInTurns(lineage.nodes.length, (i) => (ancestors[i] = lineage.nodes[i]!.row.record!));
-  // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
-  const known = new Map<string, JobRecord>([[job.jobId, job]]);
-  await nextTurn();
-  await eachInTurns(found.length, (i) => known.set(found[i]!.jobId, found[i]!.record!));
-  await nextTurn();
-  const issues = await inTurns(checkReproducibilityInSteps({
-    job,
-    ancestors,
-    known,
-    ancestryTruncated: lineage.truncation.length > 0,
+  const ancestry = await ancestryToCheck(deps, job);
+  const check = new ReproducibilityCheck({
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
     tenantCacheSalt: (tenant) => deps.execution.tenantCacheSalts.get(tenant),
     viewer: viewerOf(deps, principal),
-  }));
-  deps.metrics.reproducibilityChecked(issues.length === 0 ? 'reproducible' : 'not_reproducible');
-  return { jobId: job.jobId, issues, checkedAncestorCount: ancestors.length };
+  });
+  return { jobId: job.jobId, issueParts: checkedInParts(deps, job, ancestry, check), checkedAncestorCount: ancestry.count };
+}
+
+/**
+ * The ancestry within the lineage limits. Where the store builds the
+ * lineage (builtWalk), its ids come from the walk and the records are read
+ * by id as the check goes; elsewhere, the walk reads every record within
+ * one level beyond the limits (for the parents of the farthest checked
+ * ones) and the check looks them up there.
+ */
+async function ancestryToCheck(deps: ServiceDependencies, job: JobRecord): Promise<AncestryToCheck> {
+  const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
+  const built = await builtWalk(deps, job, ['ANCESTORS'], limits, undefined, undefined);
+  if (built) {
+    const ids = built.columns.jobIds;
+    return { count: utf8StringCount(ids), truncated: built.truncation.length > 0, idsOf: (from, to) => utf8StringsIn(ids, from, to), read: (jobIds) => readInTurns(deps, jobIds) };
+  }
+  const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
+  // Building the ancestry takes tens of milliseconds on a large one: other calls run between its steps.
+  const lineage = await inTurns(buildLineageInSteps(rowOf(job, 'FULL'), { ancestors: found }, limits));
+  // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
+  const known = new Map<string, JobRecord>([[job.jobId, job]]);
+  await eachInTurns(found.length, (i) => known.set(found[i]!.jobId, found[i]!.record!));
+  return {
+    count: lineage.nodes.length,
+    truncated: lineage.truncation.length > 0,
+    idsOf: (from, to) => lineage.nodes.slice(from, to).map((node) => node.row.jobId),
+    read: async (jobIds) => jobIds.flatMap((id) => known.get(id) ?? []),
+  };
+}
+
+/** The records of those of jobIds that exist, RECORDS_PER_READ a store read, with turns of the event loop between reads once TURN_BUDGET_MS is spent. */
+async function readInTurns(deps: ServiceDependencies, jobIds: readonly string[]): Promise<JobRecord[]> {
+  const clock = new TurnClock();
+  const records: JobRecord[] = [];
+  for (let from = 0; from < jobIds.length; from += RECORDS_PER_READ) {
+    if (from > 0 && clock.due()) await clock.turn();
+    records.push(...(await deps.store.getJobs(jobIds.slice(from, from + RECORDS_PER_READ))));
+  }
+  return records;
+}
+
+/**
+ * The check's issues, ANCESTORS_PER_PART ancestors a part (the job's own
+ * with the first): the part's records are read, then those of their parents
+ * not read yet, the part checked, with turns of the event loop between
+ * records once TURN_BUDGET_MS is spent (each is hashed twice), and all but
+ * the last KEPT_RECORDS read dropped.
+ */
+async function* checkedInParts(deps: ServiceDependencies, job: JobRecord, ancestry: AncestryToCheck, check: ReproducibilityCheck): AsyncGenerator<ReproducibilityIssue[]> {
+  const clock = new TurnClock();
+  const kept = new Map<string, JobRecord>([[job.jobId, job]]);
+  const readMissing = async (jobIds: Iterable<string>) => {
+    const missing = [...new Set(jobIds)].filter((id) => !kept.has(id));
+    for (const record of await ancestry.read(missing)) kept.set(record.jobId, record);
+  };
+  for (let from = 0; from === 0 || from < ancestry.count; from += ANCESTORS_PER_PART) {
+    const ids = ancestry.idsOf(from, Math.min(ancestry.count, from + ANCESTORS_PER_PART));
+    await readMissing(ids);
+    const records = ids.map((id) => {
+      const record = kept.get(id);
+      // Jobs are never deleted: an ancestor the walk found has a record.
+      if (!record) throw new Error(`job ${id} of an ancestry was not found`);
+      return record;
+    });
+    await readMissing(records.flatMap((record) => record.parentIds));
+    const issues = from === 0 ? check.issuesOf(job, true, kept) : [];
+    for (const record of records) {
+      if (clock.due()) await clock.turn();
+      issues.push(...check.issuesOf(record, false, kept));
+    }
+    for (const id of kept.keys()) {
+      if (kept.size <= KEPT_RECORDS) break;
+      kept.delete(id);
+    }
+    if (issues.length > 0) yield issues;
+  }
+  if (ancestry.truncated) yield [check.truncation(job.jobId)];
+  deps.metrics.reproducibilityChecked(check.issueCount === 0 ? 'reproducible' : 'not_reproducible');
 }

@@ -104,7 +104,7 @@ export function lineageHandlers(
     checkReproducibility: edge.unary('checkReproducibility', {
       run: async (request, principal) => {
         const report = await service.checkReproducibility(principal, request.jobId);
-        // A large ancestry may have an issue per ancestor: they are mapped and encoded in parts, between which other calls run.
+        // The ancestry is read and checked a part at a time as the answer is encoded (an issue per ancestor, at worst), with turns of the event loop between parts.
         return encodeInParts(CheckReproducibilityResponse, reproducibilityResponseParts(report));
       },
       audited: (request) => ids([request.jobId]),

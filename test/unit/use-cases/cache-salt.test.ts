@@ -6,6 +6,7 @@ import type { JsonObject } from '../../../src/domain/json.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import { recordJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
+import { reportIssues } from '../../support/reproducibility-report.js';
 import { rejection } from '../../support/waits.js';
 
 const alice = principal('lab', 'alice');
@@ -95,9 +96,9 @@ for (const { name, open } of stores) {
 
     it("reports CACHE_SALT_MISMATCH once the tenant's salt is not the one a result was made under", async () => {
       await submitAndRun('made');
-      expect((await s.service.checkReproducibility(alice, 'made')).issues).to.deep.equal([]);
+      expect(await reportIssues(await s.service.checkReproducibility(alice, 'made'))).to.deep.equal([]);
       tenantSalts.set('lab', 'new');
-      const { issues } = await s.service.checkReproducibility(alice, 'made');
+      const issues = await reportIssues(await s.service.checkReproducibility(alice, 'made'));
       expect(issues.map((issue) => [issue.reason, issue.jobId])).to.deep.equal([['CACHE_SALT_MISMATCH', 'made']]);
     });
 

@@ -6,6 +6,7 @@ import { rejection } from '../../support/waits.js';
 import type { ProvenanceError } from '../../../src/domain/errors.js';
 import { lineageObjects } from '../../support/lineage-objects.js';
 import { renderGraph } from '../../../src/domain/graph-export/index.js';
+import { reportIssues } from '../../support/reproducibility-report.js';
 
 const alice = principal('lab', 'alice');
 const eve = principal('other-lab', 'eve');
@@ -71,12 +72,12 @@ describe('use cases: lineage queries', () => {
   });
 
   it('finds a recorded lineage reproducible, and names what no longer matches once a parent changes its output', async () => {
-    expect((await s.service.checkReproducibility(alice, 'model')).issues).to.deep.equal([]);
+    expect(await reportIssues(await s.service.checkReproducibility(alice, 'model'))).to.deep.equal([]);
     const stored = (await s.store.getJobs(['raw']))[0]!;
     const changed = { ...stored, result: { ...stored.result!, outputHash: 'changed' }, etag: 'changed-etag' };
     expect(await s.store.replaceJob(changed, stored.etag)).to.equal(true);
     const report = await s.service.checkReproducibility(alice, 'model');
-    expect(report.issues.map((issue) => [issue.reason, issue.jobId])).to.deep.equal([['INPUT_HASH_MISMATCH', 'clean']]);
+    expect((await reportIssues(report)).map((issue) => [issue.reason, issue.jobId])).to.deep.equal([['INPUT_HASH_MISMATCH', 'clean']]);
     expect(report.checkedAncestorCount).to.equal(2);
   });
 
