@@ -62,11 +62,12 @@ export type LineageAnswer<V extends LineageCommand['view']> = V extends 'COMPACT
 
 /**
  * The root and its lineage as whole records (or as types and statuses, without wholeRecords), limited like GetLineage with
- * the configured maximum node count; whole records may come read as the answer is written (LineageReadingRecords).
+ * the configured maximum node count. Where the store builds the lineage, its records come read as the answer is
+ * written (LineageReadingRecords), whatever the format shows of them.
  */
 export async function exportGraph(deps: ServiceDependencies, principal: Principal, command: ExportCommand): Promise<Lineage<JobView> | LineageReadingRecords<JobView>> {
   const { wholeRecords, ...lineageCommand } = command;
-  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, wholeRecords ? 'recordsInParts' : 'objects');
+  return answerLineage(deps, principal, { ...lineageCommand, maxNodes: 0, view: wholeRecords ? 'FULL' : 'BASIC' }, 'recordsInParts');
 }
 
 /**
@@ -601,7 +602,7 @@ export interface ExportCommand extends LineageShaping {
   maxDepth: number;
   /** The graph as it was then; undefined: now. */
   asOf?: Date;
-  /** Whether the format shows whole records (exportReadsRecords); without, each job's type and status are read (the BASIC view). */
+  /** Whether the format shows whole records (exportReadsRecords); without, a lineage the store does not build is walked with each job's type and status only (the BASIC view). */
   wholeRecords: boolean;
 }
 

@@ -4,12 +4,12 @@ import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from '.
 import type { RenderedDocument } from './rendered-graph.js';
 
 /** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. In steps (in-steps.ts). */
-export function* renderDot(lineage: Lineage): RenderSteps<RenderedDocument> {
+export function* renderDot(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('digraph provenance {');
   line('  node [shape=box, style=rounded];');
-  yield* eachJobInSteps(lineage, (job) => line(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`));
+  yield* eachJobInSteps(lineage, (job) => line(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`), recordsInParts);
   yield* eachEdgeInSteps(lineage, (edge) => line(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
   line('}');
   return { pieces: text.done(), contentType: 'text/vnd.graphviz' };

@@ -16,10 +16,11 @@ export interface ExportedJob {
 
 /**
  * Whether a format shows more of a job than its type and status: DOT and
- * Mermaid do not, so their lineage is read without records (the BASIC
- * view), which keeps tens of MB of records from crossing threads and
- * filling the serving thread's heap for a whole ancestry (docs/decisions.md,
- * "Large lineage answers").
+ * Mermaid do not, so a lineage the store does not build is walked without
+ * records (the BASIC view). Where the store builds it, every format reads
+ * its records a part at a time as it is rendered, which at 1,000,000 jobs
+ * held the calls beside it for less than the BASIC view's rows of a whole
+ * ancestry did (docs/decisions.md, "Records read as the answer is written").
  */
 export function exportReadsRecords(format: 'NATIVE' | 'PROV_JSON' | 'DOT' | 'MERMAID'): boolean {
   return format === 'NATIVE' || format === 'PROV_JSON';

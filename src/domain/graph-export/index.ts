@@ -29,8 +29,9 @@ export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedG
  * document members, so that the caller can let other calls run between
  * steps on a large lineage (docs/decisions.md, "Large lineage answers");
  * the text comes as pieces, never joined whole. With recordsInParts (a
- * format that shows records, exportReadsRecords), the lineage's nodes carry
- * no records: the renderer asks for them a step at a time (RenderPause).
+ * lineage whose records are read as it is rendered: LineageReadingRecords),
+ * the lineage's nodes carry no records: the renderer asks for them a step
+ * at a time (RenderPause).
  */
 export function renderGraphInSteps(format: DocumentFormat, lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
   return RENDERERS[format](lineage, recordsInParts);

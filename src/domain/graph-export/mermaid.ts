@@ -19,7 +19,7 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
  * the label; the class of each node is its status (or restricted). In
  * steps (in-steps.ts).
  */
-export function* renderMermaid(lineage: Lineage): RenderSteps<RenderedDocument> {
+export function* renderMermaid(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('flowchart TD');
@@ -30,7 +30,7 @@ export function* renderMermaid(lineage: Lineage): RenderSteps<RenderedDocument> 
     const label = job.summary ? [job.id, job.summary.type, job.summary.status] : [job.id, 'restricted'];
     const statusClass = (job.summary?.status ?? 'RESTRICTED').toLowerCase();
     line(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
-  });
+  }, recordsInParts);
   yield* eachEdgeInSteps(lineage, (edge) => line(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`));
   for (const [status, style] of Object.entries(STATUS_STYLES)) line(`  classDef ${status.toLowerCase()} ${style}`);
   return { pieces: text.done(), contentType: 'text/vnd.mermaid' };

@@ -13,7 +13,7 @@ import { encodeInParts } from '../../../src/grpc/encoded-messages.js';
 import { lineageResponseParts, toLineageResponse } from '../../../src/grpc/mapping.js';
 import { encodeLineageAnswer } from '../../../src/grpc/lineage-answer.js';
 import { renderInTurns } from '../../../src/grpc/handlers/lineage.js';
-import { renderGraph, renderGraphInSteps } from '../../../src/domain/graph-export/index.js';
+import { exportReadsRecords, renderGraph, renderGraphInSteps } from '../../../src/domain/graph-export/index.js';
 import type { JobView } from '../../../src/domain/job-view.js';
 import { mulberry32, randomDag } from '../../support/job-records.js';
 import { lineageObjects } from '../../support/lineage-objects.js';
@@ -198,19 +198,21 @@ describe('use cases: the compact lineage view', () => {
       expect(readingRecords).to.equal(compared);
     });
 
-    it('exports PROV-JSON reading the records a step at a time, as the store that reads records with the walk renders it', async () => {
+    it('exports PROV-JSON, DOT and Mermaid reading the records a step at a time, as the store that reads records (or types and statuses) with the walk renders them', async () => {
       const random = mulberry32(13);
       const readable = dag.filter((job) => job.tenant === 'default');
       for (let r = 0; r < 4; r++) {
         const jobId = readable[Math.floor(random() * readable.length)]!.jobId;
-        const command = { jobId, directions: ['ANCESTORS', 'DESCENDANTS'] as LineageDirection[], maxDepth: 0, wholeRecords: true };
-        const answer = await sqlite.s.service.exportGraph(alice, command);
-        if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
-        const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps('PROV_JSON', answer.lineage, true), answer);
-        const objects = await memory.s.service.exportGraph(alice, command);
-        expect('readRecords' in objects).to.equal(false);
-        expect(Buffer.concat(document.pieces).toString('utf8'), jobId).to.equal(renderGraph('PROV_JSON', objects as Lineage<JobView>).content);
-        expect(restrictedSinceWalk).to.equal(0);
+        for (const format of ['PROV_JSON', 'DOT', 'MERMAID'] as const) {
+          const command = { jobId, directions: ['ANCESTORS', 'DESCENDANTS'] as LineageDirection[], maxDepth: 0, wholeRecords: exportReadsRecords(format) };
+          const answer = await sqlite.s.service.exportGraph(alice, command);
+          if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
+          const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps(format, answer.lineage, true), answer);
+          const objects = await memory.s.service.exportGraph(alice, command);
+          expect('readRecords' in objects).to.equal(false);
+          expect(Buffer.concat(document.pieces).toString('utf8'), `${format} of ${jobId}`).to.equal(renderGraph(format, objects as Lineage<JobView>).content);
+          expect(restrictedSinceWalk).to.equal(0);
+        }
       }
     });
 
