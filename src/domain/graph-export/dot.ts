@@ -9,8 +9,14 @@ export function* renderDot(lineage: Lineage, recordsInParts = false): RenderStep
   const line = (content: string) => text.write(`${content}\n`);
   line('digraph provenance {');
   line('  node [shape=box, style=rounded];');
-  yield* eachJobInSteps(lineage, (job) => line(`  ${quoted(job.id)} [${attributes(job, job.id === lineage.root.jobId)}];`), recordsInParts);
-  yield* eachEdgeInSteps(lineage, (edge) => line(`  ${quoted(edge.parentJobId)} -> ${quoted(edge.childJobId)};`));
+  // Each job's name as its node shows it, by export index, for the edges.
+  const names: string[] = [];
+  yield* eachJobInSteps(lineage, (job) => {
+    const name = quoted(job.id);
+    line(`  ${name} [${attributes(job, names.length === 0)}];`);
+    names.push(name);
+  }, recordsInParts);
+  yield* eachEdgeInSteps(lineage, (parent, child) => line(`  ${names[parent]} -> ${names[child]};`));
   line('}');
   return { pieces: text.done(), contentType: 'text/vnd.graphviz' };
 }

@@ -1,4 +1,4 @@
-import { lineageEdges, type Lineage, type LineageEdge, type LineageNode } from '../lineage.js';
+import type { Lineage, LineageNode } from '../lineage.js';
 import { exportedJob, exportedJobCount, exportedNode, type ExportedJob } from './exported-jobs.js';
 
 /**
@@ -77,13 +77,17 @@ export function* eachJobInSteps(lineage: Lineage, visit: (job: ExportedJob) => v
   }
 }
 
-/** Visits the lineage's edges in order (lineageEdges), pausing after every EXPORT_STEP_SIZE. */
-export function* eachEdgeInSteps(lineage: Lineage, visit: (edge: LineageEdge) => void): Generator<void, void> {
-  const count = lineage.edgeIndexes.length / 2;
-  for (let from = 0; from < count; from += EXPORT_STEP_SIZE) {
-    if (from > 0) yield;
-    for (const edge of lineageEdges(lineage, from, from + EXPORT_STEP_SIZE)) visit(edge);
-  }
+/**
+ * Visits the lineage's edges in order, as the export indexes of their
+ * parent and child (0 the root, i the lineage's node i - 1: the order
+ * eachJobInSteps visits them in), pausing after every EXPORT_STEP_SIZE. A
+ * renderer names an edge's ends by what it wrote for those jobs, so that a
+ * node read restricted since the walk (recordsInParts) is named by its
+ * placeholder in its edges too.
+ */
+export function* eachEdgeInSteps(lineage: Lineage, visit: (parentIndex: number, childIndex: number) => void): Generator<void, void> {
+  const { edgeIndexes } = lineage;
+  yield* eachInSteps(edgeIndexes.length / 2, (k) => visit(edgeIndexes[2 * k]!, edgeIndexes[2 * k + 1]!));
 }
 
 /** Runs steps to their end without pausing: for callers that need no turns between them (tests, small documents), of renderers that read no records. */

@@ -15,7 +15,7 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
 
 /**
  * Mermaid flowchart, top down. Mermaid ids cannot hold every character a job
- * id may, so jobs are n0, n1, ... in the lineage's order, with the job id in
+ * id may, so jobs are n0, n1, ... in the export's order (eachEdgeInSteps's indexes), with the job id in
  * the label; the class of each node is its status (or restricted). In
  * steps (in-steps.ts).
  */
@@ -23,15 +23,14 @@ export function* renderMermaid(lineage: Lineage, recordsInParts = false): Render
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('flowchart TD');
-  const nodeIds = new Map<string, string>();
+  let nodeCount = 0;
   yield* eachJobInSteps(lineage, (job) => {
-    const nodeId = `n${nodeIds.size}`;
-    nodeIds.set(job.id, nodeId);
+    const nodeId = `n${nodeCount++}`;
     const label = job.summary ? [job.id, job.summary.type, job.summary.status] : [job.id, 'restricted'];
     const statusClass = (job.summary?.status ?? 'RESTRICTED').toLowerCase();
     line(`  ${nodeId}["${label.map(escaped).join('<br/>')}"]:::${statusClass}`);
   }, recordsInParts);
-  yield* eachEdgeInSteps(lineage, (edge) => line(`  ${nodeIds.get(edge.parentJobId)} --> ${nodeIds.get(edge.childJobId)}`));
+  yield* eachEdgeInSteps(lineage, (parent, child) => line(`  n${parent} --> n${child}`));
   for (const [status, style] of Object.entries(STATUS_STYLES)) line(`  classDef ${status.toLowerCase()} ${style}`);
   return { pieces: text.done(), contentType: 'text/vnd.mermaid' };
 }

@@ -1,7 +1,7 @@
 import type { Provider } from '../job.js';
 import type { Lineage } from '../lineage.js';
 import { wholeRecord } from './exported-jobs.js';
-import { eachInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
+import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
 /**
@@ -103,9 +103,7 @@ export function* renderProvJson(lineage: Lineage, recordsInParts = false): Rende
     }
   }, recordsInParts);
 
-  const { edgeIndexes } = lineage;
-  yield* eachInSteps(edgeIndexes.length / 2, (k) => {
-    const [parentIndex, childIndex] = [edgeIndexes[2 * k]!, edgeIndexes[2 * k + 1]!];
+  yield* eachEdgeInSteps(lineage, (parentIndex, childIndex) => {
     const child = `provenance:${ids[childIndex]}`;
     kinds.wasInformedBy.addRelation('informed', { 'prov:informed': child, 'prov:informant': `provenance:${ids[parentIndex]}` });
     const parentOutput = outputOf[parentIndex];

@@ -162,6 +162,8 @@ describe('use cases: the compact lineage view', () => {
     const sqlite = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
     /** The job whose grant the first test of a revocation takes away. */
     let revokedFirst = '';
+    /** The job whose grant the second test of a revocation takes away. */
+    let revokedSecond = '';
     const memory = { store: undefined as unknown as ProvenanceStore, s: undefined as unknown as MemoryService };
 
     before(async () => {
@@ -249,6 +251,7 @@ describe('use cases: the compact lineage view', () => {
     it('counts a job whose grant is taken away between the walk and the reading of its record as hidden in the export too', async () => {
       const root = dag.find((job) => job.tenant === 'default' && job.parentIds.some((id) => dag.find((parent) => parent.jobId === id)!.readers.includes(grant) && id !== revokedFirst))!;
       const granted = dag.find((job) => root.parentIds.includes(job.jobId) && job.readers.includes(grant) && job.jobId !== revokedFirst)!;
+      revokedSecond = granted.jobId;
       const exported = await sqlite.s.service.exportGraph(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: true });
       if (!('readRecords' in exported)) throw new Error('the SQLite store did not build the lineage');
       const [stored] = await sqlite.store.getJobs([granted.jobId]);
@@ -260,6 +263,34 @@ describe('use cases: the compact lineage view', () => {
       const placeholder = `provenance:${opaqueJobId(granted.jobId, TEST_SECRET)}`;
       expect(prov.activity[placeholder]).to.deep.equal({ 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
       expect(Object.values(prov.wasInformedBy).some((relation) => relation['prov:informant'] === placeholder)).to.equal(true);
+    });
+
+    it('names a job whose grant is taken away between the walk and the reading of its record by its placeholder in DOT and Mermaid, in its node and its edges', async () => {
+      const revoked = new Set([revokedFirst, revokedSecond]);
+      const grantedParent = (job: (typeof dag)[number]) => job.parentIds.find((id) => !revoked.has(id) && dag.find((parent) => parent.jobId === id)!.readers.includes(grant));
+      for (const format of ['DOT', 'MERMAID'] as const) {
+        const root = dag.find((job) => job.tenant === 'default' && grantedParent(job) !== undefined)!;
+        const grantedId = grantedParent(root)!;
+        const exported = await sqlite.s.service.exportGraph(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, wholeRecords: false });
+        if (!('readRecords' in exported)) throw new Error('the SQLite store did not build the lineage');
+        const [stored] = await sqlite.store.getJobs([grantedId]);
+        expect(await sqlite.store.replaceJob({ ...stored!, readers: [], etag: `${stored!.etag}-revoked` }, stored!.etag)).to.equal(true);
+        revoked.add(grantedId);
+        const { document, restrictedSinceWalk } = await renderInTurns(renderGraphInSteps(format, exported.lineage, true), exported);
+        expect(restrictedSinceWalk).to.equal(1);
+        const text = Buffer.concat(document.pieces).toString('utf8');
+        expect(text, format).not.to.contain(grantedId);
+        expect(text, format).not.to.contain('undefined');
+        const placeholder = opaqueJobId(grantedId, TEST_SECRET);
+        if (format === 'DOT') {
+          expect(text).to.contain(`"${placeholder}" [label="${placeholder}\\nrestricted"`);
+          expect(text).to.contain(`"${placeholder}" -> `);
+        } else {
+          const node = new RegExp(`^  (n\\d+)\\["${placeholder}<br/>restricted"\\]:::restricted$`, 'm').exec(text);
+          expect(node, text.slice(0, 2000)).not.to.equal(null);
+          expect(text).to.match(new RegExp(`^  ${node![1]} --> n\\d+$`, 'm'));
+        }
+      }
     });
   });
 });
