@@ -35,25 +35,6 @@ export interface KnownRecords {
   get(jobId: string): JobRecord | undefined;
 }
 
-export interface ReproducibilityInput extends ReproducibilityRules {
-  job: JobRecord;
-  /** The ancestors to check, nearest first. */
-  ancestors: readonly JobRecord[];
-  /** Every record found within one level beyond the checked ancestors, by id: a parent of a checked job that is not here has no record. */
-  known: ReadonlyMap<string, JobRecord>;
-  /** Whether ancestors exist that were not checked (lineage limits). */
-  ancestryTruncated: boolean;
-}
-
-/** Every reason the job cannot be reproduced from what is recorded; empty when it can. */
-export function checkReproducibility(input: ReproducibilityInput): ReproducibilityIssue[] {
-  const check = new ReproducibilityCheck(input);
-  const issues = check.issuesOf(input.job, true, input.known);
-  for (const ancestor of input.ancestors) issues.push(...check.issuesOf(ancestor, false, input.known));
-  if (input.ancestryTruncated) issues.push(check.truncation(input.job.jobId));
-  return issues;
-}
-
 /**
  * The check of one job, a record at a time: the job's own, then its
  * ancestors' nearest first, each with the records its parents are looked up

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { cacheKeySalt, isValidCacheSalt, MAX_CACHE_SALT_LENGTH } from '../../src/domain/cache-salt.js';
 import { DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
-import { checkReproducibility } from '../../src/domain/reproducibility.js';
+import { checkReproducibility } from '../support/reproducibility-report.js';
 import { makeJob } from '../support/job-records.js';
 
 describe('cache salts (issue #16 item 5)', () => {

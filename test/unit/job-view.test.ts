@@ -6,7 +6,7 @@ import { DEFAULT_VOLATILE_KEYS } from '../../src/domain/hashing.js';
 import { JobViewer, referencedJobIds, type KnownJobs } from '../../src/domain/job-view.js';
 import type { JobRecord } from '../../src/domain/job.js';
 import { buildLineage, lineageEdges, type LineageRow } from '../../src/domain/lineage.js';
-import { checkReproducibility } from '../../src/domain/reproducibility.js';
+import { checkReproducibility } from '../support/reproducibility-report.js';
 import { makeJob } from '../support/job-records.js';
 
 const KEY = Buffer.from('job-view-test-key');
