@@ -46,25 +46,11 @@ export interface KnownRecords {
  */
 export class ReproducibilityCheck {
   private readonly reportedMissing = new Set<string>();
-  private found = 0;
 
   constructor(private readonly rules: ReproducibilityRules) {}
 
-  /** How many issues the check has reported so far. */
-  get issueCount(): number {
-    return this.found;
-  }
-
-  /** The issues of the job (isJob) or of one of its ancestors, in the report's order; known holds (at least) the record's parents that exist. */
-  issuesOf(record: JobRecord, isJob: boolean, known: KnownRecords): ReproducibilityIssue[] {
-    const issues = this.recordIssues(record, isJob, known);
-    this.found += issues.length;
-    return issues;
-  }
-
   /** The issue of an ancestry that exceeds the lineage limits. */
   truncation(jobId: string): ReproducibilityIssue {
-    this.found++;
     return {
       reason: 'ANCESTRY_TRUNCATED',
       jobId,
@@ -72,7 +58,8 @@ export class ReproducibilityCheck {
     };
   }
 
-  private recordIssues(record: JobRecord, isJob: boolean, known: KnownRecords): ReproducibilityIssue[] {
+  /** The issues of the job (isJob) or of one of its ancestors, in the report's order; known holds (at least) the record's parents that exist. */
+  issuesOf(record: JobRecord, isJob: boolean, known: KnownRecords): ReproducibilityIssue[] {
     const { viewer } = this.rules;
     if (!viewer.mayRead(record)) {
       return [{ reason: 'INPUTS_INCOMPLETE', jobId: viewer.placeholder(record.jobId), message: 'an ancestor is restricted to the caller, so its inputs cannot be checked' }];

@@ -74,7 +74,7 @@ export async function exportGraph(deps: ServiceDependencies, principal: Principa
  * The form an answer is asked in: its nodes as objects, or, where the store
  * builds the lineage (builtWalk), its columns (the IDS and compact views) or
  * its nodes with their records read a part at a time as the answer is
- * written (the FULL view; objects otherwise).
+ * written (the FULL view and the exports; objects otherwise).
  */
 type AnswerForm = 'objects' | 'columns' | 'recordsInParts';
 
@@ -154,11 +154,22 @@ async function eachInTurns(count: number, visit: (index: number) => void): Promi
 }
 
 /**
- * Jobs read per store read of withRecords: a record is read and decoded in
- * tens of microseconds, so that a read of this many stays within about
- * TURN_BUDGET_MS on a quiet machine.
+ * Jobs read per store read of withRecords and readInTurns: a record is read
+ * and decoded in tens of microseconds, so that a read of this many stays
+ * within about TURN_BUDGET_MS on a quiet machine.
  */
 const RECORDS_PER_READ = 64;
+
+/** The records of those of jobIds that exist, RECORDS_PER_READ a store read, with turns of the event loop between reads once TURN_BUDGET_MS is spent. */
+async function readInTurns(deps: ServiceDependencies, jobIds: readonly string[]): Promise<JobRecord[]> {
+  const clock = new TurnClock();
+  const records: JobRecord[] = [];
+  for (let from = 0; from < jobIds.length; from += RECORDS_PER_READ) {
+    if (from > 0 && clock.due()) await clock.turn();
+    records.push(...(await deps.store.getJobs(jobIds.slice(from, from + RECORDS_PER_READ))));
+  }
+  return records;
+}
 
 /** Who may read each job of a lineage, by id: its root and the nodes the caller may read (a restricted node's row holds its placeholder). */
 function* accessesOf(lineage: Lineage<JobView>): Generator<void, Map<string, ReadableBy>> {
@@ -680,17 +691,6 @@ async function ancestryToCheck(deps: ServiceDependencies, job: JobRecord): Promi
   };
 }
 
-/** The records of those of jobIds that exist, RECORDS_PER_READ a store read, with turns of the event loop between reads once TURN_BUDGET_MS is spent. */
-async function readInTurns(deps: ServiceDependencies, jobIds: readonly string[]): Promise<JobRecord[]> {
-  const clock = new TurnClock();
-  const records: JobRecord[] = [];
-  for (let from = 0; from < jobIds.length; from += RECORDS_PER_READ) {
-    if (from > 0 && clock.due()) await clock.turn();
-    records.push(...(await deps.store.getJobs(jobIds.slice(from, from + RECORDS_PER_READ))));
-  }
-  return records;
-}
-
 /**
  * The check's issues, ANCESTORS_PER_PART ancestors a part (the job's own
  * with the first): the part's records are read, then those of their parents
@@ -701,6 +701,7 @@ async function readInTurns(deps: ServiceDependencies, jobIds: readonly string[])
 async function* checkedInParts(deps: ServiceDependencies, job: JobRecord, ancestry: AncestryToCheck, check: ReproducibilityCheck): AsyncGenerator<ReproducibilityIssue[]> {
   const clock = new TurnClock();
   const kept = new Map<string, JobRecord>([[job.jobId, job]]);
+  let issueCount = 0;
   const readMissing = async (jobIds: Iterable<string>) => {
     const missing = [...new Set(jobIds)].filter((id) => !kept.has(id));
     for (const record of await ancestry.read(missing)) kept.set(record.jobId, record);
@@ -724,8 +725,9 @@ async function* checkedInParts(deps: ServiceDependencies, job: JobRecord, ancest
       if (kept.size <= KEPT_RECORDS) break;
       kept.delete(id);
     }
+    issueCount += issues.length;
     if (issues.length > 0) yield issues;
   }
   if (ancestry.truncated) yield [check.truncation(job.jobId)];
-  deps.metrics.reproducibilityChecked(check.issueCount === 0 ? 'reproducible' : 'not_reproducible');
+  deps.metrics.reproducibilityChecked(issueCount === 0 && !ancestry.truncated ? 'reproducible' : 'not_reproducible');
 }
