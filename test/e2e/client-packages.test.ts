@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,8 +24,22 @@ function blockAfter(markdown: string, heading: string, language: string): string
  * repository's folder made the real one, and its /tmp the scratch folder
  * (outside the repository too).
  */
-function asWritten(block: string, scratch: string): string {
-  return block.replace(/\/tmp\b/g, scratch).replaceAll('/path/to/repo', ROOT.replace(/\/$/, ''));
+function asWritten(block: string, scratch: string, repository = ROOT): string {
+  return block.replace(/\/tmp\b/g, scratch).replaceAll('/path/to/repo', repository.replace(/\/$/, ''));
+}
+
+/**
+ * A stand-in for this repository holding a copy of the TypeScript package
+ * (without its dist/) and the repository's node_modules (a link): npm pack
+ * builds dist/ before packing (prepack), and building it in the repository
+ * would rewrite, file by file, the dist/ that the tests running beside this
+ * one import (a bench worker once read a half-written module and exited).
+ */
+function repositoryWithTypeScriptPackage(scratch: string): string {
+  const repository = join(scratch, 'repository');
+  cpSync(join(ROOT, 'clients/ts'), join(repository, 'clients/ts'), { recursive: true, filter: (source) => !/\/clients\/ts\/(dist|node_modules)$/.test(source) });
+  symlinkSync(join(ROOT, 'node_modules'), join(repository, 'node_modules'));
+  return repository;
 }
 
 /** This process's environment without what npm exec sets for mocha (npm_*), which would steer the npm commands under test. */
@@ -62,7 +76,7 @@ describe('the Go and TypeScript clients used outside the repository, as their RE
   });
 
   it('TypeScript: the tarball of npm pack installs into a new project, whose copy runs the example against the server', async () => {
-    const lines = asWritten(blockAfter(TS_README, '## Install', 'sh'), scratch);
+    const lines = asWritten(blockAfter(TS_README, '## Install', 'sh'), scratch, repositoryWithTypeScriptPackage(scratch));
     // The registry is the only network here, and npm's cache holds every dependency since the repository's npm ci.
     await run('bash', ['-euo', 'pipefail', '-c', lines], { cwd: scratch, env: userEnvironment({ npm_config_prefer_offline: 'true' }) });
     const app = join(scratch, 'my-app');
