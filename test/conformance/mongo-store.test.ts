@@ -2,6 +2,7 @@ import type { ProvenanceStore } from '../../src/domain/ports/provenance-store.js
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { InsertTurns } from '../../src/adapters/mongo/insert-turns.js';
+import { OperationWatch } from '../../src/adapters/mongo/operation-watch.js';
 import { MongoProvenanceStore } from '../../src/adapters/mongo/mongo-provenance-store.js';
 import { toDocument, type JobDocument } from '../../src/adapters/mongo/documents.js';
 import { stateOf } from '../../src/domain/job-history.js';
@@ -68,7 +69,7 @@ describe('MongoDB store lane', function () {
       const store = await connect(database);
       client = new MongoClient(lane!.uri);
       await client.connect();
-      const turns = await InsertTurns.open(client.db(database), 5000);
+      const turns = await InsertTurns.open(client.db(database), 5000, new OperationWatch(client, 5000));
       const x = makeJob({ jobId: nextJobId('x'), parentIds: ['y-of-dead-writer'] });
       // A writer decides to write x, takes the turn, and dies before writing it.
       const died = await turns.run([x], async () => [undefined], async () => Promise.reject(new Error('writer died'))).catch((error: Error) => error);

@@ -18,6 +18,8 @@ export interface ConnectOptions {
   tls?: TlsOptions;
   /** The HTTP/2 window (bytes); the client's own 1 MiB when absent. */
   flowControlWindow?: number;
+  /** The deadline of each unary call, in milliseconds; none when absent. */
+  timeoutMs?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export function connect(address: string, options: ConnectOptions = {}) {
     address,
     ...(options.headers ? { metadata: options.headers } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     channelOptions: {
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       ...(options.flowControlWindow ? { 'grpc-node.flow_control_window': options.flowControlWindow } : {}),

@@ -1,6 +1,9 @@
 import { MongoClient, type Collection, type CommandStartedEvent, type Document, type IndexDescription } from 'mongodb';
 import { translateDriverError } from './errors.js';
 
+/** The driver's own server selection timeout, used when none is configured. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
 export interface MongoConnectionOptions {
   uri: string;
   database: string;

@@ -4,6 +4,7 @@ import { MongoServerError, type Collection, type Db } from 'mongodb';
 import { unavailable } from '../../domain/errors.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { InsertOutcome } from '../../domain/ports/provenance-store.js';
+import type { OperationWatch } from './operation-watch.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
 
 const GUARD_COLLECTION = 'insertTurns';
@@ -57,17 +58,23 @@ export class InsertTurns {
     private readonly guard: Collection<GuardDocument>,
     private readonly intents: Collection<IntentDocument>,
     private readonly timeoutMs: number,
+    private readonly watch: OperationWatch,
   ) {}
 
-  /** Creates the guard document unless it exists. timeoutMs: how long a batch may wait for its turn before UNAVAILABLE. */
-  static async open(db: Db, timeoutMs: number): Promise<InsertTurns> {
+  /**
+   * Creates the guard document unless it exists. timeoutMs: how long a batch
+   * may wait for its turn before UNAVAILABLE. watch: bounds each turn, so that
+   * one held forever by a dead connection does not hold the batches queued
+   * behind it (operation-watch.ts).
+   */
+  static async open(db: Db, timeoutMs: number, watch: OperationWatch): Promise<InsertTurns> {
     const guard = db.collection<GuardDocument>(GUARD_COLLECTION);
     try {
       await guard.insertOne({ _id: GUARD_ID, turn: 0, open: null });
     } catch (error) {
       if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
     }
-    return new InsertTurns(guard, db.collection<IntentDocument>(INTENT_COLLECTION), timeoutMs);
+    return new InsertTurns(guard, db.collection<IntentDocument>(INTENT_COLLECTION), timeoutMs, watch);
   }
 
   /**
@@ -81,7 +88,7 @@ export class InsertTurns {
     decide: (records: readonly JobRecord[]) => Promise<Decision[]>,
     write: (records: readonly JobRecord[]) => Promise<InsertOutcome[]>,
   ): Promise<InsertOutcome[]> {
-    const turn = this.queue.then(() => this.takeTurn(records, decide, write));
+    const turn = this.queue.then(() => this.watch.run(() => this.takeTurn(records, decide, write)));
     this.queue = turn.catch(() => undefined);
     return turn;
   }

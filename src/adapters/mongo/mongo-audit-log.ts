@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient, type Collection, type Document, type Filter } from 'mongodb';
 import type { AuditEntry, AuditLog, AuditQuery, StoredAuditEntry } from '../../domain/ports/audit-log.js';
-import { connectCollection } from './connection.js';
+import { connectCollection, DEFAULT_TIMEOUT_MS } from './connection.js';
 import { translateDriverError } from './errors.js';
+import { OperationWatch } from './operation-watch.js';
 
 export interface MongoAuditLogOptions {
   uri: string;
@@ -33,6 +34,7 @@ export class MongoAuditLog implements AuditLog {
   private constructor(
     private readonly client: MongoClient,
     private readonly events: Collection<AuditDocument>,
+    private readonly watch: OperationWatch,
   ) {}
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
@@ -43,7 +45,7 @@ export class MongoAuditLog implements AuditLog {
       { key: { tenant: 1, jobIds: 1, time: -1, _id: -1 } },
       { key: { tenant: 1, subject: 1, time: -1, _id: -1 } },
     ]);
-    return new MongoAuditLog(client, collection);
+    return new MongoAuditLog(client, collection, new OperationWatch(client, options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS));
   }
 
   async close(): Promise<void> {
@@ -76,7 +78,7 @@ export class MongoAuditLog implements AuditLog {
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      return await this.watch.run(operation);
     } catch (error) {
       throw translateDriverError(error);
     }

@@ -26,7 +26,8 @@ import type {
   StatusQuery,
 } from '../../domain/ports/provenance-store.js';
 import { fromDocument, toDocument, type JobDocument } from './documents.js';
-import { connectCollection, type MongoConnectionOptions } from './connection.js';
+import { connectCollection, DEFAULT_TIMEOUT_MS, type MongoConnectionOptions } from './connection.js';
+import { OperationWatch } from './operation-watch.js';
 import { translateDriverError } from './errors.js';
 import { InsertTurns, type Decision } from './insert-turns.js';
 
@@ -44,8 +45,6 @@ const LINEAGE_BATCH_SIZE = 10_000_000;
 const DUPLICATE_KEY = 11000;
 /** Rounds of "read what is stored, then write the rest" before a duplicate key is thrown as it is. */
 const MAX_INSERT_ATTEMPTS = 3;
-/** The driver's own server selection timeout, used when none is configured. */
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 type InsertStep = 'WRITTEN' | 'WRITE' | 'JOB_ID' | 'REQUEST_ID';
 
@@ -82,6 +81,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
     private readonly jobs: Collection<JobDocument>,
     private readonly history: Collection<HistoryDocument>,
     private readonly turns: InsertTurns,
+    private readonly watch: OperationWatch,
   ) {}
 
   /** Connects and creates the indexes (creating an existing index is a no-op). */
@@ -108,8 +108,10 @@ export class MongoProvenanceStore implements ProvenanceStore {
       const history = client.db(options.database).collection<HistoryDocument>(HISTORY_COLLECTION);
       // statesAsOf: a job's entries up to a time.
       await history.createIndexes([{ key: { jobId: 1, at: 1 } }]);
-      const turns = await InsertTurns.open(client.db(options.database), options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS);
-      const store = new MongoProvenanceStore(client, collection, history, turns);
+      const timeoutMs = options.serverSelectionTimeoutMS ?? DEFAULT_TIMEOUT_MS;
+      const watch = new OperationWatch(client, timeoutMs);
+      const turns = await InsertTurns.open(client.db(options.database), timeoutMs, watch);
+      const store = new MongoProvenanceStore(client, collection, history, turns, watch);
       await store.backfillHistory();
       await store.repairHistory();
       store.repairTimer = setInterval(() => void store.repairHistory().catch(() => undefined), HISTORY_REPAIR_INTERVAL_MS).unref();
@@ -658,7 +660,7 @@ export class MongoProvenanceStore implements ProvenanceStore {
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      return await this.watch.run(operation);
     } catch (error) {
       throw translateDriverError(error);
     }
