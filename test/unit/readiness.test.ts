@@ -44,4 +44,22 @@ describe('readiness while the store loads in the background', () => {
       health.stop();
     }
   });
+
+  it('runs one check at a time, so that a slow check ending last cannot overwrite a newer answer', async () => {
+    const pings: Array<(ready: boolean) => void> = [];
+    const health = new ServingHealth(() => new Promise<boolean>((resolve) => pings.push(resolve)));
+    const status = checker(health);
+    const started = health.start(600_000);
+    // The store is slow to fail: the first ping waits while two more checks are asked for.
+    const asked = [health.check(), health.check()];
+    expect(pings).to.have.length(1);
+    pings[0]!(false);
+    await until(() => pings.length === 2, 'the checks asked for meanwhile to be made, as one');
+    expect(await status()).to.match(/NOT_SERVING|^2$/);
+    pings[1]!(true);
+    await Promise.all([started, ...asked]);
+    expect(pings).to.have.length(2);
+    expect(await status()).to.match(/^SERVING$|^1$/);
+    health.stop();
+  });
 });
