@@ -69,6 +69,7 @@ export async function openRuntime(
     key: `${execution.redisPrefix}:events`,
     retention: config.events.retention,
     onError: (error) => eventLogConnection.failed(error),
+    commandTimeoutMs: config.redisTimeoutMs,
   });
   eventLog.onReady(() => eventLogConnection.ready());
   const relay = new EventRelay(timedStore, eventLog, log, metrics);
@@ -86,6 +87,7 @@ export async function openRuntime(
     backoffMs: execution.jobBackoffMs,
     stallIntervalMs: execution.stallIntervalMs,
     onError: (error) => queueConnection.failed(error),
+    commandTimeoutMs: config.redisTimeoutMs,
   });
   queue.onReady(() => queueConnection.ready());
   const service = new ProvenanceService({

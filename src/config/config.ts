@@ -17,6 +17,8 @@ export interface Config {
   workerMetricsAddress: string | undefined;
   storage: { type: 'sqlite'; path: string } | { type: 'mongodb'; uri: string; database: string };
   redisUrl: string;
+  /** How long a Redis command of a call (an event append, an enqueue) waits for its reply (PROVENANCE_REDIS_TIMEOUT_MS). */
+  redisTimeoutMs: number;
   storeTimeoutMs: number;
   maxLineageDepth: number;
   maxLineageNodes: number;
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerMetricsAddress: listenAddress(read, 'PROVENANCE_WORKER_METRICS_ADDRESS', HTTP_OFF),
     storage,
     redisUrl,
+    redisTimeoutMs: integer(read, 'PROVENANCE_REDIS_TIMEOUT_MS', 5_000, 100, 600_000),
     storeTimeoutMs: integer(read, 'PROVENANCE_STORE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxLineageDepth: integer(read, 'PROVENANCE_MAX_LINEAGE_DEPTH', 100, 1, 10_000),
     maxLineageNodes: integer(read, 'PROVENANCE_MAX_LINEAGE_NODES', 100_000, 1, 10_000_000),

@@ -5,7 +5,7 @@ import { connect, failure, statusDetails, type Client } from '../support/grpc-cl
 import { MiniGrpcurl } from '../support/mini-grpcurl.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../support/mongo-lane.js';
 import { startTcpProxy, type TcpProxy } from '../support/net.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import { printServerWarningsOnFailure, startServer, type ServerProcess } from '../support/server-process.js';
 import { until } from '../support/waits.js';
 
 /** Far beyond what a call takes with its store down (a second or two here), so that a call that hangs fails naming itself. */
@@ -46,12 +46,6 @@ async function startServerBehindProxy(database: EmulatorProcess, env: Record<str
   return { proxy, server };
 }
 
-/** What the server logged besides its info lines, printed when a test fails: the driver errors that explain it. */
-function printServerWarnings(server: ServerProcess | undefined): void {
-  const lines = server?.output().split('\n').filter((line) => line && !line.includes('"level":30')) ?? [];
-  console.log(lines.slice(-40).join('\n'));
-}
-
 describe('when the database goes away', function () {
   this.timeout(60_000);
   let database: EmulatorProcess;
@@ -67,9 +61,7 @@ describe('when the database goes away', function () {
       PROVENANCE_HEALTH_CHECK_INTERVAL_MS: '200',
     }));
   });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') printServerWarnings(server);
-  });
+  printServerWarningsOnFailure(() => server);
   after(async () => {
     await server?.stop();
     await proxy?.close();
@@ -113,9 +105,7 @@ describe('when the database hangs (accepts connections, answers nothing)', funct
       '&heartbeatFrequencyMS=500',
     ));
   });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') printServerWarnings(server);
-  });
+  printServerWarningsOnFailure(() => server);
   after(async () => {
     await server?.stop();
     await proxy?.close();

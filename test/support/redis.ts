@@ -57,6 +57,9 @@ export interface RedisServerProcess {
   url: string;
   /** Kills the server (SIGKILL, as a crash would) and waits until it has exited; later calls do nothing. */
   stop(): Promise<void>;
+  /** Stops the process (SIGSTOP): a Redis that keeps its connections open and answers nothing, until resume(). */
+  pause(): void;
+  resume(): void;
 }
 
 const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? '/usr/bin/redis-server';
@@ -122,5 +125,11 @@ export async function startRedisServer(port?: number, options: RedisServerOption
     await stop();
     throw error;
   }
-  return { port: chosenPort, url: `redis://127.0.0.1:${chosenPort}`, stop };
+  return {
+    port: chosenPort,
+    url: `redis://127.0.0.1:${chosenPort}`,
+    stop,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+  };
 }

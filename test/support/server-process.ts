@@ -94,3 +94,16 @@ function startEntryPoint(
     });
   });
 }
+
+/**
+ * Registers, in the describe it is called in, a hook that prints what the
+ * server logged besides its info lines (its last 40) after a test that
+ * failed: the errors that explain the failure.
+ */
+export function printServerWarningsOnFailure(server: () => ServerProcess | undefined): void {
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    const lines = server()?.output().split('\n').filter((line) => line && !line.includes('"level":30')) ?? [];
+    console.log(lines.slice(-40).join('\n'));
+  });
+}

@@ -22,6 +22,8 @@ export interface BeeQueueJobQueueOptions {
   stallIntervalMs: number;
   /** Errors the queue gets over by itself (a lost connection, a failed background check): for the log. */
   onError?: (error: unknown) => void;
+  /** How long a command of the command connection (an enqueue, a ping) waits for its reply before it fails; none when absent. */
+  commandTimeoutMs?: number;
 }
 
 /** Why a delivery's signal was aborted; handlers see it as signal.reason. */
@@ -45,7 +47,8 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  * The connection that answers callers: while Redis is unreachable, commands
  * fail at once instead of waiting in ioredis's offline queue, one that was
  * under way when the connection dropped gets one reconnection attempt, and
- * reconnection goes on in the background.
+ * reconnection goes on in the background. A Redis that holds its connections
+ * without answering fails each command after commandTimeoutMs (connect()).
  */
 const COMMAND_CONNECTION: ConnectionOptions = {
   // Commands issued in the same tick (by concurrent deliveries and submissions) go out in one write.
@@ -58,11 +61,12 @@ const COMMAND_CONNECTION: ConnectionOptions = {
 /**
  * bee-queue's own connections (the blocking BRPOPLPUSH of the workers, the
  * subscriber) and ours for cancellations wait an outage out: their commands
- * are sent again once Redis is back. With the command connection's settings,
+ * are sent again once Redis is back, and none times out (a blocking command
+ * waits by design). With the command connection's settings,
  * the BRPOPLPUSH fails while Redis is down and bee-queue waits ever longer
  * (1 s, 2 s, 4 s, ...) before it tries again.
  */
-const BACKGROUND_CONNECTION: ConnectionOptions = { enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null };
+const BACKGROUND_CONNECTION: ConnectionOptions = { enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined };
 
 /**
  * bee-queue uses a client it is given only when the client's constructor is
@@ -116,7 +120,7 @@ export class BeeQueueJobQueue implements JobQueue {
     ] as const) {
       if (!Number.isSafeInteger(value) || value < least) throw new RangeError(`${name} must be an integer of at least ${least}`);
     }
-    const client = new RedisClient(options.redisUrl, { ...COMMAND_CONNECTION, lazyConnect: true });
+    const client = new RedisClient(options.redisUrl, { ...COMMAND_CONNECTION, commandTimeout: options.commandTimeoutMs, lazyConnect: true });
     // Errors reach onError through bee-queue, which listens on every connection it uses; this keeps ioredis quiet until then.
     client.on('error', () => {});
     let queue: BeeQueue | undefined;

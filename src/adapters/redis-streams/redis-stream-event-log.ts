@@ -20,6 +20,8 @@ export interface RedisStreamEventLogOptions {
   retention: EventLogRetention;
   /** Errors the log gets over by itself (a lost connection): for the log of the process. */
   onError?: (error: unknown) => void;
+  /** How long a command other than the blocking read waits for its reply before it fails; none when absent. */
+  commandTimeoutMs?: number;
 }
 
 /** AIP-193 reason of the UNAVAILABLE errors this adapter raises. */
@@ -117,7 +119,9 @@ const MAX_RECONNECT_DELAY_MS = 1000;
 
 /**
  * Both connections fail fast while Redis is unreachable (no offline queue)
- * and reconnect in the background. A command under way when the connection
+ * and reconnect in the background; the command connection's commands also
+ * fail after commandTimeoutMs when Redis holds the connection without
+ * answering. A command under way when the connection
  * drops gets one reconnection attempt (an append sent again is skipped by
  * its seqs); the blocking read gets none, since its caller reads again after
  * the same cursor anyway.
@@ -160,7 +164,8 @@ export class RedisStreamEventLog implements EventLog {
     if (limits.length !== 1 || !['maxCount', 'maxAgeMs'].includes(limits[0]![0]) || !isPositiveInteger(limits[0]![1])) {
       throw new RangeError('retention must be either maxCount or maxAgeMs, a positive integer');
     }
-    const log = new RedisStreamEventLog(new Redis(options.redisUrl, COMMAND_CONNECTION), new Redis(options.redisUrl, BLOCKING_CONNECTION), options);
+    const commands = new Redis(options.redisUrl, { ...COMMAND_CONNECTION, ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }) });
+    const log = new RedisStreamEventLog(commands, new Redis(options.redisUrl, BLOCKING_CONNECTION), options);
     // Before connecting: an 'error' event without a listener would crash the process.
     log.client.on('error', (error: Error) => log.report(error));
     log.blocking.on('error', (error: Error) => log.report(error));

@@ -22,7 +22,7 @@ import { makeApiKey, makeTemporaryDirectory, sha256Hex, type TemporaryDirectory 
 import { FAST_EXECUTION, type StoreLane } from '../../support/execution.js';
 import { connect, decodeStatus, subscribed, type Client } from '../../support/grpc-client.js';
 import { openEventStream, restCall } from '../../support/rest.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
+import { printServerWarningsOnFailure, startServer, type ServerProcess } from '../../support/server-process.js';
 import { PRINCIPALS, TENANTS, World, canWrite, keysIn, mayRead, principalKey, scanKey, type JobFacts, type Principal } from './world.js';
 
 /**
@@ -122,9 +122,7 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
         clients.set(principalKey(principal), connect(server.address, { headers: credential }));
       }
     });
-    afterEach(function () {
-      if (this.currentTest?.state === 'failed') console.log(server.output().split('\n').filter((line) => !line.includes('"level":30')).slice(-40).join('\n'));
-    });
+    printServerWarningsOnFailure(() => server);
     after(async () => {
       for (const client of clients.values()) client.close();
       await server?.stop();
