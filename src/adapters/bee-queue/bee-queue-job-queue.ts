@@ -62,9 +62,9 @@ const COMMAND_CONNECTION: ConnectionOptions = {
  * bee-queue's own connections (the blocking BRPOPLPUSH of the workers, the
  * subscriber) and ours for cancellations wait an outage out: their commands
  * are sent again once Redis is back, and none times out (a blocking command
- * waits by design). With the command connection's settings,
- * the BRPOPLPUSH fails while Redis is down and bee-queue waits ever longer
- * (1 s, 2 s, 4 s, ...) before it tries again.
+ * waits by design). With the command connection's settings, the BRPOPLPUSH
+ * fails while Redis is down and bee-queue waits ever longer (1 s, 2 s,
+ * 4 s, ...) before it tries again.
  */
 const BACKGROUND_CONNECTION: ConnectionOptions = { enableAutoPipelining: false, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined };
 

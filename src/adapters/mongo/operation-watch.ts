@@ -21,10 +21,10 @@ interface Watched {
  * returns false, and a socket destroyed just before the write never emits
  * it: an operation that wrote on a connection as the database went away
  * never settles, nor does any call awaiting it (the outage test hung 3
- * times in about 390 runs, run 3 or 4 at a time). Such an operation is in flight when the
- * driver closes its connection on the error, so: once any connection of
- * the client closes on an error, each operation running then has graceMs
- * to settle, and fails UNAVAILABLE otherwise. An operation started later
+ * times in about 390 runs, run 3 or 4 at a time). Such an operation is in
+ * flight when the driver closes its connection on the error, so: once any
+ * connection of the client closes on an error, each operation running then
+ * has graceMs to settle, and fails UNAVAILABLE otherwise. An operation started later
  * is not concerned; a healthy one still running after the grace fails too,
  * which a database that just lost a connection makes likely anyway.
  */

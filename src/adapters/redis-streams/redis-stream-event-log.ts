@@ -121,10 +121,10 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  * Both connections fail fast while Redis is unreachable (no offline queue)
  * and reconnect in the background; the command connection's commands also
  * fail after commandTimeoutMs when Redis holds the connection without
- * answering. A command under way when the connection
- * drops gets one reconnection attempt (an append sent again is skipped by
- * its seqs); the blocking read gets none, since its caller reads again after
- * the same cursor anyway.
+ * answering. A command under way when the connection drops gets one
+ * reconnection attempt (an append sent again is skipped by its seqs); the
+ * blocking read gets none, since its caller reads again after the same
+ * cursor anyway.
  */
 const COMMAND_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
