@@ -29,6 +29,27 @@ describe('readiness while the store loads in the background', () => {
     expect(JSON.parse(String(loaded.body))).to.deep.equal({ ready: true, checks: { store: 'ok', queue: 'ok' } });
   });
 
+  it('/readyz answers the requests that arrive while a check runs with that check, and checks again after it', async () => {
+    let checks = 0;
+    let answer!: (checked: Record<string, boolean | string>) => void;
+    const readyz = healthRoutes({
+      readiness: () => {
+        checks++;
+        return new Promise((resolve) => (answer = resolve));
+      },
+    }).find((route) => route.path === '/readyz')!;
+    const flood = Array.from({ length: 50 }, () => readyz.handle({} as never, {} as never));
+    expect(checks).to.equal(1);
+    answer({ store: true, queue: false });
+    const answers = await Promise.all(flood);
+    expect(new Set(answers.map((answered) => `${answered.status} ${String(answered.body)}`)).size).to.equal(1);
+    expect(answers[0]!.status).to.equal(503);
+    const later = readyz.handle({} as never, {} as never);
+    expect(checks).to.equal(2);
+    answer({ store: true, queue: true });
+    expect((await later).status).to.equal(200);
+  });
+
   it('gRPC health says NOT_SERVING while the load runs and SERVING as soon as it ends, not at the next interval', async () => {
     let loaded = false;
     let endLoad!: () => void;
