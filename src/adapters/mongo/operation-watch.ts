@@ -42,8 +42,9 @@ export class OperationWatch {
   }
 
   async run<T>(operation: () => Promise<T>): Promise<T> {
-    const watched: Watched = { fail: () => {} };
-    const failed = new Promise<never>((_, reject) => (watched.fail = reject));
+    let fail!: (error: Error) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    const watched: Watched = { fail };
     // Only the race below reads this failure; a timer that fires as the operation settles must not be an unhandled rejection.
     failed.catch(() => {});
     this.running.add(watched);

@@ -15,9 +15,9 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
 
 /**
  * Mermaid flowchart, top down. Mermaid ids cannot hold every character a job
- * id may, so jobs are n0, n1, ... in the export's order (eachEdgeInSteps's indexes), with the job id in
- * the label; the class of each node is its status (or restricted). In
- * steps (in-steps.ts).
+ * id may, so jobs are n0, n1, ... in the export's order (eachEdgeInSteps's
+ * indexes), with the job id in the label; the class of each node is its
+ * status (or restricted). In steps (in-steps.ts).
  */
 export function* renderMermaid(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
