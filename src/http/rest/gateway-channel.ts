@@ -1,5 +1,6 @@
-import { Client, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { UnaryCaller } from './unary-caller.js';
 
 /** Transport failures in a row after which the gateway asks whether a fresh connection does better. */
 const FAILURES_BEFORE_PROBE = 3;
@@ -8,8 +9,10 @@ const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 export interface GatewayChannelOptions {
   /** host:port of this process's gRPC listener. */
   target: string;
-  credentials: ChannelCredentials;
-  channelOptions: ChannelOptions;
+  /** Over TLS, without checking the certificate: the gateway dials its own listener. */
+  tls: boolean;
+  /** The largest gRPC message either way, as PROVENANCE_MAX_MESSAGE_BYTES. */
+  maxMessageBytes: number;
   /** How long the probe of a fresh connection may take. */
   probeTimeoutMs: number;
   logger: Logger;
@@ -17,24 +20,29 @@ export interface GatewayChannelOptions {
 
 /**
  * The REST gateway's channel to its own gRPC listener, replaced when it is
- * stuck. Every REST call of every caller shares it, so a connection that
+ * stuck: grpc-js's client for server streams, and a connection of its own
+ * for unary calls (UnaryCaller, which reads an answer as it arrives).
+ * Every REST call of every caller shares it, so a connection that
  * stops answering (a stream the server could not end, a peer that went
  * quiet) would hang them all until a restart. When calls keep failing at
  * the transport (DEADLINE_EXCEEDED or UNAVAILABLE without the server's
  * google.rpc.Status), a fresh connection asks the listener's health: if the
  * listener answers, the old channel is the problem, and the fresh one takes
- * its place (calls already on the old one finish or time out there). If the
+ * its place, with a fresh connection for unary calls (calls already on the
+ * old ones finish or time out there). If the
  * listener does not answer either, a new channel would not help, and the
  * calls keep reporting what they get.
  */
 export class GatewayChannel {
   private current: Client;
+  readonly unary: UnaryCaller;
   private failures = 0;
   private probing = false;
   private closed = false;
 
   constructor(private readonly options: GatewayChannelOptions) {
     this.current = this.open();
+    this.unary = new UnaryCaller({ target: options.target, tls: options.tls, maxReceiveBytes: options.maxMessageBytes });
   }
 
   get client(): Client {
@@ -43,7 +51,12 @@ export class GatewayChannel {
 
   /** What a call on the channel came to; null for a call that got its answer, whatever its status. */
   outcome(error: ServiceError | null): void {
-    if (!error || !isTransportFailure(error)) {
+    this.transportOutcome(error !== null && isTransportFailure(error));
+  }
+
+  /** Whether a call failed at the transport (no answer of the server's) or got its answer. */
+  transportOutcome(failed: boolean): void {
+    if (!failed) {
       this.failures = 0;
       return;
     }
@@ -54,11 +67,17 @@ export class GatewayChannel {
   close(): void {
     this.closed = true;
     this.current.close();
+    this.unary.close();
   }
 
   /** A channel with connections of its own: channels of the same target and options share connections by default. */
   private open(): Client {
-    return new Client(this.options.target, this.options.credentials, { ...this.options.channelOptions, 'grpc.use_local_subchannel_pool': 1 });
+    const { tls, maxMessageBytes } = this.options;
+    return new Client(this.options.target, tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(), {
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+      'grpc.use_local_subchannel_pool': 1,
+    });
   }
 
   private async probe(): Promise<void> {
@@ -83,6 +102,7 @@ export class GatewayChannel {
     this.options.logger.warn({ failures: this.failures, target: this.options.target }, 'REST gateway channel replaced: its calls kept failing while a fresh connection answers');
     const stuck = this.current;
     this.current = fresh;
+    this.unary.reset();
     this.failures = 0;
     stuck.close();
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Metadata, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { invalidArgument, ProvenanceError } from '../../domain/errors.js';
@@ -26,7 +26,8 @@ export interface RestGatewayOptions {
   routes: RestRoute[];
   /** host:port of this process's gRPC listener. */
   grpcTarget: string;
-  credentials: ChannelCredentials;
+  /** Whether the gRPC listener has TLS (the gateway does not check its certificate: it dials its own listener). */
+  tls: boolean;
   /** The largest gRPC message, as PROVENANCE_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
   /** The largest request body (PROVENANCE_REST_MAX_BODY_BYTES). */
@@ -62,8 +63,8 @@ export class RestGateway {
   constructor(private readonly options: RestGatewayOptions) {
     this.channel = new GatewayChannel({
       target: options.grpcTarget,
-      credentials: options.credentials,
-      channelOptions: { 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes },
+      tls: options.tls,
+      maxMessageBytes: options.maxMessageBytes,
       probeTimeoutMs: options.timeoutMs,
       logger: options.logger,
     });
@@ -146,25 +147,12 @@ export class RestGateway {
   }
 
   /** A unary call with its deadline, cancelled when the HTTP client leaves. */
-  private call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
-    return new Promise((resolve) => {
-      const call = this.channel.client.makeUnaryRequest(
-        route.grpcPath,
-        (bytes: Buffer) => bytes,
-        (bytes: Buffer) => bytes,
-        message,
-        metadata,
-        { deadline: Date.now() + this.options.timeoutMs },
-        (error: ServiceError | null, bytes?: Buffer) => {
-          closed.removeEventListener('abort', cancel);
-          this.channel.outcome(error);
-          resolve(error ? { error: this.statusOf(error) } : { bytes: bytes! });
-        },
-      );
-      const cancel = () => call.cancel();
-      if (closed.aborted) cancel();
-      else closed.addEventListener('abort', cancel, { once: true });
-    });
+  private async call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
+    const outcome = await this.channel.unary.call(route.grpcPath, message, metadata, Date.now() + this.options.timeoutMs, closed);
+    const transportFailure = 'error' in outcome && outcome.transportFailure;
+    this.channel.transportOutcome(transportFailure);
+    if (!transportFailure) return outcome;
+    return { error: outcome.error.code === status.DEADLINE_EXCEEDED ? this.timedOut() : this.unreachable() };
   }
 
   /**
@@ -221,6 +209,10 @@ export class RestGateway {
   private statusOf(error: ServiceError): Status {
     if (!isTransportFailure(error)) return statusOf(error);
     if (error.code === status.DEADLINE_EXCEEDED) return this.timedOut();
+    return this.unreachable();
+  }
+
+  private unreachable(): Status {
     return { code: status.UNAVAILABLE, message: 'the gateway cannot reach the gRPC listener of this server; retry', details: [] };
   }
 

@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { splitAddress } from '../../platform/address.js';
 import type { TlsConfig } from '../../auth/auth-config.js';
 import { DESCRIPTOR_SET_PATH, OPENAPI_DOCUMENT_PATH } from '../../platform/generated-documents.js';
@@ -23,7 +22,7 @@ export function restGateway(
   return new RestGateway({
     routes: loadRestRoutes(OPENAPI_DOCUMENT_PATH, DESCRIPTOR_SET_PATH),
     grpcTarget: `${loopback}:${port}`,
-    credentials: tls ? credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : credentials.createInsecure(),
+    tls: tls !== undefined,
     ...settings,
     ...(tls?.clientCertificateAuthority
       ? { refusal: 'REST calls are not served when the gRPC listener requires client certificates (PROVENANCE_TLS_CLIENT_CA_FILE): call the gRPC method' }
