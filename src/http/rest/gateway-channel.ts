@@ -1,6 +1,6 @@
-import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { UnaryCaller } from './unary-caller.js';
+import { isTransportStatus, UnaryCaller } from './unary-caller.js';
 
 /** Transport failures in a row after which the gateway asks whether a fresh connection does better. */
 const FAILURES_BEFORE_PROBE = 3;
@@ -108,7 +108,7 @@ export class GatewayChannel {
   }
 }
 
-/** A failure of the connection rather than an answer of the server, which always carries its google.rpc.Status. */
+/** A grpc-js call's failure of the connection rather than an answer of the server (isTransportStatus). */
 export function isTransportFailure(error: ServiceError): boolean {
-  return (error.code === status.DEADLINE_EXCEEDED || error.code === status.UNAVAILABLE) && (error.metadata?.get('grpc-status-details-bin').length ?? 0) === 0;
+  return isTransportStatus(error.code, (error.metadata?.get('grpc-status-details-bin').length ?? 0) > 0);
 }

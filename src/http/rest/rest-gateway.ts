@@ -151,8 +151,7 @@ export class RestGateway {
     const outcome = await this.channel.unary.call(route.grpcPath, message, metadata, Date.now() + this.options.timeoutMs, closed);
     const transportFailure = 'error' in outcome && outcome.transportFailure;
     this.channel.transportOutcome(transportFailure);
-    if (!transportFailure) return outcome;
-    return { error: outcome.error.code === status.DEADLINE_EXCEEDED ? this.timedOut() : this.unreachable() };
+    return transportFailure ? { error: this.transportFailureStatus(outcome.error.code) } : outcome;
   }
 
   /**
@@ -207,12 +206,12 @@ export class RestGateway {
 
   /** The google.rpc.Status of a failed call; a failure of the transport in the gateway's words, not grpc-js's (which name internal addresses). */
   private statusOf(error: ServiceError): Status {
-    if (!isTransportFailure(error)) return statusOf(error);
-    if (error.code === status.DEADLINE_EXCEEDED) return this.timedOut();
-    return this.unreachable();
+    return isTransportFailure(error) ? this.transportFailureStatus(error.code) : statusOf(error);
   }
 
-  private unreachable(): Status {
+  /** A failure of the transport, in the gateway's words: the call timed out, or the listener could not be reached. */
+  private transportFailureStatus(code: status): Status {
+    if (code === status.DEADLINE_EXCEEDED) return this.timedOut();
     return { code: status.UNAVAILABLE, message: 'the gateway cannot reach the gRPC listener of this server; retry', details: [] };
   }
 

@@ -1,9 +1,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { Status } from '@provenance/client/gen/google/rpc/status';
-
-/** A gRPC message's frame: a compression flag and its length (4 bytes, big-endian) before its bytes. */
-const FRAME_HEADER_BYTES = 5;
+import { allocateFrame, GRPC_PREFIX_BYTES } from '../../grpc/encoded-messages.js';
 
 /**
  * What a unary call came to: the answer's bytes, or a status. A transport
@@ -97,7 +95,9 @@ export class UnaryCaller {
       stream.on('error', () => {
         // 'close' follows, with whatever status came.
       });
-      stream.end(frame(message));
+      const framed = allocateFrame(message.length);
+      message.copy(framed, GRPC_PREFIX_BYTES);
+      stream.end(framed);
     });
   }
 
@@ -137,7 +137,7 @@ export class UnaryCaller {
 
 /** The answer's one message, copied as its chunks arrive into a buffer of the size its frame announces. */
 class AnswerReader {
-  private header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private header = Buffer.alloc(GRPC_PREFIX_BYTES);
   private headerRead = 0;
   private body: Buffer | undefined;
   private bodyRead = 0;
@@ -148,12 +148,12 @@ class AnswerReader {
   write(chunk: Buffer): Status | undefined {
     let at = 0;
     while (at < chunk.length) {
-      if (this.headerRead < FRAME_HEADER_BYTES) {
+      if (this.headerRead < GRPC_PREFIX_BYTES) {
         if (this.body) return { code: status.INTERNAL, message: 'a unary answer held more than one message', details: [] };
         const taken = chunk.copy(this.header, this.headerRead, at);
         this.headerRead += taken;
         at += taken;
-        if (this.headerRead < FRAME_HEADER_BYTES) return undefined;
+        if (this.headerRead < GRPC_PREFIX_BYTES) return undefined;
         if (this.header[0] !== 0) return { code: status.INTERNAL, message: 'the answer was compressed, which the gateway did not accept', details: [] };
         const length = this.header.readUInt32BE(1);
         if (length > this.maxBytes) {
@@ -173,24 +173,23 @@ class AnswerReader {
 
   /** The message, once all of it has come. */
   message(): Buffer | undefined {
-    return this.body && this.bodyRead === this.body.length && this.headerRead === FRAME_HEADER_BYTES ? this.body : undefined;
+    return this.body && this.bodyRead === this.body.length && this.headerRead === GRPC_PREFIX_BYTES ? this.body : undefined;
   }
 }
 
-function frame(message: Buffer): Buffer {
-  const framed = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  message.copy(framed, FRAME_HEADER_BYTES);
-  return framed;
+/**
+ * A failure of the transport rather than an answer of the service, which
+ * always carries its google.rpc.Status: DEADLINE_EXCEEDED or UNAVAILABLE
+ * without it came from the connection or grpc-js's side of the listener.
+ */
+export function isTransportStatus(code: number, withDetails: boolean): boolean {
+  return (code === status.DEADLINE_EXCEEDED || code === status.UNAVAILABLE) && !withDetails;
 }
 
 /**
  * The google.rpc.Status of grpc-status-details-bin, or of grpc-status and
- * grpc-message alone; undefined without grpc-status. fromServer: the status
- * is one the service sent, which always carries its google.rpc.Status;
- * DEADLINE_EXCEEDED or UNAVAILABLE without it came from grpc-js's side of
- * the listener, a failure of the transport.
+ * grpc-message alone; undefined without grpc-status. fromServer: not a
+ * failure of the transport (isTransportStatus).
  */
 function statusFrom(headers: IncomingHttpHeaders | undefined): { status: Status; fromServer: boolean } | undefined {
   const code = headers?.['grpc-status'];
@@ -205,7 +204,7 @@ function statusFrom(headers: IncomingHttpHeaders | undefined): { status: Status;
   }
   const message = headers!['grpc-message'];
   const plain = { code: Number(code), message: typeof message === 'string' ? percentDecoded(message) : '', details: [] };
-  return { status: plain, fromServer: plain.code !== status.DEADLINE_EXCEEDED && plain.code !== status.UNAVAILABLE };
+  return { status: plain, fromServer: !isTransportStatus(plain.code, false) };
 }
 
 /** grpc-message is percent-encoded; a malformed one is shown as it came. */
