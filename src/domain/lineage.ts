@@ -1,5 +1,5 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
-import { fromUtf8StringsInSteps, type Utf8Strings } from './utf8-strings.js';
+import { utf8StringAt, utf8StringsIn, type Utf8Strings } from './utf8-strings.js';
 import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
 
 /**
@@ -78,24 +78,44 @@ export interface Lineage<R extends JobRecord = JobRecord> {
 }
 
 /**
- * A lineage whose nodes' records are read a part at a time, as its answer
+ * A lineage's nodes, given a range at a time: an array of them, or
+ * NodesOfColumns, which makes each range's objects from the columns as it
+ * is asked for.
+ */
+export interface LineageNodes<R extends JobRecord = JobRecord> {
+  readonly length: number;
+  slice(from: number, to: number): Array<LineageNode<R>>;
+}
+
+/** A lineage whose nodes are given a range at a time (LineageNodes): a Lineage is one. */
+export type LineageInParts<R extends JobRecord = JobRecord> = Omit<Lineage<R>, 'nodes' | 'edgeIndexes'> & {
+  nodes: LineageNodes<R>;
+  edgeIndexes: ArrayLike<number>;
+};
+
+/**
+ * A lineage whose nodes' records are read a range at a time, as its answer
  * is written (readRecords), rather than all before it: a whole ancestry's
  * records, held at once, filled the serving thread's heap, and its
  * collections held the calls beside it (docs/decisions.md, "Records read
- * as the answer is written"). The root carries its record; the nodes carry
- * none until readRecords gives them theirs.
+ * as the answer is written"). Its nodes stay in the columns the store built
+ * them in, made into objects a range at a time, for the same reason. The
+ * root carries its record; the nodes carry none until readRecords gives
+ * them theirs. Columns come without fan-out caps.
  */
 export interface LineageReadingRecords<R extends JobRecord = JobRecord> {
-  lineage: Lineage<R>;
-  /**
-   * The nodes with their records, in the same order. A node whose job the
-   * caller may no longer read (its grants changed after the walk) comes
-   * back restricted.
-   */
-  readRecords(nodes: ReadonlyArray<LineageNode<R>>): Promise<Array<LineageNode<R>>>;
+  lineage: Omit<Lineage<R>, 'nodes' | 'edgeIndexes' | 'rootFanOut'> & { nodes: NodesOfColumns<R>; edgeIndexes: Int32Array<ArrayBuffer> };
+  /** Nodes from to to - 1 with their records. */
+  readRecords(from: number, to: number): Promise<RecordsRead<R>>;
 }
 
-/** The positions of the nodes that readRecords gave back restricted where they were not when asked for: their grants changed since the walk, and the answer counts them as hidden. */
+export interface RecordsRead<R extends JobRecord = JobRecord> {
+  nodes: Array<LineageNode<R>>;
+  /** The positions in nodes of those that came back restricted where the walk had them readable: their grants changed since, and the answer counts them as hidden. */
+  restrictedSinceWalk: number[];
+}
+
+/** The positions of the nodes read restricted that were not when asked for (RecordsRead.restrictedSinceWalk). */
 export function restrictedSinceWalk(asked: ReadonlyArray<LineageNode>, read: ReadonlyArray<LineageNode>): number[] {
   const positions: number[] = [];
   for (let k = 0; k < read.length; k++) if (read[k]!.restricted && !asked[k]!.restricted) positions.push(k);
@@ -134,29 +154,100 @@ export type ColumnarLineage<R extends JobRecord = JobRecord> = Omit<Lineage<R>, 
 /** A node's row from columns holds no parents: the lineage's edges say them. */
 const NO_PARENT_IDS: readonly string[] = Object.freeze([]);
 
+/**
+ * A lineage's nodes made from its columns a range at a time (slice),
+ * restricted ones as JobViewer makes their placeholders; a whole ancestry's
+ * nodes as objects held for a call were most of the serving thread's heap
+ * at 1,000,000 jobs, and their collections held the calls beside it.
+ */
+export class NodesOfColumns<R extends JobRecord = JobRecord> implements LineageNodes<R> {
+  private readonly placeholderOf: ReadonlyMap<number, string>;
+
+  constructor(private readonly columns: LineageColumns) {
+    const { restricted = [], placeholders = [] } = columns;
+    this.placeholderOf = new Map(restricted.map((node, k) => [node, placeholders[k]!]));
+  }
+
+  get length(): number {
+    return this.columns.depths.length;
+  }
+
+  slice(from: number, to: number): Array<LineageNode<R>> {
+    const end = Math.min(to, this.length);
+    if (end <= from) return [];
+    const { depths, relations, accessIndexes, accesses } = this.columns;
+    const jobIds = utf8StringsIn(this.columns.jobIds, from, end);
+    const nodes = new Array<LineageNode<R>>(end - from);
+    for (let i = from; i < end; i++) {
+      const [depth, relation, placeholder] = [depths[i]!, CODED_RELATIONS[relations[i]!]!, this.placeholderOf.get(i)];
+      if (placeholder !== undefined) nodes[i - from] = restrictedNode({ depth, relation }, placeholder);
+      else nodes[i - from] = { depth, relation, row: { jobId: jobIds[i - from]!, parentIds: NO_PARENT_IDS as string[], ...accesses[accessIndexes[i]!]! } };
+    }
+    return nodes;
+  }
+
+  /** Node i's id as the lineage shows it: its placeholder when the caller may not read it. */
+  shownId(i: number): string {
+    return this.placeholderOf.get(i) ?? utf8StringAt(this.columns.jobIds, i);
+  }
+
+  /** Node i's job id, whoever may read it. */
+  jobId(i: number): string {
+    return utf8StringAt(this.columns.jobIds, i);
+  }
+
+  /** Who may read node i's job, as the walk found. */
+  access(i: number): Pick<LineageRow, 'tenant' | 'readers'> {
+    return this.columns.accesses[this.columns.accessIndexes[i]!]!;
+  }
+}
+
 /** The lineage with its nodes as objects, LINEAGE_STEP_SIZE nodes per step (yield); restricted ones as JobViewer makes their placeholders. */
 export function* lineageOfColumns<R extends JobRecord>(lineage: ColumnarLineage<R>): Generator<void, Lineage<R>> {
   const { columns, edgeIndexes, ...rest } = lineage;
-  const nodes = (yield* nodesOfColumns(columns)) as Array<LineageNode<R>>;
+  const ofColumns = new NodesOfColumns<R>(columns);
+  // In steps: a whole ancestry's 714,556 nodes at once held the thread for tenths of a second (1,000,000-job graph).
+  const nodes: Array<LineageNode<R>> = [];
+  for (let from = 0; from < ofColumns.length; from += LINEAGE_STEP_SIZE) {
+    for (const node of ofColumns.slice(from, from + LINEAGE_STEP_SIZE)) nodes.push(node);
+    yield;
+  }
   // A loop: Array.from takes several times as long.
   const edges = new Array<number>(edgeIndexes.length);
   for (let k = 0; k < edges.length; k++) edges[k] = edgeIndexes[k]!;
   return { ...rest, nodes, edgeIndexes: edges };
 }
 
-function* nodesOfColumns(columns: LineageColumns): Generator<void, LineageNode[]> {
-  const { depths, relations, accessIndexes, accesses, restricted = [], placeholders = [] } = columns;
-  // Decoded in steps too: a whole ancestry's 714,556 ids at once held the thread for tenths of a second (1,000,000-job graph).
-  const jobIds = yield* fromUtf8StringsInSteps(columns.jobIds, LINEAGE_STEP_SIZE);
-  const placeholderOf = new Map(restricted.map((node, k) => [node, placeholders[k]!]));
-  const nodes = new Array<LineageNode>(jobIds.length);
-  for (let i = 0; i < jobIds.length; i++) {
-    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
-    const [depth, relation, placeholder] = [depths[i]!, CODED_RELATIONS[relations[i]!]!, placeholderOf.get(i)];
-    if (placeholder !== undefined) nodes[i] = restrictedNode({ depth, relation }, placeholder);
-    else nodes[i] = { depth, relation, row: { jobId: jobIds[i]!, parentIds: NO_PARENT_IDS as string[], ...accesses[accessIndexes[i]!]! } };
+/**
+ * The parents in a lineage of each of its jobs, by index in [root, ...nodes]:
+ * job i's are parents[starts[i]] to parents[starts[i + 1] - 1]. Typed
+ * arrays, made from the edges in steps (yield), without an object per job.
+ */
+export interface ParentIndexes {
+  starts: Int32Array<ArrayBuffer>;
+  parents: Int32Array<ArrayBuffer>;
+}
+
+/** Edges handled between two pauses of parentIndexesInSteps: a typed-array write each. */
+const EDGES_PER_STEP = 16_384;
+
+export function* parentIndexesInSteps(lineage: Pick<LineageInParts, 'nodes' | 'edgeIndexes'>): Generator<void, ParentIndexes> {
+  const { edgeIndexes } = lineage;
+  const edgeCount = edgeIndexes.length / 2;
+  const starts = new Int32Array(lineage.nodes.length + 2);
+  // Counted at i + 1, summed to starts, then filled from each job's start (next, advanced as it fills).
+  for (let k = 0; k < edgeCount; k++) {
+    if (k > 0 && k % EDGES_PER_STEP === 0) yield;
+    starts[edgeIndexes[2 * k + 1]! + 1]!++;
   }
-  return nodes;
+  for (let i = 1; i < starts.length; i++) starts[i]! += starts[i - 1]!;
+  const next = starts.slice(0, -1);
+  const parents = new Int32Array(edgeCount);
+  for (let k = 0; k < edgeCount; k++) {
+    if (k > 0 && k % EDGES_PER_STEP === 0) yield;
+    parents[next[edgeIndexes[2 * k + 1]!]!++] = edgeIndexes[2 * k]!;
+  }
+  return { starts, parents };
 }
 
 export interface LineageLimits {
@@ -420,8 +511,16 @@ function* edgesAmong(root: LineageRow, nodes: readonly LineageNode[]): Generator
 
 /** The lineage's edges (edge from to edge end - 1, when given) as pairs of the ids its root and nodes show (placeholders for restricted nodes). */
 export function lineageEdges(lineage: Pick<Lineage, 'root' | 'nodes' | 'edgeIndexes'>, from = 0, end = Infinity): LineageEdge[] {
-  const idAt = (index: number) => (index === 0 ? lineage.root.jobId : lineage.nodes[index - 1]!.row.jobId);
-  const { edgeIndexes } = lineage;
+  return edgesNamed(lineage.edgeIndexes, shownIds(lineage), from, end);
+}
+
+/** The id the lineage shows for each of its jobs, by index in [root, ...nodes] (a restricted node's row holds its placeholder). */
+export function shownIds(lineage: Pick<Lineage, 'root' | 'nodes'>): (index: number) => string {
+  return (index) => (index === 0 ? lineage.root.jobId : lineage.nodes[index - 1]!.row.jobId);
+}
+
+/** Edges from to end - 1 of edgeIndexes, each end named by idAt(its index in [root, ...nodes]). */
+export function edgesNamed(edgeIndexes: ArrayLike<number>, idAt: (index: number) => string, from = 0, end = Infinity): LineageEdge[] {
   const first = Math.min(from, edgeIndexes.length / 2);
   const edges: LineageEdge[] = new Array(Math.min(end, edgeIndexes.length / 2) - first);
   for (let k = 0; k < edges.length; k++) edges[k] = { parentJobId: idAt(edgeIndexes[2 * (first + k)]!), childJobId: idAt(edgeIndexes[2 * (first + k) + 1]!) };

@@ -8,7 +8,7 @@ import type { CachePolicy, JobStatus } from '../domain/job.js';
 import type { EventView, JobView } from '../domain/job-view.js';
 import type { JsonObject } from '../domain/json.js';
 import type { LineageFilterMode } from '../domain/lineage-selection.js';
-import { lineageEdges, restrictedSinceWalk, type Lineage, type LineageDirection, type LineageEdge, type LineageNode as DomainLineageNode, type LineageReadingRecords } from '../domain/lineage.js';
+import { edgesNamed, shownIds, type Lineage, type LineageDirection, type LineageEdge, type LineageNode as DomainLineageNode, type LineageReadingRecords } from '../domain/lineage.js';
 import type { Duration } from '@provenance/client/gen/google/protobuf/duration';
 import { CachePolicy as ProtoCachePolicy, CacheState, Job, JobOrigin, JobStatus as ProtoJobStatus } from '@provenance/client/gen/provenance/v1/job';
 import { CompactLineage, type FanOutTruncation, LineageDirection as ProtoDirection, LineageFilterMode as ProtoFilterMode, LineageNode, LineageRelation, LineageView as ProtoView, TruncationReason } from '@provenance/client/gen/provenance/v1/lineage';
@@ -225,60 +225,56 @@ export function* lineageResponseParts(
     for (let i = 0; i < lineage.nodes.length; i += partSize) {
       yield { ...empty, nodes: lineage.nodes.slice(i, i + partSize).map((node) => toLineageNode(node, view)) };
     }
-    yield* edgeParts(lineage, partSize, (edges) => ({ ...empty, edges }));
+    yield* edgeParts(lineage.edgeIndexes, shownIds(lineage), partSize, (edges) => ({ ...empty, edges }));
   }
-  yield lineageSummaryPart(lineage, view);
+  yield lineageSummaryPart(lineage, compact ? toCompactLineage(lineage) : undefined);
 }
 
 /**
  * The FULL view's answer in the parts lineageResponseParts gives, each
- * part's nodes given their records just before it is mapped
- * (LineageReadingRecords): no more than a part's records are held at once.
- * A node that comes back restricted is shown under its placeholder in the
- * edges too, and counted as hidden.
+ * part's nodes made and given their records just before it is mapped
+ * (LineageReadingRecords): no more than a part's nodes and records are held
+ * at once. A node that comes back restricted is shown under its
+ * placeholder in the edges too, and counted as hidden.
  */
 export async function* lineageResponsePartsReadingRecords(answer: LineageReadingRecords<JobView>): AsyncGenerator<GetLineageResponse> {
   const empty = GetLineageResponse.fromPartial({});
   yield { ...empty, root: toLineageNode(rootNode(answer.lineage), 'FULL') };
-  const lineage = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, nodes: nodes.map((node) => toLineageNode(node, 'FULL')) }));
-  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
-  yield lineageSummaryPart(lineage, 'FULL');
+  const shown = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, nodes: nodes.map((node) => toLineageNode(node, 'FULL')) }));
+  yield* edgeParts(answer.lineage.edgeIndexes, shown.idAt, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
+  yield lineageSummaryPart({ ...answer.lineage, hiddenNodeCount: shown.hiddenNodeCount });
 }
 
 /**
  * Yields part(nodes) for each partSize nodes of the answer's lineage, read
- * with their records; returns the lineage with the nodes that came back
- * restricted in place of theirs (the records left out) and counted as hidden.
+ * with their records; returns how the answer shows its jobs after them:
+ * each job's id by index in [root, ...nodes] (the placeholder of a node
+ * that came back restricted in place of its id), and how many are hidden.
  */
 async function* partsReadingRecords<T>(
   { lineage, readRecords }: LineageReadingRecords<JobView>,
   partSize: number,
   part: (nodes: Array<DomainLineageNode<JobView>>) => T,
-): AsyncGenerator<T, Lineage<JobView>> {
-  let nodes = lineage.nodes;
-  let hiddenNodeCount = lineage.hiddenNodeCount;
-  for (let i = 0; i < lineage.nodes.length; i += partSize) {
-    const asked = lineage.nodes.slice(i, i + partSize);
-    const read = await readRecords(asked);
-    for (const k of restrictedSinceWalk(asked, read)) {
-      if (nodes === lineage.nodes) nodes = nodes.slice();
-      nodes[i + k] = read[k]!;
-      hiddenNodeCount++;
-    }
-    yield part(read);
+): AsyncGenerator<T, { idAt: (index: number) => string; hiddenNodeCount: number }> {
+  const { root, nodes } = lineage;
+  const placeholderSinceWalk = new Map<number, string>();
+  for (let from = 0; from < nodes.length; from += partSize) {
+    const read = await readRecords(from, from + partSize);
+    for (const k of read.restrictedSinceWalk) placeholderSinceWalk.set(from + k, read.nodes[k]!.row.jobId);
+    yield part(read.nodes);
   }
-  return { ...lineage, nodes, hiddenNodeCount };
+  const idAt = (index: number) => (index === 0 ? root.jobId : (placeholderSinceWalk.get(index - 1) ?? nodes.shownId(index - 1)));
+  return { idAt, hiddenNodeCount: lineage.hiddenNodeCount + placeholderSinceWalk.size };
 }
 
-/** The lineage's edges, partSize a part. */
-function* edgeParts<T>(lineage: Lineage<JobView>, partSize: number, part: (edges: LineageEdge[]) => T): Generator<T> {
-  const edgeCount = lineage.edgeIndexes.length / 2;
-  for (let k = 0; k < edgeCount; k += partSize) yield part(lineageEdges(lineage, k, k + partSize));
+/** The lineage's edges, partSize a part, each end named by idAt (its index in [root, ...nodes]). */
+function* edgeParts<T>(edgeIndexes: ArrayLike<number>, idAt: (index: number) => string, partSize: number, part: (edges: LineageEdge[]) => T): Generator<T> {
+  const edgeCount = edgeIndexes.length / 2;
+  for (let k = 0; k < edgeCount; k += partSize) yield part(edgesNamed(edgeIndexes, idAt, k, k + partSize));
 }
 
-/** The last part of a lineage's answer: the fields after the root, the nodes and the edges. */
-function lineageSummaryPart(lineage: Lineage<JobView>, view: LineageCommand['view']): GetLineageResponse {
-  const compact = view === 'COMPACT';
+/** The last part of a lineage's answer: the fields after the root, the nodes and the edges (the compact view's lineage among them). */
+function lineageSummaryPart(lineage: Pick<Lineage, 'ancestorDepth' | 'descendantDepth' | 'truncation' | 'hiddenNodeCount'>, compact?: CompactLineage): GetLineageResponse {
   return {
     ...GetLineageResponse.fromPartial({}),
     ancestorDepth: lineage.ancestorDepth,
@@ -286,7 +282,7 @@ function lineageSummaryPart(lineage: Lineage<JobView>, view: LineageCommand['vie
     truncated: lineage.truncation.length > 0,
     truncationReasons: toTruncationReasons(lineage),
     hiddenNodeCount: lineage.hiddenNodeCount,
-    compact: compact ? toCompactLineage(lineage) : undefined,
+    compact,
   };
 }
 
@@ -321,7 +317,7 @@ export function* nativeExportParts(lineage: Lineage<JobView>, summary: Partial<E
   for (let from = 0; from < jobCount; from += RECORDS_PART_SIZE) {
     yield { ...empty, jobs: Array.from({ length: Math.min(RECORDS_PART_SIZE, jobCount - from) }, (_, k) => job(from + k)) };
   }
-  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
+  yield* edgeParts(lineage.edgeIndexes, shownIds(lineage), LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
   yield { ...empty, ...summary };
 }
 
@@ -333,9 +329,9 @@ export async function* nativeExportPartsReadingRecords(
   const empty = ExportProvenanceGraphResponse.fromPartial({});
   yield { ...empty, jobs: [toJobMessage(answer.lineage.root.record!)] };
   const jobOf = (node: DomainLineageNode<JobView>) => (node.restricted ? restrictedJob(node.row.jobId) : toJobMessage(node.row.record!));
-  const lineage = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, jobs: nodes.map(jobOf) }));
-  yield* edgeParts(lineage, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
-  yield { ...empty, ...summary, hiddenNodeCount: lineage.hiddenNodeCount };
+  const shown = yield* partsReadingRecords(answer, RECORDS_PART_SIZE, (nodes) => ({ ...empty, jobs: nodes.map(jobOf) }));
+  yield* edgeParts(answer.lineage.edgeIndexes, shown.idAt, LINEAGE_PART_SIZE, (edges) => ({ ...empty, edges }));
+  yield { ...empty, ...summary, hiddenNodeCount: shown.hiddenNodeCount };
 }
 
 /** What the fan-out caps left out, per job (the root first), in steps (in-steps.ts) over the nodes. */
@@ -406,7 +402,7 @@ function toCompactLineage(lineage: Lineage<JobView>): CompactLineage {
   return { jobIds, depths, relations, restrictedIndexes, edgeIndexes: lineage.edgeIndexes, fanOutTruncatedIndexes, fanOutOmittedCounts };
 }
 
-export function toTruncationReasons(lineage: Lineage): TruncationReason[] {
+export function toTruncationReasons(lineage: Pick<Lineage, 'truncation'>): TruncationReason[] {
   return lineage.truncation.map((reason) => toProtoEnum(TruncationReason, 'TRUNCATION_REASON_', reason));
 }
 

@@ -7,7 +7,10 @@ import {
   LINEAGE_STEP_SIZE,
   buildLineageInSteps,
   lineageOfColumns,
+  NodesOfColumns,
+  parentIndexesInSteps,
   restrictedNode,
+  restrictedSinceWalk,
   type ColumnarLineage,
   type Lineage,
   type LineageDirection,
@@ -15,6 +18,8 @@ import {
   type LineageNode,
   type LineageReadingRecords,
   type LineageRow,
+  type ParentIndexes,
+  type RecordsRead,
   type TruncationReason,
 } from '../domain/lineage.js';
 import { filterNeedsRecord, jobMatches, parseJobFilter } from '../domain/job-filter.js';
@@ -107,10 +112,10 @@ async function answerLineage(
     const seen = await inTurns(viewer.columnsInSteps(built));
     deps.metrics.lineageAnswered(performance.now() - started, seen.columns.depths.length);
     if (form === 'columns') return seen;
-    const lineage = await inTurns(lineageOfColumns(seen));
-    const rootView = await viewJob(deps, principal, root);
-    const accesses = await inTurns(accessesOf(lineage));
-    return { lineage: { ...lineage, root: { ...rowOf(root, 'SUMMARY'), record: rootView } }, readRecords: (nodes) => withRecords(deps, viewer, accesses, nodes) };
+    const { columns, ...rest } = seen;
+    const lineage = { ...rest, root: { ...rowOf(root, 'SUMMARY'), record: await viewJob(deps, principal, root) }, nodes: new NodesOfColumns<JobView>(columns) };
+    const parents = await inTurns(parentIndexesInSteps(lineage));
+    return { lineage, readRecords: (from, to) => withRecords(deps, viewer, lineage, parents, from, to) };
   }
   const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, command.asOf);
   await nextTurn();
@@ -171,52 +176,55 @@ async function readInTurns(deps: ServiceDependencies, jobIds: readonly string[])
   return records;
 }
 
-/** Who may read each job of a lineage, by id: its root and the nodes the caller may read (a restricted node's row holds its placeholder). */
-function* accessesOf(lineage: Lineage<JobView>): Generator<void, Map<string, ReadableBy>> {
-  const accesses = new Map<string, ReadableBy>([[lineage.root.jobId, lineage.root]]);
-  for (let i = 0; i < lineage.nodes.length; i++) {
-    if (i > 0 && i % LINEAGE_STEP_SIZE === 0) yield;
-    const node = lineage.nodes[i]!;
-    if (!node.restricted) accesses.set(node.row.jobId, node.row);
-  }
-  return accesses;
-}
-
 /**
- * The nodes with their records as the caller may see them
- * (LineageReadingRecords.readRecords), read RECORDS_PER_READ at a time with
- * turns of the event loop between reads once TURN_BUDGET_MS is spent. Who
- * may read the jobs their records name is known from the walk (accesses)
- * for those in the lineage (every parent, in an ancestry), and looked up in
- * one store read per read for the others. Jobs are never deleted, so a
- * node's job is always found; its grants may have changed since the walk,
- * which is why readability is asked again of the record read.
+ * Nodes from to to - 1 of a lineage with their records as the caller may
+ * see them (LineageReadingRecords.readRecords), read RECORDS_PER_READ at a
+ * time with turns of the event loop between reads once TURN_BUDGET_MS is
+ * spent. Who may read the jobs their records name is known from the walk
+ * for their parents in the lineage (parents), and looked up in one store
+ * read per read for the others. Jobs are never deleted, so a node's job is
+ * always found; its grants may have changed since the walk, which is why
+ * readability is asked again of the record read.
  */
 async function withRecords(
   deps: ServiceDependencies,
   viewer: JobViewer,
-  accesses: ReadonlyMap<string, ReadableBy>,
-  nodes: ReadonlyArray<LineageNode<JobView>>,
-): Promise<Array<LineageNode<JobView>>> {
+  lineage: LineageReadingRecords<JobView>['lineage'],
+  parents: ParentIndexes,
+  from: number,
+  to: number,
+): Promise<RecordsRead<JobView>> {
   const clock = new TurnClock();
-  const read = nodes.slice();
-  for (let from = 0; from < nodes.length; from += RECORDS_PER_READ) {
-    if (from > 0 && clock.due()) await clock.turn();
-    const part = nodes.slice(from, from + RECORDS_PER_READ);
+  const { root, nodes } = lineage;
+  const asked = nodes.slice(from, to);
+  const read = asked.slice();
+  for (let first = 0; first < asked.length; first += RECORDS_PER_READ) {
+    if (first > 0 && clock.due()) await clock.turn();
+    const part = asked.slice(first, first + RECORDS_PER_READ);
     const records = new Map((await deps.store.getJobs(part.filter((node) => !node.restricted).map((node) => node.row.jobId))).map((record) => [record.jobId, record]));
+    const inLineage = new Map<string, ReadableBy>();
+    for (let k = 0; k < part.length; k++) {
+      // Index in [root, ...nodes] of node from + first + k.
+      const index = from + first + k + 1;
+      for (let p = parents.starts[index]!; p < parents.starts[index + 1]!; p++) {
+        const parent = parents.parents[p]!;
+        if (parent === 0) inLineage.set(root.jobId, root);
+        else inLineage.set(nodes.jobId(parent - 1), nodes.access(parent - 1));
+      }
+    }
     const named = [...records.values()].flatMap(referencedJobIds);
-    const known = new Map(await knownJobs(deps, named.filter((id) => !accesses.has(id)), records.values()));
-    for (const id of named) if (!known.has(id)) known.set(id, accesses.get(id));
+    const known = new Map(await knownJobs(deps, named.filter((id) => !inLineage.has(id)), records.values()));
+    for (const id of named) if (!known.has(id)) known.set(id, inLineage.get(id));
     part.forEach((node, k) => {
       if (node.restricted) return;
       const record = records.get(node.row.jobId);
       if (!record) throw new Error(`job ${node.row.jobId} of a lineage was not found`);
-      read[from + k] = viewer.mayRead(record)
+      read[first + k] = viewer.mayRead(record)
         ? { ...node, row: { ...rowOf(record, 'SUMMARY'), record: viewer.job(record, known) } }
         : restrictedNode(node, viewer.placeholder(record.jobId));
     });
   }
-  return read;
+  return { nodes: read, restrictedSinceWalk: restrictedSinceWalk(asked, read) };
 }
 
 /** The root the caller may read, as it was at asOf when given (NOT_FOUND if created after). */

@@ -1,4 +1,4 @@
-import { lineageOfColumns, restrictedSinceWalk, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../../src/domain/lineage.js';
+import { lineageOfColumns, type ColumnarLineage, type Lineage, type LineageReadingRecords } from '../../src/domain/lineage.js';
 import type { JobView } from '../../src/domain/job-view.js';
 import { inTurns } from '../../src/service/next-turn.js';
 
@@ -11,6 +11,6 @@ export async function lineageObjects(answer: Lineage<JobView> | ColumnarLineage<
   if ('columns' in answer) return inTurns(lineageOfColumns(answer));
   if (!('readRecords' in answer)) return answer;
   const { lineage } = answer;
-  const nodes = await answer.readRecords(lineage.nodes);
-  return { ...lineage, nodes, hiddenNodeCount: lineage.hiddenNodeCount + restrictedSinceWalk(lineage.nodes, nodes).length };
+  const read = await answer.readRecords(0, lineage.nodes.length);
+  return { ...lineage, nodes: read.nodes, edgeIndexes: [...lineage.edgeIndexes], hiddenNodeCount: lineage.hiddenNodeCount + read.restrictedSinceWalk.length };
 }

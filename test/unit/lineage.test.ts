@@ -1,5 +1,19 @@
 import { expect } from 'chai';
-import { LINEAGE_STEP_SIZE, buildLineage, buildLineageInSteps, descendantsNearestFirst, lineageEdges, findCycle, sortInSteps, type LineageRow } from '../../src/domain/lineage.js';
+import {
+  LINEAGE_STEP_SIZE,
+  NodesOfColumns,
+  buildLineage,
+  buildLineageInSteps,
+  descendantsNearestFirst,
+  lineageEdges,
+  lineageOfColumns,
+  findCycle,
+  parentIndexesInSteps,
+  sortInSteps,
+  type LineageRow,
+} from '../../src/domain/lineage.js';
+import { allSteps } from '../../src/domain/graph-export/in-steps.js';
+import { toUtf8Strings } from '../../src/domain/utf8-strings.js';
 import { mulberry32 } from '../support/job-records.js';
 
 const row = (jobId: string, ...parentIds: string[]): LineageRow => ({ jobId, parentIds, tenant: 't', readers: [] });
@@ -158,5 +172,50 @@ describe('findCycle', () => {
 
   it('finds nothing when the parents are not descendants', () => {
     expect(findCycle('x', ['a'], [row('b', 'x'), row('c', 'b')])).to.equal(undefined);
+  });
+});
+
+describe('parentIndexesInSteps', () => {
+  it("gives each job of a lineage its parents in it, from the edges, pausing on many", () => {
+    const random = mulberry32(5);
+    const count = 10_000;
+    const edgeIndexes: number[] = [];
+    for (let child = 1; child < count; child++) {
+      for (const parent of new Set([0, 1, 2].map(() => Math.floor(random() * count)))) if (parent !== child) edgeIndexes.push(parent, child);
+    }
+    const steps = parentIndexesInSteps({ nodes: { length: count - 1, slice: () => [] }, edgeIndexes });
+    let pauses = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) pauses++;
+    const { starts, parents } = step.value;
+    expect(pauses).to.be.above(0);
+    const expected = Array.from({ length: count }, (): number[] => []);
+    for (let k = 0; k < edgeIndexes.length; k += 2) expected[edgeIndexes[k + 1]!]!.push(edgeIndexes[k]!);
+    for (let i = 0; i < count; i++) expect([...parents.subarray(starts[i], starts[i + 1])].sort(), `job ${i}`).to.deep.equal(expected[i]!.sort());
+  });
+});
+
+describe('NodesOfColumns', () => {
+  it('makes the nodes of a range from the columns, restricted ones under their placeholders, as lineageOfColumns makes them all', () => {
+    const ids = ['a', 'b', 'çé', 'd', 'e'];
+    const columns = {
+      jobIds: toUtf8Strings(ids),
+      depths: Int32Array.from([1, 1, 2, 2, 3]),
+      relations: Uint8Array.from([0, 1, 0, 1, 0]),
+      accessIndexes: Int32Array.from([0, 1, 0, 1, 0]),
+      accesses: [{ tenant: 't', readers: [] }, { tenant: 'u', readers: ['t/x'] }],
+      restricted: [3],
+      placeholders: ['opaque-d'],
+    };
+    const nodes = new NodesOfColumns(columns);
+    const all = allSteps(lineageOfColumns({ root: row('r'), columns, edgeIndexes: new Int32Array(0), ancestorDepth: 3, descendantDepth: 2, truncation: [], hiddenNodeCount: 1 })).nodes;
+    expect(nodes.length).to.equal(5);
+    expect(nodes.slice(1, 4)).to.deep.equal(all.slice(1, 4));
+    expect(nodes.slice(3, 99)).to.deep.equal(all.slice(3));
+    expect(nodes.slice(2, 3)[0]).to.deep.include({ depth: 2, relation: 'ANCESTOR', row: { jobId: 'çé', parentIds: [], tenant: 't', readers: [] } });
+    expect(all[3]).to.deep.include({ restricted: true, row: { jobId: 'opaque-d', parentIds: [], tenant: '', readers: [] } });
+    expect([0, 1, 2, 3, 4].map((i) => nodes.shownId(i))).to.deep.equal(['a', 'b', 'çé', 'opaque-d', 'e']);
+    expect(nodes.jobId(3)).to.equal('d');
+    expect(nodes.access(1)).to.deep.equal({ tenant: 'u', readers: ['t/x'] });
   });
 });

@@ -1,10 +1,10 @@
-import type { Lineage } from '../lineage.js';
+import type { LineageInParts } from '../lineage.js';
 import type { ExportedJob } from './exported-jobs.js';
 import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
 /** Graphviz DOT: one box per job labelled with its id, type and status; restricted jobs dashed; edges parent -> child; the root doubly outlined. In steps (in-steps.ts). */
-export function* renderDot(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+export function* renderDot(lineage: LineageInParts, recordsInParts = false): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('digraph provenance {');

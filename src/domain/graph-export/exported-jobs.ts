@@ -1,5 +1,5 @@
 import type { JobRecord, JobStatus } from '../job.js';
-import type { Lineage, LineageNode, LineageRow } from '../lineage.js';
+import type { LineageNode, LineageRow } from '../lineage.js';
 
 /**
  * One job of an exported graph: a readable job with its type and status (and
@@ -26,22 +26,13 @@ export function exportReadsRecords(format: 'NATIVE' | 'PROV_JSON' | 'DOT' | 'MER
   return format === 'NATIVE' || format === 'PROV_JSON';
 }
 
-/** How many jobs the export holds: the root and the lineage's nodes. */
-export function exportedJobCount(lineage: Lineage): number {
-  return lineage.nodes.length + 1;
-}
-
-/** Job index of the export: the root at 0, then the lineage's nodes in their order (nearest first). */
-export function exportedJob(lineage: Lineage, index: number): ExportedJob {
-  return index === 0 ? exportedRow(lineage.root) : exportedNode(lineage.nodes[index - 1]!);
-}
-
 /** A node of the lineage as a job of the export. */
 export function exportedNode(node: LineageNode): ExportedJob {
   return node.restricted ? { id: node.row.jobId } : exportedRow(node.row);
 }
 
-function exportedRow(row: LineageRow): ExportedJob {
+/** The root (or a node's row) as a job of the export. */
+export function exportedRow(row: LineageRow): ExportedJob {
   const { record } = row;
   const summary = summaryOf(record ?? row, row.jobId);
   return record ? { id: row.jobId, summary, record } : { id: row.jobId, summary };

@@ -1,5 +1,5 @@
-import type { Lineage, LineageNode } from '../lineage.js';
-import { exportedJob, exportedJobCount, exportedNode, type ExportedJob } from './exported-jobs.js';
+import type { LineageInParts, LineageNode } from '../lineage.js';
+import { exportedNode, exportedRow, type ExportedJob } from './exported-jobs.js';
 
 /**
  * Jobs, edges or document members handled between two pauses of an export
@@ -50,30 +50,31 @@ export function* eachInSteps(count: number, visit: (index: number) => void): Gen
 }
 
 /**
- * A pause of a renderer: nothing, to let other work run, or the nodes
- * whose records it needs next, when its lineage's records are read as it is
- * rendered (LineageReadingRecords); whoever drives it resumes it with those
- * nodes read, in the same order.
+ * A pause of a renderer: nothing, to let other work run, or the range of
+ * nodes whose records it needs next, when its lineage's records are read as
+ * it is rendered (LineageReadingRecords); whoever drives it resumes it with
+ * those nodes read, in the same order.
  */
-export type RenderPause = void | { readRecords: ReadonlyArray<LineageNode> };
+export type RenderPause = void | { readRecords: { from: number; to: number } };
 
 /** A renderer's steps (RenderPause), returning T. */
 export type RenderSteps<T> = Generator<RenderPause, T, ReadonlyArray<LineageNode> | undefined>;
 
 /**
- * Visits the export's jobs in order (exportedJob), pausing after every
- * EXPORT_STEP_SIZE. With recordsInParts, the nodes are asked for with their
- * records EXPORT_STEP_SIZE at a time (RenderPause) and visited as they come
- * back: a node whose job the caller may no longer read comes back
- * restricted, and is visited so.
+ * Visits the export's jobs in order (the root, then the nodes), pausing
+ * after every EXPORT_STEP_SIZE nodes. With recordsInParts, the nodes are
+ * asked for with their records EXPORT_STEP_SIZE at a time (RenderPause)
+ * and visited as they come back: a node whose job the caller may no longer
+ * read comes back restricted, and is visited so.
  */
-export function* eachJobInSteps(lineage: Lineage, visit: (job: ExportedJob) => void, recordsInParts = false): RenderSteps<void> {
-  if (!recordsInParts) return yield* eachInSteps(exportedJobCount(lineage), (index) => visit(exportedJob(lineage, index)));
-  visit(exportedJob(lineage, 0));
+export function* eachJobInSteps(lineage: LineageInParts, visit: (job: ExportedJob) => void, recordsInParts = false): RenderSteps<void> {
+  visit(exportedRow(lineage.root));
   for (let from = 0; from < lineage.nodes.length; from += EXPORT_STEP_SIZE) {
-    const read = yield { readRecords: lineage.nodes.slice(from, from + EXPORT_STEP_SIZE) };
-    if (!read) throw new Error('a renderer reading records in parts was resumed without them');
-    for (const node of read) visit(exportedNode(node));
+    const to = Math.min(from + EXPORT_STEP_SIZE, lineage.nodes.length);
+    const nodes = recordsInParts ? yield { readRecords: { from, to } } : lineage.nodes.slice(from, to);
+    if (!nodes) throw new Error('a renderer reading records in parts was resumed without them');
+    for (const node of nodes) visit(exportedNode(node));
+    if (!recordsInParts) yield;
   }
 }
 
@@ -85,7 +86,7 @@ export function* eachJobInSteps(lineage: Lineage, visit: (job: ExportedJob) => v
  * node read restricted since the walk (recordsInParts) is named by its
  * placeholder in its edges too.
  */
-export function* eachEdgeInSteps(lineage: Lineage, visit: (parentIndex: number, childIndex: number) => void): Generator<void, void> {
+export function* eachEdgeInSteps(lineage: Pick<LineageInParts, 'edgeIndexes'>, visit: (parentIndex: number, childIndex: number) => void): Generator<void, void> {
   const { edgeIndexes } = lineage;
   yield* eachInSteps(edgeIndexes.length / 2, (k) => visit(edgeIndexes[2 * k]!, edgeIndexes[2 * k + 1]!));
 }

@@ -1,4 +1,4 @@
-import type { Lineage } from '../lineage.js';
+import type { LineageInParts } from '../lineage.js';
 import { renderDot } from './dot.js';
 import { allSteps, type RenderSteps } from './in-steps.js';
 import { renderMermaid } from './mermaid.js';
@@ -12,14 +12,14 @@ export { exportReadsRecords } from './exported-jobs.js';
 /** The document formats of ExportProvenanceGraph besides the native one (records and edges as messages). */
 export type DocumentFormat = 'PROV_JSON' | 'DOT' | 'MERMAID';
 
-const RENDERERS: Record<DocumentFormat, (lineage: Lineage, recordsInParts: boolean) => RenderSteps<RenderedDocument>> = {
+const RENDERERS: Record<DocumentFormat, (lineage: LineageInParts, recordsInParts: boolean) => RenderSteps<RenderedDocument>> = {
   PROV_JSON: renderProvJson,
   DOT: renderDot,
   MERMAID: renderMermaid,
 };
 
 /** Renders an exported lineage (whole records, restricted jobs as placeholders) in the root, then nodes, then edges order. */
-export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedGraph {
+export function renderGraph(format: DocumentFormat, lineage: LineageInParts): RenderedGraph {
   const { pieces, contentType } = allSteps(renderGraphInSteps(format, lineage));
   return { content: Buffer.concat(pieces).toString('utf8'), contentType };
 }
@@ -33,6 +33,6 @@ export function renderGraph(format: DocumentFormat, lineage: Lineage): RenderedG
  * the lineage's nodes carry no records: the renderer asks for them a step
  * at a time (RenderPause).
  */
-export function renderGraphInSteps(format: DocumentFormat, lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+export function renderGraphInSteps(format: DocumentFormat, lineage: LineageInParts, recordsInParts = false): RenderSteps<RenderedDocument> {
   return RENDERERS[format](lineage, recordsInParts);
 }

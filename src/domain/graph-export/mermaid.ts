@@ -1,5 +1,5 @@
 import { JOB_STATUSES } from '../job.js';
-import type { Lineage } from '../lineage.js';
+import type { LineageInParts } from '../lineage.js';
 import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
 
@@ -19,7 +19,7 @@ const STATUS_STYLES: Record<(typeof JOB_STATUSES)[number] | 'RESTRICTED', string
  * indexes), with the job id in the label; the class of each node is its
  * status (or restricted). In steps (in-steps.ts).
  */
-export function* renderMermaid(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+export function* renderMermaid(lineage: LineageInParts, recordsInParts = false): RenderSteps<RenderedDocument> {
   const text = new TextPieces();
   const line = (content: string) => text.write(`${content}\n`);
   line('flowchart TD');

@@ -1,5 +1,5 @@
 import type { Provider } from '../job.js';
-import type { Lineage } from '../lineage.js';
+import type { LineageInParts } from '../lineage.js';
 import { wholeRecord } from './exported-jobs.js';
 import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
@@ -57,7 +57,7 @@ class KindText {
  * text of its members as it is found; the document is those texts in order.
  * The text is JSON.stringify(document, null, 2) of the document as objects.
  */
-export function* renderProvJson(lineage: Lineage, recordsInParts = false): RenderSteps<RenderedDocument> {
+export function* renderProvJson(lineage: LineageInParts, recordsInParts = false): RenderSteps<RenderedDocument> {
   const kinds = Object.fromEntries(KINDS.map((kind) => [kind, new KindText()])) as Record<Kind, KindText>;
   const agentIds = new Set<string>();
   // Jobs by their index in the export: what the edges need of them.

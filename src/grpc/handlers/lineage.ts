@@ -2,7 +2,7 @@ import { invalidArgument } from '../../domain/errors.js';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { exportReadsRecords, renderGraphInSteps, type RenderedDocument, type RenderSteps } from '../../domain/graph-export/index.js';
 import type { JobView } from '../../domain/job-view.js';
-import { restrictedSinceWalk, type LineageNode, type LineageReadingRecords } from '../../domain/lineage.js';
+import type { LineageNode, LineageReadingRecords } from '../../domain/lineage.js';
 import { inTurns, TurnClock } from '../../service/next-turn.js';
 import { CheckReproducibilityResponse, ExportProvenanceGraphResponse, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { CallEdge } from '../call.js';
@@ -85,7 +85,8 @@ export function lineageHandlers(
           truncationReasons: toTruncationReasons(lineage),
           hiddenNodeCount: lineage.hiddenNodeCount,
           format: toProtoGraphFormat(format),
-          fanOutTruncations: await inTurns(fanOutTruncations(lineage)),
+          // A lineage read in parts is one the store built, without fan-out caps.
+          fanOutTruncations: 'readRecords' in answer ? [] : await inTurns(fanOutTruncations(answer)),
         };
         // A large lineage's document is rendered and encoded, and its native answer mapped and encoded, in steps between which other calls run.
         if (format !== 'NATIVE') {
@@ -93,7 +94,7 @@ export function lineageHandlers(
           return encodeDocumentAnswer({ ...summary, hiddenNodeCount: summary.hiddenNodeCount + restrictedSinceWalk }, document);
         }
         // The native format's first job is the root, which the caller may read.
-        const parts = reading ? nativeExportPartsReadingRecords(reading, summary) : nativeExportParts(lineage, summary);
+        const parts = 'readRecords' in answer ? nativeExportPartsReadingRecords(answer, summary) : nativeExportParts(answer, summary);
         return encodeInParts(ExportProvenanceGraphResponse, parts, new Map([[lineage.root.jobId, lineage.root.tenant]]));
       },
       audited: rootOnly,
@@ -130,9 +131,10 @@ export async function renderInTurns(steps: RenderSteps<RenderedDocument>, readin
     if (step.value) {
       if (!reading) throw new Error('a renderer asked for records of a lineage that holds them');
       // The nodes asked for are the answer's own (renderGraphInSteps was given its lineage).
-      const wanted = step.value.readRecords as ReadonlyArray<LineageNode<JobView>>;
-      read = await reading.readRecords(wanted);
-      restrictedLater += restrictedSinceWalk(wanted, read).length;
+      const { from, to } = step.value.readRecords;
+      const records = await reading.readRecords(from, to);
+      read = records.nodes;
+      restrictedLater += records.restrictedSinceWalk.length;
     }
     if (clock.due()) await clock.turn();
   }

@@ -200,6 +200,39 @@ describe('use cases: the compact lineage view', () => {
       expect(readingRecords).to.equal(compared);
     });
 
+    it('knows who may read the parents its records name from the walk, and looks up in the store only those beyond the lineage', async () => {
+      const random = mulberry32(17);
+      const readable = dag.filter((job, index) => job.tenant === 'default' && index > JOBS / 2);
+      const getAccess = sqlite.store.getAccess.bind(sqlite.store);
+      const looked = new Set<string>();
+      sqlite.store.getAccess = (jobIds) => {
+        for (const id of jobIds) looked.add(id);
+        return getAccess(jobIds);
+      };
+      try {
+        for (let r = 0; r < 4; r++) {
+          const root = readable[Math.floor(random() * readable.length)]!;
+          // The root's own view looks up the parents its record names (views.ts, viewJob); the nodes' records look up nothing more in a whole ancestry.
+          const lookedUpForRoot = new Set(root.parentIds);
+          for (const maxDepth of [0, 2]) {
+            looked.clear();
+            const answer = await sqlite.s.service.getLineage(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth, maxNodes: 0, view: 'FULL' });
+            if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
+            const nodes = (await lineageObjects(answer)).nodes.filter((node) => !node.restricted);
+            expect(nodes.length, root.jobId).to.be.above(2);
+            const inLineage = new Set(nodes.map((node) => node.row.jobId));
+            const beyond = [...looked].filter((id) => !lookedUpForRoot.has(id));
+            expect(beyond.filter((id) => inLineage.has(id)), `${root.jobId} at depth ${maxDepth}`).to.deep.equal([]);
+            // Cut at depth 2, the records of the nodes at depth 2 name parents beyond it.
+            if (maxDepth === 0) expect(beyond, root.jobId).to.deep.equal([]);
+            else expect(beyond.length, root.jobId).to.be.above(0);
+          }
+        }
+      } finally {
+        sqlite.store.getAccess = getAccess;
+      }
+    });
+
     it('exports PROV-JSON, DOT and Mermaid reading the records a step at a time, as the store that reads records (or types and statuses) with the walk renders them', async () => {
       const random = mulberry32(13);
       const readable = dag.filter((job) => job.tenant === 'default');
@@ -224,7 +257,7 @@ describe('use cases: the compact lineage view', () => {
       revokedFirst = granted.jobId;
       const answer = await sqlite.s.service.getLineage(alice, { jobId: root.jobId, directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'FULL' });
       if (!('readRecords' in answer)) throw new Error('the SQLite store did not build the lineage');
-      const before = answer.lineage.nodes.find((node) => node.row.jobId === granted.jobId)!;
+      const before = answer.lineage.nodes.slice(0, answer.lineage.nodes.length).find((node) => node.row.jobId === granted.jobId)!;
       expect(before.restricted).to.equal(undefined);
       const [stored] = await sqlite.store.getJobs([granted.jobId]);
       expect(await sqlite.store.replaceJob({ ...stored!, readers: [], etag: `${stored!.etag}-revoked` }, stored!.etag)).to.equal(true);
