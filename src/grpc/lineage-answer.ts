@@ -1,4 +1,3 @@
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { LineageRelation } from '@provenance/client/gen/provenance/v1/lineage';
 import { GetLineageResponse } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { LineageView } from '../domain/commands.js';
@@ -122,64 +121,71 @@ function protoRelation(code: number): LineageRelation {
  * order, hence the same bytes (test/unit/use-cases/compact-lineage.test.ts
  * checks), without an object or array per node. Columns come without
  * fan-out caps: fields 6 and 7 are empty, and an empty repeated field is
- * not written. The event loop turns once TURN_BUDGET_MS is spent.
+ * not written. Measured first, then written into one gRPC frame, as the IDS
+ * view is: the generated encoder's writer grows its buffer by doubling,
+ * shifts each length-delimited field's bytes when its length takes more
+ * than one byte, and copies the whole on finishing, each a copy of up to
+ * tens of MB in one block on a whole ancestry at 1,000,000 jobs. The event
+ * loop turns once TURN_BUDGET_MS is spent.
  */
 async function encodeCompactAnswer(lineage: ColumnarLineage<JobView>): Promise<EncodedMessage> {
   const clock = new TurnClock();
-  const writer = new BinaryWriter();
   // The fields before compact, as the IDS view of the lineage without its nodes writes them.
-  for (const part of lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')) GetLineageResponse.encode(part, writer);
-  const { columns } = lineage;
-  const { depths, relations, restricted = [] } = columns;
+  const head = Buffer.concat([...lineageResponseParts({ ...lineage, nodes: [], edgeIndexes: [] }, 'IDS')].map((part) => GetLineageResponse.encode(part).finish()));
+  const { depths, relations, restricted = [] } = lineage.columns;
+  const { edgeIndexes } = lineage;
   const ids = new AnswerIds(lineage);
-  const count = depths.length + 1;
-  writer.uint32(COMPACT_TAG).fork();
   // Every id, the root's included, as a job_ids entry (an empty one too: a repeated string is written whatever its value).
-  for (let from = 0; from < count; from += ENTRIES_PER_LOOK) {
-    if (clock.due()) await clock.turn();
-    const end = Math.min(from + ENTRIES_PER_LOOK, count);
-    let size = 0;
-    for (let i = from; i < end; i++) size += 1 + varintSize(ids.byteLength(i)) + ids.byteLength(i);
-    const entries = new Uint8Array(size);
-    let at = 0;
-    for (let i = from; i < end; i++) {
-      entries[at++] = JOB_IDS_TAG;
-      at = ids.write(i, entries, writeVarint(entries, at, ids.byteLength(i)));
-    }
-    writer.raw(entries);
-  }
-  writer.uint32(DEPTHS_TAG).fork().int32(0);
-  for (let i = 0; i < depths.length; i++) {
+  const idEntrySize = (i: number) => 1 + varintSize(ids.byteLength(i)) + ids.byteLength(i);
+  // The packed fields: depths and relations with the root's first (0 and ROOT), restricted as indexes of [root, ...nodes].
+  const rootRelation = LineageRelation.LINEAGE_RELATION_ROOT;
+  const depthAt = (i: number) => (i === 0 ? 0 : depths[i - 1]!);
+  const relationAt = (i: number) => (i === 0 ? rootRelation : protoRelation(relations[i - 1]!));
+  const restrictedAt = (k: number) => restricted[k]! + 1;
+  const edgeAt = (k: number) => edgeIndexes[k]!;
+  const count = depths.length + 1;
+  const idsSize = await sumInTurns(count, idEntrySize, clock);
+  const packed: Array<[tag: number, size: number, length: number, valueAt: (i: number) => number]> = [
+    [DEPTHS_TAG, await sumInTurns(count, (i) => varintSize(depthAt(i)), clock), count, depthAt],
+    [RELATIONS_TAG, await sumInTurns(count, (i) => varintSize(relationAt(i)), clock), count, relationAt],
+  ];
+  if (restricted.length > 0) packed.push([RESTRICTED_TAG, await sumInTurns(restricted.length, (k) => varintSize(restrictedAt(k)), clock), restricted.length, restrictedAt]);
+  if (edgeIndexes.length > 0) packed.push([EDGES_TAG, await sumInTurns(edgeIndexes.length, (k) => varintSize(edgeAt(k)), clock), edgeIndexes.length, edgeAt]);
+  let compactSize = idsSize;
+  for (const [, size] of packed) compactSize += 1 + varintSize(size) + size;
+  const total = head.length + 1 + varintSize(compactSize) + compactSize;
+  // Written after its gRPC prefix, so that grpc-js sends it without a copy (framed-answers.ts).
+  const frame = allocateFrame(total);
+  const out = frame.subarray(GRPC_PREFIX_BYTES);
+  out.set(head, 0);
+  let at = head.length;
+  out[at++] = COMPACT_TAG;
+  at = writeVarint(out, at, compactSize);
+  for (let i = 0; i < count; i++) {
     if (look(i) && clock.due()) await clock.turn();
-    writer.int32(depths[i]!);
+    out[at++] = JOB_IDS_TAG;
+    at = ids.write(i, out, writeVarint(out, at, ids.byteLength(i)));
   }
-  writer.join();
-  writer.uint32(RELATIONS_TAG).fork().int32(LineageRelation.LINEAGE_RELATION_ROOT);
-  for (let i = 0; i < relations.length; i++) {
+  for (const [tag, size, length, valueAt] of packed) {
+    out[at++] = tag;
+    at = writeVarint(out, at, size);
+    for (let i = 0; i < length; i++) {
+      if (look(i) && clock.due()) await clock.turn();
+      at = writeVarint(out, at, valueAt(i));
+    }
+  }
+  if (at !== total) throw new Error('the compact answer is not as long as measured');
+  return EncodedMessage.framed(frame);
+}
+
+/** size(0) + ... + size(count - 1), looking at the clock every ENTRIES_PER_LOOK. */
+async function sumInTurns(count: number, size: (i: number) => number, clock: TurnClock): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < count; i++) {
     if (look(i) && clock.due()) await clock.turn();
-    writer.int32(protoRelation(relations[i]!));
+    sum += size(i);
   }
-  writer.join();
-  if (restricted.length > 0) {
-    writer.uint32(RESTRICTED_TAG).fork();
-    // Indexes of [root, ...nodes]: node i is at i + 1.
-    for (let k = 0; k < restricted.length; k++) {
-      if (look(k) && clock.due()) await clock.turn();
-      writer.uint32(restricted[k]! + 1);
-    }
-    writer.join();
-  }
-  if (lineage.edgeIndexes.length > 0) {
-    writer.uint32(EDGES_TAG).fork();
-    for (let k = 0; k < lineage.edgeIndexes.length; k++) {
-      if (look(k) && clock.due()) await clock.turn();
-      writer.uint32(lineage.edgeIndexes[k]!);
-    }
-    writer.join();
-  }
-  writer.join();
-  const bytes = writer.finish();
-  return new EncodedMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return sum;
 }
 
 /**
