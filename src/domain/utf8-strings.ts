@@ -82,6 +82,35 @@ function decodeRun(strings: Utf8Strings, from: number, to: number, list: string[
   else for (let i = from; i < to; i++) list[at + i - from] = utf8StringAt(strings, i);
 }
 
+/**
+ * Strings added one at a time and kept as UTF-8 bytes back to back (as
+ * Utf8Strings), each decoded again when asked for (at): a renderer that
+ * names each of a whole ancestry's jobs again in its edges keeps the ids
+ * outside the JavaScript heap, where a string each would be marked by
+ * every full collection while the export runs.
+ */
+export class Utf8StringColumn {
+  private utf8 = new Uint8Array(4096);
+  private offsets = new Int32Array(1024);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(string: string): void {
+    const end = this.offsets[this.count]!;
+    if (end + 3 * string.length > this.utf8.length) this.utf8 = grown(this.utf8, Math.max(2 * this.utf8.length, end + 3 * string.length));
+    const written = writeAscii(string, this.utf8, end) ? string.length : encoder.encodeInto(string, this.utf8.subarray(end)).written;
+    if (this.count + 2 > this.offsets.length) this.offsets = grown(this.offsets, 2 * this.offsets.length);
+    this.offsets[++this.count] = end + written;
+  }
+
+  at(index: number): string {
+    return decoder.decode(this.utf8.subarray(this.offsets[index], this.offsets[index + 1]));
+  }
+}
+
 /** A copy of array with room for length entries (at least its own), the rest zero: how the packed arrays here and the lineage graph's grow. */
 export function grown<T extends Uint8Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, length: number): T {
   const bigger = new (array.constructor as new (length: number) => T)(length);

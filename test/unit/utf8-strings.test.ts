@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { fromUtf8StringsInSteps, toUtf8Strings, utf8StringAt, utf8StringCount, type Utf8Strings } from '../../src/domain/utf8-strings.js';
+import { fromUtf8StringsInSteps, toUtf8Strings, utf8StringAt, utf8StringCount, type Utf8Strings, Utf8StringColumn } from '../../src/domain/utf8-strings.js';
 
 /** Every string, the steps run to their end. */
 function fromUtf8Strings(strings: Utf8Strings): string[] {
@@ -34,5 +34,15 @@ describe('UTF-8 strings back to back', () => {
       }
       expect(pauses, `step ${stepSize}`).to.equal(Math.ceil(strings.length / stepSize));
     }
+  });
+});
+
+describe('Utf8StringColumn', () => {
+  it('gives back each string pushed, ASCII or not, empty or not, past several growths of its buffers', () => {
+    const strings = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? '' : i % 5 === 0 ? `é${i}😀` : `job-${i}-${'x'.repeat(i % 40)}`));
+    const column = new Utf8StringColumn();
+    for (const string of strings) column.push(string);
+    expect(column.length).to.equal(strings.length);
+    expect(strings.map((_, i) => column.at(i))).to.deep.equal(strings);
   });
 });

@@ -1,5 +1,6 @@
 import type { Provider } from '../job.js';
 import type { LineageInParts } from '../lineage.js';
+import { Utf8StringColumn } from '../utf8-strings.js';
 import { wholeRecord } from './exported-jobs.js';
 import { eachEdgeInSteps, eachJobInSteps, TextPieces, type RenderSteps } from './in-steps.js';
 import type { RenderedDocument } from './rendered-graph.js';
@@ -60,18 +61,20 @@ class KindText {
 export function* renderProvJson(lineage: LineageInParts, recordsInParts = false): RenderSteps<RenderedDocument> {
   const kinds = Object.fromEntries(KINDS.map((kind) => [kind, new KindText()])) as Record<Kind, KindText>;
   const agentIds = new Set<string>();
-  // Jobs by their index in the export: what the edges need of them.
-  const ids: string[] = [];
-  const outputOf: (string | undefined)[] = [];
-  const startOf: (string | undefined)[] = [];
+  // Jobs by their index in the export: what the edges need of them, without a string per job (Utf8StringColumn).
+  const ids = new Utf8StringColumn();
+  const hasOutput: boolean[] = [];
+  // Start times in ms, NaN for none: a list of numbers only, kept unboxed.
+  const startMs: number[] = [];
+  const outputEntityId = (id: string) => `output:${id}`;
 
   yield* eachJobInSteps(lineage, (job) => {
     const { id } = job;
     const record = wholeRecord(job);
-    const index = ids.length;
+    const outputHash = record?.result?.outputHash;
     ids.push(id);
-    outputOf.push(undefined);
-    startOf.push(record?.startedAt?.toISOString());
+    hasOutput.push(Boolean(outputHash));
+    startMs.push(record?.startedAt?.getTime() ?? Number.NaN);
     const activityId = `provenance:${id}`;
     if (!record) {
       kinds.activity.add(activityId, { 'attribute:restricted': { $: 'true', type: 'xsd:boolean' } });
@@ -79,7 +82,7 @@ export function* renderProvJson(lineage: LineageInParts, recordsInParts = false)
     }
     kinds.activity.add(activityId, {
       'prov:type': record.type,
-      'prov:startTime': startOf[index],
+      'prov:startTime': record.startedAt?.toISOString(),
       'prov:endTime': record.completedAt?.toISOString(),
       'attribute:status': record.status,
       'attribute:cacheState': record.cacheState,
@@ -87,10 +90,9 @@ export function* renderProvJson(lineage: LineageInParts, recordsInParts = false)
       'attribute:inputHash': record.inputHash,
       'attribute:durationMs': record.durationMs === undefined ? undefined : { $: String(record.durationMs), type: 'xsd:long' },
     });
-    if (record.result?.outputHash) {
-      const entityId = `output:${id}`;
-      outputOf[index] = entityId;
-      kinds.entity.add(entityId, { 'attribute:outputHash': record.result.outputHash });
+    if (outputHash) {
+      const entityId = outputEntityId(id);
+      kinds.entity.add(entityId, { 'attribute:outputHash': outputHash });
       kinds.wasGeneratedBy.addRelation('generated', { 'prov:entity': entityId, 'prov:activity': activityId, 'prov:time': record.completedAt?.toISOString() });
     }
     const agentId = providerAgentId(record.provider);
@@ -104,10 +106,11 @@ export function* renderProvJson(lineage: LineageInParts, recordsInParts = false)
   }, recordsInParts);
 
   yield* eachEdgeInSteps(lineage, (parentIndex, childIndex) => {
-    const child = `provenance:${ids[childIndex]}`;
-    kinds.wasInformedBy.addRelation('informed', { 'prov:informed': child, 'prov:informant': `provenance:${ids[parentIndex]}` });
-    const parentOutput = outputOf[parentIndex];
-    if (parentOutput) kinds.used.addRelation('used', { 'prov:activity': child, 'prov:entity': parentOutput, 'prov:time': startOf[childIndex] });
+    const [parentId, child] = [ids.at(parentIndex), `provenance:${ids.at(childIndex)}`];
+    kinds.wasInformedBy.addRelation('informed', { 'prov:informed': child, 'prov:informant': `provenance:${parentId}` });
+    if (!hasOutput[parentIndex]) return;
+    const started = startMs[childIndex]!;
+    kinds.used.addRelation('used', { 'prov:activity': child, 'prov:entity': outputEntityId(parentId), 'prov:time': Number.isNaN(started) ? undefined : new Date(started).toISOString() });
   });
 
   const pieces: Buffer[] = [];
