@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Utf8Strings } from '../domain/utf8-strings.js';
 
 /**
  * The descendants of a root as one walk found them, nearest first (by depth,
@@ -8,8 +9,14 @@ import { randomBytes } from 'node:crypto';
  */
 export interface DependentsSnapshot {
   rootId: string;
-  jobIds: readonly string[];
-  depths: readonly number[];
+  /**
+   * As UTF-8 bytes back to back, as the walk built them, not a string each:
+   * a snapshot is kept for minutes, and a walk's hundreds of thousands of
+   * ids as strings would sit in the heap meanwhile, marked by each of its
+   * full collections.
+   */
+  jobIds: Utf8Strings;
+  depths: Int32Array<ArrayBuffer>;
   /** The walk stopped at the depth or node limit. */
   truncated: boolean;
 }
@@ -23,7 +30,7 @@ export interface DependentsSnapshotLimits {
   idleTtlMs: number;
 }
 
-/** docs/limits.md: about 30 MB at most (an id and a depth per job), five walks of the default node limit. */
+/** docs/limits.md: about 22 MB at most outside the heap (an id's bytes, its offset and a depth per job), five walks of the default node limit. */
 export const DEPENDENTS_SNAPSHOT_LIMITS: DependentsSnapshotLimits = { maxSnapshots: 256, maxJobIds: 500_000, idleTtlMs: 5 * 60_000 };
 
 /**
@@ -45,7 +52,7 @@ export class DependentsSnapshots {
 
   /** Keeps a snapshot; its id, or undefined when it is larger than everything the cache may hold. */
   keep(snapshot: DependentsSnapshot): string | undefined {
-    const size = snapshot.jobIds.length;
+    const size = snapshot.depths.length;
     if (size > this.limits.maxJobIds || this.limits.maxSnapshots === 0) return undefined;
     this.dropExpired();
     for (const [id] of this.entries) {
@@ -64,7 +71,7 @@ export class DependentsSnapshots {
     if (!entry) return undefined;
     this.entries.delete(id);
     if (entry.expiresAt <= this.now()) {
-      this.heldJobIds -= entry.snapshot.jobIds.length;
+      this.heldJobIds -= entry.snapshot.depths.length;
       return undefined;
     }
     entry.expiresAt = this.now() + this.limits.idleTtlMs;
@@ -87,6 +94,6 @@ export class DependentsSnapshots {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
-    this.heldJobIds -= entry.snapshot.jobIds.length;
+    this.heldJobIds -= entry.snapshot.depths.length;
   }
 }

@@ -31,7 +31,7 @@ import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { LineageProjection } from '../domain/ports/provenance-store.js';
 import type { Principal } from '../domain/principal.js';
 import { ReproducibilityCheck, type ReproducibilityIssue } from '../domain/reproducibility.js';
-import { utf8StringCount, utf8StringsIn } from '../domain/utf8-strings.js';
+import { toUtf8Strings, utf8StringAt, utf8StringCount, utf8StringsIn } from '../domain/utf8-strings.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
@@ -551,8 +551,8 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
     const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root, command.transitive, asOf);
     truncated = snapshot.truncated;
     candidates = [];
-    for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.jobIds.length && candidates.length <= pageSize; i++) {
-      candidates.push({ jobId: snapshot.jobIds[i]!, depth: snapshot.depths[i]! });
+    for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.depths.length && candidates.length <= pageSize; i++) {
+      candidates.push({ jobId: utf8StringAt(snapshot.jobIds, i), depth: snapshot.depths[i]! });
     }
     if (candidates.length > pageSize) snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
     records = await pageRecords(deps, candidates.slice(0, pageSize), asOf);
@@ -580,29 +580,35 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
 /**
  * Every descendant of the root within the configured limits, nearest first,
  * from a walk in the ids view: what each job is and who may read it is read
- * for the jobs of a page only.
+ * for the jobs of a page only. Where the store builds the lineage, its
+ * columns are the snapshot as they are, without an object or a string per
+ * job.
  */
 async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: Date | undefined): Promise<DependentsSnapshot> {
   const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
-  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', { maxDepth, maxNodes: deps.limits.maxLineageNodes }, undefined, asOf);
+  const limits = { maxDepth, maxNodes: deps.limits.maxLineageNodes };
+  // Children only: grandchildren are not a cut.
+  const truncated = (truncation: readonly TruncationReason[]) => truncation.some((reason) => transitive || reason === 'MAX_NODES');
+  const built = await builtWalk(deps, root, ['DESCENDANTS'], limits, undefined, asOf);
+  if (built) return { rootId: root.jobId, jobIds: built.columns.jobIds, depths: built.columns.depths, truncated: truncated(built.truncation) };
+  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', limits, undefined, asOf);
   const jobIds: string[] = new Array(lineage.nodes.length);
-  const depths: number[] = new Array(lineage.nodes.length);
+  const depths = new Int32Array(lineage.nodes.length);
   await eachInTurns(lineage.nodes.length, (i) => {
     jobIds[i] = lineage.nodes[i]!.row.jobId;
     depths[i] = lineage.nodes[i]!.depth;
   });
-  // Children only: grandchildren are not a cut.
-  return { rootId: root.jobId, jobIds, depths, truncated: lineage.truncation.some((reason) => transitive || reason === 'MAX_NODES') };
+  return { rootId: root.jobId, jobIds: toUtf8Strings(jobIds), depths, truncated: truncated(lineage.truncation) };
 }
 
 /** The index of the first job after (depth, jobId) in the snapshot's order (binary search; jobIds compare by UTF-16 code units, as buildLineage sorts them). */
 function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string): number {
   let low = 0;
-  let high = snapshot.jobIds.length;
+  let high = snapshot.depths.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const middleDepth = snapshot.depths[middle]!;
-    if (middleDepth < depth || (middleDepth === depth && snapshot.jobIds[middle]! <= jobId)) low = middle + 1;
+    if (middleDepth < depth || (middleDepth === depth && utf8StringAt(snapshot.jobIds, middle) <= jobId)) low = middle + 1;
     else high = middle;
   }
   return low;

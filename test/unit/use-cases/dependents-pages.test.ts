@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { readerGrant } from '../../../src/domain/access.js';
-import type { LineageQuery } from '../../../src/domain/ports/provenance-store.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
+import type { LineageQuery, ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import type { DependentsSnapshotLimits } from '../../../src/service/dependents-snapshots.js';
 import type { DependentsPage } from '../../../src/service/lineage-queries.js';
 import type { Principal } from '../../../src/domain/principal.js';
@@ -20,8 +24,8 @@ describe('use cases: transitive ListDependents page by page', () => {
   let walks: LineageQuery[];
 
   /** root, then 24 jobs below it: every third one eve's, unshared; the others alice's, shared with eve, each below root or one of the four shared before it. */
-  async function start(dependentsSnapshots?: DependentsSnapshotLimits): Promise<void> {
-    s = memoryService({ dependentsSnapshots });
+  async function start(dependentsSnapshots?: DependentsSnapshotLimits, store?: ProvenanceStore): Promise<void> {
+    s = memoryService({ dependentsSnapshots, store });
     walks = [];
     const lineage = s.store.lineage.bind(s.store);
     s.store.lineage = async (query) => (walks.push(query), lineage(query));
@@ -73,6 +77,35 @@ describe('use cases: transitive ListDependents page by page', () => {
       expect(walks.map((walk) => walk.projection)).to.deep.equal(['IDS', 'IDS']);
     }
     expect((await list(alice, 1000)).hiddenNodeCount).to.equal(8);
+  });
+
+  it('pages through the lineage the SQLite store builds, its columns kept as the snapshot, as through the memory store', async () => {
+    await start();
+    const expected: Array<[Principal, DependentsPage]> = [
+      [alice, await list(alice, 1000)],
+      [eve, await list(eve, 1000)],
+    ];
+    await s.close();
+    const directory = mkdtempSync(join(tmpdir(), 'provenance-dependents-'));
+    const store = SqliteProvenanceStore.open({ path: join(directory, 'jobs.db') });
+    try {
+      await start(undefined, store);
+      await store.loading()?.done;
+      walks = [];
+      for (const [who, whole] of expected) {
+        for (const pageSize of [1, 5, 1000]) {
+          const paged = await allPages(who, pageSize);
+          expect(paged.dependents, `${who.subject}, pages of ${pageSize}`).to.deep.equal(shown(whole));
+          expect(paged.hidden).to.equal(whole.hiddenNodeCount);
+        }
+      }
+      // The graph built every walk: none went to the store's recursive query.
+      expect(walks).to.deep.equal([]);
+    } finally {
+      await s.close();
+      await store.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('walks again for each page once its snapshot is gone, with the same answer', async () => {
