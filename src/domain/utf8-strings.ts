@@ -15,19 +15,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function toUtf8Strings(strings: readonly string[]): Utf8Strings {
-  const offsets = new Int32Array(strings.length + 1);
   let length = 0;
   for (const string of strings) length += string.length;
   // Exact for ASCII, which ids are (ids.ts); grown for anything longer.
-  let utf8 = new Uint8Array(length);
-  let at = 0;
-  for (let i = 0; i < strings.length; i++) {
-    const string = strings[i]!;
-    if (at + 3 * string.length > utf8.length) utf8 = grown(utf8, Math.max(2 * utf8.length, at + 3 * string.length));
-    at += writeAscii(string, utf8, at) ? string.length : encoder.encodeInto(string, utf8.subarray(at)).written;
-    offsets[i + 1] = at;
-  }
-  return { utf8: at === utf8.length ? utf8 : utf8.slice(0, at), offsets };
+  const column = new Utf8StringColumn(length, strings.length);
+  for (const string of strings) column.push(string);
+  return column.strings();
 }
 
 /** Writes the string at `at` of bytes when it is ASCII (its code units are then its UTF-8) and says whether it was; stops at the first code unit that is not. */
@@ -90,24 +83,37 @@ function decodeRun(strings: Utf8Strings, from: number, to: number, list: string[
  * every full collection while the export runs.
  */
 export class Utf8StringColumn {
-  private utf8 = new Uint8Array(4096);
-  private offsets = new Int32Array(1024);
+  /** What was pushed: its utf8 has room for more beyond offsets[length]. */
+  private readonly held: Utf8Strings;
   private count = 0;
+
+  /** With room for that many bytes and strings at first; grown as needed. */
+  constructor(bytes = 4096, strings = 1023) {
+    this.held = { utf8: new Uint8Array(bytes), offsets: new Int32Array(strings + 1) };
+  }
 
   get length(): number {
     return this.count;
   }
 
   push(string: string): void {
-    const end = this.offsets[this.count]!;
-    if (end + 3 * string.length > this.utf8.length) this.utf8 = grown(this.utf8, Math.max(2 * this.utf8.length, end + 3 * string.length));
-    const written = writeAscii(string, this.utf8, end) ? string.length : encoder.encodeInto(string, this.utf8.subarray(end)).written;
-    if (this.count + 2 > this.offsets.length) this.offsets = grown(this.offsets, 2 * this.offsets.length);
-    this.offsets[++this.count] = end + written;
+    const held = this.held;
+    const end = held.offsets[this.count]!;
+    if (end + 3 * string.length > held.utf8.length) held.utf8 = grown(held.utf8, Math.max(2 * held.utf8.length, end + 3 * string.length));
+    const written = writeAscii(string, held.utf8, end) ? string.length : encoder.encodeInto(string, held.utf8.subarray(end)).written;
+    if (this.count + 2 > held.offsets.length) held.offsets = grown(held.offsets, Math.max(2 * held.offsets.length, this.count + 2));
+    held.offsets[++this.count] = end + written;
   }
 
   at(index: number): string {
-    return decoder.decode(this.utf8.subarray(this.offsets[index], this.offsets[index + 1]));
+    return utf8StringAt(this.held, index);
+  }
+
+  /** The strings pushed, their arrays trimmed to them (copied only where they have room to spare). */
+  strings(): Utf8Strings {
+    const { utf8, offsets } = this.held;
+    const end = offsets[this.count]!;
+    return { utf8: end === utf8.length ? utf8 : utf8.slice(0, end), offsets: this.count + 1 === offsets.length ? offsets : offsets.slice(0, this.count + 1) };
   }
 }
 
