@@ -21,6 +21,8 @@ import { expect } from 'chai';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
 import { startRedisServer, type RedisServerProcess } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { scrapeMetrics, total } from '../support/prometheus.js';
+import { until } from '../support/waits.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
 const typesOf = (events: ProvenanceEvent[], jobId: string) => events.filter((e) => e.jobId === jobId).map((e) => e.type);
@@ -327,17 +329,24 @@ describe('@provenance/client watchEvents against a live server', function () {
     const resumptions: Resumption[] = [];
     const watch = client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { onResume: (r) => resumptions.push(r), timeoutMs: 40_000 });
     const seen = [(await watch.next()).value as ProvenanceEvent];
-    // The consumer stops reading while 600 jobs (1,800 events) are recorded: far more than HTTP/2 windows and the buffer of 50 hold.
-    for (let batch = 0; batch < 6; batch++) {
+    // The consumer stops reading while 1,200 jobs (3,600 events, about 1 MB) are recorded, and until the server has ended
+    // it: what the server can hand on meanwhile is bounded, by the 64 KiB HTTP/2 window, the call's 128 KiB send window,
+    // grpc-js's 16 pending writes of up to 50 events each and the buffer of 50 (about 1,550 events measured), so the end
+    // is bound to come. Its status waits behind the writes the client has not read, so the end shows first in the events
+    // the server dropped. With 600 jobs, and reading as soon as they were written, a server whose delivery lagged behind
+    // the writes (a busy machine) could hand everything on once the reading began, and end nothing.
+    for (let batch = 0; batch < 12; batch++) {
       await client.batchRecordJobs({ requests: Array.from({ length: 100 }, (_, i) => ({ type: 'bulk', status: SUCCEEDED, outputHash: `b${batch}-${i}` })) });
     }
-    seen.push(...(await take(watch, 3 + 1800 - 1)));
+    const server = servers[servers.length - 1]!;
+    await until(async () => total(await scrapeMetrics(server.httpAddress), 'provenance_events_dropped_total') > 0, 'the server ending the slow subscriber', 30_000);
+    seen.push(...(await take(watch, 3 + 3600 - 1)));
 
     expect(resumptions.length).to.be.at.least(1);
     expect(resumptions[0]!.error.code).to.equal(status.RESOURCE_EXHAUSTED);
     expect(resumptions[0]!.error.reason).to.equal('SUBSCRIBER_TOO_SLOW');
     expect(resumptions[0]!.request.afterCursor).to.be.oneOf(seen.map((e) => e.cursor));
-    const everything = await take(client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { resume: false }), 3 + 1800);
+    const everything = await take(client.watchEvents({ startPosition: StartPosition.START_POSITION_OLDEST }, { resume: false }), 3 + 3600);
     expect(seen.map((e) => e.cursor)).to.deep.equal(everything.map((e) => e.cursor));
   });
 
