@@ -239,9 +239,10 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     const indexAt = (child: number) => (child === 0 ? rootIndex : nodes[child - 1]!);
     let parents = 0;
     for (let child = 0; child <= nodes.length; child++) {
-      visited[indexAt(child)] = placed;
-      positions[indexAt(child)] = child;
-      parents += this.parentCount[indexAt(child)]!;
+      const index = indexAt(child);
+      visited[index] = placed;
+      positions[index] = child;
+      parents += this.parentCount[index]!;
     }
     // Room for every parent; the answer is the part filled (a view, whose whole buffer is moved).
     const edges = new Int32Array(2 * parents);
