@@ -24,13 +24,29 @@ export function toUtf8Strings(strings: readonly string[]): Utf8Strings {
 }
 
 /** Writes the string at `at` of bytes when it is ASCII (its code units are then its UTF-8) and says whether it was; stops at the first code unit that is not. */
-export function writeAscii(string: string, bytes: Uint8Array, at: number): boolean {
+function writeAscii(string: string, bytes: Uint8Array, at: number): boolean {
   for (let c = 0; c < string.length; c++) {
     const code = string.charCodeAt(c);
     if (code > 0x7f) return false;
     bytes[at + c] = code;
   }
   return true;
+}
+
+/** bytes, or a copy grown to hold the UTF-8 of string after its first `end` bytes (at most 3 bytes per UTF-16 code unit). */
+export function withRoomForUtf8(bytes: Uint8Array<ArrayBuffer>, end: number, string: string): Uint8Array<ArrayBuffer> {
+  const needed = end + 3 * string.length;
+  return needed > bytes.length ? grown(bytes, Math.max(2 * bytes.length, needed)) : bytes;
+}
+
+/**
+ * Writes the UTF-8 of string at `at` of bytes, which must have room for it
+ * (withRoomForUtf8), and returns how many bytes it took: string.length when
+ * it is ASCII, more when it is not (every code unit past ASCII takes two or
+ * three bytes).
+ */
+export function writeUtf8(string: string, bytes: Uint8Array, at: number): number {
+  return writeAscii(string, bytes, at) ? string.length : encoder.encodeInto(string, bytes.subarray(at)).written;
 }
 
 export function utf8StringCount(strings: Utf8Strings): number {
@@ -99,8 +115,8 @@ export class Utf8StringColumn {
   push(string: string): void {
     const held = this.held;
     const end = held.offsets[this.count]!;
-    if (end + 3 * string.length > held.utf8.length) held.utf8 = grown(held.utf8, Math.max(2 * held.utf8.length, end + 3 * string.length));
-    const written = writeAscii(string, held.utf8, end) ? string.length : encoder.encodeInto(string, held.utf8.subarray(end)).written;
+    held.utf8 = withRoomForUtf8(held.utf8, end, string);
+    const written = writeUtf8(string, held.utf8, end);
     if (this.count + 2 > held.offsets.length) held.offsets = grown(held.offsets, Math.max(2 * held.offsets.length, this.count + 2));
     held.offsets[++this.count] = end + written;
   }

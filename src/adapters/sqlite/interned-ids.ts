@@ -1,8 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { compareCodeUnits } from '../../domain/hashing.js';
-import { grown, writeAscii, type Utf8Strings } from '../../domain/utf8-strings.js';
+import { grown, withRoomForUtf8, writeUtf8, type Utf8Strings } from '../../domain/utf8-strings.js';
 
-const encoder = new TextEncoder();
 /** A slot of the hash table that holds no id. */
 const EMPTY = -1;
 const FNV_OFFSET = 0x811c9dc5;
@@ -120,17 +119,14 @@ export class InternedIds {
   }
 
   private append(id: string): void {
-    // At most 3 bytes of UTF-8 per UTF-16 code unit.
-    if (this.byteLength + 3 * id.length > this.bytes.length) {
-      this.bytes = grown(this.bytes, Math.max(2 * this.bytes.length, this.byteLength + 3 * id.length));
-      this.text = Buffer.from(this.bytes.buffer);
+    const bytes = withRoomForUtf8(this.bytes, this.byteLength, id);
+    if (bytes !== this.bytes) {
+      this.bytes = bytes;
+      this.text = Buffer.from(bytes.buffer);
     }
-    if (writeAscii(id, this.bytes, this.byteLength)) {
-      this.byteLength += id.length;
-      return;
-    }
-    this.nonAscii += 1;
-    this.byteLength += encoder.encodeInto(id, this.bytes.subarray(this.byteLength)).written;
+    const written = writeUtf8(id, bytes, this.byteLength);
+    if (written !== id.length) this.nonAscii += 1;
+    this.byteLength += written;
   }
 
   private rehash(size: number): void {
