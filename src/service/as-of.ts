@@ -1,5 +1,6 @@
 import { failedPrecondition, jobName, jobNotFound, type ProvenanceError } from '../domain/errors.js';
-import { recordAsOf } from '../domain/job-history.js';
+import type { ReadableBy } from '../domain/access.js';
+import { recordAsOf, type JobState } from '../domain/job-history.js';
 import type { JobRecord } from '../domain/job.js';
 import type { LineageDirection, LineageRow } from '../domain/lineage.js';
 import type { ServiceDependencies } from './provenance-service.js';
@@ -10,6 +11,12 @@ import type { ServiceDependencies } from './provenance-service.js';
  * one call. Who may see a job is decided by its current record, never by a
  * state of the past: the rows keep their current tenant and readers.
  */
+
+/** A time to answer as of, and who asks: a job the caller may not read is not dated (rowsAsOf). */
+export interface AsOf {
+  time: Date;
+  mayRead(job: ReadableBy): boolean;
+}
 
 /**
  * How many times PROVENANCE_MAX_LINEAGE_NODES jobs of today's graph an as-of
@@ -32,12 +39,23 @@ export async function jobAsOf(deps: ServiceDependencies, job: JobRecord, asOf: D
   return state ? recordAsOf(job, state) : job;
 }
 
-/** Of the rows of a walk, those of the jobs created by asOf, with their type, status, cache state and record (whichever the projection has) as they were. */
-export async function rowsAsOf(deps: ServiceDependencies, rows: readonly LineageRow[], asOf: Date): Promise<LineageRow[]> {
+/**
+ * Of the rows of a walk, those of the jobs created by asOf, with their type,
+ * status, cache state and record (whichever the projection has) as they
+ * were; and every job the caller may not read, as it is: its placeholder
+ * shows nothing of its states, and keeping or leaving it out by its creation
+ * time would tell that time to whoever bisects as_of.
+ */
+export async function rowsAsOf(deps: ServiceDependencies, rows: readonly LineageRow[], asOf: AsOf): Promise<LineageRow[]> {
   if (rows.length === 0) return [];
-  const states = await deps.store.statesAsOf(rows.map((row) => row.jobId), asOf);
+  const readable = rows.filter((row) => asOf.mayRead(row));
+  const states = readable.length === 0 ? new Map<string, JobState | null>() : await deps.store.statesAsOf(readable.map((row) => row.jobId), asOf.time);
   const kept: LineageRow[] = [];
   for (const row of rows) {
+    if (!asOf.mayRead(row)) {
+      kept.push(row);
+      continue;
+    }
     if (!states.has(row.jobId)) continue;
     const state = states.get(row.jobId);
     if (!state) {

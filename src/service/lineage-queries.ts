@@ -33,7 +33,7 @@ import type { Principal } from '../domain/principal.js';
 import { ReproducibilityCheck, type ReproducibilityIssue } from '../domain/reproducibility.js';
 import { toUtf8Strings, utf8StringAt, utf8StringCount, utf8StringsIn } from '../domain/utf8-strings.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
-import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf } from './as-of.js';
+import { AS_OF_WALK_FACTOR, asOfLineageTooLarge, jobAsOf, rowsAsOf, type AsOf } from './as-of.js';
 import { readableJob } from './job-queries.js';
 import type { ServiceDependencies } from './provenance-service.js';
 import type { DependentsSnapshot } from './dependents-snapshots.js';
@@ -105,7 +105,8 @@ async function answerLineage(
   const root = await readableRoot(deps, principal, command.jobId, command.asOf);
   const directions = command.directions as LineageDirection[];
   const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes) };
-  const built = form !== 'objects' ? await builtWalk(deps, root, directions, limits, shaping, command.asOf) : undefined;
+  const asOf = asOfFor(deps, principal, command.asOf);
+  const built = form !== 'objects' ? await builtWalk(deps, root, directions, limits, shaping, asOf) : undefined;
   if (built) {
     await nextTurn();
     const viewer = viewerOf(deps, principal);
@@ -117,7 +118,7 @@ async function answerLineage(
     const parents = await inTurns(parentIndexesInSteps(lineage));
     return { lineage, readRecords: (from, to) => withRecords(deps, viewer, lineage, parents, from, to) };
   }
-  const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, command.asOf);
+  const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -259,7 +260,7 @@ async function walk(
   projection: LineageProjection,
   limits: { maxDepth: number; maxNodes: number },
   shaping?: Shaping,
-  asOf?: Date,
+  asOf?: AsOf,
 ): Promise<Lineage> {
   const selective = isSelective(shaping?.selection);
   // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
@@ -296,7 +297,7 @@ async function builtWalk(
   directions: readonly LineageDirection[],
   limits: { maxDepth: number; maxNodes: number },
   shaping: Shaping | undefined,
-  asOf: Date | undefined,
+  asOf: AsOf | undefined,
 ): Promise<ColumnarLineage | undefined> {
   if (asOf || isSelective(shaping?.selection)) return undefined;
   const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits });
@@ -470,7 +471,7 @@ interface ShapedStream {
 /** StreamLineage with a filter or a fan-out cap: the lineage walked and shaped whole, as GetLineage does, then sent in slices. */
 async function shapedStream(deps: ServiceDependencies, principal: Principal, stream: ShapedStream): Promise<AsyncIterable<LineageStreamMessage>> {
   const { root, directions, command, shaping, query, resumeAfter } = stream;
-  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping, command.asOf);
+  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping, asOfFor(deps, principal, command.asOf));
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
@@ -507,6 +508,13 @@ function asOfKey(asOf: Date | undefined): { asOf?: number } {
   return asOf ? { asOf: asOf.getTime() } : {};
 }
 
+/** The time the caller asked to be answered as of, with what it may read; undefined for now. */
+function asOfFor(deps: ServiceDependencies, principal: Principal, time: Date | undefined): AsOf | undefined {
+  if (!time) return undefined;
+  const viewer = viewerOf(deps, principal);
+  return { time, mayRead: (job) => viewer.mayRead(job) };
+}
+
 /** The node a resume token names, or INVALID_ARGUMENT. */
 function streamPosition(position: Record<string, unknown>): StreamPosition {
   const { depth, relation, jobId } = position;
@@ -537,7 +545,7 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
   const pageSize = effectivePageSize(command.pageSize);
   const root = await readableRoot(deps, principal, command.jobId, command.asOf);
-  const { asOf } = command;
+  const asOf = asOfFor(deps, principal, command.asOf);
 
   let candidates: Array<{ jobId: string; depth: number }>;
   let truncated = false;
@@ -584,7 +592,7 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
  * columns are the snapshot as they are, without an object or a string per
  * job.
  */
-async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: Date | undefined): Promise<DependentsSnapshot> {
+async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: AsOf | undefined): Promise<DependentsSnapshot> {
   const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
   const limits = { maxDepth, maxNodes: deps.limits.maxLineageNodes };
   // Children only: grandchildren are not a cut.
@@ -615,7 +623,7 @@ function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string):
 }
 
 /** The whole records of a page's jobs, in one store read (and one history read as of a time). */
-async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>, asOf: Date | undefined): Promise<Map<string, JobRecord>> {
+async function pageRecords(deps: ServiceDependencies, page: ReadonlyArray<{ jobId: string }>, asOf: AsOf | undefined): Promise<Map<string, JobRecord>> {
   const jobs = await deps.store.getJobs(page.map((d) => d.jobId));
   const records = asOf ? (await rowsAsOf(deps, jobs.map((job) => ({ ...job, record: job })), asOf)).map((row) => row.record!) : jobs;
   return new Map(records.map((job) => [job.jobId, job]));

@@ -150,6 +150,24 @@ describe('use cases: as of a time', () => {
         ]);
       });
 
+      it('shows a job the caller may not read whatever the time, so that bisecting as_of does not tell its creation', async () => {
+        // child and late are alice's, hidden from eve, who may read root; before they were created, and after, eve sees both placeholders.
+        for (const asOf of [t.rootSucceeded, t.childRecorded, t.invalidated]) {
+          const lineage = await s.service.getLineage(eve, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, maxNodes: 0, view: 'BASIC', asOf });
+          expect(lineage.nodes.map((node) => node.restricted ?? false)).to.deep.equal([true, true]);
+          expect(lineage.hiddenNodeCount).to.equal(2);
+          for (const transitive of [false, true]) {
+            const page = await s.service.listDependents(eve, { jobId: 'root', transitive, pageSize: 0, asOf });
+            expect(page.hiddenNodeCount).to.equal(transitive ? 2 : 1);
+          }
+          const stream = [];
+          for await (const message of await s.service.streamLineage(eve, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, resumeToken: '', maxMessageNodes: 0, asOf })) stream.push(message);
+          expect(stream.flatMap((message) => message.nodes.map((node) => node.restricted ?? false))).to.deep.equal([true, true]);
+        }
+        // The owner is answered as of the time, as ever: nothing before child was created.
+        expect((await s.service.getLineage(alice, { jobId: 'root', directions: ['DESCENDANTS'], maxDepth: 0, maxNodes: 0, view: 'BASIC', asOf: t.rootSucceeded })).nodes).to.deep.equal([]);
+      });
+
       it('refuses an as-of walk of more than 4 × PROVENANCE_MAX_LINEAGE_NODES jobs of today\'s graph, and answers one of that many', async () => {
         const small = memoryService({ store: open(), limits: { maxLineageNodes: 2 } });
         try {
