@@ -70,11 +70,26 @@ export function parseComparisons(text: string | undefined): Comparison[] {
   }
 }
 
+/**
+ * Whether the date, clock and offset of an RFC 3339 text are real (no
+ * 30 February, no hour 24, no offset past 23:59): Date rolls such a text over
+ * into the next day or month instead of refusing it.
+ */
+function namesRealClock(text: string): boolean {
+  const [year, month, day, hour, minute, second] = text.match(/\d+/g)!.map(Number);
+  const offset = /([+-])(\d{2}):(\d{2})$/.exec(text);
+  if (offset && (Number(offset[2]) > 23 || Number(offset[3]) > 59)) return false;
+  // Day 0 of the next month is the last of this one; setUTCFullYear, unlike Date.UTC, does not take years 0 to 99 for 1900 to 1999.
+  const lastOfMonth = new Date(0);
+  lastOfMonth.setUTCFullYear(year!, month!, 0);
+  return month! >= 1 && month! <= 12 && day! >= 1 && day! <= lastOfMonth.getUTCDate() && hour! <= 23 && minute! <= 59 && second! <= 59;
+}
+
 /** Adds a time comparison to bounds: = sets both >= and <=; a bound given twice is refused. */
 export function addTimeBound(bounds: TimeBounds, { field, op, value }: Comparison): void {
   if (value.kind !== 'string' || !RFC3339.test(value.text)) throw filterError(`${field} takes a quoted RFC 3339 time, e.g. "2026-01-01T00:00:00Z"`);
   const time = new Date(value.text);
-  if (Number.isNaN(time.getTime())) throw filterError(`${value.text} is not a valid time`);
+  if (Number.isNaN(time.getTime()) || !namesRealClock(value.text)) throw filterError(`${value.text} is not a valid time`);
   for (const bound of op === '=' ? (['gte', 'lte'] as const) : [BOUNDS[op]]) {
     if (bounds[bound] !== undefined) {
       const name = Object.entries(BOUNDS).find(([, b]) => b === bound)![0];

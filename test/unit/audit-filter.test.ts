@@ -61,6 +61,11 @@ describe('parseAuditFilter', () => {
     expect(violation('time > 2026-01-01T00:00:00Z')).to.match(/RFC 3339/);
     expect(violation('time > "2026-01-01"')).to.match(/RFC 3339/);
     expect(violation('time > "2026-13-01T00:00:00Z"')).to.match(/is not a valid time/);
+    // Date would roll these over into the next day or month.
+    for (const time of ['2026-02-30T00:00:00Z', '2025-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00-00:60']) {
+      expect(violation(`time > "${time}"`)).to.match(/is not a valid time/);
+    }
+    for (const time of ['2024-02-29T00:00:00Z', '0004-02-29T00:00:00Z', '2026-12-31T23:59:59.999999999+23:59']) expect(() => parseAuditFilter(`time > "${time}"`)).to.not.throw();
   });
 
   it('refuses a time bound given twice, which would silently replace the first', () => {

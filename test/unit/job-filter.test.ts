@@ -40,6 +40,7 @@ describe('parseJobFilter', () => {
     expect(violation('type = "a" AND')).to.match(/expected a field name at the end/);
     expect(violation('status = DONE')).to.match(/unknown status DONE/);
     expect(violation('create_time > "yesterday"')).to.match(/RFC 3339/);
+    expect(violation('create_time > "2026-02-30T00:00:00Z"')).to.match(/is not a valid time/);
     expect(violation('type > "a"')).to.match(/supports only =/);
     expect(violation('type = "a')).to.match(/unterminated string/);
     expect(violation('type = "a" AND type = "b"')).to.match(/given twice/);
