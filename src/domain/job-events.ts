@@ -208,7 +208,13 @@ export function compareCursors(a: string, b: string): number {
   return aMs < bMs ? -1 : aMs > bMs ? 1 : aSeq < bSeq ? -1 : aSeq > bSeq ? 1 : 0;
 }
 
+/** The largest part of a cursor: Redis stream ids are two unsigned 64-bit numbers. */
+export const MAX_CURSOR_PART = 2n ** 64n - 1n;
+
+/** A cursor's two parts; undefined for anything else, a part over MAX_CURSOR_PART included (no stream has such a position). */
 export function parseCursor(cursor: string): [bigint, bigint] | undefined {
   const match = /^(\d{1,20})-(\d{1,20})$/.exec(cursor);
-  return match ? [BigInt(match[1]!), BigInt(match[2]!)] : undefined;
+  if (!match) return undefined;
+  const parts: [bigint, bigint] = [BigInt(match[1]!), BigInt(match[2]!)];
+  return parts[0] <= MAX_CURSOR_PART && parts[1] <= MAX_CURSOR_PART ? parts : undefined;
 }

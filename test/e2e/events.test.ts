@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { status } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { compareCursors } from '../../src/domain/job-events.js';
 import { JobStatus } from '@provenance/client';
@@ -10,6 +10,7 @@ import { FAST_EXECUTION, Trace, sqliteLane, waitForJob, type StoreLane } from '.
 import { collectEvents, connect, statusDetails, subscribed, type Client } from '../support/grpc-client.js';
 import { deleteQueueKeys, startRedisServer, uniqueQueuePrefix } from '../support/redis.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
+import { rejection } from '../support/waits.js';
 
 const SUCCEEDED = JobStatus.JOB_STATUS_SUCCEEDED;
 const typesOf = (events: ProvenanceEvent[], jobId: string) => events.filter((e) => e.jobId === jobId).map((e) => e.type);
@@ -175,6 +176,39 @@ describe('provenance events through WatchEvents', function () {
     expect(error?.code).to.equal(status.OUT_OF_RANGE);
     expect(error?.details).to.contain(kept.cursor);
     expect(statusDetails(error).errorInfo?.metadata.oldestCursor).to.equal(kept.cursor);
+  });
+
+  it('says OUT_OF_RANGE for a cursor after the newest event, naming the newest, and follows from the newest itself', async () => {
+    const { api } = await start();
+    const watch = (afterCursor: string) => subscribed(api.events({ jobIds: ['later'], afterCursor }));
+    // An empty stream's newest is 0-0: any other cursor is after it.
+    const beforeAny = await rejection(watch('1-0'));
+    expect(statusDetails(beforeAny).errorInfo?.metadata.newestCursor).to.equal('0-0');
+
+    await api.recordJob({ jobId: 'first', type: 'x', status: SUCCEEDED, outputHash: 'h' });
+    const newest = (await everything(api, 3)).at(-1)!.cursor;
+    const [milliseconds, sequence] = newest.split('-').map(BigInt) as [bigint, bigint];
+    for (const cursor of [`${milliseconds}-${sequence + 1n}`, `${milliseconds + 1n}-0`, '9999999999999-0', '18446744073709551615-0', '18446744073709551615-18446744073709551615']) {
+      const refused = (await rejection(watch(cursor))) as ServiceError;
+      expect(refused.code, cursor).to.equal(status.OUT_OF_RANGE);
+      expect(refused.details, cursor).to.contain(newest);
+      expect(statusDetails(refused).errorInfo, cursor).to.deep.include({ reason: 'CURSOR_AFTER_NEWEST', metadata: { newestCursor: newest } });
+    }
+
+    const fromNewest = await watch(newest);
+    await api.recordJob({ jobId: 'later', type: 'x', status: SUCCEEDED, outputHash: 'h' });
+    const { events } = await collectEvents(fromNewest, 3);
+    fromNewest.cancel();
+    expect(typesOf(events, 'later')).to.deep.equal(['job.provenance.created', 'compute.job.completed', 'job.provenance.completed']);
+  });
+
+  it('refuses a cursor with a part over 2^64 - 1 with a violation on after_cursor', async () => {
+    const { api } = await start();
+    for (const cursor of ['99999999999999999999-0', '18446744073709551616-0', '1-18446744073709551616', '1-99999999999999999999']) {
+      const refused = (await rejection(subscribed(api.events({ afterCursor: cursor })))) as ServiceError;
+      expect(refused.code, cursor).to.equal(status.INVALID_ARGUMENT);
+      expect(statusDetails(refused).badRequest?.fieldViolations.map((v) => v.field), cursor).to.deep.equal(['after_cursor']);
+    }
   });
 
   it('refuses bad requests with field violations', async () => {

@@ -263,6 +263,30 @@ describe('the REST endpoints', function () {
     expect((refused.body as ErrorBody).error.status).to.equal('INVALID_ARGUMENT');
   });
 
+  it('GET /events refuses a cursor with a part over 2^64 - 1 with 400 naming after_cursor, also from Last-Event-ID', async () => {
+    const violations = async (path: string, headers: Record<string, string> = {}) => {
+      const answer = await openEvents(path, headers);
+      expect(answer.response.status, path).to.equal(400);
+      const { error } = (await answer.response.json()) as ErrorBody;
+      expect(error.status).to.equal('INVALID_ARGUMENT');
+      const badRequest = error.details.find((d) => d['@type'] === 'type.googleapis.com/google.rpc.BadRequest') as { fieldViolations: Array<{ field: string }> };
+      return badRequest.fieldViolations.map((v) => v.field);
+    };
+    expect(await violations('/events?after_cursor=99999999999999999999-0')).to.deep.equal(['after_cursor']);
+    expect(await violations('/events?after_cursor=1-18446744073709551616')).to.deep.equal(['after_cursor']);
+    expect(await violations('/events', { 'Last-Event-ID': '99999999999999999999-0' })).to.deep.equal(['after_cursor']);
+  });
+
+  it('GET /events refuses a cursor after the newest event with 400 OUT_OF_RANGE, also from Last-Event-ID', async () => {
+    for (const [path, headers] of [['/events?after_cursor=9999999999999-0', {}], ['/events', { 'Last-Event-ID': '18446744073709551615-0' }]] as const) {
+      const answer = await openEvents(path, headers);
+      expect(answer.response.status, path).to.equal(400);
+      const { error } = (await answer.response.json()) as ErrorBody;
+      expect(error.status).to.equal('OUT_OF_RANGE');
+      expect(error.details[0]).to.deep.include({ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'CURSOR_AFTER_NEWEST' });
+    }
+  });
+
   it('echoes the request id it is given, and gives one to a request without', async () => {
     const requestId = 'rest-test-request-0001';
     const answer = await rest('GET', `/jobs/${raw.jobId}/provenance`, undefined, { 'X-Request-Id': requestId });

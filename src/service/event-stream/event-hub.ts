@@ -178,6 +178,15 @@ export class EventHub {
           'CURSOR_EXPIRED',
           { metadata: { oldestCursor: bounds.oldest ?? '' } },
         );
+      } else if (compareCursors(start.cursor, bounds.newest) > 0) {
+        // Events appended from now on get cursors above the newest, and those up to this one would be passed over in silence.
+        // No event carried it: a made-up cursor, or one of a stream since lost (Redis restarted without persistence).
+        throw new ProvenanceError(
+          'OUT_OF_RANGE',
+          `cursor ${start.cursor} is after the newest event of the stream, ${bounds.newest}: resume after a cursor an event carried, or from start_position OLDEST`,
+          'CURSOR_AFTER_NEWEST',
+          { metadata: { newestCursor: bounds.newest } },
+        );
       } else after = start.cursor;
     }
     // stop() may have come while the log answered: it failed only the subscriptions it found.

@@ -1,6 +1,6 @@
 import type { WatchEventsCommand } from '../../domain/commands.js';
 import { invalidArgument } from '../../domain/errors.js';
-import { EVENT_TYPES, parseCursor, type EventType } from '../../domain/job-events.js';
+import { EVENT_TYPES, MAX_CURSOR_PART, parseCursor, type EventType } from '../../domain/job-events.js';
 import type { Principal } from '../../domain/principal.js';
 import { MAX_WATCHED_JOB_IDS, validateLabels, Violations } from '../../domain/validation.js';
 import { readableJob } from '../job-queries.js';
@@ -33,7 +33,7 @@ async function openSubscription(deps: ServiceDependencies, principal: Principal,
   });
   validateLabels(v, command.labels);
   if (command.startPosition === 'INVALID') v.add('start_position', 'unknown start position');
-  if (command.afterCursor !== undefined && !parseCursor(command.afterCursor)) v.add('after_cursor', 'is not a cursor (<milliseconds>-<sequence>, as events carry them)');
+  if (command.afterCursor !== undefined && !parseCursor(command.afterCursor)) v.add('after_cursor', `is not a cursor (<milliseconds>-<sequence>, each at most ${MAX_CURSOR_PART}, as events carry them)`);
   if (v.list.length > 0) throw invalidArgument(v.list);
 
   const root = command.lineageOf ? await readableJob(deps, principal, command.lineageOf) : undefined;
