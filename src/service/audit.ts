@@ -8,14 +8,15 @@ import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
 import type { ServiceDependencies } from './provenance-service.js';
 
-/** How many job ids one audit entry keeps (a batch of PROVENANCE_BATCH_SIZE records fits). */
+/** How many job ids one audit entry keeps (a batch of PROVENANCE_BATCH_SIZE records fits); the copies of a call into another tenant's trail take as many entries as its jobs need. */
 const MAX_AUDITED_JOB_IDS = 1000;
 
 /**
  * Appends the call's entry to the audit trail of the caller's tenant and, when
  * an answered call read jobs of other tenants (shared with the caller), one
- * to each of those tenants' trails too: naming their jobs only, and the
- * caller by its tenant alone (docs/access-model.md, Audit trail). The tenants
+ * per 1000 of their jobs to each of those tenants' trails too: naming their
+ * jobs only, and the caller by its tenant alone (docs/access-model.md, Audit
+ * trail). The tenants
  * of the named jobs come from `shownTenants` (what the answer showed) or are
  * looked up. Nothing can switch this off: when an entry cannot be written,
  * the caller gets UNAVAILABLE instead of its answer (a write it made stands;
@@ -35,8 +36,13 @@ export async function audit(
     const entries: AuditEntry[] = [{ subject: principal.subject, tenant: principal.tenant, method, jobIds: named, time, outcome }];
     // A refused call read nothing; a caller no grant names can read no other tenant's job.
     if (outcome === 'OK' && readerGrant(principal) !== undefined) {
-      for (const [tenant, ids] of await otherTenantsJobs(deps, principal, named, shownTenants)) {
-        entries.push({ subject: '', tenant, callerTenant: principal.tenant, method, jobIds: ids, time, outcome });
+      // Every job of another tenant the call read, past the cap of the caller's entry (a batch's parents come after its
+      // records): the copy is that tenant's only record of the read. An answered call names as many as its request's limits allow.
+      const read = jobIds.length > named.length ? firstDistinct(jobIds, Infinity) : named;
+      for (const [tenant, ids] of await otherTenantsJobs(deps, principal, read, shownTenants)) {
+        for (let start = 0; start < ids.length; start += MAX_AUDITED_JOB_IDS) {
+          entries.push({ subject: '', tenant, callerTenant: principal.tenant, method, jobIds: ids.slice(start, start + MAX_AUDITED_JOB_IDS), time, outcome });
+        }
       }
     }
     await Promise.all(entries.map((entry) => deps.audit.append(entry)));
@@ -59,7 +65,7 @@ async function otherTenantsJobs(
   shownTenants: ReadonlyMap<string, string>,
 ): Promise<Map<string, string[]>> {
   const unknown = jobIds.filter((id) => !shownTenants.has(id));
-  const looked = unknown.length > 0 ? await deps.store.getJobs(unknown) : [];
+  const looked = unknown.length > 0 ? await deps.store.getAccess(unknown) : [];
   const readTenants = new Map(looked.filter((job) => canRead(principal, job)).map((job) => [job.jobId, job.tenant]));
   const byTenant = new Map<string, string[]>();
   for (const id of jobIds) {

@@ -376,6 +376,40 @@ describe('access model', function () {
       ]);
     });
 
+    it("names a parent taken from another tenant in the caller's entry and the owner's trail, whichever call names it", async () => {
+      const shared = await recorded(olga, id('shared-parent'), { readerSubjects: ['globex/bob'] });
+      const own = await waitForJob(bob, (await bob.submitJob({ jobId: id('globex-echo'), type: 'echo', payload: { text: 'x' } })).jobId);
+      const record = await recorded(bob, id('globex-record'), { parentJobIds: [shared.jobId] });
+      const batch = (await bob.batchRecordJobs({ requests: [{ jobId: id('globex-batch'), type: 'etl', status: SUCCEEDED, outputHash: 'h', parentJobIds: [shared.jobId] }] })).results[0]!.job!;
+      const rerun = await bob.rerunJob({ jobId: own.jobId, replaceParents: true, parentJobIds: [shared.jobId] });
+      const submitted = await bob.submitJob({ jobId: id('globex-submit'), type: 'echo', payload: { text: 'y' }, parentJobIds: [shared.jobId] });
+
+      expect(await audited(gina, `job_id = "${shared.jobId}"`)).to.deep.equal([
+        { method: 'SubmitJob', subject: 'bob', tenant: 'globex', jobIds: [submitted.jobId, shared.jobId], outcome: 'OK' },
+        { method: 'RerunJob', subject: 'bob', tenant: 'globex', jobIds: [own.jobId, rerun.jobId, shared.jobId], outcome: 'OK' },
+        { method: 'BatchRecordJobs', subject: 'bob', tenant: 'globex', jobIds: [batch.jobId, shared.jobId], outcome: 'OK' },
+        { method: 'RecordJob', subject: 'bob', tenant: 'globex', jobIds: [record.jobId, shared.jobId], outcome: 'OK' },
+      ]);
+      expect(await audited(ada, `job_id = "${shared.jobId}"`)).to.deep.equal([
+        ...['SubmitJob', 'RerunJob', 'BatchRecordJobs', 'RecordJob'].map((method) => ({ method, subject: '', tenant: 'globex', jobIds: [shared.jobId], outcome: 'OK' })),
+        { method: 'RecordJob', subject: 'olga', tenant: 'acme', jobIds: [shared.jobId], outcome: 'OK' },
+      ]);
+    });
+
+    it("copies another tenant's parents of a batch into its trail past the cap of the caller's entry (1,000 job ids)", async () => {
+      const shared = await recorded(olga, id('shared-batch-parent'), { readerSubjects: ['globex/bob'] });
+      const requests = Array.from({ length: 1000 }, (_, i) => ({ jobId: id(`globex-big-batch-${i}`), type: 'etl', status: SUCCEEDED, outputHash: 'h', parentJobIds: i === 999 ? [shared.jobId] : [] }));
+      const results = (await bob.batchRecordJobs({ requests })).results;
+      expect(results.every((result) => result.job)).to.equal(true);
+
+      const [callers] = await audited(gina, `job_id = "${requests[0]!.jobId}"`);
+      expect(callers!.jobIds).to.deep.equal(requests.map((request) => request.jobId));
+      expect(await audited(ada, `job_id = "${shared.jobId}"`)).to.deep.equal([
+        { method: 'BatchRecordJobs', subject: '', tenant: 'globex', jobIds: [shared.jobId], outcome: 'OK' },
+        { method: 'RecordJob', subject: 'olga', tenant: 'acme', jobIds: [shared.jobId], outcome: 'OK' },
+      ]);
+    });
+
     it('REST: a read through GET /jobs/:id/provenance reaches the owner’s GET /audit-events the same way', async () => {
       const shared = await recorded(olga, id('rest-audited'), { readerSubjects: ['globex/bob'] });
       expect((await rest('bob', 'GET', `/jobs/${shared.jobId}/provenance`)).status).to.equal(200);

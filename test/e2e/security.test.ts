@@ -247,12 +247,12 @@ describe('security', function () {
         ['ListJobs', 'OK', [job.jobId]],
         ['GetLineage', 'OK', [job.jobId]],
         ['GetJob', 'OK', [job.jobId]],
-        ['RecordJob', 'OK', [child.jobId]],
+        ['RecordJob', 'OK', [child.jobId, job.jobId]],
         ['RecordJob', 'OK', [job.jobId]],
       ]);
       expect(entries.every((e) => e.tenant === 'audited' && e.subject === 'ada')).to.equal(true);
       const byJob = (await auditor.listAuditEvents({ filter: `job_id = "${job.jobId}"` })).auditEvents;
-      expect(byJob).to.have.length(4);
+      expect(byJob).to.have.length(5);
       auditor.close();
     });
 

@@ -15,3 +15,16 @@ export const tenantOf = (job: Job): ReadonlyMap<string, string> => tenantsOf([jo
 
 /** Graph walks name their root only: the answer follows from it, and may run to tens of thousands of jobs (docs/decisions.md, Audit). */
 export const rootOnly = (request: { jobId: string }): string[] => ids([request.jobId]);
+
+/**
+ * A batch's records, then the parents of those it recorded (a refused record
+ * read nothing): its records come first under the cap of the caller's entry,
+ * and the parents of other tenants reach their trails whatever the cap.
+ */
+export function recordedWithParents(requests: ReadonlyArray<{ parentJobIds: readonly string[] }>, results: ReadonlyArray<{ job?: Job | undefined }>): string[] {
+  const named = jobIdsOf(results.map((r) => r.job));
+  results.forEach((result, i) => {
+    if (result.job) for (const parentId of requests[i]!.parentJobIds) named.push(parentId);
+  });
+  return named;
+}

@@ -15,7 +15,7 @@ export function executionHandlers(edge: CallEdge): Pick<ProvenanceServiceServer,
 
     rerunJob: edge.unary('rerunJob', {
       run: async (request, principal) => toJobMessage(await service.rerunJob(principal, toRerunJobCommand(request))),
-      audited: (request, job) => ids([request.jobId, job?.jobId]),
+      audited: (request, job) => ids([request.jobId, job?.jobId].concat(request.replaceParents ? request.parentJobIds : [])),
       shownTenants: tenantOf,
     }),
 

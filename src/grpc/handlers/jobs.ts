@@ -4,7 +4,7 @@ import { CallEdge } from '../call.js';
 import { encodeWhole } from '../encoded-messages.js';
 import { OK_STATUS, toRpcStatus } from '../errors.js';
 import { toJobMessage, toRecordJobCommand } from '../mapping.js';
-import { ids, jobIdsOf, tenantOf, tenantsOf } from './audited-jobs.js';
+import { ids, jobIdsOf, recordedWithParents, tenantOf, tenantsOf } from './audited-jobs.js';
 
 /** Recording and reading jobs: RecordJob, BatchRecordJobs, GetJob, ListJobs. */
 export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'recordJob' | 'batchRecordJobs' | 'getJob' | 'listJobs'> {
@@ -12,7 +12,7 @@ export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'reco
   return {
     recordJob: edge.unary('recordJob', {
       run: async (request, principal) => toJobMessage(await service.recordJob(principal, toRecordJobCommand(request))),
-      audited: (request, job) => ids([job?.jobId ?? request.jobId]),
+      audited: (request, job) => ids([job?.jobId ?? request.jobId].concat(request.parentJobIds)),
       shownTenants: tenantOf,
     }),
 
@@ -27,7 +27,7 @@ export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'reco
           ),
         };
       },
-      audited: (request, response) => (response ? jobIdsOf(response.results.map((r) => r.job)) : ids(request.requests.map((r) => r.jobId))),
+      audited: (request, response) => (response ? recordedWithParents(request.requests, response.results) : ids(request.requests.map((r) => r.jobId))),
       shownTenants: (response) => tenantsOf(response.results.map((r) => r.job)),
     }),
 

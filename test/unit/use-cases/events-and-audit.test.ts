@@ -11,6 +11,7 @@ const admin = principal('lab', 'ada', ['admin']);
 const eve = principal('other-lab', 'eve', ['admin']);
 
 const GET_JOB = '/provenance.v1.ProvenanceService/GetJob';
+const BATCH_RECORD_JOBS = '/provenance.v1.ProvenanceService/BatchRecordJobs';
 
 /** WatchEvents, and the audit trail (Audit, ListAuditEvents), over the memory adapters. */
 describe('use cases: events and the audit trail', () => {
@@ -100,6 +101,20 @@ describe('use cases: events and the audit trail', () => {
     await s.service.audit(eve, GET_JOB, ['shared-job'], 'OK', new Map([['shared-job', 'lab']]));
     const copied = (await s.service.listAuditEvents(admin, { pageSize: 10 })).entries;
     expect(copied.map((e) => [e.subject, e.callerTenant, e.jobIds])).to.deep.equal([['', 'other-lab', ['shared-job']]]);
+  });
+
+  it("copies every job of another tenant a call read, past the cap of the caller's entry, in entries of at most 1,000 ids", async () => {
+    const own = Array.from({ length: 1000 }, (_, i) => `own-${i}`);
+    const shared = Array.from({ length: 1500 }, (_, i) => `shared-${i}`);
+    const tenants = new Map([...own.map((id) => [id, 'other-lab'] as const), ...shared.map((id) => [id, 'lab'] as const)]);
+    await s.service.audit(eve, BATCH_RECORD_JOBS, [...own, ...shared], 'OK', tenants);
+
+    const [callers] = (await s.service.listAuditEvents(eve, { pageSize: 10 })).entries;
+    expect(callers!.jobIds).to.deep.equal(own);
+    const copies = (await s.service.listAuditEvents(admin, { pageSize: 10 })).entries;
+    expect(copies.every((e) => e.subject === '' && e.callerTenant === 'other-lab')).to.equal(true);
+    expect(copies.map((e) => e.jobIds.length).sort()).to.deep.equal([1000, 500]);
+    expect(copies.flatMap((e) => e.jobIds).sort()).to.deep.equal([...shared].sort());
   });
 
   it('fails a call UNAVAILABLE when its entry cannot be written', async () => {
