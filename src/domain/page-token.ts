@@ -14,6 +14,14 @@ import { isJsonObject } from './json.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/**
+ * The plaintext is padded with spaces, which JSON.parse skips, to a multiple
+ * of this: every position naming a job id of at most its 128 characters
+ * (docs/limits.md) fits one block, so that a token's length tells nothing of
+ * the id it ends on, a placeholder's real id included. Tokens issued before
+ * the padding decode as they did (docs/decisions.md, "Tokens of one length").
+ */
+const PLAINTEXT_BLOCK_BYTES = 256;
 
 function cipherKey(secret: Buffer): Buffer {
   return createHash('sha256').update('page-token\0').update(secret).digest();
@@ -26,8 +34,15 @@ function queryFingerprint(query: JsonValue): string {
 export function encodePageToken(query: JsonValue, position: JsonObject, secret: Buffer): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', cipherKey(secret), iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify({ q: queryFingerprint(query), p: position }), 'utf8'), cipher.final()]);
+  const body = Buffer.concat([cipher.update(padded(JSON.stringify({ q: queryFingerprint(query), p: position }))), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function padded(text: string): Buffer {
+  const length = Buffer.byteLength(text, 'utf8');
+  const block = Buffer.alloc(Math.ceil(length / PLAINTEXT_BLOCK_BYTES) * PLAINTEXT_BLOCK_BYTES, ' ');
+  block.write(text, 'utf8');
+  return block;
 }
 
 /** The position a token carries (in the request field named field), or INVALID_ARGUMENT when it is malformed, forged, or belongs to another query. */

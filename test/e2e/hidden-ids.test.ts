@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { JobStatus, LineageView, ReproducibilityIssueReason, StartPosition, type Job } from '@provenance/client';
+import { JobStatus, LineageDirection, LineageView, ReproducibilityIssueReason, StartPosition, type Job } from '@provenance/client';
 import { opaqueJobId } from '../../src/domain/access.js';
 import { inputHash } from '../../src/domain/hashing.js';
 import { bearerTokens } from '../support/bearer-tokens.js';
@@ -34,6 +34,7 @@ describe('hidden ids (issue #13, items 4, 6 and 7)', function () {
   const headers = {
     olga: () => tokens.header('olga', 'acme', ['submitter']),
     carl: () => tokens.header('carl', 'acme', ['submitter']),
+    bob: () => tokens.header('bob', 'globex', ['submitter']),
   };
   const rest = async (who: keyof typeof headers, method: string, path: string, body?: unknown) => restCall(server.httpAddress, method, path, body, await headers[who]());
   /** Which of the ids occur in the answer. */
@@ -175,6 +176,31 @@ describe('hidden ids (issue #13, items 4, 6 and 7)', function () {
       const viaRest = await rest('olga', 'GET', `/jobs/${job.jobId}/reproducible`);
       expect(viaRest.status).to.equal(200);
       for (const answer of [report, viaRest.text]) expect(named(answer, [derived, hiddenOutput])).to.deep.equal([]);
+    });
+  });
+
+  describe('page and resume tokens: their length tells nothing of the id they end on', () => {
+    it('ListDependents (gRPC and REST) and StreamLineage give tokens of one length, whether they end on a readable job or a placeholder of a long id', async () => {
+      // bob's root, shared with olga; under it, bob's len-a and len-c, and olga's long-named child, which bob sees as a placeholder between them.
+      const root = await bob.recordJob({ jobId: `len-root-${run}`, type: 'etl', status: SUCCEEDED, outputHash: 'h', readerSubjects: ['acme/olga'] });
+      const child = (api: Client, jobId: string) => api.recordJob({ jobId, type: 'etl', status: SUCCEEDED, outputHash: 'h', parentJobIds: [root.jobId] });
+      await child(bob, `len-a-${run}`);
+      const hidden = await child(olga, `len-b-${run}-`.padEnd(128, 'much-longer-hidden-identifier-'));
+      await child(bob, `len-c-${run}`);
+
+      const pages = await Promise.all([1, 2].map((pageSize) => bob.listDependents({ jobId: root.jobId, pageSize })));
+      expect(pages[1]!.dependents.at(-1)?.job).to.deep.include({ jobId: placeholder(hidden.jobId), restricted: true });
+      const restPages = await Promise.all([1, 2].map((pageSize) => rest('bob', 'GET', `/jobs/${root.jobId}/dependents?page_size=${pageSize}`)));
+      const restTokens = restPages.map((answer) => (answer.body as { nextPageToken: string }).nextPageToken);
+      const streams = await Promise.all(
+        [1, 2].map(async (maxMessageNodes) => {
+          const tokens: string[] = [];
+          for await (const message of bob.streamLineage({ jobId: root.jobId, direction: LineageDirection.LINEAGE_DIRECTION_DESCENDANTS, maxMessageNodes })) tokens.push(message.resumeToken);
+          return tokens;
+        }),
+      );
+      const tokenLengths = [...pages.map((page) => page.nextPageToken), ...restTokens, ...streams.flat()].map((token) => token.length);
+      expect(tokenLengths.every((length) => length > 0 && length === tokenLengths[0])).to.equal(true, `token lengths ${tokenLengths.join(', ')}`);
     });
   });
 
