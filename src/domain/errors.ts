@@ -151,3 +151,30 @@ export function jobResource(jobId: string): ResourceRef {
 export function jobName(jobId: string): string {
   return `jobs/${jobId}`;
 }
+
+/**
+ * An answer larger than one gRPC message may be (PROVENANCE_MAX_MESSAGE_BYTES),
+ * refused as what it is: grpc-js would fail it after the work with a bare
+ * "Sent message larger than max". Asking again the same way cannot succeed,
+ * so it carries no RetryInfo; `advice` says what to ask for instead.
+ */
+export function answerTooLarge(answerBytes: number, maxBytes: number, advice: string): ProvenanceError {
+  return new ProvenanceError('RESOURCE_EXHAUSTED', `the answer is ${answerBytes} bytes, over the ${maxBytes} a message may hold (PROVENANCE_MAX_MESSAGE_BYTES): ${advice}`, 'ANSWER_TOO_LARGE', {
+    metadata: { answerBytes: String(answerBytes), maxMessageBytes: String(maxBytes) },
+  });
+}
+
+/**
+ * A write whose answer would be larger than one gRPC message may be, refused
+ * before anything is stored: refused after the work, its records would stand
+ * while the caller is told they were not. `countedBytes` is what was counted
+ * of the answer before it passed the limit.
+ */
+export function writeAnswerTooLarge(countedBytes: number, maxBytes: number): ProvenanceError {
+  return new ProvenanceError(
+    'RESOURCE_EXHAUSTED',
+    `the answer to this request would be over the ${maxBytes} bytes a message may hold (PROVENANCE_MAX_MESSAGE_BYTES; ${countedBytes} counted): nothing was recorded; send fewer records at a time`,
+    'ANSWER_TOO_LARGE',
+    { metadata: { answerBytes: String(countedBytes), maxMessageBytes: String(maxBytes) } },
+  );
+}

@@ -1,9 +1,10 @@
 import { status, type handleUnaryCall, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { answerTooLarge } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { ProvenanceServiceService, type ProvenanceServiceServer } from '@provenance/client/gen/provenance/v1/provenance_service';
 import type { ProvenanceService } from '../service/provenance-service.js';
-import type { EncodedMessage } from './encoded-messages.js';
+import { EncodedMessage } from './encoded-messages.js';
 import { toServiceError } from './errors.js';
 import { UndecodableRequest } from './request-decoding.js';
 import { requestLogger } from './request-id-metadata.js';
@@ -16,6 +17,8 @@ export interface CallDependencies<S extends AuditTrail = ProvenanceService> {
   logger: Logger;
   /** Who is calling (set by the authentication interceptor). */
   principalOf(call: { metadata: Metadata }): Principal;
+  /** The largest message the server sends (PROVENANCE_MAX_MESSAGE_BYTES): a unary answer over it is refused (ANSWER_TOO_LARGE). */
+  maxMessageBytes: number;
 }
 
 /** A method of ProvenanceService, as its definition names it (recordJob, watchEvents...). */
@@ -97,12 +100,45 @@ export class CallEdge<S extends AuditTrail = ProvenanceService> {
 
   /** A grpc-js unary handler of the use case. */
   unary<M extends UnaryMethod, Res extends ResponseOf<M> | EncodedMessage = ResponseOf<M>>(method: M, useCase: UseCase<RequestOf<M>, Res>): handleUnaryCall<RequestOf<M>, ResponseOf<M>> {
+    const measuredUseCase = measured(method, useCase, this.deps.maxMessageBytes);
     return (call, callback) => {
-      void this.answer(method, call, useCase).then(
+      void this.answer(method, call, measuredUseCase).then(
         // The service definition writes an EncodedMessage as it is (encoded-messages.ts).
-        (response) => callback(null, response as unknown as ResponseOf<M>),
+        ({ message }) => callback(null, message as unknown as ResponseOf<M>),
         (failure: ServiceError) => callback(failure),
       );
     };
   }
+}
+
+/** An answer with its encoding, measured before the call's audit entry is written. */
+interface MeasuredAnswer<Res> {
+  response: Res;
+  message: EncodedMessage;
+}
+
+/**
+ * The use case, its answer encoded here (grpc-js would encode it the same,
+ * once) and refused as ANSWER_TOO_LARGE when it is over the send limit:
+ * grpc-js would fail it with a bare "Sent message larger than max", no
+ * details, and the audit entry would say OK. That is after the work: RecordJob
+ * and BatchRecordJobs have the service check their answer before it writes
+ * (handlers/jobs.ts), and this is their backstop.
+ */
+function measured<Req, Res>(method: MethodName, useCase: UseCase<Req, Res>, maxBytes: number): UseCase<Req, MeasuredAnswer<Res>> {
+  const serialize = ProvenanceServiceService[method].responseSerialize as (value: Res) => Buffer;
+  const { shownTenants, discard } = useCase;
+  return {
+    run: async (request, principal, log) => {
+      const response = await useCase.run(request, principal, log);
+      const message = response instanceof EncodedMessage ? response : new EncodedMessage(serialize(response));
+      if (message.bytes.byteLength > maxBytes) {
+        throw answerTooLarge(message.bytes.byteLength, maxBytes, 'ask for less (a smaller page_size, a lower max_nodes or max_depth; StreamLineage gives a lineage of any size in parts)');
+      }
+      return { response, message };
+    },
+    audited: (request, answer) => useCase.audited(request, answer?.response),
+    shownTenants: shownTenants && ((answer, principal) => shownTenants.call(useCase, answer.response, principal)),
+    discard: discard && ((answer) => discard.call(useCase, answer.response)),
+  };
 }

@@ -14,8 +14,6 @@ import { decodingFailuresAsValues, type DecodingLimits } from './request-decodin
 export interface ProvenanceApiDependencies extends CallDependencies {
   /** What a request may hold before it is decoded (request-decoding.ts). */
   decoding: DecodingLimits;
-  /** The largest message the server sends (PROVENANCE_MAX_MESSAGE_BYTES). */
-  maxMessageBytes: number;
 }
 
 /**

@@ -34,7 +34,8 @@ export interface RunningServer {
 }
 
 
-export async function startGrpcServer(options: GrpcServerOptions, context: CallDependencies): Promise<RunningServer> {
+/** `context` is what every call needs but the message limit, which comes from `options`. */
+export async function startGrpcServer(options: GrpcServerOptions, context: Omit<CallDependencies, 'maxMessageBytes'>): Promise<RunningServer> {
   keepProtoKeysAsData();
   sendFramedAnswers();
   const server = new Server({

@@ -2,6 +2,7 @@ import { canRead, readerGrant, requireRole } from '../domain/access.js';
 import { parseAuditFilter } from '../domain/audit-filter.js';
 import type { PageRequest } from '../domain/commands.js';
 import { invalidArgument, unavailable } from '../domain/errors.js';
+import { itemsWithin, type PageBytes } from '../domain/page-bytes.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { AuditEntry, StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { Principal } from '../domain/principal.js';
@@ -94,7 +95,7 @@ export interface AuditPage {
 }
 
 /** ListAuditEvents: the tenant's audit trail, newest first, for admins. */
-export async function listAuditEvents(deps: ServiceDependencies, principal: Principal, command: PageRequest & { filter?: string }): Promise<AuditPage> {
+export async function listAuditEvents(deps: ServiceDependencies, principal: Principal, command: PageRequest & { filter?: string }, pageBytes?: PageBytes<StoredAuditEntry>): Promise<AuditPage> {
   requireRole(principal, 'admin', 'ListAuditEvents');
   const v = new Violations();
   v.nonNegative('page_size', command.pageSize);
@@ -112,8 +113,8 @@ export async function listAuditEvents(deps: ServiceDependencies, principal: Prin
     limit: pageSize + 1,
     ...(position ? { after: { time: new Date(position.time as number), id: position.id as string } } : {}),
   });
-  if (entries.length <= pageSize) return { entries, nextPageToken: '' };
-  const page = entries.slice(0, pageSize);
+  const page = entries.slice(0, itemsWithin(entries.slice(0, pageSize), pageBytes));
+  if (page.length === entries.length) return { entries, nextPageToken: '' };
   const last = page[page.length - 1]!;
   return { entries: page, nextPageToken: encodePageToken(query, { time: last.time.getTime(), id: last.id }, deps.secret) };
 }

@@ -4,6 +4,7 @@ import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import type { JobView } from '../domain/job-view.js';
 import { parseJobFilter } from '../domain/job-filter.js';
+import { itemsWithin, type PageBytes } from '../domain/page-bytes.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
 import type { Principal } from '../domain/principal.js';
 import { Violations, effectivePageSize } from '../domain/validation.js';
@@ -35,7 +36,7 @@ export interface JobPage {
   nextPageToken: string;
 }
 
-export async function listJobs(deps: ServiceDependencies, principal: Principal, command: ListJobsCommand): Promise<JobPage> {
+export async function listJobs(deps: ServiceDependencies, principal: Principal, command: ListJobsCommand, pageBytes?: PageBytes<JobView>): Promise<JobPage> {
   const v = new Violations();
   v.nonNegative('page_size', command.pageSize);
   if (v.list.length > 0) throw invalidArgument(v.list);
@@ -52,8 +53,11 @@ export async function listJobs(deps: ServiceDependencies, principal: Principal, 
     limit: pageSize + 1,
     after: position ? { createdAt: new Date(position.createdAt as number), jobId: position.jobId as string } : undefined,
   });
-  if (jobs.length <= pageSize) return { jobs: await viewJobs(deps, principal, jobs), nextPageToken: '' };
   const page = jobs.slice(0, pageSize);
-  const last = page[page.length - 1]!;
-  return { jobs: await viewJobs(deps, principal, page), nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }, deps.secret) };
+  const views = await viewJobs(deps, principal, page);
+  const kept = itemsWithin(views, pageBytes);
+  // Every job read (one more than the page was asked for) fits: this is the last page.
+  if (kept === jobs.length) return { jobs: views, nextPageToken: '' };
+  const last = page[kept - 1]!;
+  return { jobs: views.slice(0, kept), nextPageToken: encodePageToken(query, { createdAt: last.createdAt.getTime(), jobId: last.jobId }, deps.secret) };
 }

@@ -14,8 +14,9 @@ import type {
 import { ProvenanceError } from '../domain/errors.js';
 import type { JobView } from '../domain/job-view.js';
 import type { Lineage, LineageReadingRecords } from '../domain/lineage.js';
+import type { PageBytes } from '../domain/page-bytes.js';
 import type { HandlerCatalog } from '../domain/ports/job-handlers.js';
-import type { AuditLog } from '../domain/ports/audit-log.js';
+import type { AuditLog, StoredAuditEntry } from '../domain/ports/audit-log.js';
 import type { JobQueue, QueueDelivery } from '../domain/ports/job-queue.js';
 import type { Metrics } from '../domain/ports/metrics.js';
 import type { Principal } from '../domain/principal.js';
@@ -46,7 +47,7 @@ import { invalidateCache, type Invalidation } from './execution/invalidation.js'
 import { repairSweep } from './execution/repair.js';
 import { runDelivery } from './execution/run-job.js';
 import { rerunJob, submitJob } from './execution/submit-job.js';
-import { recordJobs, type RecordOutcome } from './record-jobs.js';
+import { recordJobs, type AnswerCheck, type RecordOutcome } from './record-jobs.js';
 
 export interface ServiceDependencies {
   /** The store with its writes relayed to the event log (PublishingStore). */
@@ -92,22 +93,22 @@ export interface ServiceLog {
 export class ProvenanceService {
   constructor(private readonly deps: ServiceDependencies) {}
 
-  async recordJob(principal: Principal, command: RecordJobCommand): Promise<JobView> {
-    const [outcome] = await recordJobs(this.deps, principal, [command]);
+  async recordJob(principal: Principal, command: RecordJobCommand, answerCheck?: AnswerCheck): Promise<JobView> {
+    const [outcome] = await recordJobs(this.deps, principal, [command], answerCheck);
     if (!outcome!.ok) throw outcome!.error;
     return outcome!.job;
   }
 
-  batchRecordJobs(principal: Principal, commands: readonly RecordJobCommand[]): Promise<RecordOutcome[]> {
-    return recordJobs(this.deps, principal, commands);
+  batchRecordJobs(principal: Principal, commands: readonly RecordJobCommand[], answerCheck?: AnswerCheck): Promise<RecordOutcome[]> {
+    return recordJobs(this.deps, principal, commands, answerCheck);
   }
 
   getJob(principal: Principal, jobId: string | undefined, asOf?: Date): Promise<JobView> {
     return getJob(this.deps, principal, jobId, asOf);
   }
 
-  listJobs(principal: Principal, command: ListJobsCommand): Promise<JobPage> {
-    return listJobs(this.deps, principal, command);
+  listJobs(principal: Principal, command: ListJobsCommand, pageBytes?: PageBytes<JobView>): Promise<JobPage> {
+    return listJobs(this.deps, principal, command, pageBytes);
   }
 
   getLineage<C extends LineageCommand>(principal: Principal, command: C): Promise<LineageAnswer<C['view']>> {
@@ -159,8 +160,8 @@ export class ProvenanceService {
     return audit(this.deps, principal, method, jobIds, outcome, shownTenants);
   }
 
-  listAuditEvents(principal: Principal, command: PageRequest & { filter?: string }): Promise<AuditPage> {
-    return listAuditEvents(this.deps, principal, command);
+  listAuditEvents(principal: Principal, command: PageRequest & { filter?: string }, pageBytes?: PageBytes<StoredAuditEntry>): Promise<AuditPage> {
+    return listAuditEvents(this.deps, principal, command, pageBytes);
   }
 
   /** A worker's handling of one queue delivery. */

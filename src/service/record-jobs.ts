@@ -17,6 +17,13 @@ import type { ServiceDependencies } from './provenance-service.js';
 import { knownJobs, viewerOf, viewJobs } from './views.js';
 
 export type RecordOutcome = { ok: true; job: JobView } | { ok: false; error: ProvenanceError };
+/**
+ * The transport's check of the answer a batch is to get, before anything is
+ * written: its records as the caller will see them, and how many records are
+ * refused. It throws to refuse the whole request (gRPC: an answer over the
+ * send limit, which could not be sent once the records stood).
+ */
+export type AnswerCheck = (jobs: readonly JobView[], refused: number) => void;
 /** An outcome as decided, before the caller's view of it. */
 type Decided = { ok: true; job: JobRecord } | { ok: false; error: ProvenanceError };
 
@@ -37,12 +44,12 @@ interface Prepared {
  * outcome. Writes that lose a race with another caller are decided again,
  * once, against what the winner stored.
  */
-export async function recordJobs(deps: ServiceDependencies, principal: Principal, commands: readonly RecordJobCommand[]): Promise<RecordOutcome[]> {
+export async function recordJobs(deps: ServiceDependencies, principal: Principal, commands: readonly RecordJobCommand[], answerCheck?: AnswerCheck): Promise<RecordOutcome[]> {
   requireRole(principal, 'submitter', 'Recording jobs');
   const violations = validateBatch(commands, deps.limits);
   if (violations.length > 0) throw invalidArgument(violations);
   const recorder = new BatchRecorder(deps, principal);
-  const decided = await recorder.record(commands, true);
+  const decided = await recorder.record(commands, true, answerCheck);
   const views = await viewJobs(deps, principal, decided.flatMap((outcome) => (outcome.ok ? [outcome.job] : [])), recorder.loaded());
   let next = 0;
   return decided.map((outcome) => (outcome.ok ? { ok: true, job: views[next++]! } : outcome));
@@ -70,7 +77,7 @@ class BatchRecorder {
     this.now = sharedTime(deps.now());
   }
 
-  async record(commands: readonly RecordJobCommand[], retryConflicts: boolean): Promise<Decided[]> {
+  async record(commands: readonly RecordJobCommand[], retryConflicts: boolean, answerCheck?: AnswerCheck): Promise<Decided[]> {
     const outcomes: Decided[] = new Array(commands.length);
     const prepared: Prepared[] = [];
     commands.forEach((command, index) => {
@@ -92,6 +99,7 @@ class BatchRecorder {
       }
     }
 
+    if (answerCheck) answerCheck(await viewJobs(this.deps, this.principal, decided.map((d) => d.job), this.loaded()), commands.length - decided.length);
     const { lostRaces, cycles } = await this.write();
     if (cycles.size > 0) {
       // The store found the cycle through jobs this batch did not read: their access is looked up for the path shown.

@@ -5,6 +5,7 @@ import type { Principal } from '../../src/domain/principal.js';
 import { Job } from '@provenance/client/gen/provenance/v1/job';
 import { GetJobRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { CallEdge, type UseCase } from '../../src/grpc/call.js';
+import { EncodedMessage } from '../../src/grpc/encoded-messages.js';
 import { principalOf, setPrincipal } from '../../src/grpc/principal-metadata.js';
 import { UndecodableRequest } from '../../src/grpc/request-decoding.js';
 import { REQUEST_ID_HEADER } from '../../src/platform/request-id.js';
@@ -23,7 +24,7 @@ interface AuditedCall {
 }
 
 /** The edge over an audit trail that keeps its entries and, once told to, fails as the service's does. */
-function edgeWithTrail() {
+function edgeWithTrail(maxMessageBytes = 64 * 1024 * 1024) {
   const entries: AuditedCall[] = [];
   const trail = { failing: false };
   const { logger, lines } = capturingLogger();
@@ -33,7 +34,7 @@ function edgeWithTrail() {
       entries.push({ principal, method, jobIds, outcome, shownTenants });
     },
   };
-  return { edge: new CallEdge({ service, logger, principalOf }), entries, trail, lines };
+  return { edge: new CallEdge({ service, logger, principalOf, maxMessageBytes }), entries, trail, lines };
 }
 
 function callOf(request: unknown) {
@@ -129,15 +130,36 @@ describe('CallEdge', () => {
     expect(discarded).to.deep.equal([]);
   });
 
+  /** The outcome of a GetJob handler: its error, or its answer (encoded by the edge, sent as it is) decoded. */
+  const outcome = (handler: handleUnaryCall<GetJobRequest, Job>, jobId: string) =>
+    new Promise<{ error: ServiceError | null; job: Job | undefined }>((resolve) =>
+      handler(callOf(GetJobRequest.fromPartial({ jobId })) as unknown as ServerUnaryCall<GetJobRequest, Job>, (error, job) =>
+        resolve({ error: error as ServiceError | null, job: job ? Job.decode((job as unknown as EncodedMessage).bytes) : undefined }),
+      ),
+    );
+
   it('hands a unary call its answer or its status through the grpc-js callback', async () => {
     const { edge } = edgeWithTrail();
-    const outcome = (handler: handleUnaryCall<GetJobRequest, Job>, jobId: string) =>
-      new Promise<{ error: ServiceError | null; job: Job | null | undefined }>((resolve) =>
-        handler(callOf(GetJobRequest.fromPartial({ jobId })) as unknown as ServerUnaryCall<GetJobRequest, Job>, (error, job) => resolve({ error: error as ServiceError | null, job })),
-      );
     const answering = edge.unary('getJob', { run: async (request) => Job.fromPartial({ jobId: request.jobId, tenant: 'lab' }), audited: (request) => [request.jobId] });
     expect(await outcome(answering, 'j7')).to.deep.equal({ error: null, job: Job.fromPartial({ jobId: 'j7', tenant: 'lab' }) });
     const refusing = edge.unary('getJob', { run: (request) => Promise.reject(jobNotFound(request.jobId)), audited: (request) => [request.jobId] });
     expect((await outcome(refusing, 'j8')).error?.code).to.equal(status.NOT_FOUND);
+  });
+
+  it('refuses an answer over the send limit as ANSWER_TOO_LARGE, with its size, and audits it so', async () => {
+    const { edge, entries } = edgeWithTrail(1024);
+    const answering = edge.unary('getJob', {
+      run: async (request) => Job.fromPartial({ jobId: request.jobId, type: 't'.repeat(1020) }),
+      audited: (request) => [request.jobId],
+    });
+    const { error } = await outcome(answering, 'big');
+    expect(error?.code).to.equal(status.RESOURCE_EXHAUSTED);
+    const { errorInfo } = statusDetails(error);
+    expect(errorInfo?.reason).to.equal('ANSWER_TOO_LARGE');
+    expect(errorInfo?.metadata).to.deep.equal({ answerBytes: '1028', maxMessageBytes: '1024' });
+    expect(entries.map((e) => [e.jobIds, e.outcome])).to.deep.equal([[['big'], 'RESOURCE_EXHAUSTED']]);
+    // An encoded answer is measured as it is.
+    const encoded = edge.unary<'getJob', EncodedMessage>('getJob', { run: async () => new EncodedMessage(Buffer.alloc(1025)), audited: () => [] });
+    expect((await outcome(encoded, 'framed')).error?.code).to.equal(status.RESOURCE_EXHAUSTED);
   });
 });

@@ -97,6 +97,25 @@ describe('use cases: events and the audit trail', () => {
     expect((refused as ProvenanceError).code).to.equal('PERMISSION_DENIED');
   });
 
+  it('ends a page of the trail early, with a token, at the entry that would pass its bytes, and always moves on', async () => {
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      await s.service.audit(alice, GET_JOB, [id], 'OK');
+      s.clock.advance(1000);
+    }
+    // Each entry counts 10 bytes here: a budget of 25 holds two of them.
+    const pageBytes = { bytes: 25, sizeOf: () => 10 };
+    const pages: string[][] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await s.service.listAuditEvents(admin, { pageSize: 10, ...(pageToken ? { pageToken } : {}) }, pageBytes);
+      pages.push(page.entries.flatMap((e) => e.jobIds));
+      pageToken = page.nextPageToken || undefined;
+    } while (pageToken);
+    expect(pages).to.deep.equal([['e', 'd'], ['c', 'b'], ['a']]);
+    // An entry larger than the budget is a page of its own.
+    expect((await s.service.listAuditEvents(admin, { pageSize: 10 }, { bytes: 5, sizeOf: () => 10 })).entries).to.have.length(1);
+  });
+
   it("copies an entry into the trail of the tenant whose job the caller read, without the caller's subject", async () => {
     await s.service.audit(eve, GET_JOB, ['shared-job'], 'OK', new Map([['shared-job', 'lab']]));
     const copied = (await s.service.listAuditEvents(admin, { pageSize: 10 })).entries;
