@@ -68,6 +68,10 @@ export class TimedStore implements ProvenanceStore {
     return this.timed('replaceJobs', () => this.store.replaceJobs(replacements));
   }
 
+  replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]> {
+    return this.timed('replaceJobsTogether', () => this.store.replaceJobsTogether(replacements));
+  }
+
   getAccess(jobIds: readonly string[]): Promise<JobAccess[]> {
     return this.timed('getAccess', () => this.store.getAccess(jobIds));
   }

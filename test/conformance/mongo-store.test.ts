@@ -148,6 +148,7 @@ describe('MongoDB store lane', function () {
       databases.push(database);
       return connect(database);
     },
+    replacesOneAfterAnother: true,
     // A client of its own: another connection pool, as another server process has.
     openTwin: (store) => connect(databaseOf.get(store)!),
     async createBreakable() {

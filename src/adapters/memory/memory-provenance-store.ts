@@ -97,6 +97,12 @@ export class MemoryProvenanceStore implements ProvenanceStore {
     });
   }
 
+  async replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const { jobs } = this.open();
+    const current = replacements.every(({ record, expectedEtag }) => jobs.get(record.jobId)?.etag === expectedEtag);
+    return current ? this.replaceJobs(replacements) : replacements.map(() => false);
+  }
+
   async markStale(jobIds: readonly string[], now: Date): Promise<number> {
     const { jobs } = this.open();
     const etag = newEtag();

@@ -308,6 +308,21 @@ export class MongoProvenanceStore implements ProvenanceStore {
     });
   }
 
+  /**
+   * One replaceJob after the other, stopping at the first refused: the
+   * adapter uses no multi-document transactions (the emulator has none),
+   * so the port's all or nothing holds only until the first write, and a
+   * crash between two leaves the later ones unwritten.
+   */
+  async replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const outcomes = replacements.map(() => false);
+    for (const [index, { record, expectedEtag }] of replacements.entries()) {
+      if (!(await this.replaceJob(record, expectedEtag))) break;
+      outcomes[index] = true;
+    }
+    return outcomes;
+  }
+
   /** Which replacements of the bulk write happened, given how many matched. */
   private async replaced(replacements: readonly Replacement[], matchedCount: number): Promise<boolean[]> {
     if (matchedCount === replacements.length) return replacements.map(() => true);

@@ -322,41 +322,53 @@ export class SqliteProvenanceStore implements ProvenanceStore {
    * replacement of a record standing for it.
    */
   async replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]> {
-    const { storedRow, insertFirstState, deleteEdges, deleteReaders } = this.statements;
+    return this.writing(() => this.db.transaction(() => this.replaceRows(replacements)).immediate());
+  }
+
+  /** The etags are read in the transaction that writes, so that no other writer can come between the check and the write. */
+  async replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const { storedRow } = this.statements;
     return this.writing(() =>
       this.db
         .transaction((): boolean[] => {
-          const replaced = new Map<string, JobRecord>();
-          const applied = replacements.map(({ record, expectedEtag }) => {
-            const previous = storedRow.get(record.jobId, expectedEtag);
-            if (previous === undefined) return false;
-            const row = toJobRow(record);
-            const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
-            // keepFirstState for this one job, from the row just read: one statement fewer per replacement.
-            if (previous.firstState !== null) insertFirstState.run(record.jobId, previous.createdAt, previous.firstState);
-            this.updateStatement(changed).run(row);
-            if (previous.parentIds !== row.parentIds) {
-              deleteEdges.run(record.jobId);
-              this.insertEdges(record.jobId, record.parentIds);
-            }
-            if (previous.readers !== row.readers || previous.createdAt !== row.createdAt) {
-              deleteReaders.run({ jobId: record.jobId, readers: previous.readers, createdAt: previous.createdAt });
-              this.insertReaders(record);
-            }
-            this.insertHistory(historyEntry(record, 'REPLACE'));
-            replaced.set(record.jobId, record);
-            return true;
-          });
-          if (replaced.size > 0) {
-            const { deleteOutboxes } = this.statements;
-            const left = deleteOutboxes.all(JSON.stringify([...replaced.keys()]));
-            this.insertOutboxes([...replaced.values()]);
-            this.deleteEmptyOutboxWrites(left);
-          }
-          return applied;
+          const current = replacements.every(({ record, expectedEtag }) => storedRow.get(record.jobId, expectedEtag) !== undefined);
+          return current ? this.replaceRows(replacements) : replacements.map(() => false);
         })
         .immediate(),
     );
+  }
+
+  /** replaceJobs's work, inside the caller's transaction. */
+  private replaceRows(replacements: readonly Replacement[]): boolean[] {
+    const { storedRow, insertFirstState, deleteEdges, deleteReaders } = this.statements;
+    const replaced = new Map<string, JobRecord>();
+    const applied = replacements.map(({ record, expectedEtag }) => {
+      const previous = storedRow.get(record.jobId, expectedEtag);
+      if (previous === undefined) return false;
+      const row = toJobRow(record);
+      const changed = COMPARED_COLUMNS.filter((field) => previous[field] !== row[field]);
+      // keepFirstState for this one job, from the row just read: one statement fewer per replacement.
+      if (previous.firstState !== null) insertFirstState.run(record.jobId, previous.createdAt, previous.firstState);
+      this.updateStatement(changed).run(row);
+      if (previous.parentIds !== row.parentIds) {
+        deleteEdges.run(record.jobId);
+        this.insertEdges(record.jobId, record.parentIds);
+      }
+      if (previous.readers !== row.readers || previous.createdAt !== row.createdAt) {
+        deleteReaders.run({ jobId: record.jobId, readers: previous.readers, createdAt: previous.createdAt });
+        this.insertReaders(record);
+      }
+      this.insertHistory(historyEntry(record, 'REPLACE'));
+      replaced.set(record.jobId, record);
+      return true;
+    });
+    if (replaced.size > 0) {
+      const { deleteOutboxes } = this.statements;
+      const left = deleteOutboxes.all(JSON.stringify([...replaced.keys()]));
+      this.insertOutboxes([...replaced.values()]);
+      this.deleteEmptyOutboxWrites(left);
+    }
+    return applied;
   }
 
   /** The UPDATE of these columns, the etag and the document; prepared once per set of columns, up to MAX_UPDATE_STATEMENTS sets. */

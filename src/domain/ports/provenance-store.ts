@@ -57,6 +57,18 @@ export interface ProvenanceStore {
   replaceJobs(replacements: readonly Replacement[]): Promise<boolean[]>;
 
   /**
+   * replaceJobs (distinct job ids) as one write, all or nothing: when every
+   * stored etag is still the expected one, every record is replaced in one
+   * transaction (outcomes all true); otherwise none is (all false). For
+   * writes a crash must not take apart: a run's result and the invalidation
+   * it owes (run-job.ts). The MongoDB adapter, which uses no multi-document
+   * transactions, replaces them one after the other, in order, and stops at
+   * the first refused: those before it stay written (outcomes true up to it,
+   * false from it), and a crash between two leaves the later ones unwritten.
+   */
+  replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]>;
+
+  /**
    * Sets cacheState STALE (with a new etag, the same for every record of the
    * call, and updatedAt = now) on every SUCCEEDED record of jobIds, in bulk
    * updates: only results can be stale, and records still being written

@@ -86,6 +86,14 @@ export class PublishingStore implements RelayingStore {
     return applied;
   }
 
+  /** The outboxes of the records written are relayed together: an invalidation's relay marks its jobs STALE before it publishes. */
+  async replaceJobsTogether(replacements: readonly Replacement[]): Promise<boolean[]> {
+    const written = this.withoutAppended(replacements);
+    const applied = await this.store.replaceJobsTogether(written);
+    await this.committed(written.filter((_, i) => applied[i]).map((r) => r.record));
+    return applied;
+  }
+
   async replaceJobsRelayingLater(replacements: readonly Replacement[]): Promise<boolean[]> {
     const written = this.withoutAppended(replacements);
     const applied = await this.store.replaceJobs(written);

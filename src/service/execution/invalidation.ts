@@ -2,6 +2,7 @@ import type { InvalidateCacheCommand } from '../../domain/commands.js';
 import { ProvenanceError, invalidArgument } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
 import { mayMakeStale, permissionDenied, requireRole } from '../../domain/access.js';
+import type { JobRecord } from '../../domain/job.js';
 import { descendantsNearestFirst, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
@@ -69,12 +70,11 @@ const MAX_LOGGED_IDS = 100;
 /**
  * After a run whose output differs from the earlier result of the same
  * definition and inputs: the descendants of that earlier job (not the job
- * itself) that the run's submitter may make STALE become STALE; the others
- * are left as they are, and logged.
+ * itself) that the run's submitter may make STALE. The others are left as
+ * they are, and logged.
  */
-export async function invalidateDescendants(deps: ServiceDependencies, runner: Principal, jobId: string, runJobId: string): Promise<string[]> {
+export async function descendantsToInvalidate(deps: ServiceDependencies, runner: Principal, jobId: string, runJobId: string): Promise<string[]> {
   const { within, outside } = await descendantsByAuthority(deps, runner, jobId);
-  if (within.length > 0) await recordInvalidation(deps, jobId, within);
   if (outside.length > 0) {
     deps.log.info(
       { jobId, runJobId, leftAsTheyAre: outside.length, jobIds: outside.slice(0, MAX_LOGGED_IDS).map((row) => row.jobId) },
@@ -82,6 +82,43 @@ export async function invalidateDescendants(deps: ServiceDependencies, runner: P
     );
   }
   return within;
+}
+
+/** How many times an invalidation's write is tried, reading again the job another write changed in between. */
+const WRITE_ATTEMPTS = 5;
+
+/**
+ * Writes a run's result (if the run's etag is still expectedEtag) and the
+ * earlier job's record with the cache.invalidated event naming the jobs in
+ * one transaction (replaceJobsTogether), so that a crash cannot take the
+ * two apart: the relay of the two outboxes marks the jobs STALE before it
+ * publishes the event, and after a crash the sweep's relay does. An earlier
+ * job that changed in between is read again. Returns whether the result was
+ * written: false when the run is no longer the writer's (cancelled), and
+ * then nothing is. On MongoDB the result is written first, and an earlier
+ * job that changed after it is invalidated on its own (recordInvalidation):
+ * a crash between the two writes loses the invalidation there.
+ */
+export async function recordResultInvalidating(
+  deps: ServiceDependencies,
+  result: JobRecord,
+  expectedEtag: string,
+  jobId: string,
+  invalidatedJobIds: readonly string[],
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    const [current] = await deps.store.getJobs([jobId]);
+    const [resultWritten, invalidationWritten] = await deps.store.replaceJobsTogether([
+      { record: result, expectedEtag },
+      { record: invalidated(current!, invalidatedJobIds, deps.now()), expectedEtag: current!.etag },
+    ]);
+    if (invalidationWritten) deps.metrics.invalidated(invalidatedJobIds.length);
+    else if (resultWritten) await recordInvalidation(deps, jobId, invalidatedJobIds);
+    if (resultWritten) return true;
+    const [run] = await deps.store.getJobs([result.jobId]);
+    if (run?.etag !== expectedEtag) return false;
+  }
+  throw new ProvenanceError('ABORTED', `job ${jobId} kept changing while job ${result.jobId} invalidated it; the queue retries the run`, 'CONCURRENT_WRITE');
 }
 
 /** A job's descendants, nearest first: those the principal may make STALE (by id), and the others. */
@@ -96,8 +133,6 @@ async function descendantsByAuthority(deps: ServiceDependencies, principal: Prin
   }
   return { within, outside };
 }
-
-const WRITE_ATTEMPTS = 5;
 
 /**
  * First the job's record takes the cache.invalidated event (and its own

@@ -6,7 +6,7 @@ import type { JsonValue } from '../../domain/json.js';
 import type { QueueDelivery } from '../../domain/ports/job-queue.js';
 import { Violations } from '../../domain/validation.js';
 import type { ServiceDependencies } from '../provenance-service.js';
-import { invalidateDescendants } from './invalidation.js';
+import { descendantsToInvalidate, recordResultInvalidating } from './invalidation.js';
 import { settle } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
 
@@ -120,9 +120,16 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
     cacheKeySalt: cacheKeySalt(done),
     excludeJobId: done.jobId,
   });
-  if (!(await finish(deps, running, done))) return;
   // Differential invalidation: a rerun that produced a different output makes what was built on the previous output stale, within its submitter's authority.
-  if (previous && previous.result!.outputHash !== done.result!.outputHash) await invalidateDescendants(deps, submitterOf(done), previous.jobId, done.jobId);
+  // The descendants are found before the result is written, which then carries the invalidation in its own transaction (not group committed: it is rare).
+  if (previous && previous.result!.outputHash !== done.result!.outputHash) {
+    const descendants = await descendantsToInvalidate(deps, submitterOf(done), previous.jobId, done.jobId);
+    if (descendants.length > 0) {
+      if (await recordResultInvalidating(deps, done, running.etag, previous.jobId, descendants)) await settle(deps, done);
+      return;
+    }
+  }
+  await finish(deps, running, done);
 }
 
 /**

@@ -9,6 +9,11 @@ export interface StoreHarness {
   createBreakable(): Promise<{ store: ProvenanceStore; breakDatabase(): Promise<void> }>;
   /** A second connection to the database of a store create() gave, as another server process has. */
   openTwin(store: ProvenanceStore): Promise<ProvenanceStore>;
+  /**
+   * The store's replaceJobsTogether replaces one record after the other (MongoDB adapter, without
+   * multi-document transactions): those before a refused one stay written.
+   */
+  replacesOneAfterAnother?: boolean;
   /** Releases whatever the harness holds (called once, after all tests). */
   dispose(): Promise<void>;
   /**

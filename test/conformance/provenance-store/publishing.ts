@@ -87,6 +87,29 @@ export function describePublishing(suite: StoreSuite, publishing: NonNullable<St
       expect((await store().getJobs([child.jobId]))[0]!.cacheState).to.equal('STALE');
       expect(await appendedFor(events, parent.jobId)).to.deep.equal(invalidated.pendingEvents!.map(publishedEvent));
     });
+
+    it('relays the outboxes of records replaced together, the jobs an invalidation names marked stale first, and nothing of a refused call', async () => {
+      const run = makeJob({ status: 'RUNNING' });
+      const earlier = makeJob();
+      const child = makeJob({ parentIds: [earlier.jobId], status: 'SUCCEEDED', cacheState: 'FRESH' });
+      await insertAll(store(), [run, earlier, child]);
+      const done = withEvents({ ...run, status: 'SUCCEEDED', etag: freshEtag() }, ['job.provenance.completed'], at(11));
+      const invalidation = withEvents({ ...earlier, etag: freshEtag() }, ['cache.invalidated'], at(11), { invalidatedJobIds: [child.jobId] });
+      const together = (expectedRunEtag: string) =>
+        store().replaceJobsTogether([
+          { record: done, expectedEtag: expectedRunEtag },
+          { record: invalidation, expectedEtag: earlier.etag },
+        ]);
+
+      expect(await together(freshEtag())).to.deep.equal([false, false]);
+      expect(await appendedFor(events, earlier.jobId)).to.deep.equal([]);
+      expect((await store().getJobs([child.jobId]))[0]!.cacheState).to.equal('FRESH');
+
+      expect(await together(run.etag)).to.deep.equal([true, true]);
+      expect((await store().getJobs([child.jobId]))[0]!.cacheState).to.equal('STALE');
+      expect(await appendedFor(events, run.jobId)).to.deep.equal(done.pendingEvents);
+      expect(await appendedFor(events, earlier.jobId)).to.deep.equal(invalidation.pendingEvents!.map(publishedEvent));
+    });
   });
 
   describe('when the event log is gone', function () {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { canonicalJson, compareCodeUnits, outputHash } from '../../../src/domain/hashing.js';
+import type { JobRecord } from '../../../src/domain/job.js';
 import type { JsonValue } from '../../../src/domain/json.js';
 import { MARK_STALE_STEP } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
 import { freshEtag, makeJob, nextJobId } from '../../support/job-records.js';
@@ -369,6 +370,79 @@ export function describeRecords(suite: StoreSuite): void {
 
     it('answers an empty call with no outcomes', async () => {
       expect(await store().replaceJobs([])).to.deep.equal([]);
+    });
+  });
+
+  describe('replaceJobsTogether', function () {
+    const store = useStore();
+    const next = (record: JobRecord, fields: Partial<JobRecord> = {}) => makeJob({ jobId: record.jobId, createdAt: record.createdAt, ...fields });
+
+    it('replaces every record when every etag matches, parents and lineage included', async () => {
+      const parent = makeJob();
+      const run = makeJob({ status: 'RUNNING' });
+      const earlier = makeJob();
+      await insertAll(store(), [parent, run, earlier]);
+      const runDone = next(run, { parentIds: [parent.jobId] });
+      const earlierStale = next(earlier, { cacheState: 'STALE' });
+      expect(
+        await store().replaceJobsTogether([
+          { record: runDone, expectedEtag: run.etag },
+          { record: earlierStale, expectedEtag: earlier.etag },
+        ]),
+      ).to.deep.equal([true, true]);
+      expect(sortById(await store().getJobs([run.jobId, earlier.jobId]))).to.deep.equal(sortById([runDone, earlierStale]));
+      expect(ids(await store().listChildren(parent.jobId, 10))).to.deep.equal([run.jobId]);
+    });
+
+    it('writes nothing when the first etag no longer matches', async () => {
+      const [cancelled, earlier] = [makeJob({ status: 'CANCELLED' }), makeJob()];
+      await insertAll(store(), [cancelled, earlier]);
+      expect(
+        await store().replaceJobsTogether([
+          { record: next(cancelled), expectedEtag: freshEtag() },
+          { record: next(earlier), expectedEtag: earlier.etag },
+        ]),
+      ).to.deep.equal([false, false]);
+      expect(sortById(await store().getJobs([cancelled.jobId, earlier.jobId]))).to.deep.equal(sortById([cancelled, earlier]));
+    });
+
+    it(
+      harness.replacesOneAfterAnother
+        ? 'writes the records before the first whose etag no longer matches, and none from it'
+        : 'writes nothing when a later etag no longer matches',
+      async () => {
+        const records = [makeJob({ status: 'RUNNING' }), makeJob(), makeJob()];
+        await insertAll(store(), records);
+        const replacements = records.map((record) => ({ record: next(record), expectedEtag: record.etag }));
+        replacements[1]!.expectedEtag = freshEtag();
+        const outcomes = await store().replaceJobsTogether(replacements);
+        const stored = sortById(await store().getJobs(ids(records)));
+        if (harness.replacesOneAfterAnother) {
+          expect(outcomes).to.deep.equal([true, false, false]);
+          expect(stored).to.deep.equal(sortById([replacements[0]!.record, records[1]!, records[2]!]));
+        } else {
+          expect(outcomes).to.deep.equal([false, false, false]);
+          expect(stored).to.deep.equal(sortById(records));
+        }
+      },
+    );
+
+    it('lets only one of two concurrent calls that replace the same record first win, and writes nothing of the other', async () => {
+      const [shared, mine, theirs] = [makeJob({ status: 'RUNNING' }), makeJob(), makeJob()];
+      await insertAll(store(), [shared, mine, theirs]);
+      const call = (other: JobRecord) =>
+        store().replaceJobsTogether([
+          { record: next(shared), expectedEtag: shared.etag },
+          { record: next(other, { cacheState: 'STALE' }), expectedEtag: other.etag },
+        ]);
+      const outcomes = await Promise.all([call(mine), call(theirs)]);
+      expect(outcomes.map((o) => o.join())).to.have.members(['true,true', 'false,false']);
+      const loser = outcomes[0]![0] ? theirs : mine;
+      expect(await store().getJobs([loser.jobId])).to.deep.equal([loser]);
+    });
+
+    it('answers an empty call with no outcomes', async () => {
+      expect(await store().replaceJobsTogether([])).to.deep.equal([]);
     });
   });
 
