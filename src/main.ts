@@ -42,6 +42,7 @@ const server = await startGrpcServer(
 );
 const rest = restGateway(server.address, config.security.auth.tls, {
   maxMessageBytes: config.maxMessageBytes,
+  maxRequestFields: config.maxRequestFields,
   ...config.rest,
   logger,
   gatewayToken: security.gatewayToken,

@@ -22,6 +22,11 @@ export class UndecodableRequest {
   }
 }
 
+/** What a request of more fields than the limit is told, over gRPC and REST alike. */
+export function tooManyFieldsDescription(maxFields: number): string {
+  return `holds more than ${maxFields} fields, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS): send it in smaller parts`;
+}
+
 export interface DecodingLimits {
   /** The most fields a request may hold, nested ones included. */
   maxFields: number;
@@ -41,7 +46,7 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
         ...method,
         requestDeserialize: (bytes: Buffer) => {
           if (countFields && countFields(bytes, limits.maxFields) > limits.maxFields) {
-            return new UndecodableRequest(`holds more than ${limits.maxFields} fields, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS): send it in smaller parts`);
+            return new UndecodableRequest(tooManyFieldsDescription(limits.maxFields));
           }
           const timestampProblem = checkTimestamps?.(bytes);
           if (timestampProblem) return new UndecodableRequest(timestampProblem.description, timestampProblem.field);

@@ -434,7 +434,7 @@ describe("the REST gateway's channel", function () {
     server = await ownServer();
     // The gateway of this test process reaches the server's gRPC listener through a proxy that can freeze its connection.
     proxy = await startTcpProxy(server.address);
-    gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, maxBodyBytes: 1024 * 1024, timeoutMs: 500, logger, gatewayToken: 'gateway-token-of-the-test' });
+    gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, maxRequestFields: 250_000, maxBodyBytes: 1024 * 1024, timeoutMs: 500, logger, gatewayToken: 'gateway-token-of-the-test' });
     http = await startHttpServer({ address: '127.0.0.1:0', routes: [], fallback: (request, context) => gateway.answer(request, context), logger, shutdownGraceMs: 1000 });
   });
   after(async () => {

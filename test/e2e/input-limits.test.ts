@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { JobStatus, type RecordJobRequest, type DeepPartial } from '@provenance/client';
 import { connect, decodeStatus, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { sqliteLane } from '../support/execution.js';
+import { restCall } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 /** Issue #12, item 4: the parents of a job and of a batch are bounded, and a refusal is cheap and small. */
@@ -129,6 +130,22 @@ describe('input limits: fields per request (PROVENANCE_MAX_REQUEST_FIELDS)', fun
     const batch = Array.from({ length: 1000 }, (_, i) => ({ jobId: `ordinary-${i}`, type: 't', payload: { a: i, b: [1, 2, 3], c: { d: 'e' } }, labels: { team: 'x' }, status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' }));
     const results = (await api.batchRecordJobs({ requests: batch })).results;
     expect(results.every((r) => r.status!.code === status.OK)).to.equal(true);
+  });
+
+  it('refuses a REST body of too many fields by its count, before the rest of it is checked', async () => {
+    // 780 KB of empty records with an unknown field: a check of the whole body would name the field, the count names the request.
+    const records = `{"unknownField": 1, "requests": [${new Array(260_000).fill('{}').join(',')}]}`;
+    const labels = JSON.stringify({ type: 'rest-fields', unknownField: 1, labels: Object.fromEntries(Array.from({ length: 260_000 }, (_, i) => [`k${i}`, 'v'])) });
+    const list = JSON.stringify({ type: 'rest-fields', unknownField: 1, payload: { list: new Array(260_000).fill(0) } });
+    for (const [path, body] of [['/jobs:batchRecord', records], ['/jobs:record', labels], ['/jobs:record', list]] as const) {
+      const answer = await restCall(server.httpAddress, 'POST', path, body);
+      expect(answer.status, path).to.equal(400);
+      const details = (answer.body as { error: { details: Array<{ fieldViolations?: Array<{ field: string; description: string }> }> } }).error.details;
+      expect(details.flatMap((detail) => detail.fieldViolations ?? []), path).to.deep.equal([
+        { field: 'request', description: 'holds more than 250000 fields, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS): send it in smaller parts' },
+      ]);
+    }
+    expect((await api.listJobs({ filter: 'type = "rest-fields"' })).jobs).to.deep.equal([]);
   });
 });
 

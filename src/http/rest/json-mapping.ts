@@ -1,4 +1,5 @@
 import type { FieldViolation } from '../../domain/errors.js';
+import { MAX_JSON_DEPTH } from '../../domain/validation.js';
 import type { DescriptorProto, FieldDescriptorProto, FileDescriptorProto } from '@provenance/client/gen/google/protobuf/descriptor';
 
 /** FieldDescriptorProto.Type values, as descriptor.proto numbers them. */
@@ -84,6 +85,78 @@ export class JsonMapping {
     const violations: FieldViolation[] = [];
     this.checkMessage(typeName, json, path, violations);
     return violations;
+  }
+
+  /**
+   * How many fields the request's binary encoding holds at least, nested ones
+   * included, as the gRPC listener counts them (request-fields.ts); counted on
+   * the parsed JSON, and given up once past limit. Only what is always a field
+   * of its own on the wire counts: a message, each element of a repeated
+   * string, bytes or message field, each map entry, each Struct member and
+   * list element with its Value. Scalars (nothing on the wire at their
+   * default), packed lists and what lies deeper than MAX_JSON_DEPTH do not, so
+   * the count never passes the wire's: what it refuses, the gRPC listener
+   * would refuse too, and it is refused before the work of transcoding it.
+   */
+  fieldCountAtLeast(typeName: string, json: Record<string, unknown>, limit: number): number {
+    const tally = { count: 0, limit };
+    this.countMessage(typeName, json, tally, 1);
+    return tally.count;
+  }
+
+  private countMessage(typeName: string, json: Record<string, unknown>, tally: FieldTally, depth: number): void {
+    const message = this.messages.get(typeName);
+    if (!message || depth > MAX_JSON_DEPTH) return;
+    for (const key in json) {
+      const field = message.fields.get(key);
+      const value = json[key];
+      if (field && value !== null) this.countField(field, value, tally, depth + 1);
+      if (tally.count > tally.limit) return;
+    }
+  }
+
+  private countField(field: Field, value: unknown, tally: FieldTally, depth: number): void {
+    const entry = field.type === TYPE.MESSAGE ? this.messages.get(field.typeName)?.mapValue : undefined;
+    if (field.repeated && entry) {
+      if (!isObject(value)) return;
+      for (const key in value) {
+        tally.count += 1;
+        if (entry.type === TYPE.MESSAGE) this.countMessageContent(entry.typeName, value[key], tally, depth + 1);
+        if (tally.count > tally.limit) return;
+      }
+      return;
+    }
+    if (field.repeated) {
+      // Packed numbers, booleans and enums are one field for all their elements.
+      if (!Array.isArray(value) || (field.type !== TYPE.STRING && field.type !== TYPE.BYTES && field.type !== TYPE.MESSAGE)) return;
+      for (const item of value) {
+        tally.count += 1;
+        if (field.type === TYPE.MESSAGE) this.countMessageContent(field.typeName, item, tally, depth + 1);
+        if (tally.count > tally.limit) return;
+      }
+      return;
+    }
+    if (field.type !== TYPE.MESSAGE) return;
+    tally.count += 1;
+    this.countMessageContent(field.typeName, value, tally, depth);
+  }
+
+  /** The fields inside a message given as this JSON value. */
+  private countMessageContent(typeName: string, value: unknown, tally: FieldTally, depth: number): void {
+    if (depth > MAX_JSON_DEPTH) return;
+    switch (typeName) {
+      case '.google.protobuf.Struct':
+        if (isObject(value)) countStructMembers(value, tally, depth);
+        return;
+      case '.google.protobuf.ListValue':
+        if (Array.isArray(value)) countListElements(value, tally, depth);
+        return;
+      case '.google.protobuf.Value':
+        countValueKind(value, tally, depth);
+        return;
+      default:
+        if (isObject(value)) this.countMessage(typeName, value, tally, depth);
+    }
   }
 
   private checkMessage(typeName: string, json: Record<string, unknown>, path: string, violations: FieldViolation[]): void {
@@ -173,6 +246,37 @@ export class JsonMapping {
         return undefined;
     }
   }
+}
+
+interface FieldTally {
+  count: number;
+  limit: number;
+}
+
+/** A Struct's members: each an entry holding its Value (the key is nothing on the wire when empty). */
+function countStructMembers(members: Record<string, unknown>, tally: FieldTally, depth: number): void {
+  for (const key in members) {
+    tally.count += 2;
+    countValueKind(members[key], tally, depth + 1);
+    if (tally.count > tally.limit) return;
+  }
+}
+
+/** A ListValue's elements: a Value each. */
+function countListElements(elements: readonly unknown[], tally: FieldTally, depth: number): void {
+  for (const element of elements) {
+    tally.count += 1;
+    countValueKind(element, tally, depth + 1);
+    if (tally.count > tally.limit) return;
+  }
+}
+
+/** A google.protobuf.Value holds one kind (null included), and a Struct's or list's fields within it. */
+function countValueKind(value: unknown, tally: FieldTally, depth: number): void {
+  tally.count += 1;
+  if (depth > MAX_JSON_DEPTH) return;
+  if (Array.isArray(value)) countListElements(value, tally, depth);
+  else if (isObject(value)) countStructMembers(value, tally, depth);
 }
 
 function fieldOf(field: FieldDescriptorProto): Field {

@@ -32,6 +32,8 @@ export interface RestGatewayOptions {
   maxMessageBytes: number;
   /** The largest request body (PROVENANCE_REST_MAX_BODY_BYTES). */
   maxBodyBytes: number;
+  /** The most fields a request may hold, nested ones included (PROVENANCE_MAX_REQUEST_FIELDS). */
+  maxRequestFields: number;
   /**
    * How callers are authenticated (from the request's headers and its peer
    * address), before anything else is done for a request. The gRPC twin
@@ -95,7 +97,7 @@ export class RestGateway {
       const lastEventId = request.headers['last-event-id'];
       const resumeField = route.queryFields.has('after_cursor') ? 'after_cursor' : 'resume_token';
       if (route.serverStreaming && typeof lastEventId === 'string' && !query.has(resumeField)) query.set(resumeField, lastEventId);
-      const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body));
+      const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body, this.options.maxRequestFields));
       if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
       const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
       if ('error' in answer) return statusResponse(answer.error);

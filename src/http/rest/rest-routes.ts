@@ -45,6 +45,8 @@ export interface RestRoute {
   serverStreaming: boolean;
   /** What in a request's JSON does not fit the proto3 JSON mapping of the request message (JsonMapping). */
   check(json: Record<string, unknown>): FieldViolation[];
+  /** How many fields the request's encoding holds at least, counted on its JSON up to just past limit (JsonMapping.fieldCountAtLeast). */
+  fieldCountAtLeast(json: Record<string, unknown>, limit: number): number;
   request: JsonCodec;
   response: JsonCodec;
 }
@@ -95,6 +97,7 @@ export function loadRestRoutes(openApiPath: string, descriptorSetPath: string): 
         queryFields: new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name, queryField(p)])),
         hasBody: parameters.some((p) => p.in === 'body'),
         check: (json) => mapping.violations(types.input, json),
+        fieldCountAtLeast: (json, limit) => mapping.fieldCountAtLeast(types.input, json, limit),
         serverStreaming: types.serverStreaming,
         request: codec(types.input),
         response: withCanonicalDurations(codec(types.output), types.output, durations),

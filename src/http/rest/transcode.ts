@@ -1,5 +1,6 @@
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { MAX_JSON_DEPTH } from '../../domain/validation.js';
+import { tooManyFieldsDescription } from '../../grpc/request-decoding.js';
 import type { QueryField, RestRoute } from './rest-routes.js';
 
 /**
@@ -8,11 +9,14 @@ import type { QueryField, RestRoute } from './rest-routes.js';
  * (for GET) the query parameters, or (for body "*") the JSON body in the
  * proto3 JSON mapping. Anything that does not fit is INVALID_ARGUMENT with a
  * field violation per problem, as the gRPC twin would say it; nothing that
- * does not fit reaches ts-proto's fromJSON and encoder.
+ * does not fit reaches ts-proto's fromJSON and encoder. A body of more than
+ * maxFields fields (PROVENANCE_MAX_REQUEST_FIELDS) is refused as the gRPC
+ * listener refuses it, but before anything else is done with it: checking and
+ * encoding it cost per field, seconds for a 4 MiB body of empty records.
  */
-export function transcodeRequest(route: RestRoute, pathValues: Record<string, string>, query: URLSearchParams, body: string): unknown {
+export function transcodeRequest(route: RestRoute, pathValues: Record<string, string>, query: URLSearchParams, body: string, maxFields: number): unknown {
   const violations: FieldViolation[] = [];
-  const json: Record<string, unknown> = route.hasBody ? parseBody(body, violations) : {};
+  const json: Record<string, unknown> = route.hasBody ? parseBody(route, body, maxFields, violations) : {};
   if (!route.hasBody && body.trim() !== '') violations.push({ field: 'body', description: `${route.httpMethod} ${route.template} takes no body` });
   for (const name of new Set(query.keys())) {
     const field = route.queryFields.get(name);
@@ -49,7 +53,7 @@ export function encodedRequest(route: RestRoute, message: unknown): Buffer {
   }
 }
 
-function parseBody(body: string, violations: FieldViolation[]): Record<string, unknown> {
+function parseBody(route: RestRoute, body: string, maxFields: number, violations: FieldViolation[]): Record<string, unknown> {
   if (body.trim() === '') return {};
   let parsed: unknown;
   try {
@@ -61,6 +65,10 @@ function parseBody(body: string, violations: FieldViolation[]): Record<string, u
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     violations.push({ field: 'body', description: 'must be a JSON object (the request message in the proto3 JSON mapping)' });
     return {};
+  }
+  // Counted before anything walks the whole body (with an end at the limit): such walks are the work the limit spares.
+  if (route.fieldCountAtLeast(parsed as Record<string, unknown>, maxFields) > maxFields) {
+    throw invalidArgument([{ field: 'request', description: tooManyFieldsDescription(maxFields) }]);
   }
   // The service refuses payloads nested deeper; the encoder would run out of stack on thousands of levels.
   if (deeperThan(parsed, MAX_JSON_DEPTH)) {

@@ -15,7 +15,7 @@ import { loadRestRoutes } from '../rest/rest-routes.js';
 export function restGateway(
   grpcAddress: string,
   tls: TlsConfig | undefined,
-  settings: Pick<RestGatewayOptions, 'maxMessageBytes' | 'maxBodyBytes' | 'timeoutMs' | 'logger' | 'authentication' | 'gatewayToken'>,
+  settings: Pick<RestGatewayOptions, 'maxMessageBytes' | 'maxRequestFields' | 'maxBodyBytes' | 'timeoutMs' | 'logger' | 'authentication' | 'gatewayToken'>,
 ): RestGateway {
   const { host, port } = splitAddress(grpcAddress);
   const loopback = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
