@@ -55,6 +55,7 @@ const http = config.httpAddress
       fallback: (request, context) => rest.answer(request, context),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
+      headersTimeoutMs: config.rest.timeoutMs,
       // The gRPC listener's certificate: REST carries the same credentials, and deserves the same protection.
       ...(config.security.auth.tls ? { tls: config.security.auth.tls } : {}),
     }).catch((error: unknown) => {

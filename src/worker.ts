@@ -29,6 +29,7 @@ const http =
         routes: [...healthRoutes(runtime.service), ...metricsRoutes(metrics, security?.authentication && operatorsOnly(security.authentication))],
         logger,
         shutdownGraceMs: config.shutdownGraceMs,
+        headersTimeoutMs: config.rest.timeoutMs,
         ...(config.security.auth.tls ? { tls: config.security.auth.tls } : {}),
       }).catch((error: unknown) => {
         logger.fatal({ err: error, address: metricsAddress }, 'cannot listen on PROVENANCE_WORKER_METRICS_ADDRESS');

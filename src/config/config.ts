@@ -30,7 +30,7 @@ export interface Config {
   maxMessageBytes: number;
   maxRequestFields: number;
   rest: {
-    /** Deadline of each REST call on the gRPC listener, and the longest an event stream may take to open. */
+    /** The time a REST request's head may take to arrive, then the whole call (its body's arrival, the call on the gRPC listener, an event stream's opening). */
     timeoutMs: number;
     /** The largest REST request body. */
     maxBodyBytes: number;

@@ -51,6 +51,8 @@ export interface HttpServerOptions {
   fallback?: (request: IncomingMessage, context: RouteContext) => Promise<HttpResponse | undefined>;
   logger: Logger;
   shutdownGraceMs: number;
+  /** How long a request's line and headers may take to arrive (PROVENANCE_REST_TIMEOUT_MS); a route that reads a body bounds the body itself (the REST gateway). */
+  headersTimeoutMs: number;
   /** HTTPS with this certificate (PEM, the server's first, then intermediates) and key; plain HTTP without. */
   tls?: { certificateChain: Buffer; privateKey: Buffer };
 }
@@ -64,6 +66,9 @@ export interface RunningHttpServer {
 
 /** How long an answer given before its request's body was read waits for the client to stop sending (closeAfterLingering). */
 const LINGER_MS = 2_000;
+
+/** How often Node checks each connection's head against headersTimeoutMs (30 s by default): a late head is answered within this past it. */
+const HEADERS_CHECK_MS = 1_000;
 
 export function json(status: number, value: unknown): HttpResponse {
   return { status, contentType: 'application/json', body: `${JSON.stringify(value)}\n` };
@@ -87,12 +92,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       options.logger.error({ err: error }, 'request failed beyond answering; connection closed');
       response.destroy();
     });
-  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey }, handle) : createServer(handle);
+  // Node's own bound on a whole request (requestTimeout) is off: it would end a body the REST gateway is reading with a bare 408 on the
+  // socket, under the gateway's answer; the gateway bounds the body itself, and a body nobody reads ends with the lingering close.
+  const timeouts = { headersTimeout: options.headersTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: HEADERS_CHECK_MS };
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.certificateChain, key: options.tls.privateKey, ...timeouts }, handle)
+    : createServer(timeouts, handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
   // A request Node cannot parse (a head too large, a malformed header): answered, then the connection lingers as for a
   // body left unread; Node's own answer destroys the socket at once, and a client still sending its body never reads it.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket, options.logger));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket, options));
   // CONNECT asks a proxy for a tunnel, which this server is not: without a listener Node would close the connection without a status.
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     const description = 'CONNECT is not allowed: this is not a proxy';
@@ -212,7 +222,7 @@ function closeAfterLingering(request: IncomingMessage, response: ServerResponse)
 
 const answered = new WeakSet<Duplex>();
 
-function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, { logger, headersTimeoutMs }: HttpServerOptions): void {
   // Node reports every later byte of a connection it could not parse again: the first answer is the only one.
   if (answered.has(socket)) return;
   answered.add(socket);
@@ -220,12 +230,16 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, logger: 
     socket.destroy();
     return;
   }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // A head that never arrived whole is no HEAD request yet: its answer has the error body, and the connection closes after it.
+    const late = new ProvenanceError('DEADLINE_EXCEEDED', `the request line and headers did not arrive within ${headersTimeoutMs} ms (PROVENANCE_REST_TIMEOUT_MS)`, 'REQUEST_TIMEOUT');
+    answerOnSocket(socket, 408, 'Request Timeout', late, logger);
+    return;
+  }
   const [status, reason, answer] =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? ([431, 'Request Header Fields Too Large', new ProvenanceError('RESOURCE_EXHAUSTED', 'the request line and headers are over the limit', 'HEADERS_TOO_LARGE')] as const)
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? ([408, 'Request Timeout', new ProvenanceError('DEADLINE_EXCEEDED', 'the request took too long to arrive', 'REQUEST_TIMEOUT')] as const)
-        : ([400, 'Bad Request', new ProvenanceError('INVALID_ARGUMENT', 'the request is not valid HTTP/1.1', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'request', description: 'is not valid HTTP/1.1' }] })] as const);
+      : ([400, 'Bad Request', new ProvenanceError('INVALID_ARGUMENT', 'the request is not valid HTTP/1.1', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'request', description: 'is not valid HTTP/1.1' }] })] as const);
   answerOnSocket(socket, status, reason, answer, logger, mayCarryBody(error as NodeJS.ErrnoException & { rawPacket?: Buffer }));
 }
 

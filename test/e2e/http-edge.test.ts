@@ -288,6 +288,82 @@ describe('the REST gateway with authentication configured', function () {
   });
 });
 
+/** A request whose head or body does not arrive in time is answered then, with the error body, and its connection closed. */
+describe('REST requests too slow to arrive (PROVENANCE_REST_TIMEOUT_MS)', function () {
+  this.timeout(120_000);
+  let server: Awaited<ReturnType<typeof ownServer>>;
+  let api: Client;
+
+  before(async () => {
+    server = await ownServer({ PROVENANCE_REST_TIMEOUT_MS: '1500' });
+    api = connect(server.address);
+  });
+  after(async () => {
+    api?.close();
+    await server?.remove();
+  });
+
+  /** The answer a raw connection gets after sending these bytes, and a promise of the server closing it. */
+  async function answerTo(bytes: string): Promise<{ socket: Awaited<ReturnType<typeof openSocket>>; closed: Promise<void>; body: ErrorBody; status: number }> {
+    const socket = await openSocket(server.httpAddress);
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(bytes);
+    const response = await readResponse(socket);
+    expect(response.headers['content-type']).to.equal('application/json');
+    return { socket, closed, body: JSON.parse(response.body) as ErrorBody, status: response.status };
+  }
+
+  function expectRequestTimeout(answer: { status: number; body: ErrorBody }, what: string): void {
+    expect(answer.status).to.equal(408);
+    expect(answer.body.error).to.include({ code: 408, status: 'DEADLINE_EXCEEDED', message: `the request ${what} did not arrive within 1500 ms (PROVENANCE_REST_TIMEOUT_MS)` });
+    expect(detail<{ reason: string }>(answer.body, 'ErrorInfo').reason).to.equal('REQUEST_TIMEOUT');
+  }
+
+  const accessLine = (requestId: string) =>
+    server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(`"requestId":"${requestId}"`) && line.includes('"msg":"request ended"'))
+      .map((line) => JSON.parse(line) as { status: number; path: string })[0];
+
+  it('answers 408 with the error body to a body that stalls, logs it so, closes the connection, and records nothing of it', async () => {
+    const record = '{"jobId": "late-record", "type": "t", "status": "JOB_STATUS_SUCCEEDED", "outputHash": "h"}';
+    const head = `POST /jobs:record HTTP/1.1\r\nHost: x\r\nX-Request-Id: stalled-body-1\r\nContent-Length: ${record.length}\r\n\r\n`;
+    const answer = await answerTo(`${head}${record.slice(0, 1)}`);
+    expectRequestTimeout(answer, 'body');
+    // The rest of the body, too late: the answer stands, and nothing is recorded.
+    answer.socket.end(record.slice(1));
+    await answer.closed;
+    await until(() => accessLine('stalled-body-1') !== undefined, 'the request to be logged');
+    expect(accessLine('stalled-body-1')).to.deep.include({ status: 408, path: '/jobs:record' });
+    expect((await failure(api.getJob({ jobId: 'late-record' }))).code).to.equal(status.NOT_FOUND);
+  });
+
+  it('answers 408 to a chunked body that keeps trickling in', async () => {
+    const socket = await openSocket(server.httpAddress);
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /jobs:record HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
+    // A byte at a time, for as long as the connection lasts: each keeps the connection busy, none completes the body.
+    const trickle = setInterval(() => socket.writable && socket.write('1\r\n \r\n'), 200);
+    try {
+      const response = await readResponse(socket);
+      expectRequestTimeout({ status: response.status, body: JSON.parse(response.body) as ErrorBody }, 'body');
+      await closed;
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it('answers 408 with the error body to a head that stalls', async () => {
+    const answer = await answerTo('POST /jobs:record HTTP/1.1\r\nHost: x\r\n');
+    expectRequestTimeout(answer, 'line and headers');
+    await answer.closed;
+    expect((await fetch(`http://${server.httpAddress}/healthz`)).status).to.equal(200);
+  });
+});
+
 describe('failed authentications, limited by peer address', function () {
   this.timeout(120_000);
   let server: Awaited<ReturnType<typeof ownServer>>;
@@ -435,7 +511,7 @@ describe("the REST gateway's channel", function () {
     // The gateway of this test process reaches the server's gRPC listener through a proxy that can freeze its connection.
     proxy = await startTcpProxy(server.address);
     gateway = restGateway(proxy.address, undefined, { maxMessageBytes: 4 * 1024 * 1024, maxRequestFields: 250_000, maxBodyBytes: 1024 * 1024, timeoutMs: 500, logger, gatewayToken: 'gateway-token-of-the-test' });
-    http = await startHttpServer({ address: '127.0.0.1:0', routes: [], fallback: (request, context) => gateway.answer(request, context), logger, shutdownGraceMs: 1000 });
+    http = await startHttpServer({ address: '127.0.0.1:0', routes: [], fallback: (request, context) => gateway.answer(request, context), logger, shutdownGraceMs: 1000, headersTimeoutMs: 30_000 });
   });
   after(async () => {
     await http?.shutdown();

@@ -43,7 +43,7 @@ export interface RestGatewayOptions {
   authentication?: Pick<CallerAuthentication, 'authenticate'>;
   /** Tells the gRPC side that a call was forwarded by this gateway, so that it trusts the client address sent along (ServerSecurity.gatewayToken). */
   gatewayToken: string;
-  /** The deadline of each call, and how long an event stream may take to open (PROVENANCE_REST_TIMEOUT_MS). */
+  /** The time each call has from its head to its answer, its body's arrival included, or to an event stream's opening (PROVENANCE_REST_TIMEOUT_MS). */
   timeoutMs: number;
   /** When set, every REST call is refused UNIMPLEMENTED, for this reason. */
   refusal?: string;
@@ -82,6 +82,8 @@ export class RestGateway {
     if ('allowed' in match) return methodNotAllowed(request.method ?? '', url.pathname, match.allowed, context.log);
     const { route, pathValues } = match;
     if (this.options.refusal) return statusResponse({ code: status.UNIMPLEMENTED, message: this.options.refusal, details: [] });
+    // One time for the whole call, from its head to its answer: the body's arrival included.
+    const deadline = Date.now() + this.options.timeoutMs;
     try {
       // Nothing of the body is read before the caller is known: an anonymous 60 MB POST costs a 401.
       if (this.options.authentication) {
@@ -91,21 +93,24 @@ export class RestGateway {
         // What the gRPC twin makes of every call when no authentication is configured (security.ts).
         context.identified(ANONYMOUS_ADMIN);
       }
-      const body = await this.readBody(request, context);
+      const body = await this.readBody(request, context, deadline);
       const query = new URLSearchParams(url.searchParams);
       // An EventSource that reconnects names the last event it received.
       const lastEventId = request.headers['last-event-id'];
       const resumeField = route.queryFields.has('after_cursor') ? 'after_cursor' : 'resume_token';
       if (route.serverStreaming && typeof lastEventId === 'string' && !query.has(resumeField)) query.set(resumeField, lastEventId);
       const message = encodedRequest(route, transcodeRequest(route, pathValues, query, body, this.options.maxRequestFields));
-      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed);
-      const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed);
+      if (route.serverStreaming) return await this.stream(route, message, this.metadataOf(request, context.requestId), context.closed, deadline);
+      const answer = await this.call(route, message, this.metadataOf(request, context.requestId), context.closed, deadline);
       if ('error' in answer) return statusResponse(answer.error);
       // A large answer (a whole lineage, an export) is transcoded in parts, with other calls served between them.
       return { status: 200, contentType: 'application/json', body: await joinInTurns([...(await jsonInParts(route.response, answer.bytes)), NEWLINE]) };
     } catch (error) {
       const rpcStatus = toRpcStatus(error, route.grpcPath, context.log);
-      return error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE' ? errorResponse(413, rpcStatus) : statusResponse(rpcStatus);
+      // Statuses more precise than the gRPC code's: the body was too large, or the client too slow to send it.
+      if (error instanceof ProvenanceError && error.reason === 'BODY_TOO_LARGE') return errorResponse(413, rpcStatus);
+      if (error instanceof ProvenanceError && error.reason === 'REQUEST_TIMEOUT') return errorResponse(408, rpcStatus);
+      return statusResponse(rpcStatus);
     }
   }
 
@@ -116,21 +121,35 @@ export class RestGateway {
   /**
    * The body as text, read as it streams in and given up at the limit: a
    * Content-Length over it is refused before anything is read, and a body
-   * without one stops being read when it passes it.
+   * without one stops being read when it passes it. A body not received
+   * whole by the call's deadline is given up then (REQUEST_TIMEOUT, 408):
+   * the client is too slow to send, whatever the service would take.
    */
-  private async readBody(request: IncomingMessage, context: RouteContext): Promise<string> {
+  private async readBody(request: IncomingMessage, context: RouteContext, deadline: number): Promise<string> {
     const limit = this.options.maxBodyBytes;
     const tooLarge = () => new ProvenanceError('RESOURCE_EXHAUSTED', `the request body is over ${limit} bytes (PROVENANCE_REST_MAX_BODY_BYTES)`, 'BODY_TOO_LARGE');
     const declared = request.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) throw tooLarge();
     context.acceptBody();
+    const reading = getRawBody(request, { length: declared ?? null, limit, encoding: 'utf-8' });
+    // A reading given up at the deadline fails later, when the connection closes: a failure nobody waits for.
+    reading.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProvenanceError('DEADLINE_EXCEEDED', `the request body did not arrive within ${this.options.timeoutMs} ms (PROVENANCE_REST_TIMEOUT_MS)`, 'REQUEST_TIMEOUT')),
+        deadline - Date.now(),
+      );
+    });
     try {
-      return await getRawBody(request, { length: declared ?? null, limit, encoding: 'utf-8' });
+      return await Promise.race([reading, late]);
     } catch (error) {
       const type = (error as getRawBody.RawBodyError).type;
       if (type === 'entity.too.large') throw tooLarge();
       if (type === 'request.size.invalid' || type === 'request.aborted') throw invalidArgument([{ field: 'body', description: `was not received whole (${(error as Error).message})` }]);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -149,8 +168,8 @@ export class RestGateway {
   }
 
   /** A unary call with its deadline, cancelled when the HTTP client leaves. */
-  private async call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<{ bytes: Buffer } | { error: Status }> {
-    const outcome = await this.channel.unary.call(route.grpcPath, message, metadata, Date.now() + this.options.timeoutMs, closed);
+  private async call(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal, deadline: number): Promise<{ bytes: Buffer } | { error: Status }> {
+    const outcome = await this.channel.unary.call(route.grpcPath, message, metadata, deadline, closed);
     const transportFailure = 'error' in outcome && outcome.transportFailure;
     this.channel.transportOutcome(transportFailure);
     return transportFailure ? { error: this.transportFailureStatus(outcome.error.code) } : outcome;
@@ -165,7 +184,7 @@ export class RestGateway {
    * and ends. The gRPC call is cancelled as soon as the HTTP client leaves,
    * at whatever point that happens.
    */
-  private async stream(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal): Promise<HttpResponse> {
+  private async stream(route: RestRoute, message: Buffer, metadata: Metadata, closed: AbortSignal, deadline: number): Promise<HttpResponse> {
     const call: ClientReadableStream<Buffer> = this.channel.client.makeServerStreamRequest(
       route.grpcPath,
       (bytes: Buffer) => bytes,
@@ -184,7 +203,7 @@ export class RestGateway {
         call.cancel();
         this.channel.outcome(Object.assign(new Error('no headers'), { code: status.DEADLINE_EXCEEDED, details: '', metadata: new Metadata() }));
         resolve(this.timedOut());
-      }, this.options.timeoutMs);
+      }, deadline - Date.now());
       call.once('metadata', () => {
         clearTimeout(timer);
         this.channel.outcome(null);
