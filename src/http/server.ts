@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Principal } from '../domain/principal.js';
@@ -100,6 +100,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     : createServer(timeouts, handle);
   // Node would send "100 Continue" before any route looked at the request; the route says when (acceptBody).
   server.on('checkContinue', handle);
+  // Node's own 417 for an Expect it cannot meet has no body: answered here, as every error of the listener (serve).
+  server.on('checkExpectation', handle);
   // A request Node cannot parse (a head too large, a malformed header): answered, then the connection lingers as for a
   // body left unread; Node's own answer destroys the socket at once, and a client still sending its body never reads it.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(error, socket, options));
@@ -153,9 +155,11 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       continued = true;
       response.writeContinue();
     };
-    const answer = url
-      ? await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified })
-      : listenerError(400, new ProvenanceError('INVALID_ARGUMENT', 'the request target is not a valid URL or path', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'target', description: 'is not a valid URL or path' }] }), log);
+    const answer = !url
+      ? listenerError(400, new ProvenanceError('INVALID_ARGUMENT', 'the request target is not a valid URL or path', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'target', description: 'is not a valid URL or path' }] }), log)
+      : unmetExpectation(request)
+        ? listenerError(417, new ProvenanceError('INVALID_ARGUMENT', 'the Expect header asks for what this server does not do', 'EXPECTATION_FAILED', { fieldViolations: [{ field: 'expect', description: 'only "100-continue" can be met' }] }), log)
+        : await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified });
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
     const headers = { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers };
@@ -193,6 +197,12 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     },
     'request ended',
   );
+}
+
+/** Whether the request's Expect header asks for something other than "100 Continue" (what Node sends to 'checkExpectation', as Node reads it). */
+function unmetExpectation(request: IncomingMessage): boolean {
+  const expect = request.headers.expect;
+  return expect !== undefined && !/(?:^|\W)100-continue(?:$|\W)/i.test(expect);
 }
 
 /** Whether the request has a body that was not read to its end: the route answered without it (401, 413, 429, a route that takes none). */
@@ -240,19 +250,25 @@ function answerUnparsable(error: NodeJS.ErrnoException, socket: Duplex, { logger
     error.code === 'HPE_HEADER_OVERFLOW'
       ? ([431, 'Request Header Fields Too Large', new ProvenanceError('RESOURCE_EXHAUSTED', 'the request line and headers are over the limit', 'HEADERS_TOO_LARGE')] as const)
       : ([400, 'Bad Request', new ProvenanceError('INVALID_ARGUMENT', 'the request is not valid HTTP/1.1', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'request', description: 'is not valid HTTP/1.1' }] })] as const);
-  answerOnSocket(socket, status, reason, answer, logger, mayCarryBody(error as NodeJS.ErrnoException & { rawPacket?: Buffer }));
+  answerOnSocket(socket, status, reason, answer, logger, mayCarryBody(error as NodeJS.ErrnoException & { rawPacket?: Buffer }, socket));
 }
 
 /**
  * Whether the answer to a request Node could not parse may have content: a
  * HEAD's answer must have none (RFC 9110), and the request's method is known
- * only when the bytes Node last read start with it. A head spread over many
- * reads (one over the limit) fails in a later read, so its answer has none,
- * whatever its method: its status line still says what went wrong.
+ * only when the bytes Node last read start with it. When they are all the
+ * connection has sent, they start its first request, so anything there but
+ * a HEAD (an unknown method, no method at all) gets the error body too. A
+ * head spread over many reads (one over the limit) fails in a later read, so
+ * its answer has none, whatever its method: its status line still says what
+ * went wrong.
  */
-function mayCarryBody(error: { rawPacket?: Buffer }): boolean {
-  const start = error.rawPacket?.subarray(0, 8).toString('latin1') ?? '';
-  return /^(GET|POST|PUT|PATCH|DELETE|OPTIONS|TRACE) /.test(start);
+function mayCarryBody(error: { rawPacket?: Buffer }, socket: Duplex): boolean {
+  const packet = error.rawPacket;
+  const start = packet?.subarray(0, 8).toString('latin1') ?? '';
+  if (/^(GET|POST|PUT|PATCH|DELETE|OPTIONS|TRACE) /.test(start)) return true;
+  const startsTheConnection = packet !== undefined && (socket as Socket).bytesRead === packet.length;
+  return startsTheConnection && !start.startsWith('HEAD ');
 }
 
 /** An answer written on a socket Node has let go of (no request or response object), which then closes after the linger. */
