@@ -34,12 +34,15 @@ export interface DecodingLimits {
   fieldCounters: ReadonlyMap<string, (bytes: Uint8Array, limit: number) => number>;
   /** The check of the Timestamp fields of each method's requests that has some, by method path (request-fields.ts). */
   timestampChecks: ReadonlyMap<string, (bytes: Uint8Array) => RequestFieldProblem | undefined>;
+  /** The check that every google.protobuf.Value of a request has its kind, for each method's requests that can hold one (request-fields.ts). */
+  valueChecks: ReadonlyMap<string, (bytes: Uint8Array) => RequestFieldProblem | undefined>;
 }
 
 export function decodingFailuresAsValues<S extends ServiceDefinition>(definition: S, limits: DecodingLimits): S {
   const methods = Object.entries(definition).map(([name, method]) => {
     const countFields = limits.fieldCounters.get(method.path);
     const checkTimestamps = limits.timestampChecks.get(method.path);
+    const checkValues = limits.valueChecks.get(method.path);
     return [
       name,
       {
@@ -48,8 +51,8 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
           if (countFields && countFields(bytes, limits.maxFields) > limits.maxFields) {
             return new UndecodableRequest(tooManyFieldsDescription(limits.maxFields));
           }
-          const timestampProblem = checkTimestamps?.(bytes);
-          if (timestampProblem) return new UndecodableRequest(timestampProblem.description, timestampProblem.field);
+          const problem = checkTimestamps?.(bytes) ?? checkValues?.(bytes);
+          if (problem) return new UndecodableRequest(problem.description, problem.field);
           try {
             return method.requestDeserialize(bytes);
           } catch (error) {

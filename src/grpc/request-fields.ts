@@ -79,6 +79,104 @@ function countFields(bytes: Uint8Array, root: Shape, limit: number): number {
   return count;
 }
 
+/** What the Value scan knows of a message: the fields on the way to a google.protobuf.Value, and whether it is one. */
+interface ValuePath {
+  /** Field number -> the field's name, whether it repeats, and the message it holds. */
+  nested: Map<number, { name: string; repeated: boolean; path: ValuePath }>;
+  /** A google.protobuf.Value: one of its fields is its kind. */
+  isValue: boolean;
+  /** Struct, Value or ListValue: a field path ends at the request's field that holds the JSON. */
+  isJson: boolean;
+}
+
+const JSON_TYPES = new Set(['google.protobuf.Struct', 'google.protobuf.Value', 'google.protobuf.ListValue']);
+
+/**
+ * For each method path whose request can hold a google.protobuf.Value (the
+ * JSON of a payload, metadata or output), a check on the wire that every
+ * Value has its kind. The decoder turns a Value with none into undefined,
+ * and the member of a Struct that holds it is dropped, silently, from what
+ * is stored and hashed; such a Value is the caller's error (null is
+ * null_value), named by the field that holds it (requests[3].payload).
+ */
+export function requestValueChecks(descriptorSet: Uint8Array): Map<string, (bytes: Uint8Array) => RequestFieldProblem | undefined> {
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
+  const paths = new Map<string, ValuePath | null>();
+  /** The message's path, or null when it cannot hold a Value. */
+  const pathOf = (message: DescMessage): ValuePath | null => {
+    if (paths.has(message.typeName)) return paths.get(message.typeName)!;
+    const path: ValuePath = { nested: new Map(), isValue: message.typeName === 'google.protobuf.Value', isJson: JSON_TYPES.has(message.typeName) };
+    // Set before the fields are walked: Struct, Value and ListValue hold one another.
+    paths.set(message.typeName, path);
+    for (const field of message.fields) {
+      const held = field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') ? field.message : undefined;
+      const heldPath = held && pathOf(held);
+      if (heldPath) nested(path, field.number, field.name, field.fieldKind === 'list', heldPath);
+      // A map's entries are messages of a key (1) and a value (2).
+      else if (field.fieldKind === 'map' && field.mapKind === 'message') {
+        const valuePath = pathOf(field.message);
+        if (valuePath) nested(path, field.number, field.name, true, { nested: new Map([[2, { name: 'value', repeated: false, path: valuePath }]]), isValue: false, isJson: path.isJson });
+      }
+    }
+    const holdsValue = path.isValue || path.nested.size > 0;
+    if (!holdsValue) paths.set(message.typeName, null);
+    return holdsValue ? path : null;
+  };
+  const checks = new Map<string, (bytes: Uint8Array) => RequestFieldProblem | undefined>();
+  for (const file of registry.files) {
+    for (const service of file.services) {
+      for (const method of service.methods) {
+        const path = pathOf(method.input);
+        if (path) checks.set(`/${service.typeName}/${method.name}`, (bytes) => valueWithoutKind(bytes, path));
+      }
+    }
+  }
+  return checks;
+}
+
+function nested(path: ValuePath, number: number, name: string, repeated: boolean, held: ValuePath): void {
+  path.nested.set(number, { name, repeated, path: held });
+}
+
+function valueWithoutKind(bytes: Uint8Array, root: ValuePath): RequestFieldProblem | undefined {
+  const reader = new BinaryReader(bytes);
+  // The messages being read, innermost last: where each ends, how many fields it had, its field path, and how often each repeated field came.
+  const open: Array<{ path: ValuePath; end: number; fields: number; field: string; seen?: Map<number, number> }> = [{ path: root, end: bytes.length, fields: 0, field: '' }];
+  try {
+    while (open.length > 0) {
+      const current = open[open.length - 1]!;
+      if (reader.pos >= current.end) {
+        open.pop();
+        if (current.path.isValue && current.fields === 0) return { field: current.field, description: 'holds a google.protobuf.Value with no kind set (send null as null_value)' };
+        continue;
+      }
+      const [number, wireType] = reader.tag();
+      current.fields++;
+      const field = current.path.nested.get(number);
+      if (wireType !== WireType.LengthDelimited || !field || open.length >= MAX_DEPTH) {
+        reader.skip(wireType, number);
+        continue;
+      }
+      let name = current.field;
+      if (!current.path.isJson) {
+        let index = '';
+        if (field.repeated) {
+          current.seen ??= new Map();
+          const seen = current.seen.get(number) ?? 0;
+          current.seen.set(number, seen + 1);
+          index = `[${seen}]`;
+        }
+        name = `${current.field ? `${current.field}.` : ''}${field.name}${index}`;
+      }
+      const length = reader.uint32();
+      open.push({ path: field.path, end: Math.min(reader.pos + length, current.end), fields: 0, field: name });
+    }
+  } catch {
+    // Malformed: the decoder's error is the one to give.
+  }
+  return undefined;
+}
+
 /** The range of a google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
 const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;

@@ -11,7 +11,7 @@ import { sendWindowInterceptor } from './interceptors/send-window.js';
 import { streamLifetimeInterceptor } from './interceptors/stream-lifetime.js';
 import * as provenanceApi from './provenance-api.js';
 import { createReflection } from './reflection.js';
-import { requestFieldCounters, requestTimestampChecks } from './request-fields.js';
+import { requestFieldCounters, requestTimestampChecks, requestValueChecks } from './request-fields.js';
 import { keepProtoKeysAsData } from './proto-keys.js';
 
 export interface GrpcServerOptions {
@@ -52,7 +52,12 @@ export async function startGrpcServer(options: GrpcServerOptions, context: Omit<
     'grpc.enable_channelz': 0,
   });
   const descriptorSet = readFileSync(DESCRIPTOR_SET_PATH);
-  const decoding = { maxFields: options.maxRequestFields, fieldCounters: requestFieldCounters(descriptorSet), timestampChecks: requestTimestampChecks(descriptorSet) };
+  const decoding = {
+    maxFields: options.maxRequestFields,
+    fieldCounters: requestFieldCounters(descriptorSet),
+    timestampChecks: requestTimestampChecks(descriptorSet),
+    valueChecks: requestValueChecks(descriptorSet),
+  };
   provenanceApi.addToServer(server, { ...context, decoding, maxMessageBytes: options.maxMessageBytes });
   const health = new ServingHealth(() => context.service.isReady(), () => context.service.backgroundLoad());
   health.implementation.addToServer(server);
