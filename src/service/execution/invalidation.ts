@@ -1,8 +1,8 @@
 import type { InvalidateCacheCommand } from '../../domain/commands.js';
-import { ProvenanceError, invalidArgument } from '../../domain/errors.js';
+import { ProvenanceError, failedPrecondition, invalidArgument, jobName } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
 import { mayMakeStale, permissionDenied, requireRole } from '../../domain/access.js';
-import type { JobRecord } from '../../domain/job.js';
+import { isTerminal, type JobRecord } from '../../domain/job.js';
 import { descendantsNearestFirst, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
 import { Violations } from '../../domain/validation.js';
@@ -51,8 +51,10 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   if (v.list.length > 0) throw invalidArgument(v.list);
   const job = await readableJob(deps, principal, command.jobId);
   if (!mayMakeStale(principal, job)) throw permissionDenied("InvalidateCache is for the job's owner or an admin of its tenant");
+  if (!isTerminal(job.status)) throw notFinished(job);
   const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId);
-  const affected = [job.jobId, ...within];
+  // Only results become STALE (markStale, invalidated): a job that did not succeed is not counted as affected.
+  const affected = job.status === 'SUCCEEDED' ? [job.jobId, ...within] : within;
   if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
   const viewer = viewerOf(deps, principal);
   return {
@@ -62,6 +64,17 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
     skippedCount: outside.length,
     dryRun: command.dryRun,
   };
+}
+
+/**
+ * A job not finished yet: its record is still to be written by a worker (or
+ * moved forward by its recorder), and the invalidation's write would change
+ * its etag under that writer, whose result would then be refused and the job
+ * left RUNNING until the repair sweep ran it again.
+ */
+function notFinished(job: JobRecord): ProvenanceError {
+  const description = `job ${job.jobId} is ${job.status}: a result can be invalidated once the job has finished`;
+  return failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(job.jobId), description }]);
 }
 
 /** How many of the ids a rerun left as they are its log line names (it says how many there were). */
@@ -121,13 +134,18 @@ export async function recordResultInvalidating(
   throw new ProvenanceError('ABORTED', `job ${jobId} kept changing while job ${result.jobId} invalidated it; the queue retries the run`, 'CONCURRENT_WRITE');
 }
 
-/** A job's descendants, nearest first: those the principal may make STALE (by id), and the others. */
+/**
+ * A job's SUCCEEDED descendants, nearest first: those the principal may make
+ * STALE (by id), and the others. The rest have no result to make STALE
+ * (markStale leaves them as they are), so they are neither.
+ */
 async function descendantsByAuthority(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<{ within: string[]; outside: LineageRow[] }> {
-  // Whole records: the rule needs each job's owner.
+  // Whole records: the rule needs each job's owner and status.
   const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'FULL' });
   const within: string[] = [];
   const outside: LineageRow[] = [];
   for (const row of await inTurns(descendantsNearestFirst(jobId, rows))) {
+    if (row.record!.status !== 'SUCCEEDED') continue;
     if (mayMakeStale(principal, row.record!)) within.push(row.jobId);
     else outside.push(row);
   }

@@ -150,6 +150,47 @@ describe('use cases: execution', () => {
     expect((await s.service.getJob(eve, 'theirs')).cacheState).to.equal('FRESH');
   });
 
+  it('refuses to invalidate a job that has not finished, changing nothing, so that its run still writes its result', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const gated = memoryService({ handlers: { gated: async ({ payload }) => (started(), await gate, payload) } });
+    try {
+      await gated.service.submitJob(alice, { ...submit('held'), type: 'gated' });
+      const queued = await gated.service.getJob(alice, 'held');
+      const notFinished = async () => {
+        const error = await rejection(gated.service.invalidateCache(alice, { jobId: 'held', dryRun: false }));
+        expect(error).to.be.instanceOf(ProvenanceError);
+        expect(error).to.include({ code: 'FAILED_PRECONDITION', reason: 'NOT_FINISHED' });
+      };
+      await notFinished();
+      expect((await gated.service.getJob(alice, 'held')).etag).to.equal(queued.etag);
+      const delivery = gated.service.runDelivery({ jobId: 'held', finalAttempt: true, signal: new AbortController().signal });
+      await running;
+      const claimed = await gated.service.getJob(alice, 'held');
+      expect(claimed.status).to.equal('RUNNING');
+      // Its write would have changed the etag the run writes its result against: the job stayed RUNNING until the repair sweep.
+      await notFinished();
+      expect((await gated.service.getJob(alice, 'held')).etag).to.equal(claimed.etag);
+      release();
+      await delivery;
+      expect((await gated.service.getJob(alice, 'held')).status).to.equal('SUCCEEDED');
+    } finally {
+      gated.close();
+    }
+  });
+
+  it('counts as affected only the results it makes STALE: a descendant still running or waiting has none', async () => {
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'source' }));
+    await s.service.submitJob(alice, submit('pending', { text: 'p' }, ['source']));
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 'result', parentIds: ['source'] }));
+    const answer = await s.service.invalidateCache(alice, { jobId: 'source', dryRun: false });
+    expect(answer).to.include({ affectedCount: 2, skippedCount: 0 });
+    expect(answer.affectedJobIds).to.deep.equal(['source', 'result']);
+    expect((await s.service.getJob(alice, 'pending')).cacheState).to.not.equal('STALE');
+  });
+
   it('marks the descendants STALE once: by the relay before it publishes, or by the call when the relay left the event in the outbox', async () => {
     const marked: string[][] = [];
     const markStale = s.store.markStale.bind(s.store);
