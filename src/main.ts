@@ -7,6 +7,7 @@ import { restGateway } from './http/routes/rest.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { startHttpServer } from './http/server.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
+import { isLoopback, splitAddress } from './platform/address.js';
 import { metricsConcern } from './grpc/interceptors/metrics.js';
 import { requestIdConcern } from './grpc/interceptors/request-id.js';
 import { principalOf } from './grpc/principal-metadata.js';
@@ -58,6 +59,7 @@ const http = config.httpAddress
       headersTimeoutMs: config.rest.timeoutMs,
       // The gRPC listener's certificate: REST carries the same credentials, and deserves the same protection.
       ...(config.security.auth.tls ? { tls: config.security.auth.tls } : {}),
+      ...(security.authentication ? {} : { anonymousCallers: { loopbackListener: isLoopback(splitAddress(config.httpAddress).bareHost) } }),
     }).catch((error: unknown) => {
       logger.fatal({ err: error, address: config.httpAddress }, 'cannot listen on PROVENANCE_HTTP_ADDRESS');
       process.exit(1);

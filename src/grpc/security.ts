@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { splitAddress } from '../platform/address.js';
+import { isLoopback, splitAddress } from '../platform/address.js';
 import { AuthenticationThrottle } from '../auth/authentication-throttle.js';
 import { createAuthenticator } from '../auth/authenticator.js';
 import { ConfigError } from '../config/config-error.js';
@@ -75,10 +74,4 @@ export function serverSecurity(config: Config, logger: Logger, listeners: Readon
 /** The server's listeners, by the variable that sets each: gRPC, and HTTP unless it is off. */
 function serverListeners(config: Config): Array<readonly [string, string]> {
   return [['PROVENANCE_GRPC_ADDRESS', config.grpcAddress], ...(config.httpAddress ? [['PROVENANCE_HTTP_ADDRESS', config.httpAddress] as const] : [])];
-}
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }

@@ -9,6 +9,7 @@ import { toRpcStatus } from '../grpc/errors.js';
 import { splitAddress } from '../platform/address.js';
 import { acceptedRequestId, REQUEST_ID_HEADER } from '../platform/request-id.js';
 import { encodedBody, negotiatedEncoding } from './compression.js';
+import { crossSiteRefusal } from './anonymous-callers.js';
 import { errorBody, listenerError, methodNotAllowed, statusResponse } from './rest/http-status.js';
 
 /** What a route answers; the listener adds the request id header, and compresses the body as the client accepts. */
@@ -55,6 +56,8 @@ export interface HttpServerOptions {
   headersTimeoutMs: number;
   /** HTTPS with this certificate (PEM, the server's first, then intermediates) and key; plain HTTP without. */
   tls?: { certificateChain: Buffer; privateKey: Buffer };
+  /** Given when no authentication is configured: requests a browser makes for another site are refused (anonymous-callers.ts). */
+  anonymousCallers?: { loopbackListener: boolean };
 }
 
 export interface RunningHttpServer {
@@ -159,7 +162,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       ? listenerError(400, new ProvenanceError('INVALID_ARGUMENT', 'the request target is not a valid URL or path', 'INVALID_ARGUMENT', { fieldViolations: [{ field: 'target', description: 'is not a valid URL or path' }] }), log)
       : unmetExpectation(request)
         ? listenerError(417, new ProvenanceError('INVALID_ARGUMENT', 'the Expect header asks for what this server does not do', 'EXPECTATION_FAILED', { fieldViolations: [{ field: 'expect', description: 'only "100-continue" can be met' }] }), log)
-        : await answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified });
+        : await answerUnlessCrossSite(options, request, log, () => answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified }));
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
     const headers = { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers };
@@ -197,6 +200,12 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
     },
     'request ended',
   );
+}
+
+/** The answer, or 403 for a request a browser made for another site while every caller is the anonymous admin. */
+async function answerUnlessCrossSite(options: HttpServerOptions, request: IncomingMessage, log: Logger, answer: () => Promise<HttpResponse>): Promise<HttpResponse> {
+  const refusal = options.anonymousCallers && crossSiteRefusal(request, options.anonymousCallers.loopbackListener);
+  return refusal ? listenerError(403, refusal, log) : answer();
 }
 
 /** Whether the request's Expect header asks for something other than "100 Continue" (what Node sends to 'checkExpectation', as Node reads it). */

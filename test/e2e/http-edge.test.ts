@@ -78,7 +78,7 @@ describe('the HTTP edge', function () {
 
   it('answers 400 to request targets that are not URLs, and goes on serving', async () => {
     for (const target of ['http://[', 'http://%zz/', 'http://a:b']) {
-      const response = await rawExchange(server.httpAddress, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const response = await rawExchange(server.httpAddress, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
       expect(response.status, target).to.equal(400);
       expect(JSON.parse(response.body), target).to.have.property('error');
     }
@@ -173,7 +173,7 @@ describe('the HTTP edge', function () {
   it('releases the subscription of every GET /events, whenever its client leaves: thousands of cycles leave the subscriber gauge at 0', async () => {
     // Events to replay, so that a stream has something to send at once.
     for (let i = 0; i < 5; i++) await api.recordJob({ jobId: `sse-cycle-${i}`, type: 't', status: JobStatus.JOB_STATUS_SUCCEEDED, outputHash: 'h' });
-    const request = 'GET /events?start_position=oldest HTTP/1.1\r\nHost: x\r\n\r\n';
+    const request = 'GET /events?start_position=oldest HTTP/1.1\r\nHost: localhost\r\n\r\n';
     /** Leaves at one of the moments a client can: right after writing, a little later, once the headers came, once events came. */
     const cycle = async (moment: number) => {
       const socket = await openSocket(server.httpAddress);
@@ -239,7 +239,7 @@ describe('the REST gateway with authentication configured', function () {
   after(async () => server?.remove());
 
   const post = (path: string, headers: string[], length?: number) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`;
+    `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`;
 
   it('answers 401 from the headers alone, before the client has sent its 60 MB body', async () => {
     const total = 60 * 1024 * 1024;
@@ -329,7 +329,7 @@ describe('REST requests too slow to arrive (PROVENANCE_REST_TIMEOUT_MS)', functi
 
   it('answers 408 with the error body to a body that stalls, logs it so, closes the connection, and records nothing of it', async () => {
     const record = '{"jobId": "late-record", "type": "t", "status": "JOB_STATUS_SUCCEEDED", "outputHash": "h"}';
-    const head = `POST /jobs:record HTTP/1.1\r\nHost: x\r\nX-Request-Id: stalled-body-1\r\nContent-Length: ${record.length}\r\n\r\n`;
+    const head = `POST /jobs:record HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: stalled-body-1\r\nContent-Length: ${record.length}\r\n\r\n`;
     const answer = await answerTo(`${head}${record.slice(0, 1)}`);
     expectRequestTimeout(answer, 'body');
     // The rest of the body, too late: the answer stands, and nothing is recorded.
@@ -344,7 +344,7 @@ describe('REST requests too slow to arrive (PROVENANCE_REST_TIMEOUT_MS)', functi
     const socket = await openSocket(server.httpAddress);
     socket.on('error', () => undefined);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write('POST /jobs:record HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
+    socket.write('POST /jobs:record HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
     // A byte at a time, for as long as the connection lasts: each keeps the connection busy, none completes the body.
     const trickle = setInterval(() => socket.writable && socket.write('1\r\n \r\n'), 200);
     try {
@@ -357,7 +357,7 @@ describe('REST requests too slow to arrive (PROVENANCE_REST_TIMEOUT_MS)', functi
   });
 
   it('answers 408 with the error body to a head that stalls', async () => {
-    const answer = await answerTo('POST /jobs:record HTTP/1.1\r\nHost: x\r\n');
+    const answer = await answerTo('POST /jobs:record HTTP/1.1\r\nHost: localhost\r\n');
     expectRequestTimeout(answer, 'line and headers');
     await answer.closed;
     expect((await fetch(`http://${server.httpAddress}/healthz`)).status).to.equal(200);

@@ -103,20 +103,20 @@ describe('the HTTP listener, one face', function () {
       expect(detail(error, 'ErrorInfo')).to.deep.include({ reason: 'METHOD_NOT_ALLOWED', metadata: { allowed } });
       expect((detail(error, 'BadRequest') as unknown as { fieldViolations: Array<{ field: string }> }).fieldViolations.map((v) => v.field)).to.deep.equal(['method']);
     }
-    const connect = await rawExchange(server.httpAddress, 'CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const connect = await rawExchange(server.httpAddress, 'CONNECT example.com:443 HTTP/1.1\r\nHost: localhost\r\n\r\n');
     expect(connect.status).to.equal(405);
     expect((JSON.parse(connect.body) as ErrorBody).error).to.include({ code: 405, status: 'INVALID_ARGUMENT' });
   });
 
   it('answers an unknown method, bytes that are no request, and an Expect it cannot meet with the REST error body; a HEAD it cannot parse without', async () => {
-    for (const request of ['FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 'GARBAGE\r\n\r\n']) {
+    for (const request of ['FOO /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', 'GARBAGE\r\n\r\n']) {
       const answer = await rawExchange(server.httpAddress, request);
       expect(answer.status, request).to.equal(400);
       const error = (JSON.parse(answer.body) as ErrorBody).error;
       expect(error, request).to.include({ code: 400, status: 'INVALID_ARGUMENT' });
       expect((detail(error, 'BadRequest') as unknown as { fieldViolations: Array<{ field: string }> }).fieldViolations.map((v) => v.field)).to.deep.equal(['request']);
     }
-    const expectation = await rawExchange(server.httpAddress, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: http-face-expect\r\nExpect: foo\r\n\r\n');
+    const expectation = await rawExchange(server.httpAddress, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: http-face-expect\r\nExpect: foo\r\n\r\n');
     expect(expectation.status).to.equal(417);
     expect(expectation.headers['x-request-id']).to.equal('http-face-expect');
     const error = (JSON.parse(expectation.body) as ErrorBody).error;
@@ -124,7 +124,7 @@ describe('the HTTP listener, one face', function () {
     expect(detail(error, 'ErrorInfo')).to.deep.include({ reason: 'EXPECTATION_FAILED' });
     expect((detail(error, 'BadRequest') as unknown as { fieldViolations: Array<{ field: string }> }).fieldViolations.map((v) => v.field)).to.deep.equal(['expect']);
     // A HEAD's answer has no content.
-    expect(await rawExchange(server.httpAddress, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n')).to.deep.include({ status: 400, body: '' });
+    expect(await rawExchange(server.httpAddress, 'HEAD /healthz HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n')).to.deep.include({ status: 400, body: '' });
   });
 
   it('answers HEAD wherever GET goes, with the GET\'s status and headers and no body', async () => {

@@ -49,7 +49,7 @@ describe('fuzz findings, as regression tests', function () {
       socket.on('error', () => {});
       try {
         const response = readResponse(socket);
-        socket.write(Buffer.concat([Buffer.from(`POST /jobs:record HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: ${connection}\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+        socket.write(Buffer.concat([Buffer.from(`POST /jobs:record HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: ${connection}\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
         const answer = await response;
         expect(answer.status, connection).to.equal(413);
         expect(answer.headers.connection, connection).to.equal('close');
@@ -69,13 +69,13 @@ describe('fuzz findings, as regression tests', function () {
     const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     try {
       const response = readResponse(socket);
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n');
+      socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n');
       const answer = await response;
       expect(answer.status).to.equal(200);
       expect(answer.headers.connection).to.equal('close');
       socket.write('0123456789');
       // A socket the server has let go of answers more bytes with a reset, which closes this side too.
-      const more = setInterval(() => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100)), 200);
+      const more = setInterval(() => socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(100)), 200);
       try {
         await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('the server kept the connection for 30 s')), 30_000))]);
       } finally {
@@ -91,8 +91,8 @@ describe('fuzz findings, as regression tests', function () {
     // Node's own answer destroyed the socket at once: with the body still arriving, a reset, and the client read nothing.
     const body = Buffer.alloc(5 * 1024 * 1024, 'x');
     const heads = [
-      [431, `POST /jobs/${'y'.repeat(160_000)}:cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
-      [400, `POST /jobs/a:cancel HTTP/1.1\r\nHost: x\r\nBad Header: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
+      [431, `POST /jobs/${'y'.repeat(160_000)}:cancel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
+      [400, `POST /jobs/a:cancel HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`],
     ] as const;
     for (let round = 0; round < 3; round++) {
       for (const [expected, head] of heads) {
@@ -128,14 +128,14 @@ describe('fuzz findings, as regression tests', function () {
       });
     expect(await head(`/events?job_ids=${'a'.repeat(1_250_000)}`)).to.deep.equal({ status: 431, bytes: 0 });
     expect(await head(`/events?job_ids=${'a'.repeat(20_000)}`)).to.deep.equal({ status: 431, bytes: 0 });
-    const malformed = await rawExchange(server.httpAddress, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n');
+    const malformed = await rawExchange(server.httpAddress, 'HEAD /healthz HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n');
     expect(malformed).to.deep.include({ status: 400, body: '' });
     await stillServes();
   });
 
   it('answers CONNECT with 405 instead of closing the connection without a status', async () => {
     for (const target of ['/jobs', 'fuzz:443']) {
-      const answer = await rawExchange(server.httpAddress, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const answer = await rawExchange(server.httpAddress, `CONNECT ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
       expect(answer.status, target).to.equal(405);
       expect(JSON.parse(answer.body), target).to.have.property('error');
     }

@@ -396,7 +396,7 @@ function headersFor(context: FuzzContext, target: FuzzTarget, index: number): Ar
 /** A request as bytes: the request line, the headers, Connection: close, and the body; sometimes chunked, duplicated headers, bytes no header may hold, HTTP/1.0. */
 function rawRequest(context: FuzzContext, method: string, requestTarget: string, headers: Array<[string, string]>, body: Buffer | undefined): Buffer {
   const { random } = context;
-  const lines = [`${method} ${requestTarget} ${random.chance(0.1) ? 'HTTP/1.0' : 'HTTP/1.1'}`, 'Host: fuzz', ...headers.map(([name, value]) => `${name}: ${value}`), 'Connection: close'];
+  const lines = [`${method} ${requestTarget} ${random.chance(0.1) ? 'HTTP/1.0' : 'HTTP/1.1'}`, 'Host: localhost', ...headers.map(([name, value]) => `${name}: ${value}`), 'Connection: close'];
   if (random.chance(0.1)) lines.push(random.pick(['Authorization: Bearer a', 'x-api-key: pk_other', 'X-Odd: \u00e9\u00ff', 'X-Odd: a\u007fb', `X-Big: ${'b'.repeat(random.int(8_000, 20_000))}`, 'Expect: 100-continue']));
   if (body === undefined) return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   if (random.chance(0.15)) {
