@@ -71,7 +71,7 @@ export function createDefaultRegistry(): HandlerRegistry {
 
 function parentObjectOutput(parent: JobHandlerInput['parents'][number]): JsonObject {
   if (parent.output === undefined) {
-    throw new Error(`merge: the output of parent "${parent.jobId}" was not kept (it was over the output size limit; only its hash ${parent.outputHash} is), so it cannot be merged`);
+    throw new Error(`merge: the output of parent "${parent.jobId}" is not kept, only its hash ${parent.outputHash} (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged`);
   }
   if (!isJsonObject(parent.output)) {
     throw new Error(`merge: the output of parent "${parent.jobId}" is ${describeJson(parent.output)}, not an object`);

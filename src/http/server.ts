@@ -297,7 +297,8 @@ function destroyAfterLingering(socket: Duplex): void {
 /** The request's target as a URL; undefined when it is none (an absolute URL that does not parse: "http://[", "http://a:b"). */
 function requestUrl(target: string | undefined): URL | undefined {
   try {
-    return new URL(target ?? '/', 'http://localhost');
+    // A path is read as a path: "//x/metrics" would otherwise be a URL of host x and path /metrics, routed where no route declares it.
+    return target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '/', 'http://localhost');
   } catch {
     return undefined;
   }

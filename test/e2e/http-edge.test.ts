@@ -85,6 +85,14 @@ describe('the HTTP edge', function () {
     await stillServes();
   });
 
+  it('reads a path that starts with // as a path, which no route declares, not as a host and a shorter path', async () => {
+    for (const target of ['//x/metrics', '//evil.example/jobs/a1/provenance', '//ui/viewer.js']) {
+      const response = await rawExchange(server.httpAddress, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      expect(response.status, target).to.equal(404);
+      expect(response.body, target).to.include('ROUTE_NOT_FOUND');
+    }
+  });
+
   it('bounds an error of a thousand violations over gRPC and REST: the first ones, the count of the rest, and every client gets it', async () => {
     // WatchEvents checks each of its job ids on its own: a thousand bad ones are a thousand violations.
     const jobIds = Array.from({ length: 1000 }, (_, i) => `-${i}`);

@@ -275,7 +275,7 @@ describe('built-in handlers', () => {
       const kept = { jobId: 'ok', outputHash: 'h0', output: { a: 1 } };
       const tooLarge = await thrownBy(() => merge(input({ parents: [kept, { jobId: 'big-one', outputHash: 'abc123' }] })));
       expect(tooLarge.message).to.equal(
-        'merge: the output of parent "big-one" was not kept (it was over the output size limit; only its hash abc123 is), so it cannot be merged',
+        'merge: the output of parent "big-one" is not kept, only its hash abc123 (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged',
       );
       const array = await thrownBy(() => merge(input({ parents: [kept, { jobId: 'listy', outputHash: 'h', output: [1, 2] }] })));
       expect(array.message).to.equal('merge: the output of parent "listy" is an array, not an object');
