@@ -70,6 +70,14 @@ export interface RunningHttpServer {
 /** How long an answer given before its request's body was read waits for the client to stop sending (closeAfterLingering). */
 const LINGER_MS = 2_000;
 
+/**
+ * Every answer's, unless its route says otherwise (the viewer's assets are
+ * no-cache): no cache keeps an answer, which may be one caller's jobs
+ * (credentials travel in headers, which caches do not key on), and no
+ * browser takes a JSON answer for another type (a job's strings in it).
+ */
+const ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
 /** How often Node checks each connection's head against headersTimeoutMs (30 s by default): a late head is answered within this past it. */
 const HEADERS_CHECK_MS = 1_000;
 
@@ -165,7 +173,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
         : await answerUnlessCrossSite(options, request, log, () => answerOf(options, request, { requestId, log, url, closed: closed.signal, acceptBody, identified }));
     status = answer.status;
     if (bodyStillArriving(request)) closeAfterLingering(request, response);
-    const headers = { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...answer.headers };
+    const headers = { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...ANSWER_HEADERS, ...answer.headers };
     if (answer.stream) {
       response.writeHead(answer.status, headers);
       // A HEAD of an event stream gets its headers; the response's close ends the subscription behind them.
@@ -184,7 +192,7 @@ async function serve(options: HttpServerOptions, request: IncomingMessage, respo
       response.destroy();
     } else {
       const answer = statusResponse(toRpcStatus(error, `${request.method} ${url?.pathname}`, log));
-      response.writeHead(500, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId }).end(answer.body);
+      response.writeHead(500, { 'Content-Type': answer.contentType, 'X-Request-Id': requestId, ...ANSWER_HEADERS }).end(answer.body);
     }
   }
   // The access line: one per request, at info. A streamed answer (server-sent events) ends when its stream does.

@@ -56,6 +56,26 @@ describe('HTTP requests for another site, with no authentication', function () {
     expect(answer.body).to.include('HOST_NOT_LOOPBACK');
   });
 
+  it('marks every answer not to be kept by caches nor sniffed as another type, the viewer keeping its own', async () => {
+    for (const path of ['/jobs', '/healthz', '/openapi.json', '/jobs/nowhere/provenance']) {
+      const answer = await head(path);
+      expect(answer['cache-control'], path).to.equal('no-store');
+      expect(answer['x-content-type-options'], path).to.equal('nosniff');
+    }
+    expect((await head('/ui/viewer.js'))['cache-control']).to.equal('no-cache');
+  });
+
+  function head(path: string): Promise<Record<string, string | string[] | undefined>> {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest({ host: '127.0.0.1', port, method: 'GET', path }, (response) => {
+        response.resume();
+        resolve(response.headers);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
   it('answers its own origin, loopback names, and clients that send no Origin', async () => {
     expect((await send('POST', '/jobs', { 'Content-Type': 'application/json', Origin: `http://127.0.0.1:${port}` }, submission('same-origin'))).status).to.equal(200);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) expect((await send('GET', '/jobs/same-origin/provenance', { Host: host })).status, host).to.equal(200);
