@@ -50,13 +50,18 @@ export async function recordJobs(deps: ServiceDependencies, principal: Principal
   if (violations.length > 0) throw invalidArgument(violations);
   const recorder = new BatchRecorder(deps, principal);
   const decided = await recorder.record(commands, true, answerCheck);
-  const views = await viewJobs(deps, principal, decided.flatMap((outcome) => (outcome.ok ? [outcome.job] : [])), recorder.loaded());
-  let next = 0;
-  return decided.map((outcome) => (outcome.ok ? { ok: true, job: views[next++]! } : outcome));
+  // The records written as decided have their views from the answer's check; a record decided again after a lost race has not.
+  const { checkedViews } = recorder;
+  const unviewed = decided.flatMap((outcome) => (outcome.ok && !checkedViews.has(outcome.job) ? [outcome.job] : []));
+  const views = await viewJobs(deps, principal, unviewed, recorder.loaded());
+  unviewed.forEach((job, i) => checkedViews.set(job, views[i]!));
+  return decided.map((outcome) => (outcome.ok ? { ok: true, job: checkedViews.get(outcome.job)! } : outcome));
 }
 
 class BatchRecorder {
   private readonly now: Date;
+  /** The caller's views of the records decided, made for the answer's check before the write: the answer is made of them. */
+  readonly checkedViews = new Map<JobRecord, JobView>();
   /** Existing records by id: the jobs named in the batch and the parents they name. */
   private known = new Map<string, JobRecord>();
   private byRequestId = new Map<string, JobRecord>();
@@ -99,7 +104,11 @@ class BatchRecorder {
       }
     }
 
-    if (answerCheck) answerCheck(await viewJobs(this.deps, this.principal, decided.map((d) => d.job), this.loaded()), commands.length - decided.length);
+    if (answerCheck) {
+      const views = await viewJobs(this.deps, this.principal, decided.map((d) => d.job), this.loaded());
+      answerCheck(views, commands.length - decided.length);
+      decided.forEach((d, i) => this.checkedViews.set(d.job, views[i]!));
+    }
     const { lostRaces, cycles } = await this.write();
     if (cycles.size > 0) {
       // The store found the cycle through jobs this batch did not read: their access is looked up for the path shown.
