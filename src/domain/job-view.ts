@@ -5,6 +5,7 @@ import type { JobError, JobRecord } from './job.js';
 import { utf8StringAt } from './utf8-strings.js';
 import { LINEAGE_STEP_SIZE, restrictedNode, type ColumnarLineage, type Lineage, type LineageNode, type LineageRow } from './lineage.js';
 import type { Principal } from './principal.js';
+import type { ShownTo } from './shown-order.js';
 
 /**
  * What one caller may see of records, events and lineages: the only place
@@ -65,6 +66,16 @@ export class JobViewer {
     private readonly key: Buffer,
   ) {
     this.callerKey = `${principal.tenant}\u0000${principal.subject}`;
+  }
+
+  /** The viewer a ShownTo describes (a store's thread orders a lineage with it). */
+  static of(shownTo: ShownTo): JobViewer {
+    return new JobViewer(shownTo.reader, Buffer.from(shownTo.placeholderKey));
+  }
+
+  /** What orders a lineage as this caller is shown it, for a store (shown-order.ts). */
+  get shownTo(): ShownTo {
+    return { reader: { tenant: this.principal.tenant, subject: this.principal.subject }, placeholderKey: this.key };
   }
 
   mayRead(job: ReadableBy): boolean {

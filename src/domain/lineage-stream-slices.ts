@@ -1,5 +1,5 @@
 import type { Lineage } from './lineage.js';
-import { comparePositions, LINEAGE_STREAM_SLICE_NODES, type StreamPosition } from './lineage-stream.js';
+import { comparePositions, LINEAGE_STREAM_SLICE_NODES, positionOf, type StreamPosition } from './lineage-stream.js';
 
 /**
  * A StreamLineage with a filter or a fan-out cap: a lineage walked and shaped
@@ -16,7 +16,7 @@ export interface StreamSlice {
   to: number;
 }
 
-/** The position, in [root, ...nodes], of the first node after the given one in the lineage's order (nodes are nearest first). */
+/** The position, in [root, ...nodes], of the first node after the given one in the lineage's order (nodes are nearest first, as the caller is shown them: restricted ones under their placeholders). */
 export function firstPositionAfter(lineage: Pick<Lineage, 'nodes'>, after: StreamPosition): number {
   if (after.relation === 'ROOT') return 1;
   const nodes = lineage.nodes;
@@ -25,7 +25,7 @@ export function firstPositionAfter(lineage: Pick<Lineage, 'nodes'>, after: Strea
   while (low < high) {
     const middle = (low + high) >>> 1;
     const node = nodes[middle]!;
-    if (comparePositions({ depth: node.depth, relation: node.relation, jobId: node.row.jobId }, after) <= 0) low = middle + 1;
+    if (comparePositions(positionOf(node), after) <= 0) low = middle + 1;
     else high = middle;
   }
   return low + 1;

@@ -1,16 +1,21 @@
 import type { JobView } from './job-view.js';
 import type { LineageDirection, LineageEdge, LineageNode, LineageRelation, LineageRow, TruncationReason } from './lineage.js';
+import { compareCodeUnits } from './hashing.js';
+import { compareShownKeys } from './shown-order.js';
 
 /**
  * StreamLineage's walk, one layer at a time (docs/decisions.md, "Streamed
- * lineage"): breadth first from the root, both directions in step, each
- * layer sorted by job id, so that jobs come in GetLineage's order (nearest
- * first: by depth, ancestors before descendants, then job id) without the
- * whole lineage in hand. The walk asks the store for a chunk of a layer at a
- * time (ProvenanceStore.lineageStep) and keeps only each reached id with two
- * flags (sent, restricted) and the ids of the next layer: memory grows with
- * the ids reached (a map entry beside each id string), never with rows or
- * edges.
+ * lineage"): breadth first from the root, both directions in step, so that
+ * jobs come in GetLineage's order (nearest first: by depth, ancestors before
+ * descendants, then as the caller is shown them: shown-order.ts) without
+ * the whole lineage in hand. The walk asks the store for a chunk of a layer
+ * at a time (ProvenanceStore.lineageStep), in job id order, and sends the
+ * jobs the caller may read as they come; it notes the others, and once the
+ * layer's ids are read, reads those again in placeholder order and sends
+ * them. It keeps each reached id with two flags (sent, restricted), the ids
+ * of the next layer, and the placeholders of the layer's hidden jobs:
+ * memory grows with the ids reached (a map entry beside each id string),
+ * never with rows or edges.
  */
 
 /** Nodes per StreamLineage message (documented in the proto and docs/limits.md). */
@@ -28,10 +33,12 @@ export interface LineageStepRow extends LineageRow {
 export interface StreamPosition {
   depth: number;
   relation: LineageRelation;
+  /** The id the caller is shown: the placeholder of a job it may not read (hidden). */
   jobId: string;
+  hidden?: boolean;
 }
 
-/** A node as the caller may see it (a restricted one under its placeholder), its position (real id), and its edges to nodes sent before it. */
+/** A node as the caller may see it (a restricted one under its placeholder), its position, and its edges to nodes sent before it. */
 export interface StreamedNode {
   /** In the IDS view: no record. */
   node: LineageNode<JobView>;
@@ -57,11 +64,16 @@ const RESTRICTED = 1;
 
 const RELATION_ORDER: Record<LineageRelation, number> = { ROOT: 0, ANCESTOR: 1, DESCENDANT: 2 };
 
-/** The order of the stream: by depth, ancestors before descendants, then job id by UTF-16 code units. */
+/** The order of the stream: by depth, ancestors before descendants, then as shown (shown-order.ts): readable jobs by id, then hidden ones by placeholder, by UTF-16 code units. */
 export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   if (a.depth !== b.depth) return a.depth - b.depth;
   if (a.relation !== b.relation) return RELATION_ORDER[a.relation] - RELATION_ORDER[b.relation];
-  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
+  return compareShownKeys({ hidden: a.hidden === true, id: a.jobId }, { hidden: b.hidden === true, id: b.jobId });
+}
+
+/** A node's position as the caller is shown it. */
+export function positionOf(node: Pick<LineageNode, 'depth' | 'relation' | 'restricted' | 'row'>): StreamPosition {
+  return { depth: node.depth, relation: node.relation, jobId: node.row.jobId, ...(node.restricted ? { hidden: true } : {}) };
 }
 
 /**
@@ -72,6 +84,11 @@ export function comparePositions(a: StreamPosition, b: StreamPosition): number {
  * edge once, with its later endpoint). The walk goes one layer past
  * maxDepth to tell whether the depth limit cut anything, and on past
  * maxNodes (sending nothing) for the same reason, as GetLineage does.
+ *
+ * Each layer's ids of one relation are read in job id order, and the jobs
+ * the caller may read are sent as they come; those it may not read are
+ * read again once the others are, in placeholder order, and sent then, so
+ * that where a placeholder comes says nothing of the hidden id.
  *
  * A job is reached once, at its first position: on a cycle through the root
  * (insertJobs never stores one; older data may hold one) that is where the
@@ -84,6 +101,11 @@ export class LineageStreamWalk {
   private layer: { ancestors: string[]; descendants: string[] };
   private next: { ancestors: string[]; descendants: string[] } = { ancestors: [], descendants: [] };
   private relation: 'ANCESTOR' | 'DESCENDANT' = 'ANCESTOR';
+  /** Reading the layer's ids of this relation by job id, or then its hidden ones by placeholder (hiddenIds). */
+  private pass: 'byJobId' | 'hidden' = 'byJobId';
+  /** The hidden jobs met in the byJobId pass, with their placeholders; sorted by placeholder for the hidden pass. */
+  private hidden: Array<[placeholder: string, jobId: string]> = [];
+  private hiddenIds: string[] = [];
   private offset = 0;
   private asked: string[] = [];
   /** Positions counted so far, those sent before a resume included. */
@@ -99,15 +121,23 @@ export class LineageStreamWalk {
   /** The ids to read next (ProvenanceStore.lineageStep), or undefined once the walk is over. */
   nextStep(): string[] | undefined {
     while (!this.finished) {
-      const ids = this.relation === 'ANCESTOR' ? this.layer.ancestors : this.layer.descendants;
+      const ids = this.pass === 'hidden' ? this.hiddenIds : this.relation === 'ANCESTOR' ? this.layer.ancestors : this.layer.descendants;
       if (this.offset < ids.length) {
         this.asked = ids.slice(this.offset, this.offset + LINEAGE_STREAM_STEP_JOBS);
         this.offset += this.asked.length;
         return this.asked;
       }
+      this.offset = 0;
+      if (this.pass === 'byJobId' && this.hidden.length > 0) {
+        this.pass = 'hidden';
+        this.hiddenIds = this.hidden.sort((a, b) => compareCodeUnits(a[0], b[0])).map(([, jobId]) => jobId);
+        this.hidden = [];
+        continue;
+      }
+      this.pass = 'byJobId';
+      this.hiddenIds = [];
       if (this.relation === 'ANCESTOR') {
         this.relation = 'DESCENDANT';
-        this.offset = 0;
         continue;
       }
       this.startNextLayer();
@@ -137,15 +167,22 @@ export class LineageStreamWalk {
         this.finished = true;
         break;
       }
-      this.reach(row, this.relation);
-      const position: StreamPosition = { depth: this.depth, relation: this.relation, jobId };
+      const restricted = this.pass === 'hidden';
+      if (!restricted) {
+        this.reach(row, this.relation);
+        if (!this.options.mayRead(row)) {
+          // Sent in the hidden pass, by placeholder; it stays unreadable there even if its grants change meanwhile.
+          this.hidden.push([this.options.placeholder(jobId), jobId]);
+          continue;
+        }
+      }
+      const position: StreamPosition = { depth: this.depth, relation: this.relation, ...(restricted ? { jobId: this.options.placeholder(jobId), hidden: true } : { jobId }) };
       const resumed = this.options.resumeAfter !== undefined && comparePositions(position, this.options.resumeAfter) <= 0;
       if (!resumed && this.counted >= this.options.maxNodes) {
         this.truncation.add('MAX_NODES');
         continue;
       }
       this.counted++;
-      const restricted = !this.options.mayRead(row);
       if (!resumed) streamed.push({ node: this.shown(row, restricted), position, edges: this.edgesToSent(row, restricted) });
       this.reached.set(jobId, this.reached.get(jobId)! | SENT | (restricted ? RESTRICTED : 0));
     }

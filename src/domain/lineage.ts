@@ -1,6 +1,7 @@
 import type { CacheState, JobRecord, JobStatus } from './job.js';
 import { utf8StringAt, utf8StringsIn, type Utf8Strings } from './utf8-strings.js';
 import { isSelective, selectLineage, type FanOut, type LineageSelection } from './lineage-selection.js';
+import { shownOrder, type ShownOrderViewer } from './shown-order.js';
 
 /**
  * Lineage over parent arrays. The stores return the set of jobs within a
@@ -58,7 +59,7 @@ export interface LineageEdge {
 
 export interface Lineage<R extends JobRecord = JobRecord> {
   root: LineageRow<R>;
-  /** Nearest first: by depth, then ancestors before descendants, then job id. */
+  /** Nearest first: by depth, then ancestors before descendants, then job id (or as its caller is shown them: shown-order.ts). */
   nodes: LineageNode<R>[];
   /**
    * Every parent-to-child edge among the root and the nodes, flattened:
@@ -275,8 +276,9 @@ export function buildLineage(
   found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
   limits: LineageLimits,
   selection?: LineageSelection,
+  viewer?: ShownOrderViewer,
 ): Lineage {
-  const steps = buildLineageInSteps(root, found, limits, selection);
+  const steps = buildLineageInSteps(root, found, limits, selection, viewer);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -288,13 +290,16 @@ export function buildLineage(
  * so that the caller can let other work run between steps on a large
  * lineage; it returns the lineage. A selection (filter, fan-out caps)
  * applies to the jobs within maxDepth, before maxNodes; the rows must then
- * cover every job within maxDepth + 1 (no LineageQuery.nearest cut).
+ * cover every job within maxDepth + 1 (no LineageQuery.nearest cut). With a
+ * viewer, the nodes of each depth are ordered, and cut, as it is shown them
+ * (shown-order.ts); the store's nearest cut must then be made for it too.
  */
 export function* buildLineageInSteps(
   root: LineageRow,
   found: { ancestors?: readonly LineageRow[]; descendants?: readonly LineageRow[] },
   limits: LineageLimits,
   selection?: LineageSelection,
+  viewer?: ShownOrderViewer,
 ): Generator<void, Lineage> {
   const truncation = new Set<TruncationReason>();
   const ranked: LineageNode[] = [];
@@ -310,7 +315,7 @@ export function* buildLineageInSteps(
     yield* collect(fresh, depths, 'DESCENDANT', limits.maxDepth, ranked, truncation);
   }
   yield;
-  const sorted = yield* sortInSteps(ranked, nearestFirst);
+  const sorted = yield* sortInSteps(ranked, viewer ? nearestFirstAs(viewer) : nearestFirst);
   yield;
   if (isSelective(selection)) return yield* selectedLineage(root, sorted, limits, selection, truncation);
   const nodes = sorted.length > limits.maxNodes ? sorted.slice(0, limits.maxNodes) : sorted;
@@ -431,7 +436,7 @@ export function ancestorDepths(root: LineageRow, rows: readonly LineageRow[]): M
  * else at those a breadth-first search finds; a row that does not reach
  * rootId is left out.
  */
-export function* descendantsNearestFirst(rootId: string, rows: readonly LineageRow[]): Generator<void, LineageRow[]> {
+export function* descendantsNearestFirst(rootId: string, rows: readonly LineageRow[], viewer?: ShownOrderViewer): Generator<void, LineageRow[]> {
   const depths = hasDepths(rows) ? undefined : descendantDepths({ jobId: rootId, parentIds: [], tenant: '', readers: [] }, rows);
   const ranked: LineageNode[] = [];
   for (const row of rows) {
@@ -439,7 +444,7 @@ export function* descendantsNearestFirst(rootId: string, rows: readonly LineageR
     if (depth !== undefined) ranked.push({ row, depth, relation: 'DESCENDANT' });
   }
   yield;
-  const sorted = yield* sortInSteps(ranked, nearestFirst);
+  const sorted = yield* sortInSteps(ranked, viewer ? nearestFirstAs(viewer) : nearestFirst);
   return sorted.map((node) => node.row);
 }
 
@@ -485,6 +490,16 @@ function nearestFirst(a: LineageNode, b: LineageNode): number {
   if (a.depth !== b.depth) return a.depth - b.depth;
   if (a.relation !== b.relation) return a.relation === 'ANCESTOR' ? -1 : 1;
   return a.row.jobId < b.row.jobId ? -1 : a.row.jobId > b.row.jobId ? 1 : 0;
+}
+
+/** nearestFirst, but within a depth and relation as viewer is shown the jobs (shown-order.ts): those it may read by job id, then the others by placeholder. */
+function nearestFirstAs(viewer: ShownOrderViewer): (a: LineageNode, b: LineageNode) => number {
+  const within = shownOrder<LineageNode>(viewer, (node) => node.row.jobId, (node) => node.row);
+  return (a, b) => {
+    if (a.depth !== b.depth) return a.depth - b.depth;
+    if (a.relation !== b.relation) return a.relation === 'ANCESTOR' ? -1 : 1;
+    return within(a, b);
+  };
 }
 
 /** The edges into each of [root, ...nodes] in turn, each child's in the order of its parent array, as index pairs. */

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Utf8Strings } from '../domain/utf8-strings.js';
 
 /**
- * The descendants of a root as one walk found them, nearest first (by depth,
- * then job id): what a transitive ListDependents pages through. Ids and
- * depths only: who may read each job is decided on its record when its page
- * is read.
+ * The descendants of a root as one walk found them for one caller, nearest
+ * first (by depth, then as the caller is shown them: domain/shown-order.ts):
+ * what ListDependents pages through. Ids, depths and whether each was
+ * hidden, for the order; who may read each job is decided again on its
+ * record when its page is read.
  */
 export interface DependentsSnapshot {
   rootId: string;
@@ -17,6 +18,8 @@ export interface DependentsSnapshot {
    */
   jobIds: Utf8Strings;
   depths: Int32Array<ArrayBuffer>;
+  /** 1 where the caller the walk was made for may not read the job, as the walk found: the order's (domain/shown-order.ts). */
+  hidden: Uint8Array<ArrayBuffer>;
   /** The walk stopped at the depth or node limit. */
   truncated: boolean;
 }
@@ -30,11 +33,11 @@ export interface DependentsSnapshotLimits {
   idleTtlMs: number;
 }
 
-/** docs/limits.md: about 22 MB at most outside the heap (an id's bytes, its offset and a depth per job), five walks of the default node limit. */
+/** docs/limits.md: about 23 MB at most outside the heap (an id's bytes, its offset, a depth and a hidden flag per job), five walks of the default node limit. */
 export const DEPENDENTS_SNAPSHOT_LIMITS: DependentsSnapshotLimits = { maxSnapshots: 256, maxJobIds: 500_000, idleTtlMs: 5 * 60_000 };
 
 /**
- * The walks of transitive ListDependents page sequences, kept in this
+ * The walks of ListDependents page sequences, kept in this
  * process under random ids that their page tokens carry, so that the pages
  * after the first cost a page rather than a walk. A token whose snapshot is
  * gone (dropped, expired, another server) walks again: the answer keeps its

@@ -2,6 +2,7 @@ import type { LineageCommand, LineageShaping, ListDependentsCommand, StreamLinea
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView, type JobViewer } from '../domain/job-view.js';
+import { compareShownKeys } from '../domain/shown-order.js';
 import type { ReadableBy } from '../domain/access.js';
 import {
   LINEAGE_STEP_SIZE,
@@ -24,7 +25,7 @@ import {
 } from '../domain/lineage.js';
 import { filterNeedsRecord, jobMatches, parseJobFilter } from '../domain/job-filter.js';
 import { isSelective, selectionWalkTooLarge, type FanOut, type LineageSelection } from '../domain/lineage-selection.js';
-import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, type LineageStepRow, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
+import { LINEAGE_STREAM_SLICE_NODES, LineageStreamWalk, positionOf, type LineageStepRow, type StreamedNode, type StreamPosition } from '../domain/lineage-stream.js';
 import { edgesByLaterEndpoint, firstPositionAfter, streamSlices } from '../domain/lineage-stream-slices.js';
 import type { JsonObject } from '../domain/json.js';
 import { decodePageToken, encodePageToken } from '../domain/page-token.js';
@@ -106,10 +107,10 @@ async function answerLineage(
   const directions = command.directions as LineageDirection[];
   const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: capped(command.maxNodes, deps.limits.maxLineageNodes) };
   const asOf = asOfFor(deps, principal, command.asOf);
-  const built = form !== 'objects' ? await builtWalk(deps, root, directions, limits, shaping, asOf) : undefined;
+  const viewer = viewerOf(deps, principal);
+  const built = form !== 'objects' ? await builtWalk(deps, root, directions, limits, viewer, shaping, asOf) : undefined;
   if (built) {
     await nextTurn();
-    const viewer = viewerOf(deps, principal);
     const seen = await inTurns(viewer.columnsInSteps(built));
     deps.metrics.lineageAnswered(performance.now() - started, seen.columns.depths.length);
     if (form === 'columns') return seen;
@@ -118,7 +119,7 @@ async function answerLineage(
     const parents = await inTurns(parentIndexesInSteps(lineage));
     return { lineage, readRecords: (from, to) => withRecords(deps, viewer, lineage, parents, from, to) };
   }
-  const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, shaping, asOf);
+  const lineage = await walk(deps, root, directions, PROJECTIONS[command.view as keyof typeof PROJECTIONS], limits, viewer, shaping, asOf);
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
   deps.metrics.lineageAnswered(performance.now() - started, seen.nodes.length);
@@ -243,7 +244,8 @@ function capped(requested: number, maximum: number): number {
  * One store query per direction, reaching one level past maxDepth so that
  * buildLineage can tell whether the depth limit cut anything, and asking for
  * one node more than maxNodes (LineageQuery.nearest), so that it can tell
- * whether the node limit did.
+ * whether the node limit did. The nodes of each depth are ordered, and cut,
+ * as viewer is shown them (domain/shown-order.ts), by the store too.
  *
  * As of a time: the walk of the present graph, then the jobs created by then
  * with their states then, in one history read. Parents exist before their
@@ -259,17 +261,18 @@ async function walk(
   directions: readonly LineageDirection[],
   projection: LineageProjection,
   limits: { maxDepth: number; maxNodes: number },
+  viewer: JobViewer,
   shaping?: Shaping,
   asOf?: AsOf,
 ): Promise<Lineage> {
   const selective = isSelective(shaping?.selection);
   // A filter tests fields the answer's view may not carry: the walk reads them, and the answer drops the records its view does not show.
   const walked = selective && RICHNESS[shaping!.projection] > RICHNESS[projection] ? shaping!.projection : projection;
-  const built = walked === 'IDS' ? await builtWalk(deps, root, directions, limits, shaping, asOf) : undefined;
+  const built = walked === 'IDS' ? await builtWalk(deps, root, directions, limits, viewer, shaping, asOf) : undefined;
   if (built) return inTurns(lineageOfColumns(built));
   const query = async (direction: LineageDirection) => {
     if (!directions.includes(direction)) return undefined;
-    const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked };
+    const lineageQuery = { rootId: root.jobId, direction, maxDepth: limits.maxDepth + 1, projection: walked, shownTo: viewer.shownTo };
     if (!asOf && !selective) return deps.store.lineage({ ...lineageQuery, nearest: limits.maxNodes + 1 });
     // A selection, like as_of, chooses among every job within maxDepth, so the store may not cut the nearest ones first: it reads a bounded number.
     const readLimit = AS_OF_WALK_FACTOR * deps.limits.maxLineageNodes;
@@ -280,7 +283,7 @@ async function walk(
   };
   const [ancestors, descendants] = await Promise.all([query('ANCESTORS'), query('DESCENDANTS')]);
   // Receiving the rows, building the answer and filtering it take tens of milliseconds each on a large lineage: other calls run between their steps.
-  const lineage = await inTurns(buildLineageInSteps(rowOf(root, walked), { ancestors, descendants }, limits, shaping?.selection));
+  const lineage = await inTurns(buildLineageInSteps(rowOf(root, walked), { ancestors, descendants }, limits, shaping?.selection, viewer));
   if (walked !== 'FULL' || projection === 'FULL') return lineage;
   return { ...lineage, root: withoutRecord(lineage.root), nodes: lineage.nodes.map((node) => ({ ...node, row: withoutRecord(node.row) })) };
 }
@@ -289,18 +292,19 @@ async function walk(
  * The walk built where the graph is held, from its indexes, when the store
  * can (ProvenanceStore.builtLineage) and the question is one it answers (no
  * filter, caps or as_of; the IDS projection): the answer buildLineage would
- * build, at a fraction of the work.
+ * build, at a fraction of the work, ordered as viewer is shown its jobs.
  */
 async function builtWalk(
   deps: ServiceDependencies,
   root: JobRecord,
   directions: readonly LineageDirection[],
   limits: { maxDepth: number; maxNodes: number },
+  viewer: JobViewer,
   shaping: Shaping | undefined,
   asOf: AsOf | undefined,
 ): Promise<ColumnarLineage | undefined> {
   if (asOf || isSelective(shaping?.selection)) return undefined;
-  const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits });
+  const built = await deps.store.builtLineage?.({ rootId: root.jobId, directions, ...limits, shownTo: viewer.shownTo });
   return built && { root: rowOf(root, 'IDS'), ...built, hiddenNodeCount: 0 };
 }
 
@@ -471,17 +475,14 @@ interface ShapedStream {
 /** StreamLineage with a filter or a fan-out cap: the lineage walked and shaped whole, as GetLineage does, then sent in slices. */
 async function shapedStream(deps: ServiceDependencies, principal: Principal, stream: ShapedStream): Promise<AsyncIterable<LineageStreamMessage>> {
   const { root, directions, command, shaping, query, resumeAfter } = stream;
-  const lineage = await walk(deps, root, directions, 'IDS', { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes }, shaping, asOfFor(deps, principal, command.asOf));
+  const limits = { maxDepth: capped(command.maxDepth, deps.limits.maxLineageDepth), maxNodes: deps.limits.maxLineageNodes };
+  const lineage = await walk(deps, root, directions, 'IDS', limits, viewerOf(deps, principal), shaping, asOfFor(deps, principal, command.asOf));
   await nextTurn();
   const seen = await asSeenBy(deps, principal, lineage);
-  const start = resumeAfter ? firstPositionAfter(lineage, resumeAfter) : 0;
+  const start = resumeAfter ? firstPositionAfter(seen, resumeAfter) : 0;
   const { starts, edgeNumbers } = edgesByLaterEndpoint(lineage.edgeIndexes, lineage.nodes.length);
   const idAt = (position: number) => (position === 0 ? seen.root.jobId : seen.nodes[position - 1]!.row.jobId);
-  const keyAt = (position: number): StreamPosition => {
-    if (position === 0) return { depth: 0, relation: 'ROOT', jobId: root.jobId };
-    const node = lineage.nodes[position - 1]!;
-    return { depth: node.depth, relation: node.relation, jobId: node.row.jobId };
-  };
+  const keyAt = (position: number): StreamPosition => (position === 0 ? { depth: 0, relation: 'ROOT', jobId: root.jobId } : positionOf(seen.nodes[position - 1]!));
   async function* messages(): AsyncGenerator<LineageStreamMessage> {
     for (const { from, to } of streamSlices(lineage.nodes.length, start, capped(command.maxMessageNodes, LINEAGE_STREAM_SLICE_NODES))) {
       const edges: LineageEdge[] = [];
@@ -517,8 +518,11 @@ function asOfFor(deps: ServiceDependencies, principal: Principal, time: Date | u
 
 /** The node a resume token names, or INVALID_ARGUMENT. */
 function streamPosition(position: Record<string, unknown>): StreamPosition {
-  const { depth, relation, jobId } = position;
-  if (typeof depth === 'number' && typeof jobId === 'string' && (relation === 'ROOT' || relation === 'ANCESTOR' || relation === 'DESCENDANT')) return { depth, relation, jobId };
+  const { depth, relation, jobId, hidden } = position;
+  const relations: unknown[] = ['ROOT', 'ANCESTOR', 'DESCENDANT'];
+  if (typeof depth === 'number' && typeof jobId === 'string' && relations.includes(relation) && (hidden === undefined || hidden === true)) {
+    return { depth, relation: relation as StreamPosition['relation'], jobId, ...(hidden ? { hidden } : {}) };
+  }
   throw invalidArgument([{ field: 'resume_token', description: 'is not a resume token this service issued' }]);
 }
 
@@ -540,83 +544,101 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
   if (v.list.length > 0) throw invalidArgument(v.list);
   const query = { method: 'ListDependents', jobId: command.jobId, transitive: command.transitive, tenant: principal.tenant, subject: principal.subject, ...asOfKey(command.asOf) };
   const position = command.pageToken ? decodePageToken(command.pageToken, query, deps.secret) : undefined;
-  const afterDepth = typeof position?.depth === 'number' ? position.depth : 0;
-  const afterJobId = typeof position?.jobId === 'string' ? position.jobId : '';
-  if (position && !afterJobId) throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
+  const after = position ? dependentPosition(position) : undefined;
   const pageSize = effectivePageSize(command.pageSize);
   const root = await readableRoot(deps, principal, command.jobId, command.asOf);
   const asOf = asOfFor(deps, principal, command.asOf);
+  const viewer = viewerOf(deps, principal);
 
-  let candidates: Array<{ jobId: string; depth: number }>;
-  let truncated = false;
-  let snapshotId: string | undefined;
-  let records: Map<string, JobRecord>;
-  if (command.transitive || asOf) {
-    // The walk of the sequence's first page when this process still holds it (docs/decisions.md, Lineage); else a walk now, kept for the next pages.
-    // As of a time, the children too come from a walk (of depth 1), whose jobs created later are left out before paging.
-    const keptId = typeof position?.snapshot === 'string' ? position.snapshot : undefined;
-    const kept = keptId === undefined ? undefined : deps.dependentsSnapshots.get(keptId);
-    const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root, command.transitive, asOf);
-    truncated = snapshot.truncated;
-    candidates = [];
-    for (let i = firstAfter(snapshot, afterDepth, afterJobId); i < snapshot.depths.length && candidates.length <= pageSize; i++) {
-      candidates.push({ jobId: utf8StringAt(snapshot.jobIds, i), depth: snapshot.depths[i]! });
-    }
-    if (candidates.length > pageSize) snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
-    records = await pageRecords(deps, candidates.slice(0, pageSize), asOf);
-  } else {
-    const children = await deps.store.listChildren(root.jobId, pageSize + 1, afterJobId || undefined);
-    candidates = children.map((job) => ({ jobId: job.jobId, depth: 1 }));
-    records = new Map(children.map((job) => [job.jobId, job]));
-  }
+  // The walk of the sequence's first page when this process still holds it (docs/decisions.md, Lineage); else a walk now, kept for the next pages.
+  // Children too come from a walk (of depth 1), so that they are ordered as the caller is shown them (domain/shown-order.ts), and as of a time, without those created later.
+  const keptId = typeof position?.snapshot === 'string' ? position.snapshot : undefined;
+  const kept = keptId === undefined ? undefined : deps.dependentsSnapshots.get(keptId);
+  const snapshot = kept?.rootId === root.jobId ? kept : await walkDependents(deps, root, command.transitive, viewer, asOf);
+  const first = after ? firstAfter(snapshot, after, viewer) : 0;
+  const end = Math.min(snapshot.depths.length, first + pageSize + 1);
+  const candidates: Array<{ jobId: string; depth: number }> = [];
+  for (let i = first; i < end; i++) candidates.push({ jobId: utf8StringAt(snapshot.jobIds, i), depth: snapshot.depths[i]! });
+  const records = await pageRecords(deps, candidates.slice(0, pageSize), asOf);
   // A job deleted since the walk (the service deletes none; an operator may) is no longer a dependent.
   const page = candidates.slice(0, pageSize).flatMap((d) => {
     const job = records.get(d.jobId);
     return job ? [{ job, depth: d.depth }] : [];
   });
-  const viewer = viewerOf(deps, principal);
   const shown = page.filter((d) => viewer.mayRead(d.job)).map((d) => d.job);
   const views = new Map((await viewJobs(deps, principal, shown, [root, ...page.map((d) => d.job)])).map((view) => [view.jobId, view]));
   const dependents = page.map((d): Dependent => (viewer.mayRead(d.job) ? { job: views.get(d.job.jobId)!, depth: d.depth } : { restrictedJobId: viewer.placeholder(d.job.jobId), depth: d.depth }));
   const hiddenNodeCount = dependents.filter((d) => 'restrictedJobId' in d).length;
-  if (candidates.length <= pageSize) return { dependents, nextPageToken: '', truncated, hiddenNodeCount };
-  const last = candidates[pageSize - 1]!;
-  const next = { depth: last.depth, jobId: last.jobId, ...(snapshotId ? { snapshot: snapshotId } : {}) };
-  return { dependents, nextPageToken: encodePageToken(query, next, deps.secret), truncated, hiddenNodeCount };
+  if (candidates.length <= pageSize) return { dependents, nextPageToken: '', truncated: snapshot.truncated, hiddenNodeCount };
+  const snapshotId = snapshot === kept ? keptId : deps.dependentsSnapshots.keep(snapshot);
+  const next = { ...snapshotPosition(snapshot, first + pageSize - 1, viewer), ...(snapshotId ? { snapshot: snapshotId } : {}) };
+  return { dependents, nextPageToken: encodePageToken(query, next, deps.secret), truncated: snapshot.truncated, hiddenNodeCount };
+}
+
+/** Where a ListDependents page ends: a job's depth and the id the caller is shown (its placeholder when hidden, as the walk found). */
+interface DependentPosition {
+  depth: number;
+  jobId: string;
+  hidden?: boolean;
+}
+
+/** The position a page token names, or INVALID_ARGUMENT. Tokens issued before placeholders were ordered name a job id alone. */
+function dependentPosition(position: Record<string, unknown>): DependentPosition {
+  const { depth, jobId, hidden } = position;
+  if (typeof depth === 'number' && typeof jobId === 'string' && jobId !== '' && (hidden === undefined || hidden === true)) return { depth, jobId, ...(hidden ? { hidden } : {}) };
+  throw invalidArgument([{ field: 'page_token', description: 'is not a page token this service issued' }]);
+}
+
+/** The position of the snapshot's job i as the caller is shown it. */
+function snapshotPosition(snapshot: DependentsSnapshot, i: number, viewer: JobViewer): DependentPosition {
+  const jobId = utf8StringAt(snapshot.jobIds, i);
+  return snapshot.hidden[i] ? { depth: snapshot.depths[i]!, jobId: viewer.placeholder(jobId), hidden: true } : { depth: snapshot.depths[i]!, jobId };
 }
 
 /**
- * Every descendant of the root within the configured limits, nearest first,
- * from a walk in the ids view: what each job is and who may read it is read
- * for the jobs of a page only. Where the store builds the lineage, its
- * columns are the snapshot as they are, without an object or a string per
- * job.
+ * Every descendant of the root within the configured limits (children
+ * only, unless transitive), nearest first, as the caller is shown them
+ * (domain/shown-order.ts), from a walk in the ids view: what each job is
+ * is read for the jobs of a page only. Where the store builds the lineage,
+ * its columns are the snapshot as they are, without an object or a string
+ * per job.
  */
-async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, asOf: AsOf | undefined): Promise<DependentsSnapshot> {
+async function walkDependents(deps: ServiceDependencies, root: JobRecord, transitive: boolean, viewer: JobViewer, asOf: AsOf | undefined): Promise<DependentsSnapshot> {
   const maxDepth = transitive ? deps.limits.maxLineageDepth : 1;
   const limits = { maxDepth, maxNodes: deps.limits.maxLineageNodes };
   // Children only: grandchildren are not a cut.
   const truncated = (truncation: readonly TruncationReason[]) => truncation.some((reason) => transitive || reason === 'MAX_NODES');
-  const built = await builtWalk(deps, root, ['DESCENDANTS'], limits, undefined, asOf);
-  if (built) return { rootId: root.jobId, jobIds: built.columns.jobIds, depths: built.columns.depths, truncated: truncated(built.truncation) };
-  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', limits, undefined, asOf);
+  const built = await builtWalk(deps, root, ['DESCENDANTS'], limits, viewer, undefined, asOf);
+  if (built) {
+    const { jobIds, depths, accessIndexes, accesses } = built.columns;
+    const readable = accesses.map((access) => viewer.mayRead(access));
+    const hidden = new Uint8Array(depths.length);
+    await eachInTurns(depths.length, (i) => (hidden[i] = readable[accessIndexes[i]!] ? 0 : 1));
+    return { rootId: root.jobId, jobIds, depths, hidden, truncated: truncated(built.truncation) };
+  }
+  const lineage = await walk(deps, root, ['DESCENDANTS'], 'IDS', limits, viewer, undefined, asOf);
   const jobIds: string[] = new Array(lineage.nodes.length);
   const depths = new Int32Array(lineage.nodes.length);
+  const hidden = new Uint8Array(lineage.nodes.length);
   await eachInTurns(lineage.nodes.length, (i) => {
-    jobIds[i] = lineage.nodes[i]!.row.jobId;
-    depths[i] = lineage.nodes[i]!.depth;
+    const node = lineage.nodes[i]!;
+    jobIds[i] = node.row.jobId;
+    depths[i] = node.depth;
+    hidden[i] = viewer.mayRead(node.row) ? 0 : 1;
   });
-  return { rootId: root.jobId, jobIds: toUtf8Strings(jobIds), depths, truncated: truncated(lineage.truncation) };
+  return { rootId: root.jobId, jobIds: toUtf8Strings(jobIds), depths, hidden, truncated: truncated(lineage.truncation) };
 }
 
-/** The index of the first job after (depth, jobId) in the snapshot's order (binary search; jobIds compare by UTF-16 code units, as buildLineage sorts them). */
-function firstAfter(snapshot: DependentsSnapshot, depth: number, jobId: string): number {
+/** The index of the first job after the position in the snapshot's order (binary search; a placeholder is made for each hidden job it meets). */
+function firstAfter(snapshot: DependentsSnapshot, after: DependentPosition, viewer: JobViewer): number {
+  const afterKey = { hidden: after.hidden === true, id: after.jobId };
   let low = 0;
   let high = snapshot.depths.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const middleDepth = snapshot.depths[middle]!;
-    if (middleDepth < depth || (middleDepth === depth && utf8StringAt(snapshot.jobIds, middle) <= jobId)) low = middle + 1;
+    const position = middleDepth === after.depth ? snapshotPosition(snapshot, middle, viewer) : undefined;
+    if (middleDepth < after.depth || (position && compareShownKeys({ hidden: position.hidden === true, id: position.jobId }, afterKey) <= 0)) low = middle + 1;
     else high = middle;
   }
   return low;
@@ -675,12 +697,13 @@ const KEPT_RECORDS = 4096;
 
 export async function checkJobReproducibility(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<ReproducibilityReport> {
   const job = await readableJob(deps, principal, jobId);
-  const ancestry = await ancestryToCheck(deps, job);
+  const viewer = viewerOf(deps, principal);
+  const ancestry = await ancestryToCheck(deps, job, viewer);
   const check = new ReproducibilityCheck({
     volatileKeys: deps.limits.volatileKeys,
     hasHandler: (type, providerId) => deps.handlers.find(type, providerId) !== undefined,
     tenantCacheSalt: (tenant) => deps.execution.tenantCacheSalts.get(tenant),
-    viewer: viewerOf(deps, principal),
+    viewer,
   });
   return { jobId: job.jobId, issueParts: checkedInParts(deps, job, ancestry, check), checkedAncestorCount: ancestry.count };
 }
@@ -692,16 +715,16 @@ export async function checkJobReproducibility(deps: ServiceDependencies, princip
  * one level beyond the limits (for the parents of the farthest checked
  * ones) and the check looks them up there.
  */
-async function ancestryToCheck(deps: ServiceDependencies, job: JobRecord): Promise<AncestryToCheck> {
+async function ancestryToCheck(deps: ServiceDependencies, job: JobRecord, viewer: JobViewer): Promise<AncestryToCheck> {
   const limits = { maxDepth: deps.limits.maxLineageDepth, maxNodes: deps.limits.maxLineageNodes };
-  const built = await builtWalk(deps, job, ['ANCESTORS'], limits, undefined, undefined);
+  const built = await builtWalk(deps, job, ['ANCESTORS'], limits, viewer, undefined, undefined);
   if (built) {
     const ids = built.columns.jobIds;
     return { count: utf8StringCount(ids), truncated: built.truncation.length > 0, idsOf: (from, to) => utf8StringsIn(ids, from, to), read: (jobIds) => readInTurns(deps, jobIds) };
   }
   const found = await deps.store.lineage({ rootId: job.jobId, direction: 'ANCESTORS', maxDepth: limits.maxDepth + 1, projection: 'FULL' });
   // Building the ancestry takes tens of milliseconds on a large one: other calls run between its steps.
-  const lineage = await inTurns(buildLineageInSteps(rowOf(job, 'FULL'), { ancestors: found }, limits));
+  const lineage = await inTurns(buildLineageInSteps(rowOf(job, 'FULL'), { ancestors: found }, limits, undefined, viewer));
   // The job itself too: on a cycle (older data may hold one) it is a parent of its own ancestors.
   const known = new Map<string, JobRecord>([[job.jobId, job]]);
   await eachInTurns(found.length, (i) => known.set(found[i]!.jobId, found[i]!.record!));

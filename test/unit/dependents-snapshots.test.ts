@@ -2,13 +2,14 @@ import { expect } from 'chai';
 import { DependentsSnapshots, type DependentsSnapshot } from '../../src/service/dependents-snapshots.js';
 import { toUtf8Strings } from '../../src/domain/utf8-strings.js';
 
-describe('the snapshots of transitive ListDependents', () => {
+describe('the snapshots of ListDependents', () => {
   let now: number;
   const snapshots = (maxSnapshots: number, maxJobIds: number, idleTtlMs = 1000) => new DependentsSnapshots({ maxSnapshots, maxJobIds, idleTtlMs }, () => now);
   const snapshot = (size: number): DependentsSnapshot => ({
     rootId: 'root',
     jobIds: toUtf8Strings(Array.from({ length: size }, (_, i) => `j${i}`)),
     depths: new Int32Array(size).fill(1),
+    hidden: new Uint8Array(size),
     truncated: false,
   });
   beforeEach(() => {

@@ -36,7 +36,7 @@ describe('lineage stream walk', () => {
     return { nodes, truncation: walk.truncationReasons() };
   }
 
-  /** GetLineage's answer, from every row within maxDepth + 1 of the root, as the caller sees it. */
+  /** GetLineage's answer, from every row within maxDepth + 1 of the root, as the caller sees it (and ordered for it). */
   function expected(rootId: string, directions: LineageDirection[], limits: { maxDepth: number; maxNodes: number }) {
     const within = (direction: LineageDirection) => {
       const found: LineageRow[] = [];
@@ -49,7 +49,7 @@ describe('lineage stream walk', () => {
       }
       return found;
     };
-    const lineage = buildLineage(rows.get(rootId)!, { ...(directions.includes('ANCESTORS') ? { ancestors: within('ANCESTORS') } : {}), ...(directions.includes('DESCENDANTS') ? { descendants: within('DESCENDANTS') } : {}) }, limits);
+    const lineage = buildLineage(rows.get(rootId)!, { ...(directions.includes('ANCESTORS') ? { ancestors: within('ANCESTORS') } : {}), ...(directions.includes('DESCENDANTS') ? { descendants: within('DESCENDANTS') } : {}) }, limits, undefined, { mayRead, placeholder });
     const shown = (jobId: string) => (jobId === rootId || mayRead(rows.get(jobId)!) ? jobId : placeholder(jobId));
     return {
       nodes: lineage.nodes.map((node) => [shown(node.row.jobId), node.depth, node.relation, !mayRead(node.row)]),

@@ -4,8 +4,11 @@ import type { BuiltLineageQuery } from '../../domain/ports/provenance-store.js';
 import type { PackedBuiltLineage } from './built-lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import { grown } from '../../domain/utf8-strings.js';
+import { compareCodeUnits } from '../../domain/hashing.js';
+import { JobViewer } from '../../domain/job-view.js';
+import { placeholders, type ShownTo } from '../../domain/shown-order.js';
 import { InternedIds } from './interned-ids.js';
-import { orderedRows, type LineageStepper, type LineageWalker } from './lineage-rows.js';
+import { orderedRows, type LevelOrder, type LineageStepper, type LineageWalker } from './lineage-rows.js';
 
 type JobColumns = [jobId: string, parentIds: string, tenant: string, readers: string];
 
@@ -150,10 +153,10 @@ export class LineageGraph implements LineageWalker, LineageStepper {
    * Parents with no row are passed through but not returned (they have no
    * parents of their own, so nothing lies behind them).
    */
-  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity): LineageRow[] {
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity, shownTo?: ShownTo): LineageRow[] {
     const rootIndex = this.ids.find(rootId);
     if (rootIndex === undefined) return [];
-    return orderedRows(this.levels(rootIndex, direction, maxDepth), (a, b) => this.compareIds(a, b), nearest, (index, depth) => this.row(index, depth));
+    return orderedRows(this.levels(rootIndex, direction, maxDepth), this.levelOrder(shownTo), nearest, (index, depth) => this.row(index, depth));
   }
 
   /**
@@ -162,7 +165,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
    * indexes, packed (built-lineage.ts). Only the levels up to the cut are
    * sorted.
    */
-  built({ rootId, directions, maxDepth, maxNodes }: BuiltLineageQuery): PackedBuiltLineage {
+  built({ rootId, directions, maxDepth, maxNodes, shownTo }: BuiltLineageQuery): PackedBuiltLineage {
     const rootIndex = this.ids.find(rootId);
     const walked = (direction: LineageDirection) => (rootIndex !== undefined && directions.includes(direction) ? this.levels(rootIndex, direction, maxDepth + 1) : []);
     const ancestors = walked('ANCESTORS');
@@ -181,20 +184,8 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     const kept = Math.min(total, maxNodes);
     if (kept < total) truncation.add('MAX_NODES');
 
-    // Nearest first: by depth, then ancestors before descendants, then job id (code units).
-    const { rank, byRank, rankedCount } = this;
-    const sortedByJobId = (level: number[]): number[] => {
-      // A loop, not Int32Array.from with a mapping function, which V8 runs as a generic iteration.
-      const places = new Int32Array(level.length);
-      for (let i = 0; i < level.length; i++) {
-        const index = level[i]!;
-        if (index >= rankedCount) return level.sort((a, b) => this.ids.compare(a, b));
-        places[i] = rank[index]!;
-      }
-      places.sort();
-      for (let i = 0; i < places.length; i++) level[i] = byRank[places[i]!]!;
-      return level;
-    };
+    // Nearest first: by depth, then ancestors before descendants, then as the caller is shown the jobs (job id, or placeholder).
+    const { sort } = this.levelOrder(shownTo);
     const order = new Int32Array(kept);
     const depths = new Int32Array(kept);
     const relations = new Uint8Array(kept);
@@ -207,7 +198,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     for (let d = 0; d < maxDepth && count < kept; d++) {
       // Relation codes as RELATION_CODES: 0 ancestors, 1 descendants.
       for (const [relation, levels] of [ancestors, descendants].entries()) {
-        const level = sortedByJobId(levels[d] ?? []);
+        const level = sort(levels[d] ?? []);
         for (let i = 0; i < level.length && count < kept; i++, count++) {
           const index = level[i]!;
           order[count] = index;
@@ -458,6 +449,60 @@ export class LineageGraph implements LineageWalker, LineageStepper {
     this.rank = new Int32Array(count);
     for (let place = 0; place < count; place++) this.rank[this.byRank[place]!] = place;
     this.rankedCount = count;
+  }
+
+  /** The ids at the indexes of level in code-unit order (level itself, sorted): as the ints of their places when all are ranked. */
+  private sortedByJobId(level: number[]): number[] {
+    const { rank, byRank, rankedCount } = this;
+    // A loop, not Int32Array.from with a mapping function, which V8 runs as a generic iteration.
+    const places = new Int32Array(level.length);
+    for (let i = 0; i < level.length; i++) {
+      const index = level[i]!;
+      if (index >= rankedCount) return level.sort((a, b) => this.ids.compare(a, b));
+      places[i] = rank[index]!;
+    }
+    places.sort();
+    for (let i = 0; i < places.length; i++) level[i] = byRank[places[i]!]!;
+    return level;
+  }
+
+  /**
+   * How the jobs of a level are ordered, by index: by job id; or, for the
+   * caller shownTo names (shown-order.ts), those it may read by job id and
+   * then the others by placeholder. Who may read is asked once per tenant
+   * and reader list, and a placeholder made once per job.
+   */
+  private levelOrder(shownTo: ShownTo | undefined): LevelOrder<number> {
+    const byJobId: LevelOrder<number> = { sort: (level) => this.sortedByJobId(level), compare: (a, b) => this.compareIds(a, b) };
+    if (!shownTo) return byJobId;
+    const viewer = JobViewer.of(shownTo);
+    const readerListCount = this.readerLists.values.length;
+    const readableAccess = new Map<number, boolean>();
+    const reads = (index: number): boolean => {
+      const [tenant, readers] = [this.tenantOf[index]!, this.readersOf[index]!];
+      const key = tenant * readerListCount + readers;
+      let readable = readableAccess.get(key);
+      if (readable === undefined) readableAccess.set(key, (readable = viewer.mayRead({ tenant: this.tenants.value(tenant), readers: this.readerLists.value(readers) })));
+      return readable;
+    };
+    const placeholder = placeholders(viewer);
+    const placeholderOf = (index: number) => placeholder(this.ids.id(index));
+    return {
+      sort: (level) => {
+        const readable = level.filter(reads);
+        if (readable.length === level.length) return this.sortedByJobId(level);
+        const hidden = level.filter((index) => !reads(index)).map((index): [string, number] => [placeholderOf(index), index]);
+        hidden.sort((a, b) => compareCodeUnits(a[0], b[0]));
+        const sorted = this.sortedByJobId(readable);
+        for (const [, index] of hidden) sorted.push(index);
+        return sorted;
+      },
+      compare: (a, b) => {
+        const [readsA, readsB] = [reads(a), reads(b)];
+        if (readsA !== readsB) return readsA ? -1 : 1;
+        return readsA ? this.compareIds(a, b) : compareCodeUnits(placeholderOf(a), placeholderOf(b));
+      },
+    };
   }
 
   /** Code-unit order of two ids by their indexes: by rank when both are ranked. */

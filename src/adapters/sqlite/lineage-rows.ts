@@ -4,18 +4,20 @@ import type { CacheState, JobStatus } from '../../domain/job.js';
 import type { LineageDirection, LineageRow } from '../../domain/lineage.js';
 import type { LineageStepRow } from '../../domain/lineage-stream.js';
 import type { LineageQuery } from '../../domain/ports/provenance-store.js';
+import { JobViewer } from '../../domain/job-view.js';
+import { shownOrder, type ShownTo } from '../../domain/shown-order.js';
 import { DOC_WITH_OUTBOX, decodeRecord } from './record-json.js';
 
 /**
  * What finds the jobs of a lineage with their depths: the in-memory graph,
  * or the table (TableWalk) while the graph loads. Rows nearest first, then
- * by job id (code units): the order buildLineage gives, so that its sort,
+ * by job id (code units), or as shownTo is shown them: the order buildLineage gives, so that its sort,
  * on the thread that serves calls, meets runs already in order (linear
  * work); of more than nearest + 1 rows, the nearest ones and the farthest
  * (LineageQuery.nearest).
  */
 export interface LineageWalker {
-  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest?: number): LineageRow[];
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest?: number, shownTo?: ShownTo): LineageRow[];
 }
 
 /** What answers ProvenanceStore.lineageStep: the in-memory graph, or the table (TableWalk) while the graph loads. */
@@ -23,23 +25,33 @@ export interface LineageStepper {
   step(jobIds: readonly string[]): LineageStepRow[];
 }
 
+/** How the items of one level of a walk are ordered (by job id, or as a caller is shown them: shown-order.ts): sort returns them sorted (the array it was given, or another), compare orders two. */
+export interface LevelOrder<T> {
+  sort(level: T[]): T[];
+  compare(a: T, b: T): number;
+}
+
+/** A level order from a comparison alone. */
+export function levelOrderOf<T>(compare: (a: T, b: T) => number): LevelOrder<T> {
+  return { sort: (level) => level.sort(compare), compare };
+}
+
 /**
  * The rows of a walk's levels (levels[d]: the jobs first reached at depth
- * d + 1) in LineageWalker's order and cut, byJobId ordering two items by
- * their job ids' code units: only the levels up to the cut are
- * sorted, and only the rows kept are made.
+ * d + 1) in LineageWalker's order and cut, each level in order: only the
+ * levels up to the cut are sorted, and only the rows kept are made.
  */
-export function orderedRows<T>(levels: T[][], byJobId: (a: T, b: T) => number, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
+export function orderedRows<T>(levels: T[][], order: LevelOrder<T>, nearest: number, row: (item: T, depth: number) => LineageRow): LineageRow[] {
   const total = levels.reduce((sum, level) => sum + level.length, 0);
   const kept = total > nearest + 1 ? nearest : total;
   const rows: LineageRow[] = [];
   for (let d = 0; d < levels.length && rows.length < kept; d++) {
-    const level = levels[d]!.sort(byJobId);
+    const level = order.sort(levels[d]!);
     for (let i = 0; i < level.length && rows.length < kept; i++) rows.push(row(level[i]!, d + 1));
   }
   if (kept < total) {
     const deepest = levels.findLastIndex((level) => level.length > 0);
-    const farthest = levels[deepest]!.reduce((a, b) => (byJobId(a, b) >= 0 ? a : b));
+    const farthest = levels[deepest]!.reduce((a, b) => (order.compare(a, b) >= 0 ? a : b));
     rows.push(row(farthest, deepest + 1));
   }
   return rows;
@@ -63,7 +75,7 @@ export class LineageRows {
   }
 
   read(walker: LineageWalker, query: LineageQuery): LineageRow[] {
-    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity, query.nearest);
+    const jobs = walker.walk(query.rootId, query.direction, query.maxDepth ?? Infinity, query.nearest, query.shownTo);
     if (query.projection === 'IDS') return jobs;
     const ids = JSON.stringify(jobs.map((job) => job.jobId));
     if (query.projection === 'FULL') {
@@ -118,10 +130,10 @@ export class TableWalk implements LineageWalker, LineageStepper {
 
   /** The same walk, given up (WalkPastLimit) once it has reached more than maxJobs jobs. */
   upTo(maxJobs: number): LineageWalker {
-    return { walk: (rootId, direction, maxDepth, nearest) => this.walk(rootId, direction, maxDepth, nearest, maxJobs) };
+    return { walk: (rootId, direction, maxDepth, nearest, shownTo) => this.walk(rootId, direction, maxDepth, nearest, shownTo, maxJobs) };
   }
 
-  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity, maxJobs = Infinity): LineageRow[] {
+  walk(rootId: string, direction: LineageDirection, maxDepth: number, nearest = Infinity, shownTo?: ShownTo, maxJobs = Infinity): LineageRow[] {
     const levels: LineageRow[][] = [];
     const reached = new Set([rootId]);
     // The root need not have a row to have descendants; its ancestors come from its row.
@@ -135,7 +147,9 @@ export class TableWalk implements LineageWalker, LineageStepper {
       frontierIds = frontier.map((row) => row.jobId);
       levels.push(frontier);
     }
-    return orderedRows(levels, (a, b) => compareCodeUnits(a.jobId, b.jobId), nearest, (row) => row);
+    const byJobId = (a: LineageRow, b: LineageRow) => compareCodeUnits(a.jobId, b.jobId);
+    const order = shownTo ? shownOrder<LineageRow>(JobViewer.of(shownTo), (row) => row.jobId, (row) => row) : byJobId;
+    return orderedRows(levels, levelOrderOf(order), nearest, (row) => row);
   }
 
   private read(ids: readonly string[], depth: number): LineageRow[] {

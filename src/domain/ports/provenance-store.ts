@@ -3,6 +3,7 @@ import type { JobState } from '../job-history.js';
 import type { JobOrigin, JobRecord, JobStatus } from '../job.js';
 import type { ColumnarLineage, LineageDirection, LineageRow } from '../lineage.js';
 import type { LineageStepRow } from '../lineage-stream.js';
+import type { ShownTo } from '../shown-order.js';
 
 /**
  * Where provenance documents live. Adapters: adapters/mongo (production) and
@@ -252,14 +253,17 @@ export interface LineageQuery {
   projection: LineageProjection;
   /**
    * When set, a store that gives depths may return, of more rows, only the
-   * `nearest` ones nearest the root (by depth, then job id in code units)
-   * and the farthest one (last in that order): all buildLineage needs to
+   * `nearest` ones nearest the root (by depth, then job id in code units,
+   * or as shownTo is shown them when given) and the farthest one (last in
+   * that order): all buildLineage needs to
    * answer with at most nearest - 1 nodes, the truncation reasons included,
    * without reading, sending and sorting the rest. (Only on a cycle through
    * the root, which insertJobs never stores, can a job cut from the
    * ancestors then show among the descendants.)
    */
   nearest?: number;
+  /** The caller the nearest rows are chosen for (shown-order.ts); without it, by job id. */
+  shownTo?: ShownTo;
 }
 
 /** What ProvenanceStore.builtLineage answers: GetLineage's walk of the root in those directions. */
@@ -268,6 +272,8 @@ export interface BuiltLineageQuery {
   directions: readonly LineageDirection[];
   maxDepth: number;
   maxNodes: number;
+  /** The caller the nodes of each depth are ordered and cut for (shown-order.ts); without it, by job id. */
+  shownTo?: ShownTo;
 }
 
 /** A lineage as ProvenanceStore.builtLineage gives it: all but the root, which the caller holds, with its nodes in columns. */

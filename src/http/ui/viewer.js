@@ -267,7 +267,8 @@ function drawnGraph() {
   const drawnIdOf = new Map();
   const keep = (node) => state.pinned.has(node.jobId) || node.jobId === state.selectedId;
   for (const [layer, members] of layers) {
-    members.sort((a, b) => Number(keep(b)) - Number(keep(a)) || a.depth - b.depth || (a.jobId < b.jobId ? -1 : 1));
+    // The service's order within a depth (docs/access-model.md): readable jobs by id, then restricted ones by placeholder.
+    members.sort((a, b) => Number(keep(b)) - Number(keep(a)) || a.depth - b.depth || Number(a.restricted) - Number(b.restricted) || (a.jobId < b.jobId ? -1 : 1));
     const wide = members.length > LAYER_LIMIT && !state.openLayers.has(layer);
     const drawnMembers = wide ? members.slice(0, Math.max(LAYER_LIMIT, members.filter(keep).length)) : members;
     for (const node of drawnMembers) {

@@ -10,6 +10,7 @@ import { readableJob } from '../job-queries.js';
 import { inTurns } from '../next-turn.js';
 import type { ServiceDependencies } from '../provenance-service.js';
 import { viewerOf } from '../views.js';
+import type { JobViewer } from '../../domain/job-view.js';
 
 /**
  * The most ids an InvalidateCache answer lists of each kind (affected,
@@ -52,11 +53,11 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   const job = await readableJob(deps, principal, command.jobId);
   if (!mayMakeStale(principal, job)) throw permissionDenied("InvalidateCache is for the job's owner or an admin of its tenant");
   if (!isTerminal(job.status)) throw notFinished(job);
-  const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId);
+  const viewer = viewerOf(deps, principal);
+  const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId, viewer);
   // Only results become STALE (markStale, invalidated): a job that did not succeed is not counted as affected.
   const affected = job.status === 'SUCCEEDED' ? [job.jobId, ...within] : within;
   if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
-  const viewer = viewerOf(deps, principal);
   return {
     affectedJobIds: affected.slice(0, MAX_LISTED_INVALIDATIONS),
     affectedCount: affected.length,
@@ -135,16 +136,17 @@ export async function recordResultInvalidating(
 }
 
 /**
- * A job's SUCCEEDED descendants, nearest first: those the principal may make
- * STALE (by id), and the others. The rest have no result to make STALE
+ * A job's SUCCEEDED descendants, nearest first (as viewer is shown them,
+ * when given: domain/shown-order.ts): those the principal may make STALE
+ * (by id), and the others. The rest have no result to make STALE
  * (markStale leaves them as they are), so they are neither.
  */
-async function descendantsByAuthority(deps: ServiceDependencies, principal: Principal, jobId: string): Promise<{ within: string[]; outside: LineageRow[] }> {
+async function descendantsByAuthority(deps: ServiceDependencies, principal: Principal, jobId: string, viewer?: JobViewer): Promise<{ within: string[]; outside: LineageRow[] }> {
   // Whole records: the rule needs each job's owner and status.
   const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'FULL' });
   const within: string[] = [];
   const outside: LineageRow[] = [];
-  for (const row of await inTurns(descendantsNearestFirst(jobId, rows))) {
+  for (const row of await inTurns(descendantsNearestFirst(jobId, rows, viewer))) {
     if (row.record!.status !== 'SUCCEEDED') continue;
     if (mayMakeStale(principal, row.record!)) within.push(row.jobId);
     else outside.push(row);

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { compareCodeUnits } from '../../../src/domain/hashing.js';
 import type { JobRecord } from '../../../src/domain/job.js';
-import type { LineageDirection } from '../../../src/domain/lineage.js';
+import { buildLineage, type LineageDirection, type LineageRow } from '../../../src/domain/lineage.js';
+import { JobViewer } from '../../../src/domain/job-view.js';
+import { utf8StringsIn } from '../../../src/domain/utf8-strings.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
 import { makeJob, mulberry32, nextJobId, randomDag } from '../../support/job-records.js';
 import { insertAll, uniqueTenant, reachable, shortestDepths, withoutDepth, awkwardJson, everyFieldSet, noOptionalField } from './helpers.js';
@@ -174,6 +176,34 @@ export function describeLineage(suite: StoreSuite): void {
           }
         }
       });
+    });
+
+    it('keeps, of a walk cut to the nearest jobs, those nearest as the caller is shown them (shownTo): the jobs it may read by id, then the others by placeholder', async () => {
+      const tag = nextJobId('shown');
+      const [own, other] = [uniqueTenant(), uniqueTenant()];
+      const viewer = new JobViewer({ tenant: own, subject: 'amy' }, Buffer.alloc(32, 3));
+      const root = makeJob({ jobId: `${tag}-root`, tenant: own });
+      // Depth 1: the caller's jobs and another tenant's, their ids interleaved; depth 2: one of each below the first.
+      const children = [['a-0', other], ['m-1', own], ['m-3', other], ['m-5', own], ['z-9', other], ['m-9', own]] as const;
+      const records = [root, ...children.map(([name, tenant]) => makeJob({ jobId: `${tag}-${name}`, tenant, parentIds: [root.jobId] }))];
+      records.push(makeJob({ jobId: `${tag}-g-own`, tenant: own, parentIds: [`${tag}-m-1`] }), makeJob({ jobId: `${tag}-g-other`, tenant: other, parentIds: [`${tag}-m-1`] }));
+      await insertAll(store(), records);
+      const rootRow = { jobId: root.jobId, parentIds: [], tenant: own, readers: [] };
+      const query = { rootId: root.jobId, direction: 'DESCENDANTS', projection: 'IDS', maxDepth: 3 } as const;
+      const answer = (rows: LineageRow[], maxNodes: number) => {
+        const lineage = buildLineage(rootRow, { descendants: rows }, { maxDepth: 2, maxNodes }, undefined, viewer);
+        return { ids: lineage.nodes.map((node) => node.row.jobId), truncation: lineage.truncation };
+      };
+      const whole = answer(await store().lineage(query), 100);
+      expect(whole.ids.slice(0, 3)).to.deep.equal(['m-1', 'm-5', 'm-9'].map((name) => `${tag}-${name}`));
+      for (const maxNodes of [1, 3, 4, 5, 7, 8]) {
+        const expected = answer(await store().lineage(query), maxNodes);
+        expect(expected.ids, `the whole walk cut at ${maxNodes}`).to.deep.equal(whole.ids.slice(0, maxNodes));
+        const cut = await store().lineage({ ...query, nearest: maxNodes + 1, shownTo: viewer.shownTo });
+        expect(answer(cut, maxNodes), `nearest ${maxNodes + 1}`).to.deep.equal(expected);
+        const built = await store().builtLineage?.({ rootId: root.jobId, directions: ['DESCENDANTS'], maxDepth: 2, maxNodes, shownTo: viewer.shownTo });
+        if (built) expect(utf8StringsIn(built.columns.jobIds, 0, maxNodes), `built, ${maxNodes} nodes`).to.deep.equal(expected.ids);
+      }
     });
 
     it('agrees with a breadth-first search on a random graph', async function () {

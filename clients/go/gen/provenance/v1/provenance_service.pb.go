@@ -789,7 +789,7 @@ type GetLineageRequest struct {
 	// cap; larger than the configured maximum node count
 	// (PROVENANCE_MAX_LINEAGE_NODES, default 100,000), it is capped at it;
 	// negative values are INVALID_ARGUMENT. The children kept are the first
-	// in the lineage's order (nearest first: by depth, then job id); the
+	// in the lineage's order (GetLineageResponse.nodes); the
 	// others are left out, with the jobs reachable only through them, and
 	// each job says how many it left out (LineageNode.omitted_child_count,
 	// reason TRUNCATION_REASON_FAN_OUT). Applied after filter, before
@@ -919,7 +919,10 @@ type GetLineageResponse struct {
 	// The root job (depth 0).
 	Root *LineageNode `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
 	// Ancestors and descendants, nearest first, without the root (empty in the
-	// COMPACT view, which carries them in compact).
+	// COMPACT view, which carries them in compact): by depth, ancestors
+	// before descendants, then the jobs the caller may read by job id, then
+	// the restricted ones by placeholder (so that where a placeholder comes
+	// says nothing of the hidden id). max_nodes cuts in this order.
 	Nodes []*LineageNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Every parent-to-child edge among the root and the nodes (empty in the
 	// COMPACT view, which carries them in compact).
@@ -1175,7 +1178,8 @@ func (x *StreamLineageRequest) GetAsOf() *timestamppb.Timestamp {
 }
 
 // One message of the StreamLineage stream: the next nodes in GetLineage's
-// order (nearest first: by depth, ancestors before descendants, then job id).
+// order (GetLineageResponse.nodes: nearest first, restricted placeholders
+// after the readable jobs of their depth).
 type StreamLineageResponse struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache
@@ -1291,8 +1295,9 @@ type ListDependentsRequest struct {
 
 	// Id of the job whose dependents to list; required.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// False: only the jobs that name job_id as a parent. True: all
-	// descendants, nearest first, up to PROVENANCE_MAX_LINEAGE_DEPTH.
+	// False: only the jobs that name job_id as a parent, up to
+	// PROVENANCE_MAX_LINEAGE_NODES. True: all descendants, nearest first, up
+	// to PROVENANCE_MAX_LINEAGE_DEPTH and PROVENANCE_MAX_LINEAGE_NODES.
 	Transitive bool `protobuf:"varint,2,opt,name=transitive,proto3" json:"transitive,omitempty"`
 	// Maximum number of dependents to return: 0 means 100; larger values are
 	// capped at 1000; negative values are INVALID_ARGUMENT.
@@ -1441,13 +1446,15 @@ type ListDependentsResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// The dependents: by depth, then by job id.
+	// The dependents: by depth, then those the caller may read by job id,
+	// then the restricted ones by placeholder.
 	Dependents []*Dependent `protobuf:"bytes,1,rep,name=dependents,proto3" json:"dependents,omitempty"`
 	// Token for the next page; empty when there are no more dependents.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// True when transitive and descendants exist beyond
-	// PROVENANCE_MAX_LINEAGE_DEPTH or PROVENANCE_MAX_LINEAGE_NODES, so that
-	// the list is incomplete.
+	// True when the list is incomplete: transitive and descendants exist
+	// beyond PROVENANCE_MAX_LINEAGE_DEPTH or PROVENANCE_MAX_LINEAGE_NODES, or
+	// not transitive and the job has more than PROVENANCE_MAX_LINEAGE_NODES
+	// children.
 	Truncated bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
 	// How many dependents the caller may not read (listed as restricted
 	// placeholders).
@@ -2992,7 +2999,8 @@ type InvalidateCacheResponse struct {
 	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Descendants left as they are because the caller may not invalidate them
 	// (they have another owner and the caller is not an admin of their
-	// tenant), nearest first; one the caller may not read appears under its
+	// tenant), nearest first (those the caller may read before the others at
+	// each depth); one the caller may not read appears under its
 	// opaque id (restricted-...). At most 1,000 are listed; skipped_count
 	// counts them all.
 	SkippedJobIds []string `protobuf:"bytes,4,rep,name=skipped_job_ids,json=skippedJobIds,proto3" json:"skipped_job_ids,omitempty"`

@@ -437,7 +437,7 @@ export interface GetLineageRequest {
    * cap; larger than the configured maximum node count
    * (PROVENANCE_MAX_LINEAGE_NODES, default 100,000), it is capped at it;
    * negative values are INVALID_ARGUMENT. The children kept are the first
-   * in the lineage's order (nearest first: by depth, then job id); the
+   * in the lineage's order (GetLineageResponse.nodes); the
    * others are left out, with the jobs reachable only through them, and
    * each job says how many it left out (LineageNode.omitted_child_count,
    * reason TRUNCATION_REASON_FAN_OUT). Applied after filter, before
@@ -469,7 +469,10 @@ export interface GetLineageResponse {
     | undefined;
   /**
    * Ancestors and descendants, nearest first, without the root (empty in the
-   * COMPACT view, which carries them in compact).
+   * COMPACT view, which carries them in compact): by depth, ancestors
+   * before descendants, then the jobs the caller may read by job id, then
+   * the restricted ones by placeholder (so that where a placeholder comes
+   * says nothing of the hidden id). max_nodes cuts in this order.
    */
   nodes: LineageNode[];
   /**
@@ -538,7 +541,8 @@ export interface StreamLineageRequest {
 
 /**
  * One message of the StreamLineage stream: the next nodes in GetLineage's
- * order (nearest first: by depth, ancestors before descendants, then job id).
+ * order (GetLineageResponse.nodes: nearest first, restricted placeholders
+ * after the readable jobs of their depth).
  */
 export interface StreamLineageResponse {
   /**
@@ -577,8 +581,9 @@ export interface ListDependentsRequest {
   /** Id of the job whose dependents to list; required. */
   jobId: string;
   /**
-   * False: only the jobs that name job_id as a parent. True: all
-   * descendants, nearest first, up to PROVENANCE_MAX_LINEAGE_DEPTH.
+   * False: only the jobs that name job_id as a parent, up to
+   * PROVENANCE_MAX_LINEAGE_NODES. True: all descendants, nearest first, up
+   * to PROVENANCE_MAX_LINEAGE_DEPTH and PROVENANCE_MAX_LINEAGE_NODES.
    */
   transitive: boolean;
   /**
@@ -613,14 +618,18 @@ export interface Dependent {
 
 /** Response of ListDependents. */
 export interface ListDependentsResponse {
-  /** The dependents: by depth, then by job id. */
+  /**
+   * The dependents: by depth, then those the caller may read by job id,
+   * then the restricted ones by placeholder.
+   */
   dependents: Dependent[];
   /** Token for the next page; empty when there are no more dependents. */
   nextPageToken: string;
   /**
-   * True when transitive and descendants exist beyond
-   * PROVENANCE_MAX_LINEAGE_DEPTH or PROVENANCE_MAX_LINEAGE_NODES, so that
-   * the list is incomplete.
+   * True when the list is incomplete: transitive and descendants exist
+   * beyond PROVENANCE_MAX_LINEAGE_DEPTH or PROVENANCE_MAX_LINEAGE_NODES, or
+   * not transitive and the job has more than PROVENANCE_MAX_LINEAGE_NODES
+   * children.
    */
   truncated: boolean;
   /**
@@ -977,7 +986,8 @@ export interface InvalidateCacheResponse {
   /**
    * Descendants left as they are because the caller may not invalidate them
    * (they have another owner and the caller is not an admin of their
-   * tenant), nearest first; one the caller may not read appears under its
+   * tenant), nearest first (those the caller may read before the others at
+   * each depth); one the caller may not read appears under its
    * opaque id (restricted-...). At most 1,000 are listed; skipped_count
    * counts them all.
    */
