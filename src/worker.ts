@@ -5,6 +5,7 @@ import { operatorsOnly } from './http/caller.js';
 import { healthRoutes } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { startHttpServer } from './http/server.js';
+import { isLoopback, splitAddress } from './platform/address.js';
 import { refuseConfiguration, runUntilSignalled, startup } from './platform/process.js';
 
 /**
@@ -31,6 +32,8 @@ const http =
         shutdownGraceMs: config.shutdownGraceMs,
         headersTimeoutMs: config.rest.timeoutMs,
         ...(config.security.auth.tls ? { tls: config.security.auth.tls } : {}),
+        // Open with no authentication, as the server's listener is: refused to other sites' pages the same way (http/anonymous-callers.ts).
+        ...(security?.authentication ? {} : { anonymousCallers: { loopbackListener: isLoopback(splitAddress(metricsAddress).bareHost) } }),
       }).catch((error: unknown) => {
         logger.fatal({ err: error, address: metricsAddress }, 'cannot listen on PROVENANCE_WORKER_METRICS_ADDRESS');
         process.exit(1);

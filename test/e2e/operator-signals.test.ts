@@ -195,6 +195,13 @@ describe('a worker process, as an operator sees it', function () {
       expect(total(samples, 'provenance_redis_up', { connection: 'queue' })).to.equal(1);
       expect(total(parseExposition(await (await fetch(`http://${server.httpAddress}/metrics`)).text()), 'provenance_job_queue_wait_seconds_count')).to.equal(0);
       expect((await fetch(`http://${metricsAddress}/readyz`)).status).to.equal(200);
+      // Open with no authentication, as the server's listener is: another site's page is refused there the same way.
+      const [host, port] = metricsAddress!.split(':');
+      const statusWith = (headers: Record<string, string>) =>
+        new Promise<number | undefined>((resolve, reject) => request({ host, port: Number(port), path: '/metrics', headers }, (response) => (response.resume(), resolve(response.statusCode))).on('error', reject).end());
+      expect(await statusWith({ Host: 'rebound.example' })).to.equal(403);
+      expect(await statusWith({ Origin: 'http://evil.example' })).to.equal(403);
+      expect(await statusWith({ Host: `localhost:${port}` })).to.equal(200);
     } finally {
       for (const child of processes) await child.stop();
       await deleteQueueKeys(prefix);
