@@ -174,6 +174,19 @@ function finished(job: JobRecord, status: JobStatus, now: Date, changes: Partial
 }
 
 /**
+ * Whether a job's result was built on a STALE result (docs/decisions.md,
+ * "Results built on stale ones"): it SUCCEEDED, FRESH, and one of its
+ * parents of the same tenant and owner is STALE. Only those: whoever made
+ * the parent STALE (its owner, or an admin of its tenant) may make such a
+ * job STALE too, as InvalidateCache would have had it finished first; a
+ * job of another owner is left as InvalidateCache leaves it for an owner.
+ */
+export function builtOnStale(job: JobRecord, parents: ReadonlyArray<JobRecord | undefined>): boolean {
+  if (job.status !== 'SUCCEEDED' || job.cacheState !== 'FRESH') return false;
+  return parents.some((parent) => parent?.cacheState === 'STALE' && parent.tenant === job.tenant && parent.owner === job.owner);
+}
+
+/**
  * The record of a job whose cached results are invalidated: STALE itself when
  * it is one of the jobs (and has a result), with the cache.invalidated event
  * naming every job made STALE in its outbox.

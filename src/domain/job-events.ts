@@ -64,7 +64,11 @@ export function lifecycleEvents(before: JobRecord | undefined, after: JobRecord)
     if (after.rerunOfJobId) types.push('compute.job.rerun');
     types.push('job.provenance.created');
   }
-  if (before?.status === after.status) return types;
+  if (before?.status === after.status) {
+    // Claimed again (a delivery again after its worker stopped): a new attempt starts, and subscribers hear of it as of the first.
+    if (after.status === 'RUNNING' && after.attempt > before.attempt) types.push('compute.job.started');
+    return types;
+  }
   switch (after.status) {
     case 'RUNNING':
       types.push('compute.job.started');

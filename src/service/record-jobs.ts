@@ -2,6 +2,8 @@ import { canRead, requireRole } from '../domain/access.js';
 import type { RecordJobCommand } from '../domain/commands.js';
 import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNotFound } from '../domain/errors.js';
 import { canonicalJson, definitionHash, inputHash } from '../domain/hashing.js';
+import { builtOnStale } from '../domain/execution.js';
+import { withEvents } from '../domain/job-events.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
 import type { JobView } from '../domain/job-view.js';
@@ -184,7 +186,7 @@ class BatchRecorder {
     if (refused.length > 0) throw parentsNotFound(refused, command.allowMissingParents ? undefined : 'set allow_missing_parents to keep them as dangling references');
     await this.refuseCycle(item);
 
-    const record = newRecordedJob(command, {
+    const recorded = newRecordedJob(command, {
       jobId,
       now: this.now,
       principal: this.principal,
@@ -197,6 +199,7 @@ class BatchRecorder {
       payloadRedacted: item.payloadRedacted,
       tenantCacheSalt: this.deps.execution.tenantCacheSalts.get(this.principal.tenant),
     });
+    const record = this.staleWhenBuiltOnStale(recorded);
     this.addPending(record);
     if (command.requestId) this.byRequestId.set(command.requestId, record);
     return record;
@@ -210,14 +213,22 @@ class BatchRecorder {
   private update(existing: JobRecord, command: RecordJobCommand): JobRecord {
     const change = updateRecordedJob(this.principal, existing, command, this.now);
     if (change.kind === 'unchanged') return existing;
+    const record = this.staleWhenBuiltOnStale(change.record);
     if (this.pending.has(existing.jobId)) {
-      this.addPending(change.record);
+      this.addPending(record);
     } else {
       const expectedEtag = this.updates.get(existing.jobId)?.expectedEtag ?? existing.etag;
-      this.updates.set(existing.jobId, { record: change.record, expectedEtag });
-      this.known.set(existing.jobId, change.record);
+      this.updates.set(existing.jobId, { record, expectedEtag });
+      this.known.set(existing.jobId, record);
     }
-    return change.record;
+    return record;
+  }
+
+  /** A result recorded on a STALE parent's is STALE (builtOnStale), as the parents were read before the write, with its cache.invalidated event. */
+  private staleWhenBuiltOnStale(record: JobRecord): JobRecord {
+    const parents = record.parentIds.map((id) => this.pending.get(id) ?? this.known.get(id));
+    if (!builtOnStale(record, parents)) return record;
+    return withEvents({ ...record, cacheState: 'STALE' }, ['cache.invalidated'], this.now, { invalidatedJobIds: [record.jobId], affectedCount: 1 });
   }
 
   private addPending(record: JobRecord): void {

@@ -139,6 +139,9 @@ for (const lane of lanes) {
         const ids = [...jobs.keys()];
         const live = ids.filter((id) => jobs.get(id)!.status === 'QUEUED' || jobs.get(id)!.status === 'RUNNING');
         const results = ids.filter((id) => jobs.get(id)!.status === 'SUCCEEDED');
+        // One owner records every job: a result recorded on a STALE parent is STALE (docs/decisions.md, "Results built on stale ones").
+        const resultState = (status: Status, parents: readonly string[]): ModelJob['cacheState'] =>
+          status !== 'SUCCEEDED' ? 'NONE' : parents.some((parent) => jobs.get(parent)!.cacheState === 'STALE') ? 'STALE' : 'FRESH';
         const choice = random();
         if (ids.length < 5 || choice < 0.45) {
           const id = `job-${String(step).padStart(4, '0')}`;
@@ -146,7 +149,7 @@ for (const lane of lanes) {
           const parents = new Set<string>();
           while (parents.size < parentCount) parents.add(ids[Math.max(0, ids.length - 1 - Math.floor(random() * 30))]!);
           const status = (['QUEUED', 'RUNNING', 'SUCCEEDED'] as const)[Math.floor(random() * 3)]!;
-          const job: ModelJob = { parents: [...parents], status, cacheState: status === 'SUCCEEDED' ? 'FRESH' : 'NONE' };
+          const job: ModelJob = { parents: [...parents], status, cacheState: resultState(status, [...parents]) };
           await record(id, job, step);
           jobs.set(id, job);
           stepsOfKind.created++;
@@ -154,7 +157,7 @@ for (const lane of lanes) {
           const id = live[Math.floor(random() * live.length)]!;
           const job = jobs.get(id)!;
           const status: Status = job.status === 'QUEUED' && random() < 0.5 ? 'RUNNING' : random() < 0.75 ? 'SUCCEEDED' : 'FAILED';
-          const changed: ModelJob = { ...job, status, cacheState: status === 'SUCCEEDED' ? 'FRESH' : 'NONE' };
+          const changed: ModelJob = { ...job, status, cacheState: resultState(status, job.parents) };
           await record(id, changed, step);
           jobs.set(id, changed);
           stepsOfKind.changed++;

@@ -41,7 +41,8 @@ export interface Invalidation {
  * InvalidateCache, for those who may make the job STALE (its owner or an
  * admin of its tenant): the job and every descendant they may make STALE
  * too become STALE, found with one lineage query and marked in bulk
- * (recordInvalidation). The other descendants (another owner's, another
+ * (recordInvalidation), then those that finished while it ran
+ * (invalidateFinishedSince). The other descendants (another owner's, another
  * tenant's) are left as they are, and reported: both counted, and listed
  * up to MAX_LISTED_INVALIDATIONS.
  */
@@ -57,7 +58,10 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId, viewer);
   // Only results become STALE (markStale, invalidated): a job that did not succeed is not counted as affected.
   const affected = job.status === 'SUCCEEDED' ? [job.jobId, ...within] : within;
-  if (!command.dryRun) await recordInvalidation(deps, job.jobId, affected);
+  if (!command.dryRun) {
+    await recordInvalidation(deps, job.jobId, affected);
+    affected.push(...(await invalidateFinishedSince(deps, principal, job.jobId, [...affected, ...outside.map((row) => row.jobId)])));
+  }
   return {
     affectedJobIds: affected.slice(0, MAX_LISTED_INVALIDATIONS),
     affectedCount: affected.length,
@@ -78,16 +82,63 @@ function notFinished(job: JobRecord): ProvenanceError {
   return failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(job.jobId), description }]);
 }
 
+/**
+ * How many walks invalidateFinishedSince makes at most: each follows one
+ * that found jobs finished during the walk before it, so that only a chain
+ * of jobs finishing one after the other, each within a walk, goes on this
+ * long; past it, the jobs that finish later are left as they are, and the
+ * log says so.
+ */
+const MAX_WALKS_AFTER_MARKING = 20;
+
+/**
+ * After the SUCCEEDED descendants of jobId were looked at (seen: those
+ * marked STALE, the job included when it was, and those principal may not
+ * make STALE): the descendants that finished FRESH since the walk that
+ * found them, marked too (with another cache.invalidated event on jobId),
+ * walking again until a walk finds none; their ids, in the walk's order. A
+ * job running during the walk was left out of it (it had no result yet) and
+ * would otherwise keep an invalidated result FRESH: one that finishes after
+ * the last walk finds its parent STALE when its worker checks
+ * (builtOnStale), if the parent is of its tenant and owner (docs/decisions.md,
+ * "Results built on stale ones"). Each job's record is read once, and only
+ * those of principal's tenant: no other may be made STALE by it.
+ */
+export async function invalidateFinishedSince(deps: ServiceDependencies, principal: Principal, jobId: string, seen: readonly string[]): Promise<string[]> {
+  const looked = new Set(seen);
+  const added: string[] = [];
+  for (let walk = 1; ; walk++) {
+    // Status and cache state are enough to find them; whole records only for those found, for their owners.
+    const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
+    const finished = rows.filter((row) => row.status === 'SUCCEEDED' && row.cacheState === 'FRESH' && row.tenant === principal.tenant && !looked.has(row.jobId)).map((row) => row.jobId);
+    if (finished.length === 0) break;
+    if (walk > MAX_WALKS_AFTER_MARKING) {
+      deps.log.warn({ jobId, walks: MAX_WALKS_AFTER_MARKING, leftFresh: finished.length, jobIds: finished.slice(0, MAX_LOGGED_IDS) }, 'descendants kept finishing during an invalidation: those finished after its last walk are left FRESH');
+      break;
+    }
+    for (const id of finished) looked.add(id);
+    const records = new Map((await deps.store.getJobs(finished)).map((job) => [job.jobId, job]));
+    const more = finished.filter((id) => {
+      const job = records.get(id);
+      return job !== undefined && job.status === 'SUCCEEDED' && job.cacheState === 'FRESH' && mayMakeStale(principal, job);
+    });
+    if (more.length === 0) continue;
+    await recordInvalidation(deps, jobId, more);
+    added.push(...more);
+  }
+  return added;
+}
+
 /** How many of the ids a rerun left as they are its log line names (it says how many there were). */
 const MAX_LOGGED_IDS = 100;
 
 /**
  * After a run whose output differs from the earlier result of the same
  * definition and inputs: the descendants of that earlier job (not the job
- * itself) that the run's submitter may make STALE. The others are left as
- * they are, and logged.
+ * itself) that the run's submitter may make STALE (within). The others are
+ * left as they are, and logged.
  */
-export async function descendantsToInvalidate(deps: ServiceDependencies, runner: Principal, jobId: string, runJobId: string): Promise<string[]> {
+export async function descendantsToInvalidate(deps: ServiceDependencies, runner: Principal, jobId: string, runJobId: string): Promise<{ within: string[]; outside: string[] }> {
   const { within, outside } = await descendantsByAuthority(deps, runner, jobId);
   if (outside.length > 0) {
     deps.log.info(
@@ -95,7 +146,7 @@ export async function descendantsToInvalidate(deps: ServiceDependencies, runner:
       "a rerun's output changed: the dependents its submitter may not make STALE are left as they are",
     );
   }
-  return within;
+  return { within, outside: outside.map((row) => row.jobId) };
 }
 
 /** How many times an invalidation's write is tried, reading again the job another write changed in between. */
@@ -165,7 +216,7 @@ async function descendantsByAuthority(deps: ServiceDependencies, principal: Prin
  * marks them again before it publishes. Once, not twice: marking 50,000
  * jobs a second time doubled the call's writes and their history rows.
  */
-async function recordInvalidation(deps: ServiceDependencies, jobId: string, invalidatedJobIds: readonly string[]): Promise<void> {
+export async function recordInvalidation(deps: ServiceDependencies, jobId: string, invalidatedJobIds: readonly string[]): Promise<void> {
   const now = deps.now();
   for (let attempt = 1; ; attempt++) {
     const [current] = await deps.store.getJobs([jobId]);

@@ -1,12 +1,12 @@
 import { submitterOf } from '../../domain/access.js';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
-import { REASONS, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
+import { REASONS, builtOnStale, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { QueueDelivery } from '../../domain/ports/job-queue.js';
 import { Violations } from '../../domain/validation.js';
 import type { ServiceDependencies } from '../provenance-service.js';
-import { descendantsToInvalidate, recordResultInvalidating } from './invalidation.js';
+import { descendantsToInvalidate, invalidateFinishedSince, recordInvalidation, recordResultInvalidating } from './invalidation.js';
 import { settle } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
 
@@ -123,11 +123,21 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
   // Differential invalidation: a rerun that produced a different output makes what was built on the previous output stale, within its submitter's authority.
   // The descendants are found before the result is written, which then carries the invalidation in its own transaction (not group committed: it is rare).
   if (previous && previous.result!.outputHash !== done.result!.outputHash) {
-    const descendants = await descendantsToInvalidate(deps, submitterOf(done), previous.jobId, done.jobId);
-    if (descendants.length > 0) {
-      if (await recordResultInvalidating(deps, done, running.etag, previous.jobId, descendants)) await settle(deps, done);
-      return;
+    const { within, outside } = await descendantsToInvalidate(deps, submitterOf(done), previous.jobId, done.jobId);
+    let written: boolean;
+    if (within.length > 0) {
+      written = await recordResultInvalidating(deps, done, running.etag, previous.jobId, within);
+      if (written) await settleChecked(deps, done);
+    } else {
+      written = await finish(deps, running, done);
     }
+    // Those running when the walk looked may have finished since: after the run's own waiting jobs are on their way.
+    if (written) {
+      await invalidateFinishedSince(deps, submitterOf(done), previous.jobId, [...within, ...outside]).catch((error: unknown) => {
+        deps.log.error({ err: error, jobId: previous.jobId, runJobId: done.jobId }, "could not walk again after a rerun's invalidation: jobs that finished during it stay FRESH");
+      });
+    }
+    return;
   }
   await finish(deps, running, done);
 }
@@ -147,8 +157,29 @@ async function stopped(deps: ServiceDependencies, running: JobRecord): Promise<v
 /** Writes the terminal record if the job is still the one this worker claimed, then settles what waits on it. */
 async function finish(deps: ServiceDependencies, running: JobRecord, done: JobRecord): Promise<boolean> {
   if (!(await groupCommit(deps.store).replace(done, running.etag))) return false;
-  await settle(deps, done);
+  await settleChecked(deps, done);
   return true;
+}
+
+/**
+ * Settles what waits on a job just written, once a result built on a STALE
+ * one (builtOnStale: on parents one of which is STALE now) is made STALE
+ * too, with its cache.invalidated event, so that the jobs waiting on it
+ * find it so. Read after the write, not before: an invalidation that marks
+ * the parent after this read walks again after it (invalidateFinishedSince)
+ * and finds the job SUCCEEDED; one that marked it before is seen here. A
+ * check that fails is logged, and what waits is settled all the same: the
+ * job is written, and the queue will not deliver it again.
+ */
+async function settleChecked(deps: ServiceDependencies, done: JobRecord): Promise<void> {
+  if (done.status === 'SUCCEEDED' && done.parentIds.length > 0) {
+    try {
+      if (builtOnStale(done, await deps.store.getJobs(done.parentIds))) await recordInvalidation(deps, done.jobId, [done.jobId]);
+    } catch (error) {
+      deps.log.error({ err: error, jobId: done.jobId }, 'could not check whether the result was built on a STALE one: it stays FRESH');
+    }
+  }
+  await settle(deps, done);
 }
 
 function parentResult(parent: JobRecord): { jobId: string; outputHash: string; output?: JsonValue } {

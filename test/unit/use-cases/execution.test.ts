@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { ProvenanceError } from '../../../src/domain/errors.js';
-import { enqueueRecovered } from '../../../src/domain/execution.js';
+import { claimed, enqueueRecovered } from '../../../src/domain/execution.js';
+import { NO_METRICS } from '../../../src/domain/ports/metrics.js';
+import { EventRelay } from '../../../src/service/event-stream/event-relay.js';
 import { MAX_LISTED_INVALIDATIONS } from '../../../src/service/execution/invalidation.js';
 import { FAIL_STEP } from '../../../src/service/execution/settlement.js';
 import type { JsonObject } from '../../../src/domain/json.js';
@@ -55,6 +57,19 @@ describe('use cases: execution', () => {
     expect(done.status).to.equal('SUCCEEDED');
     expect(done.result?.output).to.deep.equal({ text: 'hi' });
     expect(done.completedAt).to.deep.equal(s.clock.now());
+  });
+
+  it('claims again a job whose worker stopped while running it, as a new attempt with a compute.job.started event of its own', async () => {
+    await s.service.submitJob(alice, submit('restarted'));
+    // The first worker claimed it and stopped (killed) while it ran: the record stays RUNNING, and the queue delivers it again.
+    const [queued] = await s.store.getJobs(['restarted']);
+    expect(await s.store.replaceJob(claimed(queued!, [], s.clock.now()), queued!.etag)).to.equal(true);
+    await run('restarted');
+    const done = await s.service.getJob(alice, 'restarted');
+    expect(done).to.include({ status: 'SUCCEEDED', attempt: 2 });
+    await new EventRelay(s.store, s.events, { debug() {}, info() {}, warn() {}, error() {} }, NO_METRICS).sweep();
+    const events = (await s.events.read(undefined, 100)).filter((event) => event.jobId === 'restarted').map((event) => event.type);
+    expect(events).to.deep.equal(['compute.job.submitted', 'job.provenance.created', 'compute.job.started', 'compute.job.started', 'compute.job.completed', 'job.provenance.completed']);
   });
 
   it('runs a delivery whose job another write changed between its read and its claim, while it stayed QUEUED', async () => {

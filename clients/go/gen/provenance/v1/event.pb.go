@@ -91,7 +91,9 @@ type ProvenanceEvent struct {
 	// "job.provenance.completed", "cache.invalidated", "compute.job.rerun",
 	// "compute.job.enqueue_failed". "job.provenance.completed" comes once per
 	// job, when it reaches SUCCEEDED, FAILED or CANCELLED, which it never
-	// leaves. "compute.job.enqueue_failed": the job queue refused a submitted
+	// leaves. "compute.job.started" comes at the start of each attempt of a
+	// submitted job, also when a worker claims again a job whose worker
+	// stopped while running it. "compute.job.enqueue_failed": the job queue refused a submitted
 	// job, which stays QUEUED and is enqueued once the queue is back.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// The job the event is about.

@@ -974,7 +974,8 @@ export interface InvalidateCacheRequest {
 export interface InvalidateCacheResponse {
   /**
    * The jobs that were (or, on a dry run, would be) marked STALE: the job
-   * and its descendants that the caller may invalidate, nearest first. At
+   * and its descendants that the caller may invalidate, nearest first, then
+   * those that finished while the call ran (marked in a second walk). At
    * most 1,000 are listed; affected_count counts them all. The others are
    * among the job's STALE descendants (GetLineage, direction DESCENDANTS).
    */
