@@ -121,5 +121,22 @@ export function permissionDenied(message: string): ProvenanceError {
  * together) and useless for guessing ids without the key.
  */
 export function opaqueJobId(jobId: string, key: Buffer): string {
-  return `restricted-${createHmac('sha256', key).update(jobId).digest('hex').slice(0, 32)}`;
+  return `${PLACEHOLDER_PREFIX}${placeholderDigest(jobId, key).toString('hex', 0, 16)}`;
+}
+
+/** What every placeholder starts with: a job id may not (validation.ts), so that no job can pass for another's placeholder. */
+export const PLACEHOLDER_PREFIX = 'restricted-';
+
+/**
+ * The first 48 bits of the keyed hash a placeholder shows, as a number:
+ * placeholders are ordered as these are, but for ties, which their whole
+ * strings break. A number to keep per job and compare, where a string per
+ * job would not do (the SQLite lineage graph orders hidden jobs by these).
+ */
+export function placeholderOrderKey(jobId: string, key: Uint8Array): number {
+  return placeholderDigest(jobId, key).readUIntBE(0, 6);
+}
+
+function placeholderDigest(jobId: string, key: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(jobId).digest();
 }

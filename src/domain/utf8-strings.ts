@@ -134,7 +134,7 @@ export class Utf8StringColumn {
 }
 
 /** A copy of array with room for length entries (at least its own), the rest zero: how the packed arrays here and the lineage graph's grow. */
-export function grown<T extends Uint8Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, length: number): T {
+export function grown<T extends Uint8Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(array: T, length: number): T {
   const bigger = new (array.constructor as new (length: number) => T)(length);
   bigger.set(array as never);
   return bigger;

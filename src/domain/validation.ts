@@ -1,4 +1,4 @@
-import { isReaderGrant } from './access.js';
+import { PLACEHOLDER_PREFIX, isReaderGrant } from './access.js';
 import type { RecordJobCommand, SubmitJobCommand } from './commands.js';
 import { CACHE_SALT_RULE, isValidCacheSalt } from './cache-salt.js';
 import type { FieldViolation } from './errors.js';
@@ -58,6 +58,12 @@ export class Violations {
     } else if (!isValidJobId(value)) {
       this.add(field, JOB_ID_RULE);
     }
+  }
+
+  /** A job id a request may give a job it makes (optional): a valid one, that no placeholder could be (PLACEHOLDER_PREFIX). */
+  newJobId(field: string, value: string | undefined): void {
+    this.jobId(field, value, false);
+    if (value?.startsWith(PLACEHOLDER_PREFIX)) this.add(field, `must not start with "${PLACEHOLDER_PREFIX}": the ids of jobs a caller may not read are shown so`);
   }
 
   type(field: string, value: string): void {
@@ -178,7 +184,7 @@ export function validateBatch(commands: readonly Pick<RecordJobCommand, 'parentI
 
 export function validateRecordJob(command: RecordJobCommand, limits: ServiceLimits): FieldViolation[] {
   const v = new Violations();
-  v.jobId('job_id', command.jobId, false);
+  v.newJobId('job_id', command.jobId);
   v.printableToken('etag', command.etag, 128);
   validateDefinition(v, command, limits);
   v.nonNegative('attempt', command.attempt);
@@ -188,7 +194,7 @@ export function validateRecordJob(command: RecordJobCommand, limits: ServiceLimi
 
 export function validateSubmitJob(command: SubmitJobCommand, limits: ServiceLimits): FieldViolation[] {
   const v = new Violations();
-  v.jobId('job_id', command.jobId, false);
+  v.newJobId('job_id', command.jobId);
   validateDefinition(v, command, limits);
   if (command.cachePolicy === 'INVALID') v.add('cache_policy', 'unknown cache policy');
   return v.list;

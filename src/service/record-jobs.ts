@@ -3,6 +3,7 @@ import type { RecordJobCommand } from '../domain/commands.js';
 import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNotFound } from '../domain/errors.js';
 import { canonicalJson, definitionHash, inputHash } from '../domain/hashing.js';
 import { builtOnStale } from '../domain/execution.js';
+import { invalidateBuiltOnStale } from './execution/invalidation.js';
 import { withEvents } from '../domain/job-events.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
@@ -73,6 +74,8 @@ class BatchRecorder {
   /** Every id the pending records name as a parent (a superset, should an update change parents). */
   private readonly namedByPending = new Set<string>();
   private readonly updates = new Map<string, { record: JobRecord; expectedEtag: string }>();
+  /** The records written STALE because a parent was (builtOnStale), by id. */
+  private readonly madeStale = new Map<string, JobRecord>();
   /** Ids this batch generated (records without a client-chosen id): nothing can name them yet, so they close no cycle. */
   private readonly generatedIds = new Set<string>();
 
@@ -112,6 +115,7 @@ class BatchRecorder {
       decided.forEach((d, i) => this.checkedViews.set(d.job, views[i]!));
     }
     const { lostRaces, cycles } = await this.write();
+    await this.invalidateBelowMadeStale(lostRaces, cycles);
     if (cycles.size > 0) {
       // The store found the cycle through jobs this batch did not read: their access is looked up for the path shown.
       const known = await knownJobs(this.deps, [...cycles.values()].flat(), this.loaded());
@@ -123,12 +127,50 @@ class BatchRecorder {
     }
     if (lostRaces.size > 0) {
       const again = decided.filter((d) => lostRaces.has(d.job.jobId));
-      const retried = retryConflicts
-        ? await new BatchRecorder(this.deps, this.principal).record(again.map((d) => d.prepared.command), false)
-        : again.map(() => ({ ok: false as const, error: concurrentWrite() }));
+      const retried = retryConflicts ? await this.decideAgain(again, decided, cycles, commands.length, answerCheck) : again.map(() => ({ ok: false as const, error: concurrentWrite() }));
       again.forEach((d, i) => (outcomes[d.prepared.index] = retried[i]!));
     }
     return outcomes;
+  }
+
+  /**
+   * The records whose write lost a race, decided again against what the
+   * winner stored and written, once. The answer is checked again first, with
+   * them as now decided: the first check saw what lost, and the winner's
+   * record may be larger. When it would not fit, a lone record is refused
+   * as the check refuses it (nothing of the request was written); in a batch
+   * whose other records stand, each is CONCURRENT_WRITE, to be sent again.
+   */
+  private async decideAgain(
+    again: ReadonlyArray<{ prepared: Prepared; job: JobRecord }>,
+    decided: ReadonlyArray<{ prepared: Prepared; job: JobRecord }>,
+    cycles: ReadonlyMap<string, string[]>,
+    commandCount: number,
+    answerCheck: AnswerCheck | undefined,
+  ): Promise<Decided[]> {
+    const standing = decided.filter((d) => !again.includes(d) && !cycles.has(d.job.jobId)).map((d) => this.checkedViews.get(d.job)!);
+    const refusedBefore = commandCount - standing.length - again.length;
+    let refusal: unknown;
+    const recheck: AnswerCheck | undefined =
+      answerCheck &&
+      ((views, refused) => {
+        try {
+          answerCheck([...standing, ...views], refusedBefore + refused);
+        } catch (error) {
+          refusal = error;
+          throw error;
+        }
+      });
+    try {
+      return await new BatchRecorder(this.deps, this.principal).record(
+        again.map((d) => d.prepared.command),
+        false,
+        recheck,
+      );
+    } catch (error) {
+      if (commandCount === 1 || error !== refusal) throw error;
+      return again.map(() => ({ ok: false as const, error: concurrentWrite() }));
+    }
   }
 
   /** The records this recorder read or made: what the answer's view needs to know of most of the ids they name. */
@@ -228,7 +270,23 @@ class BatchRecorder {
   private staleWhenBuiltOnStale(record: JobRecord): JobRecord {
     const parents = record.parentIds.map((id) => this.pending.get(id) ?? this.known.get(id));
     if (!builtOnStale(record, parents)) return record;
-    return withEvents({ ...record, cacheState: 'STALE' }, ['cache.invalidated'], this.now, { invalidatedJobIds: [record.jobId], affectedCount: 1 });
+    const stale = withEvents({ ...record, cacheState: 'STALE' as const }, ['cache.invalidated'], this.now, { invalidatedJobIds: [record.jobId], affectedCount: 1 });
+    this.madeStale.set(record.jobId, stale);
+    return stale;
+  }
+
+  /**
+   * The jobs that already named a record written STALE as a parent (it was
+   * RUNNING then, or did not exist yet) were built on it: they become STALE
+   * as its owner's invalidation would make them (invalidateBuiltOnStale).
+   * Only a record some job may name is walked: an existing one moved
+   * forward, or a new id stored jobs or this batch name.
+   */
+  private async invalidateBelowMadeStale(lostRaces: ReadonlySet<string>, cycles: ReadonlyMap<string, string[]>): Promise<void> {
+    for (const [jobId, record] of this.madeStale) {
+      if (lostRaces.has(jobId) || cycles.has(jobId)) continue;
+      if (this.updates.has(jobId) || this.referenced.has(jobId) || this.namedByPending.has(jobId)) await invalidateBuiltOnStale(this.deps, record, false);
+    }
   }
 
   private addPending(record: JobRecord): void {

@@ -142,6 +142,13 @@ for (const lane of lanes) {
         // One owner records every job: a result recorded on a STALE parent is STALE (docs/decisions.md, "Results built on stale ones").
         const resultState = (status: Status, parents: readonly string[]): ModelJob['cacheState'] =>
           status !== 'SUCCEEDED' ? 'NONE' : parents.some((parent) => jobs.get(parent)!.cacheState === 'STALE') ? 'STALE' : 'FRESH';
+        // The job and every descendant with a result become STALE.
+        const staleWithDescendants = (id: string) => {
+          for (const reachedId of [id, ...walk(id, children).keys()]) {
+            const job = jobs.get(reachedId)!;
+            if (job.status === 'SUCCEEDED') jobs.set(reachedId, { ...job, cacheState: 'STALE' });
+          }
+        };
         const choice = random();
         if (ids.length < 5 || choice < 0.45) {
           const id = `job-${String(step).padStart(4, '0')}`;
@@ -160,16 +167,13 @@ for (const lane of lanes) {
           const changed: ModelJob = { ...job, status, cacheState: resultState(status, job.parents) };
           await record(id, changed, step);
           jobs.set(id, changed);
+          // Made STALE so, it takes what was recorded on it while it ran with it, as an invalidation of it would.
+          if (changed.cacheState === 'STALE') staleWithDescendants(id);
           stepsOfKind.changed++;
         } else if (results.length > 0) {
           const id = results[Math.floor(random() * results.length)]!;
           await api.invalidateCache({ jobId: id });
-          // The job and every descendant with a result become STALE.
-          const reached = [id, ...walk(id, children).keys()];
-          for (const reachedId of reached) {
-            const job = jobs.get(reachedId)!;
-            if (job.status === 'SUCCEEDED') jobs.set(reachedId, { ...job, cacheState: 'STALE' });
-          }
+          staleWithDescendants(id);
           stepsOfKind.invalidated++;
         } else {
           step--;

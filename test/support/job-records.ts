@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { canonicalJson, DEFAULT_VOLATILE_KEYS, definitionHash, inputHash, outputHash, sha256Hex } from '../../src/domain/hashing.js';
-import type { RecordJobCommand } from '../../src/domain/commands.js';
+import type { RecordJobCommand, SubmitJobCommand } from '../../src/domain/commands.js';
 import { cacheStateFor, type JobRecord, type JobStatus } from '../../src/domain/job.js';
 import type { JsonObject, JsonValue } from '../../src/domain/json.js';
 
@@ -178,6 +178,21 @@ function pickParents(records: readonly JobRecord[], index: number, options: Rand
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(from + Math.floor(random() * available));
   return [...chosen].map((i) => records[i]!.jobId);
+}
+
+/** A minimal valid SubmitJob request for jobId (an "echo" job of payload { text: jobId }, no parents), with overrides. */
+export function submitJobCommand(jobId: string, overrides: Partial<SubmitJobCommand> = {}): SubmitJobCommand {
+  return {
+    jobId,
+    type: 'echo',
+    payload: { text: jobId },
+    provider: { id: '', model: '', version: '' },
+    parentIds: [],
+    labels: {},
+    metadata: {},
+    readers: [],
+    ...overrides,
+  };
 }
 
 /** A minimal valid RecordJob request (a SUCCEEDED "train" job with an output hash), with overrides. */

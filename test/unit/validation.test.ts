@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { RecordJobCommand } from '../../src/domain/commands.js';
-import { validateBatch, validateRecordJob, type ServiceLimits } from '../../src/domain/validation.js';
+import { validateBatch, validateRecordJob, validateSubmitJob, type ServiceLimits } from '../../src/domain/validation.js';
 import { recordJobCommand } from '../support/job-records.js';
 
 const limits: ServiceLimits = {
@@ -29,6 +29,15 @@ describe('validateRecordJob', () => {
     for (let level = 0; level < 63; level++) deep = { d: deep };
     expect(fields({ payload: deep })).to.deep.equal([]);
     expect(fields({ payload: { d: deep } })).to.deep.equal(['payload']);
+  });
+
+  it('refuses a job id a placeholder could have, in RecordJob and SubmitJob', () => {
+    expect(validateRecordJob(recordJobCommand({ jobId: 'restricted-0ce2a5455df53a091c12553faf559fac' }), limits)).to.deep.equal([
+      { field: 'job_id', description: 'must not start with "restricted-": the ids of jobs a caller may not read are shown so' },
+    ]);
+    const submit = { jobId: 'restricted-x', type: 'echo', payload: {}, provider: { id: '', model: '', version: '' }, parentIds: [], labels: {}, metadata: {}, readers: [] };
+    expect(validateSubmitJob(submit, limits).map((v) => v.field)).to.deep.equal(['job_id']);
+    expect(fields({ jobId: 'restricted' })).to.deep.equal([]);
   });
 
   it('ties outcome fields to the status', () => {

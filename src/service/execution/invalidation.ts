@@ -1,7 +1,7 @@
 import type { InvalidateCacheCommand } from '../../domain/commands.js';
 import { ProvenanceError, failedPrecondition, invalidArgument, jobName } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
-import { mayMakeStale, permissionDenied, requireRole } from '../../domain/access.js';
+import { mayMakeStale, permissionDenied, requireRole, submitterOf } from '../../domain/access.js';
 import { isTerminal, type JobRecord } from '../../domain/job.js';
 import { descendantsNearestFirst, type LineageRow } from '../../domain/lineage.js';
 import type { Principal } from '../../domain/principal.js';
@@ -122,11 +122,25 @@ export async function invalidateFinishedSince(deps: ServiceDependencies, princip
       const job = records.get(id);
       return job !== undefined && job.status === 'SUCCEEDED' && job.cacheState === 'FRESH' && mayMakeStale(principal, job);
     });
-    if (more.length === 0) continue;
+    // Nothing to mark (another owner's jobs only, which another may keep recording): nothing marked since the walk, so no walk is owed.
+    if (more.length === 0) break;
     await recordInvalidation(deps, jobId, more);
     added.push(...more);
   }
   return added;
+}
+
+/**
+ * A job made STALE because its result was built on a STALE one
+ * (builtOnStale): it (unless written STALE already) and its SUCCEEDED
+ * descendants that its owner may make STALE become STALE, as its owner's
+ * InvalidateCache of it would have them: a job recorded before its parent
+ * finished, or naming it before it existed, is one.
+ */
+export async function invalidateBuiltOnStale(deps: ServiceDependencies, job: JobRecord, itself: boolean): Promise<void> {
+  const { within } = await descendantsByAuthority(deps, submitterOf(job), job.jobId);
+  const jobIds = itself ? [job.jobId, ...within] : within;
+  if (jobIds.length > 0) await recordInvalidation(deps, job.jobId, jobIds);
 }
 
 /** How many of the ids a rerun left as they are its log line names (it says how many there were). */

@@ -6,7 +6,7 @@ import type { JsonValue } from '../../domain/json.js';
 import type { QueueDelivery } from '../../domain/ports/job-queue.js';
 import { Violations } from '../../domain/validation.js';
 import type { ServiceDependencies } from '../provenance-service.js';
-import { descendantsToInvalidate, invalidateFinishedSince, recordInvalidation, recordResultInvalidating } from './invalidation.js';
+import { descendantsToInvalidate, invalidateBuiltOnStale, invalidateFinishedSince, recordResultInvalidating } from './invalidation.js';
 import { settle } from './settlement.js';
 import { groupCommit } from '../group-commit.js';
 
@@ -174,7 +174,7 @@ async function finish(deps: ServiceDependencies, running: JobRecord, done: JobRe
 async function settleChecked(deps: ServiceDependencies, done: JobRecord): Promise<void> {
   if (done.status === 'SUCCEEDED' && done.parentIds.length > 0) {
     try {
-      if (builtOnStale(done, await deps.store.getJobs(done.parentIds))) await recordInvalidation(deps, done.jobId, [done.jobId]);
+      if (builtOnStale(done, await deps.store.getJobs(done.parentIds))) await invalidateBuiltOnStale(deps, done, true);
     } catch (error) {
       deps.log.error({ err: error, jobId: done.jobId }, 'could not check whether the result was built on a STALE one: it stays FRESH');
     }

@@ -7,7 +7,7 @@ import { MAX_LISTED_INVALIDATIONS } from '../../../src/service/execution/invalid
 import { FAIL_STEP } from '../../../src/service/execution/settlement.js';
 import type { JsonObject } from '../../../src/domain/json.js';
 import { rejection } from '../../support/waits.js';
-import { recordJobCommand } from '../../support/job-records.js';
+import { recordJobCommand, submitJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 
 const alice = principal('lab', 'alice');
@@ -15,16 +15,7 @@ const bob = principal('lab', 'bob');
 const admin = principal('lab', 'ada', ['admin']);
 const eve = principal('other-lab', 'eve');
 
-const submit = (jobId: string, payload: JsonObject = { text: jobId }, parentIds: string[] = []) => ({
-  jobId,
-  type: 'echo',
-  payload,
-  provider: { id: '', model: '', version: '' },
-  parentIds,
-  labels: {},
-  metadata: {},
-  readers: [],
-});
+const submit = (jobId: string, payload: JsonObject = { text: jobId }, parentIds: string[] = []) => submitJobCommand(jobId, { payload, parentIds });
 
 function code(error: unknown): string {
   expect(error).to.be.instanceOf(ProvenanceError);

@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { MemoryProvenanceStore } from '../../../src/adapters/memory/memory-provenance-store.js';
 import { SqliteProvenanceStore } from '../../../src/adapters/sqlite/sqlite-provenance-store.js';
 import type { JobRecord } from '../../../src/domain/job.js';
-import type { JsonObject } from '../../../src/domain/json.js';
 import type { ProvenanceStore } from '../../../src/domain/ports/provenance-store.js';
-import { recordJobCommand } from '../../support/job-records.js';
+import { recordJobCommand, submitJobCommand } from '../../support/job-records.js';
 import { memoryService, principal, type MemoryService } from '../../support/memory-service.js';
 
 const alice = principal('lab', 'alice');
@@ -16,16 +15,7 @@ const stores: Array<{ name: string; open(): ProvenanceStore }> = [
   { name: 'SQLite', open: () => SqliteProvenanceStore.open({ path: ':memory:' }) },
 ];
 
-const submit = (jobId: string, parentIds: string[], payload: JsonObject = { text: jobId }) => ({
-  jobId,
-  type: 'gated',
-  payload,
-  provider: { id: '', model: '', version: '' },
-  parentIds,
-  labels: {},
-  metadata: {},
-  readers: [],
-});
+const submit = (jobId: string, parentIds: string[]) => submitJobCommand(jobId, { type: 'gated', parentIds });
 
 /**
  * A result built on an invalidated one is STALE (docs/decisions.md,
@@ -62,12 +52,16 @@ for (const { name, open } of stores) {
       await running('c');
       const answer = await s.service.invalidateCache(alice, { jobId: 'r', dryRun: false });
       expect(answer.affectedJobIds).to.deep.equal(['r']);
+      // A result recorded on c while it ran is built on it too: FRESH until c finishes STALE.
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'rc', parentIds: ['c'] }));
+      expect(await stored('rc')).to.include({ cacheState: 'FRESH' });
       release();
       await runningC;
       expect(await stored('c')).to.include({ status: 'SUCCEEDED', cacheState: 'STALE' });
+      expect(await stored('rc')).to.include({ status: 'SUCCEEDED', cacheState: 'STALE' });
       expect(await invalidations()).to.deep.equal([
         ['r', 1],
-        ['c', 1],
+        ['c', 2],
       ]);
       // g waited on c: it runs on a STALE result, and finishes STALE too.
       await run('g');
@@ -129,6 +123,37 @@ for (const { name, open } of stores) {
       expect(await stored('child')).to.include({ cacheState: 'STALE' });
       expect(await stored('late')).to.include({ cacheState: 'STALE' });
       expect(await stored('p')).to.include({ cacheState: 'FRESH' });
+    });
+
+    it('walks no more once a walk finds only jobs the caller may not mark', async () => {
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'p', parentIds: ['r'] }));
+      await s.service.recordJob(bob, recordJobCommand({ jobId: 'bobs-late', parentIds: ['p'], status: 'RUNNING', outputHash: undefined }));
+      const lineage = store.lineage.bind(store);
+      let descendantWalks = 0;
+      let summaryWalks = 0;
+      store.lineage = async (query) => {
+        const rows = await lineage(query);
+        if (query.projection === 'SUMMARY') summaryWalks++;
+        if (query.direction === 'DESCENDANTS' && descendantWalks++ === 0) await s.service.recordJob(bob, recordJobCommand({ jobId: 'bobs-late', parentIds: ['p'] }));
+        return rows;
+      };
+      const answer = await s.service.invalidateCache(alice, { jobId: 'r', dryRun: false });
+      expect(answer.affectedJobIds).to.deep.equal(['r', 'p']);
+      expect(await stored('bobs-late')).to.include({ cacheState: 'FRESH' });
+      expect(summaryWalks).to.equal(1);
+    });
+
+    it('makes STALE the jobs recorded on a record before it was written STALE: recorded while it ran, or naming it before it existed', async () => {
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'p1', parentIds: ['r'], status: 'RUNNING', outputHash: undefined }));
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'c2', parentIds: ['p2'], allowMissingParents: true }));
+      await s.service.invalidateCache(alice, { jobId: 'r', dryRun: false });
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'c1', parentIds: ['p1'] }));
+      expect(await stored('c1')).to.include({ cacheState: 'FRESH' });
+      const p1 = await s.service.recordJob(alice, recordJobCommand({ jobId: 'p1', parentIds: ['r'] }));
+      const p2 = await s.service.recordJob(alice, recordJobCommand({ jobId: 'p2', parentIds: ['r'] }));
+      expect([p1.cacheState, p2.cacheState]).to.deep.equal(['STALE', 'STALE']);
+      expect(await stored('c1')).to.include({ cacheState: 'STALE' });
+      expect(await stored('c2')).to.include({ cacheState: 'STALE' });
     });
 
     it('records STALE a result recorded on a STALE parent of its owner, FRESH on one of another owner', async () => {
