@@ -575,27 +575,39 @@ export type UnstoredRecord = Pick<LineageRow, 'jobId' | 'parentIds' | 'tenant' |
  * Every job that reaches rootId through parent arrays, among the stored jobs
  * (storedDescendants gives those of one id, root excluded) and records about
  * to be stored with them: the descendants findCycle needs for a record of a
- * batch. Each job once.
+ * batch. Each job once. Breadth first over the records' parents, indexed
+ * once; the stored descendants of a record are asked for only when
+ * mayHaveStoredChildren says a stored job may name it (a new id no stored
+ * job names has none): a batch of 400 records each naming the next, children
+ * first, took 4.5 s in the loops and walks of a search per record.
  */
 export async function descendantsWithPending(
   rootId: string,
   pending: readonly UnstoredRecord[],
   storedDescendants: (jobId: string) => Promise<readonly LineageRow[]>,
+  mayHaveStoredChildren: (jobId: string) => boolean = () => true,
 ): Promise<LineageRow[]> {
+  const pendingChildren = new Map<string, UnstoredRecord[]>();
+  for (const record of pending) {
+    for (const parentId of record.parentIds) {
+      let children = pendingChildren.get(parentId);
+      if (!children) pendingChildren.set(parentId, (children = []));
+      children.push(record);
+    }
+  }
   const rows = new Map<string, LineageRow>();
-  const addStored = async (id: string) => {
-    for (const row of await storedDescendants(id)) rows.set(row.jobId, row);
+  const queue = [rootId];
+  const reach = (row: LineageRow): boolean => {
+    if (row.jobId === rootId || rows.has(row.jobId)) return false;
+    rows.set(row.jobId, row);
+    queue.push(row.jobId);
+    return true;
   };
-  await addStored(rootId);
-  for (let grew = true; grew; ) {
-    grew = false;
-    const reached = new Set([rootId, ...rows.keys()]);
-    for (const record of pending) {
-      if (rows.has(record.jobId) || record.jobId === rootId || !record.parentIds.some((p) => reached.has(p))) continue;
-      const { jobId, parentIds, tenant, readers } = record;
-      rows.set(jobId, { jobId, parentIds, tenant, readers });
-      await addStored(jobId);
-      grew = true;
+  for (const row of await storedDescendants(rootId)) reach(row);
+  for (let next = 0; next < queue.length; next++) {
+    for (const { jobId, parentIds, tenant, readers } of pendingChildren.get(queue[next]!) ?? []) {
+      if (!reach({ jobId, parentIds, tenant, readers }) || !mayHaveStoredChildren(jobId)) continue;
+      for (const row of await storedDescendants(jobId)) reach(row);
     }
   }
   return [...rows.values()];

@@ -34,6 +34,7 @@ const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9._:/-]{0,127}$/;
 const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
 const JOB_ID_RULE = "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
+const PLACEHOLDER_RULE = `must not start with "${PLACEHOLDER_PREFIX}": the ids of jobs a caller may not read are shown so`;
 /** The longest field path a violation names: a record's answer must not echo its request's keys at any length. */
 const MAX_FIELD_PATH = 256;
 /** Below MongoDB's limit of 100 nested levels per document, so that every store takes what one accepts. */
@@ -60,10 +61,10 @@ export class Violations {
     }
   }
 
-  /** A job id a request may give a job it makes (optional): a valid one, that no placeholder could be (PLACEHOLDER_PREFIX). */
+  /** A job id a request may give a job it makes, or name in a record it writes (optional): a valid one, that no placeholder could be (PLACEHOLDER_PREFIX). */
   newJobId(field: string, value: string | undefined): void {
     this.jobId(field, value, false);
-    if (value?.startsWith(PLACEHOLDER_PREFIX)) this.add(field, `must not start with "${PLACEHOLDER_PREFIX}": the ids of jobs a caller may not read are shown so`);
+    if (value?.startsWith(PLACEHOLDER_PREFIX)) this.add(field, PLACEHOLDER_RULE);
   }
 
   type(field: string, value: string): void {
@@ -86,16 +87,20 @@ export class Violations {
     const firstIndex = new Map<string, number>();
     let invalid: { index: number; count: number } | undefined;
     let duplicate: { index: number; of: number; id: string; count: number } | undefined;
+    let placeholder: number | undefined;
     parentIds.forEach((id, index) => {
       if (!isValidJobId(id)) {
         invalid = invalid ? { ...invalid, count: invalid.count + 1 } : { index, count: 1 };
         return;
       }
+      // A parent named by a placeholder's id could only be a made-up one, which would pass for the hidden job (newJobId).
+      if (id.startsWith(PLACEHOLDER_PREFIX)) placeholder ??= index;
       const of = firstIndex.get(id);
       if (of === undefined) firstIndex.set(id, index);
       else duplicate = duplicate ? { ...duplicate, count: duplicate.count + 1 } : { index, of, id, count: 1 };
     });
     if (invalid) this.add(`${field}[${invalid.index}]`, JOB_ID_RULE + moreLikeIt(invalid.count, 'bad parent id'));
+    if (placeholder !== undefined) this.add(`${field}[${placeholder}]`, PLACEHOLDER_RULE);
     if (duplicate) {
       this.add(`${field}[${duplicate.index}]`, `duplicate of ${field}[${duplicate.of}] (${duplicate.id}); parents must be distinct${moreLikeIt(duplicate.count, 'duplicate')}`);
     }
@@ -271,7 +276,7 @@ function validateOutcome(v: Violations, command: RecordJobCommand, limits: Servi
   if (command.error) {
     v.maxLength('error.reason', command.error.reason, 128);
     v.maxLength('error.message', command.error.message, 4096);
-    v.jobId('error.dependency_job_id', command.error.dependencyJobId, false);
+    v.newJobId('error.dependency_job_id', command.error.dependencyJobId);
   }
   if (status === 'SUCCEEDED') {
     v.printableToken('output_hash', command.outputHash, 256);

@@ -76,6 +76,8 @@ class BatchRecorder {
   private readonly updates = new Map<string, { record: JobRecord; expectedEtag: string }>();
   /** The records written STALE because a parent was (builtOnStale), by id. */
   private readonly madeStale = new Map<string, JobRecord>();
+  /** The ids records of this batch name as a parent before a record of that id was decided in it: those records did not see it. */
+  private readonly namedBeforeDecided = new Set<string>();
   /** Ids this batch generated (records without a client-chosen id): nothing can name them yet, so they close no cycle. */
   private readonly generatedIds = new Set<string>();
 
@@ -279,19 +281,24 @@ class BatchRecorder {
    * The jobs that already named a record written STALE as a parent (it was
    * RUNNING then, or did not exist yet) were built on it: they become STALE
    * as its owner's invalidation would make them (invalidateBuiltOnStale).
-   * Only a record some job may name is walked: an existing one moved
-   * forward, or a new id stored jobs or this batch name.
+   * Only a record some job may name without having seen it STALE is walked:
+   * an existing one moved forward, a new id stored jobs name, or one a
+   * record of this batch named before it was decided; records of the batch
+   * decided after it saw it STALE, and are so.
    */
   private async invalidateBelowMadeStale(lostRaces: ReadonlySet<string>, cycles: ReadonlyMap<string, string[]>): Promise<void> {
     for (const [jobId, record] of this.madeStale) {
       if (lostRaces.has(jobId) || cycles.has(jobId)) continue;
-      if (this.updates.has(jobId) || this.referenced.has(jobId) || this.namedByPending.has(jobId)) await invalidateBuiltOnStale(this.deps, record, false);
+      if (this.updates.has(jobId) || this.referenced.has(jobId) || this.namedBeforeDecided.has(jobId)) await invalidateBuiltOnStale(this.deps, record, false);
     }
   }
 
   private addPending(record: JobRecord): void {
     this.pending.set(record.jobId, record);
-    for (const parentId of record.parentIds) this.namedByPending.add(parentId);
+    for (const parentId of record.parentIds) {
+      this.namedByPending.add(parentId);
+      if (!this.pending.has(parentId) && !this.known.has(parentId)) this.namedBeforeDecided.add(parentId);
+    }
   }
 
   /**
@@ -306,8 +313,12 @@ class BatchRecorder {
     let cycle = command.parentIds.includes(jobId) ? [jobId, jobId] : undefined;
     let descendants: LineageRow[] = [];
     if (!cycle && command.jobId && (this.referenced.has(jobId) || this.namedByPending.has(jobId))) {
-      descendants = await descendantsWithPending(jobId, [...this.pending.values()], (id) =>
-        this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' }),
+      descendants = await descendantsWithPending(
+        jobId,
+        [...this.pending.values()],
+        (id) => this.deps.store.lineage({ rootId: id, direction: 'DESCENDANTS', projection: 'IDS' }),
+        // Stored jobs name only the new ids they were found to name, and existing jobs.
+        (id) => this.referenced.has(id) || this.known.has(id),
       );
       cycle = findCycle(jobId, command.parentIds, descendants);
     }

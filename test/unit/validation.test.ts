@@ -38,6 +38,9 @@ describe('validateRecordJob', () => {
     const submit = { jobId: 'restricted-x', type: 'echo', payload: {}, provider: { id: '', model: '', version: '' }, parentIds: [], labels: {}, metadata: {}, readers: [] };
     expect(validateSubmitJob(submit, limits).map((v) => v.field)).to.deep.equal(['job_id']);
     expect(fields({ jobId: 'restricted' })).to.deep.equal([]);
+    // Nor may a record name one, as a parent or as the job its error came from.
+    expect(fields({ parentIds: ['a', 'restricted-0ce2a5455df53a091c12553faf559fac'], allowMissingParents: true })).to.deep.equal(['parent_job_ids[1]']);
+    expect(fields({ status: 'FAILED', outputHash: undefined, error: { reason: 'DEPENDENCY_FAILED', message: 'x', dependencyJobId: 'restricted-1' } })).to.deep.equal(['error.dependency_job_id']);
   });
 
   it('ties outcome fields to the status', () => {

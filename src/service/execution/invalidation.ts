@@ -138,7 +138,13 @@ export async function invalidateFinishedSince(deps: ServiceDependencies, princip
  * finished, or naming it before it existed, is one.
  */
 export async function invalidateBuiltOnStale(deps: ServiceDependencies, job: JobRecord, itself: boolean): Promise<void> {
-  const { within } = await descendantsByAuthority(deps, submitterOf(job), job.jobId);
+  const owner = submitterOf(job);
+  // Those still FRESH only, found by status and cache state, whole records read for them alone: jobs already STALE are left as they are, so that a
+  // batch of records each made STALE on the one before does not mark every later one again (a probe's 1,000-record chain wrote 506,496 history rows).
+  const rows = await deps.store.lineage({ rootId: job.jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
+  const fresh = rows.filter((row) => row.status === 'SUCCEEDED' && row.cacheState === 'FRESH' && row.tenant === job.tenant).map((row) => row.jobId);
+  const records = fresh.length === 0 ? [] : await deps.store.getJobs(fresh);
+  const within = records.filter((record) => record.status === 'SUCCEEDED' && record.cacheState === 'FRESH' && mayMakeStale(owner, record)).map((record) => record.jobId);
   const jobIds = itself ? [job.jobId, ...within] : within;
   if (jobIds.length > 0) await recordInvalidation(deps, job.jobId, jobIds);
 }

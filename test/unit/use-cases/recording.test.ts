@@ -70,6 +70,19 @@ describe('use cases: recording and reading jobs', () => {
     expect(code(await rejection(s.service.getJob(alice, 'b')))).to.equal('NOT_FOUND');
   });
 
+  it('finds a cycle that runs through stored jobs and records of the batch, and one through the batch alone, named children first', async () => {
+    // Stored s names n before n exists; the batch makes m a child of s, then n a child of m: n → m → s → n.
+    await s.service.recordJob(alice, recordJobCommand({ jobId: 's', parentIds: ['n'], allowMissingParents: true }));
+    const chain = Array.from({ length: 50 }, (_, i) => recordJobCommand({ jobId: `k${i}`, parentIds: [`k${(i + 1) % 50}`], allowMissingParents: true }));
+    const outcomes = await s.service.batchRecordJobs(alice, [
+      recordJobCommand({ jobId: 'm', parentIds: ['s'] }),
+      recordJobCommand({ jobId: 'n', parentIds: ['m'] }),
+      // k0 → k1 → … → k49 → k0, each naming the next before it is decided: only the last closes the cycle.
+      ...chain,
+    ]);
+    expect(outcomes.map((outcome) => (outcome.ok ? 'ok' : code(outcome.error)))).to.deep.equal(['ok', 'FAILED_PRECONDITION', ...chain.map((_, i) => (i === 49 ? 'FAILED_PRECONDITION' : 'ok'))]);
+  });
+
   it('lists the tenant newest first, page after page', async () => {
     for (const jobId of ['j1', 'j2', 'j3']) {
       await s.service.recordJob(alice, recordJobCommand({ jobId }));

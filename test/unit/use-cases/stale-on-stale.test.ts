@@ -156,6 +156,26 @@ for (const { name, open } of stores) {
       expect(await stored('c2')).to.include({ cacheState: 'STALE' });
     });
 
+    it('marks a batch recorded on a STALE parent once each, whichever order its records come in', async () => {
+      await s.service.invalidateCache(alice, { jobId: 'r', dryRun: false });
+      const chain = Array.from({ length: 30 }, (_, i) => recordJobCommand({ jobId: `c${i}`, parentIds: [i === 0 ? 'r' : `c${i - 1}`] }));
+      // Parents first: each record sees the one before it STALE, and nothing is walked again.
+      await s.service.batchRecordJobs(alice, chain);
+      // Children first: they see no parent yet, and the first record, made STALE last, takes them with it.
+      const reversed = chain.map((command) => ({ ...command, jobId: `b${command.jobId}`, parentIds: command.parentIds.map((id) => (id === 'r' ? 'r' : `b${id}`)) })).reverse();
+      await s.service.batchRecordJobs(alice, reversed.map((command) => ({ ...command, allowMissingParents: true })));
+      const ids = [...chain, ...reversed].map((command) => command.jobId!);
+      expect((await store.getJobs(ids)).filter((job) => job.cacheState !== 'STALE').map((job) => job.jobId)).to.deep.equal([]);
+      const events = await invalidations();
+      // r's own; each record of the first batch its own; of the second, bc0's own and one naming the 29 below it.
+      expect(events.filter(([jobId]) => chain.some((command) => command.jobId === jobId))).to.have.length(30);
+      expect(events.filter(([jobId]) => jobId === 'bc0')).to.deep.equal([
+        ['bc0', 1],
+        ['bc0', 29],
+      ]);
+      expect(events).to.have.length(1 + 30 + 2);
+    });
+
     it('records STALE a result recorded on a STALE parent of its owner, FRESH on one of another owner', async () => {
       await s.service.invalidateCache(alice, { jobId: 'r', dryRun: false });
       const own = await s.service.recordJob(alice, recordJobCommand({ jobId: 'own', parentIds: ['r'] }));
