@@ -1,7 +1,7 @@
 import type { JobView } from './job-view.js';
 import type { LineageDirection, LineageEdge, LineageNode, LineageRelation, LineageRow, TruncationReason } from './lineage.js';
 import { compareCodeUnits } from './hashing.js';
-import { compareShownKeys } from './shown-order.js';
+import { compareShownIds, type ShownId } from './shown-order.js';
 
 /**
  * StreamLineage's walk, one layer at a time (docs/decisions.md, "Streamed
@@ -30,12 +30,9 @@ export interface LineageStepRow extends LineageRow {
 }
 
 /** Where a stream stands: after the node with this key (the root: depth 0, relation ROOT). */
-export interface StreamPosition {
+export interface StreamPosition extends ShownId {
   depth: number;
   relation: LineageRelation;
-  /** The id the caller is shown: the placeholder of a job it may not read (hidden). */
-  jobId: string;
-  hidden?: boolean;
 }
 
 /** A node as the caller may see it (a restricted one under its placeholder), its position, and its edges to nodes sent before it. */
@@ -68,7 +65,7 @@ const RELATION_ORDER: Record<LineageRelation, number> = { ROOT: 0, ANCESTOR: 1, 
 export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   if (a.depth !== b.depth) return a.depth - b.depth;
   if (a.relation !== b.relation) return RELATION_ORDER[a.relation] - RELATION_ORDER[b.relation];
-  return compareShownKeys({ hidden: a.hidden === true, id: a.jobId }, { hidden: b.hidden === true, id: b.jobId });
+  return compareShownIds(a, b);
 }
 
 /** A node's position as the caller is shown it. */

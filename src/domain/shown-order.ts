@@ -25,16 +25,18 @@ export interface ShownOrderViewer {
   placeholder(jobId: string): string;
 }
 
-/** A node's place among the nodes of its depth (and relation): readable before hidden, then by the id shown (job id or placeholder), in code units. */
-export interface ShownKey {
-  hidden: boolean;
-  /** The job id when readable, the placeholder when hidden. */
-  id: string;
+/** A node as a caller is shown it, for its place among the nodes of its depth (and relation): page and resume tokens carry this. */
+export interface ShownId {
+  /** The job id when the caller may read the job, its placeholder when not (hidden). */
+  jobId: string;
+  hidden?: boolean;
 }
 
-export function compareShownKeys(a: ShownKey, b: ShownKey): number {
-  if (a.hidden !== b.hidden) return a.hidden ? 1 : -1;
-  return compareCodeUnits(a.id, b.id);
+/** Readable before hidden, then by the id shown, in code units. */
+export function compareShownIds(a: ShownId, b: ShownId): number {
+  const [hiddenA, hiddenB] = [a.hidden === true, b.hidden === true];
+  if (hiddenA !== hiddenB) return hiddenA ? 1 : -1;
+  return compareCodeUnits(a.jobId, b.jobId);
 }
 
 /**
@@ -51,13 +53,8 @@ export function shownOrder<T>(viewer: ShownOrderViewer, idOf: (item: T) => strin
   };
 }
 
-/** A job's ShownKey for viewer. */
-export function shownKey(viewer: ShownOrderViewer, jobId: string, access: ReadableBy): ShownKey {
-  return viewer.mayRead(access) ? { hidden: false, id: jobId } : { hidden: true, id: viewer.placeholder(jobId) };
-}
-
 /** viewer.placeholder, made once per id. */
-export function placeholders(viewer: ShownOrderViewer): (jobId: string) => string {
+function placeholders(viewer: ShownOrderViewer): (jobId: string) => string {
   const made = new Map<string, string>();
   return (jobId) => {
     let placeholder = made.get(jobId);

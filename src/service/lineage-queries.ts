@@ -2,7 +2,7 @@ import type { LineageCommand, LineageShaping, ListDependentsCommand, StreamLinea
 import { invalidArgument } from '../domain/errors.js';
 import type { JobRecord } from '../domain/job.js';
 import { referencedJobIds, type JobView, type JobViewer } from '../domain/job-view.js';
-import { compareShownKeys } from '../domain/shown-order.js';
+import { compareShownIds, type ShownId } from '../domain/shown-order.js';
 import type { ReadableBy } from '../domain/access.js';
 import {
   LINEAGE_STEP_SIZE,
@@ -576,10 +576,8 @@ export async function listDependents(deps: ServiceDependencies, principal: Princ
 }
 
 /** Where a ListDependents page ends: a job's depth and the id the caller is shown (its placeholder when hidden, as the walk found). */
-interface DependentPosition {
+interface DependentPosition extends ShownId {
   depth: number;
-  jobId: string;
-  hidden?: boolean;
 }
 
 /** The position a page token names, or INVALID_ARGUMENT. Tokens issued before placeholders were ordered name a job id alone. */
@@ -631,14 +629,13 @@ async function walkDependents(deps: ServiceDependencies, root: JobRecord, transi
 
 /** The index of the first job after the position in the snapshot's order (binary search; a placeholder is made for each hidden job it meets). */
 function firstAfter(snapshot: DependentsSnapshot, after: DependentPosition, viewer: JobViewer): number {
-  const afterKey = { hidden: after.hidden === true, id: after.jobId };
   let low = 0;
   let high = snapshot.depths.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const middleDepth = snapshot.depths[middle]!;
     const position = middleDepth === after.depth ? snapshotPosition(snapshot, middle, viewer) : undefined;
-    if (middleDepth < after.depth || (position && compareShownKeys({ hidden: position.hidden === true, id: position.jobId }, afterKey) <= 0)) low = middle + 1;
+    if (middleDepth < after.depth || (position && compareShownIds(position, after) <= 0)) low = middle + 1;
     else high = middle;
   }
   return low;

@@ -2,9 +2,8 @@ import { canRead, requireRole } from '../domain/access.js';
 import type { RecordJobCommand } from '../domain/commands.js';
 import { ProvenanceError, invalidArgument, jobResource, lineageCycle, parentsNotFound } from '../domain/errors.js';
 import { canonicalJson, definitionHash, inputHash } from '../domain/hashing.js';
-import { builtOnStale } from '../domain/execution.js';
+import { builtOnStale, invalidated } from '../domain/execution.js';
 import { invalidateBuiltOnStale } from './execution/invalidation.js';
-import { withEvents } from '../domain/job-events.js';
 import { newJobId } from '../domain/ids.js';
 import type { JobRecord } from '../domain/job.js';
 import type { JobView } from '../domain/job-view.js';
@@ -129,7 +128,7 @@ class BatchRecorder {
     }
     if (lostRaces.size > 0) {
       const again = decided.filter((d) => lostRaces.has(d.job.jobId));
-      const retried = retryConflicts ? await this.decideAgain(again, decided, cycles, commands.length, answerCheck) : again.map(() => ({ ok: false as const, error: concurrentWrite() }));
+      const retried = retryConflicts ? await this.decideAgain(again, decided, lostRaces, cycles, commands.length, answerCheck) : again.map(() => ({ ok: false as const, error: concurrentWrite() }));
       again.forEach((d, i) => (outcomes[d.prepared.index] = retried[i]!));
     }
     return outcomes;
@@ -146,11 +145,12 @@ class BatchRecorder {
   private async decideAgain(
     again: ReadonlyArray<{ prepared: Prepared; job: JobRecord }>,
     decided: ReadonlyArray<{ prepared: Prepared; job: JobRecord }>,
+    lostRaces: ReadonlySet<string>,
     cycles: ReadonlyMap<string, string[]>,
     commandCount: number,
     answerCheck: AnswerCheck | undefined,
   ): Promise<Decided[]> {
-    const standing = decided.filter((d) => !again.includes(d) && !cycles.has(d.job.jobId)).map((d) => this.checkedViews.get(d.job)!);
+    const standing = decided.filter((d) => !lostRaces.has(d.job.jobId) && !cycles.has(d.job.jobId)).map((d) => this.checkedViews.get(d.job)!);
     const refusedBefore = commandCount - standing.length - again.length;
     let refusal: unknown;
     const recheck: AnswerCheck | undefined =
@@ -272,7 +272,7 @@ class BatchRecorder {
   private staleWhenBuiltOnStale(record: JobRecord): JobRecord {
     const parents = record.parentIds.map((id) => this.pending.get(id) ?? this.known.get(id));
     if (!builtOnStale(record, parents)) return record;
-    const stale = withEvents({ ...record, cacheState: 'STALE' as const }, ['cache.invalidated'], this.now, { invalidatedJobIds: [record.jobId], affectedCount: 1 });
+    const stale = invalidated(record, [record.jobId], this.now);
     this.madeStale.set(record.jobId, stale);
     return stale;
   }

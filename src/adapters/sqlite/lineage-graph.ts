@@ -511,7 +511,7 @@ export class LineageGraph implements LineageWalker, LineageStepper {
         for (const index of level) (reads(index) ? readable : hidden).push(index);
         if (hidden.length === 0) return this.sortedByJobId(level);
         const sorted = this.sortedByJobId(readable);
-        for (const index of sortedByKeys(hidden, placeholderKeyOf, compareHidden)) sorted.push(index);
+        for (const index of hidden.sort(compareHidden)) sorted.push(index);
         return sorted;
       },
       compare: (a, b) => {
@@ -535,20 +535,6 @@ export class LineageGraph implements LineageWalker, LineageStepper {
   private compareIds(a: number, b: number): number {
     return a < this.rankedCount && b < this.rankedCount ? this.rank[a]! - this.rank[b]! : this.ids.compare(a, b);
   }
-}
-
-/** The indexes sorted by their keys (numbers), each key made once, into a typed array; by compare when two share a key. */
-function sortedByKeys(indexes: number[], keyOf: (index: number) => number, compare: (a: number, b: number) => number): number[] {
-  const keys = new Float64Array(indexes.length);
-  const order = new Int32Array(indexes.length);
-  for (let i = 0; i < indexes.length; i++) {
-    keys[i] = keyOf(indexes[i]!);
-    order[i] = i;
-  }
-  order.sort((a, b) => keys[a]! - keys[b]! || compare(indexes[a]!, indexes[b]!));
-  const sorted = new Array<number>(order.length);
-  for (let i = 0; i < order.length; i++) sorted[i] = indexes[order[i]!]!;
-  return sorted;
 }
 
 /** Values many jobs share (tenants, reader lists), each held once, by key, with its index in values. */

@@ -108,24 +108,17 @@ export async function invalidateFinishedSince(deps: ServiceDependencies, princip
   const looked = new Set(seen);
   const added: string[] = [];
   for (let walk = 1; ; walk++) {
-    // Status and cache state are enough to find them; whole records only for those found, for their owners.
-    const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
-    const finished = rows.filter((row) => row.status === 'SUCCEEDED' && row.cacheState === 'FRESH' && row.tenant === principal.tenant && !looked.has(row.jobId)).map((row) => row.jobId);
-    if (finished.length === 0) break;
+    const { found, markable } = await freshDescendants(deps, principal, jobId, looked);
+    if (found.length === 0) break;
     if (walk > MAX_WALKS_AFTER_MARKING) {
-      deps.log.warn({ jobId, walks: MAX_WALKS_AFTER_MARKING, leftFresh: finished.length, jobIds: finished.slice(0, MAX_LOGGED_IDS) }, 'descendants kept finishing during an invalidation: those finished after its last walk are left FRESH');
+      deps.log.warn({ jobId, walks: MAX_WALKS_AFTER_MARKING, leftFresh: found.length, jobIds: found.slice(0, MAX_LOGGED_IDS) }, 'descendants kept finishing during an invalidation: those finished after its last walk are left FRESH');
       break;
     }
-    for (const id of finished) looked.add(id);
-    const records = new Map((await deps.store.getJobs(finished)).map((job) => [job.jobId, job]));
-    const more = finished.filter((id) => {
-      const job = records.get(id);
-      return job !== undefined && job.status === 'SUCCEEDED' && job.cacheState === 'FRESH' && mayMakeStale(principal, job);
-    });
+    for (const id of found) looked.add(id);
     // Nothing to mark (another owner's jobs only, which another may keep recording): nothing marked since the walk, so no walk is owed.
-    if (more.length === 0) break;
-    await recordInvalidation(deps, jobId, more);
-    added.push(...more);
+    if (markable.length === 0) break;
+    await recordInvalidation(deps, jobId, markable);
+    added.push(...markable);
   }
   return added;
 }
@@ -135,21 +128,35 @@ export async function invalidateFinishedSince(deps: ServiceDependencies, princip
  * (builtOnStale): it (unless written STALE already) and its SUCCEEDED
  * descendants that its owner may make STALE become STALE, as its owner's
  * InvalidateCache of it would have them: a job recorded before its parent
- * finished, or naming it before it existed, is one.
+ * finished, or naming it before it existed, is one. Those still FRESH only:
+ * a batch of records each made STALE on the one before must not mark every
+ * later one again (a probe's 1,000-record chain wrote 506,496 history rows).
  */
 export async function invalidateBuiltOnStale(deps: ServiceDependencies, job: JobRecord, itself: boolean): Promise<void> {
-  const owner = submitterOf(job);
-  // Those still FRESH only, found by status and cache state, whole records read for them alone: jobs already STALE are left as they are, so that a
-  // batch of records each made STALE on the one before does not mark every later one again (a probe's 1,000-record chain wrote 506,496 history rows).
-  const rows = await deps.store.lineage({ rootId: job.jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
-  const fresh = rows.filter((row) => row.status === 'SUCCEEDED' && row.cacheState === 'FRESH' && row.tenant === job.tenant).map((row) => row.jobId);
-  const records = fresh.length === 0 ? [] : await deps.store.getJobs(fresh);
-  const within = records.filter((record) => record.status === 'SUCCEEDED' && record.cacheState === 'FRESH' && mayMakeStale(owner, record)).map((record) => record.jobId);
-  const jobIds = itself ? [job.jobId, ...within] : within;
+  const { markable } = await freshDescendants(deps, submitterOf(job), job.jobId, new Set());
+  const jobIds = itself ? [job.jobId, ...markable] : markable;
   if (jobIds.length > 0) await recordInvalidation(deps, job.jobId, jobIds);
 }
 
-/** How many of the ids a rerun left as they are its log line names (it says how many there were). */
+/**
+ * The SUCCEEDED, FRESH descendants of jobId of principal's tenant (the only
+ * ones it may make STALE), those in skip left out (found), and those of them
+ * principal may make STALE (markable), both in the walk's order. Found by status and cache state;
+ * whole records, for their owners, read for those found alone.
+ */
+async function freshDescendants(deps: ServiceDependencies, principal: Principal, jobId: string, skip: ReadonlySet<string>): Promise<{ found: string[]; markable: string[] }> {
+  const rows = await deps.store.lineage({ rootId: jobId, direction: 'DESCENDANTS', projection: 'SUMMARY' });
+  const found = rows.filter((row) => row.status === 'SUCCEEDED' && row.cacheState === 'FRESH' && row.tenant === principal.tenant && !skip.has(row.jobId)).map((row) => row.jobId);
+  if (found.length === 0) return { found, markable: [] };
+  const records = new Map((await deps.store.getJobs(found)).map((job) => [job.jobId, job]));
+  const markable = found.filter((id) => {
+    const job = records.get(id);
+    return job !== undefined && job.status === 'SUCCEEDED' && job.cacheState === 'FRESH' && mayMakeStale(principal, job);
+  });
+  return { found, markable };
+}
+
+/** How many ids a log line of an invalidation names (it says how many there were). */
 const MAX_LOGGED_IDS = 100;
 
 /**
