@@ -2,18 +2,21 @@ import { status } from '@grpc/grpc-js';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import { JobStatus } from '@provenance/client';
+import { RecordJobRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 import { connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { sqliteLane } from '../support/execution.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
 /**
- * Timestamps a decoder would take as some other time (nanos out of range
- * carried into the seconds) or that lie outside a Timestamp's range are
- * INVALID_ARGUMENT on their field, as_of (issue #16 item 1) and the other
- * Timestamp fields of requests alike; sent as raw bytes, as a client of
- * another library may send them.
+ * Request values a decoder would take as something else, sent as raw bytes,
+ * as a client of another library may send them, are INVALID_ARGUMENT on
+ * their field: Timestamps out of range (nanos carried into the seconds, or
+ * outside a Timestamp's range), as_of (issue #16 item 1) and the other
+ * Timestamp fields alike; and a google.protobuf.Value with no kind, whose
+ * Struct member the decoder would drop, so that the record would be stored
+ * and hashed without it.
  */
-describe('as_of and other request Timestamps on the wire', function () {
+describe('request Timestamps and JSON values on the wire', function () {
   this.timeout(120_000);
   const lane = sqliteLane();
   let server: ServerProcess;
@@ -97,5 +100,16 @@ describe('as_of and other request Timestamps on the wire', function () {
     expect(job.length).to.be.greaterThan(0);
     const recordJob = requestBytes('bad-start', 8, NOW, 1_500_000_000, (writer) => writer.tag(3, 2).string('t').tag(7, 0).int32(JobStatus.JOB_STATUS_RUNNING));
     expect(await violations(rawUnary(`${SERVICE}/RecordJob`, recordJob))).to.deep.equal([['start_time', 'nanos must be from 0 to 999999999, not 1500000000']]);
+  });
+
+  it('refuses a payload member holding a Value with no kind, and stores nothing', async () => {
+    const record = RecordJobRequest.encode(RecordJobRequest.fromPartial({ jobId: 'kindless', type: 't', status: 4, outputHash: 'sha256:x', payload: { a: 1 } })).finish();
+    // A second payload (field 4), merged into the first by a decoder: member b, a Value{} (the entry: key "b", value of no bytes).
+    const kindless = Buffer.concat([record, Buffer.from([0x22, 0x07, 0x0a, 0x05, 0x0a, 0x01, 0x62, 0x12, 0x00])]);
+    expect(await violations(rawUnary(`${SERVICE}/RecordJob`, kindless))).to.deep.equal([['payload', 'holds a google.protobuf.Value with no kind set (send null as null_value)']]);
+    expect((await failure(api.getJob({ jobId: 'kindless' }))).code).to.equal(status.NOT_FOUND);
+    // The same record without it is stored.
+    await rawUnary(`${SERVICE}/RecordJob`, Buffer.from(record));
+    expect((await api.getJob({ jobId: 'kindless' })).payload).to.deep.equal({ a: 1 });
   });
 });
