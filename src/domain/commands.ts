@@ -126,6 +126,14 @@ export interface CancelJobCommand {
   reason?: string;
 }
 
+export interface SetReaderSubjectsCommand {
+  jobId: string;
+  /** The job's grants from now on, each "tenant/subject"; empty takes every grant back. */
+  readers: string[];
+  /** The etag the job must still have (AIP-154); undefined: no condition. */
+  etag?: string;
+}
+
 export interface InvalidateCacheCommand {
   jobId: string;
   dryRun: boolean;

@@ -1,13 +1,13 @@
 import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
 import { saltsOf } from './cache-salt.js';
-import type { RecordJobCommand } from './commands.js';
+import type { RecordJobCommand, SetReaderSubjectsCommand } from './commands.js';
 import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
 import { withLifecycleEvents } from './job-events.js';
 import { canonicalJson, canonicalObject, outputHash, sha256Hex } from './hashing.js';
 import type { JsonValue } from './json.js';
 import { newEtag } from './ids.js';
 import type { JobRecord, JobResult, JobStatus } from './job.js';
-import { cacheStateFor, isForwardTransition } from './job.js';
+import { cacheStateFor, isForwardTransition, isTerminal } from './job.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -99,11 +99,7 @@ export function updateRecordedJob(principal: Principal, existing: JobRecord, com
   if (command.readers.length > 0 && !sameGrants(existing.readers, command.readers) && !isOwner(principal, existing)) {
     throw permissionDenied(`changing who may read job ${existing.jobId} is for its owner`);
   }
-  if (command.etag !== undefined && command.etag !== existing.etag) {
-    throw new ProvenanceError('ABORTED', `job ${existing.jobId} has changed: its etag is no longer ${command.etag}`, 'ETAG_MISMATCH', {
-      resource: jobResource(existing.jobId),
-    });
-  }
+  if (command.etag !== undefined && command.etag !== existing.etag) throw etagMismatch(existing.jobId, command.etag);
   if (!sameJob(existing, command)) {
     throw jobExists(existing.jobId, 'with a different type, payload, provider, parents or cache salt');
   }
@@ -128,9 +124,34 @@ export function updateRecordedJob(principal: Principal, existing: JobRecord, com
   };
 }
 
+/**
+ * SetReaderSubjects: the job's grants become exactly those given. Only its
+ * owner shares a job (PERMISSION_DENIED, for an admin too). A submitted job's
+ * record is the worker pool's until it has finished (FAILED_PRECONDITION,
+ * JOB_NOT_FINISHED): its writes are conditional on the etag they read, and a
+ * grant written in between would cost a run its outcome. The same grants in
+ * any order change nothing, not even the etag.
+ */
+export function sharedJob(principal: Principal, existing: JobRecord, command: SetReaderSubjectsCommand, now: Date): RecordUpdate {
+  if (!isOwner(principal, existing)) throw permissionDenied(`changing who may read job ${existing.jobId} is for its owner`);
+  if (existing.origin === 'SUBMITTED' && !isTerminal(existing.status)) {
+    const why = `it is ${existing.status}: the worker pool writes its record until it has finished`;
+    throw failedPrecondition(`who may read job ${existing.jobId} cannot change yet: ${why}`, 'JOB_NOT_FINISHED', [
+      { type: 'JOB_NOT_FINISHED', subject: jobName(existing.jobId), description: why },
+    ]);
+  }
+  if (command.etag !== undefined && command.etag !== existing.etag) throw etagMismatch(existing.jobId, command.etag);
+  if (sameGrants(existing.readers, command.readers)) return { kind: 'unchanged' };
+  return { kind: 'updated', record: { ...existing, readers: command.readers, updatedAt: now, etag: newEtag() } };
+}
+
 /** A job that was started counts one attempt unless the client says how many. */
 function defaultAttempt(status: JobStatus, startedAt: Date | undefined): number {
   return startedAt || status === 'RUNNING' || status === 'SUCCEEDED' || status === 'FAILED' ? 1 : 0;
+}
+
+function etagMismatch(jobId: string, etag: string): ProvenanceError {
+  return new ProvenanceError('ABORTED', `job ${jobId} has changed: its etag is no longer ${etag}`, 'ETAG_MISMATCH', { resource: jobResource(jobId) });
 }
 
 function jobExists(jobId: string, why: string): ProvenanceError {

@@ -1,5 +1,5 @@
 import { PLACEHOLDER_PREFIX, isReaderGrant } from './access.js';
-import type { RecordJobCommand, SubmitJobCommand } from './commands.js';
+import type { RecordJobCommand, SetReaderSubjectsCommand, SubmitJobCommand } from './commands.js';
 import { CACHE_SALT_RULE, isValidCacheSalt } from './cache-salt.js';
 import type { FieldViolation } from './errors.js';
 import { canonicalJson, findNonFiniteNumber, outputHash } from './hashing.js';
@@ -218,6 +218,14 @@ function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJob
   v.parents('parent_job_ids', command.parentIds, limits.maxParents);
   validateLabels(v, command.labels);
   validateReaders(v, command.readers);
+}
+
+export function validateSetReaderSubjects(command: SetReaderSubjectsCommand): FieldViolation[] {
+  const v = new Violations();
+  v.jobId('job_id', command.jobId, true);
+  validateReaders(v, command.readers);
+  v.printableToken('etag', command.etag, 128);
+  return v.list;
 }
 
 /** Too many labels or readers are refused as a whole, so that the violations of one record stay few. */

@@ -1,4 +1,4 @@
-import type { LineageCommand, LineageShaping, LineageView, RecordJobCommand, RerunJobCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
+import type { LineageCommand, LineageShaping, LineageView, RecordJobCommand, RerunJobCommand, SetReaderSubjectsCommand, SubmitJobCommand, WatchEventsCommand } from '../domain/commands.js';
 import type { DocumentFormat } from '../domain/graph-export/index.js';
 import { eachInSteps } from '../domain/graph-export/in-steps.js';
 import type { ReproducibilityReport } from '../service/lineage-queries.js';
@@ -19,7 +19,7 @@ import {
   GetLineageResponse,
   GraphFormat,
   ReproducibilityIssueReason,
-  type RecordJobRequest, type RerunJobRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
+  type RecordJobRequest, type RerunJobRequest, type SetReaderSubjectsRequest, type SubmitJobRequest, type WatchEventsRequest } from '@provenance/client/gen/provenance/v1/provenance_service';
 
 /** Protobuf messages ⇄ domain values. Proto3 defaults (empty strings, zero enums) become absent values here and nowhere else. */
 
@@ -128,6 +128,10 @@ export function toSubmitJobCommand(request: SubmitJobRequest): SubmitJobCommand 
     ...(request.requestId ? { requestId: request.requestId } : {}),
     ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
   };
+}
+
+export function toSetReaderSubjectsCommand(request: SetReaderSubjectsRequest): SetReaderSubjectsCommand {
+  return { jobId: request.jobId, readers: request.readerSubjects, ...(request.etag ? { etag: request.etag } : {}) };
 }
 
 export function toRerunJobCommand(request: RerunJobRequest): RerunJobCommand {

@@ -8,6 +8,7 @@ import type {
   PageRequest,
   RecordJobCommand,
   RerunJobCommand,
+  SetReaderSubjectsCommand,
   SubmitJobCommand,
   WatchEventsCommand,
 } from '../domain/commands.js';
@@ -43,6 +44,7 @@ import type { JobAccessCache } from './event-stream/job-access-cache.js';
 import type { DependentsSnapshots } from './dependents-snapshots.js';
 import { watchEvents } from './event-stream/subscribe.js';
 import { cancelJob } from './execution/cancel-job.js';
+import { setReaderSubjects } from './reader-grants.js';
 import { invalidateCache, type Invalidation } from './execution/invalidation.js';
 import { repairSweep } from './execution/repair.js';
 import { runDelivery } from './execution/run-job.js';
@@ -101,6 +103,10 @@ export class ProvenanceService {
 
   batchRecordJobs(principal: Principal, commands: readonly RecordJobCommand[], answerCheck?: AnswerCheck): Promise<RecordOutcome[]> {
     return recordJobs(this.deps, principal, commands, answerCheck);
+  }
+
+  setReaderSubjects(principal: Principal, command: SetReaderSubjectsCommand): Promise<JobView> {
+    return setReaderSubjects(this.deps, principal, command);
   }
 
   getJob(principal: Principal, jobId: string | undefined, asOf?: Date): Promise<JobView> {

@@ -5,7 +5,7 @@ import { CachePolicy, CacheState, JobOrigin, JobStatus, StartPosition, type Job 
 import { bearerTokens } from '../support/bearer-tokens.js';
 import { makeTemporaryDirectory, type TemporaryDirectory } from '../support/credentials.js';
 import { FAST_EXECUTION, Trace, waitForJob } from '../support/execution.js';
-import { collectEvents, connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
+import { collectEvents, collectEventsUntil, connect, failure, statusDetails, type Client } from '../support/grpc-client.js';
 import { restCall, type RestAnswer } from '../support/rest.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 import { until } from '../support/waits.js';
@@ -338,6 +338,63 @@ describe('access model', function () {
       expect((await read('acme')).status).to.equal(404);
       const listed = await restCall(server.httpAddress, 'GET', '/jobs', undefined, await tokens.header('ci-bot', 'acme', ['reader']));
       expect(JSON.stringify(listed.body)).to.not.contain(jobId);
+    });
+  });
+
+  describe('taking a grant back (SetReaderSubjects)', () => {
+    it('lets only the owner set who may read a finished job; the grantee taken off reads it no more, nor its later events', async () => {
+      const jobId = id('revoked');
+      await recorded(olga, jobId, { readerSubjects: ['globex/bob'] });
+      expect((await bob.getJob({ jobId })).jobId).to.equal(jobId);
+      for (const api of [carl, ada]) {
+        const refused = await failure(api.setReaderSubjects({ jobId, readerSubjects: [] }));
+        expect(refused.code).to.equal(status.PERMISSION_DENIED);
+        expect(refused.details).to.equal(`changing who may read job ${jobId} is for its owner`);
+      }
+      // bob may read it, and may not share it; gina may not read it, and is told it does not exist.
+      expect((await failure(bob.setReaderSubjects({ jobId, readerSubjects: ['globex/gina'] }))).code).to.equal(status.PERMISSION_DENIED);
+      expect(reason(await failure(gina.setReaderSubjects({ jobId, readerSubjects: ['globex/gina'] })))).to.equal('JOB_NOT_FOUND');
+
+      const revoked = await olga.setReaderSubjects({ jobId, readerSubjects: [] });
+      expect(revoked.readerSubjects).to.deep.equal([]);
+      expect((await failure(bob.getJob({ jobId }))).code).to.equal(status.NOT_FOUND);
+      expect((await bob.listJobs({})).jobs.map((job) => job.jobId)).to.not.include(jobId);
+      await olga.invalidateCache({ jobId });
+      // Recorded after the invalidation: once bob has its events, he would have had the invalidation's.
+      const marker = await recorded(olga, id('marker'), { readerSubjects: ['globex/bob'] });
+      const stream = bob.events({ jobIds: [jobId, marker.jobId], startPosition: StartPosition.START_POSITION_OLDEST });
+      const { events } = await collectEventsUntil(stream, (seen) => seen.some((event) => event.jobId === marker.jobId), "the marker's first event");
+      stream.cancel();
+      // Those written while he was granted the job, and none after.
+      expect(events.filter((event) => event.jobId === jobId).map((event) => event.type)).to.deep.equal(['job.provenance.created', 'compute.job.completed', 'job.provenance.completed']);
+
+      const trail = (await ada.listAuditEvents({ filter: `job_id = "${jobId}"`, pageSize: 100 })).auditEvents.filter((entry) => entry.method.endsWith('/SetReaderSubjects'));
+      expect(trail.map((entry) => [entry.subject, entry.outcome])).to.deep.equal([
+        ['olga', 'OK'],
+        ['ada', 'PERMISSION_DENIED'],
+        ['carl', 'PERMISSION_DENIED'],
+      ]);
+    });
+
+    it('REST: shares and takes back on POST /jobs/{id}:setReaderSubjects, conditional on an etag, and waits for a submitted job to finish', async () => {
+      const jobId = id('rest-revoked');
+      const job = await recorded(olga, jobId);
+      const bobReads = async () => (await rest('bob', 'GET', `/jobs/${jobId}/provenance`)).status;
+      const shared = await rest('olga', 'POST', `/jobs/${jobId}:setReaderSubjects`, { readerSubjects: ['globex/bob'], etag: job.etag });
+      expect(shared.status).to.equal(200);
+      expect((shared.body as Job).readerSubjects).to.deep.equal(['globex/bob']);
+      expect(await bobReads()).to.equal(200);
+      const stale = await rest('olga', 'POST', `/jobs/${jobId}:setReaderSubjects`, { etag: job.etag });
+      expect([stale.status, (stale.body as ErrorBody).error.status]).to.deep.equal([409, 'ABORTED']);
+      expect(await bobReads()).to.equal(200);
+      expect((await rest('olga', 'POST', `/jobs/${jobId}:setReaderSubjects`, {})).status).to.equal(200);
+      expect(await bobReads()).to.equal(404);
+
+      const nap = id('nap-shared');
+      await olga.submitJob({ jobId: nap, type: 'sleep', payload: { ms: 60_000 } });
+      const waiting = await rest('olga', 'POST', `/jobs/${nap}:setReaderSubjects`, { readerSubjects: ['globex/bob'] });
+      expect([waiting.status, (waiting.body as ErrorBody).error.status]).to.deep.equal([400, 'FAILED_PRECONDITION']);
+      await olga.cancelJob({ jobId: nap });
     });
   });
 

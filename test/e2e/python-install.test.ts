@@ -73,6 +73,8 @@ describe('the Python client installed with pip into a fresh virtual environment'
       },
       rerun: 'JOB_STATUS_QUEUED',
       auditEvents: true,
+      shared: ['globex/bob'],
+      revoked: [],
     });
     expect(seen.sync.unknownKeyword.message).to.match(/^record_job\(\) got an unexpected keyword argument 'jobId'; its fields are .*\bjob_id\b/);
     expect(seen.sync.wrongValue.message).to.match(/^submit_job\(\) argument 'parent_job_ids': /);
@@ -82,6 +84,7 @@ describe('the Python client installed with pip into a fresh virtual environment'
     expect(seen.asyncio.lineage).to.deep.equal([id('async-a')]);
     expect(seen.asyncio.events.at(-1)).to.equal('job.provenance.completed');
     expect(seen.asyncio.notFound).to.include({ code: 'NOT_FOUND', reason: 'JOB_NOT_FOUND' });
+    expect([seen.asyncio.shared, seen.asyncio.revoked]).to.deep.equal([['globex/bob'], []]);
   });
 
   it('gives a type checker the types of its calls, down to the generated messages (py.typed)', async () => {

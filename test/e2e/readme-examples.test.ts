@@ -94,6 +94,9 @@ describe("the README's first session, then the grpcurl walkthrough (docs/grpcurl
     expect(s.answer('RerunJob', 'doc')).to.deep.include({ rerunOfJobId: 'doc' });
     expect(s.answer('InvalidateCache', 'doc')).to.deep.equal({ affectedJobIds: ['doc', 'bundle', 'digest', 'digest-again'], affectedCount: 4, dryRun: true });
     expect((await s.job('bundle')).cacheState).to.equal('CACHE_STATE_STALE');
+    expect(s.answer('SetReaderSubjects', 'bundle')).to.deep.include({ jobId: 'bundle', readerSubjects: ['globex/ci-bot'] });
+    // Taken back: grpcurl leaves out an empty list.
+    expect(await s.job('bundle')).to.not.have.property('readerSubjects');
     expect((await s.job('nap')).status).to.equal('JOB_STATUS_CANCELLED');
     await s.settled('after-nap');
     expect((await s.job('after-nap')).error?.reason).to.equal('DEPENDENCY_FAILED');

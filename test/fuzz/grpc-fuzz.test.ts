@@ -9,6 +9,7 @@ import {
   JobStatus,
   RecordJobRequest,
   RerunJobRequest,
+  SetReaderSubjectsRequest,
   statusDetails,
   SubmitJobRequest,
   type DeepPartial,
@@ -186,6 +187,8 @@ function validRequest(method: string, index: number, jobIds: readonly string[]):
       return encoded(RerunJobRequest, { jobId: root });
     case 'CancelJob':
       return encoded(CancelJobRequest, { jobId: queued, reason: 'fuzz' });
+    case 'SetReaderSubjects':
+      return encoded(SetReaderSubjectsRequest, { jobId: root, readerSubjects: ['fuzz/reader'] });
     case 'InvalidateCache':
       return encoded(InvalidateCacheRequest, { jobId: failed, dryRun: true });
     default:

@@ -346,6 +346,8 @@ function validRestRequest(operationId: string, index: number, jobIds: readonly s
       return { path: root, body: {} };
     case 'CancelJob':
       return { path: queued, body: { reason: 'fuzz' } };
+    case 'SetReaderSubjects':
+      return { path: root, body: { readerSubjects: ['fuzz/reader'] } };
     case 'InvalidateCache':
       return { path: failed, body: { dryRun: true } };
     default:

@@ -233,6 +233,27 @@ describe('@provenance/client calls against a live server', function () {
       expect((await client.recordJob({ type: 'echo', status: SUCCEEDED, outputHash: 'h' })).owner).to.equal('carol');
     });
 
+    it("sets a job's reader grants for its owner, and takes them all back with an empty list", async () => {
+      const alice = connect({ address, token: await token('alice') });
+      const job = await alice.recordJob({ type: 'echo', status: SUCCEEDED, outputHash: 'h' });
+      const shared = await alice.setReaderSubjects({ jobId: job.jobId, readerSubjects: ['globex/bob', 'initech/carol'], etag: job.etag });
+      expect(shared.readerSubjects).to.have.members(['globex/bob', 'initech/carol']).and.to.have.lengthOf(2);
+      expect(shared.etag).not.to.equal(job.etag);
+      // The same grants in another order change nothing, not even the etag.
+      expect((await alice.setReaderSubjects({ jobId: job.jobId, readerSubjects: ['initech/carol', 'globex/bob'] })).etag).to.equal(shared.etag);
+
+      const stale = await rejection(alice.setReaderSubjects({ jobId: job.jobId, readerSubjects: [], etag: job.etag }));
+      expect([stale.code, stale.reason]).to.deep.equal([status.ABORTED, 'ETAG_MISMATCH']);
+      const notOwner = await rejection(connect({ address, token: await token('dave') }).setReaderSubjects({ jobId: job.jobId, readerSubjects: [] }));
+      expect(notOwner.code).to.equal(status.PERMISSION_DENIED);
+      const missing = await rejection(alice.setReaderSubjects({ jobId: 'nowhere', readerSubjects: [] }));
+      expect([missing.code, missing.reason]).to.deep.equal([status.NOT_FOUND, 'JOB_NOT_FOUND']);
+
+      const revoked = await alice.setReaderSubjects({ jobId: job.jobId, readerSubjects: [], etag: shared.etag });
+      expect(revoked.readerSubjects).to.deep.equal([]);
+      expect((await alice.getJob({ jobId: job.jobId })).readerSubjects).to.deep.equal([]);
+    });
+
     it('is refused without a credential: UNAUTHENTICATED, with no detail', async () => {
       const refused = await rejection(connect({ address }).listJobs({}));
       expect(refused.code).to.equal(status.UNAUTHENTICATED);

@@ -121,6 +121,19 @@ func TestEveryCall(t *testing.T) {
 	if cancelled.Status != provenancev1.JobStatus_JOB_STATUS_CANCELLED {
 		t.Errorf("CancelJob status %v", cancelled.Status)
 	}
+	shared, err := client.SetReaderSubjects(ctx, &provenancev1.SetReaderSubjectsRequest{JobId: a, ReaderSubjects: []string{"globex/bob"}, Etag: recorded.Etag})
+	check(err)
+	if !reflect.DeepEqual(shared.ReaderSubjects, []string{"globex/bob"}) {
+		t.Errorf("SetReaderSubjects shared with %v", shared.ReaderSubjects)
+	}
+	if _, err := client.SetReaderSubjects(ctx, &provenancev1.SetReaderSubjectsRequest{JobId: a, Etag: recorded.Etag}); status.Code(err) != codes.Aborted || provenance.ErrorInfo(err).GetReason() != "ETAG_MISMATCH" {
+		t.Errorf("SetReaderSubjects with a stale etag: %v", err)
+	}
+	revoked, err := client.SetReaderSubjects(ctx, &provenancev1.SetReaderSubjectsRequest{JobId: a, ReaderSubjects: []string{}, Etag: shared.Etag})
+	check(err)
+	if len(revoked.ReaderSubjects) != 0 {
+		t.Errorf("SetReaderSubjects with an empty list left %v", revoked.ReaderSubjects)
+	}
 	invalidated, err := client.InvalidateCache(ctx, &provenancev1.InvalidateCacheRequest{JobId: a, DryRun: true})
 	check(err)
 	affected := append([]string(nil), invalidated.AffectedJobIds...)

@@ -226,6 +226,14 @@ func (c *Client) CancelJob(ctx context.Context, request *provenancev1.CancelJobR
 	return c.stub.CancelJob(ctx, request)
 }
 
+// SetReaderSubjects sets who beyond its tenant may read a job: its grants
+// ("tenant/subject" each) become exactly request.ReaderSubjects, and an empty
+// list takes every grant back. Only the job's owner may; with an Etag, the
+// call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+func (c *Client) SetReaderSubjects(ctx context.Context, request *provenancev1.SetReaderSubjectsRequest) (*provenancev1.Job, error) {
+	return c.stub.SetReaderSubjects(ctx, request)
+}
+
 // InvalidateCache marks a job and the jobs built on it STALE (DryRun: only
 // says which it would).
 func (c *Client) InvalidateCache(ctx context.Context, request *provenancev1.InvalidateCacheRequest) (*provenancev1.InvalidateCacheResponse, error) {

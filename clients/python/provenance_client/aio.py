@@ -46,6 +46,11 @@ class AsyncProvenanceClient(Connected):
     async def cancel_job(self, job_id: str, reason: str = "") -> job_pb2.Job:
         return await self._unary(self.stub.CancelJob, service.CancelJobRequest(job_id=job_id, reason=reason))
 
+    async def set_reader_subjects(self, job_id: str, reader_subjects: list[str], etag: str = "") -> job_pb2.Job:
+        """SetReaderSubjects: the job's grants become exactly reader_subjects; [] takes every grant back (the owner's call)."""
+        request = build_request("set_reader_subjects()", service.SetReaderSubjectsRequest, dict(job_id=job_id, reader_subjects=reader_subjects, etag=etag))
+        return await self._unary(self.stub.SetReaderSubjects, request)
+
     async def invalidate_cache(self, job_id: str, dry_run: bool = False) -> service.InvalidateCacheResponse:
         return await self._unary(self.stub.InvalidateCache, service.InvalidateCacheRequest(job_id=job_id, dry_run=dry_run))
 

@@ -62,6 +62,15 @@ class ProvenanceClient(Connected):
         """CancelJob: cancels a queued or running job. Returns the Job."""
         return self._unary(self.stub.CancelJob, service.CancelJobRequest(job_id=job_id, reason=reason))
 
+    def set_reader_subjects(self, job_id: str, reader_subjects: list[str], etag: str = "") -> job_pb2.Job:
+        """SetReaderSubjects: the job's grants ("tenant/subject" each) become exactly reader_subjects; [] takes every grant back.
+
+        Only the job's owner may. etag, if given, is the etag the job must
+        still have (ABORTED, reason ETAG_MISMATCH, otherwise). Returns the Job.
+        """
+        request = build_request("set_reader_subjects()", service.SetReaderSubjectsRequest, dict(job_id=job_id, reader_subjects=reader_subjects, etag=etag))
+        return self._unary(self.stub.SetReaderSubjects, request)
+
     def invalidate_cache(self, job_id: str, dry_run: bool = False) -> service.InvalidateCacheResponse:
         """InvalidateCache: the job's output and its dependents' may no longer be reused (dry_run: only say which)."""
         return self._unary(self.stub.InvalidateCache, service.InvalidateCacheRequest(job_id=job_id, dry_run=dry_run))

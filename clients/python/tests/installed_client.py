@@ -66,6 +66,8 @@ def run_sync(address, prefix):
             "cancelFinished": refusal(lambda: client.cancel_job(root.job_id, reason="too late")),
             "rerun": job_pb2.JobStatus.Name(client.rerun_job(root.job_id).status),
             "auditEvents": sum(1 for _ in client.iter_audit_events(page_size=2)) > 0,
+            "shared": list(client.set_reader_subjects(root.job_id, ["globex/bob"]).reader_subjects),
+            "revoked": list(client.set_reader_subjects(root.job_id, []).reader_subjects),
         }
 
 
@@ -92,6 +94,8 @@ async def run_async(address, prefix):
             "lineage": sorted(node.job_id for node in (await client.get_lineage_graph(submitted.job_id, direction="ANCESTORS")).nodes),
             "events": events,
             "notFound": not_found,
+            "shared": list((await client.set_reader_subjects(root.job_id, ["globex/bob"])).reader_subjects),
+            "revoked": list((await client.set_reader_subjects(root.job_id, [])).reader_subjects),
         }
 
 

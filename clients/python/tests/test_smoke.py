@@ -150,6 +150,24 @@ class SmokeTest(unittest.TestCase):
 
         self.assertEqual(asyncio.run(compare_async()), comparison)
 
+    def test_set_reader_subjects_shares_a_job_and_an_empty_list_revokes_sync_and_asyncio(self):
+        job = self.client.record_job(job_id=self.job_id("shared"), type="echo", status="SUCCEEDED", output_hash="h")
+        shared = self.client.set_reader_subjects(job.job_id, ["globex/bob"], etag=job.etag)
+        self.assertEqual(list(shared.reader_subjects), ["globex/bob"])
+        with self.assertRaises(grpc.RpcError) as stale:
+            self.client.set_reader_subjects(job.job_id, [], etag=job.etag)
+        self.assertEqual((error_details(stale.exception).code, error_details(stale.exception).reason), (grpc.StatusCode.ABORTED, "ETAG_MISMATCH"))
+        self.assertEqual(list(self.client.set_reader_subjects(job.job_id, []).reader_subjects), [])
+
+        async def share_and_revoke_async():
+            async with AsyncProvenanceClient(ADDRESS, timeout=30) as client:
+                shared = await client.set_reader_subjects(job.job_id, ["initech/carol"])
+                revoked = await client.set_reader_subjects(job.job_id, [], etag=shared.etag)
+                return list(shared.reader_subjects), list(revoked.reader_subjects)
+
+        self.assertEqual(asyncio.run(share_and_revoke_async()), (["initech/carol"], []))
+        self.assertEqual(list(self.client.get_job(job.job_id).reader_subjects), [])
+
     def test_list_jobs_yields_pages_newest_first(self):
         ids = [self.job_id(f"listed-{index}") for index in range(3)]
         for job_id in ids:

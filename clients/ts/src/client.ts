@@ -16,6 +16,7 @@ import {
   ProvenanceServiceClient,
   RecordJobRequest,
   RerunJobRequest,
+  SetReaderSubjectsRequest,
   StreamLineageRequest,
   type StreamLineageResponse,
   SubmitJobRequest,
@@ -177,6 +178,16 @@ export class ProvenanceClient {
 
   cancelJob(request: DeepPartial<CancelJobRequest>, options?: RequestOptions): Promise<Job> {
     return this.unary(this.raw.cancelJob, CancelJobRequest, request, options);
+  }
+
+  /**
+   * Sets who beyond its tenant may read a job: its readerSubjects become
+   * exactly request.readerSubjects ("tenant/subject" each), and an empty
+   * list takes every grant back. Only the job's owner may; with an etag,
+   * the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+   */
+  setReaderSubjects(request: DeepPartial<SetReaderSubjectsRequest>, options?: RequestOptions): Promise<Job> {
+    return this.unary(this.raw.setReaderSubjects, SetReaderSubjectsRequest, request, options);
   }
 
   invalidateCache(request: DeepPartial<InvalidateCacheRequest>, options?: RequestOptions): Promise<InvalidateCacheResponse> {

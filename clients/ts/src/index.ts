@@ -92,6 +92,7 @@ export {
   reproducibilityIssueReasonFromJSON,
   reproducibilityIssueReasonToJSON,
   RerunJobRequest,
+  SetReaderSubjectsRequest,
   StreamLineageRequest,
   StreamLineageResponse,
   SubmitJobRequest,

@@ -6,12 +6,12 @@ import type { AnswerCheck } from '../../service/record-jobs.js';
 import { CallEdge } from '../call.js';
 import { encodeWhole } from '../encoded-messages.js';
 import { OK_STATUS, toRpcStatus } from '../errors.js';
-import { toJobMessage, toRecordJobCommand } from '../mapping.js';
+import { toJobMessage, toRecordJobCommand, toSetReaderSubjectsCommand } from '../mapping.js';
 import { FIELD_FRAMING_BYTES, pageBytes } from '../page-bytes.js';
 import { ids, jobIdsOf, recordedWithParents, tenantOf, tenantsOf } from './audited-jobs.js';
 
-/** Recording and reading jobs: RecordJob, BatchRecordJobs, GetJob, ListJobs. */
-export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'recordJob' | 'batchRecordJobs' | 'getJob' | 'listJobs'> {
+/** Recording, sharing and reading jobs: RecordJob, BatchRecordJobs, SetReaderSubjects, GetJob, ListJobs. */
+export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'recordJob' | 'batchRecordJobs' | 'setReaderSubjects' | 'getJob' | 'listJobs'> {
   const { service, maxMessageBytes } = edge.deps;
   // Checked by the service before anything is stored: an answer refused after the write would leave the records standing.
   const sendableJob: AnswerCheck = (jobs) => refuseOver(maxMessageBytes, jobs.length > 0 ? jobMessageBytes(jobs[0]!) : 0);
@@ -37,6 +37,12 @@ export function jobHandlers(edge: CallEdge): Pick<ProvenanceServiceServer, 'reco
       },
       audited: (request, response) => (response ? recordedWithParents(request.requests, response.results) : ids(request.requests.map((r) => r.jobId))),
       shownTenants: (response) => tenantsOf(response.results.map((r) => r.job)),
+    }),
+
+    setReaderSubjects: edge.unary('setReaderSubjects', {
+      run: async (request, principal) => toJobMessage(await service.setReaderSubjects(principal, toSetReaderSubjectsCommand(request))),
+      audited: (request) => ids([request.jobId]),
+      shownTenants: tenantOf,
     }),
 
     // Encoded here, in its frame: grpc-js then sends it without a copy (encodeWhole).

@@ -35,7 +35,8 @@ import { PRINCIPALS, TENANTS, World, canWrite, keysIn, mayRead, principalKey, sc
  * GetJob and every lineage read as of a time (none, one while the world
  * was built, one to come), CheckReproducibility, WatchEvents and /events from the oldest
  * event and live, the audit trail, /metrics, and the refusals of write
- * paths that name jobs. It counts two things, and both must be 0:
+ * paths that name jobs (SetReaderSubjects granting a hidden job to the
+ * prober among them). It counts two things, and both must be 0:
  *
  * - leaks: a token of a job the caller may not read (its id, type, payload,
  *   labels, metadata, hashes, error text) in an answer to that caller, but
@@ -334,7 +335,8 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
         return [
           ...plans.map((plan) => ({ forReadable: any, plan })),
           { forReadable: refusedRerun, plan: rerunProbe },
-          ...[submitOnProbe, recordOnProbe, batchRecordOnProbe].map((plan) => ({ forReadable: never, plan })),
+          // Sharing a readable job would change what the world's later probes may read: asked only about hidden and missing ones.
+          ...[submitOnProbe, recordOnProbe, batchRecordOnProbe, shareProbe].map((plan) => ({ forReadable: never, plan })),
         ];
       }
 
@@ -447,6 +449,17 @@ export function describeIsolation(lane: StoreLane, size: IsolationSize): void {
       function cancelProbe(prober: Principal, transport: Transport): Targeted {
         const api = world.client(prober);
         return twins(prober, transport, ['CancelJob', (jobId) => api.cancelJob({ jobId, reason: 'probe' })], ['POST /jobs/:id:cancel', (jobId) => ['POST', `/jobs/${jobId}:cancel`, { reason: 'probe' }]]);
+      }
+
+      /** SetReaderSubjects granting the job to the prober itself. */
+      function shareProbe(prober: Principal, transport: Transport): Targeted {
+        const readerSubjects = [`${prober.tenant}/${prober.name}`];
+        return twins(
+          prober,
+          transport,
+          ['SetReaderSubjects to itself', (jobId) => world.client(prober).setReaderSubjects({ jobId, readerSubjects })],
+          ['POST /jobs/:id:setReaderSubjects to itself', (jobId) => ['POST', `/jobs/${jobId}:setReaderSubjects`, { readerSubjects }]],
+        );
       }
 
       function invalidateProbe(prober: Principal, transport: Transport): Targeted {

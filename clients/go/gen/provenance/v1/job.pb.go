@@ -327,8 +327,9 @@ type Job struct {
 	// The subject that created the record.
 	Owner string `protobuf:"bytes,21,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Grants to read the record beyond its tenant, each "tenant/subject".
-	// Only the owner changes them. An entry without '/' (stored before grants
-	// named a tenant) grants nothing beyond the record's own tenant.
+	// Only the owner changes them (SetReaderSubjects, or RecordJob moving the
+	// record forward). An entry without '/' (stored before grants named a
+	// tenant) grants nothing beyond the record's own tenant.
 	ReaderSubjects []string `protobuf:"bytes,22,rep,name=reader_subjects,json=readerSubjects,proto3" json:"reader_subjects,omitempty"`
 	// Changes on every change of the record; send it back to make an update
 	// conditional on the record not having changed (AIP-154).

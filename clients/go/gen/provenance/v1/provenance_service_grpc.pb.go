@@ -36,6 +36,16 @@ type ProvenanceServiceClient interface {
 	// record succeeds or fails on its own; a record may name an earlier record
 	// of the same batch as a parent.
 	BatchRecordJobs(ctx context.Context, in *BatchRecordJobsRequest, opts ...grpc.CallOption) (*BatchRecordJobsResponse, error)
+	// Sets who beyond its tenant may read a job: its reader_subjects become
+	// exactly the grants given, so an empty list takes every grant back.
+	// Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+	// submitter role; a job the caller may not read is NOT_FOUND. A submitted
+	// job's grants change only once it has finished (FAILED_PRECONDITION,
+	// JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+	// etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+	// A reader whose grant is taken back reads the job no more, from the
+	// answer on, in every read and in the events written after it.
+	SetReaderSubjects(ctx context.Context, in *SetReaderSubjectsRequest, opts ...grpc.CallOption) (*Job, error)
 	// Returns one job's provenance record.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Job, error)
 	// Lists jobs, newest first, optionally filtered.
@@ -114,6 +124,15 @@ func (c *provenanceServiceClient) RecordJob(ctx context.Context, in *RecordJobRe
 func (c *provenanceServiceClient) BatchRecordJobs(ctx context.Context, in *BatchRecordJobsRequest, opts ...grpc.CallOption) (*BatchRecordJobsResponse, error) {
 	out := new(BatchRecordJobsResponse)
 	err := c.cc.Invoke(ctx, "/provenance.v1.ProvenanceService/BatchRecordJobs", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provenanceServiceClient) SetReaderSubjects(ctx context.Context, in *SetReaderSubjectsRequest, opts ...grpc.CallOption) (*Job, error) {
+	out := new(Job)
+	err := c.cc.Invoke(ctx, "/provenance.v1.ProvenanceService/SetReaderSubjects", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +334,16 @@ type ProvenanceServiceServer interface {
 	// record succeeds or fails on its own; a record may name an earlier record
 	// of the same batch as a parent.
 	BatchRecordJobs(context.Context, *BatchRecordJobsRequest) (*BatchRecordJobsResponse, error)
+	// Sets who beyond its tenant may read a job: its reader_subjects become
+	// exactly the grants given, so an empty list takes every grant back.
+	// Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+	// submitter role; a job the caller may not read is NOT_FOUND. A submitted
+	// job's grants change only once it has finished (FAILED_PRECONDITION,
+	// JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+	// etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+	// A reader whose grant is taken back reads the job no more, from the
+	// answer on, in every read and in the events written after it.
+	SetReaderSubjects(context.Context, *SetReaderSubjectsRequest) (*Job, error)
 	// Returns one job's provenance record.
 	GetJob(context.Context, *GetJobRequest) (*Job, error)
 	// Lists jobs, newest first, optionally filtered.
@@ -383,6 +412,9 @@ func (UnimplementedProvenanceServiceServer) RecordJob(context.Context, *RecordJo
 }
 func (UnimplementedProvenanceServiceServer) BatchRecordJobs(context.Context, *BatchRecordJobsRequest) (*BatchRecordJobsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BatchRecordJobs not implemented")
+}
+func (UnimplementedProvenanceServiceServer) SetReaderSubjects(context.Context, *SetReaderSubjectsRequest) (*Job, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetReaderSubjects not implemented")
 }
 func (UnimplementedProvenanceServiceServer) GetJob(context.Context, *GetJobRequest) (*Job, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetJob not implemented")
@@ -471,6 +503,24 @@ func _ProvenanceService_BatchRecordJobs_Handler(srv interface{}, ctx context.Con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProvenanceServiceServer).BatchRecordJobs(ctx, req.(*BatchRecordJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvenanceService_SetReaderSubjects_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetReaderSubjectsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvenanceServiceServer).SetReaderSubjects(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/provenance.v1.ProvenanceService/SetReaderSubjects",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvenanceServiceServer).SetReaderSubjects(ctx, req.(*SetReaderSubjectsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -744,6 +794,10 @@ var _ProvenanceService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchRecordJobs",
 			Handler:    _ProvenanceService_BatchRecordJobs_Handler,
+		},
+		{
+			MethodName: "SetReaderSubjects",
+			Handler:    _ProvenanceService_SetReaderSubjects_Handler,
 		},
 		{
 			MethodName: "GetJob",

@@ -442,6 +442,16 @@ class RerunJobRequest(_message.Message):
     request_id: str
     def __init__(self, job_id: _Optional[str] = ..., payload_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_replacement: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parent_job_ids: _Optional[_Iterable[str]] = ..., replace_parents: bool = ..., cache_policy: _Optional[_Union[_job_pb2.CachePolicy, str]] = ..., request_id: _Optional[str] = ..., cache_salt: _Optional[str] = ...) -> None: ...
 
+class SetReaderSubjectsRequest(_message.Message):
+    __slots__ = ["etag", "job_id", "reader_subjects"]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    READER_SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    etag: str
+    job_id: str
+    reader_subjects: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., reader_subjects: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ...) -> None: ...
+
 class StreamLineageRequest(_message.Message):
     __slots__ = ["as_of", "direction", "filter", "filter_mode", "job_id", "max_children_per_node", "max_depth", "max_message_nodes", "max_parents_per_node", "resume_token"]
     AS_OF_FIELD_NUMBER: _ClassVar[int]

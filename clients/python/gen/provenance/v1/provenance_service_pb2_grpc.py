@@ -32,6 +32,11 @@ class ProvenanceServiceStub(object):
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsRequest.SerializeToString,
                 response_deserializer=provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsResponse.FromString,
                 )
+        self.SetReaderSubjects = channel.unary_unary(
+                '/provenance.v1.ProvenanceService/SetReaderSubjects',
+                request_serializer=provenance_dot_v1_dot_provenance__service__pb2.SetReaderSubjectsRequest.SerializeToString,
+                response_deserializer=provenance_dot_v1_dot_job__pb2.Job.FromString,
+                )
         self.GetJob = channel.unary_unary(
                 '/provenance.v1.ProvenanceService/GetJob',
                 request_serializer=provenance_dot_v1_dot_provenance__service__pb2.GetJobRequest.SerializeToString,
@@ -138,6 +143,21 @@ class ProvenanceServiceServicer(object):
         """Records up to PROVENANCE_BATCH_SIZE jobs in one call, in order. Each
         record succeeds or fails on its own; a record may name an earlier record
         of the same batch as a parent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetReaderSubjects(self, request, context):
+        """Sets who beyond its tenant may read a job: its reader_subjects become
+        exactly the grants given, so an empty list takes every grant back.
+        Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+        submitter role; a job the caller may not read is NOT_FOUND. A submitted
+        job's grants change only once it has finished (FAILED_PRECONDITION,
+        JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+        etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+        A reader whose grant is taken back reads the job no more, from the
+        answer on, in every read and in the events written after it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -282,6 +302,11 @@ def add_ProvenanceServiceServicer_to_server(servicer, server):
                     request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsRequest.FromString,
                     response_serializer=provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsResponse.SerializeToString,
             ),
+            'SetReaderSubjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReaderSubjects,
+                    request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.SetReaderSubjectsRequest.FromString,
+                    response_serializer=provenance_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=provenance_dot_v1_dot_provenance__service__pb2.GetJobRequest.FromString,
@@ -400,6 +425,23 @@ class ProvenanceService(object):
         return grpc.experimental.unary_unary(request, target, '/provenance.v1.ProvenanceService/BatchRecordJobs',
             provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsRequest.SerializeToString,
             provenance_dot_v1_dot_provenance__service__pb2.BatchRecordJobsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetReaderSubjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/provenance.v1.ProvenanceService/SetReaderSubjects',
+            provenance_dot_v1_dot_provenance__service__pb2.SetReaderSubjectsRequest.SerializeToString,
+            provenance_dot_v1_dot_job__pb2.Job.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -335,8 +335,9 @@ export interface Job {
   owner: string;
   /**
    * Grants to read the record beyond its tenant, each "tenant/subject".
-   * Only the owner changes them. An entry without '/' (stored before grants
-   * named a tenant) grants nothing beyond the record's own tenant.
+   * Only the owner changes them (SetReaderSubjects, or RecordJob moving the
+   * record forward). An entry without '/' (stored before grants named a
+   * tenant) grants nothing beyond the record's own tenant.
    */
   readerSubjects: string[];
   /**

@@ -959,6 +959,23 @@ export interface CancelJobRequest {
   reason: string;
 }
 
+/** Request of SetReaderSubjects. */
+export interface SetReaderSubjectsRequest {
+  /** Id of the job to share; required. */
+  jobId: string;
+  /**
+   * The job's grants from now on, each "tenant/subject", as in
+   * RecordJobRequest.reader_subjects; at most 100. Empty: nobody beyond the
+   * job's tenant may read it.
+   */
+  readerSubjects: string[];
+  /**
+   * The etag the job must still have; otherwise the call fails with ABORTED
+   * (AIP-154). Empty: no condition.
+   */
+  etag: string;
+}
+
 /** Request of InvalidateCache. */
 export interface InvalidateCacheRequest {
   /**
@@ -5965,6 +5982,115 @@ export const CancelJobRequest: MessageFns<CancelJobRequest> = {
   },
 };
 
+function createBaseSetReaderSubjectsRequest(): SetReaderSubjectsRequest {
+  return { jobId: "", readerSubjects: [], etag: "" };
+}
+
+export const SetReaderSubjectsRequest: MessageFns<SetReaderSubjectsRequest> = {
+  encode(message: SetReaderSubjectsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    for (const v of message.readerSubjects) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.etag !== "") {
+      writer.uint32(26).string(message.etag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetReaderSubjectsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetReaderSubjectsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.readerSubjects.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.etag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetReaderSubjectsRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      readerSubjects: globalThis.Array.isArray(object?.readerSubjects)
+        ? object.readerSubjects.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.reader_subjects)
+        ? object.reader_subjects.map((e: any) => globalThis.String(e))
+        : [],
+      etag: isSet(object.etag) ? globalThis.String(object.etag) : "",
+    };
+  },
+
+  toJSON(message: SetReaderSubjectsRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.readerSubjects?.length) {
+      obj.readerSubjects = message.readerSubjects;
+    }
+    if (message.etag !== "") {
+      obj.etag = message.etag;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetReaderSubjectsRequest>, I>>(base?: I): SetReaderSubjectsRequest {
+    return SetReaderSubjectsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetReaderSubjectsRequest>, I>>(object: I): SetReaderSubjectsRequest {
+    const message = createBaseSetReaderSubjectsRequest();
+    message.jobId = object.jobId ?? "";
+    message.readerSubjects = object.readerSubjects?.map((e) => e) || [];
+    message.etag = object.etag ?? "";
+    return message;
+  },
+};
+
 function createBaseInvalidateCacheRequest(): InvalidateCacheRequest {
   return { jobId: "", dryRun: false };
 }
@@ -6820,6 +6946,27 @@ export const ProvenanceServiceService = {
       Buffer.from(BatchRecordJobsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchRecordJobsResponse => BatchRecordJobsResponse.decode(value),
   },
+  /**
+   * Sets who beyond its tenant may read a job: its reader_subjects become
+   * exactly the grants given, so an empty list takes every grant back.
+   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
+   * job's grants change only once it has finished (FAILED_PRECONDITION,
+   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+   * A reader whose grant is taken back reads the job no more, from the
+   * answer on, in every read and in the events written after it.
+   */
+  setReaderSubjects: {
+    path: "/provenance.v1.ProvenanceService/SetReaderSubjects" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetReaderSubjectsRequest): Buffer =>
+      Buffer.from(SetReaderSubjectsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetReaderSubjectsRequest => SetReaderSubjectsRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
   /** Returns one job's provenance record. */
   getJob: {
     path: "/provenance.v1.ProvenanceService/GetJob" as const,
@@ -7045,6 +7192,18 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
    * of the same batch as a parent.
    */
   batchRecordJobs: handleUnaryCall<BatchRecordJobsRequest, BatchRecordJobsResponse>;
+  /**
+   * Sets who beyond its tenant may read a job: its reader_subjects become
+   * exactly the grants given, so an empty list takes every grant back.
+   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
+   * job's grants change only once it has finished (FAILED_PRECONDITION,
+   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+   * A reader whose grant is taken back reads the job no more, from the
+   * answer on, in every read and in the events written after it.
+   */
+  setReaderSubjects: handleUnaryCall<SetReaderSubjectsRequest, Job>;
   /** Returns one job's provenance record. */
   getJob: handleUnaryCall<GetJobRequest, Job>;
   /** Lists jobs, newest first, optionally filtered. */
@@ -7171,6 +7330,32 @@ export interface ProvenanceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchRecordJobsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets who beyond its tenant may read a job: its reader_subjects become
+   * exactly the grants given, so an empty list takes every grant back.
+   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
+   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
+   * job's grants change only once it has finished (FAILED_PRECONDITION,
+   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
+   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
+   * A reader whose grant is taken back reads the job no more, from the
+   * answer on, in every read and in the events written after it.
+   */
+  setReaderSubjects(
+    request: SetReaderSubjectsRequest,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  setReaderSubjects(
+    request: SetReaderSubjectsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  setReaderSubjects(
+    request: SetReaderSubjectsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
   /** Returns one job's provenance record. */
   getJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
