@@ -21,10 +21,11 @@ function textsOf({ payload, parents }, type) {
     return [payload.text];
   }
   if (parents.length === 0) throw new Error(`${type}: give payload.text, or parents whose outputs have a "text" field`);
-  return parents.map(({ jobId, output }) => {
-    if (output === undefined) throw new Error(`${type}: the output of parent "${jobId}" was not kept (it was over the output size limit)`);
+  // A parent is named by its place, not its id: the error is shown to every reader of the job, some of whom may not read the parent.
+  return parents.map(({ output }, index) => {
+    if (output === undefined) throw new Error(`${type}: the output of parent_job_ids[${index}] was not kept (it was over the output size limit)`);
     const text = output !== null && typeof output === 'object' && !Array.isArray(output) ? output.text : undefined;
-    if (typeof text !== 'string') throw new Error(`${type}: the output of parent "${jobId}" has no "text" string field`);
+    if (typeof text !== 'string') throw new Error(`${type}: the output of parent_job_ids[${index}] has no "text" string field`);
     return text;
   });
 }

@@ -38,17 +38,23 @@ export const sha256: JobHandler = ({ payload, parents }) => ({
   sha256: sha256Hex(canonicalJson({ payload, parents: parents.map((parent) => parent.outputHash) })),
 });
 
-/** Merges the parents' object outputs, left to right in parent order: a key of a later parent wins. */
+/**
+ * Merges the parents' object outputs, left to right in parent order: a key of
+ * a later parent wins. The output and the errors name no parent by its id, only
+ * by its place in parent_job_ids: the record shows each caller its parents'
+ * ids, or placeholders for those it may not read (docs/access-model.md), and
+ * the output, shown to every reader of the job, must not tell them.
+ */
 export const merge: JobHandler = ({ parents }) => {
   if (parents.length === 0) throw new Error('merge: the job has no parents to merge; give it parent_job_ids');
   const merged: JsonObject = {};
-  for (const parent of parents) {
-    for (const [key, value] of Object.entries(parentObjectOutput(parent))) {
+  for (const [index, parent] of parents.entries()) {
+    for (const [key, value] of Object.entries(parentObjectOutput(parent, index))) {
       // defineProperty, because assigning a "__proto__" key would set the prototype instead.
       Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
     }
   }
-  return { merged, sources: parents.map((parent) => parent.jobId) };
+  return { merged };
 };
 
 /** Always fails, with payload.message: for trying failure propagation and retries. */
@@ -69,12 +75,12 @@ export function createDefaultRegistry(): HandlerRegistry {
   return registry;
 }
 
-function parentObjectOutput(parent: JobHandlerInput['parents'][number]): JsonObject {
+function parentObjectOutput(parent: JobHandlerInput['parents'][number], index: number): JsonObject {
   if (parent.output === undefined) {
-    throw new Error(`merge: the output of parent "${parent.jobId}" is not kept, only its hash ${parent.outputHash} (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged`);
+    throw new Error(`merge: the output of parent_job_ids[${index}] is not kept, only its hash ${parent.outputHash} (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged`);
   }
   if (!isJsonObject(parent.output)) {
-    throw new Error(`merge: the output of parent "${parent.jobId}" is ${describeJson(parent.output)}, not an object`);
+    throw new Error(`merge: the output of parent_job_ids[${index}] is ${describeJson(parent.output)}, not an object`);
   }
   return parent.output;
 }

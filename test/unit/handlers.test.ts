@@ -259,7 +259,6 @@ describe('built-in handlers', () => {
       ];
       expect(await merge(input({ parents }))).to.deep.equal({
         merged: { a: 1, b: 2, shared: 'right', nested: { y: 2 } },
-        sources: ['left', 'right'],
       });
     });
 
@@ -271,18 +270,18 @@ describe('built-in handlers', () => {
       expect(JSON.stringify(result.merged)).to.equal('{"__proto__":{"polluted":true}}');
     });
 
-    it('fails naming a parent whose output was not kept or is not an object', async () => {
+    it('fails naming, by its place and not its id, a parent whose output was not kept or is not an object', async () => {
       const kept = { jobId: 'ok', outputHash: 'h0', output: { a: 1 } };
       const tooLarge = await thrownBy(() => merge(input({ parents: [kept, { jobId: 'big-one', outputHash: 'abc123' }] })));
       expect(tooLarge.message).to.equal(
-        'merge: the output of parent "big-one" is not kept, only its hash abc123 (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged',
+        'merge: the output of parent_job_ids[1] is not kept, only its hash abc123 (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged',
       );
       const array = await thrownBy(() => merge(input({ parents: [kept, { jobId: 'listy', outputHash: 'h', output: [1, 2] }] })));
-      expect(array.message).to.equal('merge: the output of parent "listy" is an array, not an object');
+      expect(array.message).to.equal('merge: the output of parent_job_ids[1] is an array, not an object');
       const text = await thrownBy(() => merge(input({ parents: [{ jobId: 'texty', outputHash: 'h', output: 'hello' }] })));
-      expect(text.message).to.equal('merge: the output of parent "texty" is the string "hello", not an object');
+      expect(text.message).to.equal('merge: the output of parent_job_ids[0] is the string "hello", not an object');
       const nothing = await thrownBy(() => merge(input({ parents: [{ jobId: 'nully', outputHash: 'h', output: null }] })));
-      expect(nothing.message).to.equal('merge: the output of parent "nully" is null, not an object');
+      expect(nothing.message).to.equal('merge: the output of parent_job_ids[0] is null, not an object');
     });
 
     it('fails without parents', async () => {
@@ -332,9 +331,9 @@ describe('loadHandlerModules', () => {
     const missingText = await thrownBy(() =>
       wordCount(input({ parents: [{ jobId: 'numbers', outputHash: 'h', output: { count: 3 } }] })),
     );
-    expect(missingText.message).to.equal('text.word-count: the output of parent "numbers" has no "text" string field');
+    expect(missingText.message).to.equal('text.word-count: the output of parent_job_ids[0] has no "text" string field');
     const notKept = await thrownBy(() => wordCount(input({ parents: [{ jobId: 'huge', outputHash: 'h' }] })));
-    expect(notKept.message).to.equal('text.word-count: the output of parent "huge" was not kept (it was over the output size limit)');
+    expect(notKept.message).to.equal('text.word-count: the output of parent_job_ids[0] was not kept (it was over the output size limit)');
     const controller = new AbortController();
     controller.abort(new Error('job timed out'));
     const aborted = await thrownBy(() => wordCount(input({ payload: { text: 'a b' }, signal: controller.signal })));

@@ -109,7 +109,7 @@ describe('use cases: execution', () => {
     await run('left');
     await run('right');
     await run('both');
-    expect((await s.service.getJob(alice, 'both')).result?.output).to.deep.equal({ merged: { a: 1, b: 2 }, sources: ['left', 'right'] });
+    expect((await s.service.getJob(alice, 'both')).result?.output).to.deep.equal({ merged: { a: 1, b: 2 } });
 
     await s.service.submitJob(alice, { ...submit('broken', { message: 'no' }), type: 'fail' });
     await s.service.submitJob(alice, submit('downstream', {}, ['broken']));
