@@ -67,6 +67,20 @@ for (const { name, open } of stores) {
       expect((await refusal(s.service.recordJob(carol, recordJobCommand({ jobId: 'k2', parentIds: ['r'] })))).reason).to.equal('PARENT_NOT_FOUND');
     });
 
+    it('takes a job back from the later pages of a ListDependents sequence begun before, and the sequence with its root', async () => {
+      await share([CAROL]);
+      for (const child of ['c1', 'c2', 'c3']) await s.service.recordJob(alice, recordJobCommand({ jobId: child, parentIds: ['r'], readers: [CAROL] }));
+      const page = (pageToken?: string) => s.service.listDependents(carol, { jobId: 'r', transitive: true, pageSize: 1, ...(pageToken ? { pageToken } : {}) });
+      const shown = (dependents: Awaited<ReturnType<typeof page>>['dependents']) => dependents.map((d) => ('job' in d ? d.job.jobId : 'restricted'));
+      const first = await page();
+      expect(shown(first.dependents)).to.deep.equal(['c1']);
+      await s.service.setReaderSubjects(alice, { jobId: 'c2', readers: [] });
+      const second = await page(first.nextPageToken);
+      expect(shown(second.dependents)).to.deep.equal(['restricted']);
+      await share([]);
+      expect((await refusal(page(second.nextPageToken))).code).to.equal('NOT_FOUND');
+    });
+
     it('gives a grant, and the job is read through it at once, in every read', async () => {
       expect((await refusal(s.service.getJob(carol, 'r'))).code).to.equal('NOT_FOUND');
       const shared = await share([CAROL, 'globex/ci-bot']);
