@@ -1,3 +1,4 @@
+import { canRead, submitterOf } from './access.js';
 import { saltsOf } from './cache-salt.js';
 import type { SubmitJobCommand } from './commands.js';
 import { withEvents, withLifecycleEvents } from './job-events.js';
@@ -21,6 +22,7 @@ export const REASONS = {
   noHandler: 'NO_HANDLER',
   timeout: 'TIMEOUT',
   cancelled: 'CANCELLED',
+  parentNotReadable: 'PARENT_NOT_READABLE',
 } as const;
 
 /** How a job starts: QUEUED when every parent has succeeded, WAITING while one is live; a failed parent means it cannot run. */
@@ -118,6 +120,28 @@ export function hasFailedEnqueue(job: JobRecord): boolean {
 /** A job marked by enqueueFailed that the queue has taken since: the mark goes. */
 export function enqueueRecovered(job: JobRecord, now: Date): JobRecord {
   return next(job, now, { error: undefined });
+}
+
+/**
+ * Why a claimed job may not run: a parent its submitter may no longer read
+ * (its owner took the grant back since the job was submitted), whose output
+ * the run would hand to the submitter's job. Named by its place, since the
+ * error is shown to every reader of the job; undefined when every parent is
+ * readable.
+ */
+export function unreadableParent(job: JobRecord, parents: readonly JobRecord[]): JobError | undefined {
+  const submitter = submitterOf(job);
+  const byId = new Map(parents.map((p) => [p.jobId, p]));
+  const index = job.parentIds.findIndex((id) => {
+    const parent = byId.get(id);
+    return parent !== undefined && !canRead(submitter, parent);
+  });
+  if (index < 0) return undefined;
+  return {
+    reason: REASONS.parentNotReadable,
+    message: `parent_job_ids[${index}] may no longer be read by this job's submitter, so the job was not run on its output`,
+    dependencyJobId: job.parentIds[index]!,
+  };
 }
 
 /** A worker takes the job: one more attempt, with the input hash of its parents' current outputs. */

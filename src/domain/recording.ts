@@ -125,23 +125,22 @@ export function updateRecordedJob(principal: Principal, existing: JobRecord, com
 }
 
 /**
- * SetReaderSubjects: the job's grants become exactly those given. Only its
- * owner shares a job (PERMISSION_DENIED, for an admin too). A submitted job's
- * record is the worker pool's until it has finished (FAILED_PRECONDITION,
- * JOB_NOT_FINISHED): its writes are conditional on the etag they read, and a
- * grant written in between would cost a run its outcome. The same grants in
- * any order change nothing, not even the etag.
+ * SetReaderSubjects: the job's grants become exactly those given (validated
+ * without repeats). Only its owner shares a job (PERMISSION_DENIED, for an
+ * admin too). A submitted job's record is the worker pool's until it has
+ * finished (FAILED_PRECONDITION, NOT_FINISHED): its writes are conditional
+ * on the etag they read, and a grant written in between would cost a run its
+ * outcome. The same grants in another order change nothing, not even the
+ * etag; a stored list with repeats (RecordJob keeps them) is written anew.
  */
-export function sharedJob(principal: Principal, existing: JobRecord, command: SetReaderSubjectsCommand, now: Date): RecordUpdate {
+export function withReaderSubjects(principal: Principal, existing: JobRecord, command: SetReaderSubjectsCommand, now: Date): RecordUpdate {
   if (!isOwner(principal, existing)) throw permissionDenied(`changing who may read job ${existing.jobId} is for its owner`);
   if (existing.origin === 'SUBMITTED' && !isTerminal(existing.status)) {
-    const why = `it is ${existing.status}: the worker pool writes its record until it has finished`;
-    throw failedPrecondition(`who may read job ${existing.jobId} cannot change yet: ${why}`, 'JOB_NOT_FINISHED', [
-      { type: 'JOB_NOT_FINISHED', subject: jobName(existing.jobId), description: why },
-    ]);
+    const description = `job ${existing.jobId} is ${existing.status}: who may read a submitted job can change once it has finished`;
+    throw failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(existing.jobId), description }]);
   }
   if (command.etag !== undefined && command.etag !== existing.etag) throw etagMismatch(existing.jobId, command.etag);
-  if (sameGrants(existing.readers, command.readers)) return { kind: 'unchanged' };
+  if (existing.readers.length === command.readers.length && sameGrants(existing.readers, command.readers)) return { kind: 'unchanged' };
   return { kind: 'updated', record: { ...existing, readers: command.readers, updatedAt: now, etag: newEtag() } };
 }
 

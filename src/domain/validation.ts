@@ -224,6 +224,13 @@ export function validateSetReaderSubjects(command: SetReaderSubjectsCommand): Fi
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
   validateReaders(v, command.readers);
+  // The list is the job's grants as they will be stored: a repeat would be stored too.
+  const first = new Map<string, number>();
+  command.readers.forEach((reader, i) => {
+    const earlier = first.get(reader);
+    if (earlier === undefined) first.set(reader, i);
+    else v.add(`reader_subjects[${i}]`, `repeats reader_subjects[${earlier}]`);
+  });
   v.printableToken('etag', command.etag, 128);
   return v.list;
 }

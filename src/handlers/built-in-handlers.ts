@@ -41,9 +41,10 @@ export const sha256: JobHandler = ({ payload, parents }) => ({
 /**
  * Merges the parents' object outputs, left to right in parent order: a key of
  * a later parent wins. The output and the errors name no parent by its id, only
- * by its place in parent_job_ids: the record shows each caller its parents'
- * ids, or placeholders for those it may not read (docs/access-model.md), and
- * the output, shown to every reader of the job, must not tell them.
+ * by its place in parent_job_ids, and an error tells no more of a parent's
+ * output than its kind: the record shows each caller its parents' ids, or
+ * placeholders for those it may not read (docs/access-model.md), and the
+ * output and the error, shown to every reader of the job, must not tell them.
  */
 export const merge: JobHandler = ({ parents }) => {
   if (parents.length === 0) throw new Error('merge: the job has no parents to merge; give it parent_job_ids');
@@ -77,10 +78,10 @@ export function createDefaultRegistry(): HandlerRegistry {
 
 function parentObjectOutput(parent: JobHandlerInput['parents'][number], index: number): JsonObject {
   if (parent.output === undefined) {
-    throw new Error(`merge: the output of parent_job_ids[${index}] is not kept, only its hash ${parent.outputHash} (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged`);
+    throw new Error(`merge: the output of parent_job_ids[${index}] is not kept, only its hash (it was over the output size limit, or the job was recorded with its hash alone), so it cannot be merged`);
   }
   if (!isJsonObject(parent.output)) {
-    throw new Error(`merge: the output of parent_job_ids[${index}] is ${describeJson(parent.output)}, not an object`);
+    throw new Error(`merge: the output of parent_job_ids[${index}] is ${describeValue(parent.output)}, not an object`);
   }
   return parent.output;
 }

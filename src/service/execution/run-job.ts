@@ -1,6 +1,6 @@
 import { submitterOf } from '../../domain/access.js';
 import { cacheKeySalt } from '../../domain/cache-salt.js';
-import { REASONS, builtOnStale, claimed, failed, requeued, servedFromCache, succeeded } from '../../domain/execution.js';
+import { REASONS, builtOnStale, claimed, failed, requeued, servedFromCache, succeeded, unreadableParent } from '../../domain/execution.js';
 import type { JobRecord } from '../../domain/job.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { QueueDelivery } from '../../domain/ports/job-queue.js';
@@ -56,6 +56,12 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
   const claim = await claimJob(deps, delivery.jobId);
   if (!claim) return;
   const { running, parents } = claim;
+  // Checked before the cache too: a result reused would be made from the same outputs.
+  const outOfReach = unreadableParent(running, parents);
+  if (outOfReach) {
+    await finish(deps, running, failed(running, outOfReach, deps.now()));
+    return;
+  }
 
   if ((running.cachePolicy ?? 'USE') === 'USE') {
     const hit = await deps.store.findReusableResult({

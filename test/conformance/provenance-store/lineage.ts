@@ -113,25 +113,28 @@ export function describeLineage(suite: StoreSuite): void {
       }
     });
 
-    it('follows the readers a replacement sets, in every projection and in getAccess', async () => {
+    it('follows the readers a replacement sets, in every projection, a stream step and getAccess', async () => {
       const share = nextJobId('share');
       const shared = makeJob({ jobId: `${share}-p`, tenant: uniqueTenant(), readers: ['acme/carol'] });
       const child = makeJob({ jobId: `${share}-c`, parentIds: [shared.jobId] });
       await insertAll(store(), [shared, child]);
-      const readersOfParent = async () =>
-        Promise.all(
+      const readersOfParent = async () => {
+        const walked = await Promise.all(
           (['IDS', 'SUMMARY', 'FULL'] as const).map(async (projection) => {
             const rows = await store().lineage({ rootId: child.jobId, direction: 'ANCESTORS', projection });
             return rows.find((row) => row.jobId === shared.jobId)!.readers;
           }),
         );
-      expect(await readersOfParent()).to.deep.equal([['acme/carol'], ['acme/carol'], ['acme/carol']]);
+        const [stepped] = await store().lineageStep([shared.jobId]);
+        const [access] = await store().getAccess([shared.jobId]);
+        return [...walked, stepped!.readers, access!.readers];
+      };
+      expect(await readersOfParent()).to.deep.equal(Array(5).fill(['acme/carol']));
       const taken = { ...shared, readers: ['globex/ci-bot'], etag: `${shared.etag}-2` };
       expect(await store().replaceJob(taken, shared.etag)).to.equal(true);
-      expect(await readersOfParent()).to.deep.equal([['globex/ci-bot'], ['globex/ci-bot'], ['globex/ci-bot']]);
+      expect(await readersOfParent()).to.deep.equal(Array(5).fill(['globex/ci-bot']));
       expect(await store().replaceJob({ ...taken, readers: [], etag: `${shared.etag}-3` }, taken.etag)).to.equal(true);
-      expect(await readersOfParent()).to.deep.equal([[], [], []]);
-      expect((await store().getAccess([shared.jobId]))[0]!.readers).to.deep.equal([]);
+      expect(await readersOfParent()).to.deep.equal(Array(5).fill([]));
     });
 
     it('projects SUMMARY: plus type, status and cache state', async () => {

@@ -47,6 +47,7 @@ for (const { name, open } of stores) {
     afterEach(() => s.close());
 
     const stored = async (jobId: string): Promise<JobRecord> => (await store.getJobs([jobId]))[0]!;
+    const run = (jobId: string) => s.service.runDelivery({ jobId, finalAttempt: true, signal: new AbortController().signal });
     const share = (readers: string[], etag?: string) => s.service.setReaderSubjects(alice, { jobId: 'r', readers, ...(etag ? { etag } : {}) });
 
     it('takes a grant back from a finished job: every read of the grantee refuses it from then on', async () => {
@@ -55,10 +56,15 @@ for (const { name, open } of stores) {
       await s.service.recordJob(carol, recordJobCommand({ jobId: 'k', parentIds: ['r'] }));
       expect((await s.service.getJob(carol, 'r')).jobId).to.equal('r');
 
+      // A time when she held the grant: as_of answers with the grants of now.
+      const granted = s.clock.now();
+      s.clock.advance(60_000);
       const revoked = await share([]);
       expect(revoked.readers).to.deep.equal([]);
       expect((await refusal(s.service.getJob(carol, 'r'))).code).to.equal('NOT_FOUND');
-      expect((await refusal(s.service.getJob(carol, 'r', s.clock.now()))).code, 'as_of').to.equal('NOT_FOUND');
+      expect((await refusal(s.service.getJob(carol, 'r', granted))).code, 'as_of').to.equal('NOT_FOUND');
+      const asOf = await lineageObjects(await s.service.getLineage(carol, { jobId: 'k', directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'IDS', asOf: granted }));
+      expect(asOf.nodes.map((node) => node.restricted ?? false), 'lineage as_of').to.deep.equal([true]);
       expect((await s.service.listJobs(carol, { pageSize: 10 })).jobs.map((job) => job.jobId)).to.deep.equal(['k']);
       const lineage = await lineageObjects(await s.service.getLineage(carol, { jobId: 'k', directions: ['ANCESTORS'], maxDepth: 0, maxNodes: 0, view: 'IDS' }));
       expect(lineage.nodes.map((node) => [node.restricted ?? false, node.row.jobId.startsWith('restricted-')])).to.deep.equal([[true, true]]);
@@ -81,7 +87,7 @@ for (const { name, open } of stores) {
       expect((await refusal(page(second.nextPageToken))).code).to.equal('NOT_FOUND');
     });
 
-    it('gives a grant, and the job is read through it at once, in every read', async () => {
+    it('gives a grant, and the job is read through it at once, by GetJob and ListJobs', async () => {
       expect((await refusal(s.service.getJob(carol, 'r'))).code).to.equal('NOT_FOUND');
       const shared = await share([CAROL, 'globex/ci-bot']);
       expect(shared.readers).to.deep.equal([CAROL, 'globex/ci-bot']);
@@ -129,19 +135,52 @@ for (const { name, open } of stores) {
       const fields = async (command: Parameters<typeof s.service.setReaderSubjects>[1]) =>
         (await refusal(s.service.setReaderSubjects(alice, command))).details.fieldViolations!.map((v) => v.field);
       expect(await fields({ jobId: 'r', readers: [CAROL, 'carol', '/x', 'acme/'] })).to.deep.equal(['reader_subjects[1]', 'reader_subjects[2]', 'reader_subjects[3]']);
+      expect(await fields({ jobId: 'r', readers: [CAROL, 'globex/ci-bot', CAROL] })).to.deep.equal(['reader_subjects[2]']);
       expect(await fields({ jobId: 'r', readers: Array.from({ length: 101 }, (_, i) => `acme/s${i}`) })).to.deep.equal(['reader_subjects']);
       expect(await fields({ jobId: '', readers: [] })).to.deep.equal(['job_id']);
       expect(await fields({ jobId: 'r', readers: [], etag: 'x'.repeat(129) })).to.deep.equal(['etag']);
       expect((await stored('r')).readers).to.deep.equal([]);
     });
 
+    it("runs no job of the grantee's on the job once the grant is taken back, from the cache neither, and what waits on it fails", async () => {
+      await share([CAROL]);
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'p', status: 'RUNNING', outputHash: undefined, readers: [CAROL] }));
+      // One run while she may read r, whose result the cache would serve to the same definition on the same inputs.
+      await s.service.submitJob(carol, submitJobCommand('m0', { parentIds: ['r'] }));
+      await run('m0');
+      expect(await stored('m0')).to.include({ status: 'SUCCEEDED' });
+      await s.service.submitJob(carol, submitJobCommand('m1', { parentIds: ['r'] }));
+      await s.service.submitJob(carol, submitJobCommand('w', { parentIds: ['p'] }));
+      await s.service.submitJob(carol, submitJobCommand('after-m1', { parentIds: ['m1'] }));
+      await share([]);
+      await s.service.setReaderSubjects(alice, { jobId: 'p', readers: [] });
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'p', outputHash: undefined, output: { secret: 'alice' } }));
+      for (const jobId of ['m1', 'w']) {
+        await run(jobId);
+        const job = await s.service.getJob(carol, jobId);
+        expect(job, jobId).to.deep.include({ status: 'FAILED' });
+        expect(job.result, jobId).to.equal(undefined);
+        expect(job.error!.reason, jobId).to.equal('PARENT_NOT_READABLE');
+        expect(job.error!.message, jobId).to.equal("parent_job_ids[0] may no longer be read by this job's submitter, so the job was not run on its output");
+        expect(job.error!.dependencyJobId, jobId).to.match(/^restricted-/);
+      }
+      expect((await stored('after-m1')).error?.reason).to.equal('DEPENDENCY_FAILED');
+    });
+
     it("waits for a submitted job to finish: until then its record is the worker pool's", async () => {
       await s.service.submitJob(alice, submitJobCommand('q'));
       const error = await refusal(s.service.setReaderSubjects(alice, { jobId: 'q', readers: [CAROL] }));
-      expect([error.code, error.reason]).to.deep.equal(['FAILED_PRECONDITION', 'JOB_NOT_FINISHED']);
-      await s.service.runDelivery({ jobId: 'q', finalAttempt: true, signal: new AbortController().signal });
+      expect([error.code, error.reason]).to.deep.equal(['FAILED_PRECONDITION', 'NOT_FINISHED']);
+      await run('q');
       expect(await stored('q')).to.include({ status: 'SUCCEEDED' });
       expect((await s.service.setReaderSubjects(alice, { jobId: 'q', readers: [CAROL] })).readers).to.deep.equal([CAROL]);
+    });
+
+    it('writes anew a list that RecordJob stored with repeats, given once each', async () => {
+      await s.service.recordJob(alice, recordJobCommand({ jobId: 'twice', readers: [CAROL, CAROL] }));
+      const before = await stored('twice');
+      const shared = await s.service.setReaderSubjects(alice, { jobId: 'twice', readers: [CAROL] });
+      expect([shared.readers, shared.etag === before.etag]).to.deep.equal([[CAROL], false]);
     });
 
     it('decides again on a write that lands between its read and its own, and keeps that write', async () => {
@@ -157,6 +196,25 @@ for (const { name, open } of stores) {
       await share([CAROL]);
       expect(raced).to.equal(true);
       expect(await stored('r')).to.deep.include({ cacheState: 'STALE', readers: [CAROL] });
+    });
+
+    it('gives up ABORTED after three writes lost in a row, and with an etag refuses the first as the etag says', async () => {
+      const replaceJob = store.replaceJob.bind(store);
+      let races = 0;
+      // Before each of its writes, another write of the job lands (a grant of the owner's).
+      store.replaceJob = async (record: JobRecord, expectedEtag: string) => {
+        if (record.jobId === 'r' && record.readers.includes(CAROL)) {
+          races++;
+          const current = await stored('r');
+          await replaceJob({ ...current, readers: [`acme/racer-${races}`], etag: `race-${races}` }, current.etag);
+        }
+        return replaceJob(record, expectedEtag);
+      };
+      const gaveUp = await refusal(share([CAROL]));
+      expect([gaveUp.code, gaveUp.reason, races]).to.deep.equal(['ABORTED', 'CONCURRENT_WRITE', 3]);
+      const conditional = await refusal(share([CAROL], (await stored('r')).etag));
+      expect([conditional.code, conditional.reason]).to.deep.equal(['ABORTED', 'ETAG_MISMATCH']);
+      expect((await stored('r')).readers).to.deep.equal(['acme/racer-4']);
     });
 
     it('leaves the events written before as they were; those written after carry the new grants', async () => {

@@ -757,7 +757,9 @@ type JobError struct {
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Human-readable explanation.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// For DEPENDENCY_FAILED: the parent job that failed or was cancelled.
+	// For DEPENDENCY_FAILED: the parent job that failed or was cancelled. For
+	// PARENT_NOT_READABLE: the parent the job's submitter may no longer read
+	// (its grant was taken back before the job ran).
 	DependencyJobId string `protobuf:"bytes,3,opt,name=dependency_job_id,json=dependencyJobId,proto3" json:"dependency_job_id,omitempty"`
 }
 

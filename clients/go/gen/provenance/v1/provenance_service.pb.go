@@ -2932,8 +2932,8 @@ type SetReaderSubjectsRequest struct {
 	// Id of the job to share; required.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	// The job's grants from now on, each "tenant/subject", as in
-	// RecordJobRequest.reader_subjects; at most 100. Empty: nobody beyond the
-	// job's tenant may read it.
+	// RecordJobRequest.reader_subjects; at most 100, none twice. Empty: nobody
+	// beyond the job's tenant may read it.
 	ReaderSubjects []string `protobuf:"bytes,2,rep,name=reader_subjects,json=readerSubjects,proto3" json:"reader_subjects,omitempty"`
 	// The etag the job must still have; otherwise the call fails with ABORTED
 	// (AIP-154). Empty: no condition.

@@ -37,14 +37,16 @@ type ProvenanceServiceClient interface {
 	// of the same batch as a parent.
 	BatchRecordJobs(ctx context.Context, in *BatchRecordJobsRequest, opts ...grpc.CallOption) (*BatchRecordJobsResponse, error)
 	// Sets who beyond its tenant may read a job: its reader_subjects become
-	// exactly the grants given, so an empty list takes every grant back.
-	// Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-	// submitter role; a job the caller may not read is NOT_FOUND. A submitted
-	// job's grants change only once it has finished (FAILED_PRECONDITION,
-	// JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-	// etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-	// A reader whose grant is taken back reads the job no more, from the
-	// answer on, in every read and in the events written after it.
+	// exactly the grants given, so an empty list takes every grant back (where
+	// RecordJob's empty list keeps them). Only the job's owner may
+	// (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+	// caller may not read is NOT_FOUND. A submitted job's grants change only
+	// once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+	// worker pool writes its record. With an etag, the call is ABORTED
+	// (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+	// taken back reads the job no more from the answer on, and gets none of
+	// its events written after it; an event of another job that names it
+	// shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
 	SetReaderSubjects(ctx context.Context, in *SetReaderSubjectsRequest, opts ...grpc.CallOption) (*Job, error)
 	// Returns one job's provenance record.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Job, error)
@@ -335,14 +337,16 @@ type ProvenanceServiceServer interface {
 	// of the same batch as a parent.
 	BatchRecordJobs(context.Context, *BatchRecordJobsRequest) (*BatchRecordJobsResponse, error)
 	// Sets who beyond its tenant may read a job: its reader_subjects become
-	// exactly the grants given, so an empty list takes every grant back.
-	// Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-	// submitter role; a job the caller may not read is NOT_FOUND. A submitted
-	// job's grants change only once it has finished (FAILED_PRECONDITION,
-	// JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-	// etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-	// A reader whose grant is taken back reads the job no more, from the
-	// answer on, in every read and in the events written after it.
+	// exactly the grants given, so an empty list takes every grant back (where
+	// RecordJob's empty list keeps them). Only the job's owner may
+	// (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+	// caller may not read is NOT_FOUND. A submitted job's grants change only
+	// once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+	// worker pool writes its record. With an etag, the call is ABORTED
+	// (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+	// taken back reads the job no more from the answer on, and gets none of
+	// its events written after it; an event of another job that names it
+	// shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
 	SetReaderSubjects(context.Context, *SetReaderSubjectsRequest) (*Job, error)
 	// Returns one job's provenance record.
 	GetJob(context.Context, *GetJobRequest) (*Job, error)

@@ -150,14 +150,16 @@ class ProvenanceServiceServicer(object):
 
     def SetReaderSubjects(self, request, context):
         """Sets who beyond its tenant may read a job: its reader_subjects become
-        exactly the grants given, so an empty list takes every grant back.
-        Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-        submitter role; a job the caller may not read is NOT_FOUND. A submitted
-        job's grants change only once it has finished (FAILED_PRECONDITION,
-        JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-        etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-        A reader whose grant is taken back reads the job no more, from the
-        answer on, in every read and in the events written after it.
+        exactly the grants given, so an empty list takes every grant back (where
+        RecordJob's empty list keeps them). Only the job's owner may
+        (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+        caller may not read is NOT_FOUND. A submitted job's grants change only
+        once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+        worker pool writes its record. With an etag, the call is ABORTED
+        (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+        taken back reads the job no more from the answer on, and gets none of
+        its events written after it; an event of another job that names it
+        shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -424,7 +424,11 @@ export interface JobError {
   reason: string;
   /** Human-readable explanation. */
   message: string;
-  /** For DEPENDENCY_FAILED: the parent job that failed or was cancelled. */
+  /**
+   * For DEPENDENCY_FAILED: the parent job that failed or was cancelled. For
+   * PARENT_NOT_READABLE: the parent the job's submitter may no longer read
+   * (its grant was taken back before the job ran).
+   */
   dependencyJobId: string;
 }
 

@@ -965,8 +965,8 @@ export interface SetReaderSubjectsRequest {
   jobId: string;
   /**
    * The job's grants from now on, each "tenant/subject", as in
-   * RecordJobRequest.reader_subjects; at most 100. Empty: nobody beyond the
-   * job's tenant may read it.
+   * RecordJobRequest.reader_subjects; at most 100, none twice. Empty: nobody
+   * beyond the job's tenant may read it.
    */
   readerSubjects: string[];
   /**
@@ -6948,14 +6948,16 @@ export const ProvenanceServiceService = {
   },
   /**
    * Sets who beyond its tenant may read a job: its reader_subjects become
-   * exactly the grants given, so an empty list takes every grant back.
-   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
-   * job's grants change only once it has finished (FAILED_PRECONDITION,
-   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-   * A reader whose grant is taken back reads the job no more, from the
-   * answer on, in every read and in the events written after it.
+   * exactly the grants given, so an empty list takes every grant back (where
+   * RecordJob's empty list keeps them). Only the job's owner may
+   * (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+   * caller may not read is NOT_FOUND. A submitted job's grants change only
+   * once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+   * worker pool writes its record. With an etag, the call is ABORTED
+   * (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+   * taken back reads the job no more from the answer on, and gets none of
+   * its events written after it; an event of another job that names it
+   * shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
    */
   setReaderSubjects: {
     path: "/provenance.v1.ProvenanceService/SetReaderSubjects" as const,
@@ -7194,14 +7196,16 @@ export interface ProvenanceServiceServer extends UntypedServiceImplementation {
   batchRecordJobs: handleUnaryCall<BatchRecordJobsRequest, BatchRecordJobsResponse>;
   /**
    * Sets who beyond its tenant may read a job: its reader_subjects become
-   * exactly the grants given, so an empty list takes every grant back.
-   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
-   * job's grants change only once it has finished (FAILED_PRECONDITION,
-   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-   * A reader whose grant is taken back reads the job no more, from the
-   * answer on, in every read and in the events written after it.
+   * exactly the grants given, so an empty list takes every grant back (where
+   * RecordJob's empty list keeps them). Only the job's owner may
+   * (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+   * caller may not read is NOT_FOUND. A submitted job's grants change only
+   * once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+   * worker pool writes its record. With an etag, the call is ABORTED
+   * (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+   * taken back reads the job no more from the answer on, and gets none of
+   * its events written after it; an event of another job that names it
+   * shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
    */
   setReaderSubjects: handleUnaryCall<SetReaderSubjectsRequest, Job>;
   /** Returns one job's provenance record. */
@@ -7333,14 +7337,16 @@ export interface ProvenanceServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Sets who beyond its tenant may read a job: its reader_subjects become
-   * exactly the grants given, so an empty list takes every grant back.
-   * Only the job's owner may (PERMISSION_DENIED, for an admin too), with the
-   * submitter role; a job the caller may not read is NOT_FOUND. A submitted
-   * job's grants change only once it has finished (FAILED_PRECONDITION,
-   * JOB_NOT_FINISHED): until then the worker pool writes its record. With an
-   * etag, the call is ABORTED (ETAG_MISMATCH) unless the job still has it.
-   * A reader whose grant is taken back reads the job no more, from the
-   * answer on, in every read and in the events written after it.
+   * exactly the grants given, so an empty list takes every grant back (where
+   * RecordJob's empty list keeps them). Only the job's owner may
+   * (PERMISSION_DENIED, for an admin too), with the submitter role; a job the
+   * caller may not read is NOT_FOUND. A submitted job's grants change only
+   * once it has finished (FAILED_PRECONDITION, NOT_FINISHED): until then the
+   * worker pool writes its record. With an etag, the call is ABORTED
+   * (ETAG_MISMATCH) unless the job still has it. A reader whose grant is
+   * taken back reads the job no more from the answer on, and gets none of
+   * its events written after it; an event of another job that names it
+   * shows its id for at most PROVENANCE_EVENT_ACCESS_CACHE_TTL_MS more.
    */
   setReaderSubjects(
     request: SetReaderSubjectsRequest,
