@@ -20,7 +20,10 @@ const CLAIM_ATTEMPTS = 5;
  * of a refused enqueue cleared by whoever enqueued it, for one) must not
  * take the delivery away, or the job would wait for the next repair sweep
  * with nothing in the queue; a claim by another worker or a cancellation
- * shows in the record and ends it.
+ * shows in the record and ends it. A job whose submitter may no longer read
+ * one of its parents is failed instead (PARENT_NOT_READABLE), before the
+ * claim would write the input hash of their outputs, and before the cache
+ * could serve it a result made from them.
  */
 async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ running: JobRecord; parents: JobRecord[] } | undefined> {
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
@@ -29,6 +32,12 @@ async function claimJob(deps: ServiceDependencies, jobId: string): Promise<{ run
     // RUNNING on the first look is a delivery again after a worker stopped; after a lost claim, it is another worker's.
     if (job.status !== 'QUEUED' && !(job.status === 'RUNNING' && attempt === 0)) return undefined;
     const parents = job.parentIds.length === 0 ? [] : await deps.store.getJobs(job.parentIds);
+    // Before the claim, which would write the input hash of outputs its submitter may no longer read.
+    const outOfReach = unreadableParent(job, parents);
+    if (outOfReach) {
+      if (await finish(deps, job, failed(job, outOfReach, deps.now()))) return undefined;
+      continue;
+    }
     const running = claimed(job, parents, deps.now());
     // A job is queued only once every parent has succeeded, and a succeeded record never changes status.
     // The handler runs once the claim is written, without waiting for its events to reach the log (GroupCommit.claim).
@@ -56,12 +65,6 @@ export async function runDelivery(deps: ServiceDependencies, delivery: QueueDeli
   const claim = await claimJob(deps, delivery.jobId);
   if (!claim) return;
   const { running, parents } = claim;
-  // Checked before the cache too: a result reused would be made from the same outputs.
-  const outOfReach = unreadableParent(running, parents);
-  if (outOfReach) {
-    await finish(deps, running, failed(running, outOfReach, deps.now()));
-    return;
-  }
 
   if ((running.cachePolicy ?? 'USE') === 'USE') {
     const hit = await deps.store.findReusableResult({
@@ -160,9 +163,9 @@ async function stopped(deps: ServiceDependencies, running: JobRecord): Promise<v
   throw new RetryableAttemptError('the worker stopped before the job finished');
 }
 
-/** Writes the terminal record if the job is still the one this worker claimed, then settles what waits on it. */
-async function finish(deps: ServiceDependencies, running: JobRecord, done: JobRecord): Promise<boolean> {
-  if (!(await groupCommit(deps.store).replace(done, running.etag))) return false;
+/** Writes the terminal record if the job is still as this worker read it (claimed, or about to be), then settles what waits on it. */
+async function finish(deps: ServiceDependencies, read: JobRecord, done: JobRecord): Promise<boolean> {
+  if (!(await groupCommit(deps.store).replace(done, read.etag))) return false;
   await settleChecked(deps, done);
   return true;
 }

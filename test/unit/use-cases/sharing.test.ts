@@ -160,6 +160,8 @@ for (const { name, open } of stores) {
         const job = await s.service.getJob(carol, jobId);
         expect(job, jobId).to.deep.include({ status: 'FAILED' });
         expect(job.result, jobId).to.equal(undefined);
+        // No hash of the outputs it may no longer read either (a claim would have written one).
+        expect(job.inputHash, jobId).to.equal('');
         expect(job.error!.reason, jobId).to.equal('PARENT_NOT_READABLE');
         expect(job.error!.message, jobId).to.equal("parent_job_ids[0] may no longer be read by this job's submitter, so the job was not run on its output");
         expect(job.error!.dependencyJobId, jobId).to.match(/^restricted-/);
