@@ -123,6 +123,11 @@ export function failedPrecondition(message: string, reason: string, violations: 
   return new ProvenanceError('FAILED_PRECONDITION', message, reason, { preconditionViolations: violations });
 }
 
+/** A job that has not finished, refused by a write that must wait until it has (description: what waits, and why), reason NOT_FINISHED. */
+export function notFinished(jobId: string, description: string): ProvenanceError {
+  return failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(jobId), description }]);
+}
+
 export function parentsNotFound(missing: readonly string[], advice?: string): ProvenanceError {
   return failedPrecondition(
     `parent jobs not found: ${missing.join(', ')}${advice ? ` (${advice})` : ''}`,

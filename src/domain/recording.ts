@@ -1,7 +1,7 @@
 import { isOwner, permissionDenied, requireOwnerOrAdmin } from './access.js';
 import { saltsOf } from './cache-salt.js';
 import type { RecordJobCommand, SetReaderSubjectsCommand } from './commands.js';
-import { ProvenanceError, failedPrecondition, jobName, jobResource } from './errors.js';
+import { ProvenanceError, failedPrecondition, jobName, jobResource, notFinished } from './errors.js';
 import { withLifecycleEvents } from './job-events.js';
 import { canonicalJson, canonicalObject, outputHash, sha256Hex } from './hashing.js';
 import type { JsonValue } from './json.js';
@@ -136,8 +136,7 @@ export function updateRecordedJob(principal: Principal, existing: JobRecord, com
 export function withReaderSubjects(principal: Principal, existing: JobRecord, command: SetReaderSubjectsCommand, now: Date): RecordUpdate {
   if (!isOwner(principal, existing)) throw permissionDenied(`changing who may read job ${existing.jobId} is for its owner`);
   if (existing.origin === 'SUBMITTED' && !isTerminal(existing.status)) {
-    const description = `job ${existing.jobId} is ${existing.status}: who may read a submitted job can change once it has finished`;
-    throw failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(existing.jobId), description }]);
+    throw notFinished(existing.jobId, `job ${existing.jobId} is ${existing.status}: who may read a submitted job can change once it has finished`);
   }
   if (command.etag !== undefined && command.etag !== existing.etag) throw etagMismatch(existing.jobId, command.etag);
   if (existing.readers.length === command.readers.length && sameGrants(existing.readers, command.readers)) return { kind: 'unchanged' };

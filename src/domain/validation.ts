@@ -223,27 +223,25 @@ function validateDefinition(v: Violations, command: RecordJobCommand | SubmitJob
 export function validateSetReaderSubjects(command: SetReaderSubjectsCommand): FieldViolation[] {
   const v = new Violations();
   v.jobId('job_id', command.jobId, true);
-  validateReaders(v, command.readers);
   // The list is the job's grants as they will be stored: a repeat would be stored too.
-  const first = new Map<string, number>();
-  command.readers.forEach((reader, i) => {
-    const earlier = first.get(reader);
-    if (earlier === undefined) first.set(reader, i);
-    else v.add(`reader_subjects[${i}]`, `repeats reader_subjects[${earlier}]`);
-  });
+  validateReaders(v, command.readers, { distinct: true });
   v.printableToken('etag', command.etag, 128);
   return v.list;
 }
 
 /** Too many labels or readers are refused as a whole, so that the violations of one record stay few. */
-function validateReaders(v: Violations, readers: readonly string[]): void {
+function validateReaders(v: Violations, readers: readonly string[], { distinct = false } = {}): void {
   if (readers.length > MAX_READERS) {
     v.add('reader_subjects', `at most ${MAX_READERS} subjects`);
     return;
   }
+  const firstIndex = new Map<string, number>();
   readers.forEach((reader, i) => {
+    const earlier = firstIndex.get(reader);
     if (!reader || reader.length > 256) v.add(`reader_subjects[${i}]`, 'must be 1 to 256 characters');
     else if (!isReaderGrant(reader)) v.add(`reader_subjects[${i}]`, 'must name a tenant and a subject as "tenant/subject"');
+    else if (distinct && earlier !== undefined) v.add(`reader_subjects[${i}]`, `repeats reader_subjects[${earlier}]`);
+    if (earlier === undefined) firstIndex.set(reader, i);
   });
 }
 

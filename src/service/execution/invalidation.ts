@@ -1,5 +1,5 @@
 import type { InvalidateCacheCommand } from '../../domain/commands.js';
-import { ProvenanceError, failedPrecondition, invalidArgument, jobName } from '../../domain/errors.js';
+import { ProvenanceError, invalidArgument, notFinished } from '../../domain/errors.js';
 import { invalidated } from '../../domain/execution.js';
 import { mayMakeStale, permissionDenied, requireRole, submitterOf } from '../../domain/access.js';
 import { isTerminal, type JobRecord } from '../../domain/job.js';
@@ -53,7 +53,8 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
   if (v.list.length > 0) throw invalidArgument(v.list);
   const job = await readableJob(deps, principal, command.jobId);
   if (!mayMakeStale(principal, job)) throw permissionDenied("InvalidateCache is for the job's owner or an admin of its tenant");
-  if (!isTerminal(job.status)) throw notFinished(job);
+  // A worker (or its recorder) still writes the record: a write here would change its etag under that writer, whose result would be refused.
+  if (!isTerminal(job.status)) throw notFinished(job.jobId, `job ${job.jobId} is ${job.status}: a result can be invalidated once the job has finished`);
   const viewer = viewerOf(deps, principal);
   const { within, outside } = await descendantsByAuthority(deps, principal, job.jobId, viewer);
   // Only results become STALE (markStale, invalidated): a job that did not succeed is not counted as affected.
@@ -69,17 +70,6 @@ export async function invalidateCache(deps: ServiceDependencies, principal: Prin
     skippedCount: outside.length,
     dryRun: command.dryRun,
   };
-}
-
-/**
- * A job not finished yet: its record is still to be written by a worker (or
- * moved forward by its recorder), and the invalidation's write would change
- * its etag under that writer, whose result would then be refused and the job
- * left RUNNING until the repair sweep ran it again.
- */
-function notFinished(job: JobRecord): ProvenanceError {
-  const description = `job ${job.jobId} is ${job.status}: a result can be invalidated once the job has finished`;
-  return failedPrecondition(description, 'NOT_FINISHED', [{ type: 'NOT_FINISHED', subject: jobName(job.jobId), description }]);
 }
 
 /**
